@@ -1,0 +1,123 @@
+//! `backup.json`, the plain-text description at the front of every backup (also `snapshot.json` in
+//! very old ones). Unknown keys are kept out of the way rather than refused: the Supervisor allows
+//! extra keys and has added and dropped some over the years.
+
+use super::ArchiveError;
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// The fields Lifeboat reads, shows and records.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BackupJson {
+    pub slug: String,
+    pub name: String,
+    pub date: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default = "one")]
+    pub version: u32,
+    #[serde(default, deserialize_with = "legacy_bool")]
+    pub protected: bool,
+    #[serde(default = "yes")]
+    pub compressed: bool,
+    #[serde(default)]
+    pub homeassistant: Option<HomeAssistantPart>,
+    #[serde(default)]
+    pub folders: Vec<String>,
+    #[serde(default)]
+    pub addons: Vec<AddonPart>,
+    #[serde(default)]
+    pub supervisor_version: Option<String>,
+    #[serde(default)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+/// The Home Assistant part of a backup.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HomeAssistantPart {
+    pub version: String,
+    #[serde(default)]
+    pub exclude_database: Option<bool>,
+    #[serde(default)]
+    pub size: Option<f64>,
+}
+
+/// One add-on in a backup.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AddonPart {
+    pub slug: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub version: String,
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// The Supervisor counts any non-bool legacy value of `protected` as true.
+fn legacy_bool<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    Ok(match serde_json::Value::deserialize(d)? {
+        serde_json::Value::Bool(b) => b,
+        serde_json::Value::Null => false,
+        _ => true,
+    })
+}
+
+impl BackupJson {
+    /// Parses and checks the required fields.
+    ///
+    /// # Errors
+    /// [`ArchiveError::BadBackupJson`] saying which field is missing or wrong.
+    pub fn parse(bytes: &[u8]) -> Result<Self, ArchiveError> {
+        let parsed: Self =
+            serde_json::from_slice(bytes).map_err(|e| ArchiveError::BadBackupJson(e.to_string()))?;
+        if parsed.slug.is_empty() || parsed.slug.contains(['/', '\\']) {
+            return Err(ArchiveError::BadBackupJson(format!(
+                "slug {:?} is empty or has a slash",
+                parsed.slug
+            )));
+        }
+        if !matches!(parsed.kind.as_str(), "full" | "partial") {
+            return Err(ArchiveError::BadBackupJson(format!(
+                "type {:?} is neither full nor partial",
+                parsed.kind
+            )));
+        }
+        Ok(parsed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn legacy_core_backup_json() {
+        let b = BackupJson::parse(br#"{"slug":"be3a0233","name":"Core 2024.3.3","date":"2026-11-22T09:06:23.662749+00:00","type":"partial","folders":["homeassistant"],"homeassistant":{"version":"2024.3.3"},"compressed":true}"#).unwrap();
+        assert_eq!(b.slug, "be3a0233");
+        assert!(!b.protected);
+        assert_eq!(b.version, 1);
+        assert_eq!(b.homeassistant.unwrap().version, "2024.3.3");
+    }
+
+    #[test]
+    fn legacy_protected_value_counts_as_true() {
+        let b = BackupJson::parse(br#"{"slug":"a","name":"n","date":"d","type":"full","protected":"aes128","crypto":"aes128"}"#).unwrap();
+        assert!(b.protected);
+    }
+
+    #[test]
+    fn required_fields() {
+        let e = BackupJson::parse(br#"{"name":"n","date":"d","type":"full"}"#).unwrap_err();
+        assert!(e.to_string().contains("slug"), "{e}");
+        let e = BackupJson::parse(br#"{"slug":"a","name":"n","date":"d","type":"weird"}"#).unwrap_err();
+        assert!(e.to_string().contains("weird"), "{e}");
+        let e = BackupJson::parse(br#"{"slug":"../x","name":"n","date":"d","type":"full"}"#).unwrap_err();
+        assert!(e.to_string().contains("slash"), "{e}");
+    }
+}

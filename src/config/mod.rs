@@ -1,0 +1,272 @@
+//! Configuration: read once, validated once, then passed down as plain data.
+//!
+//! Three ways in, one [`Config`] out: the add-on's `options.json`, a standalone TOML file, or the
+//! command line's URLs ([`urls`]). Every problem names the field it is about and what to change.
+//! The environment is an input ([`Env`]) so validation is testable and never reads it behind our back.
+
+pub mod options;
+pub mod urls;
+mod validate;
+
+pub use validate::validate;
+
+use crate::secret::Secret;
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use url::Url;
+
+/// A validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub source: SourceSpec,
+    pub destinations: Vec<DestinationSpec>,
+    pub encryption: EncryptionSpec,
+    pub listen: Option<String>,
+}
+
+/// Where backups come from.
+#[derive(Debug, Clone)]
+pub enum SourceSpec {
+    Folder {
+        path: PathBuf,
+    },
+    Core {
+        url: Url,
+        token: Secret,
+        agent_id: Option<String>,
+    },
+    Supervisor {
+        url: Url,
+        token: Secret,
+        method: SupervisorMethod,
+    },
+}
+
+/// How a backup is created on a Supervisor system.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SupervisorMethod {
+    /// Core's backup manager over the websocket proxy, encrypted with HA's own key.
+    Websocket,
+    /// The Supervisor's `POST /backups/new/full` with `background: true`.
+    Rest,
+}
+
+/// One destination.
+#[derive(Debug, Clone)]
+pub struct DestinationSpec {
+    pub name: String,
+    pub kind: DestinationKind,
+}
+
+/// Kind-specific settings of a destination.
+#[derive(Debug, Clone)]
+pub enum DestinationKind {
+    Local {
+        path: PathBuf,
+    },
+    S3 {
+        bucket: String,
+        prefix: String,
+        endpoint: Option<String>,
+        region: String,
+        access_key_id: String,
+        secret_access_key: Secret,
+        path_style: bool,
+    },
+    Azure {
+        account: String,
+        container: String,
+        prefix: String,
+        endpoint: String,
+        credential: AzureCredential,
+    },
+}
+
+/// How Lifeboat signs in to Azure.
+#[derive(Debug, Clone)]
+pub enum AzureCredential {
+    AccountKey(Secret),
+    Sas(Secret),
+}
+
+impl DestinationKind {
+    /// A short word for the kind, for messages and manifests.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::Local { .. } => "local",
+            Self::S3 { .. } => "s3",
+            Self::Azure { .. } => "azure",
+        }
+    }
+
+    /// Where the copies are, for people (no secrets).
+    pub fn location(&self) -> String {
+        match self {
+            Self::Local { path } => path.display().to_string(),
+            Self::S3 {
+                bucket,
+                prefix,
+                endpoint,
+                ..
+            } => format!(
+                "s3://{bucket}/{prefix}{}",
+                endpoint
+                    .as_deref()
+                    .map(|e| format!(" at {e}"))
+                    .unwrap_or_default()
+            ),
+            Self::Azure {
+                account,
+                container,
+                prefix,
+                ..
+            } => format!("azure://{account}/{container}/{prefix}"),
+        }
+    }
+}
+
+/// Validated encryption settings.
+#[derive(Clone)]
+pub struct EncryptionSpec {
+    pub recipients: Vec<age::x25519::Recipient>,
+    pub passphrase: Option<Secret>,
+}
+
+impl fmt::Debug for EncryptionSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EncryptionSpec")
+            .field(
+                "recipients",
+                &self
+                    .recipients
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>(),
+            )
+            .field("passphrase", &self.passphrase)
+            .finish()
+    }
+}
+
+/// A snapshot of the environment variables validation may consult.
+#[derive(Debug, Clone, Default)]
+pub struct Env(HashMap<String, String>);
+
+impl Env {
+    /// The process environment, read once at the edge.
+    pub fn from_process() -> Self {
+        Self(std::env::vars().collect())
+    }
+
+    /// A chosen set of variables (tests).
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+        Self(
+            pairs
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+        )
+    }
+
+    /// A non-empty variable.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).map(String::as_str).filter(|v| !v.is_empty())
+    }
+}
+
+/// One thing wrong with the options.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The field, as a path: `destinations[1].bucket`.
+    pub field: String,
+    /// What is wrong and what to do.
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+/// Why options could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {field}: {message}")]
+    Syntax {
+        path: PathBuf,
+        field: String,
+        message: String,
+    },
+    #[error("{}", format_problems(.0))]
+    Invalid(Vec<Problem>),
+}
+
+fn format_problems(problems: &[Problem]) -> String {
+    let lines: Vec<String> = problems.iter().map(|p| format!("  - {p}")).collect();
+    format!(
+        "the configuration has {} problem{}:\n{}",
+        problems.len(),
+        if problems.len() == 1 { "" } else { "s" },
+        lines.join("\n")
+    )
+}
+
+impl ConfigError {
+    /// The problems found by validation (empty for read/syntax errors).
+    pub fn problems(&self) -> &[Problem] {
+        match self {
+            Self::Invalid(p) => p,
+            _ => &[],
+        }
+    }
+}
+
+/// Reads options from a file: JSON when it ends in `.json` (the add-on's `options.json`), else TOML.
+///
+/// # Errors
+/// [`ConfigError::Read`] when the file cannot be read, [`ConfigError::Syntax`] with the field path
+/// when it does not parse or has unknown/missing keys.
+pub fn read_options(path: &Path) -> Result<options::Options, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    parse_options(path, &text)
+}
+
+/// Parses options text; `path` decides the format and names the file in errors.
+///
+/// # Errors
+/// [`ConfigError::Syntax`] naming the field.
+pub fn parse_options(path: &Path, text: &str) -> Result<options::Options, ConfigError> {
+    let syntax = |field: String, message: String| ConfigError::Syntax {
+        path: path.to_owned(),
+        field: if field.is_empty() || field == "." {
+            "(top level)".into()
+        } else {
+            field
+        },
+        message,
+    };
+    if path.extension().is_some_and(|e| e == "json") {
+        let de = &mut serde_json::Deserializer::from_str(text);
+        serde_path_to_error::deserialize(de).map_err(|e| {
+            let field = e.path().to_string();
+            syntax(field, e.into_inner().to_string())
+        })
+    } else {
+        let de = toml::Deserializer::parse(text).map_err(|e| syntax(String::new(), e.to_string()))?;
+        serde_path_to_error::deserialize(de).map_err(|e| {
+            let field = e.path().to_string();
+            syntax(field, e.into_inner().message().to_owned())
+        })
+    }
+}

@@ -1,0 +1,107 @@
+//! The options as a person writes them: the add-on's `/data/options.json` or a standalone
+//! `lifeboat.toml`. Both deserialize into these structs; unknown keys are refused so a typo is an
+//! error, not a silently ignored setting. Validation into a usable [`super::Config`] happens in
+//! [`super::validate`].
+
+use crate::secret::Secret;
+use serde::Deserialize;
+use std::path::PathBuf;
+
+/// Everything a user can set.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Options {
+    /// Where history and upload state live. The add-on always uses `/data`.
+    #[serde(default)]
+    pub data_dir: Option<PathBuf>,
+    /// Where backups come from.
+    pub source: SourceOptions,
+    /// Where copies go; at least one.
+    #[serde(default)]
+    pub destinations: Vec<DestinationOptions>,
+    /// How copies are encrypted.
+    #[serde(default)]
+    pub encryption: EncryptionOptions,
+    /// Address of the status server (`lifeboat serve`), e.g. `127.0.0.1:8099`.
+    #[serde(default)]
+    pub listen: Option<String>,
+}
+
+/// The backup source, chosen by `type`.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+pub enum SourceOptions {
+    /// A directory of Home Assistant backup tars; each new one is shipped.
+    Folder { path: PathBuf },
+    /// A Home Assistant Container/Core install reached over its API.
+    Core {
+        url: String,
+        /// Long-lived access token; falls back to `HA_TOKEN`.
+        #[serde(default)]
+        token: Option<Secret>,
+        /// Backup agent to create and download from (default: found from `backup/agents/info`).
+        #[serde(default)]
+        agent_id: Option<String>,
+    },
+    /// Home Assistant OS / Supervised, from inside the add-on.
+    Supervisor {
+        /// `websocket` (default: Core's backup manager, with HA's own encryption key) or `rest`
+        /// (the Supervisor's `/backups/new/full`).
+        #[serde(default)]
+        method: Option<String>,
+        /// Supervisor base URL (default `http://supervisor`).
+        #[serde(default)]
+        url: Option<String>,
+        /// Falls back to `SUPERVISOR_TOKEN`.
+        #[serde(default)]
+        token: Option<Secret>,
+    },
+}
+
+/// One destination, chosen by `type`.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+pub enum DestinationOptions {
+    /// A folder: a USB disk, a mounted NAS share, `/share`, `/media`.
+    Local { name: String, path: PathBuf },
+    /// Any S3-compatible store: AWS, Backblaze B2, Wasabi, MinIO, SeaweedFS…
+    S3 {
+        name: String,
+        bucket: String,
+        #[serde(default)]
+        prefix: Option<String>,
+        #[serde(default)]
+        endpoint: Option<String>,
+        #[serde(default)]
+        region: Option<String>,
+        access_key_id: String,
+        secret_access_key: Secret,
+        /// Address buckets as `endpoint/bucket` instead of `bucket.endpoint`.
+        #[serde(default)]
+        path_style: Option<bool>,
+    },
+    /// Azure Blob Storage, with an account key or a SAS token.
+    Azure {
+        name: String,
+        account: String,
+        container: String,
+        #[serde(default)]
+        prefix: Option<String>,
+        #[serde(default)]
+        endpoint: Option<String>,
+        #[serde(default)]
+        account_key: Option<Secret>,
+        #[serde(default)]
+        sas_token: Option<Secret>,
+    },
+}
+
+/// Encryption: age X25519 recipients (the private key lives in the emergency kit), or a passphrase.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EncryptionOptions {
+    #[serde(default)]
+    pub recipients: Vec<String>,
+    #[serde(default)]
+    pub passphrase: Option<Secret>,
+}

@@ -1,0 +1,226 @@
+//! One-off runs need no config file: sources and destinations are URLs, credentials come from flags
+//! or the environment (never from the URL, which would end up in shell history and process lists).
+//! The URLs become the same [`Options`](super::options) a file would give, so validation is shared.
+//!
+//! - sources: `folder:/path`, `core:http://host:8123`, `supervisor:` (inside the add-on)
+//! - destinations: `file:///path` (or a plain absolute path), `s3://bucket/prefix?endpoint=…&region=…`,
+//!   `azure://account/container/prefix?endpoint=…`; each takes `name=…`.
+
+use super::Problem;
+use super::options::{DestinationOptions, SourceOptions};
+use crate::secret::Secret;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use url::Url;
+
+/// Credentials given as flags or environment variables.
+#[derive(Debug, Default, Clone)]
+pub struct Credentials {
+    pub s3_access_key_id: Option<String>,
+    pub s3_secret_access_key: Option<Secret>,
+    pub azure_account_key: Option<Secret>,
+    pub azure_sas_token: Option<Secret>,
+}
+
+fn bad(field: &str, message: String) -> Problem {
+    Problem {
+        field: field.to_owned(),
+        message,
+    }
+}
+
+/// Parses `--source`.
+///
+/// # Errors
+/// A [`Problem`] on `--source` saying which forms are accepted.
+pub fn source_from_url(raw: &str) -> Result<SourceOptions, Problem> {
+    let (scheme, rest) = raw.split_once(':').ok_or_else(|| {
+        bad(
+            "--source",
+            format!("{raw:?} has no kind; use folder:/path, core:http://host:8123 or supervisor:"),
+        )
+    })?;
+    match scheme {
+        "folder" => {
+            let path = rest.strip_prefix("//").unwrap_or(rest);
+            if path.is_empty() {
+                return Err(bad("--source", "folder: needs a path, like folder:/backup".into()));
+            }
+            Ok(SourceOptions::Folder {
+                path: PathBuf::from(path),
+            })
+        }
+        "core" => Ok(SourceOptions::Core {
+            url: rest.to_owned(),
+            token: None,
+            agent_id: None,
+        }),
+        "supervisor" => Ok(SourceOptions::Supervisor {
+            method: None,
+            url: (!rest.is_empty()).then(|| rest.to_owned()),
+            token: None,
+        }),
+        other => Err(bad(
+            "--source",
+            format!("{other:?} is not a source kind; use folder:, core: or supervisor:"),
+        )),
+    }
+}
+
+/// Parses every `--to`, giving each a unique default name (`s3`, `s3-2`, …) unless `name=` is set.
+///
+/// # Errors
+/// Every problem found, each on `--to[i]`.
+pub fn destinations_from_urls(
+    raws: &[String],
+    creds: &Credentials,
+) -> Result<Vec<DestinationOptions>, Vec<Problem>> {
+    let mut out = Vec::new();
+    let mut problems = Vec::new();
+    let mut used: HashMap<String, usize> = HashMap::new();
+    for (i, raw) in raws.iter().enumerate() {
+        match destination_from_url(raw, &format!("--to[{i}]"), creds, &mut used) {
+            Ok(d) => out.push(d),
+            Err(p) => problems.push(p),
+        }
+    }
+    if problems.is_empty() { Ok(out) } else { Err(problems) }
+}
+
+fn destination_from_url(
+    raw: &str,
+    field: &str,
+    creds: &Credentials,
+    used: &mut HashMap<String, usize>,
+) -> Result<DestinationOptions, Problem> {
+    let url = if raw.starts_with('/') {
+        Url::from_file_path(raw).map_err(|()| bad(field, format!("{raw:?} is not a usable path")))?
+    } else {
+        Url::parse(raw).map_err(|e| {
+            bad(
+                field,
+                format!("{raw:?} is not a URL ({e}); use file:///path, s3://bucket/prefix or azure://account/container"),
+            )
+        })?
+    };
+    let mut query: HashMap<String, String> = url.query_pairs().into_owned().collect();
+    let allowed: &[&str] = match url.scheme() {
+        "file" => &["name"],
+        "s3" => &["name", "endpoint", "region", "path_style"],
+        "azure" | "azblob" => &["name", "endpoint"],
+        other => {
+            return Err(bad(
+                field,
+                format!("{other:?} is not a destination kind; use file://, s3:// or azure://"),
+            ));
+        }
+    };
+    if let Some(k) = query.keys().find(|k| !allowed.contains(&k.as_str())) {
+        return Err(bad(
+            field,
+            format!(
+                "unknown setting {k:?} (allowed: {}); credentials go in flags or the environment, never in the URL",
+                allowed.join(", ")
+            ),
+        ));
+    }
+    let kind = match url.scheme() {
+        "file" => "local",
+        "s3" => "s3",
+        _ => "azure",
+    };
+    let name = query.remove("name").unwrap_or_else(|| {
+        let n = used.entry(kind.to_owned()).or_insert(0);
+        *n += 1;
+        if *n == 1 { kind.to_owned() } else { format!("{kind}-{n}") }
+    });
+    let host = url.host_str().unwrap_or("").to_owned();
+    let path = url.path().trim_matches('/').to_owned();
+    match kind {
+        "local" => {
+            let path = url
+                .to_file_path()
+                .map_err(|()| bad(field, format!("{raw:?} must be an absolute path, like file:///mnt/usb/ha")))?;
+            Ok(DestinationOptions::Local { name, path })
+        }
+        "s3" => {
+            let path_style = match query.get("path_style").map(String::as_str) {
+                None => None,
+                Some("true" | "1") => Some(true),
+                Some("false" | "0") => Some(false),
+                Some(v) => return Err(bad(field, format!("path_style={v:?} must be true or false"))),
+            };
+            Ok(DestinationOptions::S3 {
+                name,
+                bucket: host,
+                prefix: Some(path),
+                endpoint: query.remove("endpoint"),
+                region: query.remove("region"),
+                access_key_id: creds.s3_access_key_id.clone().unwrap_or_default(),
+                secret_access_key: creds.s3_secret_access_key.clone().unwrap_or_else(|| Secret::new("")),
+                path_style,
+            })
+        }
+        _ => {
+            let (container, prefix) = path.split_once('/').unwrap_or((&path, ""));
+            Ok(DestinationOptions::Azure {
+                name,
+                account: host,
+                container: container.to_owned(),
+                prefix: Some(prefix.to_owned()),
+                endpoint: query.remove("endpoint"),
+                account_key: creds.azure_account_key.clone(),
+                sas_token: creds.azure_sas_token.clone(),
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sources() {
+        assert!(matches!(source_from_url("folder:/backup").unwrap(), SourceOptions::Folder { path } if path == PathBuf::from("/backup")));
+        assert!(matches!(source_from_url("core:http://ha:8123").unwrap(), SourceOptions::Core { url, .. } if url == "http://ha:8123"));
+        assert!(matches!(source_from_url("supervisor:").unwrap(), SourceOptions::Supervisor { url: None, .. }));
+        assert_eq!(source_from_url("/backup").unwrap_err().field, "--source");
+        assert!(source_from_url("ftp:x").unwrap_err().message.contains("folder:"));
+    }
+
+    #[test]
+    fn destinations_get_unique_names_and_refuse_secrets_in_urls() {
+        let creds = Credentials {
+            s3_access_key_id: Some("AK".into()),
+            s3_secret_access_key: Some(Secret::new("SK")),
+            ..Credentials::default()
+        };
+        let d = destinations_from_urls(
+            &[
+                "s3://bkt/a/b?endpoint=http://127.0.0.1:9000".into(),
+                "s3://bkt2".into(),
+                "/mnt/usb".into(),
+                "azure://acct/cont/pre/fix?name=cloud".into(),
+            ],
+            &creds,
+        )
+        .unwrap();
+        let names: Vec<&str> = d
+            .iter()
+            .map(|d| match d {
+                DestinationOptions::Local { name, .. }
+                | DestinationOptions::S3 { name, .. }
+                | DestinationOptions::Azure { name, .. } => name.as_str(),
+            })
+            .collect();
+        assert_eq!(names, ["s3", "s3-2", "local", "cloud"]);
+        let DestinationOptions::Azure { container, prefix, .. } = &d[3] else { panic!() };
+        assert_eq!((container.as_str(), prefix.as_deref()), ("cont", Some("pre/fix")));
+
+        let err = destinations_from_urls(&["s3://b?secret_key=x".into(), "gopher://x".into()], &creds).unwrap_err();
+        assert_eq!(err.len(), 2);
+        assert!(err[0].message.contains("never in the URL"));
+        assert_eq!(err[1].field, "--to[1]");
+    }
+}

@@ -1,0 +1,466 @@
+//! Options → [`Config`]: every check in one place, every problem collected (not just the first),
+//! each naming its field.
+
+use super::options::{DestinationOptions, EncryptionOptions, Options, SourceOptions};
+use super::{
+    AzureCredential, Config, ConfigError, DestinationKind, DestinationSpec, EncryptionSpec, Env,
+    Problem, SourceSpec, SupervisorMethod,
+};
+use crate::secret::Secret;
+use std::collections::HashSet;
+use std::path::PathBuf;
+use url::Url;
+
+/// The Supervisor's address inside an add-on container.
+pub const SUPERVISOR_URL: &str = "http://supervisor";
+
+/// Validates options. `default_data_dir` is used when the options name none.
+///
+/// # Errors
+/// [`ConfigError::Invalid`] listing every problem found.
+pub fn validate(opts: Options, env: &Env, default_data_dir: PathBuf) -> Result<Config, ConfigError> {
+    let mut problems = Vec::new();
+    let source = source(opts.source, env, &mut problems);
+    let mut destinations = Vec::new();
+    let mut names = HashSet::new();
+    if opts.destinations.is_empty() {
+        problems.push(problem(
+            "destinations",
+            "add at least one destination (a folder, an S3 bucket or an Azure container)",
+        ));
+    }
+    for (i, d) in opts.destinations.into_iter().enumerate() {
+        if let Some(d) = destination(d, &format!("destinations[{i}]"), &mut problems) {
+            if !names.insert(d.name.clone()) {
+                problems.push(problem(
+                    &format!("destinations[{i}].name"),
+                    &format!("the name {:?} is used twice; give each destination its own", d.name),
+                ));
+            }
+            destinations.push(d);
+        }
+    }
+    let encryption = encryption(opts.encryption, &mut problems);
+    if let Some(listen) = &opts.listen {
+        if listen.parse::<std::net::SocketAddr>().is_err() {
+            problems.push(problem(
+                "listen",
+                &format!("{listen:?} is not an address and port like 127.0.0.1:8099"),
+            ));
+        }
+    }
+    match (source, encryption) {
+        (Some(source), Some(encryption)) if problems.is_empty() => Ok(Config {
+            data_dir: opts.data_dir.unwrap_or(default_data_dir),
+            source,
+            destinations,
+            encryption,
+            listen: opts.listen,
+        }),
+        _ => Err(ConfigError::Invalid(problems)),
+    }
+}
+
+fn problem(field: &str, message: &str) -> Problem {
+    Problem {
+        field: field.to_owned(),
+        message: message.to_owned(),
+    }
+}
+
+fn non_empty_secret(s: Option<Secret>) -> Option<Secret> {
+    s.filter(|s| !s.is_empty())
+}
+
+fn http_url(raw: &str, field: &str, problems: &mut Vec<Problem>) -> Option<Url> {
+    match Url::parse(raw) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Some(u),
+        Ok(_) => {
+            problems.push(problem(field, &format!("{raw:?} must be an http:// or https:// address")));
+            None
+        }
+        Err(e) => {
+            problems.push(problem(field, &format!("{raw:?} is not a URL ({e})")));
+            None
+        }
+    }
+}
+
+fn source(opts: SourceOptions, env: &Env, problems: &mut Vec<Problem>) -> Option<SourceSpec> {
+    match opts {
+        SourceOptions::Folder { path } => {
+            if path.as_os_str().is_empty() {
+                problems.push(problem("source.path", "name the folder that holds the backup tars"));
+                return None;
+            }
+            Some(SourceSpec::Folder { path })
+        }
+        SourceOptions::Core {
+            url,
+            token,
+            agent_id,
+        } => {
+            let url = http_url(&url, "source.url", problems);
+            let token = non_empty_secret(token).or_else(|| env.get("HA_TOKEN").map(Secret::new));
+            if token.is_none() {
+                problems.push(problem(
+                    "source.token",
+                    "a long-lived access token is needed (create one in your Home Assistant profile, \
+                     Security tab); set it here or in HA_TOKEN",
+                ));
+            }
+            Some(SourceSpec::Core {
+                url: url?,
+                token: token?,
+                agent_id: agent_id.filter(|a| !a.is_empty()),
+            })
+        }
+        SourceOptions::Supervisor { method, url, token } => {
+            let method = match method.as_deref() {
+                None | Some("websocket") => Some(SupervisorMethod::Websocket),
+                Some("rest") => Some(SupervisorMethod::Rest),
+                Some(other) => {
+                    problems.push(problem(
+                        "source.method",
+                        &format!("{other:?} is not a method; use \"websocket\" or \"rest\""),
+                    ));
+                    None
+                }
+            };
+            let url = http_url(url.as_deref().unwrap_or(SUPERVISOR_URL), "source.url", problems);
+            let token =
+                non_empty_secret(token).or_else(|| env.get("SUPERVISOR_TOKEN").map(Secret::new));
+            if token.is_none() {
+                problems.push(problem(
+                    "source.token",
+                    "SUPERVISOR_TOKEN is not set: the supervisor source works only inside the add-on \
+                     (use the core or folder source elsewhere)",
+                ));
+            }
+            Some(SourceSpec::Supervisor {
+                url: url?,
+                token: token?,
+                method: method?,
+            })
+        }
+    }
+}
+
+/// Names show up in object paths, history and entity ids: keep them short and plain.
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 40
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+/// Trims slashes so a prefix is `a/b/` or empty.
+pub(crate) fn normalize_prefix(prefix: Option<&str>) -> String {
+    let p = prefix.unwrap_or("").trim_matches('/');
+    if p.is_empty() { String::new() } else { format!("{p}/") }
+}
+
+fn destination(opts: DestinationOptions, at: &str, problems: &mut Vec<Problem>) -> Option<DestinationSpec> {
+    let before = problems.len();
+    let (name, kind) = match opts {
+        DestinationOptions::Local { name, path } => {
+            if !path.is_absolute() {
+                problems.push(problem(
+                    &format!("{at}.path"),
+                    &format!("{} must be an absolute path, like /media/usb/ha-backups", path.display()),
+                ));
+            }
+            (name, DestinationKind::Local { path })
+        }
+        DestinationOptions::S3 {
+            name,
+            bucket,
+            prefix,
+            endpoint,
+            region,
+            access_key_id,
+            secret_access_key,
+            path_style,
+        } => {
+            if bucket.is_empty() || bucket.contains('/') {
+                problems.push(problem(&format!("{at}.bucket"), "name the bucket, without slashes"));
+            }
+            if let Some(e) = endpoint.as_deref().filter(|e| !e.is_empty()) {
+                http_url(e, &format!("{at}.endpoint"), problems);
+            }
+            if access_key_id.is_empty() {
+                problems.push(problem(&format!("{at}.access_key_id"), "the access key id is empty"));
+            }
+            if secret_access_key.is_empty() {
+                problems.push(problem(&format!("{at}.secret_access_key"), "the secret access key is empty"));
+            }
+            let endpoint = endpoint.filter(|e| !e.is_empty());
+            let region = region
+                .filter(|r| !r.is_empty())
+                .or_else(|| endpoint.as_deref().and_then(region_from_endpoint))
+                .unwrap_or_else(|| "us-east-1".to_owned());
+            (
+                name,
+                DestinationKind::S3 {
+                    bucket,
+                    prefix: normalize_prefix(prefix.as_deref()),
+                    path_style: path_style.unwrap_or(endpoint.is_some()),
+                    endpoint,
+                    region,
+                    access_key_id,
+                    secret_access_key,
+                },
+            )
+        }
+        DestinationOptions::Azure {
+            name,
+            account,
+            container,
+            prefix,
+            endpoint,
+            account_key,
+            sas_token,
+        } => {
+            if account.is_empty() {
+                problems.push(problem(&format!("{at}.account"), "name the storage account"));
+            }
+            if container.is_empty() || container.contains('/') {
+                problems.push(problem(&format!("{at}.container"), "name the container, without slashes"));
+            }
+            let endpoint = endpoint
+                .filter(|e| !e.is_empty())
+                .unwrap_or_else(|| format!("https://{account}.blob.core.windows.net"));
+            http_url(&endpoint, &format!("{at}.endpoint"), problems);
+            let credential = match (non_empty_secret(account_key), non_empty_secret(sas_token)) {
+                (Some(k), None) => Some(AzureCredential::AccountKey(k)),
+                (None, Some(s)) => Some(AzureCredential::Sas(Secret::new(
+                    s.expose().trim_start_matches('?'),
+                ))),
+                (Some(_), Some(_)) => {
+                    problems.push(problem(
+                        &format!("{at}.sas_token"),
+                        "set either account_key or sas_token, not both",
+                    ));
+                    None
+                }
+                (None, None) => {
+                    problems.push(problem(
+                        &format!("{at}.account_key"),
+                        "set account_key (Access keys in the Azure portal) or sas_token",
+                    ));
+                    None
+                }
+            };
+            (
+                name,
+                DestinationKind::Azure {
+                    account,
+                    container,
+                    prefix: normalize_prefix(prefix.as_deref()),
+                    endpoint: endpoint.trim_end_matches('/').to_owned(),
+                    credential: credential?,
+                },
+            )
+        }
+    };
+    if !valid_name(&name) {
+        problems.push(problem(
+            &format!("{at}.name"),
+            &format!("{name:?} must be 1-40 characters of a-z, 0-9, - and _"),
+        ));
+    }
+    (problems.len() == before).then_some(DestinationSpec { name, kind })
+}
+
+/// Backblaze B2 (`s3.us-west-004.backblazeb2.com`) and Wasabi carry the region in the host name.
+fn region_from_endpoint(endpoint: &str) -> Option<String> {
+    let host = Url::parse(endpoint).ok()?.host_str()?.to_owned();
+    let mut parts = host.split('.');
+    let (first, second) = (parts.next()?, parts.next()?);
+    (first == "s3" && host.ends_with("backblazeb2.com") || host.ends_with("wasabisys.com") && first == "s3")
+        .then(|| second.to_owned())
+        .filter(|r| r.contains('-'))
+}
+
+fn encryption(opts: EncryptionOptions, problems: &mut Vec<Problem>) -> Option<EncryptionSpec> {
+    let mut recipients = Vec::new();
+    let mut ok = true;
+    for (i, r) in opts.recipients.iter().enumerate() {
+        match r.trim().parse::<age::x25519::Recipient>() {
+            Ok(r) => recipients.push(r),
+            Err(_) => {
+                ok = false;
+                problems.push(problem(
+                    &format!("encryption.recipients[{i}]"),
+                    &format!("{r:?} is not an age public key (they start with age1)"),
+                ));
+            }
+        }
+    }
+    let passphrase = non_empty_secret(opts.passphrase);
+    match (opts.recipients.is_empty(), &passphrase) {
+        (true, None) => {
+            problems.push(problem(
+                "encryption.recipients",
+                "add an age public key (age1…) whose private half is in your emergency kit, \
+                 or set encryption.passphrase; Lifeboat never ships a backup unencrypted",
+            ));
+            None
+        }
+        (false, Some(_)) => {
+            problems.push(problem(
+                "encryption.passphrase",
+                "age cannot mix a passphrase with public keys: use one or the other",
+            ));
+            None
+        }
+        _ => ok.then_some(EncryptionSpec {
+            recipients,
+            passphrase,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::parse_options;
+    use std::path::Path;
+
+    const RECIPIENT: &str = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p";
+
+    fn check(toml: &str, env: &Env) -> Result<Config, ConfigError> {
+        let opts = parse_options(Path::new("lifeboat.toml"), toml)?;
+        validate(opts, env, PathBuf::from("/tmp/data"))
+    }
+
+    fn fields(err: &ConfigError) -> Vec<&str> {
+        err.problems().iter().map(|p| p.field.as_str()).collect()
+    }
+
+    #[test]
+    fn a_complete_config_validates() {
+        let cfg = check(
+            &format!(
+                r#"
+                [source]
+                type = "core"
+                url = "http://homeassistant.local:8123"
+                [encryption]
+                recipients = ["{RECIPIENT}"]
+                [[destinations]]
+                type = "s3"
+                name = "b2"
+                bucket = "home"
+                prefix = "/ha/"
+                endpoint = "https://s3.us-west-004.backblazeb2.com"
+                access_key_id = "k"
+                secret_access_key = "s"
+                [[destinations]]
+                type = "local"
+                name = "usb"
+                path = "/media/usb"
+                "#
+            ),
+            &Env::from_pairs([("HA_TOKEN", "tok")]),
+        )
+        .unwrap();
+        assert_eq!(cfg.destinations.len(), 2);
+        let DestinationKind::S3 { prefix, region, path_style, .. } = &cfg.destinations[0].kind else {
+            panic!("s3 expected")
+        };
+        assert_eq!(prefix, "ha/");
+        assert_eq!(region, "us-west-004");
+        assert!(path_style);
+        let SourceSpec::Core { token, .. } = &cfg.source else { panic!() };
+        assert_eq!(token.expose(), "tok");
+    }
+
+    #[test]
+    fn every_problem_names_its_field() {
+        let err = check(
+            r#"
+            [source]
+            type = "core"
+            url = "ftp://x"
+            [encryption]
+            recipients = ["age1nope"]
+            [[destinations]]
+            type = "s3"
+            name = "Bad Name"
+            bucket = ""
+            access_key_id = ""
+            secret_access_key = ""
+            [[destinations]]
+            type = "azure"
+            name = "az"
+            account = "acct"
+            container = "c"
+            "#,
+            &Env::default(),
+        )
+        .unwrap_err();
+        let f = fields(&err);
+        for want in [
+            "source.url",
+            "source.token",
+            "encryption.recipients[0]",
+            "destinations[0].bucket",
+            "destinations[0].access_key_id",
+            "destinations[0].secret_access_key",
+            "destinations[0].name",
+            "destinations[1].account_key",
+        ] {
+            assert!(f.contains(&want), "{want} missing from {f:?}");
+        }
+    }
+
+    #[test]
+    fn unknown_and_missing_keys_name_the_field() {
+        let err = check("[source]\ntype = \"folder\"\npaht = \"/x\"\n", &Env::default()).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("source") && msg.contains("paht"), "{msg}");
+
+        let err = parse_options(
+            Path::new("/data/options.json"),
+            r#"{"source":{"type":"folder","path":"/b"},"destinations":[{"type":"s3","name":"x"}]}"#,
+        )
+        .unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("destinations[0]") && msg.contains("bucket"), "{msg}");
+    }
+
+    #[test]
+    fn refuses_to_run_unencrypted_or_mixed() {
+        let base = "[source]\ntype = \"folder\"\npath = \"/b\"\n[[destinations]]\ntype = \"local\"\nname = \"a\"\npath = \"/c\"\n";
+        let err = check(base, &Env::default()).unwrap_err();
+        assert_eq!(fields(&err), ["encryption.recipients"]);
+        let mixed = format!("{base}[encryption]\nrecipients = [\"{RECIPIENT}\"]\npassphrase = \"p\"\n");
+        let err = check(&mixed, &Env::default()).unwrap_err();
+        assert_eq!(fields(&err), ["encryption.passphrase"]);
+    }
+
+    #[test]
+    fn duplicate_destination_names_are_refused() {
+        let t = format!(
+            "[source]\ntype = \"folder\"\npath = \"/b\"\n[encryption]\nrecipients = [\"{RECIPIENT}\"]\n\
+             [[destinations]]\ntype = \"local\"\nname = \"a\"\npath = \"/c\"\n\
+             [[destinations]]\ntype = \"local\"\nname = \"a\"\npath = \"/d\"\n"
+        );
+        let err = check(&t, &Env::default()).unwrap_err();
+        assert_eq!(fields(&err), ["destinations[1].name"]);
+    }
+
+    #[test]
+    fn supervisor_source_outside_the_addon_says_why() {
+        let t = format!(
+            "[source]\ntype = \"supervisor\"\n[encryption]\nrecipients = [\"{RECIPIENT}\"]\n\
+             [[destinations]]\ntype = \"local\"\nname = \"a\"\npath = \"/c\"\n"
+        );
+        let err = check(&t, &Env::default()).unwrap_err();
+        assert!(err.to_string().contains("SUPERVISOR_TOKEN"));
+        let ok = check(&t, &Env::from_pairs([("SUPERVISOR_TOKEN", "t")])).unwrap();
+        assert!(matches!(ok.source, SourceSpec::Supervisor { method: SupervisorMethod::Websocket, .. }));
+    }
+}

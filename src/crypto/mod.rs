@@ -1,0 +1,5 @@
+//! Encryption of the backup stream with age.
+
+pub mod age_stream;
+
+pub use age_stream::{CryptoError, StreamEncryptor, recipient_fingerprint};

@@ -1,0 +1,93 @@
+//! Builds a [`Destination`] from its validated settings: one OpenDAL operator per kind, with
+//! retries for passing failures and time limits so a dead server cannot hang a run.
+
+use super::opendal_store::{OpendalStore, classify};
+use super::{Destination, StoreError};
+use crate::config::{AzureCredential, DestinationKind, DestinationSpec};
+use opendal::Operator;
+use opendal::layers::{RetryLayer, TimeoutLayer};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Where the local-folder store keeps uploads in progress (renamed into place on commit).
+pub const LOCAL_PARTIAL_DIR: &str = ".lifeboat-partial";
+
+fn root(prefix: &str) -> String {
+    format!("/{prefix}")
+}
+
+/// Opens a destination. Nothing is contacted yet.
+///
+/// # Errors
+/// A [`StoreError`] of kind `Config` when OpenDAL refuses the settings.
+pub fn open(spec: &DestinationSpec) -> Result<Destination, StoreError> {
+    let op = match &spec.kind {
+        DestinationKind::Local { path } => {
+            let builder = opendal::services::Fs::default()
+                .root(&path.to_string_lossy())
+                .atomic_write_dir(&path.join(LOCAL_PARTIAL_DIR).to_string_lossy());
+            Operator::new(builder)
+        }
+        DestinationKind::S3 {
+            bucket,
+            prefix,
+            endpoint,
+            region,
+            access_key_id,
+            secret_access_key,
+            path_style,
+        } => {
+            let mut builder = opendal::services::S3::default()
+                .bucket(bucket)
+                .root(&root(prefix))
+                .region(region)
+                .access_key_id(access_key_id)
+                .secret_access_key(secret_access_key.expose())
+                .disable_config_load()
+                .disable_ec2_metadata();
+            if let Some(endpoint) = endpoint {
+                builder = builder.endpoint(endpoint);
+            }
+            if !path_style {
+                builder = builder.enable_virtual_host_style();
+            }
+            Operator::new(builder)
+        }
+        DestinationKind::Azure {
+            account,
+            container,
+            prefix,
+            endpoint,
+            credential,
+        } => {
+            let builder = opendal::services::Azblob::default()
+                .container(container)
+                .root(&root(prefix))
+                .endpoint(endpoint)
+                .account_name(account);
+            let builder = match credential {
+                AzureCredential::AccountKey(k) => builder.account_key(k.expose()),
+                AzureCredential::Sas(s) => builder.sas_token(s.expose()),
+            };
+            Operator::new(builder)
+        }
+    }
+    .map_err(|e| classify(&e))?
+    .layer(
+        TimeoutLayer::new()
+            .with_timeout(Duration::from_secs(120))
+            .with_io_timeout(Duration::from_secs(120)),
+    )
+    .layer(
+        RetryLayer::new()
+            .with_max_times(4)
+            .with_jitter()
+            .with_min_delay(Duration::from_millis(200)),
+    );
+    Ok(Destination {
+        name: spec.name.clone(),
+        kind: spec.kind.label(),
+        location: spec.kind.location(),
+        store: Arc::new(OpendalStore::new(op)),
+    })
+}

@@ -1,0 +1,53 @@
+//! Object names on a destination. A copy is two objects side by side under the destination's
+//! prefix: `<copy id>.tar.age` (the data) and `<copy id>.manifest.json` (written last). The copy id
+//! starts with the UTC time so names sort by date: `20261123T101500Z-02dc63e3`.
+
+use chrono::{DateTime, Utc};
+
+const DATA_SUFFIX: &str = ".tar.age";
+const MANIFEST_SUFFIX: &str = ".manifest.json";
+
+/// A copy id from the run's start time and a hint of the source's name for the backup.
+pub fn copy_id(started: DateTime<Utc>, hint: &str) -> String {
+    let clean: String = hint
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .take(48)
+        .collect();
+    let clean = if clean.is_empty() { "backup".to_owned() } else { clean };
+    format!("{}-{clean}", started.format("%Y%m%dT%H%M%SZ"))
+}
+
+/// The data object of a copy.
+pub fn data_object(copy_id: &str) -> String {
+    format!("{copy_id}{DATA_SUFFIX}")
+}
+
+/// The manifest object of a copy.
+pub fn manifest_object(copy_id: &str) -> String {
+    format!("{copy_id}{MANIFEST_SUFFIX}")
+}
+
+/// The copy id of a manifest object's name, or `None` for anything else.
+pub fn copy_id_of_manifest(name: &str) -> Option<&str> {
+    let base = name.rsplit('/').next()?;
+    base.strip_suffix(MANIFEST_SUFFIX).filter(|id| !id.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn names() {
+        let t = Utc.with_ymd_and_hms(2026, 11, 23, 10, 15, 0).unwrap();
+        let id = copy_id(t, "02dc63e3");
+        assert_eq!(id, "20261123T101500Z-02dc63e3");
+        assert_eq!(copy_id(t, "My backup/../x"), "20261123T101500Z-My_backup____x");
+        assert_eq!(copy_id(t, ""), "20261123T101500Z-backup");
+        assert_eq!(copy_id_of_manifest(&manifest_object(&id)), Some(id.as_str()));
+        assert_eq!(copy_id_of_manifest(&data_object(&id)), None);
+        assert_eq!(copy_id_of_manifest(".manifest.json"), None);
+    }
+}

@@ -1,0 +1,74 @@
+//! The manifest: a small JSON object written beside a copy's data only after the data is complete
+//! and read back. A copy without a manifest does not exist (a crash leaves at most an orphan).
+
+use crate::archive::BackupJson;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// The current manifest format.
+pub const FORMAT: u32 = 1;
+/// A manifest larger than this is refused when read.
+pub const MAX_SIZE: u64 = 1 << 20;
+
+/// Everything needed to find, check and restore a copy without Lifeboat's database.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub format: u32,
+    pub copy_id: String,
+    /// The data object's name, beside this manifest.
+    pub object: String,
+    pub created: DateTime<Utc>,
+    pub lifeboat_version: String,
+    /// The backup's own description.
+    pub backup: BackupJson,
+    /// The Home Assistant backup tar as it came from the source.
+    pub plain: Digest,
+    /// The object as stored (the age file).
+    pub stored: Digest,
+    pub encryption: Encryption,
+    /// Fingerprint of the Home Assistant backup key the inner archives are protected with, when known.
+    pub ha_key_fingerprint: Option<String>,
+    /// When the stored object was read back and its SHA-256 matched.
+    pub verified: DateTime<Utc>,
+}
+
+/// Size and SHA-256 of a byte stream.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Digest {
+    pub size: u64,
+    pub sha256: String,
+}
+
+/// How the stored object is encrypted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Encryption {
+    /// Always `age`.
+    pub scheme: String,
+    /// Fingerprints of the X25519 recipients.
+    pub recipients: Vec<String>,
+    /// Whether a passphrase (scrypt) was used instead.
+    pub passphrase: bool,
+}
+
+impl Manifest {
+    /// Parses a manifest.
+    ///
+    /// # Errors
+    /// A message when it is not a manifest this version understands.
+    pub fn parse(bytes: &[u8]) -> Result<Self, String> {
+        let m: Self = serde_json::from_slice(bytes).map_err(|e| format!("not a Lifeboat manifest: {e}"))?;
+        if m.format > FORMAT {
+            return Err(format!(
+                "manifest format {} is newer than this Lifeboat understands ({FORMAT}); upgrade Lifeboat",
+                m.format
+            ));
+        }
+        Ok(m)
+    }
+
+    /// The manifest as pretty JSON.
+    pub fn to_json(&self) -> Vec<u8> {
+        // Serializing plain data with string keys cannot fail.
+        serde_json::to_vec_pretty(self).unwrap_or_default()
+    }
+}

@@ -1,0 +1,140 @@
+//! Where copies go. One small contract, [`Store`], that every kind of destination meets; today all
+//! kinds are served by OpenDAL ([`opendal_store`]), built per kind in [`build`]. [`layout`] names
+//! the objects and [`manifest`] is the small JSON that makes a copy exist.
+//!
+//! # Behavior (the contract every store keeps)
+//! - A writer's data becomes visible at its path only when [`ObjectWriter::finish`] succeeds;
+//!   dropping or aborting a writer never leaves a complete-looking object.
+//! - `delete` of a missing object succeeds; `list` of a missing prefix is empty.
+//! - Errors say whether trying again may help ([`StoreError::is_retryable`]).
+
+pub mod build;
+pub mod layout;
+pub mod manifest;
+pub mod opendal_store;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use std::sync::Arc;
+use tokio::io::AsyncRead;
+
+pub use build::open;
+pub use manifest::Manifest;
+
+/// A streaming upload in progress.
+#[async_trait]
+pub trait ObjectWriter: Send {
+    /// Appends a chunk.
+    async fn write(&mut self, chunk: Bytes) -> Result<(), StoreError>;
+    /// Commits the object; only now does it exist.
+    async fn finish(self: Box<Self>) -> Result<(), StoreError>;
+    /// Throws the upload away (multipart aborted, temp file removed).
+    async fn abort(self: Box<Self>) -> Result<(), StoreError>;
+}
+
+/// A place that holds objects.
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// Opens a streaming writer; `size_hint` (bytes) sizes multipart parts.
+    async fn writer(&self, path: &str, size_hint: Option<u64>) -> Result<Box<dyn ObjectWriter>, StoreError>;
+    /// Streams an object back.
+    async fn reader(&self, path: &str) -> Result<Box<dyn AsyncRead + Send + Unpin>, StoreError>;
+    /// Reads a small object whole, refusing one larger than `limit` bytes.
+    async fn read_small(&self, path: &str, limit: u64) -> Result<Vec<u8>, StoreError>;
+    /// Writes a small object whole.
+    async fn write_small(&self, path: &str, data: Vec<u8>) -> Result<(), StoreError>;
+    /// Names of the objects directly under the destination's root.
+    async fn list(&self) -> Result<Vec<String>, StoreError>;
+    /// Removes an object; a missing one is not an error.
+    async fn delete(&self, path: &str) -> Result<(), StoreError>;
+}
+
+/// What kind of failure a store reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreErrorKind {
+    NotFound,
+    /// Credentials refused or missing permission: fix the settings.
+    Denied,
+    /// The settings cannot work (bad endpoint, missing container…).
+    Config,
+    /// The service could not be reached or failed in passing.
+    Unavailable,
+    Other,
+}
+
+/// A destination failure, classified where it leaves the backend.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct StoreError {
+    pub kind: StoreErrorKind,
+    pub retryable: bool,
+    pub message: String,
+}
+
+impl StoreError {
+    /// A permanent error of the given kind.
+    pub fn new(kind: StoreErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            retryable: false,
+            message: message.into(),
+        }
+    }
+
+    /// Whether trying again later may succeed.
+    pub fn is_retryable(&self) -> bool {
+        self.retryable
+    }
+}
+
+/// A configured destination: its name, where it is (for people), and its store.
+#[derive(Clone)]
+pub struct Destination {
+    pub name: String,
+    pub kind: &'static str,
+    pub location: String,
+    pub store: Arc<dyn Store>,
+}
+
+impl std::fmt::Debug for Destination {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Destination")
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .field("location", &self.location)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Multipart part size for an upload of about `size` bytes: at least 8 MiB, and large enough that
+/// the object fits in 9 000 parts (S3 allows 10 000; the rest is headroom for age's overhead).
+pub fn part_size(size: Option<u64>) -> usize {
+    const MIB: u64 = 1 << 20;
+    const MIN: u64 = 8 * MIB;
+    let Some(size) = size else {
+        return MIN as usize;
+    };
+    // age adds 16 bytes per 64 KiB chunk plus a header.
+    let stored = size + size.div_ceil(64 * 1024) * 16 + 4096;
+    let part = stored.div_ceil(9000).div_ceil(MIB) * MIB;
+    usize::try_from(part.max(MIN)).unwrap_or(usize::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn part_size_respects_the_part_limit() {
+        const MIB: u64 = 1 << 20;
+        assert_eq!(part_size(None), 8 << 20);
+        assert_eq!(part_size(Some(100 * MIB)), 8 << 20);
+        for gib in [1u64, 70, 78, 100, 500, 5000] {
+            let size = gib << 30;
+            let part = part_size(Some(size)) as u64;
+            let stored = size + size.div_ceil(65536) * 16 + 4096;
+            assert!(stored.div_ceil(part) <= 10_000, "{gib} GiB needs {} parts", stored.div_ceil(part));
+            assert_eq!(part % MIB, 0);
+        }
+    }
+}

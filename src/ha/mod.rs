@@ -1,0 +1,4 @@
+//! Protocol clients for Home Assistant: the Core websocket and the Supervisor REST API.
+
+pub mod supervisor;
+pub mod websocket;

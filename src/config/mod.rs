@@ -8,7 +8,7 @@ pub mod options;
 pub mod urls;
 mod validate;
 
-pub use validate::validate;
+pub use validate::{validate, validate_destinations};
 
 use crate::secret::Secret;
 use std::collections::HashMap;

@@ -21,25 +21,7 @@ pub const SUPERVISOR_URL: &str = "http://supervisor";
 pub fn validate(opts: Options, env: &Env, default_data_dir: PathBuf) -> Result<Config, ConfigError> {
     let mut problems = Vec::new();
     let source = source(opts.source, env, &mut problems);
-    let mut destinations = Vec::new();
-    let mut names = HashSet::new();
-    if opts.destinations.is_empty() {
-        problems.push(problem(
-            "destinations",
-            "add at least one destination (a folder, an S3 bucket or an Azure container)",
-        ));
-    }
-    for (i, d) in opts.destinations.into_iter().enumerate() {
-        if let Some(d) = destination(d, &format!("destinations[{i}]"), &mut problems) {
-            if !names.insert(d.name.clone()) {
-                problems.push(problem(
-                    &format!("destinations[{i}].name"),
-                    &format!("the name {:?} is used twice; give each destination its own", d.name),
-                ));
-            }
-            destinations.push(d);
-        }
-    }
+    let destinations = destinations(opts.destinations, &mut problems);
     let encryption = encryption(opts.encryption, &mut problems);
     if let Some(listen) = &opts.listen {
         if listen.parse::<std::net::SocketAddr>().is_err() {
@@ -59,6 +41,39 @@ pub fn validate(opts: Options, env: &Env, default_data_dir: PathBuf) -> Result<C
         }),
         _ => Err(ConfigError::Invalid(problems)),
     }
+}
+
+/// Validates only destinations (for commands that need nothing else, like `list`).
+///
+/// # Errors
+/// [`ConfigError::Invalid`] listing every problem found.
+pub fn validate_destinations(opts: Vec<DestinationOptions>) -> Result<Vec<DestinationSpec>, ConfigError> {
+    let mut problems = Vec::new();
+    let out = destinations(opts, &mut problems);
+    if problems.is_empty() { Ok(out) } else { Err(ConfigError::Invalid(problems)) }
+}
+
+fn destinations(opts: Vec<DestinationOptions>, problems: &mut Vec<Problem>) -> Vec<DestinationSpec> {
+    let mut out = Vec::new();
+    let mut names = HashSet::new();
+    if opts.is_empty() {
+        problems.push(problem(
+            "destinations",
+            "add at least one destination (a folder, an S3 bucket or an Azure container)",
+        ));
+    }
+    for (i, d) in opts.into_iter().enumerate() {
+        if let Some(d) = destination(d, &format!("destinations[{i}]"), problems) {
+            if !names.insert(d.name.clone()) {
+                problems.push(problem(
+                    &format!("destinations[{i}].name"),
+                    &format!("the name {:?} is used twice; give each destination its own", d.name),
+                ));
+            }
+            out.push(d);
+        }
+    }
+    out
 }
 
 fn problem(field: &str, message: &str) -> Problem {

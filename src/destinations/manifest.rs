@@ -72,3 +72,41 @@ impl Manifest {
         serde_json::to_vec_pretty(self).unwrap_or_default()
     }
 }
+
+/// A manifest found on a destination, or why it could not be read.
+#[derive(Debug, Clone)]
+pub enum Listed {
+    Copy(Manifest),
+    Unreadable { object: String, reason: String },
+}
+
+/// Lists the copies on a destination: every manifest, newest first. Data objects without a
+/// manifest are not copies and are not listed.
+///
+/// # Errors
+/// A [`super::StoreError`] when the destination cannot be listed.
+pub async fn list(destination: &super::Destination) -> Result<Vec<Listed>, super::StoreError> {
+    let mut names: Vec<String> = destination
+        .store
+        .list()
+        .await?
+        .into_iter()
+        .filter(|n| super::layout::copy_id_of_manifest(n).is_some())
+        .collect();
+    names.sort_unstable_by(|a, b| b.cmp(a));
+    let mut out = Vec::with_capacity(names.len());
+    for name in names {
+        let item = match destination.store.read_small(&name, MAX_SIZE).await {
+            Ok(bytes) => match Manifest::parse(&bytes) {
+                Ok(m) => Listed::Copy(m),
+                Err(reason) => Listed::Unreadable { object: name, reason },
+            },
+            Err(e) => Listed::Unreadable {
+                object: name,
+                reason: e.to_string(),
+            },
+        };
+        out.push(item);
+    }
+    Ok(out)
+}

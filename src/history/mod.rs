@@ -1,1 +1,420 @@
-//! todo
+//! History: every run and every copy, in one SQLite file in the data folder (WAL, created 0600).
+//! Calls run on tokio's blocking pool; the connection sits behind a std mutex that is never held
+//! across an `.await`.
+
+mod schema;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+
+/// The database file's name inside the data folder.
+pub const FILE_NAME: &str = "lifeboat.db";
+
+/// Why history could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum HistoryError {
+    #[error("cannot create the data folder {path}: {source}")]
+    Folder { path: PathBuf, source: std::io::Error },
+    #[error("history database {path}: {source}")]
+    Open { path: PathBuf, source: rusqlite::Error },
+    #[error("history database: {0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error("history database task failed: {0}")]
+    Task(String),
+}
+
+/// Outcome of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunStatus {
+    Running,
+    /// Every destination holds a verified copy.
+    Success,
+    /// Some destinations hold a verified copy, some failed.
+    Partial,
+    Failed,
+    /// The process stopped mid-run.
+    Interrupted,
+}
+
+impl RunStatus {
+    /// The stored word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::Success => "success",
+            Self::Partial => "partial",
+            Self::Failed => "failed",
+            Self::Interrupted => "interrupted",
+        }
+    }
+
+    fn parse(s: &str) -> Self {
+        match s {
+            "running" => Self::Running,
+            "success" => Self::Success,
+            "partial" => Self::Partial,
+            "interrupted" => Self::Interrupted,
+            _ => Self::Failed,
+        }
+    }
+}
+
+/// How a run ended, as recorded.
+#[derive(Debug, Clone, Default)]
+pub struct RunEnd {
+    pub source_key: Option<String>,
+    pub backup_slug: Option<String>,
+    pub backup_name: Option<String>,
+    pub backup_date: Option<String>,
+    pub plain_size: Option<u64>,
+    pub plain_sha256: Option<String>,
+    pub stored_size: Option<u64>,
+    pub stored_sha256: Option<String>,
+    pub error: Option<String>,
+    pub warnings: Vec<String>,
+}
+
+/// One copy's record.
+#[derive(Debug, Clone, Serialize)]
+pub struct CopyRecord {
+    pub destination: String,
+    pub copy_id: String,
+    pub object: String,
+    pub verified: bool,
+    pub stored_size: Option<u64>,
+    pub stored_sha256: Option<String>,
+    pub error: Option<String>,
+    pub upload_ms: Option<u64>,
+    pub verify_ms: Option<u64>,
+    pub verified_at: Option<DateTime<Utc>>,
+}
+
+/// A run as listed.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunRow {
+    pub id: i64,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub trigger: String,
+    pub source: String,
+    pub status: RunStatus,
+    pub backup_slug: Option<String>,
+    pub backup_name: Option<String>,
+    pub plain_size: Option<u64>,
+    pub plain_sha256: Option<String>,
+    pub error: Option<String>,
+    pub warnings: Vec<String>,
+    pub copies: Vec<CopyRecord>,
+}
+
+/// The history store.
+#[derive(Clone)]
+pub struct History {
+    conn: Arc<Mutex<Connection>>,
+}
+
+fn u64_to_sql(v: Option<u64>) -> Option<i64> {
+    v.and_then(|v| i64::try_from(v).ok())
+}
+
+fn sql_to_u64(v: Option<i64>) -> Option<u64> {
+    v.and_then(|v| u64::try_from(v).ok())
+}
+
+impl History {
+    /// Opens (creating if needed) the history in `data_dir`.
+    ///
+    /// # Errors
+    /// [`HistoryError`] when the folder or database cannot be created or migrated.
+    pub fn open(data_dir: &Path) -> Result<Self, HistoryError> {
+        std::fs::create_dir_all(data_dir).map_err(|source| HistoryError::Folder {
+            path: data_dir.to_owned(),
+            source,
+        })?;
+        let path = data_dir.join(FILE_NAME);
+        let open_err = |source| HistoryError::Open {
+            path: path.clone(),
+            source,
+        };
+        if !path.exists() {
+            create_private(&path).map_err(|source| HistoryError::Folder {
+                path: path.clone(),
+                source,
+            })?;
+        }
+        let conn = Connection::open(&path).map_err(open_err)?;
+        schema::migrate(&conn).map_err(open_err)?;
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    async fn with<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, HistoryError> {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut guard = conn.lock().unwrap_or_else(PoisonError::into_inner);
+            f(&mut guard)
+        })
+        .await
+        .map_err(|e| HistoryError::Task(e.to_string()))?
+        .map_err(HistoryError::from)
+    }
+
+    /// Records the start of a run and returns its id.
+    ///
+    /// # Errors
+    /// [`HistoryError`] on database failure.
+    pub async fn start_run(&self, started_at: DateTime<Utc>, trigger: &str, source: &str) -> Result<i64, HistoryError> {
+        let (trigger, source) = (trigger.to_owned(), source.to_owned());
+        self.with(move |c| {
+            c.execute(
+                "INSERT INTO runs (started_at, trigger, source, status) VALUES (?1, ?2, ?3, 'running')",
+                params![started_at.to_rfc3339(), trigger, source],
+            )?;
+            Ok(c.last_insert_rowid())
+        })
+        .await
+    }
+
+    /// Records how a run ended, with its copies, in one transaction.
+    ///
+    /// # Errors
+    /// [`HistoryError`] on database failure.
+    pub async fn finish_run(
+        &self,
+        run_id: i64,
+        finished_at: DateTime<Utc>,
+        status: RunStatus,
+        end: RunEnd,
+        copies: Vec<CopyRecord>,
+    ) -> Result<(), HistoryError> {
+        self.with(move |c| {
+            let tx = c.transaction()?;
+            tx.execute(
+                "UPDATE runs SET finished_at = ?2, status = ?3, source_key = ?4, backup_slug = ?5,
+                 backup_name = ?6, backup_date = ?7, plain_size = ?8, plain_sha256 = ?9,
+                 stored_size = ?10, stored_sha256 = ?11, error = ?12, warnings = ?13 WHERE id = ?1",
+                params![
+                    run_id,
+                    finished_at.to_rfc3339(),
+                    status.as_str(),
+                    end.source_key,
+                    end.backup_slug,
+                    end.backup_name,
+                    end.backup_date,
+                    u64_to_sql(end.plain_size),
+                    end.plain_sha256,
+                    u64_to_sql(end.stored_size),
+                    end.stored_sha256,
+                    end.error,
+                    serde_json::to_string(&end.warnings).unwrap_or_else(|_| "[]".into()),
+                ],
+            )?;
+            for cp in copies {
+                tx.execute(
+                    "INSERT INTO copies (run_id, destination, copy_id, object, status, stored_size,
+                     stored_sha256, error, upload_ms, verify_ms, verified_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                    params![
+                        run_id,
+                        cp.destination,
+                        cp.copy_id,
+                        cp.object,
+                        if cp.verified { "verified" } else { "failed" },
+                        u64_to_sql(cp.stored_size),
+                        cp.stored_sha256,
+                        cp.error,
+                        u64_to_sql(cp.upload_ms),
+                        u64_to_sql(cp.verify_ms),
+                        cp.verified_at.map(|t| t.to_rfc3339()),
+                    ],
+                )?;
+            }
+            tx.commit()
+        })
+        .await
+    }
+
+    /// Marks runs left `running` by a process that stopped as `interrupted`; returns how many.
+    ///
+    /// # Errors
+    /// [`HistoryError`] on database failure.
+    pub async fn mark_interrupted(&self, now: DateTime<Utc>) -> Result<usize, HistoryError> {
+        self.with(move |c| {
+            c.execute(
+                "UPDATE runs SET status = 'interrupted', finished_at = ?1,
+                 error = 'Lifeboat stopped before this run finished' WHERE status = 'running'",
+                params![now.to_rfc3339()],
+            )
+        })
+        .await
+    }
+
+    /// Source keys of backups that already have at least one verified copy.
+    ///
+    /// # Errors
+    /// [`HistoryError`] on database failure.
+    pub async fn shipped_source_keys(&self) -> Result<HashSet<String>, HistoryError> {
+        self.with(|c| {
+            let mut st = c.prepare(
+                "SELECT DISTINCT source_key FROM runs WHERE source_key IS NOT NULL AND status IN ('success', 'partial')",
+            )?;
+            st.query_map([], |r| r.get::<_, String>(0))?.collect()
+        })
+        .await
+    }
+
+    /// The newest runs, newest first, with their copies.
+    ///
+    /// # Errors
+    /// [`HistoryError`] on database failure.
+    pub async fn recent_runs(&self, limit: usize) -> Result<Vec<RunRow>, HistoryError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.with(move |c| {
+            let mut st = c.prepare(
+                "SELECT id, started_at, finished_at, trigger, source, status, backup_slug, backup_name,
+                 plain_size, plain_sha256, error, warnings FROM runs ORDER BY id DESC LIMIT ?1",
+            )?;
+            let mut runs: Vec<RunRow> = st
+                .query_map([limit], |r| {
+                    Ok(RunRow {
+                        id: r.get(0)?,
+                        started_at: parse_time(&r.get::<_, String>(1)?),
+                        finished_at: r.get::<_, Option<String>>(2)?.map(|t| parse_time(&t)),
+                        trigger: r.get(3)?,
+                        source: r.get(4)?,
+                        status: RunStatus::parse(&r.get::<_, String>(5)?),
+                        backup_slug: r.get(6)?,
+                        backup_name: r.get(7)?,
+                        plain_size: sql_to_u64(r.get(8)?),
+                        plain_sha256: r.get(9)?,
+                        error: r.get(10)?,
+                        warnings: r
+                            .get::<_, Option<String>>(11)?
+                            .and_then(|w| serde_json::from_str(&w).ok())
+                            .unwrap_or_default(),
+                        copies: Vec::new(),
+                    })
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            let mut st = c.prepare(
+                "SELECT destination, copy_id, object, status, stored_size, stored_sha256, error,
+                 upload_ms, verify_ms, verified_at FROM copies WHERE run_id = ?1 ORDER BY id",
+            )?;
+            for run in &mut runs {
+                run.copies = st
+                    .query_map([run.id], |r| {
+                        Ok(CopyRecord {
+                            destination: r.get(0)?,
+                            copy_id: r.get(1)?,
+                            object: r.get(2)?,
+                            verified: r.get::<_, String>(3)? == "verified",
+                            stored_size: sql_to_u64(r.get(4)?),
+                            stored_sha256: r.get(5)?,
+                            error: r.get(6)?,
+                            upload_ms: sql_to_u64(r.get(7)?),
+                            verify_ms: sql_to_u64(r.get(8)?),
+                            verified_at: r.get::<_, Option<String>>(9)?.map(|t| parse_time(&t)),
+                        })
+                    })?
+                    .collect::<rusqlite::Result<_>>()?;
+            }
+            Ok(runs)
+        })
+        .await
+    }
+
+    /// The newest run with this id, if any (tests and the status page).
+    ///
+    /// # Errors
+    /// [`HistoryError`] on database failure.
+    pub async fn run_status(&self, run_id: i64) -> Result<Option<RunStatus>, HistoryError> {
+        self.with(move |c| {
+            c.query_row("SELECT status FROM runs WHERE id = ?1", [run_id], |r| r.get::<_, String>(0))
+                .optional()
+                .map(|s| s.map(|s| RunStatus::parse(&s)))
+        })
+        .await
+    }
+}
+
+fn parse_time(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).map_or(DateTime::<Utc>::MIN_UTC, |t| t.with_timezone(&Utc))
+}
+
+/// Creates an empty file readable by its owner only.
+fn create_private(path: &Path) -> std::io::Result<()> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    opts.open(path).map(drop)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn records_runs_and_copies() {
+        let dir = tempfile::tempdir().unwrap();
+        let h = History::open(dir.path()).unwrap();
+        let t = Utc::now();
+        let id = h.start_run(t, "cli", "folder:/b").await.unwrap();
+        assert_eq!(h.run_status(id).await.unwrap(), Some(RunStatus::Running));
+        h.finish_run(
+            id,
+            t,
+            RunStatus::Partial,
+            RunEnd {
+                source_key: Some("k1".into()),
+                warnings: vec!["w".into()],
+                ..RunEnd::default()
+            },
+            vec![CopyRecord {
+                destination: "a".into(),
+                copy_id: "c".into(),
+                object: "c.tar.age".into(),
+                verified: true,
+                stored_size: Some(5),
+                stored_sha256: Some("ab".into()),
+                error: None,
+                upload_ms: Some(1),
+                verify_ms: Some(1),
+                verified_at: Some(t),
+            }],
+        )
+        .await
+        .unwrap();
+        let runs = h.recent_runs(10).await.unwrap();
+        assert_eq!(runs[0].status, RunStatus::Partial);
+        assert_eq!(runs[0].warnings, ["w"]);
+        assert_eq!(runs[0].copies[0].stored_size, Some(5));
+        assert!(h.shipped_source_keys().await.unwrap().contains("k1"));
+
+        let id2 = h.start_run(t, "cli", "x").await.unwrap();
+        assert_eq!(h.mark_interrupted(t).await.unwrap(), 1);
+        assert_eq!(h.run_status(id2).await.unwrap(), Some(RunStatus::Interrupted));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn database_is_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        History::open(dir.path()).unwrap();
+        let mode = std::fs::metadata(dir.path().join(FILE_NAME)).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+}

@@ -1,1 +1,26 @@
-//! todo
+//! One run, as data flows: the backup is read once; in that one pass it is hashed, walked
+//! ([`crate::archive`]), encrypted ([`crate::crypto`]) and fanned out ([`fanout`]) to every
+//! destination; then each copy is read back ([`verify`]) and only a verified copy gets its manifest.
+//! [`run`] ties a source, the pass and history together.
+
+pub mod fanout;
+pub mod run;
+pub mod ship;
+pub mod verify;
+
+use chrono::{DateTime, Utc};
+
+/// The clock, an input so runs and tests agree on time.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// The real clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}

@@ -1,1 +1,145 @@
-//! todo
+//! Where backups come from, behind one trait: a folder of tars ([`folder`]), a Home Assistant
+//! Container/Core install ([`core`]), or the Supervisor on HAOS/Supervised ([`supervisor`]).
+//!
+//! A source first says which backups are waiting ([`Source::pending`]: for a folder, the tars not
+//! shipped yet; for Home Assistant, a backup it has just created), then opens each as one stream.
+
+pub mod core;
+pub mod folder;
+pub mod supervisor;
+
+use crate::config::SourceSpec;
+use crate::ha::supervisor::SupervisorError;
+use crate::ha::websocket::WsError;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::AsyncRead;
+
+/// A backup ready to be streamed.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    /// Identifies this backup across runs (what history remembers as shipped).
+    pub key: String,
+    /// A short name for object names (the slug or file stem).
+    pub hint: String,
+    /// Where exactly to read it (a path, a backup id).
+    pub locator: String,
+    /// Non-fatal problems met while creating it (an add-on that could not be backed up…).
+    pub warnings: Vec<String>,
+}
+
+/// An open backup stream.
+pub struct Opened {
+    pub stream: Box<dyn AsyncRead + Send + Unpin>,
+    /// Its size when the source knows it in advance.
+    pub size: Option<u64>,
+}
+
+/// Why a source could not deliver.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("cannot read {path}: {reason}")]
+    Folder { path: String, reason: String },
+    #[error(transparent)]
+    Websocket(#[from] WsError),
+    #[error(transparent)]
+    Supervisor(#[from] SupervisorError),
+    #[error("Home Assistant reported that the backup failed: {0}")]
+    BackupFailed(String),
+    #[error("downloading the backup failed: {0}")]
+    Download(String),
+    #[error("the backup did not finish within {0:?}")]
+    TooSlow(Duration),
+}
+
+impl SourceError {
+    /// Whether trying again later may help.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Websocket(e) => e.is_retryable(),
+            Self::Supervisor(e) => e.is_retryable(),
+            Self::Download(_) | Self::TooSlow(_) => true,
+            Self::Folder { .. } | Self::BackupFailed(_) => false,
+        }
+    }
+}
+
+/// How long to wait for things, an input so tests need not wait for real.
+#[derive(Debug, Clone, Copy)]
+pub struct Patience {
+    /// Any single answer from Home Assistant or the Supervisor.
+    pub answer: Duration,
+    /// Between polls of a running job.
+    pub poll: Duration,
+    /// Before trying again when another backup is running.
+    pub busy_retry: Duration,
+    /// How often to try when another backup is running.
+    pub busy_attempts: u32,
+    /// The longest a backup may take to be created.
+    pub backup: Duration,
+}
+
+impl Default for Patience {
+    fn default() -> Self {
+        Self {
+            answer: Duration::from_secs(60),
+            poll: Duration::from_secs(2),
+            busy_retry: Duration::from_secs(60),
+            busy_attempts: 30,
+            backup: Duration::from_secs(6 * 3600),
+        }
+    }
+}
+
+/// A source of backups.
+#[async_trait]
+pub trait Source: Send + Sync {
+    /// A description for history and messages, e.g. `folder:/backup`.
+    fn describe(&self) -> String;
+
+    /// Backups to ship now. `shipped` holds keys already shipped; `now` names new backups.
+    async fn pending(&self, shipped: &HashSet<String>, now: DateTime<Utc>) -> Result<Vec<Pending>, SourceError>;
+
+    /// Opens one pending backup as a stream.
+    async fn open(&self, pending: &Pending) -> Result<Opened, SourceError>;
+}
+
+/// Builds the configured source.
+pub fn build(spec: &SourceSpec, http: reqwest::Client, patience: Patience) -> Arc<dyn Source> {
+    match spec {
+        SourceSpec::Folder { path } => Arc::new(folder::FolderSource::new(path.clone())),
+        SourceSpec::Core { url, token, agent_id } => Arc::new(core::CoreSource::new(
+            http,
+            url.clone(),
+            token.clone(),
+            agent_id.clone(),
+            patience,
+        )),
+        SourceSpec::Supervisor { url, token, method } => Arc::new(supervisor::SupervisorSource::new(
+            http,
+            url.clone(),
+            token.clone(),
+            *method,
+            patience,
+        )),
+    }
+}
+
+/// The name Lifeboat gives the backups it asks Home Assistant to make.
+pub fn backup_name(now: DateTime<Utc>) -> String {
+    format!("Lifeboat {}", now.format("%Y-%m-%d %H:%M"))
+}
+
+/// Turns an HTTP download into a stream.
+pub(crate) fn stream_response(resp: reqwest::Response) -> Opened {
+    use futures::TryStreamExt;
+    let size = resp.content_length();
+    let stream = resp.bytes_stream().map_err(std::io::Error::other);
+    Opened {
+        stream: Box::new(tokio_util::io::StreamReader::new(stream)),
+        size,
+    }
+}

@@ -1,0 +1,375 @@
+//! Command-line parsing and the commands themselves.
+//!
+//! Exit codes: 0 everything asked for was done (or there was nothing new to ship); 1 a run failed
+//! or a destination could not be read; 2 the command line or options are wrong; 3 a run was
+//! partial (some destinations hold a verified copy, some do not).
+
+mod demo;
+mod output;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use lifeboat::config::urls::{self, Credentials};
+use lifeboat::config::{self, Config, ConfigError, Env, options::Options};
+use lifeboat::destinations::{self, Destination};
+use lifeboat::history::{History, RunStatus};
+use lifeboat::pipeline::SystemClock;
+use lifeboat::pipeline::run::Runner;
+use lifeboat::secret::Secret;
+use lifeboat::source::{self, Patience};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(name = "lifeboat", version, about = "Off-site, encrypted, verified backups for Home Assistant")]
+struct Cli {
+    /// Options file: the add-on's options.json or a lifeboat.toml [default: /data/options.json in
+    /// the add-on, else ./lifeboat.toml]
+    #[arg(long, global = true, env = "LIFEBOAT_CONFIG")]
+    config: Option<PathBuf>,
+    /// Where history is kept [default: /data in the add-on, else ~/.local/share/lifeboat]
+    #[arg(long, global = true, env = "LIFEBOAT_DATA")]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Back up now: ship every new backup of the source to every destination, then verify.
+    Run(RunArgs),
+    /// List the copies on each destination (from their manifests).
+    List(ListArgs),
+    /// Stay running: status page, health endpoint, and backups on request.
+    Serve(ServeArgs),
+    /// Try Lifeboat with no Home Assistant: back up an embedded sample to a local folder.
+    Demo {
+        /// Folder for the demo's source, copies, key and history.
+        #[arg(long, default_value = "lifeboat-demo")]
+        dir: PathBuf,
+    },
+}
+
+/// Sources, destinations and keys given on the command line instead of an options file.
+#[derive(Args, Clone, Default)]
+struct Inline {
+    /// Source: folder:/path, core:http://host:8123 (token in HA_TOKEN) or supervisor:
+    #[arg(long)]
+    source: Option<String>,
+    /// Destination (repeatable): file:///path, s3://bucket/prefix?endpoint=URL&region=R,
+    /// azure://account/container/prefix?endpoint=URL
+    #[arg(long = "to")]
+    to: Vec<String>,
+    /// age public key to encrypt to (repeatable)
+    #[arg(long = "recipient")]
+    recipients: Vec<String>,
+    /// Encrypt with a passphrase instead of public keys
+    #[arg(long, env = "LIFEBOAT_PASSPHRASE", hide_env_values = true)]
+    passphrase: Option<String>,
+    /// S3 access key id
+    #[arg(long, env = "AWS_ACCESS_KEY_ID", hide_env_values = true)]
+    s3_access_key_id: Option<String>,
+    /// S3 secret access key
+    #[arg(long, env = "AWS_SECRET_ACCESS_KEY", hide_env_values = true)]
+    s3_secret_access_key: Option<String>,
+    /// Azure storage account key
+    #[arg(long, env = "AZURE_STORAGE_KEY", hide_env_values = true)]
+    azure_account_key: Option<String>,
+    /// Azure SAS token
+    #[arg(long, env = "AZURE_STORAGE_SAS_TOKEN", hide_env_values = true)]
+    azure_sas_token: Option<String>,
+}
+
+#[derive(Args)]
+struct RunArgs {
+    #[command(flatten)]
+    inline: Inline,
+    /// Ship again even what history says was shipped already.
+    #[arg(long)]
+    reship: bool,
+    /// Print the reports as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct ListArgs {
+    #[command(flatten)]
+    inline: Inline,
+    /// Print the manifests as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    inline: Inline,
+    /// Address to listen on [default: the options' listen, else 127.0.0.1:8099]
+    #[arg(long)]
+    listen: Option<String>,
+}
+
+/// Runs the command line; returns the exit code.
+pub async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let env = Env::from_process();
+    let result = match cli.command {
+        Command::Run(ref a) => cmd_run(&cli, a, &env).await,
+        Command::List(ref a) => cmd_list(&cli, a, &env).await,
+        Command::Serve(ref a) => cmd_serve(&cli, a, &env).await,
+        Command::Demo { ref dir } => demo::run(dir).await,
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            if let Some(c) = e.downcast_ref::<ConfigError>() {
+                eprintln!("lifeboat: {c}");
+                return ExitCode::from(2);
+            }
+            eprintln!("lifeboat: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn secret(s: Option<&String>) -> Option<Secret> {
+    s.map(|s| Secret::new(s.as_str()))
+}
+
+fn in_addon(env: &Env) -> bool {
+    env.get("SUPERVISOR_TOKEN").is_some() && std::path::Path::new("/data/options.json").exists()
+}
+
+fn default_data_dir(env: &Env) -> PathBuf {
+    if in_addon(env) {
+        return PathBuf::from("/data");
+    }
+    env.get("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .or_else(|| env.get("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join("lifeboat")
+}
+
+/// Options from the command line when it names a source or destination, else from the file.
+fn load_options(cli: &Cli, inline: &Inline, env: &Env) -> Result<Options, ConfigError> {
+    if inline.source.is_some() || !inline.to.is_empty() {
+        let mut problems = Vec::new();
+        let source = match &inline.source {
+            Some(s) => urls::source_from_url(s).map_err(|p| problems.push(p)).ok(),
+            None => {
+                problems.push(config::Problem {
+                    field: "--source".into(),
+                    message: "name the source: folder:/path, core:http://host:8123 or supervisor:".into(),
+                });
+                None
+            }
+        };
+        let destinations = urls::destinations_from_urls(&inline.to, &credentials(inline)).unwrap_or_else(|p| {
+            problems.extend(p);
+            Vec::new()
+        });
+        let recipients = inline.recipients.clone();
+        return match (source, problems.is_empty()) {
+            (Some(source), true) => Ok(Options {
+                data_dir: cli.data_dir.clone(),
+                source,
+                destinations,
+                encryption: config::options::EncryptionOptions {
+                    recipients,
+                    passphrase: secret(inline.passphrase.as_ref()),
+                },
+                listen: None,
+            }),
+            _ => Err(ConfigError::Invalid(problems)),
+        };
+    }
+    let path = cli.config.clone().unwrap_or_else(|| {
+        if in_addon(env) { PathBuf::from("/data/options.json") } else { PathBuf::from("lifeboat.toml") }
+    });
+    if !path.exists() && cli.config.is_none() {
+        return Err(ConfigError::Invalid(vec![config::Problem {
+            field: "--config".into(),
+            message: format!(
+                "there is no {} here: pass --source and --to, or --config FILE (see lifeboat run --help)",
+                path.display()
+            ),
+        }]));
+    }
+    let mut opts = config::read_options(&path)?;
+    if cli.data_dir.is_some() {
+        opts.data_dir.clone_from(&cli.data_dir);
+    }
+    Ok(opts)
+}
+
+fn credentials(inline: &Inline) -> Credentials {
+    Credentials {
+        s3_access_key_id: inline.s3_access_key_id.clone(),
+        s3_secret_access_key: secret(inline.s3_secret_access_key.as_ref()),
+        azure_account_key: secret(inline.azure_account_key.as_ref()),
+        azure_sas_token: secret(inline.azure_sas_token.as_ref()),
+    }
+}
+
+fn load_config(cli: &Cli, inline: &Inline, env: &Env) -> Result<Config, ConfigError> {
+    let opts = load_options(cli, inline, env)?;
+    config::validate(opts, env, cli.data_dir.clone().unwrap_or_else(|| default_data_dir(env)))
+}
+
+fn open_destinations(specs: &[config::DestinationSpec]) -> anyhow::Result<Vec<Destination>> {
+    specs
+        .iter()
+        .map(|d| destinations::open(d).with_context(|| format!("destination {}", d.name)))
+        .collect()
+}
+
+pub(crate) fn runner(cfg: &Config) -> anyhow::Result<Runner> {
+    let history = History::open(&cfg.data_dir)?;
+    let http = reqwest::Client::builder()
+        .connect_timeout(std::time::Duration::from_secs(30))
+        .build()
+        .context("building the HTTP client")?;
+    Ok(Runner {
+        source: source::build(&cfg.source, http, Patience::default()),
+        destinations: open_destinations(&cfg.destinations)?,
+        encryption: cfg.encryption.clone(),
+        history,
+        clock: Arc::new(SystemClock),
+    })
+}
+
+pub(crate) fn exit_code(statuses: impl IntoIterator<Item = RunStatus>) -> ExitCode {
+    let mut code = 0u8;
+    for s in statuses {
+        code = code.max(match s {
+            RunStatus::Success => 0,
+            RunStatus::Partial => 3,
+            _ => 1,
+        });
+    }
+    // Failure outranks partial.
+    ExitCode::from(if code == 3 || code == 0 { code } else { 1 })
+}
+
+async fn cmd_run(cli: &Cli, args: &RunArgs, env: &Env) -> anyhow::Result<ExitCode> {
+    let cfg = load_config(cli, &args.inline, env)?;
+    let runner = runner(&cfg)?;
+    runner.history.mark_interrupted(chrono::Utc::now()).await?;
+    let reports = runner.run("cli", args.reship).await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&reports)?);
+    } else if reports.is_empty() {
+        println!("Nothing new to back up from {} (use --reship to ship again).", runner.source.describe());
+    } else {
+        for r in &reports {
+            output::print_report(r);
+        }
+    }
+    Ok(exit_code(reports.iter().map(|r| r.status)))
+}
+
+async fn cmd_list(cli: &Cli, args: &ListArgs, env: &Env) -> anyhow::Result<ExitCode> {
+    // Listing reads manifests only: it needs destinations, no source and no key.
+    let specs = if args.inline.to.is_empty() {
+        load_config(cli, &args.inline, env)?.destinations
+    } else {
+        let opts = urls::destinations_from_urls(&args.inline.to, &credentials(&args.inline))
+            .map_err(ConfigError::Invalid)?;
+        config::validate_destinations(opts)?
+    };
+    let dests = open_destinations(&specs)?;
+    let mut all = serde_json::Map::new();
+    let mut failed = false;
+    for d in &dests {
+        match destinations::manifest::list(d).await {
+            Ok(listed) => {
+                if args.json {
+                    all.insert(d.name.clone(), output::listed_json(&listed));
+                } else {
+                    output::print_listing(d, &listed);
+                }
+            }
+            Err(e) => {
+                failed = true;
+                if args.json {
+                    all.insert(d.name.clone(), serde_json::json!({"error": e.to_string()}));
+                } else {
+                    println!("{} ({}): cannot list: {e}", d.name, d.location);
+                }
+            }
+        }
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&all)?);
+    }
+    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+async fn cmd_serve(cli: &Cli, args: &ServeArgs, env: &Env) -> anyhow::Result<ExitCode> {
+    use lifeboat::web::{AppState, app, worker};
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let (state, listen, worker_task) = match load_config(cli, &args.inline, env) {
+        Ok(cfg) => {
+            let runner = runner(&cfg)?;
+            runner.history.mark_interrupted(chrono::Utc::now()).await?;
+            let history = runner.history.clone();
+            let (triggers, task) = worker::spawn(runner, shutdown.clone());
+            let state = AppState {
+                history: Some(history),
+                triggers: Some(triggers),
+                problems: Arc::new(Vec::new()),
+            };
+            (state, cfg.listen.clone(), Some(task))
+        }
+        // Stay up and say what is wrong rather than crash-loop.
+        Err(e) => {
+            tracing::error!("{e}");
+            let problems = if e.problems().is_empty() {
+                vec![e.to_string()]
+            } else {
+                e.problems().iter().map(ToString::to_string).collect()
+            };
+            let state = AppState {
+                history: None,
+                triggers: None,
+                problems: Arc::new(problems),
+            };
+            (state, None, None)
+        }
+    };
+    let addr = args.listen.clone().or(listen).unwrap_or_else(|| "127.0.0.1:8099".into());
+    let listener = tokio::net::TcpListener::bind(&addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    tracing::info!("serving on http://{addr}");
+    let stop = shutdown.clone();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        stop.cancel();
+    });
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+        .await?;
+    if let Some(t) = worker_task {
+        let _ = t.await;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = term.recv() => {},
+                _ = tokio::signal::ctrl_c() => {},
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}

@@ -1,0 +1,102 @@
+//! What the commands print for people.
+
+use lifeboat::destinations::Destination;
+use lifeboat::destinations::manifest::Listed;
+use lifeboat::history::RunStatus;
+use lifeboat::pipeline::run::RunReport;
+
+/// Bytes as people read them.
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    #[allow(clippy::cast_precision_loss)]
+    let mut v = bytes as f64;
+    let mut unit = 0;
+    while v >= 1024.0 && unit < UNITS.len() - 1 {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 { format!("{bytes} B") } else { format!("{v:.1} {}", UNITS[unit]) }
+}
+
+pub fn print_report(r: &RunReport) {
+    let verified = r.copies.iter().filter(|c| c.verified).count();
+    let what = match &r.backup {
+        Some(b) => format!(
+            "Backup {:?} ({}, {})",
+            b.name,
+            b.slug,
+            human_size(r.plain_size.unwrap_or_default())
+        ),
+        None => "Backup".to_owned(),
+    };
+    let verdict = match r.status {
+        RunStatus::Success => format!("{verified} of {} copies stored and verified", r.copies.len()),
+        RunStatus::Partial => format!("only {verified} of {} copies stored and verified", r.copies.len()),
+        _ => "FAILED, no copy was stored".to_owned(),
+    };
+    println!("{what}: {verdict} (run {})", r.run_id);
+    if let Some(e) = &r.error {
+        println!("  problem: {e}");
+    }
+    for w in &r.warnings {
+        println!("  warning: {w}");
+    }
+    for c in &r.copies {
+        if c.verified {
+            println!("  ok    {:<10} {}/{}", c.destination, c.location.trim_end_matches('/'), c.object);
+            if let Some(m) = &c.manifest {
+                println!("        {:<10} manifest: {m}", "");
+            }
+        } else {
+            println!(
+                "  FAIL  {:<10} {}: {}",
+                c.destination,
+                c.location,
+                c.error.as_deref().unwrap_or("unknown error")
+            );
+        }
+    }
+}
+
+pub fn print_listing(d: &Destination, listed: &[Listed]) {
+    println!("{} ({}): {} cop{}", d.name, d.location, listed.len(), if listed.len() == 1 { "y" } else { "ies" });
+    for l in listed {
+        match l {
+            Listed::Copy(m) => println!(
+                "  {}  {:<28} {:>10}  {}  verified {}",
+                m.copy_id,
+                format!("{:?}", m.backup.name),
+                human_size(m.stored.size),
+                m.backup.slug,
+                m.verified.format("%Y-%m-%d %H:%M UTC")
+            ),
+            Listed::Unreadable { object, reason } => println!("  {object}: unreadable manifest: {reason}"),
+        }
+    }
+}
+
+pub fn listed_json(listed: &[Listed]) -> serde_json::Value {
+    serde_json::Value::Array(
+        listed
+            .iter()
+            .map(|l| match l {
+                Listed::Copy(m) => serde_json::to_value(m).unwrap_or_default(),
+                Listed::Unreadable { object, reason } => {
+                    serde_json::json!({"object": object, "error": reason})
+                }
+            })
+            .collect(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(human_size(10), "10 B");
+        assert_eq!(human_size(3_870_720), "3.7 MiB");
+        assert_eq!(human_size(1 << 30), "1.0 GiB");
+    }
+}

@@ -1,0 +1,58 @@
+//! Schema migrations, numbered by SQLite's `user_version`.
+
+use rusqlite::Connection;
+
+const MIGRATIONS: &[&str] = &[
+    // 1: runs and copies
+    "CREATE TABLE runs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        trigger TEXT NOT NULL,
+        source TEXT NOT NULL,
+        source_key TEXT,
+        status TEXT NOT NULL,
+        backup_slug TEXT,
+        backup_name TEXT,
+        backup_date TEXT,
+        plain_size INTEGER,
+        plain_sha256 TEXT,
+        stored_size INTEGER,
+        stored_sha256 TEXT,
+        error TEXT,
+        warnings TEXT
+    );
+    CREATE INDEX runs_source_key ON runs (source_key);
+    CREATE TABLE copies (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        run_id INTEGER NOT NULL REFERENCES runs (id),
+        destination TEXT NOT NULL,
+        copy_id TEXT NOT NULL,
+        object TEXT NOT NULL,
+        status TEXT NOT NULL,
+        stored_size INTEGER,
+        stored_sha256 TEXT,
+        error TEXT,
+        upload_ms INTEGER,
+        verify_ms INTEGER,
+        verified_at TEXT
+    );
+    CREATE INDEX copies_run ON copies (run_id);
+    CREATE INDEX copies_destination ON copies (destination);",
+];
+
+/// Brings the database up to the current schema.
+///
+/// # Errors
+/// SQLite errors.
+pub fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    for (i, sql) in (0i64..).zip(MIGRATIONS.iter()).skip(usize::try_from(version).unwrap_or(0)) {
+        conn.execute_batch(sql)?;
+        conn.pragma_update(None, "user_version", i + 1)?;
+    }
+    Ok(())
+}

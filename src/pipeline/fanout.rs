@@ -1,0 +1,108 @@
+//! Fan-out: one task per destination, fed the same ciphertext chunks through a bounded channel.
+//! A slow destination slows the run (the channel fills); a failed one ends its task with its error
+//! and is dropped without failing the others. Whether the upload is committed or thrown away is
+//! decided by the pipeline after the whole pass, through [`Decision`].
+
+use crate::destinations::{Destination, StoreError};
+use bytes::Bytes;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+/// Chunks in flight per destination.
+const CHANNEL_DEPTH: usize = 4;
+
+/// What to do with an upload once the pass is over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Commit,
+    Abort,
+}
+
+/// The pipeline's handle on one destination's upload.
+pub struct Lane {
+    pub destination: Destination,
+    tx: Option<mpsc::Sender<Bytes>>,
+    decide: Option<oneshot::Sender<Decision>>,
+    task: JoinHandle<Result<u64, StoreError>>,
+}
+
+/// The result of one lane: bytes written and upload time, or why it failed.
+pub struct LaneResult {
+    pub destination: Destination,
+    pub result: Result<(u64, std::time::Duration), StoreError>,
+}
+
+impl Lane {
+    /// Opens the destination's writer and starts its task.
+    pub async fn open(destination: Destination, object: String, size_hint: Option<u64>) -> Result<Self, (Destination, StoreError)> {
+        let writer = match destination.store.writer(&object, size_hint).await {
+            Ok(w) => w,
+            Err(e) => return Err((destination, e)),
+        };
+        let (tx, mut rx) = mpsc::channel::<Bytes>(CHANNEL_DEPTH);
+        let (decide, decision) = oneshot::channel();
+        let task = tokio::spawn(async move {
+            let mut writer = writer;
+            let mut written = 0u64;
+            while let Some(chunk) = rx.recv().await {
+                let len = chunk.len() as u64;
+                if let Err(e) = writer.write(chunk).await {
+                    drop(rx);
+                    // Best effort: the error that matters is the write's.
+                    let _ = writer.abort().await;
+                    return Err(e);
+                }
+                written += len;
+            }
+            match decision.await {
+                Ok(Decision::Commit) => writer.finish().await.map(|()| written),
+                _ => {
+                    let _ = writer.abort().await;
+                    Ok(written)
+                }
+            }
+        });
+        Ok(Self {
+            destination,
+            tx: Some(tx),
+            decide: Some(decide),
+            task,
+        })
+    }
+
+    /// Whether the lane still takes data.
+    pub fn is_open(&self) -> bool {
+        self.tx.is_some()
+    }
+
+    /// Sends a chunk; returns false (and closes the lane) when its task has failed.
+    pub async fn send(&mut self, chunk: Bytes) -> bool {
+        let Some(tx) = &self.tx else { return false };
+        if tx.send(chunk).await.is_err() {
+            self.tx = None;
+            return false;
+        }
+        true
+    }
+
+    /// Ends the data, tells the task what to do, and waits for it.
+    pub async fn close(mut self, decision: Decision, started: Instant) -> LaneResult {
+        self.tx = None;
+        if let Some(d) = self.decide.take() {
+            let _ = d.send(decision);
+        }
+        let result = match self.task.await {
+            Ok(Ok(n)) => Ok((n, started.elapsed())),
+            Ok(Err(e)) => Err(e),
+            Err(join) => Err(StoreError::new(
+                crate::destinations::StoreErrorKind::Other,
+                format!("the upload task failed: {join}"),
+            )),
+        };
+        LaneResult {
+            destination: self.destination,
+            result,
+        }
+    }
+}

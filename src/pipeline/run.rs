@@ -1,0 +1,283 @@
+//! One run from start to record: ask the source what to ship, stream each backup through the single
+//! pass, read every copy back, write the manifests of the verified ones, and record it all.
+//! A run succeeds when every destination holds a verified copy, is partial when some do, and fails
+//! when none do — with the reason for every destination that failed.
+
+use super::Clock;
+use super::fanout::LaneResult;
+use super::ship::{ShipFailure, Shipped, ship};
+use super::verify::read_back;
+use crate::archive::BackupJson;
+use crate::config::EncryptionSpec;
+use crate::crypto::recipient_fingerprint;
+use crate::destinations::{Destination, Manifest, layout, manifest};
+use crate::history::{CopyRecord, History, HistoryError, RunEnd, RunStatus};
+use crate::source::{Pending, Source};
+use serde::Serialize;
+use std::sync::Arc;
+use tokio::time::Instant;
+
+/// Everything a run needs.
+#[derive(Clone)]
+pub struct Runner {
+    pub source: Arc<dyn Source>,
+    pub destinations: Vec<Destination>,
+    pub encryption: EncryptionSpec,
+    pub history: History,
+    pub clock: Arc<dyn Clock>,
+}
+
+/// What one run did, for people and for JSON.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    pub run_id: i64,
+    pub status: RunStatus,
+    pub backup: Option<BackupJson>,
+    pub plain_size: Option<u64>,
+    pub plain_sha256: Option<String>,
+    pub copies: Vec<CopyReport>,
+    pub error: Option<String>,
+    pub warnings: Vec<String>,
+}
+
+/// One destination's copy in a run.
+#[derive(Debug, Clone, Serialize)]
+pub struct CopyReport {
+    pub destination: String,
+    pub location: String,
+    pub copy_id: String,
+    pub object: String,
+    /// Present only for a verified copy.
+    pub manifest: Option<String>,
+    pub verified: bool,
+    pub error: Option<String>,
+}
+
+impl Runner {
+    /// Ships every pending backup of the source, one run each. `reship` ignores what history says
+    /// was shipped already. Returns no reports when there is nothing new.
+    ///
+    /// # Errors
+    /// Only when history cannot be written; everything else is recorded in the reports.
+    pub async fn run(&self, trigger: &str, reship: bool) -> Result<Vec<RunReport>, HistoryError> {
+        let shipped = if reship {
+            Default::default()
+        } else {
+            self.history.shipped_source_keys().await?
+        };
+        let now = self.clock.now();
+        let pending = match self.source.pending(&shipped, now).await {
+            Ok(p) => p,
+            Err(e) => {
+                let run_id = self.history.start_run(now, trigger, &self.source.describe()).await?;
+                let error = format!("{e}");
+                self.history
+                    .finish_run(
+                        run_id,
+                        self.clock.now(),
+                        RunStatus::Failed,
+                        RunEnd {
+                            error: Some(error.clone()),
+                            ..RunEnd::default()
+                        },
+                        Vec::new(),
+                    )
+                    .await?;
+                return Ok(vec![failed_report(run_id, error, Vec::new())]);
+            }
+        };
+        let mut reports = Vec::new();
+        for p in pending {
+            reports.push(self.run_one(trigger, &p).await?);
+        }
+        Ok(reports)
+    }
+
+    async fn run_one(&self, trigger: &str, pending: &Pending) -> Result<RunReport, HistoryError> {
+        let started = self.clock.now();
+        let run_id = self.history.start_run(started, trigger, &self.source.describe()).await?;
+        let copy_id = layout::copy_id(started, &pending.hint);
+        let object = layout::data_object(&copy_id);
+        let mut end = RunEnd {
+            source_key: Some(pending.key.clone()),
+            warnings: pending.warnings.clone(),
+            ..RunEnd::default()
+        };
+        let outcome = match self.source.open(pending).await {
+            Ok(opened) => ship(opened.stream, opened.size, &self.destinations, &object, &self.encryption).await,
+            Err(e) => Err(ShipFailure {
+                error: super::ship::ShipError::Source(std::io::Error::other(e.to_string())),
+                lanes: Vec::new(),
+            }),
+        };
+        let (status, copies, backup) = match outcome {
+            Err(failure) => {
+                end.error = Some(failure.error.to_string());
+                let copies = failure
+                    .lanes
+                    .iter()
+                    .map(|l| self.failed_copy(l, &copy_id, &object, "not stored: the run failed"))
+                    .collect();
+                (RunStatus::Failed, copies, None)
+            }
+            Ok(shipped) => {
+                end.backup_slug = Some(shipped.inspection.backup.slug.clone());
+                end.backup_name = Some(shipped.inspection.backup.name.clone());
+                end.backup_date = Some(shipped.inspection.backup.date.clone());
+                end.plain_size = Some(shipped.inspection.size);
+                end.plain_sha256 = Some(shipped.plain_sha256.clone());
+                end.stored_size = Some(shipped.stored_size);
+                end.stored_sha256 = Some(shipped.stored_sha256.clone());
+                let copies = self.verify_and_record(&shipped, &copy_id, &object).await;
+                let ok = copies.iter().filter(|c| c.0.verified).count();
+                let status = match ok {
+                    0 => RunStatus::Failed,
+                    n if n == copies.len() => RunStatus::Success,
+                    _ => RunStatus::Partial,
+                };
+                if ok == 0 {
+                    end.error = Some("no destination holds a verified copy".into());
+                }
+                (status, copies, Some(shipped.inspection.backup.clone()))
+            }
+        };
+        let records: Vec<CopyRecord> = copies.iter().map(|(r, _)| r.clone()).collect();
+        self.history
+            .finish_run(run_id, self.clock.now(), status, end.clone(), records)
+            .await?;
+        Ok(RunReport {
+            run_id,
+            status,
+            backup,
+            plain_size: end.plain_size,
+            plain_sha256: end.plain_sha256,
+            copies: copies.into_iter().map(|(_, c)| c).collect(),
+            error: end.error,
+            warnings: end.warnings,
+        })
+    }
+
+    fn failed_copy(&self, lane: &LaneResult, copy_id: &str, object: &str, fallback: &str) -> (CopyRecord, CopyReport) {
+        let error = match &lane.result {
+            Err(e) => e.to_string(),
+            Ok(_) => fallback.to_owned(),
+        };
+        copy_pair(&lane.destination, copy_id, object, None, Some(error), None, None)
+    }
+
+    /// Reads back every committed copy (all at once), writes the manifests of the good ones, and
+    /// removes the data of a copy that does not match.
+    async fn verify_and_record(&self, shipped: &Shipped, copy_id: &str, object: &str) -> Vec<(CopyRecord, CopyReport)> {
+        let checks = shipped.lanes.iter().map(|lane| async move {
+            let (bytes, upload) = match &lane.result {
+                Ok(v) => *v,
+                Err(_) => return self.failed_copy(lane, copy_id, object, ""),
+            };
+            let d = &lane.destination;
+            let started = Instant::now();
+            if let Err(e) = read_back(d, object, shipped.stored_size, &shipped.stored_sha256).await {
+                // The stored bytes are not the verified ones: never leave them looking like a copy.
+                let _ = d.store.delete(object).await;
+                let mut pair = copy_pair(d, copy_id, object, None, Some(e.to_string()), Some(upload), Some(started.elapsed()));
+                pair.0.stored_size = Some(bytes);
+                return pair;
+            }
+            let verify = started.elapsed();
+            let verified_at = self.clock.now();
+            let m = self.manifest(shipped, copy_id, object, verified_at);
+            let name = layout::manifest_object(copy_id);
+            match d.store.write_small(&name, m.to_json()).await {
+                Ok(()) => {
+                    let mut pair = copy_pair(d, copy_id, object, Some(name), None, Some(upload), Some(verify));
+                    pair.0.stored_size = Some(shipped.stored_size);
+                    pair.0.stored_sha256 = Some(shipped.stored_sha256.clone());
+                    pair.0.verified_at = Some(verified_at);
+                    pair
+                }
+                Err(e) => {
+                    let _ = d.store.delete(object).await;
+                    copy_pair(d, copy_id, object, None, Some(format!("writing the manifest failed: {e}")), Some(upload), Some(verify))
+                }
+            }
+        });
+        futures::future::join_all(checks).await
+    }
+
+    fn manifest(&self, shipped: &Shipped, copy_id: &str, object: &str, verified: chrono::DateTime<chrono::Utc>) -> Manifest {
+        Manifest {
+            format: manifest::FORMAT,
+            copy_id: copy_id.to_owned(),
+            object: object.to_owned(),
+            created: verified,
+            lifeboat_version: crate::VERSION.to_owned(),
+            backup: shipped.inspection.backup.clone(),
+            plain: manifest::Digest {
+                size: shipped.inspection.size,
+                sha256: shipped.plain_sha256.clone(),
+            },
+            stored: manifest::Digest {
+                size: shipped.stored_size,
+                sha256: shipped.stored_sha256.clone(),
+            },
+            encryption: manifest::Encryption {
+                scheme: "age".into(),
+                recipients: self.encryption.recipients.iter().map(recipient_fingerprint).collect(),
+                passphrase: self.encryption.passphrase.is_some(),
+            },
+            ha_key_fingerprint: None,
+            verified,
+        }
+    }
+}
+
+fn millis(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+fn copy_pair(
+    d: &Destination,
+    copy_id: &str,
+    object: &str,
+    manifest: Option<String>,
+    error: Option<String>,
+    upload: Option<std::time::Duration>,
+    verify: Option<std::time::Duration>,
+) -> (CopyRecord, CopyReport) {
+    let verified = manifest.is_some();
+    (
+        CopyRecord {
+            destination: d.name.clone(),
+            copy_id: copy_id.to_owned(),
+            object: object.to_owned(),
+            verified,
+            stored_size: None,
+            stored_sha256: None,
+            error: error.clone(),
+            upload_ms: upload.map(millis),
+            verify_ms: verify.map(millis),
+            verified_at: None,
+        },
+        CopyReport {
+            destination: d.name.clone(),
+            location: d.location.clone(),
+            copy_id: copy_id.to_owned(),
+            object: object.to_owned(),
+            manifest,
+            verified,
+            error,
+        },
+    )
+}
+
+fn failed_report(run_id: i64, error: String, warnings: Vec<String>) -> RunReport {
+    RunReport {
+        run_id,
+        status: RunStatus::Failed,
+        backup: None,
+        plain_size: None,
+        plain_sha256: None,
+        copies: Vec::new(),
+        error: Some(error),
+        warnings,
+    }
+}

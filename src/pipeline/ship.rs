@@ -1,0 +1,197 @@
+//! The single pass: read the source stream once; hash it, walk it and encrypt it as it goes; send
+//! the ciphertext to every destination at once. Memory is bounded by the chunk size and channel
+//! depths, never by the size of the backup; nothing is written to local disk.
+
+use super::fanout::{Decision, Lane, LaneResult};
+use crate::archive::inspect::ChannelReader;
+use crate::archive::{ArchiveError, Inspection, inspect};
+use crate::config::EncryptionSpec;
+use crate::crypto::{CryptoError, StreamEncryptor};
+use crate::destinations::{Destination, StoreError};
+use bytes::BytesMut;
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+/// Bytes read from the source at a time.
+pub const CHUNK: usize = 1 << 20;
+/// Chunks queued for the archive walker.
+const WALKER_DEPTH: usize = 4;
+
+/// Why the pass failed as a whole (no copy is claimed).
+#[derive(Debug, thiserror::Error)]
+pub enum ShipError {
+    #[error("reading the backup failed: {0}")]
+    Source(#[source] std::io::Error),
+    #[error(transparent)]
+    Archive(#[from] ArchiveError),
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
+    #[error("the source promised {expected} bytes but sent {got}")]
+    SizeMismatch { expected: u64, got: u64 },
+    #[error("every destination failed")]
+    AllDestinationsFailed,
+    #[error("the archive walker stopped unexpectedly: {0}")]
+    Walker(String),
+}
+
+/// What the pass produced.
+pub struct Shipped {
+    pub inspection: Inspection,
+    pub plain_sha256: String,
+    pub stored_size: u64,
+    pub stored_sha256: String,
+    /// Per destination: committed upload (bytes, time) or its error.
+    pub lanes: Vec<LaneResult>,
+}
+
+/// A pass that failed, with whatever per-destination errors were seen.
+pub struct ShipFailure {
+    pub error: ShipError,
+    pub lanes: Vec<LaneResult>,
+}
+
+/// Streams `source` to `object` on every destination.
+///
+/// # Errors
+/// [`ShipFailure`] when the backup cannot be read, is not a complete backup, cannot be encrypted, or
+/// no destination took it; every upload is then aborted.
+pub async fn ship(
+    mut source: impl AsyncRead + Unpin,
+    expected_size: Option<u64>,
+    destinations: &[Destination],
+    object: &str,
+    encryption: &EncryptionSpec,
+) -> Result<Shipped, ShipFailure> {
+    let started = Instant::now();
+    let mut lanes = Vec::new();
+    let mut failed = Vec::new();
+    for d in destinations {
+        match Lane::open(d.clone(), object.to_owned(), expected_size).await {
+            Ok(lane) => lanes.push(lane),
+            Err((destination, e)) => failed.push(LaneResult {
+                destination,
+                result: Err(e),
+            }),
+        }
+    }
+    let fail = |error: ShipError, failed: Vec<LaneResult>| ShipFailure { error, lanes: failed };
+    if lanes.is_empty() {
+        return Err(fail(ShipError::AllDestinationsFailed, failed));
+    }
+
+    let (walk_tx, walk_rx) = mpsc::channel(WALKER_DEPTH);
+    let walker = tokio::task::spawn_blocking(move || inspect(ChannelReader::new(walk_rx)));
+    let mut walk_tx = Some(walk_tx);
+
+    let outcome = pass(&mut source, &mut walk_tx, &mut lanes, encryption).await;
+    drop(walk_tx);
+    let walked = match walker.await {
+        Ok(r) => r.map_err(ShipError::from),
+        Err(e) => Err(ShipError::Walker(e.to_string())),
+    };
+    let result = match (outcome, walked) {
+        // The walker stopped on a broken archive: its reason is the one to report.
+        (Err(ShipError::Walker(_)), Err(e)) => Err(e),
+        (Err(e), _) => Err(e),
+        (Ok(_), Err(e)) => Err(e),
+        (Ok((plain_size, plain_sha256, stored_size, stored_sha256)), Ok(inspection)) => {
+            match expected_size {
+                Some(expected) if expected != plain_size => Err(ShipError::SizeMismatch {
+                    expected,
+                    got: plain_size,
+                }),
+                _ => Ok((inspection, plain_sha256, stored_size, stored_sha256)),
+            }
+        }
+    };
+    let decision = if result.is_ok() { Decision::Commit } else { Decision::Abort };
+    for lane in lanes {
+        failed.push(lane.close(decision, started).await);
+    }
+    match result {
+        Ok((inspection, plain_sha256, stored_size, stored_sha256)) => {
+            if failed.iter().all(|l| l.result.is_err()) {
+                return Err(fail(ShipError::AllDestinationsFailed, failed));
+            }
+            Ok(Shipped {
+                inspection,
+                plain_sha256,
+                stored_size,
+                stored_sha256,
+                lanes: failed,
+            })
+        }
+        Err(e) => Err(fail(e, failed)),
+    }
+}
+
+/// The loop itself; returns (plain size, plain sha, stored size, stored sha).
+async fn pass(
+    source: &mut (impl AsyncRead + Unpin),
+    walk_tx: &mut Option<mpsc::Sender<bytes::Bytes>>,
+    lanes: &mut [Lane],
+    encryption: &EncryptionSpec,
+) -> Result<(u64, String, u64, String), ShipError> {
+    let mut plain_hash = Sha256::new();
+    let mut stored_hash = Sha256::new();
+    let mut plain_size = 0u64;
+    let mut stored_size = 0u64;
+    let mut enc = StreamEncryptor::new(encryption)?;
+    let mut buf = BytesMut::with_capacity(CHUNK);
+    loop {
+        buf.reserve(CHUNK);
+        let n = source.read_buf(&mut buf).await.map_err(ShipError::Source)?;
+        if n == 0 && buf.is_empty() {
+            break;
+        }
+        // Gather up to a full chunk before handing it on: fewer, larger pieces downstream.
+        if n != 0 && buf.len() < CHUNK {
+            continue;
+        }
+        let chunk = buf.split().freeze();
+        plain_hash.update(&chunk);
+        plain_size += chunk.len() as u64;
+        if let Some(tx) = walk_tx {
+            // The walker stops early only on a broken archive; its error is reported after.
+            if tx.send(chunk.clone()).await.is_err() {
+                *walk_tx = None;
+                return Err(ShipError::Walker("the archive walker gave up".into()));
+            }
+        }
+        let out = enc.push(&chunk)?;
+        fan(out, &mut stored_hash, &mut stored_size, lanes).await?;
+        if n == 0 {
+            break;
+        }
+    }
+    let out = enc.finish()?;
+    fan(out, &mut stored_hash, &mut stored_size, lanes).await?;
+    Ok((
+        plain_size,
+        hex::encode(plain_hash.finalize()),
+        stored_size,
+        hex::encode(stored_hash.finalize()),
+    ))
+}
+
+async fn fan(out: bytes::Bytes, hash: &mut Sha256, size: &mut u64, lanes: &mut [Lane]) -> Result<(), ShipError> {
+    if out.is_empty() {
+        return Ok(());
+    }
+    hash.update(&out);
+    *size += out.len() as u64;
+    for lane in lanes.iter_mut().filter(|l| l.is_open()) {
+        lane.send(out.clone()).await;
+    }
+    if lanes.iter().all(|l| !l.is_open()) {
+        return Err(ShipError::AllDestinationsFailed);
+    }
+    Ok(())
+}
+
+/// The error a failed destination reported, for messages.
+pub fn lane_error(l: &LaneResult) -> Option<&StoreError> {
+    l.result.as_ref().err()
+}

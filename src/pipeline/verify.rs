@@ -1,0 +1,69 @@
+//! Read-back: stream each stored copy back from its destination and compare its size and SHA-256
+//! with what was computed while encrypting, so the stored bytes are exactly the verified ones.
+
+use crate::destinations::Destination;
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncReadExt;
+
+/// Why a copy failed its read-back.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error("reading the copy back failed: {0}")]
+    Read(String),
+    #[error("the stored copy differs: expected {expected_size} bytes with sha-256 {expected_sha256}, read {size} bytes with sha-256 {sha256}")]
+    Mismatch {
+        expected_size: u64,
+        expected_sha256: String,
+        size: u64,
+        sha256: String,
+    },
+}
+
+/// Size and SHA-256 of an object as stored.
+///
+/// # Errors
+/// [`VerifyError::Read`] when it cannot be read to its end.
+pub async fn digest(destination: &Destination, object: &str) -> Result<(u64, String), VerifyError> {
+    let mut reader = destination
+        .store
+        .reader(object)
+        .await
+        .map_err(|e| VerifyError::Read(e.to_string()))?;
+    let mut hash = Sha256::new();
+    let mut size = 0u64;
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = reader
+            .read(&mut buf)
+            .await
+            .map_err(|e| VerifyError::Read(e.to_string()))?;
+        if n == 0 {
+            break;
+        }
+        hash.update(&buf[..n]);
+        size += n as u64;
+    }
+    Ok((size, hex::encode(hash.finalize())))
+}
+
+/// Reads a copy back and checks it.
+///
+/// # Errors
+/// [`VerifyError`] when it cannot be read or differs.
+pub async fn read_back(
+    destination: &Destination,
+    object: &str,
+    expected_size: u64,
+    expected_sha256: &str,
+) -> Result<(), VerifyError> {
+    let (size, sha256) = digest(destination, object).await?;
+    if size != expected_size || sha256 != expected_sha256 {
+        return Err(VerifyError::Mismatch {
+            expected_size,
+            expected_sha256: expected_sha256.to_owned(),
+            size,
+            sha256,
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,245 @@
+//! Home Assistant Core's backup manager over the websocket: create a backup, wait for it, find it,
+//! download it. Used directly for Container/Core installs, and through the Supervisor's proxy by
+//! [`super::supervisor`]. Also speaks the legacy (before 2025.1) API, where `backup/generate`
+//! answers with the finished backup.
+
+use super::{Opened, Patience, Pending, Source, SourceError, backup_name, stream_response};
+use crate::ha::websocket::{WsClient, WsError, websocket_url};
+use crate::secret::Secret;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use std::collections::HashSet;
+use url::Url;
+
+/// Agents that store on Home Assistant's own disk: Core installs, then Supervisor installs.
+const LOCAL_AGENTS: [&str; 2] = ["backup.local", "hassio.local"];
+
+/// A backup Home Assistant has just made.
+#[derive(Debug, Clone)]
+pub(crate) struct Created {
+    pub backup_id: String,
+    /// `None` with the legacy API.
+    pub agent_id: Option<String>,
+    pub warnings: Vec<String>,
+}
+
+fn is_busy(e: &WsError) -> bool {
+    matches!(e, WsError::Command { message, .. }
+        if message.contains("busy") || message.contains("in progress") || message.contains("already"))
+}
+
+/// Creates a backup through the backup manager and waits until it is complete.
+///
+/// `supervised` adds every add-on and folder (only a Supervisor system has them).
+pub(crate) async fn create_with_websocket(
+    ws: &mut WsClient,
+    preferred_agent: Option<&str>,
+    supervised: bool,
+    name: &str,
+    patience: Patience,
+) -> Result<Created, SourceError> {
+    let agents = match ws.call(json!({"type": "backup/agents/info"})).await {
+        Ok(a) => a,
+        Err(e) if e.code() == Some("unknown_command") => return create_legacy(ws).await,
+        Err(e) => return Err(e.into()),
+    };
+    let ids: Vec<&str> = agents["agents"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|x| x["agent_id"].as_str()).collect())
+        .unwrap_or_default();
+    let agent = match preferred_agent {
+        Some(p) if ids.contains(&p) => p.to_owned(),
+        Some(p) => {
+            return Err(SourceError::BackupFailed(format!(
+                "Home Assistant has no backup agent {p:?}; it has {}",
+                ids.join(", ")
+            )));
+        }
+        None => LOCAL_AGENTS
+            .iter()
+            .find(|a| ids.contains(a))
+            .map(|a| (*a).to_owned())
+            .ok_or_else(|| {
+                SourceError::BackupFailed(format!(
+                    "Home Assistant has no local backup agent (it has {})",
+                    ids.join(", ")
+                ))
+            })?,
+    };
+    // Encrypt with Home Assistant's own key, so its emergency kit restores the backup too.
+    let config = ws.call(json!({"type": "backup/config/info"})).await?;
+    let password = config["config"]["create_backup"]["password"].clone();
+
+    let sub = ws.subscribe(json!({"type": "backup/subscribe_events"})).await?;
+    let before = backup_ids(&ws.call(json!({"type": "backup/info"})).await?);
+
+    let mut request = json!({
+        "type": "backup/generate",
+        "agent_ids": [agent],
+        "include_homeassistant": true,
+        "include_database": true,
+        "name": name,
+    });
+    if password.is_string() {
+        request["password"] = password;
+    }
+    if supervised {
+        request["include_all_addons"] = json!(true);
+        request["include_folders"] = json!(["share", "addons/local", "ssl", "media"]);
+    }
+    let mut attempt = 0;
+    let job = loop {
+        match ws.call(request.clone()).await {
+            Ok(r) => break r,
+            Err(e) if is_busy(&e) && attempt + 1 < patience.busy_attempts => {
+                attempt += 1;
+                tracing::info!("Home Assistant is busy ({e}); trying again in {:?}", patience.busy_retry);
+                tokio::time::sleep(patience.busy_retry).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    };
+    let job_id = job["backup_job_id"].as_str().unwrap_or_default().to_owned();
+
+    let deadline = tokio::time::Instant::now() + patience.backup;
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let event = match ws.next_event(sub, left).await {
+            Ok(e) => e,
+            Err(WsError::Timeout(_)) => return Err(SourceError::TooSlow(patience.backup)),
+            Err(e) => return Err(e.into()),
+        };
+        if event["manager_state"] != "create_backup" {
+            continue;
+        }
+        match event["state"].as_str() {
+            Some("completed") => break,
+            Some("failed") => {
+                return Err(SourceError::BackupFailed(
+                    event["reason"].as_str().unwrap_or("no reason given").to_owned(),
+                ));
+            }
+            _ => {}
+        }
+    }
+
+    let details = ws.call(json!({"type": "backup/details", "backup_id": job_id})).await?;
+    let backup = if details["backup"].is_object() {
+        details["backup"].clone()
+    } else {
+        // The job id is not always the backup id: find the backup that is new since we asked.
+        let info = ws.call(json!({"type": "backup/info"})).await?;
+        newest_new(&info, &before).ok_or_else(|| {
+            SourceError::BackupFailed("the backup completed but does not appear in Home Assistant's list".into())
+        })?
+    };
+    let backup_id = backup["backup_id"].as_str().unwrap_or_default().to_owned();
+    let mut warnings = Vec::new();
+    for (field, what) in [("failed_addons", "add-on"), ("failed_folders", "folder"), ("failed_agent_ids", "agent")] {
+        for f in backup[field].as_array().into_iter().flatten() {
+            warnings.push(format!("Home Assistant could not back up the {what} {}", f.as_str().unwrap_or(&f.to_string())));
+        }
+    }
+    Ok(Created {
+        backup_id,
+        agent_id: Some(agent),
+        warnings,
+    })
+}
+
+async fn create_legacy(ws: &mut WsClient) -> Result<Created, SourceError> {
+    let made = ws.call(json!({"type": "backup/generate"})).await?;
+    let slug = made["slug"]
+        .as_str()
+        .ok_or_else(|| SourceError::BackupFailed(format!("backup/generate answered without a slug: {made}")))?;
+    Ok(Created {
+        backup_id: slug.to_owned(),
+        agent_id: None,
+        warnings: Vec::new(),
+    })
+}
+
+fn backup_ids(info: &Value) -> HashSet<String> {
+    info["backups"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|b| b["backup_id"].as_str().or(b["slug"].as_str()).map(str::to_owned))
+        .collect()
+}
+
+fn newest_new(info: &Value, before: &HashSet<String>) -> Option<Value> {
+    info["backups"]
+        .as_array()?
+        .iter()
+        .filter(|b| b["backup_id"].as_str().is_some_and(|id| !before.contains(id)))
+        .max_by(|a, b| a["date"].as_str().cmp(&b["date"].as_str()))
+        .cloned()
+}
+
+/// A Container/Core install.
+pub struct CoreSource {
+    http: reqwest::Client,
+    base: Url,
+    token: Secret,
+    agent_id: Option<String>,
+    patience: Patience,
+}
+
+impl CoreSource {
+    /// A source for the Home Assistant at `base`.
+    pub fn new(http: reqwest::Client, base: Url, token: Secret, agent_id: Option<String>, patience: Patience) -> Self {
+        Self {
+            http,
+            base,
+            token,
+            agent_id,
+            patience,
+        }
+    }
+}
+
+#[async_trait]
+impl Source for CoreSource {
+    fn describe(&self) -> String {
+        format!("core:{}", self.base)
+    }
+
+    async fn pending(&self, _shipped: &HashSet<String>, now: DateTime<Utc>) -> Result<Vec<Pending>, SourceError> {
+        let url = websocket_url(&self.base, "/api/websocket")?;
+        let mut ws = WsClient::connect(&url, &self.token, self.patience.answer).await?;
+        let created =
+            create_with_websocket(&mut ws, self.agent_id.as_deref(), false, &backup_name(now), self.patience).await?;
+        let locator = match &created.agent_id {
+            Some(agent) => format!("/api/backup/download/{}?agent_id={agent}", created.backup_id),
+            None => format!("/api/backup/download/{}", created.backup_id),
+        };
+        Ok(vec![Pending {
+            key: format!("core:{}", created.backup_id),
+            hint: created.backup_id,
+            locator,
+            warnings: created.warnings,
+        }])
+    }
+
+    async fn open(&self, pending: &Pending) -> Result<Opened, SourceError> {
+        let url = self
+            .base
+            .join(&pending.locator)
+            .map_err(|e| SourceError::Download(e.to_string()))?;
+        let resp = self
+            .http
+            .get(url)
+            .bearer_auth(self.token.expose())
+            .send()
+            .await
+            .map_err(|e| SourceError::Download(e.to_string()))?;
+        match resp.status().as_u16() {
+            200 => Ok(stream_response(resp)),
+            401 | 403 => Err(WsError::AuthInvalid("the download was refused".into()).into()),
+            404 => Err(SourceError::Download(format!("backup {} is not there any more", pending.hint))),
+            s => Err(SourceError::Download(format!("HTTP {s}"))),
+        }
+    }
+}

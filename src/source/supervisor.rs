@@ -1,0 +1,109 @@
+//! Home Assistant OS / Supervised, from inside the add-on. Two ways to create a backup:
+//! - `websocket` (default): Core's backup manager through the Supervisor's websocket proxy, with
+//!   Home Assistant's own encryption key, so the backup restores with HA's emergency kit too;
+//! - `rest`: the Supervisor's `POST /backups/new/full` with `background: true`, followed on
+//!   `/jobs/info` (child-job errors become warnings).
+//!
+//! Either way the tar is then streamed from `GET /backups/{slug}/download`.
+
+use super::core::create_with_websocket;
+use super::{Opened, Patience, Pending, Source, SourceError, backup_name, stream_response};
+use crate::config::SupervisorMethod;
+use crate::ha::supervisor::{SupervisorClient, SupervisorError};
+use crate::ha::websocket::{WsClient, websocket_url};
+use crate::secret::Secret;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use std::collections::HashSet;
+use url::Url;
+
+/// The Supervisor source.
+pub struct SupervisorSource {
+    client: SupervisorClient,
+    base: Url,
+    token: Secret,
+    method: SupervisorMethod,
+    patience: Patience,
+}
+
+impl SupervisorSource {
+    /// A source for the Supervisor at `base`.
+    pub fn new(http: reqwest::Client, base: Url, token: Secret, method: SupervisorMethod, patience: Patience) -> Self {
+        Self {
+            client: SupervisorClient::new(http, base.clone(), token.clone()),
+            base,
+            token,
+            method,
+            patience,
+        }
+    }
+
+    async fn create_rest(&self, name: &str) -> Result<(String, Vec<String>), SourceError> {
+        let mut attempt = 0;
+        let job_id = loop {
+            match self.client.start_full_backup(name).await {
+                Ok(id) => break id,
+                Err(SupervisorError::Busy(m)) if attempt + 1 < self.patience.busy_attempts => {
+                    attempt += 1;
+                    tracing::info!("the Supervisor is busy ({m}); trying again in {:?}", self.patience.busy_retry);
+                    tokio::time::sleep(self.patience.busy_retry).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
+        let deadline = tokio::time::Instant::now() + self.patience.backup;
+        loop {
+            if let Some(job) = self.client.job(&job_id).await? {
+                if job.done == Some(true) {
+                    let slug = job.reference.clone().filter(|r| !r.is_empty());
+                    if !job.errors.is_empty() || slug.is_none() {
+                        let why: Vec<String> = job.errors.iter().map(|e| e.message.clone()).collect();
+                        return Err(SourceError::BackupFailed(if why.is_empty() {
+                            "the job finished without a backup".into()
+                        } else {
+                            why.join("; ")
+                        }));
+                    }
+                    return Ok((slug.unwrap_or_default(), job.child_errors()));
+                }
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(SourceError::TooSlow(self.patience.backup));
+            }
+            tokio::time::sleep(self.patience.poll).await;
+        }
+    }
+}
+
+#[async_trait]
+impl Source for SupervisorSource {
+    fn describe(&self) -> String {
+        match self.method {
+            SupervisorMethod::Websocket => "supervisor (websocket)".into(),
+            SupervisorMethod::Rest => "supervisor (rest)".into(),
+        }
+    }
+
+    async fn pending(&self, _shipped: &HashSet<String>, now: DateTime<Utc>) -> Result<Vec<Pending>, SourceError> {
+        let name = backup_name(now);
+        let (slug, warnings) = match self.method {
+            SupervisorMethod::Websocket => {
+                let url = websocket_url(&self.base, "/core/websocket")?;
+                let mut ws = WsClient::connect(&url, &self.token, self.patience.answer).await?;
+                let created = create_with_websocket(&mut ws, None, true, &name, self.patience).await?;
+                (created.backup_id, created.warnings)
+            }
+            SupervisorMethod::Rest => self.create_rest(&name).await?,
+        };
+        Ok(vec![Pending {
+            key: format!("supervisor:{slug}"),
+            hint: slug.clone(),
+            locator: slug,
+            warnings,
+        }])
+    }
+
+    async fn open(&self, pending: &Pending) -> Result<Opened, SourceError> {
+        Ok(stream_response(self.client.download(&pending.locator).await?))
+    }
+}

@@ -74,8 +74,8 @@ impl BackupJson {
     /// # Errors
     /// [`ArchiveError::BadBackupJson`] saying which field is missing or wrong.
     pub fn parse(bytes: &[u8]) -> Result<Self, ArchiveError> {
-        let parsed: Self =
-            serde_json::from_slice(bytes).map_err(|e| ArchiveError::BadBackupJson(e.to_string()))?;
+        let parsed: Self = serde_json::from_slice(bytes)
+            .map_err(|e| ArchiveError::BadBackupJson(e.to_string()))?;
         if parsed.slug.is_empty() || parsed.slug.contains(['/', '\\']) {
             return Err(ArchiveError::BadBackupJson(format!(
                 "slug {:?} is empty or has a slash",
@@ -115,9 +115,11 @@ mod tests {
     fn required_fields() {
         let e = BackupJson::parse(br#"{"name":"n","date":"d","type":"full"}"#).unwrap_err();
         assert!(e.to_string().contains("slug"), "{e}");
-        let e = BackupJson::parse(br#"{"slug":"a","name":"n","date":"d","type":"weird"}"#).unwrap_err();
+        let e =
+            BackupJson::parse(br#"{"slug":"a","name":"n","date":"d","type":"weird"}"#).unwrap_err();
         assert!(e.to_string().contains("weird"), "{e}");
-        let e = BackupJson::parse(br#"{"slug":"../x","name":"n","date":"d","type":"full"}"#).unwrap_err();
+        let e = BackupJson::parse(br#"{"slug":"../x","name":"n","date":"d","type":"full"}"#)
+            .unwrap_err();
         assert!(e.to_string().contains("slash"), "{e}");
     }
 }

@@ -83,13 +83,17 @@ pub fn inspect<R: Read>(reader: R) -> Result<Inspection, ArchiveError> {
                     return Err(ArchiveError::NotABackup(format!("{name} is {size} bytes")));
                 }
                 let mut buf = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
-                (&mut entry).take(size).read_to_end(&mut buf).map_err(|e| io_to_archive(&e))?;
+                (&mut entry)
+                    .take(size)
+                    .read_to_end(&mut buf)
+                    .map_err(|e| io_to_archive(&e))?;
                 if buf.len() as u64 != size {
                     return Err(ArchiveError::Truncated(format!("{name} ends early")));
                 }
                 backup = Some(BackupJson::parse(&buf)?);
             } else {
-                let copied = io::copy(&mut entry, &mut io::sink()).map_err(|e| io_to_archive(&e))?;
+                let copied =
+                    io::copy(&mut entry, &mut io::sink()).map_err(|e| io_to_archive(&e))?;
                 if copied != size {
                     return Err(ArchiveError::Truncated(format!(
                         "{name} should hold {size} bytes but the stream ended after {copied}"
@@ -178,7 +182,8 @@ mod tests {
         b.into_inner().unwrap()
     }
 
-    const BJ: &[u8] = br#"{"slug":"abcd1234","name":"n","date":"2026-01-01T00:00:00+00:00","type":"full"}"#;
+    const BJ: &[u8] =
+        br#"{"slug":"abcd1234","name":"n","date":"2026-01-01T00:00:00+00:00","type":"full"}"#;
 
     #[test]
     fn walks_a_complete_archive() {
@@ -186,7 +191,13 @@ mod tests {
         let bytes = archive(&[("./backup.json", BJ), ("./homeassistant.tar.gz", &data)]);
         let i = inspect(&bytes[..]).unwrap();
         assert_eq!(i.backup.slug, "abcd1234");
-        assert_eq!(i.members[1], Member { name: "homeassistant.tar.gz".into(), size: 3000 });
+        assert_eq!(
+            i.members[1],
+            Member {
+                name: "homeassistant.tar.gz".into(),
+                size: 3000
+            }
+        );
         assert_eq!(i.size, bytes.len() as u64);
     }
 
@@ -199,14 +210,20 @@ mod tests {
         // and inside the end marker.
         for cut in [1024, 2000, 4608, 5000] {
             let err = inspect(&bytes[..cut]).unwrap_err();
-            assert!(matches!(err, ArchiveError::Truncated(_)), "cut at {cut}: {err}");
+            assert!(
+                matches!(err, ArchiveError::Truncated(_)),
+                "cut at {cut}: {err}"
+            );
         }
     }
 
     #[test]
     fn a_tar_without_backup_json_is_not_a_backup() {
         let bytes = archive(&[("./other.txt", b"x")]);
-        assert!(matches!(inspect(&bytes[..]).unwrap_err(), ArchiveError::NotABackup(_)));
+        assert!(matches!(
+            inspect(&bytes[..]).unwrap_err(),
+            ArchiveError::NotABackup(_)
+        ));
     }
 
     #[test]

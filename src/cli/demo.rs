@@ -28,7 +28,9 @@ pub async fn run(dir: &Path) -> anyhow::Result<ExitCode> {
 
     let opts = options::Options {
         data_dir: Some(dir.join("data")),
-        source: options::SourceOptions::Folder { path: source.clone() },
+        source: options::SourceOptions::Folder {
+            path: source.clone(),
+        },
         destinations: vec![options::DestinationOptions::Local {
             name: "demo-folder".into(),
             path: copies.clone(),
@@ -41,7 +43,11 @@ pub async fn run(dir: &Path) -> anyhow::Result<ExitCode> {
     };
     let cfg = config::validate(opts, &Env::default(), dir.join("data"))?;
     let runner = super::runner(&cfg)?;
-    println!("Lifeboat demo: backing up {} to {}\n", sample.display(), copies.display());
+    println!(
+        "Lifeboat demo: backing up {} to {}\n",
+        sample.display(),
+        copies.display()
+    );
     let reports = runner.run("demo", true).await?;
     for r in &reports {
         output::print_report(r);
@@ -54,7 +60,10 @@ pub async fn run(dir: &Path) -> anyhow::Result<ExitCode> {
             copies.join(&c.object).display()
         );
     }
-    println!("\nCopies now on the destination (lifeboat list --to file://{}):", copies.display());
+    println!(
+        "\nCopies now on the destination (lifeboat list --to file://{}):",
+        copies.display()
+    );
     for d in &runner.destinations {
         output::print_listing(d, &lifeboat::destinations::manifest::list(d).await?);
     }
@@ -82,7 +91,9 @@ fn identity(kit: &Path) -> anyhow::Result<String> {
         use std::os::unix::fs::OpenOptionsExt;
         opts.mode(0o600);
     }
-    let mut f = opts.open(kit).with_context(|| format!("creating {}", kit.display()))?;
+    let mut f = opts
+        .open(kit)
+        .with_context(|| format!("creating {}", kit.display()))?;
     use age::secrecy::ExposeSecret;
     writeln!(
         f,

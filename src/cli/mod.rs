@@ -22,7 +22,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 #[derive(Parser)]
-#[command(name = "lifeboat", version, about = "Off-site, encrypted, verified backups for Home Assistant")]
+#[command(
+    name = "lifeboat",
+    version,
+    about = "Off-site, encrypted, verified backups for Home Assistant"
+)]
 struct Cli {
     /// Options file: the add-on's options.json or a lifeboat.toml [default: /data/options.json in
     /// the add-on, else ./lifeboat.toml]
@@ -148,7 +152,10 @@ fn default_data_dir(env: &Env) -> PathBuf {
     }
     env.get("XDG_DATA_HOME")
         .map(PathBuf::from)
-        .or_else(|| env.get("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+        .or_else(|| {
+            env.get("HOME")
+                .map(|h| PathBuf::from(h).join(".local/share"))
+        })
         .unwrap_or_else(|| PathBuf::from("."))
         .join("lifeboat")
 }
@@ -162,15 +169,17 @@ fn load_options(cli: &Cli, inline: &Inline, env: &Env) -> Result<Options, Config
             None => {
                 problems.push(config::Problem {
                     field: "--source".into(),
-                    message: "name the source: folder:/path, core:http://host:8123 or supervisor:".into(),
+                    message: "name the source: folder:/path, core:http://host:8123 or supervisor:"
+                        .into(),
                 });
                 None
             }
         };
-        let destinations = urls::destinations_from_urls(&inline.to, &credentials(inline)).unwrap_or_else(|p| {
-            problems.extend(p);
-            Vec::new()
-        });
+        let destinations = urls::destinations_from_urls(&inline.to, &credentials(inline))
+            .unwrap_or_else(|p| {
+                problems.extend(p);
+                Vec::new()
+            });
         let recipients = inline.recipients.clone();
         return match (source, problems.is_empty()) {
             (Some(source), true) => Ok(Options {
@@ -187,7 +196,11 @@ fn load_options(cli: &Cli, inline: &Inline, env: &Env) -> Result<Options, Config
         };
     }
     let path = cli.config.clone().unwrap_or_else(|| {
-        if in_addon(env) { PathBuf::from("/data/options.json") } else { PathBuf::from("lifeboat.toml") }
+        if in_addon(env) {
+            PathBuf::from("/data/options.json")
+        } else {
+            PathBuf::from("lifeboat.toml")
+        }
     });
     if !path.exists() && cli.config.is_none() {
         return Err(ConfigError::Invalid(vec![config::Problem {
@@ -216,7 +229,13 @@ fn credentials(inline: &Inline) -> Credentials {
 
 fn load_config(cli: &Cli, inline: &Inline, env: &Env) -> Result<Config, ConfigError> {
     let opts = load_options(cli, inline, env)?;
-    config::validate(opts, env, cli.data_dir.clone().unwrap_or_else(|| default_data_dir(env)))
+    config::validate(
+        opts,
+        env,
+        cli.data_dir
+            .clone()
+            .unwrap_or_else(|| default_data_dir(env)),
+    )
 }
 
 fn open_destinations(specs: &[config::DestinationSpec]) -> anyhow::Result<Vec<Destination>> {
@@ -262,7 +281,10 @@ async fn cmd_run(cli: &Cli, args: &RunArgs, env: &Env) -> anyhow::Result<ExitCod
     if args.json {
         println!("{}", serde_json::to_string_pretty(&reports)?);
     } else if reports.is_empty() {
-        println!("Nothing new to back up from {} (use --reship to ship again).", runner.source.describe());
+        println!(
+            "Nothing new to back up from {} (use --reship to ship again).",
+            runner.source.describe()
+        );
     } else {
         for r in &reports {
             output::print_report(r);
@@ -305,7 +327,11 @@ async fn cmd_list(cli: &Cli, args: &ListArgs, env: &Env) -> anyhow::Result<ExitC
     if args.json {
         println!("{}", serde_json::to_string_pretty(&all)?);
     }
-    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 async fn cmd_serve(cli: &Cli, args: &ServeArgs, env: &Env) -> anyhow::Result<ExitCode> {
@@ -340,7 +366,11 @@ async fn cmd_serve(cli: &Cli, args: &ServeArgs, env: &Env) -> anyhow::Result<Exi
             (state, None, None)
         }
     };
-    let addr = args.listen.clone().or(listen).unwrap_or_else(|| "127.0.0.1:8099".into());
+    let addr = args
+        .listen
+        .clone()
+        .or(listen)
+        .unwrap_or_else(|| "127.0.0.1:8099".into());
     let listener = tokio::net::TcpListener::bind(&addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;

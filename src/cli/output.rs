@@ -15,7 +15,11 @@ pub fn human_size(bytes: u64) -> String {
         v /= 1024.0;
         unit += 1;
     }
-    if unit == 0 { format!("{bytes} B") } else { format!("{v:.1} {}", UNITS[unit]) }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
 }
 
 pub fn print_report(r: &RunReport) {
@@ -30,8 +34,14 @@ pub fn print_report(r: &RunReport) {
         None => "Backup".to_owned(),
     };
     let verdict = match r.status {
-        RunStatus::Success => format!("{verified} of {} copies stored and verified", r.copies.len()),
-        RunStatus::Partial => format!("only {verified} of {} copies stored and verified", r.copies.len()),
+        RunStatus::Success => format!(
+            "{verified} of {} copies stored and verified",
+            r.copies.len()
+        ),
+        RunStatus::Partial => format!(
+            "only {verified} of {} copies stored and verified",
+            r.copies.len()
+        ),
         _ => "FAILED, no copy was stored".to_owned(),
     };
     println!("{what}: {verdict} (run {})", r.run_id);
@@ -43,7 +53,12 @@ pub fn print_report(r: &RunReport) {
     }
     for c in &r.copies {
         if c.verified {
-            println!("  ok    {:<10} {}/{}", c.destination, c.location.trim_end_matches('/'), c.object);
+            println!(
+                "  ok    {:<10} {}/{}",
+                c.destination,
+                c.location.trim_end_matches('/'),
+                c.object
+            );
             if let Some(m) = &c.manifest {
                 println!("        {:<10} manifest: {m}", "");
             }
@@ -59,7 +74,13 @@ pub fn print_report(r: &RunReport) {
 }
 
 pub fn print_listing(d: &Destination, listed: &[Listed]) {
-    println!("{} ({}): {} cop{}", d.name, d.location, listed.len(), if listed.len() == 1 { "y" } else { "ies" });
+    println!(
+        "{} ({}): {} cop{}",
+        d.name,
+        d.location,
+        listed.len(),
+        if listed.len() == 1 { "y" } else { "ies" }
+    );
     for l in listed {
         match l {
             Listed::Copy(m) => println!(
@@ -70,7 +91,9 @@ pub fn print_listing(d: &Destination, listed: &[Listed]) {
                 m.backup.slug,
                 m.verified.format("%Y-%m-%d %H:%M UTC")
             ),
-            Listed::Unreadable { object, reason } => println!("  {object}: unreadable manifest: {reason}"),
+            Listed::Unreadable { object, reason } => {
+                println!("  {object}: unreadable manifest: {reason}")
+            }
         }
     }
 }

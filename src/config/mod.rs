@@ -172,7 +172,10 @@ impl Env {
 
     /// A non-empty variable.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.0.get(key).map(String::as_str).filter(|v| !v.is_empty())
+        self.0
+            .get(key)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
     }
 }
 
@@ -263,7 +266,8 @@ pub fn parse_options(path: &Path, text: &str) -> Result<options::Options, Config
             syntax(field, e.into_inner().to_string())
         })
     } else {
-        let de = toml::Deserializer::parse(text).map_err(|e| syntax(String::new(), e.to_string()))?;
+        let de =
+            toml::Deserializer::parse(text).map_err(|e| syntax(String::new(), e.to_string()))?;
         serde_path_to_error::deserialize(de).map_err(|e| {
             let field = e.path().to_string();
             syntax(field, e.into_inner().message().to_owned())

@@ -44,7 +44,10 @@ pub fn source_from_url(raw: &str) -> Result<SourceOptions, Problem> {
         "folder" => {
             let path = rest.strip_prefix("//").unwrap_or(rest);
             if path.is_empty() {
-                return Err(bad("--source", "folder: needs a path, like folder:/backup".into()));
+                return Err(bad(
+                    "--source",
+                    "folder: needs a path, like folder:/backup".into(),
+                ));
             }
             Ok(SourceOptions::Folder {
                 path: PathBuf::from(path),
@@ -84,7 +87,11 @@ pub fn destinations_from_urls(
             Err(p) => problems.push(p),
         }
     }
-    if problems.is_empty() { Ok(out) } else { Err(problems) }
+    if problems.is_empty() {
+        Ok(out)
+    } else {
+        Err(problems)
+    }
 }
 
 fn destination_from_url(
@@ -94,7 +101,8 @@ fn destination_from_url(
     used: &mut HashMap<String, usize>,
 ) -> Result<DestinationOptions, Problem> {
     let url = if raw.starts_with('/') {
-        Url::from_file_path(raw).map_err(|()| bad(field, format!("{raw:?} is not a usable path")))?
+        Url::from_file_path(raw)
+            .map_err(|()| bad(field, format!("{raw:?} is not a usable path")))?
     } else {
         Url::parse(raw).map_err(|e| {
             bad(
@@ -132,15 +140,22 @@ fn destination_from_url(
     let name = query.remove("name").unwrap_or_else(|| {
         let n = used.entry(kind.to_owned()).or_insert(0);
         *n += 1;
-        if *n == 1 { kind.to_owned() } else { format!("{kind}-{n}") }
+        if *n == 1 {
+            kind.to_owned()
+        } else {
+            format!("{kind}-{n}")
+        }
     });
     let host = url.host_str().unwrap_or("").to_owned();
     let path = url.path().trim_matches('/').to_owned();
     match kind {
         "local" => {
-            let path = url
-                .to_file_path()
-                .map_err(|()| bad(field, format!("{raw:?} must be an absolute path, like file:///mnt/usb/ha")))?;
+            let path = url.to_file_path().map_err(|()| {
+                bad(
+                    field,
+                    format!("{raw:?} must be an absolute path, like file:///mnt/usb/ha"),
+                )
+            })?;
             Ok(DestinationOptions::Local { name, path })
         }
         "s3" => {
@@ -148,7 +163,12 @@ fn destination_from_url(
                 None => None,
                 Some("true" | "1") => Some(true),
                 Some("false" | "0") => Some(false),
-                Some(v) => return Err(bad(field, format!("path_style={v:?} must be true or false"))),
+                Some(v) => {
+                    return Err(bad(
+                        field,
+                        format!("path_style={v:?} must be true or false"),
+                    ));
+                }
             };
             Ok(DestinationOptions::S3 {
                 name,
@@ -157,7 +177,10 @@ fn destination_from_url(
                 endpoint: query.remove("endpoint"),
                 region: query.remove("region"),
                 access_key_id: creds.s3_access_key_id.clone().unwrap_or_default(),
-                secret_access_key: creds.s3_secret_access_key.clone().unwrap_or_else(|| Secret::new("")),
+                secret_access_key: creds
+                    .s3_secret_access_key
+                    .clone()
+                    .unwrap_or_else(|| Secret::new("")),
                 path_style,
             })
         }
@@ -182,11 +205,23 @@ mod tests {
 
     #[test]
     fn sources() {
-        assert!(matches!(source_from_url("folder:/backup").unwrap(), SourceOptions::Folder { path } if path == PathBuf::from("/backup")));
-        assert!(matches!(source_from_url("core:http://ha:8123").unwrap(), SourceOptions::Core { url, .. } if url == "http://ha:8123"));
-        assert!(matches!(source_from_url("supervisor:").unwrap(), SourceOptions::Supervisor { url: None, .. }));
+        assert!(
+            matches!(source_from_url("folder:/backup").unwrap(), SourceOptions::Folder { path } if path == std::path::Path::new("/backup"))
+        );
+        assert!(
+            matches!(source_from_url("core:http://ha:8123").unwrap(), SourceOptions::Core { url, .. } if url == "http://ha:8123")
+        );
+        assert!(matches!(
+            source_from_url("supervisor:").unwrap(),
+            SourceOptions::Supervisor { url: None, .. }
+        ));
         assert_eq!(source_from_url("/backup").unwrap_err().field, "--source");
-        assert!(source_from_url("ftp:x").unwrap_err().message.contains("folder:"));
+        assert!(
+            source_from_url("ftp:x")
+                .unwrap_err()
+                .message
+                .contains("folder:")
+        );
     }
 
     #[test]
@@ -215,10 +250,20 @@ mod tests {
             })
             .collect();
         assert_eq!(names, ["s3", "s3-2", "local", "cloud"]);
-        let DestinationOptions::Azure { container, prefix, .. } = &d[3] else { panic!() };
-        assert_eq!((container.as_str(), prefix.as_deref()), ("cont", Some("pre/fix")));
+        let DestinationOptions::Azure {
+            container, prefix, ..
+        } = &d[3]
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (container.as_str(), prefix.as_deref()),
+            ("cont", Some("pre/fix"))
+        );
 
-        let err = destinations_from_urls(&["s3://b?secret_key=x".into(), "gopher://x".into()], &creds).unwrap_err();
+        let err =
+            destinations_from_urls(&["s3://b?secret_key=x".into(), "gopher://x".into()], &creds)
+                .unwrap_err();
         assert_eq!(err.len(), 2);
         assert!(err[0].message.contains("never in the URL"));
         assert_eq!(err[1].field, "--to[1]");

@@ -18,18 +18,22 @@ pub const SUPERVISOR_URL: &str = "http://supervisor";
 ///
 /// # Errors
 /// [`ConfigError::Invalid`] listing every problem found.
-pub fn validate(opts: Options, env: &Env, default_data_dir: PathBuf) -> Result<Config, ConfigError> {
+pub fn validate(
+    opts: Options,
+    env: &Env,
+    default_data_dir: PathBuf,
+) -> Result<Config, ConfigError> {
     let mut problems = Vec::new();
     let source = source(opts.source, env, &mut problems);
     let destinations = destinations(opts.destinations, &mut problems);
     let encryption = encryption(opts.encryption, &mut problems);
-    if let Some(listen) = &opts.listen {
-        if listen.parse::<std::net::SocketAddr>().is_err() {
-            problems.push(problem(
-                "listen",
-                &format!("{listen:?} is not an address and port like 127.0.0.1:8099"),
-            ));
-        }
+    if let Some(listen) = &opts.listen
+        && listen.parse::<std::net::SocketAddr>().is_err()
+    {
+        problems.push(problem(
+            "listen",
+            &format!("{listen:?} is not an address and port like 127.0.0.1:8099"),
+        ));
     }
     match (source, encryption) {
         (Some(source), Some(encryption)) if problems.is_empty() => Ok(Config {
@@ -47,13 +51,22 @@ pub fn validate(opts: Options, env: &Env, default_data_dir: PathBuf) -> Result<C
 ///
 /// # Errors
 /// [`ConfigError::Invalid`] listing every problem found.
-pub fn validate_destinations(opts: Vec<DestinationOptions>) -> Result<Vec<DestinationSpec>, ConfigError> {
+pub fn validate_destinations(
+    opts: Vec<DestinationOptions>,
+) -> Result<Vec<DestinationSpec>, ConfigError> {
     let mut problems = Vec::new();
     let out = destinations(opts, &mut problems);
-    if problems.is_empty() { Ok(out) } else { Err(ConfigError::Invalid(problems)) }
+    if problems.is_empty() {
+        Ok(out)
+    } else {
+        Err(ConfigError::Invalid(problems))
+    }
 }
 
-fn destinations(opts: Vec<DestinationOptions>, problems: &mut Vec<Problem>) -> Vec<DestinationSpec> {
+fn destinations(
+    opts: Vec<DestinationOptions>,
+    problems: &mut Vec<Problem>,
+) -> Vec<DestinationSpec> {
     let mut out = Vec::new();
     let mut names = HashSet::new();
     if opts.is_empty() {
@@ -67,7 +80,10 @@ fn destinations(opts: Vec<DestinationOptions>, problems: &mut Vec<Problem>) -> V
             if !names.insert(d.name.clone()) {
                 problems.push(problem(
                     &format!("destinations[{i}].name"),
-                    &format!("the name {:?} is used twice; give each destination its own", d.name),
+                    &format!(
+                        "the name {:?} is used twice; give each destination its own",
+                        d.name
+                    ),
                 ));
             }
             out.push(d);
@@ -91,7 +107,10 @@ fn http_url(raw: &str, field: &str, problems: &mut Vec<Problem>) -> Option<Url> 
     match Url::parse(raw) {
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Some(u),
         Ok(_) => {
-            problems.push(problem(field, &format!("{raw:?} must be an http:// or https:// address")));
+            problems.push(problem(
+                field,
+                &format!("{raw:?} must be an http:// or https:// address"),
+            ));
             None
         }
         Err(e) => {
@@ -105,7 +124,10 @@ fn source(opts: SourceOptions, env: &Env, problems: &mut Vec<Problem>) -> Option
     match opts {
         SourceOptions::Folder { path } => {
             if path.as_os_str().is_empty() {
-                problems.push(problem("source.path", "name the folder that holds the backup tars"));
+                problems.push(problem(
+                    "source.path",
+                    "name the folder that holds the backup tars",
+                ));
                 return None;
             }
             Some(SourceSpec::Folder { path })
@@ -142,7 +164,11 @@ fn source(opts: SourceOptions, env: &Env, problems: &mut Vec<Problem>) -> Option
                     None
                 }
             };
-            let url = http_url(url.as_deref().unwrap_or(SUPERVISOR_URL), "source.url", problems);
+            let url = http_url(
+                url.as_deref().unwrap_or(SUPERVISOR_URL),
+                "source.url",
+                problems,
+            );
             let token =
                 non_empty_secret(token).or_else(|| env.get("SUPERVISOR_TOKEN").map(Secret::new));
             if token.is_none() {
@@ -173,17 +199,28 @@ fn valid_name(name: &str) -> bool {
 /// Trims slashes so a prefix is `a/b/` or empty.
 pub(crate) fn normalize_prefix(prefix: Option<&str>) -> String {
     let p = prefix.unwrap_or("").trim_matches('/');
-    if p.is_empty() { String::new() } else { format!("{p}/") }
+    if p.is_empty() {
+        String::new()
+    } else {
+        format!("{p}/")
+    }
 }
 
-fn destination(opts: DestinationOptions, at: &str, problems: &mut Vec<Problem>) -> Option<DestinationSpec> {
+fn destination(
+    opts: DestinationOptions,
+    at: &str,
+    problems: &mut Vec<Problem>,
+) -> Option<DestinationSpec> {
     let before = problems.len();
     let (name, kind) = match opts {
         DestinationOptions::Local { name, path } => {
             if !path.is_absolute() {
                 problems.push(problem(
                     &format!("{at}.path"),
-                    &format!("{} must be an absolute path, like /media/usb/ha-backups", path.display()),
+                    &format!(
+                        "{} must be an absolute path, like /media/usb/ha-backups",
+                        path.display()
+                    ),
                 ));
             }
             (name, DestinationKind::Local { path })
@@ -199,16 +236,25 @@ fn destination(opts: DestinationOptions, at: &str, problems: &mut Vec<Problem>) 
             path_style,
         } => {
             if bucket.is_empty() || bucket.contains('/') {
-                problems.push(problem(&format!("{at}.bucket"), "name the bucket, without slashes"));
+                problems.push(problem(
+                    &format!("{at}.bucket"),
+                    "name the bucket, without slashes",
+                ));
             }
             if let Some(e) = endpoint.as_deref().filter(|e| !e.is_empty()) {
                 http_url(e, &format!("{at}.endpoint"), problems);
             }
             if access_key_id.is_empty() {
-                problems.push(problem(&format!("{at}.access_key_id"), "the access key id is empty"));
+                problems.push(problem(
+                    &format!("{at}.access_key_id"),
+                    "the access key id is empty",
+                ));
             }
             if secret_access_key.is_empty() {
-                problems.push(problem(&format!("{at}.secret_access_key"), "the secret access key is empty"));
+                problems.push(problem(
+                    &format!("{at}.secret_access_key"),
+                    "the secret access key is empty",
+                ));
             }
             let endpoint = endpoint.filter(|e| !e.is_empty());
             let region = region
@@ -238,10 +284,16 @@ fn destination(opts: DestinationOptions, at: &str, problems: &mut Vec<Problem>) 
             sas_token,
         } => {
             if account.is_empty() {
-                problems.push(problem(&format!("{at}.account"), "name the storage account"));
+                problems.push(problem(
+                    &format!("{at}.account"),
+                    "name the storage account",
+                ));
             }
             if container.is_empty() || container.contains('/') {
-                problems.push(problem(&format!("{at}.container"), "name the container, without slashes"));
+                problems.push(problem(
+                    &format!("{at}.container"),
+                    "name the container, without slashes",
+                ));
             }
             let endpoint = endpoint
                 .filter(|e| !e.is_empty())
@@ -293,7 +345,7 @@ fn region_from_endpoint(endpoint: &str) -> Option<String> {
     let host = Url::parse(endpoint).ok()?.host_str()?.to_owned();
     let mut parts = host.split('.');
     let (first, second) = (parts.next()?, parts.next()?);
-    (first == "s3" && host.ends_with("backblazeb2.com") || host.ends_with("wasabisys.com") && first == "s3")
+    (first == "s3" && (host.ends_with("backblazeb2.com") || host.ends_with("wasabisys.com")))
         .then(|| second.to_owned())
         .filter(|r| r.contains('-'))
 }
@@ -382,13 +434,21 @@ mod tests {
         )
         .unwrap();
         assert_eq!(cfg.destinations.len(), 2);
-        let DestinationKind::S3 { prefix, region, path_style, .. } = &cfg.destinations[0].kind else {
+        let DestinationKind::S3 {
+            prefix,
+            region,
+            path_style,
+            ..
+        } = &cfg.destinations[0].kind
+        else {
             panic!("s3 expected")
         };
         assert_eq!(prefix, "ha/");
         assert_eq!(region, "us-west-004");
         assert!(path_style);
-        let SourceSpec::Core { token, .. } = &cfg.source else { panic!() };
+        let SourceSpec::Core { token, .. } = &cfg.source else {
+            panic!()
+        };
         assert_eq!(token.expose(), "tok");
     }
 
@@ -433,7 +493,11 @@ mod tests {
 
     #[test]
     fn unknown_and_missing_keys_name_the_field() {
-        let err = check("[source]\ntype = \"folder\"\npaht = \"/x\"\n", &Env::default()).unwrap_err();
+        let err = check(
+            "[source]\ntype = \"folder\"\npaht = \"/x\"\n",
+            &Env::default(),
+        )
+        .unwrap_err();
         let msg = err.to_string();
         assert!(msg.contains("source") && msg.contains("paht"), "{msg}");
 
@@ -443,7 +507,10 @@ mod tests {
         )
         .unwrap_err();
         let msg = err.to_string();
-        assert!(msg.contains("destinations[0]") && msg.contains("bucket"), "{msg}");
+        assert!(
+            msg.contains("destinations[0]") && msg.contains("bucket"),
+            "{msg}"
+        );
     }
 
     #[test]
@@ -451,7 +518,8 @@ mod tests {
         let base = "[source]\ntype = \"folder\"\npath = \"/b\"\n[[destinations]]\ntype = \"local\"\nname = \"a\"\npath = \"/c\"\n";
         let err = check(base, &Env::default()).unwrap_err();
         assert_eq!(fields(&err), ["encryption.recipients"]);
-        let mixed = format!("{base}[encryption]\nrecipients = [\"{RECIPIENT}\"]\npassphrase = \"p\"\n");
+        let mixed =
+            format!("{base}[encryption]\nrecipients = [\"{RECIPIENT}\"]\npassphrase = \"p\"\n");
         let err = check(&mixed, &Env::default()).unwrap_err();
         assert_eq!(fields(&err), ["encryption.passphrase"]);
     }
@@ -476,6 +544,12 @@ mod tests {
         let err = check(&t, &Env::default()).unwrap_err();
         assert!(err.to_string().contains("SUPERVISOR_TOKEN"));
         let ok = check(&t, &Env::from_pairs([("SUPERVISOR_TOKEN", "t")])).unwrap();
-        assert!(matches!(ok.source, SourceSpec::Supervisor { method: SupervisorMethod::Websocket, .. }));
+        assert!(matches!(
+            ok.source,
+            SourceSpec::Supervisor {
+                method: SupervisorMethod::Websocket,
+                ..
+            }
+        ));
     }
 }

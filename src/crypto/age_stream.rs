@@ -120,7 +120,9 @@ mod tests {
         }
         out.extend_from_slice(&enc.finish().unwrap());
         let dec = age::Decryptor::new(&out[..]).unwrap();
-        let mut r = dec.decrypt(std::iter::once(&id as &dyn age::Identity)).unwrap();
+        let mut r = dec
+            .decrypt(std::iter::once(&id as &dyn age::Identity))
+            .unwrap();
         let mut back = Vec::new();
         r.read_to_end(&mut back).unwrap();
         assert_eq!(back, plain);
@@ -128,9 +130,10 @@ mod tests {
 
     #[test]
     fn fingerprints_are_stable_and_short() {
-        let r: age::x25519::Recipient = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p"
-            .parse()
-            .unwrap();
+        let r: age::x25519::Recipient =
+            "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p"
+                .parse()
+                .unwrap();
         let f = recipient_fingerprint(&r);
         assert_eq!(f.len(), 5 + 16);
         assert_eq!(f, recipient_fingerprint(&r));

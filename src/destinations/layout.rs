@@ -11,10 +11,20 @@ const MANIFEST_SUFFIX: &str = ".manifest.json";
 pub fn copy_id(started: DateTime<Utc>, hint: &str) -> String {
     let clean: String = hint
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .take(48)
         .collect();
-    let clean = if clean.is_empty() { "backup".to_owned() } else { clean };
+    let clean = if clean.is_empty() {
+        "backup".to_owned()
+    } else {
+        clean
+    };
     format!("{}-{clean}", started.format("%Y%m%dT%H%M%SZ"))
 }
 
@@ -31,7 +41,8 @@ pub fn manifest_object(copy_id: &str) -> String {
 /// The copy id of a manifest object's name, or `None` for anything else.
 pub fn copy_id_of_manifest(name: &str) -> Option<&str> {
     let base = name.rsplit('/').next()?;
-    base.strip_suffix(MANIFEST_SUFFIX).filter(|id| !id.is_empty())
+    base.strip_suffix(MANIFEST_SUFFIX)
+        .filter(|id| !id.is_empty())
 }
 
 #[cfg(test)]
@@ -44,9 +55,15 @@ mod tests {
         let t = Utc.with_ymd_and_hms(2026, 11, 23, 10, 15, 0).unwrap();
         let id = copy_id(t, "02dc63e3");
         assert_eq!(id, "20261123T101500Z-02dc63e3");
-        assert_eq!(copy_id(t, "My backup/../x"), "20261123T101500Z-My_backup____x");
+        assert_eq!(
+            copy_id(t, "My backup/../x"),
+            "20261123T101500Z-My_backup____x"
+        );
         assert_eq!(copy_id(t, ""), "20261123T101500Z-backup");
-        assert_eq!(copy_id_of_manifest(&manifest_object(&id)), Some(id.as_str()));
+        assert_eq!(
+            copy_id_of_manifest(&manifest_object(&id)),
+            Some(id.as_str())
+        );
         assert_eq!(copy_id_of_manifest(&data_object(&id)), None);
         assert_eq!(copy_id_of_manifest(".manifest.json"), None);
     }

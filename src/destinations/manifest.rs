@@ -56,7 +56,8 @@ impl Manifest {
     /// # Errors
     /// A message when it is not a manifest this version understands.
     pub fn parse(bytes: &[u8]) -> Result<Self, String> {
-        let m: Self = serde_json::from_slice(bytes).map_err(|e| format!("not a Lifeboat manifest: {e}"))?;
+        let m: Self =
+            serde_json::from_slice(bytes).map_err(|e| format!("not a Lifeboat manifest: {e}"))?;
         if m.format > FORMAT {
             return Err(format!(
                 "manifest format {} is newer than this Lifeboat understands ({FORMAT}); upgrade Lifeboat",
@@ -76,7 +77,7 @@ impl Manifest {
 /// A manifest found on a destination, or why it could not be read.
 #[derive(Debug, Clone)]
 pub enum Listed {
-    Copy(Manifest),
+    Copy(Box<Manifest>),
     Unreadable { object: String, reason: String },
 }
 
@@ -98,8 +99,11 @@ pub async fn list(destination: &super::Destination) -> Result<Vec<Listed>, super
     for name in names {
         let item = match destination.store.read_small(&name, MAX_SIZE).await {
             Ok(bytes) => match Manifest::parse(&bytes) {
-                Ok(m) => Listed::Copy(m),
-                Err(reason) => Listed::Unreadable { object: name, reason },
+                Ok(m) => Listed::Copy(Box::new(m)),
+                Err(reason) => Listed::Unreadable {
+                    object: name,
+                    reason,
+                },
             },
             Err(e) => Listed::Unreadable {
                 object: name,

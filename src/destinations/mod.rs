@@ -36,7 +36,11 @@ pub trait ObjectWriter: Send {
 #[async_trait]
 pub trait Store: Send + Sync {
     /// Opens a streaming writer; `size_hint` (bytes) sizes multipart parts.
-    async fn writer(&self, path: &str, size_hint: Option<u64>) -> Result<Box<dyn ObjectWriter>, StoreError>;
+    async fn writer(
+        &self,
+        path: &str,
+        size_hint: Option<u64>,
+    ) -> Result<Box<dyn ObjectWriter>, StoreError>;
     /// Streams an object back.
     async fn reader(&self, path: &str) -> Result<Box<dyn AsyncRead + Send + Unpin>, StoreError>;
     /// Reads a small object whole, refusing one larger than `limit` bytes.
@@ -133,7 +137,11 @@ mod tests {
             let size = gib << 30;
             let part = part_size(Some(size)) as u64;
             let stored = size + size.div_ceil(65536) * 16 + 4096;
-            assert!(stored.div_ceil(part) <= 10_000, "{gib} GiB needs {} parts", stored.div_ceil(part));
+            assert!(
+                stored.div_ceil(part) <= 10_000,
+                "{gib} GiB needs {} parts",
+                stored.div_ceil(part)
+            );
             assert_eq!(part % MIB, 0);
         }
     }

@@ -73,7 +73,11 @@ impl ObjectWriter for OpendalWriter {
 
 #[async_trait]
 impl Store for OpendalStore {
-    async fn writer(&self, path: &str, size_hint: Option<u64>) -> Result<Box<dyn ObjectWriter>, StoreError> {
+    async fn writer(
+        &self,
+        path: &str,
+        size_hint: Option<u64>,
+    ) -> Result<Box<dyn ObjectWriter>, StoreError> {
         let inner = self
             .op
             .writer_with(path)

@@ -76,7 +76,11 @@ impl Job {
         let mut out = Vec::new();
         for c in &self.child_jobs {
             for e in &c.errors {
-                let stage = e.stage.as_deref().map(|s| format!(" ({s})")).unwrap_or_default();
+                let stage = e
+                    .stage
+                    .as_deref()
+                    .map(|s| format!(" ({s})"))
+                    .unwrap_or_default();
                 out.push(format!("{}{stage}: {}", c.name, e.message));
             }
             out.extend(c.child_errors());
@@ -116,8 +120,16 @@ impl SupervisorClient {
     ///
     /// # Errors
     /// [`SupervisorError`] classified from the status and envelope.
-    pub async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Result<Value, SupervisorError> {
-        let mut req = self.http.request(method, self.url(path)).bearer_auth(self.token.expose());
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, SupervisorError> {
+        let mut req = self
+            .http
+            .request(method, self.url(path))
+            .bearer_auth(self.token.expose());
         if let Some(body) = body {
             req = req.json(&body);
         }
@@ -129,12 +141,19 @@ impl SupervisorClient {
         let text = resp.text().await.map_err(|e| self.unreachable(&e))?;
         let envelope: Value = serde_json::from_str(&text).map_err(|_| SupervisorError::Api {
             status,
-            message: if text.is_empty() { "(no body)".into() } else { text.chars().take(200).collect() },
+            message: if text.is_empty() {
+                "(no body)".into()
+            } else {
+                text.chars().take(200).collect()
+            },
         })?;
         if envelope["result"] == "ok" && (200..300).contains(&status) {
             return Ok(envelope["data"].clone());
         }
-        let message = envelope["message"].as_str().unwrap_or("unknown error").to_owned();
+        let message = envelope["message"]
+            .as_str()
+            .unwrap_or("unknown error")
+            .to_owned();
         if message.contains("Another job is running") {
             return Err(SupervisorError::Busy(message));
         }
@@ -191,7 +210,13 @@ impl SupervisorClient {
             }),
             status => Err(SupervisorError::Api {
                 status,
-                message: resp.text().await.unwrap_or_default().chars().take(200).collect(),
+                message: resp
+                    .text()
+                    .await
+                    .unwrap_or_default()
+                    .chars()
+                    .take(200)
+                    .collect(),
             }),
         }
     }

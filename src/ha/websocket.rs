@@ -112,7 +112,9 @@ impl WsClient {
         };
         let hello = client.recv().await?;
         if hello["type"] != "auth_required" {
-            return Err(WsError::Protocol(format!("expected auth_required, got {hello}")));
+            return Err(WsError::Protocol(format!(
+                "expected auth_required, got {hello}"
+            )));
         }
         client
             .send(json!({"type": "auth", "access_token": token.expose()}))
@@ -124,7 +126,10 @@ impl WsClient {
                 Ok(client)
             }
             Some("auth_invalid") => Err(WsError::AuthInvalid(
-                answer["message"].as_str().unwrap_or("invalid access").to_owned(),
+                answer["message"]
+                    .as_str()
+                    .unwrap_or("invalid access")
+                    .to_owned(),
             )),
             _ => Err(WsError::Protocol(format!("expected auth_ok, got {answer}"))),
         }
@@ -139,11 +144,16 @@ impl WsClient {
 
     async fn recv(&mut self) -> Result<Value, WsError> {
         let limit = self.timeout;
-        self.recv_until(tokio::time::Instant::now() + limit, limit).await
+        self.recv_until(tokio::time::Instant::now() + limit, limit)
+            .await
     }
 
     /// The next text message, or [`WsError::Timeout`] (reporting `limit`) at `deadline`.
-    async fn recv_until(&mut self, deadline: tokio::time::Instant, limit: Duration) -> Result<Value, WsError> {
+    async fn recv_until(
+        &mut self,
+        deadline: tokio::time::Instant,
+        limit: Duration,
+    ) -> Result<Value, WsError> {
         loop {
             let next = tokio::time::timeout_at(deadline, self.ws.next())
                 .await
@@ -191,8 +201,14 @@ impl WsClient {
                 Some("pong") => Ok(Value::Null),
                 Some("result") if msg["success"] == true => Ok(msg["result"].clone()),
                 Some("result") => Err(WsError::Command {
-                    code: msg["error"]["code"].as_str().unwrap_or("unknown_error").to_owned(),
-                    message: msg["error"]["message"].as_str().unwrap_or_default().to_owned(),
+                    code: msg["error"]["code"]
+                        .as_str()
+                        .unwrap_or("unknown_error")
+                        .to_owned(),
+                    message: msg["error"]["message"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
                 }),
                 _ => Err(WsError::Protocol(format!("unexpected answer {msg}"))),
             };
@@ -214,10 +230,13 @@ impl WsClient {
     /// # Errors
     /// [`WsError::Timeout`] when none arrives in time, or a transport error.
     pub async fn next_event(&mut self, sub: u64, wait: Duration) -> Result<Value, WsError> {
-        if let Some(pos) = self.queued.iter().position(|m| m["id"].as_u64() == Some(sub)) {
-            if let Some(m) = self.queued.remove(pos) {
-                return Ok(m["event"].clone());
-            }
+        if let Some(pos) = self
+            .queued
+            .iter()
+            .position(|m| m["id"].as_u64() == Some(sub))
+            && let Some(m) = self.queued.remove(pos)
+        {
+            return Ok(m["event"].clone());
         }
         let deadline = tokio::time::Instant::now() + wait;
         loop {

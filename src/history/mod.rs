@@ -18,9 +18,15 @@ pub const FILE_NAME: &str = "lifeboat.db";
 #[derive(Debug, thiserror::Error)]
 pub enum HistoryError {
     #[error("cannot create the data folder {path}: {source}")]
-    Folder { path: PathBuf, source: std::io::Error },
+    Folder {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("history database {path}: {source}")]
-    Open { path: PathBuf, source: rusqlite::Error },
+    Open {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
     #[error("history database: {0}")]
     Sql(#[from] rusqlite::Error),
     #[error("history database task failed: {0}")]
@@ -172,7 +178,12 @@ impl History {
     ///
     /// # Errors
     /// [`HistoryError`] on database failure.
-    pub async fn start_run(&self, started_at: DateTime<Utc>, trigger: &str, source: &str) -> Result<i64, HistoryError> {
+    pub async fn start_run(
+        &self,
+        started_at: DateTime<Utc>,
+        trigger: &str,
+        source: &str,
+    ) -> Result<i64, HistoryError> {
         let (trigger, source) = (trigger.to_owned(), source.to_owned());
         self.with(move |c| {
             c.execute(
@@ -338,9 +349,11 @@ impl History {
     /// [`HistoryError`] on database failure.
     pub async fn run_status(&self, run_id: i64) -> Result<Option<RunStatus>, HistoryError> {
         self.with(move |c| {
-            c.query_row("SELECT status FROM runs WHERE id = ?1", [run_id], |r| r.get::<_, String>(0))
-                .optional()
-                .map(|s| s.map(|s| RunStatus::parse(&s)))
+            c.query_row("SELECT status FROM runs WHERE id = ?1", [run_id], |r| {
+                r.get::<_, String>(0)
+            })
+            .optional()
+            .map(|s| s.map(|s| RunStatus::parse(&s)))
         })
         .await
     }
@@ -405,7 +418,10 @@ mod tests {
 
         let id2 = h.start_run(t, "cli", "x").await.unwrap();
         assert_eq!(h.mark_interrupted(t).await.unwrap(), 1);
-        assert_eq!(h.run_status(id2).await.unwrap(), Some(RunStatus::Interrupted));
+        assert_eq!(
+            h.run_status(id2).await.unwrap(),
+            Some(RunStatus::Interrupted)
+        );
     }
 
     #[cfg(unix)]
@@ -414,7 +430,10 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         History::open(dir.path()).unwrap();
-        let mode = std::fs::metadata(dir.path().join(FILE_NAME)).unwrap().permissions().mode();
+        let mode = std::fs::metadata(dir.path().join(FILE_NAME))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
 }

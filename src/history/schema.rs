@@ -50,7 +50,10 @@ pub fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-    for (i, sql) in (0i64..).zip(MIGRATIONS.iter()).skip(usize::try_from(version).unwrap_or(0)) {
+    for (i, sql) in (0i64..)
+        .zip(MIGRATIONS.iter())
+        .skip(usize::try_from(version).unwrap_or(0))
+    {
         conn.execute_batch(sql)?;
         conn.pragma_update(None, "user_version", i + 1)?;
     }

@@ -35,7 +35,11 @@ pub struct LaneResult {
 
 impl Lane {
     /// Opens the destination's writer and starts its task.
-    pub async fn open(destination: Destination, object: String, size_hint: Option<u64>) -> Result<Self, (Destination, StoreError)> {
+    pub async fn open(
+        destination: Destination,
+        object: String,
+        size_hint: Option<u64>,
+    ) -> Result<Self, (Destination, StoreError)> {
         let writer = match destination.store.writer(&object, size_hint).await {
             Ok(w) => w,
             Err(e) => return Err((destination, e)),

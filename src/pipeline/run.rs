@@ -69,7 +69,10 @@ impl Runner {
         let pending = match self.source.pending(&shipped, now).await {
             Ok(p) => p,
             Err(e) => {
-                let run_id = self.history.start_run(now, trigger, &self.source.describe()).await?;
+                let run_id = self
+                    .history
+                    .start_run(now, trigger, &self.source.describe())
+                    .await?;
                 let error = format!("{e}");
                 self.history
                     .finish_run(
@@ -95,7 +98,10 @@ impl Runner {
 
     async fn run_one(&self, trigger: &str, pending: &Pending) -> Result<RunReport, HistoryError> {
         let started = self.clock.now();
-        let run_id = self.history.start_run(started, trigger, &self.source.describe()).await?;
+        let run_id = self
+            .history
+            .start_run(started, trigger, &self.source.describe())
+            .await?;
         let copy_id = layout::copy_id(started, &pending.hint);
         let object = layout::data_object(&copy_id);
         let mut end = RunEnd {
@@ -104,7 +110,16 @@ impl Runner {
             ..RunEnd::default()
         };
         let outcome = match self.source.open(pending).await {
-            Ok(opened) => ship(opened.stream, opened.size, &self.destinations, &object, &self.encryption).await,
+            Ok(opened) => {
+                ship(
+                    opened.stream,
+                    opened.size,
+                    &self.destinations,
+                    &object,
+                    &self.encryption,
+                )
+                .await
+            }
             Err(e) => Err(ShipFailure {
                 error: super::ship::ShipError::Source(std::io::Error::other(e.to_string())),
                 lanes: Vec::new(),
@@ -157,17 +172,36 @@ impl Runner {
         })
     }
 
-    fn failed_copy(&self, lane: &LaneResult, copy_id: &str, object: &str, fallback: &str) -> (CopyRecord, CopyReport) {
+    fn failed_copy(
+        &self,
+        lane: &LaneResult,
+        copy_id: &str,
+        object: &str,
+        fallback: &str,
+    ) -> (CopyRecord, CopyReport) {
         let error = match &lane.result {
             Err(e) => e.to_string(),
             Ok(_) => fallback.to_owned(),
         };
-        copy_pair(&lane.destination, copy_id, object, None, Some(error), None, None)
+        copy_pair(
+            &lane.destination,
+            copy_id,
+            object,
+            None,
+            Some(error),
+            None,
+            None,
+        )
     }
 
     /// Reads back every committed copy (all at once), writes the manifests of the good ones, and
     /// removes the data of a copy that does not match.
-    async fn verify_and_record(&self, shipped: &Shipped, copy_id: &str, object: &str) -> Vec<(CopyRecord, CopyReport)> {
+    async fn verify_and_record(
+        &self,
+        shipped: &Shipped,
+        copy_id: &str,
+        object: &str,
+    ) -> Vec<(CopyRecord, CopyReport)> {
         let checks = shipped.lanes.iter().map(|lane| async move {
             let (bytes, upload) = match &lane.result {
                 Ok(v) => *v,
@@ -175,10 +209,19 @@ impl Runner {
             };
             let d = &lane.destination;
             let started = Instant::now();
-            if let Err(e) = read_back(d, object, shipped.stored_size, &shipped.stored_sha256).await {
+            if let Err(e) = read_back(d, object, shipped.stored_size, &shipped.stored_sha256).await
+            {
                 // The stored bytes are not the verified ones: never leave them looking like a copy.
                 let _ = d.store.delete(object).await;
-                let mut pair = copy_pair(d, copy_id, object, None, Some(e.to_string()), Some(upload), Some(started.elapsed()));
+                let mut pair = copy_pair(
+                    d,
+                    copy_id,
+                    object,
+                    None,
+                    Some(e.to_string()),
+                    Some(upload),
+                    Some(started.elapsed()),
+                );
                 pair.0.stored_size = Some(bytes);
                 return pair;
             }
@@ -188,7 +231,15 @@ impl Runner {
             let name = layout::manifest_object(copy_id);
             match d.store.write_small(&name, m.to_json()).await {
                 Ok(()) => {
-                    let mut pair = copy_pair(d, copy_id, object, Some(name), None, Some(upload), Some(verify));
+                    let mut pair = copy_pair(
+                        d,
+                        copy_id,
+                        object,
+                        Some(name),
+                        None,
+                        Some(upload),
+                        Some(verify),
+                    );
                     pair.0.stored_size = Some(shipped.stored_size);
                     pair.0.stored_sha256 = Some(shipped.stored_sha256.clone());
                     pair.0.verified_at = Some(verified_at);
@@ -196,14 +247,28 @@ impl Runner {
                 }
                 Err(e) => {
                     let _ = d.store.delete(object).await;
-                    copy_pair(d, copy_id, object, None, Some(format!("writing the manifest failed: {e}")), Some(upload), Some(verify))
+                    copy_pair(
+                        d,
+                        copy_id,
+                        object,
+                        None,
+                        Some(format!("writing the manifest failed: {e}")),
+                        Some(upload),
+                        Some(verify),
+                    )
                 }
             }
         });
         futures::future::join_all(checks).await
     }
 
-    fn manifest(&self, shipped: &Shipped, copy_id: &str, object: &str, verified: chrono::DateTime<chrono::Utc>) -> Manifest {
+    fn manifest(
+        &self,
+        shipped: &Shipped,
+        copy_id: &str,
+        object: &str,
+        verified: chrono::DateTime<chrono::Utc>,
+    ) -> Manifest {
         Manifest {
             format: manifest::FORMAT,
             copy_id: copy_id.to_owned(),
@@ -221,7 +286,12 @@ impl Runner {
             },
             encryption: manifest::Encryption {
                 scheme: "age".into(),
-                recipients: self.encryption.recipients.iter().map(recipient_fingerprint).collect(),
+                recipients: self
+                    .encryption
+                    .recipients
+                    .iter()
+                    .map(recipient_fingerprint)
+                    .collect(),
                 passphrase: self.encryption.passphrase.is_some(),
             },
             ha_key_fingerprint: None,

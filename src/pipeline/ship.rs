@@ -76,7 +76,10 @@ pub async fn ship(
             }),
         }
     }
-    let fail = |error: ShipError, failed: Vec<LaneResult>| ShipFailure { error, lanes: failed };
+    let fail = |error: ShipError, failed: Vec<LaneResult>| ShipFailure {
+        error,
+        lanes: failed,
+    };
     if lanes.is_empty() {
         return Err(fail(ShipError::AllDestinationsFailed, failed));
     }
@@ -106,7 +109,11 @@ pub async fn ship(
             }
         }
     };
-    let decision = if result.is_ok() { Decision::Commit } else { Decision::Abort };
+    let decision = if result.is_ok() {
+        Decision::Commit
+    } else {
+        Decision::Abort
+    };
     for lane in lanes {
         failed.push(lane.close(decision, started).await);
     }
@@ -176,7 +183,12 @@ async fn pass(
     ))
 }
 
-async fn fan(out: bytes::Bytes, hash: &mut Sha256, size: &mut u64, lanes: &mut [Lane]) -> Result<(), ShipError> {
+async fn fan(
+    out: bytes::Bytes,
+    hash: &mut Sha256,
+    size: &mut u64,
+    lanes: &mut [Lane],
+) -> Result<(), ShipError> {
     if out.is_empty() {
         return Ok(());
     }

@@ -10,7 +10,9 @@ use tokio::io::AsyncReadExt;
 pub enum VerifyError {
     #[error("reading the copy back failed: {0}")]
     Read(String),
-    #[error("the stored copy differs: expected {expected_size} bytes with sha-256 {expected_sha256}, read {size} bytes with sha-256 {sha256}")]
+    #[error(
+        "the stored copy differs: expected {expected_size} bytes with sha-256 {expected_sha256}, read {size} bytes with sha-256 {sha256}"
+    )]
     Mismatch {
         expected_size: u64,
         expected_sha256: String,

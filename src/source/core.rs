@@ -71,7 +71,9 @@ pub(crate) async fn create_with_websocket(
     let config = ws.call(json!({"type": "backup/config/info"})).await?;
     let password = config["config"]["create_backup"]["password"].clone();
 
-    let sub = ws.subscribe(json!({"type": "backup/subscribe_events"})).await?;
+    let sub = ws
+        .subscribe(json!({"type": "backup/subscribe_events"}))
+        .await?;
     let before = backup_ids(&ws.call(json!({"type": "backup/info"})).await?);
 
     let mut request = json!({
@@ -94,7 +96,10 @@ pub(crate) async fn create_with_websocket(
             Ok(r) => break r,
             Err(e) if is_busy(&e) && attempt + 1 < patience.busy_attempts => {
                 attempt += 1;
-                tracing::info!("Home Assistant is busy ({e}); trying again in {:?}", patience.busy_retry);
+                tracing::info!(
+                    "Home Assistant is busy ({e}); trying again in {:?}",
+                    patience.busy_retry
+                );
                 tokio::time::sleep(patience.busy_retry).await;
             }
             Err(e) => return Err(e.into()),
@@ -117,28 +122,42 @@ pub(crate) async fn create_with_websocket(
             Some("completed") => break,
             Some("failed") => {
                 return Err(SourceError::BackupFailed(
-                    event["reason"].as_str().unwrap_or("no reason given").to_owned(),
+                    event["reason"]
+                        .as_str()
+                        .unwrap_or("no reason given")
+                        .to_owned(),
                 ));
             }
             _ => {}
         }
     }
 
-    let details = ws.call(json!({"type": "backup/details", "backup_id": job_id})).await?;
+    let details = ws
+        .call(json!({"type": "backup/details", "backup_id": job_id}))
+        .await?;
     let backup = if details["backup"].is_object() {
         details["backup"].clone()
     } else {
         // The job id is not always the backup id: find the backup that is new since we asked.
         let info = ws.call(json!({"type": "backup/info"})).await?;
         newest_new(&info, &before).ok_or_else(|| {
-            SourceError::BackupFailed("the backup completed but does not appear in Home Assistant's list".into())
+            SourceError::BackupFailed(
+                "the backup completed but does not appear in Home Assistant's list".into(),
+            )
         })?
     };
     let backup_id = backup["backup_id"].as_str().unwrap_or_default().to_owned();
     let mut warnings = Vec::new();
-    for (field, what) in [("failed_addons", "add-on"), ("failed_folders", "folder"), ("failed_agent_ids", "agent")] {
+    for (field, what) in [
+        ("failed_addons", "add-on"),
+        ("failed_folders", "folder"),
+        ("failed_agent_ids", "agent"),
+    ] {
         for f in backup[field].as_array().into_iter().flatten() {
-            warnings.push(format!("Home Assistant could not back up the {what} {}", f.as_str().unwrap_or(&f.to_string())));
+            warnings.push(format!(
+                "Home Assistant could not back up the {what} {}",
+                f.as_str().unwrap_or(&f.to_string())
+            ));
         }
     }
     Ok(Created {
@@ -150,9 +169,9 @@ pub(crate) async fn create_with_websocket(
 
 async fn create_legacy(ws: &mut WsClient) -> Result<Created, SourceError> {
     let made = ws.call(json!({"type": "backup/generate"})).await?;
-    let slug = made["slug"]
-        .as_str()
-        .ok_or_else(|| SourceError::BackupFailed(format!("backup/generate answered without a slug: {made}")))?;
+    let slug = made["slug"].as_str().ok_or_else(|| {
+        SourceError::BackupFailed(format!("backup/generate answered without a slug: {made}"))
+    })?;
     Ok(Created {
         backup_id: slug.to_owned(),
         agent_id: None,
@@ -165,7 +184,12 @@ fn backup_ids(info: &Value) -> HashSet<String> {
         .as_array()
         .into_iter()
         .flatten()
-        .filter_map(|b| b["backup_id"].as_str().or(b["slug"].as_str()).map(str::to_owned))
+        .filter_map(|b| {
+            b["backup_id"]
+                .as_str()
+                .or(b["slug"].as_str())
+                .map(str::to_owned)
+        })
         .collect()
 }
 
@@ -173,7 +197,11 @@ fn newest_new(info: &Value, before: &HashSet<String>) -> Option<Value> {
     info["backups"]
         .as_array()?
         .iter()
-        .filter(|b| b["backup_id"].as_str().is_some_and(|id| !before.contains(id)))
+        .filter(|b| {
+            b["backup_id"]
+                .as_str()
+                .is_some_and(|id| !before.contains(id))
+        })
         .max_by(|a, b| a["date"].as_str().cmp(&b["date"].as_str()))
         .cloned()
 }
@@ -189,7 +217,13 @@ pub struct CoreSource {
 
 impl CoreSource {
     /// A source for the Home Assistant at `base`.
-    pub fn new(http: reqwest::Client, base: Url, token: Secret, agent_id: Option<String>, patience: Patience) -> Self {
+    pub fn new(
+        http: reqwest::Client,
+        base: Url,
+        token: Secret,
+        agent_id: Option<String>,
+        patience: Patience,
+    ) -> Self {
         Self {
             http,
             base,
@@ -206,13 +240,26 @@ impl Source for CoreSource {
         format!("core:{}", self.base)
     }
 
-    async fn pending(&self, _shipped: &HashSet<String>, now: DateTime<Utc>) -> Result<Vec<Pending>, SourceError> {
+    async fn pending(
+        &self,
+        _shipped: &HashSet<String>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Pending>, SourceError> {
         let url = websocket_url(&self.base, "/api/websocket")?;
         let mut ws = WsClient::connect(&url, &self.token, self.patience.answer).await?;
-        let created =
-            create_with_websocket(&mut ws, self.agent_id.as_deref(), false, &backup_name(now), self.patience).await?;
+        let created = create_with_websocket(
+            &mut ws,
+            self.agent_id.as_deref(),
+            false,
+            &backup_name(now),
+            self.patience,
+        )
+        .await?;
         let locator = match &created.agent_id {
-            Some(agent) => format!("/api/backup/download/{}?agent_id={agent}", created.backup_id),
+            Some(agent) => format!(
+                "/api/backup/download/{}?agent_id={agent}",
+                created.backup_id
+            ),
             None => format!("/api/backup/download/{}", created.backup_id),
         };
         Ok(vec![Pending {
@@ -238,7 +285,10 @@ impl Source for CoreSource {
         match resp.status().as_u16() {
             200 => Ok(stream_response(resp)),
             401 | 403 => Err(WsError::AuthInvalid("the download was refused".into()).into()),
-            404 => Err(SourceError::Download(format!("backup {} is not there any more", pending.hint))),
+            404 => Err(SourceError::Download(format!(
+                "backup {} is not there any more",
+                pending.hint
+            ))),
             s => Err(SourceError::Download(format!("HTTP {s}"))),
         }
     }

@@ -32,8 +32,14 @@ impl Source for FolderSource {
         format!("folder:{}", self.path.display())
     }
 
-    async fn pending(&self, shipped: &HashSet<String>, _now: DateTime<Utc>) -> Result<Vec<Pending>, SourceError> {
-        let mut dir = tokio::fs::read_dir(&self.path).await.map_err(|e| self.err(&e))?;
+    async fn pending(
+        &self,
+        shipped: &HashSet<String>,
+        _now: DateTime<Utc>,
+    ) -> Result<Vec<Pending>, SourceError> {
+        let mut dir = tokio::fs::read_dir(&self.path)
+            .await
+            .map_err(|e| self.err(&e))?;
         let mut found = Vec::new();
         while let Some(entry) = dir.next_entry().await.map_err(|e| self.err(&e))? {
             let name = entry.file_name().to_string_lossy().into_owned();
@@ -69,7 +75,9 @@ impl Source for FolderSource {
     }
 
     async fn open(&self, pending: &Pending) -> Result<Opened, SourceError> {
-        let file = tokio::fs::File::open(&pending.locator).await.map_err(|e| self.err(&e))?;
+        let file = tokio::fs::File::open(&pending.locator)
+            .await
+            .map_err(|e| self.err(&e))?;
         let size = file.metadata().await.map_err(|e| self.err(&e))?.len();
         Ok(Opened {
             stream: Box::new(file),

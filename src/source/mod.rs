@@ -101,7 +101,11 @@ pub trait Source: Send + Sync {
     fn describe(&self) -> String;
 
     /// Backups to ship now. `shipped` holds keys already shipped; `now` names new backups.
-    async fn pending(&self, shipped: &HashSet<String>, now: DateTime<Utc>) -> Result<Vec<Pending>, SourceError>;
+    async fn pending(
+        &self,
+        shipped: &HashSet<String>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Pending>, SourceError>;
 
     /// Opens one pending backup as a stream.
     async fn open(&self, pending: &Pending) -> Result<Opened, SourceError>;
@@ -111,20 +115,20 @@ pub trait Source: Send + Sync {
 pub fn build(spec: &SourceSpec, http: reqwest::Client, patience: Patience) -> Arc<dyn Source> {
     match spec {
         SourceSpec::Folder { path } => Arc::new(folder::FolderSource::new(path.clone())),
-        SourceSpec::Core { url, token, agent_id } => Arc::new(core::CoreSource::new(
+        SourceSpec::Core {
+            url,
+            token,
+            agent_id,
+        } => Arc::new(core::CoreSource::new(
             http,
             url.clone(),
             token.clone(),
             agent_id.clone(),
             patience,
         )),
-        SourceSpec::Supervisor { url, token, method } => Arc::new(supervisor::SupervisorSource::new(
-            http,
-            url.clone(),
-            token.clone(),
-            *method,
-            patience,
-        )),
+        SourceSpec::Supervisor { url, token, method } => Arc::new(
+            supervisor::SupervisorSource::new(http, url.clone(), token.clone(), *method, patience),
+        ),
     }
 }
 

@@ -28,7 +28,13 @@ pub struct SupervisorSource {
 
 impl SupervisorSource {
     /// A source for the Supervisor at `base`.
-    pub fn new(http: reqwest::Client, base: Url, token: Secret, method: SupervisorMethod, patience: Patience) -> Self {
+    pub fn new(
+        http: reqwest::Client,
+        base: Url,
+        token: Secret,
+        method: SupervisorMethod,
+        patience: Patience,
+    ) -> Self {
         Self {
             client: SupervisorClient::new(http, base.clone(), token.clone()),
             base,
@@ -45,7 +51,10 @@ impl SupervisorSource {
                 Ok(id) => break id,
                 Err(SupervisorError::Busy(m)) if attempt + 1 < self.patience.busy_attempts => {
                     attempt += 1;
-                    tracing::info!("the Supervisor is busy ({m}); trying again in {:?}", self.patience.busy_retry);
+                    tracing::info!(
+                        "the Supervisor is busy ({m}); trying again in {:?}",
+                        self.patience.busy_retry
+                    );
                     tokio::time::sleep(self.patience.busy_retry).await;
                 }
                 Err(e) => return Err(e.into()),
@@ -53,11 +62,14 @@ impl SupervisorSource {
         };
         let deadline = tokio::time::Instant::now() + self.patience.backup;
         loop {
-            if let Some(job) = self.client.job(&job_id).await? {
-                if job.done == Some(true) {
+            if let Some(job) = self.client.job(&job_id).await?
+                && job.done == Some(true)
+            {
+                {
                     let slug = job.reference.clone().filter(|r| !r.is_empty());
                     if !job.errors.is_empty() || slug.is_none() {
-                        let why: Vec<String> = job.errors.iter().map(|e| e.message.clone()).collect();
+                        let why: Vec<String> =
+                            job.errors.iter().map(|e| e.message.clone()).collect();
                         return Err(SourceError::BackupFailed(if why.is_empty() {
                             "the job finished without a backup".into()
                         } else {
@@ -84,13 +96,18 @@ impl Source for SupervisorSource {
         }
     }
 
-    async fn pending(&self, _shipped: &HashSet<String>, now: DateTime<Utc>) -> Result<Vec<Pending>, SourceError> {
+    async fn pending(
+        &self,
+        _shipped: &HashSet<String>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Pending>, SourceError> {
         let name = backup_name(now);
         let (slug, warnings) = match self.method {
             SupervisorMethod::Websocket => {
                 let url = websocket_url(&self.base, "/core/websocket")?;
                 let mut ws = WsClient::connect(&url, &self.token, self.patience.answer).await?;
-                let created = create_with_websocket(&mut ws, None, true, &name, self.patience).await?;
+                let created =
+                    create_with_websocket(&mut ws, None, true, &name, self.patience).await?;
                 (created.backup_id, created.warnings)
             }
             SupervisorMethod::Rest => self.create_rest(&name).await?,
@@ -104,6 +121,8 @@ impl Source for SupervisorSource {
     }
 
     async fn open(&self, pending: &Pending) -> Result<Opened, SourceError> {
-        Ok(stream_response(self.client.download(&pending.locator).await?))
+        Ok(stream_response(
+            self.client.download(&pending.locator).await?,
+        ))
     }
 }

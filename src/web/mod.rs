@@ -42,13 +42,21 @@ async fn health(State(s): State<AppState>) -> impl IntoResponse {
 
 async fn runs(State(s): State<AppState>) -> axum::response::Response {
     let Some(h) = &s.history else {
-        return (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"error": "the options are invalid"}))).into_response();
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"error": "the options are invalid"})),
+        )
+            .into_response();
     };
     match h.recent_runs(50).await {
         Ok(r) => Json(r).into_response(),
         Err(e) => {
             tracing::error!("reading history: {e}");
-            (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({"error": "history could not be read"}))).into_response()
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Json(json!({"error": "history could not be read"})),
+            )
+                .into_response()
         }
     }
 }

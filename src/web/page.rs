@@ -22,13 +22,17 @@ pub fn escape(s: &str) -> String {
 pub fn render(problems: &[String], runs: &[RunRow]) -> String {
     let mut body = String::new();
     if !problems.is_empty() {
-        body.push_str("<section class=problems><h2>Lifeboat is idle: the options need fixing</h2><ul>");
+        body.push_str(
+            "<section class=problems><h2>Lifeboat is idle: the options need fixing</h2><ul>",
+        );
         for p in problems {
             body.push_str(&format!("<li>{}</li>", escape(p)));
         }
         body.push_str("</ul></section>");
     }
-    let last_good = runs.iter().find(|r| matches!(r.status, RunStatus::Success | RunStatus::Partial));
+    let last_good = runs
+        .iter()
+        .find(|r| matches!(r.status, RunStatus::Success | RunStatus::Partial));
     body.push_str(&match last_good {
         Some(r) => format!(
             "<p class=summary>Last verified backup: <b>{}</b> at {} ({} of {} copies verified)</p>",
@@ -37,14 +41,23 @@ pub fn render(problems: &[String], runs: &[RunRow]) -> String {
             r.copies.iter().filter(|c| c.verified).count(),
             r.copies.len()
         ),
-        None => "<p class=summary>Nothing is protected yet: no backup has a verified off-site copy.</p>".into(),
+        None => {
+            "<p class=summary>Nothing is protected yet: no backup has a verified off-site copy.</p>"
+                .into()
+        }
     });
     body.push_str("<table><thead><tr><th>Started</th><th>Status</th><th>Backup</th><th>Copies</th><th>Problem</th></tr></thead><tbody>");
     for r in runs {
         let copies: Vec<String> = r
             .copies
             .iter()
-            .map(|c| format!("{} {}", if c.verified { "✓" } else { "✗" }, escape(&c.destination)))
+            .map(|c| {
+                format!(
+                    "{} {}",
+                    if c.verified { "✓" } else { "✗" },
+                    escape(&c.destination)
+                )
+            })
             .collect();
         body.push_str(&format!(
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",

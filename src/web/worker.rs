@@ -49,7 +49,10 @@ impl Triggers {
 }
 
 /// Starts the worker; it runs until `shutdown` is cancelled.
-pub fn spawn(runner: Runner, shutdown: CancellationToken) -> (Triggers, tokio::task::JoinHandle<()>) {
+pub fn spawn(
+    runner: Runner,
+    shutdown: CancellationToken,
+) -> (Triggers, tokio::task::JoinHandle<()>) {
     let (tx, mut rx) = mpsc::channel(1);
     let task = tokio::spawn(async move {
         loop {

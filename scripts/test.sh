@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The whole test suite, on a fresh machine: installs and starts the real storage servers (Azurite,
+# s3s-fs) on 127.0.0.1, checks formatting and lints, runs every test, and stops the servers.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/test-servers.sh install
+trap 'scripts/test-servers.sh stop' EXIT
+scripts/test-servers.sh start
+# shellcheck disable=SC1091
+source target/test-servers/env
+
+cargo fmt --all -- --check
+cargo clippy --all-targets --locked -- -D warnings
+cargo test --locked

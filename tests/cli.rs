@@ -1,0 +1,200 @@
+//! The `lifeboat` binary as a person uses it: URLs instead of a config file, exit codes, messages
+//! that say what to fix, and no secret ever printed.
+
+use crate::support::*;
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_lifeboat");
+
+fn lifeboat(args: &[&str], envs: &[(&str, &str)]) -> Output {
+    let mut c = Command::new(BIN);
+    c.args(args)
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env("LIFEBOAT_LOG", "warn");
+    for (k, v) in envs {
+        c.env(k, v);
+    }
+    c.output().unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[test]
+fn a_one_off_run_needs_no_config_and_list_shows_the_copy() {
+    let src = tempfile::tempdir().unwrap();
+    std::fs::write(
+        src.path().join("b.tar"),
+        fixture("ha-core/ha-2026.2.3-plain.tar"),
+    )
+    .unwrap();
+    let dest = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let k = kit();
+    let recipient = k.identity.to_public().to_string();
+    let s3 = format!(
+        "s3://backups/{}?endpoint={}",
+        unique("cli"),
+        std::env::var("LIFEBOAT_TEST_S3").unwrap()
+    );
+    let file = format!("file://{}", dest.path().display());
+    let creds = [
+        ("AWS_ACCESS_KEY_ID", S3_KEY_ID),
+        ("AWS_SECRET_ACCESS_KEY", S3_SECRET),
+    ];
+    let o = lifeboat(
+        &[
+            "--data-dir",
+            data.path().to_str().unwrap(),
+            "run",
+            "--source",
+            &format!("folder:{}", src.path().display()),
+            "--to",
+            &file,
+            "--to",
+            &s3,
+            "--recipient",
+            &recipient,
+        ],
+        &creds,
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let out = text(&o);
+    assert!(out.contains("2 of 2 copies stored and verified"), "{out}");
+    assert!(out.contains("manifest:"), "{out}");
+    assert!(!out.contains(S3_SECRET));
+
+    let o = lifeboat(&["list", "--to", &file, "--to", &s3, "--json"], &creds);
+    assert!(o.status.success(), "{}", text(&o));
+    let listed: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    for name in ["local", "s3"] {
+        assert_eq!(listed[name][0]["backup"]["slug"], "a80ca3b9", "{listed}");
+    }
+    // A second run has nothing new to do.
+    let o = lifeboat(
+        &[
+            "--data-dir",
+            data.path().to_str().unwrap(),
+            "run",
+            "--source",
+            &format!("folder:{}", src.path().display()),
+            "--to",
+            &file,
+            "--recipient",
+            &recipient,
+        ],
+        &[],
+    );
+    assert!(o.status.success());
+    assert!(text(&o).contains("Nothing new"), "{}", text(&o));
+}
+
+#[test]
+fn a_partial_run_exits_3_and_a_failed_one_1_without_printing_secrets() {
+    let src = tempfile::tempdir().unwrap();
+    std::fs::write(
+        src.path().join("b.tar"),
+        fixture("ha-core/ha-2026.2.3-plain.tar"),
+    )
+    .unwrap();
+    let dest = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let recipient = kit().identity.to_public().to_string();
+    let s3 = format!(
+        "s3://backups/{}?endpoint={}",
+        unique("cli"),
+        std::env::var("LIFEBOAT_TEST_S3").unwrap()
+    );
+    let secret = "very-wrong-secret-0xdeadbeef";
+    let args = [
+        "--data-dir",
+        data.path().to_str().unwrap(),
+        "run",
+        "--source",
+    ];
+    let source = format!("folder:{}", src.path().display());
+    let file = format!("file://{}", dest.path().display());
+    let o = lifeboat(
+        &[
+            &args[..],
+            &[
+                source.as_str(),
+                "--to",
+                &file,
+                "--to",
+                &s3,
+                "--recipient",
+                &recipient,
+            ],
+        ]
+        .concat(),
+        &[
+            ("AWS_ACCESS_KEY_ID", S3_KEY_ID),
+            ("AWS_SECRET_ACCESS_KEY", secret),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(text(&o).contains("FAIL  s3"), "{}", text(&o));
+    assert!(!text(&o).contains(secret));
+
+    std::fs::write(
+        src.path().join("c.tar"),
+        &fixture("ha-core/ha-2026.2.3-plain.tar")[..20000],
+    )
+    .unwrap();
+    let o = lifeboat(
+        &[
+            &args[..],
+            &[source.as_str(), "--to", &file, "--recipient", &recipient],
+        ]
+        .concat(),
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("truncated"), "{}", text(&o));
+}
+
+#[test]
+fn bad_input_exits_2_and_says_what_to_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    // No config and no URLs.
+    let o = Command::new(BIN)
+        .arg("run")
+        .current_dir(dir.path())
+        .env_remove("LIFEBOAT_CONFIG")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("--source"), "{}", text(&o));
+    // A config file with problems: every one named by its field.
+    let cfg = dir.path().join("lifeboat.toml");
+    std::fs::write(&cfg, "[source]\ntype = \"folder\"\npath = \"/x\"\n[[destinations]]\ntype = \"s3\"\nname = \"b2\"\nbucket = \"\"\naccess_key_id = \"k\"\nsecret_access_key = \"s3cr3t-value\"\n").unwrap();
+    let o = lifeboat(&["--config", cfg.to_str().unwrap(), "run"], &[]);
+    assert_eq!(o.status.code(), Some(2));
+    let t = text(&o);
+    assert!(
+        t.contains("destinations[0].bucket") && t.contains("encryption.recipients"),
+        "{t}"
+    );
+    assert!(!t.contains("s3cr3t-value"));
+    // Options JSON with a typo names the key.
+    let json = dir.path().join("options.json");
+    std::fs::write(
+        &json,
+        r#"{"source":{"type":"folder","path":"/x"},"destinatons":[]}"#,
+    )
+    .unwrap();
+    let o = lifeboat(&["--config", json.to_str().unwrap(), "run"], &[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("destinatons"), "{}", text(&o));
+    // A URL with a secret in it is refused.
+    let o = lifeboat(&["list", "--to", "s3://b/p?secret_access_key=x"], &[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("never in the URL"), "{}", text(&o));
+}

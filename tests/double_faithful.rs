@@ -1,0 +1,166 @@
+//! Keeps the test double honest: what it answers is checked against the real transcripts and the
+//! facts of HOME_ASSISTANT.md, so the sources are tested against what Home Assistant really says.
+
+use crate::support::ha_double::{Double, Flavor};
+use crate::support::*;
+use futures::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+
+async fn connect(
+    d: &Double,
+) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+    let url = d.url.replace("http://", "ws://") + "/api/websocket";
+    tokio_tungstenite::connect_async(url).await.unwrap().0
+}
+
+async fn next(
+    ws: &mut tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+) -> Option<Value> {
+    loop {
+        match ws.next().await? {
+            Ok(Message::Text(t)) => return serde_json::from_str(t.as_str()).ok(),
+            Ok(Message::Close(_)) | Err(_) => return None,
+            Ok(_) => {}
+        }
+    }
+}
+
+#[tokio::test]
+async fn error_shapes_match_the_real_transcript() {
+    let transcript: Vec<Value> = serde_json::from_slice(
+        &std::fs::read(data("transcripts/ws-error-probes-2026.2.3.json")).unwrap(),
+    )
+    .unwrap();
+    let d = Double::start(Flavor::Core, Vec::new(), None).await;
+
+    // A wrong token: auth_invalid, then the socket closes.
+    let mut ws = connect(&d).await;
+    assert_eq!(next(&mut ws).await.unwrap()["type"], "auth_required");
+    ws.send(Message::Text(
+        json!({"type": "auth", "access_token": "nope"})
+            .to_string()
+            .into(),
+    ))
+    .await
+    .unwrap();
+    let real = &transcript[2]["msg"];
+    let got = next(&mut ws).await.unwrap();
+    assert_eq!(got, *real);
+    assert!(
+        next(&mut ws).await.is_none(),
+        "the socket must close after auth_invalid"
+    );
+
+    // After auth, replay the real probes the double implements and compare answers.
+    let mut ws = connect(&d).await;
+    next(&mut ws).await.unwrap();
+    ws.send(Message::Text(
+        json!({"type": "auth", "access_token": d.token()})
+            .to_string()
+            .into(),
+    ))
+    .await
+    .unwrap();
+    assert_eq!(next(&mut ws).await.unwrap()["type"], "auth_ok");
+    let probes = transcript
+        .iter()
+        .skip_while(|m| m["msg"]["type"] != "auth_ok")
+        .skip(1);
+    let mut pending: Option<Value> = None;
+    let mut compared = 0;
+    for m in probes {
+        let msg = &m["msg"];
+        match m["dir"].as_str() {
+            Some("->") => pending = Some(msg.clone()),
+            Some("<-") => {
+                let Some(sent) = pending.take() else { continue };
+                let t = sent["type"].as_str().unwrap_or_default();
+                if !(t.starts_with("backup/") || t == "ping" || t == "no/such_command") {
+                    continue;
+                }
+                ws.send(Message::Text(sent.to_string().into()))
+                    .await
+                    .unwrap();
+                let got = next(&mut ws).await.unwrap();
+                assert_eq!(got["type"], msg["type"], "{sent}");
+                assert_eq!(got["success"], msg["success"], "{sent}");
+                assert_eq!(got["error"]["code"], msg["error"]["code"], "{sent}");
+                if msg["error"]["code"] != "home_assistant_error" {
+                    assert_eq!(got["error"]["message"], msg["error"]["message"], "{sent}");
+                }
+                compared += 1;
+            }
+            _ => {}
+        }
+    }
+    assert!(compared >= 5, "only {compared} probes compared");
+}
+
+#[tokio::test]
+async fn supervisor_auth_and_roles_behave_like_the_real_one() {
+    let d = Double::start(Flavor::Supervisor, Vec::new(), None).await;
+    let http = reqwest::Client::new();
+    let get = |path: &str| http.get(format!("{}{path}", d.url));
+    // No token: a bare 401 without a JSON body.
+    let r = get("/backups").send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    assert!(r.text().await.unwrap().is_empty());
+    // All three header variants are accepted.
+    for (h, v) in [
+        ("X-Supervisor-Token", d.token().to_owned()),
+        ("X-Hassio-Key", d.token().to_owned()),
+        ("Authorization", format!("Bearer {}", d.token())),
+    ] {
+        let r = get("/backups").header(h, v).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{h}");
+        assert_eq!(r.json::<Value>().await.unwrap()["result"], "ok");
+    }
+    // Role backup may read /jobs/info but not /jobs/{uuid}.
+    let auth = ("Authorization", format!("Bearer {}", d.token()));
+    assert_eq!(
+        get("/jobs/info")
+            .header(auth.0, &auth.1)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        get("/jobs/abc")
+            .header(auth.0, &auth.1)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
+    // One backup job at a time.
+    let start = || {
+        http.post(format!("{}/backups/new/full", d.url))
+            .header(auth.0, &auth.1)
+            .json(&json!({"name": "x", "background": true}))
+    };
+    let first: Value = start().send().await.unwrap().json().await.unwrap();
+    assert!(first["data"]["job_id"].as_str().unwrap().len() == 32);
+    let second = start().send().await.unwrap();
+    assert_eq!(second.status(), 400);
+    let body: Value = second.json().await.unwrap();
+    assert_eq!(body["result"], "error");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Another job is running")
+    );
+    // A missing backup downloads as a bare 404.
+    let r = get("/backups/deadbeef/download")
+        .header(auth.0, &auth.1)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+}

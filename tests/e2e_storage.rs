@@ -1,0 +1,212 @@
+//! End to end on real storage servers: every fixture through a run to Azurite (account key and
+//! SAS) and an S3 server that checks signatures, read back and decrypted byte-identical; failures
+//! of one destination not failing the others; broken archives claiming no copy.
+
+use crate::support::*;
+use lifeboat::destinations::manifest::{self, Listed};
+use lifeboat::history::RunStatus;
+use lifeboat::source::folder::FolderSource;
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+
+fn folder_with(files: &[(&str, &[u8])]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, bytes) in files {
+        std::fs::write(dir.path().join(name), bytes).unwrap();
+    }
+    dir
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_fixture_round_trips_through_azurite_and_s3() {
+    for fx in FIXTURES {
+        let bytes = fixture(fx);
+        let src = folder_with(&[("backup.tar", &bytes)]);
+        let data = tempfile::tempdir().unwrap();
+        let p = unique("fixture");
+        let specs = [
+            azure_key_spec("azure", &p),
+            azure_sas_spec("azure-sas", &p),
+            s3_spec("s3", &p),
+        ];
+        let k = kit();
+        let r = runner(
+            Arc::new(FolderSource::new(src.path().into())),
+            &specs,
+            &k.spec,
+            data.path(),
+        );
+        let reports = r.run("test", false).await.unwrap();
+        assert_eq!(reports.len(), 1, "{fx}");
+        let rep = &reports[0];
+        assert_eq!(
+            rep.status,
+            RunStatus::Success,
+            "{fx}: {:?} {:?}",
+            rep.error,
+            rep.copies
+        );
+        assert_eq!(
+            rep.plain_sha256.as_deref(),
+            Some(hex::encode(Sha256::digest(&bytes)).as_str())
+        );
+        for d in &r.destinations {
+            let listed = manifest::list(d).await.unwrap();
+            assert_eq!(listed.len(), 1, "{fx} on {}", d.name);
+            let Listed::Copy(m) = &listed[0] else {
+                panic!("{fx}: unreadable manifest on {}", d.name)
+            };
+            assert_eq!(m.plain.size, bytes.len() as u64);
+            assert_eq!(m.plain.sha256, hex::encode(Sha256::digest(&bytes)));
+            assert_eq!(m.encryption.recipients.len(), 1);
+            let plain = decrypt(d, &m.object, &k.identity).await;
+            assert!(
+                plain == bytes,
+                "{fx}: copy on {} does not decrypt to the original",
+                d.name
+            );
+            assert_eq!(
+                objects(d).await,
+                [format!("{}.manifest.json", m.copy_id), m.object.clone()]
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_destination_does_not_fail_the_others() {
+    let bytes = fixture("supervisor-style/full-v3.tar");
+    let src = folder_with(&[("b.tar", &bytes)]);
+    let data = tempfile::tempdir().unwrap();
+    let local = tempfile::tempdir().unwrap();
+    let p = unique("partial");
+    let s3_url = std::env::var("LIFEBOAT_TEST_S3").unwrap();
+    let specs = [
+        s3_spec_with("wrong-key", &p, &s3_url, "not-the-secret"),
+        s3_spec_with("unreachable", &p, "http://127.0.0.1:9", S3_SECRET),
+        local_spec("usb", local.path()),
+        azure_key_spec("azure", &p),
+    ];
+    let k = kit();
+    let r = runner(
+        Arc::new(FolderSource::new(src.path().into())),
+        &specs,
+        &k.spec,
+        data.path(),
+    );
+    let rep = r.run("test", false).await.unwrap().remove(0);
+    assert_eq!(rep.status, RunStatus::Partial);
+    let by_name = |n: &str| rep.copies.iter().find(|c| c.destination == n).unwrap();
+    assert!(by_name("usb").verified && by_name("azure").verified);
+    let wrong = by_name("wrong-key");
+    assert!(!wrong.verified);
+    assert!(
+        wrong.error.as_deref().unwrap().contains("credentials"),
+        "{:?}",
+        wrong.error
+    );
+    assert!(!wrong.error.as_deref().unwrap().contains("not-the-secret"));
+    assert!(!by_name("unreachable").verified);
+    // The good copies are complete and decrypt.
+    assert_eq!(
+        decrypt(&r.destinations[2], &by_name("usb").object, &k.identity).await,
+        bytes
+    );
+    // Nothing claimed where it failed: look with the right key.
+    let honest = open(&[s3_spec("s3", &p)]).remove(0);
+    assert!(objects(&honest).await.is_empty());
+    // History says partial, with a record for every destination.
+    let runs = r.history.recent_runs(5).await.unwrap();
+    assert_eq!(runs[0].status, RunStatus::Partial);
+    assert_eq!(runs[0].copies.len(), 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_truncated_archive_fails_and_claims_no_copy() {
+    let bytes = fixture("supervisor-style/full-plain.tar");
+    // Cut mid-member, and at a 512-byte boundary past the last member (only the end marker lost).
+    for cut in [bytes.len() / 2, bytes.len() - 10240] {
+        let src = folder_with(&[("b.tar", &bytes[..cut])]);
+        let data = tempfile::tempdir().unwrap();
+        let local = tempfile::tempdir().unwrap();
+        let p = unique("truncated");
+        let specs = [
+            s3_spec("s3", &p),
+            azure_key_spec("azure", &p),
+            local_spec("usb", local.path()),
+        ];
+        let k = kit();
+        let r = runner(
+            Arc::new(FolderSource::new(src.path().into())),
+            &specs,
+            &k.spec,
+            data.path(),
+        );
+        let rep = r.run("test", false).await.unwrap().remove(0);
+        assert_eq!(rep.status, RunStatus::Failed, "cut at {cut}");
+        assert!(
+            rep.error.as_deref().unwrap().contains("truncated"),
+            "{:?}",
+            rep.error
+        );
+        assert!(
+            rep.copies
+                .iter()
+                .all(|c| !c.verified && c.manifest.is_none())
+        );
+        for d in &r.destinations {
+            assert!(
+                objects(d).await.is_empty(),
+                "cut at {cut}: {} holds {:?}",
+                d.name,
+                objects(d).await
+            );
+        }
+        assert!(r.history.shipped_source_keys().await.unwrap().is_empty());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_new_backups_are_shipped_and_not_a_backup_is_refused() {
+    let src = folder_with(&[("a.tar", &fixture("ha-core/ha-2026.2.3-plain.tar"))]);
+    let data = tempfile::tempdir().unwrap();
+    let p = unique("incremental");
+    let k = kit();
+    let r = runner(
+        Arc::new(FolderSource::new(src.path().into())),
+        &[s3_spec("s3", &p)],
+        &k.spec,
+        data.path(),
+    );
+    assert_eq!(r.run("test", false).await.unwrap().len(), 1);
+    assert!(r.run("test", false).await.unwrap().is_empty());
+    std::fs::write(
+        src.path().join("b.tar"),
+        fixture("ha-core/ha-2024.3.3-legacy.tar"),
+    )
+    .unwrap();
+    // A tar that is not a Home Assistant backup.
+    let mut junk = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_size(3);
+    h.set_cksum();
+    junk.append_data(&mut h, "notes.txt", &b"abc"[..]).unwrap();
+    std::fs::write(src.path().join("c.tar"), junk.into_inner().unwrap()).unwrap();
+    let reps = r.run("test", false).await.unwrap();
+    assert_eq!(reps.len(), 2);
+    let ok = reps
+        .iter()
+        .find(|r| r.status == RunStatus::Success)
+        .unwrap();
+    assert_eq!(ok.backup.as_ref().unwrap().slug, "be3a0233");
+    let bad = reps.iter().find(|r| r.status == RunStatus::Failed).unwrap();
+    assert!(
+        bad.error
+            .as_deref()
+            .unwrap()
+            .contains("not a Home Assistant backup"),
+        "{:?}",
+        bad.error
+    );
+    assert_eq!(manifest::list(&r.destinations[0]).await.unwrap().len(), 2);
+}

@@ -1,0 +1,247 @@
+//! The Home Assistant sources against the test double, shipping to a real S3 server: Core
+//! (current and legacy API), the Supervisor over its websocket proxy and over REST jobs, and the
+//! errors and races real systems produce.
+
+use crate::support::ha_double::{Double, Faults, Flavor};
+use crate::support::*;
+use lifeboat::config::SupervisorMethod;
+use lifeboat::history::RunStatus;
+use lifeboat::pipeline::run::RunReport;
+use lifeboat::secret::Secret;
+use lifeboat::source::Source;
+use lifeboat::source::core::CoreSource;
+use lifeboat::source::supervisor::SupervisorSource;
+use std::sync::Arc;
+
+fn core(d: &Double, token: &str) -> Arc<dyn Source> {
+    Arc::new(CoreSource::new(
+        reqwest::Client::new(),
+        d.url.parse().unwrap(),
+        Secret::new(token),
+        None,
+        quick(),
+    ))
+}
+
+fn supervisor(d: &Double, method: SupervisorMethod) -> Arc<dyn Source> {
+    Arc::new(SupervisorSource::new(
+        reqwest::Client::new(),
+        d.url.parse().unwrap(),
+        Secret::new(d.token()),
+        method,
+        quick(),
+    ))
+}
+
+/// Runs once to a fresh S3 prefix; returns the report and, for a verified copy, its plaintext.
+async fn ship(source: Arc<dyn Source>) -> (RunReport, Option<Vec<u8>>) {
+    let data = tempfile::tempdir().unwrap();
+    let k = kit();
+    let r = runner(
+        source,
+        &[s3_spec("s3", &unique("source"))],
+        &k.spec,
+        data.path(),
+    );
+    let mut reps = r.run("test", false).await.unwrap();
+    assert_eq!(reps.len(), 1);
+    let rep = reps.remove(0);
+    let plain = match rep.copies.first() {
+        Some(c) if c.verified => Some(decrypt(&r.destinations[0], &c.object, &k.identity).await),
+        _ => None,
+    };
+    (rep, plain)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn core_install_backup_is_created_with_the_ha_key_and_shipped() {
+    let fx = fixture("ha-core/ha-2026.2.3-encrypted.tar");
+    let d = Double::start(Flavor::Core, fx.clone(), Some("backup-password-123")).await;
+    let (rep, plain) = ship(core(&d, d.token())).await;
+    assert_eq!(rep.status, RunStatus::Success, "{:?}", rep.error);
+    assert_eq!(plain.unwrap(), fx);
+    let req = d.inner.create_requests.lock().unwrap()[0].clone();
+    assert_eq!(req["agent_ids"], serde_json::json!(["backup.local"]));
+    assert_eq!(req["password"], "backup-password-123");
+    assert!(
+        d.log()
+            .iter()
+            .any(|l| l.contains("/api/backup/download/") && l.ends_with("agent_id=backup.local"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn core_job_id_that_is_not_the_backup_id_still_finds_the_backup() {
+    let fx = fixture("ha-core/ha-2026.2.3-plain.tar");
+    let d = Double::start(Flavor::Core, fx.clone(), None).await;
+    d.set_faults(Faults {
+        job_id_differs: true,
+        ..Faults::default()
+    });
+    let (rep, plain) = ship(core(&d, d.token())).await;
+    assert_eq!(rep.status, RunStatus::Success, "{:?}", rep.error);
+    assert_eq!(plain.unwrap(), fx);
+    assert!(
+        d.inner.create_requests.lock().unwrap()[0]
+            .get("password")
+            .is_none()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn legacy_core_api_is_understood() {
+    let fx = fixture("ha-core/ha-2024.3.3-legacy.tar");
+    let d = Double::start(Flavor::LegacyCore, fx.clone(), None).await;
+    let (rep, plain) = ship(core(&d, d.token())).await;
+    assert_eq!(rep.status, RunStatus::Success, "{:?}", rep.error);
+    assert_eq!(plain.unwrap(), fx);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn busy_and_blocked_backup_managers_are_waited_for() {
+    let fx = fixture("ha-core/ha-2026.2.3-plain.tar");
+    let d = Double::start(Flavor::Core, fx, None).await;
+    d.set_faults(Faults {
+        blocked: 1,
+        busy: 2,
+        ..Faults::default()
+    });
+    let (rep, _) = ship(core(&d, d.token())).await;
+    assert_eq!(rep.status, RunStatus::Success, "{:?}", rep.error);
+    assert_eq!(d.inner.create_requests.lock().unwrap().len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_home_assistant_fails_is_a_failed_run_with_its_reason() {
+    let d = Double::start(Flavor::Core, fixture("ha-core/ha-2026.2.3-plain.tar"), None).await;
+    d.set_faults(Faults {
+        fail_job: Some("Disk full".into()),
+        ..Faults::default()
+    });
+    let (rep, _) = ship(core(&d, d.token())).await;
+    assert_eq!(rep.status, RunStatus::Failed);
+    assert!(
+        rep.error.as_deref().unwrap().contains("Disk full"),
+        "{:?}",
+        rep.error
+    );
+    assert!(rep.copies.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_token_says_so_and_never_prints_it() {
+    let d = Double::start(Flavor::Core, fixture("ha-core/ha-2026.2.3-plain.tar"), None).await;
+    let (rep, _) = ship(core(&d, "wrong-token-abcdef")).await;
+    assert_eq!(rep.status, RunStatus::Failed);
+    let e = rep.error.unwrap();
+    assert!(e.contains("refused the access token"), "{e}");
+    assert!(!e.contains("wrong-token-abcdef"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn home_assistant_unreachable_is_a_failed_run() {
+    let d = Double::start(Flavor::Core, Vec::new(), None).await;
+    let mut url: url::Url = d.url.parse().unwrap();
+    url.set_port(Some(9)).unwrap();
+    let src = Arc::new(CoreSource::new(
+        reqwest::Client::new(),
+        url,
+        Secret::new("t"),
+        None,
+        quick(),
+    ));
+    let (rep, _) = ship(src).await;
+    assert_eq!(rep.status, RunStatus::Failed);
+    assert!(rep.error.unwrap().contains("cannot connect"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn supervisor_over_the_websocket_proxy_backs_up_everything() {
+    let fx = fixture("supervisor-style/full-v3.tar");
+    let d = Double::start(
+        Flavor::Supervisor,
+        fx.clone(),
+        Some("DDTV-CESF-QLHM-PM8S-AHHS-BF6M-5044"),
+    )
+    .await;
+    let (rep, plain) = ship(supervisor(&d, SupervisorMethod::Websocket)).await;
+    assert_eq!(rep.status, RunStatus::Success, "{:?}", rep.error);
+    assert_eq!(plain.unwrap(), fx);
+    let req = d.inner.create_requests.lock().unwrap()[0].clone();
+    assert_eq!(req["agent_ids"], serde_json::json!(["hassio.local"]));
+    assert_eq!(req["include_all_addons"], true);
+    assert!(
+        d.log()
+            .iter()
+            .any(|l| l.starts_with("GET /backups/") && l.ends_with("/download"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn supervisor_rest_jobs_are_followed_and_child_errors_become_warnings() {
+    let fx = fixture("supervisor-style/full-v2.tar");
+    let d = Double::start(Flavor::Supervisor, fx.clone(), None).await;
+    d.set_faults(Faults {
+        busy: 1,
+        child_error: Some("Can't backup add-on core_mosquitto".into()),
+        ..Faults::default()
+    });
+    let (rep, plain) = ship(supervisor(&d, SupervisorMethod::Rest)).await;
+    assert_eq!(rep.status, RunStatus::Success, "{:?}", rep.error);
+    assert_eq!(plain.unwrap(), fx);
+    assert!(
+        rep.warnings.iter().any(|w| w.contains("core_mosquitto")),
+        "{:?}",
+        rep.warnings
+    );
+    let log = d.log();
+    assert_eq!(
+        log.iter()
+            .filter(|l| *l == "POST /backups/new/full")
+            .count(),
+        2,
+        "busy is retried"
+    );
+    assert!(log.iter().any(|l| l == "GET /jobs/info"));
+    assert!(d.inner.create_requests.lock().unwrap()[0]["background"] == true);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn supervisor_job_failure_and_truncated_download_claim_no_copy() {
+    let d = Double::start(
+        Flavor::Supervisor,
+        fixture("supervisor-style/full-plain.tar"),
+        None,
+    )
+    .await;
+    d.set_faults(Faults {
+        fail_job: Some("Backup was aborted".into()),
+        ..Faults::default()
+    });
+    let (rep, _) = ship(supervisor(&d, SupervisorMethod::Rest)).await;
+    assert_eq!(rep.status, RunStatus::Failed);
+    assert!(
+        rep.error.as_deref().unwrap().contains("Backup was aborted"),
+        "{:?}",
+        rep.error
+    );
+
+    let d = Double::start(
+        Flavor::Supervisor,
+        fixture("supervisor-style/full-plain.tar"),
+        None,
+    )
+    .await;
+    d.set_faults(Faults {
+        truncate_download: Some(1_000_000),
+        ..Faults::default()
+    });
+    let (rep, _) = ship(supervisor(&d, SupervisorMethod::Rest)).await;
+    assert_eq!(rep.status, RunStatus::Failed);
+    assert!(
+        rep.error.as_deref().unwrap().contains("truncated"),
+        "{:?}",
+        rep.error
+    );
+    assert!(rep.copies.iter().all(|c| !c.verified));
+}

@@ -1,0 +1,185 @@
+//! Shared test support: fixtures, the real storage servers started by `scripts/test-servers.sh`,
+//! destination settings for them, and a runner wired like the real one.
+
+pub mod ha_double;
+
+use lifeboat::config::{AzureCredential, DestinationKind, DestinationSpec, EncryptionSpec};
+use lifeboat::destinations::{self, Destination};
+use lifeboat::history::History;
+use lifeboat::pipeline::SystemClock;
+use lifeboat::pipeline::run::Runner;
+use lifeboat::secret::Secret;
+use lifeboat::source::{Patience, Source};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+use tokio::io::AsyncReadExt;
+
+pub const AZURITE_ACCOUNT: &str = "devstoreaccount1";
+pub const AZURITE_KEY: &str =
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+pub const S3_KEY_ID: &str = "AKTEST";
+pub const S3_SECRET: &str = "SKTESTSECRET";
+
+pub fn data(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(rel)
+}
+
+pub fn fixture(rel: &str) -> Vec<u8> {
+    std::fs::read(data(rel)).unwrap()
+}
+
+/// Every fixture archive made by real Home Assistant or the securetar library.
+pub const FIXTURES: [&str; 7] = [
+    "ha-core/ha-2026.2.3-plain.tar",
+    "ha-core/ha-2026.2.3-encrypted.tar",
+    "ha-core/ha-2026.2.3-encrypted.decrypted-by-ha.tar",
+    "ha-core/ha-2024.3.3-legacy.tar",
+    "supervisor-style/full-plain.tar",
+    "supervisor-style/full-v2.tar",
+    "supervisor-style/full-v3.tar",
+];
+
+fn env_or_die(key: &str) -> String {
+    std::env::var(key).unwrap_or_else(|_| {
+        panic!(
+            "{key} is not set: run the suite with scripts/test.sh, which starts the storage servers"
+        )
+    })
+}
+
+/// A prefix no other test uses.
+pub fn unique(tag: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{tag}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+pub fn s3_spec(name: &str, prefix: &str) -> DestinationSpec {
+    s3_spec_with(name, prefix, &env_or_die("LIFEBOAT_TEST_S3"), S3_SECRET)
+}
+
+pub fn s3_spec_with(name: &str, prefix: &str, endpoint: &str, secret: &str) -> DestinationSpec {
+    DestinationSpec {
+        name: name.into(),
+        kind: DestinationKind::S3 {
+            bucket: "backups".into(),
+            prefix: format!("{prefix}/"),
+            endpoint: Some(endpoint.into()),
+            region: "us-east-1".into(),
+            access_key_id: S3_KEY_ID.into(),
+            secret_access_key: Secret::new(secret),
+            path_style: true,
+        },
+    }
+}
+
+pub fn azure_key_spec(name: &str, prefix: &str) -> DestinationSpec {
+    DestinationSpec {
+        name: name.into(),
+        kind: DestinationKind::Azure {
+            account: AZURITE_ACCOUNT.into(),
+            container: "backups".into(),
+            prefix: format!("{prefix}/"),
+            endpoint: env_or_die("LIFEBOAT_TEST_AZURITE"),
+            credential: AzureCredential::AccountKey(Secret::new(AZURITE_KEY)),
+        },
+    }
+}
+
+pub fn azure_sas_spec(name: &str, prefix: &str) -> DestinationSpec {
+    DestinationSpec {
+        name: name.into(),
+        kind: DestinationKind::Azure {
+            account: AZURITE_ACCOUNT.into(),
+            container: "sas-backups".into(),
+            prefix: format!("{prefix}/"),
+            endpoint: env_or_die("LIFEBOAT_TEST_AZURITE"),
+            credential: AzureCredential::Sas(Secret::new(env_or_die("LIFEBOAT_TEST_AZURITE_SAS"))),
+        },
+    }
+}
+
+pub fn local_spec(name: &str, dir: &Path) -> DestinationSpec {
+    DestinationSpec {
+        name: name.into(),
+        kind: DestinationKind::Local {
+            path: dir.to_owned(),
+        },
+    }
+}
+
+pub fn open(specs: &[DestinationSpec]) -> Vec<Destination> {
+    specs
+        .iter()
+        .map(|s| destinations::open(s).unwrap())
+        .collect()
+}
+
+/// Short waits so tests of retries and polling do not wait for real.
+pub fn quick() -> Patience {
+    Patience {
+        answer: Duration::from_secs(10),
+        poll: Duration::from_millis(20),
+        busy_retry: Duration::from_millis(20),
+        busy_attempts: 5,
+        backup: Duration::from_secs(30),
+    }
+}
+
+pub struct Kit {
+    pub identity: age::x25519::Identity,
+    pub spec: EncryptionSpec,
+}
+
+pub fn kit() -> Kit {
+    let identity = age::x25519::Identity::generate();
+    let spec = EncryptionSpec {
+        recipients: vec![identity.to_public()],
+        passphrase: None,
+    };
+    Kit { identity, spec }
+}
+
+pub fn runner(
+    source: Arc<dyn Source>,
+    specs: &[DestinationSpec],
+    enc: &EncryptionSpec,
+    data_dir: &Path,
+) -> Runner {
+    Runner {
+        source,
+        destinations: open(specs),
+        encryption: enc.clone(),
+        history: History::open(data_dir).unwrap(),
+        clock: Arc::new(SystemClock),
+    }
+}
+
+/// Reads an object back and decrypts it with the kit's identity.
+pub async fn decrypt(d: &Destination, object: &str, identity: &age::x25519::Identity) -> Vec<u8> {
+    let mut r = d.store.reader(object).await.unwrap();
+    let mut stored = Vec::new();
+    r.read_to_end(&mut stored).await.unwrap();
+    let dec = age::Decryptor::new(&stored[..]).unwrap();
+    let mut plain = Vec::new();
+    dec.decrypt(std::iter::once(identity as &dyn age::Identity))
+        .unwrap()
+        .read_to_end(&mut plain)
+        .unwrap();
+    plain
+}
+
+/// Objects on a destination (names directly under its prefix).
+pub async fn objects(d: &Destination) -> Vec<String> {
+    let mut v = d.store.list().await.unwrap();
+    v.sort();
+    v
+}

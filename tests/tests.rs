@@ -1,0 +1,12 @@
+//! Integration tests, compiled into one binary (faster to build). They talk to real parts: the
+//! storage servers started by `scripts/test-servers.sh`, the Home Assistant test double, the real
+//! `lifeboat` binary and real archives.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
+
+mod support;
+
+mod cli;
+mod double_faithful;
+mod e2e_storage;
+mod sources;

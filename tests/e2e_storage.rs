@@ -210,3 +210,45 @@ async fn only_new_backups_are_shipped_and_not_a_backup_is_refused() {
     );
     assert_eq!(manifest::list(&r.destinations[0]).await.unwrap().len(), 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_sas_token_never_reaches_messages_or_history() {
+    let src = folder_with(&[("b.tar", &fixture("ha-core/ha-2026.2.3-plain.tar"))]);
+    let data = tempfile::tempdir().unwrap();
+    let local = tempfile::tempdir().unwrap();
+    let p = unique("sas");
+    // The test SAS token is signed for the container `sas-backups` only.
+    let mut wrong = azure_sas_spec("azure-sas", &p);
+    if let lifeboat::config::DestinationKind::Azure { container, .. } = &mut wrong.kind {
+        *container = "backups".into();
+    }
+    let sas = std::env::var("LIFEBOAT_TEST_AZURITE_SAS").unwrap();
+    let sig = sas
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("sig="))
+        .unwrap()
+        .to_owned();
+    let k = kit();
+    let r = runner(
+        Arc::new(FolderSource::new(src.path().into())),
+        &[wrong, local_spec("usb", local.path())],
+        &k.spec,
+        data.path(),
+    );
+    let rep = r.run("test", false).await.unwrap().remove(0);
+    assert_eq!(rep.status, RunStatus::Partial);
+    let err = rep.copies[0].error.clone().unwrap();
+    assert!(!err.contains(&sig) && !err.contains(&sas), "{err}");
+    let db = std::fs::read(data.path().join(lifeboat::history::FILE_NAME)).unwrap();
+    let wal = std::fs::read(
+        data.path()
+            .join(format!("{}-wal", lifeboat::history::FILE_NAME)),
+    )
+    .unwrap_or_default();
+    for bytes in [db, wal] {
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(&sig),
+            "the SAS signature reached history"
+        );
+    }
+}

@@ -21,6 +21,15 @@ fn root(prefix: &str) -> String {
 /// # Errors
 /// A [`StoreError`] of kind `Config` when OpenDAL refuses the settings.
 pub fn open(spec: &DestinationSpec) -> Result<Destination, StoreError> {
+    let secrets = match &spec.kind {
+        DestinationKind::Local { .. } => Vec::new(),
+        DestinationKind::S3 {
+            secret_access_key, ..
+        } => vec![secret_access_key.clone()],
+        DestinationKind::Azure { credential, .. } => match credential {
+            AzureCredential::AccountKey(s) | AzureCredential::Sas(s) => vec![s.clone()],
+        },
+    };
     let op = match &spec.kind {
         DestinationKind::Local { path } => {
             let builder = opendal::services::Fs::default()
@@ -88,6 +97,6 @@ pub fn open(spec: &DestinationSpec) -> Result<Destination, StoreError> {
         name: spec.name.clone(),
         kind: spec.kind.label(),
         location: spec.kind.location(),
-        store: Arc::new(OpendalStore::new(op)),
+        store: Arc::new(OpendalStore::new(op, secrets)),
     })
 }

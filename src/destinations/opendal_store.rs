@@ -2,6 +2,7 @@
 //! through it (multipart parts, Azure blocks, or a temp file renamed on commit).
 
 use super::{ObjectWriter, Store, StoreError, StoreErrorKind, part_size};
+use crate::secret::Secret;
 use async_trait::async_trait;
 use bytes::Bytes;
 use opendal::{ErrorKind, Operator};
@@ -17,13 +18,42 @@ const READ_CONCURRENCY: usize = 2;
 /// A store backed by an OpenDAL operator (already rooted at the destination's prefix).
 pub struct OpendalStore {
     op: Operator,
+    /// Credentials that must never appear in an error (a SAS token travels in request URLs).
+    secrets: Vec<Secret>,
 }
 
 impl OpendalStore {
-    /// Wraps an operator.
-    pub fn new(op: Operator) -> Self {
-        Self { op }
+    /// Wraps an operator; `secrets` are scrubbed from every error message.
+    pub fn new(op: Operator, secrets: Vec<Secret>) -> Self {
+        Self { op, secrets }
     }
+
+    fn err(&self, e: opendal::Error) -> StoreError {
+        let mut out = classify(&e);
+        out.message = redact(&out.message, &self.secrets);
+        out
+    }
+}
+
+/// Removes secrets, and any URL signature, from a message.
+pub fn redact(message: &str, secrets: &[Secret]) -> String {
+    let mut out = message.to_owned();
+    for s in secrets.iter().filter(|s| s.expose().len() >= 4) {
+        out = out.replace(s.expose(), "***");
+    }
+    // Signed URLs (Azure SAS, S3 presigned) carry their signature as a query parameter.
+    for key in ["sig=", "X-Amz-Signature=", "X-Amz-Credential="] {
+        let mut from = 0;
+        while let Some(pos) = out[from..].find(key) {
+            let start = from + pos + key.len();
+            let end = out[start..]
+                .find(|c: char| c == '&' || c == ',' || c == '"' || c.is_whitespace())
+                .map_or(out.len(), |e| start + e);
+            out.replace_range(start..end, "***");
+            from = start + 3;
+        }
+    }
+    out
 }
 
 /// Classifies an OpenDAL error where it leaves the backend.
@@ -48,26 +78,34 @@ pub fn classify(e: &opendal::Error) -> StoreError {
     }
 }
 
-fn err(e: opendal::Error) -> StoreError {
-    classify(&e)
-}
-
 struct OpendalWriter {
     inner: opendal::Writer,
+    secrets: Vec<Secret>,
+}
+
+impl OpendalWriter {
+    fn err(&self, e: opendal::Error) -> StoreError {
+        let mut out = classify(&e);
+        out.message = redact(&out.message, &self.secrets);
+        out
+    }
 }
 
 #[async_trait]
 impl ObjectWriter for OpendalWriter {
     async fn write(&mut self, chunk: Bytes) -> Result<(), StoreError> {
-        self.inner.write(chunk).await.map_err(err)
+        let r = self.inner.write(chunk).await;
+        r.map_err(|e| self.err(e))
     }
 
     async fn finish(mut self: Box<Self>) -> Result<(), StoreError> {
-        self.inner.close().await.map(|_| ()).map_err(err)
+        let r = self.inner.close().await;
+        r.map(|_| ()).map_err(|e| self.err(e))
     }
 
     async fn abort(mut self: Box<Self>) -> Result<(), StoreError> {
-        self.inner.abort().await.map_err(err)
+        let r = self.inner.abort().await;
+        r.map_err(|e| self.err(e))
     }
 }
 
@@ -84,36 +122,56 @@ impl Store for OpendalStore {
             .chunk(part_size(size_hint))
             .concurrent(UPLOAD_CONCURRENCY)
             .await
-            .map_err(err)?;
-        Ok(Box::new(OpendalWriter { inner }))
+            .map_err(|e| self.err(e))?;
+        Ok(Box::new(OpendalWriter {
+            inner,
+            secrets: self.secrets.clone(),
+        }))
     }
 
     async fn reader(&self, path: &str) -> Result<Box<dyn AsyncRead + Send + Unpin>, StoreError> {
-        let len = self.op.stat(path).await.map_err(err)?.content_length();
+        let len = self
+            .op
+            .stat(path)
+            .await
+            .map_err(|e| self.err(e))?
+            .content_length();
         let reader = self
             .op
             .reader_with(path)
             .chunk(READ_CHUNK)
             .concurrent(READ_CONCURRENCY)
             .await
-            .map_err(err)?;
-        let stream = reader.into_futures_async_read(0..len).await.map_err(err)?;
+            .map_err(|e| self.err(e))?;
+        let stream = reader
+            .into_futures_async_read(0..len)
+            .await
+            .map_err(|e| self.err(e))?;
         Ok(Box::new(stream.compat()))
     }
 
     async fn read_small(&self, path: &str, limit: u64) -> Result<Vec<u8>, StoreError> {
-        let len = self.op.stat(path).await.map_err(err)?.content_length();
+        let len = self
+            .op
+            .stat(path)
+            .await
+            .map_err(|e| self.err(e))?
+            .content_length();
         if len > limit {
             return Err(StoreError::new(
                 StoreErrorKind::Other,
                 format!("{path} is {len} bytes, more than the {limit} expected"),
             ));
         }
-        Ok(self.op.read(path).await.map_err(err)?.to_vec())
+        Ok(self.op.read(path).await.map_err(|e| self.err(e))?.to_vec())
     }
 
     async fn write_small(&self, path: &str, data: Vec<u8>) -> Result<(), StoreError> {
-        self.op.write(path, data).await.map(|_| ()).map_err(err)
+        self.op
+            .write(path, data)
+            .await
+            .map(|_| ())
+            .map_err(|e| self.err(e))
     }
 
     async fn list(&self) -> Result<Vec<String>, StoreError> {
@@ -124,14 +182,33 @@ impl Store for OpendalStore {
                 .map(|e| e.name().to_owned())
                 .collect()),
             Err(e) if e.kind() == ErrorKind::NotFound => Ok(Vec::new()),
-            Err(e) => Err(err(e)),
+            Err(e) => Err(self.err(e)),
         }
     }
 
     async fn delete(&self, path: &str) -> Result<(), StoreError> {
         match self.op.delete(path).await {
-            Err(e) if e.kind() != ErrorKind::NotFound => Err(err(e)),
+            Err(e) if e.kind() != ErrorKind::NotFound => Err(self.err(e)),
             _ => Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signatures_and_known_secrets_are_scrubbed() {
+        let msg = "PermissionDenied at write, uri: http://h/c/o?sv=2021&sig=AbC%2Fdef%3D&se=2026 key=topsecretkey";
+        let out = redact(msg, &[Secret::new("topsecretkey")]);
+        assert!(
+            !out.contains("AbC%2Fdef") && !out.contains("topsecretkey"),
+            "{out}"
+        );
+        assert!(
+            out.contains("sig=***&se=2026") && out.contains("key=***"),
+            "{out}"
+        );
     }
 }

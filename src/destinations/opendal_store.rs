@@ -12,7 +12,7 @@ use tokio_util::compat::FuturesAsyncReadCompatExt;
 /// Parts uploaded at once per upload; memory is about part size × this.
 const UPLOAD_CONCURRENCY: usize = 2;
 /// Read-back chunk size and concurrency.
-const READ_CHUNK: usize = 8 << 20;
+const READ_CHUNK: usize = 2 << 20;
 const READ_CONCURRENCY: usize = 2;
 
 /// A store backed by an OpenDAL operator (already rooted at the destination's prefix).

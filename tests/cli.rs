@@ -28,12 +28,7 @@ fn text(o: &Output) -> String {
 
 #[test]
 fn a_one_off_run_needs_no_config_and_list_shows_the_copy() {
-    let src = tempfile::tempdir().unwrap();
-    std::fs::write(
-        src.path().join("b.tar"),
-        fixture("ha-core/ha-2026.2.3-plain.tar"),
-    )
-    .unwrap();
+    let src = folder_with(&[("b.tar", &fixture("ha-core/ha-2026.2.3-plain.tar"))]);
     let dest = tempfile::tempdir().unwrap();
     let data = tempfile::tempdir().unwrap();
     let k = kit();
@@ -97,12 +92,7 @@ fn a_one_off_run_needs_no_config_and_list_shows_the_copy() {
 
 #[test]
 fn a_partial_run_exits_3_and_a_failed_one_1_without_printing_secrets() {
-    let src = tempfile::tempdir().unwrap();
-    std::fs::write(
-        src.path().join("b.tar"),
-        fixture("ha-core/ha-2026.2.3-plain.tar"),
-    )
-    .unwrap();
+    let src = folder_with(&[("b.tar", &fixture("ha-core/ha-2026.2.3-plain.tar"))]);
     let dest = tempfile::tempdir().unwrap();
     let data = tempfile::tempdir().unwrap();
     let recipient = kit().identity.to_public().to_string();

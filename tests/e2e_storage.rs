@@ -9,14 +9,6 @@ use lifeboat::source::folder::FolderSource;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
-fn folder_with(files: &[(&str, &[u8])]) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    for (name, bytes) in files {
-        std::fs::write(dir.path().join(name), bytes).unwrap();
-    }
-    dir
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_fixture_round_trips_through_azurite_and_s3() {
     for fx in FIXTURES {

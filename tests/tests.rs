@@ -9,4 +9,5 @@ mod support;
 mod cli;
 mod double_faithful;
 mod e2e_storage;
+mod serve;
 mod sources;

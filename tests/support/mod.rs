@@ -183,3 +183,12 @@ pub async fn objects(d: &Destination) -> Vec<String> {
     v.sort();
     v
 }
+
+/// A temporary folder holding the given files (a folder source).
+pub fn folder_with(files: &[(&str, &[u8])]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, bytes) in files {
+        std::fs::write(dir.path().join(name), bytes).unwrap();
+    }
+    dir
+}

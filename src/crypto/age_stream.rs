@@ -129,6 +129,32 @@ mod tests {
     }
 
     #[test]
+    fn a_passphrase_copy_decrypts_with_the_passphrase_only() {
+        let spec = EncryptionSpec {
+            recipients: Vec::new(),
+            passphrase: Some(crate::secret::Secret::new("correct horse battery staple")),
+        };
+        let mut enc = StreamEncryptor::new(&spec).unwrap();
+        let mut out = enc.push(b"home assistant backup").unwrap().to_vec();
+        out.extend_from_slice(&enc.finish().unwrap());
+        let decrypt = |pass: &str| {
+            let id = age::scrypt::Identity::new(SecretString::from(pass.to_owned()));
+            let dec = age::Decryptor::new(&out[..]).unwrap();
+            dec.decrypt(std::iter::once(&id as &dyn age::Identity))
+                .map(|mut r| {
+                    let mut v = Vec::new();
+                    r.read_to_end(&mut v).unwrap();
+                    v
+                })
+        };
+        assert_eq!(
+            decrypt("correct horse battery staple").unwrap(),
+            b"home assistant backup"
+        );
+        assert!(decrypt("wrong").is_err());
+    }
+
+    #[test]
     fn fingerprints_are_stable_and_short() {
         let r: age::x25519::Recipient =
             "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p"

@@ -9,5 +9,6 @@ mod support;
 mod cli;
 mod double_faithful;
 mod e2e_storage;
+mod securetar;
 mod serve;
 mod sources;

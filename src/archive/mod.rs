@@ -3,6 +3,7 @@
 
 pub mod backup_json;
 pub mod inspect;
+pub mod securetar;
 
 pub use backup_json::BackupJson;
 pub use inspect::{Inspection, Member, inspect};

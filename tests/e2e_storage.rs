@@ -244,3 +244,84 @@ async fn a_refused_sas_token_never_reaches_messages_or_history() {
         );
     }
 }
+
+/// The deep check in the single pass: protected backups are opened with the Home Assistant key and
+/// every inner archive is walked to its end; one that would not restore fails the run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inner_archives_are_opened_and_walked_before_a_copy_is_claimed() {
+    const KIT_KEY: &str = "DDTV-CESF-QLHM-PM8S-AHHS-BF6M-5044";
+    let run = |bytes: Vec<u8>, keys: Vec<&'static str>| async move {
+        let src = folder_with(&[("b.tar", &bytes)]);
+        let data = tempfile::tempdir().unwrap();
+        let out = tempfile::tempdir().unwrap();
+        let k = kit();
+        let mut r = runner(
+            Arc::new(FolderSource::new(src.path().into())),
+            &[local_spec("usb", out.path())],
+            &k.spec,
+            data.path(),
+        );
+        r.ha_keys = keys
+            .into_iter()
+            .map(lifeboat::secret::Secret::new)
+            .collect();
+        let rep = r.run("test", false).await.unwrap().remove(0);
+        let listed = manifest::list(&r.destinations[0]).await.unwrap();
+        (rep, listed)
+    };
+    for file in [
+        "supervisor-style/full-v2.tar",
+        "supervisor-style/full-v3.tar",
+    ] {
+        // With the key: checked to the end, no warning, the key's fingerprint in the manifest.
+        let (rep, listed) = run(
+            fixture(file),
+            vec!["WRNG-KEYY-0000-0000-0000-0000-0000", KIT_KEY],
+        )
+        .await;
+        assert_eq!(rep.status, RunStatus::Success, "{file}: {:?}", rep.error);
+        assert!(rep.warnings.is_empty(), "{file}: {:?}", rep.warnings);
+        let Listed::Copy(m) = &listed[0] else {
+            panic!()
+        };
+        assert!(
+            m.ha_key_fingerprint
+                .as_deref()
+                .is_some_and(|f| f.starts_with("ha:")),
+            "{file}"
+        );
+        // Without a key: shipped, but said loudly.
+        let (rep, _) = run(fixture(file), vec![]).await;
+        assert_eq!(rep.status, RunStatus::Success);
+        assert!(
+            rep.warnings
+                .iter()
+                .any(|w| w.contains("could not be checked")),
+            "{file}: {:?}",
+            rep.warnings
+        );
+        // With only a wrong key: it would not restore with what we hold.
+        let (rep, listed) = run(fixture(file), vec!["WRNG-KEYY-0000-0000-0000-0000-0000"]).await;
+        assert_eq!(rep.status, RunStatus::Failed, "{file}");
+        assert!(
+            rep.error
+                .as_deref()
+                .unwrap()
+                .contains("any known Home Assistant backup key"),
+            "{:?}",
+            rep.error
+        );
+        assert!(listed.is_empty());
+    }
+    // A damaged inner gzip (one flipped byte) fails the run: no copy claimed.
+    let mut bytes = fixture("supervisor-style/full-plain.tar");
+    bytes[1_000_000] ^= 0x20;
+    let (rep, listed) = run(bytes, vec![]).await;
+    assert_eq!(rep.status, RunStatus::Failed);
+    assert!(
+        rep.error.as_deref().unwrap().contains("would not restore"),
+        "{:?}",
+        rep.error
+    );
+    assert!(listed.is_empty());
+}

@@ -170,6 +170,8 @@ async fn supervisor_over_the_websocket_proxy_backs_up_everything() {
     let req = d.inner.create_requests.lock().unwrap()[0].clone();
     assert_eq!(req["agent_ids"], serde_json::json!(["hassio.local"]));
     assert_eq!(req["include_all_addons"], true);
+    // The key Home Assistant used came with the backup: every inner archive was checked with it.
+    assert!(rep.warnings.is_empty(), "{:?}", rep.warnings);
     assert!(
         d.log()
             .iter()

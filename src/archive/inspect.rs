@@ -5,6 +5,8 @@
 //! It is synchronous (the `tar` crate is); the pipeline runs it on a blocking thread and feeds it
 //! the same bytes it hashes and encrypts, through [`ChannelReader`].
 
+use super::inner::{self, InnerReport};
+use super::securetar::BackupKey;
 use super::{ArchiveError, BackupJson};
 use bytes::{Buf, Bytes};
 use std::io::{self, Read};
@@ -18,8 +20,37 @@ const BLOCK: u64 = 512;
 pub struct Inspection {
     pub backup: BackupJson,
     pub members: Vec<Member>,
+    /// The deep check of every inner archive.
+    pub inner: Vec<InnerReport>,
     /// Bytes in the whole archive.
     pub size: u64,
+}
+
+impl Inspection {
+    /// The key (index into the keys given to [`inspect`]) that opened the protected members.
+    pub fn key_index(&self) -> Option<usize> {
+        self.inner.iter().find_map(|r| r.key_index)
+    }
+
+    /// What a person should know although the archive is sound.
+    pub fn warnings(&self) -> Vec<String> {
+        let unchecked: Vec<&str> = self
+            .inner
+            .iter()
+            .filter(|r| !r.checked)
+            .map(|r| r.name.as_str())
+            .collect();
+        if unchecked.is_empty() {
+            return Vec::new();
+        }
+        vec![format!(
+            "{} of {} inner archives are encrypted with a Home Assistant backup key Lifeboat does not have, \
+             so they could not be checked ({}); add the key from Home Assistant's emergency kit",
+            unchecked.len(),
+            self.inner.len(),
+            unchecked.join(", ")
+        )]
+    }
 }
 
 /// One member of the outer tar.
@@ -57,13 +88,14 @@ fn io_to_archive(e: &io::Error) -> ArchiveError {
 /// # Errors
 /// [`ArchiveError::Truncated`] when data or the end marker is missing, [`ArchiveError::NotABackup`]
 /// when there is no `backup.json`, [`ArchiveError::Malformed`] for anything else a tar reader refuses.
-pub fn inspect<R: Read>(reader: R) -> Result<Inspection, ArchiveError> {
+pub fn inspect<R: Read>(reader: R, keys: &[BackupKey]) -> Result<Inspection, ArchiveError> {
     let mut counting = Counting {
         inner: reader,
         count: 0,
     };
     let mut backup = None;
     let mut members = Vec::new();
+    let mut inner_reports = Vec::new();
     let mut end_of_data = 0u64;
     {
         let mut archive = tar::Archive::new(&mut counting);
@@ -91,6 +123,20 @@ pub fn inspect<R: Read>(reader: R) -> Result<Inspection, ArchiveError> {
                     return Err(ArchiveError::Truncated(format!("{name} ends early")));
                 }
                 backup = Some(BackupJson::parse(&buf)?);
+            } else if name.ends_with(".tar.gz") || name.ends_with(".tar") {
+                let mut counted = Counting {
+                    inner: &mut entry,
+                    count: 0,
+                };
+                let checked = inner::check(&name, &mut counted, keys);
+                if counted.count != size {
+                    return Err(ArchiveError::Truncated(format!(
+                        "{name} should hold {size} bytes but the stream ended after {}",
+                        counted.count
+                    )));
+                }
+                inner_reports
+                    .push(checked.map_err(|e| ArchiveError::WouldNotRestore(e.to_string()))?);
             } else {
                 let copied =
                     io::copy(&mut entry, &mut io::sink()).map_err(|e| io_to_archive(&e))?;
@@ -130,6 +176,7 @@ pub fn inspect<R: Read>(reader: R) -> Result<Inspection, ArchiveError> {
     Ok(Inspection {
         backup,
         members,
+        inner: inner_reports,
         size: counting.count,
     })
 }
@@ -189,7 +236,7 @@ mod tests {
     fn walks_a_complete_archive() {
         let data = vec![7u8; 3000];
         let bytes = archive(&[("./backup.json", BJ), ("./homeassistant.tar.gz", &data)]);
-        let i = inspect(&bytes[..]).unwrap();
+        let i = inspect(&bytes[..], &[]).unwrap();
         assert_eq!(i.backup.slug, "abcd1234");
         assert_eq!(
             i.members[1],
@@ -209,7 +256,7 @@ mod tests {
         // At a header boundary after backup.json, inside a member, right after the last member,
         // and inside the end marker.
         for cut in [1024, 2000, 4608, 5000] {
-            let err = inspect(&bytes[..cut]).unwrap_err();
+            let err = inspect(&bytes[..cut], &[]).unwrap_err();
             assert!(
                 matches!(err, ArchiveError::Truncated(_)),
                 "cut at {cut}: {err}"
@@ -221,7 +268,7 @@ mod tests {
     fn a_tar_without_backup_json_is_not_a_backup() {
         let bytes = archive(&[("./other.txt", b"x")]);
         assert!(matches!(
-            inspect(&bytes[..]).unwrap_err(),
+            inspect(&bytes[..], &[]).unwrap_err(),
             ArchiveError::NotABackup(_)
         ));
     }
@@ -229,6 +276,6 @@ mod tests {
     #[test]
     fn random_bytes_are_refused() {
         let junk = vec![0x5au8; 4096];
-        assert!(inspect(&junk[..]).is_err());
+        assert!(inspect(&junk[..], &[]).is_err());
     }
 }

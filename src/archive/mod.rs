@@ -2,6 +2,7 @@
 //! archives, and proof that the archive is complete.
 
 pub mod backup_json;
+pub mod inner;
 pub mod inspect;
 pub mod securetar;
 
@@ -17,6 +18,8 @@ pub enum ArchiveError {
     NotABackup(String),
     #[error("backup.json is invalid: {0}")]
     BadBackupJson(String),
+    #[error("the backup would not restore: {0}")]
+    WouldNotRestore(String),
     #[error("the archive is damaged: {0}")]
     Malformed(String),
 }

@@ -77,6 +77,14 @@ impl BackupKey {
         }
     }
 
+    /// A fingerprint for manifests and the key ledger: `ha:` and 16 hex digits of its SHA-256.
+    pub fn fingerprint(&self) -> String {
+        format!(
+            "ha:{}",
+            &hex::encode(Sha256::digest(self.password.expose().as_bytes()))[..16]
+        )
+    }
+
     fn aes_key_iv(&self, salt: &[u8; 16]) -> ([u8; 16], [u8; 16]) {
         let mut k = Sha256::digest(self.password.expose().as_bytes());
         for _ in 1..100 {
@@ -424,4 +432,44 @@ impl<R: Read> Read for Decrypting<R> {
 pub fn unwrap_error(e: &io::Error) -> Option<&SecureTarError> {
     e.get_ref()
         .and_then(|inner| inner.downcast_ref::<SecureTarError>())
+}
+
+/// Whether `key` opens the inner archive that starts with `head` (its first bytes, at least the
+/// header and a few hundred bytes of body). v3 proves it with its validation key; v1/v2 by the
+/// first decrypted bytes being a gzip or tar start.
+///
+/// # Errors
+/// [`SecureTarError`] when the header itself is unusable.
+pub fn key_fits(head: &[u8], key: &BackupKey) -> Result<bool, SecureTarError> {
+    let mut r = head;
+    let first: [u8; 16] = exact(&mut r, "header")?;
+    let salt = if &first[..9] == MAGIC {
+        match first[9] {
+            2 => {
+                let _meta: [u8; 16] = exact(&mut r, "header")?;
+                exact::<16>(&mut r, "header")?
+            }
+            3 => {
+                return match decrypt(head, key) {
+                    Ok(_) => Ok(true),
+                    Err(SecureTarError::WrongKey) => Ok(false),
+                    Err(e) => Err(e),
+                };
+            }
+            v => return Err(SecureTarError::UnknownVersion(v)),
+        }
+    } else {
+        first
+    };
+    let (k, iv) = key.aes_key_iv(&salt);
+    let mut dec = cbc::Decryptor::<Aes128>::new(&k.into(), &iv.into());
+    let mut plain = Vec::with_capacity(272);
+    for block in r.chunks_exact(16).take(17) {
+        let mut b = GenericArray::clone_from_slice(block);
+        dec.decrypt_block_mut(&mut b);
+        plain.extend_from_slice(&b);
+    }
+    let gzip = plain.len() >= 3 && plain[..3] == [0x1f, 0x8b, 0x08];
+    let tar = plain.len() >= 262 && &plain[257..262] == b"ustar";
+    Ok(gzip || tar)
 }

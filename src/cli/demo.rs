@@ -39,6 +39,7 @@ pub async fn run(dir: &Path) -> anyhow::Result<ExitCode> {
             recipients: vec![recipient],
             passphrase: None,
         },
+        ha_backup_keys: Vec::new(),
         listen: None,
     };
     let cfg = config::validate(opts, &Env::default(), dir.join("data"))?;

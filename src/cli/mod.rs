@@ -71,6 +71,10 @@ struct Inline {
     /// Encrypt with a passphrase instead of public keys
     #[arg(long, env = "LIFEBOAT_PASSPHRASE", hide_env_values = true)]
     passphrase: Option<String>,
+    /// Home Assistant backup key (from HA's emergency kit) to check protected backups with
+    /// (repeatable)
+    #[arg(long = "ha-key", env = "LIFEBOAT_HA_KEY", hide_env_values = true)]
+    ha_keys: Vec<String>,
     /// S3 access key id
     #[arg(long, env = "AWS_ACCESS_KEY_ID", hide_env_values = true)]
     s3_access_key_id: Option<String>,
@@ -190,6 +194,11 @@ fn load_options(cli: &Cli, inline: &Inline, env: &Env) -> Result<Options, Config
                     recipients,
                     passphrase: secret(inline.passphrase.as_ref()),
                 },
+                ha_backup_keys: inline
+                    .ha_keys
+                    .iter()
+                    .map(|k| Secret::new(k.as_str()))
+                    .collect(),
                 listen: None,
             }),
             _ => Err(ConfigError::Invalid(problems)),
@@ -255,6 +264,7 @@ pub(crate) fn runner(cfg: &Config) -> anyhow::Result<Runner> {
         source: source::build(&cfg.source, http, Patience::default()),
         destinations: open_destinations(&cfg.destinations)?,
         encryption: cfg.encryption.clone(),
+        ha_keys: cfg.ha_backup_keys.clone(),
         history,
         clock: Arc::new(SystemClock),
     })

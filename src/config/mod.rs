@@ -23,6 +23,8 @@ pub struct Config {
     pub source: SourceSpec,
     pub destinations: Vec<DestinationSpec>,
     pub encryption: EncryptionSpec,
+    /// Home Assistant backup keys to open protected inner archives with.
+    pub ha_backup_keys: Vec<Secret>,
     pub listen: Option<String>,
 }
 

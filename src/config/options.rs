@@ -22,6 +22,9 @@ pub struct Options {
     /// How copies are encrypted.
     #[serde(default)]
     pub encryption: EncryptionOptions,
+    /// Home Assistant backup keys (from HA's emergency kit), to check protected backups to the end.
+    #[serde(default)]
+    pub ha_backup_keys: Vec<Secret>,
     /// Address of the status server (`lifeboat serve`), e.g. `127.0.0.1:8099`.
     #[serde(default)]
     pub listen: Option<String>,

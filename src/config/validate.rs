@@ -41,6 +41,11 @@ pub fn validate(
             source,
             destinations,
             encryption,
+            ha_backup_keys: opts
+                .ha_backup_keys
+                .into_iter()
+                .filter(|k| !k.is_empty())
+                .collect(),
             listen: opts.listen,
         }),
         _ => Err(ConfigError::Invalid(problems)),

@@ -8,10 +8,12 @@ use super::fanout::LaneResult;
 use super::ship::{ShipFailure, Shipped, ship};
 use super::verify::read_back;
 use crate::archive::BackupJson;
+use crate::archive::securetar::BackupKey;
 use crate::config::EncryptionSpec;
 use crate::crypto::recipient_fingerprint;
 use crate::destinations::{Destination, Manifest, layout, manifest};
 use crate::history::{CopyRecord, History, HistoryError, RunEnd, RunStatus};
+use crate::secret::Secret;
 use crate::source::{Pending, Source};
 use serde::Serialize;
 use std::sync::Arc;
@@ -23,6 +25,8 @@ pub struct Runner {
     pub source: Arc<dyn Source>,
     pub destinations: Vec<Destination>,
     pub encryption: EncryptionSpec,
+    /// Home Assistant backup keys to check protected backups with.
+    pub ha_keys: Vec<Secret>,
     pub history: History,
     pub clock: Arc<dyn Clock>,
 }
@@ -109,6 +113,14 @@ impl Runner {
             warnings: pending.warnings.clone(),
             ..RunEnd::default()
         };
+        // The key the source made the backup with first, then the configured ones.
+        let keys: Vec<BackupKey> = pending
+            .ha_key
+            .iter()
+            .chain(self.ha_keys.iter())
+            .map(|k| BackupKey::new(k.clone()))
+            .collect();
+        let keys = Arc::new(keys);
         let outcome = match self.source.open(pending).await {
             Ok(opened) => {
                 ship(
@@ -117,6 +129,7 @@ impl Runner {
                     &self.destinations,
                     &object,
                     &self.encryption,
+                    keys.clone(),
                 )
                 .await
             }
@@ -143,7 +156,15 @@ impl Runner {
                 end.plain_sha256 = Some(shipped.plain_sha256.clone());
                 end.stored_size = Some(shipped.stored_size);
                 end.stored_sha256 = Some(shipped.stored_sha256.clone());
-                let copies = self.verify_and_record(&shipped, &copy_id, &object).await;
+                end.warnings.extend(shipped.inspection.warnings());
+                let key_fingerprint = shipped
+                    .inspection
+                    .key_index()
+                    .and_then(|i| keys.get(i))
+                    .map(BackupKey::fingerprint);
+                let copies = self
+                    .verify_and_record(&shipped, &copy_id, &object, key_fingerprint.as_deref())
+                    .await;
                 let ok = copies.iter().filter(|c| c.0.verified).count();
                 let status = match ok {
                     0 => RunStatus::Failed,
@@ -201,6 +222,7 @@ impl Runner {
         shipped: &Shipped,
         copy_id: &str,
         object: &str,
+        ha_key: Option<&str>,
     ) -> Vec<(CopyRecord, CopyReport)> {
         let checks = shipped.lanes.iter().map(|lane| async move {
             let (bytes, upload) = match &lane.result {
@@ -227,7 +249,7 @@ impl Runner {
             }
             let verify = started.elapsed();
             let verified_at = self.clock.now();
-            let m = self.manifest(shipped, copy_id, object, verified_at);
+            let m = self.manifest(shipped, copy_id, object, verified_at, ha_key);
             let name = layout::manifest_object(copy_id);
             match d.store.write_small(&name, m.to_json()).await {
                 Ok(()) => {
@@ -268,6 +290,7 @@ impl Runner {
         copy_id: &str,
         object: &str,
         verified: chrono::DateTime<chrono::Utc>,
+        ha_key: Option<&str>,
     ) -> Manifest {
         Manifest {
             format: manifest::FORMAT,
@@ -294,7 +317,7 @@ impl Runner {
                     .collect(),
                 passphrase: self.encryption.passphrase.is_some(),
             },
-            ha_key_fingerprint: None,
+            ha_key_fingerprint: ha_key.map(str::to_owned),
             verified,
         }
     }

@@ -4,6 +4,7 @@
 
 use super::fanout::{Decision, Lane, LaneResult};
 use crate::archive::inspect::ChannelReader;
+use crate::archive::securetar::BackupKey;
 use crate::archive::{ArchiveError, Inspection, inspect};
 use crate::config::EncryptionSpec;
 use crate::crypto::{CryptoError, StreamEncryptor};
@@ -63,6 +64,7 @@ pub async fn ship(
     destinations: &[Destination],
     object: &str,
     encryption: &EncryptionSpec,
+    ha_keys: std::sync::Arc<Vec<BackupKey>>,
 ) -> Result<Shipped, ShipFailure> {
     let started = Instant::now();
     let mut lanes = Vec::new();
@@ -85,7 +87,8 @@ pub async fn ship(
     }
 
     let (walk_tx, walk_rx) = mpsc::channel(WALKER_DEPTH);
-    let walker = tokio::task::spawn_blocking(move || inspect(ChannelReader::new(walk_rx)));
+    let walker =
+        tokio::task::spawn_blocking(move || inspect(ChannelReader::new(walk_rx), &ha_keys));
     let mut walk_tx = Some(walk_tx);
 
     let outcome = pass(&mut source, &mut walk_tx, &mut lanes, encryption).await;

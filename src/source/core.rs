@@ -22,6 +22,8 @@ pub(crate) struct Created {
     /// `None` with the legacy API.
     pub agent_id: Option<String>,
     pub warnings: Vec<String>,
+    /// The key Home Assistant encrypted it with (its `create_backup.password`).
+    pub ha_key: Option<Secret>,
 }
 
 fn is_busy(e: &WsError) -> bool {
@@ -83,6 +85,7 @@ pub(crate) async fn create_with_websocket(
         "include_database": true,
         "name": name,
     });
+    let ha_key = password.as_str().map(Secret::new);
     if password.is_string() {
         request["password"] = password;
     }
@@ -164,6 +167,7 @@ pub(crate) async fn create_with_websocket(
         backup_id,
         agent_id: Some(agent),
         warnings,
+        ha_key,
     })
 }
 
@@ -176,6 +180,7 @@ async fn create_legacy(ws: &mut WsClient) -> Result<Created, SourceError> {
         backup_id: slug.to_owned(),
         agent_id: None,
         warnings: Vec::new(),
+        ha_key: None,
     })
 }
 
@@ -267,6 +272,7 @@ impl Source for CoreSource {
             hint: created.backup_id,
             locator,
             warnings: created.warnings,
+            ha_key: created.ha_key,
         }])
     }
 

@@ -67,6 +67,7 @@ impl Source for FolderSource {
                     hint: name.trim_end_matches(".tar").to_owned(),
                     locator: entry.path().to_string_lossy().into_owned(),
                     warnings: Vec::new(),
+                    ha_key: None,
                 },
             ));
         }

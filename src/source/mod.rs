@@ -29,6 +29,8 @@ pub struct Pending {
     pub locator: String,
     /// Non-fatal problems met while creating it (an add-on that could not be backed up…).
     pub warnings: Vec<String>,
+    /// The Home Assistant backup key it was made with, when the source knows it.
+    pub ha_key: Option<crate::secret::Secret>,
 }
 
 /// An open backup stream.

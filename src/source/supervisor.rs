@@ -102,21 +102,25 @@ impl Source for SupervisorSource {
         now: DateTime<Utc>,
     ) -> Result<Vec<Pending>, SourceError> {
         let name = backup_name(now);
-        let (slug, warnings) = match self.method {
+        let (slug, warnings, ha_key) = match self.method {
             SupervisorMethod::Websocket => {
                 let url = websocket_url(&self.base, "/core/websocket")?;
                 let mut ws = WsClient::connect(&url, &self.token, self.patience.answer).await?;
                 let created =
                     create_with_websocket(&mut ws, None, true, &name, self.patience).await?;
-                (created.backup_id, created.warnings)
+                (created.backup_id, created.warnings, created.ha_key)
             }
-            SupervisorMethod::Rest => self.create_rest(&name).await?,
+            SupervisorMethod::Rest => {
+                let (slug, warnings) = self.create_rest(&name).await?;
+                (slug, warnings, None)
+            }
         };
         Ok(vec![Pending {
             key: format!("supervisor:{slug}"),
             hint: slug.clone(),
             locator: slug,
             warnings,
+            ha_key,
         }])
     }
 

@@ -158,6 +158,7 @@ pub fn runner(
         source,
         destinations: open(specs),
         encryption: enc.clone(),
+        ha_keys: Vec::new(),
         history: History::open(data_dir).unwrap(),
         clock: Arc::new(SystemClock),
     }

@@ -1,0 +1,197 @@
+//! The deep check of one inner archive, inside the single pass: decrypt it when it is SecureTar
+//! (trying each known Home Assistant backup key), gunzip it when compressed, and walk its tar to the
+//! very end. An archive that would not restore is found here, before any copy is claimed.
+//!
+//! Whether a member is encrypted is read from its first bytes, not from `backup.json`: the
+//! Supervisor writes `backup.json` last, after the members.
+
+use super::securetar::{self, BackupKey, SecureTarError};
+use sha2::{Digest, Sha256};
+use std::io::{self, Read};
+
+/// Bytes looked at to recognise a member's format and to try keys on.
+const PROBE: usize = 64 * 1024;
+
+/// What the deep check found for one inner archive.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct InnerReport {
+    pub name: String,
+    /// SecureTar version, `None` for a plain member.
+    pub securetar: Option<String>,
+    /// Whether the member was opened and walked to its end.
+    pub checked: bool,
+    /// SHA-256 and size of the decrypted gzip (or tar) stream, when checked.
+    pub stream_sha256: Option<String>,
+    pub stream_size: Option<u64>,
+    /// Entries in the inner tar, when checked.
+    pub entries: Option<u64>,
+    /// Index into the keys of the key that opened it.
+    #[serde(skip)]
+    pub key_index: Option<usize>,
+}
+
+/// Why an inner archive would not restore.
+#[derive(Debug, thiserror::Error)]
+pub enum InnerError {
+    #[error("{name} cannot be opened with any known Home Assistant backup key")]
+    NoKeyFits { name: String },
+    #[error("{name}: {source}")]
+    SecureTar {
+        name: String,
+        source: SecureTarError,
+    },
+    #[error("{name} is damaged: {reason}")]
+    Damaged { name: String, reason: String },
+}
+
+struct Hashing<R> {
+    inner: R,
+    hash: Sha256,
+    size: u64,
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hash.update(&buf[..n]);
+        self.size += n as u64;
+        Ok(n)
+    }
+}
+
+fn is_gzip(b: &[u8]) -> bool {
+    b.len() >= 3 && b[..3] == [0x1f, 0x8b, 0x08]
+}
+
+fn is_tar(b: &[u8]) -> bool {
+    b.len() >= 262 && &b[257..262] == b"ustar"
+}
+
+/// Checks one member. `data` is the member's bytes, read to their end here (so the outer walk can
+/// go on); `keys` are the Home Assistant backup keys to try.
+///
+/// # Errors
+/// [`InnerError`] when the member would not restore. A member that needs a key Lifeboat does not
+/// have is not an error: it comes back with `checked: false`.
+pub fn check(
+    name: &str,
+    mut data: impl Read,
+    keys: &[BackupKey],
+) -> Result<InnerReport, InnerError> {
+    let damaged = |reason: String| InnerError::Damaged {
+        name: name.to_owned(),
+        reason,
+    };
+    let mut probe = Vec::with_capacity(PROBE);
+    (&mut data)
+        .take(PROBE as u64)
+        .read_to_end(&mut probe)
+        .map_err(|e| damaged(e.to_string()))?;
+    let mut report = InnerReport {
+        name: name.to_owned(),
+        securetar: None,
+        checked: false,
+        stream_sha256: None,
+        stream_size: None,
+        entries: None,
+        key_index: None,
+    };
+    if is_gzip(&probe) || is_tar(&probe) {
+        walk(io::Cursor::new(probe).chain(data), &mut report).map_err(damaged)?;
+        return Ok(report);
+    }
+    let magic = probe.starts_with(b"SecureTar");
+    report.securetar = Some(
+        match probe.get(9) {
+            Some(2) if magic => "v2",
+            Some(3) if magic => "v3",
+            _ => "v1",
+        }
+        .to_owned(),
+    );
+    // Find the key: v3 checks it in its header; v1/v2 show it in the first decrypted bytes.
+    let mut chosen = None;
+    for (i, key) in keys.iter().enumerate() {
+        match securetar::key_fits(&probe, key) {
+            Ok(true) => {
+                chosen = Some(i);
+                break;
+            }
+            Ok(false) => {}
+            Err(source) => {
+                return Err(InnerError::SecureTar {
+                    name: name.to_owned(),
+                    source,
+                });
+            }
+        }
+    }
+    let Some(i) = chosen else {
+        // Drain the member so the outer walk goes on; report it unchecked, or fail if keys exist.
+        io::copy(&mut data, &mut io::sink()).map_err(|e| damaged(e.to_string()))?;
+        if keys.is_empty() {
+            return Ok(report);
+        }
+        return Err(InnerError::NoKeyFits {
+            name: name.to_owned(),
+        });
+    };
+    report.key_index = Some(i);
+    let plain = securetar::decrypt(io::Cursor::new(probe).chain(&mut data), &keys[i]).map_err(
+        |source| InnerError::SecureTar {
+            name: name.to_owned(),
+            source,
+        },
+    )?;
+    walk(plain, &mut report).map_err(&damaged)?;
+    io::copy(&mut data, &mut io::sink()).map_err(|e| damaged(e.to_string()))?;
+    Ok(report)
+}
+
+/// Gunzips (when compressed) and walks the inner tar to its end, then drains the stream.
+fn walk(stream: impl Read, report: &mut InnerReport) -> Result<(), String> {
+    let mut hashing = Hashing {
+        inner: stream,
+        hash: Sha256::new(),
+        size: 0,
+    };
+    let mut head = [0u8; 3];
+    let n = hashing.read(&mut head).map_err(|e| describe(&e))?;
+    let prefix = io::Cursor::new(head[..n].to_vec());
+    let entries = if is_gzip(&head[..n]) {
+        let mut gz = flate2::read::GzDecoder::new(prefix.chain(&mut hashing));
+        let count = walk_tar(&mut gz)?;
+        io::copy(&mut gz, &mut io::sink()).map_err(|e| describe(&e))?;
+        count
+    } else {
+        walk_tar(&mut prefix.chain(&mut hashing))?
+    };
+    io::copy(&mut hashing, &mut io::sink()).map_err(|e| describe(&e))?;
+    report.checked = true;
+    report.entries = Some(entries);
+    report.stream_size = Some(hashing.size);
+    report.stream_sha256 = Some(hex::encode(hashing.hash.finalize()));
+    Ok(())
+}
+
+fn walk_tar(r: &mut impl Read) -> Result<u64, String> {
+    let mut archive = tar::Archive::new(r);
+    let mut count = 0u64;
+    for entry in archive.entries().map_err(|e| describe(&e))? {
+        let mut entry = entry.map_err(|e| describe(&e))?;
+        let size = entry.size();
+        let copied = io::copy(&mut entry, &mut io::sink()).map_err(|e| describe(&e))?;
+        if copied != size {
+            return Err(format!("an entry of {size} bytes ends after {copied}"));
+        }
+        count += 1;
+    }
+    Ok(count)
+}
+
+fn describe(e: &io::Error) -> String {
+    match securetar::unwrap_error(e) {
+        Some(s) => s.to_string(),
+        None => e.to_string(),
+    }
+}

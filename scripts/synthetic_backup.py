@@ -1,5 +1,6 @@
-"""Writes a synthetic Home Assistant backup tar of about SIZE bytes, laid out as the Supervisor
-lays one out (PAX outer tar, backup.json, inner *.tar.gz members), with incompressible content.
+"""Writes a synthetic Home Assistant backup tar of about SIZE MiB, laid out as the Supervisor lays
+one out (PAX outer tar, inner `*.tar.gz` members that are real gzip'd tars, `backup.json` written
+last), with incompressible content so sizes stay what was asked for.
 
     python3 scripts/synthetic_backup.py SIZE_MIB OUT.tar
 """
@@ -8,6 +9,7 @@ import json
 import os
 import sys
 import tarfile
+import tempfile
 
 size_mib = int(sys.argv[1])
 out = sys.argv[2]
@@ -18,37 +20,45 @@ backup = {
     "date": "2026-11-23T02:00:00.000000+00:00", "type": "full", "supervisor_version": "2026.08.1",
     "extra": {}, "compressed": True, "protected": False,
     "homeassistant": {"version": "2026.8.3", "exclude_database": False, "size": size_mib},
-    "folders": ["share"], "addons": [{"slug": "core_mosquitto", "name": "Mosquitto broker", "version": "6.5.1", "size": 0}],
+    "folders": ["share"],
+    "addons": [{"slug": "core_mosquitto", "name": "Mosquitto broker", "version": "6.5.1", "size": 0}],
     "repositories": ["core", "local"],
 }
 
 
 class Random(io.RawIOBase):
-    """Reads `left` pseudo-random bytes without holding them all."""
+    """`left` bytes of fresh random data, made 1 MiB at a time."""
 
     def __init__(self, left):
         self.left = left
-        self.block = os.urandom(1 << 20)
-        self.turn = 0
 
     def readable(self):
         return True
 
     def readinto(self, b):
-        n = min(len(b), self.left, len(self.block))
+        n = min(len(b), self.left, 1 << 20)
         if n == 0:
             return 0
-        self.turn = (self.turn + 1) % 251
-        b[:n] = bytes([(x + self.turn) & 0xFF for x in self.block[:16]]) + self.block[16:n] if n > 16 else self.block[:n]
+        b[:n] = os.urandom(n)
         self.left -= n
         return n
 
 
-with tarfile.open(out, "w", format=tarfile.PAX_FORMAT) as tar:
-    for name, mib in members.items():
-        info = tarfile.TarInfo("./" + name)
+def inner_archive(path, mib):
+    """A gzip'd tar holding one file of `mib` MiB (level 1: random data does not shrink)."""
+    with tarfile.open(path, "w:gz", compresslevel=1, format=tarfile.PAX_FORMAT) as t:
+        info = tarfile.TarInfo("data/blob.bin")
         info.size = mib << 20
-        tar.addfile(info, io.BufferedReader(Random(info.size), 1 << 20))
+        t.addfile(info, io.BufferedReader(Random(info.size), 1 << 20))
+
+
+with tempfile.TemporaryDirectory(dir=os.path.dirname(os.path.abspath(out))) as tmp, \
+        tarfile.open(out, "w", format=tarfile.PAX_FORMAT) as tar:
+    for name, mib in members.items():
+        path = os.path.join(tmp, name)
+        inner_archive(path, mib)
+        tar.add(path, arcname="./" + name)
+        os.remove(path)
     raw = json.dumps(backup, indent=2).encode()
     info = tarfile.TarInfo("./backup.json")
     info.size = len(raw)

@@ -33,6 +33,11 @@ impl OpendalStore {
         out.message = redact(&out.message, &self.secrets);
         out
     }
+
+    async fn size(&self, path: &str) -> Result<u64, StoreError> {
+        let meta = self.op.stat(path).await.map_err(|e| self.err(e))?;
+        Ok(meta.content_length())
+    }
 }
 
 /// Removes secrets, and any URL signature, from a message.
@@ -130,12 +135,7 @@ impl Store for OpendalStore {
     }
 
     async fn reader(&self, path: &str) -> Result<Box<dyn AsyncRead + Send + Unpin>, StoreError> {
-        let len = self
-            .op
-            .stat(path)
-            .await
-            .map_err(|e| self.err(e))?
-            .content_length();
+        let len = self.size(path).await?;
         let reader = self
             .op
             .reader_with(path)
@@ -151,12 +151,7 @@ impl Store for OpendalStore {
     }
 
     async fn read_small(&self, path: &str, limit: u64) -> Result<Vec<u8>, StoreError> {
-        let len = self
-            .op
-            .stat(path)
-            .await
-            .map_err(|e| self.err(e))?
-            .content_length();
+        let len = self.size(path).await?;
         if len > limit {
             return Err(StoreError::new(
                 StoreErrorKind::Other,

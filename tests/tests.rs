@@ -9,6 +9,7 @@ mod support;
 mod cli;
 mod double_faithful;
 mod e2e_storage;
+mod inspect;
 mod securetar;
 mod serve;
 mod sources;

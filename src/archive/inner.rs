@@ -5,8 +5,8 @@
 //! Whether a member is encrypted is read from its first bytes, not from `backup.json`: the
 //! Supervisor writes `backup.json` last, after the members.
 
+use super::HashingReader;
 use super::securetar::{self, BackupKey, SecureTarError};
-use sha2::{Digest, Sha256};
 use std::io::{self, Read};
 
 /// Bytes looked at to recognise a member's format and to try keys on.
@@ -25,6 +25,9 @@ pub struct InnerReport {
     pub stream_size: Option<u64>,
     /// Entries in the inner tar, when checked.
     pub entries: Option<u64>,
+    /// The inner tar's entry names, sorted, when asked for (`lifeboat inspect`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub files: Option<Vec<String>>,
     /// Index into the keys of the key that opened it.
     #[serde(skip)]
     pub key_index: Option<usize>,
@@ -42,21 +45,6 @@ pub enum InnerError {
     },
     #[error("{name} is damaged: {reason}")]
     Damaged { name: String, reason: String },
-}
-
-struct Hashing<R> {
-    inner: R,
-    hash: Sha256,
-    size: u64,
-}
-
-impl<R: Read> Read for Hashing<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hash.update(&buf[..n]);
-        self.size += n as u64;
-        Ok(n)
-    }
 }
 
 fn is_gzip(b: &[u8]) -> bool {
@@ -77,6 +65,7 @@ pub fn check(
     name: &str,
     mut data: impl Read,
     keys: &[BackupKey],
+    list_files: bool,
 ) -> Result<InnerReport, InnerError> {
     let damaged = |reason: String| InnerError::Damaged {
         name: name.to_owned(),
@@ -94,6 +83,7 @@ pub fn check(
         stream_sha256: None,
         stream_size: None,
         entries: None,
+        files: list_files.then(Vec::new),
         key_index: None,
     };
     if is_gzip(&probe) || is_tar(&probe) {
@@ -150,36 +140,41 @@ pub fn check(
 
 /// Gunzips (when compressed) and walks the inner tar to its end, then drains the stream.
 fn walk(stream: impl Read, report: &mut InnerReport) -> Result<(), String> {
-    let mut hashing = Hashing {
-        inner: stream,
-        hash: Sha256::new(),
-        size: 0,
-    };
+    let mut hashing = HashingReader::new(stream);
     let mut head = [0u8; 3];
     let n = hashing.read(&mut head).map_err(|e| describe(&e))?;
     let prefix = io::Cursor::new(head[..n].to_vec());
     let entries = if is_gzip(&head[..n]) {
         let mut gz = flate2::read::GzDecoder::new(prefix.chain(&mut hashing));
-        let count = walk_tar(&mut gz)?;
+        let count = walk_tar(&mut gz, report.files.as_mut())?;
         io::copy(&mut gz, &mut io::sink()).map_err(|e| describe(&e))?;
         count
     } else {
-        walk_tar(&mut prefix.chain(&mut hashing))?
+        walk_tar(&mut prefix.chain(&mut hashing), report.files.as_mut())?
     };
     io::copy(&mut hashing, &mut io::sink()).map_err(|e| describe(&e))?;
     report.checked = true;
     report.entries = Some(entries);
-    report.stream_size = Some(hashing.size);
-    report.stream_sha256 = Some(hex::encode(hashing.hash.finalize()));
+    if let Some(files) = report.files.as_mut() {
+        files.sort();
+    }
+    let (size, sha256) = hashing.finish();
+    report.stream_size = Some(size);
+    report.stream_sha256 = Some(sha256);
     Ok(())
 }
 
-fn walk_tar(r: &mut impl Read) -> Result<u64, String> {
+fn walk_tar(r: &mut impl Read, mut files: Option<&mut Vec<String>>) -> Result<u64, String> {
     let mut archive = tar::Archive::new(r);
     let mut count = 0u64;
     for entry in archive.entries().map_err(|e| describe(&e))? {
         let mut entry = entry.map_err(|e| describe(&e))?;
         let size = entry.size();
+        if let Some(files) = files.as_deref_mut() {
+            // As Python's tarfile names them: no trailing slash on directories.
+            let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+            files.push(raw.trim_end_matches('/').to_owned());
+        }
         let copied = io::copy(&mut entry, &mut io::sink()).map_err(|e| describe(&e))?;
         if copied != size {
             return Err(format!("an entry of {size} bytes ends after {copied}"));

@@ -19,6 +19,8 @@ const BLOCK: u64 = 512;
 #[derive(Debug, Clone)]
 pub struct Inspection {
     pub backup: BackupJson,
+    /// `backup.json` exactly as found.
+    pub backup_raw: serde_json::Value,
     pub members: Vec<Member>,
     /// The deep check of every inner archive.
     pub inner: Vec<InnerReport>,
@@ -88,7 +90,11 @@ fn io_to_archive(e: &io::Error) -> ArchiveError {
 /// # Errors
 /// [`ArchiveError::Truncated`] when data or the end marker is missing, [`ArchiveError::NotABackup`]
 /// when there is no `backup.json`, [`ArchiveError::Malformed`] for anything else a tar reader refuses.
-pub fn inspect<R: Read>(reader: R, keys: &[BackupKey]) -> Result<Inspection, ArchiveError> {
+pub fn inspect<R: Read>(
+    reader: R,
+    keys: &[BackupKey],
+    list_files: bool,
+) -> Result<Inspection, ArchiveError> {
     let mut counting = Counting {
         inner: reader,
         count: 0,
@@ -122,13 +128,16 @@ pub fn inspect<R: Read>(reader: R, keys: &[BackupKey]) -> Result<Inspection, Arc
                 if buf.len() as u64 != size {
                     return Err(ArchiveError::Truncated(format!("{name} ends early")));
                 }
-                backup = Some(BackupJson::parse(&buf)?);
+                backup = Some((
+                    BackupJson::parse(&buf)?,
+                    serde_json::from_slice(&buf).unwrap_or_default(),
+                ));
             } else if name.ends_with(".tar.gz") || name.ends_with(".tar") {
                 let mut counted = Counting {
                     inner: &mut entry,
                     count: 0,
                 };
-                let checked = inner::check(&name, &mut counted, keys);
+                let checked = inner::check(&name, &mut counted, keys, list_files);
                 if counted.count != size {
                     return Err(ArchiveError::Truncated(format!(
                         "{name} should hold {size} bytes but the stream ended after {}",
@@ -173,8 +182,10 @@ pub fn inspect<R: Read>(reader: R, keys: &[BackupKey]) -> Result<Inspection, Arc
     let backup = backup.ok_or_else(|| {
         ArchiveError::NotABackup("there is no backup.json at the top of the archive".into())
     })?;
+    let (backup, backup_raw) = backup;
     Ok(Inspection {
         backup,
+        backup_raw,
         members,
         inner: inner_reports,
         size: counting.count,
@@ -236,7 +247,7 @@ mod tests {
     fn walks_a_complete_archive() {
         let data = vec![7u8; 3000];
         let bytes = archive(&[("./backup.json", BJ), ("./homeassistant.tar.gz", &data)]);
-        let i = inspect(&bytes[..], &[]).unwrap();
+        let i = inspect(&bytes[..], &[], false).unwrap();
         assert_eq!(i.backup.slug, "abcd1234");
         assert_eq!(
             i.members[1],
@@ -256,7 +267,7 @@ mod tests {
         // At a header boundary after backup.json, inside a member, right after the last member,
         // and inside the end marker.
         for cut in [1024, 2000, 4608, 5000] {
-            let err = inspect(&bytes[..cut], &[]).unwrap_err();
+            let err = inspect(&bytes[..cut], &[], false).unwrap_err();
             assert!(
                 matches!(err, ArchiveError::Truncated(_)),
                 "cut at {cut}: {err}"
@@ -268,7 +279,7 @@ mod tests {
     fn a_tar_without_backup_json_is_not_a_backup() {
         let bytes = archive(&[("./other.txt", b"x")]);
         assert!(matches!(
-            inspect(&bytes[..], &[]).unwrap_err(),
+            inspect(&bytes[..], &[], false).unwrap_err(),
             ArchiveError::NotABackup(_)
         ));
     }
@@ -276,6 +287,6 @@ mod tests {
     #[test]
     fn random_bytes_are_refused() {
         let junk = vec![0x5au8; 4096];
-        assert!(inspect(&junk[..], &[]).is_err());
+        assert!(inspect(&junk[..], &[], false).is_err());
     }
 }

@@ -23,3 +23,38 @@ pub enum ArchiveError {
     #[error("the archive is damaged: {0}")]
     Malformed(String),
 }
+
+/// A reader that hashes (SHA-256) and counts what passes through it.
+pub struct HashingReader<R> {
+    inner: R,
+    hash: sha2::Sha256,
+    size: u64,
+}
+
+impl<R> HashingReader<R> {
+    /// Wraps `inner`.
+    pub fn new(inner: R) -> Self {
+        use sha2::Digest;
+        Self {
+            inner,
+            hash: sha2::Sha256::new(),
+            size: 0,
+        }
+    }
+
+    /// Bytes read and their SHA-256 in hex.
+    pub fn finish(self) -> (u64, String) {
+        use sha2::Digest;
+        (self.size, hex::encode(self.hash.finalize()))
+    }
+}
+
+impl<R: std::io::Read> std::io::Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        use sha2::Digest;
+        let n = self.inner.read(buf)?;
+        self.hash.update(&buf[..n]);
+        self.size += n as u64;
+        Ok(n)
+    }
+}

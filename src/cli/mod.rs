@@ -5,6 +5,7 @@
 //! partial (some destinations hold a verified copy, some do not).
 
 mod demo;
+mod inspect;
 mod output;
 
 use anyhow::Context;
@@ -47,6 +48,21 @@ enum Command {
     List(ListArgs),
     /// Stay running: status page, health endpoint, and backups on request.
     Serve(ServeArgs),
+    /// Check a backup file to its end: a Home Assistant backup tar, or a Lifeboat copy with
+    /// --identity. Needs no Home Assistant and no destination.
+    Inspect {
+        /// The backup tar, or a Lifeboat copy (`.tar.age`) with --identity
+        archive: PathBuf,
+        /// Home Assistant backup key for protected backups (repeatable)
+        #[arg(long = "ha-key", env = "LIFEBOAT_HA_KEY", hide_env_values = true)]
+        ha_keys: Vec<String>,
+        /// age identity file (the emergency kit's) to open a Lifeboat copy
+        #[arg(long)]
+        identity: Option<PathBuf>,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
     /// Try Lifeboat with no Home Assistant: back up an embedded sample to a local folder.
     Demo {
         /// Folder for the demo's source, copies, key and history.
@@ -128,6 +144,12 @@ pub async fn main() -> ExitCode {
         Command::List(ref a) => cmd_list(&cli, a, &env).await,
         Command::Serve(ref a) => cmd_serve(&cli, a, &env).await,
         Command::Demo { ref dir } => demo::run(dir).await,
+        Command::Inspect {
+            ref archive,
+            ref ha_keys,
+            ref identity,
+            json,
+        } => inspect::run(archive.clone(), ha_keys.clone(), identity.clone(), json).await,
     };
     match result {
         Ok(code) => code,

@@ -88,7 +88,7 @@ pub async fn ship(
 
     let (walk_tx, walk_rx) = mpsc::channel(WALKER_DEPTH);
     let walker =
-        tokio::task::spawn_blocking(move || inspect(ChannelReader::new(walk_rx), &ha_keys));
+        tokio::task::spawn_blocking(move || inspect(ChannelReader::new(walk_rx), &ha_keys, false));
     let mut walk_tx = Some(walk_tx);
 
     let outcome = pass(&mut source, &mut walk_tx, &mut lanes, encryption).await;

@@ -1,0 +1,136 @@
+//! `lifeboat inspect ARCHIVE`: what is in a backup, checked to the end, with no Home Assistant and
+//! no destination. Takes a Home Assistant backup tar, or a Lifeboat copy (an age file) with
+//! `--identity` (the emergency kit's identity file). Prints `backup.json`, the tar's SHA-256 and
+//! size, and for every inner archive the SHA-256 and size of its decrypted gzip stream and its
+//! sorted file list.
+
+use anyhow::Context;
+use lifeboat::archive::securetar::BackupKey;
+use lifeboat::archive::{ArchiveError, HashingReader, inspect};
+use lifeboat::secret::Secret;
+use serde_json::{Map, json};
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Reads the age identities (`AGE-SECRET-KEY-1…` lines) of an identity or kit file.
+///
+/// # Errors
+/// When the file cannot be read or holds no identity.
+pub fn read_identities(path: &Path) -> anyhow::Result<Vec<age::x25519::Identity>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let ids: Vec<age::x25519::Identity> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("AGE-SECRET-KEY-1"))
+        .filter_map(|l| l.parse().ok())
+        .collect();
+    anyhow::ensure!(
+        !ids.is_empty(),
+        "{} holds no age identity (a line starting AGE-SECRET-KEY-1)",
+        path.display()
+    );
+    Ok(ids)
+}
+
+pub async fn run(
+    archive: PathBuf,
+    ha_keys: Vec<String>,
+    identity: Option<PathBuf>,
+    as_json: bool,
+) -> anyhow::Result<ExitCode> {
+    let ids = identity.as_deref().map(read_identities).transpose()?;
+    let keys: Vec<BackupKey> = ha_keys
+        .into_iter()
+        .map(|k| BackupKey::new(Secret::new(k)))
+        .collect();
+    let path = archive.clone();
+    let (result, (size, sha256)) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+        let file =
+            std::fs::File::open(&path).with_context(|| format!("opening {}", path.display()))?;
+        let plain: Box<dyn Read> = match &ids {
+            Some(ids) => {
+                let dec = age::Decryptor::new_buffered(BufReader::new(file))
+                    .with_context(|| format!("{} is not an age file", path.display()))?;
+                Box::new(
+                    dec.decrypt(ids.iter().map(|i| i as &dyn age::Identity))
+                        .context("the identity does not open this copy (is it the right kit?)")?,
+                )
+            }
+            None => Box::new(BufReader::new(file)),
+        };
+        let mut hashing = HashingReader::new(plain);
+        let result = inspect(&mut hashing, &keys, true);
+        // Hash what is left too, so the SHA-256 is of the whole file even when the walk stopped.
+        let _ = std::io::copy(&mut hashing, &mut std::io::sink());
+        Ok((result, hashing.finish()))
+    })
+    .await??;
+    let inspection = match result {
+        Ok(i) => i,
+        Err(e) => {
+            report_failure(&archive, &e, as_json);
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let mut inner = Map::new();
+    for r in &inspection.inner {
+        inner.insert(
+            r.name.clone(),
+            json!({
+                "securetar": r.securetar,
+                "checked": r.checked,
+                "gzip_sha256": r.stream_sha256,
+                "gzip_size": r.stream_size,
+                "files": r.files,
+            }),
+        );
+    }
+    let out = json!({
+        "backup.json": inspection.backup_raw,
+        "sha256": sha256,
+        "size": size,
+        "inner": inner,
+        "warnings": inspection.warnings(),
+    });
+    if as_json {
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        let b = &inspection.backup;
+        println!(
+            "{}: Home Assistant backup {:?} ({}, {}, {})",
+            archive.display(),
+            b.name,
+            b.slug,
+            b.kind,
+            b.date
+        );
+        println!("  {size} bytes, sha-256 {sha256}");
+        for r in &inspection.inner {
+            let enc = r
+                .securetar
+                .as_deref()
+                .map(|v| format!(" SecureTar {v},"))
+                .unwrap_or_default();
+            match (r.checked, r.stream_size, r.entries) {
+                (true, Some(s), Some(n)) => println!(
+                    "  ok    {}:{enc} {s} bytes, {n} entries, walked to the end",
+                    r.name
+                ),
+                _ => println!("  ??    {}:{enc} not checked (no key for it)", r.name),
+            }
+        }
+        for w in inspection.warnings() {
+            println!("  warning: {w}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn report_failure(archive: &Path, e: &ArchiveError, as_json: bool) {
+    if as_json {
+        println!("{}", json!({"error": e.to_string()}));
+    }
+    eprintln!("lifeboat: {}: {e}", archive.display());
+}

@@ -6,6 +6,7 @@
 #   scripts/test-servers.sh stop      # stops what start started, by saved PID only
 #
 # Servers: Azurite 3.35.0 (Azure Blob, shared key + SAS) and s3s-fs 0.14.1 (S3 that checks SigV4).
+# Tools: Debian's age, to prove a copy restores without Lifeboat.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -17,9 +18,13 @@ mkdir -p "$ROOT"/{pid,log,data}
 log() { printf '[test-servers] %s\n' "$*" >&2; }
 
 install() {
-  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-    log "installing nodejs and npm from Debian"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm
+  local want=()
+  command -v node >/dev/null && command -v npm >/dev/null || want+=(nodejs npm)
+  # The age CLI proves a copy restores without Lifeboat.
+  command -v age >/dev/null || want+=(age)
+  if [ ${#want[@]} -gt 0 ]; then
+    log "installing ${want[*]} from Debian"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${want[@]}"
   fi
   if [ ! -x "$ROOT/node/node_modules/.bin/azurite-blob" ]; then
     log "installing azurite@3.35.0 (npm)"

@@ -188,3 +188,61 @@ fn bad_input_exits_2_and_says_what_to_fix() {
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).contains("never in the URL"), "{}", text(&o));
 }
+
+/// The promise of the kit: a copy restores with the `age` tool alone (Debian's `age` package).
+#[test]
+fn the_age_cli_decrypts_a_copy_byte_identically() {
+    let original = fixture("supervisor-style/full-v3.tar");
+    let src = folder_with(&[("b.tar", &original)]);
+    let dest = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let k = kit();
+    let o = lifeboat(
+        &[
+            "--data-dir",
+            data.path().to_str().unwrap(),
+            "run",
+            "--source",
+            &format!("folder:{}", src.path().display()),
+            "--to",
+            &format!("file://{}", dest.path().display()),
+            "--recipient",
+            &k.identity.to_public().to_string(),
+        ],
+        &[],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let copy = std::fs::read_dir(dest.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().ends_with(".tar.age"))
+        .unwrap();
+    let kit_file = dest.path().join("kit.txt");
+    use age::secrecy::ExposeSecret;
+    std::fs::write(
+        &kit_file,
+        format!("{}\n", k.identity.to_string().expose_secret()),
+    )
+    .unwrap();
+    let restored = dest.path().join("restored.tar");
+    let age = Command::new("age")
+        .args([
+            "-d",
+            "-i",
+            kit_file.to_str().unwrap(),
+            "-o",
+            restored.to_str().unwrap(),
+            copy.to_str().unwrap(),
+        ])
+        .output()
+        .expect("the age CLI is installed by scripts/test-servers.sh install");
+    assert!(
+        age.status.success(),
+        "{}",
+        String::from_utf8_lossy(&age.stderr)
+    );
+    assert!(
+        std::fs::read(&restored).unwrap() == original,
+        "age did not give back the original backup"
+    );
+}

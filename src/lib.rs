@@ -22,6 +22,7 @@ pub mod destinations;
 pub mod ha;
 pub mod history;
 pub mod pipeline;
+pub mod recovery;
 pub mod secret;
 pub mod source;
 pub mod web;

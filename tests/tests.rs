@@ -10,6 +10,7 @@ mod cli;
 mod double_faithful;
 mod e2e_storage;
 mod inspect;
+mod recover;
 mod securetar;
 mod serve;
 mod sources;

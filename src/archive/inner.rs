@@ -71,11 +71,7 @@ pub fn check(
         name: name.to_owned(),
         reason,
     };
-    let mut probe = Vec::with_capacity(PROBE);
-    (&mut data)
-        .take(PROBE as u64)
-        .read_to_end(&mut probe)
-        .map_err(|e| damaged(e.to_string()))?;
+    let probe = probe(&mut data).map_err(|e| damaged(e.to_string()))?;
     let mut report = InnerReport {
         name: name.to_owned(),
         securetar: None,
@@ -86,7 +82,7 @@ pub fn check(
         files: list_files.then(Vec::new),
         key_index: None,
     };
-    if is_gzip(&probe) || is_tar(&probe) {
+    if is_plain(&probe) {
         walk(io::Cursor::new(probe).chain(data), &mut report).map_err(damaged)?;
         return Ok(report);
     }
@@ -100,22 +96,10 @@ pub fn check(
         .to_owned(),
     );
     // Find the key: v3 checks it in its header; v1/v2 show it in the first decrypted bytes.
-    let mut chosen = None;
-    for (i, key) in keys.iter().enumerate() {
-        match securetar::key_fits(&probe, key) {
-            Ok(true) => {
-                chosen = Some(i);
-                break;
-            }
-            Ok(false) => {}
-            Err(source) => {
-                return Err(InnerError::SecureTar {
-                    name: name.to_owned(),
-                    source,
-                });
-            }
-        }
-    }
+    let chosen = choose_key(&probe, keys).map_err(|source| InnerError::SecureTar {
+        name: name.to_owned(),
+        source,
+    })?;
     let Some(i) = chosen else {
         // Drain the member so the outer walk goes on; report it unchecked, or fail if keys exist.
         io::copy(&mut data, &mut io::sink()).map_err(|e| damaged(e.to_string()))?;
@@ -136,6 +120,34 @@ pub fn check(
     walk(plain, &mut report).map_err(&damaged)?;
     io::copy(&mut data, &mut io::sink()).map_err(|e| damaged(e.to_string()))?;
     Ok(report)
+}
+
+/// Reads up to the first 64 KiB of a member: enough to recognise it and to try keys on.
+///
+/// # Errors
+/// The reader's error.
+pub fn probe(data: &mut impl Read) -> io::Result<Vec<u8>> {
+    let mut probe = Vec::with_capacity(PROBE);
+    data.take(PROBE as u64).read_to_end(&mut probe)?;
+    Ok(probe)
+}
+
+/// Whether a member's first bytes are a plain (not SecureTar) gzip or tar stream.
+pub fn is_plain(probe: &[u8]) -> bool {
+    is_gzip(probe) || is_tar(probe)
+}
+
+/// The index of the first key that opens the SecureTar member starting with `probe`.
+///
+/// # Errors
+/// [`SecureTarError`] when the header is unusable.
+pub fn choose_key(probe: &[u8], keys: &[BackupKey]) -> Result<Option<usize>, SecureTarError> {
+    for (i, key) in keys.iter().enumerate() {
+        if securetar::key_fits(probe, key)? {
+            return Ok(Some(i));
+        }
+    }
+    Ok(None)
 }
 
 /// Gunzips (when compressed) and walks the inner tar to its end, then drains the stream.

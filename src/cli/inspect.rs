@@ -17,7 +17,7 @@ use std::process::ExitCode;
 ///
 /// # Errors
 /// When the file cannot be read or holds no identity.
-pub fn read_identities(path: &Path) -> anyhow::Result<Vec<age::x25519::Identity>> {
+pub(crate) fn read_identities(path: &Path) -> anyhow::Result<Vec<age::x25519::Identity>> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let ids: Vec<age::x25519::Identity> = text

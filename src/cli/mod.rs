@@ -7,6 +7,7 @@
 mod demo;
 mod inspect;
 mod output;
+mod recover;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
@@ -63,6 +64,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Get a backup back with the emergency kit: list the copies on a destination, download one,
+    /// check and decrypt it, and write a Home Assistant backup tar (or extract it).
+    Recover(RecoverArgs),
     /// Try Lifeboat with no Home Assistant: back up an embedded sample to a local folder.
     Demo {
         /// Folder for the demo's source, copies, key and history.
@@ -91,6 +95,13 @@ struct Inline {
     /// (repeatable)
     #[arg(long = "ha-key", env = "LIFEBOAT_HA_KEY", hide_env_values = true)]
     ha_keys: Vec<String>,
+    #[command(flatten)]
+    creds: CredentialArgs,
+}
+
+/// Destination credentials, from flags or the environment (never from URLs).
+#[derive(Args, Clone, Default)]
+struct CredentialArgs {
     /// S3 access key id
     #[arg(long, env = "AWS_ACCESS_KEY_ID", hide_env_values = true)]
     s3_access_key_id: Option<String>,
@@ -103,6 +114,37 @@ struct Inline {
     /// Azure SAS token
     #[arg(long, env = "AZURE_STORAGE_SAS_TOKEN", hide_env_values = true)]
     azure_sas_token: Option<String>,
+}
+
+#[derive(Args)]
+pub(crate) struct RecoverArgs {
+    /// Where the copies are: file:///path, s3://bucket/prefix?endpoint=…, azure://account/container/prefix
+    #[arg(long)]
+    from: String,
+    /// The copy to recover (its id, as listed) [default: the newest]
+    #[arg(long)]
+    copy: Option<String>,
+    /// The emergency kit's age identity file
+    #[arg(long)]
+    identity: Option<PathBuf>,
+    /// Write the Home Assistant backup tar here
+    #[arg(long, conflicts_with = "extract")]
+    out: Option<PathBuf>,
+    /// Extract the backup's members into this new folder instead
+    #[arg(long)]
+    extract: Option<PathBuf>,
+    /// Also remove Home Assistant's own encryption, so a fresh Home Assistant restores the backup
+    /// without the old key (needs --ha-key and --out)
+    #[arg(long, requires = "out")]
+    remove_encryption: bool,
+    /// Home Assistant backup key (from its emergency kit), for --remove-encryption (repeatable)
+    #[arg(long = "ha-key", env = "LIFEBOAT_HA_KEY", hide_env_values = true)]
+    ha_keys: Vec<String>,
+    #[command(flatten)]
+    creds: CredentialArgs,
+    /// Print JSON
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -144,6 +186,7 @@ pub async fn main() -> ExitCode {
         Command::List(ref a) => cmd_list(&cli, a, &env).await,
         Command::Serve(ref a) => cmd_serve(&cli, a, &env).await,
         Command::Demo { ref dir } => demo::run(dir).await,
+        Command::Recover(ref a) => recover::run(a).await,
         Command::Inspect {
             ref archive,
             ref ha_keys,
@@ -250,11 +293,17 @@ fn load_options(cli: &Cli, inline: &Inline, env: &Env) -> Result<Options, Config
 }
 
 fn credentials(inline: &Inline) -> Credentials {
-    Credentials {
-        s3_access_key_id: inline.s3_access_key_id.clone(),
-        s3_secret_access_key: secret(inline.s3_secret_access_key.as_ref()),
-        azure_account_key: secret(inline.azure_account_key.as_ref()),
-        azure_sas_token: secret(inline.azure_sas_token.as_ref()),
+    inline.creds.to_credentials()
+}
+
+impl CredentialArgs {
+    fn to_credentials(&self) -> Credentials {
+        Credentials {
+            s3_access_key_id: self.s3_access_key_id.clone(),
+            s3_secret_access_key: secret(self.s3_secret_access_key.as_ref()),
+            azure_account_key: secret(self.azure_account_key.as_ref()),
+            azure_sas_token: secret(self.azure_sas_token.as_ref()),
+        }
     }
 }
 

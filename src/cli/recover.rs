@@ -1,0 +1,108 @@
+//! `lifeboat recover`: the family member's command. With the printed kit (its age identity) and the
+//! destination's credentials, on any machine: list the copies, pick one (the newest by default),
+//! and get back a Home Assistant backup tar that was checked against its manifest on the way.
+
+use super::inspect::read_identities;
+use super::{RecoverArgs, output};
+use anyhow::Context;
+use lifeboat::archive::securetar::BackupKey;
+use lifeboat::config::{self, ConfigError, urls};
+use lifeboat::destinations::{self, manifest::Listed};
+use lifeboat::recovery::{Output, recover};
+use lifeboat::secret::Secret;
+use std::process::ExitCode;
+
+pub async fn run(args: &RecoverArgs) -> anyhow::Result<ExitCode> {
+    let opts = urls::destinations_from_urls(
+        std::slice::from_ref(&args.from),
+        &args.creds.to_credentials(),
+    )
+    .map_err(ConfigError::Invalid)?;
+    let spec = config::validate_destinations(opts)?.remove(0);
+    let dest = destinations::open(&spec).with_context(|| format!("opening {}", args.from))?;
+    let listed = destinations::manifest::list(&dest)
+        .await
+        .with_context(|| format!("listing {}", dest.location))?;
+    let (out, extract) = (args.out.clone(), args.extract.clone());
+    if out.is_none() && extract.is_none() {
+        output::print_listing(&dest, &listed);
+        println!(
+            "\nTo recover one: lifeboat recover --from {} --identity KIT-FILE --out backup.tar [--copy ID]",
+            args.from
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let copies: Vec<_> = listed
+        .iter()
+        .filter_map(|l| match l {
+            Listed::Copy(m) => Some(m),
+            Listed::Unreadable { .. } => None,
+        })
+        .collect();
+    let chosen = match &args.copy {
+        Some(id) => copies.iter().find(|m| &m.copy_id == id).with_context(|| {
+            format!(
+                "there is no copy {id} at {} (run without --out to list them)",
+                dest.location
+            )
+        })?,
+        None => copies
+            .first()
+            .with_context(|| format!("there are no copies at {}", dest.location))?,
+    };
+    let identity = args
+        .identity
+        .as_deref()
+        .context("--identity is needed: the age identity file from your emergency kit")?;
+    let ids = read_identities(identity)?;
+    if args.remove_encryption && args.ha_keys.is_empty() && chosen.backup.protected {
+        anyhow::bail!(
+            "--remove-encryption needs the Home Assistant backup key: pass --ha-key from Home Assistant's emergency kit"
+        );
+    }
+    let keys = args
+        .ha_keys
+        .iter()
+        .map(|k| BackupKey::new(Secret::new(k.as_str())))
+        .collect();
+    let target = match (out, extract) {
+        (Some(p), _) => Output::Tar(p),
+        (None, Some(p)) => Output::Extract(p),
+        (None, None) => anyhow::bail!("pass --out FILE or --extract DIR"),
+    };
+    match recover(&dest, chosen, ids, target, args.remove_encryption, keys).await {
+        Ok(r) => {
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+            } else {
+                println!(
+                    "Recovered {:?} ({}, made {}) from {}\n  -> {} ({}, sha-256 checked against the manifest)",
+                    chosen.backup.name,
+                    chosen.backup.slug,
+                    chosen.backup.date,
+                    dest.location,
+                    r.output.display(),
+                    output::human_size(r.plain_size)
+                );
+                if r.decrypted_members > 0 {
+                    println!(
+                        "  Home Assistant's encryption was removed from {} archives: it restores without a key.",
+                        r.decrypted_members
+                    );
+                } else if chosen.backup.protected {
+                    println!(
+                        "  The backup is protected: Home Assistant will ask for its backup key when restoring."
+                    );
+                }
+                println!(
+                    "  Restore it in Home Assistant: Settings -> System -> Backups -> upload."
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("lifeboat: {e}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}

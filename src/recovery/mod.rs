@@ -1,0 +1,206 @@
+//! Recovery with nothing but the emergency kit and the destination's credentials: download a copy,
+//! check the stored object's SHA-256, decrypt it with the kit's age identity, check the plain tar's
+//! SHA-256, and write it as a Home Assistant backup tar — optionally with the SecureTar layer removed
+//! ([`strip`]) so a fresh Home Assistant restores it without the old key — or extract it safely
+//! ([`extract`]). Output appears only when every check passed.
+
+pub mod extract;
+pub mod strip;
+
+use crate::archive::HashingReader;
+use crate::archive::securetar::BackupKey;
+use crate::destinations::{Destination, Manifest};
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
+
+/// Why a recovery failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RecoverError {
+    #[error("cannot read the copy from {destination}: {reason}")]
+    Download { destination: String, reason: String },
+    #[error(
+        "the stored copy is not what was verified when it was made ({what} differs): it was changed or damaged on the destination"
+    )]
+    Mismatch { what: &'static str },
+    #[error("the kit's identity does not open this copy: {0} (is it the kit for this home?)")]
+    Identity(String),
+    #[error("{0}")]
+    Archive(String),
+    #[error("{path}: {source}")]
+    Output {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{0} exists already; choose a new place so nothing is overwritten")]
+    Exists(PathBuf),
+}
+
+/// Where the recovered backup goes.
+#[derive(Debug, Clone)]
+pub enum Output {
+    /// A Home Assistant backup tar at this path.
+    Tar(PathBuf),
+    /// The backup's members extracted into this (new) folder.
+    Extract(PathBuf),
+}
+
+/// What a recovery did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Recovered {
+    pub copy_id: String,
+    pub output: PathBuf,
+    pub plain_size: u64,
+    pub plain_sha256: String,
+    /// Inner archives decrypted when the SecureTar layer was removed.
+    pub decrypted_members: usize,
+}
+
+fn out_err(path: &Path) -> impl FnOnce(std::io::Error) -> RecoverError + '_ {
+    move |source| RecoverError::Output {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// The sibling path an output is written to before it is complete.
+fn partial(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".partial");
+    path.with_file_name(name)
+}
+
+/// Recovers one copy. `remove_encryption` decrypts every SecureTar member with one of `ha_keys`.
+///
+/// # Errors
+/// [`RecoverError`] saying what failed; nothing is left at the output path then.
+pub async fn recover(
+    destination: &Destination,
+    manifest: &Manifest,
+    identities: Vec<age::x25519::Identity>,
+    output: Output,
+    remove_encryption: bool,
+    ha_keys: Vec<BackupKey>,
+) -> Result<Recovered, RecoverError> {
+    let target = match &output {
+        Output::Tar(p) | Output::Extract(p) => p.clone(),
+    };
+    if target.exists() {
+        return Err(RecoverError::Exists(target));
+    }
+    let reader = destination
+        .store
+        .reader(&manifest.object)
+        .await
+        .map_err(|e| RecoverError::Download {
+            destination: destination.name.clone(),
+            reason: e.to_string(),
+        })?;
+    let manifest = manifest.clone();
+    let staging = partial(&target);
+    tokio::task::spawn_blocking(move || {
+        let outcome = write_recovered(
+            reader,
+            &manifest,
+            &identities,
+            &output,
+            &staging,
+            remove_encryption,
+            &ha_keys,
+        );
+        match outcome {
+            Ok(decrypted) => {
+                std::fs::rename(&staging, &target).map_err(out_err(&target))?;
+                Ok(Recovered {
+                    copy_id: manifest.copy_id.clone(),
+                    output: target,
+                    plain_size: manifest.plain.size,
+                    plain_sha256: manifest.plain.sha256.clone(),
+                    decrypted_members: decrypted,
+                })
+            }
+            Err(e) => {
+                let _ = std::fs::remove_file(&staging);
+                let _ = std::fs::remove_dir_all(&staging);
+                Err(e)
+            }
+        }
+    })
+    .await
+    .map_err(|e| RecoverError::Archive(e.to_string()))?
+}
+
+fn write_recovered(
+    reader: Box<dyn tokio::io::AsyncRead + Send + Unpin>,
+    manifest: &Manifest,
+    identities: &[age::x25519::Identity],
+    output: &Output,
+    staging: &Path,
+    remove_encryption: bool,
+    ha_keys: &[BackupKey],
+) -> Result<usize, RecoverError> {
+    let mut stored = HashingReader::new(tokio_util::io::SyncIoBridge::new(reader));
+    let decryptor = age::Decryptor::new_buffered(BufReader::new(&mut stored))
+        .map_err(|e| RecoverError::Identity(format!("not an age file: {e}")))?;
+    let decrypted = decryptor
+        .decrypt(identities.iter().map(|i| i as &dyn age::Identity))
+        .map_err(|e| RecoverError::Identity(e.to_string()))?;
+    let mut plain = HashingReader::new(decrypted);
+    let written =
+        write_output(&mut plain, output, staging, remove_encryption, ha_keys).and_then(|n| {
+            // Whatever the tar reader left unread still counts for the checksums.
+            std::io::copy(&mut plain, &mut std::io::sink()).map_err(|e| read_error(&e))?;
+            Ok(n)
+        });
+    let (plain_size, plain_sha) = plain.finish();
+    // Read the stored object to its end either way: when decryption failed, its checksum tells a
+    // copy changed on the destination from any other trouble.
+    let _ = std::io::copy(&mut stored, &mut std::io::sink());
+    let (stored_size, stored_sha) = stored.finish();
+    if stored_size != manifest.stored.size || stored_sha != manifest.stored.sha256 {
+        return Err(RecoverError::Mismatch {
+            what: "the stored object's sha-256",
+        });
+    }
+    let members = written?;
+    if plain_size != manifest.plain.size || plain_sha != manifest.plain.sha256 {
+        return Err(RecoverError::Mismatch {
+            what: "the decrypted backup's sha-256",
+        });
+    }
+    Ok(members)
+}
+
+fn write_output(
+    plain: &mut impl Read,
+    output: &Output,
+    staging: &Path,
+    remove_encryption: bool,
+    ha_keys: &[BackupKey],
+) -> Result<usize, RecoverError> {
+    match output {
+        Output::Tar(_) => {
+            let file = std::fs::File::create(staging).map_err(out_err(staging))?;
+            let mut w = std::io::BufWriter::new(file);
+            let n = if remove_encryption {
+                strip::strip(&mut *plain, &mut w, ha_keys)
+                    .map_err(|e| RecoverError::Archive(e.to_string()))?
+            } else {
+                std::io::copy(plain, &mut w).map_err(|e| read_error(&e))?;
+                0
+            };
+            let file = w
+                .into_inner()
+                .map_err(|e| out_err(staging)(e.into_error()))?;
+            file.sync_all().map_err(out_err(staging))?;
+            Ok(n)
+        }
+        Output::Extract(_) => {
+            extract::extract(plain, staging).map_err(|e| RecoverError::Archive(e.to_string()))?;
+            Ok(0)
+        }
+    }
+}
+
+fn read_error(e: &std::io::Error) -> RecoverError {
+    RecoverError::Archive(format!("reading the copy failed: {e}"))
+}

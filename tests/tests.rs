@@ -11,6 +11,7 @@ mod double_faithful;
 mod e2e_storage;
 mod inspect;
 mod recover;
+mod restore;
 mod securetar;
 mod serve;
 mod sources;

@@ -8,6 +8,7 @@ mod demo;
 mod inspect;
 mod output;
 mod recover;
+mod restore;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
@@ -67,6 +68,9 @@ enum Command {
     /// Get a backup back with the emergency kit: list the copies on a destination, download one,
     /// check and decrypt it, and write a Home Assistant backup tar (or extract it).
     Recover(RecoverArgs),
+    /// Put a copy back into Home Assistant's backup list, ready to restore: download it, check and
+    /// decrypt it with the kit, and upload it (token from SUPERVISOR_TOKEN or HA_TOKEN).
+    Restore(RestoreArgs),
     /// Try Lifeboat with no Home Assistant: back up an embedded sample to a local folder.
     Demo {
         /// Folder for the demo's source, copies, key and history.
@@ -148,6 +152,27 @@ pub(crate) struct RecoverArgs {
 }
 
 #[derive(Args)]
+pub(crate) struct RestoreArgs {
+    /// Where the copies are: file:///path, s3://bucket/prefix?endpoint=…, azure://account/container/prefix
+    #[arg(long)]
+    from: String,
+    /// The copy to restore (its id, as listed) [default: the newest]
+    #[arg(long)]
+    copy: Option<String>,
+    /// The emergency kit's age identity file
+    #[arg(long)]
+    identity: PathBuf,
+    /// The Home Assistant to restore into: supervisor: (inside the add-on) or core:http://host:8123
+    #[arg(long)]
+    into: String,
+    #[command(flatten)]
+    creds: CredentialArgs,
+    /// Print JSON
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
 struct RunArgs {
     #[command(flatten)]
     inline: Inline,
@@ -187,6 +212,7 @@ pub async fn main() -> ExitCode {
         Command::Serve(ref a) => cmd_serve(&cli, a, &env).await,
         Command::Demo { ref dir } => demo::run(dir).await,
         Command::Recover(ref a) => recover::run(a).await,
+        Command::Restore(ref a) => restore::run(a, &env).await,
         Command::Inspect {
             ref archive,
             ref ha_keys,

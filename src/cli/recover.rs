@@ -7,22 +7,51 @@ use super::{RecoverArgs, output};
 use anyhow::Context;
 use lifeboat::archive::securetar::BackupKey;
 use lifeboat::config::{self, ConfigError, urls};
-use lifeboat::destinations::{self, manifest::Listed};
+use lifeboat::destinations::{self, Destination, Manifest, manifest::Listed};
 use lifeboat::recovery::{Output, recover};
 use lifeboat::secret::Secret;
 use std::process::ExitCode;
 
-pub async fn run(args: &RecoverArgs) -> anyhow::Result<ExitCode> {
-    let opts = urls::destinations_from_urls(
-        std::slice::from_ref(&args.from),
-        &args.creds.to_credentials(),
-    )
-    .map_err(ConfigError::Invalid)?;
+/// Opens the destination at `from` and lists its copies.
+pub(crate) async fn open_and_list(
+    from: &str,
+    creds: &super::CredentialArgs,
+) -> anyhow::Result<(Destination, Vec<Listed>)> {
+    let opts = urls::destinations_from_urls(&[from.to_owned()], &creds.to_credentials())
+        .map_err(ConfigError::Invalid)?;
     let spec = config::validate_destinations(opts)?.remove(0);
-    let dest = destinations::open(&spec).with_context(|| format!("opening {}", args.from))?;
+    let dest = destinations::open(&spec).with_context(|| format!("opening {from}"))?;
     let listed = destinations::manifest::list(&dest)
         .await
         .with_context(|| format!("listing {}", dest.location))?;
+    Ok((dest, listed))
+}
+
+/// The copy named `id`, or the newest.
+pub(crate) fn choose<'a>(
+    dest: &Destination,
+    listed: &'a [Listed],
+    id: Option<&str>,
+) -> anyhow::Result<&'a Manifest> {
+    let mut copies = listed.iter().filter_map(|l| match l {
+        Listed::Copy(m) => Some(m.as_ref()),
+        Listed::Unreadable { .. } => None,
+    });
+    match id {
+        Some(id) => copies.find(|m| m.copy_id == id).with_context(|| {
+            format!(
+                "there is no copy {id} at {} (run `lifeboat recover --from ...` to list them)",
+                dest.location
+            )
+        }),
+        None => copies
+            .next()
+            .with_context(|| format!("there are no copies at {}", dest.location)),
+    }
+}
+
+pub async fn run(args: &RecoverArgs) -> anyhow::Result<ExitCode> {
+    let (dest, listed) = open_and_list(&args.from, &args.creds).await?;
     let (out, extract) = (args.out.clone(), args.extract.clone());
     if out.is_none() && extract.is_none() {
         output::print_listing(&dest, &listed);
@@ -32,24 +61,7 @@ pub async fn run(args: &RecoverArgs) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::SUCCESS);
     }
-    let copies: Vec<_> = listed
-        .iter()
-        .filter_map(|l| match l {
-            Listed::Copy(m) => Some(m),
-            Listed::Unreadable { .. } => None,
-        })
-        .collect();
-    let chosen = match &args.copy {
-        Some(id) => copies.iter().find(|m| &m.copy_id == id).with_context(|| {
-            format!(
-                "there is no copy {id} at {} (run without --out to list them)",
-                dest.location
-            )
-        })?,
-        None => copies
-            .first()
-            .with_context(|| format!("there are no copies at {}", dest.location))?,
-    };
+    let chosen = choose(&dest, &listed, args.copy.as_deref())?;
     let identity = args
         .identity
         .as_deref()

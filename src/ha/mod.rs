@@ -1,4 +1,5 @@
 //! Protocol clients for Home Assistant: the Core websocket and the Supervisor REST API.
 
+pub mod core_api;
 pub mod supervisor;
 pub mod websocket;

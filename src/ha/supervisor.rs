@@ -189,6 +189,53 @@ impl SupervisorClient {
         Ok(jobs.iter().find_map(|j| j.find(uuid)).cloned())
     }
 
+    /// Uploads a backup tar (streamed as multipart) so it appears in Home Assistant's backup list;
+    /// returns its slug.
+    ///
+    /// # Errors
+    /// As [`Self::call`].
+    pub async fn upload(
+        &self,
+        form: reqwest::multipart::Form,
+        filename: &str,
+    ) -> Result<String, SupervisorError> {
+        let mut url = self.url("/backups/new/upload");
+        url.query_pairs_mut().append_pair("filename", filename);
+        let resp = self
+            .http
+            .post(url)
+            .bearer_auth(self.token.expose())
+            .multipart(form)
+            .send()
+            .await
+            .map_err(|e| self.unreachable(&e))?;
+        let status = resp.status().as_u16();
+        if status == 401 || status == 403 {
+            return Err(SupervisorError::Denied(status));
+        }
+        let body: Value = resp.json().await.map_err(|e| self.unreachable(&e))?;
+        match body["data"]["slug"].as_str() {
+            Some(slug) if body["result"] == "ok" => Ok(slug.to_owned()),
+            _ => Err(SupervisorError::Api {
+                status,
+                message: body["message"]
+                    .as_str()
+                    .unwrap_or("the upload was refused")
+                    .to_owned(),
+            }),
+        }
+    }
+
+    /// Deletes a backup from every location.
+    ///
+    /// # Errors
+    /// As [`Self::call`].
+    pub async fn delete(&self, slug: &str) -> Result<(), SupervisorError> {
+        self.call(reqwest::Method::DELETE, &format!("/backups/{slug}"), None)
+            .await
+            .map(drop)
+    }
+
     /// Starts downloading a backup; the caller streams the body.
     ///
     /// # Errors

@@ -5,6 +5,7 @@
 //! ([`extract`]). Output appears only when every check passed.
 
 pub mod extract;
+pub mod restore;
 pub mod strip;
 
 use crate::archive::HashingReader;

@@ -76,6 +76,8 @@ pub struct Inner {
     pub log: Mutex<Vec<String>>,
     /// Bodies of backup creation requests.
     pub create_requests: Mutex<Vec<Value>>,
+    /// Backups uploaded through either upload API, by slug.
+    pub uploaded: Mutex<HashMap<String, Vec<u8>>>,
 }
 
 /// A running double.
@@ -98,6 +100,7 @@ impl Double {
             counter: AtomicU64::new(1),
             log: Mutex::new(Vec::new()),
             create_requests: Mutex::new(Vec::new()),
+            uploaded: Mutex::new(HashMap::new()),
         });
         let app = Router::new()
             .route("/backups", get(list_backups))
@@ -108,6 +111,9 @@ impl Double {
             .route("/jobs/info", get(jobs_info))
             .route("/jobs/{uuid}", get(|| async { StatusCode::FORBIDDEN }))
             .route("/api/backup/download/{id}", get(core_download))
+            .route("/backups/new/upload", post(sup_upload))
+            .route("/api/backup/upload", post(core_upload))
+            .layer(axum::extract::DefaultBodyLimit::disable())
             .route("/api/websocket", any(ws_route))
             .route("/core/websocket", any(ws_route))
             .with_state(inner.clone());
@@ -657,4 +663,99 @@ fn generate(s: &Inner, id: u64, msg: &Value, sub: Option<u64>) -> Vec<Value> {
     }
     out.extend(ev(json!({"manager_state": "idle"})));
     out
+}
+
+/// The slug in a backup tar's `backup.json`, as the Supervisor reads it on upload.
+fn slug_of(tar_bytes: &[u8]) -> Option<String> {
+    let mut t = tar::Archive::new(tar_bytes);
+    for e in t.entries().ok()? {
+        let mut e = e.ok()?;
+        let name = e
+            .path()
+            .ok()?
+            .to_string_lossy()
+            .trim_start_matches("./")
+            .to_owned();
+        if name == "backup.json" {
+            let mut raw = Vec::new();
+            std::io::Read::read_to_end(&mut e, &mut raw).ok()?;
+            let v: Value = serde_json::from_slice(&raw).ok()?;
+            return v["slug"].as_str().map(str::to_owned);
+        }
+    }
+    None
+}
+
+/// The first multipart part, whatever its name (as the Supervisor reads it).
+async fn first_part(mut form: axum::extract::Multipart) -> Option<(Option<String>, Vec<u8>)> {
+    let field = form.next_field().await.ok()??;
+    let name = field.name().map(str::to_owned);
+    let bytes = field.bytes().await.ok()?;
+    Some((name, bytes.to_vec()))
+}
+
+async fn sup_upload(
+    State(s): State<Arc<Inner>>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+    form: axum::extract::Multipart,
+) -> Response {
+    s.record("POST /backups/new/upload".into());
+    if !supervisor_authorized(&s, &headers) {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    if let Some(f) = q.get("filename")
+        && (f.contains('/') || f.contains('\\') || !f.ends_with(".tar"))
+    {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "does not match regular expression ^[^\\\\/]+\\.tar$",
+        );
+    }
+    let Some((_, bytes)) = first_part(form).await else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "Unknown error, see Supervisor logs",
+        );
+    };
+    let Some(slug) = slug_of(&bytes) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "Unknown error, see Supervisor logs",
+        );
+    };
+    s.uploaded.lock().unwrap().insert(slug.clone(), bytes);
+    s.add_backup(&slug);
+    ok(json!({"slug": slug}))
+}
+
+async fn core_upload(
+    State(s): State<Arc<Inner>>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+    form: axum::extract::Multipart,
+) -> Response {
+    s.record(format!(
+        "POST /api/backup/upload?agent_id={}",
+        q.get("agent_id").map_or("", String::as_str)
+    ));
+    let bearer = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|a| a.strip_prefix("Bearer "));
+    if bearer != Some(s.token.as_str()) {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    let Some((Some(name), bytes)) = first_part(form).await else {
+        return StatusCode::BAD_REQUEST.into_response();
+    };
+    if name != "file" {
+        return StatusCode::BAD_REQUEST.into_response();
+    }
+    let Some(slug) = slug_of(&bytes) else {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "invalid backup").into_response();
+    };
+    s.uploaded.lock().unwrap().insert(slug.clone(), bytes);
+    s.add_backup(&slug);
+    (StatusCode::CREATED, axum::Json(json!({"backup_id": slug}))).into_response()
 }

@@ -68,22 +68,19 @@ pub async fn ship(
 ) -> Result<Shipped, ShipFailure> {
     let started = Instant::now();
     let mut lanes = Vec::new();
-    let mut failed = Vec::new();
+    let mut results = Vec::new();
     for d in destinations {
         match Lane::open(d.clone(), object.to_owned(), expected_size).await {
             Ok(lane) => lanes.push(lane),
-            Err((destination, e)) => failed.push(LaneResult {
+            Err((destination, e)) => results.push(LaneResult {
                 destination,
                 result: Err(e),
             }),
         }
     }
-    let fail = |error: ShipError, failed: Vec<LaneResult>| ShipFailure {
-        error,
-        lanes: failed,
-    };
+    let fail = |error: ShipError, lanes: Vec<LaneResult>| ShipFailure { error, lanes };
     if lanes.is_empty() {
-        return Err(fail(ShipError::AllDestinationsFailed, failed));
+        return Err(fail(ShipError::AllDestinationsFailed, results));
     }
 
     let (walk_tx, walk_rx) = mpsc::channel(WALKER_DEPTH);
@@ -118,22 +115,22 @@ pub async fn ship(
         Decision::Abort
     };
     for lane in lanes {
-        failed.push(lane.close(decision, started).await);
+        results.push(lane.close(decision, started).await);
     }
     match result {
         Ok((inspection, plain_sha256, stored_size, stored_sha256)) => {
-            if failed.iter().all(|l| l.result.is_err()) {
-                return Err(fail(ShipError::AllDestinationsFailed, failed));
+            if results.iter().all(|l| l.result.is_err()) {
+                return Err(fail(ShipError::AllDestinationsFailed, results));
             }
             Ok(Shipped {
                 inspection,
                 plain_sha256,
                 stored_size,
                 stored_sha256,
-                lanes: failed,
+                lanes: results,
             })
         }
-        Err(e) => Err(fail(e, failed)),
+        Err(e) => Err(fail(e, results)),
     }
 }
 

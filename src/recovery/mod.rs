@@ -70,6 +70,55 @@ fn partial(path: &Path) -> PathBuf {
     path.with_file_name(name)
 }
 
+/// Starts reading a copy's data object.
+pub(crate) async fn open_copy(
+    destination: &Destination,
+    manifest: &Manifest,
+) -> Result<Box<dyn tokio::io::AsyncRead + Send + Unpin>, RecoverError> {
+    destination
+        .store
+        .reader(&manifest.object)
+        .await
+        .map_err(|e| RecoverError::Download {
+            destination: destination.name.clone(),
+            reason: e.to_string(),
+        })
+}
+
+/// The decrypted (plain tar) stream of a stored copy, opened with the kit's identities.
+pub(crate) fn decrypt_copy<'a, R: Read + 'a>(
+    stored: &'a mut R,
+    identities: &[age::x25519::Identity],
+) -> Result<impl Read + 'a, RecoverError> {
+    let decryptor = age::Decryptor::new_buffered(BufReader::new(stored))
+        .map_err(|e| RecoverError::Identity(format!("not an age file: {e}")))?;
+    decryptor
+        .decrypt(identities.iter().map(|i| i as &dyn age::Identity))
+        .map_err(|e| RecoverError::Identity(e.to_string()))
+}
+
+/// Checks what was read against the manifest: the stored object first (a changed copy explains
+/// any later failure), then `outcome`, then the decrypted backup.
+pub(crate) fn check_digests<T>(
+    manifest: &Manifest,
+    stored: (u64, String),
+    plain: (u64, String),
+    outcome: Result<T, RecoverError>,
+) -> Result<T, RecoverError> {
+    if stored.0 != manifest.stored.size || stored.1 != manifest.stored.sha256 {
+        return Err(RecoverError::Mismatch {
+            what: "the stored object's sha-256",
+        });
+    }
+    let value = outcome?;
+    if plain.0 != manifest.plain.size || plain.1 != manifest.plain.sha256 {
+        return Err(RecoverError::Mismatch {
+            what: "the decrypted backup's sha-256",
+        });
+    }
+    Ok(value)
+}
+
 /// Recovers one copy. `remove_encryption` decrypts every SecureTar member with one of `ha_keys`.
 ///
 /// # Errors
@@ -88,14 +137,7 @@ pub async fn recover(
     if target.exists() {
         return Err(RecoverError::Exists(target));
     }
-    let reader = destination
-        .store
-        .reader(&manifest.object)
-        .await
-        .map_err(|e| RecoverError::Download {
-            destination: destination.name.clone(),
-            reason: e.to_string(),
-        })?;
+    let reader = open_copy(destination, manifest).await?;
     let manifest = manifest.clone();
     let staging = partial(&target);
     tokio::task::spawn_blocking(move || {
@@ -140,35 +182,18 @@ fn write_recovered(
     ha_keys: &[BackupKey],
 ) -> Result<usize, RecoverError> {
     let mut stored = HashingReader::new(tokio_util::io::SyncIoBridge::new(reader));
-    let decryptor = age::Decryptor::new_buffered(BufReader::new(&mut stored))
-        .map_err(|e| RecoverError::Identity(format!("not an age file: {e}")))?;
-    let decrypted = decryptor
-        .decrypt(identities.iter().map(|i| i as &dyn age::Identity))
-        .map_err(|e| RecoverError::Identity(e.to_string()))?;
-    let mut plain = HashingReader::new(decrypted);
+    let mut plain = HashingReader::new(decrypt_copy(&mut stored, identities)?);
     let written =
         write_output(&mut plain, output, staging, remove_encryption, ha_keys).and_then(|n| {
             // Whatever the tar reader left unread still counts for the checksums.
             std::io::copy(&mut plain, &mut std::io::sink()).map_err(|e| read_error(&e))?;
             Ok(n)
         });
-    let (plain_size, plain_sha) = plain.finish();
+    let plain = plain.finish();
     // Read the stored object to its end either way: when decryption failed, its checksum tells a
     // copy changed on the destination from any other trouble.
     let _ = std::io::copy(&mut stored, &mut std::io::sink());
-    let (stored_size, stored_sha) = stored.finish();
-    if stored_size != manifest.stored.size || stored_sha != manifest.stored.sha256 {
-        return Err(RecoverError::Mismatch {
-            what: "the stored object's sha-256",
-        });
-    }
-    let members = written?;
-    if plain_size != manifest.plain.size || plain_sha != manifest.plain.sha256 {
-        return Err(RecoverError::Mismatch {
-            what: "the decrypted backup's sha-256",
-        });
-    }
-    Ok(members)
+    check_digests(manifest, stored.finish(), plain, written)
 }
 
 fn write_output(

@@ -4,14 +4,14 @@
 //! checksums are checked as the bytes pass, and an upload whose bytes turn out not to be the
 //! verified ones is deleted again where Home Assistant allows it.
 
-use super::RecoverError;
+use super::{RecoverError, check_digests, decrypt_copy, open_copy};
 use crate::archive::HashingReader;
 use crate::destinations::{Destination, Manifest};
 use crate::ha::core_api;
 use crate::ha::supervisor::SupervisorClient;
 use crate::secret::Secret;
 use bytes::Bytes;
-use std::io::{BufReader, Read};
+use std::io::Read;
 use tokio::sync::mpsc;
 use url::Url;
 
@@ -49,25 +49,13 @@ pub async fn restore_into_ha(
     identities: Vec<age::x25519::Identity>,
     target: &HaTarget,
 ) -> Result<Restored, RecoverError> {
-    let reader = destination
-        .store
-        .reader(&manifest.object)
-        .await
-        .map_err(|e| RecoverError::Download {
-            destination: destination.name.clone(),
-            reason: e.to_string(),
-        })?;
+    let reader = open_copy(destination, manifest).await?;
     let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(4);
     let expected = manifest.clone();
     let decrypting = tokio::task::spawn_blocking(move || -> Result<(), RecoverError> {
         let mut stored = HashingReader::new(tokio_util::io::SyncIoBridge::new(reader));
-        let plain_result = (|| {
-            let decryptor = age::Decryptor::new_buffered(BufReader::new(&mut stored))
-                .map_err(|e| RecoverError::Identity(format!("not an age file: {e}")))?;
-            let decrypted = decryptor
-                .decrypt(identities.iter().map(|i| i as &dyn age::Identity))
-                .map_err(|e| RecoverError::Identity(e.to_string()))?;
-            let mut plain = HashingReader::new(decrypted);
+        let sent = (|| {
+            let mut plain = HashingReader::new(decrypt_copy(&mut stored, &identities)?);
             let mut buf = vec![0u8; PIECE];
             loop {
                 let n = match plain.read(&mut buf) {
@@ -94,19 +82,8 @@ pub async fn restore_into_ha(
             Ok(plain.finish())
         })();
         let _ = std::io::copy(&mut stored, &mut std::io::sink());
-        let (stored_size, stored_sha) = stored.finish();
-        if stored_size != expected.stored.size || stored_sha != expected.stored.sha256 {
-            return Err(RecoverError::Mismatch {
-                what: "the stored object's sha-256",
-            });
-        }
-        let (plain_size, plain_sha) = plain_result?;
-        if plain_size != expected.plain.size || plain_sha != expected.plain.sha256 {
-            return Err(RecoverError::Mismatch {
-                what: "the decrypted backup's sha-256",
-            });
-        }
-        Ok(())
+        let plain = sent.as_ref().map_or((0, String::new()), Clone::clone);
+        check_digests(&expected, stored.finish(), plain, sent.map(drop))
     });
     let stream = futures::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|item| (item, rx))

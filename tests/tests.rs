@@ -6,6 +6,7 @@
 
 mod support;
 
+mod addon;
 mod cli;
 mod double_faithful;
 mod e2e_storage;

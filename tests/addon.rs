@@ -1,0 +1,215 @@
+//! The add-on manifest as the Supervisor and the community linter will judge it: `config.yaml`
+//! validates against the linter's JSON schema and extra rules, every option type is in the
+//! Supervisor's grammar, every option has a translation, and the options the manifest offers are
+//! exactly the options Lifeboat's configuration code reads.
+
+use lifeboat::config::parse_options;
+use serde_json::{Value, json};
+use std::collections::BTreeSet;
+use std::path::Path;
+
+fn yaml(rel: &str) -> Value {
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)).unwrap();
+    serde_yaml_ng::from_str(&text).unwrap()
+}
+
+fn manifest() -> Value {
+    yaml("config.yaml")
+}
+
+#[test]
+fn the_manifest_passes_the_linter_schema_and_rules() {
+    // The schema's patterns use Python's `(?P<name>` groups, which draft-07's ECMA regexes spell
+    // `(?<name>`: the same patterns, in the dialect the validator checks.
+    let text =
+        String::from_utf8(crate::support::fixture("schemas/addon-config.schema.json")).unwrap();
+    let schema: Value = serde_json::from_str(&text.replace("(?P<", "(?<")).unwrap();
+    let m = manifest();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&m)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    // The linter's extra rules.
+    for (key, value) in m.as_object().unwrap() {
+        if let Some(default) = schema["properties"][key].get("default") {
+            assert_ne!(
+                value, default,
+                "{key} is set to its default; the linter refuses that"
+            );
+        }
+    }
+    for arch in m["arch"].as_array().unwrap() {
+        assert!(
+            ["aarch64", "amd64"].contains(&arch.as_str().unwrap()),
+            "{arch} is deprecated"
+        );
+    }
+    assert!(m.get("webui").is_none() && m.get("watchdog").is_none());
+    assert_eq!(m["ingress"], true);
+    assert_eq!(m["hassio_role"], "backup");
+    assert_eq!(m["stdin"], true);
+    assert!(
+        m.get("backup").is_none_or(|b| b == "hot"),
+        "a cold backup would stop Lifeboat"
+    );
+}
+
+/// The Supervisor's RE_SCHEMA_ELEMENT, with an optional trailing `?`.
+fn schema_type() -> regex::Regex {
+    regex::Regex::new(
+        r"^(?:|bool|email|url|port|device(?:\(subsystem=[a-z]+\))?|str(?:\((\d+)?,(\d+)?\))?|password(?:\((\d+)?,(\d+)?\))?|int(?:\((-?\d+)?,(-?\d+)?\))?|float(?:\((-?[\d\.]+)?,(-?[\d\.]+)?\))?|match\(.*\)|list\([-_|A-Za-z0-9]+\))\??$",
+    )
+    .unwrap()
+}
+
+/// Every option path of the schema (`a`, `a.b`, `list[].c`) with its type string.
+fn leaves(v: &Value, at: &str, depth: usize, out: &mut Vec<(String, String)>) {
+    assert!(
+        depth <= 3,
+        "{at}: the Supervisor allows nesting two levels deep"
+    );
+    match v {
+        Value::String(t) => out.push((at.to_owned(), t.clone())),
+        Value::Array(items) => {
+            assert_eq!(items.len(), 1, "{at}: a list schema has one item");
+            leaves(&items[0], &format!("{at}[]"), depth + 1, out);
+        }
+        Value::Object(map) => {
+            for (k, v) in map {
+                let p = if at.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{at}.{k}")
+                };
+                leaves(v, &p, depth + 1, out);
+            }
+        }
+        other => panic!("{at}: {other} is not a schema"),
+    }
+}
+
+#[test]
+fn every_option_type_is_in_the_supervisor_grammar_and_translated() {
+    let m = manifest();
+    let mut all = Vec::new();
+    leaves(&m["schema"], "", 0, &mut all);
+    let re = schema_type();
+    for (path, t) in &all {
+        assert!(
+            re.is_match(t),
+            "{path}: {t:?} is not a Supervisor option type"
+        );
+        if path.ends_with("token")
+            || path.ends_with("key")
+            || path.ends_with("passphrase")
+            || path.contains("ha_backup_keys")
+        {
+            assert!(
+                t.starts_with("password"),
+                "{path} holds a secret but is not a password field"
+            );
+        }
+    }
+    let tr = yaml("addon/translations/en.yaml");
+    for (key, sub) in m["schema"].as_object().unwrap() {
+        let entry = &tr["configuration"][key];
+        assert!(
+            entry["name"].is_string() && entry["description"].is_string(),
+            "{key} has no translation"
+        );
+        let fields = match sub {
+            Value::Object(o) => o.keys().cloned().collect::<Vec<_>>(),
+            Value::Array(a) if a[0].is_object() => {
+                a[0].as_object().unwrap().keys().cloned().collect()
+            }
+            _ => Vec::new(),
+        };
+        for f in fields {
+            let e = &entry["fields"][&f];
+            assert!(
+                e["name"].is_string() && e["description"].is_string(),
+                "{key}.{f} has no translation"
+            );
+        }
+    }
+    // Defaults only for options that exist.
+    for key in m["options"].as_object().unwrap().keys() {
+        assert!(
+            m["schema"].get(key).is_some(),
+            "option {key} has a default but no schema"
+        );
+    }
+}
+
+/// The field names a serde struct expects, read from its "unknown field" error.
+fn fields_read(json: Value) -> BTreeSet<String> {
+    let err = parse_options(Path::new("options.json"), &json.to_string())
+        .unwrap_err()
+        .to_string();
+    let list = err
+        .split("expected one of ")
+        .nth(1)
+        .or_else(|| err.split("expected ").nth(1))
+        .unwrap_or_else(|| panic!("{err}"));
+    // "`a`, `b`" (and nothing after the last backquote counts): the names are the quoted words.
+    list.split('`')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn the_manifest_offers_exactly_what_the_config_code_reads() {
+    let m = manifest();
+    let keys = |v: &Value| {
+        v.as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect::<BTreeSet<String>>()
+    };
+    let base = json!({"source": {"type": "supervisor"}});
+
+    // Top level: what the add-on offers, plus what only a standalone install sets.
+    let mut top = fields_read(json!({"source": {"type": "supervisor"}, "zz_unknown": 1}));
+    for standalone_only in ["data_dir", "listen"] {
+        assert!(top.remove(standalone_only), "{standalone_only}");
+    }
+    assert_eq!(top, keys(&m["schema"]));
+
+    // Source: the union over its kinds.
+    let mut source = BTreeSet::from(["type".to_owned()]);
+    for kind in ["supervisor", "core", "folder"] {
+        source.extend(fields_read(
+            json!({"source": {"type": kind, "zz_unknown": 1}}),
+        ));
+    }
+    assert_eq!(source, keys(&m["schema"]["source"]));
+
+    // Destinations: the union over their kinds.
+    let mut dest = BTreeSet::from(["type".to_owned()]);
+    for kind in ["local", "s3", "azure"] {
+        let mut doc = base.clone();
+        doc["destinations"] = json!([{"type": kind, "zz_unknown": 1}]);
+        dest.extend(fields_read(doc));
+    }
+    assert_eq!(dest, keys(&m["schema"]["destinations"][0]));
+
+    let mut doc = base.clone();
+    doc["encryption"] = json!({"zz_unknown": 1});
+    assert_eq!(fields_read(doc), keys(&m["schema"]["encryption"]));
+
+    // The defaults parse, and validate into the safe idle state with reasons.
+    let defaults = parse_options(Path::new("options.json"), &m["options"].to_string()).unwrap();
+    let err = lifeboat::config::validate(
+        defaults,
+        &lifeboat::config::Env::from_pairs([("SUPERVISOR_TOKEN", "t")]),
+        "/data".into(),
+    )
+    .unwrap_err();
+    let fields: Vec<&str> = err.problems().iter().map(|p| p.field.as_str()).collect();
+    assert_eq!(fields, ["destinations", "encryption.recipients"]);
+}

@@ -6,6 +6,7 @@ use axum::body::{Body, to_bytes};
 use axum::http::{Request, StatusCode};
 use lifeboat::history::RunStatus;
 use lifeboat::source::folder::FolderSource;
+use lifeboat::web::ingress::{Access, SUPERVISOR_INGRESS};
 use lifeboat::web::{AppState, app, worker};
 use std::sync::Arc;
 use tower::ServiceExt;
@@ -32,6 +33,7 @@ async fn bad_options_keep_the_server_up_and_say_why() {
         history: None,
         triggers: None,
         problems: Arc::new(vec!["destinations[0].bucket: name the bucket".into()]),
+        access: Access::Any,
     };
     let (s, body) = call(app(state.clone()), "GET", "/").await;
     assert_eq!(s, StatusCode::OK);
@@ -61,6 +63,7 @@ async fn a_backup_requested_over_http_lands_and_shows_on_the_page() {
         history: Some(history.clone()),
         triggers: Some(triggers),
         problems: Arc::new(Vec::new()),
+        access: Access::Any,
     };
 
     let (_, page) = call(app(state.clone()), "GET", "/").await;
@@ -87,4 +90,66 @@ async fn a_backup_requested_over_http_lands_and_shows_on_the_page() {
     assert!(runs.contains("\"status\":\"success\""), "{runs}");
     shutdown.cancel();
     task.await.unwrap();
+}
+
+#[tokio::test]
+async fn only_the_ingress_proxy_gets_in_and_links_follow_its_path() {
+    let state = AppState {
+        history: None,
+        triggers: None,
+        problems: Arc::new(Vec::new()),
+        access: Access::Only(Arc::new(vec![SUPERVISOR_INGRESS])),
+    };
+    let request = |peer: [u8; 4]| {
+        let mut req = Request::builder()
+            .uri("/")
+            .header("X-Ingress-Path", "/api/hassio_ingress/t0k3n")
+            .header("X-Remote-User-Display-Name", "Ann")
+            .body(Body::empty())
+            .unwrap();
+        req.extensions_mut()
+            .insert(axum::extract::ConnectInfo(std::net::SocketAddr::from((
+                peer, 40000,
+            ))));
+        req
+    };
+    let refused = app(state.clone())
+        .oneshot(request([127, 0, 0, 1]))
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let ok = app(state).oneshot(request([172, 30, 32, 2])).await.unwrap();
+    assert_eq!(ok.status(), StatusCode::OK);
+    let html =
+        String::from_utf8(to_bytes(ok.into_body(), 1 << 20).await.unwrap().to_vec()).unwrap();
+    assert!(
+        html.contains("/api/hassio_ingress/t0k3n/api/backup") && html.contains("Signed in as Ann"),
+        "{html}"
+    );
+}
+
+/// Through a real socket: the server sees the peer's address (loopback here), so a policy that
+/// admits only the ingress proxy refuses it.
+#[tokio::test]
+async fn a_real_connection_from_elsewhere_is_refused() {
+    let state = AppState {
+        history: None,
+        triggers: None,
+        problems: Arc::new(Vec::new()),
+        access: Access::Only(Arc::new(vec![SUPERVISOR_INGRESS])),
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await
+        .unwrap();
+    });
+    let r = reqwest::get(format!("http://{addr}/api/health"))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
 }

@@ -197,9 +197,14 @@ struct ListArgs {
 struct ServeArgs {
     #[command(flatten)]
     inline: Inline,
-    /// Address to listen on [default: the options' listen, else 127.0.0.1:8099]
+    /// Address to listen on [default: the options' listen, else 0.0.0.0:8099 in the add-on and
+    /// 127.0.0.1:8099 elsewhere]
     #[arg(long)]
     listen: Option<String>,
+    /// Only these peers may connect (repeatable) [default: 172.30.32.2, Home Assistant's ingress
+    /// proxy, in the add-on; anyone elsewhere]
+    #[arg(long = "allow")]
+    allow: Vec<std::net::IpAddr>,
 }
 
 /// Runs the command line; returns the exit code.
@@ -442,7 +447,14 @@ async fn cmd_list(cli: &Cli, args: &ListArgs, env: &Env) -> anyhow::Result<ExitC
 }
 
 async fn cmd_serve(cli: &Cli, args: &ServeArgs, env: &Env) -> anyhow::Result<ExitCode> {
+    use lifeboat::web::ingress::{Access, SUPERVISOR_INGRESS};
     use lifeboat::web::{AppState, app, worker};
+    let addon = in_addon(env);
+    let access = match (&args.allow[..], addon) {
+        ([], false) => Access::Any,
+        ([], true) => Access::Only(Arc::new(vec![SUPERVISOR_INGRESS])),
+        (list, _) => Access::Only(Arc::new(list.to_vec())),
+    };
     let shutdown = tokio_util::sync::CancellationToken::new();
     let (state, listen, worker_task) = match load_config(cli, &args.inline, env) {
         Ok(cfg) => {
@@ -454,6 +466,7 @@ async fn cmd_serve(cli: &Cli, args: &ServeArgs, env: &Env) -> anyhow::Result<Exi
                 history: Some(history),
                 triggers: Some(triggers),
                 problems: Arc::new(Vec::new()),
+                access: access.clone(),
             };
             (state, cfg.listen.clone(), Some(task))
         }
@@ -469,6 +482,7 @@ async fn cmd_serve(cli: &Cli, args: &ServeArgs, env: &Env) -> anyhow::Result<Exi
                 history: None,
                 triggers: None,
                 problems: Arc::new(problems),
+                access: access.clone(),
             };
             (state, None, None)
         }
@@ -487,9 +501,12 @@ async fn cmd_serve(cli: &Cli, args: &ServeArgs, env: &Env) -> anyhow::Result<Exi
         wait_for_signal().await;
         stop.cancel();
     });
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-        .await?;
+    axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+    .await?;
     if let Some(t) = worker_task {
         let _ = t.await;
     }

@@ -2,6 +2,7 @@
 //! trigger that every way of starting a backup shares (scheduler, HTTP, later stdin and HA events).
 //! The full dashboard is its own piece of work; this is the hook point it grows from.
 
+pub mod ingress;
 mod page;
 pub mod worker;
 
@@ -23,6 +24,8 @@ pub struct AppState {
     pub triggers: Option<Triggers>,
     /// Problems with the options, shown on the status page.
     pub problems: Arc<Vec<String>>,
+    /// Which peers may connect.
+    pub access: ingress::Access,
 }
 
 /// The router, testable without a socket.
@@ -32,6 +35,10 @@ pub fn app(state: AppState) -> Router {
         .route("/api/health", get(health))
         .route("/api/runs", get(runs))
         .route("/api/backup", post(backup_now))
+        .layer(axum::middleware::from_fn_with_state(
+            state.access.clone(),
+            ingress::guard,
+        ))
         .with_state(state)
 }
 
@@ -75,7 +82,10 @@ async fn backup_now(State(s): State<AppState>) -> axum::response::Response {
     }
 }
 
-async fn status_page(State(s): State<AppState>) -> axum::response::Response {
+async fn status_page(
+    State(s): State<AppState>,
+    ingress: ingress::Ingress,
+) -> axum::response::Response {
     let runs = match &s.history {
         Some(h) => match h.recent_runs(20).await {
             Ok(r) => r,
@@ -86,5 +96,5 @@ async fn status_page(State(s): State<AppState>) -> axum::response::Response {
         },
         None => Vec::new(),
     };
-    Html(page::render(&s.problems, &runs)).into_response()
+    Html(page::render(&ingress, &s.problems, &runs)).into_response()
 }

@@ -1,5 +1,6 @@
 //! The minimal status page, as escaped HTML.
 
+use super::ingress::Ingress;
 use crate::history::{RunRow, RunStatus};
 
 /// Escapes text for HTML.
@@ -19,8 +20,12 @@ pub fn escape(s: &str) -> String {
 }
 
 /// The page.
-pub fn render(problems: &[String], runs: &[RunRow]) -> String {
+pub fn render(ingress: &Ingress, problems: &[String], runs: &[RunRow]) -> String {
     let mut body = String::new();
+    let prefix = escape(&ingress.prefix);
+    if let Some(user) = &ingress.user {
+        body.push_str(&format!("<p class=user>Signed in as {}</p>", escape(user)));
+    }
     if !problems.is_empty() {
         body.push_str(
             "<section class=problems><h2>Lifeboat is idle: the options need fixing</h2><ul>",
@@ -46,6 +51,14 @@ pub fn render(problems: &[String], runs: &[RunRow]) -> String {
                 .into()
         }
     });
+    if problems.is_empty() {
+        body.push_str(&format!(
+            "<form method=post action=\"{prefix}/api/backup\"><button type=submit>Back up now</button></form>"
+        ));
+    }
+    body.push_str(&format!(
+        "<p><a href=\"{prefix}/api/runs\">History as JSON</a></p>"
+    ));
     body.push_str("<table><thead><tr><th>Started</th><th>Status</th><th>Backup</th><th>Copies</th><th>Problem</th></tr></thead><tbody>");
     for r in runs {
         let copies: Vec<String> = r
@@ -84,8 +97,38 @@ mod tests {
 
     #[test]
     fn escapes_everything_it_shows() {
-        let html = render(&["<script>x</script>".into()], &[]);
+        let html = render(&Ingress::default(), &["<script>x</script>".into()], &[]);
         assert!(html.contains("&lt;script&gt;") && !html.contains("<script>"));
         assert!(html.contains("Nothing is protected yet"));
+    }
+}
+
+#[cfg(test)]
+mod ingress_tests {
+    use super::*;
+
+    #[test]
+    fn every_url_carries_the_ingress_prefix_and_the_name_is_escaped() {
+        let i = Ingress {
+            prefix: "/api/hassio_ingress/tok".into(),
+            user: Some("<b>Ann</b>".into()),
+        };
+        let html = render(&i, &[], &[]);
+        assert!(
+            html.contains("action=\"/api/hassio_ingress/tok/api/backup\""),
+            "{html}"
+        );
+        assert!(
+            html.contains("href=\"/api/hassio_ingress/tok/api/runs\""),
+            "{html}"
+        );
+        assert!(
+            html.contains("Signed in as &lt;b&gt;Ann&lt;/b&gt;"),
+            "{html}"
+        );
+        assert!(
+            !html.contains("href=\"/api/runs") && !html.contains("action=\"/api/backup"),
+            "{html}"
+        );
     }
 }

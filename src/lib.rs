@@ -23,6 +23,7 @@ pub mod ha;
 pub mod history;
 pub mod pipeline;
 pub mod recovery;
+pub mod report;
 pub mod secret;
 pub mod source;
 pub mod web;

@@ -12,6 +12,7 @@ mod double_faithful;
 mod e2e_storage;
 mod inspect;
 mod recover;
+mod report;
 mod restore;
 mod securetar;
 mod serve;

@@ -40,10 +40,11 @@ pub async fn run(dir: &Path) -> anyhow::Result<ExitCode> {
             passphrase: None,
         },
         ha_backup_keys: Vec::new(),
+        notify_service: None,
         listen: None,
     };
     let cfg = config::validate(opts, &Env::default(), dir.join("data"))?;
-    let runner = super::runner(&cfg)?;
+    let (runner, _) = super::runner(&cfg, &Env::default())?;
     println!(
         "Lifeboat demo: backing up {} to {}\n",
         sample.display(),

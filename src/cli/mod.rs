@@ -17,7 +17,8 @@ use lifeboat::config::{self, Config, ConfigError, Env, options::Options};
 use lifeboat::destinations::{self, Destination};
 use lifeboat::history::{History, RunStatus};
 use lifeboat::pipeline::SystemClock;
-use lifeboat::pipeline::run::Runner;
+use lifeboat::pipeline::run::{Quiet, RunObserver, Runner};
+use lifeboat::report::{HaApi, HaReporter};
 use lifeboat::secret::Secret;
 use lifeboat::source::{self, Patience};
 use std::path::PathBuf;
@@ -295,6 +296,7 @@ fn load_options(cli: &Cli, inline: &Inline, env: &Env) -> Result<Options, Config
                     .iter()
                     .map(|k| Secret::new(k.as_str()))
                     .collect(),
+                notify_service: None,
                 listen: None,
             }),
             _ => Err(ConfigError::Invalid(problems)),
@@ -356,20 +358,55 @@ fn open_destinations(specs: &[config::DestinationSpec]) -> anyhow::Result<Vec<De
         .collect()
 }
 
-pub(crate) fn runner(cfg: &Config) -> anyhow::Result<Runner> {
+/// Who to tell about runs: the Home Assistant the source talks to, or, inside the add-on, the
+/// one behind the Supervisor; nobody for a standalone folder source.
+fn reporter(
+    cfg: &Config,
+    http: &reqwest::Client,
+    history: &History,
+    env: &Env,
+) -> Option<Arc<HaReporter>> {
+    let api = match &cfg.source {
+        config::SourceSpec::Supervisor { url, token, .. } => {
+            HaApi::via_supervisor(http.clone(), url, token.clone())
+        }
+        config::SourceSpec::Core { url, token, .. } => {
+            HaApi::direct(http.clone(), url, token.clone())
+        }
+        config::SourceSpec::Folder { .. } => {
+            let token = env.get("SUPERVISOR_TOKEN")?;
+            let url = url::Url::parse("http://supervisor").ok()?;
+            HaApi::via_supervisor(http.clone(), &url, Secret::new(token))
+        }
+    };
+    Some(Arc::new(HaReporter::new(
+        api,
+        history.clone(),
+        cfg.notify_service.clone(),
+    )))
+}
+
+pub(crate) fn runner(cfg: &Config, env: &Env) -> anyhow::Result<(Runner, Option<Arc<HaReporter>>)> {
     let history = History::open(&cfg.data_dir)?;
     let http = reqwest::Client::builder()
         .connect_timeout(std::time::Duration::from_secs(30))
         .build()
         .context("building the HTTP client")?;
-    Ok(Runner {
+    let reporter = reporter(cfg, &http, &history, env);
+    let observer: Arc<dyn RunObserver> = match &reporter {
+        Some(r) => r.clone(),
+        None => Arc::new(Quiet),
+    };
+    let runner = Runner {
         source: source::build(&cfg.source, http, Patience::default()),
         destinations: open_destinations(&cfg.destinations)?,
         encryption: cfg.encryption.clone(),
         ha_keys: cfg.ha_backup_keys.clone(),
         history,
         clock: Arc::new(SystemClock),
-    })
+        observer,
+    };
+    Ok((runner, reporter))
 }
 
 pub(crate) fn exit_code(statuses: impl IntoIterator<Item = RunStatus>) -> ExitCode {
@@ -387,7 +424,7 @@ pub(crate) fn exit_code(statuses: impl IntoIterator<Item = RunStatus>) -> ExitCo
 
 async fn cmd_run(cli: &Cli, args: &RunArgs, env: &Env) -> anyhow::Result<ExitCode> {
     let cfg = load_config(cli, &args.inline, env)?;
-    let runner = runner(&cfg)?;
+    let (runner, _) = runner(&cfg, env)?;
     runner.history.mark_interrupted(chrono::Utc::now()).await?;
     let reports = runner.run("cli", args.reship).await?;
     if args.json {
@@ -458,9 +495,22 @@ async fn cmd_serve(cli: &Cli, args: &ServeArgs, env: &Env) -> anyhow::Result<Exi
     let shutdown = tokio_util::sync::CancellationToken::new();
     let (state, listen, worker_task) = match load_config(cli, &args.inline, env) {
         Ok(cfg) => {
-            let runner = runner(&cfg)?;
+            let (runner, reporter) = runner(&cfg, env)?;
             runner.history.mark_interrupted(chrono::Utc::now()).await?;
             let history = runner.history.clone();
+            if let Some(r) = reporter {
+                // Home Assistant forgets REST states when it restarts: publish them again now and then.
+                let stop = shutdown.clone();
+                tokio::spawn(async move {
+                    loop {
+                        r.publish().await;
+                        tokio::select! {
+                            () = stop.cancelled() => break,
+                            () = tokio::time::sleep(std::time::Duration::from_secs(300)) => {}
+                        }
+                    }
+                });
+            }
             let (triggers, task) = worker::spawn(runner, shutdown.clone());
             let state = AppState {
                 history: Some(history),

@@ -25,6 +25,8 @@ pub struct Config {
     pub encryption: EncryptionSpec,
     /// Home Assistant backup keys to open protected inner archives with.
     pub ha_backup_keys: Vec<Secret>,
+    /// `notify` service to call on failure.
+    pub notify_service: Option<String>,
     pub listen: Option<String>,
 }
 

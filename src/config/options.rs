@@ -25,6 +25,10 @@ pub struct Options {
     /// Home Assistant backup keys (from HA's emergency kit), to check protected backups to the end.
     #[serde(default)]
     pub ha_backup_keys: Vec<Secret>,
+    /// A `notify` service to call when a backup fails (e.g. `mobile_app_pixel_7`), besides the
+    /// persistent notification.
+    #[serde(default)]
+    pub notify_service: Option<String>,
     /// Address of the status server (`lifeboat serve`), e.g. `127.0.0.1:8099`.
     #[serde(default)]
     pub listen: Option<String>,

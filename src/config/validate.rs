@@ -27,6 +27,18 @@ pub fn validate(
     let source = source(opts.source, env, &mut problems);
     let destinations = destinations(opts.destinations, &mut problems);
     let encryption = encryption(opts.encryption, &mut problems);
+    if let Some(service) = &opts.notify_service
+        && !service
+            .trim()
+            .trim_start_matches("notify.")
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    {
+        problems.push(problem(
+            "notify_service",
+            &format!("{service:?} is not a notify service name like mobile_app_my_phone"),
+        ));
+    }
     if let Some(listen) = &opts.listen
         && listen.parse::<std::net::SocketAddr>().is_err()
     {
@@ -46,6 +58,10 @@ pub fn validate(
                 .into_iter()
                 .filter(|k| !k.is_empty())
                 .collect(),
+            notify_service: opts
+                .notify_service
+                .map(|s| s.trim().trim_start_matches("notify.").to_owned())
+                .filter(|s| !s.is_empty()),
             listen: opts.listen,
         }),
         _ => Err(ConfigError::Invalid(problems)),

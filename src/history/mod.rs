@@ -343,6 +343,36 @@ impl History {
         .await
     }
 
+    /// The newest verified copy on each destination, by destination name.
+    ///
+    /// # Errors
+    /// [`HistoryError`] on database failure.
+    pub async fn latest_verified_copies(&self) -> Result<Vec<CopyRecord>, HistoryError> {
+        self.with(|c| {
+            let mut st = c.prepare(
+                "SELECT destination, copy_id, object, stored_size, stored_sha256, upload_ms, verify_ms, verified_at
+                 FROM copies WHERE id IN (SELECT MAX(id) FROM copies WHERE status = 'verified' GROUP BY destination)
+                 ORDER BY destination",
+            )?;
+            st.query_map([], |r| {
+                Ok(CopyRecord {
+                    destination: r.get(0)?,
+                    copy_id: r.get(1)?,
+                    object: r.get(2)?,
+                    verified: true,
+                    stored_size: sql_to_u64(r.get(3)?),
+                    stored_sha256: r.get(4)?,
+                    error: None,
+                    upload_ms: sql_to_u64(r.get(5)?),
+                    verify_ms: sql_to_u64(r.get(6)?),
+                    verified_at: r.get::<_, Option<String>>(7)?.map(|t| parse_time(&t)),
+                })
+            })?
+            .collect()
+        })
+        .await
+    }
+
     /// The newest run with this id, if any (tests and the status page).
     ///
     /// # Errors

@@ -29,6 +29,49 @@ pub struct Runner {
     pub ha_keys: Vec<Secret>,
     pub history: History,
     pub clock: Arc<dyn Clock>,
+    /// Told when runs start and finish (Home Assistant entities, events, notifications).
+    pub observer: Arc<dyn RunObserver>,
+}
+
+/// What one request for a backup asks for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunRequest {
+    /// Why: `cli`, `schedule`, `manual`, `stdin`, `event`…
+    pub trigger: String,
+    /// Ship again what history says was shipped already.
+    pub reship: bool,
+    /// The name for a backup the source creates.
+    pub name: Option<String>,
+    /// Only these destinations (by name); every one when empty.
+    pub destinations: Vec<String>,
+}
+
+impl RunRequest {
+    /// A plain request.
+    pub fn new(trigger: &str) -> Self {
+        Self {
+            trigger: trigger.to_owned(),
+            ..Self::default()
+        }
+    }
+}
+
+/// Told about runs as they happen. Both calls must not fail the run: report problems themselves.
+#[async_trait::async_trait]
+pub trait RunObserver: Send + Sync {
+    /// A run is starting.
+    async fn started(&self, request: &RunRequest);
+    /// A run has finished (successfully or not) and is recorded.
+    async fn finished(&self, report: &RunReport);
+}
+
+/// An observer that does nothing (standalone runs with nobody to tell).
+pub struct Quiet;
+
+#[async_trait::async_trait]
+impl RunObserver for Quiet {
+    async fn started(&self, _: &RunRequest) {}
+    async fn finished(&self, _: &RunReport) {}
 }
 
 /// What one run did, for people and for JSON.
@@ -64,43 +107,105 @@ impl Runner {
     /// # Errors
     /// Only when history cannot be written; everything else is recorded in the reports.
     pub async fn run(&self, trigger: &str, reship: bool) -> Result<Vec<RunReport>, HistoryError> {
-        let shipped = if reship {
+        self.run_request(&RunRequest {
+            reship,
+            ..RunRequest::new(trigger)
+        })
+        .await
+    }
+
+    /// Ships what `request` asks for, one run per pending backup.
+    ///
+    /// # Errors
+    /// Only when history cannot be written; everything else is recorded in the reports.
+    pub async fn run_request(&self, request: &RunRequest) -> Result<Vec<RunReport>, HistoryError> {
+        let unknown: Vec<&str> = request
+            .destinations
+            .iter()
+            .filter(|n| !self.destinations.iter().any(|d| &d.name == *n))
+            .map(String::as_str)
+            .collect();
+        let trigger = request.trigger.as_str();
+        self.observer.started(request).await;
+        if !unknown.is_empty() {
+            let error = format!(
+                "no destination is named {}; they are: {}",
+                unknown.join(", "),
+                self.destinations
+                    .iter()
+                    .map(|d| d.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            let report = self.record_failure(trigger, error).await?;
+            self.observer.finished(&report).await;
+            return Ok(vec![report]);
+        }
+        let shipped = if request.reship {
             Default::default()
         } else {
             self.history.shipped_source_keys().await?
         };
         let now = self.clock.now();
-        let pending = match self.source.pending(&shipped, now).await {
+        let pending = match self
+            .source
+            .pending(&shipped, now, request.name.as_deref())
+            .await
+        {
             Ok(p) => p,
             Err(e) => {
-                let run_id = self
-                    .history
-                    .start_run(now, trigger, &self.source.describe())
-                    .await?;
-                let error = format!("{e}");
-                self.history
-                    .finish_run(
-                        run_id,
-                        self.clock.now(),
-                        RunStatus::Failed,
-                        RunEnd {
-                            error: Some(error.clone()),
-                            ..RunEnd::default()
-                        },
-                        Vec::new(),
-                    )
-                    .await?;
-                return Ok(vec![failed_report(run_id, error, Vec::new())]);
+                let report = self.record_failure(trigger, e.to_string()).await?;
+                self.observer.finished(&report).await;
+                return Ok(vec![report]);
             }
         };
         let mut reports = Vec::new();
         for p in pending {
-            reports.push(self.run_one(trigger, &p).await?);
+            let report = self.run_one(request, &p).await?;
+            self.observer.finished(&report).await;
+            reports.push(report);
         }
         Ok(reports)
     }
 
-    async fn run_one(&self, trigger: &str, pending: &Pending) -> Result<RunReport, HistoryError> {
+    /// Records a run that failed before any backup was read.
+    async fn record_failure(
+        &self,
+        trigger: &str,
+        error: String,
+    ) -> Result<RunReport, HistoryError> {
+        let now = self.clock.now();
+        let run_id = self
+            .history
+            .start_run(now, trigger, &self.source.describe())
+            .await?;
+        self.history
+            .finish_run(
+                run_id,
+                self.clock.now(),
+                RunStatus::Failed,
+                RunEnd {
+                    error: Some(error.clone()),
+                    ..RunEnd::default()
+                },
+                Vec::new(),
+            )
+            .await?;
+        Ok(failed_report(run_id, error, Vec::new()))
+    }
+
+    async fn run_one(
+        &self,
+        request: &RunRequest,
+        pending: &Pending,
+    ) -> Result<RunReport, HistoryError> {
+        let trigger = request.trigger.as_str();
+        let destinations: Vec<Destination> = self
+            .destinations
+            .iter()
+            .filter(|d| request.destinations.is_empty() || request.destinations.contains(&d.name))
+            .cloned()
+            .collect();
         let started = self.clock.now();
         let run_id = self
             .history
@@ -126,7 +231,7 @@ impl Runner {
                 ship(
                     opened.stream,
                     opened.size,
-                    &self.destinations,
+                    &destinations,
                     &object,
                     &self.encryption,
                     keys.clone(),

@@ -249,6 +249,7 @@ impl Source for CoreSource {
         &self,
         _shipped: &HashSet<String>,
         now: DateTime<Utc>,
+        name: Option<&str>,
     ) -> Result<Vec<Pending>, SourceError> {
         let url = websocket_url(&self.base, "/api/websocket")?;
         let mut ws = WsClient::connect(&url, &self.token, self.patience.answer).await?;
@@ -256,7 +257,7 @@ impl Source for CoreSource {
             &mut ws,
             self.agent_id.as_deref(),
             false,
-            &backup_name(now),
+            &backup_name(now, name),
             self.patience,
         )
         .await?;

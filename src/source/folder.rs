@@ -36,6 +36,7 @@ impl Source for FolderSource {
         &self,
         shipped: &HashSet<String>,
         _now: DateTime<Utc>,
+        _name: Option<&str>,
     ) -> Result<Vec<Pending>, SourceError> {
         let mut dir = tokio::fs::read_dir(&self.path)
             .await

@@ -102,11 +102,13 @@ pub trait Source: Send + Sync {
     /// A description for history and messages, e.g. `folder:/backup`.
     fn describe(&self) -> String;
 
-    /// Backups to ship now. `shipped` holds keys already shipped; `now` names new backups.
+    /// Backups to ship now. `shipped` holds keys already shipped; a backup the source creates is
+    /// named `name`, or after `now`.
     async fn pending(
         &self,
         shipped: &HashSet<String>,
         now: DateTime<Utc>,
+        name: Option<&str>,
     ) -> Result<Vec<Pending>, SourceError>;
 
     /// Opens one pending backup as a stream.
@@ -134,9 +136,13 @@ pub fn build(spec: &SourceSpec, http: reqwest::Client, patience: Patience) -> Ar
     }
 }
 
-/// The name Lifeboat gives the backups it asks Home Assistant to make.
-pub fn backup_name(now: DateTime<Utc>) -> String {
-    format!("Lifeboat {}", now.format("%Y-%m-%d %H:%M"))
+/// The name Lifeboat gives the backups it asks Home Assistant to make: the one asked for, or one
+/// after the time.
+pub fn backup_name(now: DateTime<Utc>, asked: Option<&str>) -> String {
+    asked.map(str::trim).filter(|n| !n.is_empty()).map_or_else(
+        || format!("Lifeboat {}", now.format("%Y-%m-%d %H:%M")),
+        str::to_owned,
+    )
 }
 
 /// Turns an HTTP download into a stream.

@@ -100,8 +100,9 @@ impl Source for SupervisorSource {
         &self,
         _shipped: &HashSet<String>,
         now: DateTime<Utc>,
+        name: Option<&str>,
     ) -> Result<Vec<Pending>, SourceError> {
-        let name = backup_name(now);
+        let name = backup_name(now, name);
         let (slug, warnings, ha_key) = match self.method {
             SupervisorMethod::Websocket => {
                 let url = websocket_url(&self.base, "/core/websocket")?;

@@ -78,6 +78,8 @@ pub struct Inner {
     pub create_requests: Mutex<Vec<Value>>,
     /// Backups uploaded through either upload API, by slug.
     pub uploaded: Mutex<HashMap<String, Vec<u8>>>,
+    /// Core REST posts (`states/…`, `events/…`, `services/…`) with their bodies, in order.
+    pub core_posts: Mutex<Vec<(String, Value)>>,
 }
 
 /// A running double.
@@ -101,6 +103,7 @@ impl Double {
             log: Mutex::new(Vec::new()),
             create_requests: Mutex::new(Vec::new()),
             uploaded: Mutex::new(HashMap::new()),
+            core_posts: Mutex::new(Vec::new()),
         });
         let app = Router::new()
             .route("/backups", get(list_backups))
@@ -112,6 +115,10 @@ impl Double {
             .route("/jobs/{uuid}", get(|| async { StatusCode::FORBIDDEN }))
             .route("/api/backup/download/{id}", get(core_download))
             .route("/backups/new/upload", post(sup_upload))
+            .route("/core/api/{*rest}", post(core_rest))
+            .route("/api/states/{id}", post(core_rest_direct))
+            .route("/api/events/{id}", post(core_rest_direct))
+            .route("/api/services/{domain}/{service}", post(core_rest_direct))
             .route("/api/backup/upload", post(core_upload))
             .layer(axum::extract::DefaultBodyLimit::disable())
             .route("/api/websocket", any(ws_route))
@@ -758,4 +765,66 @@ async fn core_upload(
     s.uploaded.lock().unwrap().insert(slug.clone(), bytes);
     s.add_backup(&slug);
     (StatusCode::CREATED, axum::Json(json!({"backup_id": slug}))).into_response()
+}
+
+/// Core's REST API through the Supervisor's proxy (`/core/api/…`).
+async fn core_rest(
+    State(s): State<Arc<Inner>>,
+    headers: HeaderMap,
+    Path(rest): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    core_rest_answer(&s, &headers, &rest, &body)
+}
+
+/// Core's REST API directly (`/api/…`).
+async fn core_rest_direct(
+    State(s): State<Arc<Inner>>,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+    body: axum::body::Bytes,
+) -> Response {
+    let rest = uri.path().trim_start_matches("/api/").to_owned();
+    core_rest_answer(&s, &headers, &rest, &body)
+}
+
+fn core_rest_answer(s: &Inner, headers: &HeaderMap, rest: &str, body: &[u8]) -> Response {
+    let bearer = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|a| a.strip_prefix("Bearer "));
+    if bearer != Some(s.token.as_str()) {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    if rest.starts_with("hassio") {
+        return StatusCode::FORBIDDEN.into_response();
+    }
+    let Ok(json) = serde_json::from_slice::<Value>(body) else {
+        return (
+            StatusCode::BAD_REQUEST,
+            axum::Json(json!({"message": "Invalid JSON specified."})),
+        )
+            .into_response();
+    };
+    s.core_posts
+        .lock()
+        .unwrap()
+        .push((rest.to_owned(), json.clone()));
+    if let Some(entity) = rest.strip_prefix("states/") {
+        if json.get("state").is_none() {
+            return (
+                StatusCode::BAD_REQUEST,
+                axum::Json(json!({"message": "No state specified."})),
+            )
+                .into_response();
+        }
+        return (StatusCode::CREATED, axum::Json(json!({"entity_id": entity, "state": json["state"], "attributes": json["attributes"]}))).into_response();
+    }
+    if let Some(event) = rest.strip_prefix("events/") {
+        return axum::Json(json!({"message": format!("Event {event} fired.")})).into_response();
+    }
+    if rest.starts_with("services/") {
+        return axum::Json(json!([])).into_response();
+    }
+    StatusCode::NOT_FOUND.into_response()
 }

@@ -161,6 +161,7 @@ pub fn runner(
         ha_keys: Vec::new(),
         history: History::open(data_dir).unwrap(),
         clock: Arc::new(SystemClock),
+        observer: Arc::new(lifeboat::pipeline::run::Quiet),
     }
 }
 

@@ -1,0 +1,340 @@
+//! What Lifeboat tells Home Assistant: entities (state, last successful backup, a `problem`
+//! binary sensor, each destination's newest copy), events when runs start, finish and fail, and a
+//! persistent notification (plus an optional `notify.*` call) on failure. All through Core's REST
+//! API — via the Supervisor's proxy in the add-on, or directly with a long-lived token.
+//!
+//! REST states live until Home Assistant restarts; [`HaReporter::publish`] rebuilds them from
+//! history and is called at start, after every run, and periodically. Reporting never fails a run:
+//! problems are logged.
+
+use crate::history::{History, RunStatus};
+use crate::pipeline::run::{RunObserver, RunReport, RunRequest};
+use crate::secret::Secret;
+use serde_json::{Value, json};
+use std::sync::atomic::{AtomicBool, Ordering};
+use url::Url;
+
+/// A failed call to Home Assistant.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("cannot reach Home Assistant: {0}")]
+    Unreachable(String),
+    #[error("Home Assistant answered HTTP {status} to {path}")]
+    Refused { status: u16, path: String },
+}
+
+/// Core's REST API.
+#[derive(Clone)]
+pub struct HaApi {
+    http: reqwest::Client,
+    /// Ends in `/api/`.
+    api: Url,
+    token: Secret,
+}
+
+impl HaApi {
+    /// Through the Supervisor's proxy (`http://supervisor/core/api/`), with the add-on's token.
+    pub fn via_supervisor(http: reqwest::Client, supervisor: &Url, token: Secret) -> Self {
+        let mut api = supervisor.clone();
+        api.set_path("/core/api/");
+        Self { http, api, token }
+    }
+
+    /// Directly (`http://host:8123/api/`), with a long-lived token.
+    pub fn direct(http: reqwest::Client, base: &Url, token: Secret) -> Self {
+        let mut api = base.clone();
+        api.set_path("/api/");
+        Self { http, api, token }
+    }
+
+    async fn post(&self, path: &str, body: &Value) -> Result<(), ReportError> {
+        let url = self
+            .api
+            .join(path)
+            .map_err(|e| ReportError::Unreachable(e.to_string()))?;
+        let resp = self
+            .http
+            .post(url)
+            .bearer_auth(self.token.expose())
+            .json(body)
+            .send()
+            .await
+            .map_err(|e| ReportError::Unreachable(e.to_string()))?;
+        if resp.status().is_success() {
+            Ok(())
+        } else {
+            Err(ReportError::Refused {
+                status: resp.status().as_u16(),
+                path: path.to_owned(),
+            })
+        }
+    }
+
+    /// Sets an entity's state.
+    ///
+    /// # Errors
+    /// [`ReportError`].
+    pub async fn set_state(
+        &self,
+        entity_id: &str,
+        state: &str,
+        attributes: Value,
+    ) -> Result<(), ReportError> {
+        self.post(
+            &format!("states/{entity_id}"),
+            &json!({"state": state, "attributes": attributes}),
+        )
+        .await
+    }
+
+    /// Fires an event on Home Assistant's bus.
+    ///
+    /// # Errors
+    /// [`ReportError`].
+    pub async fn fire_event(&self, event_type: &str, data: &Value) -> Result<(), ReportError> {
+        self.post(&format!("events/{event_type}"), data).await
+    }
+
+    /// Calls a service.
+    ///
+    /// # Errors
+    /// [`ReportError`].
+    pub async fn call_service(
+        &self,
+        domain: &str,
+        service: &str,
+        data: &Value,
+    ) -> Result<(), ReportError> {
+        self.post(&format!("services/{domain}/{service}"), data)
+            .await
+    }
+}
+
+/// An entity-id-safe form of a destination name.
+fn slug(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Reports runs to Home Assistant.
+pub struct HaReporter {
+    api: HaApi,
+    history: History,
+    /// `notify` service to call on failure (e.g. `mobile_app_pixel`), besides the notification.
+    notify_service: Option<String>,
+    running: AtomicBool,
+}
+
+impl HaReporter {
+    /// A reporter over `api`, reading entity states from `history`.
+    pub fn new(api: HaApi, history: History, notify_service: Option<String>) -> Self {
+        Self {
+            api,
+            history,
+            notify_service,
+            running: AtomicBool::new(false),
+        }
+    }
+
+    fn log(result: Result<(), ReportError>) {
+        if let Err(e) = result {
+            tracing::warn!("telling Home Assistant: {e}");
+        }
+    }
+
+    /// Sets every entity from history (call at start, after runs, and now and then: Home Assistant
+    /// forgets REST states when it restarts).
+    pub async fn publish(&self) {
+        let runs = match self.history.recent_runs(50).await {
+            Ok(r) => r,
+            Err(e) => return tracing::warn!("reading history for Home Assistant: {e}"),
+        };
+        let last = runs.iter().find(|r| r.status != RunStatus::Running);
+        let last_good = runs
+            .iter()
+            .find(|r| matches!(r.status, RunStatus::Success | RunStatus::Partial));
+        let state = if self.running.load(Ordering::SeqCst) {
+            "running"
+        } else if last.is_some_and(|r| r.status == RunStatus::Failed) {
+            "failed"
+        } else {
+            "idle"
+        };
+        Self::log(
+            self.api
+                .set_state(
+                    "sensor.lifeboat_state",
+                    state,
+                    json!({"friendly_name": "Lifeboat state", "icon": "mdi:lifebuoy",
+                           "options": ["idle", "running", "failed"], "device_class": "enum",
+                           "last_run_id": last.map(|r| r.id), "last_error": last.and_then(|r| r.error.clone())}),
+                )
+                .await,
+        );
+        Self::log(
+            self.api
+                .set_state(
+                    "sensor.lifeboat_last_backup",
+                    &last_good.map_or_else(|| "unknown".to_owned(), |r| r.started_at.to_rfc3339()),
+                    json!({"friendly_name": "Lifeboat last successful backup", "device_class": "timestamp",
+                           "backup_name": last_good.and_then(|r| r.backup_name.clone()),
+                           "slug": last_good.and_then(|r| r.backup_slug.clone()),
+                           "verified_copies": last_good.map(|r| r.copies.iter().filter(|c| c.verified).count())}),
+                )
+                .await,
+        );
+        let mut problems = Vec::new();
+        match (last, last_good) {
+            (_, None) => problems.push("no backup has a verified off-site copy yet".to_owned()),
+            (Some(r), _) if r.status == RunStatus::Failed => {
+                problems.push(format!(
+                    "the last backup failed: {}",
+                    r.error.as_deref().unwrap_or("see Lifeboat")
+                ));
+            }
+            (Some(r), _) if r.status == RunStatus::Partial => {
+                let failed: Vec<&str> = r
+                    .copies
+                    .iter()
+                    .filter(|c| !c.verified)
+                    .map(|c| c.destination.as_str())
+                    .collect();
+                problems.push(format!(
+                    "the last backup did not reach {}",
+                    failed.join(", ")
+                ));
+            }
+            _ => {}
+        }
+        Self::log(
+            self.api
+                .set_state(
+                    "binary_sensor.lifeboat_problem",
+                    if problems.is_empty() { "off" } else { "on" },
+                    json!({"friendly_name": "Lifeboat problem", "device_class": "problem", "problems": problems}),
+                )
+                .await,
+        );
+        match self.history.latest_verified_copies().await {
+            Ok(copies) => {
+                for c in copies {
+                    Self::log(
+                        self.api
+                            .set_state(
+                                &format!("sensor.lifeboat_{}_last_copy", slug(&c.destination)),
+                                &c.verified_at.map_or_else(|| "unknown".to_owned(), |t| t.to_rfc3339()),
+                                json!({"friendly_name": format!("Lifeboat {} newest copy", c.destination),
+                                       "device_class": "timestamp", "copy_id": c.copy_id,
+                                       "size_bytes": c.stored_size}),
+                            )
+                            .await,
+                    );
+                }
+            }
+            Err(e) => tracing::warn!("reading history for Home Assistant: {e}"),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl RunObserver for HaReporter {
+    async fn started(&self, request: &RunRequest) {
+        self.running.store(true, Ordering::SeqCst);
+        Self::log(
+            self.api
+                .fire_event(
+                    "lifeboat_backup_started",
+                    &json!({"trigger": request.trigger, "destinations": request.destinations, "name": request.name}),
+                )
+                .await,
+        );
+        Self::log(
+            self.api
+                .set_state(
+                    "sensor.lifeboat_state",
+                    "running",
+                    json!({"friendly_name": "Lifeboat state", "icon": "mdi:lifebuoy"}),
+                )
+                .await,
+        );
+    }
+
+    async fn finished(&self, report: &RunReport) {
+        self.running.store(false, Ordering::SeqCst);
+        let data = json!({
+            "run_id": report.run_id,
+            "status": report.status,
+            "backup": report.backup.as_ref().map(|b| json!({"slug": b.slug, "name": b.name, "date": b.date})),
+            "size": report.plain_size,
+            "destinations": report.copies.iter().map(|c| json!({"name": c.destination, "verified": c.verified, "error": c.error})).collect::<Vec<_>>(),
+            "error": report.error,
+            "warnings": report.warnings,
+        });
+        let kind = if report.status == RunStatus::Failed {
+            "failed"
+        } else {
+            "finished"
+        };
+        Self::log(
+            self.api
+                .fire_event(&format!("lifeboat_backup_{kind}"), &data)
+                .await,
+        );
+        if matches!(report.status, RunStatus::Failed | RunStatus::Partial) {
+            let failed: Vec<String> = report
+                .copies
+                .iter()
+                .filter(|c| !c.verified)
+                .map(|c| {
+                    format!(
+                        "- {}: {}",
+                        c.destination,
+                        c.error.as_deref().unwrap_or("failed")
+                    )
+                })
+                .collect();
+            let message = format!(
+                "{}{}{}",
+                report
+                    .error
+                    .as_deref()
+                    .unwrap_or("Some destinations did not get a verified copy."),
+                if failed.is_empty() { "" } else { "\n\n" },
+                failed.join("\n")
+            );
+            let title = if report.status == RunStatus::Failed {
+                "Lifeboat: backup failed"
+            } else {
+                "Lifeboat: backup incomplete"
+            };
+            Self::log(
+                self.api
+                    .call_service(
+                        "persistent_notification",
+                        "create",
+                        &json!({"title": title, "message": message, "notification_id": "lifeboat_backup_failed"}),
+                    )
+                    .await,
+            );
+            if let Some(service) = &self.notify_service {
+                Self::log(
+                    self.api
+                        .call_service(
+                            "notify",
+                            service,
+                            &json!({"title": title, "message": message}),
+                        )
+                        .await,
+                );
+            }
+        }
+        self.publish().await;
+    }
+}

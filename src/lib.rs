@@ -16,6 +16,7 @@
 //! - [`secret`]: a string type that never prints.
 
 pub mod archive;
+pub mod commands;
 pub mod config;
 pub mod crypto;
 pub mod destinations;

@@ -7,7 +7,7 @@
 //! history and is called at start, after every run, and periodically. Reporting never fails a run:
 //! problems are logged.
 
-use crate::history::{History, RunStatus};
+use crate::history::{CopyRecord, History, HistoryError, RunRow, RunStatus};
 use crate::pipeline::run::{RunObserver, RunReport, RunRequest};
 use crate::secret::Secret;
 use serde_json::{Value, json};
@@ -149,29 +149,29 @@ impl HaReporter {
         }
     }
 
+    /// The API it reports through.
+    pub fn api(&self) -> &HaApi {
+        &self.api
+    }
+
+    /// Whether a run is under way.
+    pub fn running(&self) -> bool {
+        self.running.load(Ordering::SeqCst)
+    }
+
     /// Sets every entity from history (call at start, after runs, and now and then: Home Assistant
     /// forgets REST states when it restarts).
     pub async fn publish(&self) {
-        let runs = match self.history.recent_runs(50).await {
-            Ok(r) => r,
+        let s = match Summary::load(&self.history, self.running()).await {
+            Ok(s) => s,
             Err(e) => return tracing::warn!("reading history for Home Assistant: {e}"),
         };
-        let last = runs.iter().find(|r| r.status != RunStatus::Running);
-        let last_good = runs
-            .iter()
-            .find(|r| matches!(r.status, RunStatus::Success | RunStatus::Partial));
-        let state = if self.running.load(Ordering::SeqCst) {
-            "running"
-        } else if last.is_some_and(|r| r.status == RunStatus::Failed) {
-            "failed"
-        } else {
-            "idle"
-        };
+        let (last, last_good) = (s.last.as_ref(), s.last_good.as_ref());
         Self::log(
             self.api
                 .set_state(
                     "sensor.lifeboat_state",
-                    state,
+                    s.state,
                     json!({"friendly_name": "Lifeboat state", "icon": "mdi:lifebuoy",
                            "options": ["idle", "running", "failed"], "device_class": "enum",
                            "last_run_id": last.map(|r| r.id), "last_error": last.and_then(|r| r.error.clone())}),
@@ -190,8 +190,69 @@ impl HaReporter {
                 )
                 .await,
         );
+        Self::log(
+            self.api
+                .set_state(
+                    "binary_sensor.lifeboat_problem",
+                    if s.problems.is_empty() { "off" } else { "on" },
+                    json!({"friendly_name": "Lifeboat problem", "device_class": "problem", "problems": s.problems}),
+                )
+                .await,
+        );
+        for c in &s.copies {
+            Self::log(
+                self.api
+                    .set_state(
+                        &format!("sensor.lifeboat_{}_last_copy", slug(&c.destination)),
+                        &c.verified_at
+                            .map_or_else(|| "unknown".to_owned(), |t| t.to_rfc3339()),
+                        json!({"friendly_name": format!("Lifeboat {} newest copy", c.destination),
+                               "device_class": "timestamp", "copy_id": c.copy_id,
+                               "size_bytes": c.stored_size}),
+                    )
+                    .await,
+            );
+        }
+    }
+}
+
+/// Lifeboat's state as people and automations see it, from history.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Summary {
+    /// `idle`, `running` or `failed` (the last run failed).
+    pub state: &'static str,
+    pub last: Option<RunRow>,
+    pub last_good: Option<RunRow>,
+    /// What needs a person's attention, in plain words (empty when all is well).
+    pub problems: Vec<String>,
+    /// The newest verified copy on each destination.
+    pub copies: Vec<CopyRecord>,
+}
+
+impl Summary {
+    /// Reads the summary from history.
+    ///
+    /// # Errors
+    /// [`HistoryError`] when history cannot be read.
+    pub async fn load(history: &History, running: bool) -> Result<Self, HistoryError> {
+        let runs = history.recent_runs(50).await?;
+        let last = runs
+            .iter()
+            .find(|r| r.status != RunStatus::Running)
+            .cloned();
+        let last_good = runs
+            .iter()
+            .find(|r| matches!(r.status, RunStatus::Success | RunStatus::Partial))
+            .cloned();
+        let state = if running {
+            "running"
+        } else if last.as_ref().is_some_and(|r| r.status == RunStatus::Failed) {
+            "failed"
+        } else {
+            "idle"
+        };
         let mut problems = Vec::new();
-        match (last, last_good) {
+        match (&last, &last_good) {
             (_, None) => problems.push("no backup has a verified off-site copy yet".to_owned()),
             (Some(r), _) if r.status == RunStatus::Failed => {
                 problems.push(format!(
@@ -213,33 +274,13 @@ impl HaReporter {
             }
             _ => {}
         }
-        Self::log(
-            self.api
-                .set_state(
-                    "binary_sensor.lifeboat_problem",
-                    if problems.is_empty() { "off" } else { "on" },
-                    json!({"friendly_name": "Lifeboat problem", "device_class": "problem", "problems": problems}),
-                )
-                .await,
-        );
-        match self.history.latest_verified_copies().await {
-            Ok(copies) => {
-                for c in copies {
-                    Self::log(
-                        self.api
-                            .set_state(
-                                &format!("sensor.lifeboat_{}_last_copy", slug(&c.destination)),
-                                &c.verified_at.map_or_else(|| "unknown".to_owned(), |t| t.to_rfc3339()),
-                                json!({"friendly_name": format!("Lifeboat {} newest copy", c.destination),
-                                       "device_class": "timestamp", "copy_id": c.copy_id,
-                                       "size_bytes": c.stored_size}),
-                            )
-                            .await,
-                    );
-                }
-            }
-            Err(e) => tracing::warn!("reading history for Home Assistant: {e}"),
-        }
+        Ok(Self {
+            state,
+            last,
+            last_good,
+            problems,
+            copies: history.latest_verified_copies().await?,
+        })
     }
 }
 

@@ -7,6 +7,7 @@
 mod support;
 
 mod addon;
+mod automations;
 mod cli;
 mod double_faithful;
 mod e2e_storage;

@@ -386,6 +386,24 @@ fn reporter(
     )))
 }
 
+/// The Home Assistant websocket to take `lifeboat_command` events from, with its token.
+fn ha_websocket(cfg: &Config, env: &Env) -> Option<(url::Url, Secret)> {
+    use lifeboat::ha::websocket::websocket_url;
+    match &cfg.source {
+        config::SourceSpec::Supervisor { url, token, .. } => {
+            Some((websocket_url(url, "/core/websocket").ok()?, token.clone()))
+        }
+        config::SourceSpec::Core { url, token, .. } => {
+            Some((websocket_url(url, "/api/websocket").ok()?, token.clone()))
+        }
+        config::SourceSpec::Folder { .. } => {
+            let token = env.get("SUPERVISOR_TOKEN")?;
+            let url = url::Url::parse("ws://supervisor/core/websocket").ok()?;
+            Some((url, Secret::new(token)))
+        }
+    }
+}
+
 pub(crate) fn runner(cfg: &Config, env: &Env) -> anyhow::Result<(Runner, Option<Arc<HaReporter>>)> {
     let history = History::open(&cfg.data_dir)?;
     let http = reqwest::Client::builder()
@@ -498,6 +516,8 @@ async fn cmd_serve(cli: &Cli, args: &ServeArgs, env: &Env) -> anyhow::Result<Exi
             let (runner, reporter) = runner(&cfg, env)?;
             runner.history.mark_interrupted(chrono::Utc::now()).await?;
             let history = runner.history.clone();
+            let destinations = runner.destinations.clone();
+            let api = reporter.as_ref().map(|r| r.api().clone());
             if let Some(r) = reporter {
                 // Home Assistant forgets REST states when it restarts: publish them again now and then.
                 let stop = shutdown.clone();
@@ -512,6 +532,31 @@ async fn cmd_serve(cli: &Cli, args: &ServeArgs, env: &Env) -> anyhow::Result<Exi
                 });
             }
             let (triggers, task) = worker::spawn(runner, shutdown.clone());
+            // Automations: one JSON command per line on stdin, and lifeboat_command events.
+            let handler = lifeboat::commands::Handler {
+                triggers: triggers.clone(),
+                history: history.clone(),
+                destinations,
+                api,
+                origin: "stdin",
+            };
+            tokio::spawn(lifeboat::commands::serve_lines(
+                handler.clone(),
+                tokio::io::stdin(),
+                shutdown.clone(),
+            ));
+            if let Some((url, token)) = ha_websocket(&cfg, env) {
+                let handler = lifeboat::commands::Handler {
+                    origin: "event",
+                    ..handler
+                };
+                tokio::spawn(lifeboat::commands::serve_events(
+                    handler,
+                    url,
+                    token,
+                    shutdown.clone(),
+                ));
+            }
             let state = AppState {
                 history: Some(history),
                 triggers: Some(triggers),

@@ -14,7 +14,7 @@ use axum::response::{Html, IntoResponse, Json};
 use axum::routing::{get, post};
 use serde_json::json;
 use std::sync::Arc;
-pub use worker::{Trigger, TriggerError, Triggers};
+pub use worker::{TriggerError, Triggers};
 
 /// What the handlers share.
 #[derive(Clone)]
@@ -76,7 +76,7 @@ async fn backup_now(State(s): State<AppState>) -> axum::response::Response {
         )
             .into_response();
     };
-    match t.fire(Trigger::Manual) {
+    match t.fire(crate::pipeline::run::RunRequest::new("manual")) {
         Ok(()) => (StatusCode::ACCEPTED, Json(json!({"status": "started"}))).into_response(),
         Err(e) => (StatusCode::CONFLICT, Json(json!({"error": e.to_string()}))).into_response(),
     }

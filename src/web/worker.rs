@@ -1,28 +1,13 @@
-//! The single-flight worker: every trigger (HTTP, scheduler, and later stdin and HA events) goes
-//! through one queue of depth one, so there is never a second concurrent backup; a trigger while
-//! one is queued is refused with a reason. Stops at the shared shutdown signal.
+//! The single-flight worker: every request for a backup (HTTP, stdin, Home Assistant events, and
+//! the scheduler) goes through one queue of depth one, so there is never a second concurrent
+//! backup; a request while one is already waiting is refused with a reason. Stops at the shared
+//! shutdown signal.
 
-use crate::pipeline::run::Runner;
+use crate::pipeline::run::{RunRequest, Runner};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-/// Why a run was asked for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Trigger {
-    Manual,
-    Schedule,
-}
-
-impl Trigger {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Manual => "manual",
-            Self::Schedule => "schedule",
-        }
-    }
-}
-
-/// Why a trigger was not taken.
+/// Why a request was not taken.
 #[derive(Debug, thiserror::Error)]
 pub enum TriggerError {
     #[error("a backup is already waiting to start; this one was not queued")]
@@ -33,15 +18,15 @@ pub enum TriggerError {
 
 /// The sending side, cheap to clone.
 #[derive(Clone)]
-pub struct Triggers(mpsc::Sender<Trigger>);
+pub struct Triggers(mpsc::Sender<RunRequest>);
 
 impl Triggers {
     /// Asks for a run.
     ///
     /// # Errors
     /// [`TriggerError::Queued`] when one is already waiting, [`TriggerError::Stopped`] at shutdown.
-    pub fn fire(&self, t: Trigger) -> Result<(), TriggerError> {
-        self.0.try_send(t).map_err(|e| match e {
+    pub fn fire(&self, request: RunRequest) -> Result<(), TriggerError> {
+        self.0.try_send(request).map_err(|e| match e {
             mpsc::error::TrySendError::Full(_) => TriggerError::Queued,
             mpsc::error::TrySendError::Closed(_) => TriggerError::Stopped,
         })
@@ -53,12 +38,12 @@ pub fn spawn(
     runner: Runner,
     shutdown: CancellationToken,
 ) -> (Triggers, tokio::task::JoinHandle<()>) {
-    let (tx, mut rx) = mpsc::channel(1);
+    let (tx, mut rx) = mpsc::channel::<RunRequest>(1);
     let task = tokio::spawn(async move {
         loop {
-            let trigger: Trigger = tokio::select! {
+            let request = tokio::select! {
                 () = shutdown.cancelled() => break,
-                t = rx.recv() => match t { Some(t) => t, None => break },
+                r = rx.recv() => match r { Some(r) => r, None => break },
             };
             tokio::select! {
                 () = shutdown.cancelled() => {
@@ -68,7 +53,7 @@ pub fn spawn(
                     }
                     break;
                 }
-                r = runner.run(trigger.as_str(), false) => match r {
+                r = runner.run_request(&request) => match r {
                     Ok(reports) => for rep in reports {
                         tracing::info!(run = rep.run_id, status = rep.status.as_str(), "run finished");
                     },

@@ -80,6 +80,11 @@ pub struct Inner {
     pub uploaded: Mutex<HashMap<String, Vec<u8>>>,
     /// Core REST posts (`states/…`, `events/…`, `services/…`) with their bodies, in order.
     pub core_posts: Mutex<Vec<(String, Value)>>,
+    /// Home Assistant's event bus: what `fire_event` (or a test) puts on it reaches every
+    /// websocket subscribed to that event type.
+    pub bus: tokio::sync::broadcast::Sender<(String, Value)>,
+    /// Event types subscribed over websockets (one entry per subscription).
+    pub subscriptions: Mutex<Vec<String>>,
 }
 
 /// A running double.
@@ -104,6 +109,8 @@ impl Double {
             create_requests: Mutex::new(Vec::new()),
             uploaded: Mutex::new(HashMap::new()),
             core_posts: Mutex::new(Vec::new()),
+            bus: tokio::sync::broadcast::channel(64).0,
+            subscriptions: Mutex::new(Vec::new()),
         });
         let app = Router::new()
             .route("/backups", get(list_backups))
@@ -142,6 +149,22 @@ impl Double {
 
     pub fn set_faults(&self, f: Faults) {
         *self.inner.faults.lock().unwrap() = f;
+    }
+
+    /// Fires an event on the bus, as an automation would.
+    pub fn fire(&self, event_type: &str, data: Value) {
+        let _ = self.inner.bus.send((event_type.to_owned(), data));
+    }
+
+    /// Websocket connections subscribed to `event_type` right now.
+    pub fn subscribers(&self, event_type: &str) -> usize {
+        self.inner
+            .subscriptions
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|t| *t == event_type)
+            .count()
     }
 
     pub fn log(&self) -> Vec<String> {
@@ -482,7 +505,24 @@ async fn websocket(s: Arc<Inner>, mut socket: WebSocket) {
     }
     let mut last_id = 0u64;
     let mut sub: Option<u64> = None;
-    while let Some(msg) = recv(&mut socket).await {
+    let mut bus = s.bus.subscribe();
+    let mut subs: Vec<(u64, String)> = Vec::new();
+    loop {
+        let msg = tokio::select! {
+            m = recv(&mut socket) => match m { Some(m) => m, None => break },
+            ev = bus.recv() => {
+                let Ok((event_type, data)) = ev else { continue };
+                for (sid, _) in subs.iter().filter(|(_, t)| *t == event_type) {
+                    let event = json!({"id": sid, "type": "event", "event": {"event_type": event_type, "data": data,
+                        "origin": "LOCAL", "time_fired": "2026-11-22T08:51:34.810295+00:00",
+                        "context": {"id": "01M8178882DF8R0VE7NV7FQR0W", "parent_id": null, "user_id": null}}});
+                    if !send(&mut socket, event).await {
+                        break;
+                    }
+                }
+                continue;
+            }
+        };
         let Some(id) = msg["id"].as_u64() else {
             let _ = send(&mut socket, json!({"id": null, "type": "result", "success": false, "error": {"code": "invalid_format", "message": "Message incorrectly formatted."}})).await;
             continue;
@@ -571,6 +611,20 @@ async fn websocket(s: Arc<Inner>, mut socket: WebSocket) {
                     .find(|(slug, _)| *slug == wanted)
                     .map(|(slug, date)| s.manager_backup(slug, date));
                 vec![result(id, json!({"agent_errors": {}, "backup": found}))]
+            }
+            "subscribe_events" => {
+                let t = msg["event_type"].as_str().unwrap_or("*").to_owned();
+                s.subscriptions.lock().unwrap().push(t.clone());
+                subs.push((id, t));
+                vec![result(id, Value::Null)]
+            }
+            "fire_event" => {
+                let t = msg["event_type"].as_str().unwrap_or_default().to_owned();
+                let _ = s.bus.send((t, msg["event_data"].clone()));
+                vec![result(
+                    id,
+                    json!({"context": {"id": "01M8178882DF8R0VE7NV7FQR0W", "parent_id": null, "user_id": null}}),
+                )]
             }
             "backup/delete" => {
                 let wanted = msg["backup_id"].as_str().unwrap_or_default().to_owned();

@@ -1,0 +1,393 @@
+//! Commands from Home Assistant automations: one JSON line per `hassio.app_stdin` /
+//! `hassio.addon_stdin` call on stdin, or a `lifeboat_command` event on Home Assistant's bus.
+//! Every command is answered with a `lifeboat_command_result` event; unknown or malformed input
+//! gets an error answer, never a crash.
+//!
+//! - `{"command": "backup", "name": "Before upgrade", "destinations": ["nas"]}` — queue a backup
+//! - `{"command": "verify"}` — read the newest copy on every destination back against its manifest
+//! - `{"command": "prune"}` — apply retention (with no policy configured, nothing is deleted)
+//! - `{"command": "status"}` — state, last backup, problems, newest copy per destination
+//!
+//! Any command may carry an `"id"`, echoed in its answer so an automation can match them. A bare
+//! string (`"backup"`) is taken as `{"command": "backup"}`: Home Assistant JSON-quotes string input.
+
+use crate::destinations::{Destination, manifest};
+use crate::history::History;
+use crate::pipeline::run::RunRequest;
+use crate::pipeline::verify::read_back;
+use crate::report::{HaApi, Summary};
+use crate::web::Triggers;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// The longest command line read; longer input is refused.
+pub const MAX_LINE: usize = 64 * 1024;
+
+/// A parsed command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    Backup {
+        name: Option<String>,
+        destinations: Vec<String>,
+    },
+    Verify,
+    Prune,
+    Status,
+}
+
+impl Command {
+    fn word(&self) -> &'static str {
+        match self {
+            Self::Backup { .. } => "backup",
+            Self::Verify => "verify",
+            Self::Prune => "prune",
+            Self::Status => "status",
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    command: String,
+    #[serde(default)]
+    id: Option<Value>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    destinations: Option<Vec<String>>,
+}
+
+/// A command with the id to answer to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    pub id: Option<Value>,
+    pub command: Command,
+}
+
+/// Why input is not a command; the message is what the answer says.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Refused(pub String);
+
+/// Parses one command from JSON (an object, or a bare command word as a JSON string).
+///
+/// # Errors
+/// [`Refused`] saying what is wrong and what is accepted.
+pub fn parse(value: Value) -> Result<Request, Refused> {
+    let value = match value {
+        Value::String(word) => json!({ "command": word }),
+        v @ Value::Object(_) => v,
+        other => {
+            return Err(Refused(format!(
+                "expected an object like {{\"command\": \"backup\"}}, got {other}"
+            )));
+        }
+    };
+    let raw: Raw =
+        serde_json::from_value(value).map_err(|e| Refused(format!("not a command: {e}")))?;
+    let backup_only = raw.name.is_some() || raw.destinations.is_some();
+    let command = match raw.command.as_str() {
+        "backup" => Command::Backup {
+            name: raw.name.filter(|n| !n.trim().is_empty()),
+            destinations: raw.destinations.unwrap_or_default(),
+        },
+        "verify" => Command::Verify,
+        "prune" => Command::Prune,
+        "status" => Command::Status,
+        other => {
+            return Err(Refused(format!(
+                "unknown command {other:?}; Lifeboat knows backup, verify, prune and status"
+            )));
+        }
+    };
+    if backup_only && !matches!(command, Command::Backup { .. }) {
+        return Err(Refused(format!(
+            "{} takes no name or destinations",
+            command.word()
+        )));
+    }
+    Ok(Request {
+        id: raw.id,
+        command,
+    })
+}
+
+/// Parses one stdin line.
+///
+/// # Errors
+/// [`Refused`] for a line that is not JSON or not a command.
+pub fn parse_line(line: &str) -> Result<Request, Refused> {
+    let value: Value = serde_json::from_str(line.trim())
+        .map_err(|e| Refused(format!("not JSON ({e}); send one JSON object per line")))?;
+    parse(value)
+}
+
+/// Carries commands out and answers them.
+#[derive(Clone)]
+pub struct Handler {
+    pub triggers: Triggers,
+    pub history: History,
+    pub destinations: Vec<Destination>,
+    /// Where answers go; without it they are only logged.
+    pub api: Option<HaApi>,
+    /// The origin put in each answer (`stdin` or `event`).
+    pub origin: &'static str,
+}
+
+impl Handler {
+    /// Handles raw input and fires the answer.
+    pub async fn handle(&self, input: Result<Value, Refused>) -> Value {
+        let parsed = input.and_then(parse);
+        let answer = match parsed {
+            Err(e) => json!({"ok": false, "error": e.0, "source": self.origin}),
+            Ok(req) => {
+                let mut a = match self.execute(&req.command).await {
+                    Ok(result) => json!({"ok": true, "result": result}),
+                    Err(e) => json!({"ok": false, "error": e}),
+                };
+                a["command"] = json!(req.command.word());
+                a["source"] = json!(self.origin);
+                if let Some(id) = req.id {
+                    a["id"] = id;
+                }
+                a
+            }
+        };
+        tracing::info!("command answer: {answer}");
+        if let Some(api) = &self.api
+            && let Err(e) = api.fire_event("lifeboat_command_result", &answer).await
+        {
+            tracing::warn!("answering the command: {e}");
+        }
+        answer
+    }
+
+    async fn execute(&self, command: &Command) -> Result<Value, String> {
+        match command {
+            Command::Backup { name, destinations } => {
+                let request = RunRequest {
+                    trigger: self.origin.to_owned(),
+                    name: name.clone(),
+                    destinations: destinations.clone(),
+                    ..RunRequest::default()
+                };
+                if let Some(unknown) = destinations
+                    .iter()
+                    .find(|d| !self.destinations.iter().any(|x| &x.name == *d))
+                {
+                    return Err(format!(
+                        "no destination is named {unknown:?}; they are: {}",
+                        self.destinations
+                            .iter()
+                            .map(|d| d.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ));
+                }
+                self.triggers.fire(request).map_err(|e| e.to_string())?;
+                Ok(json!({"queued": true}))
+            }
+            Command::Status => {
+                let s = Summary::load(&self.history, false)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok(json!({
+                    "state": s.state,
+                    "last_backup": s.last_good.as_ref().map(|r| json!({"at": r.started_at, "name": r.backup_name, "slug": r.backup_slug})),
+                    "problems": s.problems,
+                    "copies": s.copies.iter().map(|c| json!({"destination": c.destination, "copy_id": c.copy_id, "verified_at": c.verified_at, "size": c.stored_size})).collect::<Vec<_>>(),
+                }))
+            }
+            Command::Verify => Ok(self.verify_newest().await),
+            // Retention arrives with its policy; until one is configured every copy is kept.
+            Command::Prune => Ok(
+                json!({"deleted": 0, "kept": "all", "reason": "no retention policy is configured"}),
+            ),
+        }
+    }
+
+    /// Reads the newest copy on every destination back and compares it with its manifest.
+    async fn verify_newest(&self) -> Value {
+        let mut out = Vec::new();
+        for d in &self.destinations {
+            let verdict = match manifest::list(d).await {
+                Err(e) => json!({"destination": d.name, "ok": false, "error": e.to_string()}),
+                Ok(listed) => match listed.iter().find_map(|l| match l {
+                    manifest::Listed::Copy(m) => Some(m),
+                    manifest::Listed::Unreadable { .. } => None,
+                }) {
+                    None => {
+                        json!({"destination": d.name, "ok": false, "error": "no copy is stored there"})
+                    }
+                    Some(m) => match read_back(d, &m.object, m.stored.size, &m.stored.sha256).await
+                    {
+                        Ok(()) => json!({"destination": d.name, "ok": true, "copy_id": m.copy_id}),
+                        Err(e) => {
+                            json!({"destination": d.name, "ok": false, "copy_id": m.copy_id, "error": e.to_string()})
+                        }
+                    },
+                },
+            };
+            out.push(verdict);
+        }
+        json!({"copies": out})
+    }
+}
+
+/// One line of at most [`MAX_LINE`] bytes: `Ok(Some(Ok(line)))`, `Ok(Some(Err(())))` for a longer
+/// one (skipped to its end without being held), `Ok(None)` at the end of input.
+async fn next_line(
+    input: &mut (impl tokio::io::AsyncBufRead + Unpin),
+) -> std::io::Result<Option<Result<String, ()>>> {
+    use tokio::io::AsyncBufReadExt;
+    let mut line = Vec::new();
+    let mut too_long = false;
+    loop {
+        let chunk = input.fill_buf().await?;
+        if chunk.is_empty() {
+            return Ok((!line.is_empty() || too_long).then(|| {
+                if too_long {
+                    Err(())
+                } else {
+                    Ok(String::from_utf8_lossy(&line).into_owned())
+                }
+            }));
+        }
+        let (piece, done) = match chunk.iter().position(|&b| b == b'\n') {
+            Some(i) => (&chunk[..i], Some(i + 1)),
+            None => (chunk, None),
+        };
+        if !too_long && line.len() + piece.len() <= MAX_LINE {
+            line.extend_from_slice(piece);
+        } else {
+            too_long = true;
+            line.clear();
+        }
+        let used = done.unwrap_or(chunk.len());
+        input.consume(used);
+        if done.is_some() {
+            return Ok(Some(if too_long {
+                Err(())
+            } else {
+                Ok(String::from_utf8_lossy(&line).into_owned())
+            }));
+        }
+    }
+}
+
+/// Reads commands from `input` (the add-on's stdin), one JSON line each, until it closes or
+/// `shutdown`. Lines longer than [`MAX_LINE`] are refused, not buffered.
+pub async fn serve_lines(
+    handler: Handler,
+    input: impl tokio::io::AsyncRead + Unpin,
+    shutdown: tokio_util::sync::CancellationToken,
+) {
+    let mut input = tokio::io::BufReader::new(input);
+    loop {
+        let next = tokio::select! {
+            () = shutdown.cancelled() => break,
+            n = next_line(&mut input) => n,
+        };
+        let input = match next {
+            Ok(None) => break,
+            Ok(Some(Ok(line))) if line.trim().is_empty() => continue,
+            Ok(Some(Ok(line))) => serde_json::from_str(line.trim())
+                .map_err(|e| Refused(format!("not JSON ({e}); send one JSON object per line"))),
+            Ok(Some(Err(()))) => Err(Refused(format!(
+                "the line is longer than {MAX_LINE} bytes; it was ignored"
+            ))),
+            Err(e) => {
+                tracing::warn!("reading commands from stdin stopped: {e}");
+                break;
+            }
+        };
+        handler.handle(input).await;
+    }
+}
+
+/// Listens for `lifeboat_command` events on Home Assistant's bus over the websocket, reconnecting
+/// with backoff whenever the connection drops, until `shutdown`.
+pub async fn serve_events(
+    handler: Handler,
+    url: url::Url,
+    token: crate::secret::Secret,
+    shutdown: tokio_util::sync::CancellationToken,
+) {
+    use crate::ha::websocket::{WsClient, WsError};
+    use std::time::Duration;
+    let mut backoff = Duration::from_secs(2);
+    loop {
+        let session = async {
+            let mut ws = WsClient::connect(&url, &token, Duration::from_secs(30)).await?;
+            let sub = ws
+                .subscribe(json!({"type": "subscribe_events", "event_type": "lifeboat_command"}))
+                .await?;
+            tracing::info!("listening for lifeboat_command events");
+            loop {
+                match ws.next_event(sub, Duration::from_secs(60)).await {
+                    Ok(event) => {
+                        handler.handle(Ok(event["data"].clone())).await;
+                    }
+                    // Quiet for a minute: make sure the connection is still there.
+                    Err(WsError::Timeout(_)) => ws.ping().await?,
+                    Err(e) => return Err::<(), WsError>(e),
+                };
+            }
+        };
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            r = session => if let Err(e) = r {
+                tracing::warn!("Home Assistant event connection: {e}; reconnecting in {backoff:?}");
+            },
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(backoff) => {}
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(60));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_and_their_refusals() {
+        assert_eq!(
+            parse_line(r#"{"command":"backup"}"#).unwrap().command,
+            Command::Backup {
+                name: None,
+                destinations: vec![]
+            }
+        );
+        assert_eq!(parse_line(r#""status""#).unwrap().command, Command::Status);
+        let r = parse_line(
+            r#"{"command":"backup","name":"Before upgrade","destinations":["nas"],"id":7}"#,
+        )
+        .unwrap();
+        assert_eq!(r.id, Some(json!(7)));
+        assert_eq!(
+            r.command,
+            Command::Backup {
+                name: Some("Before upgrade".into()),
+                destinations: vec!["nas".into()]
+            }
+        );
+        for (bad, says) in [
+            ("not json", "not JSON"),
+            ("[1,2]", "expected an object"),
+            (r#"{"command":"explode"}"#, "unknown command"),
+            (r#"{"cmd":"backup"}"#, "not a command"),
+            (r#"{"command":"status","name":"x"}"#, "takes no name"),
+            (
+                r#"{"command":"backup","destinations":"nas"}"#,
+                "not a command",
+            ),
+        ] {
+            let e = parse_line(bad).unwrap_err();
+            assert!(e.0.contains(says), "{bad}: {e}");
+        }
+    }
+}

@@ -1,0 +1,182 @@
+//! Automations end to end with the real binary: `lifeboat serve` takes commands on stdin (as
+//! `hassio.app_stdin` sends them) and from `lifeboat_command` events on Home Assistant's bus,
+//! answers each with a `lifeboat_command_result` event, survives garbage, and a backup asked for
+//! this way lands on a real S3 server.
+
+use crate::support::ha_double::{Double, Flavor};
+use crate::support::*;
+use serde_json::{Value, json};
+use std::io::Write;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+struct Serving(Child);
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn answers(d: &Double) -> Vec<Value> {
+    d.inner
+        .core_posts
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(p, _)| p == "events/lifeboat_command_result")
+        .map(|(_, v)| v.clone())
+        .collect()
+}
+
+async fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
+    for _ in 0..600 {
+        if check() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_from_stdin_and_events_are_carried_out_and_answered() {
+    let d = Double::start(
+        Flavor::Supervisor,
+        fixture("supervisor-style/full-plain.tar"),
+        None,
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let p = unique("stdin");
+    let cfg = dir.path().join("lifeboat.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "data_dir = \"{data}\"\nlisten = \"127.0.0.1:0\"\n\
+             [source]\ntype = \"supervisor\"\nmethod = \"rest\"\nurl = \"{url}\"\n\
+             [encryption]\nrecipients = [\"{recipient}\"]\n\
+             [[destinations]]\ntype = \"s3\"\nname = \"s3\"\nbucket = \"backups\"\nprefix = \"{p}\"\n\
+             endpoint = \"{s3}\"\naccess_key_id = \"{S3_KEY_ID}\"\nsecret_access_key = \"{S3_SECRET}\"\n",
+            data = dir.path().join("data").display(),
+            url = d.url,
+            recipient = kit().identity.to_public(),
+            s3 = std::env::var("LIFEBOAT_TEST_S3").unwrap(),
+        ),
+    )
+    .unwrap();
+    let mut child = Serving(
+        Command::new(env!("CARGO_BIN_EXE_lifeboat"))
+            .args(["--config", cfg.to_str().unwrap(), "serve"])
+            .env("SUPERVISOR_TOKEN", d.token())
+            .env("LIFEBOAT_LOG", "warn")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.path().join("stderr.log")).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let mut stdin = child.0.stdin.take().unwrap();
+    // Garbage, an unknown command, a line far too long, then a real backup.
+    writeln!(stdin, "this is not json").unwrap();
+    writeln!(stdin, r#"{{"command": "explode"}}"#).unwrap();
+    writeln!(stdin, "{}", "x".repeat(100_000)).unwrap();
+    writeln!(stdin, r#"{{"command": "backup", "id": "a1", "name": "From an automation", "destinations": ["s3"]}}"#).unwrap();
+    stdin.flush().unwrap();
+
+    let log = dir.path().join("stderr.log");
+    let seen = || answers(&d).len() >= 4;
+    for _ in 0..600 {
+        if seen() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        seen(),
+        "no answers; lifeboat said: {}\nthe double saw: {:?}\nposts: {:?}",
+        std::fs::read_to_string(&log).unwrap_or_default(),
+        d.log(),
+        d.inner.core_posts.lock().unwrap()
+    );
+    let a = answers(&d);
+    assert!(
+        a[0]["error"].as_str().unwrap().contains("not JSON"),
+        "{a:?}"
+    );
+    assert!(
+        a[1]["error"].as_str().unwrap().contains("unknown command"),
+        "{a:?}"
+    );
+    assert!(
+        a[2]["error"].as_str().unwrap().contains("longer than"),
+        "{a:?}"
+    );
+    assert_eq!(
+        a[3],
+        json!({"ok": true, "result": {"queued": true}, "command": "backup", "source": "stdin", "id": "a1"})
+    );
+
+    // The backup it asked for runs, under the name it gave, and lands on S3.
+    let finished = || {
+        d.inner
+            .core_posts
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|(p, v)| p == "events/lifeboat_backup_finished" && v["status"] == "success")
+    };
+    wait_for("the backup to finish", finished).await;
+    let created = d.inner.create_requests.lock().unwrap()[0].clone();
+    assert_eq!(created["name"], "From an automation");
+    let s3 = open(&[s3_spec("s3", &p)]).remove(0);
+    assert_eq!(
+        lifeboat::destinations::manifest::list(&s3)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // verify and prune, from stdin.
+    writeln!(stdin, r#"{{"command": "verify", "id": "v1"}}"#).unwrap();
+    writeln!(stdin, r#""prune""#).unwrap();
+    stdin.flush().unwrap();
+    wait_for("verify and prune answers", || answers(&d).len() >= 6).await;
+    let a = answers(&d);
+    let verify = a.iter().find(|x| x["id"] == "v1").unwrap();
+    assert_eq!(verify["result"]["copies"][0]["ok"], true, "{verify}");
+    assert_eq!(
+        a.iter().find(|x| x["command"] == "prune").unwrap()["result"]["deleted"],
+        0
+    );
+
+    // The event path: an automation fires lifeboat_command on Home Assistant's bus.
+    wait_for("the event subscription", || {
+        d.subscribers("lifeboat_command") > 0
+    })
+    .await;
+    d.fire("lifeboat_command", json!({"command": "status", "id": "s1"}));
+    d.fire("lifeboat_command", json!({"command": 42}));
+    wait_for("the status answer", || {
+        answers(&d).iter().any(|x| x["id"] == "s1")
+    })
+    .await;
+    let a = answers(&d);
+    let status = a.iter().find(|x| x["id"] == "s1").unwrap();
+    assert_eq!(status["source"], "event");
+    assert_eq!(status["result"]["state"], "idle");
+    assert_eq!(status["result"]["last_backup"]["slug"], "02dc63e3");
+    wait_for("the refusal", || {
+        answers(&d)
+            .iter()
+            .any(|x| x["source"] == "event" && x["ok"] == false)
+    })
+    .await;
+    // Still alive after all of it.
+    assert!(
+        child.0.try_wait().unwrap().is_none(),
+        "lifeboat serve exited"
+    );
+}

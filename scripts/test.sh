@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh machine: installs and starts the real storage servers (Azurite,
-# s3s-fs) on 127.0.0.1, checks formatting and lints, runs every test, and stops the servers.
+# s3s-fs) on 127.0.0.1, checks formatting and lints, runs every test, checks what can be checked of
+# the add-on image (hadolint; the static binary in an empty chroot), and stops the servers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,3 +14,4 @@ source target/test-servers/env
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
 cargo test --locked
+scripts/check-image.sh

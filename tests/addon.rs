@@ -213,3 +213,84 @@ fn the_manifest_offers_exactly_what_the_config_code_reads() {
     let fields: Vec<&str> = err.problems().iter().map(|p| p.field.as_str()).collect();
     assert_eq!(fields, ["destinations", "encryption.recipients"]);
 }
+
+fn root(rel: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+/// Width and height of a PNG, from its IHDR.
+fn png_size(rel: &str) -> (u32, u32) {
+    let b = std::fs::read(root(rel)).unwrap();
+    assert_eq!(&b[..8], b"\x89PNG\r\n\x1a\n", "{rel} is not a PNG");
+    let be = |i: usize| u32::from_be_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+    (be(16), be(20))
+}
+
+#[test]
+fn the_root_is_a_complete_add_on_folder() {
+    // The Supervisor reads these beside config.yaml (the root links them from addon/).
+    for f in [
+        "config.yaml",
+        "Dockerfile",
+        "DOCS.md",
+        "CHANGELOG.md",
+        "icon.png",
+        "logo.png",
+        "apparmor.txt",
+        "translations/en.yaml",
+    ] {
+        assert!(root(f).is_file(), "{f} is missing from the add-on folder");
+    }
+    assert!(
+        !root("build.yaml").exists(),
+        "build.yaml is deprecated: FROM belongs in the Dockerfile"
+    );
+    let (w, h) = png_size("icon.png");
+    assert_eq!(w, h, "the icon is square");
+    let (w, h) = png_size("logo.png");
+    assert!(w > h, "the logo is wide");
+
+    let apparmor = std::fs::read_to_string(root("apparmor.txt")).unwrap();
+    let profiles: Vec<&str> = apparmor
+        .lines()
+        .filter(|l| l.trim_start().starts_with("profile "))
+        .collect();
+    assert_eq!(
+        profiles.len(),
+        1,
+        "the Supervisor needs exactly one profile line"
+    );
+    for needed in [
+        "/data/** rwk",
+        "/usr/bin/lifeboat rix",
+        "network inet stream",
+    ] {
+        assert!(
+            apparmor.contains(needed),
+            "the profile does not allow {needed}"
+        );
+    }
+
+    let docker = std::fs::read_to_string(root("Dockerfile")).unwrap();
+    assert!(docker.lines().any(|l| l.starts_with("FROM ")), "no FROM");
+    for label in ["io.hass.version", "io.hass.type=\"app\"", "io.hass.arch"] {
+        assert!(docker.contains(label), "the image lacks the label {label}");
+    }
+    assert!(
+        docker.contains("HEALTHCHECK") && docker.contains("\"health\""),
+        "no health check"
+    );
+    assert!(
+        docker.contains("crt-static") && docker.contains("FROM scratch"),
+        "not a static binary on an empty base"
+    );
+
+    let docs = std::fs::read_to_string(root("DOCS.md")).unwrap();
+    let m = manifest();
+    for option in m["schema"].as_object().unwrap().keys() {
+        assert!(
+            docs.contains(&format!("`{option}`")),
+            "DOCS.md does not explain {option}"
+        );
+    }
+}

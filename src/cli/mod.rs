@@ -72,6 +72,12 @@ enum Command {
     /// Put a copy back into Home Assistant's backup list, ready to restore: download it, check and
     /// decrypt it with the kit, and upload it (token from SUPERVISOR_TOKEN or HA_TOKEN).
     Restore(RestoreArgs),
+    /// Ask a running `lifeboat serve` whether it is up (the image's HEALTHCHECK); exit 0 if it is.
+    Health {
+        /// The health endpoint
+        #[arg(long, default_value = "http://127.0.0.1:8099/api/health")]
+        url: String,
+    },
     /// Try Lifeboat with no Home Assistant: back up an embedded sample to a local folder.
     Demo {
         /// Folder for the demo's source, copies, key and history.
@@ -217,6 +223,7 @@ pub async fn main() -> ExitCode {
         Command::List(ref a) => cmd_list(&cli, a, &env).await,
         Command::Serve(ref a) => cmd_serve(&cli, a, &env).await,
         Command::Demo { ref dir } => demo::run(dir).await,
+        Command::Health { ref url } => health(url).await,
         Command::Recover(ref a) => recover::run(a).await,
         Command::Restore(ref a) => restore::run(a, &env).await,
         Command::Inspect {
@@ -606,6 +613,29 @@ async fn cmd_serve(cli: &Cli, args: &ServeArgs, env: &Env) -> anyhow::Result<Exi
         let _ = t.await;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Up means answering: an idle server with bad options is healthy (restarting it would not fix
+/// the options), a server that does not answer is not.
+async fn health(url: &str) -> anyhow::Result<ExitCode> {
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(5))
+        .build()
+        .context("building the HTTP client")?;
+    match client.get(url).send().await {
+        Ok(r) if r.status().is_success() => {
+            println!("{}", r.text().await.unwrap_or_default());
+            Ok(ExitCode::SUCCESS)
+        }
+        Ok(r) => {
+            eprintln!("lifeboat: {url} answered HTTP {}", r.status());
+            Ok(ExitCode::FAILURE)
+        }
+        Err(e) => {
+            eprintln!("lifeboat: {url} does not answer: {e}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
 }
 
 async fn wait_for_signal() {

@@ -1,0 +1,36 @@
+# Lifeboat add-on image: a static binary on an empty base.
+# The Supervisor builds it on the device, passing BUILD_ARCH and BUILD_VERSION.
+
+FROM rust:1.95-bookworm AS build
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+WORKDIR /src
+COPY Cargo.toml Cargo.lock ./
+COPY src ./src
+# The demo embeds one sample backup.
+COPY tests/data/ha-core/ha-2026.2.3-plain.tar ./tests/data/ha-core/ha-2026.2.3-plain.tar
+# crt-static: glibc linked in, so the binary needs nothing from the image at run time.
+RUN target="$(rustc -vV | sed -n 's/^host: //p')" \
+    && RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --locked --target "$target" \
+    && cp "target/$target/release/lifeboat" /lifeboat \
+    && mkdir -p /rootfs/tmp /rootfs/etc/ssl/certs /rootfs/usr/share \
+    && cp /etc/ssl/certs/ca-certificates.crt /rootfs/etc/ssl/certs/ \
+    && cp -r /usr/share/zoneinfo /rootfs/usr/share/zoneinfo
+
+FROM scratch
+ARG BUILD_ARCH=amd64
+ARG BUILD_VERSION=0.1.0
+COPY --from=build /rootfs/ /
+COPY --from=build /lifeboat /usr/bin/lifeboat
+ENV SQLITE_TMPDIR=/data \
+    LIFEBOAT_LOG=info
+LABEL io.hass.version="${BUILD_VERSION}" \
+      io.hass.type="app" \
+      io.hass.arch="${BUILD_ARCH}" \
+      io.hass.name="Lifeboat" \
+      io.hass.description="Off-site, encrypted backups of Home Assistant that are proven to restore" \
+      org.opencontainers.image.title="Lifeboat" \
+      org.opencontainers.image.version="${BUILD_VERSION}"
+HEALTHCHECK --interval=60s --timeout=10s --start-period=20s --retries=3 \
+    CMD ["/usr/bin/lifeboat", "health"]
+ENTRYPOINT ["/usr/bin/lifeboat"]
+CMD ["serve"]

@@ -3,7 +3,9 @@
 //! Every command is answered with a `lifeboat_command_result` event; unknown or malformed input
 //! gets an error answer, never a crash.
 //!
-//! - `{"command": "backup", "name": "Before upgrade", "destinations": ["nas"]}` — queue a backup
+//! - `{"command": "backup", "name": "Before upgrade", "destinations": ["nas"],
+//!   "partial": {"homeassistant": true, "addons": ["core_mosquitto"], "folders": ["share"]}}` — queue
+//!   a backup (every field but `command` optional)
 //! - `{"command": "verify"}` — read the newest copy on every destination back against its manifest
 //! - `{"command": "prune"}` — apply retention (with no policy configured, nothing is deleted)
 //! - `{"command": "status"}` — state, last backup, problems, newest copy per destination
@@ -16,6 +18,7 @@ use crate::history::History;
 use crate::pipeline::run::RunRequest;
 use crate::pipeline::verify::read_back;
 use crate::report::{HaApi, Summary};
+use crate::source::Partial;
 use crate::web::Triggers;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -29,6 +32,7 @@ pub enum Command {
     Backup {
         name: Option<String>,
         destinations: Vec<String>,
+        partial: Option<Partial>,
     },
     Verify,
     Prune,
@@ -56,6 +60,8 @@ struct Raw {
     name: Option<String>,
     #[serde(default)]
     destinations: Option<Vec<String>>,
+    #[serde(default)]
+    partial: Option<Partial>,
 }
 
 /// A command with the id to answer to.
@@ -86,11 +92,15 @@ pub fn parse(value: Value) -> Result<Request, Refused> {
     };
     let raw: Raw =
         serde_json::from_value(value).map_err(|e| Refused(format!("not a command: {e}")))?;
-    let backup_only = raw.name.is_some() || raw.destinations.is_some();
+    let backup_only = raw.name.is_some() || raw.destinations.is_some() || raw.partial.is_some();
+    if let Some(p) = &raw.partial {
+        p.check().map_err(|e| Refused(format!("partial: {e}")))?;
+    }
     let command = match raw.command.as_str() {
         "backup" => Command::Backup {
             name: raw.name.filter(|n| !n.trim().is_empty()),
             destinations: raw.destinations.unwrap_or_default(),
+            partial: raw.partial,
         },
         "verify" => Command::Verify,
         "prune" => Command::Prune,
@@ -103,7 +113,7 @@ pub fn parse(value: Value) -> Result<Request, Refused> {
     };
     if backup_only && !matches!(command, Command::Backup { .. }) {
         return Err(Refused(format!(
-            "{} takes no name or destinations",
+            "{} takes no name, destinations or partial",
             command.word()
         )));
     }
@@ -165,11 +175,16 @@ impl Handler {
 
     async fn execute(&self, command: &Command) -> Result<Value, String> {
         match command {
-            Command::Backup { name, destinations } => {
+            Command::Backup {
+                name,
+                destinations,
+                partial,
+            } => {
                 let request = RunRequest {
                     trigger: self.origin.to_owned(),
                     name: name.clone(),
                     destinations: destinations.clone(),
+                    partial: partial.clone(),
                     ..RunRequest::default()
                 };
                 if let Some(unknown) = destinations
@@ -359,7 +374,8 @@ mod tests {
             parse_line(r#"{"command":"backup"}"#).unwrap().command,
             Command::Backup {
                 name: None,
-                destinations: vec![]
+                destinations: vec![],
+                partial: None
             }
         );
         assert_eq!(parse_line(r#""status""#).unwrap().command, Command::Status);
@@ -372,7 +388,8 @@ mod tests {
             r.command,
             Command::Backup {
                 name: Some("Before upgrade".into()),
-                destinations: vec!["nas".into()]
+                destinations: vec!["nas".into()],
+                partial: None
             }
         );
         for (bad, says) in [
@@ -383,6 +400,18 @@ mod tests {
             (r#"{"command":"status","name":"x"}"#, "takes no name"),
             (
                 r#"{"command":"backup","destinations":"nas"}"#,
+                "not a command",
+            ),
+            (
+                r#"{"command":"backup","partial":{"folders":["etc"]}}"#,
+                "not a folder",
+            ),
+            (
+                r#"{"command":"backup","partial":{"homeassistant":false}}"#,
+                "at least one part",
+            ),
+            (
+                r#"{"command":"backup","partial":{"everything":true}}"#,
                 "not a command",
             ),
         ] {

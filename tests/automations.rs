@@ -82,7 +82,9 @@ async fn commands_from_stdin_and_events_are_carried_out_and_answered() {
     writeln!(stdin, "this is not json").unwrap();
     writeln!(stdin, r#"{{"command": "explode"}}"#).unwrap();
     writeln!(stdin, "{}", "x".repeat(100_000)).unwrap();
-    writeln!(stdin, r#"{{"command": "backup", "id": "a1", "name": "From an automation", "destinations": ["s3"]}}"#).unwrap();
+    let backup = json!({"command": "backup", "id": "a1", "name": "From an automation", "destinations": ["s3"],
+        "partial": {"addons": ["core_mosquitto"], "folders": ["share"]}});
+    writeln!(stdin, "{backup}").unwrap();
     stdin.flush().unwrap();
 
     let log = dir.path().join("stderr.log");
@@ -130,6 +132,13 @@ async fn commands_from_stdin_and_events_are_carried_out_and_answered() {
     wait_for("the backup to finish", finished).await;
     let created = d.inner.create_requests.lock().unwrap()[0].clone();
     assert_eq!(created["name"], "From an automation");
+    assert_eq!(created["addons"], json!(["core_mosquitto"]));
+    assert_eq!(created["folders"], json!(["share"]));
+    assert!(
+        d.log().iter().any(|l| l == "POST /backups/new/partial"),
+        "{:?}",
+        d.log()
+    );
     let s3 = open(&[s3_spec("s3", &p)]).remove(0);
     assert_eq!(
         lifeboat::destinations::manifest::list(&s3)

@@ -160,18 +160,27 @@ impl SupervisorClient {
         Err(SupervisorError::Api { status, message })
     }
 
-    /// Starts a full backup in the background and returns its job id.
+    /// Starts a backup in the background — full, or of the parts in `partial` — and returns its
+    /// job id.
     ///
     /// # Errors
     /// [`SupervisorError::Busy`] when another backup runs, or others.
-    pub async fn start_full_backup(&self, name: &str) -> Result<String, SupervisorError> {
-        let data = self
-            .call(
-                reqwest::Method::POST,
-                "/backups/new/full",
-                Some(json!({"name": name, "background": true, "compressed": true})),
-            )
-            .await?;
+    pub async fn start_backup(
+        &self,
+        name: &str,
+        partial: Option<&crate::source::Partial>,
+    ) -> Result<String, SupervisorError> {
+        let mut body = json!({"name": name, "background": true, "compressed": true});
+        let path = match partial {
+            None => "/backups/new/full",
+            Some(p) => {
+                body["homeassistant"] = json!(p.homeassistant);
+                body["addons"] = json!(p.addons);
+                body["folders"] = json!(p.folders);
+                "/backups/new/partial"
+            }
+        };
+        let data = self.call(reqwest::Method::POST, path, Some(body)).await?;
         data["job_id"]
             .as_str()
             .map(str::to_owned)

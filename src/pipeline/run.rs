@@ -44,6 +44,8 @@ pub struct RunRequest {
     pub name: Option<String>,
     /// Only these destinations (by name); every one when empty.
     pub destinations: Vec<String>,
+    /// Only these parts, for a backup the source creates.
+    pub partial: Option<crate::source::Partial>,
 }
 
 impl RunRequest {
@@ -149,7 +151,14 @@ impl Runner {
         let now = self.clock.now();
         let pending = match self
             .source
-            .pending(&shipped, now, request.name.as_deref())
+            .pending(
+                &shipped,
+                now,
+                &crate::source::Asked {
+                    name: request.name.as_deref(),
+                    partial: request.partial.as_ref(),
+                },
+            )
             .await
         {
             Ok(p) => p,

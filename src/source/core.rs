@@ -3,7 +3,10 @@
 //! [`super::supervisor`]. Also speaks the legacy (before 2025.1) API, where `backup/generate`
 //! answers with the finished backup.
 
-use super::{Opened, Patience, Pending, Source, SourceError, backup_name, stream_response};
+use super::{
+    Asked, FOLDERS, Opened, Partial, Patience, Pending, Source, SourceError, backup_name,
+    stream_response,
+};
 use crate::ha::websocket::{WsClient, WsError, websocket_url};
 use crate::secret::Secret;
 use async_trait::async_trait;
@@ -33,11 +36,13 @@ fn is_busy(e: &WsError) -> bool {
 
 /// Creates a backup through the backup manager and waits until it is complete.
 ///
-/// `supervised` adds every add-on and folder (only a Supervisor system has them).
+/// `supervised` adds every add-on and folder (only a Supervisor system has them), or the parts of
+/// `partial`.
 pub(crate) async fn create_with_websocket(
     ws: &mut WsClient,
     preferred_agent: Option<&str>,
     supervised: bool,
+    partial: Option<&Partial>,
     name: &str,
     patience: Patience,
 ) -> Result<Created, SourceError> {
@@ -89,9 +94,17 @@ pub(crate) async fn create_with_websocket(
     if password.is_string() {
         request["password"] = password;
     }
-    if supervised {
-        request["include_all_addons"] = json!(true);
-        request["include_folders"] = json!(["share", "addons/local", "ssl", "media"]);
+    match (supervised, partial) {
+        (true, None) => {
+            request["include_all_addons"] = json!(true);
+            request["include_folders"] = json!(FOLDERS);
+        }
+        (true, Some(p)) => {
+            request["include_homeassistant"] = json!(p.homeassistant);
+            request["include_addons"] = json!(p.addons);
+            request["include_folders"] = json!(p.folders);
+        }
+        (false, _) => {}
     }
     let mut attempt = 0;
     let job = loop {
@@ -249,15 +262,23 @@ impl Source for CoreSource {
         &self,
         _shipped: &HashSet<String>,
         now: DateTime<Utc>,
-        name: Option<&str>,
+        asked: &Asked<'_>,
     ) -> Result<Vec<Pending>, SourceError> {
+        if let Some(p) = asked.partial
+            && (!p.addons.is_empty() || !p.folders.is_empty() || !p.homeassistant)
+        {
+            return Err(SourceError::BackupFailed(
+                "a Container/Core install has no add-ons or folders to choose from: ask for a full backup".into(),
+            ));
+        }
         let url = websocket_url(&self.base, "/api/websocket")?;
         let mut ws = WsClient::connect(&url, &self.token, self.patience.answer).await?;
         let created = create_with_websocket(
             &mut ws,
             self.agent_id.as_deref(),
             false,
-            &backup_name(now, name),
+            None,
+            &backup_name(now, asked.name),
             self.patience,
         )
         .await?;

@@ -1,7 +1,7 @@
 //! A folder of Home Assistant backup tars (the add-on's `/backup`, a Core install's `backups/`, or
 //! any directory). Every tar not shipped yet is pending, oldest first.
 
-use super::{Opened, Pending, Source, SourceError};
+use super::{Asked, Opened, Pending, Source, SourceError};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::collections::HashSet;
@@ -36,7 +36,7 @@ impl Source for FolderSource {
         &self,
         shipped: &HashSet<String>,
         _now: DateTime<Utc>,
-        _name: Option<&str>,
+        _asked: &Asked<'_>,
     ) -> Result<Vec<Pending>, SourceError> {
         let mut dir = tokio::fs::read_dir(&self.path)
             .await

@@ -69,6 +69,57 @@ impl SourceError {
     }
 }
 
+/// What a request asks of a backup the source creates.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Asked<'a> {
+    pub name: Option<&'a str>,
+    /// Only these parts; a full backup when `None`.
+    pub partial: Option<&'a Partial>,
+}
+
+/// The parts of a partial backup.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Partial {
+    /// Home Assistant's own configuration and database.
+    #[serde(default = "yes")]
+    pub homeassistant: bool,
+    /// Add-on slugs (as in the add-on's URL, e.g. `core_mosquitto`).
+    #[serde(default)]
+    pub addons: Vec<String>,
+    /// Of `share`, `addons/local`, `ssl`, `media`.
+    #[serde(default)]
+    pub folders: Vec<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// The folders a Supervisor backup can hold.
+pub const FOLDERS: [&str; 4] = ["share", "addons/local", "ssl", "media"];
+
+impl Partial {
+    /// Checks the parts make sense.
+    ///
+    /// # Errors
+    /// A message saying what is wrong.
+    pub fn check(&self) -> Result<(), String> {
+        if let Some(f) = self.folders.iter().find(|f| !FOLDERS.contains(&f.as_str())) {
+            return Err(format!(
+                "{f:?} is not a folder Home Assistant backs up; use {}",
+                FOLDERS.join(", ")
+            ));
+        }
+        if !self.homeassistant && self.addons.is_empty() && self.folders.is_empty() {
+            return Err(
+                "a partial backup needs at least one part: homeassistant, addons or folders".into(),
+            );
+        }
+        Ok(())
+    }
+}
+
 /// How long to wait for things, an input so tests need not wait for real.
 #[derive(Debug, Clone, Copy)]
 pub struct Patience {
@@ -103,12 +154,12 @@ pub trait Source: Send + Sync {
     fn describe(&self) -> String;
 
     /// Backups to ship now. `shipped` holds keys already shipped; a backup the source creates is
-    /// named `name`, or after `now`.
+    /// made as `asked` (named after `now` unless a name is asked for).
     async fn pending(
         &self,
         shipped: &HashSet<String>,
         now: DateTime<Utc>,
-        name: Option<&str>,
+        asked: &Asked<'_>,
     ) -> Result<Vec<Pending>, SourceError>;
 
     /// Opens one pending backup as a stream.

@@ -7,7 +7,9 @@
 //! Either way the tar is then streamed from `GET /backups/{slug}/download`.
 
 use super::core::create_with_websocket;
-use super::{Opened, Patience, Pending, Source, SourceError, backup_name, stream_response};
+use super::{
+    Asked, Opened, Partial, Patience, Pending, Source, SourceError, backup_name, stream_response,
+};
 use crate::config::SupervisorMethod;
 use crate::ha::supervisor::{SupervisorClient, SupervisorError};
 use crate::ha::websocket::{WsClient, websocket_url};
@@ -44,10 +46,14 @@ impl SupervisorSource {
         }
     }
 
-    async fn create_rest(&self, name: &str) -> Result<(String, Vec<String>), SourceError> {
+    async fn create_rest(
+        &self,
+        name: &str,
+        partial: Option<&Partial>,
+    ) -> Result<(String, Vec<String>), SourceError> {
         let mut attempt = 0;
         let job_id = loop {
-            match self.client.start_full_backup(name).await {
+            match self.client.start_backup(name, partial).await {
                 Ok(id) => break id,
                 Err(SupervisorError::Busy(m)) if attempt + 1 < self.patience.busy_attempts => {
                     attempt += 1;
@@ -100,19 +106,20 @@ impl Source for SupervisorSource {
         &self,
         _shipped: &HashSet<String>,
         now: DateTime<Utc>,
-        name: Option<&str>,
+        asked: &Asked<'_>,
     ) -> Result<Vec<Pending>, SourceError> {
-        let name = backup_name(now, name);
+        let name = backup_name(now, asked.name);
         let (slug, warnings, ha_key) = match self.method {
             SupervisorMethod::Websocket => {
                 let url = websocket_url(&self.base, "/core/websocket")?;
                 let mut ws = WsClient::connect(&url, &self.token, self.patience.answer).await?;
                 let created =
-                    create_with_websocket(&mut ws, None, true, &name, self.patience).await?;
+                    create_with_websocket(&mut ws, None, true, asked.partial, &name, self.patience)
+                        .await?;
                 (created.backup_id, created.warnings, created.ha_key)
             }
             SupervisorMethod::Rest => {
-                let (slug, warnings) = self.create_rest(&name).await?;
+                let (slug, warnings) = self.create_rest(&name, asked.partial).await?;
                 (slug, warnings, None)
             }
         };

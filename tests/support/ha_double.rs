@@ -292,9 +292,10 @@ async fn backup_info(
 async fn new_full(
     State(s): State<Arc<Inner>>,
     headers: HeaderMap,
+    uri: axum::http::Uri,
     body: axum::body::Bytes,
 ) -> Response {
-    s.record("POST /backups/new/full".into());
+    s.record(format!("POST {}", uri.path()));
     if !supervisor_authorized(&s, &headers) {
         return StatusCode::UNAUTHORIZED.into_response();
     }

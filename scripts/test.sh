@@ -13,5 +13,9 @@ source target/test-servers/env
 
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
-cargo test --locked
+results=$(mktemp)
+cargo test --locked --all-targets 2>&1 | tee "$results"
 scripts/check-image.sh
+# One plain closing line for whoever reads the end of the log.
+awk '/^test result:/ { passed += $4; failed += $6 } END { printf "tests: %d passed, %d failed\n", passed, failed }' "$results"
+rm -f "$results"

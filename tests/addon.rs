@@ -54,6 +54,14 @@ fn the_manifest_passes_the_linter_schema_and_rules() {
         m.get("backup").is_none_or(|b| b == "hot"),
         "a cold backup would stop Lifeboat"
     );
+    assert!(
+        m["backup_exclude"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|g| g == lifeboat::crypto::vault::KEY_FILE),
+        "the vault's sealing key must stay out of Home Assistant's backups"
+    );
 }
 
 /// The Supervisor's RE_SCHEMA_ELEMENT, with an optional trailing `?`.

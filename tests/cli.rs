@@ -226,3 +226,68 @@ fn the_age_cli_decrypts_a_copy_byte_identically() {
         "age did not give back the original backup"
     );
 }
+
+/// The vault: a key imported from Home Assistant's emergency kit opens protected backups on every
+/// later run; the key never shows, only its fingerprint.
+#[test]
+fn keys_imported_from_the_kit_check_protected_backups() {
+    let src = folder_with(&[("b.tar", &fixture("supervisor-style/full-v3.tar"))]);
+    let dest = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let d = data.path().to_str().unwrap();
+    let kit_file = data.path().join("home_assistant_backup_emergency_kit.txt");
+    std::fs::write(&kit_file, "Home Assistant backup emergency kit\nEncryption key:\nDDTV-CESF-QLHM-PM8S-AHHS-BF6M-5044\n").unwrap();
+    let o = lifeboat(
+        &[
+            "--data-dir",
+            d,
+            "keys",
+            "import",
+            kit_file.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let o = lifeboat(&["--data-dir", d, "keys", "list"], &[]);
+    assert!(
+        text(&o).contains("ha:") && text(&o).contains("import"),
+        "{}",
+        text(&o)
+    );
+    assert!(!text(&o).contains("DDTV"), "the key itself was printed");
+    let o = lifeboat(&["--data-dir", d, "keys", "import", "not-a-key"], &[]);
+    assert_eq!(o.status.code(), Some(1));
+
+    let recipient = kit().identity.to_public().to_string();
+    let source = format!("folder:{}", src.path().display());
+    let to = format!("file://{}", dest.path().display());
+    let o = lifeboat(
+        &[
+            "--data-dir",
+            d,
+            "run",
+            "--source",
+            &source,
+            "--to",
+            &to,
+            "--recipient",
+            &recipient,
+            "--json",
+        ],
+        &[],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let reports: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        reports[0]["warnings"],
+        serde_json::json!([]),
+        "the vault's key was not used"
+    );
+    let manifest = std::fs::read_dir(dest.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().ends_with(".manifest.json"))
+        .unwrap();
+    let m: serde_json::Value = serde_json::from_slice(&std::fs::read(manifest).unwrap()).unwrap();
+    assert!(m["ha_key_fingerprint"].as_str().unwrap().starts_with("ha:"));
+}

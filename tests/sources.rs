@@ -247,3 +247,37 @@ async fn supervisor_job_failure_and_truncated_download_claim_no_copy() {
     );
     assert!(rep.copies.iter().all(|c| !c.verified));
 }
+
+/// The key Home Assistant makes its backups with is kept in the vault, so the backups it protects
+/// stay checkable and restorable after Home Assistant's key is rotated.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn home_assistants_key_is_kept_in_the_vault() {
+    use lifeboat::crypto::vault::Vault;
+    let key = "DDTV-CESF-QLHM-PM8S-AHHS-BF6M-5044";
+    let d = Double::start(
+        Flavor::Supervisor,
+        fixture("supervisor-style/full-v3.tar"),
+        Some(key),
+    )
+    .await;
+    let data = tempfile::tempdir().unwrap();
+    let k = kit();
+    let mut r = runner(
+        supervisor(&d, SupervisorMethod::Websocket),
+        &[s3_spec("s3", &unique("vault"))],
+        &k.spec,
+        data.path(),
+    );
+    r.vault = Some(Arc::new(std::sync::Mutex::new(
+        Vault::open(data.path()).unwrap(),
+    )));
+    let rep = r.run("test", false).await.unwrap().remove(0);
+    assert_eq!(rep.status, RunStatus::Success, "{:?}", rep.error);
+    let listed = Vault::open(data.path()).unwrap().list();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].origin, "home-assistant");
+    assert_eq!(
+        listed[0].fingerprint,
+        lifeboat::archive::securetar::ha_key_fingerprint(key)
+    );
+}

@@ -77,12 +77,9 @@ impl BackupKey {
         }
     }
 
-    /// A fingerprint for manifests and the key ledger: `ha:` and 16 hex digits of its SHA-256.
+    /// A fingerprint for manifests and the key ledger.
     pub fn fingerprint(&self) -> String {
-        format!(
-            "ha:{}",
-            &hex::encode(Sha256::digest(self.password.expose().as_bytes()))[..16]
-        )
+        ha_key_fingerprint(self.password.expose())
     }
 
     fn aes_key_iv(&self, salt: &[u8; 16]) -> ([u8; 16], [u8; 16]) {
@@ -127,6 +124,11 @@ impl BackupKey {
             .insert(*root_salt, root);
         Ok(root)
     }
+}
+
+/// The fingerprint of a Home Assistant backup key: `ha:` and 16 hex digits of its SHA-256.
+pub fn ha_key_fingerprint(key: &str) -> String {
+    format!("ha:{}", &hex::encode(Sha256::digest(key.as_bytes()))[..16])
 }
 
 /// Keyed BLAKE2b-256 of the empty message, as PyNaCl's `blake2b(b"", key, salt, person)`.

@@ -14,6 +14,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use lifeboat::config::urls::{self, Credentials};
 use lifeboat::config::{self, Config, ConfigError, Env, options::Options};
+use lifeboat::crypto::vault::{self, Vault};
 use lifeboat::destinations::{self, Destination};
 use lifeboat::history::{History, RunStatus};
 use lifeboat::pipeline::SystemClock;
@@ -78,6 +79,9 @@ enum Command {
         #[arg(long, default_value = "http://127.0.0.1:8099/api/health")]
         url: String,
     },
+    /// The key vault: Home Assistant backup keys kept (sealed) to check and restore backups.
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// Try Lifeboat with no Home Assistant: back up an embedded sample to a local folder.
     Demo {
         /// Folder for the demo's source, copies, key and history.
@@ -158,6 +162,21 @@ pub(crate) struct RecoverArgs {
     json: bool,
 }
 
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// List the keys (fingerprints, never the keys)
+    List {
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add Home Assistant backup keys: a key (XXXX-XXXX-…), or an emergency-kit file holding them
+    Import {
+        /// The key, or the path of a file holding keys
+        key_or_file: String,
+    },
+}
+
 #[derive(Args)]
 pub(crate) struct RestoreArgs {
     /// Where the copies are: file:///path, s3://bucket/prefix?endpoint=…, azure://account/container/prefix
@@ -224,6 +243,7 @@ pub async fn main() -> ExitCode {
         Command::Serve(ref a) => cmd_serve(&cli, a, &env).await,
         Command::Demo { ref dir } => demo::run(dir).await,
         Command::Health { ref url } => health(url).await,
+        Command::Keys(ref k) => keys(&cli, k, &env),
         Command::Recover(ref a) => recover::run(a).await,
         Command::Restore(ref a) => restore::run(a, &env).await,
         Command::Inspect {
@@ -365,6 +385,25 @@ fn open_destinations(specs: &[config::DestinationSpec]) -> anyhow::Result<Vec<De
         .collect()
 }
 
+/// Opens the key vault and files the keys from the options in it. A vault that cannot be opened
+/// does not stop backups: it is reported, and the options' keys are still used.
+fn open_vault(dir: &std::path::Path, keys: &[Secret]) -> Option<Arc<std::sync::Mutex<Vault>>> {
+    match Vault::open(dir) {
+        Ok(mut v) => {
+            for k in keys {
+                if let Err(e) = v.add_ha_key(k, "options", chrono::Utc::now()) {
+                    tracing::warn!("filing a key from the options in the vault: {e}");
+                }
+            }
+            Some(Arc::new(std::sync::Mutex::new(v)))
+        }
+        Err(e) => {
+            tracing::error!("the key vault: {e}");
+            None
+        }
+    }
+}
+
 /// Who to tell about runs: the Home Assistant the source talks to, or, inside the add-on, the
 /// one behind the Supervisor; nobody for a standalone folder source.
 fn reporter(
@@ -422,11 +461,13 @@ pub(crate) fn runner(cfg: &Config, env: &Env) -> anyhow::Result<(Runner, Option<
         Some(r) => r.clone(),
         None => Arc::new(Quiet),
     };
+    let vault = open_vault(&cfg.data_dir, &cfg.ha_backup_keys);
     let runner = Runner {
         source: source::build(&cfg.source, http, Patience::default()),
         destinations: open_destinations(&cfg.destinations)?,
         encryption: cfg.encryption.clone(),
         ha_keys: cfg.ha_backup_keys.clone(),
+        vault,
         history,
         clock: Arc::new(SystemClock),
         observer,
@@ -611,6 +652,60 @@ async fn cmd_serve(cli: &Cli, args: &ServeArgs, env: &Env) -> anyhow::Result<Exi
     .await?;
     if let Some(t) = worker_task {
         let _ = t.await;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn keys(cli: &Cli, command: &KeysCommand, env: &Env) -> anyhow::Result<ExitCode> {
+    let dir = cli
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| default_data_dir(env));
+    let mut v = Vault::open(&dir)?;
+    match command {
+        KeysCommand::List { json } => {
+            let list = v.list();
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else if list.is_empty() {
+                println!(
+                    "The vault in {} holds no Home Assistant backup key yet.",
+                    dir.display()
+                );
+            } else {
+                for k in list {
+                    println!(
+                        "{}  added {}  from {}",
+                        k.fingerprint,
+                        k.added.format("%Y-%m-%d"),
+                        k.origin
+                    );
+                }
+            }
+        }
+        KeysCommand::Import { key_or_file } => {
+            let path = std::path::Path::new(key_or_file);
+            let found = if path.is_file() {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                vault::keys_in_kit(&text)
+            } else {
+                vault::keys_in_kit(key_or_file)
+            };
+            anyhow::ensure!(
+                !found.is_empty(),
+                "no Home Assistant backup key (7 groups of 4 letters and digits, like ABCD-EFGH-…) found in what was given"
+            );
+            for k in found {
+                let key = Secret::new(k);
+                let fingerprint = lifeboat::archive::securetar::ha_key_fingerprint(key.expose());
+                let new = v.add_ha_key(&key, "import", chrono::Utc::now())?;
+                println!(
+                    "{fingerprint}: {}",
+                    if new { "added" } else { "already in the vault" }
+                );
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

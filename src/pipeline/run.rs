@@ -11,6 +11,7 @@ use crate::archive::BackupJson;
 use crate::archive::securetar::BackupKey;
 use crate::config::EncryptionSpec;
 use crate::crypto::recipient_fingerprint;
+use crate::crypto::vault::Vault;
 use crate::destinations::{Destination, Manifest, layout, manifest};
 use crate::history::{CopyRecord, History, HistoryError, RunEnd, RunStatus};
 use crate::secret::Secret;
@@ -25,8 +26,10 @@ pub struct Runner {
     pub source: Arc<dyn Source>,
     pub destinations: Vec<Destination>,
     pub encryption: EncryptionSpec,
-    /// Home Assistant backup keys to check protected backups with.
+    /// Home Assistant backup keys to check protected backups with (from the options).
     pub ha_keys: Vec<Secret>,
+    /// The key vault: every key Home Assistant has used is kept there and tried.
+    pub vault: Option<Arc<std::sync::Mutex<Vault>>>,
     pub history: History,
     pub clock: Arc<dyn Clock>,
     /// Told when runs start and finish (Home Assistant entities, events, notifications).
@@ -177,6 +180,28 @@ impl Runner {
         Ok(reports)
     }
 
+    /// Stores a key Home Assistant used in the vault (kept for good: a rotation must not orphan
+    /// older backups) and returns every key the vault holds.
+    async fn remember_key(&self, key: Option<Secret>) -> Vec<Secret> {
+        let Some(vault) = self.vault.clone() else {
+            return Vec::new();
+        };
+        let now = self.clock.now();
+        let joined = tokio::task::spawn_blocking(move || {
+            let mut v = vault
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Some(k) = key
+                && let Err(e) = v.add_ha_key(&k, "home-assistant", now)
+            {
+                tracing::warn!("keeping Home Assistant's backup key in the vault: {e}");
+            }
+            v.ha_keys()
+        })
+        .await;
+        joined.unwrap_or_default()
+    }
+
     /// Records a run that failed before any backup was read.
     async fn record_failure(
         &self,
@@ -227,10 +252,12 @@ impl Runner {
             warnings: pending.warnings.clone(),
             ..RunEnd::default()
         };
-        // The key the source made the backup with first, then the configured ones.
+        // The key the source made the backup with first, then the vault's, then the configured ones.
+        let vault_keys = self.remember_key(pending.ha_key.clone()).await;
         let keys: Vec<BackupKey> = pending
             .ha_key
             .iter()
+            .chain(vault_keys.iter())
             .chain(self.ha_keys.iter())
             .map(|k| BackupKey::new(k.clone()))
             .collect();

@@ -159,6 +159,7 @@ pub fn runner(
         destinations: open(specs),
         encryption: enc.clone(),
         ha_keys: Vec::new(),
+        vault: None,
         history: History::open(data_dir).unwrap(),
         clock: Arc::new(SystemClock),
         observer: Arc::new(lifeboat::pipeline::run::Quiet),

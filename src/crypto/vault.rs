@@ -1,0 +1,304 @@
+//! The key vault: Home Assistant backup keys (every one ever seen, so old backups stay checkable
+//! and restorable after a key rotation), sealed at rest in the data folder.
+//!
+//! Sealing: the vault (`vault.age`) is an age file encrypted to a machine identity kept beside it
+//! in `vault.key`. The add-on's manifest excludes `vault.key` from Home Assistant's backups, so a
+//! backup of this add-on carries the vault only sealed, never the key that opens it — the keys
+//! themselves belong in the emergency kit. Both files are created owner-only and replaced
+//! atomically (temp file, fsync, rename).
+
+use crate::archive::securetar::ha_key_fingerprint;
+use crate::secret::Secret;
+use age::secrecy::ExposeSecret;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+/// The sealed vault's file name in the data folder.
+pub const VAULT_FILE: &str = "vault.age";
+/// The sealing identity's file name (excluded from Home Assistant's backups).
+pub const KEY_FILE: &str = "vault.key";
+
+/// Why the vault could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum VaultError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "the vault at {0} cannot be opened with its key (was vault.key lost or replaced?); import the keys again from your emergency kit"
+    )]
+    Sealed(PathBuf),
+    #[error("the vault is damaged: {0}")]
+    Damaged(String),
+}
+
+/// One Home Assistant backup key, as the vault keeps it.
+#[derive(Clone, Serialize, Deserialize)]
+struct StoredKey {
+    key: String,
+    added: DateTime<Utc>,
+    /// `home-assistant` (read from HA's backup settings), `import`, or `options`.
+    origin: String,
+}
+
+#[derive(Default, Serialize, Deserialize)]
+struct Contents {
+    format: u32,
+    ha_keys: Vec<StoredKey>,
+}
+
+/// A key as listed (no secret).
+#[derive(Debug, Clone, Serialize)]
+pub struct KeyInfo {
+    pub fingerprint: String,
+    pub added: DateTime<Utc>,
+    pub origin: String,
+}
+
+/// The opened vault.
+pub struct Vault {
+    dir: PathBuf,
+    identity: age::x25519::Identity,
+    contents: Contents,
+}
+
+/// Home Assistant's emergency-kit keys (`XXXX-XXXX-XXXX-XXXX-XXXX-XXXX-XXXX`) found in `text`.
+pub fn keys_in_kit(text: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for word in text.split(|c: char| c.is_whitespace() || c == '"' || c == '\'' || c == ',') {
+        let groups: Vec<&str> = word.split('-').collect();
+        let shaped = groups.len() == 7
+            && groups.iter().all(|g| {
+                g.len() == 4
+                    && g.bytes()
+                        .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+            });
+        if shaped && !found.iter().any(|k| k == word) {
+            found.push(word.to_owned());
+        }
+    }
+    found
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> VaultError + '_ {
+    move |source| VaultError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// Writes a file owner-only and atomically: temp file, fsync, rename, fsync of the folder.
+fn write_private(path: &Path, data: &[u8]) -> Result<(), VaultError> {
+    let tmp = path.with_extension("partial");
+    {
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(0o600);
+        }
+        let mut f = opts.open(&tmp).map_err(io(&tmp))?;
+        f.write_all(data).map_err(io(&tmp))?;
+        f.sync_all().map_err(io(&tmp))?;
+    }
+    std::fs::rename(&tmp, path).map_err(io(path))?;
+    if let Some(dir) = path.parent()
+        && let Ok(d) = std::fs::File::open(dir)
+    {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+impl Vault {
+    /// Opens the vault in `dir`, creating the sealing key and an empty vault on first use.
+    ///
+    /// # Errors
+    /// [`VaultError`] when the files cannot be read or written, or the vault cannot be unsealed.
+    pub fn open(dir: &Path) -> Result<Self, VaultError> {
+        std::fs::create_dir_all(dir).map_err(io(dir))?;
+        let key_path = dir.join(KEY_FILE);
+        let vault_path = dir.join(VAULT_FILE);
+        let identity = match std::fs::read_to_string(&key_path) {
+            Ok(text) => text
+                .lines()
+                .find(|l| l.starts_with("AGE-SECRET-KEY-1"))
+                .and_then(|l| l.parse().ok())
+                .ok_or_else(|| {
+                    VaultError::Damaged(format!("{} holds no age identity", key_path.display()))
+                })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if vault_path.exists() {
+                    return Err(VaultError::Sealed(vault_path));
+                }
+                let id = age::x25519::Identity::generate();
+                let text = format!(
+                    "# Seals Lifeboat's key vault on this machine. Not a backup key: it is never backed up.\n{}\n",
+                    id.to_string().expose_secret()
+                );
+                write_private(&key_path, text.as_bytes())?;
+                id
+            }
+            Err(e) => return Err(io(&key_path)(e)),
+        };
+        let contents = match std::fs::read(&vault_path) {
+            Ok(sealed) => {
+                let dec = age::Decryptor::new(&sealed[..])
+                    .map_err(|e| VaultError::Damaged(e.to_string()))?;
+                let mut r = dec
+                    .decrypt(std::iter::once(&identity as &dyn age::Identity))
+                    .map_err(|_| VaultError::Sealed(vault_path.clone()))?;
+                let mut plain = Vec::new();
+                r.read_to_end(&mut plain)
+                    .map_err(|e| VaultError::Damaged(e.to_string()))?;
+                serde_json::from_slice(&plain).map_err(|e| VaultError::Damaged(e.to_string()))?
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Contents {
+                format: 1,
+                ..Contents::default()
+            },
+            Err(e) => return Err(io(&vault_path)(e)),
+        };
+        Ok(Self {
+            dir: dir.to_owned(),
+            identity,
+            contents,
+        })
+    }
+
+    fn save(&self) -> Result<(), VaultError> {
+        let plain =
+            serde_json::to_vec(&self.contents).map_err(|e| VaultError::Damaged(e.to_string()))?;
+        let enc = age::Encryptor::with_recipients(std::iter::once(
+            &self.identity.to_public() as &dyn age::Recipient
+        ))
+        .map_err(|e| VaultError::Damaged(e.to_string()))?;
+        let mut sealed = Vec::new();
+        let mut w = enc
+            .wrap_output(&mut sealed)
+            .map_err(|e| VaultError::Damaged(e.to_string()))?;
+        w.write_all(&plain)
+            .map_err(|e| VaultError::Damaged(e.to_string()))?;
+        w.finish().map_err(|e| VaultError::Damaged(e.to_string()))?;
+        write_private(&self.dir.join(VAULT_FILE), &sealed)
+    }
+
+    /// Adds a Home Assistant backup key; returns whether it was new. Keys are never removed, so a
+    /// rotation keeps the old ones for the backups made with them.
+    ///
+    /// # Errors
+    /// [`VaultError`] when the vault cannot be written.
+    pub fn add_ha_key(
+        &mut self,
+        key: &Secret,
+        origin: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, VaultError> {
+        let key = key.expose().trim();
+        if key.is_empty() || self.contents.ha_keys.iter().any(|k| k.key == key) {
+            return Ok(false);
+        }
+        self.contents.ha_keys.push(StoredKey {
+            key: key.to_owned(),
+            added: now,
+            origin: origin.to_owned(),
+        });
+        self.save()?;
+        Ok(true)
+    }
+
+    /// Every Home Assistant backup key, newest first.
+    pub fn ha_keys(&self) -> Vec<Secret> {
+        self.contents
+            .ha_keys
+            .iter()
+            .rev()
+            .map(|k| Secret::new(k.key.as_str()))
+            .collect()
+    }
+
+    /// The keys, without their secrets.
+    pub fn list(&self) -> Vec<KeyInfo> {
+        self.contents
+            .ha_keys
+            .iter()
+            .map(|k| KeyInfo {
+                fingerprint: ha_key_fingerprint(&k.key),
+                added: k.added,
+                origin: k.origin.clone(),
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "DDTV-CESF-QLHM-PM8S-AHHS-BF6M-5044";
+
+    #[test]
+    fn keys_survive_reopening_and_are_sealed_at_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = Utc::now();
+        let mut v = Vault::open(dir.path()).unwrap();
+        assert!(v.add_ha_key(&Secret::new(KEY), "import", t).unwrap());
+        assert!(
+            !v.add_ha_key(&Secret::new(KEY), "import", t).unwrap(),
+            "no duplicates"
+        );
+        v.add_ha_key(
+            &Secret::new("AAAA-BBBB-CCCC-DDDD-EEEE-FFFF-0000"),
+            "home-assistant",
+            t,
+        )
+        .unwrap();
+        let v = Vault::open(dir.path()).unwrap();
+        let keys: Vec<String> = v.ha_keys().iter().map(|k| k.expose().to_owned()).collect();
+        assert_eq!(
+            keys,
+            ["AAAA-BBBB-CCCC-DDDD-EEEE-FFFF-0000", KEY],
+            "newest first, old kept"
+        );
+        assert_eq!(v.list()[0].fingerprint, ha_key_fingerprint(KEY));
+        let sealed = std::fs::read(dir.path().join(VAULT_FILE)).unwrap();
+        assert!(
+            !String::from_utf8_lossy(&sealed).contains("DDTV"),
+            "the vault holds the key in the clear"
+        );
+        #[cfg(unix)]
+        for f in [VAULT_FILE, KEY_FILE] {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.path().join(f))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "{f}");
+        }
+    }
+
+    #[test]
+    fn a_vault_without_its_key_says_what_to_do() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut v = Vault::open(dir.path()).unwrap();
+        v.add_ha_key(&Secret::new(KEY), "import", Utc::now())
+            .unwrap();
+        std::fs::remove_file(dir.path().join(KEY_FILE)).unwrap();
+        let err = Vault::open(dir.path()).err().unwrap();
+        assert!(err.to_string().contains("emergency kit"), "{err}");
+    }
+
+    #[test]
+    fn kit_keys_are_found_in_text() {
+        let kit = format!(
+            "Home Assistant emergency kit\nDate: 2026-11-23\nEncryption key:\n{KEY}\nnot-a-key ABCD-EFGH"
+        );
+        assert_eq!(keys_in_kit(&kit), [KEY]);
+        assert!(keys_in_kit("ddtv-cesf-qlhm-pm8s-ahhs-bf6m-5044").is_empty());
+    }
+}

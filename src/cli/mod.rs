@@ -79,6 +79,15 @@ enum Command {
         #[arg(long, default_value = "http://127.0.0.1:8099/api/health")]
         url: String,
     },
+    /// Print the emergency kit: Home Assistant's backup keys, the age key the copies are locked
+    /// to, where every copy is, and the steps to get the home back.
+    Kit {
+        /// Write it to this file (owner-only) instead of the screen
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        inline: Inline,
+    },
     /// The key vault: Home Assistant backup keys kept (sealed) to check and restore backups.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -244,6 +253,10 @@ pub async fn main() -> ExitCode {
         Command::Demo { ref dir } => demo::run(dir).await,
         Command::Health { ref url } => health(url).await,
         Command::Keys(ref k) => keys(&cli, k, &env),
+        Command::Kit {
+            ref out,
+            ref inline,
+        } => kit(&cli, inline, out.as_deref(), &env),
         Command::Recover(ref a) => recover::run(a).await,
         Command::Restore(ref a) => restore::run(a, &env).await,
         Command::Inspect {
@@ -652,6 +665,48 @@ async fn cmd_serve(cli: &Cli, args: &ServeArgs, env: &Env) -> anyhow::Result<Exi
     .await?;
     if let Some(t) = worker_task {
         let _ = t.await;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn kit(
+    cli: &Cli,
+    inline: &Inline,
+    out: Option<&std::path::Path>,
+    env: &Env,
+) -> anyhow::Result<ExitCode> {
+    let cfg = load_config(cli, inline, env)?;
+    let mut keys = Vault::open(&cfg.data_dir)?.ha_keys();
+    for k in &cfg.ha_backup_keys {
+        if !keys.iter().any(|x| x.expose() == k.expose()) {
+            keys.push(k.clone());
+        }
+    }
+    let text = lifeboat::crypto::kit::render(
+        chrono::Utc::now(),
+        &keys,
+        &cfg.encryption,
+        &cfg.destinations,
+    );
+    match out {
+        None => print!("{text}"),
+        Some(path) => {
+            let mut opts = std::fs::OpenOptions::new();
+            opts.write(true).create_new(true);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::OpenOptionsExt;
+                opts.mode(0o600);
+            }
+            let mut f = opts
+                .open(path)
+                .with_context(|| format!("creating {} (it must not exist yet)", path.display()))?;
+            std::io::Write::write_all(&mut f, text.as_bytes())?;
+            println!(
+                "The emergency kit is in {}: print it, then delete the file.",
+                path.display()
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

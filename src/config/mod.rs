@@ -129,6 +129,45 @@ impl DestinationKind {
             } => format!("azure://{account}/{container}/{prefix}"),
         }
     }
+
+    /// The `--from`/`--to` URL that reaches this destination from the command line (credentials
+    /// are never part of it).
+    pub fn url(&self) -> String {
+        match self {
+            Self::Local { path } => format!("file://{}", path.display()),
+            Self::S3 {
+                bucket,
+                prefix,
+                endpoint,
+                region,
+                path_style,
+                ..
+            } => {
+                let mut q = vec![format!("region={region}")];
+                if let Some(e) = endpoint {
+                    q.push(format!("endpoint={e}"));
+                }
+                if !path_style {
+                    q.push("path_style=false".into());
+                }
+                format!(
+                    "s3://{bucket}/{}?{}",
+                    prefix.trim_end_matches('/'),
+                    q.join("&")
+                )
+            }
+            Self::Azure {
+                account,
+                container,
+                prefix,
+                endpoint,
+                ..
+            } => format!(
+                "azure://{account}/{container}/{}?endpoint={endpoint}",
+                prefix.trim_end_matches('/')
+            ),
+        }
+    }
 }
 
 /// Validated encryption settings.

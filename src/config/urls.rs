@@ -268,4 +268,35 @@ mod tests {
         assert!(err[0].message.contains("never in the URL"));
         assert_eq!(err[1].field, "--to[1]");
     }
+
+    #[test]
+    fn a_destinations_url_leads_back_to_it() {
+        use crate::config::{DestinationKind, validate_destinations};
+        let creds = Credentials {
+            s3_access_key_id: Some("AK".into()),
+            s3_secret_access_key: Some(Secret::new("SK")),
+            azure_account_key: Some(Secret::new("K")),
+            ..Credentials::default()
+        };
+        for url in [
+            "s3://home/ha?region=us-west-004&endpoint=https://s3.us-west-004.backblazeb2.com",
+            "azure://acct/cont/pre?endpoint=http://127.0.0.1:10000/acct",
+            "file:///mnt/usb/ha",
+        ] {
+            let spec =
+                validate_destinations(destinations_from_urls(&[url.into()], &creds).unwrap())
+                    .unwrap()
+                    .remove(0);
+            let again =
+                validate_destinations(destinations_from_urls(&[spec.kind.url()], &creds).unwrap())
+                    .unwrap()
+                    .remove(0);
+            assert_eq!(spec.kind.location(), again.kind.location(), "{url}");
+            if let (DestinationKind::S3 { region: a, .. }, DestinationKind::S3 { region: b, .. }) =
+                (&spec.kind, &again.kind)
+            {
+                assert_eq!(a, b);
+            }
+        }
+    }
 }

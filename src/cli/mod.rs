@@ -489,16 +489,26 @@ pub(crate) fn runner(cfg: &Config, env: &Env) -> anyhow::Result<(Runner, Option<
 }
 
 pub(crate) fn exit_code(statuses: impl IntoIterator<Item = RunStatus>) -> ExitCode {
-    let mut code = 0u8;
+    ExitCode::from(exit_status(statuses))
+}
+
+/// 1 when any run failed (failure outranks partial), else 3 when any was partial, else 0.
+fn exit_status(statuses: impl IntoIterator<Item = RunStatus>) -> u8 {
+    let (mut failed, mut partial) = (false, false);
     for s in statuses {
-        code = code.max(match s {
-            RunStatus::Success => 0,
-            RunStatus::Partial => 3,
-            _ => 1,
-        });
+        match s {
+            RunStatus::Success => {}
+            RunStatus::Partial => partial = true,
+            RunStatus::Failed | RunStatus::Running | RunStatus::Interrupted => failed = true,
+        }
     }
-    // Failure outranks partial.
-    ExitCode::from(if code == 3 || code == 0 { code } else { 1 })
+    if failed {
+        1
+    } else if partial {
+        3
+    } else {
+        0
+    }
 }
 
 async fn cmd_run(cli: &Cli, args: &RunArgs, env: &Env) -> anyhow::Result<ExitCode> {
@@ -801,4 +811,19 @@ async fn wait_for_signal() {
         }
     }
     let _ = tokio::signal::ctrl_c().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failure_outranks_partial_outranks_success() {
+        use RunStatus::{Failed, Partial, Success};
+        assert_eq!(exit_status([]), 0);
+        assert_eq!(exit_status([Success, Success]), 0);
+        assert_eq!(exit_status([Success, Partial]), 3);
+        assert_eq!(exit_status([Partial, Failed]), 1);
+        assert_eq!(exit_status([Failed, Partial, Success]), 1);
+    }
 }

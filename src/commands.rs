@@ -15,7 +15,7 @@
 
 use crate::destinations::{Destination, manifest};
 use crate::history::History;
-use crate::pipeline::run::RunRequest;
+use crate::pipeline::run::{RunRequest, check_destination_names};
 use crate::pipeline::verify::read_back;
 use crate::report::{HaApi, Summary};
 use crate::source::Partial;
@@ -187,19 +187,7 @@ impl Handler {
                     partial: partial.clone(),
                     ..RunRequest::default()
                 };
-                if let Some(unknown) = destinations
-                    .iter()
-                    .find(|d| !self.destinations.iter().any(|x| &x.name == *d))
-                {
-                    return Err(format!(
-                        "no destination is named {unknown:?}; they are: {}",
-                        self.destinations
-                            .iter()
-                            .map(|d| d.name.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ));
-                }
+                check_destination_names(&self.destinations, destinations)?;
                 self.triggers.fire(request).map_err(|e| e.to_string())?;
                 Ok(json!({"queued": true}))
             }

@@ -124,24 +124,9 @@ impl Runner {
     /// # Errors
     /// Only when history cannot be written; everything else is recorded in the reports.
     pub async fn run_request(&self, request: &RunRequest) -> Result<Vec<RunReport>, HistoryError> {
-        let unknown: Vec<&str> = request
-            .destinations
-            .iter()
-            .filter(|n| !self.destinations.iter().any(|d| &d.name == *n))
-            .map(String::as_str)
-            .collect();
         let trigger = request.trigger.as_str();
         self.observer.started(request).await;
-        if !unknown.is_empty() {
-            let error = format!(
-                "no destination is named {}; they are: {}",
-                unknown.join(", "),
-                self.destinations
-                    .iter()
-                    .map(|d| d.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
+        if let Err(error) = check_destination_names(&self.destinations, &request.destinations) {
             let report = self.record_failure(trigger, error).await?;
             self.observer.finished(&report).await;
             return Ok(vec![report]);
@@ -225,7 +210,7 @@ impl Runner {
                 Vec::new(),
             )
             .await?;
-        Ok(failed_report(run_id, error, Vec::new()))
+        Ok(failed_report(run_id, error))
     }
 
     async fn run_one(
@@ -503,7 +488,28 @@ fn copy_pair(
     )
 }
 
-fn failed_report(run_id: i64, error: String, warnings: Vec<String>) -> RunReport {
+/// Refuses names that are not configured destinations, naming the ones that are.
+///
+/// # Errors
+/// The message for a person, when a name is unknown.
+pub fn check_destination_names(configured: &[Destination], asked: &[String]) -> Result<(), String> {
+    let unknown: Vec<&str> = asked
+        .iter()
+        .filter(|n| !configured.iter().any(|d| &d.name == *n))
+        .map(String::as_str)
+        .collect();
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<&str> = configured.iter().map(|d| d.name.as_str()).collect();
+    Err(format!(
+        "no destination is named {}; they are: {}",
+        unknown.join(", "),
+        names.join(", ")
+    ))
+}
+
+fn failed_report(run_id: i64, error: String) -> RunReport {
     RunReport {
         run_id,
         status: RunStatus::Failed,
@@ -512,6 +518,30 @@ fn failed_report(run_id: i64, error: String, warnings: Vec<String>) -> RunReport
         plain_sha256: None,
         copies: Vec::new(),
         error: Some(error),
-        warnings,
+        warnings: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{DestinationKind, DestinationSpec};
+
+    #[test]
+    fn unknown_destination_names_are_refused_with_the_known_ones() {
+        let dest = |name: &str| {
+            crate::destinations::open(&DestinationSpec {
+                name: name.into(),
+                kind: DestinationKind::Local {
+                    path: "/tmp/x".into(),
+                },
+            })
+            .unwrap()
+        };
+        let all = [dest("nas"), dest("b2")];
+        assert!(check_destination_names(&all, &[]).is_ok());
+        assert!(check_destination_names(&all, &["b2".into()]).is_ok());
+        let e = check_destination_names(&all, &["usb".into(), "nas".into()]).unwrap_err();
+        assert_eq!(e, "no destination is named usb; they are: nas, b2");
     }
 }

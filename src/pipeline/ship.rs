@@ -8,7 +8,7 @@ use crate::archive::securetar::BackupKey;
 use crate::archive::{ArchiveError, Inspection, inspect};
 use crate::config::EncryptionSpec;
 use crate::crypto::{CryptoError, StreamEncryptor};
-use crate::destinations::{Destination, StoreError};
+use crate::destinations::Destination;
 use bytes::BytesMut;
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncRead, AsyncReadExt};
@@ -201,9 +201,4 @@ async fn fan(
         return Err(ShipError::AllDestinationsFailed);
     }
     Ok(())
-}
-
-/// The error a failed destination reported, for messages.
-pub fn lane_error(l: &LaneResult) -> Option<&StoreError> {
-    l.result.as_ref().err()
 }

@@ -149,6 +149,24 @@ impl HaReporter {
         }
     }
 
+    /// `sensor.lifeboat_state`, always with the same attributes (an enum sensor keeps its options).
+    async fn set_run_state(
+        &self,
+        state: &str,
+        last_run_id: Option<i64>,
+        last_error: Option<String>,
+    ) -> Result<(), ReportError> {
+        self.api
+            .set_state(
+                "sensor.lifeboat_state",
+                state,
+                json!({"friendly_name": "Lifeboat state", "icon": "mdi:lifebuoy",
+                       "options": ["idle", "running", "failed"], "device_class": "enum",
+                       "last_run_id": last_run_id, "last_error": last_error}),
+            )
+            .await
+    }
+
     /// The API it reports through.
     pub fn api(&self) -> &HaApi {
         &self.api
@@ -168,15 +186,12 @@ impl HaReporter {
         };
         let (last, last_good) = (s.last.as_ref(), s.last_good.as_ref());
         Self::log(
-            self.api
-                .set_state(
-                    "sensor.lifeboat_state",
-                    s.state,
-                    json!({"friendly_name": "Lifeboat state", "icon": "mdi:lifebuoy",
-                           "options": ["idle", "running", "failed"], "device_class": "enum",
-                           "last_run_id": last.map(|r| r.id), "last_error": last.and_then(|r| r.error.clone())}),
-                )
-                .await,
+            self.set_run_state(
+                s.state,
+                last.map(|r| r.id),
+                last.and_then(|r| r.error.clone()),
+            )
+            .await,
         );
         Self::log(
             self.api
@@ -296,15 +311,7 @@ impl RunObserver for HaReporter {
                 )
                 .await,
         );
-        Self::log(
-            self.api
-                .set_state(
-                    "sensor.lifeboat_state",
-                    "running",
-                    json!({"friendly_name": "Lifeboat state", "icon": "mdi:lifebuoy"}),
-                )
-                .await,
-        );
+        Self::log(self.set_run_state("running", None, None).await);
     }
 
     async fn finished(&self, report: &RunReport) {

@@ -27,10 +27,14 @@ pub fn validate(
     let source = source(opts.source, env, &mut problems);
     let destinations = destinations(opts.destinations, &mut problems);
     let encryption = encryption(opts.encryption, &mut problems);
-    if let Some(service) = &opts.notify_service
+    // `notify.mobile_app_x` and `mobile_app_x` both name the service `mobile_app_x`.
+    let notify_service = opts
+        .notify_service
+        .as_deref()
+        .map(|s| s.trim().trim_start_matches("notify.").to_owned())
+        .filter(|s| !s.is_empty());
+    if let Some(service) = &notify_service
         && !service
-            .trim()
-            .trim_start_matches("notify.")
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
     {
@@ -58,10 +62,7 @@ pub fn validate(
                 .into_iter()
                 .filter(|k| !k.is_empty())
                 .collect(),
-            notify_service: opts
-                .notify_service
-                .map(|s| s.trim().trim_start_matches("notify.").to_owned())
-                .filter(|s| !s.is_empty()),
+            notify_service,
             listen: opts.listen,
         }),
         _ => Err(ConfigError::Invalid(problems)),
@@ -543,6 +544,31 @@ mod tests {
             format!("{base}[encryption]\nrecipients = [\"{RECIPIENT}\"]\npassphrase = \"p\"\n");
         let err = check(&mixed, &Env::default()).unwrap_err();
         assert_eq!(fields(&err), ["encryption.passphrase"]);
+    }
+
+    #[test]
+    fn notify_service_is_named_with_or_without_its_domain() {
+        let base = format!(
+            "[source]\ntype = \"folder\"\npath = \"/b\"\n[encryption]\nrecipients = [\"{RECIPIENT}\"]\n\
+             [[destinations]]\ntype = \"local\"\nname = \"a\"\npath = \"/c\"\n"
+        );
+        for (given, want) in [
+            ("notify.mobile_app_pixel", "mobile_app_pixel"),
+            (" mobile_app_pixel ", "mobile_app_pixel"),
+        ] {
+            let cfg = check(
+                &format!("notify_service = \"{given}\"\n{base}"),
+                &Env::default(),
+            )
+            .unwrap();
+            assert_eq!(cfg.notify_service.as_deref(), Some(want));
+        }
+        let err = check(
+            &format!("notify_service = \"Mobile App!\"\n{base}"),
+            &Env::default(),
+        )
+        .unwrap_err();
+        assert_eq!(fields(&err), ["notify_service"]);
     }
 
     #[test]

@@ -7,7 +7,8 @@
 //!   "partial": {"homeassistant": true, "addons": ["core_mosquitto"], "folders": ["share"]}}` — queue
 //!   a backup (every field but `command` optional)
 //! - `{"command": "verify"}` — read the newest copy on every destination back against its manifest
-//! - `{"command": "prune"}` — apply retention (with no policy configured, nothing is deleted)
+//! - `{"command": "prune", "dry_run": true}` — apply every destination's retention policy (or, with
+//!   `dry_run`, only say what it would delete and why)
 //! - `{"command": "status"}` — state, last backup, problems, newest copy per destination
 //!
 //! Any command may carry an `"id"`, echoed in its answer so an automation can match them. A bare
@@ -17,7 +18,7 @@ use crate::destinations::{Destination, manifest};
 use crate::history::History;
 use crate::pipeline::run::{RunRequest, check_destination_names};
 use crate::pipeline::verify::read_back;
-use crate::report::{HaApi, Summary};
+use crate::report::{HaApi, Summary, Watch};
 use crate::source::Partial;
 use crate::web::Triggers;
 use serde::Deserialize;
@@ -35,7 +36,9 @@ pub enum Command {
         partial: Option<Partial>,
     },
     Verify,
-    Prune,
+    Prune {
+        dry_run: bool,
+    },
     Status,
 }
 
@@ -44,7 +47,7 @@ impl Command {
         match self {
             Self::Backup { .. } => "backup",
             Self::Verify => "verify",
-            Self::Prune => "prune",
+            Self::Prune { .. } => "prune",
             Self::Status => "status",
         }
     }
@@ -62,6 +65,8 @@ struct Raw {
     destinations: Option<Vec<String>>,
     #[serde(default)]
     partial: Option<Partial>,
+    #[serde(default)]
+    dry_run: Option<bool>,
 }
 
 /// A command with the id to answer to.
@@ -103,7 +108,9 @@ pub fn parse(value: Value) -> Result<Request, Refused> {
             partial: raw.partial,
         },
         "verify" => Command::Verify,
-        "prune" => Command::Prune,
+        "prune" => Command::Prune {
+            dry_run: raw.dry_run.unwrap_or(false),
+        },
         "status" => Command::Status,
         other => {
             return Err(Refused(format!(
@@ -116,6 +123,9 @@ pub fn parse(value: Value) -> Result<Request, Refused> {
             "{} takes no name, destinations or partial",
             command.word()
         )));
+    }
+    if raw.dry_run.is_some() && !matches!(command, Command::Prune { .. }) {
+        return Err(Refused(format!("{} takes no dry_run", command.word())));
     }
     Ok(Request {
         id: raw.id,
@@ -139,6 +149,10 @@ pub struct Handler {
     pub triggers: Triggers,
     pub history: History,
     pub destinations: Vec<Destination>,
+    /// Staleness and the clock, for `status`.
+    pub watch: Watch,
+    /// The home's time zone, for retention.
+    pub tz: chrono_tz::Tz,
     /// Where answers go; without it they are only logged.
     pub api: Option<HaApi>,
     /// The origin put in each answer (`stdin` or `event`).
@@ -192,7 +206,7 @@ impl Handler {
                 Ok(json!({"queued": true}))
             }
             Command::Status => {
-                let s = Summary::load(&self.history, false)
+                let s = Summary::load(&self.history, false, &self.watch)
                     .await
                     .map_err(|e| e.to_string())?;
                 Ok(json!({
@@ -203,10 +217,29 @@ impl Handler {
                 }))
             }
             Command::Verify => Ok(self.verify_newest().await),
-            // Retention arrives with its policy; until one is configured every copy is kept.
-            Command::Prune => Ok(
-                json!({"deleted": 0, "kept": "all", "reason": "no retention policy is configured"}),
-            ),
+            Command::Prune { dry_run } => {
+                let reports = crate::retention::prune::prune_all(
+                    &self.destinations,
+                    &self.history,
+                    self.watch.clock.now(),
+                    self.tz,
+                    *dry_run,
+                )
+                .await;
+                Ok(json!({
+                    "dry_run": dry_run,
+                    "destinations": reports.iter().map(|r| json!({
+                        "destination": r.destination,
+                        "policy": r.policy,
+                        "held": r.held,
+                        "deleted": r.deleted,
+                        "would_delete": if *dry_run { r.decisions.iter().filter(|d| !d.keep).map(|d| json!({"copy_id": d.id, "reasons": d.reasons})).collect::<Vec<_>>() } else { Vec::new() },
+                        "kept": r.decisions.iter().filter(|d| d.keep).count(),
+                        "errors": r.errors,
+                    })).collect::<Vec<_>>(),
+                    "unmanaged": self.destinations.iter().filter(|d| d.retention.keeps_everything()).map(|d| d.name.clone()).collect::<Vec<_>>(),
+                }))
+            }
         }
     }
 

@@ -12,9 +12,13 @@
 //!   the manifest that makes a copy exist.
 //! - [`pipeline`]: one run: read once, hash, inspect, encrypt, fan out, read back, record.
 //! - [`history`]: the SQLite record of runs and copies.
+//! - [`retention`]: which copies to keep, as a pure function, and pruning that carries it out.
+//! - [`schedule`]: cron schedules with catch-up and jitter, feeding the single-flight worker.
 //! - [`web`]: the long-running server's status page and API.
+//! - [`alert`]: alerts outside Home Assistant (webhook, ntfy, healthchecks-style pings).
 //! - [`secret`]: a string type that never prints.
 
+pub mod alert;
 pub mod archive;
 pub mod commands;
 pub mod config;
@@ -25,6 +29,8 @@ pub mod history;
 pub mod pipeline;
 pub mod recovery;
 pub mod report;
+pub mod retention;
+pub mod schedule;
 pub mod secret;
 pub mod source;
 pub mod web;

@@ -123,10 +123,20 @@ fn slug(name: &str) -> String {
         .collect()
 }
 
+/// What "protected" means here: which destinations must hold a fresh verified copy, and how fresh.
+#[derive(Clone)]
+pub struct Watch {
+    pub destinations: Vec<String>,
+    /// A destination whose newest verified copy is older than this is stale.
+    pub stale_after: std::time::Duration,
+    pub clock: std::sync::Arc<dyn crate::pipeline::Clock>,
+}
+
 /// Reports runs to Home Assistant.
 pub struct HaReporter {
     api: HaApi,
     history: History,
+    watch: Watch,
     /// `notify` service to call on failure (e.g. `mobile_app_pixel`), besides the notification.
     notify_service: Option<String>,
     running: AtomicBool,
@@ -134,10 +144,11 @@ pub struct HaReporter {
 
 impl HaReporter {
     /// A reporter over `api`, reading entity states from `history`.
-    pub fn new(api: HaApi, history: History, notify_service: Option<String>) -> Self {
+    pub fn new(api: HaApi, history: History, watch: Watch, notify_service: Option<String>) -> Self {
         Self {
             api,
             history,
+            watch,
             notify_service,
             running: AtomicBool::new(false),
         }
@@ -180,7 +191,7 @@ impl HaReporter {
     /// Sets every entity from history (call at start, after runs, and now and then: Home Assistant
     /// forgets REST states when it restarts).
     pub async fn publish(&self) {
-        let s = match Summary::load(&self.history, self.running()).await {
+        let s = match Summary::load(&self.history, self.running(), &self.watch).await {
             Ok(s) => s,
             Err(e) => return tracing::warn!("reading history for Home Assistant: {e}"),
         };
@@ -214,6 +225,33 @@ impl HaReporter {
                 )
                 .await,
         );
+        // Stale or damaged copies need a person even when no run failed: one notification, replaced
+        // while the problems last and dismissed when they are gone.
+        let lasting: Vec<&String> = s
+            .problems
+            .iter()
+            .filter(|p| p.starts_with("stale:") || p.starts_with("damaged:"))
+            .collect();
+        let note = if lasting.is_empty() {
+            self.api
+                .call_service(
+                    "persistent_notification",
+                    "dismiss",
+                    &json!({"notification_id": "lifeboat_copies"}),
+                )
+                .await
+        } else {
+            self.api
+                .call_service(
+                    "persistent_notification",
+                    "create",
+                    &json!({"title": "Lifeboat: off-site copies need attention",
+                            "message": lasting.iter().map(|p| format!("- {p}")).collect::<Vec<_>>().join("\n"),
+                            "notification_id": "lifeboat_copies"}),
+                )
+                .await
+        };
+        Self::log(note);
         for c in &s.copies {
             Self::log(
                 self.api
@@ -245,11 +283,16 @@ pub struct Summary {
 }
 
 impl Summary {
-    /// Reads the summary from history.
+    /// Reads the summary from history, judging staleness against `watch`.
     ///
     /// # Errors
     /// [`HistoryError`] when history cannot be read.
-    pub async fn load(history: &History, running: bool) -> Result<Self, HistoryError> {
+    pub async fn load(
+        history: &History,
+        running: bool,
+        watch: &Watch,
+    ) -> Result<Self, HistoryError> {
+        let now = watch.clock.now();
         let runs = history.recent_runs(50).await?;
         let last = runs
             .iter()
@@ -289,12 +332,44 @@ impl Summary {
             }
             _ => {}
         }
+        let copies = history.latest_verified_copies().await?;
+        if last_good.is_some() {
+            let limit =
+                chrono::TimeDelta::from_std(watch.stale_after).unwrap_or(chrono::TimeDelta::MAX);
+            for name in &watch.destinations {
+                let newest = copies
+                    .iter()
+                    .find(|c| &c.destination == name)
+                    .and_then(|c| c.verified_at);
+                match newest {
+                    None => problems.push(format!("stale: {name} holds no verified copy")),
+                    Some(t) if now.signed_duration_since(t) > limit => problems.push(format!(
+                        "stale: the newest verified copy on {name} is {} hours old",
+                        now.signed_duration_since(t).num_hours()
+                    )),
+                    Some(_) => {}
+                }
+            }
+        }
+        // Failed re-verifications of the last week (older ones have been re-checked or pruned since).
+        let mut damaged: Vec<String> = history
+            .last_checks()
+            .await?
+            .into_iter()
+            .filter(|(_, c)| !c.ok && now.signed_duration_since(c.at) <= chrono::TimeDelta::days(7))
+            .filter(|((d, _), _)| watch.destinations.contains(d))
+            .map(|((d, id), c)| {
+                format!("damaged: copy {id} on {d}: {}", c.error.unwrap_or_default())
+            })
+            .collect();
+        damaged.sort();
+        problems.extend(damaged);
         Ok(Self {
             state,
             last,
             last_good,
             problems,
-            copies: history.latest_verified_copies().await?,
+            copies,
         })
     }
 }
@@ -383,6 +458,10 @@ impl RunObserver for HaReporter {
                 );
             }
         }
+        self.publish().await;
+    }
+
+    async fn refresh(&self) {
         self.publish().await;
     }
 }

@@ -46,6 +46,11 @@ async fn runs_show_up_in_home_assistant_as_entities_events_and_notifications() {
     let reporter = Arc::new(HaReporter::new(
         HaApi::via_supervisor(reqwest::Client::new(), &url, Secret::new(d.token())),
         r.history.clone(),
+        lifeboat::report::Watch {
+            destinations: vec!["nas-1".into()],
+            stale_after: std::time::Duration::from_secs(26 * 3600),
+            clock: Arc::new(lifeboat::pipeline::SystemClock),
+        },
         Some("mobile_app_phone".into()),
     ));
     r.observer = reporter.clone();

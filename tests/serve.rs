@@ -58,7 +58,13 @@ async fn a_backup_requested_over_http_lands_and_shows_on_the_page() {
     );
     let history = runner.history.clone();
     let shutdown = tokio_util::sync::CancellationToken::new();
-    let (triggers, task) = worker::spawn(runner, shutdown.clone());
+    let (triggers, task) = worker::spawn(
+        runner,
+        worker::WorkerSettings {
+            verify_rate: 1 << 30,
+        },
+        shutdown.clone(),
+    );
     let state = AppState {
         history: Some(history.clone()),
         triggers: Some(triggers),

@@ -34,6 +34,7 @@ pub async fn run(dir: &Path) -> anyhow::Result<ExitCode> {
         destinations: vec![options::DestinationOptions::Local {
             name: "demo-folder".into(),
             path: copies.clone(),
+            retention: None,
         }],
         encryption: options::EncryptionOptions {
             recipients: vec![recipient],
@@ -42,6 +43,10 @@ pub async fn run(dir: &Path) -> anyhow::Result<ExitCode> {
         ha_backup_keys: Vec::new(),
         notify_service: None,
         listen: None,
+        retention: None,
+        schedule: Default::default(),
+        stale_after_hours: None,
+        alert: None,
     };
     let cfg = config::validate(opts, &Env::default(), dir.join("data"))?;
     let (runner, _) = super::runner(&cfg, &Env::default())?;

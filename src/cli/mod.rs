@@ -18,8 +18,8 @@ use lifeboat::crypto::vault::{self, Vault};
 use lifeboat::destinations::{self, Destination};
 use lifeboat::history::{History, RunStatus};
 use lifeboat::pipeline::SystemClock;
-use lifeboat::pipeline::run::{Quiet, RunObserver, Runner};
-use lifeboat::report::{HaApi, HaReporter};
+use lifeboat::pipeline::run::{Observers, RunObserver, Runner};
+use lifeboat::report::{HaApi, HaReporter, Watch};
 use lifeboat::secret::Secret;
 use lifeboat::source::{self, Patience};
 use std::path::PathBuf;
@@ -50,6 +50,15 @@ enum Command {
     Run(RunArgs),
     /// List the copies on each destination (from their manifests).
     List(ListArgs),
+    /// Apply each destination's retention policy now; with --dry-run only say what would go and why.
+    Prune(PruneArgs),
+    /// Keep a copy for good: retention never deletes a pinned copy.
+    Pin(PinArgs),
+    /// Let retention decide about a pinned copy again.
+    Unpin(PinArgs),
+    /// Re-read stored copies and compare them with their manifests (every copy, or the N
+    /// longest unchecked per destination).
+    Verify(VerifyArgs),
     /// Stay running: status page, health endpoint, and backups on request.
     Serve(ServeArgs),
     /// Check a backup file to its end: a Home Assistant backup tar, or a Lifeboat copy with
@@ -220,6 +229,39 @@ struct RunArgs {
 }
 
 #[derive(Args)]
+struct PruneArgs {
+    #[command(flatten)]
+    inline: Inline,
+    /// Decide, show, delete nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct PinArgs {
+    /// The destination's name (as in the options, or as `lifeboat list` shows it)
+    #[arg(long)]
+    destination: String,
+    /// The copy id, as listed
+    copy: String,
+}
+
+#[derive(Args)]
+struct VerifyArgs {
+    #[command(flatten)]
+    inline: Inline,
+    /// Only the N longest-unchecked copies per destination [default: all]
+    #[arg(long, default_value_t = 0)]
+    limit: usize,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
 struct ListArgs {
     #[command(flatten)]
     inline: Inline,
@@ -249,6 +291,10 @@ pub async fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(ref a) => cmd_run(&cli, a, &env).await,
         Command::List(ref a) => cmd_list(&cli, a, &env).await,
+        Command::Prune(ref a) => cmd_prune(&cli, a, &env).await,
+        Command::Pin(ref a) => cmd_pin(&cli, a, &env, true).await,
+        Command::Unpin(ref a) => cmd_pin(&cli, a, &env, false).await,
+        Command::Verify(ref a) => cmd_verify(&cli, a, &env).await,
         Command::Serve(ref a) => cmd_serve(&cli, a, &env).await,
         Command::Demo { ref dir } => demo::run(dir).await,
         Command::Health { ref url } => health(url).await,
@@ -338,6 +384,10 @@ fn load_options(cli: &Cli, inline: &Inline, env: &Env) -> Result<Options, Config
                     .collect(),
                 notify_service: None,
                 listen: None,
+                retention: None,
+                schedule: Default::default(),
+                stale_after_hours: None,
+                alert: None,
             }),
             _ => Err(ConfigError::Invalid(problems)),
         };
@@ -423,6 +473,7 @@ fn reporter(
     cfg: &Config,
     http: &reqwest::Client,
     history: &History,
+    watch: Watch,
     env: &Env,
 ) -> Option<Arc<HaReporter>> {
     let api = match &cfg.source {
@@ -441,6 +492,7 @@ fn reporter(
     Some(Arc::new(HaReporter::new(
         api,
         history.clone(),
+        watch,
         cfg.notify_service.clone(),
     )))
 }
@@ -469,11 +521,18 @@ pub(crate) fn runner(cfg: &Config, env: &Env) -> anyhow::Result<(Runner, Option<
         .connect_timeout(std::time::Duration::from_secs(30))
         .build()
         .context("building the HTTP client")?;
-    let reporter = reporter(cfg, &http, &history, env);
-    let observer: Arc<dyn RunObserver> = match &reporter {
-        Some(r) => r.clone(),
-        None => Arc::new(Quiet),
-    };
+    let reporter = reporter(cfg, &http, &history, watch(cfg), env);
+    let mut observers: Vec<Arc<dyn RunObserver>> = Vec::new();
+    if let Some(r) = &reporter {
+        observers.push(r.clone());
+    }
+    if let Some(a) = &cfg.alert {
+        observers.push(Arc::new(lifeboat::alert::Alerter::new(
+            http.clone(),
+            a.clone(),
+        )));
+    }
+    let observer: Arc<dyn RunObserver> = Arc::new(Observers(observers));
     let vault = open_vault(&cfg.data_dir, &cfg.ha_backup_keys);
     let runner = Runner {
         source: source::build(&cfg.source, http, Patience::default()),
@@ -484,8 +543,18 @@ pub(crate) fn runner(cfg: &Config, env: &Env) -> anyhow::Result<(Runner, Option<
         history,
         clock: Arc::new(SystemClock),
         observer,
+        tz: cfg.schedule.tz,
     };
     Ok((runner, reporter))
+}
+
+/// What must stay fresh, and how fresh.
+fn watch(cfg: &Config) -> Watch {
+    Watch {
+        destinations: cfg.destinations.iter().map(|d| d.name.clone()).collect(),
+        stale_after: cfg.stale_after,
+        clock: Arc::new(SystemClock),
+    }
 }
 
 pub(crate) fn exit_code(statuses: impl IntoIterator<Item = RunStatus>) -> ExitCode {
@@ -515,7 +584,9 @@ async fn cmd_run(cli: &Cli, args: &RunArgs, env: &Env) -> anyhow::Result<ExitCod
     let cfg = load_config(cli, &args.inline, env)?;
     let (runner, _) = runner(&cfg, env)?;
     runner.history.mark_interrupted(chrono::Utc::now()).await?;
-    let reports = runner.run("cli", args.reship).await?;
+    // Destinations owed an earlier backup get it first (a cron-driven `run` drives the queue).
+    let mut reports = runner.retry_due().await?;
+    reports.extend(runner.run("cli", args.reship).await?);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&reports)?);
     } else if reports.is_empty() {
@@ -529,6 +600,89 @@ async fn cmd_run(cli: &Cli, args: &RunArgs, env: &Env) -> anyhow::Result<ExitCod
         }
     }
     Ok(exit_code(reports.iter().map(|r| r.status)))
+}
+
+async fn cmd_prune(cli: &Cli, args: &PruneArgs, env: &Env) -> anyhow::Result<ExitCode> {
+    let cfg = load_config(cli, &args.inline, env)?;
+    let (runner, _) = runner(&cfg, env)?;
+    let reports = runner.prune(args.dry_run).await;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&reports)?);
+    } else {
+        output::print_prune(&reports, &runner.destinations);
+    }
+    let failed = reports.iter().any(|r| !r.errors.is_empty())
+        || reports.len()
+            < runner
+                .destinations
+                .iter()
+                .filter(|d| !d.retention.keeps_everything())
+                .count();
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+async fn cmd_pin(cli: &Cli, args: &PinArgs, env: &Env, pin: bool) -> anyhow::Result<ExitCode> {
+    let dir = cli
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| default_data_dir(env));
+    let history = History::open(&dir)?;
+    if pin {
+        history
+            .pin(&args.destination, &args.copy, chrono::Utc::now())
+            .await?;
+        println!(
+            "Pinned {} on {}: retention will keep it.",
+            args.copy, args.destination
+        );
+    } else if history.unpin(&args.destination, &args.copy).await? {
+        println!(
+            "Unpinned {} on {}: retention decides about it again.",
+            args.copy, args.destination
+        );
+    } else {
+        eprintln!(
+            "lifeboat: {} on {} was not pinned",
+            args.copy, args.destination
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn cmd_verify(cli: &Cli, args: &VerifyArgs, env: &Env) -> anyhow::Result<ExitCode> {
+    let cfg = load_config(cli, &args.inline, env)?;
+    let (runner, _) = runner(&cfg, env)?;
+    let checked = lifeboat::pipeline::reverify::reverify(
+        &runner.destinations,
+        &runner.history,
+        runner.clock.as_ref(),
+        cfg.schedule.verify_rate,
+        args.limit,
+    )
+    .await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&checked)?);
+    } else {
+        for c in &checked {
+            match &c.error {
+                None => println!("{} {}: intact", c.destination, c.copy_id),
+                Some(e) => println!("{} {}: FAILED — {e}", c.destination, c.copy_id),
+            }
+        }
+        if checked.is_empty() {
+            println!("No copies to check.");
+        }
+    }
+    Ok(if checked.iter().all(|c| c.ok) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 async fn cmd_list(cli: &Cli, args: &ListArgs, env: &Env) -> anyhow::Result<ExitCode> {
@@ -602,12 +756,22 @@ async fn cmd_serve(cli: &Cli, args: &ServeArgs, env: &Env) -> anyhow::Result<Exi
                     }
                 });
             }
-            let (triggers, task) = worker::spawn(runner, shutdown.clone());
+            let clock = runner.clock.clone();
+            let (triggers, task) = worker::spawn(
+                runner,
+                worker::WorkerSettings {
+                    verify_rate: cfg.schedule.verify_rate,
+                },
+                shutdown.clone(),
+            );
+            spawn_schedules(&cfg, &history, clock, &triggers, &shutdown);
             // Automations: one JSON command per line on stdin, and lifeboat_command events.
             let handler = lifeboat::commands::Handler {
                 triggers: triggers.clone(),
                 history: history.clone(),
                 destinations,
+                watch: watch(&cfg),
+                tz: cfg.schedule.tz,
                 api,
                 origin: "stdin",
             };
@@ -677,6 +841,72 @@ async fn cmd_serve(cli: &Cli, args: &ServeArgs, env: &Env) -> anyhow::Result<Exi
         let _ = t.await;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The backup and re-verification schedules, and a look at the retry queue every minute, all
+/// through the single-flight worker.
+fn spawn_schedules(
+    cfg: &Config,
+    history: &History,
+    clock: Arc<dyn lifeboat::pipeline::Clock>,
+    triggers: &lifeboat::web::Triggers,
+    shutdown: &tokio_util::sync::CancellationToken,
+) {
+    use lifeboat::pipeline::run::RunRequest;
+    use lifeboat::schedule::{self, Fire, RandomJitter, Schedule};
+    use lifeboat::web::worker::Job;
+    let plans: [(&'static str, Option<&croner::Cron>, std::time::Duration); 2] = [
+        ("backup", cfg.schedule.backup.as_ref(), cfg.schedule.jitter),
+        (
+            "verify",
+            cfg.schedule.verify.as_ref(),
+            std::time::Duration::ZERO,
+        ),
+    ];
+    for (name, cron, jitter) in plans {
+        let Some(cron) = cron else { continue };
+        let t = triggers.clone();
+        let fire: Fire = Arc::new(move |trigger: &str| {
+            let job = if name == "backup" {
+                Job::Backup(RunRequest::new(trigger))
+            } else {
+                Job::Verify
+            };
+            t.submit(job).map_err(|e| e.to_string())
+        });
+        tokio::spawn(schedule::drive(
+            Schedule {
+                name,
+                cron: cron.clone(),
+                tz: cfg.schedule.tz,
+                jitter,
+            },
+            history.clone(),
+            clock.clone(),
+            Arc::new(RandomJitter),
+            fire,
+            shutdown.clone(),
+        ));
+    }
+    let (history, triggers, stop) = (history.clone(), triggers.clone(), shutdown.clone());
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => break,
+                () = tokio::time::sleep(std::time::Duration::from_secs(60)) => {}
+            }
+            let now = clock.now();
+            let due = history
+                .retries()
+                .await
+                .map(|r| r.iter().any(|r| r.next_at <= now))
+                .unwrap_or(false);
+            // Busy is fine: the queue is looked at again in a minute.
+            if due && triggers.submit(Job::Retry).is_ok() {
+                tracing::info!("retrying destinations that are owed a backup");
+            }
+        }
+    });
 }
 
 fn kit(

@@ -4,6 +4,7 @@ use lifeboat::destinations::Destination;
 use lifeboat::destinations::manifest::Listed;
 use lifeboat::history::RunStatus;
 use lifeboat::pipeline::run::RunReport;
+use lifeboat::retention::prune::PruneReport;
 
 /// Bytes as people read them.
 pub fn human_size(bytes: u64) -> String {
@@ -19,6 +20,40 @@ pub fn human_size(bytes: u64) -> String {
         format!("{bytes} B")
     } else {
         format!("{v:.1} {}", UNITS[unit])
+    }
+}
+
+/// What retention decided (and did) on each destination.
+pub fn print_prune(reports: &[PruneReport], all: &[Destination]) {
+    for d in all.iter().filter(|d| d.retention.keeps_everything()) {
+        println!("{}: no retention policy, every copy is kept", d.name);
+    }
+    for r in reports {
+        let deleting = r.decisions.iter().filter(|d| !d.keep).count();
+        let head = if r.dry_run {
+            format!("would delete {deleting} of {}", r.decisions.len())
+        } else {
+            format!("deleted {} of {}", r.deleted.len(), r.decisions.len())
+        };
+        println!("{} (policy {}): {head}", r.destination, r.policy);
+        if let Some(h) = &r.held {
+            println!("  held back: {h}");
+        }
+        for d in &r.decisions {
+            println!(
+                "  {}  {}  {}  {}",
+                if d.keep { "keep  " } else { "delete" },
+                d.made.format("%Y-%m-%d %H:%M"),
+                d.id,
+                d.reasons.join("; ")
+            );
+        }
+        for u in &r.unreadable {
+            println!("  keep    (unreadable manifest) {u}");
+        }
+        for e in &r.errors {
+            println!("  ERROR   {e}");
+        }
     }
 }
 

@@ -28,6 +28,58 @@ pub struct Config {
     /// `notify` service to call on failure.
     pub notify_service: Option<String>,
     pub listen: Option<String>,
+    pub schedule: ScheduleSpec,
+    /// A destination without a verified copy for this long is a problem.
+    pub stale_after: std::time::Duration,
+    pub alert: Option<AlertSpec>,
+}
+
+/// When things run, in the home's time zone.
+#[derive(Debug, Clone)]
+pub struct ScheduleSpec {
+    pub backup: Option<croner::Cron>,
+    pub verify: Option<croner::Cron>,
+    /// Scheduled backups start up to this much late, at random.
+    pub jitter: std::time::Duration,
+    pub tz: chrono_tz::Tz,
+    /// Most bytes per second re-verification reads.
+    pub verify_rate: u64,
+}
+
+impl Default for ScheduleSpec {
+    fn default() -> Self {
+        Self {
+            backup: None,
+            verify: None,
+            jitter: std::time::Duration::ZERO,
+            tz: chrono_tz::UTC,
+            verify_rate: DEFAULT_VERIFY_MIB * 1024 * 1024,
+        }
+    }
+}
+
+/// Re-verification's default read rate, MiB/s.
+pub const DEFAULT_VERIFY_MIB: u64 = 20;
+/// A destination without a verified copy for this many hours is stale, by default.
+pub const DEFAULT_STALE_HOURS: u32 = 26;
+
+/// An alert outside Home Assistant.
+#[derive(Debug, Clone)]
+pub struct AlertSpec {
+    pub url: Url,
+    pub kind: AlertKind,
+    pub on_success: bool,
+}
+
+/// How the alert is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlertKind {
+    /// A JSON POST.
+    Webhook,
+    /// A POST of plain text to an ntfy topic URL, with a title and priority.
+    Ntfy,
+    /// A healthchecks.io-style ping: the URL on success, `URL/fail` on failure.
+    Healthchecks,
 }
 
 /// Where backups come from.
@@ -62,6 +114,8 @@ pub enum SupervisorMethod {
 pub struct DestinationSpec {
     pub name: String,
     pub kind: DestinationKind,
+    /// Which copies to keep there.
+    pub retention: crate::retention::Policy,
 }
 
 /// Kind-specific settings of a destination.

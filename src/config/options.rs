@@ -32,6 +32,57 @@ pub struct Options {
     /// Address of the status server (`lifeboat serve`), e.g. `127.0.0.1:8099`.
     #[serde(default)]
     pub listen: Option<String>,
+    /// Which copies to keep on every destination that names no policy of its own:
+    /// `last=3 daily=7 weekly=4 monthly=12 yearly=2 within=2d` (empty: keep every copy).
+    #[serde(default)]
+    pub retention: Option<String>,
+    /// When backups and re-verifications run.
+    #[serde(default)]
+    pub schedule: ScheduleOptions,
+    /// A destination with no verified copy for this many hours is a problem (default 26).
+    #[serde(default)]
+    pub stale_after_hours: Option<u32>,
+    /// Somewhere outside Home Assistant to tell when a backup fails (Home Assistant may be what
+    /// is down).
+    #[serde(default)]
+    pub alert: Option<AlertOptions>,
+}
+
+/// The schedule, in the home's time zone.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleOptions {
+    /// Cron expression for backups, e.g. `30 3 * * *` (empty: only on request).
+    #[serde(default)]
+    pub backup: Option<String>,
+    /// Cron expression for re-reading stored copies, e.g. `0 5 * * 0` (empty: never).
+    #[serde(default)]
+    pub verify: Option<String>,
+    /// Start scheduled backups up to this many minutes late, at random (spreads load).
+    #[serde(default)]
+    pub jitter_minutes: Option<u32>,
+    /// IANA time zone, e.g. `Europe/Berlin` (default: `TZ`, which the Supervisor sets to Home
+    /// Assistant's, else UTC).
+    #[serde(default)]
+    pub timezone: Option<String>,
+    /// Most MiB per second re-verification may read (default 20).
+    #[serde(default)]
+    pub verify_mib_per_second: Option<u32>,
+}
+
+/// An alert outside Home Assistant.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertOptions {
+    /// Where to send it.
+    pub url: String,
+    /// `webhook` (JSON POST, default), `ntfy` (a topic URL) or `healthchecks` (a ping URL: pinged
+    /// on success, `/fail` on failure).
+    #[serde(default)]
+    pub kind: Option<String>,
+    /// Also send on success (healthchecks always does).
+    #[serde(default)]
+    pub on_success: Option<bool>,
 }
 
 /// The backup source, chosen by `type`.
@@ -70,7 +121,13 @@ pub enum SourceOptions {
 #[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
 pub enum DestinationOptions {
     /// A folder: a USB disk, a mounted NAS share, `/share`, `/media`.
-    Local { name: String, path: PathBuf },
+    Local {
+        name: String,
+        path: PathBuf,
+        /// This destination's own retention policy (default: the top-level `retention`).
+        #[serde(default)]
+        retention: Option<String>,
+    },
     /// Any S3-compatible store: AWS, Backblaze B2, Wasabi, MinIO, SeaweedFS…
     S3 {
         name: String,
@@ -86,6 +143,8 @@ pub enum DestinationOptions {
         /// Address buckets as `endpoint/bucket` instead of `bucket.endpoint`.
         #[serde(default)]
         path_style: Option<bool>,
+        #[serde(default)]
+        retention: Option<String>,
     },
     /// Azure Blob Storage, with an account key or a SAS token.
     Azure {
@@ -100,7 +159,20 @@ pub enum DestinationOptions {
         account_key: Option<Secret>,
         #[serde(default)]
         sas_token: Option<Secret>,
+        #[serde(default)]
+        retention: Option<String>,
     },
+}
+
+impl DestinationOptions {
+    /// The destination's own retention policy, as written.
+    pub fn retention(&self) -> Option<&str> {
+        match self {
+            Self::Local { retention, .. }
+            | Self::S3 { retention, .. }
+            | Self::Azure { retention, .. } => retention.as_deref(),
+        }
+    }
 }
 
 /// Encryption: age X25519 recipients (the private key lives in the emergency kit), or a passphrase.

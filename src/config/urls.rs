@@ -113,9 +113,9 @@ fn destination_from_url(
     };
     let mut query: HashMap<String, String> = url.query_pairs().into_owned().collect();
     let allowed: &[&str] = match url.scheme() {
-        "file" => &["name"],
-        "s3" => &["name", "endpoint", "region", "path_style"],
-        "azure" | "azblob" => &["name", "endpoint"],
+        "file" => &["name", "keep"],
+        "s3" => &["name", "endpoint", "region", "path_style", "keep"],
+        "azure" | "azblob" => &["name", "endpoint", "keep"],
         other => {
             return Err(bad(
                 field,
@@ -148,6 +148,7 @@ fn destination_from_url(
     });
     let host = url.host_str().unwrap_or("").to_owned();
     let path = url.path().trim_matches('/').to_owned();
+    let retention = query.remove("keep");
     match kind {
         "local" => {
             let path = url.to_file_path().map_err(|()| {
@@ -156,7 +157,11 @@ fn destination_from_url(
                     format!("{raw:?} must be an absolute path, like file:///mnt/usb/ha"),
                 )
             })?;
-            Ok(DestinationOptions::Local { name, path })
+            Ok(DestinationOptions::Local {
+                name,
+                path,
+                retention,
+            })
         }
         "s3" => {
             let path_style = match query.get("path_style").map(String::as_str) {
@@ -182,6 +187,7 @@ fn destination_from_url(
                     .clone()
                     .unwrap_or_else(|| Secret::new("")),
                 path_style,
+                retention,
             })
         }
         _ => {
@@ -194,6 +200,7 @@ fn destination_from_url(
                 endpoint: query.remove("endpoint"),
                 account_key: creds.azure_account_key.clone(),
                 sas_token: creds.azure_sas_token.clone(),
+                retention,
             })
         }
     }

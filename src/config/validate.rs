@@ -1,11 +1,14 @@
 //! Options → [`Config`]: every check in one place, every problem collected (not just the first),
 //! each naming its field.
 
-use super::options::{DestinationOptions, EncryptionOptions, Options, SourceOptions};
-use super::{
-    AzureCredential, Config, ConfigError, DestinationKind, DestinationSpec, EncryptionSpec, Env,
-    Problem, SourceSpec, SupervisorMethod,
+use super::options::{
+    AlertOptions, DestinationOptions, EncryptionOptions, Options, ScheduleOptions, SourceOptions,
 };
+use super::{
+    AlertKind, AlertSpec, AzureCredential, Config, ConfigError, DestinationKind, DestinationSpec,
+    EncryptionSpec, Env, Problem, ScheduleSpec, SourceSpec, SupervisorMethod,
+};
+use crate::retention::Policy;
 use crate::secret::Secret;
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -25,7 +28,24 @@ pub fn validate(
 ) -> Result<Config, ConfigError> {
     let mut problems = Vec::new();
     let source = source(opts.source, env, &mut problems);
-    let destinations = destinations(opts.destinations, &mut problems);
+    let default_policy = match opts.retention.as_deref().map(Policy::parse) {
+        None => Policy::default(),
+        Some(Ok(p)) => p,
+        Some(Err(e)) => {
+            problems.push(problem("retention", &e));
+            Policy::default()
+        }
+    };
+    let destinations = destinations(opts.destinations, default_policy, &mut problems);
+    let schedule = schedule(opts.schedule, env, &mut problems);
+    let alert = opts.alert.and_then(|a| alert(a, &mut problems));
+    let stale_hours = opts.stale_after_hours.unwrap_or(super::DEFAULT_STALE_HOURS);
+    if stale_hours == 0 {
+        problems.push(problem(
+            "stale_after_hours",
+            "must be at least 1 (hours without a verified copy before Lifeboat says so)",
+        ));
+    }
     let encryption = encryption(opts.encryption, &mut problems);
     // `notify.mobile_app_x` and `mobile_app_x` both name the service `mobile_app_x`.
     let notify_service = opts
@@ -64,6 +84,9 @@ pub fn validate(
                 .collect(),
             notify_service,
             listen: opts.listen,
+            schedule,
+            stale_after: std::time::Duration::from_secs(u64::from(stale_hours) * 3600),
+            alert,
         }),
         _ => Err(ConfigError::Invalid(problems)),
     }
@@ -77,7 +100,7 @@ pub fn validate_destinations(
     opts: Vec<DestinationOptions>,
 ) -> Result<Vec<DestinationSpec>, ConfigError> {
     let mut problems = Vec::new();
-    let out = destinations(opts, &mut problems);
+    let out = destinations(opts, Policy::default(), &mut problems);
     if problems.is_empty() {
         Ok(out)
     } else {
@@ -87,6 +110,7 @@ pub fn validate_destinations(
 
 fn destinations(
     opts: Vec<DestinationOptions>,
+    default_policy: Policy,
     problems: &mut Vec<Problem>,
 ) -> Vec<DestinationSpec> {
     let mut out = Vec::new();
@@ -98,7 +122,7 @@ fn destinations(
         ));
     }
     for (i, d) in opts.into_iter().enumerate() {
-        if let Some(d) = destination(d, &format!("destinations[{i}]"), problems) {
+        if let Some(d) = destination(d, &format!("destinations[{i}]"), default_policy, problems) {
             if !names.insert(d.name.clone()) {
                 problems.push(problem(
                     &format!("destinations[{i}].name"),
@@ -209,6 +233,82 @@ fn source(opts: SourceOptions, env: &Env, problems: &mut Vec<Problem>) -> Option
     }
 }
 
+fn cron(text: Option<&str>, field: &str, problems: &mut Vec<Problem>) -> Option<croner::Cron> {
+    let text = text.map(str::trim).filter(|t| !t.is_empty())?;
+    match text.parse::<croner::Cron>() {
+        Ok(c) => Some(c),
+        Err(e) => {
+            problems.push(problem(
+                field,
+                &format!(
+                    "{text:?} is not a cron expression ({e}); write minute hour day month weekday, \
+                     like \"30 3 * * *\" for 03:30 every day"
+                ),
+            ));
+            None
+        }
+    }
+}
+
+fn schedule(opts: ScheduleOptions, env: &Env, problems: &mut Vec<Problem>) -> ScheduleSpec {
+    let tz = match opts
+        .timezone
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+    {
+        Some(name) => name.parse::<chrono_tz::Tz>().unwrap_or_else(|_| {
+            problems.push(problem(
+                "schedule.timezone",
+                &format!("{name:?} is not a time zone; use an IANA name like Europe/Berlin"),
+            ));
+            chrono_tz::UTC
+        }),
+        // The Supervisor gives every add-on Home Assistant's time zone in TZ.
+        None => env
+            .get("TZ")
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(chrono_tz::UTC),
+    };
+    let rate = opts
+        .verify_mib_per_second
+        .map_or(super::DEFAULT_VERIFY_MIB, u64::from);
+    if rate == 0 {
+        problems.push(problem(
+            "schedule.verify_mib_per_second",
+            "must be at least 1 (MiB per second re-verification may read)",
+        ));
+    }
+    ScheduleSpec {
+        backup: cron(opts.backup.as_deref(), "schedule.backup", problems),
+        verify: cron(opts.verify.as_deref(), "schedule.verify", problems),
+        jitter: std::time::Duration::from_secs(u64::from(opts.jitter_minutes.unwrap_or(0)) * 60),
+        tz,
+        verify_rate: rate * 1024 * 1024,
+    }
+}
+
+fn alert(opts: AlertOptions, problems: &mut Vec<Problem>) -> Option<AlertSpec> {
+    let kind = match opts.kind.as_deref() {
+        None | Some("webhook") => Some(AlertKind::Webhook),
+        Some("ntfy") => Some(AlertKind::Ntfy),
+        Some("healthchecks") => Some(AlertKind::Healthchecks),
+        Some(other) => {
+            problems.push(problem(
+                "alert.kind",
+                &format!("{other:?} is not an alert kind; use webhook, ntfy or healthchecks"),
+            ));
+            None
+        }
+    };
+    let url = http_url(opts.url.trim(), "alert.url", problems);
+    Some(AlertSpec {
+        url: url?,
+        kind: kind?,
+        on_success: opts.on_success.unwrap_or(false),
+    })
+}
+
 /// Names show up in object paths, history and entity ids: keep them short and plain.
 fn valid_name(name: &str) -> bool {
     !name.is_empty()
@@ -228,14 +328,24 @@ pub(crate) fn normalize_prefix(prefix: Option<&str>) -> String {
     }
 }
 
+/// `default_policy` is the top-level `retention`, for destinations that name none.
 fn destination(
     opts: DestinationOptions,
     at: &str,
+    default_policy: Policy,
     problems: &mut Vec<Problem>,
 ) -> Option<DestinationSpec> {
     let before = problems.len();
+    let retention = match opts.retention().map(Policy::parse) {
+        None => default_policy,
+        Some(Ok(p)) => p,
+        Some(Err(e)) => {
+            problems.push(problem(&format!("{at}.retention"), &e));
+            Policy::default()
+        }
+    };
     let (name, kind) = match opts {
-        DestinationOptions::Local { name, path } => {
+        DestinationOptions::Local { name, path, .. } => {
             if !path.is_absolute() {
                 problems.push(problem(
                     &format!("{at}.path"),
@@ -256,6 +366,7 @@ fn destination(
             access_key_id,
             secret_access_key,
             path_style,
+            ..
         } => {
             if bucket.is_empty() || bucket.contains('/') {
                 problems.push(problem(
@@ -304,6 +415,7 @@ fn destination(
             endpoint,
             account_key,
             sas_token,
+            ..
         } => {
             if account.is_empty() {
                 problems.push(problem(
@@ -359,7 +471,11 @@ fn destination(
             &format!("{name:?} must be 1-40 characters of a-z, 0-9, - and _"),
         ));
     }
-    (problems.len() == before).then_some(DestinationSpec { name, kind })
+    (problems.len() == before).then_some(DestinationSpec {
+        name,
+        kind,
+        retention,
+    })
 }
 
 /// Backblaze B2 (`s3.us-west-004.backblazeb2.com`) and Wasabi carry the region in the host name.

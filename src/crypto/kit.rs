@@ -148,6 +148,7 @@ mod tests {
         };
         let dests = vec![DestinationSpec {
             name: "b2".into(),
+            retention: Default::default(),
             kind: DestinationKind::S3 {
                 bucket: "home".into(),
                 prefix: "ha/".into(),

@@ -97,6 +97,7 @@ pub fn open(spec: &DestinationSpec) -> Result<Destination, StoreError> {
         name: spec.name.clone(),
         kind: spec.kind.label(),
         location: spec.kind.location(),
+        retention: spec.retention,
         store: Arc::new(OpendalStore::new(op, secrets)),
     })
 }

@@ -97,6 +97,8 @@ pub struct Destination {
     pub name: String,
     pub kind: &'static str,
     pub location: String,
+    /// Which copies to keep there.
+    pub retention: crate::retention::Policy,
     pub store: Arc<dyn Store>,
 }
 
@@ -106,6 +108,7 @@ impl std::fmt::Debug for Destination {
             .field("name", &self.name)
             .field("kind", &self.kind)
             .field("location", &self.location)
+            .field("retention", &self.retention.to_string())
             .finish_non_exhaustive()
     }
 }

@@ -3,6 +3,7 @@
 //! across an `.await`.
 
 mod schema;
+pub mod upkeep;
 
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};

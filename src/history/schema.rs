@@ -39,6 +39,50 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX copies_run ON copies (run_id);
     CREATE INDEX copies_destination ON copies (destination);",
+    // 2: upkeep — pins, deletions with their reasons, re-verification checks, the retry queue,
+    // and small named values (the scheduler's last fire times)
+    "CREATE TABLE pins (
+        destination TEXT NOT NULL,
+        copy_id TEXT NOT NULL,
+        pinned_at TEXT NOT NULL,
+        PRIMARY KEY (destination, copy_id)
+    );
+    CREATE TABLE deletions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at TEXT NOT NULL,
+        destination TEXT NOT NULL,
+        copy_id TEXT NOT NULL,
+        made TEXT,
+        trigger TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        error TEXT
+    );
+    CREATE INDEX deletions_destination ON deletions (destination);
+    CREATE TABLE checks (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at TEXT NOT NULL,
+        destination TEXT NOT NULL,
+        copy_id TEXT NOT NULL,
+        ok INTEGER NOT NULL,
+        error TEXT,
+        ms INTEGER
+    );
+    CREATE INDEX checks_copy ON checks (destination, copy_id);
+    CREATE TABLE retries (
+        source_key TEXT NOT NULL,
+        destination TEXT NOT NULL,
+        hint TEXT NOT NULL,
+        locator TEXT NOT NULL,
+        attempts INTEGER NOT NULL,
+        next_at TEXT NOT NULL,
+        last_error TEXT,
+        queued_at TEXT NOT NULL,
+        PRIMARY KEY (source_key, destination)
+    );
+    CREATE TABLE state (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );",
 ];
 
 /// Brings the database up to the current schema.

@@ -4,6 +4,8 @@
 //! [`run`] ties a source, the pass and history together.
 
 pub mod fanout;
+pub mod retry;
+pub mod reverify;
 pub mod run;
 pub mod ship;
 pub mod verify;

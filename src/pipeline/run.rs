@@ -34,6 +34,8 @@ pub struct Runner {
     pub clock: Arc<dyn Clock>,
     /// Told when runs start and finish (Home Assistant entities, events, notifications).
     pub observer: Arc<dyn RunObserver>,
+    /// The home's time zone: retention counts days, weeks… there.
+    pub tz: chrono_tz::Tz,
 }
 
 /// What one request for a backup asks for.
@@ -68,6 +70,30 @@ pub trait RunObserver: Send + Sync {
     async fn started(&self, request: &RunRequest);
     /// A run has finished (successfully or not) and is recorded.
     async fn finished(&self, report: &RunReport);
+    /// Something else changed what there is to tell (a re-verification); tell it again.
+    async fn refresh(&self) {}
+}
+
+/// Tells several observers, in order.
+pub struct Observers(pub Vec<Arc<dyn RunObserver>>);
+
+#[async_trait::async_trait]
+impl RunObserver for Observers {
+    async fn started(&self, request: &RunRequest) {
+        for o in &self.0 {
+            o.started(request).await;
+        }
+    }
+    async fn finished(&self, report: &RunReport) {
+        for o in &self.0 {
+            o.finished(report).await;
+        }
+    }
+    async fn refresh(&self) {
+        for o in &self.0 {
+            o.refresh().await;
+        }
+    }
 }
 
 /// An observer that does nothing (standalone runs with nobody to tell).
@@ -90,6 +116,9 @@ pub struct RunReport {
     pub copies: Vec<CopyReport>,
     pub error: Option<String>,
     pub warnings: Vec<String>,
+    /// What retention did after this run (on the last run of a request only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub retention: Vec<crate::retention::prune::PruneReport>,
 }
 
 /// One destination's copy in a run.
@@ -162,7 +191,28 @@ impl Runner {
             self.observer.finished(&report).await;
             reports.push(report);
         }
+        if reports
+            .iter()
+            .any(|r| matches!(r.status, RunStatus::Success | RunStatus::Partial))
+        {
+            let pruned = self.prune(false).await;
+            if let Some(last) = reports.last_mut() {
+                last.retention = pruned;
+            }
+        }
         Ok(reports)
+    }
+
+    /// Applies every destination's retention policy (see [`crate::retention::prune::prune_all`]).
+    pub async fn prune(&self, dry_run: bool) -> Vec<crate::retention::prune::PruneReport> {
+        crate::retention::prune::prune_all(
+            &self.destinations,
+            &self.history,
+            self.clock.now(),
+            self.tz,
+            dry_run,
+        )
+        .await
     }
 
     /// Stores a key Home Assistant used in the vault (kept for good: a rotation must not orphan
@@ -218,6 +268,17 @@ impl Runner {
         request: &RunRequest,
         pending: &Pending,
     ) -> Result<RunReport, HistoryError> {
+        let opened = self.source.open(pending).await;
+        self.run_opened(request, pending, opened).await
+    }
+
+    /// One run of a backup the source has (tried to) open.
+    pub(crate) async fn run_opened(
+        &self,
+        request: &RunRequest,
+        pending: &Pending,
+        opened: Result<crate::source::Opened, crate::source::SourceError>,
+    ) -> Result<RunReport, HistoryError> {
         let trigger = request.trigger.as_str();
         let destinations: Vec<Destination> = self
             .destinations
@@ -247,7 +308,7 @@ impl Runner {
             .map(|k| BackupKey::new(k.clone()))
             .collect();
         let keys = Arc::new(keys);
-        let outcome = match self.source.open(pending).await {
+        let outcome = match opened {
             Ok(opened) => {
                 ship(
                     opened.stream,
@@ -264,8 +325,22 @@ impl Runner {
                 lanes: Vec::new(),
             }),
         };
+        // Destinations that missed a backup the source delivered whole: they go in the retry queue.
+        let mut owed: Vec<(String, Option<String>)> = Vec::new();
         let (status, copies, backup) = match outcome {
             Err(failure) => {
+                if matches!(failure.error, super::ship::ShipError::AllDestinationsFailed) {
+                    owed = failure
+                        .lanes
+                        .iter()
+                        .map(|l| {
+                            (
+                                l.destination.name.clone(),
+                                l.result.as_ref().err().map(ToString::to_string),
+                            )
+                        })
+                        .collect();
+                }
                 end.error = Some(failure.error.to_string());
                 let copies = failure
                     .lanes
@@ -300,13 +375,33 @@ impl Runner {
                 if ok == 0 {
                     end.error = Some("no destination holds a verified copy".into());
                 }
+                owed = copies
+                    .iter()
+                    .filter(|c| !c.0.verified)
+                    .map(|c| (c.0.destination.clone(), c.0.error.clone()))
+                    .collect();
                 (status, copies, Some(shipped.inspection.backup.clone()))
             }
         };
         let records: Vec<CopyRecord> = copies.iter().map(|(r, _)| r.clone()).collect();
+        let finished = self.clock.now();
         self.history
-            .finish_run(run_id, self.clock.now(), status, end.clone(), records)
+            .finish_run(run_id, finished, status, end.clone(), records)
             .await?;
+        for (destination, error) in owed {
+            self.history
+                .queue_retry(crate::history::upkeep::RetryRow {
+                    source_key: pending.key.clone(),
+                    destination,
+                    hint: pending.hint.clone(),
+                    locator: pending.locator.clone(),
+                    attempts: 0,
+                    next_at: finished + super::retry::delay(0),
+                    last_error: error,
+                    queued_at: finished,
+                })
+                .await?;
+        }
         Ok(RunReport {
             run_id,
             status,
@@ -316,6 +411,7 @@ impl Runner {
             copies: copies.into_iter().map(|(_, c)| c).collect(),
             error: end.error,
             warnings: end.warnings,
+            retention: Vec::new(),
         })
     }
 
@@ -519,6 +615,7 @@ fn failed_report(run_id: i64, error: String) -> RunReport {
         copies: Vec::new(),
         error: Some(error),
         warnings: Vec::new(),
+        retention: Vec::new(),
     }
 }
 
@@ -532,6 +629,7 @@ mod tests {
         let dest = |name: &str| {
             crate::destinations::open(&DestinationSpec {
                 name: name.into(),
+                retention: Default::default(),
                 kind: DestinationKind::Local {
                     path: "/tmp/x".into(),
                 },

@@ -26,6 +26,20 @@ pub enum VerifyError {
 /// # Errors
 /// [`VerifyError::Read`] when it cannot be read to its end.
 pub async fn digest(destination: &Destination, object: &str) -> Result<(u64, String), VerifyError> {
+    digest_at(destination, object, None).await
+}
+
+/// Like [`digest`], reading at most `rate` bytes per second when given (re-verification shares
+/// the home's uplink with everything else).
+///
+/// # Errors
+/// [`VerifyError::Read`] when it cannot be read to its end.
+pub async fn digest_at(
+    destination: &Destination,
+    object: &str,
+    rate: Option<u64>,
+) -> Result<(u64, String), VerifyError> {
+    let started = tokio::time::Instant::now();
     let mut reader = destination
         .store
         .reader(object)
@@ -44,6 +58,10 @@ pub async fn digest(destination: &Destination, object: &str) -> Result<(u64, Str
         }
         hash.update(&buf[..n]);
         size += n as u64;
+        if let Some(rate) = rate.filter(|r| *r > 0) {
+            let due = std::time::Duration::from_secs_f64(size as f64 / rate as f64);
+            tokio::time::sleep_until(started + due).await;
+        }
     }
     Ok((size, hex::encode(hash.finalize())))
 }

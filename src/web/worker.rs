@@ -1,7 +1,7 @@
-//! The single-flight worker: every request for a backup (HTTP, stdin, Home Assistant events, and
-//! the scheduler) goes through one queue of depth one, so there is never a second concurrent
-//! backup; a request while one is already waiting is refused with a reason. Stops at the shared
-//! shutdown signal.
+//! The single-flight worker: every job — a backup asked for over HTTP, stdin, a Home Assistant
+//! event or the schedule, a scheduled re-verification, a due retry — goes through one queue of
+//! depth one, so there is never a second concurrent backup; a request while one is already
+//! waiting is refused with a reason. Stops at the shared shutdown signal.
 
 use crate::pipeline::run::{RunRequest, Runner};
 use tokio::sync::mpsc;
@@ -10,55 +10,126 @@ use tokio_util::sync::CancellationToken;
 /// Why a request was not taken.
 #[derive(Debug, thiserror::Error)]
 pub enum TriggerError {
-    #[error("a backup is already waiting to start; this one was not queued")]
+    #[error("a job is already waiting to start; this one was not queued")]
     Queued,
     #[error("Lifeboat is shutting down")]
     Stopped,
 }
 
+/// What the worker does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Job {
+    /// Ship backups (then apply retention).
+    Backup(RunRequest),
+    /// Re-read stored copies against their manifests.
+    Verify,
+    /// Retry the destinations that are owed a backup and are due.
+    Retry,
+}
+
+/// What the worker needs besides the runner.
+#[derive(Debug, Clone, Copy)]
+pub struct WorkerSettings {
+    /// Most bytes per second re-verification reads.
+    pub verify_rate: u64,
+}
+
 /// The sending side, cheap to clone.
 #[derive(Clone)]
-pub struct Triggers(mpsc::Sender<RunRequest>);
+pub struct Triggers(mpsc::Sender<Job>);
 
 impl Triggers {
-    /// Asks for a run.
+    /// Asks for a backup run.
     ///
     /// # Errors
-    /// [`TriggerError::Queued`] when one is already waiting, [`TriggerError::Stopped`] at shutdown.
+    /// [`TriggerError::Queued`] when a job is already waiting, [`TriggerError::Stopped`] at
+    /// shutdown.
     pub fn fire(&self, request: RunRequest) -> Result<(), TriggerError> {
-        self.0.try_send(request).map_err(|e| match e {
+        self.submit(Job::Backup(request))
+    }
+
+    /// Asks for any job.
+    ///
+    /// # Errors
+    /// As [`Triggers::fire`].
+    pub fn submit(&self, job: Job) -> Result<(), TriggerError> {
+        self.0.try_send(job).map_err(|e| match e {
             mpsc::error::TrySendError::Full(_) => TriggerError::Queued,
             mpsc::error::TrySendError::Closed(_) => TriggerError::Stopped,
         })
     }
 }
 
+async fn work(runner: &Runner, settings: WorkerSettings, job: Job) {
+    match job {
+        Job::Backup(request) => match runner.run_request(&request).await {
+            Ok(reports) => {
+                for rep in reports {
+                    tracing::info!(
+                        run = rep.run_id,
+                        status = rep.status.as_str(),
+                        "run finished"
+                    );
+                }
+            }
+            Err(e) => tracing::error!("recording the run failed: {e}"),
+        },
+        Job::Retry => match runner.retry_due().await {
+            Ok(reports) => {
+                for rep in reports {
+                    tracing::info!(
+                        run = rep.run_id,
+                        status = rep.status.as_str(),
+                        "retry finished"
+                    );
+                }
+            }
+            Err(e) => tracing::error!("the retry queue: {e}"),
+        },
+        Job::Verify => {
+            let checked = crate::pipeline::reverify::reverify(
+                &runner.destinations,
+                &runner.history,
+                runner.clock.as_ref(),
+                settings.verify_rate,
+                0,
+            )
+            .await;
+            match checked {
+                Ok(c) => tracing::info!(
+                    "re-verified {} copies, {} failed",
+                    c.len(),
+                    c.iter().filter(|c| !c.ok).count()
+                ),
+                Err(e) => tracing::error!("recording re-verification failed: {e}"),
+            }
+            runner.observer.refresh().await;
+        }
+    }
+}
+
 /// Starts the worker; it runs until `shutdown` is cancelled.
 pub fn spawn(
     runner: Runner,
+    settings: WorkerSettings,
     shutdown: CancellationToken,
 ) -> (Triggers, tokio::task::JoinHandle<()>) {
-    let (tx, mut rx) = mpsc::channel::<RunRequest>(1);
+    let (tx, mut rx) = mpsc::channel::<Job>(1);
     let task = tokio::spawn(async move {
         loop {
-            let request = tokio::select! {
+            let job = tokio::select! {
                 () = shutdown.cancelled() => break,
                 r = rx.recv() => match r { Some(r) => r, None => break },
             };
             tokio::select! {
                 () = shutdown.cancelled() => {
-                    // Dropping the run aborts its uploads; the run is marked interrupted.
+                    // Dropping the job aborts its uploads; a run is marked interrupted.
                     if let Err(e) = runner.history.mark_interrupted(runner.clock.now()).await {
                         tracing::error!("recording the interrupted run: {e}");
                     }
                     break;
                 }
-                r = runner.run_request(&request) => match r {
-                    Ok(reports) => for rep in reports {
-                        tracing::info!(run = rep.run_id, status = rep.status.as_str(), "run finished");
-                    },
-                    Err(e) => tracing::error!("recording the run failed: {e}"),
-                },
+                () = work(&runner, settings, job) => {}
             }
         }
     });

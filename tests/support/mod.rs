@@ -69,6 +69,7 @@ pub fn s3_spec(name: &str, prefix: &str) -> DestinationSpec {
 pub fn s3_spec_with(name: &str, prefix: &str, endpoint: &str, secret: &str) -> DestinationSpec {
     DestinationSpec {
         name: name.into(),
+        retention: Default::default(),
         kind: DestinationKind::S3 {
             bucket: "backups".into(),
             prefix: format!("{prefix}/"),
@@ -84,6 +85,7 @@ pub fn s3_spec_with(name: &str, prefix: &str, endpoint: &str, secret: &str) -> D
 pub fn azure_key_spec(name: &str, prefix: &str) -> DestinationSpec {
     DestinationSpec {
         name: name.into(),
+        retention: Default::default(),
         kind: DestinationKind::Azure {
             account: AZURITE_ACCOUNT.into(),
             container: "backups".into(),
@@ -97,6 +99,7 @@ pub fn azure_key_spec(name: &str, prefix: &str) -> DestinationSpec {
 pub fn azure_sas_spec(name: &str, prefix: &str) -> DestinationSpec {
     DestinationSpec {
         name: name.into(),
+        retention: Default::default(),
         kind: DestinationKind::Azure {
             account: AZURITE_ACCOUNT.into(),
             container: "sas-backups".into(),
@@ -110,6 +113,7 @@ pub fn azure_sas_spec(name: &str, prefix: &str) -> DestinationSpec {
 pub fn local_spec(name: &str, dir: &Path) -> DestinationSpec {
     DestinationSpec {
         name: name.into(),
+        retention: Default::default(),
         kind: DestinationKind::Local {
             path: dir.to_owned(),
         },
@@ -163,6 +167,7 @@ pub fn runner(
         history: History::open(data_dir).unwrap(),
         clock: Arc::new(SystemClock),
         observer: Arc::new(lifeboat::pipeline::run::Quiet),
+        tz: chrono_tz::UTC,
     }
 }
 

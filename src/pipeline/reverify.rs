@@ -1,0 +1,132 @@
+//! Re-verification: read stored copies back on a schedule — the longest-unchecked first, at a
+//! bounded rate — and compare them with their manifests. A copy whose bytes changed, that cannot
+//! be read, or that vanished (history knows it, retention did not delete it, the destination no
+//! longer lists it) is recorded as failed and becomes a problem Home Assistant is told about.
+
+use super::Clock;
+use super::verify::digest_at;
+use crate::destinations::{Destination, manifest};
+use crate::history::upkeep::CheckRow;
+use crate::history::{History, HistoryError};
+use serde::Serialize;
+use std::collections::HashSet;
+
+/// One copy's check.
+#[derive(Debug, Clone, Serialize)]
+pub struct Checked {
+    pub destination: String,
+    pub copy_id: String,
+    pub ok: bool,
+    pub error: Option<String>,
+}
+
+/// Re-reads up to `per_destination` copies on every destination (all when 0), at most `rate`
+/// bytes per second, and records every verdict.
+///
+/// # Errors
+/// Only when history cannot be read or written; unreachable destinations are verdicts.
+pub async fn reverify(
+    destinations: &[Destination],
+    history: &History,
+    clock: &dyn Clock,
+    rate: u64,
+    per_destination: usize,
+) -> Result<Vec<Checked>, HistoryError> {
+    let last = history.last_checks().await?;
+    let mut out = Vec::new();
+    for d in destinations {
+        let listed = match manifest::list(d).await {
+            Ok(l) => l,
+            Err(e) => {
+                out.push(Checked {
+                    destination: d.name.clone(),
+                    copy_id: String::new(),
+                    ok: false,
+                    error: Some(format!("cannot list the copies: {e}")),
+                });
+                continue;
+            }
+        };
+        let copies: Vec<manifest::Manifest> = listed
+            .into_iter()
+            .filter_map(|l| match l {
+                manifest::Listed::Copy(m) => Some(*m),
+                manifest::Listed::Unreadable { .. } => None,
+            })
+            .collect();
+        let present: HashSet<&str> = copies.iter().map(|m| m.copy_id.as_str()).collect();
+        for gone in history.expected_copies(&d.name).await? {
+            if present.contains(gone.as_str()) {
+                continue;
+            }
+            let error =
+                "vanished: the destination no longer lists it, and Lifeboat did not delete it";
+            history
+                .record_check(
+                    &d.name,
+                    &gone,
+                    check(clock, false, Some(error.into()), None),
+                )
+                .await?;
+            out.push(Checked {
+                destination: d.name.clone(),
+                copy_id: gone,
+                ok: false,
+                error: Some(error.into()),
+            });
+        }
+        // Longest since its last good read first (a copy never re-read counts from its upload).
+        let mut order: Vec<(chrono::DateTime<chrono::Utc>, &manifest::Manifest)> = copies
+            .iter()
+            .map(|m| {
+                let key = (d.name.clone(), m.copy_id.clone());
+                let seen = last
+                    .get(&key)
+                    .filter(|c| c.ok)
+                    .map_or(m.verified, |c| c.at.max(m.verified));
+                (seen, m)
+            })
+            .collect();
+        order.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.copy_id.cmp(&b.1.copy_id)));
+        let take = if per_destination == 0 {
+            order.len()
+        } else {
+            per_destination
+        };
+        for (_, m) in order.into_iter().take(take) {
+            let started = tokio::time::Instant::now();
+            let verdict = match digest_at(d, &m.object, Some(rate)).await {
+                Ok((size, sha)) if size == m.stored.size && sha == m.stored.sha256 => None,
+                Ok((size, sha)) => Some(format!(
+                    "changed: the manifest says {} bytes with sha-256 {}, the destination holds {size} bytes with sha-256 {sha}",
+                    m.stored.size, m.stored.sha256
+                )),
+                Err(e) => Some(e.to_string()),
+            };
+            let ms = u64::try_from(started.elapsed().as_millis()).ok();
+            let ok = verdict.is_none();
+            history
+                .record_check(&d.name, &m.copy_id, check(clock, ok, verdict.clone(), ms))
+                .await?;
+            if !ok {
+                tracing::warn!("copy {} on {} failed re-verification", m.copy_id, d.name);
+            }
+            out.push(Checked {
+                destination: d.name.clone(),
+                copy_id: m.copy_id.clone(),
+                ok,
+                error: verdict,
+            });
+        }
+    }
+    Ok(out)
+}
+
+fn check(clock: &dyn Clock, ok: bool, error: Option<String>, ms: Option<u64>) -> CheckRow {
+    CheckRow {
+        at: clock.now(),
+        ok,
+        error,
+        ms,
+    }
+}

@@ -1,0 +1,165 @@
+//! Carries retention out on one destination: list the copies (manifests), ask [`super::apply`],
+//! and delete what it names — the manifest first, so the copy stops existing at once, then the
+//! data. Every deletion is recorded in history with its reason. A dry run decides and deletes
+//! nothing. A copy whose manifest cannot be read is never deleted.
+
+use super::{Candidate, Decision, Policy, apply};
+use crate::destinations::{Destination, layout, manifest};
+use crate::history::upkeep::DeletionRow;
+use crate::history::{History, HistoryError};
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use serde::Serialize;
+
+/// What pruning one destination did (or, in a dry run, would do).
+#[derive(Debug, Clone, Serialize)]
+pub struct PruneReport {
+    pub destination: String,
+    pub policy: String,
+    pub dry_run: bool,
+    /// Why nothing was deleted, when pruning was held back (the newest run failed…).
+    pub held: Option<String>,
+    /// Every copy, newest first, with its fate and reasons.
+    pub decisions: Vec<Decision>,
+    /// Objects that could not be read as manifests: kept, and named here.
+    pub unreadable: Vec<String>,
+    /// Copy ids actually deleted.
+    pub deleted: Vec<String>,
+    /// Deletions that failed, with why.
+    pub errors: Vec<String>,
+}
+
+/// Why pruning could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum PruneError {
+    #[error("cannot list {destination}: {source}")]
+    List {
+        destination: String,
+        source: crate::destinations::StoreError,
+    },
+    #[error(transparent)]
+    History(#[from] HistoryError),
+}
+
+/// When a manifest says the backup was made: its `backup.json` date, else when the copy was made.
+pub fn made_at(m: &manifest::Manifest) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(&m.backup.date).map_or(m.created, |t| t.with_timezone(&Utc))
+}
+
+/// Applies `policy` to `destination`.
+///
+/// # Errors
+/// [`PruneError`] when the destination cannot be listed or history cannot be read; failed
+/// deletions are reported in [`PruneReport::errors`] instead.
+pub async fn prune(
+    destination: &Destination,
+    policy: &Policy,
+    history: &History,
+    now: DateTime<Utc>,
+    tz: Tz,
+    dry_run: bool,
+) -> Result<PruneReport, PruneError> {
+    let listed = manifest::list(destination)
+        .await
+        .map_err(|source| PruneError::List {
+            destination: destination.name.clone(),
+            source,
+        })?;
+    let pins = history.pins(&destination.name).await?;
+    let mut unreadable = Vec::new();
+    let mut candidates = Vec::new();
+    for l in listed {
+        match l {
+            manifest::Listed::Copy(m) => candidates.push(Candidate {
+                pinned: pins.contains(&m.copy_id),
+                made: made_at(&m),
+                id: m.copy_id.clone(),
+            }),
+            manifest::Listed::Unreadable { object, reason } => {
+                unreadable.push(format!("{object}: {reason}"));
+            }
+        }
+    }
+    let decisions = apply(policy, &candidates, now, tz);
+    let mut report = PruneReport {
+        destination: destination.name.clone(),
+        policy: policy.to_string(),
+        dry_run,
+        held: history.prune_hold(&destination.name).await?,
+        decisions,
+        unreadable,
+        deleted: Vec::new(),
+        errors: Vec::new(),
+    };
+    if dry_run || report.held.is_some() {
+        return Ok(report);
+    }
+    for d in report.decisions.iter().filter(|d| !d.keep) {
+        let reason = d.reasons.join("; ");
+        let error = delete_copy(destination, &d.id).await.err();
+        history
+            .record_deletion(DeletionRow {
+                at: now,
+                destination: destination.name.clone(),
+                copy_id: d.id.clone(),
+                made: Some(d.made),
+                trigger: "retention".into(),
+                reason,
+                error: error.clone(),
+            })
+            .await?;
+        match error {
+            None => report.deleted.push(d.id.clone()),
+            Some(e) => report.errors.push(format!("{}: {e}", d.id)),
+        }
+    }
+    Ok(report)
+}
+
+/// Deletes one copy: its manifest (the copy is gone from then on), then its data. A failure after
+/// the manifest leaves only an orphan data object, never a copy that looks whole but is not.
+///
+/// # Errors
+/// A message saying which object could not be deleted.
+pub async fn delete_copy(destination: &Destination, copy_id: &str) -> Result<(), String> {
+    let manifest = layout::manifest_object(copy_id);
+    destination
+        .store
+        .delete(&manifest)
+        .await
+        .map_err(|e| format!("deleting {manifest}: {e}"))?;
+    let data = layout::data_object(copy_id);
+    destination.store.delete(&data).await.map_err(|e| {
+        format!("deleted the manifest, but not {data} (an orphan to remove by hand): {e}")
+    })
+}
+
+/// Applies each destination's own policy (those that keep everything are skipped). Failures are
+/// logged and left out, never fatal: retention must not stop anything else.
+pub async fn prune_all(
+    destinations: &[Destination],
+    history: &History,
+    now: DateTime<Utc>,
+    tz: Tz,
+    dry_run: bool,
+) -> Vec<PruneReport> {
+    let mut out = Vec::new();
+    for d in destinations
+        .iter()
+        .filter(|d| !d.retention.keeps_everything())
+    {
+        match prune(d, &d.retention, history, now, tz, dry_run).await {
+            Ok(r) => {
+                for e in &r.errors {
+                    tracing::warn!("retention on {}: {e}", d.name);
+                }
+                if let Some(h) = &r.held {
+                    tracing::info!("retention on {} held back: {h}", d.name);
+                }
+                out.push(r);
+            }
+            Err(e) => tracing::warn!("retention on {}: {e}", d.name),
+        }
+    }
+    out
+}

@@ -18,3 +18,4 @@ mod restore;
 mod securetar;
 mod serve;
 mod sources;
+mod upkeep;

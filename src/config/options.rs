@@ -74,8 +74,9 @@ pub struct ScheduleOptions {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AlertOptions {
-    /// Where to send it.
-    pub url: String,
+    /// Where to send it (empty: no alert).
+    #[serde(default)]
+    pub url: Option<String>,
     /// `webhook` (JSON POST, default), `ntfy` (a topic URL) or `healthchecks` (a ping URL: pinged
     /// on success, `/fail` on failure).
     #[serde(default)]

@@ -301,7 +301,15 @@ fn alert(opts: AlertOptions, problems: &mut Vec<Problem>) -> Option<AlertSpec> {
             None
         }
     };
-    let url = http_url(opts.url.trim(), "alert.url", problems);
+    // The options page sends an empty section when no alert is set up.
+    let raw = opts.url.as_deref().map(str::trim).filter(|u| !u.is_empty());
+    let Some(raw) = raw else {
+        if opts.kind.is_some() || opts.on_success.is_some() {
+            problems.push(problem("alert.url", "set the address the alert goes to"));
+        }
+        return None;
+    };
+    let url = http_url(raw, "alert.url", problems);
     Some(AlertSpec {
         url: url?,
         kind: kind?,
@@ -588,6 +596,77 @@ mod tests {
             panic!()
         };
         assert_eq!(token.expose(), "tok");
+    }
+
+    #[test]
+    fn schedule_retention_staleness_and_alert_validate() {
+        let base = format!(
+            r#"
+            retention = "daily=7 monthly=12"
+            stale_after_hours = 50
+            [source]
+            type = "folder"
+            path = "/backup"
+            [encryption]
+            recipients = ["{RECIPIENT}"]
+            [schedule]
+            backup = "30 3 * * *"
+            jitter_minutes = 15
+            [alert]
+            url = "https://ntfy.example/lifeboat"
+            kind = "ntfy"
+            [[destinations]]
+            type = "local"
+            name = "usb"
+            path = "/media/usb"
+            [[destinations]]
+            type = "local"
+            name = "nas"
+            path = "/share/nas"
+            retention = "last=2"
+            "#
+        );
+        let cfg = check(&base, &Env::from_pairs([("TZ", "Europe/Berlin")])).unwrap();
+        assert_eq!(
+            cfg.destinations[0].retention.to_string(),
+            "daily=7 monthly=12"
+        );
+        assert_eq!(cfg.destinations[1].retention.to_string(), "last=2");
+        assert_eq!(cfg.schedule.tz, chrono_tz::Europe::Berlin);
+        assert!(cfg.schedule.backup.is_some() && cfg.schedule.verify.is_none());
+        assert_eq!(cfg.schedule.jitter, std::time::Duration::from_secs(900));
+        assert_eq!(cfg.stale_after, std::time::Duration::from_secs(50 * 3600));
+        assert_eq!(cfg.alert.as_ref().map(|a| a.kind), Some(AlertKind::Ntfy));
+        // The options page's empty alert section means no alert.
+        let empty = base.replace(
+            "url = \"https://ntfy.example/lifeboat\"\n            kind = \"ntfy\"",
+            "",
+        );
+        assert!(check(&empty, &Env::default()).unwrap().alert.is_none());
+
+        let bad = base
+            .replace("daily=7 monthly=12", "daily=seven")
+            .replace("last=2", "fortnightly=2")
+            .replace("30 3 * * *", "at half past three")
+            .replace("stale_after_hours = 50", "stale_after_hours = 0")
+            .replace("kind = \"ntfy\"", "kind = \"pager\"")
+            .replace(
+                "jitter_minutes = 15",
+                "jitter_minutes = 15\n            timezone = \"Mars/Olympus\"",
+            );
+        let err = check(&bad, &Env::default()).unwrap_err();
+        let f = fields(&err);
+        for want in [
+            "retention",
+            "destinations[1].retention",
+            "schedule.backup",
+            "schedule.timezone",
+            "stale_after_hours",
+            "alert.kind",
+        ] {
+            assert!(f.contains(&want), "{want} missing from {f:?}");
+        }
+        assert!(err.to_string().contains("30 3 * * *"), "{err}");
     }
 
     #[test]

@@ -224,3 +224,62 @@ pub fn text(o: &std::process::Output) -> String {
         String::from_utf8_lossy(&o.stderr)
     )
 }
+
+/// A small but complete Home Assistant backup made at `date`: `backup.json` and a real gzip'd
+/// inner tar, as the deep check wants.
+pub fn backup_tar(slug: &str, date: &str) -> Vec<u8> {
+    use std::io::Write;
+    let mut inner = tar::Builder::new(Vec::new());
+    let config = format!("homeassistant:\n  name: Home {date}\n");
+    let mut h = tar::Header::new_gnu();
+    h.set_size(config.len() as u64);
+    h.set_mode(0o644);
+    h.set_cksum();
+    inner
+        .append_data(&mut h, "data/configuration.yaml", config.as_bytes())
+        .unwrap();
+    let inner = inner.into_inner().unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&inner).unwrap();
+    let gz = gz.finish().unwrap();
+    let json = serde_json::json!({
+        "slug": slug, "name": format!("Daily {date}"), "date": date, "type": "partial",
+        "version": 2, "protected": false, "compressed": true,
+        "homeassistant": {"version": "2026.11.1", "exclude_database": false, "size": 0.0},
+        "folders": [], "addons": [], "repositories": [],
+    })
+    .to_string();
+    let mut outer = tar::Builder::new(Vec::new());
+    for (name, data) in [
+        ("./backup.json", json.as_bytes()),
+        ("./homeassistant.tar.gz", &gz[..]),
+    ] {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        outer.append_data(&mut h, name, data).unwrap();
+    }
+    outer.into_inner().unwrap()
+}
+
+/// A clock the test sets.
+pub struct SetClock(pub std::sync::Mutex<chrono::DateTime<chrono::Utc>>);
+
+impl SetClock {
+    pub fn at(t: &str) -> Arc<Self> {
+        Arc::new(Self(std::sync::Mutex::new(
+            chrono::DateTime::parse_from_rfc3339(t).unwrap().into(),
+        )))
+    }
+
+    pub fn set(&self, t: chrono::DateTime<chrono::Utc>) {
+        *self.0.lock().unwrap() = t;
+    }
+}
+
+impl lifeboat::pipeline::Clock for SetClock {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        *self.0.lock().unwrap()
+    }
+}

@@ -41,18 +41,7 @@ impl Alerter {
     /// [`AlertError`] when it could not be delivered.
     pub async fn send(&self, report: &RunReport) -> Result<(), AlertError> {
         let ok = report.status == RunStatus::Success;
-        let failed: Vec<String> = report
-            .copies
-            .iter()
-            .filter(|c| !c.verified)
-            .map(|c| {
-                format!(
-                    "{}: {}",
-                    c.destination,
-                    c.error.as_deref().unwrap_or("failed")
-                )
-            })
-            .collect();
+        let failed = report.failed_destinations();
         let title = match report.status {
             RunStatus::Success => "Lifeboat: backup done",
             RunStatus::Partial => "Lifeboat: backup incomplete",

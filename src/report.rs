@@ -412,16 +412,9 @@ impl RunObserver for HaReporter {
         );
         if matches!(report.status, RunStatus::Failed | RunStatus::Partial) {
             let failed: Vec<String> = report
-                .copies
-                .iter()
-                .filter(|c| !c.verified)
-                .map(|c| {
-                    format!(
-                        "- {}: {}",
-                        c.destination,
-                        c.error.as_deref().unwrap_or("failed")
-                    )
-                })
+                .failed_destinations()
+                .into_iter()
+                .map(|f| format!("- {f}"))
                 .collect();
             let message = format!(
                 "{}{}{}",

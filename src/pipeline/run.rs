@@ -121,6 +121,23 @@ pub struct RunReport {
     pub retention: Vec<crate::retention::prune::PruneReport>,
 }
 
+impl RunReport {
+    /// `destination: why` for every destination that did not get a verified copy.
+    pub fn failed_destinations(&self) -> Vec<String> {
+        self.copies
+            .iter()
+            .filter(|c| !c.verified)
+            .map(|c| {
+                format!(
+                    "{}: {}",
+                    c.destination,
+                    c.error.as_deref().unwrap_or("failed")
+                )
+            })
+            .collect()
+    }
+}
+
 /// One destination's copy in a run.
 #[derive(Debug, Clone, Serialize)]
 pub struct CopyReport {

@@ -455,6 +455,8 @@ impl RunObserver for HaReporter {
     }
 
     async fn refresh(&self) {
+        // Called between runs only (the worker runs one job at a time).
+        self.running.store(false, Ordering::SeqCst);
         self.publish().await;
     }
 }

@@ -36,6 +36,7 @@ async fn runs_show_up_in_home_assistant_as_entities_events_and_notifications() {
         Secret::new(d.token()),
         SupervisorMethod::Rest,
         quick(),
+        lifeboat::config::SourceMode::Create,
     ));
     let mut r = runner(
         source,

@@ -20,6 +20,7 @@ fn core(d: &Double, token: &str) -> Arc<dyn Source> {
         Secret::new(token),
         None,
         quick(),
+        lifeboat::config::SourceMode::Create,
     ))
 }
 
@@ -30,6 +31,7 @@ fn supervisor(d: &Double, method: SupervisorMethod) -> Arc<dyn Source> {
         Secret::new(d.token()),
         method,
         quick(),
+        lifeboat::config::SourceMode::Create,
     ))
 }
 
@@ -149,6 +151,7 @@ async fn home_assistant_unreachable_is_a_failed_run() {
         Secret::new("t"),
         None,
         quick(),
+        lifeboat::config::SourceMode::Create,
     ));
     let (rep, _) = ship(src).await;
     assert_eq!(rep.status, RunStatus::Failed);
@@ -280,4 +283,140 @@ async fn home_assistants_key_is_kept_in_the_vault() {
         listed[0].fingerprint,
         lifeboat::archive::securetar::ha_key_fingerprint(key)
     );
+}
+
+/// Ship mode: Lifeboat creates nothing and ships what Home Assistant made — at first only the
+/// newest, then every one newer than the last shipped, oldest first — through the Supervisor's
+/// list or Core's backup manager.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ship_mode_ships_what_home_assistant_made_itself() {
+    use lifeboat::config::SourceMode;
+    let fx = fixture("ha-core/ha-2026.2.3-plain.tar");
+    for flavor in [Flavor::Supervisor, Flavor::Core] {
+        let d = Double::start(flavor, fx.clone(), None).await;
+        d.add_existing_backup("old00001", "2026-11-01T04:45:00.000000+00:00");
+        d.add_existing_backup("old00002", "2026-11-02T04:45:00.000000+00:00");
+        let source: Arc<dyn Source> = match flavor {
+            Flavor::Supervisor => Arc::new(SupervisorSource::new(
+                reqwest::Client::new(),
+                d.url.parse().unwrap(),
+                Secret::new(d.token()),
+                SupervisorMethod::Websocket,
+                quick(),
+                SourceMode::Ship,
+            )),
+            _ => Arc::new(CoreSource::new(
+                reqwest::Client::new(),
+                d.url.parse().unwrap(),
+                Secret::new(d.token()),
+                None,
+                quick(),
+                SourceMode::Ship,
+            )),
+        };
+        assert!(!source.creates_backups());
+        let data = tempfile::tempdir().unwrap();
+        let k = kit();
+        let r = runner(
+            source,
+            &[s3_spec("s3", &unique("ship"))],
+            &k.spec,
+            data.path(),
+        );
+        let slugs = |reps: &[RunReport]| -> Vec<String> {
+            reps.iter()
+                .map(|r| {
+                    assert_eq!(r.status, RunStatus::Success, "{:?}", r.error);
+                    r.copies[0].copy_id.rsplit('-').next().unwrap().to_owned()
+                })
+                .collect()
+        };
+        // Turning ship mode on sends the newest existing backup, not the whole history.
+        assert_eq!(
+            slugs(&r.run("schedule", false).await.unwrap()),
+            ["old00002"]
+        );
+        // Home Assistant makes two more (an automatic one, one before an update).
+        d.add_existing_backup("new00004", "2026-11-04T04:45:00.000000+00:00");
+        d.add_existing_backup("new00003", "2026-11-03T12:00:00.000000+00:00");
+        assert_eq!(
+            slugs(&r.run("schedule", false).await.unwrap()),
+            ["new00003", "new00004"],
+            "{flavor:?}"
+        );
+        assert!(r.run("schedule", false).await.unwrap().is_empty());
+        assert_eq!(d.creations(), 0, "ship mode never asks for a backup");
+        // A name or partial backup cannot be asked of ship mode, and it says why.
+        let reps = r
+            .run_request(&lifeboat::pipeline::run::RunRequest {
+                name: Some("Before upgrade".into()),
+                ..lifeboat::pipeline::run::RunRequest::new("stdin")
+            })
+            .await
+            .unwrap();
+        assert!(reps[0].error.as_ref().unwrap().contains("ship mode"));
+    }
+}
+
+/// Pre-flight: a destination that refuses credentials is left out before anything is made; when
+/// none passes, Home Assistant is not asked for a backup at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pre_flight_leaves_out_a_refusing_destination_and_makes_nothing_when_none_passes() {
+    let fx = fixture("ha-core/ha-2026.2.3-plain.tar");
+    let d = Double::start(Flavor::Supervisor, fx, None).await;
+    let data = tempfile::tempdir().unwrap();
+    let nas = tempfile::tempdir().unwrap();
+    let k = kit();
+    let endpoint = std::env::var("LIFEBOAT_TEST_S3").unwrap();
+    let wrong = s3_spec_with("b2", &unique("preflight"), &endpoint, "not-the-secret");
+    let r = runner(
+        supervisor(&d, SupervisorMethod::Rest),
+        std::slice::from_ref(&wrong),
+        &k.spec,
+        data.path(),
+    );
+    let rep = r.run("schedule", false).await.unwrap().remove(0);
+    assert_eq!(rep.status, RunStatus::Failed);
+    let e = rep.error.unwrap();
+    assert!(e.contains("pre-flight") && e.contains("b2"), "{e}");
+    assert_eq!(
+        d.creations(),
+        0,
+        "no backup is made when no destination can take it"
+    );
+
+    let r = runner(
+        supervisor(&d, SupervisorMethod::Rest),
+        &[local_spec("nas", nas.path()), wrong],
+        &k.spec,
+        data.path(),
+    );
+    let rep = r.run("schedule", false).await.unwrap().remove(0);
+    assert_eq!(rep.status, RunStatus::Partial);
+    assert_eq!(d.creations(), 1);
+    assert!(rep.copies[0].verified);
+    assert!(
+        rep.copies[1]
+            .error
+            .as_ref()
+            .unwrap()
+            .starts_with("pre-flight: cannot list")
+    );
+    // Owed to b2, with the reason.
+    let q = r.history.retries().await.unwrap();
+    assert_eq!(q.len(), 1);
+    assert!(q[0].last_error.as_ref().unwrap().contains("pre-flight"));
+    // The probe object is gone again.
+    assert!(
+        !objects(&r.destinations[0])
+            .await
+            .iter()
+            .any(|o| o.contains("preflight"))
+    );
+    // A folder without room for a backup the size of the last one is refused too.
+    let need = Some(u64::MAX / 4);
+    let why = lifeboat::pipeline::preflight::check(&r.destinations[0], need)
+        .await
+        .unwrap_err();
+    assert!(why.contains("MiB free"), "{why}");
 }

@@ -433,7 +433,9 @@ async fn alerts_outside_home_assistant_reach_a_listener() {
                 assert_eq!(status, RunStatus::Failed);
                 let v: serde_json::Value = serde_json::from_str(&got.2).unwrap();
                 assert_eq!(v["event"], "lifeboat_backup_failed");
-                assert_eq!(v["destinations"][0]["name"], "b2");
+                // Unreachable before anything was made: the pre-flight check says so.
+                let error = v["error"].as_str().unwrap();
+                assert!(error.contains("pre-flight") && error.contains("b2"), "{v}");
                 assert!(v["message"].as_str().unwrap().contains("b2:"));
             }
             AlertKind::Ntfy => {

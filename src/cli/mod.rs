@@ -114,6 +114,10 @@ struct Inline {
     /// Source: folder:/path, core:http://host:8123 (token in HA_TOKEN) or supervisor:
     #[arg(long)]
     source: Option<String>,
+    /// With core: or supervisor:, create no backup: ship the ones Home Assistant made since the
+    /// last one shipped
+    #[arg(long)]
+    ship: bool,
     /// Destination (repeatable): file:///path, s3://bucket/prefix?endpoint=URL&region=R,
     /// azure://account/container/prefix?endpoint=URL
     #[arg(long = "to")]
@@ -352,7 +356,20 @@ fn load_options(cli: &Cli, inline: &Inline, env: &Env) -> Result<Options, Config
     if inline.source.is_some() || !inline.to.is_empty() {
         let mut problems = Vec::new();
         let source = match &inline.source {
-            Some(s) => urls::source_from_url(s).map_err(|p| problems.push(p)).ok(),
+            Some(s) => urls::source_from_url(s)
+                .map(|mut src| {
+                    if inline.ship {
+                        use config::options::SourceOptions;
+                        if let SourceOptions::Core { mode, .. }
+                        | SourceOptions::Supervisor { mode, .. } = &mut src
+                        {
+                            *mode = Some("ship".into());
+                        }
+                    }
+                    src
+                })
+                .map_err(|p| problems.push(p))
+                .ok(),
             None => {
                 problems.push(config::Problem {
                     field: "--source".into(),

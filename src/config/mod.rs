@@ -92,12 +92,25 @@ pub enum SourceSpec {
         url: Url,
         token: Secret,
         agent_id: Option<String>,
+        mode: SourceMode,
     },
     Supervisor {
         url: Url,
         token: Secret,
         method: SupervisorMethod,
+        mode: SourceMode,
     },
+}
+
+/// Whether Lifeboat makes the backups or ships the ones Home Assistant makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SourceMode {
+    /// Ask Home Assistant for a backup on every run.
+    #[default]
+    Create,
+    /// Ship every backup Home Assistant made since the last one shipped (its automatic and
+    /// before-update backups).
+    Ship,
 }
 
 /// How a backup is created on a Supervisor system.

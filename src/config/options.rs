@@ -101,6 +101,10 @@ pub enum SourceOptions {
         /// Backup agent to create and download from (default: found from `backup/agents/info`).
         #[serde(default)]
         agent_id: Option<String>,
+        /// `create` (default: Lifeboat asks for a backup) or `ship` (Lifeboat ships the backups
+        /// Home Assistant makes itself).
+        #[serde(default)]
+        mode: Option<String>,
     },
     /// Home Assistant OS / Supervised, from inside the add-on.
     Supervisor {
@@ -114,6 +118,9 @@ pub enum SourceOptions {
         /// Falls back to `SUPERVISOR_TOKEN`.
         #[serde(default)]
         token: Option<Secret>,
+        /// `create` (default) or `ship`, as for `core`.
+        #[serde(default)]
+        mode: Option<String>,
     },
 }
 

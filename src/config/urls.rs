@@ -57,11 +57,13 @@ pub fn source_from_url(raw: &str) -> Result<SourceOptions, Problem> {
             url: rest.to_owned(),
             token: None,
             agent_id: None,
+            mode: None,
         }),
         "supervisor" => Ok(SourceOptions::Supervisor {
             method: None,
             url: (!rest.is_empty()).then(|| rest.to_owned()),
             token: None,
+            mode: None,
         }),
         other => Err(bad(
             "--source",

@@ -6,7 +6,7 @@ use super::options::{
 };
 use super::{
     AlertKind, AlertSpec, AzureCredential, Config, ConfigError, DestinationKind, DestinationSpec,
-    EncryptionSpec, Env, Problem, ScheduleSpec, SourceSpec, SupervisorMethod,
+    EncryptionSpec, Env, Problem, ScheduleSpec, SourceMode, SourceSpec, SupervisorMethod,
 };
 use crate::retention::Policy;
 use crate::secret::Secret;
@@ -182,7 +182,9 @@ fn source(opts: SourceOptions, env: &Env, problems: &mut Vec<Problem>) -> Option
             url,
             token,
             agent_id,
+            mode,
         } => {
+            let mode = source_mode(mode.as_deref(), problems);
             let url = http_url(&url, "source.url", problems);
             let token = non_empty_secret(token).or_else(|| env.get("HA_TOKEN").map(Secret::new));
             if token.is_none() {
@@ -196,9 +198,16 @@ fn source(opts: SourceOptions, env: &Env, problems: &mut Vec<Problem>) -> Option
                 url: url?,
                 token: token?,
                 agent_id: agent_id.filter(|a| !a.is_empty()),
+                mode: mode?,
             })
         }
-        SourceOptions::Supervisor { method, url, token } => {
+        SourceOptions::Supervisor {
+            method,
+            url,
+            token,
+            mode,
+        } => {
+            let mode = source_mode(mode.as_deref(), problems);
             let method = match method.as_deref() {
                 None | Some("websocket") => Some(SupervisorMethod::Websocket),
                 Some("rest") => Some(SupervisorMethod::Rest),
@@ -228,6 +237,7 @@ fn source(opts: SourceOptions, env: &Env, problems: &mut Vec<Problem>) -> Option
                 url: url?,
                 token: token?,
                 method: method?,
+                mode: mode?,
             })
         }
     }
@@ -315,6 +325,23 @@ fn alert(opts: AlertOptions, problems: &mut Vec<Problem>) -> Option<AlertSpec> {
         kind: kind?,
         on_success: opts.on_success.unwrap_or(false),
     })
+}
+
+fn source_mode(mode: Option<&str>, problems: &mut Vec<Problem>) -> Option<SourceMode> {
+    match mode.map(str::trim) {
+        None | Some("" | "create") => Some(SourceMode::Create),
+        Some("ship") => Some(SourceMode::Ship),
+        Some(other) => {
+            problems.push(problem(
+                "source.mode",
+                &format!(
+                    "{other:?} is not a mode; use \"create\" (Lifeboat asks for backups) or \"ship\" \
+                     (Lifeboat ships the backups Home Assistant makes)"
+                ),
+            ));
+            None
+        }
+    }
 }
 
 /// Names show up in object paths, history and entity ids: keep them short and plain.

@@ -374,6 +374,23 @@ impl History {
         .await
     }
 
+    /// The stored size of the newest backup that was shipped (to size the next one).
+    ///
+    /// # Errors
+    /// [`HistoryError`] on database failure.
+    pub async fn last_stored_size(&self) -> Result<Option<u64>, HistoryError> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT stored_size FROM runs WHERE stored_size IS NOT NULL ORDER BY id DESC LIMIT 1",
+                [],
+                |r| r.get::<_, Option<i64>>(0),
+            )
+            .optional()
+            .map(|v| sql_to_u64(v.flatten()))
+        })
+        .await
+    }
+
     /// The newest run with this id, if any (tests and the status page).
     ///
     /// # Errors

@@ -4,6 +4,7 @@
 //! [`run`] ties a source, the pass and history together.
 
 pub mod fanout;
+pub mod preflight;
 pub mod retry;
 pub mod reverify;
 pub mod run;

@@ -76,7 +76,7 @@ impl Runner {
                 ..RunRequest::new("retry")
             };
             self.observer.started(&request).await;
-            let report = self.run_opened(&request, &pending, opened).await?;
+            let report = self.run_opened(&request, &pending, opened, &[]).await?;
             self.observer.finished(&report).await;
             let after = self.clock.now();
             for r in rows.iter().filter(|r| names.contains(&r.destination)) {

@@ -170,12 +170,35 @@ impl Runner {
     /// # Errors
     /// Only when history cannot be written; everything else is recorded in the reports.
     pub async fn run_request(&self, request: &RunRequest) -> Result<Vec<RunReport>, HistoryError> {
-        let trigger = request.trigger.as_str();
-        self.observer.started(request).await;
+        // A source that creates backups is "running" from the moment it is asked; one that ships
+        // what exists announces a run only when there is something to ship.
+        let creates = self.source.creates_backups();
+        if creates {
+            self.observer.started(request).await;
+        }
         if let Err(error) = check_destination_names(&self.destinations, &request.destinations) {
-            let report = self.record_failure(trigger, error).await?;
-            self.observer.finished(&report).await;
-            return Ok(vec![report]);
+            return self.refuse(request, creates, error).await;
+        }
+        let asked: Vec<Destination> = self
+            .destinations
+            .iter()
+            .filter(|d| request.destinations.is_empty() || request.destinations.contains(&d.name))
+            .cloned()
+            .collect();
+        let need = self.history.last_stored_size().await?;
+        let (passed, skipped) = super::preflight::check_all(&asked, need).await;
+        if passed.is_empty() {
+            let why: Vec<String> = skipped.iter().map(|(d, w)| format!("{d}: {w}")).collect();
+            return self
+                .refuse(
+                    request,
+                    creates,
+                    format!(
+                        "no destination passed the pre-flight check, so no backup was made: {}",
+                        why.join("; ")
+                    ),
+                )
+                .await;
         }
         let shipped = if request.reship {
             Default::default()
@@ -196,15 +219,21 @@ impl Runner {
             .await
         {
             Ok(p) => p,
-            Err(e) => {
-                let report = self.record_failure(trigger, e.to_string()).await?;
-                self.observer.finished(&report).await;
-                return Ok(vec![report]);
-            }
+            Err(e) => return self.refuse(request, creates, e.to_string()).await,
         };
+        if pending.is_empty() {
+            if creates {
+                self.observer.refresh().await;
+            }
+            return Ok(Vec::new());
+        }
+        if !creates {
+            self.observer.started(request).await;
+        }
         let mut reports = Vec::new();
         for p in pending {
-            let report = self.run_one(request, &p).await?;
+            let opened = self.source.open(&p).await;
+            let report = self.run_opened(request, &p, opened, &skipped).await?;
             self.observer.finished(&report).await;
             reports.push(report);
         }
@@ -280,27 +309,36 @@ impl Runner {
         Ok(failed_report(run_id, error))
     }
 
-    async fn run_one(
+    /// Records a run that could not start, and tells the observers.
+    async fn refuse(
         &self,
         request: &RunRequest,
-        pending: &Pending,
-    ) -> Result<RunReport, HistoryError> {
-        let opened = self.source.open(pending).await;
-        self.run_opened(request, pending, opened).await
+        announced: bool,
+        error: String,
+    ) -> Result<Vec<RunReport>, HistoryError> {
+        if !announced {
+            self.observer.started(request).await;
+        }
+        let report = self.record_failure(&request.trigger, error).await?;
+        self.observer.finished(&report).await;
+        Ok(vec![report])
     }
 
-    /// One run of a backup the source has (tried to) open.
+    /// One run of a backup the source has (tried to) open, to the destinations asked for less
+    /// those that failed the pre-flight check (`skipped`, with why: recorded as failed copies).
     pub(crate) async fn run_opened(
         &self,
         request: &RunRequest,
         pending: &Pending,
         opened: Result<crate::source::Opened, crate::source::SourceError>,
+        skipped: &[(String, String)],
     ) -> Result<RunReport, HistoryError> {
         let trigger = request.trigger.as_str();
         let destinations: Vec<Destination> = self
             .destinations
             .iter()
             .filter(|d| request.destinations.is_empty() || request.destinations.contains(&d.name))
+            .filter(|d| !skipped.iter().any(|(n, _)| n == &d.name))
             .cloned()
             .collect();
         let started = self.clock.now();
@@ -344,9 +382,11 @@ impl Runner {
         };
         // Destinations that missed a backup the source delivered whole: they go in the retry queue.
         let mut owed: Vec<(String, Option<String>)> = Vec::new();
-        let (status, copies, backup) = match outcome {
+        let mut delivered = true;
+        let (mut status, mut copies, backup) = match outcome {
             Err(failure) => {
-                if matches!(failure.error, super::ship::ShipError::AllDestinationsFailed) {
+                delivered = matches!(failure.error, super::ship::ShipError::AllDestinationsFailed);
+                if delivered {
                     owed = failure
                         .lanes
                         .iter()
@@ -400,6 +440,28 @@ impl Runner {
                 (status, copies, Some(shipped.inspection.backup.clone()))
             }
         };
+        for (name, why) in skipped {
+            if let Some(d) = self.destinations.iter().find(|d| &d.name == name) {
+                copies.push(copy_pair(
+                    d,
+                    &copy_id,
+                    &object,
+                    None,
+                    Some(why.clone()),
+                    None,
+                    None,
+                ));
+                if delivered {
+                    owed.push((name.clone(), Some(why.clone())));
+                }
+            }
+        }
+        if status == RunStatus::Success && !skipped.is_empty() {
+            status = RunStatus::Partial;
+        }
+        // In the order the destinations are configured, whatever stage each stopped at.
+        let rank = |name: &str| self.destinations.iter().position(|d| d.name == name);
+        copies.sort_by_key(|c| rank(&c.0.destination));
         let records: Vec<CopyRecord> = copies.iter().map(|(r, _)| r.clone()).collect();
         let finished = self.clock.now();
         self.history

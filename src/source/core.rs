@@ -7,6 +7,7 @@ use super::{
     Asked, FOLDERS, Opened, Partial, Patience, Pending, Source, SourceError, backup_name,
     stream_response,
 };
+use crate::config::SourceMode;
 use crate::ha::websocket::{WsClient, WsError, websocket_url};
 use crate::secret::Secret;
 use async_trait::async_trait;
@@ -231,6 +232,7 @@ pub struct CoreSource {
     token: Secret,
     agent_id: Option<String>,
     patience: Patience,
+    mode: SourceMode,
 }
 
 impl CoreSource {
@@ -241,6 +243,7 @@ impl CoreSource {
         token: Secret,
         agent_id: Option<String>,
         patience: Patience,
+        mode: SourceMode,
     ) -> Self {
         Self {
             http,
@@ -248,22 +251,95 @@ impl CoreSource {
             token,
             agent_id,
             patience,
+            mode,
         }
     }
+}
+
+/// Ship mode over the websocket: the backups Home Assistant lists that are stored by a local
+/// agent (or `agent`), new since the last one shipped, with Home Assistant's current key.
+pub(crate) async fn list_to_ship(
+    ws: &mut WsClient,
+    key_prefix: &str,
+    agent: Option<&str>,
+    shipped: &HashSet<String>,
+) -> Result<Vec<Pending>, SourceError> {
+    let info = ws.call(json!({"type": "backup/info"})).await?;
+    let mut found = Vec::new();
+    for b in info["backups"].as_array().into_iter().flatten() {
+        let Some(id) = b["backup_id"].as_str() else {
+            continue;
+        };
+        let agents: Vec<&str> = b["agents"]
+            .as_object()
+            .map(|a| a.keys().map(String::as_str).collect())
+            .unwrap_or_default();
+        let from = match agent {
+            Some(a) => agents.iter().find(|x| **x == a),
+            None => agents.iter().find(|x| LOCAL_AGENTS.contains(x)),
+        };
+        if let Some(from) = from {
+            found.push((
+                super::Listed {
+                    key: format!("{key_prefix}{id}"),
+                    id: id.to_owned(),
+                    date: super::ha_date(b["date"].as_str()),
+                },
+                (*from).to_owned(),
+            ));
+        }
+    }
+    // Home Assistant's current key: its automatic backups are made with it.
+    let ha_key = ws
+        .call(json!({"type": "backup/config/info"}))
+        .await
+        .ok()
+        .and_then(|c| {
+            c["config"]["create_backup"]["password"]
+                .as_str()
+                .map(Secret::new)
+        });
+    let chosen = super::new_since_shipped(found.iter().map(|(l, _)| l.clone()).collect(), shipped);
+    Ok(chosen
+        .into_iter()
+        .filter_map(|l| {
+            let agent = found.iter().find(|(x, _)| x.key == l.key)?.1.clone();
+            Some(Pending {
+                locator: format!("/api/backup/download/{}?agent_id={agent}", l.id),
+                key: l.key,
+                hint: l.id,
+                warnings: Vec::new(),
+                ha_key: ha_key.clone(),
+            })
+        })
+        .collect())
 }
 
 #[async_trait]
 impl Source for CoreSource {
     fn describe(&self) -> String {
-        format!("core:{}", self.base)
+        match self.mode {
+            SourceMode::Create => format!("core:{}", self.base),
+            SourceMode::Ship => format!("core:{} (ship)", self.base),
+        }
+    }
+
+    fn creates_backups(&self) -> bool {
+        self.mode == SourceMode::Create
     }
 
     async fn pending(
         &self,
-        _shipped: &HashSet<String>,
+        shipped: &HashSet<String>,
         now: DateTime<Utc>,
         asked: &Asked<'_>,
     ) -> Result<Vec<Pending>, SourceError> {
+        if self.mode == SourceMode::Ship {
+            super::ship_takes_nothing(asked)?;
+            let url = websocket_url(&self.base, "/api/websocket")?;
+            let mut ws = WsClient::connect(&url, &self.token, self.patience.answer).await?;
+            return list_to_ship(&mut ws, "core:", self.agent_id.as_deref(), shipped).await;
+        }
         if let Some(p) = asked.partial
             && (!p.addons.is_empty() || !p.folders.is_empty() || !p.homeassistant)
         {
@@ -313,8 +389,8 @@ impl Source for CoreSource {
         match resp.status().as_u16() {
             200 => Ok(stream_response(resp)),
             401 | 403 => Err(WsError::AuthInvalid("the download was refused".into()).into()),
-            404 => Err(SourceError::Download(format!(
-                "backup {} is not there any more",
+            404 => Err(SourceError::Gone(format!(
+                "Home Assistant has no backup {} any more",
                 pending.hint
             ))),
             s => Err(SourceError::Download(format!("HTTP {s}"))),

@@ -32,6 +32,10 @@ impl Source for FolderSource {
         format!("folder:{}", self.path.display())
     }
 
+    fn creates_backups(&self) -> bool {
+        false
+    }
+
     async fn pending(
         &self,
         shipped: &HashSet<String>,

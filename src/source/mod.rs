@@ -55,6 +55,9 @@ pub enum SourceError {
     Download(String),
     #[error("the backup did not finish within {0:?}")]
     TooSlow(Duration),
+    /// The source no longer has the backup (deleted in Home Assistant or from the folder).
+    #[error("the backup is gone from the source: {0}")]
+    Gone(String),
 }
 
 impl SourceError {
@@ -64,7 +67,7 @@ impl SourceError {
             Self::Websocket(e) => e.is_retryable(),
             Self::Supervisor(e) => e.is_retryable(),
             Self::Download(_) | Self::TooSlow(_) => true,
-            Self::Folder { .. } | Self::BackupFailed(_) => false,
+            Self::Folder { .. } | Self::BackupFailed(_) | Self::Gone(_) => false,
         }
     }
 }
@@ -164,6 +167,12 @@ pub trait Source: Send + Sync {
 
     /// Opens one pending backup as a stream.
     async fn open(&self, pending: &Pending) -> Result<Opened, SourceError>;
+
+    /// Whether asking for pending backups makes Home Assistant create one (it then takes a
+    /// while, and the run is announced before); `false` for sources that ship what exists.
+    fn creates_backups(&self) -> bool {
+        true
+    }
 }
 
 /// Builds the configured source.
@@ -174,17 +183,79 @@ pub fn build(spec: &SourceSpec, http: reqwest::Client, patience: Patience) -> Ar
             url,
             token,
             agent_id,
+            mode,
         } => Arc::new(core::CoreSource::new(
             http,
             url.clone(),
             token.clone(),
             agent_id.clone(),
             patience,
+            *mode,
         )),
-        SourceSpec::Supervisor { url, token, method } => Arc::new(
-            supervisor::SupervisorSource::new(http, url.clone(), token.clone(), *method, patience),
-        ),
+        SourceSpec::Supervisor {
+            url,
+            token,
+            method,
+            mode,
+        } => Arc::new(supervisor::SupervisorSource::new(
+            http,
+            url.clone(),
+            token.clone(),
+            *method,
+            patience,
+            *mode,
+        )),
     }
+}
+
+/// A backup Home Assistant lists, as ship mode sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    /// The history key it is shipped under (`supervisor:<slug>`, `core:<id>`).
+    pub key: String,
+    /// Its slug or backup id.
+    pub id: String,
+    pub date: DateTime<Utc>,
+}
+
+/// Which listed backups ship mode sends now: every one made after the newest already shipped,
+/// oldest first; when none was shipped yet, only the newest (turning ship mode on does not send
+/// the whole local history off-site at once).
+pub fn new_since_shipped(mut listed: Vec<Listed>, shipped: &HashSet<String>) -> Vec<Listed> {
+    listed.sort_by(|a, b| a.date.cmp(&b.date).then_with(|| a.id.cmp(&b.id)));
+    let newest_shipped = listed
+        .iter()
+        .filter(|l| shipped.contains(&l.key))
+        .map(|l| l.date)
+        .max();
+    match newest_shipped {
+        Some(t) => listed
+            .into_iter()
+            .filter(|l| l.date > t && !shipped.contains(&l.key))
+            .collect(),
+        None => listed.pop().into_iter().collect(),
+    }
+}
+
+/// Ship mode ships what Home Assistant made: it takes no name and no parts.
+///
+/// # Errors
+/// [`SourceError::BackupFailed`] saying so, when a name or parts were asked for.
+pub(crate) fn ship_takes_nothing(asked: &Asked<'_>) -> Result<(), SourceError> {
+    if asked.name.is_some() || asked.partial.is_some() {
+        return Err(SourceError::BackupFailed(
+            "the source is in ship mode: it ships the backups Home Assistant makes and creates none, \
+             so a name or partial backup cannot be asked for"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
+/// A date as Home Assistant writes it; unreadable dates sort first.
+pub(crate) fn ha_date(raw: Option<&str>) -> DateTime<Utc> {
+    raw.and_then(|d| DateTime::parse_from_rfc3339(d).ok())
+        .map_or(DateTime::<Utc>::MIN_UTC, |t| t.with_timezone(&Utc))
 }
 
 /// The name Lifeboat gives the backups it asks Home Assistant to make: the one asked for, or one
@@ -204,5 +275,34 @@ pub(crate) fn stream_response(resp: reqwest::Response) -> Opened {
     Opened {
         stream: Box::new(tokio_util::io::StreamReader::new(stream)),
         size,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn listed(id: &str, date: &str) -> Listed {
+        Listed {
+            key: format!("supervisor:{id}"),
+            id: id.to_owned(),
+            date: ha_date(Some(date)),
+        }
+    }
+
+    #[test]
+    fn ship_mode_sends_the_newest_first_then_everything_newer_than_the_last_shipped() {
+        let all = vec![
+            listed("c", "2026-11-03T04:00:00+00:00"),
+            listed("a", "2026-11-01T04:00:00+00:00"),
+            listed("b", "2026-11-02T04:00:00+00:00"),
+        ];
+        let ids = |v: Vec<Listed>| v.into_iter().map(|l| l.id).collect::<Vec<_>>();
+        assert_eq!(ids(new_since_shipped(all.clone(), &HashSet::new())), ["c"]);
+        let shipped = HashSet::from(["supervisor:a".to_owned()]);
+        assert_eq!(ids(new_since_shipped(all.clone(), &shipped)), ["b", "c"]);
+        let shipped = HashSet::from(["supervisor:c".to_owned()]);
+        assert!(new_since_shipped(all, &shipped).is_empty());
+        assert!(new_since_shipped(Vec::new(), &HashSet::new()).is_empty());
     }
 }

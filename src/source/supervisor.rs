@@ -8,9 +8,10 @@
 
 use super::core::create_with_websocket;
 use super::{
-    Asked, Opened, Partial, Patience, Pending, Source, SourceError, backup_name, stream_response,
+    Asked, Listed, Opened, Partial, Patience, Pending, Source, SourceError, backup_name, ha_date,
+    new_since_shipped, ship_takes_nothing, stream_response,
 };
-use crate::config::SupervisorMethod;
+use crate::config::{SourceMode, SupervisorMethod};
 use crate::ha::supervisor::{SupervisorClient, SupervisorError};
 use crate::ha::websocket::{WsClient, websocket_url};
 use crate::secret::Secret;
@@ -26,6 +27,7 @@ pub struct SupervisorSource {
     token: Secret,
     method: SupervisorMethod,
     patience: Patience,
+    mode: SourceMode,
 }
 
 impl SupervisorSource {
@@ -36,6 +38,7 @@ impl SupervisorSource {
         token: Secret,
         method: SupervisorMethod,
         patience: Patience,
+        mode: SourceMode,
     ) -> Self {
         Self {
             client: SupervisorClient::new(http, base.clone(), token.clone()),
@@ -43,7 +46,62 @@ impl SupervisorSource {
             token,
             method,
             patience,
+            mode,
         }
+    }
+
+    /// Ship mode: the Supervisor's own list (`GET /backups`, every location), new since the last
+    /// one shipped; with the websocket method, Home Assistant's current key is captured too.
+    async fn list_to_ship(&self, shipped: &HashSet<String>) -> Result<Vec<Pending>, SourceError> {
+        let data = self
+            .client
+            .call(reqwest::Method::GET, "/backups", None)
+            .await?;
+        let listed: Vec<Listed> = data["backups"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|b| {
+                let slug = b["slug"].as_str()?;
+                Some(Listed {
+                    key: format!("supervisor:{slug}"),
+                    id: slug.to_owned(),
+                    date: ha_date(b["date"].as_str()),
+                })
+            })
+            .collect();
+        let chosen = new_since_shipped(listed, shipped);
+        let ha_key = if chosen.is_empty() || self.method == SupervisorMethod::Rest {
+            None
+        } else {
+            self.current_key().await
+        };
+        Ok(chosen
+            .into_iter()
+            .map(|l| Pending {
+                key: l.key,
+                hint: l.id.clone(),
+                locator: l.id,
+                warnings: Vec::new(),
+                ha_key: ha_key.clone(),
+            })
+            .collect())
+    }
+
+    /// Home Assistant's backup key, from `backup/config/info` through the websocket proxy (best
+    /// effort: without it the vault's keys are still tried).
+    async fn current_key(&self) -> Option<Secret> {
+        let url = websocket_url(&self.base, "/core/websocket").ok()?;
+        let mut ws = WsClient::connect(&url, &self.token, self.patience.answer)
+            .await
+            .ok()?;
+        let config = ws
+            .call(serde_json::json!({"type": "backup/config/info"}))
+            .await
+            .ok()?;
+        config["config"]["create_backup"]["password"]
+            .as_str()
+            .map(Secret::new)
     }
 
     async fn create_rest(
@@ -96,18 +154,27 @@ impl SupervisorSource {
 #[async_trait]
 impl Source for SupervisorSource {
     fn describe(&self) -> String {
-        match self.method {
-            SupervisorMethod::Websocket => "supervisor (websocket)".into(),
-            SupervisorMethod::Rest => "supervisor (rest)".into(),
+        match (self.mode, self.method) {
+            (SourceMode::Ship, _) => "supervisor (ship)".into(),
+            (_, SupervisorMethod::Websocket) => "supervisor (websocket)".into(),
+            (_, SupervisorMethod::Rest) => "supervisor (rest)".into(),
         }
+    }
+
+    fn creates_backups(&self) -> bool {
+        self.mode == SourceMode::Create
     }
 
     async fn pending(
         &self,
-        _shipped: &HashSet<String>,
+        shipped: &HashSet<String>,
         now: DateTime<Utc>,
         asked: &Asked<'_>,
     ) -> Result<Vec<Pending>, SourceError> {
+        if self.mode == SourceMode::Ship {
+            ship_takes_nothing(asked)?;
+            return self.list_to_ship(shipped).await;
+        }
         let name = backup_name(now, asked.name);
         let (slug, warnings, ha_key) = match self.method {
             SupervisorMethod::Websocket => {

@@ -170,6 +170,20 @@ impl Double {
     pub fn log(&self) -> Vec<String> {
         self.inner.log.lock().unwrap().clone()
     }
+
+    /// A backup Home Assistant made by itself (its automatic or before-update backups).
+    pub fn add_existing_backup(&self, slug: &str, date: &str) {
+        self.inner
+            .backups
+            .lock()
+            .unwrap()
+            .push((slug.to_owned(), date.to_owned()));
+    }
+
+    /// How many backups were asked for (through either API).
+    pub fn creations(&self) -> usize {
+        self.inner.create_requests.lock().unwrap().len()
+    }
 }
 
 impl Inner {
@@ -270,7 +284,13 @@ async fn list_backups(State(s): State<Arc<Inner>>, headers: HeaderMap) -> Respon
         .lock()
         .unwrap()
         .iter()
-        .map(|(slug, date)| json!({"slug": slug, "date": date}))
+        .map(|(slug, date)| {
+            json!({"slug": slug, "name": format!("Automatic backup {date}"), "date": date,
+                   "type": "full", "size": 0.03, "size_bytes": s.fixture.len(), "location": null,
+                   "locations": [null], "protected": s.ha_password.is_some(),
+                   "location_attributes": {".local": {"protected": s.ha_password.is_some(), "size_bytes": s.fixture.len()}},
+                   "compressed": true, "content": {"homeassistant": true, "addons": [], "folders": []}})
+        })
         .collect();
     ok(json!({"backups": list}))
 }

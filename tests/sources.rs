@@ -420,3 +420,58 @@ async fn pre_flight_leaves_out_a_refusing_destination_and_makes_nothing_when_non
         .unwrap_err();
     assert!(why.contains("MiB free"), "{why}");
 }
+
+/// keep_local: Home Assistant keeps the newest N backups; older ones go once they are off-site on
+/// every destination, and never before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keep_local_removes_only_backups_that_are_off_site_everywhere() {
+    let fx = fixture("ha-core/ha-2026.2.3-plain.tar");
+    for flavor in [Flavor::Supervisor, Flavor::Core] {
+        let d = Double::start(flavor, fx.clone(), None).await;
+        // Made by Home Assistant before Lifeboat: never shipped, so never deleted.
+        d.add_existing_backup("before01", "2026-10-01T04:45:00.000000+00:00");
+        let data = tempfile::tempdir().unwrap();
+        let nas = tempfile::tempdir().unwrap();
+        let k = kit();
+        let source = match flavor {
+            Flavor::Supervisor => supervisor(&d, SupervisorMethod::Rest),
+            _ => core(&d, d.token()),
+        };
+        let mut r = runner(
+            source,
+            &[
+                local_spec("nas", nas.path()),
+                s3_spec("s3", &unique("keep")),
+            ],
+            &k.spec,
+            data.path(),
+        );
+        r.keep_local = Some(1);
+        let mut made = Vec::new();
+        for _ in 0..3 {
+            let rep = r.run("schedule", false).await.unwrap().remove(0);
+            assert_eq!(rep.status, RunStatus::Success, "{:?}", rep.error);
+            // The slug Home Assistant gave it (the copy id ends with it).
+            made.push(rep.copies[0].copy_id.rsplit('-').next().unwrap().to_owned());
+        }
+        // The newest stays; the two older Lifeboat shipped everywhere are gone; the one never
+        // shipped stays.
+        let mut left = d.backups();
+        left.sort();
+        let mut want = vec!["before01".to_owned(), made[2].clone()];
+        want.sort();
+        assert_eq!(left, want, "{flavor:?}");
+        let gone = r.history.deletions(10).await.unwrap();
+        assert_eq!(gone.len(), 2);
+        assert!(gone.iter().all(|g| g.destination == "home-assistant"
+            && g.trigger == "keep_local"
+            && g.reason.contains("verified copy on every destination")));
+        if flavor == Flavor::Supervisor {
+            assert!(
+                d.log()
+                    .iter()
+                    .any(|l| l.starts_with("DELETE /backups/") && l.contains(".local"))
+            );
+        }
+    }
+}

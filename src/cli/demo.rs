@@ -45,6 +45,7 @@ pub async fn run(dir: &Path) -> anyhow::Result<ExitCode> {
         listen: None,
         retention: None,
         schedule: Default::default(),
+        keep_local: None,
         stale_after_hours: None,
         alert: None,
     };

@@ -403,6 +403,7 @@ fn load_options(cli: &Cli, inline: &Inline, env: &Env) -> Result<Options, Config
                 listen: None,
                 retention: None,
                 schedule: Default::default(),
+                keep_local: None,
                 stale_after_hours: None,
                 alert: None,
             }),
@@ -561,6 +562,7 @@ pub(crate) fn runner(cfg: &Config, env: &Env) -> anyhow::Result<(Runner, Option<
         clock: Arc::new(SystemClock),
         observer,
         tz: cfg.schedule.tz,
+        keep_local: cfg.keep_local,
     };
     Ok((runner, reporter))
 }

@@ -29,6 +29,8 @@ pub struct Config {
     pub notify_service: Option<String>,
     pub listen: Option<String>,
     pub schedule: ScheduleSpec,
+    /// Home Assistant backups to keep locally once they are off-site (`None`: leave them alone).
+    pub keep_local: Option<u32>,
     /// A destination without a verified copy for this long is a problem.
     pub stale_after: std::time::Duration,
     pub alert: Option<AlertSpec>,

@@ -39,6 +39,10 @@ pub struct Options {
     /// When backups and re-verifications run.
     #[serde(default)]
     pub schedule: ScheduleOptions,
+    /// Keep this many backups in Home Assistant and delete older ones once every destination
+    /// holds a verified copy (unset: Home Assistant's backups are left alone).
+    #[serde(default)]
+    pub keep_local: Option<u32>,
     /// A destination with no verified copy for this many hours is a problem (default 26).
     #[serde(default)]
     pub stale_after_hours: Option<u32>,

@@ -40,6 +40,13 @@ pub fn validate(
     let schedule = schedule(opts.schedule, env, &mut problems);
     let alert = opts.alert.and_then(|a| alert(a, &mut problems));
     let stale_hours = opts.stale_after_hours.unwrap_or(super::DEFAULT_STALE_HOURS);
+    if opts.keep_local.is_some() && matches!(source, Some(SourceSpec::Folder { .. })) {
+        problems.push(problem(
+            "keep_local",
+            "applies to the supervisor and core sources only: Lifeboat does not delete files from a \
+             folder source",
+        ));
+    }
     if stale_hours == 0 {
         problems.push(problem(
             "stale_after_hours",
@@ -85,6 +92,7 @@ pub fn validate(
             notify_service,
             listen: opts.listen,
             schedule,
+            keep_local: opts.keep_local,
             stale_after: std::time::Duration::from_secs(u64::from(stale_hours) * 3600),
             alert,
         }),

@@ -205,6 +205,35 @@ impl History {
         .await
     }
 
+    /// Source keys of the backups that have a verified copy on every one of `destinations`.
+    ///
+    /// # Errors
+    /// [`HistoryError`] on database failure.
+    pub async fn verified_everywhere(
+        &self,
+        destinations: &[String],
+    ) -> Result<HashSet<String>, HistoryError> {
+        let wanted: HashSet<String> = destinations.iter().cloned().collect();
+        let pairs: Vec<(String, String)> = self
+            .with(|conn| {
+                let mut st = conn.prepare(
+                    "SELECT DISTINCT r.source_key, c.destination FROM runs r JOIN copies c ON c.run_id = r.id
+                     WHERE c.status = 'verified' AND r.source_key IS NOT NULL",
+                )?;
+                st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect()
+            })
+            .await?;
+        let mut by_key: HashMap<String, HashSet<String>> = HashMap::new();
+        for (k, d) in pairs {
+            by_key.entry(k).or_default().insert(d);
+        }
+        Ok(by_key
+            .into_iter()
+            .filter(|(_, ds)| !wanted.is_empty() && wanted.is_subset(ds))
+            .map(|(k, _)| k)
+            .collect())
+    }
+
     /// Records one re-verification of a copy.
     ///
     /// # Errors

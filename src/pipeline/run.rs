@@ -36,7 +36,13 @@ pub struct Runner {
     pub observer: Arc<dyn RunObserver>,
     /// The home's time zone: retention counts days, weeks… there.
     pub tz: chrono_tz::Tz,
+    /// Keep this many backups on Home Assistant's disk and delete older ones once they are
+    /// off-site everywhere; `None` leaves Home Assistant's backups alone.
+    pub keep_local: Option<u32>,
 }
+
+/// The name deletions of Home Assistant's own backups are recorded under.
+pub const LOCAL_HA: &str = "home-assistant";
 
 /// What one request for a backup asks for.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -245,8 +251,62 @@ impl Runner {
             if let Some(last) = reports.last_mut() {
                 last.retention = pruned;
             }
+            if let Some(keep) = self.keep_local
+                && let Err(e) = self.clean_local(keep).await
+            {
+                tracing::warn!("cleaning up Home Assistant's own backups: {e}");
+            }
         }
         Ok(reports)
+    }
+
+    /// Deletes Home Assistant's own backups beyond the newest `keep` that have a verified copy on
+    /// every destination (see [`crate::retention::local`]); each deletion is recorded with its
+    /// reason. Returns the slugs or ids deleted.
+    ///
+    /// # Errors
+    /// A message when the source cannot list its backups or history cannot be used.
+    pub async fn clean_local(&self, keep: u32) -> Result<Vec<String>, String> {
+        let Some(local) = self
+            .source
+            .local_backups()
+            .await
+            .map_err(|e| e.to_string())?
+        else {
+            return Ok(Vec::new());
+        };
+        let names: Vec<String> = self.destinations.iter().map(|d| d.name.clone()).collect();
+        let safe = self
+            .history
+            .verified_everywhere(&names)
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut deleted = Vec::new();
+        for (backup, reason) in crate::retention::local::to_delete(local, &safe, keep) {
+            let error = self
+                .source
+                .delete_local(&backup.id)
+                .await
+                .err()
+                .map(|e| e.to_string());
+            self.history
+                .record_deletion(crate::history::upkeep::DeletionRow {
+                    at: self.clock.now(),
+                    destination: LOCAL_HA.into(),
+                    copy_id: backup.id.clone(),
+                    made: Some(backup.date),
+                    trigger: "keep_local".into(),
+                    reason,
+                    error: error.clone(),
+                })
+                .await
+                .map_err(|e| e.to_string())?;
+            match error {
+                None => deleted.push(backup.id),
+                Some(e) => tracing::warn!("deleting Home Assistant backup {}: {e}", backup.id),
+            }
+        }
+        Ok(deleted)
     }
 
     /// Applies every destination's retention policy (see [`crate::retention::prune::prune_all`]).

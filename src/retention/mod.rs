@@ -13,6 +13,7 @@
 //!
 //! Apart from `within` and copies dated in the future, the decisions do not depend on `now`.
 
+pub mod local;
 pub mod policy;
 pub mod prune;
 

@@ -4,7 +4,7 @@
 //! answers with the finished backup.
 
 use super::{
-    Asked, FOLDERS, Opened, Partial, Patience, Pending, Source, SourceError, backup_name,
+    Asked, FOLDERS, Listed, Opened, Partial, Patience, Pending, Source, SourceError, backup_name,
     stream_response,
 };
 use crate::config::SourceMode;
@@ -395,5 +395,41 @@ impl Source for CoreSource {
             ))),
             s => Err(SourceError::Download(format!("HTTP {s}"))),
         }
+    }
+
+    async fn local_backups(&self) -> Result<Option<Vec<Listed>>, SourceError> {
+        let url = websocket_url(&self.base, "/api/websocket")?;
+        let mut ws = WsClient::connect(&url, &self.token, self.patience.answer).await?;
+        let info = ws.call(json!({"type": "backup/info"})).await?;
+        // Only backups stored nowhere but on Home Assistant's disk: backup/delete removes a
+        // backup from every agent, and copies elsewhere are not Lifeboat's to remove.
+        let local = info["backups"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|b| {
+                b["agents"].as_object().is_some_and(|a| {
+                    !a.is_empty() && a.keys().all(|k| LOCAL_AGENTS.contains(&k.as_str()))
+                })
+            })
+            .filter_map(|b| {
+                let id = b["backup_id"].as_str()?;
+                Some(Listed {
+                    key: format!("core:{id}"),
+                    id: id.to_owned(),
+                    date: super::ha_date(b["date"].as_str()),
+                })
+            })
+            .collect();
+        Ok(Some(local))
+    }
+
+    async fn delete_local(&self, id: &str) -> Result<(), SourceError> {
+        let url = websocket_url(&self.base, "/api/websocket")?;
+        let mut ws = WsClient::connect(&url, &self.token, self.patience.answer).await?;
+        ws.call(json!({"type": "backup/delete", "backup_id": id}))
+            .await
+            .map(drop)
+            .map_err(Into::into)
     }
 }

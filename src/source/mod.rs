@@ -173,6 +173,19 @@ pub trait Source: Send + Sync {
     fn creates_backups(&self) -> bool {
         true
     }
+
+    /// The backups kept on Home Assistant's own disk, for `keep_local` cleanup; `None` when this
+    /// source cannot delete backups.
+    async fn local_backups(&self) -> Result<Option<Vec<Listed>>, SourceError> {
+        Ok(None)
+    }
+
+    /// Deletes one local backup (by its slug or id, as listed).
+    async fn delete_local(&self, id: &str) -> Result<(), SourceError> {
+        Err(SourceError::BackupFailed(format!(
+            "this source cannot delete backup {id}"
+        )))
+    }
 }
 
 /// Builds the configured source.

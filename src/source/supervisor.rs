@@ -204,4 +204,44 @@ impl Source for SupervisorSource {
             self.client.download(&pending.locator).await?,
         ))
     }
+
+    async fn local_backups(&self) -> Result<Option<Vec<Listed>>, SourceError> {
+        let data = self
+            .client
+            .call(reqwest::Method::GET, "/backups", None)
+            .await?;
+        let local = data["backups"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|b| {
+                // Local storage is written null, "" or ".local"; older Supervisors list no locations.
+                b["locations"].as_array().map_or(true, |l| {
+                    l.iter().any(|x| x.is_null() || x == "" || x == ".local")
+                })
+            })
+            .filter_map(|b| {
+                let slug = b["slug"].as_str()?;
+                Some(Listed {
+                    key: format!("supervisor:{slug}"),
+                    id: slug.to_owned(),
+                    date: ha_date(b["date"].as_str()),
+                })
+            })
+            .collect();
+        Ok(Some(local))
+    }
+
+    async fn delete_local(&self, id: &str) -> Result<(), SourceError> {
+        // Only the copy on Home Assistant's disk: copies on network storage stay.
+        self.client
+            .call(
+                reqwest::Method::DELETE,
+                &format!("/backups/{id}"),
+                Some(serde_json::json!({"location": [".local"]})),
+            )
+            .await
+            .map(drop)
+            .map_err(Into::into)
+    }
 }

@@ -118,6 +118,7 @@ impl Double {
             .route("/backups/new/partial", post(new_full))
             .route("/backups/{slug}/info", get(backup_info))
             .route("/backups/{slug}/download", get(sup_download))
+            .route("/backups/{slug}", axum::routing::delete(sup_delete))
             .route("/jobs/info", get(jobs_info))
             .route("/jobs/{uuid}", get(|| async { StatusCode::FORBIDDEN }))
             .route("/api/backup/download/{id}", get(core_download))
@@ -178,6 +179,17 @@ impl Double {
             .lock()
             .unwrap()
             .push((slug.to_owned(), date.to_owned()));
+    }
+
+    /// The backups Home Assistant holds now.
+    pub fn backups(&self) -> Vec<String> {
+        self.inner
+            .backups
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(s, _)| s.clone())
+            .collect()
     }
 
     /// How many backups were asked for (through either API).
@@ -293,6 +305,26 @@ async fn list_backups(State(s): State<Arc<Inner>>, headers: HeaderMap) -> Respon
         })
         .collect();
     ok(json!({"backups": list}))
+}
+
+async fn sup_delete(
+    State(s): State<Arc<Inner>>,
+    headers: HeaderMap,
+    Path(slug): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    s.record(format!(
+        "DELETE /backups/{slug} {}",
+        String::from_utf8_lossy(&body)
+    ));
+    if !supervisor_authorized(&s, &headers) {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    if !s.has_backup(&slug) {
+        return error(StatusCode::NOT_FOUND, "Backup does not exist");
+    }
+    s.backups.lock().unwrap().retain(|(b, _)| *b != slug);
+    ok(json!({}))
 }
 
 async fn backup_info(

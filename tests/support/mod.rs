@@ -168,6 +168,7 @@ pub fn runner(
         clock: Arc::new(SystemClock),
         observer: Arc::new(lifeboat::pipeline::run::Quiet),
         tz: chrono_tz::UTC,
+        keep_local: None,
     }
 }
 

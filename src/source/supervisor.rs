@@ -216,9 +216,9 @@ impl Source for SupervisorSource {
             .flatten()
             .filter(|b| {
                 // Local storage is written null, "" or ".local"; older Supervisors list no locations.
-                b["locations"].as_array().map_or(true, |l| {
-                    l.iter().any(|x| x.is_null() || x == "" || x == ".local")
-                })
+                b["locations"]
+                    .as_array()
+                    .is_none_or(|l| l.iter().any(|x| x.is_null() || x == "" || x == ".local"))
             })
             .filter_map(|b| {
                 let slug = b["slug"].as_str()?;

@@ -558,3 +558,68 @@ fn the_cli_prunes_previews_pins_and_re_verifies() {
         text(&o)
     );
 }
+
+/// `lifeboat serve` runs the schedule: a backup every two seconds (croner's optional seconds
+/// field) lands in the folder without anybody asking, and retention keeps the folder trimmed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_runs_scheduled_backups_by_itself() {
+    let src = folder_with(&[("one.tar", &fixture("ha-core/ha-2026.2.3-plain.tar"))]);
+    let out = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("lifeboat.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "data_dir = \"{data}\"\nlisten = \"127.0.0.1:0\"\n\
+             [source]\ntype = \"folder\"\npath = \"{src}\"\n\
+             [schedule]\nbackup = \"*/2 * * * * *\"\n\
+             [encryption]\nrecipients = [\"{recipient}\"]\n\
+             [[destinations]]\ntype = \"local\"\nname = \"nas\"\npath = \"{out}\"\n",
+            data = dir.path().join("data").display(),
+            src = src.path().display(),
+            out = out.path().display(),
+            recipient = kit().identity.to_public(),
+        ),
+    )
+    .unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_lifeboat"))
+        .args(["--config", cfg.to_str().unwrap(), "serve"])
+        .env("LIFEBOAT_LOG", "info")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(dir.path().join("stderr.log")).unwrap())
+        .spawn()
+        .unwrap();
+    let manifests = || {
+        std::fs::read_dir(out.path())
+            .map(|d| {
+                d.filter(|e| {
+                    e.as_ref()
+                        .is_ok_and(|e| e.file_name().to_string_lossy().ends_with(".manifest.json"))
+                })
+                .count()
+            })
+            .unwrap_or(0)
+    };
+    for _ in 0..300 {
+        if manifests() > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let log = std::fs::read_to_string(dir.path().join("stderr.log")).unwrap_or_default();
+    assert_eq!(
+        manifests(),
+        1,
+        "no scheduled backup landed; lifeboat said: {log}"
+    );
+    assert!(log.contains("next scheduled backup"), "{log}");
+    let h = lifeboat::history::History::open(&dir.path().join("data")).unwrap();
+    let runs = h.recent_runs(10).await.unwrap();
+    assert!(
+        runs.iter()
+            .any(|r| r.trigger == "schedule" && r.status == RunStatus::Success)
+    );
+}

@@ -185,26 +185,13 @@ impl Runner {
         if let Err(error) = check_destination_names(&self.destinations, &request.destinations) {
             return self.refuse(request, creates, error).await;
         }
-        let asked: Vec<Destination> = self
-            .destinations
-            .iter()
-            .filter(|d| request.destinations.is_empty() || request.destinations.contains(&d.name))
-            .cloned()
-            .collect();
-        let need = self.history.last_stored_size().await?;
-        let (passed, skipped) = super::preflight::check_all(&asked, need).await;
-        if passed.is_empty() {
-            let why: Vec<String> = skipped.iter().map(|(d, w)| format!("{d}: {w}")).collect();
-            return self
-                .refuse(
-                    request,
-                    creates,
-                    format!(
-                        "no destination passed the pre-flight check, so no backup was made: {}",
-                        why.join("; ")
-                    ),
-                )
-                .await;
+        // Before Home Assistant is asked to make a backup: is there anywhere to put it?
+        let mut skipped = Vec::new();
+        if creates {
+            match self.preflight(request).await? {
+                Ok(s) => skipped = s,
+                Err(why) => return self.refuse(request, true, why).await,
+            }
         }
         let shipped = if request.reship {
             Default::default()
@@ -235,6 +222,10 @@ impl Runner {
         }
         if !creates {
             self.observer.started(request).await;
+            match self.preflight(request).await? {
+                Ok(s) => skipped = s,
+                Err(why) => return self.refuse(request, true, why).await,
+            }
         }
         let mut reports = Vec::new();
         for p in pending {
@@ -367,6 +358,30 @@ impl Runner {
             )
             .await?;
         Ok(failed_report(run_id, error))
+    }
+
+    /// Checks the destinations asked for: those that fail, with why; or, when none passes, the
+    /// reason no backup can be made.
+    async fn preflight(
+        &self,
+        request: &RunRequest,
+    ) -> Result<Result<Vec<(String, String)>, String>, HistoryError> {
+        let asked: Vec<Destination> = self
+            .destinations
+            .iter()
+            .filter(|d| request.destinations.is_empty() || request.destinations.contains(&d.name))
+            .cloned()
+            .collect();
+        let need = self.history.last_stored_size().await?;
+        let (passed, skipped) = super::preflight::check_all(&asked, need).await;
+        if passed.is_empty() {
+            let why: Vec<String> = skipped.iter().map(|(d, w)| format!("{d}: {w}")).collect();
+            return Ok(Err(format!(
+                "no destination passed the pre-flight check, so no backup was made: {}",
+                why.join("; ")
+            )));
+        }
+        Ok(Ok(skipped))
     }
 
     /// Records a run that could not start, and tells the observers.

@@ -53,24 +53,7 @@ impl SupervisorSource {
     /// Ship mode: the Supervisor's own list (`GET /backups`, every location), new since the last
     /// one shipped; with the websocket method, Home Assistant's current key is captured too.
     async fn list_to_ship(&self, shipped: &HashSet<String>) -> Result<Vec<Pending>, SourceError> {
-        let data = self
-            .client
-            .call(reqwest::Method::GET, "/backups", None)
-            .await?;
-        let listed: Vec<Listed> = data["backups"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|b| {
-                let slug = b["slug"].as_str()?;
-                Some(Listed {
-                    key: format!("supervisor:{slug}"),
-                    id: slug.to_owned(),
-                    date: ha_date(b["date"].as_str()),
-                })
-            })
-            .collect();
-        let chosen = new_since_shipped(listed, shipped);
+        let chosen = new_since_shipped(self.list(false).await?, shipped);
         let ha_key = if chosen.is_empty() || self.method == SupervisorMethod::Rest {
             None
         } else {
@@ -84,6 +67,35 @@ impl SupervisorSource {
                 locator: l.id,
                 warnings: Vec::new(),
                 ha_key: ha_key.clone(),
+            })
+            .collect())
+    }
+
+    /// The Supervisor's list of backups (`GET /backups`); with `only_local`, those with a copy on
+    /// Home Assistant's own disk.
+    async fn list(&self, only_local: bool) -> Result<Vec<Listed>, SourceError> {
+        let data = self
+            .client
+            .call(reqwest::Method::GET, "/backups", None)
+            .await?;
+        Ok(data["backups"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|b| {
+                // Local storage is written null, "" or ".local"; older Supervisors list no locations.
+                !only_local
+                    || b["locations"]
+                        .as_array()
+                        .is_none_or(|l| l.iter().any(|x| x.is_null() || x == "" || x == ".local"))
+            })
+            .filter_map(|b| {
+                let slug = b["slug"].as_str()?;
+                Some(Listed {
+                    key: format!("supervisor:{slug}"),
+                    id: slug.to_owned(),
+                    date: ha_date(b["date"].as_str()),
+                })
             })
             .collect())
     }
@@ -206,30 +218,7 @@ impl Source for SupervisorSource {
     }
 
     async fn local_backups(&self) -> Result<Option<Vec<Listed>>, SourceError> {
-        let data = self
-            .client
-            .call(reqwest::Method::GET, "/backups", None)
-            .await?;
-        let local = data["backups"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|b| {
-                // Local storage is written null, "" or ".local"; older Supervisors list no locations.
-                b["locations"]
-                    .as_array()
-                    .is_none_or(|l| l.iter().any(|x| x.is_null() || x == "" || x == ".local"))
-            })
-            .filter_map(|b| {
-                let slug = b["slug"].as_str()?;
-                Some(Listed {
-                    key: format!("supervisor:{slug}"),
-                    id: slug.to_owned(),
-                    date: ha_date(b["date"].as_str()),
-                })
-            })
-            .collect();
-        Ok(Some(local))
+        self.list(true).await.map(Some)
     }
 
     async fn delete_local(&self, id: &str) -> Result<(), SourceError> {

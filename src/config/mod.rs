@@ -65,12 +65,23 @@ pub const DEFAULT_VERIFY_MIB: u64 = 20;
 /// A destination without a verified copy for this many hours is stale, by default.
 pub const DEFAULT_STALE_HOURS: u32 = 26;
 
-/// An alert outside Home Assistant.
-#[derive(Debug, Clone)]
+/// An alert outside Home Assistant. Its URL often is the secret (a healthchecks ping id, an ntfy
+/// topic), so `Debug` shows only the host.
+#[derive(Clone)]
 pub struct AlertSpec {
     pub url: Url,
     pub kind: AlertKind,
     pub on_success: bool,
+}
+
+impl fmt::Debug for AlertSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AlertSpec")
+            .field("host", &self.url.host_str())
+            .field("kind", &self.kind)
+            .field("on_success", &self.on_success)
+            .finish_non_exhaustive()
+    }
 }
 
 /// How the alert is sent.

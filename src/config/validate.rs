@@ -672,6 +672,8 @@ mod tests {
         assert_eq!(cfg.schedule.jitter, std::time::Duration::from_secs(900));
         assert_eq!(cfg.stale_after, std::time::Duration::from_secs(50 * 3600));
         assert_eq!(cfg.alert.as_ref().map(|a| a.kind), Some(AlertKind::Ntfy));
+        // The topic is the secret: Debug shows the host only.
+        assert!(!format!("{cfg:?}").contains("lifeboat"), "{cfg:?}");
         // The options page's empty alert section means no alert.
         let empty = base.replace(
             "url = \"https://ntfy.example/lifeboat\"\n            kind = \"ntfy\"",

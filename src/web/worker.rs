@@ -60,32 +60,29 @@ impl Triggers {
     }
 }
 
+/// Logs how the runs of a job ended.
+fn log_runs(
+    what: &str,
+    result: Result<Vec<crate::pipeline::run::RunReport>, crate::history::HistoryError>,
+) {
+    match result {
+        Ok(reports) => {
+            for rep in reports {
+                tracing::info!(
+                    run = rep.run_id,
+                    status = rep.status.as_str(),
+                    "{what} finished"
+                );
+            }
+        }
+        Err(e) => tracing::error!("recording the {what} failed: {e}"),
+    }
+}
+
 async fn work(runner: &Runner, settings: WorkerSettings, job: Job) {
     match job {
-        Job::Backup(request) => match runner.run_request(&request).await {
-            Ok(reports) => {
-                for rep in reports {
-                    tracing::info!(
-                        run = rep.run_id,
-                        status = rep.status.as_str(),
-                        "run finished"
-                    );
-                }
-            }
-            Err(e) => tracing::error!("recording the run failed: {e}"),
-        },
-        Job::Retry => match runner.retry_due().await {
-            Ok(reports) => {
-                for rep in reports {
-                    tracing::info!(
-                        run = rep.run_id,
-                        status = rep.status.as_str(),
-                        "retry finished"
-                    );
-                }
-            }
-            Err(e) => tracing::error!("the retry queue: {e}"),
-        },
+        Job::Backup(request) => log_runs("run", runner.run_request(&request).await),
+        Job::Retry => log_runs("retry", runner.retry_due().await),
         Job::Verify => {
             let checked = crate::pipeline::reverify::reverify(
                 &runner.destinations,

@@ -4,7 +4,7 @@
 //! longer lists it) is recorded as failed and becomes a problem Home Assistant is told about.
 
 use super::Clock;
-use super::verify::digest_at;
+use super::verify::{VerifyError, read_back_at};
 use crate::destinations::{Destination, manifest};
 use crate::history::upkeep::CheckRow;
 use crate::history::{History, HistoryError};
@@ -95,14 +95,13 @@ pub async fn reverify(
         };
         for (_, m) in order.into_iter().take(take) {
             let started = tokio::time::Instant::now();
-            let verdict = match digest_at(d, &m.object, Some(rate)).await {
-                Ok((size, sha)) if size == m.stored.size && sha == m.stored.sha256 => None,
-                Ok((size, sha)) => Some(format!(
-                    "changed: the manifest says {} bytes with sha-256 {}, the destination holds {size} bytes with sha-256 {sha}",
-                    m.stored.size, m.stored.sha256
-                )),
-                Err(e) => Some(e.to_string()),
-            };
+            let verdict =
+                match read_back_at(d, &m.object, m.stored.size, &m.stored.sha256, Some(rate)).await
+                {
+                    Ok(()) => None,
+                    Err(e @ VerifyError::Mismatch { .. }) => Some(format!("changed: {e}")),
+                    Err(e) => Some(e.to_string()),
+                };
             let ms = u64::try_from(started.elapsed().as_millis()).ok();
             let ok = verdict.is_none();
             history

@@ -31,10 +31,7 @@ pub async fn digest(destination: &Destination, object: &str) -> Result<(u64, Str
 
 /// Like [`digest`], reading at most `rate` bytes per second when given (re-verification shares
 /// the home's uplink with everything else).
-///
-/// # Errors
-/// [`VerifyError::Read`] when it cannot be read to its end.
-pub async fn digest_at(
+async fn digest_at(
     destination: &Destination,
     object: &str,
     rate: Option<u64>,
@@ -76,7 +73,21 @@ pub async fn read_back(
     expected_size: u64,
     expected_sha256: &str,
 ) -> Result<(), VerifyError> {
-    let (size, sha256) = digest(destination, object).await?;
+    read_back_at(destination, object, expected_size, expected_sha256, None).await
+}
+
+/// Like [`read_back`], reading at most `rate` bytes per second when given.
+///
+/// # Errors
+/// [`VerifyError`] when it cannot be read or differs.
+pub async fn read_back_at(
+    destination: &Destination,
+    object: &str,
+    expected_size: u64,
+    expected_sha256: &str,
+    rate: Option<u64>,
+) -> Result<(), VerifyError> {
+    let (size, sha256) = digest_at(destination, object, rate).await?;
     if size != expected_size || sha256 != expected_sha256 {
         return Err(VerifyError::Mismatch {
             expected_size,

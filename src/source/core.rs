@@ -76,8 +76,7 @@ pub(crate) async fn create_with_websocket(
             })?,
     };
     // Encrypt with Home Assistant's own key, so its emergency kit restores the backup too.
-    let config = ws.call(json!({"type": "backup/config/info"})).await?;
-    let password = config["config"]["create_backup"]["password"].clone();
+    let ha_key = current_key(ws).await?;
 
     let sub = ws
         .subscribe(json!({"type": "backup/subscribe_events"}))
@@ -91,9 +90,8 @@ pub(crate) async fn create_with_websocket(
         "include_database": true,
         "name": name,
     });
-    let ha_key = password.as_str().map(Secret::new);
-    if password.is_string() {
-        request["password"] = password;
+    if let Some(key) = &ha_key {
+        request["password"] = json!(key.expose());
     }
     match (supervised, partial) {
         (true, None) => {
@@ -198,6 +196,39 @@ async fn create_legacy(ws: &mut WsClient) -> Result<Created, SourceError> {
     })
 }
 
+/// Home Assistant's current backup key (`create_backup.password` of `backup/config/info`), when
+/// it has one.
+pub(crate) async fn current_key(ws: &mut WsClient) -> Result<Option<Secret>, WsError> {
+    let config = ws.call(json!({"type": "backup/config/info"})).await?;
+    Ok(config["config"]["create_backup"]["password"]
+        .as_str()
+        .map(Secret::new))
+}
+
+/// The backups of a `backup/info` answer, each with the agents that store it.
+fn listed_with_agents(info: &Value) -> Vec<(Listed, Vec<String>)> {
+    info["backups"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|b| {
+            let id = b["backup_id"].as_str()?;
+            let agents = b["agents"]
+                .as_object()
+                .map(|a| a.keys().cloned().collect())
+                .unwrap_or_default();
+            Some((
+                Listed {
+                    key: format!("core:{id}"),
+                    id: id.to_owned(),
+                    date: super::ha_date(b["date"].as_str()),
+                },
+                agents,
+            ))
+        })
+        .collect()
+}
+
 fn backup_ids(info: &Value) -> HashSet<String> {
     info["backups"]
         .as_array()
@@ -258,52 +289,31 @@ impl CoreSource {
 
 /// Ship mode over the websocket: the backups Home Assistant lists that are stored by a local
 /// agent (or `agent`), new since the last one shipped, with Home Assistant's current key.
-pub(crate) async fn list_to_ship(
+async fn list_to_ship(
     ws: &mut WsClient,
-    key_prefix: &str,
     agent: Option<&str>,
     shipped: &HashSet<String>,
 ) -> Result<Vec<Pending>, SourceError> {
     let info = ws.call(json!({"type": "backup/info"})).await?;
-    let mut found = Vec::new();
-    for b in info["backups"].as_array().into_iter().flatten() {
-        let Some(id) = b["backup_id"].as_str() else {
-            continue;
-        };
-        let agents: Vec<&str> = b["agents"]
-            .as_object()
-            .map(|a| a.keys().map(String::as_str).collect())
-            .unwrap_or_default();
-        let from = match agent {
-            Some(a) => agents.iter().find(|x| **x == a),
-            None => agents.iter().find(|x| LOCAL_AGENTS.contains(x)),
-        };
-        if let Some(from) = from {
-            found.push((
-                super::Listed {
-                    key: format!("{key_prefix}{id}"),
-                    id: id.to_owned(),
-                    date: super::ha_date(b["date"].as_str()),
-                },
-                (*from).to_owned(),
-            ));
+    // The agent each backup is downloaded from, by key.
+    let mut from = std::collections::HashMap::new();
+    let mut listed = Vec::new();
+    for (l, agents) in listed_with_agents(&info) {
+        let pick = agents.into_iter().find(|a| match agent {
+            Some(wanted) => a == wanted,
+            None => LOCAL_AGENTS.contains(&a.as_str()),
+        });
+        if let Some(a) = pick {
+            from.insert(l.key.clone(), a);
+            listed.push(l);
         }
     }
-    // Home Assistant's current key: its automatic backups are made with it.
-    let ha_key = ws
-        .call(json!({"type": "backup/config/info"}))
-        .await
-        .ok()
-        .and_then(|c| {
-            c["config"]["create_backup"]["password"]
-                .as_str()
-                .map(Secret::new)
-        });
-    let chosen = super::new_since_shipped(found.iter().map(|(l, _)| l.clone()).collect(), shipped);
-    Ok(chosen
+    // Home Assistant's automatic backups are made with its current key.
+    let ha_key = current_key(ws).await.ok().flatten();
+    Ok(super::new_since_shipped(listed, shipped)
         .into_iter()
         .filter_map(|l| {
-            let agent = found.iter().find(|(x, _)| x.key == l.key)?.1.clone();
+            let agent = from.remove(&l.key)?;
             Some(Pending {
                 locator: format!("/api/backup/download/{}?agent_id={agent}", l.id),
                 key: l.key,
@@ -338,7 +348,7 @@ impl Source for CoreSource {
             super::ship_takes_nothing(asked)?;
             let url = websocket_url(&self.base, "/api/websocket")?;
             let mut ws = WsClient::connect(&url, &self.token, self.patience.answer).await?;
-            return list_to_ship(&mut ws, "core:", self.agent_id.as_deref(), shipped).await;
+            return list_to_ship(&mut ws, self.agent_id.as_deref(), shipped).await;
         }
         if let Some(p) = asked.partial
             && (!p.addons.is_empty() || !p.folders.is_empty() || !p.homeassistant)
@@ -403,23 +413,12 @@ impl Source for CoreSource {
         let info = ws.call(json!({"type": "backup/info"})).await?;
         // Only backups stored nowhere but on Home Assistant's disk: backup/delete removes a
         // backup from every agent, and copies elsewhere are not Lifeboat's to remove.
-        let local = info["backups"]
-            .as_array()
+        let local = listed_with_agents(&info)
             .into_iter()
-            .flatten()
-            .filter(|b| {
-                b["agents"].as_object().is_some_and(|a| {
-                    !a.is_empty() && a.keys().all(|k| LOCAL_AGENTS.contains(&k.as_str()))
-                })
+            .filter(|(_, agents)| {
+                !agents.is_empty() && agents.iter().all(|a| LOCAL_AGENTS.contains(&a.as_str()))
             })
-            .filter_map(|b| {
-                let id = b["backup_id"].as_str()?;
-                Some(Listed {
-                    key: format!("core:{id}"),
-                    id: id.to_owned(),
-                    date: super::ha_date(b["date"].as_str()),
-                })
-            })
+            .map(|(l, _)| l)
             .collect();
         Ok(Some(local))
     }

@@ -6,7 +6,7 @@
 //!
 //! Either way the tar is then streamed from `GET /backups/{slug}/download`.
 
-use super::core::create_with_websocket;
+use super::core::{create_with_websocket, current_key};
 use super::{
     Asked, Listed, Opened, Partial, Patience, Pending, Source, SourceError, backup_name, ha_date,
     new_since_shipped, ship_takes_nothing, stream_response,
@@ -107,13 +107,7 @@ impl SupervisorSource {
         let mut ws = WsClient::connect(&url, &self.token, self.patience.answer)
             .await
             .ok()?;
-        let config = ws
-            .call(serde_json::json!({"type": "backup/config/info"}))
-            .await
-            .ok()?;
-        config["config"]["create_backup"]["password"]
-            .as_str()
-            .map(Secret::new)
+        current_key(&mut ws).await.ok().flatten()
     }
 
     async fn create_rest(

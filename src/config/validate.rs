@@ -28,14 +28,12 @@ pub fn validate(
 ) -> Result<Config, ConfigError> {
     let mut problems = Vec::new();
     let source = source(opts.source, env, &mut problems);
-    let default_policy = match opts.retention.as_deref().map(Policy::parse) {
-        None => Policy::default(),
-        Some(Ok(p)) => p,
-        Some(Err(e)) => {
-            problems.push(problem("retention", &e));
-            Policy::default()
-        }
-    };
+    let default_policy = policy(
+        opts.retention.as_deref(),
+        "retention",
+        Policy::default(),
+        &mut problems,
+    );
     let destinations = destinations(opts.destinations, default_policy, &mut problems);
     let schedule = schedule(opts.schedule, env, &mut problems);
     let alert = opts.alert.and_then(|a| alert(a, &mut problems));
@@ -251,6 +249,18 @@ fn source(opts: SourceOptions, env: &Env, problems: &mut Vec<Problem>) -> Option
     }
 }
 
+/// A retention policy as written, `default` when none is.
+fn policy(text: Option<&str>, field: &str, default: Policy, problems: &mut Vec<Problem>) -> Policy {
+    match text.map(Policy::parse) {
+        None => default,
+        Some(Ok(p)) => p,
+        Some(Err(e)) => {
+            problems.push(problem(field, &e));
+            default
+        }
+    }
+}
+
 fn cron(text: Option<&str>, field: &str, problems: &mut Vec<Problem>) -> Option<croner::Cron> {
     let text = text.map(str::trim).filter(|t| !t.is_empty())?;
     match text.parse::<croner::Cron>() {
@@ -379,14 +389,12 @@ fn destination(
     problems: &mut Vec<Problem>,
 ) -> Option<DestinationSpec> {
     let before = problems.len();
-    let retention = match opts.retention().map(Policy::parse) {
-        None => default_policy,
-        Some(Ok(p)) => p,
-        Some(Err(e)) => {
-            problems.push(problem(&format!("{at}.retention"), &e));
-            Policy::default()
-        }
-    };
+    let retention = policy(
+        opts.retention(),
+        &format!("{at}.retention"),
+        default_policy,
+        problems,
+    );
     let (name, kind) = match opts {
         DestinationOptions::Local { name, path, .. } => {
             if !path.is_absolute() {

@@ -360,18 +360,20 @@ impl Runner {
         Ok(failed_report(run_id, error))
     }
 
+    /// The destinations `request` asks for (every one when it names none).
+    fn asked<'a>(&'a self, request: &'a RunRequest) -> impl Iterator<Item = &'a Destination> {
+        self.destinations
+            .iter()
+            .filter(|d| request.destinations.is_empty() || request.destinations.contains(&d.name))
+    }
+
     /// Checks the destinations asked for: those that fail, with why; or, when none passes, the
     /// reason no backup can be made.
     async fn preflight(
         &self,
         request: &RunRequest,
     ) -> Result<Result<Vec<(String, String)>, String>, HistoryError> {
-        let asked: Vec<Destination> = self
-            .destinations
-            .iter()
-            .filter(|d| request.destinations.is_empty() || request.destinations.contains(&d.name))
-            .cloned()
-            .collect();
+        let asked: Vec<Destination> = self.asked(request).cloned().collect();
         let need = self.history.last_stored_size().await?;
         let (passed, skipped) = super::preflight::check_all(&asked, need).await;
         if passed.is_empty() {
@@ -410,9 +412,7 @@ impl Runner {
     ) -> Result<RunReport, HistoryError> {
         let trigger = request.trigger.as_str();
         let destinations: Vec<Destination> = self
-            .destinations
-            .iter()
-            .filter(|d| request.destinations.is_empty() || request.destinations.contains(&d.name))
+            .asked(request)
             .filter(|d| !skipped.iter().any(|(n, _)| n == &d.name))
             .cloned()
             .collect();

@@ -484,20 +484,7 @@ fn the_cli_prunes_previews_pins_and_re_verifies() {
         a.extend_from_slice(&["--source", &source, "--to", to, "--recipient", &recipient]);
         a.iter().map(|s| s.to_string()).collect::<Vec<_>>()
     };
-    let stored = || {
-        std::fs::read_dir(out.path())
-            .unwrap()
-            .filter(|e| {
-                let n = e
-                    .as_ref()
-                    .unwrap()
-                    .file_name()
-                    .to_string_lossy()
-                    .into_owned();
-                n.ends_with(".tar.age") || n.ends_with(".manifest.json")
-            })
-            .count()
-    };
+    let stored = || files_ending(out.path(), &[".tar.age", ".manifest.json"]);
     let run = |args: Vec<String>| {
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
         lifeboat(&refs, &[])
@@ -590,17 +577,7 @@ async fn serve_runs_scheduled_backups_by_itself() {
         .stderr(std::fs::File::create(dir.path().join("stderr.log")).unwrap())
         .spawn()
         .unwrap();
-    let manifests = || {
-        std::fs::read_dir(out.path())
-            .map(|d| {
-                d.filter(|e| {
-                    e.as_ref()
-                        .is_ok_and(|e| e.file_name().to_string_lossy().ends_with(".manifest.json"))
-                })
-                .count()
-            })
-            .unwrap_or(0)
-    };
+    let manifests = || files_ending(out.path(), &[".manifest.json"]);
     for _ in 0..300 {
         if manifests() > 0 {
             break;

@@ -284,3 +284,15 @@ impl lifeboat::pipeline::Clock for SetClock {
         *self.0.lock().unwrap()
     }
 }
+
+/// How many files in `dir` end in one of `suffixes` (0 when it cannot be read yet).
+pub fn files_ending(dir: &Path, suffixes: &[&str]) -> usize {
+    std::fs::read_dir(dir).map_or(0, |d| {
+        d.filter_map(Result::ok)
+            .filter(|e| {
+                let n = e.file_name().to_string_lossy().into_owned();
+                suffixes.iter().any(|s| n.ends_with(s))
+            })
+            .count()
+    })
+}

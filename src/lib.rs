@@ -17,6 +17,7 @@
 //! - [`web`]: the long-running server's status page and API.
 //! - [`alert`]: alerts outside Home Assistant (webhook, ntfy, healthchecks-style pings).
 //! - [`secret`]: a string type that never prints.
+//! - [`human`]: sizes, durations and ages as people read them.
 
 pub mod alert;
 pub mod archive;
@@ -26,6 +27,7 @@ pub mod crypto;
 pub mod destinations;
 pub mod ha;
 pub mod history;
+pub mod human;
 pub mod pipeline;
 pub mod recovery;
 pub mod report;

@@ -563,6 +563,7 @@ pub(crate) fn runner(cfg: &Config, env: &Env) -> anyhow::Result<(Runner, Option<
         observer,
         tz: cfg.schedule.tz,
         keep_local: cfg.keep_local,
+        progress: Arc::default(),
     };
     Ok((runner, reporter))
 }

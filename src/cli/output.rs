@@ -7,21 +7,7 @@ use lifeboat::pipeline::run::RunReport;
 use lifeboat::retention::prune::PruneReport;
 
 /// Bytes as people read them.
-pub fn human_size(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    #[allow(clippy::cast_precision_loss)]
-    let mut v = bytes as f64;
-    let mut unit = 0;
-    while v >= 1024.0 && unit < UNITS.len() - 1 {
-        v /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{v:.1} {}", UNITS[unit])
-    }
-}
+pub use lifeboat::human::size as human_size;
 
 /// What retention decided (and did) on each destination.
 pub fn print_prune(reports: &[PruneReport], all: &[Destination]) {
@@ -145,16 +131,4 @@ pub fn listed_json(listed: &[Listed]) -> serde_json::Value {
             })
             .collect(),
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sizes() {
-        assert_eq!(human_size(10), "10 B");
-        assert_eq!(human_size(3_870_720), "3.7 MiB");
-        assert_eq!(human_size(1 << 30), "1.0 GiB");
-    }
 }

@@ -2,8 +2,11 @@
 //! Calls run on tokio's blocking pool; the connection sits behind a std mutex that is never held
 //! across an `.await`.
 
+mod query;
 mod schema;
 pub mod upkeep;
+
+pub use query::{DestinationRecord, RunFilter, StorageEvent};
 
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -84,6 +87,22 @@ pub struct RunEnd {
     pub stored_sha256: Option<String>,
     pub error: Option<String>,
     pub warnings: Vec<String>,
+    /// What happened when, step by step.
+    pub timeline: Vec<Moment>,
+}
+
+/// One step of a run, as its timeline shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Moment {
+    pub at: DateTime<Utc>,
+    /// What happened, in plain words.
+    pub what: String,
+    /// The destination it concerns, if one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destination: Option<String>,
+    /// Set when this step failed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub failed: bool,
 }
 
 /// One copy's record.
@@ -112,10 +131,15 @@ pub struct RunRow {
     pub status: RunStatus,
     pub backup_slug: Option<String>,
     pub backup_name: Option<String>,
+    /// The date in the backup's own backup.json.
+    pub backup_date: Option<String>,
     pub plain_size: Option<u64>,
     pub plain_sha256: Option<String>,
+    pub stored_size: Option<u64>,
+    pub stored_sha256: Option<String>,
     pub error: Option<String>,
     pub warnings: Vec<String>,
+    pub timeline: Vec<Moment>,
     pub copies: Vec<CopyRecord>,
 }
 
@@ -213,7 +237,8 @@ impl History {
             tx.execute(
                 "UPDATE runs SET finished_at = ?2, status = ?3, source_key = ?4, backup_slug = ?5,
                  backup_name = ?6, backup_date = ?7, plain_size = ?8, plain_sha256 = ?9,
-                 stored_size = ?10, stored_sha256 = ?11, error = ?12, warnings = ?13 WHERE id = ?1",
+                 stored_size = ?10, stored_sha256 = ?11, error = ?12, warnings = ?13, timeline = ?14
+                 WHERE id = ?1",
                 params![
                     run_id,
                     finished_at.to_rfc3339(),
@@ -228,6 +253,7 @@ impl History {
                     end.stored_sha256,
                     end.error,
                     serde_json::to_string(&end.warnings).unwrap_or_else(|_| "[]".into()),
+                    serde_json::to_string(&end.timeline).unwrap_or_else(|_| "[]".into()),
                 ],
             )?;
             for cp in copies {
@@ -289,59 +315,7 @@ impl History {
     /// # Errors
     /// [`HistoryError`] on database failure.
     pub async fn recent_runs(&self, limit: usize) -> Result<Vec<RunRow>, HistoryError> {
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        self.with(move |c| {
-            let mut st = c.prepare(
-                "SELECT id, started_at, finished_at, trigger, source, status, backup_slug, backup_name,
-                 plain_size, plain_sha256, error, warnings FROM runs ORDER BY id DESC LIMIT ?1",
-            )?;
-            let mut runs: Vec<RunRow> = st
-                .query_map([limit], |r| {
-                    Ok(RunRow {
-                        id: r.get(0)?,
-                        started_at: parse_time(&r.get::<_, String>(1)?),
-                        finished_at: r.get::<_, Option<String>>(2)?.map(|t| parse_time(&t)),
-                        trigger: r.get(3)?,
-                        source: r.get(4)?,
-                        status: RunStatus::parse(&r.get::<_, String>(5)?),
-                        backup_slug: r.get(6)?,
-                        backup_name: r.get(7)?,
-                        plain_size: sql_to_u64(r.get(8)?),
-                        plain_sha256: r.get(9)?,
-                        error: r.get(10)?,
-                        warnings: r
-                            .get::<_, Option<String>>(11)?
-                            .and_then(|w| serde_json::from_str(&w).ok())
-                            .unwrap_or_default(),
-                        copies: Vec::new(),
-                    })
-                })?
-                .collect::<rusqlite::Result<_>>()?;
-            let mut st = c.prepare(
-                "SELECT destination, copy_id, object, status, stored_size, stored_sha256, error,
-                 upload_ms, verify_ms, verified_at FROM copies WHERE run_id = ?1 ORDER BY id",
-            )?;
-            for run in &mut runs {
-                run.copies = st
-                    .query_map([run.id], |r| {
-                        Ok(CopyRecord {
-                            destination: r.get(0)?,
-                            copy_id: r.get(1)?,
-                            object: r.get(2)?,
-                            verified: r.get::<_, String>(3)? == "verified",
-                            stored_size: sql_to_u64(r.get(4)?),
-                            stored_sha256: r.get(5)?,
-                            error: r.get(6)?,
-                            upload_ms: sql_to_u64(r.get(7)?),
-                            verify_ms: sql_to_u64(r.get(8)?),
-                            verified_at: r.get::<_, Option<String>>(9)?.map(|t| parse_time(&t)),
-                        })
-                    })?
-                    .collect::<rusqlite::Result<_>>()?;
-            }
-            Ok(runs)
-        })
-        .await
+        Ok(self.runs(RunFilter::default(), limit, 0).await?.0)
     }
 
     /// The newest verified copy on each destination, by destination name.

@@ -83,6 +83,10 @@ const MIGRATIONS: &[&str] = &[
         key TEXT PRIMARY KEY,
         value TEXT NOT NULL
     );",
+    // 3: each run's timeline (what happened when, as JSON), and indexes for the dashboard's filters
+    "ALTER TABLE runs ADD COLUMN timeline TEXT;
+    CREATE INDEX runs_status ON runs (status);
+    CREATE INDEX runs_trigger ON runs (trigger);",
 ];
 
 /// Brings the database up to the current schema.

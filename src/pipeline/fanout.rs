@@ -5,6 +5,8 @@
 
 use crate::destinations::{Destination, StoreError};
 use bytes::Bytes;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -34,11 +36,13 @@ pub struct LaneResult {
 }
 
 impl Lane {
-    /// Opens the destination's writer and starts its task.
+    /// Opens the destination's writer and starts its task, which adds every byte the destination
+    /// takes to `written`.
     pub async fn open(
         destination: Destination,
         object: String,
         size_hint: Option<u64>,
+        written: Arc<AtomicU64>,
     ) -> Result<Self, (Destination, StoreError)> {
         let writer = match destination.store.writer(&object, size_hint).await {
             Ok(w) => w,
@@ -48,6 +52,7 @@ impl Lane {
         let (decide, decision) = oneshot::channel();
         let task = tokio::spawn(async move {
             let mut writer = writer;
+            let counter = written;
             let mut written = 0u64;
             while let Some(chunk) = rx.recv().await {
                 let len = chunk.len() as u64;
@@ -58,6 +63,7 @@ impl Lane {
                     return Err(e);
                 }
                 written += len;
+                counter.fetch_add(len, Ordering::Relaxed);
             }
             match decision.await {
                 Ok(Decision::Commit) => writer.finish().await.map(|()| written),

@@ -5,6 +5,7 @@
 
 pub mod fanout;
 pub mod preflight;
+pub mod progress;
 pub mod retry;
 pub mod reverify;
 pub mod run;

@@ -75,9 +75,15 @@ impl Runner {
                 destinations: names.clone(),
                 ..RunRequest::new("retry")
             };
+            self.progress.begin(
+                "retry",
+                self.clock.now(),
+                "Retrying destinations owed a backup",
+            );
             self.observer.started(&request).await;
             let report = self.run_opened(&request, &pending, opened, &[]).await?;
             self.observer.finished(&report).await;
+            self.end_progress(std::slice::from_ref(&report));
             let after = self.clock.now();
             for r in rows.iter().filter(|r| names.contains(&r.destination)) {
                 let copy = report

@@ -5,6 +5,7 @@
 
 use super::Clock;
 use super::fanout::LaneResult;
+use super::progress::{LaneState, Progress};
 use super::ship::{ShipFailure, Shipped, ship};
 use super::verify::read_back;
 use crate::archive::BackupJson;
@@ -39,6 +40,8 @@ pub struct Runner {
     /// Keep this many backups on Home Assistant's disk and delete older ones once they are
     /// off-site everywhere; `None` leaves Home Assistant's backups alone.
     pub keep_local: Option<u32>,
+    /// Live progress, for the dashboard.
+    pub progress: Arc<Progress>,
 }
 
 /// The name deletions of Home Assistant's own backups are recorded under.
@@ -179,6 +182,15 @@ impl Runner {
         // A source that creates backups is "running" from the moment it is asked; one that ships
         // what exists announces a run only when there is something to ship.
         let creates = self.source.creates_backups();
+        self.progress.begin(
+            &request.trigger,
+            self.clock.now(),
+            if creates {
+                "Checking the destinations"
+            } else {
+                "Looking for new backups"
+            },
+        );
         if creates {
             self.observer.started(request).await;
         }
@@ -192,6 +204,9 @@ impl Runner {
                 Ok(s) => skipped = s,
                 Err(why) => return self.refuse(request, true, why).await,
             }
+            self.progress.step("Home Assistant is making the backup");
+            self.progress
+                .note(self.clock.now(), "Asked Home Assistant for a backup", None);
         }
         let shipped = if request.reship {
             Default::default()
@@ -218,7 +233,12 @@ impl Runner {
             if creates {
                 self.observer.refresh().await;
             }
+            self.progress.end(self.clock.now(), None, "nothing");
             return Ok(Vec::new());
+        }
+        if creates {
+            self.progress
+                .note(self.clock.now(), "Home Assistant finished the backup", None);
         }
         if !creates {
             self.observer.started(request).await;
@@ -238,6 +258,7 @@ impl Runner {
             .iter()
             .any(|r| matches!(r.status, RunStatus::Success | RunStatus::Partial))
         {
+            self.progress.step("Applying retention");
             let pruned = self.prune(false).await;
             if let Some(last) = reports.last_mut() {
                 last.retention = pruned;
@@ -248,7 +269,18 @@ impl Runner {
                 tracing::warn!("cleaning up Home Assistant's own backups: {e}");
             }
         }
+        self.end_progress(&reports);
         Ok(reports)
+    }
+
+    /// Tells the progress board how the job ended: as its last run did.
+    pub(crate) fn end_progress(&self, reports: &[RunReport]) {
+        let last = reports.last();
+        self.progress.end(
+            self.clock.now(),
+            last.map(|r| r.run_id),
+            last.map_or("nothing", |r| r.status.as_str()),
+        );
     }
 
     /// Deletes Home Assistant's own backups beyond the newest `keep` that have a verified copy on
@@ -345,6 +377,7 @@ impl Runner {
             .history
             .start_run(now, trigger, &self.source.describe())
             .await?;
+        self.progress.failed(now, error.clone(), None);
         self.history
             .finish_run(
                 run_id,
@@ -352,6 +385,7 @@ impl Runner {
                 RunStatus::Failed,
                 RunEnd {
                     error: Some(error.clone()),
+                    timeline: self.progress.take_timeline(),
                     ..RunEnd::default()
                 },
                 Vec::new(),
@@ -398,7 +432,9 @@ impl Runner {
         }
         let report = self.record_failure(&request.trigger, error).await?;
         self.observer.finished(&report).await;
-        Ok(vec![report])
+        let reports = vec![report];
+        self.end_progress(&reports);
+        Ok(reports)
     }
 
     /// One run of a backup the source has (tried to) open, to the destinations asked for less
@@ -438,17 +474,30 @@ impl Runner {
             .map(|k| BackupKey::new(k.clone()))
             .collect();
         let keys = Arc::new(keys);
+        for (name, why) in skipped {
+            self.progress
+                .failed(started, format!("Left out: {why}"), Some(name));
+        }
         let outcome = match opened {
             Ok(opened) => {
-                ship(
+                self.progress.run(run_id, Some(&pending.hint), opened.size);
+                self.progress
+                    .step("Reading, checking, encrypting and uploading the backup");
+                let names: Vec<String> = destinations.iter().map(|d| d.name.clone()).collect();
+                let pass_started = self.clock.now();
+                let counters = self.progress.pass(pass_started, &names);
+                let outcome = ship(
                     opened.stream,
                     opened.size,
                     &destinations,
                     &object,
                     &self.encryption,
                     keys.clone(),
+                    &counters,
                 )
-                .await
+                .await;
+                self.note_pass(pass_started, &outcome);
+                outcome
             }
             Err(e) => Err(ShipFailure {
                 error: super::ship::ShipError::Source(std::io::Error::other(e.to_string())),
@@ -539,6 +588,19 @@ impl Runner {
         copies.sort_by_key(|c| rank(&c.0.destination));
         let records: Vec<CopyRecord> = copies.iter().map(|(r, _)| r.clone()).collect();
         let finished = self.clock.now();
+        self.progress.note(
+            finished,
+            format!(
+                "Recorded: {}",
+                match status {
+                    RunStatus::Success => "every destination holds a verified copy",
+                    RunStatus::Partial => "some destinations hold a verified copy",
+                    _ => "no verified copy",
+                }
+            ),
+            None,
+        );
+        end.timeline = self.progress.take_timeline();
         self.history
             .finish_run(run_id, finished, status, end.clone(), records)
             .await?;
@@ -607,8 +669,15 @@ impl Runner {
             };
             let d = &lane.destination;
             let started = Instant::now();
+            self.progress.lane(&d.name, LaneState::ReadingBack);
             if let Err(e) = read_back(d, object, shipped.stored_size, &shipped.stored_sha256).await
             {
+                self.progress.lane(&d.name, LaneState::Failed);
+                self.progress.failed(
+                    self.clock.now(),
+                    format!("Reading the copy back failed: {e}"),
+                    Some(&d.name),
+                );
                 // The stored bytes are not the verified ones: never leave them looking like a copy.
                 let _ = d.store.delete(object).await;
                 let mut pair = copy_pair(
@@ -629,6 +698,15 @@ impl Runner {
             let name = layout::manifest_object(copy_id);
             match d.store.write_small(&name, m.to_json()).await {
                 Ok(()) => {
+                    self.progress.lane(&d.name, LaneState::Verified);
+                    self.progress.note(
+                        verified_at,
+                        format!(
+                            "Read back in {}: matches what was sent; manifest written",
+                            crate::human::duration(verify)
+                        ),
+                        Some(&d.name),
+                    );
                     let mut pair = copy_pair(
                         d,
                         copy_id,
@@ -645,6 +723,12 @@ impl Runner {
                 }
                 Err(e) => {
                     let _ = d.store.delete(object).await;
+                    self.progress.lane(&d.name, LaneState::Failed);
+                    self.progress.failed(
+                        self.clock.now(),
+                        format!("Writing the manifest failed: {e}"),
+                        Some(&d.name),
+                    );
                     copy_pair(
                         d,
                         copy_id,
@@ -658,6 +742,65 @@ impl Runner {
             }
         });
         futures::future::join_all(checks).await
+    }
+
+    /// Puts the single pass on the timeline: what was read, and each destination's upload.
+    fn note_pass(
+        &self,
+        pass_started: chrono::DateTime<chrono::Utc>,
+        outcome: &Result<Shipped, ShipFailure>,
+    ) {
+        let lanes = match outcome {
+            Ok(shipped) => {
+                self.progress.note(
+                    self.clock.now(),
+                    format!(
+                        "Read {} once: every archive inside checked, encrypted to {}",
+                        crate::human::size(shipped.inspection.size),
+                        crate::human::size(shipped.stored_size)
+                    ),
+                    None,
+                );
+                &shipped.lanes
+            }
+            Err(failure) => {
+                self.progress
+                    .failed(self.clock.now(), failure.error.to_string(), None);
+                &failure.lanes
+            }
+        };
+        for lane in lanes {
+            let name = lane.destination.name.as_str();
+            match &lane.result {
+                Ok((bytes, took)) => {
+                    let at = pass_started
+                        + chrono::TimeDelta::from_std(*took).unwrap_or(chrono::TimeDelta::zero());
+                    if outcome.is_err() {
+                        // Thrown away with the pass.
+                        self.progress.lane(name, LaneState::Failed);
+                    } else {
+                        self.progress.lane(name, LaneState::Uploaded);
+                        self.progress.note(
+                            at,
+                            format!(
+                                "Uploaded {} in {}",
+                                crate::human::size(*bytes),
+                                crate::human::duration(*took)
+                            ),
+                            Some(name),
+                        );
+                    }
+                }
+                Err(e) => {
+                    self.progress.lane(name, LaneState::Failed);
+                    self.progress.failed(
+                        self.clock.now(),
+                        format!("Upload failed: {e}"),
+                        Some(name),
+                    );
+                }
+            }
+        }
     }
 
     fn manifest(

@@ -3,6 +3,7 @@
 //! depths, never by the size of the backup; nothing is written to local disk.
 
 use super::fanout::{Decision, Lane, LaneResult};
+use super::progress::Counters;
 use crate::archive::inspect::ChannelReader;
 use crate::archive::securetar::BackupKey;
 use crate::archive::{ArchiveError, Inspection, inspect};
@@ -11,6 +12,7 @@ use crate::crypto::{CryptoError, StreamEncryptor};
 use crate::destinations::Destination;
 use bytes::BytesMut;
 use sha2::{Digest, Sha256};
+use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -53,7 +55,7 @@ pub struct ShipFailure {
     pub lanes: Vec<LaneResult>,
 }
 
-/// Streams `source` to `object` on every destination.
+/// Streams `source` to `object` on every destination, counting bytes in `counters`.
 ///
 /// # Errors
 /// [`ShipFailure`] when the backup cannot be read, is not a complete backup, cannot be encrypted, or
@@ -65,12 +67,14 @@ pub async fn ship(
     object: &str,
     encryption: &EncryptionSpec,
     ha_keys: std::sync::Arc<Vec<BackupKey>>,
+    counters: &Counters,
 ) -> Result<Shipped, ShipFailure> {
     let started = Instant::now();
     let mut lanes = Vec::new();
     let mut results = Vec::new();
     for d in destinations {
-        match Lane::open(d.clone(), object.to_owned(), expected_size).await {
+        let written = counters.written_to(&d.name);
+        match Lane::open(d.clone(), object.to_owned(), expected_size, written).await {
             Ok(lane) => lanes.push(lane),
             Err((destination, e)) => results.push(LaneResult {
                 destination,
@@ -88,7 +92,14 @@ pub async fn ship(
         tokio::task::spawn_blocking(move || inspect(ChannelReader::new(walk_rx), &ha_keys, false));
     let mut walk_tx = Some(walk_tx);
 
-    let outcome = pass(&mut source, &mut walk_tx, &mut lanes, encryption).await;
+    let outcome = pass(
+        &mut source,
+        &mut walk_tx,
+        &mut lanes,
+        encryption,
+        &counters.read,
+    )
+    .await;
     drop(walk_tx);
     let walked = match walker.await {
         Ok(r) => r.map_err(ShipError::from),
@@ -140,6 +151,7 @@ async fn pass(
     walk_tx: &mut Option<mpsc::Sender<bytes::Bytes>>,
     lanes: &mut [Lane],
     encryption: &EncryptionSpec,
+    read: &AtomicU64,
 ) -> Result<(u64, String, u64, String), ShipError> {
     let mut plain_hash = Sha256::new();
     let mut stored_hash = Sha256::new();
@@ -160,6 +172,7 @@ async fn pass(
         let chunk = buf.split().freeze();
         plain_hash.update(&chunk);
         plain_size += chunk.len() as u64;
+        read.fetch_add(chunk.len() as u64, Ordering::Relaxed);
         if let Some(tx) = walk_tx {
             // The walker stops early only on a broken archive; its error is reported after.
             if tx.send(chunk.clone()).await.is_err() {

@@ -169,6 +169,7 @@ pub fn runner(
         observer: Arc::new(lifeboat::pipeline::run::Quiet),
         tz: chrono_tz::UTC,
         keep_local: None,
+        progress: Arc::default(),
     }
 }
 

@@ -1,0 +1,403 @@
+//! Reading runs back for people: pages of runs with filters, one run whole, and the rows behind the
+//! dashboard's charts and destination cards. Every query is bounded (a page, one run, or one row per
+//! destination), except the storage series, which reads one small row per stored copy.
+
+use super::{CopyRecord, History, HistoryError, Moment, RunRow, RunStatus, parse_time, sql_to_u64};
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, Row, params_from_iter, types::Value};
+use serde::Serialize;
+
+/// Which runs to list. Empty fields match everything.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunFilter {
+    /// Any of these outcomes.
+    pub statuses: Vec<RunStatus>,
+    /// What started it (`schedule`, `manual`, `cli`, `stdin`, …).
+    pub trigger: Option<String>,
+    /// Runs that tried this destination.
+    pub destination: Option<String>,
+}
+
+impl RunFilter {
+    /// The WHERE clause and its parameters.
+    fn clause(&self) -> (String, Vec<Value>) {
+        let mut parts = Vec::new();
+        let mut params = Vec::new();
+        if !self.statuses.is_empty() {
+            let marks = vec!["?"; self.statuses.len()].join(", ");
+            parts.push(format!("status IN ({marks})"));
+            params.extend(
+                self.statuses
+                    .iter()
+                    .map(|s| Value::Text(s.as_str().to_owned())),
+            );
+        }
+        if let Some(t) = &self.trigger {
+            parts.push("trigger = ?".to_owned());
+            params.push(Value::Text(t.clone()));
+        }
+        if let Some(d) = &self.destination {
+            parts.push(
+                "EXISTS (SELECT 1 FROM copies WHERE copies.run_id = runs.id AND copies.destination = ?)"
+                    .to_owned(),
+            );
+            params.push(Value::Text(d.clone()));
+        }
+        let clause = if parts.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", parts.join(" AND "))
+        };
+        (clause, params)
+    }
+}
+
+/// A change in the space Lifeboat's copies take on a destination: a verified copy (+) or a copy
+/// deleted by Lifeboat (−).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StorageEvent {
+    pub destination: String,
+    pub at: DateTime<Utc>,
+    pub delta: i64,
+}
+
+/// What history says of one destination.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct DestinationRecord {
+    pub name: String,
+    /// Verified copies Lifeboat made there and has not deleted.
+    pub copies: u64,
+    /// When the newest attempt to store a copy there ended, and its error if it failed.
+    pub last_attempt: Option<(DateTime<Utc>, Option<String>)>,
+    /// The newest failure there, with when it happened.
+    pub last_error: Option<(DateTime<Utc>, String)>,
+}
+
+const RUN_COLUMNS: &str = "id, started_at, finished_at, trigger, source, status, backup_slug,
+    backup_name, backup_date, plain_size, plain_sha256, stored_size, stored_sha256, error, warnings,
+    timeline";
+
+fn json_list<T: serde::de::DeserializeOwned>(text: Option<String>) -> Vec<T> {
+    text.and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default()
+}
+
+fn run_row(r: &Row<'_>) -> rusqlite::Result<RunRow> {
+    Ok(RunRow {
+        id: r.get(0)?,
+        started_at: parse_time(&r.get::<_, String>(1)?),
+        finished_at: r.get::<_, Option<String>>(2)?.map(|t| parse_time(&t)),
+        trigger: r.get(3)?,
+        source: r.get(4)?,
+        status: RunStatus::parse(&r.get::<_, String>(5)?),
+        backup_slug: r.get(6)?,
+        backup_name: r.get(7)?,
+        backup_date: r.get(8)?,
+        plain_size: sql_to_u64(r.get(9)?),
+        plain_sha256: r.get(10)?,
+        stored_size: sql_to_u64(r.get(11)?),
+        stored_sha256: r.get(12)?,
+        error: r.get(13)?,
+        warnings: json_list(r.get(14)?),
+        timeline: json_list::<Moment>(r.get(15)?),
+        copies: Vec::new(),
+    })
+}
+
+fn copies_of(c: &Connection, runs: &mut [RunRow]) -> rusqlite::Result<()> {
+    let mut st = c.prepare_cached(
+        "SELECT destination, copy_id, object, status, stored_size, stored_sha256, error,
+         upload_ms, verify_ms, verified_at FROM copies WHERE run_id = ?1 ORDER BY id",
+    )?;
+    for run in runs {
+        run.copies = st
+            .query_map([run.id], |r| {
+                Ok(CopyRecord {
+                    destination: r.get(0)?,
+                    copy_id: r.get(1)?,
+                    object: r.get(2)?,
+                    verified: r.get::<_, String>(3)? == "verified",
+                    stored_size: sql_to_u64(r.get(4)?),
+                    stored_sha256: r.get(5)?,
+                    error: r.get(6)?,
+                    upload_ms: sql_to_u64(r.get(7)?),
+                    verify_ms: sql_to_u64(r.get(8)?),
+                    verified_at: r.get::<_, Option<String>>(9)?.map(|t| parse_time(&t)),
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+    }
+    Ok(())
+}
+
+impl History {
+    /// A page of runs matching `filter`, newest first, with their copies; and how many match.
+    ///
+    /// # Errors
+    /// [`HistoryError`] on database failure.
+    pub async fn runs(
+        &self,
+        filter: RunFilter,
+        limit: usize,
+        offset: usize,
+    ) -> Result<(Vec<RunRow>, u64), HistoryError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let offset = i64::try_from(offset).unwrap_or(i64::MAX);
+        self.with(move |c| {
+            let (clause, mut params) = filter.clause();
+            let total: i64 = c.query_row(
+                &format!("SELECT COUNT(*) FROM runs {clause}"),
+                params_from_iter(params.iter()),
+                |r| r.get(0),
+            )?;
+            params.push(Value::Integer(limit));
+            params.push(Value::Integer(offset));
+            let mut st = c.prepare(&format!(
+                "SELECT {RUN_COLUMNS} FROM runs {clause} ORDER BY id DESC LIMIT ? OFFSET ?"
+            ))?;
+            let mut runs: Vec<RunRow> = st
+                .query_map(params_from_iter(params.iter()), run_row)?
+                .collect::<rusqlite::Result<_>>()?;
+            copies_of(c, &mut runs)?;
+            Ok((runs, u64::try_from(total).unwrap_or(0)))
+        })
+        .await
+    }
+
+    /// One run, whole.
+    ///
+    /// # Errors
+    /// [`HistoryError`] on database failure.
+    pub async fn run(&self, id: i64) -> Result<Option<RunRow>, HistoryError> {
+        self.with(move |c| {
+            let run = c
+                .query_row(
+                    &format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1"),
+                    [id],
+                    run_row,
+                )
+                .optional()?;
+            let mut runs: Vec<RunRow> = run.into_iter().collect();
+            copies_of(c, &mut runs)?;
+            Ok(runs.pop())
+        })
+        .await
+    }
+
+    /// Every trigger that started a run, for the runs page's filter.
+    ///
+    /// # Errors
+    /// [`HistoryError`] on database failure.
+    pub async fn triggers(&self) -> Result<Vec<String>, HistoryError> {
+        self.with(|c| {
+            let mut st = c.prepare("SELECT DISTINCT trigger FROM runs ORDER BY trigger")?;
+            st.query_map([], |r| r.get(0))?.collect()
+        })
+        .await
+    }
+
+    /// Every change in the space Lifeboat's copies take, oldest first.
+    ///
+    /// # Errors
+    /// [`HistoryError`] on database failure.
+    pub async fn storage_events(&self) -> Result<Vec<StorageEvent>, HistoryError> {
+        self.with(|c| {
+            let mut st = c.prepare(
+                "SELECT destination, verified_at, stored_size FROM copies
+                 WHERE status = 'verified' AND verified_at IS NOT NULL AND stored_size IS NOT NULL
+                 UNION ALL
+                 SELECT d.destination, d.at, -c.stored_size FROM deletions d
+                 JOIN copies c ON c.destination = d.destination AND c.copy_id = d.copy_id
+                   AND c.status = 'verified' AND c.stored_size IS NOT NULL
+                 WHERE d.error IS NULL",
+            )?;
+            let mut out: Vec<StorageEvent> = st
+                .query_map([], |r| {
+                    Ok(StorageEvent {
+                        destination: r.get(0)?,
+                        at: parse_time(&r.get::<_, String>(1)?),
+                        delta: r.get(2)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            out.sort_by_key(|e| e.at);
+            Ok(out)
+        })
+        .await
+    }
+
+    /// What history says of each destination it has seen.
+    ///
+    /// # Errors
+    /// [`HistoryError`] on database failure.
+    pub async fn destination_records(&self) -> Result<Vec<DestinationRecord>, HistoryError> {
+        self.with(|c| {
+            let mut out: Vec<DestinationRecord> = Vec::new();
+            let mut st = c.prepare(
+                "SELECT c.destination, COUNT(*) FROM copies c
+                 WHERE c.status = 'verified' AND NOT EXISTS (SELECT 1 FROM deletions d
+                   WHERE d.destination = c.destination AND d.copy_id = c.copy_id AND d.error IS NULL)
+                 GROUP BY c.destination",
+            )?;
+            let counts = st
+                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let record = |out: &mut Vec<DestinationRecord>, name: &str| -> usize {
+                if let Some(i) = out.iter().position(|d| d.name == name) {
+                    return i;
+                }
+                out.push(DestinationRecord {
+                    name: name.to_owned(),
+                    ..DestinationRecord::default()
+                });
+                out.len() - 1
+            };
+            for (name, n) in counts {
+                let i = record(&mut out, &name);
+                out[i].copies = u64::try_from(n).unwrap_or(0);
+            }
+            let mut st = c.prepare(
+                "SELECT c.destination, COALESCE(r.finished_at, r.started_at), c.error FROM copies c
+                 JOIN runs r ON r.id = c.run_id
+                 WHERE c.id IN (SELECT MAX(id) FROM copies GROUP BY destination)",
+            )?;
+            let last = st
+                .query_map([], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        parse_time(&r.get::<_, String>(1)?),
+                        r.get::<_, Option<String>>(2)?,
+                    ))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            for (name, at, error) in last {
+                let i = record(&mut out, &name);
+                out[i].last_attempt = Some((at, error));
+            }
+            let mut st = c.prepare(
+                "SELECT c.destination, COALESCE(r.finished_at, r.started_at), c.error FROM copies c
+                 JOIN runs r ON r.id = c.run_id
+                 WHERE c.id IN (SELECT MAX(id) FROM copies WHERE status = 'failed' GROUP BY destination)",
+            )?;
+            let failed = st
+                .query_map([], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        parse_time(&r.get::<_, String>(1)?),
+                        r.get::<_, Option<String>>(2)?.unwrap_or_default(),
+                    ))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            for (name, at, error) in failed {
+                let i = record(&mut out, &name);
+                out[i].last_error = Some((at, error));
+            }
+            Ok(out)
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::RunEnd;
+
+    fn copy(dest: &str, id: &str, ok: bool, t: DateTime<Utc>) -> CopyRecord {
+        CopyRecord {
+            destination: dest.into(),
+            copy_id: id.into(),
+            object: format!("{id}.tar.age"),
+            verified: ok,
+            stored_size: Some(100),
+            stored_sha256: None,
+            error: (!ok).then(|| "refused".into()),
+            upload_ms: None,
+            verify_ms: None,
+            verified_at: ok.then_some(t),
+        }
+    }
+
+    #[tokio::test]
+    async fn pages_filters_and_storage() {
+        let dir = tempfile::tempdir().unwrap();
+        let h = History::open(dir.path()).unwrap();
+        let t0 = DateTime::parse_from_rfc3339("2026-01-01T03:00:00Z")
+            .unwrap()
+            .to_utc();
+        for i in 0..5i64 {
+            let t = t0 + chrono::TimeDelta::days(i);
+            let id = h
+                .start_run(t, if i % 2 == 0 { "schedule" } else { "manual" }, "s")
+                .await
+                .unwrap();
+            let ok = i != 3;
+            let status = if ok {
+                RunStatus::Success
+            } else {
+                RunStatus::Failed
+            };
+            h.finish_run(
+                id,
+                t,
+                status,
+                RunEnd {
+                    timeline: vec![Moment {
+                        at: t,
+                        what: "step".into(),
+                        destination: None,
+                        failed: false,
+                    }],
+                    ..RunEnd::default()
+                },
+                vec![copy("nas", &format!("c{i}"), ok, t)],
+            )
+            .await
+            .unwrap();
+        }
+        let (page, total) = h.runs(RunFilter::default(), 2, 1).await.unwrap();
+        assert_eq!(total, 5);
+        assert_eq!(page.iter().map(|r| r.id).collect::<Vec<_>>(), [4, 3]);
+        assert_eq!(page[0].timeline[0].what, "step");
+        let failed = RunFilter {
+            statuses: vec![RunStatus::Failed],
+            ..RunFilter::default()
+        };
+        let (page, total) = h.runs(failed, 10, 0).await.unwrap();
+        assert_eq!((total, page[0].id), (1, 4));
+        let sched = RunFilter {
+            trigger: Some("schedule".into()),
+            destination: Some("nas".into()),
+            ..RunFilter::default()
+        };
+        assert_eq!(h.runs(sched, 10, 0).await.unwrap().1, 3);
+        let elsewhere = RunFilter {
+            destination: Some("b2".into()),
+            ..RunFilter::default()
+        };
+        assert_eq!(h.runs(elsewhere, 10, 0).await.unwrap().1, 0);
+        assert_eq!(h.triggers().await.unwrap(), ["manual", "schedule"]);
+        assert!(h.run(99).await.unwrap().is_none());
+        assert_eq!(h.run(2).await.unwrap().unwrap().copies[0].copy_id, "c1");
+
+        h.record_deletion(crate::history::upkeep::DeletionRow {
+            at: t0 + chrono::TimeDelta::days(9),
+            destination: "nas".into(),
+            copy_id: "c0".into(),
+            made: None,
+            trigger: "retention".into(),
+            reason: "r".into(),
+            error: None,
+        })
+        .await
+        .unwrap();
+        let events = h.storage_events().await.unwrap();
+        assert_eq!(events.iter().map(|e| e.delta).sum::<i64>(), 300);
+        assert_eq!(events.last().unwrap().delta, -100);
+        let recs = h.destination_records().await.unwrap();
+        assert_eq!(recs.len(), 1);
+        assert_eq!(recs[0].copies, 3);
+        assert_eq!(recs[0].last_error.as_ref().unwrap().1, "refused");
+        assert_eq!(recs[0].last_attempt.as_ref().unwrap().1, None);
+    }
+}

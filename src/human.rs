@@ -26,11 +26,11 @@ pub fn rate(bytes_per_second: f64) -> String {
     format!("{}/s", size(whole))
 }
 
-/// A duration in its two largest units (`2 h 5 min`, `3 min 20 s`, `0.4 s`).
+/// A duration in its two largest units (`2 h 5 min`, `3 min 20 s`, `400 ms`).
 pub fn duration(d: std::time::Duration) -> String {
     let s = d.as_secs();
     match s {
-        0 => format!("{:.1} s", d.as_secs_f64()),
+        0 => format!("{} ms", d.as_millis()),
         1..60 => format!("{s} s"),
         60..3600 => format!("{} min {} s", s / 60, s % 60),
         3600..86_400 => format!("{} h {} min", s / 3600, s % 3600 / 60),
@@ -80,7 +80,7 @@ mod tests {
 
     #[test]
     fn durations_and_ages() {
-        assert_eq!(duration(Duration::from_millis(400)), "0.4 s");
+        assert_eq!(duration(Duration::from_millis(400)), "400 ms");
         assert_eq!(duration(Duration::from_secs(200)), "3 min 20 s");
         assert_eq!(duration(Duration::from_secs(7500)), "2 h 5 min");
         assert_eq!(duration(Duration::from_secs(90_000)), "1 d 1 h");

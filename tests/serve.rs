@@ -1,5 +1,5 @@
-//! `lifeboat serve`: the router without a socket, the idle-but-up state on bad options, and a
-//! backup triggered over HTTP going through the single-flight worker to a real copy.
+//! `lifeboat serve`: the idle-but-up state on bad options, a backup asked for over the JSON API
+//! going through the single-flight worker to a real copy, and who may connect.
 
 use crate::support::*;
 use axum::body::{Body, to_bytes};
@@ -7,7 +7,7 @@ use axum::http::{Request, StatusCode};
 use lifeboat::history::RunStatus;
 use lifeboat::source::folder::FolderSource;
 use lifeboat::web::ingress::{Access, SUPERVISOR_INGRESS};
-use lifeboat::web::{AppState, app, worker};
+use lifeboat::web::{AppState, app};
 use std::sync::Arc;
 use tower::ServiceExt;
 
@@ -27,25 +27,41 @@ async fn call(router: axum::Router, method: &str, uri: &str) -> (StatusCode, Str
     (status, String::from_utf8_lossy(&body).into_owned())
 }
 
+fn idle_state(problems: Vec<String>, access: Access) -> AppState {
+    AppState {
+        services: None,
+        problems: Arc::new(problems),
+        access,
+        csrf: lifeboat::web::csrf::Token::from_bytes([1; 32]),
+        shutdown: tokio_util::sync::CancellationToken::new(),
+    }
+}
+
 #[tokio::test]
 async fn bad_options_keep_the_server_up_and_say_why() {
-    let state = AppState {
-        history: None,
-        triggers: None,
-        problems: Arc::new(vec!["destinations[0].bucket: name the bucket".into()]),
-        access: Access::Any,
-    };
-    let (s, body) = call(app(state.clone()), "GET", "/").await;
-    assert_eq!(s, StatusCode::OK);
-    assert!(body.contains("destinations[0].bucket"), "{body}");
+    let state = idle_state(
+        vec!["destinations[0].bucket: name the bucket".into()],
+        Access::Any,
+    );
+    for page in ["/", "/runs", "/runs/1", "/copies", "/destinations"] {
+        let (s, body) = call(app(state.clone()), "GET", page).await;
+        assert_eq!(s, StatusCode::OK, "{page}");
+        assert!(body.contains("destinations[0].bucket"), "{page}: {body}");
+        assert!(body.contains("the options need fixing"), "{page}: {body}");
+    }
     let (_, body) = call(app(state.clone()), "GET", "/api/health").await;
     assert!(body.contains("misconfigured"));
-    let (s, _) = call(app(state), "POST", "/api/backup").await;
+    let (s, _) = call(app(state.clone()), "POST", "/api/backup").await;
     assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE);
+    let (s, _) = call(app(state.clone()), "GET", "/api/progress").await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE);
+    let (s, body) = call(app(state), "POST", "/backup").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(body.contains("the options need fixing"), "{body}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_backup_requested_over_http_lands_and_shows_on_the_page() {
+async fn a_backup_requested_over_the_json_api_lands_and_shows_on_the_page() {
     let src = folder_with(&[("b.tar", &fixture("ha-core/ha-2026.2.3-plain.tar"))]);
     let out = tempfile::tempdir().unwrap();
     let data = tempfile::tempdir().unwrap();
@@ -57,23 +73,10 @@ async fn a_backup_requested_over_http_lands_and_shows_on_the_page() {
         data.path(),
     );
     let history = runner.history.clone();
-    let shutdown = tokio_util::sync::CancellationToken::new();
-    let (triggers, task) = worker::spawn(
-        runner,
-        worker::WorkerSettings {
-            verify_rate: 1 << 30,
-        },
-        shutdown.clone(),
-    );
-    let state = AppState {
-        history: Some(history.clone()),
-        triggers: Some(triggers),
-        problems: Arc::new(Vec::new()),
-        access: Access::Any,
-    };
+    let (state, shutdown, task) = dashboard(runner, Vec::new());
 
     let (_, page) = call(app(state.clone()), "GET", "/").await;
-    assert!(page.contains("Nothing is protected yet"));
+    assert!(page.contains("Not protected yet"), "{page}");
     let (s, _) = call(app(state.clone()), "POST", "/api/backup").await;
     assert_eq!(s, StatusCode::ACCEPTED);
     let mut done = false;
@@ -89,7 +92,7 @@ async fn a_backup_requested_over_http_lands_and_shows_on_the_page() {
     assert!(done, "the triggered run did not finish");
     let (_, page) = call(app(state.clone()), "GET", "/").await;
     assert!(
-        page.contains("Last verified backup") && page.contains("Custom backup 2026.2.3"),
+        page.contains("Your home is protected") && page.contains("Custom backup 2026.2.3"),
         "{page}"
     );
     let (_, runs) = call(app(state), "GET", "/api/runs").await;
@@ -100,12 +103,7 @@ async fn a_backup_requested_over_http_lands_and_shows_on_the_page() {
 
 #[tokio::test]
 async fn only_the_ingress_proxy_gets_in_and_links_follow_its_path() {
-    let state = AppState {
-        history: None,
-        triggers: None,
-        problems: Arc::new(Vec::new()),
-        access: Access::Only(Arc::new(vec![SUPERVISOR_INGRESS])),
-    };
+    let state = idle_state(Vec::new(), Access::Only(Arc::new(vec![SUPERVISOR_INGRESS])));
     let request = |peer: [u8; 4]| {
         let mut req = Request::builder()
             .uri("/")
@@ -129,7 +127,7 @@ async fn only_the_ingress_proxy_gets_in_and_links_follow_its_path() {
     let html =
         String::from_utf8(to_bytes(ok.into_body(), 1 << 20).await.unwrap().to_vec()).unwrap();
     assert!(
-        html.contains("/api/hassio_ingress/t0k3n/api/backup") && html.contains("Signed in as Ann"),
+        html.contains("/api/hassio_ingress/t0k3n/static/lifeboat.css") && html.contains(">Ann<"),
         "{html}"
     );
 }
@@ -138,12 +136,7 @@ async fn only_the_ingress_proxy_gets_in_and_links_follow_its_path() {
 /// admits only the ingress proxy refuses it.
 #[tokio::test]
 async fn a_real_connection_from_elsewhere_is_refused() {
-    let state = AppState {
-        history: None,
-        triggers: None,
-        problems: Arc::new(Vec::new()),
-        access: Access::Only(Arc::new(vec![SUPERVISOR_INGRESS])),
-    };
+    let state = idle_state(Vec::new(), Access::Only(Arc::new(vec![SUPERVISOR_INGRESS])));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {

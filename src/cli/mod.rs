@@ -756,6 +756,8 @@ async fn cmd_serve(cli: &Cli, args: &ServeArgs, env: &Env) -> anyhow::Result<Exi
         (list, _) => Access::Only(Arc::new(list.to_vec())),
     };
     let shutdown = tokio_util::sync::CancellationToken::new();
+    let csrf = lifeboat::web::csrf::Token::random()
+        .map_err(|e| anyhow::anyhow!("no randomness for the page token: {e}"))?;
     let (state, listen, worker_task) = match load_config(cli, &args.inline, env) {
         Ok(cfg) => {
             let (runner, reporter) = runner(&cfg, env)?;
@@ -777,6 +779,7 @@ async fn cmd_serve(cli: &Cli, args: &ServeArgs, env: &Env) -> anyhow::Result<Exi
                 });
             }
             let clock = runner.clock.clone();
+            let progress = runner.progress.clone();
             let (triggers, task) = worker::spawn(
                 runner,
                 worker::WorkerSettings {
@@ -784,12 +787,13 @@ async fn cmd_serve(cli: &Cli, args: &ServeArgs, env: &Env) -> anyhow::Result<Exi
                 },
                 shutdown.clone(),
             );
-            spawn_schedules(&cfg, &history, clock, &triggers, &shutdown);
+            let plans = schedules(&cfg);
+            spawn_schedules(&plans, &history, clock, &triggers, &shutdown);
             // Automations: one JSON command per line on stdin, and lifeboat_command events.
             let handler = lifeboat::commands::Handler {
                 triggers: triggers.clone(),
                 history: history.clone(),
-                destinations,
+                destinations: destinations.clone(),
                 watch: watch(&cfg),
                 tz: cfg.schedule.tz,
                 api,
@@ -812,11 +816,21 @@ async fn cmd_serve(cli: &Cli, args: &ServeArgs, env: &Env) -> anyhow::Result<Exi
                     shutdown.clone(),
                 ));
             }
+            let services = lifeboat::web::Services {
+                history,
+                triggers,
+                destinations,
+                watch: watch(&cfg),
+                schedules: plans,
+                tz: cfg.schedule.tz,
+                progress,
+            };
             let state = AppState {
-                history: Some(history),
-                triggers: Some(triggers),
+                services: Some(Arc::new(services)),
                 problems: Arc::new(Vec::new()),
                 access: access.clone(),
+                csrf: csrf.clone(),
+                shutdown: shutdown.clone(),
             };
             (state, cfg.listen.clone(), Some(task))
         }
@@ -829,10 +843,11 @@ async fn cmd_serve(cli: &Cli, args: &ServeArgs, env: &Env) -> anyhow::Result<Exi
                 e.problems().iter().map(ToString::to_string).collect()
             };
             let state = AppState {
-                history: None,
-                triggers: None,
+                services: None,
                 problems: Arc::new(problems),
                 access: access.clone(),
+                csrf: csrf.clone(),
+                shutdown: shutdown.clone(),
             };
             (state, None, None)
         }
@@ -863,18 +878,8 @@ async fn cmd_serve(cli: &Cli, args: &ServeArgs, env: &Env) -> anyhow::Result<Exi
     Ok(ExitCode::SUCCESS)
 }
 
-/// The backup and re-verification schedules, and a look at the retry queue every minute, all
-/// through the single-flight worker.
-fn spawn_schedules(
-    cfg: &Config,
-    history: &History,
-    clock: Arc<dyn lifeboat::pipeline::Clock>,
-    triggers: &lifeboat::web::Triggers,
-    shutdown: &tokio_util::sync::CancellationToken,
-) {
-    use lifeboat::pipeline::run::RunRequest;
-    use lifeboat::schedule::{self, Fire, RandomJitter, Schedule};
-    use lifeboat::web::worker::Job;
+/// The backup and re-verification schedules the options ask for.
+fn schedules(cfg: &Config) -> Vec<lifeboat::schedule::Schedule> {
     let plans: [(&'static str, Option<&croner::Cron>, std::time::Duration); 2] = [
         ("backup", cfg.schedule.backup.as_ref(), cfg.schedule.jitter),
         (
@@ -883,9 +888,34 @@ fn spawn_schedules(
             std::time::Duration::ZERO,
         ),
     ];
-    for (name, cron, jitter) in plans {
-        let Some(cron) = cron else { continue };
+    plans
+        .into_iter()
+        .filter_map(|(name, cron, jitter)| {
+            Some(lifeboat::schedule::Schedule {
+                name,
+                cron: cron?.clone(),
+                tz: cfg.schedule.tz,
+                jitter,
+            })
+        })
+        .collect()
+}
+
+/// Drives `plans`, and looks at the retry queue every minute, all through the single-flight
+/// worker.
+fn spawn_schedules(
+    plans: &[lifeboat::schedule::Schedule],
+    history: &History,
+    clock: Arc<dyn lifeboat::pipeline::Clock>,
+    triggers: &lifeboat::web::Triggers,
+    shutdown: &tokio_util::sync::CancellationToken,
+) {
+    use lifeboat::pipeline::run::RunRequest;
+    use lifeboat::schedule::{self, Fire, RandomJitter};
+    use lifeboat::web::worker::Job;
+    for plan in plans {
         let t = triggers.clone();
+        let name = plan.name;
         let fire: Fire = Arc::new(move |trigger: &str| {
             let job = if name == "backup" {
                 Job::Backup(RunRequest::new(trigger))
@@ -895,12 +925,7 @@ fn spawn_schedules(
             t.submit(job).map_err(|e| e.to_string())
         });
         tokio::spawn(schedule::drive(
-            Schedule {
-                name,
-                cron: cron.clone(),
-                tz: cfg.schedule.tz,
-                jitter,
-            },
+            plan.clone(),
             history.clone(),
             clock.clone(),
             Arc::new(RandomJitter),

@@ -15,8 +15,8 @@ pub struct DeletionRow {
     pub destination: String,
     pub copy_id: String,
     pub made: Option<DateTime<Utc>>,
-    /// What asked for it: `retention` (after a run, a command, the CLI), or `keep_local` for
-    /// Home Assistant's own backups (destination `home-assistant`).
+    /// What asked for it: `retention` (after a run, a command, the CLI), `dashboard` (a person,
+    /// one copy), or `keep_local` for Home Assistant's own backups (destination `home-assistant`).
     pub trigger: String,
     pub reason: String,
     /// Set when the deletion did not (fully) happen.

@@ -263,9 +263,12 @@ impl Progress {
         });
     }
 
-    /// Hands over the moments since the last call, for a run's record.
+    /// Hands over the moments since the last call, for a run's record,
+    /// in the order they happened.
     pub fn take_timeline(&self) -> Vec<Moment> {
-        self.edit(|b| std::mem::take(&mut b.timeline))
+        let mut t = self.edit(|b| std::mem::take(&mut b.timeline));
+        t.sort_by_key(|m| m.at);
+        t
     }
 
     /// The job is over.
@@ -284,7 +287,8 @@ impl Progress {
     /// Progress as of `now`.
     pub fn snapshot(&self, now: DateTime<Utc>) -> Snapshot {
         let b = self.board.lock().unwrap_or_else(PoisonError::into_inner);
-        let timeline = b.shown.clone();
+        let mut timeline = b.shown.clone();
+        timeline.sort_by_key(|m| m.at);
         let last = b.last.clone();
         let Some(l) = &b.live else {
             return Snapshot {

@@ -94,31 +94,82 @@ pub async fn reverify(
             per_destination
         };
         for (_, m) in order.into_iter().take(take) {
-            let started = tokio::time::Instant::now();
-            let verdict =
-                match read_back_at(d, &m.object, m.stored.size, &m.stored.sha256, Some(rate)).await
-                {
-                    Ok(()) => None,
-                    Err(e @ VerifyError::Mismatch { .. }) => Some(format!("changed: {e}")),
-                    Err(e) => Some(e.to_string()),
-                };
-            let ms = u64::try_from(started.elapsed().as_millis()).ok();
-            let ok = verdict.is_none();
-            history
-                .record_check(&d.name, &m.copy_id, check(clock, ok, verdict.clone(), ms))
-                .await?;
-            if !ok {
-                tracing::warn!("copy {} on {} failed re-verification", m.copy_id, d.name);
-            }
-            out.push(Checked {
-                destination: d.name.clone(),
-                copy_id: m.copy_id.clone(),
-                ok,
-                error: verdict,
-            });
+            out.push(check_copy(d, m, history, clock, rate).await?);
         }
     }
     Ok(out)
+}
+
+/// Reads one copy back against its manifest, at most `rate` bytes per second, and records the
+/// verdict.
+///
+/// # Errors
+/// Only when history cannot be written.
+pub async fn check_copy(
+    d: &Destination,
+    m: &manifest::Manifest,
+    history: &History,
+    clock: &dyn Clock,
+    rate: u64,
+) -> Result<Checked, HistoryError> {
+    let started = tokio::time::Instant::now();
+    let verdict =
+        match read_back_at(d, &m.object, m.stored.size, &m.stored.sha256, Some(rate)).await {
+            Ok(()) => None,
+            Err(e @ VerifyError::Mismatch { .. }) => Some(format!("changed: {e}")),
+            Err(e) => Some(e.to_string()),
+        };
+    let ms = u64::try_from(started.elapsed().as_millis()).ok();
+    let ok = verdict.is_none();
+    history
+        .record_check(&d.name, &m.copy_id, check(clock, ok, verdict.clone(), ms))
+        .await?;
+    if !ok {
+        tracing::warn!("copy {} on {} failed re-verification", m.copy_id, d.name);
+    }
+    Ok(Checked {
+        destination: d.name.clone(),
+        copy_id: m.copy_id.clone(),
+        ok,
+        error: verdict,
+    })
+}
+
+/// Re-reads the copy `copy_id` on `d` (a person asked, from the dashboard): its manifest, then its
+/// data against it. A manifest that cannot be read is a failed check too.
+///
+/// # Errors
+/// Only when history cannot be written.
+pub async fn verify_copy(
+    d: &Destination,
+    copy_id: &str,
+    history: &History,
+    clock: &dyn Clock,
+    rate: u64,
+) -> Result<Checked, HistoryError> {
+    let name = crate::destinations::layout::manifest_object(copy_id);
+    let parsed = match d.store.read_small(&name, manifest::MAX_SIZE).await {
+        Ok(bytes) => manifest::Manifest::parse(&bytes),
+        Err(e) => Err(format!("cannot read its manifest: {e}")),
+    };
+    match parsed {
+        Ok(m) => check_copy(d, &m, history, clock, rate).await,
+        Err(why) => {
+            history
+                .record_check(
+                    &d.name,
+                    copy_id,
+                    check(clock, false, Some(why.clone()), None),
+                )
+                .await?;
+            Ok(Checked {
+                destination: d.name.clone(),
+                copy_id: copy_id.to_owned(),
+                ok: false,
+                error: Some(why),
+            })
+        }
+    }
 }
 
 fn check(clock: &dyn Clock, ok: bool, error: Option<String>, ms: Option<u64>) -> CheckRow {

@@ -1,100 +1,123 @@
-//! The long-running server (`lifeboat serve`): a minimal status page, a health endpoint, and the
-//! trigger that every way of starting a backup shares (scheduler, HTTP, later stdin and HA events).
-//! The full dashboard is its own piece of work; this is the hook point it grows from.
+//! The long-running server (`lifeboat serve`): the dashboard Home Assistant shows in its sidebar
+//! through ingress, a small JSON API, live progress, and the trigger every way of starting a
+//! backup shares. Pages are askama templates (`templates/`) with one stylesheet and one small
+//! script (`static/`); every state-changing request is a POST guarded by [`csrf`].
+//!
+//! Routes (all under the ingress prefix when there is one):
+//! - `GET /` overview · `GET /runs` · `GET /runs/{id}` · `GET /copies` · `GET /destinations`
+//! - `GET /copies/{destination}/{copy}/delete` asks; `POST …/verify|pin|unpin|delete` act
+//! - `POST /backup` (a form: answers with a redirect to the overview)
+//! - `GET /api/live` (server-sent events) · `GET /api/progress` · `GET /api/health` ·
+//!   `GET /api/runs` · `POST /api/backup` (JSON)
 
+mod api;
+mod assets;
+pub mod chart;
+pub mod csrf;
+mod frame;
 pub mod ingress;
-mod page;
+mod live;
+mod views;
 pub mod worker;
 
+use crate::destinations::Destination;
 use crate::history::History;
+use crate::pipeline::progress::Progress;
+use crate::report::Watch;
+use crate::schedule::Schedule;
 use axum::Router;
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Json};
 use axum::routing::{get, post};
-use serde_json::json;
 use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
 pub use worker::{TriggerError, Triggers};
+
+/// What the dashboard reads and acts on, when the options are valid.
+#[derive(Clone)]
+pub struct Services {
+    pub history: History,
+    pub triggers: Triggers,
+    pub destinations: Vec<Destination>,
+    /// Which destinations must stay fresh, how fresh, and the clock.
+    pub watch: Watch,
+    /// The backup and re-verification schedules, for "next run" times.
+    pub schedules: Vec<Schedule>,
+    /// The home's time zone, for every time shown.
+    pub tz: chrono_tz::Tz,
+    pub progress: Arc<Progress>,
+}
 
 /// What the handlers share.
 #[derive(Clone)]
 pub struct AppState {
     /// `None` when the options are invalid: the server then stays up, idle, showing why.
-    pub history: Option<History>,
-    pub triggers: Option<Triggers>,
-    /// Problems with the options, shown on the status page.
+    pub services: Option<Arc<Services>>,
+    /// Problems with the options, shown on every page.
     pub problems: Arc<Vec<String>>,
     /// Which peers may connect.
     pub access: ingress::Access,
+    /// The token every form carries.
+    pub csrf: csrf::Token,
+    /// Ends live-progress streams at shutdown.
+    pub shutdown: CancellationToken,
+}
+
+/// Nothing from elsewhere: no inline script, no outside resources, framed only by Home Assistant's
+/// own page (ingress serves it from the same origin).
+async fn security_headers(mut resp: axum::response::Response) -> axum::response::Response {
+    use axum::http::HeaderValue;
+    let h = resp.headers_mut();
+    h.insert(
+        "content-security-policy",
+        HeaderValue::from_static(
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+             connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'self'",
+        ),
+    );
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert("referrer-policy", HeaderValue::from_static("same-origin"));
+    resp
 }
 
 /// The router, testable without a socket.
 pub fn app(state: AppState) -> Router {
     Router::new()
-        .route("/", get(status_page))
-        .route("/api/health", get(health))
-        .route("/api/runs", get(runs))
-        .route("/api/backup", post(backup_now))
+        .route("/", get(views::overview::page))
+        .route("/runs", get(views::runs::list))
+        .route("/runs/{id}", get(views::runs::one))
+        .route("/copies", get(views::copies::page))
+        .route(
+            "/copies/{destination}/{copy}/delete",
+            get(views::copies::confirm_delete).post(views::copies::delete),
+        )
+        .route(
+            "/copies/{destination}/{copy}/verify",
+            post(views::copies::verify),
+        )
+        .route("/copies/{destination}/{copy}/pin", post(views::copies::pin))
+        .route(
+            "/copies/{destination}/{copy}/unpin",
+            post(views::copies::unpin),
+        )
+        .route("/destinations", get(views::destinations::page))
+        .route("/backup", post(views::overview::backup))
+        .route("/api/live", get(live::events))
+        .route("/api/progress", get(live::progress))
+        .route("/api/health", get(api::health))
+        .route("/api/runs", get(api::runs))
+        .route("/api/backup", post(api::backup))
+        .route("/static/{file}", get(assets::file))
+        .fallback(views::not_found)
+        .layer(axum::middleware::map_response(security_headers))
+        .layer(axum::middleware::from_fn_with_state(
+            state.csrf.clone(),
+            csrf::guard,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.access.clone(),
             ingress::guard,
         ))
         .with_state(state)
-}
-
-async fn health(State(s): State<AppState>) -> impl IntoResponse {
-    let ok = s.problems.is_empty();
-    Json(json!({"status": if ok { "ok" } else { "misconfigured" }, "problems": *s.problems}))
-}
-
-async fn runs(State(s): State<AppState>) -> axum::response::Response {
-    let Some(h) = &s.history else {
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"error": "the options are invalid"})),
-        )
-            .into_response();
-    };
-    match h.recent_runs(50).await {
-        Ok(r) => Json(r).into_response(),
-        Err(e) => {
-            tracing::error!("reading history: {e}");
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                Json(json!({"error": "history could not be read"})),
-            )
-                .into_response()
-        }
-    }
-}
-
-async fn backup_now(State(s): State<AppState>) -> axum::response::Response {
-    let Some(t) = &s.triggers else {
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"error": "fix the options first", "problems": *s.problems})),
-        )
-            .into_response();
-    };
-    match t.fire(crate::pipeline::run::RunRequest::new("manual")) {
-        Ok(()) => (StatusCode::ACCEPTED, Json(json!({"status": "started"}))).into_response(),
-        Err(e) => (StatusCode::CONFLICT, Json(json!({"error": e.to_string()}))).into_response(),
-    }
-}
-
-async fn status_page(
-    State(s): State<AppState>,
-    ingress: ingress::Ingress,
-) -> axum::response::Response {
-    let runs = match &s.history {
-        Some(h) => match h.recent_runs(20).await {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::error!("reading history: {e}");
-                Vec::new()
-            }
-        },
-        None => Vec::new(),
-    };
-    Html(page::render(&ingress, &s.problems, &runs)).into_response()
 }

@@ -25,6 +25,11 @@ pub enum Job {
     Verify,
     /// Retry the destinations that are owed a backup and are due.
     Retry,
+    /// Re-read one copy (asked for from the dashboard).
+    VerifyCopy {
+        destination: String,
+        copy_id: String,
+    },
 }
 
 /// What the worker needs besides the runner.
@@ -100,6 +105,50 @@ async fn work(runner: &Runner, settings: WorkerSettings, job: Job) {
                 ),
                 Err(e) => tracing::error!("recording re-verification failed: {e}"),
             }
+            runner.observer.refresh().await;
+        }
+        Job::VerifyCopy {
+            destination,
+            copy_id,
+        } => {
+            let Some(d) = runner.destinations.iter().find(|d| d.name == destination) else {
+                tracing::warn!("no destination is named {destination}");
+                return;
+            };
+            let p = &runner.progress;
+            p.begin("dashboard", runner.clock.now(), "Reading a copy back");
+            let checked = crate::pipeline::reverify::verify_copy(
+                d,
+                &copy_id,
+                &runner.history,
+                runner.clock.as_ref(),
+                settings.verify_rate,
+            )
+            .await;
+            let now = runner.clock.now();
+            let outcome = match checked {
+                Ok(c) if c.ok => {
+                    p.note(
+                        now,
+                        format!("Copy {copy_id} read back: it matches its manifest"),
+                        Some(&destination),
+                    );
+                    "success"
+                }
+                Ok(c) => {
+                    p.failed(
+                        now,
+                        format!("Copy {copy_id}: {}", c.error.unwrap_or_default()),
+                        Some(&destination),
+                    );
+                    "failed"
+                }
+                Err(e) => {
+                    tracing::error!("recording the check failed: {e}");
+                    "failed"
+                }
+            };
+            p.end(now, None, outcome);
             runner.observer.refresh().await;
         }
     }

@@ -297,3 +297,49 @@ pub fn files_ending(dir: &Path, suffixes: &[&str]) -> usize {
             .count()
     })
 }
+
+/// The server's state around `runner`: its worker started, no schedules, every peer allowed, a
+/// fixed form token. Cancel the returned token and await the task to stop it.
+pub fn dashboard(
+    runner: Runner,
+    schedules: Vec<lifeboat::schedule::Schedule>,
+) -> (
+    lifeboat::web::AppState,
+    tokio_util::sync::CancellationToken,
+    tokio::task::JoinHandle<()>,
+) {
+    use lifeboat::web::{AppState, Services, csrf, ingress::Access, worker};
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let history = runner.history.clone();
+    let destinations = runner.destinations.clone();
+    let progress = runner.progress.clone();
+    let clock = runner.clock.clone();
+    let (triggers, task) = worker::spawn(
+        runner,
+        worker::WorkerSettings {
+            verify_rate: 1 << 30,
+        },
+        shutdown.clone(),
+    );
+    let services = Services {
+        history,
+        triggers,
+        watch: lifeboat::report::Watch {
+            destinations: destinations.iter().map(|d| d.name.clone()).collect(),
+            stale_after: std::time::Duration::from_secs(26 * 3600),
+            clock,
+        },
+        destinations,
+        schedules,
+        tz: chrono_tz::UTC,
+        progress,
+    };
+    let state = AppState {
+        services: Some(Arc::new(services)),
+        problems: Arc::new(Vec::new()),
+        access: Access::Any,
+        csrf: csrf::Token::from_bytes([42; 32]),
+        shutdown: shutdown.clone(),
+    };
+    (state, shutdown, task)
+}

@@ -1,0 +1,133 @@
+//! What every page shares: the frame around it (ingress prefix, who is looking, the form token,
+//! which section is open, a notice after an action), the page shown when the options are invalid,
+//! and the page for anything that went wrong.
+
+use super::AppState;
+use super::ingress::Ingress;
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+/// The sections in the navigation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Section {
+    Overview,
+    Runs,
+    Copies,
+    Destinations,
+}
+
+/// One navigation link.
+pub struct NavLink {
+    pub href: String,
+    pub label: &'static str,
+    pub current: bool,
+}
+
+/// The frame around every page.
+pub struct Frame {
+    pub prefix: String,
+    pub user: Option<String>,
+    pub csrf: String,
+    pub title: String,
+    pub nav: Vec<NavLink>,
+    pub notice: Option<&'static str>,
+    /// Problems with the options (the server is idle until they are fixed).
+    pub problems: Vec<String>,
+    pub version: &'static str,
+}
+
+impl Frame {
+    pub fn new(state: &AppState, ingress: &Ingress, section: Section, title: &str) -> Self {
+        let prefix = ingress.prefix.clone();
+        let nav = [
+            (Section::Overview, "/", "Overview"),
+            (Section::Runs, "/runs", "Runs"),
+            (Section::Copies, "/copies", "Copies"),
+            (Section::Destinations, "/destinations", "Destinations"),
+        ]
+        .into_iter()
+        .map(|(s, path, label)| NavLink {
+            href: format!("{prefix}{path}"),
+            label,
+            current: s == section,
+        })
+        .collect();
+        Self {
+            prefix,
+            user: ingress.user.clone(),
+            csrf: state.csrf.as_str().to_owned(),
+            title: title.to_owned(),
+            nav,
+            notice: None,
+            problems: state.problems.to_vec(),
+            version: crate::VERSION,
+        }
+    }
+
+    /// Adds the notice named by a `?notice=` key (unknown keys show nothing: no text is ever
+    /// taken from the URL).
+    pub fn with_notice(mut self, key: Option<&str>) -> Self {
+        self.notice = key.and_then(notice);
+        self
+    }
+
+    /// A link inside the dashboard.
+    pub fn href(&self, path: &str) -> String {
+        format!("{}{path}", self.prefix)
+    }
+}
+
+/// The fixed texts an action can leave behind.
+fn notice(key: &str) -> Option<&'static str> {
+    Some(match key {
+        "started" => "Backup started. Progress shows below.",
+        "busy" => {
+            "A job is already waiting to start, so this one was not queued. Try again when it has begun."
+        }
+        "stopping" => "Lifeboat is shutting down; nothing was started.",
+        "verifying" => "Reading the copy back now. The result shows here when it is done.",
+        "pinned" => "Pinned: retention will never delete this copy.",
+        "unpinned" => "Unpinned: retention may delete this copy again.",
+        "deleted" => "The copy was deleted.",
+        _ => return None,
+    })
+}
+
+/// Where to go after an action, with its notice.
+pub fn back_to(frame_prefix: &str, path: &str, notice: &str) -> Response {
+    let sep = if path.contains('?') { '&' } else { '?' };
+    axum::response::Redirect::to(&format!("{frame_prefix}{path}{sep}notice={notice}"))
+        .into_response()
+}
+
+/// A page that says what went wrong and what to do.
+#[derive(Template, WebTemplate)]
+#[template(path = "problem.html")]
+pub struct ProblemPage {
+    pub frame: Frame,
+    pub heading: String,
+    pub detail: String,
+}
+
+/// Renders [`ProblemPage`] with a status.
+pub fn problem(status: StatusCode, frame: Frame, heading: &str, detail: &str) -> Response {
+    let page = ProblemPage {
+        frame,
+        heading: heading.to_owned(),
+        detail: detail.to_owned(),
+    };
+    (status, page).into_response()
+}
+
+/// The page shown in place of any other while the options are invalid.
+pub fn idle(state: &AppState, ingress: &Ingress) -> Response {
+    let frame = Frame::new(state, ingress, Section::Overview, "Fix the options");
+    problem(
+        StatusCode::OK,
+        frame,
+        "Lifeboat is idle: the options need fixing",
+        "Open the add-on's Configuration tab (or your lifeboat.toml), fix each problem listed above, and restart Lifeboat.",
+    )
+}

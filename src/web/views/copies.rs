@@ -1,0 +1,484 @@
+//! Copies: every copy on every destination, read from the manifests there (the truth, not
+//! history), with its date, size, keys, verification and pin; and the actions on one copy — read
+//! it back now, pin, unpin, delete (after a page that names exactly what would be lost).
+
+use super::{history_failed, local, plain_segment, services};
+use crate::destinations::manifest::{self, Listed, Manifest};
+use crate::destinations::{Destination, layout};
+use crate::history::upkeep::{CheckRow, DeletionRow};
+use crate::human;
+use crate::retention::prune::{delete_copy, made_at};
+use crate::web::frame::{Frame, Section, back_to, problem};
+use crate::web::ingress::Ingress;
+use crate::web::worker::Job;
+use crate::web::{AppState, Services, TriggerError};
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long a destination may take to list its copies before the page gives up on it.
+const LIST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// One copy's row.
+pub struct CopyLine {
+    pub id: String,
+    pub made: String,
+    pub made_ago: String,
+    pub name: String,
+    pub size: String,
+    pub keys: String,
+    pub check: String,
+    pub check_failed: bool,
+    pub pinned: bool,
+    pub verify_action: String,
+    pub pin_action: String,
+    pub unpin_action: String,
+    pub delete_href: String,
+}
+
+/// One destination's section.
+pub struct DestinationCopies {
+    pub name: String,
+    pub location: String,
+    pub policy: String,
+    pub error: Option<String>,
+    pub copies: Vec<CopyLine>,
+    /// Manifests that could not be read: (object, why).
+    pub unreadable: Vec<(String, String)>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "copies.html")]
+pub struct CopiesPage {
+    pub frame: Frame,
+    pub sections: Vec<DestinationCopies>,
+    pub only: Option<String>,
+    pub all_href: String,
+}
+
+#[derive(Deserialize, Default)]
+pub struct CopiesQuery {
+    destination: Option<String>,
+    notice: Option<String>,
+}
+
+async fn listing(d: &Destination) -> Result<Vec<Listed>, String> {
+    match tokio::time::timeout(LIST_TIMEOUT, manifest::list(d)).await {
+        Ok(Ok(l)) => Ok(l),
+        Ok(Err(e)) => Err(format!("cannot list the copies: {e}")),
+        Err(_) => Err(format!(
+            "listing took longer than {} s; the destination may be unreachable",
+            LIST_TIMEOUT.as_secs()
+        )),
+    }
+}
+
+fn keys_of(m: &Manifest) -> String {
+    let mut parts = Vec::new();
+    if m.encryption.passphrase {
+        parts.push("age passphrase".to_owned());
+    }
+    for r in &m.encryption.recipients {
+        parts.push(format!("age key {r}"));
+    }
+    if let Some(k) = &m.ha_key_fingerprint {
+        parts.push(format!("Home Assistant key {k}"));
+    }
+    parts.join(" · ")
+}
+
+fn check_text(m: &Manifest, last: Option<&CheckRow>, now: DateTime<Utc>) -> (String, bool) {
+    match last {
+        Some(c) if c.ok && c.at > m.verified => (
+            format!("Read back {}: matches", human::ago(c.at, now)),
+            false,
+        ),
+        Some(c) if !c.ok => (
+            format!(
+                "Check failed {}: {}",
+                human::ago(c.at, now),
+                c.error.as_deref().unwrap_or("unknown error")
+            ),
+            true,
+        ),
+        _ => (
+            format!("Verified when stored, {}", human::ago(m.verified, now)),
+            false,
+        ),
+    }
+}
+
+fn line(
+    frame: &Frame,
+    d: &Destination,
+    m: &Manifest,
+    pins: &HashSet<String>,
+    checks: &HashMap<(String, String), CheckRow>,
+    now: DateTime<Utc>,
+    tz: chrono_tz::Tz,
+) -> CopyLine {
+    let made = made_at(m);
+    let (check, check_failed) =
+        check_text(m, checks.get(&(d.name.clone(), m.copy_id.clone())), now);
+    let base = format!("/copies/{}/{}", d.name, m.copy_id);
+    CopyLine {
+        id: m.copy_id.clone(),
+        made: local(made, tz),
+        made_ago: human::ago(made, now),
+        name: m.backup.name.clone(),
+        size: human::size(m.stored.size),
+        keys: keys_of(m),
+        check,
+        check_failed,
+        pinned: pins.contains(&m.copy_id),
+        verify_action: frame.href(&format!("{base}/verify")),
+        pin_action: frame.href(&format!("{base}/pin")),
+        unpin_action: frame.href(&format!("{base}/unpin")),
+        delete_href: frame.href(&format!("{base}/delete")),
+    }
+}
+
+/// `GET /copies`
+pub async fn page(
+    State(state): State<AppState>,
+    ingress: Ingress,
+    Query(q): Query<CopiesQuery>,
+) -> Response {
+    let s = match services(&state, &ingress) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    let frame =
+        Frame::new(&state, &ingress, Section::Copies, "Copies").with_notice(q.notice.as_deref());
+    let only = q
+        .destination
+        .filter(|n| s.destinations.iter().any(|d| &d.name == n));
+    let chosen: Vec<&Destination> = s
+        .destinations
+        .iter()
+        .filter(|d| only.as_ref().is_none_or(|n| &d.name == n))
+        .collect();
+    let checks = match s.history.last_checks().await {
+        Ok(c) => c,
+        Err(e) => return history_failed(&state, &ingress, Section::Copies, &e),
+    };
+    let listings = futures::future::join_all(chosen.iter().map(|d| listing(d))).await;
+    let now = s.watch.clock.now();
+    let mut sections = Vec::new();
+    for (d, listed) in chosen.iter().zip(listings) {
+        let pins = match s.history.pins(&d.name).await {
+            Ok(p) => p,
+            Err(e) => return history_failed(&state, &ingress, Section::Copies, &e),
+        };
+        let mut section = DestinationCopies {
+            name: d.name.clone(),
+            location: d.location.clone(),
+            policy: if d.retention.keeps_everything() {
+                "keeps every copy".to_owned()
+            } else {
+                format!("keeps {}", d.retention)
+            },
+            error: None,
+            copies: Vec::new(),
+            unreadable: Vec::new(),
+        };
+        match listed {
+            Err(e) => section.error = Some(e),
+            Ok(items) => {
+                for item in items {
+                    match item {
+                        Listed::Copy(m) => section
+                            .copies
+                            .push(line(&frame, d, &m, &pins, &checks, now, s.tz)),
+                        Listed::Unreadable { object, reason } => {
+                            section.unreadable.push((object, reason));
+                        }
+                    }
+                }
+            }
+        }
+        sections.push(section);
+    }
+    CopiesPage {
+        sections,
+        only,
+        all_href: frame.href("/copies"),
+        frame,
+    }
+    .into_response()
+}
+
+/// The destination and copy a path names, or the page that says they do not exist.
+async fn find(
+    state: &AppState,
+    ingress: &Ingress,
+    destination: &str,
+    copy: &str,
+) -> Result<(Arc<Services>, Destination, Manifest), Box<Response>> {
+    let s = services(state, ingress)?;
+    let missing = |heading: &str, detail: String| {
+        Box::new(problem(
+            StatusCode::NOT_FOUND,
+            Frame::new(state, ingress, Section::Copies, "Not found"),
+            heading,
+            &detail,
+        ))
+    };
+    let d = plain_segment(destination)
+        .then(|| s.destinations.iter().find(|d| d.name == destination))
+        .flatten()
+        .cloned()
+        .ok_or_else(|| {
+            missing(
+                "No such destination",
+                "The options name no destination like this one.".to_owned(),
+            )
+        })?;
+    if !plain_segment(copy) {
+        return Err(missing("No such copy", "This is not a copy's name.".into()));
+    }
+    let bytes = d
+        .store
+        .read_small(&layout::manifest_object(copy), manifest::MAX_SIZE)
+        .await
+        .map_err(|e| {
+            missing(
+                "No such copy",
+                format!("{} does not hold copy {copy}: {e}", d.name),
+            )
+        })?;
+    let m = Manifest::parse(&bytes).map_err(|e| {
+        missing(
+            "This copy's manifest cannot be read",
+            format!("Copy {copy} on {}: {e}", d.name),
+        )
+    })?;
+    Ok((s, d, m))
+}
+
+fn to_copies(ingress: &Ingress, destination: &str, notice: &str) -> Response {
+    back_to(
+        &ingress.prefix,
+        &format!("/copies?destination={destination}"),
+        notice,
+    )
+}
+
+/// `POST /copies/{destination}/{copy}/verify`
+pub async fn verify(
+    State(state): State<AppState>,
+    ingress: Ingress,
+    Path((destination, copy)): Path<(String, String)>,
+) -> Response {
+    let (s, d, m) = match find(&state, &ingress, &destination, &copy).await {
+        Ok(v) => v,
+        Err(r) => return *r,
+    };
+    let job = Job::VerifyCopy {
+        destination: d.name.clone(),
+        copy_id: m.copy_id,
+    };
+    let notice = match s.triggers.submit(job) {
+        Ok(()) => "verifying",
+        Err(TriggerError::Queued) => "busy",
+        Err(TriggerError::Stopped) => "stopping",
+    };
+    to_copies(&ingress, &d.name, notice)
+}
+
+/// `POST /copies/{destination}/{copy}/pin`
+pub async fn pin(
+    State(state): State<AppState>,
+    ingress: Ingress,
+    Path((destination, copy)): Path<(String, String)>,
+) -> Response {
+    let (s, d, m) = match find(&state, &ingress, &destination, &copy).await {
+        Ok(v) => v,
+        Err(r) => return *r,
+    };
+    match s
+        .history
+        .pin(&d.name, &m.copy_id, s.watch.clock.now())
+        .await
+    {
+        Ok(()) => to_copies(&ingress, &d.name, "pinned"),
+        Err(e) => history_failed(&state, &ingress, Section::Copies, &e),
+    }
+}
+
+/// `POST /copies/{destination}/{copy}/unpin` (works for a copy that is gone too).
+pub async fn unpin(
+    State(state): State<AppState>,
+    ingress: Ingress,
+    Path((destination, copy)): Path<(String, String)>,
+) -> Response {
+    let s = match services(&state, &ingress) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    if !plain_segment(&copy) || !s.destinations.iter().any(|d| d.name == destination) {
+        return super::not_found(State(state), ingress).await;
+    }
+    match s.history.unpin(&destination, &copy).await {
+        Ok(_) => to_copies(&ingress, &destination, "unpinned"),
+        Err(e) => history_failed(&state, &ingress, Section::Copies, &e),
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "delete.html")]
+pub struct DeletePage {
+    pub frame: Frame,
+    pub destination: String,
+    pub copy_id: String,
+    pub name: String,
+    pub made: String,
+    pub size: String,
+    /// What deleting it loses, in plain words.
+    pub losses: Vec<String>,
+    pub pinned: bool,
+    pub action: String,
+    pub unpin_action: String,
+    pub back_href: String,
+}
+
+/// `GET /copies/{destination}/{copy}/delete`: names what would be lost.
+pub async fn confirm_delete(
+    State(state): State<AppState>,
+    ingress: Ingress,
+    Path((destination, copy)): Path<(String, String)>,
+) -> Response {
+    let (s, d, m) = match find(&state, &ingress, &destination, &copy).await {
+        Ok(v) => v,
+        Err(r) => return *r,
+    };
+    let frame = Frame::new(&state, &ingress, Section::Copies, "Delete a copy?");
+    let pinned = match s.history.pins(&d.name).await {
+        Ok(p) => p.contains(&m.copy_id),
+        Err(e) => return history_failed(&state, &ingress, Section::Copies, &e),
+    };
+    let mut losses = Vec::new();
+    let here: Vec<Manifest> = listing(&d)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|l| match l {
+            Listed::Copy(c) => Some(*c),
+            Listed::Unreadable { .. } => None,
+        })
+        .collect();
+    let others_here = here.iter().filter(|c| c.copy_id != m.copy_id).count();
+    if here
+        .iter()
+        .map(made_at)
+        .max()
+        .is_some_and(|newest| newest <= made_at(&m))
+    {
+        losses.push(format!(
+            "This is the newest copy on {}. Until the next backup, {} will hold nothing newer than {}.",
+            d.name,
+            d.name,
+            here.iter()
+                .filter(|c| c.copy_id != m.copy_id)
+                .map(made_at)
+                .max()
+                .map_or_else(|| "nothing at all".to_owned(), |t| local(t, s.tz))
+        ));
+    }
+    losses.push(match others_here {
+        0 => format!("{} will hold no copy at all.", d.name),
+        1 => format!("{} will still hold 1 other copy.", d.name),
+        n => format!("{} will still hold {n} other copies.", d.name),
+    });
+    let elsewhere: Vec<String> = {
+        let others: Vec<&Destination> =
+            s.destinations.iter().filter(|o| o.name != d.name).collect();
+        let listed = futures::future::join_all(others.iter().map(|o| listing(o))).await;
+        others
+            .iter()
+            .zip(listed)
+            .filter(|(_, l)| {
+                l.as_ref().is_ok_and(|items| {
+                    items.iter().any(|i| {
+                        matches!(i, Listed::Copy(c) if c.backup.slug == m.backup.slug && c.plain.sha256 == m.plain.sha256)
+                    })
+                })
+            })
+            .map(|(o, _)| o.name.clone())
+            .collect()
+    };
+    losses.push(if elsewhere.is_empty() {
+        "No other destination holds this backup: once deleted, it is gone for good.".to_owned()
+    } else {
+        format!("This backup is also stored on {}.", elsewhere.join(", "))
+    });
+    let base = format!("/copies/{}/{}", d.name, m.copy_id);
+    DeletePage {
+        destination: d.name.clone(),
+        copy_id: m.copy_id.clone(),
+        name: m.backup.name.clone(),
+        made: local(made_at(&m), s.tz),
+        size: human::size(m.stored.size),
+        losses,
+        pinned,
+        action: frame.href(&format!("{base}/delete")),
+        unpin_action: frame.href(&format!("{base}/unpin")),
+        back_href: frame.href(&format!("/copies?destination={}", d.name)),
+        frame,
+    }
+    .into_response()
+}
+
+/// `POST /copies/{destination}/{copy}/delete`
+pub async fn delete(
+    State(state): State<AppState>,
+    ingress: Ingress,
+    Path((destination, copy)): Path<(String, String)>,
+) -> Response {
+    let (s, d, m) = match find(&state, &ingress, &destination, &copy).await {
+        Ok(v) => v,
+        Err(r) => return *r,
+    };
+    match s.history.pins(&d.name).await {
+        Ok(p) if p.contains(&m.copy_id) => {
+            return problem(
+                StatusCode::CONFLICT,
+                Frame::new(&state, &ingress, Section::Copies, "Pinned"),
+                "This copy is pinned",
+                "Unpin it first if you really mean to delete it.",
+            );
+        }
+        Ok(_) => {}
+        Err(e) => return history_failed(&state, &ingress, Section::Copies, &e),
+    }
+    let result = delete_copy(&d, &m.copy_id).await;
+    let who = ingress.user.as_deref().unwrap_or("someone");
+    let row = DeletionRow {
+        at: s.watch.clock.now(),
+        destination: d.name.clone(),
+        copy_id: m.copy_id.clone(),
+        made: Some(made_at(&m)),
+        trigger: "dashboard".into(),
+        reason: format!("deleted from the dashboard by {who}"),
+        error: result.as_ref().err().cloned(),
+    };
+    if let Err(e) = s.history.record_deletion(row).await {
+        tracing::error!("recording a deletion: {e}");
+    }
+    match result {
+        Ok(()) => to_copies(&ingress, &d.name, "deleted"),
+        Err(e) => problem(
+            StatusCode::BAD_GATEWAY,
+            Frame::new(&state, &ingress, Section::Copies, "Not deleted"),
+            "The copy could not be deleted",
+            &e,
+        ),
+    }
+}

@@ -1,0 +1,315 @@
+//! The overview: whether the home is protected, in one line a newcomer understands; each
+//! destination's newest verified copy and its age; what is running now (live); when the next
+//! backup and check are due; the problems in plain words; the last few runs; "Back up now".
+
+use super::{history_failed, local, outcome, services};
+use crate::history::{CopyRecord, RunRow};
+use crate::human;
+use crate::pipeline::progress::Snapshot;
+use crate::pipeline::run::RunRequest;
+use crate::report::Summary;
+use crate::web::frame::{Frame, Section, back_to};
+use crate::web::ingress::Ingress;
+use crate::web::{AppState, Services, TriggerError};
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+/// The headline.
+pub struct Verdict {
+    /// `ok`, `warn`, `bad`, or `new` (nothing yet, nothing wrong).
+    pub level: &'static str,
+    pub headline: String,
+    pub detail: String,
+}
+
+/// One destination's card.
+pub struct DestinationCard {
+    pub name: String,
+    pub kind: &'static str,
+    pub location: String,
+    pub level: &'static str,
+    pub newest: String,
+    pub problem: Option<String>,
+    pub copies_href: String,
+}
+
+/// A problem in plain words, with a short tag.
+pub struct ProblemLine {
+    pub tag: &'static str,
+    pub text: String,
+}
+
+/// A run in the short list.
+pub struct RunLine {
+    pub href: String,
+    pub when: String,
+    pub ago: String,
+    pub name: String,
+    pub outcome: &'static str,
+    pub class: &'static str,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "overview.html")]
+pub struct OverviewPage {
+    pub frame: Frame,
+    pub verdict: Verdict,
+    pub running: bool,
+    pub step: String,
+    pub next_backup: Option<String>,
+    pub next_verify: Option<String>,
+    pub destinations: Vec<DestinationCard>,
+    pub problems: Vec<ProblemLine>,
+    pub recent: Vec<RunLine>,
+    pub runs_href: String,
+}
+
+#[derive(Deserialize)]
+pub struct OverviewQuery {
+    notice: Option<String>,
+}
+
+fn sentence(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+        .unwrap_or_default()
+}
+
+fn problem_line(p: &str) -> ProblemLine {
+    for (prefix, tag) in [("stale: ", "Stale"), ("damaged: ", "Damaged")] {
+        if let Some(rest) = p.strip_prefix(prefix) {
+            return ProblemLine {
+                tag,
+                text: sentence(rest),
+            };
+        }
+    }
+    ProblemLine {
+        tag: "Problem",
+        text: sentence(p),
+    }
+}
+
+fn verdict(summary: &Summary, destinations: usize, now: DateTime<Utc>) -> Verdict {
+    let Some(good) = &summary.last_good else {
+        return match &summary.last {
+            Some(r) if r.status != crate::history::RunStatus::Success => Verdict {
+                level: "bad",
+                headline: "Not protected yet".into(),
+                detail: format!(
+                    "No backup has reached an off-site copy. The last attempt failed: {}",
+                    r.error.as_deref().unwrap_or("see its run")
+                ),
+            },
+            _ => Verdict {
+                level: "new",
+                headline: "Not protected yet".into(),
+                detail: "No backup has an off-site copy yet. Press “Back up now” to make the first one: it takes a few minutes.".into(),
+            },
+        };
+    };
+    let newest = summary.copies.iter().filter_map(|c| c.verified_at).max();
+    let fresh = newest.map_or_else(|| human::ago(good.started_at, now), |t| human::ago(t, now));
+    if summary.problems.is_empty() {
+        return Verdict {
+            level: "ok",
+            headline: "Your home is protected".into(),
+            detail: format!(
+                "Newest verified off-site copy: {fresh}, on {} of {destinations} destination{}.",
+                summary.copies.len().min(destinations),
+                if destinations == 1 { "" } else { "s" }
+            ),
+        };
+    }
+    let serious = summary.state == "failed"
+        || summary
+            .problems
+            .iter()
+            .any(|p| p.starts_with("stale:") || p.starts_with("damaged:"));
+    Verdict {
+        level: if serious { "bad" } else { "warn" },
+        headline: "Needs attention".into(),
+        detail: format!(
+            "{} Newest verified off-site copy: {fresh}.",
+            problem_line(&summary.problems[0]).text
+        ),
+    }
+}
+
+fn card(
+    s: &Services,
+    frame: &Frame,
+    d: &crate::destinations::Destination,
+    newest: Option<&CopyRecord>,
+    last_error: Option<String>,
+    now: DateTime<Utc>,
+    anything_yet: bool,
+) -> DestinationCard {
+    let limit = chrono::TimeDelta::from_std(s.watch.stale_after).unwrap_or(chrono::TimeDelta::MAX);
+    let (level, text) = match newest.and_then(|c| c.verified_at.map(|t| (c, t))) {
+        Some((c, t)) => (
+            if now - t > limit { "bad" } else { "ok" },
+            format!(
+                "Newest verified copy {} ({}){}",
+                human::ago(t, now),
+                local(t, s.tz),
+                c.stored_size
+                    .map(|b| format!(", {}", human::size(b)))
+                    .unwrap_or_default()
+            ),
+        ),
+        None if anything_yet => ("bad", "No verified copy yet".to_owned()),
+        None => ("new", "No copy yet".to_owned()),
+    };
+    DestinationCard {
+        name: d.name.clone(),
+        kind: d.kind,
+        location: d.location.clone(),
+        level,
+        newest: text,
+        problem: last_error,
+        copies_href: frame.href(&format!("/copies?destination={}", d.name)),
+    }
+}
+
+/// When a schedule next fires, for people.
+pub(crate) fn next_run(s: &Services, name: &str, now: DateTime<Utc>) -> Option<String> {
+    let plan = s.schedules.iter().find(|p| p.name == name)?;
+    let at = crate::schedule::next_after(&plan.cron, plan.tz, now)?;
+    let jitter = if plan.jitter.is_zero() {
+        String::new()
+    } else {
+        format!(
+            ", up to {} later",
+            human::duration(plan.jitter).replace(" 0 s", "")
+        )
+    };
+    Some(format!(
+        "{} ({}{jitter})",
+        human::in_(now, at),
+        local(at, s.tz)
+    ))
+}
+
+pub(crate) fn run_line(
+    frame: &Frame,
+    r: &RunRow,
+    tz: chrono_tz::Tz,
+    now: DateTime<Utc>,
+) -> RunLine {
+    let (text, class) = outcome(r.status);
+    RunLine {
+        href: frame.href(&format!("/runs/{}", r.id)),
+        when: local(r.started_at, tz),
+        ago: human::ago(r.started_at, now),
+        name: r
+            .backup_name
+            .clone()
+            .unwrap_or_else(|| format!("Run {}", r.id)),
+        outcome: text,
+        class,
+    }
+}
+
+/// `GET /`
+pub async fn page(
+    State(state): State<AppState>,
+    ingress: Ingress,
+    Query(q): Query<OverviewQuery>,
+) -> Response {
+    let s = match services(&state, &ingress) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    let frame = Frame::new(&state, &ingress, Section::Overview, "Overview")
+        .with_notice(q.notice.as_deref());
+    let now = s.watch.clock.now();
+    let running = s.progress.running();
+    let loaded = async {
+        let summary = Summary::load(&s.history, running, &s.watch).await?;
+        let recent = s.history.recent_runs(5).await?;
+        let records = s.history.destination_records().await?;
+        Ok::<_, crate::history::HistoryError>((summary, recent, records))
+    };
+    let (summary, recent, records) = match loaded.await {
+        Ok(v) => v,
+        Err(e) => return history_failed(&state, &ingress, Section::Overview, &e),
+    };
+    let anything_yet = summary.last_good.is_some();
+    let destinations = s
+        .destinations
+        .iter()
+        .map(|d| {
+            let newest = summary.copies.iter().find(|c| c.destination == d.name);
+            let last_error = records
+                .iter()
+                .find(|r| r.name == d.name)
+                .and_then(|r| r.last_attempt.as_ref())
+                .and_then(|(at, e)| {
+                    e.as_ref()
+                        .map(|e| format!("Last attempt failed {}: {e}", human::ago(*at, now)))
+                });
+            card(&s, &frame, d, newest, last_error, now, anything_yet)
+        })
+        .collect();
+    let snapshot: Snapshot = s.progress.snapshot(now);
+    let page = OverviewPage {
+        verdict: verdict(&summary, s.destinations.len(), now),
+        running,
+        step: snapshot.step.unwrap_or_default(),
+        next_backup: next_run(&s, "backup", now),
+        next_verify: next_run(&s, "verify", now),
+        destinations,
+        // A new install's one "problem" is the headline already.
+        problems: summary
+            .problems
+            .iter()
+            .filter(|_| anything_yet || summary.last.is_some())
+            .map(|p| problem_line(p))
+            .collect(),
+        recent: recent
+            .iter()
+            .map(|r| run_line(&frame, r, s.tz, now))
+            .collect(),
+        runs_href: frame.href("/runs"),
+        frame,
+    };
+    page.into_response()
+}
+
+/// Queues a backup; while nothing else runs, the progress board shows it waiting at once.
+///
+/// # Errors
+/// [`TriggerError`] when a job is already waiting or Lifeboat is stopping.
+pub(crate) fn start_backup(s: &Services, trigger: &str) -> Result<(), TriggerError> {
+    let idle = !s.progress.running();
+    let now = s.watch.clock.now();
+    if idle {
+        // Before the job is queued, so the worker's own start always comes after this.
+        s.progress.begin(trigger, now, "Waiting to start");
+    }
+    s.triggers.fire(RunRequest::new(trigger)).inspect_err(|_| {
+        if idle {
+            s.progress.end(now, None, "nothing");
+        }
+    })
+}
+
+/// `POST /backup` (the button).
+pub async fn backup(State(state): State<AppState>, ingress: Ingress) -> Response {
+    let s = match services(&state, &ingress) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    let notice = match start_backup(&s, "dashboard") {
+        Ok(()) => "started",
+        Err(TriggerError::Queued) => "busy",
+        Err(TriggerError::Stopped) => "stopping",
+    };
+    back_to(&ingress.prefix, "/", notice)
+}

@@ -1,0 +1,86 @@
+// Lifeboat's dashboard script: the overview's live progress. It listens to /api/live (server-sent
+// events through ingress) and draws each update into the "Now" card; when the events cannot get
+// through it asks /api/progress every two seconds instead. Everything else works without it.
+"use strict";
+(function () {
+  const live = document.getElementById("live-body");
+  if (!live) return;
+  const prefix = document.body.dataset.prefix || "";
+  const button = document.getElementById("backup-now");
+  let wasRunning = document.getElementById("live").dataset.running === "true";
+  let polling = null;
+
+  function el(tag, attrs, ...children) {
+    const e = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v !== null && v !== undefined) e.setAttribute(k, v);
+    }
+    for (const c of children) {
+      if (c !== null && c !== undefined) e.append(c);
+    }
+    return e;
+  }
+
+  function draw(v) {
+    const parts = [];
+    if (v.running) {
+      parts.push(el("p", { class: "step" }, v.step || "Working"));
+      if (v.backup) parts.push(el("p", { class: "muted" }, "Backup: " + v.backup));
+      if (v.read > 0 || v.size) {
+        const read = el("div", { class: "lane" },
+          el("div", { class: "row" }, el("b", {}, "Read from Home Assistant"), el("span", { class: "muted" }, v.read_text)));
+        if (v.percent !== null) read.append(el("progress", { max: "100", value: String(v.percent), "aria-label": "Read " + v.percent + "%" }));
+        parts.push(read);
+      }
+      for (const d of v.destinations) {
+        const facts = [d.state_text, d.bytes_text, d.rate_text, d.eta_text].filter(Boolean).join(" · ");
+        const lane = el("div", { class: "lane", "data-destination": d.name, "data-state": d.state },
+          el("div", { class: "row" }, el("b", {}, d.name), el("span", { class: d.state === "failed" ? "bad-text" : "muted" }, facts)));
+        if (d.percent !== null) lane.append(el("progress", { max: "100", value: String(d.percent), "aria-label": d.name + " " + d.percent + "%" }));
+        parts.push(lane);
+      }
+    } else if (v.last) {
+      const done = el("p", { class: "done", "data-outcome": v.last.outcome }, v.last.text + " ");
+      if (v.last.run_id !== null) done.append(el("a", { href: prefix + "/runs/" + v.last.run_id }, "See run #" + v.last.run_id));
+      parts.push(done);
+    } else {
+      parts.push(el("p", { class: "muted" }, "Nothing is running."));
+    }
+    if (v.timeline.length) {
+      const list = el("ol", { class: "timeline" });
+      for (const m of v.timeline.slice(-8)) {
+        list.append(el("li", m.failed ? { class: "failed" } : {}, el("time", {}, m.at_text), " ",
+          m.destination ? el("b", {}, m.destination + ": ") : null, m.what));
+      }
+      parts.push(list);
+    }
+    live.replaceChildren(...parts);
+    if (button) button.disabled = v.running;
+    if (wasRunning && !v.running) {
+      // The cards above show what the finished run changed once the page is read afresh; the
+      // "done" line stays in view until then.
+      setTimeout(() => { window.location.replace(prefix + "/?done=" + (v.last && v.last.run_id || "")); }, 2500);
+    }
+    wasRunning = v.running;
+  }
+
+  function poll() {
+    if (polling) return;
+    polling = setInterval(() => {
+      fetch(prefix + "/api/progress", { credentials: "same-origin" })
+        .then((r) => (r.ok ? r.json() : null))
+        .then((v) => v && draw(v))
+        .catch(() => {});
+    }, 2000);
+  }
+
+  if (window.EventSource) {
+    const source = new EventSource(prefix + "/api/live");
+    source.addEventListener("progress", (e) => {
+      try { draw(JSON.parse(e.data)); } catch (_) { /* a torn message: the next one redraws */ }
+    });
+    source.onerror = () => { if (source.readyState === EventSource.CLOSED) poll(); };
+  } else {
+    poll();
+  }
+})();

@@ -9,6 +9,7 @@ mod support;
 mod addon;
 mod automations;
 mod cli;
+mod dashboard;
 mod double_faithful;
 mod e2e_storage;
 mod inspect;

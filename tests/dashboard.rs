@@ -1,0 +1,409 @@
+//! The dashboard through its router, without a socket, always under an ingress prefix: every page
+//! (empty install and after real runs to real local folders), every action (back up, verify, pin,
+//! unpin, delete after its confirmation), the form token, the live-progress stream, and that
+//! links never leave the prefix and secrets never reach the HTML.
+
+use crate::support::*;
+use axum::body::{Body, to_bytes};
+use axum::http::{Request, StatusCode};
+use futures::StreamExt;
+use lifeboat::history::RunStatus;
+use lifeboat::secret::Secret;
+use lifeboat::source::folder::FolderSource;
+use lifeboat::web::{AppState, app};
+use std::sync::Arc;
+use tower::ServiceExt;
+
+const PREFIX: &str = "/api/hassio_ingress/Tok3n_x";
+const HA_KEY: &str = "AAAA-BBBB-CCCC-DDDD-EEEE-FFFF-GGGG";
+
+struct Page {
+    status: StatusCode,
+    location: Option<String>,
+    body: String,
+}
+
+async fn send(state: &AppState, req: Request<Body>) -> Page {
+    let resp = app(state.clone()).oneshot(req).await.unwrap();
+    let status = resp.status();
+    let location = resp
+        .headers()
+        .get("location")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let body = to_bytes(resp.into_body(), 4 << 20).await.unwrap();
+    Page {
+        status,
+        location,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    }
+}
+
+async fn get(state: &AppState, path: &str) -> Page {
+    let req = Request::get(path)
+        .header("x-ingress-path", PREFIX)
+        .header("x-remote-user-display-name", "Ann")
+        .body(Body::empty())
+        .unwrap();
+    send(state, req).await
+}
+
+/// A form post as a browser sends it: with an Origin, and the token unless `token` is None.
+async fn post(state: &AppState, path: &str, token: Option<&str>) -> Page {
+    let body = token.map(|t| format!("csrf={t}")).unwrap_or_default();
+    let req = Request::post(path)
+        .header("x-ingress-path", PREFIX)
+        .header("x-remote-user-display-name", "Ann")
+        .header("origin", "http://homeassistant.local:8123")
+        .header("sec-fetch-site", "same-origin")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Body::from(body))
+        .unwrap();
+    send(state, req).await
+}
+
+fn token(state: &AppState) -> String {
+    state.csrf.as_str().to_owned()
+}
+
+/// Every link, form and asset stays under the ingress prefix.
+fn assert_prefixed(path: &str, html: &str) {
+    let re = regex::Regex::new(r#"(?:href|action|src)="([^"]*)""#).unwrap();
+    for cap in re.captures_iter(html) {
+        let url = &cap[1];
+        assert!(
+            url.starts_with(PREFIX) || url == "#main",
+            "{path}: {url} leaves the ingress prefix"
+        );
+    }
+}
+
+async fn wait_for_runs(h: &lifeboat::history::History, n: usize) {
+    for _ in 0..400 {
+        let runs = h.recent_runs(n).await.unwrap();
+        if runs.len() == n && runs.iter().all(|r| r.status != RunStatus::Running) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("runs did not finish");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_install_says_what_to_do_on_every_page() {
+    let src = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let r = runner(
+        Arc::new(FolderSource::new(src.path().into())),
+        &[local_spec("nas", out.path())],
+        &kit().spec,
+        data.path(),
+    );
+    let cron: croner::Cron = "30 3 * * *".parse().unwrap();
+    let plan = lifeboat::schedule::Schedule {
+        name: "backup",
+        cron,
+        tz: chrono_tz::UTC,
+        jitter: std::time::Duration::from_secs(1200),
+    };
+    let (state, shutdown, task) = dashboard(r, vec![plan]);
+    let overview = get(&state, "/").await;
+    assert_eq!(overview.status, StatusCode::OK);
+    for want in [
+        "Not protected yet",
+        "Back up now",
+        "No copy yet",
+        "No runs yet",
+        "up to 20 min later)",
+        ">Ann<",
+    ] {
+        assert!(overview.body.contains(want), "{want}: {}", overview.body);
+    }
+    assert!(
+        !overview.body.contains("What needs attention"),
+        "the headline says it"
+    );
+    for path in ["/", "/runs", "/copies", "/destinations", "/runs?status=failed"] {
+        let p = get(&state, path).await;
+        assert_eq!(p.status, StatusCode::OK, "{path}");
+        assert_prefixed(path, &p.body);
+    }
+    assert!(get(&state, "/runs").await.body.contains("No runs yet"));
+    assert!(get(&state, "/copies").await.body.contains("No copy here yet"));
+    let d = get(&state, "/destinations").await;
+    assert!(
+        d.body.contains("Never tried yet") && d.body.contains("No finished run yet"),
+        "{}",
+        d.body
+    );
+    let missing = get(&state, "/no/such/page").await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert_prefixed("404", &missing.body);
+    let css = get(&state, "/static/lifeboat.css").await;
+    assert!(css.body.contains("prefers-color-scheme: dark"));
+    assert_eq!(
+        get(&state, "/static/x.css").await.status,
+        StatusCode::NOT_FOUND
+    );
+    shutdown.cancel();
+    task.await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_action_from_back_up_to_delete() {
+    let src = folder_with(&[("b.tar", &fixture("ha-core/ha-2026.2.3-plain.tar"))]);
+    let nas = tempfile::tempdir().unwrap();
+    let usb = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let mut r = runner(
+        Arc::new(FolderSource::new(src.path().into())),
+        &[local_spec("nas", nas.path()), local_spec("usb", usb.path())],
+        &kit().spec,
+        data.path(),
+    );
+    r.ha_keys = vec![Secret::new(HA_KEY)];
+    let history = r.history.clone();
+    let (state, shutdown, task) = dashboard(r, Vec::new());
+    let t = token(&state);
+
+    // The button: refused without the token, queued with it.
+    assert_eq!(
+        post(&state, "/backup", None).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        post(&state, "/backup", Some("0000")).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let started = post(&state, "/backup", Some(&t)).await;
+    assert_eq!(started.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        started.location.as_deref(),
+        Some(format!("{PREFIX}/?notice=started").as_str())
+    );
+    wait_for_runs(&history, 1).await;
+    let overview = get(&state, "/?notice=started").await;
+    assert!(
+        overview.body.contains("Your home is protected")
+            && overview.body.contains("on 2 of 2 destinations")
+            && overview.body.contains("Backup started"),
+        "{}",
+        overview.body
+    );
+    let progress = get(&state, "/api/progress").await;
+    assert!(
+        progress.body.contains("\"outcome\":\"success\"")
+            && progress.body.contains("Uploaded"),
+        "{}",
+        progress.body
+    );
+
+    // Runs: the list, filters, one run with its timeline and checksums.
+    let runs = get(&state, "/runs").await;
+    assert!(
+        runs.body.contains("#1") && runs.body.contains("dashboard"),
+        "{}",
+        runs.body
+    );
+    assert!(
+        get(&state, "/runs?status=problems")
+            .await
+            .body
+            .contains("No run matches")
+    );
+    assert!(
+        get(&state, "/runs?trigger=dashboard&destination=usb&page=1")
+            .await
+            .body
+            .contains("#1")
+    );
+    let run = get(&state, "/runs/1").await;
+    for want in [
+        "Verified everywhere",
+        "Custom backup 2026.2.3",
+        "SHA-256 of the backup",
+        "Read back in",
+        "Uploaded",
+        "every archive inside checked",
+    ] {
+        assert!(run.body.contains(want), "{want}: {}", run.body);
+    }
+    assert_eq!(get(&state, "/runs/99").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(get(&state, "/runs/x'").await.status, StatusCode::NOT_FOUND);
+
+    // Copies: listed from the manifests, with their actions.
+    let copies = get(&state, "/copies?destination=nas").await;
+    let id = history.recent_runs(1).await.unwrap()[0].copies[0]
+        .copy_id
+        .clone();
+    assert!(
+        copies.body.contains(&id) && copies.body.contains("Verified when stored"),
+        "{}",
+        copies.body
+    );
+    assert!(
+        !copies.body.contains("id=\"dest-usb\""),
+        "filtered to one destination"
+    );
+    let base = format!("/copies/nas/{id}");
+    let verify = post(&state, &format!("{base}/verify"), Some(&t)).await;
+    assert_eq!(verify.status, StatusCode::SEE_OTHER);
+    for _ in 0..200 {
+        if history
+            .last_checks()
+            .await
+            .unwrap()
+            .contains_key(&("nas".to_owned(), id.clone()))
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    let check = &history.last_checks().await.unwrap()[&("nas".to_owned(), id.clone())];
+    assert!(check.ok, "{:?}", check.error);
+
+    let pin = post(&state, &format!("{base}/pin"), Some(&t)).await;
+    assert_eq!(pin.status, StatusCode::SEE_OTHER);
+    assert!(
+        get(&state, "/copies?destination=nas&notice=pinned")
+            .await
+            .body
+            .contains("Pinned")
+    );
+    let refused = post(&state, &format!("{base}/delete"), Some(&t)).await;
+    assert_eq!(refused.status, StatusCode::CONFLICT);
+    assert!(
+        get(&state, &format!("{base}/delete"))
+            .await
+            .body
+            .contains("is pinned")
+    );
+    assert_eq!(
+        post(&state, &format!("{base}/unpin"), Some(&t))
+            .await
+            .status,
+        StatusCode::SEE_OTHER
+    );
+
+    // Delete: the question names what is lost; the answer deletes and records it.
+    let ask = get(&state, &format!("{base}/delete")).await;
+    for want in [
+        "Delete this copy from nas?",
+        "This is the newest copy on nas",
+        "nas will hold no copy at all.",
+        "This backup is also stored on usb.",
+    ] {
+        assert!(ask.body.contains(want), "{want}: {}", ask.body);
+    }
+    assert_prefixed("delete", &ask.body);
+    assert_eq!(
+        post(&state, &format!("{base}/delete"), None).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let gone = post(&state, &format!("{base}/delete"), Some(&t)).await;
+    assert_eq!(gone.status, StatusCode::SEE_OTHER, "{}", gone.body);
+    assert!(
+        get(&state, "/copies?destination=nas")
+            .await
+            .body
+            .contains("No copy here yet")
+    );
+    let deletions = history.deletions(10).await.unwrap();
+    assert_eq!(deletions[0].trigger, "dashboard");
+    assert!(deletions[0].reason.contains("Ann"), "{:?}", deletions[0]);
+    assert_eq!(
+        post(&state, &format!("{base}/verify"), Some(&t))
+            .await
+            .status,
+        StatusCode::NOT_FOUND,
+        "a deleted copy is not found"
+    );
+
+    // Bad paths are not found, never reach a store.
+    for path in [
+        "/copies/nowhere/x/pin",
+        "/copies/nas/..%2F..%2Fetc/pin",
+        "/copies/nas/a%20b/delete",
+    ] {
+        assert_eq!(
+            post(&state, path, Some(&t)).await.status,
+            StatusCode::NOT_FOUND,
+            "{path}"
+        );
+    }
+
+    // Destinations: history's view, with both charts.
+    let d = get(&state, "/destinations").await;
+    for want in ["<svg", "Space used", "How long runs took", "Succeeded"] {
+        assert!(d.body.contains(want), "{want}: {}", d.body);
+    }
+
+    // No page shows the Home Assistant key or the form token of another process.
+    for path in ["/", "/runs", "/runs/1", "/copies", "/destinations"] {
+        let p = get(&state, path).await;
+        assert!(!p.body.contains(HA_KEY), "{path} shows the HA key");
+        assert_prefixed(path, &p.body);
+    }
+    shutdown.cancel();
+    task.await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_progress_streams_and_a_page_opened_later_joins_it() {
+    let src = folder_with(&[("b.tar", &fixture("ha-core/ha-2026.2.3-plain.tar"))]);
+    let out = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let r = runner(
+        Arc::new(FolderSource::new(src.path().into())),
+        &[local_spec("nas", out.path())],
+        &kit().spec,
+        data.path(),
+    );
+    let history = r.history.clone();
+    let (state, shutdown, task) = dashboard(r, Vec::new());
+    let resp = app(state.clone())
+        .oneshot(
+            Request::get("/api/live")
+                .header("x-ingress-path", PREFIX)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.headers()["content-type"].to_str().unwrap(),
+        "text/event-stream"
+    );
+    let mut stream = resp.into_body().into_data_stream();
+    let first = String::from_utf8(stream.next().await.unwrap().unwrap().to_vec()).unwrap();
+    assert!(
+        first.starts_with("event: progress") && first.contains("\"running\":false"),
+        "{first}"
+    );
+    let (s, _) = (
+        post(&state, "/backup", Some(&token(&state))).await.status,
+        (),
+    );
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    // The stream follows the run to its end.
+    let mut seen = String::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !seen.contains("\"outcome\":\"success\"") {
+        let chunk = tokio::time::timeout_at(deadline, stream.next())
+            .await
+            .expect("the stream went quiet")
+            .unwrap()
+            .unwrap();
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(seen.contains("\"running\":true"), "{seen}");
+    wait_for_runs(&history, 1).await;
+    // Shutdown ends the stream.
+    shutdown.cancel();
+    let rest = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        while stream.next().await.is_some() {}
+    })
+    .await;
+    assert!(rest.is_ok(), "the stream did not end at shutdown");
+    task.await.unwrap();
+}

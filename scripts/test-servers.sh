@@ -6,7 +6,8 @@
 #   scripts/test-servers.sh stop      # stops what start started, by saved PID only
 #
 # Servers: Azurite 3.35.0 (Azure Blob, shared key + SAS) and s3s-fs 0.14.1 (S3 that checks SigV4).
-# Tools: Debian's age, to prove a copy restores without Lifeboat.
+# Tools: Debian's age, to prove a copy restores without Lifeboat; Debian's chromium driven by
+# playwright-core (npm), for the dashboard's browser test.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -22,6 +23,8 @@ install() {
   command -v node >/dev/null && command -v npm >/dev/null || want+=(nodejs npm)
   # The age CLI proves a copy restores without Lifeboat.
   command -v age >/dev/null || want+=(age)
+  # A real browser for the dashboard test (playwright's own browser download cannot work here).
+  command -v chromium >/dev/null || want+=(chromium)
   if [ ${#want[@]} -gt 0 ]; then
     log "installing ${want[*]} from Debian"
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${want[@]}"
@@ -29,6 +32,10 @@ install() {
   if [ ! -x "$ROOT/node/node_modules/.bin/azurite-blob" ]; then
     log "installing azurite@3.35.0 (npm)"
     npm install --silent --no-audit --no-fund --prefix "$ROOT/node" azurite@3.35.0
+  fi
+  if [ ! -d "$ROOT/node/node_modules/playwright-core" ]; then
+    log "installing playwright-core@1.65.1 (npm) to drive chromium"
+    npm install --silent --no-audit --no-fund --prefix "$ROOT/node" playwright-core@1.65.1
   fi
   if [ ! -x "$ROOT/venv/bin/python" ] || ! "$ROOT/venv/bin/python" -c 'import azure.storage.blob' 2>/dev/null; then
     log "installing azure-storage-blob (PyPI) to create containers and SAS tokens"
@@ -73,6 +80,8 @@ start() {
 export LIFEBOAT_TEST_AZURITE=http://127.0.0.1:$AZURITE_PORT/devstoreaccount1
 export LIFEBOAT_TEST_AZURITE_SAS='$sas'
 export LIFEBOAT_TEST_S3=http://127.0.0.1:$S3_PORT
+export LIFEBOAT_TEST_NODE_MODULES=$ROOT/node/node_modules
+export LIFEBOAT_TEST_CHROMIUM=$(command -v chromium || true)
 ENV
   log "started: Azurite on :$AZURITE_PORT, s3s-fs on :$S3_PORT (env in $ROOT/env)"
 }

@@ -7,17 +7,8 @@ use crate::support::ha_double::{Double, Flavor};
 use crate::support::*;
 use serde_json::{Value, json};
 use std::io::Write;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
-
-struct Serving(Child);
-
-impl Drop for Serving {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn answers(d: &Double) -> Vec<Value> {
     d.inner

@@ -8,6 +8,7 @@ mod support;
 
 mod addon;
 mod automations;
+mod browser;
 mod cli;
 mod dashboard;
 mod double_faithful;

@@ -2,6 +2,7 @@
 //! destination settings for them, and a runner wired like the real one.
 
 pub mod ha_double;
+pub mod ingress_proxy;
 
 use lifeboat::config::{AzureCredential, DestinationKind, DestinationSpec, EncryptionSpec};
 use lifeboat::destinations::{self, Destination};
@@ -342,4 +343,14 @@ pub fn dashboard(
         shutdown: shutdown.clone(),
     };
     (state, shutdown, task)
+}
+
+/// A child process killed (and reaped) when dropped, so a failing test leaves no server behind.
+pub struct Serving(pub std::process::Child);
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }

@@ -1,0 +1,115 @@
+//! The dashboard in a real browser: headless Debian chromium, driven by playwright-core
+//! (`tests/browser/main_flow.cjs`), against the real `lifeboat serve` binary behind a stand-in for
+//! Home Assistant's ingress proxy, with the Supervisor test double as the source and the real S3
+//! server as the destination. Screenshots land in `target/browser-artifacts/`.
+
+use crate::support::ha_double::{Double, Flavor};
+use crate::support::*;
+use std::process::{Command, Stdio};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_main_flow_works_through_the_ingress_path() {
+    let modules = std::env::var("LIFEBOAT_TEST_NODE_MODULES")
+        .expect("LIFEBOAT_TEST_NODE_MODULES is not set: run the suite with scripts/test.sh");
+    let d = Double::start(
+        Flavor::Supervisor,
+        fixture("supervisor-style/full-plain.tar"),
+        None,
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let cfg = dir.path().join("lifeboat.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "data_dir = \"{data}\"\n\
+             [source]\ntype = \"supervisor\"\nmethod = \"rest\"\nurl = \"{url}\"\n\
+             [encryption]\nrecipients = [\"{recipient}\"]\n\
+             [schedule]\nbackup = \"30 3 * * *\"\njitter_minutes = 20\n\
+             [[destinations]]\ntype = \"s3\"\nname = \"offsite\"\nbucket = \"backups\"\nprefix = \"{p}\"\n\
+             endpoint = \"{s3}\"\naccess_key_id = \"{S3_KEY_ID}\"\nsecret_access_key = \"{S3_SECRET}\"\n",
+            data = dir.path().join("data").display(),
+            url = d.url,
+            recipient = kit().identity.to_public(),
+            p = unique("browser"),
+            s3 = std::env::var("LIFEBOAT_TEST_S3").expect("LIFEBOAT_TEST_S3"),
+        ),
+    )
+    .unwrap();
+    let log = dir.path().join("stderr.log");
+    let _server = Serving(
+        Command::new(env!("CARGO_BIN_EXE_lifeboat"))
+            .args(["--config", cfg.to_str().unwrap(), "serve"])
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .env("SUPERVISOR_TOKEN", d.token())
+            .env("LIFEBOAT_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let addon = format!("http://127.0.0.1:{port}");
+    let mut up = false;
+    for _ in 0..100 {
+        if reqwest::get(format!("{addon}/api/health")).await.is_ok() {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        up,
+        "lifeboat serve did not start: {}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+    let page = ingress_proxy::start(&addon, "c0ffee_T0k3n-x", "Ann").await;
+
+    let artifacts =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/browser-artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/main_flow.cjs");
+    let out = tokio::process::Command::new("node")
+        .arg(&script)
+        .arg(&page)
+        .arg(&artifacts)
+        .env("LIFEBOAT_TEST_NODE_MODULES", &modules)
+        .env(
+            "LIFEBOAT_TEST_CHROMIUM",
+            std::env::var("LIFEBOAT_TEST_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
+        )
+        .output()
+        .await
+        .expect("node runs");
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success(),
+        "{said}\nlifeboat said: {}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+    assert!(said.contains("browser test passed"), "{said}");
+    for shot in [
+        "1-overview-new-desktop.png",
+        "3-run-desktop.png",
+        "5-overview-phone-dark.png",
+    ] {
+        assert!(
+            artifacts.join(shot).metadata().unwrap().len() > 1000,
+            "{shot}"
+        );
+    }
+}

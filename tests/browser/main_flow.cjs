@@ -1,0 +1,97 @@
+// The dashboard's main flow in a real browser (Debian's chromium, driven by playwright-core),
+// through the ingress path: open the overview, press "Back up now", watch the live progress reach
+// done, find the run and its copies. Screenshots at desktop and phone width, light and dark, go
+// to the artifacts folder. Any script error or refused resource (the page's CSP) fails the run.
+//
+//   node main_flow.cjs <overview url> <artifacts dir>
+// env: LIFEBOAT_TEST_NODE_MODULES (where playwright-core is), LIFEBOAT_TEST_CHROMIUM
+"use strict";
+const path = require("path");
+const { chromium } = require(path.join(process.env.LIFEBOAT_TEST_NODE_MODULES, "playwright-core"));
+
+const [url, out] = process.argv.slice(2);
+
+function fail(why) {
+  console.error("browser test failed: " + why);
+  process.exit(1);
+}
+
+(async () => {
+  const browser = await chromium.launch({
+    executablePath: process.env.LIFEBOAT_TEST_CHROMIUM || "/usr/bin/chromium",
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+  const errors = [];
+  const watch = (page) => {
+    page.on("console", (m) => {
+      if (m.type() === "error") errors.push(m.text() + " at " + (m.location().url || page.url()));
+    });
+    page.on("pageerror", (e) => errors.push(String(e)));
+  };
+  try {
+    const desktop = await browser.newContext({ viewport: { width: 1280, height: 900 }, colorScheme: "light" });
+    const page = await desktop.newPage();
+    watch(page);
+    await page.goto(url);
+    const headline = page.locator("#verdict");
+    if (!/Not protected yet/.test(await headline.textContent())) fail("a new install should say it is not protected yet");
+    await page.screenshot({ path: path.join(out, "1-overview-new-desktop.png"), fullPage: true });
+
+    // Keyboard: the first Tab reaches the skip link.
+    await page.keyboard.press("Tab");
+    const focused = await page.evaluate(() => document.activeElement && document.activeElement.textContent);
+    if (!/Skip to content/.test(focused || "")) fail("the first Tab should reach the skip link, got " + focused);
+
+    await page.getByRole("button", { name: "Back up now" }).click();
+    await page.waitForURL(/notice=started/);
+    if (!page.url().startsWith(url)) fail("the button left the ingress path: " + page.url());
+    // Live progress: the "Now" card follows the run until it says it is done.
+    const sawRunning = page.locator("#live-body .step, #live-body progress").first()
+      .waitFor({ timeout: 30000 }).then(() => true, () => false);
+    await page.locator('#live-body .done[data-outcome="success"]').waitFor({ timeout: 90000 });
+    const running = await sawRunning;
+    await page.screenshot({ path: path.join(out, "2-overview-done-desktop.png"), fullPage: true });
+    const runLink = page.locator("#live-body .done a");
+    const runHref = await runLink.getAttribute("href");
+    if (!runHref || !runHref.startsWith(new URL(url).pathname)) fail("the run link leaves the ingress path: " + runHref);
+
+    // The page reloads itself to show the new state.
+    await page.waitForFunction(() => /Your home is protected/.test(document.querySelector("#verdict").textContent), null, { timeout: 20000 });
+
+    // Find the run from the Runs page, then its copies.
+    await page.getByRole("link", { name: "Runs", exact: true }).click();
+    await page.locator("table tbody tr").first().waitFor();
+    await page.locator("table tbody tr a").first().click();
+    await page.waitForURL(/\/runs\/\d+$/);
+    const runText = await page.locator("main").textContent();
+    for (const want of ["Verified everywhere", "offsite", "Timeline", "SHA-256 of the backup"]) {
+      if (!runText.includes(want)) fail("the run page lacks " + JSON.stringify(want));
+    }
+    await page.screenshot({ path: path.join(out, "3-run-desktop.png"), fullPage: true });
+    await page.locator("table a", { hasText: "offsite" }).first().click();
+    await page.waitForURL(/\/copies\?destination=offsite/);
+    if ((await page.locator("table tbody tr").count()) < 1) fail("the copies page lists no copy");
+    await page.screenshot({ path: path.join(out, "4-copies-desktop.png"), fullPage: true });
+
+    // Phone width, light and dark: nothing wider than the screen.
+    for (const scheme of ["light", "dark"]) {
+      const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, colorScheme: scheme, isMobile: true, hasTouch: true });
+      const p = await phone.newPage();
+      watch(p);
+      for (const [name, where] of [["overview", ""], ["runs", "runs"], ["copies", "copies"], ["destinations", "destinations"]]) {
+        await p.goto(url + where);
+        const wide = await p.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+        if (wide > 2) fail(`${name} at phone width scrolls sideways by ${wide}px (${scheme})`);
+        await p.screenshot({ path: path.join(out, `5-${name}-phone-${scheme}.png`), fullPage: true });
+      }
+      const bg = await p.evaluate(() => getComputedStyle(document.body).backgroundColor);
+      if (scheme === "dark" && bg === "rgb(250, 250, 250)") fail("dark mode kept the light background");
+      await phone.close();
+    }
+    if (errors.length) fail("the page reported errors: " + errors.join(" | "));
+    console.log(`browser test passed (progress seen while running: ${running})`);
+  } finally {
+    await browser.close();
+  }
+})().catch((e) => fail(e && e.stack || String(e)));

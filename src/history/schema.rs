@@ -84,9 +84,12 @@ const MIGRATIONS: &[&str] = &[
         value TEXT NOT NULL
     );",
     // 3: each run's timeline (what happened when, as JSON), and indexes for the dashboard's filters
+    // and its copy counts
     "ALTER TABLE runs ADD COLUMN timeline TEXT;
     CREATE INDEX runs_status ON runs (status);
-    CREATE INDEX runs_trigger ON runs (trigger);",
+    CREATE INDEX runs_trigger ON runs (trigger);
+    CREATE INDEX copies_copy ON copies (destination, copy_id);
+    CREATE INDEX deletions_copy ON deletions (destination, copy_id);",
 ];
 
 /// Brings the database up to the current schema.

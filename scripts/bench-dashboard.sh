@@ -27,6 +27,8 @@ trap cleanup EXIT
 
 target/release/examples/seed_history "$work/data" "$runs" >&2
 mkdir -p "$work/src" "$work/nas" "$work/b2" "$work/www" "$work/nginx"
+# nginx's worker drops to an unprivileged user: let it read the page.
+chmod 755 "$work" "$work/www"
 cat >"$work/lifeboat.toml" <<TOML
 data_dir = "$work/data"
 [source]

@@ -6,7 +6,7 @@ mod query;
 mod schema;
 pub mod upkeep;
 
-pub use query::{DestinationRecord, RunFilter, StorageEvent};
+pub use query::{Attempt, DestinationRecord, RunFilter, StorageEvent};
 
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -315,7 +315,10 @@ impl History {
     /// # Errors
     /// [`HistoryError`] on database failure.
     pub async fn recent_runs(&self, limit: usize) -> Result<Vec<RunRow>, HistoryError> {
-        Ok(self.runs(RunFilter::default(), limit, 0).await?.0)
+        Ok(self
+            .runs_page(RunFilter::default(), limit, 0, false)
+            .await?
+            .0)
     }
 
     /// The newest verified copy on each destination, by destination name.
@@ -325,9 +328,13 @@ impl History {
     pub async fn latest_verified_copies(&self) -> Result<Vec<CopyRecord>, HistoryError> {
         self.with(|c| {
             let mut st = c.prepare(
-                "SELECT destination, copy_id, object, stored_size, stored_sha256, upload_ms, verify_ms, verified_at
-                 FROM copies WHERE id IN (SELECT MAX(id) FROM copies WHERE status = 'verified' GROUP BY destination)
-                 ORDER BY destination",
+                &format!(
+                    "{} SELECT destination, copy_id, object, stored_size, stored_sha256, upload_ms,
+                     verify_ms, verified_at FROM copies WHERE id IN (SELECT (SELECT MAX(id) FROM copies
+                       WHERE destination = seen.name AND status = 'verified') FROM seen)
+                     ORDER BY destination",
+                    query::DESTINATIONS_SEEN
+                ),
             )?;
             st.query_map([], |r| {
                 Ok(CopyRecord {

@@ -73,6 +73,51 @@ pub struct DestinationRecord {
     pub last_error: Option<(DateTime<Utc>, String)>,
 }
 
+/// A `seen(name)` table of every destination in `copies`, found by hopping along the
+/// `(destination, …)` index rather than reading every copy, so per-destination lookups stay fast
+/// with many thousands of runs.
+pub(super) const DESTINATIONS_SEEN: &str = "WITH RECURSIVE seen(name) AS (
+    SELECT (SELECT MIN(destination) FROM copies)
+    UNION ALL
+    SELECT (SELECT MIN(destination) FROM copies WHERE destination > seen.name) FROM seen
+    WHERE seen.name IS NOT NULL)";
+
+/// The newest attempt to store a copy on a destination.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Attempt {
+    pub destination: String,
+    /// When its run ended.
+    pub at: DateTime<Utc>,
+    /// Why it failed, if it did.
+    pub error: Option<String>,
+}
+
+/// The newest copy row (of any outcome, or only `status`) on each destination.
+fn newest_copy_rows(c: &Connection, status: Option<&str>) -> rusqlite::Result<Vec<Attempt>> {
+    let only = if status.is_some() {
+        "AND status = ?1"
+    } else {
+        ""
+    };
+    let mut st = c.prepare_cached(&format!(
+        "{DESTINATIONS_SEEN} SELECT c.destination, COALESCE(r.finished_at, r.started_at), c.error
+         FROM copies c JOIN runs r ON r.id = c.run_id
+         WHERE c.id IN (SELECT (SELECT MAX(id) FROM copies WHERE destination = seen.name {only})
+           FROM seen WHERE seen.name IS NOT NULL)"
+    ))?;
+    let map = |r: &Row<'_>| {
+        Ok(Attempt {
+            destination: r.get(0)?,
+            at: parse_time(&r.get::<_, String>(1)?),
+            error: r.get(2)?,
+        })
+    };
+    match status {
+        Some(s) => st.query_map([s], map)?.collect(),
+        None => st.query_map([], map)?.collect(),
+    }
+}
+
 const RUN_COLUMNS: &str = "id, started_at, finished_at, trigger, source, status, backup_slug,
     backup_name, backup_date, plain_size, plain_sha256, stored_size, stored_sha256, error, warnings,
     timeline";
@@ -141,15 +186,30 @@ impl History {
         limit: usize,
         offset: usize,
     ) -> Result<(Vec<RunRow>, u64), HistoryError> {
+        self.runs_page(filter, limit, offset, true).await
+    }
+
+    /// As [`History::runs`]; the count is left at 0 unless `counted`.
+    pub(super) async fn runs_page(
+        &self,
+        filter: RunFilter,
+        limit: usize,
+        offset: usize,
+        counted: bool,
+    ) -> Result<(Vec<RunRow>, u64), HistoryError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let offset = i64::try_from(offset).unwrap_or(i64::MAX);
         self.with(move |c| {
             let (clause, mut params) = filter.clause();
-            let total: i64 = c.query_row(
-                &format!("SELECT COUNT(*) FROM runs {clause}"),
-                params_from_iter(params.iter()),
-                |r| r.get(0),
-            )?;
+            let total: i64 = if counted {
+                c.query_row(
+                    &format!("SELECT COUNT(*) FROM runs {clause}"),
+                    params_from_iter(params.iter()),
+                    |r| r.get(0),
+                )?
+            } else {
+                0
+            };
             params.push(Value::Integer(limit));
             params.push(Value::Integer(offset));
             let mut st = c.prepare(&format!(
@@ -226,7 +286,16 @@ impl History {
         .await
     }
 
-    /// What history says of each destination it has seen.
+    /// When the newest attempt to store a copy on each destination ended, and its error if it
+    /// failed (cheap: the overview asks on every load).
+    ///
+    /// # Errors
+    /// [`HistoryError`] on database failure.
+    pub async fn last_attempts(&self) -> Result<Vec<Attempt>, HistoryError> {
+        self.with(|c| newest_copy_rows(c, None)).await
+    }
+
+    /// What history says of each destination it has seen, with copy counts (reads every copy).
     ///
     /// # Errors
     /// [`HistoryError`] on database failure.
@@ -256,41 +325,14 @@ impl History {
                 let i = record(&mut out, &name);
                 out[i].copies = u64::try_from(n).unwrap_or(0);
             }
-            let mut st = c.prepare(
-                "SELECT c.destination, COALESCE(r.finished_at, r.started_at), c.error FROM copies c
-                 JOIN runs r ON r.id = c.run_id
-                 WHERE c.id IN (SELECT MAX(id) FROM copies GROUP BY destination)",
-            )?;
-            let last = st
-                .query_map([], |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        parse_time(&r.get::<_, String>(1)?),
-                        r.get::<_, Option<String>>(2)?,
-                    ))
-                })?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            for (name, at, error) in last {
-                let i = record(&mut out, &name);
-                out[i].last_attempt = Some((at, error));
+            for a in newest_copy_rows(c, None)? {
+                let i = record(&mut out, &a.destination);
+                out[i].last_attempt = Some((a.at, a.error));
             }
-            let mut st = c.prepare(
-                "SELECT c.destination, COALESCE(r.finished_at, r.started_at), c.error FROM copies c
-                 JOIN runs r ON r.id = c.run_id
-                 WHERE c.id IN (SELECT MAX(id) FROM copies WHERE status = 'failed' GROUP BY destination)",
-            )?;
-            let failed = st
-                .query_map([], |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        parse_time(&r.get::<_, String>(1)?),
-                        r.get::<_, Option<String>>(2)?.unwrap_or_default(),
-                    ))
-                })?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            for (name, at, error) in failed {
-                let i = record(&mut out, &name);
-                out[i].last_error = Some((at, error));
+            let failed = newest_copy_rows(c, Some("failed"))?;
+            for a in failed {
+                let i = record(&mut out, &a.destination);
+                out[i].last_error = Some((a.at, a.error.unwrap_or_default()));
             }
             Ok(out)
         })

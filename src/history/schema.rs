@@ -89,6 +89,7 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX runs_status ON runs (status);
     CREATE INDEX runs_trigger ON runs (trigger);
     CREATE INDEX copies_copy ON copies (destination, copy_id);
+    CREATE INDEX copies_state ON copies (destination, status);
     CREATE INDEX deletions_copy ON deletions (destination, copy_id);",
 ];
 

@@ -233,10 +233,10 @@ pub async fn page(
     let loaded = async {
         let summary = Summary::load(&s.history, running, &s.watch).await?;
         let recent = s.history.recent_runs(5).await?;
-        let records = s.history.destination_records().await?;
-        Ok::<_, crate::history::HistoryError>((summary, recent, records))
+        let attempts = s.history.last_attempts().await?;
+        Ok::<_, crate::history::HistoryError>((summary, recent, attempts))
     };
-    let (summary, recent, records) = match loaded.await {
+    let (summary, recent, attempts) = match loaded.await {
         Ok(v) => v,
         Err(e) => return history_failed(&state, &ingress, Section::Overview, &e),
     };
@@ -246,13 +246,13 @@ pub async fn page(
         .iter()
         .map(|d| {
             let newest = summary.copies.iter().find(|c| c.destination == d.name);
-            let last_error = records
+            let last_error = attempts
                 .iter()
-                .find(|r| r.name == d.name)
-                .and_then(|r| r.last_attempt.as_ref())
-                .and_then(|(at, e)| {
-                    e.as_ref()
-                        .map(|e| format!("Last attempt failed {}: {e}", human::ago(*at, now)))
+                .find(|a| a.destination == d.name)
+                .and_then(|a| {
+                    a.error
+                        .as_ref()
+                        .map(|e| format!("Last attempt failed {}: {e}", human::ago(a.at, now)))
                 });
             card(&s, &frame, d, newest, last_error, now, anything_yet)
         })

@@ -88,6 +88,28 @@ async fn wait_for_runs(h: &lifeboat::history::History, n: usize) {
     panic!("runs did not finish");
 }
 
+/// A runner shipping the sample backup from a folder to a local folder per name, and the temporary
+/// folders it uses (dropped at the end of the test).
+fn sample(names: &[&str]) -> (Vec<tempfile::TempDir>, lifeboat::pipeline::run::Runner) {
+    let src = folder_with(&[("b.tar", &fixture("ha-core/ha-2026.2.3-plain.tar"))]);
+    let data = tempfile::tempdir().unwrap();
+    let outs: Vec<tempfile::TempDir> = names.iter().map(|_| tempfile::tempdir().unwrap()).collect();
+    let specs: Vec<_> = names
+        .iter()
+        .zip(&outs)
+        .map(|(n, d)| local_spec(n, d.path()))
+        .collect();
+    let r = runner(
+        Arc::new(FolderSource::new(src.path().into())),
+        &specs,
+        &kit().spec,
+        data.path(),
+    );
+    let mut dirs = vec![src, data];
+    dirs.extend(outs);
+    (dirs, r)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_install_says_what_to_do_on_every_page() {
     let src = tempfile::tempdir().unwrap();
@@ -162,16 +184,7 @@ async fn a_new_install_says_what_to_do_on_every_page() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_action_from_back_up_to_delete() {
-    let src = folder_with(&[("b.tar", &fixture("ha-core/ha-2026.2.3-plain.tar"))]);
-    let nas = tempfile::tempdir().unwrap();
-    let usb = tempfile::tempdir().unwrap();
-    let data = tempfile::tempdir().unwrap();
-    let mut r = runner(
-        Arc::new(FolderSource::new(src.path().into())),
-        &[local_spec("nas", nas.path()), local_spec("usb", usb.path())],
-        &kit().spec,
-        data.path(),
-    );
+    let (_dirs, mut r) = sample(&["nas", "usb"]);
     r.ha_keys = vec![Secret::new(HA_KEY)];
     let history = r.history.clone();
     let (state, shutdown, task) = dashboard(r, Vec::new());
@@ -360,15 +373,7 @@ async fn every_action_from_back_up_to_delete() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_progress_streams_and_a_page_opened_later_joins_it() {
-    let src = folder_with(&[("b.tar", &fixture("ha-core/ha-2026.2.3-plain.tar"))]);
-    let out = tempfile::tempdir().unwrap();
-    let data = tempfile::tempdir().unwrap();
-    let r = runner(
-        Arc::new(FolderSource::new(src.path().into())),
-        &[local_spec("nas", out.path())],
-        &kit().spec,
-        data.path(),
-    );
+    let (_dirs, r) = sample(&["nas"]);
     let history = r.history.clone();
     let (state, shutdown, task) = dashboard(r, Vec::new());
     let resp = app(state.clone())
@@ -390,11 +395,8 @@ async fn live_progress_streams_and_a_page_opened_later_joins_it() {
         first.starts_with("event: progress") && first.contains("\"running\":false"),
         "{first}"
     );
-    let (s, _) = (
-        post(&state, "/backup", Some(&token(&state))).await.status,
-        (),
-    );
-    assert_eq!(s, StatusCode::SEE_OTHER);
+    let started = post(&state, "/backup", Some(&token(&state))).await;
+    assert_eq!(started.status, StatusCode::SEE_OTHER);
     // The stream follows the run to its end.
     let mut seen = String::new();
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);

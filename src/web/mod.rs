@@ -90,16 +90,11 @@ pub fn app(state: AppState) -> Router {
         .route("/copies", get(views::copies::page))
         .route(
             "/copies/{destination}/{copy}/delete",
-            get(views::copies::confirm_delete).post(views::copies::delete),
+            get(views::copies::confirm_delete).post(views::copies::act),
         )
         .route(
-            "/copies/{destination}/{copy}/verify",
-            post(views::copies::verify),
-        )
-        .route("/copies/{destination}/{copy}/pin", post(views::copies::pin))
-        .route(
-            "/copies/{destination}/{copy}/unpin",
-            post(views::copies::unpin),
+            "/copies/{destination}/{copy}/{action}",
+            post(views::copies::act),
         )
         .route("/destinations", get(views::destinations::page))
         .route("/backup", post(views::overview::backup))

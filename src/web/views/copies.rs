@@ -271,64 +271,59 @@ fn to_copies(ingress: &Ingress, destination: &str, notice: &str) -> Response {
     )
 }
 
-/// `POST /copies/{destination}/{copy}/verify`
-pub async fn verify(
+/// `POST /copies/{destination}/{copy}/{action}`: `verify`, `pin`, `unpin` or `delete`.
+pub async fn act(
     State(state): State<AppState>,
     ingress: Ingress,
-    Path((destination, copy)): Path<(String, String)>,
+    Path((destination, copy, action)): Path<(String, String, String)>,
 ) -> Response {
+    if action == "unpin" {
+        // Works for a copy that is gone too.
+        return unpin(&state, &ingress, &destination, &copy).await;
+    }
+    if !matches!(action.as_str(), "verify" | "pin" | "delete") {
+        return super::not_found(State(state), ingress).await;
+    }
     let (s, d, m) = match find(&state, &ingress, &destination, &copy).await {
         Ok(v) => v,
         Err(r) => return *r,
     };
-    let job = Job::VerifyCopy {
-        destination: d.name.clone(),
-        copy_id: m.copy_id,
-    };
-    let notice = match s.triggers.submit(job) {
-        Ok(()) => "verifying",
-        Err(TriggerError::Queued) => "busy",
-        Err(TriggerError::Stopped) => "stopping",
-    };
-    to_copies(&ingress, &d.name, notice)
-}
-
-/// `POST /copies/{destination}/{copy}/pin`
-pub async fn pin(
-    State(state): State<AppState>,
-    ingress: Ingress,
-    Path((destination, copy)): Path<(String, String)>,
-) -> Response {
-    let (s, d, m) = match find(&state, &ingress, &destination, &copy).await {
-        Ok(v) => v,
-        Err(r) => return *r,
-    };
-    match s
-        .history
-        .pin(&d.name, &m.copy_id, s.watch.clock.now())
-        .await
-    {
-        Ok(()) => to_copies(&ingress, &d.name, "pinned"),
-        Err(e) => history_failed(&state, &ingress, Section::Copies, &e),
+    match action.as_str() {
+        "verify" => {
+            let job = Job::VerifyCopy {
+                destination: d.name.clone(),
+                copy_id: m.copy_id,
+            };
+            let notice = match s.triggers.submit(job) {
+                Ok(()) => "verifying",
+                Err(TriggerError::Queued) => "busy",
+                Err(TriggerError::Stopped) => "stopping",
+            };
+            to_copies(&ingress, &d.name, notice)
+        }
+        "pin" => match s
+            .history
+            .pin(&d.name, &m.copy_id, s.watch.clock.now())
+            .await
+        {
+            Ok(()) => to_copies(&ingress, &d.name, "pinned"),
+            Err(e) => history_failed(&state, &ingress, Section::Copies, &e),
+        },
+        _ => delete(&state, &ingress, &s, &d, &m).await,
     }
 }
 
-/// `POST /copies/{destination}/{copy}/unpin` (works for a copy that is gone too).
-pub async fn unpin(
-    State(state): State<AppState>,
-    ingress: Ingress,
-    Path((destination, copy)): Path<(String, String)>,
-) -> Response {
-    let s = match services(&state, &ingress) {
+async fn unpin(state: &AppState, ingress: &Ingress, destination: &str, copy: &str) -> Response {
+    let s = match services(state, ingress) {
         Ok(s) => s,
         Err(r) => return *r,
     };
-    if !plain_segment(&copy) || !s.destinations.iter().any(|d| d.name == destination) {
-        return super::not_found(State(state), ingress).await;
+    if !plain_segment(copy) || !s.destinations.iter().any(|d| d.name == destination) {
+        return super::not_found(State(state.clone()), ingress.clone()).await;
     }
-    match s.history.unpin(&destination, &copy).await {
-        Ok(_) => to_copies(&ingress, &destination, "unpinned"),
-        Err(e) => history_failed(&state, &ingress, Section::Copies, &e),
+    match s.history.unpin(destination, copy).await {
+        Ok(_) => to_copies(ingress, destination, "unpinned"),
+        Err(e) => history_failed(state, ingress, Section::Copies, &e),
     }
 }
 
@@ -436,35 +431,33 @@ pub async fn confirm_delete(
     .into_response()
 }
 
-/// `POST /copies/{destination}/{copy}/delete`
-pub async fn delete(
-    State(state): State<AppState>,
-    ingress: Ingress,
-    Path((destination, copy)): Path<(String, String)>,
+/// Deletes a copy that is not pinned, and records who did.
+async fn delete(
+    state: &AppState,
+    ingress: &Ingress,
+    s: &Services,
+    d: &Destination,
+    m: &Manifest,
 ) -> Response {
-    let (s, d, m) = match find(&state, &ingress, &destination, &copy).await {
-        Ok(v) => v,
-        Err(r) => return *r,
-    };
     match s.history.pins(&d.name).await {
         Ok(p) if p.contains(&m.copy_id) => {
             return problem(
                 StatusCode::CONFLICT,
-                Frame::new(&state, &ingress, Section::Copies, "Pinned"),
+                Frame::new(state, ingress, Section::Copies, "Pinned"),
                 "This copy is pinned",
                 "Unpin it first if you really mean to delete it.",
             );
         }
         Ok(_) => {}
-        Err(e) => return history_failed(&state, &ingress, Section::Copies, &e),
+        Err(e) => return history_failed(state, ingress, Section::Copies, &e),
     }
-    let result = delete_copy(&d, &m.copy_id).await;
+    let result = delete_copy(d, &m.copy_id).await;
     let who = ingress.user.as_deref().unwrap_or("someone");
     let row = DeletionRow {
         at: s.watch.clock.now(),
         destination: d.name.clone(),
         copy_id: m.copy_id.clone(),
-        made: Some(made_at(&m)),
+        made: Some(made_at(m)),
         trigger: "dashboard".into(),
         reason: format!("deleted from the dashboard by {who}"),
         error: result.as_ref().err().cloned(),
@@ -473,10 +466,10 @@ pub async fn delete(
         tracing::error!("recording a deletion: {e}");
     }
     match result {
-        Ok(()) => to_copies(&ingress, &d.name, "deleted"),
+        Ok(()) => to_copies(ingress, &d.name, "deleted"),
         Err(e) => problem(
             StatusCode::BAD_GATEWAY,
-            Frame::new(&state, &ingress, Section::Copies, "Not deleted"),
+            Frame::new(state, ingress, Section::Copies, "Not deleted"),
             "The copy could not be deleted",
             &e,
         ),

@@ -294,7 +294,7 @@ async fn every_action_from_back_up_to_delete() {
             .contains("Pinned")
     );
     let refused = post(&state, &format!("{base}/delete"), Some(&t)).await;
-    assert_eq!(refused.status, StatusCode::CONFLICT);
+    assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.body);
     assert!(
         get(&state, &format!("{base}/delete"))
             .await
@@ -319,6 +319,11 @@ async fn every_action_from_back_up_to_delete() {
         assert!(ask.body.contains(want), "{want}: {}", ask.body);
     }
     assert_prefixed("delete", &ask.body);
+    assert_eq!(
+        get(&state, &format!("{base}/pin")).await.status,
+        StatusCode::NOT_FOUND,
+        "only deleting has a page"
+    );
     assert_eq!(
         post(&state, &format!("{base}/delete"), None).await.status,
         StatusCode::FORBIDDEN

@@ -89,12 +89,8 @@ pub fn app(state: AppState) -> Router {
         .route("/runs/{id}", get(views::runs::one))
         .route("/copies", get(views::copies::page))
         .route(
-            "/copies/{destination}/{copy}/delete",
-            get(views::copies::confirm_delete).post(views::copies::act),
-        )
-        .route(
             "/copies/{destination}/{copy}/{action}",
-            post(views::copies::act),
+            get(views::copies::confirm_delete).post(views::copies::act),
         )
         .route("/destinations", get(views::destinations::page))
         .route("/backup", post(views::overview::backup))

@@ -344,12 +344,16 @@ pub struct DeletePage {
     pub back_href: String,
 }
 
-/// `GET /copies/{destination}/{copy}/delete`: names what would be lost.
+/// `GET /copies/{destination}/{copy}/delete`: names what would be lost (other actions have no
+/// page).
 pub async fn confirm_delete(
     State(state): State<AppState>,
     ingress: Ingress,
-    Path((destination, copy)): Path<(String, String)>,
+    Path((destination, copy, action)): Path<(String, String, String)>,
 ) -> Response {
+    if action != "delete" {
+        return super::not_found(State(state), ingress).await;
+    }
     let (s, d, m) = match find(&state, &ingress, &destination, &copy).await {
         Ok(v) => v,
         Err(r) => return *r,

@@ -134,8 +134,16 @@ fn grid(svg: &mut String, top: f64, label: impl Fn(f64) -> String) {
 }
 
 fn date_labels(svg: &mut String, from: DateTime<Utc>, to: DateTime<Utc>, tz: chrono_tz::Tz) {
+    let day = |t: DateTime<Utc>| t.with_timezone(&tz).date_naive();
     let mid = from + (to - from) / 2;
-    for (t, anchor) in [(from, "start"), (mid, "middle"), (to, "end")] {
+    let mut marks = vec![(from, "start")];
+    if day(mid) != day(from) && day(mid) != day(to) {
+        marks.push((mid, "middle"));
+    }
+    if day(to) != day(from) {
+        marks.push((to, "end"));
+    }
+    for (t, anchor) in marks {
         let _ = write!(
             svg,
             r#"<text class="axis" x="{:.1}" y="{}" text-anchor="{anchor}">{}</text>"#,
@@ -236,7 +244,8 @@ pub fn durations(bars: &[Bar], tz: chrono_tz::Tz) -> String {
         crate::human::duration(std::time::Duration::from_secs(v.round() as u64))
     });
     let slot = (W - LEFT - RIGHT) / bars.len().max(1) as f64;
-    let width = (slot * 0.7).max(1.0);
+    // Thin bars for many runs, never a slab for a few.
+    let width = (slot * 0.7).clamp(1.0, 28.0);
     for (i, b) in bars.iter().enumerate() {
         let h = (H - BOTTOM - TOP) * (b.seconds / top).clamp(0.0, 1.0);
         let class = match b.status {
@@ -326,5 +335,9 @@ mod tests {
         assert!(svg.contains(r#"class="bar ok""#) && svg.contains(r#"class="bar bad""#));
         assert!(svg.contains("Run 1 on"));
         assert!(durations(&[], chrono_tz::UTC).ends_with("</svg>"));
+        let one = durations(&bars[..1], chrono_tz::UTC);
+        let label = t(0).format("%b %-d").to_string();
+        assert_eq!(one.matches(&format!(">{label}<")).count(), 1, "{one}");
+        assert!(one.contains(r#"width="28.0""#), "one run is a bar, not a slab");
     }
 }

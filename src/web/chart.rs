@@ -8,7 +8,7 @@ use std::fmt::Write;
 
 const W: f64 = 640.0;
 const H: f64 = 220.0;
-const LEFT: f64 = 64.0;
+const LEFT: f64 = 74.0;
 const RIGHT: f64 = 12.0;
 const TOP: f64 = 12.0;
 const BOTTOM: f64 = 28.0;
@@ -338,6 +338,9 @@ mod tests {
         let one = durations(&bars[..1], chrono_tz::UTC);
         let label = t(0).format("%b %-d").to_string();
         assert_eq!(one.matches(&format!(">{label}<")).count(), 1, "{one}");
-        assert!(one.contains(r#"width="28.0""#), "one run is a bar, not a slab");
+        assert!(
+            one.contains(r#"width="28.0""#),
+            "one run is a bar, not a slab"
+        );
     }
 }

@@ -30,12 +30,11 @@ pub struct Bar {
     pub status: RunStatus,
 }
 
+/// Text for SVG markup, escaped as the templates escape it.
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
+    askama::filters::escape(s, askama::filters::Html)
+        .map(|e| e.to_string())
+        .unwrap_or_default()
 }
 
 /// Space used on each of `destinations` from `from` to `to`, from history's storage events
@@ -301,7 +300,7 @@ mod tests {
         assert_eq!(s[1].points, [(t(0), 0), (t(2), 50)]);
         let svg = storage(&s, t(0), t(10), chrono_tz::UTC);
         assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
-        assert!(svg.contains("&lt;b2&gt;") && !svg.contains("<b2>"), "{svg}");
+        assert!(svg.contains("&#60;b2&#62;") && !svg.contains("<b2>"), "{svg}");
         assert!(svg.contains("nas (100 B)"), "{svg}");
         assert!(svg.contains(r#"role="img""#));
     }

@@ -41,22 +41,7 @@ async fn commands_from_stdin_and_events_are_carried_out_and_answered() {
     .await;
     let dir = tempfile::tempdir().unwrap();
     let p = unique("stdin");
-    let cfg = dir.path().join("lifeboat.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "data_dir = \"{data}\"\nlisten = \"127.0.0.1:0\"\n\
-             [source]\ntype = \"supervisor\"\nmethod = \"rest\"\nurl = \"{url}\"\n\
-             [encryption]\nrecipients = [\"{recipient}\"]\n\
-             [[destinations]]\ntype = \"s3\"\nname = \"s3\"\nbucket = \"backups\"\nprefix = \"{p}\"\n\
-             endpoint = \"{s3}\"\naccess_key_id = \"{S3_KEY_ID}\"\nsecret_access_key = \"{S3_SECRET}\"\n",
-            data = dir.path().join("data").display(),
-            url = d.url,
-            recipient = kit().identity.to_public(),
-            s3 = std::env::var("LIFEBOAT_TEST_S3").unwrap(),
-        ),
-    )
-    .unwrap();
+    let cfg = supervisor_to_s3_config(dir.path(), &d.url, "s3", &p, "");
     let mut child = Serving(
         Command::new(env!("CARGO_BIN_EXE_lifeboat"))
             .args(["--config", cfg.to_str().unwrap(), "serve"])

@@ -27,24 +27,13 @@ async fn the_main_flow_works_through_the_ingress_path() {
     .await;
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let cfg = dir.path().join("lifeboat.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "data_dir = \"{data}\"\n\
-             [source]\ntype = \"supervisor\"\nmethod = \"rest\"\nurl = \"{url}\"\n\
-             [encryption]\nrecipients = [\"{recipient}\"]\n\
-             [schedule]\nbackup = \"30 3 * * *\"\njitter_minutes = 20\n\
-             [[destinations]]\ntype = \"s3\"\nname = \"offsite\"\nbucket = \"backups\"\nprefix = \"{p}\"\n\
-             endpoint = \"{s3}\"\naccess_key_id = \"{S3_KEY_ID}\"\nsecret_access_key = \"{S3_SECRET}\"\n",
-            data = dir.path().join("data").display(),
-            url = d.url,
-            recipient = kit().identity.to_public(),
-            p = unique("browser"),
-            s3 = std::env::var("LIFEBOAT_TEST_S3").expect("LIFEBOAT_TEST_S3"),
-        ),
-    )
-    .unwrap();
+    let cfg = supervisor_to_s3_config(
+        dir.path(),
+        &d.url,
+        "offsite",
+        &unique("browser"),
+        "[schedule]\nbackup = \"30 3 * * *\"\njitter_minutes = 20\n",
+    );
     let log = dir.path().join("stderr.log");
     let _server = Serving(
         Command::new(env!("CARGO_BIN_EXE_lifeboat"))

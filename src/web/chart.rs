@@ -300,7 +300,10 @@ mod tests {
         assert_eq!(s[1].points, [(t(0), 0), (t(2), 50)]);
         let svg = storage(&s, t(0), t(10), chrono_tz::UTC);
         assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
-        assert!(svg.contains("&#60;b2&#62;") && !svg.contains("<b2>"), "{svg}");
+        assert!(
+            svg.contains("&#60;b2&#62;") && !svg.contains("<b2>"),
+            "{svg}"
+        );
         assert!(svg.contains("nas (100 B)"), "{svg}");
         assert!(svg.contains(r#"role="img""#));
     }

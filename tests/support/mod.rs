@@ -354,3 +354,32 @@ impl Drop for Serving {
         let _ = self.0.wait();
     }
 }
+
+/// Writes `dir/lifeboat.toml`: back up the Supervisor double at `supervisor` (REST) to the real S3
+/// server as destination `name` under `prefix`, encrypted to a fresh kit, history in `dir/data`,
+/// then the TOML tables in `extra`. Returns the file's path.
+pub fn supervisor_to_s3_config(
+    dir: &Path,
+    supervisor: &str,
+    name: &str,
+    prefix: &str,
+    extra: &str,
+) -> std::path::PathBuf {
+    let cfg = dir.join("lifeboat.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "data_dir = \"{data}\"\nlisten = \"127.0.0.1:0\"\n\
+             [source]\ntype = \"supervisor\"\nmethod = \"rest\"\nurl = \"{supervisor}\"\n\
+             [encryption]\nrecipients = [\"{recipient}\"]\n\
+             [[destinations]]\ntype = \"s3\"\nname = \"{name}\"\nbucket = \"backups\"\nprefix = \"{prefix}\"\n\
+             endpoint = \"{s3}\"\naccess_key_id = \"{S3_KEY_ID}\"\nsecret_access_key = \"{S3_SECRET}\"\n\
+             {extra}",
+            data = dir.join("data").display(),
+            recipient = kit().identity.to_public(),
+            s3 = env_or_die("LIFEBOAT_TEST_S3"),
+        ),
+    )
+    .unwrap();
+    cfg
+}

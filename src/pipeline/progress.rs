@@ -271,6 +271,14 @@ impl Progress {
         t
     }
 
+    /// A job announced with [`Progress::begin`] was never queued: forget it, claiming no outcome.
+    pub fn abandon(&self) {
+        self.edit(|b| {
+            b.live = None;
+            b.timeline.clear();
+        });
+    }
+
     /// The job is over.
     pub fn end(&self, at: DateTime<Utc>, run_id: Option<i64>, outcome: &str) {
         self.edit(|b| {
@@ -386,5 +394,12 @@ mod tests {
         assert!(!s.running);
         assert_eq!(s.timeline.len(), 2, "people still see what happened");
         assert_eq!(s.last.unwrap().outcome, "partial");
+        p.begin("dashboard", at(40), "Waiting to start");
+        p.abandon();
+        let s = p.snapshot(at(41));
+        assert!(
+            !s.running && s.last.is_none(),
+            "an abandoned job claims no outcome"
+        );
     }
 }

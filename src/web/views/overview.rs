@@ -295,7 +295,7 @@ pub(crate) fn start_backup(s: &Services, trigger: &str) -> Result<(), TriggerErr
     }
     s.triggers.fire(RunRequest::new(trigger)).inspect_err(|_| {
         if idle {
-            s.progress.end(now, None, "nothing");
+            s.progress.abandon();
         }
     })
 }

@@ -143,6 +143,14 @@ pub struct RunRow {
     pub copies: Vec<CopyRecord>,
 }
 
+impl RunRow {
+    /// How long the run took, once it has finished (`None` before, or if the clock went back).
+    pub fn took(&self) -> Option<std::time::Duration> {
+        self.finished_at
+            .and_then(|f| (f - self.started_at).to_std().ok())
+    }
+}
+
 /// The history store.
 #[derive(Clone)]
 pub struct History {

@@ -125,11 +125,11 @@ pub async fn page(State(state): State<AppState>, ingress: Ingress) -> Response {
     let mut bars: Vec<Bar> = runs
         .iter()
         .filter_map(|r| {
-            let end = r.finished_at?;
+            r.finished_at?;
             Some(Bar {
                 run_id: r.id,
                 started: r.started_at,
-                seconds: (end - r.started_at).as_seconds_f64(),
+                seconds: r.took().map_or(0.0, |d| d.as_secs_f64()),
                 status: r.status,
             })
         })

@@ -84,10 +84,6 @@ fn statuses_of(key: &str) -> Vec<RunStatus> {
     }
 }
 
-fn took(r: &RunRow) -> Option<std::time::Duration> {
-    r.finished_at.and_then(|f| (f - r.started_at).to_std().ok())
-}
-
 fn nonempty(v: Option<&String>) -> Option<String> {
     v.filter(|s| !s.is_empty()).cloned()
 }
@@ -161,7 +157,7 @@ pub async fn list(
             id: r.id,
             trigger: r.trigger.clone(),
             size: r.plain_size.map(human::size).unwrap_or_default(),
-            took: took(r).map(human::duration).unwrap_or_default(),
+            took: r.took().map(human::duration).unwrap_or_default(),
             copies: r
                 .copies
                 .iter()
@@ -276,7 +272,7 @@ pub async fn one(
     if let Some(f) = run.finished_at {
         facts.push(("Finished", local(f, tz)));
     }
-    if let Some(d) = took(&run) {
+    if let Some(d) = run.took() {
         facts.push(("Took", human::duration(d)));
         if let Some(size) = run.plain_size.filter(|_| !d.is_zero()) {
             #[allow(clippy::cast_precision_loss)]

@@ -3,7 +3,7 @@
 
 use super::overview::{RunLine, run_line};
 use super::{history_failed, local, outcome, services};
-use crate::history::{RunFilter, RunRow, RunStatus};
+use crate::history::{RunFilter, RunStatus};
 use crate::human;
 use crate::web::AppState;
 use crate::web::frame::{Frame, Section, problem};

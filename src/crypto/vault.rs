@@ -8,6 +8,8 @@
 //! atomically (temp file, fsync, rename).
 
 use crate::archive::securetar::ha_key_fingerprint;
+use crate::crypto::identity::{self, IdentityError, KeyPair};
+use crate::crypto::recipient_fingerprint;
 use crate::secret::Secret;
 use age::secrecy::ExposeSecret;
 use chrono::{DateTime, Utc};
@@ -34,6 +36,10 @@ pub enum VaultError {
     Sealed(PathBuf),
     #[error("the vault is damaged: {0}")]
     Damaged(String),
+    #[error("no key in the vault is sealed with a passphrase: use the private key from the kit")]
+    NothingSealed,
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
 }
 
 /// One Home Assistant backup key, as the vault keeps it.
@@ -45,10 +51,25 @@ struct StoredKey {
     origin: String,
 }
 
+/// An age key pair Lifeboat made: its public half, and what lets the kit check ask for the
+/// private half without keeping it.
+#[derive(Clone, Serialize, Deserialize)]
+struct StoredAgeKey {
+    recipient: String,
+    made: DateTime<Utc>,
+    /// [`identity::check_digest`] of the private key's last group.
+    check: String,
+    /// The private key sealed with the person's passphrase, when they chose to keep it here.
+    #[serde(default)]
+    sealed: Option<String>,
+}
+
 #[derive(Default, Serialize, Deserialize)]
 struct Contents {
     format: u32,
     ha_keys: Vec<StoredKey>,
+    #[serde(default)]
+    age_keys: Vec<StoredAgeKey>,
 }
 
 /// A key as listed (no secret).
@@ -57,6 +78,16 @@ pub struct KeyInfo {
     pub fingerprint: String,
     pub added: DateTime<Utc>,
     pub origin: String,
+}
+
+/// An age key Lifeboat made, as listed (no secret).
+#[derive(Debug, Clone, Serialize)]
+pub struct AgeKeyInfo {
+    pub recipient: String,
+    pub fingerprint: String,
+    pub made: DateTime<Utc>,
+    /// Whether its private half is kept here, sealed with a passphrase.
+    pub sealed: bool,
 }
 
 /// The opened vault.
@@ -222,6 +253,96 @@ impl Vault {
             .collect()
     }
 
+    /// Files a key pair Lifeboat made, once the person has shown they hold its private half;
+    /// `sealed` is the private key sealed with their passphrase, if they want it kept here.
+    ///
+    /// # Errors
+    /// [`VaultError`] when the vault cannot be written.
+    pub fn add_age_key(
+        &mut self,
+        pair: &KeyPair,
+        sealed: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Result<(), VaultError> {
+        let recipient = pair.recipient().to_string();
+        self.contents.age_keys.retain(|k| k.recipient != recipient);
+        self.contents.age_keys.push(StoredAgeKey {
+            recipient,
+            made: now,
+            check: pair.check_digest(),
+            sealed,
+        });
+        self.save()
+    }
+
+    /// The public halves of the key pairs Lifeboat made, oldest first: every copy is encrypted
+    /// to all of them (with the options' recipients).
+    pub fn recipients(&self) -> Vec<age::x25519::Recipient> {
+        self.contents
+            .age_keys
+            .iter()
+            .filter_map(|k| k.recipient.parse().ok())
+            .collect()
+    }
+
+    /// The key pairs Lifeboat made, without secrets, oldest first.
+    pub fn age_keys(&self) -> Vec<AgeKeyInfo> {
+        self.contents
+            .age_keys
+            .iter()
+            .filter_map(|k| {
+                let r: age::x25519::Recipient = k.recipient.parse().ok()?;
+                Some(AgeKeyInfo {
+                    recipient: k.recipient.clone(),
+                    fingerprint: recipient_fingerprint(&r),
+                    made: k.made,
+                    sealed: k.sealed.is_some(),
+                })
+            })
+            .collect()
+    }
+
+    /// Whether `last_group` is the last group of the newest age key's private half.
+    pub fn check_age_group(&self, last_group: &str) -> Option<bool> {
+        let k = self.contents.age_keys.last()?;
+        Some(identity::check_digest(&k.recipient, last_group) == k.check)
+    }
+
+    /// Whether `last_group` is the last group of the newest Home Assistant key.
+    pub fn check_ha_group(&self, last_group: &str) -> Option<bool> {
+        let k = self.contents.ha_keys.last()?;
+        let last = k.key.rsplit('-').next().unwrap_or_default();
+        Some(last.eq_ignore_ascii_case(last_group.trim()))
+    }
+
+    /// Opens every private key sealed with `passphrase`.
+    ///
+    /// # Errors
+    /// [`VaultError::NothingSealed`], or the passphrase opens none of them.
+    pub fn unseal(&self, passphrase: &Secret) -> Result<Vec<KeyPair>, VaultError> {
+        let sealed: Vec<&String> = self
+            .contents
+            .age_keys
+            .iter()
+            .filter_map(|k| k.sealed.as_ref())
+            .collect();
+        if sealed.is_empty() {
+            return Err(VaultError::NothingSealed);
+        }
+        let mut opened = Vec::new();
+        let mut last_error = None;
+        for s in sealed {
+            match KeyPair::unseal(s, passphrase) {
+                Ok(p) => opened.push(p),
+                Err(e) => last_error = Some(e),
+            }
+        }
+        match (opened.is_empty(), last_error) {
+            (true, Some(e)) => Err(e.into()),
+            _ => Ok(opened),
+        }
+    }
+
     /// The keys, without their secrets.
     pub fn list(&self) -> Vec<KeyInfo> {
         self.contents
@@ -291,6 +412,43 @@ mod tests {
         std::fs::remove_file(dir.path().join(KEY_FILE)).unwrap();
         let err = Vault::open(dir.path()).err().unwrap();
         assert!(err.to_string().contains("emergency kit"), "{err}");
+    }
+
+    #[test]
+    fn made_keys_are_kept_public_checkable_and_optionally_sealed() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = Utc::now();
+        let pair = KeyPair::generate();
+        let pass = Secret::new("a passphrase for drills");
+        {
+            let mut v = Vault::open(dir.path()).unwrap();
+            assert!(v.check_age_group("ABCDEF").is_none(), "no key, no check");
+            assert!(matches!(v.unseal(&pass), Err(VaultError::NothingSealed)));
+            v.add_age_key(&pair, Some(pair.seal(&pass).unwrap()), t)
+                .unwrap();
+        }
+        let v = Vault::open(dir.path()).unwrap();
+        assert_eq!(v.recipients(), [pair.recipient()]);
+        let last = pair.groups().last().cloned().unwrap();
+        assert_eq!(v.check_age_group(&last), Some(true));
+        assert_eq!(v.check_age_group("QQQQQQ"), Some(false));
+        assert!(v.age_keys()[0].sealed);
+        let opened = v.unseal(&pass).unwrap();
+        assert_eq!(opened[0].recipient(), pair.recipient());
+        assert!(v.unseal(&Secret::new("not the passphrase")).is_err());
+        let sealed = std::fs::read(dir.path().join(VAULT_FILE)).unwrap();
+        assert!(!String::from_utf8_lossy(&sealed).contains(&last));
+    }
+
+    #[test]
+    fn the_ha_key_check_takes_its_last_group() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut v = Vault::open(dir.path()).unwrap();
+        assert!(v.check_ha_group("5044").is_none());
+        v.add_ha_key(&Secret::new(KEY), "import", Utc::now())
+            .unwrap();
+        assert_eq!(v.check_ha_group(" 5044 "), Some(true));
+        assert_eq!(v.check_ha_group("BF6M"), Some(false));
     }
 
     #[test]

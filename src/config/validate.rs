@@ -555,15 +555,9 @@ fn encryption(opts: EncryptionOptions, problems: &mut Vec<Problem>) -> Option<En
         }
     }
     let passphrase = non_empty_secret(opts.passphrase);
+    // Neither set is valid: the key is then one Lifeboat makes (the emergency-kit page), and a run
+    // refuses to start until there is one.
     match (opts.recipients.is_empty(), &passphrase) {
-        (true, None) => {
-            problems.push(problem(
-                "encryption.recipients",
-                "add an age public key (age1…) whose private half is in your emergency kit, \
-                 or set encryption.passphrase; Lifeboat never ships a backup unencrypted",
-            ));
-            None
-        }
         (false, Some(_)) => {
             problems.push(problem(
                 "encryption.passphrase",
@@ -776,10 +770,10 @@ mod tests {
     }
 
     #[test]
-    fn refuses_to_run_unencrypted_or_mixed() {
+    fn no_key_is_left_to_the_vault_but_mixing_is_refused() {
         let base = "[source]\ntype = \"folder\"\npath = \"/b\"\n[[destinations]]\ntype = \"local\"\nname = \"a\"\npath = \"/c\"\n";
-        let err = check(base, &Env::default()).unwrap_err();
-        assert_eq!(fields(&err), ["encryption.recipients"]);
+        let cfg = check(base, &Env::default()).unwrap();
+        assert!(cfg.encryption.recipients.is_empty() && cfg.encryption.passphrase.is_none());
         let mixed =
             format!("{base}[encryption]\nrecipients = [\"{RECIPIENT}\"]\npassphrase = \"p\"\n");
         let err = check(&mixed, &Env::default()).unwrap_err();

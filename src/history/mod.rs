@@ -2,10 +2,12 @@
 //! Calls run on tokio's blocking pool; the connection sits behind a std mutex that is never held
 //! across an `.await`.
 
+mod keys;
 mod query;
 mod schema;
 pub mod upkeep;
 
+pub use keys::{KeyLedger, KitCheck, LedgerEntry};
 pub use query::{Attempt, DestinationRecord, RunFilter, StorageEvent};
 
 use chrono::{DateTime, Utc};
@@ -89,6 +91,8 @@ pub struct RunEnd {
     pub warnings: Vec<String>,
     /// What happened when, step by step.
     pub timeline: Vec<Moment>,
+    /// The keys its copies need.
+    pub keys: Option<KeyLedger>,
 }
 
 /// One step of a run, as its timeline shows it.
@@ -140,6 +144,8 @@ pub struct RunRow {
     pub error: Option<String>,
     pub warnings: Vec<String>,
     pub timeline: Vec<Moment>,
+    /// The keys its copies need (runs before the ledger existed have none).
+    pub keys: Option<KeyLedger>,
     pub copies: Vec<CopyRecord>,
 }
 
@@ -245,8 +251,8 @@ impl History {
             tx.execute(
                 "UPDATE runs SET finished_at = ?2, status = ?3, source_key = ?4, backup_slug = ?5,
                  backup_name = ?6, backup_date = ?7, plain_size = ?8, plain_sha256 = ?9,
-                 stored_size = ?10, stored_sha256 = ?11, error = ?12, warnings = ?13, timeline = ?14
-                 WHERE id = ?1",
+                 stored_size = ?10, stored_sha256 = ?11, error = ?12, warnings = ?13, timeline = ?14,
+                 keys = ?15 WHERE id = ?1",
                 params![
                     run_id,
                     finished_at.to_rfc3339(),
@@ -262,6 +268,7 @@ impl History {
                     end.error,
                     serde_json::to_string(&end.warnings).unwrap_or_else(|_| "[]".into()),
                     serde_json::to_string(&end.timeline).unwrap_or_else(|_| "[]".into()),
+                    end.keys.as_ref().and_then(|k| serde_json::to_string(k).ok()),
                 ],
             )?;
             for cp in copies {

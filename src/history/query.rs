@@ -120,7 +120,7 @@ fn newest_copy_rows(c: &Connection, status: Option<&str>) -> rusqlite::Result<Ve
 
 const RUN_COLUMNS: &str = "id, started_at, finished_at, trigger, source, status, backup_slug,
     backup_name, backup_date, plain_size, plain_sha256, stored_size, stored_sha256, error, warnings,
-    timeline";
+    timeline, keys";
 
 fn json_list<T: serde::de::DeserializeOwned>(text: Option<String>) -> Vec<T> {
     text.and_then(|t| serde_json::from_str(&t).ok())
@@ -145,6 +145,9 @@ fn run_row(r: &Row<'_>) -> rusqlite::Result<RunRow> {
         error: r.get(13)?,
         warnings: json_list(r.get(14)?),
         timeline: json_list::<Moment>(r.get(15)?),
+        keys: r
+            .get::<_, Option<String>>(16)?
+            .and_then(|k| serde_json::from_str(&k).ok()),
         copies: Vec::new(),
     })
 }

@@ -91,6 +91,15 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX copies_copy ON copies (destination, copy_id);
     CREATE INDEX copies_state ON copies (destination, status);
     CREATE INDEX deletions_copy ON deletions (destination, copy_id);",
+    // 4: the key ledger (which keys lock each run's copies, as JSON fingerprints) and the answers
+    // to "do you still have your kit?"
+    "ALTER TABLE runs ADD COLUMN keys TEXT;
+    CREATE TABLE kit_checks (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at TEXT NOT NULL,
+        ok INTEGER NOT NULL,
+        detail TEXT NOT NULL
+    );",
 ];
 
 /// Brings the database up to the current schema.

@@ -14,7 +14,7 @@ use crate::config::EncryptionSpec;
 use crate::crypto::recipient_fingerprint;
 use crate::crypto::vault::Vault;
 use crate::destinations::{Destination, Manifest, layout, manifest};
-use crate::history::{CopyRecord, History, HistoryError, RunEnd, RunStatus};
+use crate::history::{CopyRecord, History, HistoryError, KeyLedger, RunEnd, RunStatus};
 use crate::secret::Secret;
 use crate::source::{Pending, Source};
 use serde::Serialize;
@@ -43,6 +43,11 @@ pub struct Runner {
     /// Live progress, for the dashboard.
     pub progress: Arc<Progress>,
 }
+
+/// Why a run with no key to encrypt to does not start.
+pub const NO_KEY: &str = "there is no key to encrypt the copies to yet: make one on Lifeboat's \
+    Emergency kit page (or run `lifeboat keys generate`), or set encryption.recipients; \
+    Lifeboat never ships a backup unencrypted";
 
 /// The name deletions of Home Assistant's own backups are recorded under.
 pub const LOCAL_HA: &str = "home-assistant";
@@ -195,6 +200,10 @@ impl Runner {
             self.observer.started(request).await;
         }
         if let Err(error) = check_destination_names(&self.destinations, &request.destinations) {
+            return self.refuse(request, creates, error).await;
+        }
+        // No key to encrypt to: say so before Home Assistant makes a backup nobody can ship.
+        if let Err(error) = self.encryption_now().await {
             return self.refuse(request, creates, error).await;
         }
         // Before Home Assistant is asked to make a backup: is there anywhere to put it?
@@ -366,6 +375,37 @@ impl Runner {
         joined.unwrap_or_default()
     }
 
+    /// What copies are encrypted to now: the options' recipients and every key pair Lifeboat
+    /// made (the vault's), or the options' passphrase (age cannot mix the two).
+    ///
+    /// # Errors
+    /// What to do, when there is no key at all.
+    pub async fn encryption_now(&self) -> Result<EncryptionSpec, String> {
+        if self.encryption.passphrase.is_some() {
+            return Ok(self.encryption.clone());
+        }
+        let mut spec = self.encryption.clone();
+        if let Some(vault) = self.vault.clone() {
+            let made = tokio::task::spawn_blocking(move || {
+                vault
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .recipients()
+            })
+            .await
+            .unwrap_or_default();
+            for r in made {
+                if !spec.recipients.contains(&r) {
+                    spec.recipients.push(r);
+                }
+            }
+        }
+        if spec.recipients.is_empty() {
+            return Err(NO_KEY.to_owned());
+        }
+        Ok(spec)
+    }
+
     /// Records a run that failed before any backup was read.
     async fn record_failure(
         &self,
@@ -447,6 +487,11 @@ impl Runner {
         skipped: &[(String, String)],
     ) -> Result<RunReport, HistoryError> {
         let trigger = request.trigger.as_str();
+        let encryption = match self.encryption_now().await {
+            Ok(e) => e,
+            Err(why) => return self.record_failure(trigger, why).await,
+        };
+        let lock = lock_of(&encryption);
         let destinations: Vec<Destination> = self
             .asked(request)
             .filter(|d| !skipped.iter().any(|(n, _)| n == &d.name))
@@ -491,7 +536,7 @@ impl Runner {
                     opened.size,
                     &destinations,
                     &object,
-                    &self.encryption,
+                    &encryption,
                     keys.clone(),
                     &counters,
                 )
@@ -544,8 +589,20 @@ impl Runner {
                     .key_index()
                     .and_then(|i| keys.get(i))
                     .map(BackupKey::fingerprint);
+                end.keys = Some(KeyLedger {
+                    protected: shipped.inspection.backup.protected,
+                    ha_key: key_fingerprint.clone(),
+                    recipients: lock.recipients.clone(),
+                    passphrase: lock.passphrase,
+                });
                 let copies = self
-                    .verify_and_record(&shipped, &copy_id, &object, key_fingerprint.as_deref())
+                    .verify_and_record(
+                        &shipped,
+                        &copy_id,
+                        &object,
+                        &lock,
+                        key_fingerprint.as_deref(),
+                    )
                     .await;
                 let ok = copies.iter().filter(|c| c.0.verified).count();
                 let status = match ok {
@@ -660,6 +717,7 @@ impl Runner {
         shipped: &Shipped,
         copy_id: &str,
         object: &str,
+        lock: &manifest::Encryption,
         ha_key: Option<&str>,
     ) -> Vec<(CopyRecord, CopyReport)> {
         let checks = shipped.lanes.iter().map(|lane| async move {
@@ -694,7 +752,7 @@ impl Runner {
             }
             let verify = started.elapsed();
             let verified_at = self.clock.now();
-            let m = self.manifest(shipped, copy_id, object, verified_at, ha_key);
+            let m = self.manifest(shipped, copy_id, object, verified_at, lock, ha_key);
             let name = layout::manifest_object(copy_id);
             match d.store.write_small(&name, m.to_json()).await {
                 Ok(()) => {
@@ -809,6 +867,7 @@ impl Runner {
         copy_id: &str,
         object: &str,
         verified: chrono::DateTime<chrono::Utc>,
+        lock: &manifest::Encryption,
         ha_key: Option<&str>,
     ) -> Manifest {
         Manifest {
@@ -826,19 +885,19 @@ impl Runner {
                 size: shipped.stored_size,
                 sha256: shipped.stored_sha256.clone(),
             },
-            encryption: manifest::Encryption {
-                scheme: "age".into(),
-                recipients: self
-                    .encryption
-                    .recipients
-                    .iter()
-                    .map(recipient_fingerprint)
-                    .collect(),
-                passphrase: self.encryption.passphrase.is_some(),
-            },
+            encryption: lock.clone(),
             ha_key_fingerprint: ha_key.map(str::to_owned),
             verified,
         }
+    }
+}
+
+/// What a copy encrypted with `spec` says it is locked with: fingerprints, never keys.
+fn lock_of(spec: &EncryptionSpec) -> manifest::Encryption {
+    manifest::Encryption {
+        scheme: "age".into(),
+        recipients: spec.recipients.iter().map(recipient_fingerprint).collect(),
+        passphrase: spec.passphrase.is_some(),
     }
 }
 

@@ -961,18 +961,29 @@ fn kit(
     env: &Env,
 ) -> anyhow::Result<ExitCode> {
     let cfg = load_config(cli, inline, env)?;
-    let mut keys = Vault::open(&cfg.data_dir)?.ha_keys();
+    let vault = Vault::open(&cfg.data_dir)?;
+    let mut keys = vault.ha_keys();
     for k in &cfg.ha_backup_keys {
         if !keys.iter().any(|x| x.expose() == k.expose()) {
             keys.push(k.clone());
         }
     }
-    let text = lifeboat::crypto::kit::render(
+    let mut encryption = cfg.encryption.clone();
+    if encryption.passphrase.is_none() {
+        for r in vault.recipients() {
+            if !encryption.recipients.contains(&r) {
+                encryption.recipients.push(r);
+            }
+        }
+    }
+    let text = lifeboat::crypto::kit::Kit::gather(
         chrono::Utc::now(),
         &keys,
-        &cfg.encryption,
+        &encryption,
+        &[],
         &cfg.destinations,
-    );
+    )
+    .text();
     match out {
         None => print!("{text}"),
         Some(path) => {

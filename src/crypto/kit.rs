@@ -5,133 +5,179 @@
 
 use crate::archive::securetar::ha_key_fingerprint;
 use crate::config::{DestinationSpec, EncryptionSpec};
+use crate::crypto::identity::{self, KeyPair};
 use crate::crypto::recipient_fingerprint;
 use crate::secret::Secret;
 use chrono::{DateTime, Utc};
 
-/// Renders the kit. `ha_keys` newest first.
-pub fn render(
-    now: DateTime<Utc>,
-    ha_keys: &[Secret],
-    encryption: &EncryptionSpec,
-    destinations: &[DestinationSpec],
-) -> String {
-    let mut out = String::new();
-    let line = |out: &mut String, s: &str| {
-        out.push_str(s);
-        out.push('\n');
-    };
-    line(&mut out, "LIFEBOAT EMERGENCY KIT");
-    line(
-        &mut out,
-        &format!("Made {}", now.format("%Y-%m-%d %H:%M UTC")),
-    );
-    line(&mut out, "");
-    line(
-        &mut out,
-        "Keep this page with your important papers, and a copy away from the house.",
-    );
-    line(
-        &mut out,
-        "Whoever holds it, with the storage logins below, can restore this home.",
-    );
-    line(&mut out, "");
-    line(&mut out, "1. HOME ASSISTANT BACKUP KEYS (newest first)");
-    if ha_keys.is_empty() {
-        line(
-            &mut out,
-            "   (none known: backups are not protected by Home Assistant, or add its key",
-        );
-        line(
-            &mut out,
-            "    with `lifeboat keys import` and print this kit again)",
-        );
+/// A Home Assistant backup key as the kit prints it.
+pub struct KitHaKey {
+    pub key: Secret,
+    pub fingerprint: String,
+}
+
+/// An age key the copies are encrypted to.
+pub struct KitLock {
+    pub recipient: String,
+    pub fingerprint: String,
+    /// The private half, when it is at hand (just made, or unsealed with the passphrase).
+    pub private: Option<Secret>,
+    /// The private half in groups for copying by hand (empty when not at hand).
+    pub private_groups: Vec<String>,
+}
+
+/// Where copies are kept.
+pub struct KitPlace {
+    pub name: String,
+    pub location: String,
+    /// What `lifeboat recover --from` takes.
+    pub url: String,
+}
+
+/// Everything the kit says, for the text and the printable page alike.
+pub struct Kit {
+    pub made: DateTime<Utc>,
+    /// Newest first.
+    pub ha_keys: Vec<KitHaKey>,
+    pub locks: Vec<KitLock>,
+    /// The copies are encrypted with the options' passphrase (never printed).
+    pub passphrase: bool,
+    pub places: Vec<KitPlace>,
+}
+
+impl Kit {
+    /// Gathers the kit. `ha_keys` newest first; `encryption` is what copies are encrypted to now;
+    /// `private` holds the private halves at hand, if any.
+    pub fn gather(
+        made: DateTime<Utc>,
+        ha_keys: &[Secret],
+        encryption: &EncryptionSpec,
+        private: &[KeyPair],
+        destinations: &[DestinationSpec],
+    ) -> Self {
+        let locks = encryption
+            .recipients
+            .iter()
+            .map(|r| {
+                let pair = private.iter().find(|p| p.recipient() == *r);
+                KitLock {
+                    recipient: r.to_string(),
+                    fingerprint: recipient_fingerprint(r),
+                    private: pair.map(KeyPair::secret),
+                    private_groups: pair.map(KeyPair::groups).unwrap_or_default(),
+                }
+            })
+            .collect();
+        Self {
+            made,
+            ha_keys: ha_keys
+                .iter()
+                .map(|k| KitHaKey {
+                    key: k.clone(),
+                    fingerprint: ha_key_fingerprint(k.expose()),
+                })
+                .collect(),
+            locks,
+            passphrase: encryption.passphrase.is_some(),
+            places: destinations
+                .iter()
+                .map(|d| KitPlace {
+                    name: d.name.clone(),
+                    location: d.kind.location(),
+                    url: d.kind.url(),
+                })
+                .collect(),
+        }
     }
-    for k in ha_keys {
-        line(
-            &mut out,
-            &format!("   {}    ({})", k.expose(), ha_key_fingerprint(k.expose())),
-        );
+
+    /// The kit as a text file.
+    pub fn text(&self) -> String {
+        let mut out = String::new();
+        let mut line = |s: &str| {
+            out.push_str(s);
+            out.push('\n');
+        };
+        line("LIFEBOAT EMERGENCY KIT");
+        line(&format!("Made {}", self.made.format("%Y-%m-%d %H:%M UTC")));
+        line("");
+        line("Keep this page with your important papers, and a copy away from the house.");
+        line("Whoever holds it, with the storage logins below, can restore this home.");
+        line("");
+        line("1. HOME ASSISTANT BACKUP KEYS (newest first)");
+        if self.ha_keys.is_empty() {
+            line("   (none known: backups are not protected by Home Assistant, or add its key");
+            line("    with `lifeboat keys import` and print this kit again)");
+        }
+        for k in &self.ha_keys {
+            line(&format!("   {}    ({})", k.key.expose(), k.fingerprint));
+        }
+        line("");
+        line("2. THE LOCK ON THE COPIES (age)");
+        if self.passphrase {
+            line("   The copies are encrypted with a passphrase: it is not printed here.");
+            line("   Write it below, by hand:  ______________________________________");
+        }
+        if self.locks.is_empty() && !self.passphrase {
+            line("   (no key yet: make one on Lifeboat's Emergency kit page)");
+        }
+        for l in &self.locks {
+            line(&format!(
+                "   public key {}  ({})",
+                l.recipient, l.fingerprint
+            ));
+            match &l.private {
+                Some(p) => {
+                    line("   PRIVATE KEY (this opens the copies; save it as kit.txt to use it):");
+                    line(&format!("   {}", p.expose()));
+                    line(&format!(
+                        "   the same, for copying by hand: {}",
+                        l.private_groups.join(" ")
+                    ));
+                }
+                None => {
+                    line("   its private half, AGE-SECRET-KEY-1…, is on the kit page printed");
+                    line("   when the key was made. Without it the copies cannot be opened.");
+                }
+            }
+        }
+        line("");
+        line("3. WHERE THE COPIES ARE");
+        for p in &self.places {
+            line(&format!("   {:<12} {}", p.name, p.location));
+            line(&format!("   {:<12} lifeboat URL: {}", "", p.url));
+        }
+        line("   (each copy is <date>-<id>.tar.age with a <date>-<id>.manifest.json beside it)");
+        line("");
+        line("4. GETTING THE HOME BACK");
+        for step in STEPS {
+            line(&format!("   {step}"));
+        }
+        out
     }
-    line(&mut out, "");
-    line(&mut out, "2. THE LOCK ON THE COPIES (age)");
-    if let Some(_p) = &encryption.passphrase {
-        line(
-            &mut out,
-            "   The copies are encrypted with a passphrase: it is not printed here.",
-        );
-        line(
-            &mut out,
-            "   Write it below, by hand:  ______________________________________",
-        );
+}
+
+/// The recovery steps, for the text and the printable page.
+pub const STEPS: &[&str] = &[
+    "a. Download the newest .tar.age copy (the storage's website works, or",
+    "   `lifeboat recover --from <URL above> --identity kit.txt --out backup.tar`).",
+    "b. Without Lifeboat: install `age` (apt install age / brew install age), then",
+    "   age -d -i kit.txt -o backup.tar <copy>.tar.age",
+    "   where kit.txt holds the AGE-SECRET-KEY-1… line.",
+    "c. Install Home Assistant on new hardware. At onboarding choose",
+    "   \"Restore from backup\", upload backup.tar, and when asked type the",
+    "   Home Assistant backup key from section 1.",
+    "d. Afterwards, sign in again where Home Assistant asks (cloud accounts,",
+    "   phones running the companion app).",
+];
+
+/// The last group of a key as the kit check asks for it: the last of the age key's printed
+/// groups, or the Home Assistant key's last group of four.
+pub fn last_group(key: &str) -> String {
+    if key.starts_with("AGE-SECRET-KEY-1") {
+        identity::groups(key).pop().unwrap_or_default()
+    } else {
+        key.rsplit('-').next().unwrap_or_default().to_owned()
     }
-    for r in &encryption.recipients {
-        line(&mut out, &format!("   public key {r}"));
-        line(
-            &mut out,
-            &format!(
-                "   ({}) — its private half, AGE-SECRET-KEY-1…, is the page you",
-                recipient_fingerprint(r)
-            ),
-        );
-        line(
-            &mut out,
-            "   printed when the key was made. Without it the copies cannot be opened.",
-        );
-    }
-    line(&mut out, "");
-    line(&mut out, "3. WHERE THE COPIES ARE");
-    for d in destinations {
-        line(
-            &mut out,
-            &format!("   {:<12} {}", d.name, d.kind.location()),
-        );
-        line(
-            &mut out,
-            &format!("   {:<12} lifeboat URL: {}", "", d.kind.url()),
-        );
-    }
-    line(
-        &mut out,
-        "   (each copy is <date>-<id>.tar.age with a <date>-<id>.manifest.json beside it)",
-    );
-    line(&mut out, "");
-    line(&mut out, "4. GETTING THE HOME BACK");
-    line(
-        &mut out,
-        "   a. Download the newest .tar.age copy (the storage's website works, or",
-    );
-    line(
-        &mut out,
-        "      `lifeboat recover --from <URL above> --identity kit.txt --out backup.tar`).",
-    );
-    line(
-        &mut out,
-        "   b. Without Lifeboat: install `age` (apt install age / brew install age), then",
-    );
-    line(
-        &mut out,
-        "      age -d -i kit.txt -o backup.tar <copy>.tar.age",
-    );
-    line(
-        &mut out,
-        "      where kit.txt holds the AGE-SECRET-KEY-1… line.",
-    );
-    line(
-        &mut out,
-        "   c. Install Home Assistant on new hardware. At onboarding choose",
-    );
-    line(
-        &mut out,
-        "      \"Restore from backup\", upload backup.tar, and when asked type the",
-    );
-    line(&mut out, "      Home Assistant backup key from section 1.");
-    line(
-        &mut out,
-        "   d. Afterwards, sign in again where Home Assistant asks (cloud accounts,",
-    );
-    line(&mut out, "      phones running the companion app).");
-    out
 }
 
 #[cfg(test)]
@@ -141,9 +187,10 @@ mod tests {
 
     #[test]
     fn the_kit_holds_keys_locations_and_steps_but_no_storage_secret() {
-        let id = age::x25519::Identity::generate();
+        let pair = KeyPair::generate();
+        let other = KeyPair::generate();
         let enc = EncryptionSpec {
-            recipients: vec![id.to_public()],
+            recipients: vec![pair.recipient(), other.recipient()],
             passphrase: None,
         };
         let dests = vec![DestinationSpec {
@@ -159,14 +206,20 @@ mod tests {
                 path_style: true,
             },
         }];
-        let kit = render(
+        let kit = Kit::gather(
             Utc::now(),
             &[Secret::new("DDTV-CESF-QLHM-PM8S-AHHS-BF6M-5044")],
             &enc,
+            &[],
             &dests,
-        );
+        )
+        .text();
         assert!(kit.contains("DDTV-CESF-QLHM-PM8S-AHHS-BF6M-5044"));
-        assert!(kit.contains(&id.to_public().to_string()));
+        assert!(kit.contains(&pair.recipient().to_string()));
+        assert!(
+            !kit.contains(pair.secret().expose()),
+            "no private key was at hand"
+        );
         assert!(
             kit.contains(
                 "s3://home/ha?region=us-west-004&endpoint=https://s3.us-west-004.backblazeb2.com"
@@ -175,5 +228,15 @@ mod tests {
         );
         assert!(kit.contains("age -d -i kit.txt"));
         assert!(!kit.contains("very-secret-app-key"));
+        // With a private half at hand it is printed, whole and in groups; the other lock is not.
+        let with = Kit::gather(Utc::now(), &[], &enc, std::slice::from_ref(&pair), &dests).text();
+        assert!(with.contains(pair.secret().expose()));
+        assert!(with.contains(&pair.groups().join(" ")));
+        assert!(!with.contains(other.secret().expose()));
+        assert_eq!(
+            last_group(pair.secret().expose()),
+            *pair.groups().last().unwrap()
+        );
+        assert_eq!(last_group("DDTV-CESF-QLHM-PM8S-AHHS-BF6M-5044"), "5044");
     }
 }

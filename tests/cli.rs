@@ -288,3 +288,115 @@ fn keys_imported_from_the_kit_check_protected_backups() {
     let m: serde_json::Value = serde_json::from_slice(&std::fs::read(manifest).unwrap()).unwrap();
     assert!(m["ha_key_fingerprint"].as_str().unwrap().starts_with("ha:"));
 }
+
+/// `keys generate` in a terminal-like exchange: the key is printed, the person types its last
+/// group back. Returns the printed private key, or `None` when the answer was refused.
+fn generate_key(data_dir: &str, answer: impl Fn(&str) -> String) -> (Option<String>, String) {
+    use std::io::{BufRead, Write};
+    let mut child = Command::new(BIN)
+        .args(["--data-dir", data_dir, "keys", "generate"])
+        .env("LIFEBOAT_LOG", "warn")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut shown = String::new();
+    let mut key = None;
+    loop {
+        let mut line = String::new();
+        assert!(out.read_line(&mut line).unwrap() > 0, "no prompt: {shown}");
+        shown.push_str(&line);
+        if let Some(k) = line.trim().strip_prefix("AGE-SECRET-KEY-1") {
+            key.get_or_insert(format!("AGE-SECRET-KEY-1{k}"));
+        }
+        if line.starts_with("Type its last group") {
+            break;
+        }
+    }
+    let key = key.expect("the private key was not shown");
+    let mut stdin = child.stdin.take().unwrap();
+    writeln!(stdin, "{}", answer(&key)).unwrap();
+    drop(stdin);
+    let o = child.wait_with_output().unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+    let all = format!("{shown}{rest}{}", String::from_utf8_lossy(&o.stderr));
+    (o.status.success().then_some(key), all)
+}
+
+#[test]
+fn a_key_made_by_lifeboat_is_kept_only_once_confirmed_and_opens_the_copies() {
+    let plain = fixture("ha-core/ha-2026.2.3-plain.tar");
+    let src = folder_with(&[("b.tar", &plain)]);
+    let dest = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let d = data.path().to_str().unwrap();
+    let source = format!("folder:{}", src.path().display());
+    let to = format!("file://{}", dest.path().display());
+    let run = || {
+        lifeboat(
+            &["--data-dir", d, "run", "--source", &source, "--to", &to],
+            &[],
+        )
+    };
+
+    // No key anywhere: the run refuses, and says how to get one.
+    let o = run();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("keys generate"), "{}", text(&o));
+
+    // A wrong last group keeps nothing.
+    let (kept, said) = generate_key(d, |_| "QQQQQQ".into());
+    assert!(
+        kept.is_none() && said.contains("nothing was kept"),
+        "{said}"
+    );
+    let o = lifeboat(&["--data-dir", d, "keys", "list", "--json"], &[]);
+    let listed: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(listed["age_keys"], serde_json::json!([]));
+
+    // The right one keeps the public half only.
+    let (kept, said) = generate_key(d, |k| {
+        k.chars()
+            .rev()
+            .take(6)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect()
+    });
+    let key = kept.unwrap_or_else(|| panic!("{said}"));
+    let o = lifeboat(&["--data-dir", d, "keys", "list", "--json"], &[]);
+    let listed: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(listed["age_keys"].as_array().unwrap().len(), 1);
+    for f in std::fs::read_dir(data.path()).unwrap() {
+        let bytes = std::fs::read(f.unwrap().path()).unwrap_or_default();
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(&key),
+            "the private key stayed on disk"
+        );
+    }
+
+    // Now runs encrypt to it, and the printed key alone opens the copy.
+    let o = run();
+    assert!(o.status.success(), "{}", text(&o));
+    let kit_file = data.path().join("kit.txt");
+    std::fs::write(&kit_file, format!("{key}\n")).unwrap();
+    let out = data.path().join("back.tar");
+    let o = lifeboat(
+        &[
+            "recover",
+            "--from",
+            &to,
+            "--identity",
+            kit_file.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(std::fs::read(&out).unwrap() == plain, "not byte-identical");
+}

@@ -197,6 +197,14 @@ enum KeysCommand {
         /// The key, or the path of a file holding keys
         key_or_file: String,
     },
+    /// Make a new age key for the copies: its private half is shown once, for the kit, and kept
+    /// only when you confirm you have it (by typing its last group)
+    Generate {
+        /// Also keep the private half here, sealed with the passphrase in LIFEBOAT_SEAL_PASSPHRASE
+        /// (for restore drills and restores from the dashboard)
+        #[arg(long)]
+        seal: bool,
+    },
 }
 
 #[derive(Args)]
@@ -302,7 +310,7 @@ pub async fn main() -> ExitCode {
         Command::Serve(ref a) => cmd_serve(&cli, a, &env).await,
         Command::Demo { ref dir } => demo::run(dir).await,
         Command::Health { ref url } => health(url).await,
-        Command::Keys(ref k) => keys(&cli, k, &env),
+        Command::Keys(ref k) => keys(&cli, k, &env).await,
         Command::Kit {
             ref out,
             ref inline,
@@ -1007,7 +1015,7 @@ fn kit(
     Ok(ExitCode::SUCCESS)
 }
 
-fn keys(cli: &Cli, command: &KeysCommand, env: &Env) -> anyhow::Result<ExitCode> {
+async fn keys(cli: &Cli, command: &KeysCommand, env: &Env) -> anyhow::Result<ExitCode> {
     let dir = cli
         .data_dir
         .clone()
@@ -1015,25 +1023,37 @@ fn keys(cli: &Cli, command: &KeysCommand, env: &Env) -> anyhow::Result<ExitCode>
     let mut v = Vault::open(&dir)?;
     match command {
         KeysCommand::List { json } => {
-            let list = v.list();
+            let (ha, age) = (v.list(), v.age_keys());
             if *json {
-                println!("{}", serde_json::to_string_pretty(&list)?);
-            } else if list.is_empty() {
+                let both = serde_json::json!({"ha_keys": ha, "age_keys": age});
+                println!("{}", serde_json::to_string_pretty(&both)?);
+                return Ok(ExitCode::SUCCESS);
+            }
+            if ha.is_empty() {
                 println!(
                     "The vault in {} holds no Home Assistant backup key yet.",
                     dir.display()
                 );
-            } else {
-                for k in list {
-                    println!(
-                        "{}  added {}  from {}",
-                        k.fingerprint,
-                        k.added.format("%Y-%m-%d"),
-                        k.origin
-                    );
-                }
+            }
+            for k in ha {
+                println!(
+                    "{}  added {}  from {}",
+                    k.fingerprint,
+                    k.added.format("%Y-%m-%d"),
+                    k.origin
+                );
+            }
+            for k in age {
+                println!(
+                    "{}  age key made {}{}  {}",
+                    k.fingerprint,
+                    k.made.format("%Y-%m-%d"),
+                    if k.sealed { ", sealed here" } else { "" },
+                    k.recipient
+                );
             }
         }
+        KeysCommand::Generate { seal } => return generate_key(&dir, &mut v, *seal, env).await,
         KeysCommand::Import { key_or_file } => {
             let path = std::path::Path::new(key_or_file);
             let found = if path.is_file() {
@@ -1058,6 +1078,67 @@ fn keys(cli: &Cli, command: &KeysCommand, env: &Env) -> anyhow::Result<ExitCode>
             }
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `lifeboat keys generate`: shows a new key pair's private half once, and files the pair only
+/// when the person types its last group back (proof they wrote it down or printed it).
+async fn generate_key(
+    dir: &std::path::Path,
+    vault: &mut Vault,
+    seal: bool,
+    env: &Env,
+) -> anyhow::Result<ExitCode> {
+    use lifeboat::crypto::identity::{GROUP, KeyPair};
+    let sealed_with = if seal {
+        let pass = env.get("LIFEBOAT_SEAL_PASSPHRASE").context(
+            "--seal takes the passphrase from LIFEBOAT_SEAL_PASSPHRASE (it never goes on the command line)",
+        )?;
+        Some(Secret::new(pass))
+    } else {
+        None
+    };
+    let pair = KeyPair::generate();
+    let sealed = sealed_with.map(|p| pair.seal(&p)).transpose()?;
+    println!(
+        "A new age key for your copies. Write it down or print it NOW: Lifeboat shows it only once.\n\n  \
+         {}\n\n  for copying by hand:\n  {}\n\n  public key: {}\n",
+        pair.secret().expose(),
+        pair.groups().join(" "),
+        pair.recipient()
+    );
+    println!("Type its last group ({GROUP} characters) to confirm you have it:");
+    let mut typed = String::new();
+    std::io::stdin()
+        .read_line(&mut typed)
+        .context("reading the last group")?;
+    let last = lifeboat::crypto::kit::last_group(pair.secret().expose());
+    if !typed.trim().eq_ignore_ascii_case(&last) {
+        eprintln!(
+            "lifeboat: that is not the key's last group; nothing was kept. Run `lifeboat keys generate` again."
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    let now = chrono::Utc::now();
+    vault.add_age_key(&pair, sealed, now)?;
+    let history = History::open(dir)?;
+    history
+        .record_kit_check(
+            now,
+            true,
+            "a new age key was made and its last group typed back",
+        )
+        .await?;
+    println!(
+        "Kept. Copies from now on are encrypted to {} ({}){}. Print the kit with `lifeboat kit`.",
+        pair.recipient(),
+        lifeboat::crypto::recipient_fingerprint(&pair.recipient()),
+        if seal {
+            "; its private half is sealed here with your passphrase"
+        } else {
+            ""
+        }
+    );
     Ok(ExitCode::SUCCESS)
 }
 

@@ -976,14 +976,7 @@ fn kit(
             keys.push(k.clone());
         }
     }
-    let mut encryption = cfg.encryption.clone();
-    if encryption.passphrase.is_none() {
-        for r in vault.recipients() {
-            if !encryption.recipients.contains(&r) {
-                encryption.recipients.push(r);
-            }
-        }
-    }
+    let encryption = cfg.encryption.with_made(vault.recipients());
     let text = lifeboat::crypto::kit::Kit::gather(
         chrono::Utc::now(),
         &keys,

@@ -257,6 +257,22 @@ pub struct EncryptionSpec {
     pub passphrase: Option<Secret>,
 }
 
+impl EncryptionSpec {
+    /// What copies are encrypted to, given the public keys Lifeboat made (the vault's): those
+    /// join the options' recipients; a passphrase stands alone (age cannot mix the two).
+    pub fn with_made(&self, made: Vec<age::x25519::Recipient>) -> Self {
+        let mut spec = self.clone();
+        if spec.passphrase.is_none() {
+            for r in made {
+                if !spec.recipients.contains(&r) {
+                    spec.recipients.push(r);
+                }
+            }
+        }
+        spec
+    }
+}
+
 impl fmt::Debug for EncryptionSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("EncryptionSpec")

@@ -2,6 +2,7 @@
 
 pub mod age_stream;
 pub mod identity;
+pub mod keyring;
 pub mod kit;
 pub mod vault;
 

@@ -381,26 +381,19 @@ impl Runner {
     /// # Errors
     /// What to do, when there is no key at all.
     pub async fn encryption_now(&self) -> Result<EncryptionSpec, String> {
-        if self.encryption.passphrase.is_some() {
-            return Ok(self.encryption.clone());
-        }
-        let mut spec = self.encryption.clone();
-        if let Some(vault) = self.vault.clone() {
-            let made = tokio::task::spawn_blocking(move || {
+        let made = match self.vault.clone() {
+            Some(vault) => tokio::task::spawn_blocking(move || {
                 vault
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner)
                     .recipients()
             })
             .await
-            .unwrap_or_default();
-            for r in made {
-                if !spec.recipients.contains(&r) {
-                    spec.recipients.push(r);
-                }
-            }
-        }
-        if spec.recipients.is_empty() {
+            .unwrap_or_default(),
+            None => Vec::new(),
+        };
+        let spec = self.encryption.with_made(made);
+        if spec.recipients.is_empty() && spec.passphrase.is_none() {
             return Err(NO_KEY.to_owned());
         }
         Ok(spec)

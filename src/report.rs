@@ -129,6 +129,8 @@ pub struct Watch {
     pub destinations: Vec<String>,
     /// A destination whose newest verified copy is older than this is stale.
     pub stale_after: std::time::Duration,
+    /// How often the emergency kit must pass its check (`None`: never asked).
+    pub kit_every: Option<std::time::Duration>,
     pub clock: std::sync::Arc<dyn crate::pipeline::Clock>,
 }
 
@@ -225,6 +227,22 @@ impl HaReporter {
                 )
                 .await,
         );
+        let kit_overdue = s
+            .kit
+            .as_ref()
+            .is_some_and(|k| k.overdue(self.watch.clock.now()));
+        Self::log(
+            self.api
+                .set_state(
+                    "binary_sensor.lifeboat_kit_check_due",
+                    if kit_overdue { "on" } else { "off" },
+                    json!({"friendly_name": "Lifeboat emergency kit check due", "device_class": "problem",
+                           "icon": "mdi:file-key",
+                           "last_checked": s.kit.as_ref().and_then(|k| k.checked).map(|t| t.to_rfc3339()),
+                           "due": s.kit.as_ref().and_then(|k| k.due).map(|t| t.to_rfc3339())}),
+                )
+                .await,
+        );
         // Stale or damaged copies need a person even when no run failed: one notification, replaced
         // while the problems last and dismissed when they are gone.
         let lasting: Vec<&String> = s
@@ -280,6 +298,8 @@ pub struct Summary {
     pub problems: Vec<String>,
     /// The newest verified copy on each destination.
     pub copies: Vec<CopyRecord>,
+    /// Where the kit check stands (`None` when it is never asked).
+    pub kit: Option<crate::history::KitDue>,
 }
 
 impl Summary {
@@ -364,12 +384,28 @@ impl Summary {
             .collect();
         damaged.sort();
         problems.extend(damaged);
+        let kit = match watch.kit_every {
+            Some(every) => Some(history.kit_due(every).await?),
+            None => None,
+        };
+        if let Some(k) = kit.as_ref().filter(|k| k.overdue(now)) {
+            problems.push(match k.checked {
+                Some(t) => format!(
+                    "kit: the emergency kit was last checked {} days ago; check it on the Emergency kit page",
+                    now.signed_duration_since(t).num_days()
+                ),
+                None => "kit: the emergency kit has never been checked; print it and check it on the \
+                         Emergency kit page"
+                    .to_owned(),
+            });
+        }
         Ok(Self {
             state,
             last,
             last_good,
             problems,
             copies,
+            kit,
         })
     }
 }

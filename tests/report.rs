@@ -50,6 +50,7 @@ async fn runs_show_up_in_home_assistant_as_entities_events_and_notifications() {
         lifeboat::report::Watch {
             destinations: vec!["nas-1".into()],
             stale_after: std::time::Duration::from_secs(26 * 3600),
+            kit_every: Some(std::time::Duration::from_secs(180 * 86_400)),
             clock: Arc::new(lifeboat::pipeline::SystemClock),
         },
         Some("mobile_app_phone".into()),
@@ -81,6 +82,12 @@ async fn runs_show_up_in_home_assistant_as_entities_events_and_notifications() {
             .unwrap()["state"],
         "off"
     );
+    // The kit was never checked: due 180 days after the first verified copy, not yet overdue.
+    let kit = posted(&posts, "states/binary_sensor.lifeboat_kit_check_due");
+    let kit = kit.last().unwrap();
+    assert_eq!(kit["state"], "off");
+    assert!(kit["attributes"]["due"].is_string(), "{kit}");
+    assert!(kit["attributes"]["last_checked"].is_null(), "{kit}");
     let last = posted(&posts, "states/sensor.lifeboat_last_backup");
     assert!(
         last.last().unwrap()["state"]
@@ -145,6 +152,7 @@ async fn runs_show_up_in_home_assistant_as_entities_events_and_notifications() {
         "sensor.lifeboat_state",
         "sensor.lifeboat_last_backup",
         "binary_sensor.lifeboat_problem",
+        "binary_sensor.lifeboat_kit_check_due",
         "sensor.lifeboat_nas_1_last_copy",
     ] {
         assert_eq!(

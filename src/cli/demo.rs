@@ -47,6 +47,7 @@ pub async fn run(dir: &Path) -> anyhow::Result<ExitCode> {
         schedule: Default::default(),
         keep_local: None,
         stale_after_hours: None,
+        kit_check_days: None,
         alert: None,
     };
     let cfg = config::validate(opts, &Env::default(), dir.join("data"))?;

@@ -413,6 +413,7 @@ fn load_options(cli: &Cli, inline: &Inline, env: &Env) -> Result<Options, Config
                 schedule: Default::default(),
                 keep_local: None,
                 stale_after_hours: None,
+                kit_check_days: None,
                 alert: None,
             }),
             _ => Err(ConfigError::Invalid(problems)),
@@ -581,6 +582,7 @@ fn watch(cfg: &Config) -> Watch {
     Watch {
         destinations: cfg.destinations.iter().map(|d| d.name.clone()).collect(),
         stale_after: cfg.stale_after,
+        kit_every: cfg.kit_check_every,
         clock: Arc::new(SystemClock),
     }
 }

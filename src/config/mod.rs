@@ -33,6 +33,8 @@ pub struct Config {
     pub keep_local: Option<u32>,
     /// A destination without a verified copy for this long is a problem.
     pub stale_after: std::time::Duration,
+    /// How often to ask whether the emergency kit is still at hand (`None`: never).
+    pub kit_check_every: Option<std::time::Duration>,
     pub alert: Option<AlertSpec>,
 }
 
@@ -64,6 +66,8 @@ impl Default for ScheduleSpec {
 pub const DEFAULT_VERIFY_MIB: u64 = 20;
 /// A destination without a verified copy for this many hours is stale, by default.
 pub const DEFAULT_STALE_HOURS: u32 = 26;
+/// How often the kit check is due, in days, when the options do not say.
+pub const DEFAULT_KIT_CHECK_DAYS: u32 = 180;
 
 /// An alert outside Home Assistant. Its URL often is the secret (a healthchecks ping id, an ntfy
 /// topic), so `Debug` shows only the host.

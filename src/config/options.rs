@@ -46,6 +46,9 @@ pub struct Options {
     /// A destination with no verified copy for this many hours is a problem (default 26).
     #[serde(default)]
     pub stale_after_hours: Option<u32>,
+    /// Ask "do you still have your emergency kit?" every this many days (default 180; 0: never).
+    #[serde(default)]
+    pub kit_check_days: Option<u32>,
     /// Somewhere outside Home Assistant to tell when a backup fails (Home Assistant may be what
     /// is down).
     #[serde(default)]

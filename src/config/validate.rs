@@ -92,6 +92,10 @@ pub fn validate(
             schedule,
             keep_local: opts.keep_local,
             stale_after: std::time::Duration::from_secs(u64::from(stale_hours) * 3600),
+            kit_check_every: match opts.kit_check_days.unwrap_or(super::DEFAULT_KIT_CHECK_DAYS) {
+                0 => None,
+                days => Some(std::time::Duration::from_secs(u64::from(days) * 86_400)),
+            },
             alert,
         }),
         _ => Err(ConfigError::Invalid(problems)),

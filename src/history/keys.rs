@@ -48,7 +48,50 @@ pub struct KitCheck {
     pub detail: String,
 }
 
+/// Where the kit check stands.
+#[derive(Debug, Clone, Serialize)]
+pub struct KitDue {
+    /// When the kit last passed its check.
+    pub checked: Option<DateTime<Utc>>,
+    /// When the next check is due: `every` after the last check, or after the first verified
+    /// copy when there was none (nothing to lose before that). `None` when nothing is due yet.
+    pub due: Option<DateTime<Utc>>,
+}
+
+impl KitDue {
+    /// Whether the check is overdue at `now`.
+    pub fn overdue(&self, now: DateTime<Utc>) -> bool {
+        self.due.is_some_and(|d| d <= now)
+    }
+}
+
 impl History {
+    /// When the kit check is due, asking every `every`.
+    ///
+    /// # Errors
+    /// [`HistoryError`] on database failure.
+    pub async fn kit_due(&self, every: std::time::Duration) -> Result<KitDue, HistoryError> {
+        let every = chrono::TimeDelta::from_std(every).unwrap_or(chrono::TimeDelta::MAX);
+        let checked = self.last_kit_check().await?;
+        let since = match checked {
+            Some(t) => Some(t),
+            None => self
+                .with(|c| {
+                    c.query_row(
+                        "SELECT MIN(verified_at) FROM copies WHERE status = 'verified'",
+                        [],
+                        |r| r.get::<_, Option<String>>(0),
+                    )
+                })
+                .await?
+                .map(|t| parse_time(&t)),
+        };
+        Ok(KitDue {
+            checked,
+            due: since.and_then(|t| t.checked_add_signed(every)),
+        })
+    }
+
     /// Every set of keys that some stored copy needs, the most recently used first. Runs made
     /// before the ledger existed are grouped under an empty ledger (`recipients` empty).
     ///
@@ -219,5 +262,41 @@ mod tests {
         let all = h.kit_checks(10).await.unwrap();
         assert_eq!(all.len(), 2);
         assert!(!all[0].ok);
+        let due = h
+            .kit_due(std::time::Duration::from_secs(90 * 86_400))
+            .await
+            .unwrap();
+        assert_eq!(
+            due.due.unwrap().timestamp(),
+            (t + chrono::TimeDelta::days(90)).timestamp(),
+            "a failed answer does not move the date"
+        );
+        assert!(!due.overdue(t + chrono::TimeDelta::days(89)));
+        assert!(due.overdue(t + chrono::TimeDelta::days(90)));
+    }
+
+    #[tokio::test]
+    async fn a_kit_never_checked_is_due_after_the_first_verified_copy() {
+        let dir = tempfile::tempdir().unwrap();
+        let h = History::open(dir.path()).unwrap();
+        let every = std::time::Duration::from_secs(86_400);
+        assert!(
+            h.kit_due(every).await.unwrap().due.is_none(),
+            "nothing to lose yet"
+        );
+        let t = Utc::now();
+        let id = h.start_run(t, "test", "folder").await.unwrap();
+        h.finish_run(
+            id,
+            t,
+            RunStatus::Success,
+            RunEnd::default(),
+            vec![copy("a", "c")],
+        )
+        .await
+        .unwrap();
+        let due = h.kit_due(every).await.unwrap();
+        assert!(due.checked.is_none());
+        assert!(due.overdue(Utc::now() + chrono::TimeDelta::days(2)));
     }
 }

@@ -7,7 +7,7 @@ mod query;
 mod schema;
 pub mod upkeep;
 
-pub use keys::{KeyLedger, KitCheck, LedgerEntry};
+pub use keys::{KeyLedger, KitCheck, KitDue, LedgerEntry};
 pub use query::{Attempt, DestinationRecord, RunFilter, StorageEvent};
 
 use chrono::{DateTime, Utc};

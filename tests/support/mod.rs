@@ -328,6 +328,7 @@ pub fn dashboard(
         watch: lifeboat::report::Watch {
             destinations: destinations.iter().map(|d| d.name.clone()).collect(),
             stale_after: std::time::Duration::from_secs(26 * 3600),
+            kit_every: Some(std::time::Duration::from_secs(180 * 86_400)),
             clock,
         },
         destinations,

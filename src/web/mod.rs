@@ -17,6 +17,7 @@ pub mod csrf;
 mod frame;
 pub mod ingress;
 mod live;
+pub mod qr;
 mod views;
 pub mod worker;
 

@@ -979,12 +979,13 @@ fn kit(
         }
     }
     let encryption = cfg.encryption.with_made(vault.recipients());
-    let text = lifeboat::crypto::kit::Kit::gather(
+    use lifeboat::crypto::kit::{Kit, KitPlace};
+    let text = Kit::gather(
         chrono::Utc::now(),
         &keys,
         &encryption,
         &[],
-        &cfg.destinations,
+        cfg.destinations.iter().map(KitPlace::from).collect(),
     )
     .text();
     match out {

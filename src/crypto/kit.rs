@@ -34,6 +34,26 @@ pub struct KitPlace {
     pub url: String,
 }
 
+impl From<&DestinationSpec> for KitPlace {
+    fn from(d: &DestinationSpec) -> Self {
+        Self {
+            name: d.name.clone(),
+            location: d.kind.location(),
+            url: d.kind.url(),
+        }
+    }
+}
+
+impl From<&crate::destinations::Destination> for KitPlace {
+    fn from(d: &crate::destinations::Destination) -> Self {
+        Self {
+            name: d.name.clone(),
+            location: d.location.clone(),
+            url: d.url.clone(),
+        }
+    }
+}
+
 /// Everything the kit says, for the text and the printable page alike.
 pub struct Kit {
     pub made: DateTime<Utc>,
@@ -53,7 +73,7 @@ impl Kit {
         ha_keys: &[Secret],
         encryption: &EncryptionSpec,
         private: &[KeyPair],
-        destinations: &[DestinationSpec],
+        places: Vec<KitPlace>,
     ) -> Self {
         let locks = encryption
             .recipients
@@ -79,14 +99,7 @@ impl Kit {
                 .collect(),
             locks,
             passphrase: encryption.passphrase.is_some(),
-            places: destinations
-                .iter()
-                .map(|d| KitPlace {
-                    name: d.name.clone(),
-                    location: d.kind.location(),
-                    url: d.kind.url(),
-                })
-                .collect(),
+            places,
         }
     }
 
@@ -211,7 +224,7 @@ mod tests {
             &[Secret::new("DDTV-CESF-QLHM-PM8S-AHHS-BF6M-5044")],
             &enc,
             &[],
-            &dests,
+            dests.iter().map(KitPlace::from).collect(),
         )
         .text();
         assert!(kit.contains("DDTV-CESF-QLHM-PM8S-AHHS-BF6M-5044"));
@@ -229,7 +242,8 @@ mod tests {
         assert!(kit.contains("age -d -i kit.txt"));
         assert!(!kit.contains("very-secret-app-key"));
         // With a private half at hand it is printed, whole and in groups; the other lock is not.
-        let with = Kit::gather(Utc::now(), &[], &enc, std::slice::from_ref(&pair), &dests).text();
+        let places = dests.iter().map(KitPlace::from).collect();
+        let with = Kit::gather(Utc::now(), &[], &enc, std::slice::from_ref(&pair), places).text();
         assert!(with.contains(pair.secret().expose()));
         assert!(with.contains(&pair.groups().join(" ")));
         assert!(!with.contains(other.secret().expose()));

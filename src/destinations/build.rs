@@ -97,6 +97,7 @@ pub fn open(spec: &DestinationSpec) -> Result<Destination, StoreError> {
         name: spec.name.clone(),
         kind: spec.kind.label(),
         location: spec.kind.location(),
+        url: spec.kind.url(),
         retention: spec.retention,
         store: Arc::new(OpendalStore::new(op, secrets)),
     })

@@ -97,6 +97,9 @@ pub struct Destination {
     pub name: String,
     pub kind: &'static str,
     pub location: String,
+    /// What `lifeboat recover --from` takes to reach it (never a secret: credentials come from
+    /// the environment).
+    pub url: String,
     /// Which copies to keep there.
     pub retention: crate::retention::Policy,
     pub store: Arc<dyn Store>,

@@ -1,7 +1,12 @@
-// Lifeboat's dashboard script: the overview's live progress. It listens to /api/live (server-sent
+// Lifeboat's dashboard script: the kit sheet's Print button, and the overview's live progress. It listens to /api/live (server-sent
 // events through ingress) and draws each update into the "Now" card; when the events cannot get
 // through it asks /api/progress every two seconds instead. Everything else works without it.
 "use strict";
+(function () {
+  // The kit sheet's Print button (no inline handlers: the page's policy forbids them).
+  const print = document.getElementById("print-kit");
+  if (print) print.addEventListener("click", () => window.print());
+})();
 (function () {
   const live = document.getElementById("live-body");
   if (!live) return;

@@ -14,31 +14,35 @@ use lifeboat::web::{AppState, app};
 use std::sync::Arc;
 use tower::ServiceExt;
 
-const PREFIX: &str = "/api/hassio_ingress/Tok3n_x";
+pub(crate) const PREFIX: &str = "/api/hassio_ingress/Tok3n_x";
 const HA_KEY: &str = "AAAA-BBBB-CCCC-DDDD-EEEE-FFFF-GGGG";
 
-struct Page {
-    status: StatusCode,
-    location: Option<String>,
-    body: String,
+pub(crate) struct Page {
+    pub status: StatusCode,
+    pub location: Option<String>,
+    pub cache_control: Option<String>,
+    pub body: String,
 }
 
 async fn send(state: &AppState, req: Request<Body>) -> Page {
     let resp = app(state.clone()).oneshot(req).await.unwrap();
     let status = resp.status();
-    let location = resp
-        .headers()
-        .get("location")
-        .map(|v| v.to_str().unwrap().to_owned());
+    let header = |name: &str| {
+        resp.headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+    let (location, cache_control) = (header("location"), header("cache-control"));
     let body = to_bytes(resp.into_body(), 4 << 20).await.unwrap();
     Page {
         status,
         location,
+        cache_control,
         body: String::from_utf8_lossy(&body).into_owned(),
     }
 }
 
-async fn get(state: &AppState, path: &str) -> Page {
+pub(crate) async fn get(state: &AppState, path: &str) -> Page {
     let req = Request::get(path)
         .header("x-ingress-path", PREFIX)
         .header("x-remote-user-display-name", "Ann")
@@ -49,7 +53,15 @@ async fn get(state: &AppState, path: &str) -> Page {
 
 /// A form post as a browser sends it: with an Origin, and the token unless `token` is None.
 async fn post(state: &AppState, path: &str, token: Option<&str>) -> Page {
-    let body = token.map(|t| format!("csrf={t}")).unwrap_or_default();
+    let fields: Vec<(&str, &str)> = token.map(|t| ("csrf", t)).into_iter().collect();
+    post_form(state, path, &fields).await
+}
+
+/// A form post with these fields (the token among them when wanted), as a browser sends it.
+pub(crate) async fn post_form(state: &AppState, path: &str, fields: &[(&str, &str)]) -> Page {
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(fields)
+        .finish();
     let req = Request::post(path)
         .header("x-ingress-path", PREFIX)
         .header("x-remote-user-display-name", "Ann")
@@ -61,12 +73,12 @@ async fn post(state: &AppState, path: &str, token: Option<&str>) -> Page {
     send(state, req).await
 }
 
-fn token(state: &AppState) -> String {
+pub(crate) fn token(state: &AppState) -> String {
     state.csrf.as_str().to_owned()
 }
 
 /// Every link, form and asset stays under the ingress prefix.
-fn assert_prefixed(path: &str, html: &str) {
+pub(crate) fn assert_prefixed(path: &str, html: &str) {
     let re = regex::Regex::new(r#"(?:href|action|src)="([^"]*)""#).unwrap();
     for cap in re.captures_iter(html) {
         let url = &cap[1];
@@ -77,7 +89,7 @@ fn assert_prefixed(path: &str, html: &str) {
     }
 }
 
-async fn wait_for_runs(h: &lifeboat::history::History, n: usize) {
+pub(crate) async fn wait_for_runs(h: &lifeboat::history::History, n: usize) {
     for _ in 0..400 {
         let runs = h.recent_runs(n).await.unwrap();
         if runs.len() == n && runs.iter().all(|r| r.status != RunStatus::Running) {
@@ -150,6 +162,7 @@ async fn a_new_install_says_what_to_do_on_every_page() {
         "/runs",
         "/copies",
         "/destinations",
+        "/kit",
         "/runs?status=failed",
     ] {
         let p = get(&state, path).await;

@@ -14,6 +14,7 @@ mod dashboard;
 mod double_faithful;
 mod e2e_storage;
 mod inspect;
+mod kit;
 mod recover;
 mod report;
 mod restore;

@@ -790,6 +790,16 @@ async fn cmd_serve(cli: &Cli, args: &ServeArgs, env: &Env) -> anyhow::Result<Exi
             }
             let clock = runner.clock.clone();
             let progress = runner.progress.clone();
+            let keys = lifeboat::crypto::keyring::Keyring {
+                vault: runner.vault.clone(),
+                options: runner.encryption.clone(),
+                options_ha_keys: runner.ha_keys.clone(),
+            };
+            let http = reqwest::Client::builder()
+                .connect_timeout(std::time::Duration::from_secs(30))
+                .build()
+                .context("building the HTTP client")?;
+            let restore_into = lifeboat::recovery::restore::HaTarget::for_source(&cfg.source, http);
             let (triggers, task) = worker::spawn(
                 runner,
                 worker::WorkerSettings {
@@ -834,6 +844,9 @@ async fn cmd_serve(cli: &Cli, args: &ServeArgs, env: &Env) -> anyhow::Result<Exi
                 schedules: plans,
                 tz: cfg.schedule.tz,
                 progress,
+                keys,
+                pending_key: Arc::default(),
+                restore_into,
             };
             let state = AppState {
                 services: Some(Arc::new(services)),

@@ -206,7 +206,7 @@ mod tests {
             recipients: vec![pair.recipient(), other.recipient()],
             passphrase: None,
         };
-        let dests = vec![DestinationSpec {
+        let dests = [DestinationSpec {
             name: "b2".into(),
             retention: Default::default(),
             kind: DestinationKind::S3 {

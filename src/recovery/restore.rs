@@ -28,6 +28,24 @@ pub enum HaTarget {
     },
 }
 
+impl HaTarget {
+    /// The Home Assistant a configured source backs up, to restore into (`None` for a folder).
+    pub fn for_source(source: &crate::config::SourceSpec, http: reqwest::Client) -> Option<Self> {
+        use crate::config::SourceSpec;
+        match source {
+            SourceSpec::Supervisor { url, token, .. } => Some(Self::Supervisor(
+                SupervisorClient::new(http, url.clone(), token.clone()),
+            )),
+            SourceSpec::Core { url, token, .. } => Some(Self::Core {
+                http,
+                base: url.clone(),
+                token: token.clone(),
+            }),
+            SourceSpec::Folder { .. } => None,
+        }
+    }
+}
+
 /// What was restored.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Restored {

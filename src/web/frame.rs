@@ -16,6 +16,7 @@ pub enum Section {
     Runs,
     Copies,
     Destinations,
+    Kit,
 }
 
 /// One navigation link.
@@ -46,6 +47,7 @@ impl Frame {
             (Section::Runs, "/runs", "Runs"),
             (Section::Copies, "/copies", "Copies"),
             (Section::Destinations, "/destinations", "Destinations"),
+            (Section::Kit, "/kit", "Emergency kit"),
         ]
         .into_iter()
         .map(|(s, path, label)| NavLink {
@@ -91,6 +93,14 @@ fn notice(key: &str) -> Option<&'static str> {
         "pinned" => "Pinned: retention will never delete this copy.",
         "unpinned" => "Unpinned: retention may delete this copy again.",
         "deleted" => "The copy was deleted.",
+        "key-kept" => {
+            "The new key is kept: copies from now on are encrypted to it. Keep the printed kit safe."
+        }
+        "key-forgotten" => "The key was thrown away; nothing changed. Throw its sheet away too.",
+        "kit-checked" => "Your kit passed its check. Thank you: the date is recorded.",
+        "restoring" => {
+            "Restoring the copy into Home Assistant. It appears in Settings → System → Backups when done."
+        }
         _ => return None,
     })
 }

@@ -5,7 +5,9 @@
 //!
 //! Routes (all under the ingress prefix when there is one):
 //! - `GET /` overview · `GET /runs` · `GET /runs/{id}` · `GET /copies` · `GET /destinations`
-//! - `GET /copies/{destination}/{copy}/delete` asks; `POST …/verify|pin|unpin|delete` act
+//! - `GET /copies/{destination}/{copy}/delete|restore` asks; `POST …/verify|pin|unpin|delete|restore`
+//!   act
+//! - `GET /kit` the emergency kit; `POST /kit/new|confirm|forget|check|print`
 //! - `POST /backup` (a form: answers with a redirect to the overview)
 //! - `GET /api/live` (server-sent events) · `GET /api/progress` · `GET /api/health` ·
 //!   `GET /api/runs` · `POST /api/backup` (JSON)
@@ -18,7 +20,7 @@ mod frame;
 pub mod ingress;
 mod live;
 pub mod qr;
-mod views;
+pub mod views;
 pub mod worker;
 
 use crate::destinations::Destination;
@@ -45,6 +47,12 @@ pub struct Services {
     /// The home's time zone, for every time shown.
     pub tz: chrono_tz::Tz,
     pub progress: Arc<Progress>,
+    /// Every key known here, for the emergency-kit page.
+    pub keys: crate::crypto::keyring::Keyring,
+    /// The key pair shown once and waiting to be confirmed.
+    pub pending_key: views::kit::PendingSlot,
+    /// Where "restore into Home Assistant" sends a copy (`None` with a folder source).
+    pub restore_into: Option<crate::recovery::restore::HaTarget>,
 }
 
 /// What the handlers share.
@@ -93,7 +101,17 @@ pub fn app(state: AppState) -> Router {
             "/copies/{destination}/{copy}/{action}",
             get(views::copies::confirm_delete).post(views::copies::act),
         )
+        .route(
+            "/copies/{destination}/{copy}/restore",
+            get(views::restore::ask).post(views::restore::start),
+        )
         .route("/destinations", get(views::destinations::page))
+        .route("/kit", get(views::kit::page))
+        .route("/kit/new", post(views::kit::make))
+        .route("/kit/confirm", post(views::kit::confirm))
+        .route("/kit/forget", post(views::kit::forget))
+        .route("/kit/check", post(views::kit::check))
+        .route("/kit/print", post(views::kit::print))
         .route("/backup", post(views::overview::backup))
         .route("/api/live", get(live::events))
         .route("/api/progress", get(live::progress))

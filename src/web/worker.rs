@@ -30,7 +30,36 @@ pub enum Job {
         destination: String,
         copy_id: String,
     },
+    /// Pull one copy back into Home Assistant's backup list.
+    Restore(RestoreJob),
 }
+
+/// A restore from the dashboard: the copy, the private keys that open it (unsealed or pasted,
+/// held only until the job ends), and the Home Assistant to restore into.
+#[derive(Clone)]
+pub struct RestoreJob {
+    pub destination: String,
+    pub copy_id: String,
+    pub identities: Vec<age::x25519::Identity>,
+    pub target: crate::recovery::restore::HaTarget,
+}
+
+impl std::fmt::Debug for RestoreJob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RestoreJob")
+            .field("destination", &self.destination)
+            .field("copy_id", &self.copy_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PartialEq for RestoreJob {
+    fn eq(&self, other: &Self) -> bool {
+        self.destination == other.destination && self.copy_id == other.copy_id
+    }
+}
+
+impl Eq for RestoreJob {}
 
 /// What the worker needs besides the runner.
 #[derive(Debug, Clone, Copy)]
@@ -150,6 +179,59 @@ async fn work(runner: &Runner, settings: WorkerSettings, job: Job) {
             };
             p.end(now, None, outcome);
             runner.observer.refresh().await;
+        }
+        Job::Restore(job) => restore(runner, job).await,
+    }
+}
+
+/// Streams a copy into Home Assistant, telling the progress board how it goes.
+async fn restore(runner: &Runner, job: RestoreJob) {
+    let p = &runner.progress;
+    p.begin(
+        "dashboard",
+        runner.clock.now(),
+        "Restoring a copy into Home Assistant",
+    );
+    let outcome = async {
+        let d = runner
+            .destinations
+            .iter()
+            .find(|d| d.name == job.destination)
+            .ok_or_else(|| format!("no destination is named {}", job.destination))?;
+        let object = crate::destinations::layout::manifest_object(&job.copy_id);
+        let bytes = d
+            .store
+            .read_small(&object, crate::destinations::manifest::MAX_SIZE)
+            .await
+            .map_err(|e| format!("cannot read the copy's manifest: {e}"))?;
+        let m = crate::destinations::Manifest::parse(&bytes)?;
+        crate::recovery::restore::restore_into_ha(d, &m, job.identities, &job.target)
+            .await
+            .map_err(|e| e.to_string())
+    }
+    .await;
+    let now = runner.clock.now();
+    match outcome {
+        Ok(r) => {
+            tracing::info!(copy = %r.copy_id, backup = %r.backup_id, "restored into Home Assistant");
+            p.note(
+                now,
+                format!(
+                    "Copy {} is in Home Assistant as backup {}: Settings → System → Backups, ready to restore",
+                    r.copy_id, r.backup_id
+                ),
+                Some(&job.destination),
+            );
+            p.end(now, None, "success");
+        }
+        Err(e) => {
+            tracing::warn!("restoring {} into Home Assistant: {e}", job.copy_id);
+            p.failed(
+                now,
+                format!("Restoring copy {} failed: {e}", job.copy_id),
+                Some(&job.destination),
+            );
+            p.end(now, None, "failed");
         }
     }
 }

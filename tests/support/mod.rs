@@ -315,6 +315,11 @@ pub fn dashboard(
     let destinations = runner.destinations.clone();
     let progress = runner.progress.clone();
     let clock = runner.clock.clone();
+    let keys = lifeboat::crypto::keyring::Keyring {
+        vault: runner.vault.clone(),
+        options: runner.encryption.clone(),
+        options_ha_keys: runner.ha_keys.clone(),
+    };
     let (triggers, task) = worker::spawn(
         runner,
         worker::WorkerSettings {
@@ -335,6 +340,9 @@ pub fn dashboard(
         schedules,
         tz: chrono_tz::UTC,
         progress,
+        keys,
+        pending_key: Arc::default(),
+        restore_into: None,
     };
     let state = AppState {
         services: Some(Arc::new(services)),

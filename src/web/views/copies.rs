@@ -41,6 +41,7 @@ pub struct CopyLine {
     pub pin_action: String,
     pub unpin_action: String,
     pub delete_href: String,
+    pub restore_href: String,
 }
 
 /// One destination's section.
@@ -142,6 +143,7 @@ fn line(
         pin_action: frame.href(&format!("{base}/pin")),
         unpin_action: frame.href(&format!("{base}/unpin")),
         delete_href: frame.href(&format!("{base}/delete")),
+        restore_href: frame.href(&format!("{base}/restore")),
     }
 }
 
@@ -216,7 +218,7 @@ pub async fn page(
 }
 
 /// The destination and copy a path names, or the page that says they do not exist.
-async fn find(
+pub(super) async fn find(
     state: &AppState,
     ingress: &Ingress,
     destination: &str,

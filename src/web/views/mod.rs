@@ -3,7 +3,9 @@
 
 pub mod copies;
 pub mod destinations;
+pub mod kit;
 pub mod overview;
+pub mod restore;
 pub mod runs;
 
 use super::frame::{Frame, Section, idle, problem};

@@ -24,6 +24,8 @@ pub struct Verdict {
     pub level: &'static str,
     pub headline: String,
     pub detail: String,
+    /// Where to go to fix it, when one page does.
+    pub link: Option<(String, &'static str)>,
 }
 
 /// One destination's card.
@@ -81,7 +83,11 @@ fn sentence(s: &str) -> String {
 }
 
 fn problem_line(p: &str) -> ProblemLine {
-    for (prefix, tag) in [("stale: ", "Stale"), ("damaged: ", "Damaged")] {
+    for (prefix, tag) in [
+        ("stale: ", "Stale"),
+        ("damaged: ", "Damaged"),
+        ("kit: ", "Kit"),
+    ] {
         if let Some(rest) = p.strip_prefix(prefix) {
             return ProblemLine {
                 tag,
@@ -95,7 +101,20 @@ fn problem_line(p: &str) -> ProblemLine {
     }
 }
 
-fn verdict(summary: &Summary, destinations: usize, now: DateTime<Utc>) -> Verdict {
+fn verdict(
+    summary: &Summary,
+    destinations: usize,
+    now: DateTime<Utc>,
+    kit_href: Option<String>,
+) -> Verdict {
+    if let Some(href) = kit_href {
+        return Verdict {
+            level: "bad",
+            headline: "Not protected yet".into(),
+            detail: "Lifeboat has no key to lock the copies with. Make one on the Emergency kit page and print your kit: it takes two minutes. Then back up.".into(),
+            link: Some((href, "Make the key")),
+        };
+    }
     let Some(good) = &summary.last_good else {
         return match &summary.last {
             Some(r) if r.status != crate::history::RunStatus::Success => Verdict {
@@ -105,11 +124,13 @@ fn verdict(summary: &Summary, destinations: usize, now: DateTime<Utc>) -> Verdic
                     "No backup has reached an off-site copy. The last attempt failed: {}",
                     r.error.as_deref().unwrap_or("see its run")
                 ),
+                link: None,
             },
             _ => Verdict {
                 level: "new",
                 headline: "Not protected yet".into(),
                 detail: "No backup has an off-site copy yet. Press “Back up now” to make the first one: it takes a few minutes.".into(),
+                link: None,
             },
         };
     };
@@ -124,6 +145,7 @@ fn verdict(summary: &Summary, destinations: usize, now: DateTime<Utc>) -> Verdic
                 summary.copies.len().min(destinations),
                 if destinations == 1 { "" } else { "s" }
             ),
+            link: None,
         };
     }
     let serious = summary.state == "failed"
@@ -138,6 +160,7 @@ fn verdict(summary: &Summary, destinations: usize, now: DateTime<Utc>) -> Verdic
             "{} Newest verified off-site copy: {fresh}.",
             problem_line(&summary.problems[0]).text
         ),
+        link: None,
     }
 }
 
@@ -241,6 +264,8 @@ pub async fn page(
         Err(e) => return history_failed(&state, &ingress, Section::Overview, &e),
     };
     let anything_yet = summary.last_good.is_some();
+    let lock = s.keys.encryption();
+    let no_key = lock.recipients.is_empty() && lock.passphrase.is_none();
     let destinations = s
         .destinations
         .iter()
@@ -259,7 +284,12 @@ pub async fn page(
         .collect();
     let snapshot: Snapshot = s.progress.snapshot(now);
     let page = OverviewPage {
-        verdict: verdict(&summary, s.destinations.len(), now),
+        verdict: verdict(
+            &summary,
+            s.destinations.len(),
+            now,
+            no_key.then(|| frame.href("/kit")),
+        ),
         running,
         step: snapshot.step.unwrap_or_default(),
         next_backup: next_run(&s, "backup", now),

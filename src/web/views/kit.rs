@@ -1,0 +1,589 @@
+//! The emergency-kit page: which keys lock the copies and whether each is at hand (the key
+//! ledger); making a new age key (its private half shown once, on a printable sheet with QR codes,
+//! and kept — public half only — when its last group is typed back); printing the kit again; and
+//! the periodic "do you still have your kit?" check. Pages that show a key are never cached.
+
+use super::{history_failed, local, services};
+use crate::crypto::identity::{self, KeyPair};
+use crate::crypto::kit::{Kit, KitPlace, STEPS, last_group};
+use crate::history::KitDue;
+use crate::human;
+use crate::secret::Secret;
+use crate::web::frame::{Frame, Section, back_to, problem};
+use crate::web::ingress::Ingress;
+use crate::web::qr;
+use crate::web::{AppState, Services};
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Form, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use std::sync::{Arc, Mutex, PoisonError};
+
+/// A key pair shown once and waiting for its last group to be typed back. Only one waits at a
+/// time: making another forgets it.
+pub struct PendingKey {
+    token: String,
+    pair: KeyPair,
+    sealed: Option<String>,
+}
+
+/// Where the waiting key pair lives.
+pub type PendingSlot = Arc<Mutex<Option<PendingKey>>>;
+
+/// An age key on the page.
+pub struct LockLine {
+    pub fingerprint: String,
+    pub recipient: String,
+    pub origin: String,
+    pub sealed: bool,
+}
+
+/// A Home Assistant key on the page (fingerprint only).
+pub struct HaKeyLine {
+    pub fingerprint: String,
+    pub added: String,
+    pub origin: String,
+}
+
+/// One set of keys some stored copies need.
+pub struct LedgerLine {
+    pub copies: u64,
+    pub span: String,
+    pub ha: String,
+    pub locks: String,
+    /// A key these copies need is not at hand.
+    pub warning: Option<String>,
+}
+
+/// One answer to the kit check.
+pub struct CheckLine {
+    pub at: String,
+    pub ok: bool,
+    pub detail: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "kit.html")]
+pub struct KitPage {
+    pub frame: Frame,
+    pub no_key: bool,
+    pub can_make: bool,
+    pub passphrase_mode: bool,
+    pub locks: Vec<LockLine>,
+    pub ha_keys: Vec<HaKeyLine>,
+    pub ledger: Vec<LedgerLine>,
+    pub check_level: &'static str,
+    pub check_status: String,
+    pub ask_age: bool,
+    pub ask_ha: bool,
+    pub checks: Vec<CheckLine>,
+    pub has_sealed: bool,
+    /// What was wrong with the form just sent.
+    pub error: Option<String>,
+}
+
+/// A Home Assistant key on the printed sheet.
+pub struct SheetHaKey {
+    pub key: String,
+    pub fingerprint: String,
+    pub qr: String,
+}
+
+/// An age key on the printed sheet.
+pub struct SheetLock {
+    pub recipient: String,
+    pub fingerprint: String,
+    pub private: Option<String>,
+    pub groups: String,
+    pub qr: Option<String>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "kit_sheet.html")]
+pub struct SheetPage {
+    pub frame: Frame,
+    pub made: String,
+    /// Set on the sheet of a key just made: the confirm form's token.
+    pub token: Option<String>,
+    pub group_len: usize,
+    pub ha_keys: Vec<SheetHaKey>,
+    pub locks: Vec<SheetLock>,
+    pub passphrase: bool,
+    pub places: Vec<KitPlace>,
+    pub steps: &'static [&'static str],
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "kit_confirm.html")]
+pub struct ConfirmPage {
+    pub frame: Frame,
+    pub token: String,
+    pub group_len: usize,
+    pub error: String,
+}
+
+#[derive(Deserialize, Default)]
+pub struct KitQuery {
+    notice: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+pub struct NewKeyForm {
+    #[serde(default)]
+    passphrase: Option<Secret>,
+    #[serde(default)]
+    again: Option<Secret>,
+}
+
+#[derive(Deserialize, Default)]
+pub struct ConfirmForm {
+    #[serde(default)]
+    token: String,
+    #[serde(default)]
+    group: String,
+}
+
+#[derive(Deserialize, Default)]
+pub struct CheckForm {
+    #[serde(default)]
+    age_group: String,
+    #[serde(default)]
+    ha_group: String,
+}
+
+#[derive(Deserialize, Default)]
+pub struct PrintForm {
+    #[serde(default)]
+    passphrase: Option<Secret>,
+}
+
+/// A page holding a key: never stored by the browser or anything between.
+fn private(page: impl IntoResponse) -> Response {
+    let mut r = page.into_response();
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+fn kit_status(
+    due: Option<&KitDue>,
+    now: DateTime<Utc>,
+    tz: chrono_tz::Tz,
+) -> (&'static str, String) {
+    let Some(due) = due else {
+        return (
+            "new",
+            "Lifeboat does not ask for kit checks (kit_check_days is 0).".into(),
+        );
+    };
+    let last = due.checked.map_or_else(
+        || "never checked".to_owned(),
+        |t| format!("last checked {} ({})", human::ago(t, now), local(t, tz)),
+    );
+    match due.due {
+        Some(d) if d <= now => ("bad", format!("Check overdue: {last}.")),
+        Some(d) => (
+            "ok",
+            format!("{}; next check {}.", capitalise(&last), human::in_(now, d)),
+        ),
+        None => (
+            "new",
+            format!(
+                "{}; the first check is due once a copy exists.",
+                capitalise(&last)
+            ),
+        ),
+    }
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
+}
+
+async fn kit_page(
+    state: &AppState,
+    ingress: &Ingress,
+    s: &Services,
+    notice: Option<&str>,
+    error: Option<String>,
+) -> Response {
+    let now = s.watch.clock.now();
+    let frame = Frame::new(state, ingress, Section::Kit, "Emergency kit").with_notice(notice);
+    let keys = &s.keys;
+    let encryption = keys.encryption();
+    let made = keys.age_keys();
+    let locks = encryption
+        .recipients
+        .iter()
+        .map(|r| {
+            let mine = made.iter().find(|m| m.recipient == r.to_string());
+            LockLine {
+                fingerprint: crate::crypto::recipient_fingerprint(r),
+                recipient: r.to_string(),
+                origin: mine.map_or_else(
+                    || "from the options (made elsewhere)".to_owned(),
+                    |m| format!("made here {}", local(m.made, s.tz)),
+                ),
+                sealed: mine.is_some_and(|m| m.sealed),
+            }
+        })
+        .collect();
+    let ha_keys = keys
+        .ha_key_list()
+        .into_iter()
+        .rev()
+        .map(|k| HaKeyLine {
+            fingerprint: k.fingerprint,
+            added: local(k.added, s.tz),
+            origin: k.origin,
+        })
+        .collect();
+    let (ledger, checks, due) = match (
+        s.history.key_ledger().await,
+        s.history.kit_checks(10).await,
+        match s.watch.kit_every {
+            Some(every) => s.history.kit_due(every).await.map(Some),
+            None => Ok(None),
+        },
+    ) {
+        (Ok(l), Ok(c), Ok(d)) => (l, c, d),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
+            return history_failed(state, ingress, Section::Kit, &e);
+        }
+    };
+    let ledger = ledger
+        .into_iter()
+        .map(|e| {
+            let verdict = keys.judge(&e.keys);
+            let mut warning = Vec::new();
+            if !verdict.ha_key_at_hand {
+                warning.push(if e.keys.ha_key.is_some() {
+                    "their Home Assistant key is not in the vault: import it from Home Assistant's emergency kit"
+                } else {
+                    "no known Home Assistant key opened these backups: find the key they were made with"
+                });
+            }
+            if !verdict.locks_retired.is_empty() {
+                warning.push("they are locked to an age key you no longer use: keep that key's kit page");
+            }
+            if e.keys.recipients.is_empty() && !e.keys.passphrase {
+                warning.push("made before Lifeboat kept a key ledger: their keys are in their manifests");
+            }
+            LedgerLine {
+                copies: e.copies,
+                span: if e.oldest.date_naive() == e.newest.date_naive() {
+                    local(e.newest, s.tz)
+                } else {
+                    format!("{} – {}", local(e.oldest, s.tz), local(e.newest, s.tz))
+                },
+                ha: match (&e.keys.ha_key, e.keys.protected) {
+                    (Some(fp), _) => fp.clone(),
+                    (None, true) => "unknown".into(),
+                    (None, false) => "not protected".into(),
+                },
+                locks: if e.keys.passphrase {
+                    "the options' passphrase".into()
+                } else {
+                    e.keys.recipients.join(", ")
+                },
+                warning: (!warning.is_empty()).then(|| warning.join("; ")),
+            }
+        })
+        .collect();
+    let (check_level, check_status) = kit_status(due.as_ref(), now, s.tz);
+    let (ask_age, ask_ha) = keys.check_asks();
+    let page = KitPage {
+        frame,
+        no_key: encryption.recipients.is_empty() && encryption.passphrase.is_none(),
+        can_make: keys.can_make_keys(),
+        passphrase_mode: encryption.passphrase.is_some(),
+        locks,
+        ha_keys,
+        ledger,
+        check_level,
+        check_status,
+        ask_age,
+        ask_ha,
+        checks: checks
+            .into_iter()
+            .map(|c| CheckLine {
+                at: local(c.at, s.tz),
+                ok: c.ok,
+                detail: c.detail,
+            })
+            .collect(),
+        has_sealed: keys.has_sealed(),
+        error: error.clone(),
+    };
+    let status = if error.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    (status, page).into_response()
+}
+
+/// `GET /kit`.
+pub async fn page(
+    State(state): State<AppState>,
+    ingress: Ingress,
+    Query(q): Query<KitQuery>,
+) -> Response {
+    let s = match services(&state, &ingress) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    kit_page(&state, &ingress, &s, q.notice.as_deref(), None).await
+}
+
+fn sheet(
+    state: &AppState,
+    ingress: &Ingress,
+    s: &Services,
+    private: &[KeyPair],
+    token: Option<String>,
+) -> SheetPage {
+    let now = s.watch.clock.now();
+    let places = s.destinations.iter().map(KitPlace::from).collect();
+    // A key just made is not kept yet: it belongs on its own sheet all the same.
+    let lock = s
+        .keys
+        .encryption()
+        .with_made(private.iter().map(KeyPair::recipient).collect());
+    let kit = Kit::gather(now, &s.keys.ha_keys(), &lock, private, places);
+    SheetPage {
+        frame: Frame::new(state, ingress, Section::Kit, "Your emergency kit"),
+        made: local(now, s.tz),
+        token,
+        group_len: identity::GROUP,
+        ha_keys: kit
+            .ha_keys
+            .iter()
+            .map(|k| SheetHaKey {
+                key: k.key.expose().to_owned(),
+                fingerprint: k.fingerprint.clone(),
+                qr: qr::svg(k.key.expose(), "QR code of the Home Assistant backup key")
+                    .unwrap_or_default(),
+            })
+            .collect(),
+        locks: kit
+            .locks
+            .iter()
+            .map(|l| SheetLock {
+                recipient: l.recipient.clone(),
+                fingerprint: l.fingerprint.clone(),
+                private: l.private.as_ref().map(|p| p.expose().to_owned()),
+                groups: l.private_groups.join(" "),
+                qr: l
+                    .private
+                    .as_ref()
+                    .and_then(|p| qr::svg(p.expose(), "QR code of the age private key")),
+            })
+            .collect(),
+        passphrase: kit.passphrase,
+        places: kit.places,
+        steps: STEPS,
+    }
+}
+
+/// `POST /kit/new`: makes a key pair and shows its sheet, once.
+pub async fn make(
+    State(state): State<AppState>,
+    ingress: Ingress,
+    Form(form): Form<NewKeyForm>,
+) -> Response {
+    let s = match services(&state, &ingress) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    if !s.keys.can_make_keys() {
+        let why = if s.keys.options.passphrase.is_some() {
+            "The options encrypt with a passphrase, which age cannot mix with keys: remove encryption.passphrase first."
+        } else {
+            "The key vault could not be opened; Lifeboat's log says why."
+        };
+        return kit_page(&state, &ingress, &s, None, Some(why.into())).await;
+    }
+    let passphrase = match identity::chosen_passphrase(
+        form.passphrase.as_ref().map(Secret::expose),
+        form.again.as_ref().map(Secret::expose),
+    ) {
+        Ok(p) => p,
+        Err(e) => return kit_page(&state, &ingress, &s, None, Some(format!("{e}."))).await,
+    };
+    let pair = KeyPair::generate();
+    let sealed = match passphrase.map(|p| pair.seal(&p)).transpose() {
+        Ok(v) => v,
+        Err(e) => return kit_page(&state, &ingress, &s, None, Some(format!("{e}."))).await,
+    };
+    let token = match crate::web::csrf::Token::random() {
+        Ok(t) => t.as_str().to_owned(),
+        Err(e) => {
+            return kit_page(
+                &state,
+                &ingress,
+                &s,
+                None,
+                Some(format!("no randomness: {e}")),
+            )
+            .await;
+        }
+    };
+    let page = sheet(
+        &state,
+        &ingress,
+        &s,
+        std::slice::from_ref(&pair),
+        Some(token.clone()),
+    );
+    *s.pending_key.lock().unwrap_or_else(PoisonError::into_inner) = Some(PendingKey {
+        token,
+        pair,
+        sealed,
+    });
+    private(page)
+}
+
+/// `POST /kit/confirm`: keeps the waiting key pair when its last group is typed back.
+pub async fn confirm(
+    State(state): State<AppState>,
+    ingress: Ingress,
+    Form(form): Form<ConfirmForm>,
+) -> Response {
+    let s = match services(&state, &ingress) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    let taken = {
+        let mut slot = s.pending_key.lock().unwrap_or_else(PoisonError::into_inner);
+        match slot.as_ref() {
+            Some(p) if p.token == form.token => {
+                let last = last_group(p.pair.secret().expose());
+                if form.group.trim().eq_ignore_ascii_case(&last) {
+                    slot.take()
+                } else {
+                    None
+                }
+            }
+            _ => {
+                return problem(
+                    StatusCode::CONFLICT,
+                    Frame::new(&state, &ingress, Section::Kit, "Key no longer waiting"),
+                    "That key is no longer waiting",
+                    "A newer key was made since, or Lifeboat restarted: nothing was kept. Throw that sheet away and make a new key.",
+                );
+            }
+        }
+    };
+    let Some(p) = taken else {
+        let page = ConfirmPage {
+            frame: Frame::new(&state, &ingress, Section::Kit, "Type the last group"),
+            token: form.token,
+            group_len: identity::GROUP,
+            error:
+                "That is not the key's last group. Look at the sheet you printed or wrote down: \
+                    the last group of the private key, AGE-SECRET-KEY-1…"
+                    .into(),
+        };
+        return (StatusCode::BAD_REQUEST, page).into_response();
+    };
+    let now = s.watch.clock.now();
+    if let Err(e) = s.keys.keep(&p.pair, p.sealed, now) {
+        tracing::error!("keeping the new key: {e}");
+        return problem(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Frame::new(&state, &ingress, Section::Kit, "Not kept"),
+            "The new key could not be kept",
+            &format!(
+                "{e}. Nothing changed: copies are encrypted as before. Throw the sheet away and try again."
+            ),
+        );
+    }
+    if let Err(e) = s
+        .history
+        .record_kit_check(
+            now,
+            true,
+            "a new age key was made and its last group typed back",
+        )
+        .await
+    {
+        tracing::warn!("recording the kit check: {e}");
+    }
+    back_to(&ingress.prefix, "/kit", "key-kept")
+}
+
+/// `POST /kit/forget`: throws the waiting key pair away.
+pub async fn forget(State(state): State<AppState>, ingress: Ingress) -> Response {
+    let s = match services(&state, &ingress) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    s.pending_key
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .take();
+    back_to(&ingress.prefix, "/kit", "key-forgotten")
+}
+
+/// `POST /kit/check`: the periodic check of the printed kit.
+pub async fn check(
+    State(state): State<AppState>,
+    ingress: Ingress,
+    Form(form): Form<CheckForm>,
+) -> Response {
+    let s = match services(&state, &ingress) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    let answer = s.keys.check(&form.age_group, &form.ha_group);
+    let now = s.watch.clock.now();
+    if let Err(e) = s
+        .history
+        .record_kit_check(now, answer.ok, &answer.detail)
+        .await
+    {
+        return history_failed(&state, &ingress, Section::Kit, &e);
+    }
+    if answer.ok {
+        back_to(&ingress.prefix, "/kit", "kit-checked")
+    } else {
+        kit_page(
+            &state,
+            &ingress,
+            &s,
+            None,
+            Some(format!(
+                "The kit check did not pass ({}). Find the printed kit and try again; if it is lost, make a new key and print a new kit.",
+                answer.detail
+            )),
+        )
+        .await
+    }
+}
+
+/// `POST /kit/print`: the printable kit, with the private keys the passphrase unseals.
+pub async fn print(
+    State(state): State<AppState>,
+    ingress: Ingress,
+    Form(form): Form<PrintForm>,
+) -> Response {
+    let s = match services(&state, &ingress) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    let opened = match form.passphrase.filter(|p| !p.is_empty()) {
+        Some(p) => match s.keys.unseal(&p) {
+            Ok(pairs) => pairs,
+            Err(e) => return kit_page(&state, &ingress, &s, None, Some(format!("{e}."))).await,
+        },
+        None => Vec::new(),
+    };
+    private(sheet(&state, &ingress, &s, &opened, None))
+}

@@ -1,0 +1,190 @@
+//! Restore into Home Assistant from the Copies page: a page that says what will happen and asks
+//! for the key that opens the copy (the passphrase of a key sealed here, or the private key pasted
+//! from the kit), then a job that streams the copy into Home Assistant's backup list. A key that
+//! does not open this copy is refused before anything is read.
+
+use super::local;
+use crate::crypto::identity::KeyPair;
+use crate::crypto::recipient_fingerprint;
+use crate::destinations::Manifest;
+use crate::human;
+use crate::retention::prune::made_at;
+use crate::secret::Secret;
+use crate::web::frame::{Frame, Section, back_to};
+use crate::web::ingress::Ingress;
+use crate::web::worker::{Job, RestoreJob};
+use crate::web::{AppState, Services, TriggerError};
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Form, Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+#[derive(Template, WebTemplate)]
+#[template(path = "restore.html")]
+pub struct RestorePage {
+    pub frame: Frame,
+    pub destination: String,
+    pub copy_id: String,
+    pub name: String,
+    pub made: String,
+    pub size: String,
+    /// What Home Assistant will ask for when restoring, in words.
+    pub ha_key: String,
+    /// Why the restore cannot be done from here, when it cannot.
+    pub cannot: Option<String>,
+    pub has_sealed: bool,
+    pub action: String,
+    pub back_href: String,
+    pub error: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+pub struct RestoreForm {
+    #[serde(default)]
+    passphrase: Option<Secret>,
+    #[serde(default)]
+    identity: Option<Secret>,
+}
+
+fn page(
+    state: &AppState,
+    ingress: &Ingress,
+    s: &Services,
+    destination: &str,
+    m: &Manifest,
+    error: Option<String>,
+) -> Response {
+    let frame = Frame::new(
+        state,
+        ingress,
+        Section::Copies,
+        "Restore into Home Assistant",
+    );
+    let in_vault = s
+        .keys
+        .ha_key_list()
+        .iter()
+        .any(|k| Some(&k.fingerprint) == m.ha_key_fingerprint.as_ref());
+    let ha_key = match (&m.ha_key_fingerprint, m.backup.protected) {
+        (_, false) => "None: this backup is not protected by Home Assistant.".to_owned(),
+        (Some(fp), true) if in_vault => format!(
+            "Home Assistant will ask for the backup key {fp}; it is in the vault and in your printed kit."
+        ),
+        (Some(fp), true) => format!(
+            "Home Assistant will ask for the backup key {fp}, which is not in the vault: find it in Home Assistant's emergency kit."
+        ),
+        (None, true) => "Home Assistant will ask for the backup key this backup was made with; Lifeboat does not know which it is.".to_owned(),
+    };
+    let cannot = if s.restore_into.is_none() {
+        Some("Lifeboat backs up a folder here, not a Home Assistant it can reach, so it cannot restore into one. Use `lifeboat restore --into core:http://…` or `lifeboat recover` (see the kit).".to_owned())
+    } else if m.encryption.passphrase {
+        Some("This copy is encrypted with the options' passphrase: restore it with `lifeboat restore`, which asks for it.".to_owned())
+    } else {
+        None
+    };
+    let status = if error.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    let copy_path = format!("/copies/{destination}/{}", m.copy_id);
+    let page = RestorePage {
+        action: frame.href(&format!("{copy_path}/restore")),
+        back_href: frame.href(&format!("/copies?destination={destination}")),
+        frame,
+        destination: destination.to_owned(),
+        copy_id: m.copy_id.clone(),
+        name: m.backup.name.clone(),
+        made: local(made_at(m), s.tz),
+        size: human::size(m.plain.size),
+        ha_key,
+        cannot,
+        has_sealed: s.keys.has_sealed(),
+        error,
+    };
+    (status, page).into_response()
+}
+
+/// `GET /copies/{destination}/{copy}/restore`.
+pub async fn ask(
+    State(state): State<AppState>,
+    ingress: Ingress,
+    Path((destination, copy)): Path<(String, String)>,
+) -> Response {
+    let (s, d, m) = match super::copies::find(&state, &ingress, &destination, &copy).await {
+        Ok(v) => v,
+        Err(r) => return *r,
+    };
+    page(&state, &ingress, &s, &d.name, &m, None)
+}
+
+/// The private keys the form gives, checked against the copy's lock.
+fn identities(s: &Services, m: &Manifest, form: RestoreForm) -> Result<Vec<KeyPair>, String> {
+    let pairs = match (
+        form.passphrase.filter(|p| !p.is_empty()),
+        form.identity.filter(|p| !p.expose().trim().is_empty()),
+    ) {
+        (Some(p), _) => s.keys.unseal(&p).map_err(|e| e.to_string())?,
+        (None, Some(text)) => vec![KeyPair::find_in(text.expose()).map_err(|e| e.to_string())?],
+        (None, None) => {
+            return Err(
+                "Give the passphrase of the key kept here, or paste the private key from your kit."
+                    .into(),
+            );
+        }
+    };
+    let opens = pairs.iter().any(|p| {
+        m.encryption
+            .recipients
+            .contains(&recipient_fingerprint(&p.recipient()))
+    });
+    if opens {
+        Ok(pairs)
+    } else {
+        Err(format!(
+            "That key does not open this copy: it is locked to {}.",
+            m.encryption.recipients.join(", ")
+        ))
+    }
+}
+
+/// `POST /copies/{destination}/{copy}/restore`.
+pub async fn start(
+    State(state): State<AppState>,
+    ingress: Ingress,
+    Path((destination, copy)): Path<(String, String)>,
+    Form(form): Form<RestoreForm>,
+) -> Response {
+    let (s, d, m) = match super::copies::find(&state, &ingress, &destination, &copy).await {
+        Ok(v) => v,
+        Err(r) => return *r,
+    };
+    let Some(target) = s.restore_into.clone().filter(|_| !m.encryption.passphrase) else {
+        return page(
+            &state,
+            &ingress,
+            &s,
+            &d.name,
+            &m,
+            Some("This copy cannot be restored from here (see above).".into()),
+        );
+    };
+    let pairs = match identities(&s, &m, form) {
+        Ok(p) => p,
+        Err(e) => return page(&state, &ingress, &s, &d.name, &m, Some(e)),
+    };
+    let job = Job::Restore(RestoreJob {
+        destination: d.name.clone(),
+        copy_id: m.copy_id.clone(),
+        identities: pairs.iter().map(|p| p.identity().clone()).collect(),
+        target,
+    });
+    let notice = match s.triggers.submit(job) {
+        Ok(()) => "restoring",
+        Err(TriggerError::Queued) => "busy",
+        Err(TriggerError::Stopped) => "stopping",
+    };
+    back_to(&ingress.prefix, "/", notice)
+}

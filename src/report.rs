@@ -7,7 +7,7 @@
 //! history and is called at start, after every run, and periodically. Reporting never fails a run:
 //! problems are logged.
 
-use crate::history::{CopyRecord, History, HistoryError, RunRow, RunStatus};
+use crate::history::{CopyRecord, History, HistoryError, KeyLedger, RunRow, RunStatus};
 use crate::pipeline::run::{RunObserver, RunReport, RunRequest};
 use crate::secret::Secret;
 use serde_json::{Value, json};
@@ -351,6 +351,16 @@ impl Summary {
                 ));
             }
             _ => {}
+        }
+        // A copy that opens only with a key nobody has is no copy: say so while it is the newest.
+        if let Some(good) = &last_good
+            && good.keys.as_ref().is_some_and(KeyLedger::ha_key_missing)
+        {
+            problems.push(
+                "keys: the newest backup is protected with a Home Assistant key Lifeboat has never \
+                 seen; import it (lifeboat keys import) from Home Assistant's emergency kit"
+                    .to_owned(),
+            );
         }
         let copies = history.latest_verified_copies().await?;
         if last_good.is_some() {

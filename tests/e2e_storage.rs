@@ -267,20 +267,31 @@ async fn inner_archives_are_opened_and_walked_before_a_copy_is_claimed() {
             .collect();
         let rep = r.run("test", false).await.unwrap().remove(0);
         let listed = manifest::list(&r.destinations[0]).await.unwrap();
-        (rep, listed)
+        let watch = lifeboat::report::Watch {
+            destinations: vec!["usb".into()],
+            stale_after: std::time::Duration::from_secs(3600),
+            kit_every: None,
+            clock: Arc::new(lifeboat::pipeline::SystemClock),
+        };
+        let problems = lifeboat::report::Summary::load(&r.history, false, &watch)
+            .await
+            .unwrap()
+            .problems;
+        (rep, listed, problems)
     };
     for file in [
         "supervisor-style/full-v2.tar",
         "supervisor-style/full-v3.tar",
     ] {
         // With the key: checked to the end, no warning, the key's fingerprint in the manifest.
-        let (rep, listed) = run(
+        let (rep, listed, problems) = run(
             fixture(file),
             vec!["WRNG-KEYY-0000-0000-0000-0000-0000", KIT_KEY],
         )
         .await;
         assert_eq!(rep.status, RunStatus::Success, "{file}: {:?}", rep.error);
         assert!(rep.warnings.is_empty(), "{file}: {:?}", rep.warnings);
+        assert!(problems.is_empty(), "{file}: {problems:?}");
         let Listed::Copy(m) = &listed[0] else {
             panic!()
         };
@@ -290,9 +301,13 @@ async fn inner_archives_are_opened_and_walked_before_a_copy_is_claimed() {
                 .is_some_and(|f| f.starts_with("ha:")),
             "{file}"
         );
-        // Without a key: shipped, but said loudly.
-        let (rep, _) = run(fixture(file), vec![]).await;
+        // Without a key: shipped, but said loudly, and a problem for as long as it is the newest.
+        let (rep, _, problems) = run(fixture(file), vec![]).await;
         assert_eq!(rep.status, RunStatus::Success);
+        assert!(
+            problems.iter().any(|p| p.starts_with("keys: ")),
+            "{file}: {problems:?}"
+        );
         assert!(
             rep.warnings
                 .iter()
@@ -301,7 +316,7 @@ async fn inner_archives_are_opened_and_walked_before_a_copy_is_claimed() {
             rep.warnings
         );
         // With only a wrong key: it would not restore with what we hold.
-        let (rep, listed) = run(fixture(file), vec!["WRNG-KEYY-0000-0000-0000-0000-0000"]).await;
+        let (rep, listed, _) = run(fixture(file), vec!["WRNG-KEYY-0000-0000-0000-0000-0000"]).await;
         assert_eq!(rep.status, RunStatus::Failed, "{file}");
         assert!(
             rep.error
@@ -316,7 +331,7 @@ async fn inner_archives_are_opened_and_walked_before_a_copy_is_claimed() {
     // A damaged inner gzip (one flipped byte) fails the run: no copy claimed.
     let mut bytes = fixture("supervisor-style/full-plain.tar");
     bytes[1_000_000] ^= 0x20;
-    let (rep, listed) = run(bytes, vec![]).await;
+    let (rep, listed, _) = run(bytes, vec![]).await;
     assert_eq!(rep.status, RunStatus::Failed);
     assert!(
         rep.error.as_deref().unwrap().contains("would not restore"),

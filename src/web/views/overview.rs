@@ -87,6 +87,7 @@ fn problem_line(p: &str) -> ProblemLine {
         ("stale: ", "Stale"),
         ("damaged: ", "Damaged"),
         ("kit: ", "Kit"),
+        ("keys: ", "Keys"),
     ] {
         if let Some(rest) = p.strip_prefix(prefix) {
             return ProblemLine {
@@ -149,10 +150,11 @@ fn verdict(
         };
     }
     let serious = summary.state == "failed"
-        || summary
-            .problems
-            .iter()
-            .any(|p| p.starts_with("stale:") || p.starts_with("damaged:"));
+        || summary.problems.iter().any(|p| {
+            ["stale:", "damaged:", "keys:"]
+                .iter()
+                .any(|s| p.starts_with(s))
+        });
     Verdict {
         level: if serious { "bad" } else { "warn" },
         headline: "Needs attention".into(),

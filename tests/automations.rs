@@ -41,7 +41,7 @@ async fn commands_from_stdin_and_events_are_carried_out_and_answered() {
     .await;
     let dir = tempfile::tempdir().unwrap();
     let p = unique("stdin");
-    let cfg = supervisor_to_s3_config(dir.path(), &d.url, "s3", &p, "");
+    let cfg = supervisor_to_s3_config(dir.path(), &d.url, "s3", &p, "", false);
     let mut child = Serving(
         Command::new(env!("CARGO_BIN_EXE_lifeboat"))
             .args(["--config", cfg.to_str().unwrap(), "serve"])

@@ -27,12 +27,15 @@ async fn the_main_flow_works_through_the_ingress_path() {
     .await;
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
+    // The first evening: no key yet; the browser makes it on the kit page.
+    let prefix = unique("browser");
     let cfg = supervisor_to_s3_config(
         dir.path(),
         &d.url,
         "offsite",
-        &unique("browser"),
+        &prefix,
         "[schedule]\nbackup = \"30 3 * * *\"\njitter_minutes = 20\n",
+        true,
     );
     let log = dir.path().join("stderr.log");
     let _server = Serving(
@@ -91,8 +94,38 @@ async fn the_main_flow_works_through_the_ingress_path() {
         std::fs::read_to_string(&log).unwrap_or_default()
     );
     assert!(said.contains("browser test passed"), "{said}");
+    // The key the browser was shown once, alone, opens the copy it then made.
+    let key = said
+        .lines()
+        .find_map(|l| l.strip_prefix("kit key: "))
+        .expect("the script reports the key it was shown");
+    let kit_file = dir.path().join("kit.txt");
+    std::fs::write(&kit_file, format!("{key}\n")).unwrap();
+    let back = dir.path().join("back.tar");
+    let from = format!(
+        "s3://backups/{prefix}?endpoint={}",
+        env_or_die("LIFEBOAT_TEST_S3")
+    );
+    let o = lifeboat(
+        &[
+            "recover",
+            "--from",
+            &from,
+            "--identity",
+            kit_file.to_str().unwrap(),
+            "--out",
+            back.to_str().unwrap(),
+        ],
+        &[
+            ("AWS_ACCESS_KEY_ID", S3_KEY_ID),
+            ("AWS_SECRET_ACCESS_KEY", S3_SECRET),
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(std::fs::read(&back).unwrap() == fixture("supervisor-style/full-plain.tar"));
     for shot in [
         "1-overview-new-desktop.png",
+        "1-kit-sheet-print.png",
         "3-run-desktop.png",
         "5-overview-phone-dark.png",
     ] {

@@ -1,6 +1,8 @@
 // The dashboard's main flow in a real browser (Debian's chromium, driven by playwright-core),
-// through the ingress path: open the overview, press "Back up now", watch the live progress reach
-// done, find the run and its copies. Screenshots at desktop and phone width, light and dark, go
+// through the ingress path — the first evening: open the overview, follow it to the emergency-kit
+// page, make the key, print its sheet, type its last group back, press "Back up now", watch the
+// live progress reach done, find the run and its copies. The key the sheet showed is printed as
+// "kit key: …" for the caller to open the copy with. Screenshots at desktop and phone width, light and dark, go
 // to the artifacts folder. Any script error or refused resource (the page's CSP) fails the run.
 //
 //   node main_flow.cjs <overview url> <artifacts dir>
@@ -43,6 +45,27 @@ function fail(why) {
     const focused = await page.evaluate(() => document.activeElement && document.activeElement.textContent);
     if (!/Skip to content/.test(focused || "")) fail("the first Tab should reach the skip link, got " + focused);
 
+    // No key yet: the overview sends the person to the kit page, where the key is made and shown once.
+    await page.getByRole("link", { name: "Make the key" }).click();
+    await page.waitForURL(/\/kit$/);
+    await page.getByRole("button", { name: "Make the key and show it once" }).click();
+    const key = (await page.locator("#private-key").textContent()).trim();
+    if (!/^AGE-SECRET-KEY-1[0-9A-Z]{58}$/.test(key)) fail("the sheet shows no private key: " + key);
+    if ((await page.locator("svg.qr").count()) < 1) fail("the sheet has no QR code");
+    await page.emulateMedia({ media: "print" });
+    const chrome = await page.evaluate(() => getComputedStyle(document.querySelector(".top")).display);
+    if (chrome !== "none") fail("the printed sheet still shows the navigation");
+    await page.screenshot({ path: path.join(out, "1-kit-sheet-print.png"), fullPage: true });
+    await page.emulateMedia({ media: "screen" });
+    await page.getByLabel(/Last group of the private key/).fill(key.slice(-6).toLowerCase());
+    await page.getByRole("button", { name: "I have it: keep this key" }).click();
+    await page.waitForURL(/notice=key-kept/);
+    if (!page.url().startsWith(url)) fail("the kit page left the ingress path: " + page.url());
+    if (await page.getByText(key).count()) fail("the kept key is shown again");
+    await page.screenshot({ path: path.join(out, "1-kit-kept-desktop.png"), fullPage: true });
+    await page.getByRole("link", { name: "Overview", exact: true }).click();
+    await page.waitForFunction(() => /Not protected yet/.test(document.querySelector("#verdict").textContent));
+
     await page.getByRole("button", { name: "Back up now" }).click();
     await page.waitForURL(/notice=started/);
     if (!page.url().startsWith(url)) fail("the button left the ingress path: " + page.url());
@@ -79,7 +102,7 @@ function fail(why) {
       const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, colorScheme: scheme, isMobile: true, hasTouch: true });
       const p = await phone.newPage();
       watch(p);
-      for (const [name, where] of [["overview", ""], ["runs", "runs"], ["copies", "copies"], ["destinations", "destinations"]]) {
+      for (const [name, where] of [["overview", ""], ["runs", "runs"], ["copies", "copies"], ["destinations", "destinations"], ["kit", "kit"]]) {
         await p.goto(url + where);
         const wide = await p.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
         if (wide > 2) fail(`${name} at phone width scrolls sideways by ${wide}px (${scheme})`);
@@ -90,6 +113,7 @@ function fail(why) {
       await phone.close();
     }
     if (errors.length) fail("the page reported errors: " + errors.join(" | "));
+    console.log("kit key: " + key);
     console.log(`browser test passed (progress seen while running: ${running})`);
   } finally {
     await browser.close();

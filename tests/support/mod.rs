@@ -45,7 +45,7 @@ pub const FIXTURES: [&str; 7] = [
     "supervisor-style/full-v3.tar",
 ];
 
-fn env_or_die(key: &str) -> String {
+pub fn env_or_die(key: &str) -> String {
     std::env::var(key).unwrap_or_else(|_| {
         panic!(
             "{key} is not set: run the suite with scripts/test.sh, which starts the storage servers"
@@ -365,27 +365,33 @@ impl Drop for Serving {
 }
 
 /// Writes `dir/lifeboat.toml`: back up the Supervisor double at `supervisor` (REST) to the real S3
-/// server as destination `name` under `prefix`, encrypted to a fresh kit, history in `dir/data`,
-/// then the TOML tables in `extra`. Returns the file's path.
+/// server as destination `name` under `prefix`, encrypted to a fresh kit (or, with `keyless`, to
+/// no key until one is made on the kit page), history in `dir/data`, then the TOML tables in
+/// `extra`. Returns the file's path.
 pub fn supervisor_to_s3_config(
     dir: &Path,
     supervisor: &str,
     name: &str,
     prefix: &str,
     extra: &str,
+    keyless: bool,
 ) -> std::path::PathBuf {
     let cfg = dir.join("lifeboat.toml");
+    let recipients = if keyless {
+        String::new()
+    } else {
+        format!("\"{}\"", kit().identity.to_public())
+    };
     std::fs::write(
         &cfg,
         format!(
             "data_dir = \"{data}\"\nlisten = \"127.0.0.1:0\"\n\
              [source]\ntype = \"supervisor\"\nmethod = \"rest\"\nurl = \"{supervisor}\"\n\
-             [encryption]\nrecipients = [\"{recipient}\"]\n\
+             [encryption]\nrecipients = [{recipients}]\n\
              [[destinations]]\ntype = \"s3\"\nname = \"{name}\"\nbucket = \"backups\"\nprefix = \"{prefix}\"\n\
              endpoint = \"{s3}\"\naccess_key_id = \"{S3_KEY_ID}\"\nsecret_access_key = \"{S3_SECRET}\"\n\
              {extra}",
             data = dir.join("data").display(),
-            recipient = kit().identity.to_public(),
             s3 = env_or_die("LIFEBOAT_TEST_S3"),
         ),
     )

@@ -27,6 +27,19 @@ fn field<'a>(html: &'a str, name: &str) -> &'a str {
     &rest[..rest.find('"').unwrap()]
 }
 
+/// Waits until the progress board says `what`.
+async fn wait_for_progress(state: &lifeboat::web::AppState, what: &str) {
+    let mut said = String::new();
+    for _ in 0..400 {
+        said = get(state, "/api/progress").await.body;
+        if said.contains(what) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("the progress board never said {what:?}: {said}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_emergency_kit_from_the_first_key_to_a_restore() {
     let plain = fixture("ha-core/ha-2026.2.3-plain.tar");
@@ -299,11 +312,45 @@ async fn the_emergency_kit_from_the_first_key_to_a_restore() {
         }
         assert!(arrived.expect("nothing reached Home Assistant") == plain);
     }
-    let progress = get(&state, "/api/progress").await;
-    assert!(
-        progress.body.contains("Settings → System → Backups"),
+    wait_for_progress(&state, "Settings → System → Backups").await;
+
+    // The drill: read, decrypt and open to the end, recorded as a check of the copy.
+    let drilled = post_form(
+        &state,
+        &path,
+        &[("csrf", &t), ("passphrase", PASS), ("mode", "drill")],
+    )
+    .await;
+    assert_eq!(
+        drilled.location.as_deref(),
+        Some(format!("{PREFIX}/?notice=drilling").as_str()),
         "{}",
-        progress.body
+        drilled.body
+    );
+    wait_for_progress(&state, "Restore drill passed").await;
+    let checks = history.last_checks().await.unwrap();
+    let check = &checks[&("nas".to_owned(), id.clone())];
+    assert!(check.ok, "{:?}", check.error);
+
+    // A copy changed on the destination fails its drill, and the failure is recorded.
+    let stored = out.path().join(object);
+    let mut bytes = std::fs::read(&stored).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x01;
+    std::fs::write(&stored, bytes).unwrap();
+    post_form(
+        &state,
+        &path,
+        &[("csrf", &t), ("identity", &key), ("mode", "drill")],
+    )
+    .await;
+    wait_for_progress(&state, "The restore drill of copy").await;
+    let checks = history.last_checks().await.unwrap();
+    let check = &checks[&("nas".to_owned(), id.clone())];
+    assert!(
+        !check.ok && check.error.as_deref().unwrap().contains("restore drill"),
+        "{:?}",
+        check.error
     );
     shutdown.cancel();
     task.await.unwrap();

@@ -4,6 +4,7 @@
 //! ([`strip`]) so a fresh Home Assistant restores it without the old key — or extract it safely
 //! ([`extract`]). Output appears only when every check passed.
 
+pub mod drill;
 pub mod extract;
 pub mod restore;
 pub mod strip;

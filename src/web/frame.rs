@@ -98,6 +98,9 @@ fn notice(key: &str) -> Option<&'static str> {
         }
         "key-forgotten" => "The key was thrown away; nothing changed. Throw its sheet away too.",
         "kit-checked" => "Your kit passed its check. Thank you: the date is recorded.",
+        "drilling" => {
+            "Restore drill started: the copy is read, decrypted and opened to the end. The verdict shows below."
+        }
         "restoring" => {
             "Restoring the copy into Home Assistant. It appears in Settings → System → Backups when done."
         }

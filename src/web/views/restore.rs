@@ -1,7 +1,8 @@
-//! Restore into Home Assistant from the Copies page: a page that says what will happen and asks
-//! for the key that opens the copy (the passphrase of a key sealed here, or the private key pasted
-//! from the kit), then a job that streams the copy into Home Assistant's backup list. A key that
-//! does not open this copy is refused before anything is read.
+//! Restore into Home Assistant, or a restore drill, from the Copies page: a page that says what
+//! will happen and asks for the key that opens the copy (the passphrase of a key sealed here, or
+//! the private key pasted from the kit), then a job that streams the copy into Home Assistant's
+//! backup list — or, for a drill, reads, decrypts and opens it to the end without handing it over.
+//! A key that does not open this copy is refused before anything is read.
 
 use super::local;
 use crate::crypto::identity::KeyPair;
@@ -32,8 +33,10 @@ pub struct RestorePage {
     pub size: String,
     /// What Home Assistant will ask for when restoring, in words.
     pub ha_key: String,
-    /// Why the restore cannot be done from here, when it cannot.
+    /// Why neither a restore nor a drill can be done from here, when they cannot.
     pub cannot: Option<String>,
+    /// Why only the drill can be done from here (no Home Assistant to restore into).
+    pub drill_only: Option<String>,
     pub has_sealed: bool,
     pub action: String,
     pub back_href: String,
@@ -46,6 +49,9 @@ pub struct RestoreForm {
     passphrase: Option<Secret>,
     #[serde(default)]
     identity: Option<Secret>,
+    /// `restore` (default) or `drill`.
+    #[serde(default)]
+    mode: String,
 }
 
 fn page(
@@ -77,13 +83,17 @@ fn page(
         ),
         (None, true) => "Home Assistant will ask for the backup key this backup was made with; Lifeboat does not know which it is.".to_owned(),
     };
-    let cannot = if s.restore_into.is_none() {
-        Some("Lifeboat backs up a folder here, not a Home Assistant it can reach, so it cannot restore into one. Use `lifeboat restore --into core:http://…` or `lifeboat recover` (see the kit).".to_owned())
-    } else if m.encryption.passphrase {
-        Some("This copy is encrypted with the options' passphrase: restore it with `lifeboat restore`, which asks for it.".to_owned())
-    } else {
-        None
-    };
+    let cannot = m.encryption.passphrase.then(|| {
+        "This copy is encrypted with the options' passphrase: restore it with `lifeboat restore` \
+         or `age -d`, which ask for it."
+            .to_owned()
+    });
+    let drill_only = s.restore_into.is_none().then(|| {
+        "Lifeboat backs up a folder here, not a Home Assistant it can reach, so it cannot restore \
+         into one: the drill below proves the copy would restore. To restore, use `lifeboat \
+         restore --into core:http://…` or `lifeboat recover` (see the kit)."
+            .to_owned()
+    });
     let status = if error.is_some() {
         StatusCode::BAD_REQUEST
     } else {
@@ -101,6 +111,7 @@ fn page(
         size: human::size(m.plain.size),
         ha_key,
         cannot,
+        drill_only,
         has_sealed: s.keys.has_sealed(),
         error,
     };
@@ -161,16 +172,12 @@ pub async fn start(
         Ok(v) => v,
         Err(r) => return *r,
     };
-    let Some(target) = s.restore_into.clone().filter(|_| !m.encryption.passphrase) else {
-        return page(
-            &state,
-            &ingress,
-            &s,
-            &d.name,
-            &m,
-            Some("This copy cannot be restored from here (see above).".into()),
-        );
-    };
+    let drill = form.mode == "drill";
+    let into = if drill { None } else { s.restore_into.clone() };
+    if m.encryption.passphrase || (!drill && into.is_none()) {
+        let why = "This copy cannot be restored from here (see above).";
+        return page(&state, &ingress, &s, &d.name, &m, Some(why.into()));
+    }
     let pairs = match identities(&s, &m, form) {
         Ok(p) => p,
         Err(e) => return page(&state, &ingress, &s, &d.name, &m, Some(e)),
@@ -179,9 +186,10 @@ pub async fn start(
         destination: d.name.clone(),
         copy_id: m.copy_id.clone(),
         identities: pairs.iter().map(|p| p.identity().clone()).collect(),
-        target,
+        into,
     });
     let notice = match s.triggers.submit(job) {
+        Ok(()) if drill => "drilling",
         Ok(()) => "restoring",
         Err(TriggerError::Queued) => "busy",
         Err(TriggerError::Stopped) => "stopping",

@@ -99,30 +99,16 @@ async fn the_main_flow_works_through_the_ingress_path() {
         .lines()
         .find_map(|l| l.strip_prefix("kit key: "))
         .expect("the script reports the key it was shown");
-    let kit_file = dir.path().join("kit.txt");
-    std::fs::write(&kit_file, format!("{key}\n")).unwrap();
-    let back = dir.path().join("back.tar");
     let from = format!(
         "s3://backups/{prefix}?endpoint={}",
         env_or_die("LIFEBOAT_TEST_S3")
     );
-    let o = lifeboat(
-        &[
-            "recover",
-            "--from",
-            &from,
-            "--identity",
-            kit_file.to_str().unwrap(),
-            "--out",
-            back.to_str().unwrap(),
-        ],
-        &[
-            ("AWS_ACCESS_KEY_ID", S3_KEY_ID),
-            ("AWS_SECRET_ACCESS_KEY", S3_SECRET),
-        ],
-    );
-    assert!(o.status.success(), "{}", text(&o));
-    assert!(std::fs::read(&back).unwrap() == fixture("supervisor-style/full-plain.tar"));
+    let creds = [
+        ("AWS_ACCESS_KEY_ID", S3_KEY_ID),
+        ("AWS_SECRET_ACCESS_KEY", S3_SECRET),
+    ];
+    let back = recover_with_key(dir.path(), &from, key, &creds);
+    assert!(back == fixture("supervisor-style/full-plain.tar"));
     for shot in [
         "1-overview-new-desktop.png",
         "1-kit-sheet-print.png",

@@ -228,6 +228,29 @@ pub fn text(o: &std::process::Output) -> String {
     )
 }
 
+/// Recovers the newest copy at `from` with the private `key` alone (written as `dir/kit.txt`) and
+/// `envs` for credentials, as a person with the printed kit would: `lifeboat recover … --out`.
+/// Returns the recovered bytes.
+pub fn recover_with_key(dir: &Path, from: &str, key: &str, envs: &[(&str, &str)]) -> Vec<u8> {
+    let kit_file = dir.join("kit.txt");
+    std::fs::write(&kit_file, format!("{key}\n")).unwrap();
+    let out = dir.join("recovered.tar");
+    let o = lifeboat(
+        &[
+            "recover",
+            "--from",
+            from,
+            "--identity",
+            kit_file.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        envs,
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    std::fs::read(&out).unwrap()
+}
+
 /// A small but complete Home Assistant backup made at `date`: `backup.json` and a real gzip'd
 /// inner tar, as the deep check wants.
 pub fn backup_tar(slug: &str, date: &str) -> Vec<u8> {

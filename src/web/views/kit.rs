@@ -5,6 +5,7 @@
 
 use super::{history_failed, local, services};
 use crate::crypto::identity::{self, KeyPair};
+use crate::crypto::keyring::Keyring;
 use crate::crypto::kit::{Kit, KitPlace, STEPS, last_group};
 use crate::history::KitDue;
 use crate::human;
@@ -329,6 +330,16 @@ async fn kit_page(
     (status, page).into_response()
 }
 
+/// The private keys sealed with `passphrase`, opened off the request threads (scrypt is slow on
+/// purpose).
+pub(super) async fn unseal(keys: &Keyring, passphrase: Secret) -> Result<Vec<KeyPair>, String> {
+    let keys = keys.clone();
+    tokio::task::spawn_blocking(move || keys.unseal(&passphrase))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| format!("{e}."))
+}
+
 /// `GET /kit`.
 pub async fn page(
     State(state): State<AppState>,
@@ -417,10 +428,17 @@ pub async fn make(
         Ok(p) => p,
         Err(e) => return kit_page(&state, &ingress, &s, None, Some(format!("{e}."))).await,
     };
-    let pair = KeyPair::generate();
-    let sealed = match passphrase.map(|p| pair.seal(&p)).transpose() {
-        Ok(v) => v,
-        Err(e) => return kit_page(&state, &ingress, &s, None, Some(format!("{e}."))).await,
+    // scrypt takes a good part of a second on a Pi: off the request threads.
+    let made = tokio::task::spawn_blocking(move || {
+        let pair = KeyPair::generate();
+        let sealed = passphrase.map(|p| pair.seal(&p)).transpose();
+        sealed.map(|sealed| (pair, sealed))
+    })
+    .await;
+    let (pair, sealed) = match made {
+        Ok(Ok(v)) => v,
+        Ok(Err(e)) => return kit_page(&state, &ingress, &s, None, Some(format!("{e}."))).await,
+        Err(e) => return kit_page(&state, &ingress, &s, None, Some(e.to_string())).await,
     };
     let token = match crate::web::csrf::Token::random() {
         Ok(t) => t.as_str().to_owned(),
@@ -579,9 +597,9 @@ pub async fn print(
         Err(r) => return *r,
     };
     let opened = match form.passphrase.filter(|p| !p.is_empty()) {
-        Some(p) => match s.keys.unseal(&p) {
+        Some(p) => match unseal(&s.keys, p).await {
             Ok(pairs) => pairs,
-            Err(e) => return kit_page(&state, &ingress, &s, None, Some(format!("{e}."))).await,
+            Err(e) => return kit_page(&state, &ingress, &s, None, Some(e)).await,
         },
         None => Vec::new(),
     };

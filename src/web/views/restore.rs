@@ -132,12 +132,12 @@ pub async fn ask(
 }
 
 /// The private keys the form gives, checked against the copy's lock.
-fn identities(s: &Services, m: &Manifest, form: RestoreForm) -> Result<Vec<KeyPair>, String> {
+async fn identities(s: &Services, m: &Manifest, form: RestoreForm) -> Result<Vec<KeyPair>, String> {
     let pairs = match (
         form.passphrase.filter(|p| !p.is_empty()),
         form.identity.filter(|p| !p.expose().trim().is_empty()),
     ) {
-        (Some(p), _) => s.keys.unseal(&p).map_err(|e| e.to_string())?,
+        (Some(p), _) => super::kit::unseal(&s.keys, p).await?,
         (None, Some(text)) => vec![KeyPair::find_in(text.expose()).map_err(|e| e.to_string())?],
         (None, None) => {
             return Err(
@@ -178,7 +178,7 @@ pub async fn start(
         let why = "This copy cannot be restored from here (see above).";
         return page(&state, &ingress, &s, &d.name, &m, Some(why.into()));
     }
-    let pairs = match identities(&s, &m, form) {
+    let pairs = match identities(&s, &m, form).await {
         Ok(p) => p,
         Err(e) => return page(&state, &ingress, &s, &d.name, &m, Some(e)),
     };

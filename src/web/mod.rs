@@ -20,6 +20,7 @@ mod frame;
 pub mod ingress;
 mod live;
 pub mod qr;
+pub mod restoring;
 pub mod views;
 pub mod worker;
 

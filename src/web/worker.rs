@@ -31,36 +31,8 @@ pub enum Job {
         copy_id: String,
     },
     /// Pull one copy back into Home Assistant's backup list, or drill it.
-    Restore(RestoreJob),
+    Restore(super::restoring::RestoreJob),
 }
-
-/// A restore from the dashboard: the copy, the private keys that open it (unsealed or pasted,
-/// held only until the job ends), and the Home Assistant to restore into — or none, for a drill
-/// (everything a restore does but handing the backup over).
-#[derive(Clone)]
-pub struct RestoreJob {
-    pub destination: String,
-    pub copy_id: String,
-    pub identities: Vec<age::x25519::Identity>,
-    pub into: Option<crate::recovery::restore::HaTarget>,
-}
-
-impl std::fmt::Debug for RestoreJob {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RestoreJob")
-            .field("destination", &self.destination)
-            .field("copy_id", &self.copy_id)
-            .finish_non_exhaustive()
-    }
-}
-
-impl PartialEq for RestoreJob {
-    fn eq(&self, other: &Self) -> bool {
-        self.destination == other.destination && self.copy_id == other.copy_id
-    }
-}
-
-impl Eq for RestoreJob {}
 
 /// What the worker needs besides the runner.
 #[derive(Debug, Clone, Copy)]
@@ -181,124 +153,8 @@ async fn work(runner: &Runner, settings: WorkerSettings, job: Job) {
             p.end(now, None, outcome);
             runner.observer.refresh().await;
         }
-        Job::Restore(job) => restore(runner, job).await,
+        Job::Restore(job) => super::restoring::run(runner, job).await,
     }
-}
-
-/// Every Home Assistant key at hand: the vault's, then the options'.
-fn ha_keys(runner: &Runner) -> Vec<crate::archive::securetar::BackupKey> {
-    let mut keys = runner.vault.as_ref().map_or_else(Vec::new, |v| {
-        v.lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .ha_keys()
-    });
-    keys.extend(runner.ha_keys.iter().cloned());
-    keys.into_iter()
-        .map(crate::archive::securetar::BackupKey::new)
-        .collect()
-}
-
-/// Streams a copy into Home Assistant (or drills it), telling the progress board how it goes; a
-/// drill's verdict is recorded as a check of the copy.
-async fn restore(runner: &Runner, job: RestoreJob) {
-    let p = &runner.progress;
-    let drill = job.into.is_none();
-    p.begin(
-        "dashboard",
-        runner.clock.now(),
-        if drill {
-            "Restore drill: reading, decrypting and opening a copy"
-        } else {
-            "Restoring a copy into Home Assistant"
-        },
-    );
-    let outcome = async {
-        let d = runner
-            .destinations
-            .iter()
-            .find(|d| d.name == job.destination)
-            .ok_or_else(|| format!("no destination is named {}", job.destination))?;
-        let object = crate::destinations::layout::manifest_object(&job.copy_id);
-        let bytes = d
-            .store
-            .read_small(&object, crate::destinations::manifest::MAX_SIZE)
-            .await
-            .map_err(|e| format!("cannot read the copy's manifest: {e}"))?;
-        let m = crate::destinations::Manifest::parse(&bytes)?;
-        match &job.into {
-            Some(target) => {
-                crate::recovery::restore::restore_into_ha(d, &m, job.identities, target)
-                    .await
-                    .map(|r| {
-                        format!(
-                            "Copy {} is in Home Assistant as backup {}: Settings → System → Backups, ready to restore",
-                            r.copy_id, r.backup_id
-                        )
-                    })
-                    .map_err(|e| e.to_string())
-            }
-            None => {
-                let started = runner.clock.now();
-                let drilled =
-                    crate::recovery::drill::drill(d, &m, job.identities, ha_keys(runner)).await;
-                let ms = u64::try_from(runner.clock.now().signed_duration_since(started).num_milliseconds()).ok();
-                let row = crate::history::upkeep::CheckRow {
-                    at: runner.clock.now(),
-                    ok: drilled.is_ok(),
-                    error: drilled.as_ref().err().map(|e| format!("restore drill: {e}")),
-                    ms,
-                };
-                if let Err(e) = runner.history.record_check(&d.name, &m.copy_id, row).await {
-                    tracing::error!("recording the drill: {e}");
-                }
-                drilled
-                    .map(|r| {
-                        let mut said = format!(
-                            "Restore drill passed: copy {} decrypted, both checksums match, {} archives inside opened, in {} (about how long a restore from here takes)",
-                            r.copy_id,
-                            r.archives,
-                            crate::human::duration(r.took)
-                        );
-                        for w in r.warnings {
-                            said.push_str(&format!("; {w}"));
-                        }
-                        said
-                    })
-                    .map_err(|e| e.to_string())
-            }
-        }
-    }
-    .await;
-    let now = runner.clock.now();
-    match outcome {
-        Ok(said) => {
-            tracing::info!(copy = %job.copy_id, "{said}");
-            p.note(now, said, Some(&job.destination));
-            p.end(now, None, "success");
-        }
-        Err(e) => {
-            tracing::warn!(
-                "{} {}: {e}",
-                if drill { "drilling" } else { "restoring" },
-                job.copy_id
-            );
-            p.failed(
-                now,
-                format!(
-                    "{} copy {} failed: {e}",
-                    if drill {
-                        "The restore drill of"
-                    } else {
-                        "Restoring"
-                    },
-                    job.copy_id
-                ),
-                Some(&job.destination),
-            );
-            p.end(now, None, "failed");
-        }
-    }
-    runner.observer.refresh().await;
 }
 
 /// Starts the worker; it runs until `shutdown` is cancelled.

@@ -95,6 +95,7 @@ results=$(
   measure "lifeboat: runs, failed only" "http://127.0.0.1:$lb_port/runs?status=failed"
   measure "lifeboat: one run" "http://127.0.0.1:$lb_port/runs/$((runs / 2))"
   measure "lifeboat: destinations" "http://127.0.0.1:$lb_port/destinations"
+  measure "lifeboat: emergency kit" "http://127.0.0.1:$lb_port/kit"
 )
 echo "$results"
 echo "$results" | awk '

@@ -5,7 +5,7 @@
 
 use super::{History, HistoryError, parse_time};
 use chrono::{DateTime, Utc};
-use rusqlite::params;
+use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
 /// The keys one run's copies need, as fingerprints.
@@ -77,11 +77,15 @@ impl History {
             Some(t) => Some(t),
             None => self
                 .with(|c| {
+                    // Copies are recorded in time order: the first verified row is the oldest,
+                    // found without reading the rest.
                     c.query_row(
-                        "SELECT MIN(verified_at) FROM copies WHERE status = 'verified'",
+                        "SELECT verified_at FROM copies WHERE status = 'verified' ORDER BY id LIMIT 1",
                         [],
                         |r| r.get::<_, Option<String>>(0),
                     )
+                    .optional()
+                    .map(Option::flatten)
                 })
                 .await?
                 .map(|t| parse_time(&t)),

@@ -355,3 +355,79 @@ async fn the_emergency_kit_from_the_first_key_to_a_restore() {
     shutdown.cancel();
     task.await.unwrap();
 }
+
+/// A key made elsewhere (`age-keygen`, in the options) is registered once by typing its private
+/// key, after which the kit check asks for it; a key that locks nothing here is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_from_the_options_is_registered_for_the_kit_check() {
+    use age::secrecy::ExposeSecret;
+    let src = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let k = kit();
+    let mut r = runner(
+        Arc::new(FolderSource::new(src.path().into())),
+        &[local_spec("nas", out.path())],
+        &k.spec,
+        data.path(),
+    );
+    r.vault = Some(Arc::new(Mutex::new(Vault::open(data.path()).unwrap())));
+    let (state, shutdown, task) = dashboard(r, Vec::new());
+    let t = token(&state);
+    let page = get(&state, "/kit").await;
+    assert!(
+        page.body.contains("from the options (made elsewhere)")
+            && page.body.contains("Register it for the kit check"),
+        "{}",
+        page.body
+    );
+    assert!(
+        !page.body.contains("name=\"age_group\""),
+        "nothing to ask yet"
+    );
+    let stranger = age::x25519::Identity::generate();
+    let refused = post_form(
+        &state,
+        "/kit/register",
+        &[
+            ("csrf", &t),
+            ("identity", stranger.to_string().expose_secret()),
+        ],
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert!(
+        refused.body.contains("not among the options"),
+        "{}",
+        refused.body
+    );
+    let secret = k.identity.to_string().expose_secret().to_owned();
+    let registered = post_form(
+        &state,
+        "/kit/register",
+        &[("csrf", &t), ("identity", &format!("# my kit\n{secret}\n"))],
+    )
+    .await;
+    assert_eq!(
+        registered.location.as_deref(),
+        Some(format!("{PREFIX}/kit?notice=key-registered").as_str()),
+        "{}",
+        registered.body
+    );
+    let page = get(&state, "/kit").await;
+    assert!(page.body.contains("registered for the kit check"));
+    assert!(
+        page.body.contains("name=\"age_group\""),
+        "the check asks for it now"
+    );
+    assert!(!page.body.contains(&secret));
+    let last = &secret[secret.len() - 6..];
+    let passed = post_form(&state, "/kit/check", &[("csrf", &t), ("age_group", last)]).await;
+    assert_eq!(passed.status, StatusCode::SEE_OTHER, "{}", passed.body);
+    for f in std::fs::read_dir(data.path()).unwrap() {
+        let bytes = std::fs::read(f.unwrap().path()).unwrap_or_default();
+        assert!(!String::from_utf8_lossy(&bytes).contains(&secret));
+    }
+    shutdown.cancel();
+    task.await.unwrap();
+}

@@ -106,6 +106,33 @@ impl Keyring {
             .add_age_key(pair, sealed, now)
     }
 
+    /// Registers a key pair made elsewhere for the kit check: its public half must be one of the
+    /// options' recipients.
+    ///
+    /// # Errors
+    /// What is wrong, in words for a person.
+    pub fn register(
+        &self,
+        pair: &KeyPair,
+        sealed: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Result<(), String> {
+        if !self.options.recipients.contains(&pair.recipient()) {
+            return Err(format!(
+                "that private key belongs to {}, which is not among the options' recipients",
+                pair.recipient()
+            ));
+        }
+        let v = self
+            .vault
+            .as_ref()
+            .ok_or("the key vault could not be opened at start; Lifeboat's log says why")?;
+        v.lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .register_age_key(pair, sealed, now)
+            .map_err(|e| e.to_string())
+    }
+
     /// Opens the private keys sealed with `passphrase`.
     ///
     /// # Errors
@@ -219,6 +246,22 @@ mod tests {
         let half = k.check(&last, "0000");
         assert!(!half.ok && half.detail.contains("Home Assistant key: last group wrong"));
         assert_eq!(k.encryption().recipients, [pair.recipient()]);
+    }
+
+    #[test]
+    fn a_key_from_the_options_can_be_registered_for_the_check_and_no_other() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut k = keyring(dir.path());
+        let mine = KeyPair::generate();
+        k.options.recipients = vec![mine.recipient()];
+        let stranger = KeyPair::generate();
+        assert!(k.register(&stranger, None, Utc::now()).is_err());
+        assert!(k.age_keys().is_empty());
+        k.register(&mine, None, Utc::now()).unwrap();
+        assert!(k.age_keys()[0].registered);
+        assert_eq!(k.check_asks(), (true, false));
+        assert!(k.check(&mine.groups().pop().unwrap(), "").ok);
+        assert_eq!(k.encryption().recipients, [mine.recipient()], "not twice");
     }
 
     #[test]

@@ -62,6 +62,9 @@ struct StoredAgeKey {
     /// The private key sealed with the person's passphrase, when they chose to keep it here.
     #[serde(default)]
     sealed: Option<String>,
+    /// Made elsewhere (`age-keygen`) and registered here for the kit check, not made here.
+    #[serde(default)]
+    registered: bool,
 }
 
 #[derive(Default, Serialize, Deserialize)]
@@ -88,6 +91,8 @@ pub struct AgeKeyInfo {
     pub made: DateTime<Utc>,
     /// Whether its private half is kept here, sealed with a passphrase.
     pub sealed: bool,
+    /// Made elsewhere and registered here for the kit check.
+    pub registered: bool,
 }
 
 /// The opened vault.
@@ -264,6 +269,30 @@ impl Vault {
         sealed: Option<String>,
         now: DateTime<Utc>,
     ) -> Result<(), VaultError> {
+        self.file_age_key(pair, sealed, false, now)
+    }
+
+    /// Files a key pair made elsewhere (its public half already in the options), so the kit
+    /// check can ask for it too; `sealed` as for [`Vault::add_age_key`].
+    ///
+    /// # Errors
+    /// [`VaultError`] when the vault cannot be written.
+    pub fn register_age_key(
+        &mut self,
+        pair: &KeyPair,
+        sealed: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Result<(), VaultError> {
+        self.file_age_key(pair, sealed, true, now)
+    }
+
+    fn file_age_key(
+        &mut self,
+        pair: &KeyPair,
+        sealed: Option<String>,
+        registered: bool,
+        now: DateTime<Utc>,
+    ) -> Result<(), VaultError> {
         let recipient = pair.recipient().to_string();
         self.contents.age_keys.retain(|k| k.recipient != recipient);
         self.contents.age_keys.push(StoredAgeKey {
@@ -271,6 +300,7 @@ impl Vault {
             made: now,
             check: pair.check_digest(),
             sealed,
+            registered,
         });
         self.save()
     }
@@ -297,6 +327,7 @@ impl Vault {
                     fingerprint: recipient_fingerprint(&r),
                     made: k.made,
                     sealed: k.sealed.is_some(),
+                    registered: k.registered,
                 })
             })
             .collect()

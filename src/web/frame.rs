@@ -96,6 +96,9 @@ fn notice(key: &str) -> Option<&'static str> {
         "key-kept" => {
             "The new key is kept: copies from now on are encrypted to it. Keep the printed kit safe."
         }
+        "key-registered" => {
+            "The key is registered: the kit check asks for it from now on. Only a digest of its last group is kept."
+        }
         "key-forgotten" => "The key was thrown away; nothing changed. Throw its sheet away too.",
         "kit-checked" => "Your kit passed its check. Thank you: the date is recorded.",
         "drilling" => {

@@ -7,7 +7,7 @@
 //! - `GET /` overview · `GET /runs` · `GET /runs/{id}` · `GET /copies` · `GET /destinations`
 //! - `GET /copies/{destination}/{copy}/delete|restore` asks; `POST …/verify|pin|unpin|delete|restore`
 //!   act
-//! - `GET /kit` the emergency kit; `POST /kit/new|confirm|forget|check|print`
+//! - `GET /kit` the emergency kit; `POST /kit/new|confirm|forget|register|check|print`
 //! - `POST /backup` (a form: answers with a redirect to the overview)
 //! - `GET /api/live` (server-sent events) · `GET /api/progress` · `GET /api/health` ·
 //!   `GET /api/runs` · `POST /api/backup` (JSON)
@@ -111,6 +111,7 @@ pub fn app(state: AppState) -> Router {
         .route("/kit/new", post(views::kit::make))
         .route("/kit/confirm", post(views::kit::confirm))
         .route("/kit/forget", post(views::kit::forget))
+        .route("/kit/register", post(views::kit::register))
         .route("/kit/check", post(views::kit::check))
         .route("/kit/print", post(views::kit::print))
         .route("/backup", post(views::overview::backup))

@@ -40,6 +40,8 @@ pub struct LockLine {
     pub recipient: String,
     pub origin: String,
     pub sealed: bool,
+    /// Made elsewhere and not registered: the kit check cannot ask for it yet.
+    pub can_register: bool,
 }
 
 /// A Home Assistant key on the page (fingerprint only).
@@ -140,6 +142,16 @@ pub struct NewKeyForm {
 }
 
 #[derive(Deserialize, Default)]
+pub struct RegisterForm {
+    #[serde(default)]
+    identity: Option<Secret>,
+    #[serde(default)]
+    passphrase: Option<Secret>,
+    #[serde(default)]
+    again: Option<Secret>,
+}
+
+#[derive(Deserialize, Default)]
 pub struct ConfirmForm {
     #[serde(default)]
     token: String,
@@ -227,11 +239,16 @@ async fn kit_page(
             LockLine {
                 fingerprint: crate::crypto::recipient_fingerprint(r),
                 recipient: r.to_string(),
-                origin: mine.map_or_else(
-                    || "from the options (made elsewhere)".to_owned(),
-                    |m| format!("made here {}", local(m.made, s.tz)),
-                ),
+                origin: match mine {
+                    None => "from the options (made elsewhere)".to_owned(),
+                    Some(m) if m.registered => format!(
+                        "from the options; registered for the kit check {}",
+                        local(m.made, s.tz)
+                    ),
+                    Some(m) => format!("made here {}", local(m.made, s.tz)),
+                },
                 sealed: mine.is_some_and(|m| m.sealed),
+                can_register: mine.is_none() && keys.vault.is_some(),
             }
         })
         .collect();
@@ -535,6 +552,59 @@ pub async fn confirm(
         tracing::warn!("recording the kit check: {e}");
     }
     back_to(&ingress.prefix, "/kit", "key-kept")
+}
+
+/// `POST /kit/register`: a key made elsewhere (an options recipient) typed in once, so the kit
+/// check can ask for it and, with a passphrase, restores can use it. Only its check digest (and
+/// the sealed copy, if asked for) is kept.
+pub async fn register(
+    State(state): State<AppState>,
+    ingress: Ingress,
+    Form(form): Form<RegisterForm>,
+) -> Response {
+    let s = match services(&state, &ingress) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    let refuse = |why: String| kit_page(&state, &ingress, &s, None, Some(why));
+    let text = form.identity.unwrap_or_else(|| Secret::new(""));
+    let pair = match KeyPair::find_in(text.expose()) {
+        Ok(p) => p,
+        Err(e) => return refuse(format!("{e}.")).await,
+    };
+    let passphrase = match identity::chosen_passphrase(
+        form.passphrase.as_ref().map(Secret::expose),
+        form.again.as_ref().map(Secret::expose),
+    ) {
+        Ok(p) => p,
+        Err(e) => return refuse(format!("{e}.")).await,
+    };
+    let sealing = tokio::task::spawn_blocking(move || {
+        let sealed = passphrase.map(|p| pair.seal(&p)).transpose();
+        sealed.map(|sealed| (pair, sealed))
+    })
+    .await;
+    let (pair, sealed) = match sealing {
+        Ok(Ok(v)) => v,
+        Ok(Err(e)) => return refuse(format!("{e}.")).await,
+        Err(e) => return refuse(e.to_string()).await,
+    };
+    let now = s.watch.clock.now();
+    if let Err(e) = s.keys.register(&pair, sealed, now) {
+        return refuse(format!("Not registered: {e}.")).await;
+    }
+    if let Err(e) = s
+        .history
+        .record_kit_check(
+            now,
+            true,
+            "an age key made elsewhere was typed in and registered",
+        )
+        .await
+    {
+        tracing::warn!("recording the kit check: {e}");
+    }
+    back_to(&ingress.prefix, "/kit", "key-registered")
 }
 
 /// `POST /kit/forget`: throws the waiting key pair away.

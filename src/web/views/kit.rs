@@ -357,6 +357,21 @@ pub(super) async fn unseal(keys: &Keyring, passphrase: Secret) -> Result<Vec<Key
         .map_err(|e| format!("{e}."))
 }
 
+/// The pair with its private half sealed with `passphrase`, when one was chosen; scrypt takes a
+/// good part of a second on a Pi, so off the request threads.
+async fn seal(
+    pair: KeyPair,
+    passphrase: Option<Secret>,
+) -> Result<(KeyPair, Option<String>), String> {
+    tokio::task::spawn_blocking(move || {
+        let sealed = passphrase.map(|p| pair.seal(&p)).transpose();
+        sealed.map(|sealed| (pair, sealed))
+    })
+    .await
+    .map_err(|e| e.to_string())?
+    .map_err(|e| format!("{e}."))
+}
+
 /// `GET /kit`.
 pub async fn page(
     State(state): State<AppState>,
@@ -445,17 +460,9 @@ pub async fn make(
         Ok(p) => p,
         Err(e) => return kit_page(&state, &ingress, &s, None, Some(format!("{e}."))).await,
     };
-    // scrypt takes a good part of a second on a Pi: off the request threads.
-    let made = tokio::task::spawn_blocking(move || {
-        let pair = KeyPair::generate();
-        let sealed = passphrase.map(|p| pair.seal(&p)).transpose();
-        sealed.map(|sealed| (pair, sealed))
-    })
-    .await;
-    let (pair, sealed) = match made {
-        Ok(Ok(v)) => v,
-        Ok(Err(e)) => return kit_page(&state, &ingress, &s, None, Some(format!("{e}."))).await,
-        Err(e) => return kit_page(&state, &ingress, &s, None, Some(e.to_string())).await,
+    let (pair, sealed) = match seal(KeyPair::generate(), passphrase).await {
+        Ok(v) => v,
+        Err(e) => return kit_page(&state, &ingress, &s, None, Some(e)).await,
     };
     let token = match crate::web::csrf::Token::random() {
         Ok(t) => t.as_str().to_owned(),
@@ -579,15 +586,9 @@ pub async fn register(
         Ok(p) => p,
         Err(e) => return refuse(format!("{e}.")).await,
     };
-    let sealing = tokio::task::spawn_blocking(move || {
-        let sealed = passphrase.map(|p| pair.seal(&p)).transpose();
-        sealed.map(|sealed| (pair, sealed))
-    })
-    .await;
-    let (pair, sealed) = match sealing {
-        Ok(Ok(v)) => v,
-        Ok(Err(e)) => return refuse(format!("{e}.")).await,
-        Err(e) => return refuse(e.to_string()).await,
+    let (pair, sealed) = match seal(pair, passphrase).await {
+        Ok(v) => v,
+        Err(e) => return refuse(e).await,
     };
     let now = s.watch.clock.now();
     if let Err(e) = s.keys.register(&pair, sealed, now) {

@@ -198,7 +198,7 @@ async fn a_new_install_says_what_to_do_on_every_page() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_action_from_back_up_to_delete() {
     let (_dirs, mut r) = sample(&["nas", "usb"]);
-    r.ha_keys = vec![Secret::new(HA_KEY)];
+    r.keys.options_ha_keys = vec![Secret::new(HA_KEY)];
     let history = r.history.clone();
     let (state, shutdown, task) = dashboard(r, Vec::new());
     let t = token(&state);

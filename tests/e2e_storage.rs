@@ -261,7 +261,7 @@ async fn inner_archives_are_opened_and_walked_before_a_copy_is_claimed() {
             &k.spec,
             data.path(),
         );
-        r.ha_keys = keys
+        r.keys.options_ha_keys = keys
             .into_iter()
             .map(lifeboat::secret::Secret::new)
             .collect();

@@ -56,7 +56,7 @@ async fn the_emergency_kit_from_the_first_key_to_a_restore() {
         &none,
         data.path(),
     );
-    r.vault = Some(Arc::new(Mutex::new(Vault::open(data.path()).unwrap())));
+    r.keys.vault = Some(Arc::new(Mutex::new(Vault::open(data.path()).unwrap())));
     let history = r.history.clone();
     let nas = r.destinations[0].clone();
     let double = Double::start(Flavor::Supervisor, Vec::new(), None).await;
@@ -371,7 +371,7 @@ async fn a_key_from_the_options_is_registered_for_the_kit_check() {
         &k.spec,
         data.path(),
     );
-    r.vault = Some(Arc::new(Mutex::new(Vault::open(data.path()).unwrap())));
+    r.keys.vault = Some(Arc::new(Mutex::new(Vault::open(data.path()).unwrap())));
     let (state, shutdown, task) = dashboard(r, Vec::new());
     let t = token(&state);
     let page = get(&state, "/kit").await;

@@ -271,7 +271,7 @@ async fn home_assistants_key_is_kept_in_the_vault() {
         &k.spec,
         data.path(),
     );
-    r.vault = Some(Arc::new(std::sync::Mutex::new(
+    r.keys.vault = Some(Arc::new(std::sync::Mutex::new(
         Vault::open(data.path()).unwrap(),
     )));
     let rep = r.run("test", false).await.unwrap().remove(0);

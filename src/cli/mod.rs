@@ -564,9 +564,11 @@ pub(crate) fn runner(cfg: &Config, env: &Env) -> anyhow::Result<(Runner, Option<
     let runner = Runner {
         source: source::build(&cfg.source, http, Patience::default()),
         destinations: open_destinations(&cfg.destinations)?,
-        encryption: cfg.encryption.clone(),
-        ha_keys: cfg.ha_backup_keys.clone(),
-        vault,
+        keys: lifeboat::crypto::keyring::Keyring {
+            vault,
+            options: cfg.encryption.clone(),
+            options_ha_keys: cfg.ha_backup_keys.clone(),
+        },
         history,
         clock: Arc::new(SystemClock),
         observer,
@@ -790,11 +792,7 @@ async fn cmd_serve(cli: &Cli, args: &ServeArgs, env: &Env) -> anyhow::Result<Exi
             }
             let clock = runner.clock.clone();
             let progress = runner.progress.clone();
-            let keys = lifeboat::crypto::keyring::Keyring {
-                vault: runner.vault.clone(),
-                options: runner.encryption.clone(),
-                options_ha_keys: runner.ha_keys.clone(),
-            };
+            let keys = runner.keys.clone();
             let http = reqwest::Client::builder()
                 .connect_timeout(std::time::Duration::from_secs(30))
                 .build()
@@ -984,19 +982,16 @@ fn kit(
     env: &Env,
 ) -> anyhow::Result<ExitCode> {
     let cfg = load_config(cli, inline, env)?;
-    let vault = Vault::open(&cfg.data_dir)?;
-    let mut keys = vault.ha_keys();
-    for k in &cfg.ha_backup_keys {
-        if !keys.iter().any(|x| x.expose() == k.expose()) {
-            keys.push(k.clone());
-        }
-    }
-    let encryption = cfg.encryption.with_made(vault.recipients());
     use lifeboat::crypto::kit::{Kit, KitPlace};
+    let keys = lifeboat::crypto::keyring::Keyring {
+        vault: Some(Arc::new(std::sync::Mutex::new(Vault::open(&cfg.data_dir)?))),
+        options: cfg.encryption.clone(),
+        options_ha_keys: cfg.ha_backup_keys.clone(),
+    };
     let text = Kit::gather(
         chrono::Utc::now(),
-        &keys,
-        &encryption,
+        &keys.ha_keys(),
+        &keys.encryption(),
         &[],
         cfg.destinations.iter().map(KitPlace::from).collect(),
     )

@@ -72,6 +72,26 @@ impl Keyring {
         keys
     }
 
+    /// Files a Home Assistant key in the vault (kept for good: a rotation must not orphan older
+    /// backups); returns whether it was new. Without a vault there is nowhere to file it.
+    ///
+    /// # Errors
+    /// [`VaultError`] when the vault cannot be written.
+    pub fn remember_ha_key(
+        &self,
+        key: &Secret,
+        origin: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, VaultError> {
+        match &self.vault {
+            Some(v) => v
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .add_ha_key(key, origin, now),
+            None => Ok(false),
+        }
+    }
+
     /// The vault's Home Assistant keys, without secrets.
     pub fn ha_key_list(&self) -> Vec<KeyInfo> {
         self.with(|v| v.list())

@@ -11,8 +11,8 @@ use super::verify::read_back;
 use crate::archive::BackupJson;
 use crate::archive::securetar::BackupKey;
 use crate::config::EncryptionSpec;
+use crate::crypto::keyring::Keyring;
 use crate::crypto::recipient_fingerprint;
-use crate::crypto::vault::Vault;
 use crate::destinations::{Destination, Manifest, layout, manifest};
 use crate::history::{CopyRecord, History, HistoryError, KeyLedger, RunEnd, RunStatus};
 use crate::secret::Secret;
@@ -26,11 +26,9 @@ use tokio::time::Instant;
 pub struct Runner {
     pub source: Arc<dyn Source>,
     pub destinations: Vec<Destination>,
-    pub encryption: EncryptionSpec,
-    /// Home Assistant backup keys to check protected backups with (from the options).
-    pub ha_keys: Vec<Secret>,
-    /// The key vault: every key Home Assistant has used is kept there and tried.
-    pub vault: Option<Arc<std::sync::Mutex<Vault>>>,
+    /// What copies are encrypted to and which Home Assistant keys open protected backups: the
+    /// options' and the vault's (every key Home Assistant has used is kept there and tried).
+    pub keys: Keyring,
     pub history: History,
     pub clock: Arc<dyn Clock>,
     /// Told when runs start and finish (Home Assistant entities, events, notifications).
@@ -354,45 +352,31 @@ impl Runner {
     }
 
     /// Stores a key Home Assistant used in the vault (kept for good: a rotation must not orphan
-    /// older backups) and returns every key the vault holds.
+    /// older backups) and returns every key at hand, the vault's newest first, then the options'.
     async fn remember_key(&self, key: Option<Secret>) -> Vec<Secret> {
-        let Some(vault) = self.vault.clone() else {
-            return Vec::new();
-        };
+        let keys = self.keys.clone();
         let now = self.clock.now();
         let joined = tokio::task::spawn_blocking(move || {
-            let mut v = vault
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
             if let Some(k) = key
-                && let Err(e) = v.add_ha_key(&k, "home-assistant", now)
+                && let Err(e) = keys.remember_ha_key(&k, "home-assistant", now)
             {
                 tracing::warn!("keeping Home Assistant's backup key in the vault: {e}");
             }
-            v.ha_keys()
+            keys.ha_keys()
         })
         .await;
-        joined.unwrap_or_default()
+        joined.unwrap_or_else(|_| self.keys.options_ha_keys.clone())
     }
 
-    /// What copies are encrypted to now: the options' recipients and every key pair Lifeboat
-    /// made (the vault's), or the options' passphrase (age cannot mix the two).
+    /// What copies are encrypted to now (see [`Keyring::encryption`]).
     ///
     /// # Errors
     /// What to do, when there is no key at all.
     pub async fn encryption_now(&self) -> Result<EncryptionSpec, String> {
-        let made = match self.vault.clone() {
-            Some(vault) => tokio::task::spawn_blocking(move || {
-                vault
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .recipients()
-            })
+        let keys = self.keys.clone();
+        let spec = tokio::task::spawn_blocking(move || keys.encryption())
             .await
-            .unwrap_or_default(),
-            None => Vec::new(),
-        };
-        let spec = self.encryption.with_made(made);
+            .unwrap_or_else(|_| self.keys.options.clone());
         if spec.recipients.is_empty() && spec.passphrase.is_none() {
             return Err(NO_KEY.to_owned());
         }
@@ -503,12 +487,11 @@ impl Runner {
             ..RunEnd::default()
         };
         // The key the source made the backup with first, then the vault's, then the configured ones.
-        let vault_keys = self.remember_key(pending.ha_key.clone()).await;
+        let known = self.remember_key(pending.ha_key.clone()).await;
         let keys: Vec<BackupKey> = pending
             .ha_key
             .iter()
-            .chain(vault_keys.iter())
-            .chain(self.ha_keys.iter())
+            .chain(known.iter())
             .map(|k| BackupKey::new(k.clone()))
             .collect();
         let keys = Arc::new(keys);

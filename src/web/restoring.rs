@@ -33,19 +33,6 @@ impl PartialEq for RestoreJob {
 
 impl Eq for RestoreJob {}
 
-/// Every Home Assistant key at hand: the vault's, then the options'.
-fn ha_keys(runner: &Runner) -> Vec<crate::archive::securetar::BackupKey> {
-    let mut keys = runner.vault.as_ref().map_or_else(Vec::new, |v| {
-        v.lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .ha_keys()
-    });
-    keys.extend(runner.ha_keys.iter().cloned());
-    keys.into_iter()
-        .map(crate::archive::securetar::BackupKey::new)
-        .collect()
-}
-
 /// Streams a copy into Home Assistant (or drills it), telling the progress board how it goes; a
 /// drill's verdict is recorded as a check of the copy.
 pub(super) async fn run(runner: &Runner, job: RestoreJob) {
@@ -86,9 +73,15 @@ pub(super) async fn run(runner: &Runner, job: RestoreJob) {
                     .map_err(|e| e.to_string())
             }
             None => {
+                let ha_keys = runner
+                    .keys
+                    .ha_keys()
+                    .into_iter()
+                    .map(crate::archive::securetar::BackupKey::new)
+                    .collect();
                 let started = runner.clock.now();
                 let drilled =
-                    crate::recovery::drill::drill(d, &m, job.identities, ha_keys(runner)).await;
+                    crate::recovery::drill::drill(d, &m, job.identities, ha_keys).await;
                 let ms = u64::try_from(runner.clock.now().signed_duration_since(started).num_milliseconds()).ok();
                 let row = crate::history::upkeep::CheckRow {
                     at: runner.clock.now(),

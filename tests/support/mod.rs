@@ -162,9 +162,11 @@ pub fn runner(
     Runner {
         source,
         destinations: open(specs),
-        encryption: enc.clone(),
-        ha_keys: Vec::new(),
-        vault: None,
+        keys: lifeboat::crypto::keyring::Keyring {
+            vault: None,
+            options: enc.clone(),
+            options_ha_keys: Vec::new(),
+        },
         history: History::open(data_dir).unwrap(),
         clock: Arc::new(SystemClock),
         observer: Arc::new(lifeboat::pipeline::run::Quiet),
@@ -338,11 +340,7 @@ pub fn dashboard(
     let destinations = runner.destinations.clone();
     let progress = runner.progress.clone();
     let clock = runner.clock.clone();
-    let keys = lifeboat::crypto::keyring::Keyring {
-        vault: runner.vault.clone(),
-        options: runner.encryption.clone(),
-        options_ha_keys: runner.ha_keys.clone(),
-    };
+    let keys = runner.keys.clone();
     let (triggers, task) = worker::spawn(
         runner,
         worker::WorkerSettings {

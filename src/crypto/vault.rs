@@ -342,8 +342,7 @@ impl Vault {
     /// Whether `last_group` is the last group of the newest Home Assistant key.
     pub fn check_ha_group(&self, last_group: &str) -> Option<bool> {
         let k = self.contents.ha_keys.last()?;
-        let last = k.key.rsplit('-').next().unwrap_or_default();
-        Some(last.eq_ignore_ascii_case(last_group.trim()))
+        Some(crate::crypto::kit::last_group(&k.key).eq_ignore_ascii_case(last_group.trim()))
     }
 
     /// Opens every private key sealed with `passphrase`.

@@ -82,12 +82,13 @@ pub(super) async fn run(runner: &Runner, job: RestoreJob) {
                 let started = runner.clock.now();
                 let drilled =
                     crate::recovery::drill::drill(d, &m, job.identities, ha_keys).await;
-                let ms = u64::try_from(runner.clock.now().signed_duration_since(started).num_milliseconds()).ok();
+                let ended = runner.clock.now();
+                let took = (ended - started).to_std().unwrap_or_default();
                 let row = crate::history::upkeep::CheckRow {
-                    at: runner.clock.now(),
+                    at: ended,
                     ok: drilled.is_ok(),
                     error: drilled.as_ref().err().map(|e| format!("restore drill: {e}")),
-                    ms,
+                    ms: u64::try_from(took.as_millis()).ok(),
                 };
                 if let Err(e) = runner.history.record_check(&d.name, &m.copy_id, row).await {
                     tracing::error!("recording the drill: {e}");
@@ -98,7 +99,7 @@ pub(super) async fn run(runner: &Runner, job: RestoreJob) {
                             "Restore drill passed: copy {} decrypted, both checksums match, {} archives inside opened, in {} (about how long a restore from here takes)",
                             r.copy_id,
                             r.archives,
-                            crate::human::duration(r.took)
+                            crate::human::duration(took)
                         );
                         for w in r.warnings {
                             said.push_str(&format!("; {w}"));

@@ -73,21 +73,8 @@ fn a_family_member_recovers_from_s3_and_azure_with_only_the_kit() {
         );
 
         let out = dir.path().join(format!("restored-{i}.tar"));
-        let o = lifeboat(
-            &[
-                "recover",
-                "--from",
-                from,
-                "--identity",
-                kit_file.to_str().unwrap(),
-                "--out",
-                out.to_str().unwrap(),
-            ],
-            &creds,
-        );
-        assert!(o.status.success(), "{}", text(&o));
         assert!(
-            std::fs::read(&out).unwrap() == original,
+            recover_to(from, &kit_file, &out, &creds) == original,
             "{from}: not the original backup"
         );
 

@@ -230,13 +230,9 @@ pub fn text(o: &std::process::Output) -> String {
     )
 }
 
-/// Recovers the newest copy at `from` with the private `key` alone (written as `dir/kit.txt`) and
-/// `envs` for credentials, as a person with the printed kit would: `lifeboat recover … --out`.
-/// Returns the recovered bytes.
-pub fn recover_with_key(dir: &Path, from: &str, key: &str, envs: &[(&str, &str)]) -> Vec<u8> {
-    let kit_file = dir.join("kit.txt");
-    std::fs::write(&kit_file, format!("{key}\n")).unwrap();
-    let out = dir.join("recovered.tar");
+/// `lifeboat recover --from FROM --identity KIT --out OUT` with `envs` for credentials, as a person
+/// with the printed kit would; asserts it worked and returns the recovered bytes.
+pub fn recover_to(from: &str, kit_file: &Path, out: &Path, envs: &[(&str, &str)]) -> Vec<u8> {
     let o = lifeboat(
         &[
             "recover",
@@ -250,7 +246,14 @@ pub fn recover_with_key(dir: &Path, from: &str, key: &str, envs: &[(&str, &str)]
         envs,
     );
     assert!(o.status.success(), "{}", text(&o));
-    std::fs::read(&out).unwrap()
+    std::fs::read(out).unwrap()
+}
+
+/// [`recover_to`] with the private `key` alone, written as `dir/kit.txt`.
+pub fn recover_with_key(dir: &Path, from: &str, key: &str, envs: &[(&str, &str)]) -> Vec<u8> {
+    let kit_file = dir.join("kit.txt");
+    std::fs::write(&kit_file, format!("{key}\n")).unwrap();
+    recover_to(from, &kit_file, &dir.join("recovered.tar"), envs)
 }
 
 /// A small but complete Home Assistant backup made at `date`: `backup.json` and a real gzip'd

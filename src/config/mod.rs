@@ -262,6 +262,11 @@ pub struct EncryptionSpec {
 }
 
 impl EncryptionSpec {
+    /// Neither a recipient nor a passphrase: nothing to encrypt a copy to.
+    pub fn has_no_key(&self) -> bool {
+        self.recipients.is_empty() && self.passphrase.is_none()
+    }
+
     /// What copies are encrypted to, given the public keys Lifeboat made (the vault's): those
     /// join the options' recipients; a passphrase stands alone (age cannot mix the two).
     pub fn with_made(&self, made: Vec<age::x25519::Recipient>) -> Self {

@@ -777,7 +777,7 @@ mod tests {
     fn no_key_is_left_to_the_vault_but_mixing_is_refused() {
         let base = "[source]\ntype = \"folder\"\npath = \"/b\"\n[[destinations]]\ntype = \"local\"\nname = \"a\"\npath = \"/c\"\n";
         let cfg = check(base, &Env::default()).unwrap();
-        assert!(cfg.encryption.recipients.is_empty() && cfg.encryption.passphrase.is_none());
+        assert!(cfg.encryption.has_no_key());
         let mixed =
             format!("{base}[encryption]\nrecipients = [\"{RECIPIENT}\"]\npassphrase = \"p\"\n");
         let err = check(&mixed, &Env::default()).unwrap_err();

@@ -377,7 +377,7 @@ impl Runner {
         let spec = tokio::task::spawn_blocking(move || keys.encryption())
             .await
             .unwrap_or_else(|_| self.keys.options.clone());
-        if spec.recipients.is_empty() && spec.passphrase.is_none() {
+        if spec.has_no_key() {
             return Err(NO_KEY.to_owned());
         }
         Ok(spec)

@@ -318,7 +318,7 @@ async fn kit_page(
     let (ask_age, ask_ha) = keys.check_asks();
     let page = KitPage {
         frame,
-        no_key: encryption.recipients.is_empty() && encryption.passphrase.is_none(),
+        no_key: encryption.has_no_key(),
         can_make: keys.can_make_keys(),
         passphrase_mode: encryption.passphrase.is_some(),
         locks,

@@ -266,8 +266,7 @@ pub async fn page(
         Err(e) => return history_failed(&state, &ingress, Section::Overview, &e),
     };
     let anything_yet = summary.last_good.is_some();
-    let lock = s.keys.encryption();
-    let no_key = lock.recipients.is_empty() && lock.passphrase.is_none();
+    let no_key = s.keys.encryption().has_no_key();
     let destinations = s
         .destinations
         .iter()

@@ -20,10 +20,11 @@ use std::sync::{Arc, Mutex};
 const PASS: &str = "a long drill passphrase";
 
 fn field<'a>(html: &'a str, name: &str) -> &'a str {
+    let start = format!("name=\"{name}\" value=\"");
     let at = html
-        .find(&format!("name=\"{name}\" value=\""))
+        .find(&start)
         .unwrap_or_else(|| panic!("no field {name}: {html}"));
-    let rest = &html[at + name.len() + 15..];
+    let rest = &html[at + start.len()..];
     &rest[..rest.find('"').unwrap()]
 }
 

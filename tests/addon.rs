@@ -199,7 +199,13 @@ fn the_manifest_offers_exactly_what_the_config_code_reads() {
 
     // Destinations: the union over their kinds.
     let mut dest = BTreeSet::from(["type".to_owned()]);
-    for kind in ["local", "s3", "azure"] {
+    let kinds = m["schema"]["destinations"][0]["type"].as_str().unwrap();
+    let kinds = kinds
+        .strip_prefix("list(")
+        .and_then(|k| k.strip_suffix(')'))
+        .unwrap();
+    assert!(kinds.contains("webdav"), "{kinds}");
+    for kind in kinds.split('|') {
         let mut doc = base.clone();
         doc["destinations"] = json!([{"type": kind, "zz_unknown": 1}]);
         dest.extend(fields_read(doc));

@@ -4,9 +4,10 @@
 
 use crate::support::*;
 use bytes::Bytes;
-use lifeboat::config::DestinationSpec;
+use lifeboat::config::{DestinationKind, DestinationSpec};
 use lifeboat::destinations::{Destination, StoreErrorKind};
 use lifeboat::history::RunStatus;
+use lifeboat::secret::Secret;
 use lifeboat::source::folder::FolderSource;
 use std::sync::Arc;
 use tokio::io::AsyncReadExt;
@@ -201,4 +202,69 @@ async fn azure_conforms() {
 async fn a_local_folder_conforms() {
     let dir = tempfile::tempdir().unwrap();
     conforms(local_spec("usb", &dir.path().join("backups"))).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webdav_conforms() {
+    conforms(webdav_spec("nas", "LIFEBOAT_TEST_WEBDAV", None)).await;
+    let mut wrong = webdav_spec("nas", "LIFEBOAT_TEST_WEBDAV", None);
+    if let DestinationKind::Webdav { password, .. } = &mut wrong.kind {
+        *password = Secret::new("not-the-dav-password");
+    }
+    refuses_wrong_credentials(&wrong, "not-the-dav-password").await;
+}
+
+/// A proxy that caps request size (nginx, 4 MiB, as Nextcloud setups often have): a plain upload
+/// fails saying what to set, and with `segment_mb` everything works as anywhere else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webdav_behind_a_size_cap_uploads_in_segments() {
+    let capped = webdav_spec("nextcloud", "LIFEBOAT_TEST_WEBDAV_CAPPED", None);
+    let d = lifeboat::destinations::open(&capped).unwrap();
+    let mut w = d.store.writer("big.tar.age", None).await.unwrap();
+    let mut failure = None;
+    for piece in noise(8 << 20, 3).chunks(1 << 20) {
+        if let Err(e) = w.write(Bytes::copy_from_slice(piece)).await {
+            failure = Some(e);
+            break;
+        }
+    }
+    let e = match failure {
+        Some(e) => e,
+        None => w.finish().await.unwrap_err(),
+    };
+    assert!(e.message.contains("segment_mb"), "{e}");
+    assert!(!e.is_retryable(), "{e}");
+    assert!(objects(&d).await.is_empty(), "{:?}", objects(&d).await);
+
+    conforms(webdav_spec(
+        "nextcloud",
+        "LIFEBOAT_TEST_WEBDAV_CAPPED",
+        Some(1),
+    ))
+    .await;
+}
+
+/// A home server's self-signed certificate is refused, unless its SHA-256 is pinned; a different
+/// certificate under the same name is refused even then.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webdav_over_https_trusts_only_a_pinned_certificate() {
+    let pin = env_or_die("LIFEBOAT_TEST_WEBDAVS_SHA256");
+    let with_pin = |pin: Option<&str>| {
+        let mut spec = webdav_spec("nas-tls", "LIFEBOAT_TEST_WEBDAVS", None);
+        if let DestinationKind::Webdav {
+            certificate_sha256, ..
+        } = &mut spec.kind
+        {
+            *certificate_sha256 = pin.map(|p| lifeboat::config::fingerprint(p).unwrap());
+        }
+        spec
+    };
+    let unpinned = lifeboat::destinations::open(&with_pin(None)).unwrap();
+    let e = unpinned.store.list().await.unwrap_err();
+    assert!(e.message.contains("certificate"), "{e}");
+    let other = "00".repeat(32);
+    let wrong = lifeboat::destinations::open(&with_pin(Some(&other))).unwrap();
+    let e = wrong.store.list().await.unwrap_err();
+    assert!(e.message.contains("not the pinned one"), "{e}");
+    conforms(with_pin(Some(&pin))).await;
 }

@@ -151,11 +151,17 @@ struct CredentialArgs {
     /// Azure SAS token
     #[arg(long, env = "AZURE_STORAGE_SAS_TOKEN", hide_env_values = true)]
     azure_sas_token: Option<String>,
+    /// WebDAV user name
+    #[arg(long, env = "LIFEBOAT_WEBDAV_USER")]
+    webdav_user: Option<String>,
+    /// WebDAV password (Nextcloud: an app password)
+    #[arg(long, env = "LIFEBOAT_WEBDAV_PASSWORD", hide_env_values = true)]
+    webdav_password: Option<String>,
 }
 
 #[derive(Args)]
 pub(crate) struct RecoverArgs {
-    /// Where the copies are: file:///path, s3://bucket/prefix?endpoint=…, azure://account/container/prefix
+    /// Where the copies are: file:///path, s3://bucket/prefix?endpoint=…, azure://account/container/prefix, webdav+https://host/folder
     #[arg(long)]
     from: String,
     /// The copy to recover (its id, as listed) [default: the newest]
@@ -209,7 +215,7 @@ enum KeysCommand {
 
 #[derive(Args)]
 pub(crate) struct RestoreArgs {
-    /// Where the copies are: file:///path, s3://bucket/prefix?endpoint=…, azure://account/container/prefix
+    /// Where the copies are: file:///path, s3://bucket/prefix?endpoint=…, azure://account/container/prefix, webdav+https://host/folder
     #[arg(long)]
     from: String,
     /// The copy to restore (its id, as listed) [default: the newest]
@@ -453,6 +459,8 @@ impl CredentialArgs {
             s3_secret_access_key: secret(self.s3_secret_access_key.as_ref()),
             azure_account_key: secret(self.azure_account_key.as_ref()),
             azure_sas_token: secret(self.azure_sas_token.as_ref()),
+            webdav_username: self.webdav_user.clone(),
+            webdav_password: secret(self.webdav_password.as_ref()),
         }
     }
 }

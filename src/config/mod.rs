@@ -8,7 +8,7 @@ pub mod options;
 pub mod urls;
 mod validate;
 
-pub use validate::{validate, validate_destinations};
+pub use validate::{fingerprint, validate, validate_destinations};
 
 use crate::secret::Secret;
 use std::collections::HashMap;
@@ -170,6 +170,16 @@ pub enum DestinationKind {
         endpoint: String,
         credential: AzureCredential,
     },
+    Webdav {
+        /// The folder copies go into.
+        url: Url,
+        username: String,
+        password: Secret,
+        /// Upload in pieces of this many bytes.
+        segment: Option<u64>,
+        /// The server certificate's SHA-256, when the user pinned it.
+        certificate_sha256: Option<[u8; 32]>,
+    },
 }
 
 /// How Lifeboat signs in to Azure.
@@ -186,6 +196,7 @@ impl DestinationKind {
             Self::Local { .. } => "local",
             Self::S3 { .. } => "s3",
             Self::Azure { .. } => "azure",
+            Self::Webdav { .. } => "webdav",
         }
     }
 
@@ -211,6 +222,7 @@ impl DestinationKind {
                 prefix,
                 ..
             } => format!("azure://{account}/{container}/{prefix}"),
+            Self::Webdav { url, username, .. } => format!("{url} (as {username})"),
         }
     }
 
@@ -250,6 +262,26 @@ impl DestinationKind {
                 "azure://{account}/{container}/{}?endpoint={endpoint}",
                 prefix.trim_end_matches('/')
             ),
+            Self::Webdav {
+                url,
+                segment,
+                certificate_sha256,
+                ..
+            } => {
+                let mut q = Vec::new();
+                if let Some(s) = segment {
+                    q.push(format!("segment_mb={}", s >> 20));
+                }
+                if let Some(c) = certificate_sha256 {
+                    q.push(format!("certificate_sha256={}", hex::encode(c)));
+                }
+                let mut out = format!("webdav+{url}");
+                if !q.is_empty() {
+                    out.push(if url.query().is_some() { '&' } else { '?' });
+                    out.push_str(&q.join("&"));
+                }
+                out
+            }
         }
     }
 }

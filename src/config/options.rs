@@ -161,6 +161,23 @@ pub enum DestinationOptions {
         #[serde(default)]
         retention: Option<String>,
     },
+    /// A WebDAV folder: Nextcloud, ownCloud, a NAS's WebDAV service.
+    Webdav {
+        name: String,
+        /// The folder's address, e.g. `https://cloud.example.com/remote.php/dav/files/alice/HA`.
+        url: String,
+        username: String,
+        /// The password, or (Nextcloud) an app password.
+        password: Secret,
+        /// Upload in pieces of this many MiB, for servers or proxies that cap a request's size.
+        #[serde(default)]
+        segment_mb: Option<u32>,
+        /// Trust this server's certificate (SHA-256 of it, hex) even when no authority signed it.
+        #[serde(default)]
+        certificate_sha256: Option<String>,
+        #[serde(default)]
+        retention: Option<String>,
+    },
     /// Azure Blob Storage, with an account key or a SAS token.
     Azure {
         name: String,
@@ -185,6 +202,7 @@ impl DestinationOptions {
         match self {
             Self::Local { retention, .. }
             | Self::S3 { retention, .. }
+            | Self::Webdav { retention, .. }
             | Self::Azure { retention, .. } => retention.as_deref(),
         }
     }

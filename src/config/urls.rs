@@ -4,7 +4,8 @@
 //!
 //! - sources: `folder:/path`, `core:http://host:8123`, `supervisor:` (inside the add-on)
 //! - destinations: `file:///path` (or a plain absolute path), `s3://bucket/prefix?endpoint=…&region=…`,
-//!   `azure://account/container/prefix?endpoint=…`; each takes `name=…`.
+//!   `azure://account/container/prefix?endpoint=…`, `webdav+https://host/path?segment_mb=…`; each
+//!   takes `name=…`.
 
 use super::Problem;
 use super::options::{DestinationOptions, SourceOptions};
@@ -20,6 +21,8 @@ pub struct Credentials {
     pub s3_secret_access_key: Option<Secret>,
     pub azure_account_key: Option<Secret>,
     pub azure_sas_token: Option<Secret>,
+    pub webdav_username: Option<String>,
+    pub webdav_password: Option<Secret>,
 }
 
 fn bad(field: &str, message: String) -> Problem {
@@ -109,7 +112,7 @@ fn destination_from_url(
         Url::parse(raw).map_err(|e| {
             bad(
                 field,
-                format!("{raw:?} is not a URL ({e}); use file:///path, s3://bucket/prefix or azure://account/container"),
+                format!("{raw:?} is not a URL ({e}); use file:///path, s3://bucket/prefix, azure://account/container or webdav+https://host/folder"),
             )
         })?
     };
@@ -118,10 +121,13 @@ fn destination_from_url(
         "file" => &["name", "keep"],
         "s3" => &["name", "endpoint", "region", "path_style", "keep"],
         "azure" | "azblob" => &["name", "endpoint", "keep"],
+        "webdav+http" | "webdav+https" => &["name", "keep", "segment_mb", "certificate_sha256"],
         other => {
             return Err(bad(
                 field,
-                format!("{other:?} is not a destination kind; use file://, s3:// or azure://"),
+                format!(
+                    "{other:?} is not a destination kind; use file://, s3://, azure:// or webdav+https://"
+                ),
             ));
         }
     };
@@ -137,6 +143,7 @@ fn destination_from_url(
     let kind = match url.scheme() {
         "file" => "local",
         "s3" => "s3",
+        "webdav+http" | "webdav+https" => "webdav",
         _ => "azure",
     };
     let name = query.remove("name").unwrap_or_else(|| {
@@ -189,6 +196,36 @@ fn destination_from_url(
                     .clone()
                     .unwrap_or_else(|| Secret::new("")),
                 path_style,
+                retention,
+            })
+        }
+        "webdav" => {
+            let segment_mb = match query.remove("segment_mb") {
+                None => None,
+                Some(v) => Some(v.parse::<u32>().map_err(|_| {
+                    bad(
+                        field,
+                        format!("segment_mb={v:?} must be a whole number of MiB"),
+                    )
+                })?),
+            };
+            let mut http = url.clone();
+            http.set_query(None);
+            let http = http
+                .as_str()
+                .strip_prefix("webdav+")
+                .unwrap_or(http.as_str())
+                .to_owned();
+            Ok(DestinationOptions::Webdav {
+                name,
+                url: http,
+                username: creds.webdav_username.clone().unwrap_or_default(),
+                password: creds
+                    .webdav_password
+                    .clone()
+                    .unwrap_or_else(|| Secret::new("")),
+                segment_mb,
+                certificate_sha256: query.remove("certificate_sha256"),
                 retention,
             })
         }
@@ -255,6 +292,7 @@ mod tests {
             .map(|d| match d {
                 DestinationOptions::Local { name, .. }
                 | DestinationOptions::S3 { name, .. }
+                | DestinationOptions::Webdav { name, .. }
                 | DestinationOptions::Azure { name, .. } => name.as_str(),
             })
             .collect();
@@ -285,9 +323,13 @@ mod tests {
             s3_access_key_id: Some("AK".into()),
             s3_secret_access_key: Some(Secret::new("SK")),
             azure_account_key: Some(Secret::new("K")),
+            webdav_username: Some("alice".into()),
+            webdav_password: Some(Secret::new("app-password")),
             ..Credentials::default()
         };
         for url in [
+            "webdav+https://cloud.example.com/remote.php/dav/files/alice/HA%20backups?segment_mb=50",
+            "webdav+http://nas.local:5005/backups",
             "s3://home/ha?region=us-west-004&endpoint=https://s3.us-west-004.backblazeb2.com",
             "azure://acct/cont/pre?endpoint=http://127.0.0.1:10000/acct",
             "file:///mnt/usb/ha",

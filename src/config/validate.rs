@@ -462,6 +462,76 @@ fn destination(
                 },
             )
         }
+        DestinationOptions::Webdav {
+            name,
+            url,
+            username,
+            password,
+            segment_mb,
+            certificate_sha256,
+            ..
+        } => {
+            let url = http_url(&url, &format!("{at}.url"), problems);
+            if let Some(u) = &url
+                && (!u.username().is_empty() || u.password().is_some())
+            {
+                problems.push(problem(
+                    &format!("{at}.url"),
+                    "put the user name and password in their own fields, not in the address",
+                ));
+            }
+            if username.is_empty() {
+                problems.push(problem(&format!("{at}.username"), "the user name is empty"));
+            }
+            if password.is_empty() {
+                problems.push(problem(
+                    &format!("{at}.password"),
+                    "the password is empty (Nextcloud: make an app password under Settings → Security)",
+                ));
+            }
+            let segment = match segment_mb {
+                None | Some(0) => None,
+                Some(mb @ 1..=102_400) => Some(u64::from(mb) << 20),
+                Some(mb) => {
+                    problems.push(problem(
+                        &format!("{at}.segment_mb"),
+                        &format!(
+                            "{mb} MiB is more than any server takes in one request; use 1 to 102400"
+                        ),
+                    ));
+                    None
+                }
+            };
+            let certificate_sha256 = certificate_sha256
+                .filter(|c| !c.trim().is_empty())
+                .and_then(|c| match fingerprint(&c) {
+                    Some(f) => Some(f),
+                    None => {
+                        problems.push(problem(
+                            &format!("{at}.certificate_sha256"),
+                            "must be the certificate's SHA-256: 64 hex digits, colons allowed \
+                             (openssl x509 -noout -fingerprint -sha256)",
+                        ));
+                        None
+                    }
+                });
+            if certificate_sha256.is_some() && url.as_ref().is_some_and(|u| u.scheme() != "https") {
+                problems.push(problem(
+                    &format!("{at}.certificate_sha256"),
+                    "a pinned certificate needs an https:// address",
+                ));
+            }
+            (
+                name,
+                DestinationKind::Webdav {
+                    url: url?,
+                    username,
+                    password,
+                    segment,
+                    certificate_sha256,
+                },
+            )
+        }
         DestinationOptions::Azure {
             name,
             account,
@@ -531,6 +601,14 @@ fn destination(
         kind,
         retention,
     })
+}
+
+/// A SHA-256 fingerprint as people copy it: hex, upper or lower case, colons or spaces between.
+pub fn fingerprint(raw: &str) -> Option<[u8; 32]> {
+    let digits: String = raw.chars().filter(|c| !matches!(c, ':' | ' ')).collect();
+    let mut out = [0u8; 32];
+    hex::decode_to_slice(digits, &mut out).ok()?;
+    Some(out)
 }
 
 /// Backblaze B2 (`s3.us-west-004.backblazeb2.com`) and Wasabi carry the region in the host name.
@@ -749,6 +827,66 @@ mod tests {
         ] {
             assert!(f.contains(&want), "{want} missing from {f:?}");
         }
+    }
+
+    #[test]
+    fn webdav_settings_are_checked_field_by_field() {
+        let dav = |extra: &str| {
+            check(
+                &format!(
+                    r#"
+                    [source]
+                    type = "folder"
+                    path = "/backup"
+                    [[destinations]]
+                    type = "webdav"
+                    name = "nextcloud"
+                    {extra}
+                    "#
+                ),
+                &Env::default(),
+            )
+        };
+        let ok = dav(r#"url = "https://cloud.example.com/remote.php/dav/files/a/HA"
+                        username = "a"
+                        password = "app-pass"
+                        segment_mb = 50
+                        certificate_sha256 = "AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89""#)
+        .unwrap();
+        let DestinationKind::Webdav {
+            segment,
+            certificate_sha256,
+            ..
+        } = &ok.destinations[0].kind
+        else {
+            panic!("webdav expected")
+        };
+        assert_eq!(*segment, Some(50 << 20));
+        assert_eq!(certificate_sha256.unwrap()[0], 0xab);
+        assert!(!format!("{:?}", ok.destinations[0]).contains("app-pass"));
+
+        let err = dav(r#"url = "http://a:secret@nas.local/dav"
+                         username = ""
+                         password = ""
+                         segment_mb = 999999
+                         certificate_sha256 = "not-hex""#)
+        .unwrap_err();
+        assert_eq!(
+            fields(&err),
+            [
+                "destinations[0].url",
+                "destinations[0].username",
+                "destinations[0].password",
+                "destinations[0].segment_mb",
+                "destinations[0].certificate_sha256",
+            ]
+        );
+        let err = dav(r#"url = "http://nas.local/dav"
+                         username = "a"
+                         password = "b"
+                         certificate_sha256 = "00000000000000000000000000000000000000000000000000000000000000ff""#)
+        .unwrap_err();
+        assert!(err.to_string().contains("needs an https://"), "{err}");
     }
 
     #[test]

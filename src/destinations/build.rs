@@ -1,8 +1,10 @@
-//! Builds a [`Destination`] from its validated settings: one OpenDAL operator per kind, with
-//! retries for passing failures and time limits so a dead server cannot hang a run.
+//! Builds a [`Destination`] from its validated settings: an OpenDAL operator for the object
+//! stores and folders (with retries for passing failures and time limits so a dead server cannot
+//! hang a run), Lifeboat's own streaming client for WebDAV.
 
 use super::opendal_store::{OpendalStore, classify};
-use super::{Destination, StoreError};
+use super::webdav::{WebdavSettings, WebdavStore};
+use super::{Destination, Store, StoreError, StoreErrorKind, pinned_tls, webdav};
 use crate::config::{AzureCredential, DestinationKind, DestinationSpec};
 use opendal::Operator;
 use opendal::layers::{RetryLayer, TimeoutLayer};
@@ -19,10 +21,43 @@ fn root(prefix: &str) -> String {
 /// Opens a destination. Nothing is contacted yet.
 ///
 /// # Errors
-/// A [`StoreError`] of kind `Config` when OpenDAL refuses the settings.
+/// A [`StoreError`] of kind `Config` when the settings cannot make a client.
 pub fn open(spec: &DestinationSpec) -> Result<Destination, StoreError> {
-    let secrets = match &spec.kind {
-        DestinationKind::Local { .. } => Vec::new(),
+    let store: Arc<dyn Store> = match &spec.kind {
+        DestinationKind::Webdav {
+            url,
+            username,
+            password,
+            segment,
+            certificate_sha256,
+        } => {
+            let tls = certificate_sha256
+                .map(pinned_tls::config)
+                .transpose()
+                .map_err(|e| StoreError::new(StoreErrorKind::Config, e.to_string()))?;
+            Arc::new(WebdavStore::new(WebdavSettings {
+                url: url.clone(),
+                username: username.clone(),
+                password: password.clone(),
+                segment: *segment,
+                client: webdav::client(tls)?,
+            }))
+        }
+        _ => Arc::new(opendal(&spec.kind)?),
+    };
+    Ok(Destination {
+        name: spec.name.clone(),
+        kind: spec.kind.label(),
+        location: spec.kind.location(),
+        url: spec.kind.url(),
+        retention: spec.retention,
+        store,
+    })
+}
+
+fn opendal(kind: &DestinationKind) -> Result<OpendalStore, StoreError> {
+    let secrets = match kind {
+        DestinationKind::Local { .. } | DestinationKind::Webdav { .. } => Vec::new(),
         DestinationKind::S3 {
             secret_access_key, ..
         } => vec![secret_access_key.clone()],
@@ -30,7 +65,7 @@ pub fn open(spec: &DestinationSpec) -> Result<Destination, StoreError> {
             AzureCredential::AccountKey(s) | AzureCredential::Sas(s) => vec![s.clone()],
         },
     };
-    let op = match &spec.kind {
+    let op = match kind {
         DestinationKind::Local { path } => {
             let builder = opendal::services::Fs::default()
                 .root(&path.to_string_lossy())
@@ -80,6 +115,12 @@ pub fn open(spec: &DestinationSpec) -> Result<Destination, StoreError> {
             };
             Operator::new(builder)
         }
+        DestinationKind::Webdav { .. } => {
+            return Err(StoreError::new(
+                StoreErrorKind::Config,
+                "WebDAV is served by Lifeboat's own client",
+            ));
+        }
     }
     .map_err(|e| classify(&e))?
     .layer(
@@ -93,12 +134,5 @@ pub fn open(spec: &DestinationSpec) -> Result<Destination, StoreError> {
             .with_jitter()
             .with_min_delay(Duration::from_millis(200)),
     );
-    Ok(Destination {
-        name: spec.name.clone(),
-        kind: spec.kind.label(),
-        location: spec.kind.location(),
-        url: spec.kind.url(),
-        retention: spec.retention,
-        store: Arc::new(OpendalStore::new(op, secrets)),
-    })
+    Ok(OpendalStore::new(op, secrets))
 }

@@ -9,9 +9,12 @@
 //! - Errors say whether trying again may help ([`StoreError::is_retryable`]).
 
 pub mod build;
+pub mod dav_xml;
 pub mod layout;
 pub mod manifest;
 pub mod opendal_store;
+pub mod pinned_tls;
+pub mod webdav;
 
 use async_trait::async_trait;
 use bytes::Bytes;

@@ -111,6 +111,26 @@ pub fn azure_sas_spec(name: &str, prefix: &str) -> DestinationSpec {
     }
 }
 
+pub const DAV_USER: &str = "davuser";
+pub const DAV_PASSWORD: &str = "davpass";
+
+/// A WebDAV destination in a fresh folder (two levels deep, so its parents get made) under the
+/// server at `env_url` (an environment variable that `scripts/test-servers.sh` sets).
+pub fn webdav_spec(name: &str, env_url: &str, segment_mb: Option<u64>) -> DestinationSpec {
+    let url = format!("{}/{}/HA backups", env_or_die(env_url), unique("dav"));
+    DestinationSpec {
+        name: name.into(),
+        retention: Default::default(),
+        kind: DestinationKind::Webdav {
+            url: url::Url::parse(&url).unwrap(),
+            username: DAV_USER.into(),
+            password: Secret::new(DAV_PASSWORD),
+            segment: segment_mb.map(|m| m << 20),
+            certificate_sha256: None,
+        },
+    }
+}
+
 pub fn local_spec(name: &str, dir: &Path) -> DestinationSpec {
     DestinationSpec {
         name: name.into(),

@@ -1,0 +1,775 @@
+//! [`Store`] over WebDAV (Nextcloud, ownCloud, a NAS's WebDAV service, Apache, nginx, rclone…),
+//! spoken directly with reqwest so uploads stream: OpenDAL's WebDAV writer holds a whole object in
+//! memory, which a backup of several GiB cannot afford.
+//!
+//! - An upload is one chunked PUT to a hidden temporary name (`.lifeboat-partial-…`), moved onto
+//!   its real name (`MOVE`, `Overwrite: T`) only when the server has accepted all of it.
+//! - Servers or proxies that cap a request's size (HTTP 413, the classic Nextcloud-behind-a-proxy
+//!   failure) are served in segments: with `segment_mb` set, an object is written as numbered
+//!   pieces inside a `<name>.segments` folder, moved into place whole. Listing, reading and
+//!   deleting treat that folder as the one object it holds.
+//! - Small requests (listing, manifests, moves, deletes) are retried on passing failures.
+
+use super::dav_xml::{self, Entry};
+use super::{ObjectWriter, Store, StoreError, StoreErrorKind};
+use crate::secret::Secret;
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures::channel::mpsc;
+use futures::{SinkExt, StreamExt, TryStreamExt};
+use reqwest::{Method, StatusCode};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::AsyncRead;
+use tokio::task::JoinHandle;
+use url::Url;
+
+/// Temporary names start with this; listings never show them.
+pub const PARTIAL_PREFIX: &str = ".lifeboat-partial-";
+/// The folder suffix of an object stored in segments.
+pub const SEGMENTS_SUFFIX: &str = ".segments";
+/// Pieces queued for an upload in flight; memory is about this × the pipeline's chunk (1 MiB).
+const QUEUED_CHUNKS: usize = 4;
+/// What is escaped in a name: everything but RFC 3986's unreserved characters.
+const NAME: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+/// Attempts of a small request that failed in passing.
+const ATTEMPTS: u32 = 4;
+
+/// Settings for a WebDAV store.
+#[derive(Clone)]
+pub struct WebdavSettings {
+    /// The folder copies go into (its parents are created when missing).
+    pub url: Url,
+    pub username: String,
+    pub password: Secret,
+    /// Write objects in pieces of this many bytes (for servers that cap a request's size).
+    pub segment: Option<u64>,
+    /// A reqwest client; TLS pinning, when asked for, is already configured in it.
+    pub client: reqwest::Client,
+}
+
+struct Inner {
+    client: reqwest::Client,
+    /// Always ends with `/`.
+    base: Url,
+    username: String,
+    password: Secret,
+    segment: Option<u64>,
+    root_ready: tokio::sync::OnceCell<()>,
+}
+
+/// A WebDAV folder as a store.
+pub struct WebdavStore {
+    inner: Arc<Inner>,
+}
+
+impl WebdavStore {
+    /// A store for `settings`. Nothing is contacted yet.
+    pub fn new(settings: WebdavSettings) -> Self {
+        let mut base = settings.url;
+        if !base.path().ends_with('/') {
+            let path = format!("{}/", base.path());
+            base.set_path(&path);
+        }
+        Self {
+            inner: Arc::new(Inner {
+                client: settings.client,
+                base,
+                username: settings.username,
+                password: settings.password,
+                segment: settings.segment,
+                root_ready: tokio::sync::OnceCell::new(),
+            }),
+        }
+    }
+}
+
+/// The reqwest client every WebDAV store uses: patient with slow servers, never forever.
+///
+/// # Errors
+/// A `Config` error when the TLS settings cannot be built.
+pub fn client(tls: Option<rustls::ClientConfig>) -> Result<reqwest::Client, StoreError> {
+    let mut b = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(30))
+        .read_timeout(Duration::from_secs(300))
+        .user_agent(concat!("lifeboat/", env!("CARGO_PKG_VERSION")));
+    if let Some(tls) = tls {
+        b = b.tls_backend_preconfigured(tls);
+    }
+    b.build().map_err(|e| {
+        StoreError::new(
+            StoreErrorKind::Config,
+            format!("cannot set up the HTTP client: {e}"),
+        )
+    })
+}
+
+impl Inner {
+    /// The URL of a name directly under the base (a trailing `/` for folders).
+    fn url(&self, name: &str, folder: bool) -> Url {
+        let mut u = self.base.clone();
+        let encoded: String = percent_encoding::utf8_percent_encode(name, NAME).collect();
+        let path = format!(
+            "{}{encoded}{}",
+            self.base.path(),
+            if folder { "/" } else { "" }
+        );
+        u.set_path(&path);
+        u
+    }
+
+    fn request(&self, method: Method, url: Url) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, url)
+            .basic_auth(&self.username, Some(self.password.expose()))
+    }
+
+    /// Sends a request whose body can be sent again, retrying passing failures. Error statuses
+    /// become errors, except those in `ok` (a 404 on delete, say).
+    async fn send(
+        &self,
+        what: &str,
+        build: impl Fn() -> reqwest::RequestBuilder,
+        ok: &[StatusCode],
+    ) -> Result<reqwest::Response, StoreError> {
+        let mut delay = Duration::from_millis(200);
+        let mut attempt = 1;
+        loop {
+            let result = match build().send().await {
+                Ok(r) if r.status().is_success() || ok.contains(&r.status()) => return Ok(r),
+                Ok(r) => Err(status_error(what, r.status(), self.segment.is_some())),
+                Err(e) => Err(transport_error(what, &e)),
+            };
+            match result {
+                Err(e) if e.retryable && attempt < ATTEMPTS => {
+                    tracing::debug!("{e}; trying again in {delay:?}");
+                    tokio::time::sleep(delay).await;
+                    delay *= 2;
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// `PROPFIND` with depth 0 or 1; `None` when the resource does not exist.
+    async fn propfind(&self, url: &Url, depth: u8) -> Result<Option<Vec<Entry>>, StoreError> {
+        let body = dav_xml::PROPFIND_BODY;
+        let resp = self
+            .send(
+                &format!("listing {}", url.path()),
+                || {
+                    self.request(propfind(), url.clone())
+                        .header("Depth", depth.to_string())
+                        .header("Content-Type", "application/xml; charset=utf-8")
+                        .body(body)
+                },
+                &[StatusCode::NOT_FOUND],
+            )
+            .await?;
+        if resp.status() == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        let text = resp
+            .text()
+            .await
+            .map_err(|e| transport_error("reading a listing", &e))?;
+        dav_xml::parse_multistatus(&text)
+            .map(Some)
+            .map_err(|e| StoreError::new(StoreErrorKind::Other, format!("{}: {e}", url.path())))
+    }
+
+    /// Makes sure the base folder exists, creating it and any missing parents once.
+    async fn ensure_root(&self) -> Result<(), StoreError> {
+        self.root_ready
+            .get_or_try_init(|| async {
+                if self.propfind(&self.base, 0).await?.is_some() {
+                    return Ok(());
+                }
+                // Walk up to the deepest folder that exists, then create the rest downwards.
+                let mut missing = vec![self.base.clone()];
+                while let Some(up) = parent(missing.last().unwrap_or(&self.base)) {
+                    if self.propfind(&up, 0).await?.is_some() {
+                        break;
+                    }
+                    missing.push(up);
+                }
+                for url in missing.iter().rev() {
+                    self.send(
+                        &format!("creating the folder {}", url.path()),
+                        || self.request(mkcol(), url.clone()),
+                        &[StatusCode::METHOD_NOT_ALLOWED],
+                    )
+                    .await?;
+                }
+                Ok(())
+            })
+            .await
+            .copied()
+    }
+
+    /// Moves a temporary name onto its real one, replacing what was there.
+    async fn rename(&self, from: &Url, to: &Url) -> Result<(), StoreError> {
+        self.send(
+            &format!("moving {} into place", to.path()),
+            || {
+                self.request(move_method(), from.clone())
+                    .header("Destination", to.as_str())
+                    .header("Overwrite", "T")
+            },
+            &[],
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn remove(&self, url: &Url) -> Result<(), StoreError> {
+        self.send(
+            &format!("deleting {}", url.path()),
+            || self.request(Method::DELETE, url.clone()),
+            &[StatusCode::NOT_FOUND],
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// The segment URLs of `name`, in order, when it is stored in segments.
+    async fn segments(&self, name: &str) -> Result<Option<Vec<Url>>, StoreError> {
+        let folder = self.url(&format!("{name}{SEGMENTS_SUFFIX}"), true);
+        let Some(entries) = self.propfind(&folder, 1).await? else {
+            return Ok(None);
+        };
+        let mut names: Vec<String> = entries
+            .into_iter()
+            .filter(|e| !e.collection && dav_xml::is_child(&e.href, folder.path()))
+            .filter_map(|e| dav_xml::last_segment(&e.href))
+            .collect();
+        names.sort();
+        Ok(Some(
+            names
+                .iter()
+                .map(|n| {
+                    let mut u = folder.clone();
+                    u.set_path(&format!("{}{n}", folder.path()));
+                    u
+                })
+                .collect(),
+        ))
+    }
+
+    /// Opens a GET for streaming; `None` on 404.
+    async fn get(&self, url: &Url) -> Result<Option<reqwest::Response>, StoreError> {
+        let r = self
+            .send(
+                &format!("reading {}", url.path()),
+                || self.request(Method::GET, url.clone()),
+                &[StatusCode::NOT_FOUND],
+            )
+            .await?;
+        Ok((r.status() != StatusCode::NOT_FOUND).then_some(r))
+    }
+}
+
+fn propfind() -> Method {
+    Method::from_bytes(b"PROPFIND").unwrap_or(Method::GET)
+}
+fn mkcol() -> Method {
+    Method::from_bytes(b"MKCOL").unwrap_or(Method::PUT)
+}
+fn move_method() -> Method {
+    Method::from_bytes(b"MOVE").unwrap_or(Method::PUT)
+}
+
+/// The folder above `url`, while it stays on the same server.
+fn parent(url: &Url) -> Option<Url> {
+    let path = url.path().trim_end_matches('/');
+    let cut = path.rfind('/')?;
+    if cut == 0 {
+        return None;
+    }
+    let mut p = url.clone();
+    p.set_path(&path[..=cut]);
+    Some(p)
+}
+
+/// Classifies an HTTP status where it leaves the server.
+fn status_error(what: &str, status: StatusCode, segmented: bool) -> StoreError {
+    let code = status.as_u16();
+    let (kind, retryable, hint) = match code {
+        401 => (
+            StoreErrorKind::Denied,
+            false,
+            "the credentials were refused: check username and password (Nextcloud: an app \
+             password from Settings → Security)"
+                .to_owned(),
+        ),
+        403 => (
+            StoreErrorKind::Denied,
+            false,
+            "the credentials were refused or lack permission to write there".to_owned(),
+        ),
+        404 => (StoreErrorKind::NotFound, false, "not found".to_owned()),
+        409 => (
+            StoreErrorKind::Config,
+            false,
+            "a parent folder is missing or is a file".to_owned(),
+        ),
+        413 if segmented => (
+            StoreErrorKind::Config,
+            false,
+            "the server, or a proxy in front of it, refused a request this large: lower \
+             segment_mb below its limit"
+                .to_owned(),
+        ),
+        413 => (
+            StoreErrorKind::Config,
+            false,
+            "the server, or a proxy in front of it, caps the size of a request: set segment_mb \
+             on this destination (50 suits most proxies) to upload in pieces"
+                .to_owned(),
+        ),
+        507 => (
+            StoreErrorKind::Other,
+            false,
+            "the server has no space left for it".to_owned(),
+        ),
+        408 | 423 | 425 | 429 | 500 | 502 | 503 | 504 => (
+            StoreErrorKind::Unavailable,
+            true,
+            "the server failed in passing".to_owned(),
+        ),
+        _ => (StoreErrorKind::Other, false, "unexpected answer".to_owned()),
+    };
+    StoreError {
+        kind,
+        retryable,
+        message: format!("{what}: HTTP {code}: {hint}"),
+    }
+}
+
+/// Classifies a transport failure (no answer, or the answer broke off).
+fn transport_error(what: &str, e: &reqwest::Error) -> StoreError {
+    // reqwest's message carries the URL, which holds no credentials (those go in a header).
+    let mut detail = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        detail = format!("{detail}: {c}");
+        cause = c.source();
+    }
+    if e.is_builder() {
+        return StoreError::new(StoreErrorKind::Config, format!("{what}: {detail}"));
+    }
+    if detail.contains("certificate") {
+        return StoreError::new(
+            StoreErrorKind::Config,
+            format!(
+                "{what}: the server's certificate is not trusted: {detail}; if it is your own \
+                 server's self-signed certificate, pin it with certificate_sha256"
+            ),
+        );
+    }
+    StoreError {
+        kind: StoreErrorKind::Unavailable,
+        retryable: true,
+        message: format!("{what}: the server could not be reached or broke off: {detail}"),
+    }
+}
+
+/// One PUT in flight, fed through a bounded channel.
+struct Upload {
+    tx: Option<mpsc::Sender<Result<Bytes, std::io::Error>>>,
+    task: Option<JoinHandle<Result<(), StoreError>>>,
+}
+
+impl Upload {
+    fn start(inner: &Arc<Inner>, url: Url) -> Self {
+        let (tx, rx) = mpsc::channel(QUEUED_CHUNKS);
+        let inner = Arc::clone(inner);
+        let task = tokio::spawn(async move {
+            let what = format!("uploading {}", url.path());
+            let resp = inner
+                .request(Method::PUT, url)
+                .body(reqwest::Body::wrap_stream(rx))
+                .send()
+                .await
+                .map_err(|e| transport_error(&what, &e))?;
+            let status = resp.status();
+            if status.is_success() {
+                Ok(())
+            } else {
+                Err(status_error(&what, status, inner.segment.is_some()))
+            }
+        });
+        Self {
+            tx: Some(tx),
+            task: Some(task),
+        }
+    }
+
+    /// The request's own outcome, once it has ended.
+    async fn outcome(&mut self) -> Result<(), StoreError> {
+        let Some(task) = self.task.take() else {
+            return Err(StoreError::new(
+                StoreErrorKind::Other,
+                "the upload already ended",
+            ));
+        };
+        task.await.unwrap_or_else(|e| {
+            Err(StoreError::new(
+                StoreErrorKind::Other,
+                format!("the upload task failed: {e}"),
+            ))
+        })
+    }
+
+    async fn send(&mut self, chunk: Bytes) -> Result<(), StoreError> {
+        let sent = match self.tx.as_mut() {
+            Some(tx) => tx.send(Ok(chunk)).await.is_ok(),
+            None => false,
+        };
+        if sent {
+            return Ok(());
+        }
+        // The request ended early (refused, or the connection dropped): say why.
+        self.tx = None;
+        match self.outcome().await {
+            Err(e) => Err(e),
+            Ok(()) => Err(StoreError {
+                kind: StoreErrorKind::Unavailable,
+                retryable: true,
+                message: "the server answered before the upload was complete".into(),
+            }),
+        }
+    }
+
+    async fn finish(mut self) -> Result<(), StoreError> {
+        self.tx = None;
+        self.outcome().await
+    }
+
+    /// Breaks the request off, so the server never sees a complete body.
+    async fn cancel(mut self) {
+        if let Some(mut tx) = self.tx.take() {
+            let _ = tx.try_send(Err(std::io::Error::other("upload aborted")));
+        }
+        if let Some(task) = self.task.take() {
+            task.abort();
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for Upload {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+/// Where an upload is written before it is moved into place.
+struct Target {
+    temp: Url,
+    real: Url,
+}
+
+struct DavWriter {
+    inner: Arc<Inner>,
+    target: Target,
+    current: Option<Upload>,
+    /// Bytes in the current segment, and the next segment's number.
+    in_segment: u64,
+    next_segment: u32,
+}
+
+impl DavWriter {
+    fn segment_url(&self, n: u32) -> Url {
+        let mut u = self.target.temp.clone();
+        u.set_path(&format!("{}{n:06}", self.target.temp.path()));
+        u
+    }
+
+    fn open_next(&mut self) -> &mut Upload {
+        let url = if self.inner.segment.is_some() {
+            let u = self.segment_url(self.next_segment);
+            self.next_segment += 1;
+            u
+        } else {
+            self.target.temp.clone()
+        };
+        self.in_segment = 0;
+        self.current.insert(Upload::start(&self.inner, url))
+    }
+}
+
+#[async_trait]
+impl ObjectWriter for DavWriter {
+    async fn write(&mut self, mut chunk: Bytes) -> Result<(), StoreError> {
+        let Some(limit) = self.inner.segment else {
+            let upload = match self.current.as_mut() {
+                Some(u) => u,
+                None => self.open_next(),
+            };
+            return upload.send(chunk).await;
+        };
+        while !chunk.is_empty() {
+            let room = limit - self.in_segment;
+            let piece =
+                chunk.split_to(usize::try_from(room).unwrap_or(usize::MAX).min(chunk.len()));
+            let len = piece.len() as u64;
+            let upload = match self.current.as_mut() {
+                Some(u) => u,
+                None => self.open_next(),
+            };
+            upload.send(piece).await?;
+            self.in_segment += len;
+            if self.in_segment >= limit
+                && let Some(full) = self.current.take()
+            {
+                full.finish().await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn finish(mut self: Box<Self>) -> Result<(), StoreError> {
+        let upload = match self.current.take() {
+            Some(u) => u,
+            // Nothing written yet (an empty object), or the last segment just filled up.
+            None if self.inner.segment.is_none() || self.next_segment == 0 => {
+                self.open_next();
+                self.current
+                    .take()
+                    .ok_or_else(|| StoreError::new(StoreErrorKind::Other, "no upload to finish"))?
+            }
+            None => {
+                return self
+                    .inner
+                    .rename(&self.target.temp, &self.target.real)
+                    .await;
+            }
+        };
+        upload.finish().await?;
+        self.inner
+            .rename(&self.target.temp, &self.target.real)
+            .await
+    }
+
+    async fn abort(mut self: Box<Self>) -> Result<(), StoreError> {
+        if let Some(u) = self.current.take() {
+            u.cancel().await;
+        }
+        self.inner.remove(&self.target.temp).await
+    }
+}
+
+fn random_tag() -> String {
+    let mut b = [0u8; 6];
+    // A clash of temporary names needs two uploads of the same object at once; the time-free
+    // fallback keeps them apart within one process.
+    if getrandom::getrandom(&mut b).is_err() {
+        static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        b.copy_from_slice(&n.to_le_bytes()[..6]);
+    }
+    hex::encode(b)
+}
+
+#[async_trait]
+impl Store for WebdavStore {
+    async fn writer(
+        &self,
+        path: &str,
+        _size_hint: Option<u64>,
+    ) -> Result<Box<dyn ObjectWriter>, StoreError> {
+        let inner = &self.inner;
+        inner.ensure_root().await?;
+        let temp_name = format!("{PARTIAL_PREFIX}{}-{path}", random_tag());
+        let target = if inner.segment.is_some() {
+            let t = Target {
+                temp: inner.url(&format!("{temp_name}{SEGMENTS_SUFFIX}"), true),
+                real: inner.url(&format!("{path}{SEGMENTS_SUFFIX}"), true),
+            };
+            inner
+                .send(
+                    &format!("creating {}", t.temp.path()),
+                    || inner.request(mkcol(), t.temp.clone()),
+                    &[],
+                )
+                .await?;
+            t
+        } else {
+            Target {
+                temp: inner.url(&temp_name, false),
+                real: inner.url(path, false),
+            }
+        };
+        Ok(Box::new(DavWriter {
+            inner: Arc::clone(inner),
+            target,
+            current: None,
+            in_segment: 0,
+            next_segment: 0,
+        }))
+    }
+
+    async fn reader(&self, path: &str) -> Result<Box<dyn AsyncRead + Send + Unpin>, StoreError> {
+        let inner = &self.inner;
+        let urls = match inner.get(&inner.url(path, false)).await? {
+            Some(resp) => {
+                let stream = resp.bytes_stream().map_err(std::io::Error::other);
+                return Ok(Box::new(tokio_util::io::StreamReader::new(stream)));
+            }
+            None => inner.segments(path).await?.ok_or_else(|| {
+                StoreError::new(StoreErrorKind::NotFound, format!("not found: {path}"))
+            })?,
+        };
+        let inner = Arc::clone(inner);
+        let stream = futures::stream::iter(urls)
+            .then(move |url| {
+                let inner = Arc::clone(&inner);
+                async move {
+                    match inner.get(&url).await {
+                        Ok(Some(r)) => Ok(r.bytes_stream().map_err(std::io::Error::other)),
+                        Ok(None) => Err(std::io::Error::other(format!(
+                            "segment {} vanished while reading",
+                            url.path()
+                        ))),
+                        Err(e) => Err(std::io::Error::other(e)),
+                    }
+                }
+            })
+            .try_flatten();
+        Ok(Box::new(tokio_util::io::StreamReader::new(Box::pin(
+            stream,
+        ))))
+    }
+
+    async fn read_small(&self, path: &str, limit: u64) -> Result<Vec<u8>, StoreError> {
+        let inner = &self.inner;
+        let too_big = |len: u64| {
+            StoreError::new(
+                StoreErrorKind::Other,
+                format!("{path} is {len} bytes, more than the {limit} expected"),
+            )
+        };
+        let Some(resp) = inner.get(&inner.url(path, false)).await? else {
+            if inner.segments(path).await?.is_some() {
+                return Err(too_big(limit + 1));
+            }
+            return Err(StoreError::new(
+                StoreErrorKind::NotFound,
+                format!("not found: {path}"),
+            ));
+        };
+        if let Some(len) = resp.content_length().filter(|l| *l > limit) {
+            return Err(too_big(len));
+        }
+        let mut out = Vec::new();
+        let mut body = resp.bytes_stream();
+        while let Some(piece) = body.next().await {
+            let piece = piece.map_err(|e| transport_error(&format!("reading {path}"), &e))?;
+            out.extend_from_slice(&piece);
+            if out.len() as u64 > limit {
+                return Err(too_big(out.len() as u64));
+            }
+        }
+        Ok(out)
+    }
+
+    async fn write_small(&self, path: &str, data: Vec<u8>) -> Result<(), StoreError> {
+        let inner = &self.inner;
+        inner.ensure_root().await?;
+        let temp = inner.url(&format!("{PARTIAL_PREFIX}{}-{path}", random_tag()), false);
+        let data = Bytes::from(data);
+        inner
+            .send(
+                &format!("uploading {path}"),
+                || inner.request(Method::PUT, temp.clone()).body(data.clone()),
+                &[],
+            )
+            .await?;
+        inner.rename(&temp, &inner.url(path, false)).await
+    }
+
+    async fn list(&self) -> Result<Vec<String>, StoreError> {
+        let inner = &self.inner;
+        let Some(entries) = inner.propfind(&inner.base, 1).await? else {
+            return Ok(Vec::new());
+        };
+        Ok(entries
+            .into_iter()
+            .filter(|e| dav_xml::is_child(&e.href, inner.base.path()))
+            .filter_map(|e| {
+                let name = dav_xml::last_segment(&e.href)?;
+                if name.starts_with(PARTIAL_PREFIX) {
+                    return None;
+                }
+                if e.collection {
+                    name.strip_suffix(SEGMENTS_SUFFIX).map(str::to_owned)
+                } else {
+                    Some(name)
+                }
+            })
+            .collect())
+    }
+
+    async fn delete(&self, path: &str) -> Result<(), StoreError> {
+        let inner = &self.inner;
+        inner.remove(&inner.url(path, false)).await?;
+        inner
+            .remove(&inner.url(&format!("{path}{SEGMENTS_SUFFIX}"), true))
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parents_stop_at_the_server() {
+        let u = Url::parse("https://h/remote.php/dav/files/a/").unwrap();
+        let p = parent(&u).unwrap();
+        assert_eq!(p.path(), "/remote.php/dav/files/");
+        let top = Url::parse("https://h/backups/").unwrap();
+        assert!(parent(&top).is_none());
+    }
+
+    #[test]
+    fn names_are_encoded_under_the_base() {
+        let s = WebdavStore::new(WebdavSettings {
+            url: Url::parse("http://h/dav/HA backups").unwrap(),
+            username: "u".into(),
+            password: Secret::new("p"),
+            segment: None,
+            client: reqwest::Client::new(),
+        });
+        assert_eq!(
+            s.inner.url("a b.tar.age", false).as_str(),
+            "http://h/dav/HA%20backups/a%20b.tar.age"
+        );
+        assert!(
+            s.inner
+                .url("x.segments", true)
+                .as_str()
+                .ends_with("/x.segments/")
+        );
+    }
+
+    #[test]
+    fn statuses_are_classified() {
+        assert_eq!(
+            status_error("x", StatusCode::UNAUTHORIZED, false).kind,
+            StoreErrorKind::Denied
+        );
+        let e = status_error("x", StatusCode::PAYLOAD_TOO_LARGE, false);
+        assert!(e.message.contains("segment_mb") && !e.retryable);
+        assert!(status_error("x", StatusCode::SERVICE_UNAVAILABLE, false).retryable);
+        assert!(!status_error("x", StatusCode::INSUFFICIENT_STORAGE, false).retryable);
+    }
+}

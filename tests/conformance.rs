@@ -4,7 +4,7 @@
 
 use crate::support::*;
 use bytes::Bytes;
-use lifeboat::config::{DestinationKind, DestinationSpec};
+use lifeboat::config::{DestinationKind, DestinationSpec, SftpAuth};
 use lifeboat::destinations::{Destination, StoreErrorKind};
 use lifeboat::history::RunStatus;
 use lifeboat::secret::Secret;
@@ -267,4 +267,67 @@ async fn webdav_over_https_trusts_only_a_pinned_certificate() {
     let e = wrong.store.list().await.unwrap_err();
     assert!(e.message.contains("not the pinned one"), "{e}");
     conforms(with_pin(Some(&pin))).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sftp_conforms_with_a_password_and_with_a_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let known = dir.path().join("sftp_known_hosts");
+    conforms(sftp_spec("nas", sftp_password(), Some(&known))).await;
+    let key = SftpAuth::Key {
+        path: env_or_die("LIFEBOAT_TEST_SFTP_KEY").into(),
+        passphrase: None,
+    };
+    conforms(sftp_spec("pi", key, Some(&known))).await;
+    refuses_wrong_credentials(
+        &sftp_spec(
+            "nas",
+            SftpAuth::Password(Secret::new("not-the-sftp-password")),
+            Some(&known),
+        ),
+        "not-the-sftp-password",
+    )
+    .await;
+}
+
+/// Trust on first use, then enforced; a pinned key is enforced from the start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sftp_host_keys_are_trusted_once_then_enforced() {
+    let dir = tempfile::tempdir().unwrap();
+    let known = dir.path().join("sftp_known_hosts");
+    let real = lifeboat::destinations::sftp::host_key_fingerprint(&env_or_die(
+        "LIFEBOAT_TEST_SFTP_HOST_KEY",
+    ))
+    .unwrap();
+
+    // First use: accepted and written down.
+    let spec = sftp_spec("nas", sftp_password(), Some(&known));
+    let d = lifeboat::destinations::open(&spec).unwrap();
+    assert!(d.store.list().await.unwrap().is_empty());
+    let remembered = std::fs::read_to_string(&known).unwrap();
+    assert!(remembered.contains(&real), "{remembered}");
+
+    // The server "changes" its key: what was remembered no longer matches, and nothing is sent.
+    let endpoint = env_or_die("LIFEBOAT_TEST_SFTP");
+    let fake = "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    std::fs::write(&known, format!("{endpoint} {fake}\n")).unwrap();
+    let d = lifeboat::destinations::open(&spec).unwrap();
+    let e = d.store.writer("x.tar.age", None).await.err().unwrap();
+    assert_eq!(e.kind, StoreErrorKind::Config, "{e}");
+    assert!(e.message.contains("changed from"), "{e}");
+    assert!(e.message.contains(&real), "{e}");
+
+    // Pinned: the right key works with no known-hosts file at all; a wrong one is refused.
+    let mut pinned = sftp_spec("nas", sftp_password(), None);
+    if let DestinationKind::Sftp { host_key, .. } = &mut pinned.kind {
+        *host_key = Some(real.clone());
+    }
+    let d = lifeboat::destinations::open(&pinned).unwrap();
+    assert!(d.store.list().await.unwrap().is_empty());
+    if let DestinationKind::Sftp { host_key, .. } = &mut pinned.kind {
+        *host_key = Some(fake.into());
+    }
+    let d = lifeboat::destinations::open(&pinned).unwrap();
+    let e = d.store.list().await.unwrap_err();
+    assert!(e.message.contains("not the pinned"), "{e}");
 }

@@ -157,11 +157,20 @@ struct CredentialArgs {
     /// WebDAV password (Nextcloud: an app password)
     #[arg(long, env = "LIFEBOAT_WEBDAV_PASSWORD", hide_env_values = true)]
     webdav_password: Option<String>,
+    /// SFTP password
+    #[arg(long, env = "LIFEBOAT_SFTP_PASSWORD", hide_env_values = true)]
+    sftp_password: Option<String>,
+    /// SFTP private key file (OpenSSH format, ed25519 or ECDSA)
+    #[arg(long, env = "LIFEBOAT_SFTP_KEY")]
+    sftp_key: Option<std::path::PathBuf>,
+    /// Passphrase of the SFTP private key
+    #[arg(long, env = "LIFEBOAT_SFTP_KEY_PASSPHRASE", hide_env_values = true)]
+    sftp_key_passphrase: Option<String>,
 }
 
 #[derive(Args)]
 pub(crate) struct RecoverArgs {
-    /// Where the copies are: file:///path, s3://bucket/prefix?endpoint=…, azure://account/container/prefix, webdav+https://host/folder
+    /// Where the copies are: file:///path, s3://bucket/prefix?endpoint=…, azure://account/container/prefix, webdav+https://host/folder, sftp://user@host/folder
     #[arg(long)]
     from: String,
     /// The copy to recover (its id, as listed) [default: the newest]
@@ -215,7 +224,7 @@ enum KeysCommand {
 
 #[derive(Args)]
 pub(crate) struct RestoreArgs {
-    /// Where the copies are: file:///path, s3://bucket/prefix?endpoint=…, azure://account/container/prefix, webdav+https://host/folder
+    /// Where the copies are: file:///path, s3://bucket/prefix?endpoint=…, azure://account/container/prefix, webdav+https://host/folder, sftp://user@host/folder
     #[arg(long)]
     from: String,
     /// The copy to restore (its id, as listed) [default: the newest]
@@ -461,6 +470,9 @@ impl CredentialArgs {
             azure_sas_token: secret(self.azure_sas_token.as_ref()),
             webdav_username: self.webdav_user.clone(),
             webdav_password: secret(self.webdav_password.as_ref()),
+            sftp_password: secret(self.sftp_password.as_ref()),
+            sftp_key: self.sftp_key.clone(),
+            sftp_key_passphrase: secret(self.sftp_key_passphrase.as_ref()),
         }
     }
 }

@@ -170,6 +170,18 @@ pub enum DestinationKind {
         endpoint: String,
         credential: AzureCredential,
     },
+    Sftp {
+        host: String,
+        port: u16,
+        username: String,
+        auth: SftpAuth,
+        /// The folder on the server.
+        path: String,
+        /// The `SHA256:` fingerprint the host key must have, when pinned.
+        host_key: Option<String>,
+        /// Where host keys trusted on first use are remembered.
+        known_hosts: Option<PathBuf>,
+    },
     Webdav {
         /// The folder copies go into.
         url: Url,
@@ -181,6 +193,20 @@ pub enum DestinationKind {
         certificate_sha256: Option<[u8; 32]>,
     },
 }
+
+/// How Lifeboat signs in to an SFTP server.
+#[derive(Debug, Clone)]
+pub enum SftpAuth {
+    Password(Secret),
+    /// An OpenSSH private key file (ed25519 or ECDSA), and its passphrase if it has one.
+    Key {
+        path: PathBuf,
+        passphrase: Option<Secret>,
+    },
+}
+
+/// The file in the data folder that remembers SFTP host keys trusted on first use.
+pub const SFTP_KNOWN_HOSTS: &str = "sftp_known_hosts";
 
 /// How Lifeboat signs in to Azure.
 #[derive(Debug, Clone)]
@@ -197,6 +223,7 @@ impl DestinationKind {
             Self::S3 { .. } => "s3",
             Self::Azure { .. } => "azure",
             Self::Webdav { .. } => "webdav",
+            Self::Sftp { .. } => "sftp",
         }
     }
 
@@ -223,6 +250,16 @@ impl DestinationKind {
                 ..
             } => format!("azure://{account}/{container}/{prefix}"),
             Self::Webdav { url, username, .. } => format!("{url} (as {username})"),
+            Self::Sftp {
+                host,
+                port,
+                username,
+                path,
+                ..
+            } => format!(
+                "sftp://{username}@{host}:{port}/{}",
+                path.trim_start_matches('/')
+            ),
         }
     }
 
@@ -262,6 +299,22 @@ impl DestinationKind {
                 "azure://{account}/{container}/{}?endpoint={endpoint}",
                 prefix.trim_end_matches('/')
             ),
+            Self::Sftp {
+                host,
+                port,
+                username,
+                path,
+                host_key,
+                ..
+            } => {
+                // An absolute folder keeps its leading slash: sftp://u@h:22//srv/backups.
+                let mut out = format!("sftp://{username}@{host}:{port}/{path}");
+                if let Some(k) = host_key {
+                    out.push_str("?host_key=");
+                    out.push_str(&k.replace('+', "%2B").replace('/', "%2F"));
+                }
+                out
+            }
             Self::Webdav {
                 url,
                 segment,

@@ -178,6 +178,29 @@ pub enum DestinationOptions {
         #[serde(default)]
         retention: Option<String>,
     },
+    /// A folder on any SSH server, over SFTP.
+    Sftp {
+        name: String,
+        host: String,
+        #[serde(default)]
+        port: Option<u16>,
+        username: String,
+        #[serde(default)]
+        password: Option<Secret>,
+        /// An OpenSSH private key file, e.g. `/ssl/lifeboat_ed25519`.
+        #[serde(default)]
+        private_key: Option<PathBuf>,
+        #[serde(default)]
+        private_key_passphrase: Option<Secret>,
+        /// The folder on the server (relative to the account's home unless it starts with `/`).
+        #[serde(default)]
+        path: Option<String>,
+        /// The server's public host key (`ssh-ed25519 AAAA…`) or its `SHA256:` fingerprint.
+        #[serde(default)]
+        host_key: Option<String>,
+        #[serde(default)]
+        retention: Option<String>,
+    },
     /// Azure Blob Storage, with an account key or a SAS token.
     Azure {
         name: String,
@@ -203,6 +226,7 @@ impl DestinationOptions {
             Self::Local { retention, .. }
             | Self::S3 { retention, .. }
             | Self::Webdav { retention, .. }
+            | Self::Sftp { retention, .. }
             | Self::Azure { retention, .. } => retention.as_deref(),
         }
     }

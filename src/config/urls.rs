@@ -4,8 +4,8 @@
 //!
 //! - sources: `folder:/path`, `core:http://host:8123`, `supervisor:` (inside the add-on)
 //! - destinations: `file:///path` (or a plain absolute path), `s3://bucket/prefix?endpoint=…&region=…`,
-//!   `azure://account/container/prefix?endpoint=…`, `webdav+https://host/path?segment_mb=…`; each
-//!   takes `name=…`.
+//!   `azure://account/container/prefix?endpoint=…`, `webdav+https://host/path?segment_mb=…`,
+//!   `sftp://user@host:22/folder?host_key=…` (`//` before an absolute folder); each takes `name=…`.
 
 use super::Problem;
 use super::options::{DestinationOptions, SourceOptions};
@@ -23,6 +23,9 @@ pub struct Credentials {
     pub azure_sas_token: Option<Secret>,
     pub webdav_username: Option<String>,
     pub webdav_password: Option<Secret>,
+    pub sftp_password: Option<Secret>,
+    pub sftp_key: Option<PathBuf>,
+    pub sftp_key_passphrase: Option<Secret>,
 }
 
 fn bad(field: &str, message: String) -> Problem {
@@ -122,11 +125,12 @@ fn destination_from_url(
         "s3" => &["name", "endpoint", "region", "path_style", "keep"],
         "azure" | "azblob" => &["name", "endpoint", "keep"],
         "webdav+http" | "webdav+https" => &["name", "keep", "segment_mb", "certificate_sha256"],
+        "sftp" => &["name", "keep", "host_key"],
         other => {
             return Err(bad(
                 field,
                 format!(
-                    "{other:?} is not a destination kind; use file://, s3://, azure:// or webdav+https://"
+                    "{other:?} is not a destination kind; use file://, s3://, azure://, webdav+https:// or sftp://"
                 ),
             ));
         }
@@ -144,6 +148,7 @@ fn destination_from_url(
         "file" => "local",
         "s3" => "s3",
         "webdav+http" | "webdav+https" => "webdav",
+        "sftp" => "sftp",
         _ => "azure",
     };
     let name = query.remove("name").unwrap_or_else(|| {
@@ -196,6 +201,27 @@ fn destination_from_url(
                     .clone()
                     .unwrap_or_else(|| Secret::new("")),
                 path_style,
+                retention,
+            })
+        }
+        "sftp" => {
+            let path = url.path().strip_prefix('/').unwrap_or(url.path());
+            Ok(DestinationOptions::Sftp {
+                name,
+                host,
+                port: url.port(),
+                username: percent_encoding::percent_decode_str(url.username())
+                    .decode_utf8_lossy()
+                    .into_owned(),
+                password: creds.sftp_password.clone(),
+                private_key: creds.sftp_key.clone(),
+                private_key_passphrase: creds.sftp_key_passphrase.clone(),
+                path: Some(
+                    percent_encoding::percent_decode_str(path)
+                        .decode_utf8_lossy()
+                        .into_owned(),
+                ),
+                host_key: query.remove("host_key"),
                 retention,
             })
         }
@@ -293,6 +319,7 @@ mod tests {
                 DestinationOptions::Local { name, .. }
                 | DestinationOptions::S3 { name, .. }
                 | DestinationOptions::Webdav { name, .. }
+                | DestinationOptions::Sftp { name, .. }
                 | DestinationOptions::Azure { name, .. } => name.as_str(),
             })
             .collect();
@@ -325,9 +352,12 @@ mod tests {
             azure_account_key: Some(Secret::new("K")),
             webdav_username: Some("alice".into()),
             webdav_password: Some(Secret::new("app-password")),
+            sftp_password: Some(Secret::new("sftp-password")),
             ..Credentials::default()
         };
         for url in [
+            "sftp://pi@nas.local:2222/backups/ha?host_key=SHA256:MfndkZGI39VvdzBkMsUGnbSys27p6LWm2LNET71VvW8",
+            "sftp://pi@nas.local//srv/backups",
             "webdav+https://cloud.example.com/remote.php/dav/files/alice/HA%20backups?segment_mb=50",
             "webdav+http://nas.local:5005/backups",
             "s3://home/ha?region=us-west-004&endpoint=https://s3.us-west-004.backblazeb2.com",

@@ -6,7 +6,7 @@ use super::options::{
 };
 use super::{
     AlertKind, AlertSpec, AzureCredential, Config, ConfigError, DestinationKind, DestinationSpec,
-    EncryptionSpec, Env, Problem, ScheduleSpec, SourceMode, SourceSpec, SupervisorMethod,
+    EncryptionSpec, Env, Problem, ScheduleSpec, SftpAuth, SourceMode, SourceSpec, SupervisorMethod,
 };
 use crate::retention::Policy;
 use crate::secret::Secret;
@@ -34,7 +34,13 @@ pub fn validate(
         Policy::default(),
         &mut problems,
     );
-    let destinations = destinations(opts.destinations, default_policy, &mut problems);
+    let data_dir = opts.data_dir.unwrap_or(default_data_dir);
+    let mut destinations = destinations(opts.destinations, default_policy, &mut problems);
+    for d in &mut destinations {
+        if let DestinationKind::Sftp { known_hosts, .. } = &mut d.kind {
+            *known_hosts = Some(data_dir.join(super::SFTP_KNOWN_HOSTS));
+        }
+    }
     let schedule = schedule(opts.schedule, env, &mut problems);
     let alert = opts.alert.and_then(|a| alert(a, &mut problems));
     let stale_hours = opts.stale_after_hours.unwrap_or(super::DEFAULT_STALE_HOURS);
@@ -78,7 +84,7 @@ pub fn validate(
     }
     match (source, encryption) {
         (Some(source), Some(encryption)) if problems.is_empty() => Ok(Config {
-            data_dir: opts.data_dir.unwrap_or(default_data_dir),
+            data_dir,
             source,
             destinations,
             encryption,
@@ -459,6 +465,89 @@ fn destination(
                     region,
                     access_key_id,
                     secret_access_key,
+                },
+            )
+        }
+        DestinationOptions::Sftp {
+            name,
+            host,
+            port,
+            username,
+            password,
+            private_key,
+            private_key_passphrase,
+            path,
+            host_key,
+            ..
+        } => {
+            if host.is_empty() || host.contains(['/', ' ', '@']) {
+                problems.push(problem(
+                    &format!("{at}.host"),
+                    "give the server's name or address only, like nas.local or 192.168.1.20",
+                ));
+            }
+            if port == Some(0) {
+                problems.push(problem(
+                    &format!("{at}.port"),
+                    "0 is not a port; SSH uses 22",
+                ));
+            }
+            if username.is_empty() {
+                problems.push(problem(&format!("{at}.username"), "the user name is empty"));
+            }
+            let password = non_empty_secret(password);
+            let private_key = private_key.filter(|p| !p.as_os_str().is_empty());
+            let auth = match (password, private_key) {
+                (Some(p), None) => Some(SftpAuth::Password(p)),
+                (None, Some(path)) => {
+                    if !path.is_absolute() {
+                        problems.push(problem(
+                            &format!("{at}.private_key"),
+                            &format!(
+                                "{} must be an absolute path to the key file, like /ssl/lifeboat_ed25519",
+                                path.display()
+                            ),
+                        ));
+                    }
+                    Some(SftpAuth::Key {
+                        path,
+                        passphrase: non_empty_secret(private_key_passphrase),
+                    })
+                }
+                (Some(_), Some(_)) => {
+                    problems.push(problem(
+                        &format!("{at}.password"),
+                        "set either password or private_key, not both",
+                    ));
+                    None
+                }
+                (None, None) => {
+                    problems.push(problem(
+                        &format!("{at}.password"),
+                        "set password, or private_key (the path of an OpenSSH key file)",
+                    ));
+                    None
+                }
+            };
+            let host_key = host_key.filter(|k| !k.trim().is_empty()).and_then(|k| {
+                match crate::destinations::sftp::host_key_fingerprint(&k) {
+                    Ok(f) => Some(f),
+                    Err(e) => {
+                        problems.push(problem(&format!("{at}.host_key"), &e));
+                        None
+                    }
+                }
+            });
+            (
+                name,
+                DestinationKind::Sftp {
+                    host,
+                    port: port.unwrap_or(22),
+                    username,
+                    auth: auth?,
+                    path: path.unwrap_or_default(),
+                    host_key,
+                    known_hosts: None,
                 },
             )
         }
@@ -887,6 +976,81 @@ mod tests {
                          certificate_sha256 = "00000000000000000000000000000000000000000000000000000000000000ff""#)
         .unwrap_err();
         assert!(err.to_string().contains("needs an https://"), "{err}");
+    }
+
+    #[test]
+    fn sftp_settings_are_checked_and_remember_host_keys_in_the_data_folder() {
+        let sftp = |extra: &str| {
+            check(
+                &format!(
+                    r#"
+                    data_dir = "/var/lib/lifeboat"
+                    [source]
+                    type = "folder"
+                    path = "/backup"
+                    [[destinations]]
+                    type = "sftp"
+                    name = "pi"
+                    {extra}
+                    "#
+                ),
+                &Env::default(),
+            )
+        };
+        let ok = sftp(
+            r#"host = "nas.local"
+                         username = "pi"
+                         private_key = "/ssl/lifeboat_ed25519"
+                         host_key = "SHA256:MfndkZGI39VvdzBkMsUGnbSys27p6LWm2LNET71VvW8""#,
+        )
+        .unwrap();
+        let DestinationKind::Sftp {
+            port,
+            auth,
+            known_hosts,
+            ..
+        } = &ok.destinations[0].kind
+        else {
+            panic!("sftp expected")
+        };
+        assert_eq!(*port, 22);
+        assert!(matches!(
+            auth,
+            SftpAuth::Key {
+                passphrase: None,
+                ..
+            }
+        ));
+        assert_eq!(
+            known_hosts.as_deref(),
+            Some(Path::new("/var/lib/lifeboat/sftp_known_hosts"))
+        );
+
+        let err = sftp(
+            r#"host = "pi@nas.local"
+                          port = 0
+                          username = ""
+                          host_key = "ssh-rsa nonsense""#,
+        )
+        .unwrap_err();
+        assert_eq!(
+            fields(&err),
+            [
+                "destinations[0].host",
+                "destinations[0].port",
+                "destinations[0].username",
+                "destinations[0].password",
+                "destinations[0].host_key",
+            ]
+        );
+        let err = sftp(
+            r#"host = "nas"
+                          username = "pi"
+                          password = "p"
+                          private_key = "keys/id""#,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("not both"), "{err}");
     }
 
     #[test]

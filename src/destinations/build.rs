@@ -1,8 +1,9 @@
 //! Builds a [`Destination`] from its validated settings: an OpenDAL operator for the object
 //! stores and folders (with retries for passing failures and time limits so a dead server cannot
-//! hang a run), Lifeboat's own streaming client for WebDAV.
+//! hang a run), Lifeboat's own streaming clients for WebDAV and SFTP.
 
 use super::opendal_store::{OpendalStore, classify};
+use super::sftp::{SftpSettings, SftpStore, SharedSftpStore};
 use super::webdav::{WebdavSettings, WebdavStore};
 use super::{Destination, Store, StoreError, StoreErrorKind, pinned_tls, webdav};
 use crate::config::{AzureCredential, DestinationKind, DestinationSpec};
@@ -43,6 +44,23 @@ pub fn open(spec: &DestinationSpec) -> Result<Destination, StoreError> {
                 client: webdav::client(tls)?,
             }))
         }
+        DestinationKind::Sftp {
+            host,
+            port,
+            username,
+            auth,
+            path,
+            host_key,
+            known_hosts,
+        } => Arc::new(SharedSftpStore(Arc::new(SftpStore::new(SftpSettings {
+            host: host.clone(),
+            port: *port,
+            username: username.clone(),
+            auth: auth.clone(),
+            path: path.clone(),
+            host_key: host_key.clone(),
+            known_hosts: known_hosts.clone(),
+        })))),
         _ => Arc::new(opendal(&spec.kind)?),
     };
     Ok(Destination {
@@ -57,7 +75,9 @@ pub fn open(spec: &DestinationSpec) -> Result<Destination, StoreError> {
 
 fn opendal(kind: &DestinationKind) -> Result<OpendalStore, StoreError> {
     let secrets = match kind {
-        DestinationKind::Local { .. } | DestinationKind::Webdav { .. } => Vec::new(),
+        DestinationKind::Local { .. }
+        | DestinationKind::Webdav { .. }
+        | DestinationKind::Sftp { .. } => Vec::new(),
         DestinationKind::S3 {
             secret_access_key, ..
         } => vec![secret_access_key.clone()],
@@ -115,10 +135,10 @@ fn opendal(kind: &DestinationKind) -> Result<OpendalStore, StoreError> {
             };
             Operator::new(builder)
         }
-        DestinationKind::Webdav { .. } => {
+        DestinationKind::Webdav { .. } | DestinationKind::Sftp { .. } => {
             return Err(StoreError::new(
                 StoreErrorKind::Config,
-                "WebDAV is served by Lifeboat's own client",
+                "WebDAV and SFTP are served by Lifeboat's own clients",
             ));
         }
     }

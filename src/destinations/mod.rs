@@ -14,6 +14,7 @@ pub mod layout;
 pub mod manifest;
 pub mod opendal_store;
 pub mod pinned_tls;
+pub mod sftp;
 pub mod webdav;
 
 use async_trait::async_trait;

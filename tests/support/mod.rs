@@ -4,7 +4,9 @@
 pub mod ha_double;
 pub mod ingress_proxy;
 
-use lifeboat::config::{AzureCredential, DestinationKind, DestinationSpec, EncryptionSpec};
+use lifeboat::config::{
+    AzureCredential, DestinationKind, DestinationSpec, EncryptionSpec, SftpAuth,
+};
 use lifeboat::destinations::{self, Destination};
 use lifeboat::history::History;
 use lifeboat::pipeline::SystemClock;
@@ -129,6 +131,30 @@ pub fn webdav_spec(name: &str, env_url: &str, segment_mb: Option<u64>) -> Destin
             certificate_sha256: None,
         },
     }
+}
+
+/// An SFTP destination in a fresh folder under the test account's home, signing in with `auth`,
+/// remembering host keys in `known_hosts`.
+pub fn sftp_spec(name: &str, auth: SftpAuth, known_hosts: Option<&Path>) -> DestinationSpec {
+    let at = env_or_die("LIFEBOAT_TEST_SFTP");
+    let (host, port) = at.split_once(':').unwrap();
+    DestinationSpec {
+        name: name.into(),
+        retention: Default::default(),
+        kind: DestinationKind::Sftp {
+            host: host.into(),
+            port: port.parse().unwrap(),
+            username: env_or_die("LIFEBOAT_TEST_SFTP_USER"),
+            auth,
+            path: format!("{}/ha backups", unique("sftp")),
+            host_key: None,
+            known_hosts: known_hosts.map(Path::to_owned),
+        },
+    }
+}
+
+pub fn sftp_password() -> SftpAuth {
+    SftpAuth::Password(Secret::new(env_or_die("LIFEBOAT_TEST_SFTP_PASSWORD")))
 }
 
 pub fn local_spec(name: &str, dir: &Path) -> DestinationSpec {

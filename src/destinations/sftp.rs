@@ -1,0 +1,672 @@
+//! [`Store`] over SFTP (any SSH server: a NAS, a Raspberry Pi at a friend's, a VPS), in pure Rust
+//! (russh + russh-sftp): password or key sign-in, and the server's host key checked every time.
+//!
+//! - Host keys: a pinned `host_key` (an OpenSSH public key line or its `SHA256:` fingerprint) is
+//!   enforced. Without one, the first key seen is trusted and written to the known-hosts file in
+//!   Lifeboat's data folder (the log and the panel show it); from then on a different key is
+//!   refused, which is what a man in the middle looks like.
+//! - Uploads stream into a hidden temporary file, are flushed to the server's disk (`fsync`, when
+//!   the server offers it) and renamed into place.
+//! - One SSH connection is kept and shared; a broken one is replaced at the next request.
+
+use super::{ObjectWriter, Store, StoreError, StoreErrorKind};
+use crate::config::SftpAuth;
+use crate::secret::Secret;
+use async_trait::async_trait;
+use bytes::Bytes;
+use russh::client;
+use russh::keys::{HashAlg, PrivateKeyWithHashAlg};
+use russh_sftp::client::SftpSession;
+use russh_sftp::client::error::Error as SftpError;
+use russh_sftp::client::fs::File;
+use russh_sftp::protocol::StatusCode;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWriteExt, ReadBuf};
+
+/// Temporary names start with this; listings never show them.
+pub const PARTIAL_PREFIX: &str = ".lifeboat-partial-";
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Settings for an SFTP store.
+#[derive(Clone)]
+pub struct SftpSettings {
+    pub host: String,
+    pub port: u16,
+    pub username: String,
+    pub auth: SftpAuth,
+    /// The folder on the server (relative paths start at the account's home).
+    pub path: String,
+    /// The `SHA256:` fingerprint the server's host key must have.
+    pub host_key: Option<String>,
+    /// Where keys trusted on first use are kept (`None`: trusted for this process only).
+    pub known_hosts: Option<PathBuf>,
+}
+
+/// Checks the server's host key during the handshake, remembering why it refused.
+struct HostCheck {
+    endpoint: String,
+    pin: Option<String>,
+    known_hosts: Option<PathBuf>,
+    refusal: Arc<Mutex<Option<String>>>,
+}
+
+impl HostCheck {
+    fn refuse(&self, why: String) -> bool {
+        if let Ok(mut r) = self.refusal.lock() {
+            *r = Some(why);
+        }
+        false
+    }
+
+    fn judge(&self, seen: &str) -> bool {
+        if let Some(pin) = &self.pin {
+            if seen == pin {
+                return true;
+            }
+            return self.refuse(format!(
+                "the server's host key is {seen}, not the pinned {pin}: if the server was \
+                 reinstalled, pin its new key; otherwise someone may be in between"
+            ));
+        }
+        let Some(file) = &self.known_hosts else {
+            tracing::warn!(
+                "trusting {} host key {seen} for this run only (no data folder to remember it)",
+                self.endpoint
+            );
+            return true;
+        };
+        match known_key(file, &self.endpoint) {
+            Ok(Some(known)) if known == seen => true,
+            Ok(Some(known)) => self.refuse(format!(
+                "the server's host key changed from {known} (trusted since first use) to {seen}: \
+                 if the server was reinstalled, set host_key to the new key; otherwise someone \
+                 may be in between"
+            )),
+            Ok(None) => match remember_key(file, &self.endpoint, seen) {
+                Ok(()) => {
+                    tracing::warn!(
+                        "trusting {} on first use: host key {seen} (set host_key to pin it)",
+                        self.endpoint
+                    );
+                    true
+                }
+                Err(e) => self.refuse(format!(
+                    "cannot remember the host key in {}: {e}",
+                    file.display()
+                )),
+            },
+            Err(e) => self.refuse(format!("cannot read {}: {e}", file.display())),
+        }
+    }
+}
+
+impl client::Handler for HostCheck {
+    type Error = russh::Error;
+
+    async fn check_server_key(
+        &mut self,
+        key: &russh::keys::PublicKey,
+    ) -> Result<bool, Self::Error> {
+        Ok(self.judge(&key.fingerprint(HashAlg::Sha256).to_string()))
+    }
+}
+
+/// The fingerprint remembered for `endpoint`, if any. Lines are `host:port SHA256:…`.
+fn known_key(file: &std::path::Path, endpoint: &str) -> std::io::Result<Option<String>> {
+    let text = match std::fs::read_to_string(file) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    Ok(text.lines().find_map(|l| {
+        let (who, key) = l.split_once(' ')?;
+        (who == endpoint).then(|| key.trim().to_owned())
+    }))
+}
+
+fn remember_key(file: &std::path::Path, endpoint: &str, key: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Some(dir) = file.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(file)?;
+    writeln!(f, "{endpoint} {key}")?;
+    f.sync_all()
+}
+
+/// The `SHA256:` fingerprint of a host key given as an OpenSSH public key line, or the
+/// fingerprint itself.
+///
+/// # Errors
+/// A message saying what a host key looks like.
+pub fn host_key_fingerprint(raw: &str) -> Result<String, String> {
+    let raw = raw.trim();
+    if let Some(b64) = raw.strip_prefix("SHA256:") {
+        let ok = b64.len() == 43
+            && b64
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/');
+        return if ok {
+            Ok(raw.to_owned())
+        } else {
+            Err("a SHA256: fingerprint has 43 base64 characters after the colon".into())
+        };
+    }
+    russh::keys::PublicKey::from_openssh(raw)
+        .map(|k| k.fingerprint(HashAlg::Sha256).to_string())
+        .map_err(|_| {
+            "give the server's public host key (a line like `ssh-ed25519 AAAA…`, from \
+             ssh-keyscan) or its SHA256: fingerprint"
+                .into()
+        })
+}
+
+/// A live connection: the SSH session (kept so the channel stays open) and SFTP over it.
+struct Conn {
+    ssh: client::Handle<HostCheck>,
+    sftp: SftpSession,
+}
+
+/// An SFTP folder as a store.
+pub struct SftpStore {
+    settings: SftpSettings,
+    conn: tokio::sync::Mutex<Option<Arc<Conn>>>,
+    root_ready: tokio::sync::OnceCell<()>,
+}
+
+impl SftpStore {
+    /// A store for `settings`. Nothing is contacted yet.
+    pub fn new(settings: SftpSettings) -> Self {
+        Self {
+            settings,
+            conn: tokio::sync::Mutex::new(None),
+            root_ready: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    fn endpoint(&self) -> String {
+        format!("{}:{}", self.settings.host, self.settings.port)
+    }
+
+    fn path(&self, name: &str) -> String {
+        let root = self.settings.path.trim_end_matches('/');
+        if root.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{root}/{name}")
+        }
+    }
+
+    /// The shared connection, made (again) when there is none or it broke.
+    async fn conn(&self) -> Result<Arc<Conn>, StoreError> {
+        let mut slot = self.conn.lock().await;
+        if let Some(c) = slot.as_ref().filter(|c| !c.ssh.is_closed()) {
+            return Ok(Arc::clone(c));
+        }
+        let c = Arc::new(self.connect().await?);
+        *slot = Some(Arc::clone(&c));
+        Ok(c)
+    }
+
+    /// Forgets a connection that failed, so the next request makes a new one.
+    async fn forget(&self, e: &StoreError) {
+        if e.kind == StoreErrorKind::Unavailable {
+            *self.conn.lock().await = None;
+        }
+    }
+
+    async fn connect(&self) -> Result<Conn, StoreError> {
+        let s = &self.settings;
+        let endpoint = self.endpoint();
+        let refusal = Arc::new(Mutex::new(None));
+        let check = HostCheck {
+            endpoint: endpoint.clone(),
+            pin: s.host_key.clone(),
+            known_hosts: s.known_hosts.clone(),
+            refusal: Arc::clone(&refusal),
+        };
+        let config = Arc::new(client::Config {
+            inactivity_timeout: Some(Duration::from_secs(300)),
+            keepalive_interval: Some(Duration::from_secs(30)),
+            ..client::Config::default()
+        });
+        let connecting = client::connect(config, (s.host.as_str(), s.port), check);
+        let mut ssh = match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
+            Err(_) => {
+                return Err(unavailable(format!(
+                    "{endpoint} did not answer within {CONNECT_TIMEOUT:?}"
+                )));
+            }
+            Ok(Err(e)) => {
+                let refused = refusal.lock().ok().and_then(|mut r| r.take());
+                return Err(match refused {
+                    Some(why) => StoreError::new(StoreErrorKind::Config, why),
+                    None => unavailable(format!("cannot connect to {endpoint}: {e}")),
+                });
+            }
+            Ok(Ok(h)) => h,
+        };
+        let signed_in = match &s.auth {
+            SftpAuth::Password(p) => ssh
+                .authenticate_password(&s.username, p.expose())
+                .await
+                .map_err(|e| unavailable(format!("signing in to {endpoint}: {e}")))?,
+            SftpAuth::Key { path, passphrase } => {
+                let text = tokio::fs::read_to_string(path).await.map_err(|e| {
+                    StoreError::new(
+                        StoreErrorKind::Config,
+                        format!("cannot read the private key {}: {e}", path.display()),
+                    )
+                })?;
+                let key = russh::keys::decode_secret_key(
+                    &text,
+                    passphrase.as_ref().map(Secret::expose),
+                )
+                .map_err(|e| {
+                    StoreError::new(
+                        StoreErrorKind::Config,
+                        format!(
+                            "the private key {} cannot be used: {e} (ed25519 and ECDSA keys in \
+                             OpenSSH format work; a key with a passphrase needs \
+                             private_key_passphrase)",
+                            path.display()
+                        ),
+                    )
+                })?;
+                ssh.authenticate_publickey(
+                    &s.username,
+                    PrivateKeyWithHashAlg::new(Arc::new(key), None),
+                )
+                .await
+                .map_err(|e| unavailable(format!("signing in to {endpoint}: {e}")))?
+            }
+        };
+        if !signed_in.success() {
+            return Err(StoreError::new(
+                StoreErrorKind::Denied,
+                format!(
+                    "{endpoint} refused the credentials of {}: check the user name and the \
+                     password or key",
+                    s.username
+                ),
+            ));
+        }
+        let channel = ssh
+            .channel_open_session()
+            .await
+            .map_err(|e| unavailable(format!("opening a channel on {endpoint}: {e}")))?;
+        channel
+            .request_subsystem(true, "sftp")
+            .await
+            .map_err(|e| unavailable(format!("starting SFTP on {endpoint}: {e}")))?;
+        let sftp = SftpSession::new(channel.into_stream()).await.map_err(|e| {
+            StoreError::new(
+                StoreErrorKind::Config,
+                format!("{endpoint} does not offer SFTP: {e}"),
+            )
+        })?;
+        sftp.set_timeout(120);
+        Ok(Conn { ssh, sftp })
+    }
+
+    /// Runs one SFTP request on the shared connection, replacing the connection if it broke.
+    async fn with<T, F, Fut>(&self, what: &str, f: F) -> Result<T, StoreError>
+    where
+        F: FnOnce(Arc<Conn>) -> Fut,
+        Fut: std::future::Future<Output = Result<T, SftpError>>,
+    {
+        let c = self.conn().await?;
+        match f(c).await {
+            Ok(v) => Ok(v),
+            Err(e) => {
+                let e = sftp_error(what, e);
+                self.forget(&e).await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Creates the destination folder and its parents once.
+    async fn ensure_root(&self) -> Result<(), StoreError> {
+        self.root_ready
+            .get_or_try_init(|| async {
+                let root = self.settings.path.trim_end_matches('/');
+                let mut at = String::new();
+                for part in root.split('/') {
+                    if part.is_empty() {
+                        at.push('/');
+                        continue;
+                    }
+                    at.push_str(part);
+                    let dir = at.clone();
+                    let exists = self
+                        .with(&format!("looking at {dir}"), |c| async move {
+                            match c.sftp.metadata(dir).await {
+                                Ok(m) => Ok(m.is_dir()),
+                                Err(SftpError::Status(s))
+                                    if s.status_code == StatusCode::NoSuchFile =>
+                                {
+                                    Ok(false)
+                                }
+                                Err(e) => Err(e),
+                            }
+                        })
+                        .await?;
+                    if !exists {
+                        let dir = at.clone();
+                        self.with(&format!("creating the folder {dir}"), |c| async move {
+                            c.sftp.create_dir(dir).await
+                        })
+                        .await?;
+                    }
+                    at.push('/');
+                }
+                Ok(())
+            })
+            .await
+            .copied()
+    }
+
+    /// Renames `from` onto `to`, replacing it (SFTP's own rename refuses an existing target).
+    async fn rename(&self, from: &str, to: &str) -> Result<(), StoreError> {
+        let what = format!("moving {to} into place");
+        let (f, t) = (from.to_owned(), to.to_owned());
+        let first = self
+            .with(&what, |c| async move { c.sftp.rename(f, t).await })
+            .await;
+        if first.is_ok() {
+            return Ok(());
+        }
+        self.delete_path(to).await?;
+        let (f, t) = (from.to_owned(), to.to_owned());
+        self.with(&what, |c| async move { c.sftp.rename(f, t).await })
+            .await
+    }
+
+    async fn delete_path(&self, path: &str) -> Result<(), StoreError> {
+        let p = path.to_owned();
+        match self
+            .with(&format!("deleting {path}"), |c| async move {
+                c.sftp.remove_file(p).await
+            })
+            .await
+        {
+            Err(e) if e.kind == StoreErrorKind::NotFound => Ok(()),
+            other => other,
+        }
+    }
+
+    async fn size(&self, path: &str) -> Result<u64, StoreError> {
+        let p = path.to_owned();
+        let m = self
+            .with(&format!("looking at {path}"), |c| async move {
+                c.sftp.metadata(p).await
+            })
+            .await?;
+        Ok(m.len())
+    }
+
+    async fn create(&self, path: &str) -> Result<(Arc<Conn>, File), StoreError> {
+        let c = self.conn().await?;
+        match c.sftp.create(path).await {
+            Ok(f) => Ok((c, f)),
+            Err(e) => {
+                let e = sftp_error(&format!("creating {path}"), e);
+                self.forget(&e).await;
+                Err(e)
+            }
+        }
+    }
+}
+
+fn unavailable(message: String) -> StoreError {
+    StoreError {
+        kind: StoreErrorKind::Unavailable,
+        retryable: true,
+        message,
+    }
+}
+
+/// Classifies an SFTP failure.
+fn sftp_error(what: &str, e: SftpError) -> StoreError {
+    match &e {
+        SftpError::Status(s) => {
+            let kind = match s.status_code {
+                StatusCode::NoSuchFile => StoreErrorKind::NotFound,
+                StatusCode::PermissionDenied => StoreErrorKind::Denied,
+                StatusCode::NoConnection | StatusCode::ConnectionLost => {
+                    return unavailable(format!("{what}: {e}"));
+                }
+                _ => StoreErrorKind::Other,
+            };
+            let hint = match kind {
+                StoreErrorKind::NotFound => "not found: ",
+                StoreErrorKind::Denied => "the account lacks permission: ",
+                _ => "",
+            };
+            StoreError::new(kind, format!("{what}: {hint}{e}"))
+        }
+        SftpError::IO(_) | SftpError::Timeout => unavailable(format!("{what}: {e}")),
+        _ => StoreError::new(StoreErrorKind::Other, format!("{what}: {e}")),
+    }
+}
+
+fn io_error(what: &str, e: &std::io::Error) -> StoreError {
+    unavailable(format!("{what}: {e}"))
+}
+
+fn temp_name(name: &str) -> String {
+    let mut b = [0u8; 6];
+    if getrandom::getrandom(&mut b).is_err() {
+        static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        b.copy_from_slice(&n.to_le_bytes()[..6]);
+    }
+    format!("{PARTIAL_PREFIX}{}-{name}", hex::encode(b))
+}
+
+/// A file being uploaded; it keeps its connection alive.
+struct SftpWriter {
+    store: Arc<SftpStore>,
+    _conn: Arc<Conn>,
+    file: Option<File>,
+    temp: String,
+    real: String,
+}
+
+#[async_trait]
+impl ObjectWriter for SftpWriter {
+    async fn write(&mut self, chunk: Bytes) -> Result<(), StoreError> {
+        let Some(f) = self.file.as_mut() else {
+            return Err(StoreError::new(StoreErrorKind::Other, "the upload ended"));
+        };
+        f.write_all(&chunk)
+            .await
+            .map_err(|e| io_error(&format!("uploading {}", self.real), &e))
+    }
+
+    async fn finish(mut self: Box<Self>) -> Result<(), StoreError> {
+        let Some(mut f) = self.file.take() else {
+            return Err(StoreError::new(StoreErrorKind::Other, "the upload ended"));
+        };
+        let what = format!("uploading {}", self.real);
+        f.flush().await.map_err(|e| io_error(&what, &e))?;
+        // On the server's disk before it gets its name; servers without fsync@openssh.com
+        // answer that they do not support it, which is not a failure of the upload.
+        if let Err(e) = f.sync_all().await {
+            tracing::debug!("{what}: the server cannot fsync ({e})");
+        }
+        f.shutdown().await.map_err(|e| io_error(&what, &e))?;
+        self.store.rename(&self.temp, &self.real).await
+    }
+
+    async fn abort(mut self: Box<Self>) -> Result<(), StoreError> {
+        drop(self.file.take());
+        self.store.delete_path(&self.temp).await
+    }
+}
+
+/// A file being read; it keeps its connection alive.
+struct SftpReader {
+    _conn: Arc<Conn>,
+    file: File,
+}
+
+impl AsyncRead for SftpReader {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.file).poll_read(cx, buf)
+    }
+}
+
+/// The store is shared with its writers (they rename through it), so it lives in an `Arc`.
+pub struct SharedSftpStore(pub Arc<SftpStore>);
+
+#[async_trait]
+impl Store for SharedSftpStore {
+    async fn writer(
+        &self,
+        path: &str,
+        _size_hint: Option<u64>,
+    ) -> Result<Box<dyn ObjectWriter>, StoreError> {
+        let s = &self.0;
+        s.ensure_root().await?;
+        let temp = s.path(&temp_name(path));
+        let (conn, file) = s.create(&temp).await?;
+        Ok(Box::new(SftpWriter {
+            store: Arc::clone(s),
+            _conn: conn,
+            file: Some(file),
+            temp,
+            real: s.path(path),
+        }))
+    }
+
+    async fn reader(&self, path: &str) -> Result<Box<dyn AsyncRead + Send + Unpin>, StoreError> {
+        let s = &self.0;
+        let c = s.conn().await?;
+        match c.sftp.open(s.path(path)).await {
+            Ok(file) => Ok(Box::new(SftpReader { _conn: c, file })),
+            Err(e) => {
+                let e = sftp_error(&format!("reading {path}"), e);
+                s.forget(&e).await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn read_small(&self, path: &str, limit: u64) -> Result<Vec<u8>, StoreError> {
+        let s = &self.0;
+        let full = s.path(path);
+        let len = s.size(&full).await?;
+        if len > limit {
+            return Err(StoreError::new(
+                StoreErrorKind::Other,
+                format!("{path} is {len} bytes, more than the {limit} expected"),
+            ));
+        }
+        s.with(&format!("reading {path}"), |c| async move {
+            c.sftp.read(full).await
+        })
+        .await
+    }
+
+    async fn write_small(&self, path: &str, data: Vec<u8>) -> Result<(), StoreError> {
+        let s = &self.0;
+        s.ensure_root().await?;
+        let temp = s.path(&temp_name(path));
+        let (_conn, mut file) = s.create(&temp).await?;
+        let what = format!("uploading {path}");
+        file.write_all(&data)
+            .await
+            .map_err(|e| io_error(&what, &e))?;
+        file.shutdown().await.map_err(|e| io_error(&what, &e))?;
+        s.rename(&temp, &s.path(path)).await
+    }
+
+    async fn list(&self) -> Result<Vec<String>, StoreError> {
+        let s = &self.0;
+        let root = match s.settings.path.trim_end_matches('/') {
+            "" => ".".to_owned(),
+            r => r.to_owned(),
+        };
+        let listed = s
+            .with(&format!("listing {root}"), |c| async move {
+                c.sftp.read_dir(root).await
+            })
+            .await;
+        match listed {
+            Ok(entries) => Ok(entries
+                .filter(|e| e.file_type().is_file())
+                .map(|e| e.file_name())
+                .filter(|n| !n.starts_with(PARTIAL_PREFIX))
+                .collect()),
+            Err(e) if e.kind == StoreErrorKind::NotFound => Ok(Vec::new()),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn delete(&self, path: &str) -> Result<(), StoreError> {
+        let s = &self.0;
+        s.delete_path(&s.path(path)).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HOST_KEY: &str =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIK7NtVEu+1Fr9yJMCB1jqFRYHP3+a91jCTcOhxKm9s6+ test";
+
+    #[test]
+    fn host_keys_are_taken_as_lines_or_fingerprints() {
+        // As `ssh-keygen -lf` prints it.
+        let fp = host_key_fingerprint(HOST_KEY).unwrap();
+        assert_eq!(fp, "SHA256:MfndkZGI39VvdzBkMsUGnbSys27p6LWm2LNET71VvW8");
+        assert_eq!(host_key_fingerprint(&fp).unwrap(), fp);
+        assert!(host_key_fingerprint("SHA256:short").is_err());
+        assert!(host_key_fingerprint("ssh-ed25519 notbase64").is_err());
+    }
+
+    #[test]
+    fn a_first_key_is_remembered_and_a_changed_one_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("sftp_known_hosts");
+        let check = HostCheck {
+            endpoint: "nas:22".into(),
+            pin: None,
+            known_hosts: Some(file.clone()),
+            refusal: Arc::default(),
+        };
+        assert!(check.judge("SHA256:first"));
+        assert!(check.judge("SHA256:first"));
+        assert!(!check.judge("SHA256:other"));
+        let why = check.refusal.lock().unwrap().clone().unwrap();
+        assert!(
+            why.contains("changed from SHA256:first to SHA256:other"),
+            "{why}"
+        );
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        // Another server is a different entry.
+        let other = HostCheck {
+            endpoint: "nas:2222".into(),
+            ..check
+        };
+        assert!(other.judge("SHA256:other"));
+    }
+}

@@ -656,7 +656,7 @@ mod tests {
         assert!(!check.judge("SHA256:other"));
         let why = check.refusal.lock().unwrap().clone().unwrap();
         assert!(
-            why.contains("changed from SHA256:first to SHA256:other"),
+            why.contains("changed from SHA256:first") && why.contains("to SHA256:other"),
             "{why}"
         );
         use std::os::unix::fs::PermissionsExt;

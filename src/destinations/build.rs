@@ -154,5 +154,9 @@ fn opendal(kind: &DestinationKind) -> Result<OpendalStore, StoreError> {
             .with_jitter()
             .with_min_delay(Duration::from_millis(200)),
     );
-    Ok(OpendalStore::new(op, secrets))
+    let store = OpendalStore::new(op, secrets);
+    Ok(match kind {
+        DestinationKind::Local { path } => store.syncing(path.clone()),
+        _ => store,
+    })
 }

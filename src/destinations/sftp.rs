@@ -177,6 +177,11 @@ struct Conn {
 
 /// An SFTP folder as a store.
 pub struct SftpStore {
+    /// Shared with the store's writers, which rename through it.
+    inner: Arc<Inner>,
+}
+
+struct Inner {
     settings: SftpSettings,
     conn: tokio::sync::Mutex<Option<Arc<Conn>>>,
     root_ready: tokio::sync::OnceCell<()>,
@@ -186,12 +191,16 @@ impl SftpStore {
     /// A store for `settings`. Nothing is contacted yet.
     pub fn new(settings: SftpSettings) -> Self {
         Self {
-            settings,
-            conn: tokio::sync::Mutex::new(None),
-            root_ready: tokio::sync::OnceCell::new(),
+            inner: Arc::new(Inner {
+                settings,
+                conn: tokio::sync::Mutex::new(None),
+                root_ready: tokio::sync::OnceCell::new(),
+            }),
         }
     }
+}
 
+impl Inner {
     fn endpoint(&self) -> String {
         format!("{}:{}", self.settings.host, self.settings.port)
     }
@@ -375,15 +384,25 @@ impl SftpStore {
             .copied()
     }
 
-    /// Renames `from` onto `to`, replacing it (SFTP's own rename refuses an existing target).
+    /// Renames `from` onto `to`, replacing it. SFTP's own rename refuses an existing target with
+    /// a generic failure; only then is the target removed and the rename tried again, so a
+    /// failure of any other kind never costs the object already there.
     async fn rename(&self, from: &str, to: &str) -> Result<(), StoreError> {
         let what = format!("moving {to} into place");
         let (f, t) = (from.to_owned(), to.to_owned());
-        let first = self
+        let Err(first) = self
             .with(&what, |c| async move { c.sftp.rename(f, t).await })
-            .await;
-        if first.is_ok() {
+            .await
+        else {
             return Ok(());
+        };
+        let target_exists = match self.size(to).await {
+            Ok(_) => true,
+            Err(e) if e.kind == StoreErrorKind::NotFound => false,
+            Err(e) => return Err(e),
+        };
+        if first.kind != StoreErrorKind::Other || !target_exists {
+            return Err(first);
         }
         self.delete_path(to).await?;
         let (f, t) = (from.to_owned(), to.to_owned());
@@ -414,16 +433,24 @@ impl SftpStore {
         Ok(m.len())
     }
 
+    /// Creates a file, keeping the connection it lives on.
     async fn create(&self, path: &str) -> Result<(Arc<Conn>, File), StoreError> {
-        let c = self.conn().await?;
-        match c.sftp.create(path).await {
-            Ok(f) => Ok((c, f)),
-            Err(e) => {
-                let e = sftp_error(&format!("creating {path}"), e);
-                self.forget(&e).await;
-                Err(e)
-            }
-        }
+        let p = path.to_owned();
+        self.with(&format!("creating {path}"), |c| async move {
+            let f = c.sftp.create(p).await?;
+            Ok((c, f))
+        })
+        .await
+    }
+
+    /// Opens a file for reading, keeping the connection it lives on.
+    async fn open(&self, path: &str) -> Result<SftpReader, StoreError> {
+        let p = self.path(path);
+        self.with(&format!("reading {path}"), |c| async move {
+            let file = c.sftp.open(p).await?;
+            Ok(SftpReader { _conn: c, file })
+        })
+        .await
     }
 }
 
@@ -465,7 +492,7 @@ fn io_error(what: &str, e: &std::io::Error) -> StoreError {
 
 /// A file being uploaded; it keeps its connection alive.
 struct SftpWriter {
-    store: Arc<SftpStore>,
+    store: Arc<Inner>,
     _conn: Arc<Conn>,
     file: Option<File>,
     temp: String,
@@ -520,17 +547,14 @@ impl AsyncRead for SftpReader {
     }
 }
 
-/// The store is shared with its writers (they rename through it), so it lives in an `Arc`.
-pub struct SharedSftpStore(pub Arc<SftpStore>);
-
 #[async_trait]
-impl Store for SharedSftpStore {
+impl Store for SftpStore {
     async fn writer(
         &self,
         path: &str,
         _size_hint: Option<u64>,
     ) -> Result<Box<dyn ObjectWriter>, StoreError> {
-        let s = &self.0;
+        let s = &self.inner;
         s.ensure_root().await?;
         let temp = s.path(&partial_name(path));
         let (conn, file) = s.create(&temp).await?;
@@ -544,20 +568,11 @@ impl Store for SharedSftpStore {
     }
 
     async fn reader(&self, path: &str) -> Result<Box<dyn AsyncRead + Send + Unpin>, StoreError> {
-        let s = &self.0;
-        let c = s.conn().await?;
-        match c.sftp.open(s.path(path)).await {
-            Ok(file) => Ok(Box::new(SftpReader { _conn: c, file })),
-            Err(e) => {
-                let e = sftp_error(&format!("reading {path}"), e);
-                s.forget(&e).await;
-                Err(e)
-            }
-        }
+        Ok(Box::new(self.inner.open(path).await?))
     }
 
     async fn read_small(&self, path: &str, limit: u64) -> Result<Vec<u8>, StoreError> {
-        let s = &self.0;
+        let s = &self.inner;
         let full = s.path(path);
         let len = s.size(&full).await?;
         if len > limit {
@@ -573,7 +588,7 @@ impl Store for SharedSftpStore {
     }
 
     async fn write_small(&self, path: &str, data: Vec<u8>) -> Result<(), StoreError> {
-        let s = &self.0;
+        let s = &self.inner;
         s.ensure_root().await?;
         let temp = s.path(&partial_name(path));
         let (_conn, mut file) = s.create(&temp).await?;
@@ -586,7 +601,7 @@ impl Store for SharedSftpStore {
     }
 
     async fn list(&self) -> Result<Vec<String>, StoreError> {
-        let s = &self.0;
+        let s = &self.inner;
         let root = match s.settings.path.trim_end_matches('/') {
             "" => ".".to_owned(),
             r => r.to_owned(),
@@ -608,7 +623,7 @@ impl Store for SharedSftpStore {
     }
 
     async fn delete(&self, path: &str) -> Result<(), StoreError> {
-        let s = &self.0;
+        let s = &self.inner;
         s.delete_path(&s.path(path)).await
     }
 }

@@ -3,10 +3,11 @@
 //! hang a run), Lifeboat's own streaming clients for WebDAV and SFTP.
 
 use super::opendal_store::{OpendalStore, classify};
-use super::sftp::{SftpSettings, SftpStore, SharedSftpStore};
+use super::sftp::{SftpSettings, SftpStore};
 use super::webdav::{WebdavSettings, WebdavStore};
 use super::{Destination, Store, StoreError, StoreErrorKind, pinned_tls, webdav};
 use crate::config::{AzureCredential, DestinationKind, DestinationSpec};
+use crate::secret::Secret;
 use opendal::Operator;
 use opendal::layers::{RetryLayer, TimeoutLayer};
 use std::sync::Arc;
@@ -25,6 +26,58 @@ fn root(prefix: &str) -> String {
 /// A [`StoreError`] of kind `Config` when the settings cannot make a client.
 pub fn open(spec: &DestinationSpec) -> Result<Destination, StoreError> {
     let store: Arc<dyn Store> = match &spec.kind {
+        DestinationKind::Local { path } => {
+            let builder = opendal::services::Fs::default()
+                .root(&path.to_string_lossy())
+                .atomic_write_dir(&path.join(LOCAL_PARTIAL_DIR).to_string_lossy());
+            Arc::new(layered(Operator::new(builder), Vec::new())?.syncing(path.clone()))
+        }
+        DestinationKind::S3 {
+            bucket,
+            prefix,
+            endpoint,
+            region,
+            access_key_id,
+            secret_access_key,
+            path_style,
+        } => {
+            let mut builder = opendal::services::S3::default()
+                .bucket(bucket)
+                .root(&root(prefix))
+                .region(region)
+                .access_key_id(access_key_id)
+                .secret_access_key(secret_access_key.expose())
+                .disable_config_load()
+                .disable_ec2_metadata();
+            if let Some(endpoint) = endpoint {
+                builder = builder.endpoint(endpoint);
+            }
+            if !path_style {
+                builder = builder.enable_virtual_host_style();
+            }
+            Arc::new(layered(
+                Operator::new(builder),
+                vec![secret_access_key.clone()],
+            )?)
+        }
+        DestinationKind::Azure {
+            account,
+            container,
+            prefix,
+            endpoint,
+            credential,
+        } => {
+            let builder = opendal::services::Azblob::default()
+                .container(container)
+                .root(&root(prefix))
+                .endpoint(endpoint)
+                .account_name(account);
+            let (builder, secret) = match credential {
+                AzureCredential::AccountKey(k) => (builder.account_key(k.expose()), k),
+                AzureCredential::Sas(s) => (builder.sas_token(s.expose()), s),
+            };
+            Arc::new(layered(Operator::new(builder), vec![secret.clone()])?)
+        }
         DestinationKind::Webdav {
             url,
             username,
@@ -52,7 +105,7 @@ pub fn open(spec: &DestinationSpec) -> Result<Destination, StoreError> {
             path,
             host_key,
             known_hosts,
-        } => Arc::new(SharedSftpStore(Arc::new(SftpStore::new(SftpSettings {
+        } => Arc::new(SftpStore::new(SftpSettings {
             host: host.clone(),
             port: *port,
             username: username.clone(),
@@ -60,8 +113,7 @@ pub fn open(spec: &DestinationSpec) -> Result<Destination, StoreError> {
             path: path.clone(),
             host_key: host_key.clone(),
             known_hosts: known_hosts.clone(),
-        })))),
-        _ => Arc::new(opendal(&spec.kind)?),
+        })),
     };
     Ok(Destination {
         name: spec.name.clone(),
@@ -73,90 +125,24 @@ pub fn open(spec: &DestinationSpec) -> Result<Destination, StoreError> {
     })
 }
 
-fn opendal(kind: &DestinationKind) -> Result<OpendalStore, StoreError> {
-    let secrets = match kind {
-        DestinationKind::Local { .. }
-        | DestinationKind::Webdav { .. }
-        | DestinationKind::Sftp { .. } => Vec::new(),
-        DestinationKind::S3 {
-            secret_access_key, ..
-        } => vec![secret_access_key.clone()],
-        DestinationKind::Azure { credential, .. } => match credential {
-            AzureCredential::AccountKey(s) | AzureCredential::Sas(s) => vec![s.clone()],
-        },
-    };
-    let op = match kind {
-        DestinationKind::Local { path } => {
-            let builder = opendal::services::Fs::default()
-                .root(&path.to_string_lossy())
-                .atomic_write_dir(&path.join(LOCAL_PARTIAL_DIR).to_string_lossy());
-            Operator::new(builder)
-        }
-        DestinationKind::S3 {
-            bucket,
-            prefix,
-            endpoint,
-            region,
-            access_key_id,
-            secret_access_key,
-            path_style,
-        } => {
-            let mut builder = opendal::services::S3::default()
-                .bucket(bucket)
-                .root(&root(prefix))
-                .region(region)
-                .access_key_id(access_key_id)
-                .secret_access_key(secret_access_key.expose())
-                .disable_config_load()
-                .disable_ec2_metadata();
-            if let Some(endpoint) = endpoint {
-                builder = builder.endpoint(endpoint);
-            }
-            if !path_style {
-                builder = builder.enable_virtual_host_style();
-            }
-            Operator::new(builder)
-        }
-        DestinationKind::Azure {
-            account,
-            container,
-            prefix,
-            endpoint,
-            credential,
-        } => {
-            let builder = opendal::services::Azblob::default()
-                .container(container)
-                .root(&root(prefix))
-                .endpoint(endpoint)
-                .account_name(account);
-            let builder = match credential {
-                AzureCredential::AccountKey(k) => builder.account_key(k.expose()),
-                AzureCredential::Sas(s) => builder.sas_token(s.expose()),
-            };
-            Operator::new(builder)
-        }
-        DestinationKind::Webdav { .. } | DestinationKind::Sftp { .. } => {
-            return Err(StoreError::new(
-                StoreErrorKind::Config,
-                "WebDAV and SFTP are served by Lifeboat's own clients",
-            ));
-        }
-    }
-    .map_err(|e| classify(&e))?
-    .layer(
-        TimeoutLayer::new()
-            .with_timeout(Duration::from_secs(120))
-            .with_io_timeout(Duration::from_secs(120)),
-    )
-    .layer(
-        RetryLayer::new()
-            .with_max_times(4)
-            .with_jitter()
-            .with_min_delay(Duration::from_millis(200)),
-    );
-    let store = OpendalStore::new(op, secrets);
-    Ok(match kind {
-        DestinationKind::Local { path } => store.syncing(path.clone()),
-        _ => store,
-    })
+/// An OpenDAL operator with time limits and retries, as a store that scrubs `secrets` from its
+/// errors.
+fn layered(
+    op: opendal::Result<Operator>,
+    secrets: Vec<Secret>,
+) -> Result<OpendalStore, StoreError> {
+    let op = op
+        .map_err(|e| classify(&e))?
+        .layer(
+            TimeoutLayer::new()
+                .with_timeout(Duration::from_secs(120))
+                .with_io_timeout(Duration::from_secs(120)),
+        )
+        .layer(
+            RetryLayer::new()
+                .with_max_times(4)
+                .with_jitter()
+                .with_min_delay(Duration::from_millis(200)),
+        );
+    Ok(OpendalStore::new(op, secrets))
 }

@@ -10,6 +10,7 @@ use crate::crypto::kit::{Kit, KitPlace, STEPS, last_group};
 use crate::history::{KitDue, LedgerEntry};
 use crate::human;
 use crate::secret::Secret;
+use crate::web::csrf::Token;
 use crate::web::frame::{Frame, Section, back_to, problem};
 use crate::web::ingress::Ingress;
 use crate::web::qr;
@@ -26,7 +27,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 /// A key pair shown once and waiting for its last group to be typed back. Only one waits at a
 /// time: making another forgets it.
 pub struct PendingKey {
-    token: String,
+    token: Token,
     pair: KeyPair,
     sealed: Option<String>,
 }
@@ -476,8 +477,8 @@ pub async fn make(
         Ok(v) => v,
         Err(e) => return kit_page(&state, &ingress, &s, None, Some(e)).await,
     };
-    let token = match crate::web::csrf::Token::random() {
-        Ok(t) => t.as_str().to_owned(),
+    let token = match Token::random() {
+        Ok(t) => t,
         Err(e) => {
             return kit_page(
                 &state,
@@ -494,7 +495,7 @@ pub async fn make(
         &ingress,
         &s,
         std::slice::from_ref(&pair),
-        Some(token.clone()),
+        Some(token.as_str().to_owned()),
     );
     *s.pending_key.lock().unwrap_or_else(PoisonError::into_inner) = Some(PendingKey {
         token,
@@ -517,7 +518,7 @@ pub async fn confirm(
     let taken = {
         let mut slot = s.pending_key.lock().unwrap_or_else(PoisonError::into_inner);
         match slot.as_ref() {
-            Some(p) if p.token == form.token => {
+            Some(p) if p.token.matches(&form.token) => {
                 let last = last_group(p.pair.secret().expose());
                 if form.group.trim().eq_ignore_ascii_case(&last) {
                     slot.take()

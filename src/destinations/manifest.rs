@@ -81,6 +81,34 @@ pub enum Listed {
     Unreadable { object: String, reason: String },
 }
 
+/// Why a copy's manifest could not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    /// The destination would not give it (missing, refused, unreachable).
+    #[error("{0}")]
+    Store(super::StoreError),
+    /// It was read but is not a manifest this version understands.
+    #[error("{0}")]
+    Unreadable(String),
+}
+
+/// Reads and parses the manifest of copy `copy_id`.
+///
+/// # Errors
+/// [`FetchError`] saying whether the destination or the manifest was at fault.
+pub async fn fetch(
+    destination: &super::Destination,
+    copy_id: &str,
+) -> Result<Manifest, FetchError> {
+    let name = super::layout::manifest_object(copy_id);
+    let bytes = destination
+        .store
+        .read_small(&name, MAX_SIZE)
+        .await
+        .map_err(FetchError::Store)?;
+    Manifest::parse(&bytes).map_err(FetchError::Unreadable)
+}
+
 /// Lists the copies on a destination: every manifest, newest first. Data objects without a
 /// manifest are not copies and are not listed.
 ///

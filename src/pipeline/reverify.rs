@@ -147,11 +147,10 @@ pub async fn verify_copy(
     clock: &dyn Clock,
     rate: u64,
 ) -> Result<Checked, HistoryError> {
-    let name = crate::destinations::layout::manifest_object(copy_id);
-    let parsed = match d.store.read_small(&name, manifest::MAX_SIZE).await {
-        Ok(bytes) => manifest::Manifest::parse(&bytes),
-        Err(e) => Err(format!("cannot read its manifest: {e}")),
-    };
+    let parsed = manifest::fetch(d, copy_id).await.map_err(|e| match e {
+        manifest::FetchError::Store(e) => format!("cannot read its manifest: {e}"),
+        manifest::FetchError::Unreadable(why) => why,
+    });
     match parsed {
         Ok(m) => check_copy(d, &m, history, clock, rate).await,
         Err(why) => {

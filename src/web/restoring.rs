@@ -3,6 +3,7 @@
 //! being handed over), with what happened told to the progress board and a drill's verdict
 //! recorded as a check of the copy.
 
+use crate::destinations::manifest::{self, FetchError};
 use crate::pipeline::run::Runner;
 
 /// A restore from the dashboard: the copy, the private keys that open it (unsealed or pasted,
@@ -53,13 +54,10 @@ pub(super) async fn run(runner: &Runner, job: RestoreJob) {
             .iter()
             .find(|d| d.name == job.destination)
             .ok_or_else(|| format!("no destination is named {}", job.destination))?;
-        let object = crate::destinations::layout::manifest_object(&job.copy_id);
-        let bytes = d
-            .store
-            .read_small(&object, crate::destinations::manifest::MAX_SIZE)
-            .await
-            .map_err(|e| format!("cannot read the copy's manifest: {e}"))?;
-        let m = crate::destinations::Manifest::parse(&bytes)?;
+        let m = manifest::fetch(d, &job.copy_id).await.map_err(|e| match e {
+            FetchError::Store(e) => format!("cannot read the copy's manifest: {e}"),
+            FetchError::Unreadable(why) => why,
+        })?;
         match &job.into {
             Some(target) => {
                 crate::recovery::restore::restore_into_ha(d, &m, job.identities, target)

@@ -3,8 +3,8 @@
 //! it back now, pin, unpin, delete (after a page that names exactly what would be lost).
 
 use super::{history_failed, local, plain_segment, services};
+use crate::destinations::Destination;
 use crate::destinations::manifest::{self, Listed, Manifest};
-use crate::destinations::{Destination, layout};
 use crate::history::upkeep::{CheckRow, DeletionRow};
 use crate::human;
 use crate::retention::prune::{delete_copy, made_at};
@@ -246,21 +246,15 @@ pub(super) async fn find(
     if !plain_segment(copy) {
         return Err(missing("No such copy", "This is not a copy's name.".into()));
     }
-    let bytes = d
-        .store
-        .read_small(&layout::manifest_object(copy), manifest::MAX_SIZE)
-        .await
-        .map_err(|e| {
-            missing(
-                "No such copy",
-                format!("{} does not hold copy {copy}: {e}", d.name),
-            )
-        })?;
-    let m = Manifest::parse(&bytes).map_err(|e| {
-        missing(
+    let m = manifest::fetch(&d, copy).await.map_err(|e| match e {
+        manifest::FetchError::Store(e) => missing(
+            "No such copy",
+            format!("{} does not hold copy {copy}: {e}", d.name),
+        ),
+        manifest::FetchError::Unreadable(e) => missing(
             "This copy's manifest cannot be read",
             format!("Copy {copy} on {}: {e}", d.name),
-        )
+        ),
     })?;
     Ok((s, d, m))
 }

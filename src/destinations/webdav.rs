@@ -646,7 +646,10 @@ impl Store for WebdavStore {
         };
         let Some(resp) = inner.get(&inner.url(path, false)).await? else {
             if inner.segments(path).await?.is_some() {
-                return Err(too_big(limit + 1));
+                return Err(StoreError::new(
+                    StoreErrorKind::Other,
+                    format!("{path} is stored in pieces, more than the {limit} bytes expected"),
+                ));
             }
             return Err(StoreError::new(
                 StoreErrorKind::NotFound,

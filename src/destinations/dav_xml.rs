@@ -17,8 +17,8 @@ pub struct Entry {
     pub collection: bool,
 }
 
-/// Reads a multi-status answer. An answer larger than this many entries is refused (a folder of
-/// backups holds hundreds, not millions).
+/// A listing with more entries than this is refused (a folder of backups holds hundreds, not
+/// millions).
 const MAX_ENTRIES: usize = 100_000;
 
 /// Parses a `207 Multi-Status` body.

@@ -162,7 +162,7 @@ impl Inner {
             .send(
                 &format!("listing {}", url.path()),
                 || {
-                    self.request(propfind(), url.clone())
+                    self.request(dav("PROPFIND"), url.clone())
                         .header("Depth", depth.to_string())
                         .header("Content-Type", "application/xml; charset=utf-8")
                         .body(body)
@@ -200,7 +200,7 @@ impl Inner {
                 for url in missing.iter().rev() {
                     self.send(
                         &format!("creating the folder {}", url.path()),
-                        || self.request(mkcol(), url.clone()),
+                        || self.request(dav("MKCOL"), url.clone()),
                         &[StatusCode::METHOD_NOT_ALLOWED],
                     )
                     .await?;
@@ -216,7 +216,7 @@ impl Inner {
         self.send(
             &format!("moving {} into place", to.path()),
             || {
-                self.request(move_method(), from.clone())
+                self.request(dav("MOVE"), from.clone())
                     .header("Destination", to.as_str())
                     .header("Overwrite", "T")
             },
@@ -273,14 +273,10 @@ impl Inner {
     }
 }
 
-fn propfind() -> Method {
-    Method::from_bytes(b"PROPFIND").unwrap_or(Method::GET)
-}
-fn mkcol() -> Method {
-    Method::from_bytes(b"MKCOL").unwrap_or(Method::PUT)
-}
-fn move_method() -> Method {
-    Method::from_bytes(b"MOVE").unwrap_or(Method::PUT)
+/// A WebDAV method. The names are valid HTTP tokens, so this cannot fail; were it to, OPTIONS
+/// changes nothing on the server and the request's answer says so.
+fn dav(name: &'static str) -> Method {
+    Method::from_bytes(name.as_bytes()).unwrap_or(Method::OPTIONS)
 }
 
 /// The folder above `url`, while it stays on the same server.
@@ -584,7 +580,7 @@ impl Store for WebdavStore {
             inner
                 .send(
                     &format!("creating {}", t.temp.path()),
-                    || inner.request(mkcol(), t.temp.clone()),
+                    || inner.request(dav("MKCOL"), t.temp.clone()),
                     &[],
                 )
                 .await?;

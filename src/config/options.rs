@@ -201,6 +201,25 @@ pub enum DestinationOptions {
         #[serde(default)]
         retention: Option<String>,
     },
+    /// A folder in an SMB2/3 share: a NAS, a Windows share, Samba.
+    Smb {
+        name: String,
+        host: String,
+        #[serde(default)]
+        port: Option<u16>,
+        /// The share's name, e.g. `backups` for `\\\\nas\\backups`.
+        share: String,
+        /// The folder inside the share.
+        #[serde(default)]
+        path: Option<String>,
+        username: String,
+        password: Secret,
+        /// The account's domain or workgroup, when it is not a local account of the server.
+        #[serde(default)]
+        domain: Option<String>,
+        #[serde(default)]
+        retention: Option<String>,
+    },
     /// Azure Blob Storage, with an account key or a SAS token.
     Azure {
         name: String,
@@ -227,6 +246,7 @@ impl DestinationOptions {
             | Self::S3 { retention, .. }
             | Self::Webdav { retention, .. }
             | Self::Sftp { retention, .. }
+            | Self::Smb { retention, .. }
             | Self::Azure { retention, .. } => retention.as_deref(),
         }
     }

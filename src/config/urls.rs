@@ -5,7 +5,8 @@
 //! - sources: `folder:/path`, `core:http://host:8123`, `supervisor:` (inside the add-on)
 //! - destinations: `file:///path` (or a plain absolute path), `s3://bucket/prefix?endpoint=…&region=…`,
 //!   `azure://account/container/prefix?endpoint=…`, `webdav+https://host/path?segment_mb=…`,
-//!   `sftp://user@host:22/folder?host_key=…` (`//` before an absolute folder); each takes `name=…`.
+//!   `sftp://user@host:22/folder?host_key=…` (`//` before an absolute folder),
+//!   `smb://user@host/share/folder?domain=…`; each takes `name=…`.
 
 use super::Problem;
 use super::options::{DestinationOptions, SourceOptions};
@@ -26,6 +27,7 @@ pub struct Credentials {
     pub sftp_password: Option<Secret>,
     pub sftp_key: Option<PathBuf>,
     pub sftp_key_passphrase: Option<Secret>,
+    pub smb_password: Option<Secret>,
 }
 
 fn bad(field: &str, message: String) -> Problem {
@@ -126,11 +128,12 @@ fn destination_from_url(
         "azure" | "azblob" => &["name", "endpoint", "keep"],
         "webdav+http" | "webdav+https" => &["name", "keep", "segment_mb", "certificate_sha256"],
         "sftp" => &["name", "keep", "host_key"],
+        "smb" => &["name", "keep", "domain"],
         other => {
             return Err(bad(
                 field,
                 format!(
-                    "{other:?} is not a destination kind; use file://, s3://, azure://, webdav+https:// or sftp://"
+                    "{other:?} is not a destination kind; use file://, s3://, azure://, webdav+https://, sftp:// or smb://"
                 ),
             ));
         }
@@ -149,6 +152,7 @@ fn destination_from_url(
         "s3" => "s3",
         "webdav+http" | "webdav+https" => "webdav",
         "sftp" => "sftp",
+        "smb" => "smb",
         _ => "azure",
     };
     let name = query.remove("name").unwrap_or_else(|| {
@@ -222,6 +226,28 @@ fn destination_from_url(
                         .into_owned(),
                 ),
                 host_key: query.remove("host_key"),
+                retention,
+            })
+        }
+        "smb" => {
+            let decode = |s: &str| {
+                percent_encoding::percent_decode_str(s)
+                    .decode_utf8_lossy()
+                    .into_owned()
+            };
+            let (share, folder) = path.split_once('/').unwrap_or((&path, ""));
+            Ok(DestinationOptions::Smb {
+                name,
+                host,
+                port: url.port(),
+                share: decode(share),
+                path: Some(decode(folder)),
+                username: decode(url.username()),
+                password: creds
+                    .smb_password
+                    .clone()
+                    .unwrap_or_else(|| Secret::new("")),
+                domain: query.remove("domain"),
                 retention,
             })
         }
@@ -320,6 +346,7 @@ mod tests {
                 | DestinationOptions::S3 { name, .. }
                 | DestinationOptions::Webdav { name, .. }
                 | DestinationOptions::Sftp { name, .. }
+                | DestinationOptions::Smb { name, .. }
                 | DestinationOptions::Azure { name, .. } => name.as_str(),
             })
             .collect();
@@ -353,9 +380,12 @@ mod tests {
             webdav_username: Some("alice".into()),
             webdav_password: Some(Secret::new("app-password")),
             sftp_password: Some(Secret::new("sftp-password")),
+            smb_password: Some(Secret::new("smb-password")),
             ..Credentials::default()
         };
         for url in [
+            "smb://ha@nas.local/backups",
+            "smb://ha@nas.local:4445/backups/home%20assistant/lifeboat?domain=WORKGROUP",
             "sftp://pi@nas.local:2222/backups/ha?host_key=SHA256:MfndkZGI39VvdzBkMsUGnbSys27p6LWm2LNET71VvW8",
             "sftp://pi@nas.local//srv/backups",
             "webdav+https://cloud.example.com/remote.php/dav/files/alice/HA%20backups?segment_mb=50",

@@ -551,6 +551,77 @@ fn destination(
                 },
             )
         }
+        DestinationOptions::Smb {
+            name,
+            host,
+            port,
+            share,
+            path,
+            username,
+            password,
+            domain,
+            ..
+        } => {
+            let host = host.trim().to_owned();
+            if host.is_empty() || host.contains(['/', '\\', ' ', '@']) {
+                problems.push(problem(
+                    &format!("{at}.host"),
+                    "give the server's name or address only, like nas.local or 192.168.1.20 \
+                     (the share goes in share, the folder in path)",
+                ));
+            }
+            if port == Some(0) {
+                problems.push(problem(
+                    &format!("{at}.port"),
+                    "0 is not a port; SMB uses 445",
+                ));
+            }
+            let share = share.trim().trim_matches(['/', '\\']).to_owned();
+            if share.is_empty() {
+                problems.push(problem(
+                    &format!("{at}.share"),
+                    "give the share's name, like backups for \\\\nas\\backups",
+                ));
+            } else if share.contains(['/', '\\']) {
+                problems.push(problem(
+                    &format!("{at}.share"),
+                    &format!(
+                        "{share:?} is a share and a folder: put the share's name in share and the \
+                         folder inside it in path"
+                    ),
+                ));
+            }
+            if username.is_empty() {
+                problems.push(problem(&format!("{at}.username"), "the user name is empty"));
+            }
+            if password.is_empty() {
+                problems.push(problem(&format!("{at}.password"), "the password is empty"));
+            }
+            let path = path.unwrap_or_default().replace('\\', "/");
+            let path = path
+                .split('/')
+                .filter(|p| !p.is_empty())
+                .collect::<Vec<_>>()
+                .join("/");
+            if path.split('/').any(|p| p == "..") {
+                problems.push(problem(
+                    &format!("{at}.path"),
+                    "the folder cannot climb out of the share with ..",
+                ));
+            }
+            (
+                name,
+                DestinationKind::Smb {
+                    host,
+                    port: port.unwrap_or(445),
+                    share,
+                    path,
+                    username,
+                    password,
+                    domain: domain.unwrap_or_default().trim().to_owned(),
+                },
+            )
+        }
         DestinationOptions::Webdav {
             name,
             url,
@@ -1051,6 +1122,66 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("not both"), "{err}");
+    }
+
+    #[test]
+    fn smb_settings_are_checked_and_tidied() {
+        let smb = |extra: &str| {
+            check(
+                &format!(
+                    r#"
+                    [source]
+                    type = "folder"
+                    path = "/backup"
+                    [[destinations]]
+                    type = "smb"
+                    name = "nas"
+                    {extra}
+                    "#
+                ),
+                &Env::default(),
+            )
+        };
+        let ok = smb(r#"host = "nas.local"
+                        share = '\backups\'
+                        path = '\home assistant\lifeboat\'
+                        username = "ha"
+                        password = "pw""#)
+        .unwrap();
+        let DestinationKind::Smb {
+            port, share, path, ..
+        } = &ok.destinations[0].kind
+        else {
+            panic!("smb expected")
+        };
+        assert_eq!(
+            (*port, share.as_str(), path.as_str()),
+            (445, "backups", "home assistant/lifeboat")
+        );
+        assert_eq!(
+            ok.destinations[0].kind.url(),
+            "smb://ha@nas.local:445/backups/home%20assistant/lifeboat"
+        );
+
+        let err = smb(r#"host = "//nas.local/backups"
+                         port = 0
+                         share = "backups/ha"
+                         path = "../other"
+                         username = ""
+                         password = "" "#)
+        .unwrap_err();
+        assert_eq!(
+            fields(&err),
+            [
+                "destinations[0].host",
+                "destinations[0].port",
+                "destinations[0].share",
+                "destinations[0].username",
+                "destinations[0].password",
+                "destinations[0].path",
+            ]
+        );
+        assert!(err.to_string().contains("share and a folder"), "{err}");
     }
 
     #[test]

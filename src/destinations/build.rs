@@ -1,9 +1,10 @@
 //! Builds a [`Destination`] from its validated settings: an OpenDAL operator for the object
 //! stores and folders (with retries for passing failures and time limits so a dead server cannot
-//! hang a run), Lifeboat's own streaming clients for WebDAV and SFTP.
+//! hang a run), Lifeboat's own streaming clients for WebDAV, SFTP and SMB.
 
 use super::opendal_store::{OpendalStore, classify};
 use super::sftp::{SftpSettings, SftpStore};
+use super::smb::{SmbSettings, SmbStore};
 use super::webdav::{WebdavSettings, WebdavStore};
 use super::{Destination, Store, StoreError, StoreErrorKind, pinned_tls, webdav};
 use crate::config::{AzureCredential, DestinationKind, DestinationSpec};
@@ -113,6 +114,23 @@ pub fn open(spec: &DestinationSpec) -> Result<Destination, StoreError> {
             path: path.clone(),
             host_key: host_key.clone(),
             known_hosts: known_hosts.clone(),
+        })),
+        DestinationKind::Smb {
+            host,
+            port,
+            share,
+            path,
+            username,
+            password,
+            domain,
+        } => Arc::new(SmbStore::new(SmbSettings {
+            host: host.clone(),
+            port: *port,
+            share: share.clone(),
+            path: path.clone(),
+            username: username.clone(),
+            password: password.clone(),
+            domain: domain.clone(),
         })),
     };
     Ok(Destination {

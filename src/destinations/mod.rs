@@ -1,6 +1,7 @@
-//! Where copies go. One small contract, [`Store`], that every kind of destination meets; today all
-//! kinds are served by OpenDAL ([`opendal_store`]), built per kind in [`build`]. [`layout`] names
-//! the objects and [`manifest`] is the small JSON that makes a copy exist.
+//! Where copies go. One small contract, [`Store`], that every kind of destination meets: OpenDAL
+//! serves S3, Azure and folders ([`opendal_store`]); WebDAV ([`webdav`]), SFTP ([`sftp`]) and SMB
+//! ([`smb`]) have their own streaming clients. [`build`] makes one per kind, [`layout`] names the
+//! objects and [`manifest`] is the small JSON that makes a copy exist.
 //!
 //! # Behavior (the contract every store keeps)
 //! - A writer's data becomes visible at its path only when [`ObjectWriter::finish`] succeeds;
@@ -15,6 +16,7 @@ pub mod manifest;
 pub mod opendal_store;
 pub mod pinned_tls;
 pub mod sftp;
+pub mod smb;
 pub mod webdav;
 
 use async_trait::async_trait;

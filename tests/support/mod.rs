@@ -157,6 +157,26 @@ pub fn sftp_password() -> SftpAuth {
     SftpAuth::Password(Secret::new(env_or_die("LIFEBOAT_TEST_SFTP_PASSWORD")))
 }
 
+/// An SMB destination in a fresh folder (two levels deep) in the test share, signing in with
+/// `password`.
+pub fn smb_spec(name: &str, password: &str) -> DestinationSpec {
+    let at = env_or_die("LIFEBOAT_TEST_SMB");
+    let (host, port) = at.split_once(':').unwrap();
+    DestinationSpec {
+        name: name.into(),
+        retention: Default::default(),
+        kind: DestinationKind::Smb {
+            host: host.into(),
+            port: port.parse().unwrap(),
+            share: env_or_die("LIFEBOAT_TEST_SMB_SHARE"),
+            path: format!("{}/ha backups", unique("smb")),
+            username: env_or_die("LIFEBOAT_TEST_SMB_USER"),
+            password: Secret::new(password),
+            domain: String::new(),
+        },
+    }
+}
+
 pub fn local_spec(name: &str, dir: &Path) -> DestinationSpec {
     DestinationSpec {
         name: name.into(),

@@ -25,11 +25,20 @@ fn a_one_off_run_needs_no_config_and_list_shows_the_copy() {
         std::env::var("LIFEBOAT_TEST_WEBDAV_CAPPED").unwrap(),
         unique("cli")
     );
+    let smb = format!(
+        "smb://{}@{}/{}/{}",
+        std::env::var("LIFEBOAT_TEST_SMB_USER").unwrap(),
+        std::env::var("LIFEBOAT_TEST_SMB").unwrap(),
+        std::env::var("LIFEBOAT_TEST_SMB_SHARE").unwrap(),
+        unique("cli")
+    );
+    let smb_password = std::env::var("LIFEBOAT_TEST_SMB_PASSWORD").unwrap();
     let creds = [
         ("AWS_ACCESS_KEY_ID", S3_KEY_ID),
         ("AWS_SECRET_ACCESS_KEY", S3_SECRET),
         ("LIFEBOAT_WEBDAV_USER", DAV_USER),
         ("LIFEBOAT_WEBDAV_PASSWORD", DAV_PASSWORD),
+        ("LIFEBOAT_SMB_PASSWORD", &smb_password),
     ];
     let o = lifeboat(
         &[
@@ -44,6 +53,8 @@ fn a_one_off_run_needs_no_config_and_list_shows_the_copy() {
             &s3,
             "--to",
             &dav,
+            "--to",
+            &smb,
             "--recipient",
             &recipient,
         ],
@@ -51,17 +62,21 @@ fn a_one_off_run_needs_no_config_and_list_shows_the_copy() {
     );
     assert!(o.status.success(), "{}", text(&o));
     let out = text(&o);
-    assert!(out.contains("3 of 3 copies stored and verified"), "{out}");
+    assert!(out.contains("4 of 4 copies stored and verified"), "{out}");
     assert!(out.contains("manifest:"), "{out}");
-    assert!(!out.contains(S3_SECRET) && !out.contains(DAV_PASSWORD));
+    for secret in [S3_SECRET, DAV_PASSWORD, &smb_password] {
+        assert!(!out.contains(secret), "{out}");
+    }
 
     let o = lifeboat(
-        &["list", "--to", &file, "--to", &s3, "--to", &dav, "--json"],
+        &[
+            "list", "--to", &file, "--to", &s3, "--to", &dav, "--to", &smb, "--json",
+        ],
         &creds,
     );
     assert!(o.status.success(), "{}", text(&o));
     let listed: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    for name in ["local", "s3", "webdav"] {
+    for name in ["local", "s3", "webdav", "smb"] {
         assert_eq!(listed[name][0]["backup"]["slug"], "a80ca3b9", "{listed}");
     }
     // A second run has nothing new to do.

@@ -1,7 +1,8 @@
 //! Builds a [`Destination`] from its validated settings: an OpenDAL operator for the object
-//! stores and folders (with retries for passing failures and time limits so a dead server cannot
+//! stores and (through [`super::folder`]) folders (with retries for passing failures and time limits so a dead server cannot
 //! hang a run), Lifeboat's own streaming clients for WebDAV, SFTP and SMB.
 
+use super::folder::FolderStore;
 use super::opendal_store::{OpendalStore, classify};
 use super::sftp::{SftpSettings, SftpStore};
 use super::smb::{SmbSettings, SmbStore};
@@ -27,12 +28,7 @@ fn root(prefix: &str) -> String {
 /// A [`StoreError`] of kind `Config` when the settings cannot make a client.
 pub fn open(spec: &DestinationSpec) -> Result<Destination, StoreError> {
     let store: Arc<dyn Store> = match &spec.kind {
-        DestinationKind::Local { path } => {
-            let builder = opendal::services::Fs::default()
-                .root(&path.to_string_lossy())
-                .atomic_write_dir(&path.join(LOCAL_PARTIAL_DIR).to_string_lossy());
-            Arc::new(layered(Operator::new(builder), Vec::new())?.syncing(path.clone()))
-        }
+        DestinationKind::Local { path } => Arc::new(FolderStore::new(path.clone())),
         DestinationKind::S3 {
             bucket,
             prefix,
@@ -145,7 +141,7 @@ pub fn open(spec: &DestinationSpec) -> Result<Destination, StoreError> {
 
 /// An OpenDAL operator with time limits and retries, as a store that scrubs `secrets` from its
 /// errors.
-fn layered(
+pub(super) fn layered(
     op: opendal::Result<Operator>,
     secrets: Vec<Secret>,
 ) -> Result<OpendalStore, StoreError> {

@@ -1,5 +1,5 @@
 //! Where copies go. One small contract, [`Store`], that every kind of destination meets: OpenDAL
-//! serves S3, Azure and folders ([`opendal_store`]); WebDAV ([`webdav`]), SFTP ([`sftp`]) and SMB
+//! serves S3, Azure and folders ([`opendal_store`], [`folder`]); WebDAV ([`webdav`]), SFTP ([`sftp`]) and SMB
 //! ([`smb`]) have their own streaming clients. [`build`] makes one per kind, [`layout`] names the
 //! objects and [`manifest`] is the small JSON that makes a copy exist.
 //!
@@ -11,6 +11,7 @@
 
 pub mod build;
 pub mod dav_xml;
+pub mod folder;
 pub mod layout;
 pub mod manifest;
 pub mod opendal_store;

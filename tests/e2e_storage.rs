@@ -340,3 +340,50 @@ async fn inner_archives_are_opened_and_walked_before_a_copy_is_claimed() {
     );
     assert!(listed.is_empty());
 }
+
+/// A USB disk that is not plugged in, or a network share that dropped, is never stood in for by a
+/// new folder on Home Assistant's own disk: the run says which folder is missing and writes
+/// nothing, and the other destinations still get their copy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disk_that_is_not_mounted_is_not_replaced_by_a_new_folder() {
+    let bytes = fixture("ha-core/ha-2026.2.3-plain.tar");
+    let src = folder_with(&[("one.tar", &bytes)]);
+    let data = tempfile::tempdir().unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let k = kit();
+    let unplugged = root.path().join("usb").join("ha-backups");
+    let share = root.path().join("nas");
+    std::fs::create_dir(&share).unwrap();
+    let specs = [
+        local_spec("usb", &unplugged),
+        local_spec("nas", &share),
+        s3_spec("s3", &unique("unmounted")),
+    ];
+    let r = runner(
+        Arc::new(FolderSource::new(src.path().into())),
+        &specs,
+        &k.spec,
+        data.path(),
+    );
+    let rep = r.run("test", false).await.unwrap().remove(0);
+    assert_eq!(rep.status, RunStatus::Partial, "{:?}", rep.copies);
+    let usb = rep.copies.iter().find(|c| c.destination == "usb").unwrap();
+    let why = usb.error.as_deref().unwrap();
+    assert!(why.contains("usb does not exist"), "{why}");
+    assert!(!root.path().join("usb").exists(), "nothing was made");
+    assert!(rep.copies.iter().filter(|c| c.verified).count() == 2);
+
+    // The share held a copy; unmounted, its folder is gone, and is not made again.
+    std::fs::remove_dir_all(&share).unwrap();
+    std::fs::write(src.path().join("two.tar"), &bytes).unwrap();
+    let rep = r.run("test", false).await.unwrap().remove(0);
+    let nas = rep.copies.iter().find(|c| c.destination == "nas").unwrap();
+    let why = nas.error.as_deref().unwrap();
+    assert!(why.contains("though copies were stored there"), "{why}");
+    assert!(!share.exists(), "nothing was made");
+    assert!(
+        rep.copies
+            .iter()
+            .any(|c| c.destination == "s3" && c.verified)
+    );
+}

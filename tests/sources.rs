@@ -415,7 +415,7 @@ async fn pre_flight_leaves_out_a_refusing_destination_and_makes_nothing_when_non
     );
     // A folder without room for a backup the size of the last one is refused too.
     let need = Some(u64::MAX / 4);
-    let why = lifeboat::pipeline::preflight::check(&r.destinations[0], need)
+    let why = lifeboat::pipeline::preflight::check(&r.destinations[0], need, true)
         .await
         .unwrap_err();
     assert!(why.contains("MiB free"), "{why}");

@@ -14,6 +14,7 @@ pub mod dav_xml;
 pub mod folder;
 pub mod layout;
 pub mod manifest;
+pub mod mount_guard;
 pub mod opendal_store;
 pub mod pinned_tls;
 pub mod sftp;

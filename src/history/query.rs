@@ -298,6 +298,22 @@ impl History {
         self.with(|c| newest_copy_rows(c, None)).await
     }
 
+    /// The destinations where a verified copy was ever stored.
+    ///
+    /// # Errors
+    /// [`HistoryError`] on database failure.
+    pub async fn destinations_that_held_copies(
+        &self,
+    ) -> Result<std::collections::HashSet<String>, HistoryError> {
+        self.with(|c| {
+            let mut st =
+                c.prepare("SELECT DISTINCT destination FROM copies WHERE status = 'verified'")?;
+            st.query_map([], |r| r.get::<_, String>(0))?
+                .collect::<rusqlite::Result<_>>()
+        })
+        .await
+    }
+
     /// What history says of each destination it has seen, with copy counts (reads every copy).
     ///
     /// # Errors

@@ -1,19 +1,28 @@
 //! Pre-flight: before Home Assistant is asked for a backup, every destination is checked — it
 //! answers, it lists (credentials accepted for reading), a small probe object can be written and
-//! deleted (credentials accepted for writing), and a local folder has room for a backup about the
-//! size of the last one. A destination that fails is left out of the run with the reason (and
+//! deleted (credentials accepted for writing), and a local folder is there (a disk that is not
+//! mounted is never stood in for by a new folder, see [`mount_guard`]) and has room for a backup
+//! about the size of the last one. A destination that fails is left out of the run with the reason (and
 //! queued for retry); when none passes, no backup is made at all.
 
-use crate::destinations::Destination;
+use crate::destinations::{Destination, mount_guard};
+use std::collections::HashSet;
+use std::path::Path;
 
 /// The probe object written and deleted at the destination's root.
 pub const PROBE: &str = ".lifeboat-preflight";
 
-/// Checks one destination; `need` is the expected size of the stored backup, when known.
+/// Checks one destination; `need` is the expected size of the stored backup, when known;
+/// `held_copies` whether history has stored copies there before.
 ///
 /// # Errors
 /// What failed, in words for a person.
-pub async fn check(d: &Destination, need: Option<u64>) -> Result<(), String> {
+pub async fn check(d: &Destination, need: Option<u64>, held_copies: bool) -> Result<(), String> {
+    if d.kind == "local"
+        && let Some(why) = mount_guard::refusal(Path::new(&d.location), held_copies, Path::is_dir)
+    {
+        return Err(format!("pre-flight: {why}"));
+    }
     d.store
         .list()
         .await
@@ -55,15 +64,18 @@ pub fn free_space(path: &std::path::Path) -> Option<u64> {
 }
 
 /// Checks every destination at once; returns the ones that passed and the reasons of the others.
+/// `held_copies` names the destinations where copies were stored before.
 pub async fn check_all(
     destinations: &[Destination],
     need: Option<u64>,
+    held_copies: &HashSet<String>,
 ) -> (Vec<Destination>, Vec<(String, String)>) {
-    let verdicts = futures::future::join_all(
-        destinations
-            .iter()
-            .map(|d| async move { (d.clone(), check(d, need).await) }),
-    )
+    let verdicts = futures::future::join_all(destinations.iter().map(|d| async move {
+        (
+            d.clone(),
+            check(d, need, held_copies.contains(&d.name)).await,
+        )
+    }))
     .await;
     let mut passed = Vec::new();
     let mut failed = Vec::new();

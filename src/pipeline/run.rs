@@ -426,7 +426,8 @@ impl Runner {
     ) -> Result<Result<Vec<(String, String)>, String>, HistoryError> {
         let asked: Vec<Destination> = self.asked(request).cloned().collect();
         let need = self.history.last_stored_size().await?;
-        let (passed, skipped) = super::preflight::check_all(&asked, need).await;
+        let held = self.history.destinations_that_held_copies().await?;
+        let (passed, skipped) = super::preflight::check_all(&asked, need, &held).await;
         if passed.is_empty() {
             let why: Vec<String> = skipped.iter().map(|(d, w)| format!("{d}: {w}")).collect();
             return Ok(Err(format!(

@@ -334,6 +334,12 @@ async fn sftp_host_keys_are_trusted_once_then_enforced() {
     assert!(d.store.list().await.unwrap().is_empty());
     let remembered = std::fs::read_to_string(&known).unwrap();
     assert!(remembered.contains(&real), "{remembered}");
+    // The panel's destinations page shows which key was trusted, and how to pin it.
+    let said = d.host_key.as_ref().unwrap().describe();
+    assert!(
+        said.contains(&real) && said.contains("trusted on first use"),
+        "{said}"
+    );
 
     // The server "changes" its key: what was remembered no longer matches, and nothing is sent.
     let endpoint = env_or_die("LIFEBOAT_TEST_SFTP");
@@ -352,6 +358,10 @@ async fn sftp_host_keys_are_trusted_once_then_enforced() {
     }
     let d = lifeboat::destinations::open(&pinned).unwrap();
     assert!(d.store.list().await.unwrap().is_empty());
+    assert_eq!(
+        d.host_key.as_ref().unwrap().describe(),
+        format!("Host key {real} (pinned)")
+    );
     if let DestinationKind::Sftp { host_key, .. } = &mut pinned.kind {
         *host_key = Some(fake.into());
     }

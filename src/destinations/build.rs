@@ -4,7 +4,7 @@
 
 use super::folder::FolderStore;
 use super::opendal_store::{OpendalStore, classify};
-use super::sftp::{SftpSettings, SftpStore};
+use super::sftp::{HostKeyTrust, SftpSettings, SftpStore};
 use super::smb::{SmbSettings, SmbStore};
 use super::webdav::{WebdavSettings, WebdavStore};
 use super::{Destination, Store, StoreError, StoreErrorKind, pinned_tls, webdav};
@@ -129,7 +129,22 @@ pub fn open(spec: &DestinationSpec) -> Result<Destination, StoreError> {
             domain: domain.clone(),
         })),
     };
+    let host_key = match &spec.kind {
+        DestinationKind::Sftp {
+            host,
+            port,
+            host_key,
+            known_hosts,
+            ..
+        } => Some(HostKeyTrust {
+            endpoint: format!("{host}:{port}"),
+            pinned: host_key.clone(),
+            known_hosts: known_hosts.clone(),
+        }),
+        _ => None,
+    };
     Ok(Destination {
+        host_key,
         name: spec.name.clone(),
         kind: spec.kind.label(),
         location: spec.kind.location(),

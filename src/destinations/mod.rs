@@ -111,6 +111,8 @@ pub struct Destination {
     /// Which copies to keep there.
     pub retention: crate::retention::Policy,
     pub store: Arc<dyn Store>,
+    /// For SFTP: which host key is accepted.
+    pub host_key: Option<sftp::HostKeyTrust>,
 }
 
 impl std::fmt::Debug for Destination {

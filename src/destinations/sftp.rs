@@ -114,6 +114,36 @@ impl client::Handler for HostCheck {
     }
 }
 
+/// How a destination's server proves who it is, for people: the SFTP host key pinned, or trusted
+/// on first use and remembered.
+#[derive(Debug, Clone)]
+pub struct HostKeyTrust {
+    /// `host:port`.
+    pub endpoint: String,
+    pub pinned: Option<String>,
+    pub known_hosts: Option<PathBuf>,
+}
+
+impl HostKeyTrust {
+    /// One line saying which host key is accepted and why.
+    pub fn describe(&self) -> String {
+        if let Some(pin) = &self.pinned {
+            return format!("Host key {pin} (pinned)");
+        }
+        let Some(file) = &self.known_hosts else {
+            return "Host key trusted for each command only (no data folder)".to_owned();
+        };
+        match known_key(file, &self.endpoint) {
+            Ok(Some(key)) => format!(
+                "Host key {key}, trusted on first use: compare it with the server's \
+                 (ssh-keygen -lf on its host key) and set host_key to pin it"
+            ),
+            Ok(None) => "Host key not seen yet: the first one seen will be trusted".to_owned(),
+            Err(e) => format!("Cannot read {}: {e}", file.display()),
+        }
+    }
+}
+
 /// The fingerprint remembered for `endpoint`, if any. Lines are `host:port SHA256:…`.
 fn known_key(file: &std::path::Path, endpoint: &str) -> std::io::Result<Option<String>> {
     let text = match std::fs::read_to_string(file) {
@@ -672,5 +702,32 @@ mod tests {
             ..check
         };
         assert!(other.judge("SHA256:other"));
+    }
+
+    #[test]
+    fn the_trusted_host_key_is_told_as_pinned_or_first_used() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("sftp_known_hosts");
+        let trust = HostKeyTrust {
+            endpoint: "nas:22".into(),
+            pinned: None,
+            known_hosts: Some(file.clone()),
+        };
+        assert!(
+            trust.describe().contains("not seen yet"),
+            "{}",
+            trust.describe()
+        );
+        remember_key(&file, "nas:22", "SHA256:first").unwrap();
+        let said = trust.describe();
+        assert!(
+            said.starts_with("Host key SHA256:first, trusted on first use"),
+            "{said}"
+        );
+        let pinned = HostKeyTrust {
+            pinned: Some("SHA256:pin".into()),
+            ..trust
+        };
+        assert_eq!(pinned.describe(), "Host key SHA256:pin (pinned)");
     }
 }

@@ -23,6 +23,8 @@ pub struct DestinationView {
     pub name: String,
     pub kind: &'static str,
     pub location: String,
+    /// How the server proves who it is (SFTP's host key), when that is the user's to check.
+    pub trust: Option<String>,
     pub policy: String,
     pub copies: u64,
     pub space: String,
@@ -85,6 +87,7 @@ pub async fn page(State(state): State<AppState>, ingress: Ingress) -> Response {
                 name: d.name.clone(),
                 kind: d.kind,
                 location: d.location.clone(),
+                trust: d.host_key.as_ref().map(|h| h.describe()),
                 policy: if d.retention.keeps_everything() {
                     "Keeps every copy".to_owned()
                 } else {

@@ -93,6 +93,15 @@ impl StoreError {
         }
     }
 
+    /// A passing failure: the service could not be reached or broke off; trying again may help.
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self {
+            kind: StoreErrorKind::Unavailable,
+            retryable: true,
+            message: message.into(),
+        }
+    }
+
     /// Whether trying again later may succeed.
     pub fn is_retryable(&self) -> bool {
         self.retryable

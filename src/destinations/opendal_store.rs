@@ -109,11 +109,7 @@ struct OpendalWriter {
 async fn sync_dir(dir: Option<&Path>) -> Result<(), StoreError> {
     let Some(dir) = dir else { return Ok(()) };
     let done = async { tokio::fs::File::open(dir).await?.sync_all().await }.await;
-    done.map_err(|e| StoreError {
-        kind: StoreErrorKind::Unavailable,
-        retryable: true,
-        message: format!("flushing {} to disk: {e}", dir.display()),
-    })
+    done.map_err(|e| StoreError::unavailable(format!("flushing {} to disk: {e}", dir.display())))
 }
 
 impl OpendalWriter {

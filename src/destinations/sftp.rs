@@ -280,7 +280,7 @@ impl Inner {
         let connecting = client::connect(config, (s.host.as_str(), s.port), check);
         let mut ssh = match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
             Err(_) => {
-                return Err(unavailable(format!(
+                return Err(StoreError::unavailable(format!(
                     "{endpoint} did not answer within {CONNECT_TIMEOUT:?}"
                 )));
             }
@@ -288,7 +288,7 @@ impl Inner {
                 let refused = refusal.lock().ok().and_then(|mut r| r.take());
                 return Err(match refused {
                     Some(why) => StoreError::new(StoreErrorKind::Config, why),
-                    None => unavailable(format!("cannot connect to {endpoint}: {e}")),
+                    None => StoreError::unavailable(format!("cannot connect to {endpoint}: {e}")),
                 });
             }
             Ok(Ok(h)) => h,
@@ -297,7 +297,7 @@ impl Inner {
             SftpAuth::Password(p) => ssh
                 .authenticate_password(&s.username, p.expose())
                 .await
-                .map_err(|e| unavailable(format!("signing in to {endpoint}: {e}")))?,
+                .map_err(|e| StoreError::unavailable(format!("signing in to {endpoint}: {e}")))?,
             SftpAuth::Key { path, passphrase } => {
                 let text = tokio::fs::read_to_string(path).await.map_err(|e| {
                     StoreError::new(
@@ -325,7 +325,7 @@ impl Inner {
                     PrivateKeyWithHashAlg::new(Arc::new(key), None),
                 )
                 .await
-                .map_err(|e| unavailable(format!("signing in to {endpoint}: {e}")))?
+                .map_err(|e| StoreError::unavailable(format!("signing in to {endpoint}: {e}")))?
             }
         };
         if !signed_in.success() {
@@ -338,14 +338,13 @@ impl Inner {
                 ),
             ));
         }
-        let channel = ssh
-            .channel_open_session()
-            .await
-            .map_err(|e| unavailable(format!("opening a channel on {endpoint}: {e}")))?;
+        let channel = ssh.channel_open_session().await.map_err(|e| {
+            StoreError::unavailable(format!("opening a channel on {endpoint}: {e}"))
+        })?;
         channel
             .request_subsystem(true, "sftp")
             .await
-            .map_err(|e| unavailable(format!("starting SFTP on {endpoint}: {e}")))?;
+            .map_err(|e| StoreError::unavailable(format!("starting SFTP on {endpoint}: {e}")))?;
         let sftp = SftpSession::new(channel.into_stream()).await.map_err(|e| {
             StoreError::new(
                 StoreErrorKind::Config,
@@ -484,14 +483,6 @@ impl Inner {
     }
 }
 
-fn unavailable(message: String) -> StoreError {
-    StoreError {
-        kind: StoreErrorKind::Unavailable,
-        retryable: true,
-        message,
-    }
-}
-
 /// Classifies an SFTP failure.
 fn sftp_error(what: &str, e: SftpError) -> StoreError {
     match &e {
@@ -500,7 +491,7 @@ fn sftp_error(what: &str, e: SftpError) -> StoreError {
                 StatusCode::NoSuchFile => StoreErrorKind::NotFound,
                 StatusCode::PermissionDenied => StoreErrorKind::Denied,
                 StatusCode::NoConnection | StatusCode::ConnectionLost => {
-                    return unavailable(format!("{what}: {e}"));
+                    return StoreError::unavailable(format!("{what}: {e}"));
                 }
                 _ => StoreErrorKind::Other,
             };
@@ -511,13 +502,13 @@ fn sftp_error(what: &str, e: SftpError) -> StoreError {
             };
             StoreError::new(kind, format!("{what}: {hint}{e}"))
         }
-        SftpError::IO(_) | SftpError::Timeout => unavailable(format!("{what}: {e}")),
+        SftpError::IO(_) | SftpError::Timeout => StoreError::unavailable(format!("{what}: {e}")),
         _ => StoreError::new(StoreErrorKind::Other, format!("{what}: {e}")),
     }
 }
 
 fn io_error(what: &str, e: &std::io::Error) -> StoreError {
-    unavailable(format!("{what}: {e}"))
+    StoreError::unavailable(format!("{what}: {e}"))
 }
 
 /// A file being uploaded; it keeps its connection alive.

@@ -107,7 +107,7 @@ impl Inner {
         let connecting = SmbClient::connect(config);
         let mut client = match tokio::time::timeout(CONNECT_TIMEOUT * 2, connecting).await {
             Err(_) => {
-                return Err(unavailable(format!(
+                return Err(StoreError::unavailable(format!(
                     "{endpoint} did not answer within {:?}",
                     CONNECT_TIMEOUT * 2
                 )));
@@ -138,7 +138,7 @@ impl Inner {
             *slot = Some(self.connect().await?);
         }
         let Some(session) = slot.as_mut() else {
-            return Err(unavailable(format!("{what}: no session")));
+            return Err(StoreError::unavailable(format!("{what}: no session")));
         };
         match op(&mut session.client, &mut session.tree).await {
             Ok(v) => Ok(v),
@@ -186,8 +186,8 @@ impl Inner {
             | ErrorKind::TimedOut
             | ErrorKind::SessionExpired
             | ErrorKind::Io
-            | ErrorKind::SharingViolation => unavailable(format!("{what}: {e}")),
-            _ if e.is_retryable() => unavailable(format!("{what}: {e}")),
+            | ErrorKind::SharingViolation => StoreError::unavailable(format!("{what}: {e}")),
+            _ if e.is_retryable() => StoreError::unavailable(format!("{what}: {e}")),
             _ => StoreError::new(StoreErrorKind::Other, format!("{what}: {e}")),
         }
     }
@@ -249,14 +249,6 @@ impl Inner {
             Err(e) if e.kind == StoreErrorKind::NotFound => Ok(()),
             other => other,
         }
-    }
-}
-
-fn unavailable(message: String) -> StoreError {
-    StoreError {
-        kind: StoreErrorKind::Unavailable,
-        retryable: true,
-        message,
     }
 }
 

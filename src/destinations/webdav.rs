@@ -367,11 +367,9 @@ fn transport_error(what: &str, e: &reqwest::Error) -> StoreError {
             ),
         );
     }
-    StoreError {
-        kind: StoreErrorKind::Unavailable,
-        retryable: true,
-        message: format!("{what}: the server could not be reached or broke off: {detail}"),
-    }
+    StoreError::unavailable(format!(
+        "{what}: the server could not be reached or broke off: {detail}"
+    ))
 }
 
 /// One PUT in flight, fed through a bounded channel.
@@ -433,11 +431,9 @@ impl Upload {
         self.tx = None;
         match self.outcome().await {
             Err(e) => Err(e),
-            Ok(()) => Err(StoreError {
-                kind: StoreErrorKind::Unavailable,
-                retryable: true,
-                message: "the server answered before the upload was complete".into(),
-            }),
+            Ok(()) => Err(StoreError::unavailable(
+                "the server answered before the upload was complete",
+            )),
         }
     }
 

@@ -1,6 +1,7 @@
 //! Builds a [`Destination`] from its validated settings: an OpenDAL operator for the object
-//! stores and (through [`super::folder`]) folders (with retries for passing failures and time limits so a dead server cannot
-//! hang a run), Lifeboat's own streaming clients for WebDAV, SFTP and SMB.
+//! stores and (through [`super::folder`]) folders, with retries for passing failures and time
+//! limits so a dead server cannot hang a run; Lifeboat's own streaming clients for WebDAV, SFTP
+//! and SMB.
 
 use super::folder::FolderStore;
 use super::opendal_store::{OpendalStore, classify};

@@ -1,6 +1,6 @@
 //! Where copies go. One small contract, [`Store`], that every kind of destination meets: OpenDAL
-//! serves S3, Azure and folders ([`opendal_store`], [`folder`]); WebDAV ([`webdav`]), SFTP ([`sftp`]) and SMB
-//! ([`smb`]) have their own streaming clients. [`build`] makes one per kind, [`layout`] names the
+//! serves S3, Azure and folders ([`opendal_store`], [`folder`]); WebDAV ([`webdav`]), SFTP
+//! ([`sftp`]) and SMB ([`smb`]) have their own streaming clients. [`build`] makes one per kind, [`layout`] names the
 //! objects and [`manifest`] is the small JSON that makes a copy exist.
 //!
 //! # Behavior (the contract every store keeps)

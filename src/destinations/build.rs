@@ -16,9 +16,6 @@ use opendal::layers::{RetryLayer, TimeoutLayer};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Where the local-folder store keeps uploads in progress (renamed into place on commit).
-pub const LOCAL_PARTIAL_DIR: &str = ".lifeboat-partial";
-
 fn root(prefix: &str) -> String {
     format!("/{prefix}")
 }

@@ -3,7 +3,7 @@
 //! listing, reading and deleting in a folder that is not there find nothing and create nothing, so
 //! looking at an unplugged disk never leaves an empty folder where it was mounted.
 
-use super::build::{LOCAL_PARTIAL_DIR, layered};
+use super::build::layered;
 use super::opendal_store::OpendalStore;
 use super::{ObjectWriter, Store, StoreError, StoreErrorKind};
 use async_trait::async_trait;
@@ -11,6 +11,9 @@ use opendal::Operator;
 use std::path::PathBuf;
 use tokio::io::AsyncRead;
 use tokio::sync::OnceCell;
+
+/// Where uploads in progress are kept, inside the folder (renamed into place on commit).
+pub const LOCAL_PARTIAL_DIR: &str = ".lifeboat-partial";
 
 /// A local folder as a store.
 pub struct FolderStore {

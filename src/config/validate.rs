@@ -822,6 +822,26 @@ mod tests {
 
     const RECIPIENT: &str = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p";
 
+    /// Options with a folder source and one destination of `kind` named `name`, its settings
+    /// `extra`, validated with `/var/lib/lifeboat` as the data folder.
+    fn one_destination(kind: &str, name: &str, extra: &str) -> Result<Config, ConfigError> {
+        check(
+            &format!(
+                r#"
+                data_dir = "/var/lib/lifeboat"
+                [source]
+                type = "folder"
+                path = "/backup"
+                [[destinations]]
+                type = "{kind}"
+                name = "{name}"
+                {extra}
+                "#
+            ),
+            &Env::default(),
+        )
+    }
+
     fn check(toml: &str, env: &Env) -> Result<Config, ConfigError> {
         let opts = parse_options(Path::new("lifeboat.toml"), toml)?;
         validate(opts, env, PathBuf::from("/tmp/data"))
@@ -991,22 +1011,7 @@ mod tests {
 
     #[test]
     fn webdav_settings_are_checked_field_by_field() {
-        let dav = |extra: &str| {
-            check(
-                &format!(
-                    r#"
-                    [source]
-                    type = "folder"
-                    path = "/backup"
-                    [[destinations]]
-                    type = "webdav"
-                    name = "nextcloud"
-                    {extra}
-                    "#
-                ),
-                &Env::default(),
-            )
-        };
+        let dav = |extra: &str| one_destination("webdav", "nextcloud", extra);
         let ok = dav(r#"url = "https://cloud.example.com/remote.php/dav/files/a/HA"
                         username = "a"
                         password = "app-pass"
@@ -1051,23 +1056,7 @@ mod tests {
 
     #[test]
     fn sftp_settings_are_checked_and_remember_host_keys_in_the_data_folder() {
-        let sftp = |extra: &str| {
-            check(
-                &format!(
-                    r#"
-                    data_dir = "/var/lib/lifeboat"
-                    [source]
-                    type = "folder"
-                    path = "/backup"
-                    [[destinations]]
-                    type = "sftp"
-                    name = "pi"
-                    {extra}
-                    "#
-                ),
-                &Env::default(),
-            )
-        };
+        let sftp = |extra: &str| one_destination("sftp", "pi", extra);
         let ok = sftp(
             r#"host = "nas.local"
                          username = "pi"
@@ -1126,22 +1115,7 @@ mod tests {
 
     #[test]
     fn smb_settings_are_checked_and_tidied() {
-        let smb = |extra: &str| {
-            check(
-                &format!(
-                    r#"
-                    [source]
-                    type = "folder"
-                    path = "/backup"
-                    [[destinations]]
-                    type = "smb"
-                    name = "nas"
-                    {extra}
-                    "#
-                ),
-                &Env::default(),
-            )
-        };
+        let smb = |extra: &str| one_destination("smb", "nas", extra);
         let ok = smb(r#"host = "nas.local"
                         share = '\backups\'
                         path = '\home assistant\lifeboat\'

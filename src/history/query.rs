@@ -298,18 +298,18 @@ impl History {
         self.with(|c| newest_copy_rows(c, None)).await
     }
 
-    /// The destinations where a verified copy was ever stored.
+    /// Whether a verified copy was ever stored on `destination` (one index lookup).
     ///
     /// # Errors
     /// [`HistoryError`] on database failure.
-    pub async fn destinations_that_held_copies(
-        &self,
-    ) -> Result<std::collections::HashSet<String>, HistoryError> {
-        self.with(|c| {
-            let mut st =
-                c.prepare("SELECT DISTINCT destination FROM copies WHERE status = 'verified'")?;
-            st.query_map([], |r| r.get::<_, String>(0))?
-                .collect::<rusqlite::Result<_>>()
+    pub async fn held_a_copy(&self, destination: &str) -> Result<bool, HistoryError> {
+        let destination = destination.to_owned();
+        self.with(move |c| {
+            c.query_row(
+                "SELECT EXISTS (SELECT 1 FROM copies WHERE destination = ?1 AND status = 'verified')",
+                [destination],
+                |r| r.get(0),
+            )
         })
         .await
     }

@@ -426,7 +426,13 @@ impl Runner {
     ) -> Result<Result<Vec<(String, String)>, String>, HistoryError> {
         let asked: Vec<Destination> = self.asked(request).cloned().collect();
         let need = self.history.last_stored_size().await?;
-        let held = self.history.destinations_that_held_copies().await?;
+        // Only a folder needs to know (a missing one that held copies is a disk not mounted).
+        let mut held = std::collections::HashSet::new();
+        for d in asked.iter().filter(|d| d.kind == "local") {
+            if self.history.held_a_copy(&d.name).await? {
+                held.insert(d.name.clone());
+            }
+        }
         let (passed, skipped) = super::preflight::check_all(&asked, need, &held).await;
         if passed.is_empty() {
             let why: Vec<String> = skipped.iter().map(|(d, w)| format!("{d}: {w}")).collect();

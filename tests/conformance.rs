@@ -305,8 +305,8 @@ async fn smb_conforms() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn smb_names_a_missing_share() {
     let mut spec = smb_spec("nas", &env_or_die("LIFEBOAT_TEST_SMB_PASSWORD"));
-    if let DestinationKind::Smb { share, .. } = &mut spec.kind {
-        *share = "no-such-share".into();
+    if let DestinationKind::Smb(smb) = &mut spec.kind {
+        smb.share = "no-such-share".into();
     }
     let d = lifeboat::destinations::open(&spec).unwrap();
     let e = d.store.list().await.unwrap_err();
@@ -353,8 +353,8 @@ async fn sftp_host_keys_are_trusted_once_then_enforced() {
 
     // Pinned: the right key works with no known-hosts file at all; a wrong one is refused.
     let mut pinned = sftp_spec("nas", sftp_password(), None);
-    if let DestinationKind::Sftp { host_key, .. } = &mut pinned.kind {
-        *host_key = Some(real.clone());
+    if let DestinationKind::Sftp(sftp) = &mut pinned.kind {
+        sftp.host_key = Some(real.clone());
     }
     let d = lifeboat::destinations::open(&pinned).unwrap();
     assert!(d.store.list().await.unwrap().is_empty());
@@ -362,8 +362,8 @@ async fn sftp_host_keys_are_trusted_once_then_enforced() {
         d.host_key.as_ref().unwrap().describe(),
         format!("Host key {real} (pinned)")
     );
-    if let DestinationKind::Sftp { host_key, .. } = &mut pinned.kind {
-        *host_key = Some(fake.into());
+    if let DestinationKind::Sftp(sftp) = &mut pinned.kind {
+        sftp.host_key = Some(fake.into());
     }
     let d = lifeboat::destinations::open(&pinned).unwrap();
     let e = d.store.list().await.unwrap_err();

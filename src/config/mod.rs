@@ -170,28 +170,8 @@ pub enum DestinationKind {
         endpoint: String,
         credential: AzureCredential,
     },
-    Sftp {
-        host: String,
-        port: u16,
-        username: String,
-        auth: SftpAuth,
-        /// The folder on the server.
-        path: String,
-        /// The `SHA256:` fingerprint the host key must have, when pinned.
-        host_key: Option<String>,
-        /// Where host keys trusted on first use are remembered.
-        known_hosts: Option<PathBuf>,
-    },
-    Smb {
-        host: String,
-        port: u16,
-        share: String,
-        /// The folder inside the share (`/`-separated, no leading slash).
-        path: String,
-        username: String,
-        password: Secret,
-        domain: String,
-    },
+    Sftp(SftpSpec),
+    Smb(SmbSpec),
     Webdav {
         /// The folder copies go into.
         url: Url,
@@ -202,6 +182,35 @@ pub enum DestinationKind {
         /// The server certificate's SHA-256, when the user pinned it.
         certificate_sha256: Option<[u8; 32]>,
     },
+}
+
+/// A folder on an SSH server, reached over SFTP.
+#[derive(Debug, Clone)]
+pub struct SftpSpec {
+    pub host: String,
+    pub port: u16,
+    pub username: String,
+    pub auth: SftpAuth,
+    /// The folder on the server (relative paths start at the account's home).
+    pub path: String,
+    /// The `SHA256:` fingerprint the host key must have, when pinned.
+    pub host_key: Option<String>,
+    /// Where host keys trusted on first use are remembered (`None`: for this process only).
+    pub known_hosts: Option<PathBuf>,
+}
+
+/// A folder in an SMB2/3 share.
+#[derive(Debug, Clone)]
+pub struct SmbSpec {
+    pub host: String,
+    pub port: u16,
+    pub share: String,
+    /// The folder inside the share (`/`-separated, no leading slash; empty for its top).
+    pub path: String,
+    pub username: String,
+    pub password: Secret,
+    /// The account's domain or workgroup (empty for an account of the server itself).
+    pub domain: String,
 }
 
 /// How Lifeboat signs in to an SFTP server.
@@ -261,13 +270,13 @@ impl DestinationKind {
                 ..
             } => format!("azure://{account}/{container}/{prefix}"),
             Self::Webdav { url, username, .. } => format!("{url} (as {username})"),
-            Self::Sftp {
+            Self::Sftp(SftpSpec {
                 host,
                 port,
                 username,
                 path,
                 ..
-            } => format!(
+            }) => format!(
                 "sftp://{username}@{host}:{port}/{}",
                 path.trim_start_matches('/')
             ),
@@ -311,14 +320,14 @@ impl DestinationKind {
                 "azure://{account}/{container}/{}?endpoint={endpoint}",
                 prefix.trim_end_matches('/')
             ),
-            Self::Sftp {
+            Self::Sftp(SftpSpec {
                 host,
                 port,
                 username,
                 path,
                 host_key,
                 ..
-            } => {
+            }) => {
                 // An absolute folder keeps its leading slash: sftp://u@h:22//srv/backups.
                 let mut out = format!("sftp://{username}@{host}:{port}/{path}");
                 if let Some(k) = host_key {
@@ -347,7 +356,7 @@ impl DestinationKind {
                 }
                 out
             }
-            Self::Smb {
+            Self::Smb(SmbSpec {
                 host,
                 port,
                 share,
@@ -355,7 +364,7 @@ impl DestinationKind {
                 username,
                 domain,
                 ..
-            } => {
+            }) => {
                 let path: String = path
                     .split('/')
                     .map(|p| format!("/{}", url_part(p)))

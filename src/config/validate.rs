@@ -6,7 +6,8 @@ use super::options::{
 };
 use super::{
     AlertKind, AlertSpec, AzureCredential, Config, ConfigError, DestinationKind, DestinationSpec,
-    EncryptionSpec, Env, Problem, ScheduleSpec, SftpAuth, SourceMode, SourceSpec, SupervisorMethod,
+    EncryptionSpec, Env, Problem, ScheduleSpec, SftpAuth, SftpSpec, SmbSpec, SourceMode,
+    SourceSpec, SupervisorMethod,
 };
 use crate::retention::Policy;
 use crate::secret::Secret;
@@ -37,8 +38,8 @@ pub fn validate(
     let data_dir = opts.data_dir.unwrap_or(default_data_dir);
     let mut destinations = destinations(opts.destinations, default_policy, &mut problems);
     for d in &mut destinations {
-        if let DestinationKind::Sftp { known_hosts, .. } = &mut d.kind {
-            *known_hosts = Some(data_dir.join(super::SFTP_KNOWN_HOSTS));
+        if let DestinationKind::Sftp(sftp) = &mut d.kind {
+            sftp.known_hosts = Some(data_dir.join(super::SFTP_KNOWN_HOSTS));
         }
     }
     let schedule = schedule(opts.schedule, env, &mut problems);
@@ -540,7 +541,7 @@ fn destination(
             });
             (
                 name,
-                DestinationKind::Sftp {
+                DestinationKind::Sftp(SftpSpec {
                     host,
                     port: port.unwrap_or(22),
                     username,
@@ -548,7 +549,7 @@ fn destination(
                     path: path.unwrap_or_default(),
                     host_key,
                     known_hosts: None,
-                },
+                }),
             )
         }
         DestinationOptions::Smb {
@@ -611,7 +612,7 @@ fn destination(
             }
             (
                 name,
-                DestinationKind::Smb {
+                DestinationKind::Smb(SmbSpec {
                     host,
                     port: port.unwrap_or(445),
                     share,
@@ -619,7 +620,7 @@ fn destination(
                     username,
                     password,
                     domain: domain.unwrap_or_default().trim().to_owned(),
-                },
+                }),
             )
         }
         DestinationOptions::Webdav {
@@ -1064,12 +1065,12 @@ mod tests {
                          host_key = "SHA256:MfndkZGI39VvdzBkMsUGnbSys27p6LWm2LNET71VvW8""#,
         )
         .unwrap();
-        let DestinationKind::Sftp {
+        let DestinationKind::Sftp(SftpSpec {
             port,
             auth,
             known_hosts,
             ..
-        } = &ok.destinations[0].kind
+        }) = &ok.destinations[0].kind
         else {
             panic!("sftp expected")
         };
@@ -1122,9 +1123,9 @@ mod tests {
                         username = "ha"
                         password = "pw""#)
         .unwrap();
-        let DestinationKind::Smb {
+        let DestinationKind::Smb(SmbSpec {
             port, share, path, ..
-        } = &ok.destinations[0].kind
+        }) = &ok.destinations[0].kind
         else {
             panic!("smb expected")
         };

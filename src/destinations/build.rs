@@ -5,8 +5,8 @@
 
 use super::folder::FolderStore;
 use super::opendal_store::{OpendalStore, classify};
-use super::sftp::{HostKeyTrust, SftpSettings, SftpStore};
-use super::smb::{SmbSettings, SmbStore};
+use super::sftp::{HostKeyTrust, SftpStore};
+use super::smb::SmbStore;
 use super::webdav::{WebdavSettings, WebdavStore};
 use super::{Destination, Store, StoreError, StoreErrorKind, pinned_tls, webdav};
 use crate::config::{AzureCredential, DestinationKind, DestinationSpec};
@@ -92,53 +92,11 @@ pub fn open(spec: &DestinationSpec) -> Result<Destination, StoreError> {
                 client: webdav::client(tls)?,
             }))
         }
-        DestinationKind::Sftp {
-            host,
-            port,
-            username,
-            auth,
-            path,
-            host_key,
-            known_hosts,
-        } => Arc::new(SftpStore::new(SftpSettings {
-            host: host.clone(),
-            port: *port,
-            username: username.clone(),
-            auth: auth.clone(),
-            path: path.clone(),
-            host_key: host_key.clone(),
-            known_hosts: known_hosts.clone(),
-        })),
-        DestinationKind::Smb {
-            host,
-            port,
-            share,
-            path,
-            username,
-            password,
-            domain,
-        } => Arc::new(SmbStore::new(SmbSettings {
-            host: host.clone(),
-            port: *port,
-            share: share.clone(),
-            path: path.clone(),
-            username: username.clone(),
-            password: password.clone(),
-            domain: domain.clone(),
-        })),
+        DestinationKind::Sftp(sftp) => Arc::new(SftpStore::new(sftp.clone())),
+        DestinationKind::Smb(smb) => Arc::new(SmbStore::new(smb.clone())),
     };
     let host_key = match &spec.kind {
-        DestinationKind::Sftp {
-            host,
-            port,
-            host_key,
-            known_hosts,
-            ..
-        } => Some(HostKeyTrust {
-            endpoint: format!("{host}:{port}"),
-            pinned: host_key.clone(),
-            known_hosts: known_hosts.clone(),
-        }),
+        DestinationKind::Sftp(sftp) => Some(HostKeyTrust::of(sftp)),
         _ => None,
     };
     Ok(Destination {

@@ -11,7 +11,7 @@
 
 use super::layout::{PARTIAL_PREFIX, partial_name};
 use super::{ObjectWriter, Store, StoreError, StoreErrorKind};
-use crate::config::SftpAuth;
+use crate::config::{SftpAuth, SftpSpec};
 use crate::secret::Secret;
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -29,21 +29,6 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWriteExt, ReadBuf};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Settings for an SFTP store.
-#[derive(Clone)]
-pub struct SftpSettings {
-    pub host: String,
-    pub port: u16,
-    pub username: String,
-    pub auth: SftpAuth,
-    /// The folder on the server (relative paths start at the account's home).
-    pub path: String,
-    /// The `SHA256:` fingerprint the server's host key must have.
-    pub host_key: Option<String>,
-    /// Where keys trusted on first use are kept (`None`: trusted for this process only).
-    pub known_hosts: Option<PathBuf>,
-}
 
 /// Checks the server's host key during the handshake, remembering why it refused.
 struct HostCheck {
@@ -125,6 +110,15 @@ pub struct HostKeyTrust {
 }
 
 impl HostKeyTrust {
+    /// How the server of `spec` is trusted.
+    pub fn of(spec: &SftpSpec) -> Self {
+        Self {
+            endpoint: format!("{}:{}", spec.host, spec.port),
+            pinned: spec.host_key.clone(),
+            known_hosts: spec.known_hosts.clone(),
+        }
+    }
+
     /// One line saying which host key is accepted and why.
     pub fn describe(&self) -> String {
         if let Some(pin) = &self.pinned {
@@ -212,14 +206,14 @@ pub struct SftpStore {
 }
 
 struct Inner {
-    settings: SftpSettings,
+    settings: SftpSpec,
     conn: tokio::sync::Mutex<Option<Arc<Conn>>>,
     root_ready: tokio::sync::OnceCell<()>,
 }
 
 impl SftpStore {
     /// A store for `settings`. Nothing is contacted yet.
-    pub fn new(settings: SftpSettings) -> Self {
+    pub fn new(settings: SftpSpec) -> Self {
         Self {
             inner: Arc::new(Inner {
                 settings,

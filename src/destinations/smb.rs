@@ -11,7 +11,7 @@
 
 use super::layout::{PARTIAL_PREFIX, partial_name};
 use super::{ObjectWriter, Store, StoreError, StoreErrorKind};
-use crate::secret::Secret;
+use crate::config::SmbSpec;
 use async_trait::async_trait;
 use bytes::Bytes;
 use smb2::{ClientConfig, ErrorKind, RenameOptions, SmbClient, Tree};
@@ -23,30 +23,16 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a request may go without an answer (a NAS may first spin up a sleeping disk).
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// Settings for an SMB store.
-#[derive(Clone)]
-pub struct SmbSettings {
-    pub host: String,
-    pub port: u16,
-    pub share: String,
-    /// The folder inside the share (`/`-separated; empty for the share's top).
-    pub path: String,
-    pub username: String,
-    pub password: Secret,
-    /// The Windows domain or workgroup of the account (empty for a local account).
-    pub domain: String,
+/// `//host:port/share`, for messages.
+fn endpoint(s: &SmbSpec) -> String {
+    format!("//{}:{}/{}", s.host, s.port, s.share)
 }
 
-impl SmbSettings {
-    fn endpoint(&self) -> String {
-        format!("//{}:{}/{}", self.host, self.port, self.share)
-    }
-
-    fn path(&self, name: &str) -> String {
-        match self.path.trim_matches('/') {
-            "" => name.to_owned(),
-            root => format!("{root}/{name}"),
-        }
+/// Where `name` sits in the share: inside the destination's folder.
+fn in_folder(s: &SmbSpec, name: &str) -> String {
+    match s.path.trim_matches('/') {
+        "" => name.to_owned(),
+        root => format!("{root}/{name}"),
     }
 }
 
@@ -63,14 +49,14 @@ pub struct SmbStore {
 }
 
 struct Inner {
-    settings: SmbSettings,
+    settings: SmbSpec,
     session: tokio::sync::Mutex<Option<Session>>,
     root_ready: tokio::sync::OnceCell<()>,
 }
 
 impl SmbStore {
     /// A store for `settings`. Nothing is contacted yet.
-    pub fn new(settings: SmbSettings) -> Self {
+    pub fn new(settings: SmbSpec) -> Self {
         Self {
             inner: Arc::new(Inner {
                 settings,
@@ -94,7 +80,7 @@ type Op<'a, T> = Box<
 impl Inner {
     async fn connect(&self) -> Result<Session, StoreError> {
         let s = &self.settings;
-        let endpoint = s.endpoint();
+        let endpoint = endpoint(s);
         let config = ClientConfig {
             addr: format!("{}:{}", s.host, s.port),
             timeout: CONNECT_TIMEOUT,
@@ -311,7 +297,7 @@ impl Store for SmbStore {
     ) -> Result<Box<dyn ObjectWriter>, StoreError> {
         let s = &self.inner;
         s.ensure_root().await?;
-        let temp = s.settings.path(&partial_name(path));
+        let temp = in_folder(&s.settings, &partial_name(path));
         let t = temp.clone();
         let file = s
             .with(
@@ -325,13 +311,13 @@ impl Store for SmbStore {
             store: Arc::clone(s),
             file: Some(file),
             temp,
-            real: s.settings.path(path),
+            real: in_folder(&s.settings, path),
         }))
     }
 
     async fn reader(&self, path: &str) -> Result<Box<dyn AsyncRead + Send + Unpin>, StoreError> {
         let s = &self.inner;
-        let p = s.settings.path(path);
+        let p = in_folder(&s.settings, path);
         let download = s
             .with(
                 &format!("reading {path}"),
@@ -350,7 +336,7 @@ impl Store for SmbStore {
 
     async fn read_small(&self, path: &str, limit: u64) -> Result<Vec<u8>, StoreError> {
         let s = &self.inner;
-        let p = s.settings.path(path);
+        let p = in_folder(&s.settings, path);
         let name = path.to_owned();
         let read = s
             .with(
@@ -377,7 +363,7 @@ impl Store for SmbStore {
     async fn write_small(&self, path: &str, data: Vec<u8>) -> Result<(), StoreError> {
         let s = &self.inner;
         s.ensure_root().await?;
-        let temp = s.settings.path(&partial_name(path));
+        let temp = in_folder(&s.settings, &partial_name(path));
         let t = temp.clone();
         s.with(
             &format!("uploading {path}"),
@@ -386,7 +372,7 @@ impl Store for SmbStore {
             }),
         )
         .await?;
-        s.rename(&temp, &s.settings.path(path)).await
+        s.rename(&temp, &in_folder(&s.settings, path)).await
     }
 
     async fn list(&self) -> Result<Vec<String>, StoreError> {
@@ -394,7 +380,7 @@ impl Store for SmbStore {
         let root = s.settings.path.trim_matches('/').to_owned();
         let listed = s
             .with(
-                &format!("listing {}", s.settings.endpoint()),
+                &format!("listing {}", endpoint(&s.settings)),
                 Box::new(move |c, t| Box::pin(async move { c.list_directory(t, &root).await })),
             )
             .await;
@@ -412,16 +398,17 @@ impl Store for SmbStore {
 
     async fn delete(&self, path: &str) -> Result<(), StoreError> {
         let s = &self.inner;
-        s.delete_path(&s.settings.path(path)).await
+        s.delete_path(&in_folder(&s.settings, path)).await
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::secret::Secret;
 
-    fn settings(path: &str) -> SmbSettings {
-        SmbSettings {
+    fn settings(path: &str) -> SmbSpec {
+        SmbSpec {
             host: "nas.local".into(),
             port: 445,
             share: "backups".into(),
@@ -434,8 +421,8 @@ mod tests {
 
     #[test]
     fn names_sit_in_the_folder_inside_the_share() {
-        assert_eq!(settings("").path("a.tar.age"), "a.tar.age");
-        assert_eq!(settings("/ha/lifeboat/").path("a"), "ha/lifeboat/a");
-        assert_eq!(settings("ha").endpoint(), "//nas.local:445/backups");
+        assert_eq!(in_folder(&settings(""), "a.tar.age"), "a.tar.age");
+        assert_eq!(in_folder(&settings("/ha/lifeboat/"), "a"), "ha/lifeboat/a");
+        assert_eq!(endpoint(&settings("ha")), "//nas.local:445/backups");
     }
 }

@@ -5,7 +5,7 @@ pub mod ha_double;
 pub mod ingress_proxy;
 
 use lifeboat::config::{
-    AzureCredential, DestinationKind, DestinationSpec, EncryptionSpec, SftpAuth,
+    AzureCredential, DestinationKind, DestinationSpec, EncryptionSpec, SftpAuth, SftpSpec, SmbSpec,
 };
 use lifeboat::destinations::{self, Destination};
 use lifeboat::history::History;
@@ -141,7 +141,7 @@ pub fn sftp_spec(name: &str, auth: SftpAuth, known_hosts: Option<&Path>) -> Dest
     DestinationSpec {
         name: name.into(),
         retention: Default::default(),
-        kind: DestinationKind::Sftp {
+        kind: DestinationKind::Sftp(SftpSpec {
             host: host.into(),
             port: port.parse().unwrap(),
             username: env_or_die("LIFEBOAT_TEST_SFTP_USER"),
@@ -149,7 +149,7 @@ pub fn sftp_spec(name: &str, auth: SftpAuth, known_hosts: Option<&Path>) -> Dest
             path: format!("{}/ha backups", unique("sftp")),
             host_key: None,
             known_hosts: known_hosts.map(Path::to_owned),
-        },
+        }),
     }
 }
 
@@ -165,7 +165,7 @@ pub fn smb_spec(name: &str, password: &str) -> DestinationSpec {
     DestinationSpec {
         name: name.into(),
         retention: Default::default(),
-        kind: DestinationKind::Smb {
+        kind: DestinationKind::Smb(SmbSpec {
             host: host.into(),
             port: port.parse().unwrap(),
             share: env_or_die("LIFEBOAT_TEST_SMB_SHARE"),
@@ -173,7 +173,7 @@ pub fn smb_spec(name: &str, password: &str) -> DestinationSpec {
             username: env_or_die("LIFEBOAT_TEST_SMB_USER"),
             password: Secret::new(password),
             domain: String::new(),
-        },
+        }),
     }
 }
 

@@ -528,23 +528,14 @@ impl ObjectWriter for DavWriter {
     }
 
     async fn finish(mut self: Box<Self>) -> Result<(), StoreError> {
-        let upload = match self.current.take() {
-            Some(u) => u,
-            // Nothing written yet (an empty object), or the last segment just filled up.
-            None if self.inner.segment.is_none() || self.next_segment == 0 => {
-                self.open_next();
-                self.current
-                    .take()
-                    .ok_or_else(|| StoreError::new(StoreErrorKind::Other, "no upload to finish"))?
-            }
-            None => {
-                return self
-                    .inner
-                    .rename(&self.target.temp, &self.target.real)
-                    .await;
-            }
-        };
-        upload.finish().await?;
+        // An empty object still takes its one request; a last segment that just filled up is
+        // already finished.
+        if self.current.is_none() && (self.inner.segment.is_none() || self.next_segment == 0) {
+            self.open_next();
+        }
+        if let Some(upload) = self.current.take() {
+            upload.finish().await?;
+        }
         self.inner
             .rename(&self.target.temp, &self.target.real)
             .await

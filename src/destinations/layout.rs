@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 
 const DATA_SUFFIX: &str = ".tar.age";
-/// Uploads in progress on WebDAV and SFTP carry this prefix; listings never show them.
+/// Uploads in progress on WebDAV, SFTP and SMB carry this prefix; listings never show them.
 pub const PARTIAL_PREFIX: &str = ".lifeboat-partial-";
 const MANIFEST_SUFFIX: &str = ".manifest.json";
 

@@ -329,10 +329,14 @@ impl DestinationKind {
                 ..
             }) => {
                 // An absolute folder keeps its leading slash: sftp://u@h:22//srv/backups.
-                let mut out = format!("sftp://{username}@{host}:{port}/{path}");
+                let mut out = format!(
+                    "sftp://{}@{host}:{port}/{}",
+                    url_part(username),
+                    url_path(path)
+                );
                 if let Some(k) = host_key {
                     out.push_str("?host_key=");
-                    out.push_str(&k.replace('+', "%2B").replace('/', "%2F"));
+                    out.push_str(&query_value(k));
                 }
                 out
             }
@@ -365,16 +369,18 @@ impl DestinationKind {
                 domain,
                 ..
             }) => {
-                let path: String = path
-                    .split('/')
-                    .map(|p| format!("/{}", url_part(p)))
-                    .collect();
-                let path = if path == "/" { String::new() } else { path };
-                let user = url_part(username);
-                let mut out = format!("smb://{user}@{host}:{port}/{}{path}", url_part(share));
+                let mut out = format!(
+                    "smb://{}@{host}:{port}/{}",
+                    url_part(username),
+                    url_part(share)
+                );
+                if !path.is_empty() {
+                    out.push('/');
+                    out.push_str(&url_path(path));
+                }
                 if !domain.is_empty() {
                     out.push_str("?domain=");
-                    out.push_str(&url_part(domain));
+                    out.push_str(&query_value(domain));
                 }
                 out
             }
@@ -382,10 +388,29 @@ impl DestinationKind {
     }
 }
 
-/// Escapes what cannot stand as it is in a URL's user or path part.
+/// Escapes what cannot stand as it is in a URL's user part or in one segment of its path.
 fn url_part(s: &str) -> String {
     percent_encoding::utf8_percent_encode(s, URL_PART).to_string()
 }
+
+/// A `/`-separated path with each segment escaped (a leading `/` stays).
+fn url_path(path: &str) -> String {
+    path.split('/').map(url_part).collect::<Vec<_>>().join("/")
+}
+
+/// Escapes a query value (what `url`'s query parsing would misread: `+`, `&`, `=`, `#`…).
+fn query_value(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, QUERY_VALUE).to_string()
+}
+
+const QUERY_VALUE: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+    .add(b' ')
+    .add(b'#')
+    .add(b'%')
+    .add(b'&')
+    .add(b'+')
+    .add(b'/')
+    .add(b'=');
 
 const URL_PART: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
     .add(b' ')

@@ -388,6 +388,8 @@ mod tests {
             "smb://ha@nas.local:4445/backups/home%20assistant/lifeboat?domain=WORKGROUP",
             "sftp://pi@nas.local:2222/backups/ha?host_key=SHA256:MfndkZGI39VvdzBkMsUGnbSys27p6LWm2LNET71VvW8",
             "sftp://pi@nas.local//srv/backups",
+            "sftp://pi@nas.local/ha%20backups%20%231?host_key=SHA256:MfndkZGI39VvdzBkMsUGnbSys27p6LWm2LNET71VvW8",
+            "smb://ha@nas.local/backups/a%23b?domain=A%26B",
             "webdav+https://cloud.example.com/remote.php/dav/files/alice/HA%20backups?segment_mb=50",
             "webdav+http://nas.local:5005/backups",
             "s3://home/ha?region=us-west-004&endpoint=https://s3.us-west-004.backblazeb2.com",

@@ -8,7 +8,7 @@ use super::opendal_store::{OpendalStore, classify};
 use super::sftp::{HostKeyTrust, SftpStore};
 use super::smb::SmbStore;
 use super::webdav::{WebdavSettings, WebdavStore};
-use super::{Destination, Store, StoreError, StoreErrorKind, pinned_tls, webdav};
+use super::{Destination, Patience, Store, StoreError, StoreErrorKind, pinned_tls, webdav};
 use crate::config::{AzureCredential, DestinationKind, DestinationSpec};
 use crate::secret::Secret;
 use opendal::Operator;
@@ -25,8 +25,16 @@ fn root(prefix: &str) -> String {
 /// # Errors
 /// A [`StoreError`] of kind `Config` when the settings cannot make a client.
 pub fn open(spec: &DestinationSpec) -> Result<Destination, StoreError> {
+    open_with(spec, Patience::default())
+}
+
+/// Opens a destination that is given up after `patience.silence` without progress.
+///
+/// # Errors
+/// A [`StoreError`] of kind `Config` when the settings cannot make a client.
+pub fn open_with(spec: &DestinationSpec, patience: Patience) -> Result<Destination, StoreError> {
     let store: Arc<dyn Store> = match &spec.kind {
-        DestinationKind::Local { path } => Arc::new(FolderStore::new(path.clone())),
+        DestinationKind::Local { path } => Arc::new(FolderStore::new(path.clone(), patience)),
         DestinationKind::S3 {
             bucket,
             prefix,
@@ -53,6 +61,7 @@ pub fn open(spec: &DestinationSpec) -> Result<Destination, StoreError> {
             Arc::new(layered(
                 Operator::new(builder),
                 vec![secret_access_key.clone()],
+                patience,
             )?)
         }
         DestinationKind::Azure {
@@ -71,7 +80,11 @@ pub fn open(spec: &DestinationSpec) -> Result<Destination, StoreError> {
                 AzureCredential::AccountKey(k) => (builder.account_key(k.expose()), k),
                 AzureCredential::Sas(s) => (builder.sas_token(s.expose()), s),
             };
-            Arc::new(layered(Operator::new(builder), vec![secret.clone()])?)
+            Arc::new(layered(
+                Operator::new(builder),
+                vec![secret.clone()],
+                patience,
+            )?)
         }
         DestinationKind::Webdav {
             url,
@@ -89,11 +102,12 @@ pub fn open(spec: &DestinationSpec) -> Result<Destination, StoreError> {
                 username: username.clone(),
                 password: password.clone(),
                 segment: *segment,
-                client: webdav::client(tls)?,
+                clients: webdav::clients(tls.as_ref(), patience.silence)?,
+                silence: patience.silence,
             }))
         }
-        DestinationKind::Sftp(sftp) => Arc::new(SftpStore::new(sftp.clone())),
-        DestinationKind::Smb(smb) => Arc::new(SmbStore::new(smb.clone())),
+        DestinationKind::Sftp(sftp) => Arc::new(SftpStore::new(sftp.clone(), patience.silence)),
+        DestinationKind::Smb(smb) => Arc::new(SmbStore::new(smb.clone(), patience.silence)),
     };
     let host_key = match &spec.kind {
         DestinationKind::Sftp(sftp) => Some(HostKeyTrust::of(sftp)),
@@ -115,13 +129,14 @@ pub fn open(spec: &DestinationSpec) -> Result<Destination, StoreError> {
 pub(super) fn layered(
     op: opendal::Result<Operator>,
     secrets: Vec<Secret>,
+    patience: Patience,
 ) -> Result<OpendalStore, StoreError> {
     let op = op
         .map_err(|e| classify(&e))?
         .layer(
             TimeoutLayer::new()
-                .with_timeout(Duration::from_secs(120))
-                .with_io_timeout(Duration::from_secs(120)),
+                .with_timeout(patience.silence)
+                .with_io_timeout(patience.silence),
         )
         .layer(
             RetryLayer::new()

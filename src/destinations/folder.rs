@@ -5,7 +5,7 @@
 
 use super::build::layered;
 use super::opendal_store::OpendalStore;
-use super::{ObjectWriter, Store, StoreError, StoreErrorKind};
+use super::{ObjectWriter, Patience, Store, StoreError, StoreErrorKind};
 use async_trait::async_trait;
 use opendal::Operator;
 use std::path::PathBuf;
@@ -18,15 +18,17 @@ pub const LOCAL_PARTIAL_DIR: &str = ".lifeboat-partial";
 /// A local folder as a store.
 pub struct FolderStore {
     path: PathBuf,
+    patience: Patience,
     /// Made at the first write (making it creates the folder).
     inner: OnceCell<OpendalStore>,
 }
 
 impl FolderStore {
     /// A store for the folder at `path`. Nothing is touched yet.
-    pub fn new(path: PathBuf) -> Self {
+    pub fn new(path: PathBuf, patience: Patience) -> Self {
         Self {
             path,
+            patience,
             inner: OnceCell::new(),
         }
     }
@@ -38,7 +40,8 @@ impl FolderStore {
                 let builder = opendal::services::Fs::default()
                     .root(&self.path.to_string_lossy())
                     .atomic_write_dir(&self.path.join(LOCAL_PARTIAL_DIR).to_string_lossy());
-                Ok(layered(Operator::new(builder), Vec::new())?.syncing(self.path.clone()))
+                Ok(layered(Operator::new(builder), Vec::new(), self.patience)?
+                    .syncing(self.path.clone()))
             })
             .await
     }
@@ -111,6 +114,33 @@ impl Store for FolderStore {
             None => Ok(()),
         }
     }
+
+    async fn unfinished(&self) -> Result<Vec<String>, StoreError> {
+        let dir = self.path.join(LOCAL_PARTIAL_DIR);
+        let mut entries = match tokio::fs::read_dir(&dir).await {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(cannot_list(&dir, &e)),
+        };
+        let mut names = Vec::new();
+        while let Some(entry) = entries
+            .next_entry()
+            .await
+            .map_err(|e| cannot_list(&dir, &e))?
+        {
+            if let Some(name) = entry.file_name().to_str() {
+                names.push(format!("{LOCAL_PARTIAL_DIR}/{name}"));
+            }
+        }
+        Ok(names)
+    }
+}
+
+fn cannot_list(dir: &std::path::Path, e: &std::io::Error) -> StoreError {
+    StoreError::new(
+        StoreErrorKind::Other,
+        format!("cannot list {}: {e}", dir.display()),
+    )
 }
 
 #[cfg(test)]
@@ -121,7 +151,7 @@ mod tests {
     async fn only_writing_makes_the_folder() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("usb").join("ha");
-        let store = FolderStore::new(path.clone());
+        let store = FolderStore::new(path.clone(), Patience::default());
         assert!(store.list().await.unwrap().is_empty());
         assert_eq!(
             store.read_small("a.json", 10).await.unwrap_err().kind,

@@ -42,6 +42,18 @@ pub fn partial_name(name: &str) -> String {
     format!("{PARTIAL_PREFIX}{}-{name}", hex::encode(b))
 }
 
+/// When the run that named an object started, read from the copy id inside the name (an
+/// upload's temporary name holds its object's name).
+pub fn started_in_name(name: &str) -> Option<DateTime<Utc>> {
+    let bytes = name.as_bytes();
+    (0..bytes.len().saturating_sub(15)).find_map(|i| {
+        let window = name.get(i..i + 16)?;
+        chrono::NaiveDateTime::parse_from_str(window, "%Y%m%dT%H%M%SZ")
+            .ok()
+            .map(|t| t.and_utc())
+    })
+}
+
 /// The data object of a copy.
 pub fn data_object(copy_id: &str) -> String {
     format!("{copy_id}{DATA_SUFFIX}")
@@ -74,6 +86,14 @@ mod tests {
             "20261123T101500Z-My_backup____x"
         );
         assert_eq!(copy_id(t, ""), "20261123T101500Z-backup");
+        let partial = partial_name(&data_object(&id));
+        assert_eq!(started_in_name(&partial), Some(t));
+        assert_eq!(
+            started_in_name(".lifeboat-partial/20261123T101500Z-x.tar.age.k3j2"),
+            Some(t)
+        );
+        assert_eq!(started_in_name(&partial_name(".lifeboat-preflight")), None);
+        assert_eq!(started_in_name("20261123T1015"), None);
         assert_eq!(
             copy_id_of_manifest(&manifest_object(&id)),
             Some(id.as_str())

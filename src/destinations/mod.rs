@@ -26,7 +26,7 @@ use bytes::Bytes;
 use std::sync::Arc;
 use tokio::io::AsyncRead;
 
-pub use build::open;
+pub use build::{open, open_with};
 pub use manifest::Manifest;
 
 /// A streaming upload in progress.
@@ -59,6 +59,27 @@ pub trait Store: Send + Sync {
     async fn list(&self) -> Result<Vec<String>, StoreError>;
     /// Removes an object; a missing one is not an error.
     async fn delete(&self, path: &str) -> Result<(), StoreError>;
+    /// Names of uploads that were started and never finished or thrown away (their writer was
+    /// cut off: a crash, a kill, a power cut), as [`Store::delete`] takes them. Stores whose
+    /// unfinished uploads are invisible, or cleared by the service itself, have none.
+    async fn unfinished(&self) -> Result<Vec<String>, StoreError> {
+        Ok(Vec::new())
+    }
+}
+
+/// How long a destination may go silent (take no data, answer nothing) before it is given up
+/// for the run; the others go on without it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Patience {
+    pub silence: std::time::Duration,
+}
+
+impl Default for Patience {
+    fn default() -> Self {
+        Self {
+            silence: std::time::Duration::from_secs(120),
+        }
+    }
 }
 
 /// What kind of failure a store reported.

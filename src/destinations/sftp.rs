@@ -207,16 +207,20 @@ pub struct SftpStore {
 
 struct Inner {
     settings: SftpSpec,
+    /// How long a request may go unanswered.
+    silence: Duration,
     conn: tokio::sync::Mutex<Option<Arc<Conn>>>,
     root_ready: tokio::sync::OnceCell<()>,
 }
 
 impl SftpStore {
     /// A store for `settings`. Nothing is contacted yet.
-    pub fn new(settings: SftpSpec) -> Self {
+    /// A store that gives up on a server silent for `silence`.
+    pub fn new(settings: SftpSpec, silence: Duration) -> Self {
         Self {
             inner: Arc::new(Inner {
                 settings,
+                silence,
                 conn: tokio::sync::Mutex::new(None),
                 root_ready: tokio::sync::OnceCell::new(),
             }),
@@ -345,7 +349,7 @@ impl Inner {
                 format!("{endpoint} does not offer SFTP: {e}"),
             )
         })?;
-        sftp.set_timeout(120);
+        sftp.set_timeout(self.silence.as_secs().max(1));
         Ok(Conn { ssh, sftp })
     }
 
@@ -502,6 +506,18 @@ fn sftp_error(what: &str, e: SftpError) -> StoreError {
 }
 
 fn io_error(what: &str, e: &std::io::Error) -> StoreError {
+    // The SFTP client's request channel closing is how a dropped SSH connection shows.
+    let text = e.to_string();
+    if text.contains("sender dropped") || text.contains("channel closed") {
+        return StoreError::unavailable(format!(
+            "{what}: the connection to the SFTP server broke off ({text})"
+        ));
+    }
+    if text == "Timeout" || e.kind() == std::io::ErrorKind::TimedOut {
+        return StoreError::unavailable(format!(
+            "{what}: the SFTP server did not answer in time (Timeout)"
+        ));
+    }
     StoreError::unavailable(format!("{what}: {e}"))
 }
 
@@ -616,7 +632,31 @@ impl Store for SftpStore {
     }
 
     async fn list(&self) -> Result<Vec<String>, StoreError> {
+        let files = self.inner.files().await?;
+        Ok(files
+            .into_iter()
+            .filter(|n| !n.starts_with(PARTIAL_PREFIX))
+            .collect())
+    }
+
+    async fn unfinished(&self) -> Result<Vec<String>, StoreError> {
+        let files = self.inner.files().await?;
+        Ok(files
+            .into_iter()
+            .filter(|n| n.starts_with(PARTIAL_PREFIX))
+            .collect())
+    }
+
+    async fn delete(&self, path: &str) -> Result<(), StoreError> {
         let s = &self.inner;
+        s.delete_path(&s.path(path)).await
+    }
+}
+
+impl Inner {
+    /// Names of the files in the folder, uploads in progress among them.
+    async fn files(&self) -> Result<Vec<String>, StoreError> {
+        let s = self;
         let root = match s.settings.path.trim_end_matches('/') {
             "" => ".".to_owned(),
             r => r.to_owned(),
@@ -630,16 +670,10 @@ impl Store for SftpStore {
             Ok(entries) => Ok(entries
                 .filter(|e| e.file_type().is_file())
                 .map(|e| e.file_name())
-                .filter(|n| !n.starts_with(PARTIAL_PREFIX))
                 .collect()),
             Err(e) if e.kind == StoreErrorKind::NotFound => Ok(Vec::new()),
             Err(e) => Err(e),
         }
-    }
-
-    async fn delete(&self, path: &str) -> Result<(), StoreError> {
-        let s = &self.inner;
-        s.delete_path(&s.path(path)).await
     }
 }
 

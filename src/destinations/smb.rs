@@ -20,8 +20,6 @@ use std::time::Duration;
 use tokio::io::AsyncRead;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
-/// How long a request may go without an answer (a NAS may first spin up a sleeping disk).
-const RESPONSE_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// `//host:port/share`, for messages.
 fn endpoint(s: &SmbSpec) -> String {
@@ -50,16 +48,20 @@ pub struct SmbStore {
 
 struct Inner {
     settings: SmbSpec,
+    /// How long a request may go unanswered (a NAS may first spin up a sleeping disk).
+    silence: Duration,
     session: tokio::sync::Mutex<Option<Session>>,
     root_ready: tokio::sync::OnceCell<()>,
 }
 
 impl SmbStore {
     /// A store for `settings`. Nothing is contacted yet.
-    pub fn new(settings: SmbSpec) -> Self {
+    /// A store that gives up on a server silent for `silence`.
+    pub fn new(settings: SmbSpec, silence: Duration) -> Self {
         Self {
             inner: Arc::new(Inner {
                 settings,
+                silence,
                 session: tokio::sync::Mutex::new(None),
                 root_ready: tokio::sync::OnceCell::new(),
             }),
@@ -87,7 +89,7 @@ impl Inner {
             username: s.username.clone(),
             password: s.password.expose().to_owned(),
             domain: s.domain.clone(),
-            response_timeout: Some(RESPONSE_TIMEOUT),
+            response_timeout: Some(self.silence),
             ..ClientConfig::default()
         };
         let connecting = SmbClient::connect(config);
@@ -376,7 +378,31 @@ impl Store for SmbStore {
     }
 
     async fn list(&self) -> Result<Vec<String>, StoreError> {
+        let files = self.inner.files().await?;
+        Ok(files
+            .into_iter()
+            .filter(|n| !n.starts_with(PARTIAL_PREFIX))
+            .collect())
+    }
+
+    async fn unfinished(&self) -> Result<Vec<String>, StoreError> {
+        let files = self.inner.files().await?;
+        Ok(files
+            .into_iter()
+            .filter(|n| n.starts_with(PARTIAL_PREFIX))
+            .collect())
+    }
+
+    async fn delete(&self, path: &str) -> Result<(), StoreError> {
         let s = &self.inner;
+        s.delete_path(&in_folder(&s.settings, path)).await
+    }
+}
+
+impl Inner {
+    /// Names of the files in the folder, uploads in progress among them.
+    async fn files(&self) -> Result<Vec<String>, StoreError> {
+        let s = self;
         let root = s.settings.path.trim_matches('/').to_owned();
         let listed = s
             .with(
@@ -389,16 +415,10 @@ impl Store for SmbStore {
                 .into_iter()
                 .filter(|e| !e.is_directory)
                 .map(|e| e.name)
-                .filter(|n| !n.starts_with(PARTIAL_PREFIX))
                 .collect()),
             Err(e) if e.kind == StoreErrorKind::NotFound => Ok(Vec::new()),
             Err(e) => Err(e),
         }
-    }
-
-    async fn delete(&self, path: &str) -> Result<(), StoreError> {
-        let s = &self.inner;
-        s.delete_path(&in_folder(&s.settings, path)).await
     }
 }
 

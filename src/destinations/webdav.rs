@@ -47,17 +47,21 @@ pub struct WebdavSettings {
     pub password: Secret,
     /// Write objects in pieces of this many bytes (for servers that cap a request's size).
     pub segment: Option<u64>,
-    /// A reqwest client; TLS pinning, when asked for, is already configured in it.
-    pub client: reqwest::Client,
+    /// The HTTP clients; TLS pinning, when asked for, is already configured in them.
+    pub clients: Clients,
+    /// How long an upload may take no data before it is given up.
+    pub silence: Duration,
 }
 
 struct Inner {
     client: reqwest::Client,
+    upload_client: reqwest::Client,
     /// Always ends with `/`.
     base: Url,
     username: String,
     password: Secret,
     segment: Option<u64>,
+    silence: Duration,
     root_ready: tokio::sync::OnceCell<()>,
 }
 
@@ -76,34 +80,63 @@ impl WebdavStore {
         }
         Self {
             inner: Arc::new(Inner {
-                client: settings.client,
+                client: settings.clients.requests,
+                upload_client: settings.clients.uploads,
                 base,
                 username: settings.username,
                 password: settings.password,
                 segment: settings.segment,
+                silence: settings.silence,
                 root_ready: tokio::sync::OnceCell::new(),
             }),
         }
     }
 }
 
-/// The reqwest client every WebDAV store uses: patient with slow servers, never forever.
+/// The HTTP clients of a WebDAV store: patient with slow servers, never forever.
+#[derive(Clone)]
+pub struct Clients {
+    /// For everything but uploads: an answer (or the next piece of a download) may take two and
+    /// a half times the store's patience, as a server may first wake a sleeping disk.
+    pub requests: reqwest::Client,
+    /// For uploads, which last as long as the backup takes to send: a request's read timeout
+    /// would count the whole upload, so the upload watches for silence itself ([`Upload`]).
+    pub uploads: reqwest::Client,
+}
+
+/// Two and a half times the store's patience: how long an answer may take.
+fn answer_time(silence: Duration) -> Duration {
+    silence * 5 / 2
+}
+
+/// The clients for a store given up after `silence`.
 ///
 /// # Errors
 /// A `Config` error when the TLS settings cannot be built.
-pub fn client(tls: Option<rustls::ClientConfig>) -> Result<reqwest::Client, StoreError> {
-    let mut b = reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(30))
-        .read_timeout(Duration::from_secs(300))
-        .user_agent(concat!("lifeboat/", env!("CARGO_PKG_VERSION")));
-    if let Some(tls) = tls {
-        b = b.tls_backend_preconfigured(tls);
-    }
-    b.build().map_err(|e| {
-        StoreError::new(
-            StoreErrorKind::Config,
-            format!("cannot set up the HTTP client: {e}"),
-        )
+pub fn clients(
+    tls: Option<&rustls::ClientConfig>,
+    silence: Duration,
+) -> Result<Clients, StoreError> {
+    let build = |read_timeout: Option<Duration>| {
+        let mut b = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(30))
+            .user_agent(concat!("lifeboat/", env!("CARGO_PKG_VERSION")));
+        if let Some(t) = read_timeout {
+            b = b.read_timeout(t);
+        }
+        if let Some(tls) = tls {
+            b = b.tls_backend_preconfigured(tls.clone());
+        }
+        b.build().map_err(|e| {
+            StoreError::new(
+                StoreErrorKind::Config,
+                format!("cannot set up the HTTP client: {e}"),
+            )
+        })
+    };
+    Ok(Clients {
+        requests: build(Some(answer_time(silence)))?,
+        uploads: build(None)?,
     })
 }
 
@@ -153,6 +186,26 @@ impl Inner {
                 other => return other,
             }
         }
+    }
+
+    /// Names of the objects in the folder, uploads in progress among them; a segmented object's
+    /// collection is named as the object.
+    async fn names(&self) -> Result<Vec<String>, StoreError> {
+        let Some(entries) = self.propfind(&self.base, 1).await? else {
+            return Ok(Vec::new());
+        };
+        Ok(entries
+            .into_iter()
+            .filter(|e| dav_xml::is_child(&e.href, self.base.path()))
+            .filter_map(|e| {
+                let name = dav_xml::last_segment(&e.href)?;
+                if e.collection {
+                    name.strip_suffix(SEGMENTS_SUFFIX).map(str::to_owned)
+                } else {
+                    Some(name)
+                }
+            })
+            .collect())
     }
 
     /// `PROPFIND` with depth 0 or 1; `None` when the resource does not exist.
@@ -376,16 +429,21 @@ fn transport_error(what: &str, e: &reqwest::Error) -> StoreError {
 struct Upload {
     tx: Option<mpsc::Sender<Result<Bytes, std::io::Error>>>,
     task: Option<JoinHandle<Result<(), StoreError>>>,
+    /// How long the request may take no data.
+    silence: Duration,
 }
 
 impl Upload {
     fn start(inner: &Arc<Inner>, url: Url) -> Self {
         let (tx, rx) = mpsc::channel(QUEUED_CHUNKS);
+        let silence = inner.silence;
         let inner = Arc::clone(inner);
         let task = tokio::spawn(async move {
             let what = format!("uploading {}", url.path());
             let resp = inner
-                .request(Method::PUT, url)
+                .upload_client
+                .put(url)
+                .basic_auth(&inner.username, Some(inner.password.expose()))
                 .body(reqwest::Body::wrap_stream(rx))
                 .send()
                 .await
@@ -400,6 +458,7 @@ impl Upload {
         Self {
             tx: Some(tx),
             task: Some(task),
+            silence,
         }
     }
 
@@ -421,11 +480,25 @@ impl Upload {
 
     async fn send(&mut self, chunk: Bytes) -> Result<(), StoreError> {
         let sent = match self.tx.as_mut() {
-            Some(tx) => tx.send(Ok(chunk)).await.is_ok(),
-            None => false,
+            Some(tx) => tokio::time::timeout(self.silence, tx.send(Ok(chunk)))
+                .await
+                .map(|r| r.is_ok()),
+            None => Ok(false),
         };
-        if sent {
-            return Ok(());
+        match sent {
+            Ok(true) => return Ok(()),
+            Ok(false) => {}
+            Err(_) => {
+                // The connection is stuck: no byte has gone out for that long.
+                self.tx = None;
+                if let Some(task) = self.task.take() {
+                    task.abort();
+                }
+                return Err(StoreError::unavailable(format!(
+                    "the server took no data for {} s: the upload was given up",
+                    self.silence.as_secs()
+                )));
+            }
         }
         // The request ended early (refused, or the connection dropped): say why.
         self.tx = None;
@@ -439,7 +512,19 @@ impl Upload {
 
     async fn finish(mut self) -> Result<(), StoreError> {
         self.tx = None;
-        self.outcome().await
+        let wait = answer_time(self.silence);
+        match tokio::time::timeout(wait, self.outcome()).await {
+            Ok(outcome) => outcome,
+            Err(_) => {
+                if let Some(task) = self.task.take() {
+                    task.abort();
+                }
+                Err(StoreError::unavailable(format!(
+                    "the server did not answer within {} s of the upload's end",
+                    wait.as_secs()
+                )))
+            }
+        }
     }
 
     /// Breaks the request off, so the server never sees a complete body.
@@ -670,24 +755,18 @@ impl Store for WebdavStore {
     }
 
     async fn list(&self) -> Result<Vec<String>, StoreError> {
-        let inner = &self.inner;
-        let Some(entries) = inner.propfind(&inner.base, 1).await? else {
-            return Ok(Vec::new());
-        };
-        Ok(entries
+        let names = self.inner.names().await?;
+        Ok(names
             .into_iter()
-            .filter(|e| dav_xml::is_child(&e.href, inner.base.path()))
-            .filter_map(|e| {
-                let name = dav_xml::last_segment(&e.href)?;
-                if name.starts_with(PARTIAL_PREFIX) {
-                    return None;
-                }
-                if e.collection {
-                    name.strip_suffix(SEGMENTS_SUFFIX).map(str::to_owned)
-                } else {
-                    Some(name)
-                }
-            })
+            .filter(|n| !n.starts_with(PARTIAL_PREFIX))
+            .collect())
+    }
+
+    async fn unfinished(&self) -> Result<Vec<String>, StoreError> {
+        let names = self.inner.names().await?;
+        Ok(names
+            .into_iter()
+            .filter(|n| n.starts_with(PARTIAL_PREFIX))
             .collect())
     }
 
@@ -720,7 +799,8 @@ mod tests {
             username: "u".into(),
             password: Secret::new("p"),
             segment: None,
-            client: reqwest::Client::new(),
+            clients: clients(None, Duration::from_secs(1)).unwrap(),
+            silence: Duration::from_secs(1),
         });
         assert_eq!(
             s.inner.url("a b.tar.age", false).as_str(),

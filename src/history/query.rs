@@ -314,6 +314,29 @@ impl History {
         .await
     }
 
+    /// Whether a run that started within the second `second` has ended (or was cut off): an
+    /// upload named for it is no longer being written by this Lifeboat.
+    ///
+    /// # Errors
+    /// [`HistoryError`] on database failure.
+    pub async fn run_started_then_is_over(
+        &self,
+        second: DateTime<Utc>,
+    ) -> Result<bool, HistoryError> {
+        use chrono::SecondsFormat::Secs;
+        let from = second.to_rfc3339_opts(Secs, false);
+        let to = (second + chrono::TimeDelta::seconds(1)).to_rfc3339_opts(Secs, false);
+        self.with(move |c| {
+            c.query_row(
+                "SELECT EXISTS (SELECT 1 FROM runs WHERE started_at >= ?1 AND started_at < ?2
+                 AND status != 'running')",
+                [from, to],
+                |r| r.get(0),
+            )
+        })
+        .await
+    }
+
     /// What history says of each destination it has seen, with copy counts (reads every copy).
     ///
     /// # Errors

@@ -4,6 +4,7 @@
 //! [`run`] ties a source, the pass and history together.
 
 pub mod fanout;
+pub mod orphans;
 pub mod preflight;
 pub mod progress;
 pub mod retry;

@@ -444,6 +444,27 @@ impl Runner {
         Ok(Ok(skipped))
     }
 
+    /// Removes uploads that cut-off runs left on the destinations; a failure is only logged
+    /// (the backup still goes ahead).
+    async fn sweep_orphans(&self, destinations: &[Destination]) {
+        let now = self.clock.now();
+        let sweeps = destinations
+            .iter()
+            .map(|d| async move { (d, super::orphans::sweep(d, &self.history, now).await) });
+        for (d, swept) in futures::future::join_all(sweeps).await {
+            match swept {
+                Ok(removed) if removed.is_empty() => {}
+                Ok(removed) => tracing::info!(
+                    "{}: removed {} unfinished upload(s) left by a run that was cut off: {}",
+                    d.name,
+                    removed.len(),
+                    removed.join(", ")
+                ),
+                Err(e) => tracing::warn!("{}: looking for unfinished uploads: {e}", d.name),
+            }
+        }
+    }
+
     /// Records a run that could not start, and tells the observers.
     async fn refuse(
         &self,
@@ -481,6 +502,7 @@ impl Runner {
             .filter(|d| !skipped.iter().any(|(n, _)| n == &d.name))
             .cloned()
             .collect();
+        self.sweep_orphans(&destinations).await;
         let started = self.clock.now();
         let run_id = self
             .history

@@ -14,6 +14,7 @@ mod conformance;
 mod dashboard;
 mod double_faithful;
 mod e2e_storage;
+mod faults;
 mod inspect;
 mod kit;
 mod recover;

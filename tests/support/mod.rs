@@ -1,6 +1,7 @@
 //! Shared test support: fixtures, the real storage servers started by `scripts/test-servers.sh`,
 //! destination settings for them, and a runner wired like the real one.
 
+pub mod fault_proxy;
 pub mod ha_double;
 pub mod ingress_proxy;
 
@@ -487,4 +488,26 @@ pub fn supervisor_to_s3_config(
     )
     .unwrap();
     cfg
+}
+
+/// A synthetic Home Assistant backup of about `mib` MiB (made once per size by
+/// `scripts/synthetic_backup.py`, random content so nothing compresses it away).
+pub fn synthetic(mib: u32) -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-synthetic");
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join(format!("synthetic-{mib}.tar"));
+    static MAKING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = MAKING.lock().unwrap();
+    if !out.exists() {
+        let partial = dir.join(format!("synthetic-{mib}.tar.partial"));
+        let made = std::process::Command::new("python3")
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/synthetic_backup.py"))
+            .arg(mib.to_string())
+            .arg(&partial)
+            .status()
+            .unwrap();
+        assert!(made.success(), "scripts/synthetic_backup.py failed");
+        std::fs::rename(&partial, &out).unwrap();
+    }
+    out
 }

@@ -1,0 +1,345 @@
+//! Faults on the way to real storage servers, put there by a proxy on loopback
+//! ([`crate::support::fault_proxy`]): connections reset, stalled, answered 503, or slowed while a
+//! backup is being uploaded. For each: the run says what happened, no copy is claimed that is not
+//! complete and verified, nothing stored before is lost, and the next run recovers.
+
+use crate::support::fault_proxy::{Fault, FaultProxy};
+use crate::support::*;
+use lifeboat::destinations::manifest::{self, Listed};
+use lifeboat::history::RunStatus;
+use lifeboat::pipeline::Clock;
+use lifeboat::source::folder::FolderSource;
+use std::sync::Arc;
+
+/// A folder source holding one synthetic backup of `mib` MiB, and its bytes.
+fn source_of(mib: u32) -> (tempfile::TempDir, Vec<u8>) {
+    let bytes = std::fs::read(synthetic(mib)).unwrap();
+    (folder_with(&[("backup.tar", &bytes)]), bytes)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resets_and_503_bursts_mid_upload_are_retried_by_s3_and_azure() {
+    let (src, bytes) = source_of(24);
+    let (s3_proxy, s3_url) = FaultProxy::in_front_of(&env_or_die("LIFEBOAT_TEST_S3")).await;
+    let (az_proxy, az_url) = FaultProxy::in_front_of(&env_or_die("LIFEBOAT_TEST_AZURITE")).await;
+    let p = unique("faults");
+    let mut azure = azure_key_spec("azure", &p);
+    if let lifeboat::config::DestinationKind::Azure { endpoint, .. } = &mut azure.kind {
+        *endpoint = az_url;
+    }
+    let specs = [s3_spec_with("s3", &p, &s3_url, S3_SECRET), azure];
+    let k = kit();
+    let data = tempfile::tempdir().unwrap();
+    let r = runner(
+        Arc::new(FolderSource::new(src.path().into())),
+        &specs,
+        &k.spec,
+        data.path(),
+    );
+    s3_proxy.after(8 << 20, Fault::Reset);
+    az_proxy.after(8 << 20, Fault::Unavailable(3));
+    let rep = r.run("test", false).await.unwrap().remove(0);
+    assert_eq!(
+        rep.status,
+        RunStatus::Success,
+        "{:?} {:?}",
+        rep.error,
+        rep.copies
+    );
+    assert!(
+        s3_proxy.hits() > 0 && az_proxy.hits() > 0,
+        "the faults happened"
+    );
+    for d in &r.destinations {
+        assert_received(d, &k, &bytes).await;
+    }
+}
+
+/// Puts a proxy in front of a destination's server; returns it with the settings moved to it.
+async fn behind_proxy(
+    mut spec: lifeboat::config::DestinationSpec,
+) -> (FaultProxy, lifeboat::config::DestinationSpec) {
+    use lifeboat::config::DestinationKind;
+    let proxy = match &mut spec.kind {
+        DestinationKind::Webdav { url, .. } => {
+            let (proxy, moved) = FaultProxy::in_front_of(url.as_str()).await;
+            *url = url::Url::parse(&moved).unwrap();
+            proxy
+        }
+        DestinationKind::Sftp(s) => {
+            let proxy = FaultProxy::start(format!("{}:{}", s.host, s.port).parse().unwrap()).await;
+            s.port = proxy.addr.port();
+            proxy
+        }
+        DestinationKind::Smb(s) => {
+            let proxy = FaultProxy::start(format!("{}:{}", s.host, s.port).parse().unwrap()).await;
+            s.port = proxy.addr.port();
+            proxy
+        }
+        DestinationKind::S3 { endpoint, .. } => {
+            let (proxy, moved) = FaultProxy::in_front_of(endpoint.as_deref().unwrap()).await;
+            *endpoint = Some(moved);
+            proxy
+        }
+        DestinationKind::Azure { endpoint, .. } => {
+            let (proxy, moved) = FaultProxy::in_front_of(endpoint).await;
+            *endpoint = moved;
+            proxy
+        }
+        DestinationKind::Local { .. } => panic!("a folder has no connection to break"),
+    };
+    (proxy, spec)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reset_mid_upload_fails_only_that_destination_and_the_retry_sends_it() {
+    let (src, bytes) = source_of(24);
+    let nas = tempfile::tempdir().unwrap();
+    let (dav_proxy, dav) = behind_proxy(webdav_spec("dav", "LIFEBOAT_TEST_WEBDAV", None)).await;
+    let (sftp_proxy, sftp) = behind_proxy(sftp_spec("sftp", sftp_password(), None)).await;
+    let (smb_proxy, smb) =
+        behind_proxy(smb_spec("smb", &env_or_die("LIFEBOAT_TEST_SMB_PASSWORD"))).await;
+    let specs = [local_spec("nas", nas.path()), dav, sftp, smb];
+    let k = kit();
+    let data = tempfile::tempdir().unwrap();
+    let clock = SetClock::at("2026-11-24T03:00:00Z");
+    let mut r = runner(
+        Arc::new(FolderSource::new(src.path().into())),
+        &specs,
+        &k.spec,
+        data.path(),
+    );
+    r.clock = clock.clone();
+    for p in [&dav_proxy, &sftp_proxy, &smb_proxy] {
+        p.after(8 << 20, Fault::Reset);
+    }
+    let rep = r.run("test", false).await.unwrap().remove(0);
+    assert_eq!(rep.status, RunStatus::Partial, "{:?}", rep.copies);
+    for c in &rep.copies {
+        if c.destination == "nas" {
+            assert!(c.verified);
+            continue;
+        }
+        let why = c.error.as_deref().unwrap();
+        assert!(
+            !c.verified && c.manifest.is_none(),
+            "{}: {why}",
+            c.destination
+        );
+        assert!(
+            ["reset", "broke off", "Disconnected"]
+                .iter()
+                .any(|w| why.contains(w)),
+            "{}: {why}",
+            c.destination
+        );
+    }
+    for d in &r.destinations[1..] {
+        assert!(objects(d).await.is_empty(), "{}: nothing claimed", d.name);
+    }
+    // The connections are good again; the retry queue sends the backup where it is missing.
+    clock.set(clock.now() + chrono::TimeDelta::minutes(10));
+    let retried = r.retry_due().await.unwrap();
+    assert_eq!(retried.len(), 1);
+    assert_eq!(retried[0].status, RunStatus::Success);
+    assert_eq!(retried[0].copies.len(), 3, "only where it was missing");
+    for d in &r.destinations {
+        assert_received(d, &k, &bytes).await;
+    }
+}
+
+/// The destination holds exactly one verified copy, it decrypts to `bytes`, and no unfinished
+/// upload is left beside it.
+async fn assert_received(d: &lifeboat::destinations::Destination, k: &Kit, bytes: &[u8]) {
+    let listed = manifest::list(d).await.unwrap();
+    assert_eq!(listed.len(), 1, "{}", d.name);
+    let Listed::Copy(m) = &listed[0] else {
+        panic!("{}: an unreadable manifest", d.name)
+    };
+    assert!(
+        decrypt(d, &m.object, &k.identity).await == bytes,
+        "{}",
+        d.name
+    );
+    assert!(
+        d.store.unfinished().await.unwrap().is_empty(),
+        "{}: an unfinished upload was left",
+        d.name
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_destination_is_given_up_and_its_leftovers_swept_at_the_next_run() {
+    let (src, bytes) = source_of(24);
+    let nas = tempfile::tempdir().unwrap();
+    let mut proxies = Vec::new();
+    let mut specs = vec![local_spec("nas", nas.path())];
+    for spec in [
+        s3_spec("s3", &unique("stall")),
+        webdav_spec("dav", "LIFEBOAT_TEST_WEBDAV", None),
+        sftp_spec("sftp", sftp_password(), None),
+        smb_spec("smb", &env_or_die("LIFEBOAT_TEST_SMB_PASSWORD")),
+    ] {
+        let (proxy, spec) = behind_proxy(spec).await;
+        proxies.push(proxy);
+        specs.push(spec);
+    }
+    let k = kit();
+    let data = tempfile::tempdir().unwrap();
+    let clock = SetClock::at("2026-11-24T03:00:00Z");
+    let mut r = runner(
+        Arc::new(FolderSource::new(src.path().into())),
+        &specs,
+        &k.spec,
+        data.path(),
+    );
+    r.clock = clock.clone();
+    let patience = lifeboat::destinations::Patience {
+        silence: std::time::Duration::from_secs(2),
+    };
+    r.destinations = specs
+        .iter()
+        .map(|s| lifeboat::destinations::open_with(s, patience).unwrap())
+        .collect();
+    for p in &proxies {
+        p.after(6 << 20, Fault::Stall);
+    }
+    let rep = r.run("test", false).await.unwrap().remove(0);
+    assert_eq!(rep.status, RunStatus::Partial, "{:?}", rep.copies);
+    for c in rep.copies.iter().filter(|c| c.destination != "nas") {
+        let why = c.error.as_deref().unwrap();
+        assert!(!c.verified && c.manifest.is_none(), "{}", c.destination);
+        assert!(
+            ["took no data", "timeout", "did not answer", "timed out"]
+                .iter()
+                .any(|w| why.contains(w)),
+            "{}: {why}",
+            c.destination
+        );
+    }
+    // The stall holds until now: throwing the uploads away could not reach the servers either.
+    let mut left = 0;
+    for p in &proxies {
+        assert!(p.stalling());
+        p.heal();
+    }
+    for d in &r.destinations[1..] {
+        assert!(objects(d).await.is_empty(), "{}: nothing claimed", d.name);
+        left += d.store.unfinished().await.unwrap().len();
+    }
+    assert!(left > 0, "unfinished uploads were left behind");
+    // The next run sweeps them away and sends the backup where it is missing.
+    clock.set(clock.now() + chrono::TimeDelta::minutes(10));
+    let retried = r.retry_due().await.unwrap();
+    assert_eq!(
+        retried[0].status,
+        RunStatus::Success,
+        "{:?}",
+        retried[0].copies
+    );
+    for d in &r.destinations {
+        assert_received(d, &k, &bytes).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_destination_beside_a_fast_one_both_get_verified_copies() {
+    let (src, bytes) = source_of(8);
+    let nas = tempfile::tempdir().unwrap();
+    let (slow, dav) = behind_proxy(webdav_spec("dav", "LIFEBOAT_TEST_WEBDAV", None)).await;
+    slow.after(0, Fault::Throttle(4 << 20));
+    let specs = [local_spec("nas", nas.path()), dav];
+    let k = kit();
+    let data = tempfile::tempdir().unwrap();
+    let r = runner(
+        Arc::new(FolderSource::new(src.path().into())),
+        &specs,
+        &k.spec,
+        data.path(),
+    );
+    let rep = r.run("test", false).await.unwrap().remove(0);
+    assert_eq!(rep.status, RunStatus::Success, "{:?}", rep.copies);
+    assert!(
+        slow.bytes_up() > bytes.len() as u64,
+        "all of it went the slow way"
+    );
+    for d in &r.destinations {
+        assert_received(d, &k, &bytes).await;
+    }
+    // The history holds each destination's own upload time.
+    let run = &r.history.recent_runs(1).await.unwrap()[0];
+    assert!(run.copies.iter().all(|c| c.upload_ms.is_some()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lifeboat_killed_mid_upload_leaves_nothing_claimed_and_the_next_run_cleans_and_ships() {
+    let (src, bytes) = source_of(24);
+    let nas = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let k = kit();
+    let (proxy, dav_spec) = behind_proxy(webdav_spec("dav", "LIFEBOAT_TEST_WEBDAV", None)).await;
+    let lifeboat::config::DestinationKind::Webdav { url, .. } = &dav_spec.kind else {
+        unreachable!()
+    };
+    let dav = format!("webdav+{url}");
+    let nas_url = format!("file://{}", nas.path().display());
+    let watch = open(&[local_spec("nas", nas.path()), dav_spec.clone()]);
+    let args = [
+        "--data-dir".to_owned(),
+        data.path().display().to_string(),
+        "run".into(),
+        "--source".into(),
+        format!("folder:{}", src.path().display()),
+        "--to".into(),
+        nas_url.clone(),
+        "--to".into(),
+        dav.clone(),
+        "--recipient".into(),
+        k.identity.to_public().to_string(),
+    ];
+    let creds = [
+        ("LIFEBOAT_WEBDAV_USER", DAV_USER),
+        ("LIFEBOAT_WEBDAV_PASSWORD", DAV_PASSWORD),
+    ];
+    // A thin uplink, so the kill lands mid-upload.
+    proxy.after(0, Fault::Throttle(1 << 20));
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_lifeboat"))
+        .args(&args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("LIFEBOAT_LOG", "warn")
+        .envs(creds)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while proxy.bytes_up() < 4 << 20 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the upload never started"
+        );
+        assert!(child.try_wait().unwrap().is_none(), "lifeboat ended early");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    child.kill().unwrap(); // SIGKILL: no chance to clean up
+    child.wait().unwrap();
+    proxy.heal();
+    for d in &watch {
+        assert!(objects(d).await.is_empty(), "{}: nothing claimed", d.name);
+        assert_eq!(d.store.unfinished().await.unwrap().len(), 1, "{}", d.name);
+    }
+    // Lifeboat starts again and runs: the cut-off run is recorded as interrupted, its unfinished
+    // uploads are swept away, and the backup is sent.
+    let again: Vec<&str> = args.iter().map(String::as_str).collect();
+    let o = lifeboat(&again, &creds);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let history = lifeboat::history::History::open(data.path()).unwrap();
+    let runs = history.recent_runs(5).await.unwrap();
+    assert_eq!(runs.len(), 2);
+    assert_eq!(runs[1].status, RunStatus::Interrupted);
+    assert_eq!(runs[0].status, RunStatus::Success);
+    for d in &watch {
+        assert_received(d, &k, &bytes).await;
+    }
+}

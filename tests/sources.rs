@@ -475,3 +475,48 @@ async fn keep_local_removes_only_backups_that_are_off_site_everywhere() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_websocket_dropped_mid_backup_is_rejoined_and_the_backup_followed_to_its_end() {
+    let fx = fixture("ha-core/ha-2026.2.3-plain.tar");
+    for method in [None, Some(SupervisorMethod::Websocket)] {
+        for fails in [false, true] {
+            let flavor = if method.is_some() {
+                Flavor::Supervisor
+            } else {
+                Flavor::Core
+            };
+            let d = Double::start(flavor, fx.clone(), None).await;
+            d.set_faults(Faults {
+                drop_mid_backup: true,
+                fail_job: fails.then(|| "Backup failed: disk full".to_owned()),
+                ..Faults::default()
+            });
+            let src = match method {
+                None => core(&d, d.token()),
+                Some(m) => supervisor(&d, m),
+            };
+            let (rep, plain) = ship(src).await;
+            if fails {
+                assert_eq!(rep.status, RunStatus::Failed, "{flavor:?}");
+                let why = rep.error.unwrap();
+                assert!(why.contains("dropped") && why.contains("failed"), "{why}");
+                assert!(d.backups().is_empty());
+            } else {
+                assert_eq!(
+                    rep.status,
+                    RunStatus::Success,
+                    "{flavor:?}: {:?}",
+                    rep.error
+                );
+                assert_eq!(plain.unwrap(), fx);
+                assert_eq!(
+                    d.creations(),
+                    1,
+                    "the backup Home Assistant went on to make"
+                );
+                assert_eq!(d.backups().len(), 1);
+            }
+        }
+    }
+}

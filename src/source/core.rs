@@ -35,12 +35,51 @@ fn is_busy(e: &WsError) -> bool {
         if message.contains("busy") || message.contains("in progress") || message.contains("already"))
 }
 
-/// Creates a backup through the backup manager and waits until it is complete.
+/// Where a websocket connection is made again when it drops.
+pub(crate) struct Endpoint<'a> {
+    pub url: &'a Url,
+    pub token: &'a Secret,
+}
+
+/// Connects again after the connection dropped while Home Assistant was making a backup (it goes
+/// on without us) and subscribes to the backup manager's events again; tries until `deadline`.
+async fn rejoin(
+    ws: &mut WsClient,
+    at: &Endpoint<'_>,
+    patience: Patience,
+    deadline: tokio::time::Instant,
+) -> Result<u64, SourceError> {
+    loop {
+        let tried = async {
+            let mut fresh = WsClient::connect(at.url, at.token, patience.answer).await?;
+            let sub = fresh
+                .subscribe(json!({"type": "backup/subscribe_events"}))
+                .await?;
+            Ok::<_, WsError>((fresh, sub))
+        }
+        .await;
+        match tried {
+            Ok((fresh, sub)) => {
+                *ws = fresh;
+                return Ok(sub);
+            }
+            Err(e) if e.is_retryable() && tokio::time::Instant::now() < deadline => {
+                tracing::info!("reconnecting to Home Assistant: {e}");
+                tokio::time::sleep(patience.poll).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// Creates a backup through the backup manager and waits until it is complete. A connection
+/// that drops meanwhile is made again at `at`, and the backup followed to its end.
 ///
 /// `supervised` adds every add-on and folder (only a Supervisor system has them), or the parts of
 /// `partial`.
 pub(crate) async fn create_with_websocket(
     ws: &mut WsClient,
+    at: &Endpoint<'_>,
     preferred_agent: Option<&str>,
     supervised: bool,
     partial: Option<&Partial>,
@@ -78,7 +117,7 @@ pub(crate) async fn create_with_websocket(
     // Encrypt with Home Assistant's own key, so its emergency kit restores the backup too.
     let ha_key = current_key(ws).await?;
 
-    let sub = ws
+    let mut sub = ws
         .subscribe(json!({"type": "backup/subscribe_events"}))
         .await?;
     let before = backup_ids(&ws.call(json!({"type": "backup/info"})).await?);
@@ -123,13 +162,27 @@ pub(crate) async fn create_with_websocket(
     let job_id = job["backup_job_id"].as_str().unwrap_or_default().to_owned();
 
     let deadline = tokio::time::Instant::now() + patience.backup;
+    let mut rejoined = false;
     loop {
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
         let event = match ws.next_event(sub, left).await {
             Ok(e) => e,
             Err(WsError::Timeout(_)) => return Err(SourceError::TooSlow(patience.backup)),
+            Err(WsError::Closed) => {
+                tracing::warn!(
+                    "the connection to Home Assistant dropped while it was making the backup; \
+                     connecting again to follow it"
+                );
+                sub = rejoin(ws, at, patience, deadline).await?;
+                rejoined = true;
+                continue;
+            }
             Err(e) => return Err(e.into()),
         };
+        if rejoined && event["manager_state"] == "idle" {
+            // It ended while we were away; whether it made a backup is looked up below.
+            break;
+        }
         if event["manager_state"] != "create_backup" {
             continue;
         }
@@ -156,9 +209,13 @@ pub(crate) async fn create_with_websocket(
         // The job id is not always the backup id: find the backup that is new since we asked.
         let info = ws.call(json!({"type": "backup/info"})).await?;
         newest_new(&info, &before).ok_or_else(|| {
-            SourceError::BackupFailed(
-                "the backup completed but does not appear in Home Assistant's list".into(),
-            )
+            SourceError::BackupFailed(if rejoined {
+                "the connection to Home Assistant dropped while it was making the backup, and \
+                 no new backup appeared after: it failed (Home Assistant's log says why)"
+                    .into()
+            } else {
+                "the backup completed but does not appear in Home Assistant's list".into()
+            })
         })?
     };
     let backup_id = backup["backup_id"].as_str().unwrap_or_default().to_owned();
@@ -359,8 +416,13 @@ impl Source for CoreSource {
         }
         let url = websocket_url(&self.base, "/api/websocket")?;
         let mut ws = WsClient::connect(&url, &self.token, self.patience.answer).await?;
+        let at = Endpoint {
+            url: &url,
+            token: &self.token,
+        };
         let created = create_with_websocket(
             &mut ws,
+            &at,
             self.agent_id.as_deref(),
             false,
             None,

@@ -6,7 +6,7 @@
 //!
 //! Either way the tar is then streamed from `GET /backups/{slug}/download`.
 
-use super::core::{create_with_websocket, current_key};
+use super::core::{Endpoint, create_with_websocket, current_key};
 use super::{
     Asked, Listed, Opened, Partial, Patience, Pending, Source, SourceError, backup_name, ha_date,
     new_since_shipped, ship_takes_nothing, stream_response,
@@ -186,9 +186,20 @@ impl Source for SupervisorSource {
             SupervisorMethod::Websocket => {
                 let url = websocket_url(&self.base, "/core/websocket")?;
                 let mut ws = WsClient::connect(&url, &self.token, self.patience.answer).await?;
-                let created =
-                    create_with_websocket(&mut ws, None, true, asked.partial, &name, self.patience)
-                        .await?;
+                let at = Endpoint {
+                    url: &url,
+                    token: &self.token,
+                };
+                let created = create_with_websocket(
+                    &mut ws,
+                    &at,
+                    None,
+                    true,
+                    asked.partial,
+                    &name,
+                    self.patience,
+                )
+                .await?;
                 (created.backup_id, created.warnings, created.ha_key)
             }
             SupervisorMethod::Rest => {

@@ -53,7 +53,13 @@ pub struct Faults {
     pub truncate_download: Option<usize>,
     /// `backup/generate` answers with a job id that is not the backup id.
     pub job_id_differs: bool,
+    /// The websocket drops (no close frame) while Home Assistant is making the backup, which
+    /// Home Assistant goes on to finish.
+    pub drop_mid_backup: bool,
 }
+
+/// Not sent: tells the websocket loop to drop the connection there.
+const DROP: &str = "__drop_the_connection__";
 
 struct Job {
     uuid: String,
@@ -699,7 +705,7 @@ async fn websocket(s: Arc<Inner>, mut socket: WebSocket) {
             _ => vec![fail(id, "unknown_command", "Unknown command.")],
         };
         for a in answers {
-            if !send(&mut socket, a).await {
+            if a.get(DROP).is_some() || !send(&mut socket, a).await {
                 return;
             }
         }
@@ -768,6 +774,14 @@ fn generate(s: &Inner, id: u64, msg: &Value, sub: Option<u64>) -> Vec<Value> {
     out.extend(ev(json!({"manager_state": "create_backup", "reason": null, "stage": null, "state": "in_progress"})));
     out.push(result(id, json!({"backup_job_id": job_id})));
     out.extend(ev(json!({"manager_state": "create_backup", "reason": null, "stage": "home_assistant", "state": "in_progress"})));
+    if faults.drop_mid_backup {
+        s.faults.lock().unwrap().drop_mid_backup = false;
+        if faults.fail_job.is_none() {
+            s.add_backup(&slug);
+        }
+        out.push(json!({ DROP: true }));
+        return out;
+    }
     if let Some(reason) = &faults.fail_job {
         out.extend(ev(json!({"manager_state": "create_backup", "reason": reason, "stage": null, "state": "failed"})));
     } else {

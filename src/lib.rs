@@ -18,6 +18,7 @@
 //! - [`alert`]: alerts outside Home Assistant (webhook, ntfy, healthchecks-style pings).
 //! - [`secret`]: a string type that never prints.
 //! - [`human`]: sizes, durations and ages as people read them.
+//! - [`disk`]: free space on a local disk.
 
 pub mod alert;
 pub mod archive;
@@ -25,6 +26,7 @@ pub mod commands;
 pub mod config;
 pub mod crypto;
 pub mod destinations;
+pub mod disk;
 pub mod ha;
 pub mod history;
 pub mod human;

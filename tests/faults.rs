@@ -343,3 +343,68 @@ async fn lifeboat_killed_mid_upload_leaves_nothing_claimed_and_the_next_run_clea
         assert_received(d, &k, &bytes).await;
     }
 }
+
+#[test]
+fn a_full_data_folder_is_said_plainly_loses_nothing_and_the_next_run_recovers() {
+    // A 512 KiB data folder of its own (tmpfs, in a mount namespace only this script sees).
+    let dir = tempfile::tempdir().unwrap();
+    let (data, nas, src) = (
+        dir.path().join("data"),
+        dir.path().join("nas"),
+        dir.path().join("src"),
+    );
+    for d in [&data, &nas, &src] {
+        std::fs::create_dir(d).unwrap();
+    }
+    std::fs::write(src.join("a.tar"), fixture("ha-core/ha-2026.2.3-plain.tar")).unwrap();
+    let k = kit();
+    let script = r#"
+        set -u
+        mount -t tmpfs -o size=512k tmpfs "$DATA" || { echo "cannot mount a tmpfs: run the tests as root"; exit 99; }
+        run() { "$LIFEBOAT" --data-dir "$DATA" run --source "folder:$SRC" --to "file://$NAS" --recipient "$RECIPIENT"; echo "exit $?"; }
+        run
+        dd if=/dev/zero of="$DATA/filler" bs=64k count=100 2>/dev/null
+        cp "$SECOND" "$SRC/b.tar"
+        run
+        echo "stored while full:"; ls "$NAS"; echo "end"
+        rm "$DATA/filler"
+        run
+    "#;
+    let o = std::process::Command::new("unshare")
+        .args(["-m", "sh", "-c", script])
+        .env("LIFEBOAT", env!("CARGO_BIN_EXE_lifeboat"))
+        .env("LIFEBOAT_LOG", "warn")
+        .env("DATA", &data)
+        .env("NAS", &nas)
+        .env("SRC", &src)
+        .env(
+            "SECOND",
+            crate::support::data("supervisor-style/full-plain.tar"),
+        )
+        .env("RECIPIENT", k.identity.to_public().to_string())
+        .output()
+        .unwrap();
+    let (out, err) = (
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr),
+    );
+    assert!(o.status.success(), "{out}{err}");
+    let exits: Vec<&str> = out.lines().filter(|l| l.starts_with("exit ")).collect();
+    assert_eq!(exits, ["exit 0", "exit 1", "exit 0"], "{out}{err}");
+    assert!(
+        err.contains("is full") && err.contains("free space on that disk"),
+        "{err}"
+    );
+    assert!(!err.contains("disk I/O error"), "{err}");
+    // While it was full nothing was shipped or deleted; after, the new backup went out.
+    let while_full = out.split("stored while full:").nth(1).unwrap();
+    let while_full = while_full.split("end").next().unwrap();
+    assert_eq!(while_full.matches(".tar.age").count(), 1, "{out}");
+    let mut stored: Vec<String> = std::fs::read_dir(&nas)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".tar.age"))
+        .collect();
+    stored.sort();
+    assert_eq!(stored.len(), 2, "{stored:?}");
+}

@@ -35,6 +35,13 @@ pub enum HistoryError {
     },
     #[error("history database: {0}")]
     Sql(#[from] rusqlite::Error),
+    #[error(
+        "the data folder {} is full ({} KiB free), so Lifeboat cannot write its history: free \
+         space on that disk",
+        .path.display(),
+        .free >> 10
+    )]
+    Full { path: PathBuf, free: u64 },
     #[error("history database task failed: {0}")]
     Task(String),
 }
@@ -157,10 +164,33 @@ impl RunRow {
     }
 }
 
+/// Less free than this, a failed write is taken for a full disk.
+const NEARLY_FULL: u64 = 1 << 20;
+
+/// A write that failed because the data folder's disk is full, said so.
+fn full(dir: &Path, e: &rusqlite::Error) -> Option<HistoryError> {
+    let rusqlite::Error::SqliteFailure(f, _) = e else {
+        return None;
+    };
+    if !matches!(
+        f.code,
+        rusqlite::ErrorCode::DiskFull | rusqlite::ErrorCode::SystemIoFailure
+    ) {
+        return None;
+    }
+    let free = crate::disk::free_space(dir)?;
+    (free < NEARLY_FULL).then(|| HistoryError::Full {
+        path: dir.to_owned(),
+        free,
+    })
+}
+
 /// The history store.
 #[derive(Clone)]
 pub struct History {
     conn: Arc<Mutex<Connection>>,
+    /// The data folder, to tell a full disk from other failures.
+    dir: Arc<PathBuf>,
 }
 
 fn u64_to_sql(v: Option<u64>) -> Option<i64> {
@@ -182,9 +212,12 @@ impl History {
             source,
         })?;
         let path = data_dir.join(FILE_NAME);
-        let open_err = |source| HistoryError::Open {
-            path: path.clone(),
-            source,
+        let open_err = |source| match full(data_dir, &source) {
+            Some(e) => e,
+            None => HistoryError::Open {
+                path: path.clone(),
+                source,
+            },
         };
         if !path.exists() {
             create_private(&path).map_err(|source| HistoryError::Folder {
@@ -196,6 +229,7 @@ impl History {
         schema::migrate(&conn).map_err(open_err)?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
+            dir: Arc::new(data_dir.to_owned()),
         })
     }
 
@@ -210,7 +244,7 @@ impl History {
         })
         .await
         .map_err(|e| HistoryError::Task(e.to_string()))?
-        .map_err(HistoryError::from)
+        .map_err(|e| full(&self.dir, &e).unwrap_or(HistoryError::Sql(e)))
     }
 
     /// Records the start of a run and returns its id.

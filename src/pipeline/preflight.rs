@@ -6,6 +6,7 @@
 //! queued for retry); when none passes, no backup is made at all.
 
 use crate::destinations::{Destination, mount_guard};
+use crate::disk::free_space;
 use std::collections::HashSet;
 use std::path::Path;
 
@@ -55,12 +56,6 @@ pub async fn check(d: &Destination, need: Option<u64>, held_copies: bool) -> Res
         }
     }
     Ok(())
-}
-
-/// Bytes free for an unprivileged writer on the file system holding `path`.
-pub fn free_space(path: &std::path::Path) -> Option<u64> {
-    let s = rustix::fs::statvfs(path).ok()?;
-    Some(s.f_bavail.saturating_mul(s.f_frsize))
 }
 
 /// Checks every destination at once; returns the ones that passed and the reasons of the others.

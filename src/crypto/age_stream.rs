@@ -27,11 +27,17 @@ pub enum CryptoError {
 struct Drain(Arc<Mutex<Vec<u8>>>);
 
 impl Drain {
+    /// The ciphertext so far; the buffer left behind has room for as much again, so the next
+    /// push writes without growing it (growing copies everything written so far).
     fn take(&self) -> Bytes {
         let mut buf = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        Bytes::from(std::mem::take(&mut *buf))
+        let room = buf.len() + AGE_CHUNK;
+        Bytes::from(std::mem::replace(&mut *buf, Vec::with_capacity(room)))
     }
 }
+
+/// age's plaintext chunk size: what one ciphertext chunk may add beyond a push.
+const AGE_CHUNK: usize = 64 << 10;
 
 impl Write for Drain {
     fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {

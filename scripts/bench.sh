@@ -1,0 +1,202 @@
+#!/usr/bin/env bash
+# The performance benchmark. Everything is measured in this one run, on this machine, beside a named
+# peer where there is one, and printed as figures and ratios (machines here are shared and noisy:
+# read the ratios, not the absolute times):
+#
+#   - peak RSS of `lifeboat run` streaming synthetic backups through age to real destinations at
+#     once (Azurite and s3s-fs; Samba, OpenSSH and wsgidav), per size: the goal is <= 48 MiB, and
+#     flat as the backup grows (what stays flat is the proof that nothing buffers a whole backup);
+#   - upload throughput against `rclone copy` of the same file to the same local S3 server, while
+#     encrypting (Lifeboat's upload phase from its history; its whole run, read-back included, too);
+#   - age encryption (Lifeboat's stream, `examples/age_encrypt.rs`) against the `age` command;
+#   - SecureTar v3 decrypt + walk (`lifeboat inspect --ha-key`) against the Python securetar
+#     library (`scripts/securetar_peer.py`) on the same protected backup;
+#   - idle RSS, binary size, and the time from start to serving the dashboard.
+#
+#   scripts/bench.sh                         # 100 MiB and 1 GiB; peers on 1 GiB
+#   RSS_SIZES="100 1024 10240" PEER_MIB=1024 scripts/bench.sh
+#
+# Installs rclone, age and hyperfine from Debian, and securetar from PyPI into target/bench/venv,
+# when missing. Everything it uploads is removed when it ends.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rss_sizes=${RSS_SIZES:-"100 1024"}
+peer_mib=${PEER_MIB:-1024}
+recipient=age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p
+ha_key=DDTV-CESF-QLHM-PM8S-AHHS-BF6M-5044
+securetar_version=2026.10.0
+
+log() { echo "[bench] $*" >&2; }
+
+missing=()
+for tool in rclone:rclone age:age hyperfine:hyperfine curl:curl; do
+  command -v "${tool%%:*}" >/dev/null || missing+=("${tool#*:}")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  log "installing ${missing[*]} from Debian"
+  apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+venv=target/bench/venv
+if ! "$venv/bin/python" -c "import securetar" 2>/dev/null; then
+  log "installing securetar $securetar_version into $venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q "securetar==$securetar_version"
+fi
+
+log "building"
+cargo build --release --locked -q --bin lifeboat --example age_encrypt
+bin=target/release/lifeboat
+
+scripts/test-servers.sh install
+work=$(mktemp -d -p "$PWD/target" bench.XXXXXX)
+pids=()
+finish() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  scripts/test-servers.sh stop
+  # What was uploaded stays in the servers' folders until they start again: a 10 GiB run fills a disk.
+  rm -rf target/test-servers/data/s3 target/test-servers/data/azurite target/test-servers/data/dav \
+    /tmp/lifeboat-sftp/home/bench-* /tmp/lifeboat-smb/share/bench-* "$work"
+}
+trap finish EXIT
+scripts/test-servers.sh start
+# shellcheck disable=SC1091
+source target/test-servers/env
+export AZURE_STORAGE_KEY='Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=='
+export AWS_ACCESS_KEY_ID=AKTEST AWS_SECRET_ACCESS_KEY=SKTESTSECRET LIFEBOAT_LOG=warn
+
+rows=()
+# row <measure> <lifeboat> <peer> <ratio> <goal>
+row() { rows+=("$(printf '%-52s %-14s %-32s %-8s %s' "$@")"); }
+mib_of_kib() { awk -v k="$1" 'BEGIN { printf "%.1f MiB", k / 1024 }'; }
+
+synthetic() { # synthetic <MiB> → path of a backup of that size, made once
+  local out="$work/src-$1/backup.tar"
+  if [ ! -f "$out" ]; then
+    mkdir -p "$work/src-$1"
+    python3 scripts/synthetic_backup.py "$1" "$out"
+  fi
+  echo "$out"
+}
+
+# ---- binary size, start to serving, idle RSS
+size=$(stat -c %s "$bin")
+row "binary size (release, stripped)" "$(awk -v b="$size" 'BEGIN { printf "%.1f MiB", b / 1048576 }')" "" "" ""
+mkdir -p "$work/serve-src" "$work/serve-nas"
+cat >"$work/lifeboat.toml" <<TOML
+data_dir = "$work/serve-data"
+[source]
+type = "folder"
+path = "$work/serve-src"
+[encryption]
+recipients = ["$recipient"]
+[schedule]
+backup = "30 3 * * *"
+[[destinations]]
+type = "local"
+name = "nas"
+path = "$work/serve-nas"
+TOML
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+startup_ms=()
+for _ in 1 2 3 4 5; do
+  ms=$(python3 - "$bin" "$work/lifeboat.toml" "$port" <<'PY'
+import subprocess, sys, time, urllib.request
+bin, config, port = sys.argv[1:]
+start = time.monotonic()
+p = subprocess.Popen([bin, "--config", config, "serve", "--listen", f"127.0.0.1:{port}"],
+                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+while True:
+    try:
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=1).read()
+        break
+    except OSError:
+        if p.poll() is not None or time.monotonic() - start > 30:
+            sys.exit("lifeboat serve did not start")
+        time.sleep(0.002)
+print(round((time.monotonic() - start) * 1000))
+p.terminate()
+p.wait()
+PY
+)
+  startup_ms+=("$ms")
+done
+median_ms=$(printf '%s\n' "${startup_ms[@]}" | sort -n | sed -n 3p)
+row "start to serving the dashboard (median of 5)" "$median_ms ms" "" "" ""
+"$bin" --config "$work/lifeboat.toml" serve --listen "127.0.0.1:$port" </dev/null >/dev/null 2>&1 &
+pids+=($!)
+for _ in $(seq 1 300); do curl -fs "http://127.0.0.1:$port/api/health" >/dev/null && break; sleep 0.1; done
+curl -fs "http://127.0.0.1:$port/" >/dev/null
+sleep 3
+idle_kib=$(awk '/^VmRSS/ { print $2 }' "/proc/${pids[-1]}/status")
+row "idle RSS (serving, after one page)" "$(mib_of_kib "$idle_kib")" "" "" ""
+kill "${pids[-1]}"
+
+# ---- peak RSS per size, to the clouds (Azurite and s3s-fs) and to the NAS kinds (Samba over SMB,
+# OpenSSH over SFTP, wsgidav over WebDAV), each set at once
+peak() { # peak <label> <MiB> <destination URL>…
+  local label=$1 mib=$2 src out kib secs code to=()
+  shift 2
+  for url in "$@"; do to+=(--to "$url"); done
+  src=$(synthetic "$mib")
+  out=$(LIFEBOAT_SMB_PASSWORD=$LIFEBOAT_TEST_SMB_PASSWORD LIFEBOAT_SFTP_PASSWORD=$LIFEBOAT_TEST_SFTP_PASSWORD \
+    LIFEBOAT_WEBDAV_USER=davuser LIFEBOAT_WEBDAV_PASSWORD=davpass \
+    python3 scripts/peak_rss.py "$bin" --data-dir "$work/rss-$label-$mib" run \
+    --source "folder:$(dirname "$src")" "${to[@]}" --recipient "$recipient" 2>&1 >/dev/null | grep '^PEAK')
+  read -r _ kib secs code <<<"$out"
+  [ "$code" = 0 ] || { log "the $mib MiB run to $label failed (exit $code)"; exit 1; }
+  row "peak RSS, $mib MiB to $label" "$(mib_of_kib "$kib")" \
+    "$(awk -v m="$mib" -v s="$secs" 'BEGIN { printf "(%.0f MiB/s)", m / s }')" "" "<= 48 MiB, flat"
+}
+for mib in $rss_sizes; do
+  peak "Azurite + S3" "$mib" \
+    "azure://devstoreaccount1/backups/bench-$mib-$$?endpoint=$LIFEBOAT_TEST_AZURITE" \
+    "s3://backups/bench-$mib-$$?endpoint=$LIFEBOAT_TEST_S3"
+  peak "SMB + SFTP + WebDAV" "$mib" \
+    "smb://$LIFEBOAT_TEST_SMB_USER@$LIFEBOAT_TEST_SMB/$LIFEBOAT_TEST_SMB_SHARE/bench-$mib-$$" \
+    "sftp://$LIFEBOAT_TEST_SFTP_USER@$LIFEBOAT_TEST_SFTP/bench-$mib-$$" \
+    "webdav+$LIFEBOAT_TEST_WEBDAV/bench-$mib-$$"
+  if [ "$mib" != "$peer_mib" ]; then rm -rf "$work/src-$mib"; fi
+done
+
+# ---- upload throughput against rclone, same file, same S3 server
+src=$(synthetic "$peer_mib")
+export RCLONE_CONFIG_BENCH_TYPE=s3 RCLONE_CONFIG_BENCH_PROVIDER=Other \
+  RCLONE_CONFIG_BENCH_ENDPOINT="$LIFEBOAT_TEST_S3" RCLONE_CONFIG_BENCH_ACCESS_KEY_ID=AKTEST \
+  RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY=SKTESTSECRET RCLONE_CONFIG_BENCH_FORCE_PATH_STYLE=true
+log "rclone copy of $peer_mib MiB"
+t0=$(date +%s.%N)
+# A CA bundle in the environment makes rclone's S3 client refuse to start; loopback needs none.
+env -u AWS_CA_BUNDLE rclone copy --s3-no-check-bucket "$src" "bench:backups/rclone-$$/"
+rclone_s=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
+log "lifeboat run of $peer_mib MiB to the same server"
+t0=$(date +%s.%N)
+"$bin" --data-dir "$work/peer-data" run --source "folder:$(dirname "$src")" \
+  --to "s3://backups/lifeboat-$$?endpoint=$LIFEBOAT_TEST_S3" --recipient "$recipient" >/dev/null
+run_s=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
+upload_s=$(python3 -c 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); print("%.2f" % (c.execute("SELECT upload_ms FROM copies").fetchone()[0] / 1000))' "$work/peer-data/lifeboat.db")
+mbps() { awk -v m="$peer_mib" -v s="$1" 'BEGIN { printf "%.0f MiB/s", m / s }'; }
+ratio() { awk -v peer="$1" -v ours="$2" 'BEGIN { printf "%.2fx", peer / ours }'; }
+row "S3 upload, encrypting, $peer_mib MiB" "$(mbps "$upload_s")" "rclone copy $(mbps "$rclone_s")" "$(ratio "$rclone_s" "$upload_s")" ">= 1.0x"
+row "  whole run (hash, walk, encrypt, upload, read back)" "$(mbps "$run_s")" "rclone copy $(mbps "$rclone_s")" "$(ratio "$rclone_s" "$run_s")" ""
+
+# ---- age encryption against the age command
+log "age encryption of $peer_mib MiB"
+hyperfine -N --warmup 1 --runs 5 --export-json "$work/age.json" \
+  "age -r $recipient -o /dev/null $src" \
+  "target/release/examples/age_encrypt $recipient $src /dev/null" >/dev/null
+read -r age_s ours_s < <(python3 -c 'import json, sys; r = json.load(open(sys.argv[1]))["results"]; print(r[0]["median"], r[1]["median"])' "$work/age.json")
+row "age encryption, $peer_mib MiB (median of 5)" "$(mbps "$ours_s")" "age $(age --version) $(mbps "$age_s")" "$(ratio "$age_s" "$ours_s")" ">= 1.0x"
+
+# ---- SecureTar v3 decrypt + walk against the Python library
+log "SecureTar v3: protecting $peer_mib MiB with the Python library"
+"$venv/bin/python" scripts/securetar_peer.py protect "$src" "$work/protected.tar" "$ha_key"
+rm -rf "$(dirname "$src")"
+hyperfine -N --warmup 1 --runs 3 --export-json "$work/securetar.json" \
+  "$venv/bin/python scripts/securetar_peer.py walk $work/protected.tar $ha_key" \
+  "$bin inspect $work/protected.tar --ha-key $ha_key" >/dev/null
+read -r py_s ours_s < <(python3 -c 'import json, sys; r = json.load(open(sys.argv[1]))["results"]; print(r[0]["median"], r[1]["median"])' "$work/securetar.json")
+row "SecureTar v3 decrypt + walk, $peer_mib MiB" "$(mbps "$ours_s")" "securetar $securetar_version $(mbps "$py_s")" "$(ratio "$py_s" "$ours_s")" ">= 2.0x"
+
+echo
+printf '%-52s %-14s %-32s %-8s %s\n' "measure" "lifeboat" "peer" "ratio" "goal"
+printf '%s\n' "${rows[@]}"

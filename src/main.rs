@@ -5,12 +5,31 @@ mod cli;
 
 use std::process::ExitCode;
 
+/// Libraries that print credentials in their debug logs (reqsign prints the S3 secret key and the
+/// Azure account key): held at `warn` whatever `LIFEBOAT_LOG` says.
+const NEVER_VERBOSE: &str = "reqsign_core=warn,reqsign_aws_core=warn,reqsign_aws_v4=warn,\
+    reqsign_azure_storage=warn,reqsign_file_read_tokio=warn,hyper=info,h2=info,reqwest=info,\
+    russh=info,smb2=info";
+
+/// The log filter for `LIFEBOAT_LOG`: a bare level (`debug`) is Lifeboat's own, other crates stay
+/// at `warn`; full directives (`lifeboat=debug,opendal=debug`) are taken as written. Either way
+/// the libraries in [`NEVER_VERBOSE`] never log below their cap.
+fn log_filter(spec: Option<&str>) -> tracing_subscriber::EnvFilter {
+    let spec = spec.map_or("info", str::trim);
+    let levels = ["off", "error", "warn", "info", "debug", "trace"];
+    let directives = if levels.contains(&spec.to_ascii_lowercase().as_str()) {
+        format!("warn,lifeboat={spec}")
+    } else {
+        spec.to_owned()
+    };
+    tracing_subscriber::EnvFilter::try_new(format!("{directives},{NEVER_VERBOSE}")).unwrap_or_else(
+        |_| tracing_subscriber::EnvFilter::new(format!("warn,lifeboat=info,{NEVER_VERBOSE}")),
+    )
+}
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("LIFEBOAT_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,lifeboat=info")),
-        )
+        .with_env_filter(log_filter(std::env::var("LIFEBOAT_LOG").ok().as_deref()))
         .with_writer(std::io::stderr)
         .init();
     let runtime = match tokio::runtime::Runtime::new() {

@@ -21,6 +21,7 @@ mod recover;
 mod report;
 mod restore;
 mod securetar;
+mod security;
 mod serve;
 mod sources;
 mod upkeep;

@@ -1,0 +1,201 @@
+//! Secrets stay secret, against the real binary: `lifeboat serve` with a wrong password for every
+//! kind of destination (so every error path runs), debug logging, a backup asked for over the API,
+//! then every page and API answer, the log and every file in the data folder are scanned for the
+//! secrets it was given. The history and the vault are readable by their owner only.
+
+use crate::support::*;
+use std::io::Read;
+use std::os::unix::fs::PermissionsExt;
+use std::time::{Duration, Instant};
+
+const SECRETS: [&str; 7] = [
+    "s3-secret-9f1c7a2e",
+    "YXp1cmUta2V5LTNlOGQ1YjZhNGMyZg==",
+    "dav-secret-5d2e8b71",
+    "sftp-secret-c4a91f03",
+    "smb-secret-7b3e6d29",
+    "QWER-TYUI-OPAS-DFGH-JKLZ-XCVB-NM12",
+    "pass-phrase-6e0f4d8a",
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_secret_reaches_the_log_the_pages_the_api_or_the_data_folder() {
+    let src = folder_with(&[("b.tar", &fixture("ha-core/ha-2026.2.3-plain.tar"))]);
+    let dir = tempfile::tempdir().unwrap();
+    let (data, nas) = (dir.path().join("data"), dir.path().join("nas"));
+    let (sftp_host, sftp_port) = env_or_die("LIFEBOAT_TEST_SFTP")
+        .split_once(':')
+        .map(|(h, p)| (h.to_owned(), p.to_owned()))
+        .unwrap();
+    let (smb_host, smb_port) = env_or_die("LIFEBOAT_TEST_SMB")
+        .split_once(':')
+        .map(|(h, p)| (h.to_owned(), p.to_owned()))
+        .unwrap();
+    let [s3, azure, dav, sftp, smb, ha_key, passphrase] = SECRETS;
+    let config = format!(
+        r#"
+data_dir = "{data}"
+ha_backup_keys = ["{ha_key}"]
+[source]
+type = "folder"
+path = "{src}"
+[encryption]
+passphrase = "{passphrase}"
+[[destinations]]
+type = "local"
+name = "nas"
+path = "{nas}"
+[[destinations]]
+type = "s3"
+name = "s3"
+bucket = "backups"
+prefix = "{prefix}"
+endpoint = "{s3_url}"
+access_key_id = "{S3_KEY_ID}"
+secret_access_key = "{s3}"
+[[destinations]]
+type = "azure"
+name = "azure"
+account = "{AZURITE_ACCOUNT}"
+container = "backups"
+prefix = "{prefix}"
+endpoint = "{azure_url}"
+account_key = "{azure}"
+[[destinations]]
+type = "webdav"
+name = "dav"
+url = "{dav_url}/{prefix}"
+username = "{DAV_USER}"
+password = "{dav}"
+[[destinations]]
+type = "sftp"
+name = "sftp"
+host = "{sftp_host}"
+port = {sftp_port}
+username = "{sftp_user}"
+password = "{sftp}"
+path = "{prefix}"
+[[destinations]]
+type = "smb"
+name = "smb"
+host = "{smb_host}"
+port = {smb_port}
+share = "{share}"
+username = "{smb_user}"
+password = "{smb}"
+path = "{prefix}"
+"#,
+        data = data.display(),
+        src = src.path().display(),
+        nas = nas.display(),
+        prefix = unique("secrets"),
+        s3_url = env_or_die("LIFEBOAT_TEST_S3"),
+        azure_url = env_or_die("LIFEBOAT_TEST_AZURITE"),
+        dav_url = env_or_die("LIFEBOAT_TEST_WEBDAV"),
+        sftp_user = env_or_die("LIFEBOAT_TEST_SFTP_USER"),
+        share = env_or_die("LIFEBOAT_TEST_SMB_SHARE"),
+        smb_user = env_or_die("LIFEBOAT_TEST_SMB_USER"),
+    );
+    let config_path = dir.path().join("lifeboat.toml");
+    std::fs::write(&config_path, config).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let log_path = dir.path().join("stderr.log");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_lifeboat"))
+        .args([
+            "--config",
+            config_path.to_str().unwrap(),
+            "serve",
+            "--listen",
+        ])
+        .arg(format!("127.0.0.1:{port}"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("LIFEBOAT_LOG", "trace,lifeboat=trace")
+        .stdout(std::fs::File::create(dir.path().join("stdout.log")).unwrap())
+        .stderr(std::fs::File::create(&log_path).unwrap())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while http.get(format!("{base}/api/health")).send().await.is_err() {
+        assert!(Instant::now() < deadline, "lifeboat serve did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let asked = http
+        .post(format!("{base}/api/backup"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(asked.status(), 202);
+    // Wait for the run to end: every destination but the folder refuses its password.
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        let runs: serde_json::Value = http
+            .get(format!("{base}/api/runs"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if runs[0]["status"].as_str().is_some_and(|s| s != "running") {
+            assert_eq!(runs[0]["status"], "partial", "{runs}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the run did not end: {runs}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let mut seen = Vec::new();
+    for page in [
+        "/",
+        "/runs",
+        "/runs/1",
+        "/copies",
+        "/destinations",
+        "/kit",
+        "/api/runs",
+        "/api/progress",
+        "/api/health",
+    ] {
+        let body = http.get(format!("{base}{page}")).send().await.unwrap();
+        seen.push((page.to_owned(), body.text().await.unwrap()));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(log.contains("TRACE"), "every crate logged at its most verbose");
+    seen.push(("the log".into(), log));
+    for entry in std::fs::read_dir(&data).unwrap() {
+        let path = entry.unwrap().path();
+        let mut raw = Vec::new();
+        std::fs::File::open(&path)
+            .unwrap()
+            .read_to_end(&mut raw)
+            .unwrap();
+        seen.push((
+            path.display().to_string(),
+            String::from_utf8_lossy(&raw).into_owned(),
+        ));
+        if path.extension().is_none_or(|e| e != "log") {
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode & 0o077, 0, "{} is {mode:o}", path.display());
+        }
+    }
+    // The refusals were recorded (the errors ran), and said why without the secret.
+    let runs = &seen.iter().find(|(p, _)| p == "/api/runs").unwrap().1;
+    assert!(
+        runs.contains("credentials") || runs.contains("refused"),
+        "{runs}"
+    );
+    for (place, text) in &seen {
+        for secret in SECRETS {
+            let line = text.lines().find(|l| l.contains(secret));
+            assert!(line.is_none(), "{secret} appears in {place}: {line:?}");
+        }
+    }
+}

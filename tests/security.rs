@@ -168,7 +168,10 @@ path = "{prefix}"
     child.kill().unwrap();
     child.wait().unwrap();
     let log = std::fs::read_to_string(&log_path).unwrap();
-    assert!(log.contains("TRACE"), "every crate logged at its most verbose");
+    assert!(
+        log.contains("TRACE"),
+        "every crate logged at its most verbose"
+    );
     seen.push(("the log".into(), log));
     for entry in std::fs::read_dir(&data).unwrap() {
         let path = entry.unwrap().path();
@@ -198,4 +201,60 @@ path = "{prefix}"
             assert!(line.is_none(), "{secret} appears in {place}: {line:?}");
         }
     }
+}
+
+#[tokio::test]
+async fn oversized_inputs_are_refused_without_being_read_whole() {
+    // An archive whose backup.json says it is 2 GiB: refused from its header.
+    let mut header = tar::Header::new_ustar();
+    header.set_path("backup.json").unwrap();
+    header.set_size(2 << 30);
+    header.set_cksum();
+    let mut archive = header.as_bytes().to_vec();
+    archive.extend_from_slice(&[b'{'; 4096]);
+    let started = Instant::now();
+    let refused = lifeboat::archive::inspect::inspect(&archive[..], &[], false).unwrap_err();
+    assert!(
+        refused.to_string().contains("2147483648 bytes"),
+        "{refused}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+
+    // A 64 MiB "manifest" on a destination: listed as unreadable, not loaded.
+    let nas = tempfile::tempdir().unwrap();
+    let big = std::fs::File::create(nas.path().join("20261124T030000Z-x.manifest.json")).unwrap();
+    big.set_len(64 << 20).unwrap();
+    let d = open(&[local_spec("nas", nas.path())]).remove(0);
+    let listed = lifeboat::destinations::manifest::list(&d).await.unwrap();
+    assert!(
+        matches!(
+            &listed[..],
+            [lifeboat::destinations::manifest::Listed::Unreadable { .. }]
+        ),
+        "{listed:?}"
+    );
+
+    // A 1 MiB form: 413 before any handler sees it.
+    let data = tempfile::tempdir().unwrap();
+    let k = kit();
+    let r = runner(
+        std::sync::Arc::new(lifeboat::source::folder::FolderSource::new(
+            nas.path().into(),
+        )),
+        &[local_spec("nas", nas.path())],
+        &k.spec,
+        data.path(),
+    );
+    let (state, _shutdown, _task) = dashboard(r, Vec::new());
+    let resp = tower::ServiceExt::oneshot(
+        lifeboat::web::app(state),
+        axum::http::Request::post("/kit/register")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("origin", "http://127.0.0.1:8099")
+            .body(axum::body::Body::from(vec![b'a'; 1 << 20]))
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(resp.status(), 413);
 }

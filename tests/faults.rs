@@ -11,6 +11,24 @@ use lifeboat::pipeline::Clock;
 use lifeboat::source::folder::FolderSource;
 use std::sync::Arc;
 
+/// A runner from the folder `src` to `specs`, on a clock the test moves.
+fn clocked(
+    src: &std::path::Path,
+    specs: &[lifeboat::config::DestinationSpec],
+    k: &Kit,
+    data: &std::path::Path,
+) -> (lifeboat::pipeline::run::Runner, Arc<SetClock>) {
+    let clock = SetClock::at("2026-11-24T03:00:00Z");
+    let mut r = runner(
+        Arc::new(FolderSource::new(src.into())),
+        specs,
+        &k.spec,
+        data,
+    );
+    r.clock = clock.clone();
+    (r, clock)
+}
+
 /// A folder source holding one synthetic backup of `mib` MiB, and its bytes.
 fn source_of(mib: u32) -> (tempfile::TempDir, Vec<u8>) {
     let bytes = std::fs::read(synthetic(mib)).unwrap();
@@ -20,22 +38,13 @@ fn source_of(mib: u32) -> (tempfile::TempDir, Vec<u8>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resets_and_503_bursts_mid_upload_are_retried_by_s3_and_azure() {
     let (src, bytes) = source_of(24);
-    let (s3_proxy, s3_url) = FaultProxy::in_front_of(&env_or_die("LIFEBOAT_TEST_S3")).await;
-    let (az_proxy, az_url) = FaultProxy::in_front_of(&env_or_die("LIFEBOAT_TEST_AZURITE")).await;
     let p = unique("faults");
-    let mut azure = azure_key_spec("azure", &p);
-    if let lifeboat::config::DestinationKind::Azure { endpoint, .. } = &mut azure.kind {
-        *endpoint = az_url;
-    }
-    let specs = [s3_spec_with("s3", &p, &s3_url, S3_SECRET), azure];
+    let (s3_proxy, s3) = behind_proxy(s3_spec("s3", &p)).await;
+    let (az_proxy, azure) = behind_proxy(azure_key_spec("azure", &p)).await;
+    let specs = [s3, azure];
     let k = kit();
     let data = tempfile::tempdir().unwrap();
-    let r = runner(
-        Arc::new(FolderSource::new(src.path().into())),
-        &specs,
-        &k.spec,
-        data.path(),
-    );
+    let (r, _) = clocked(src.path(), &specs, &k, data.path());
     s3_proxy.after(8 << 20, Fault::Reset);
     az_proxy.after(8 << 20, Fault::Unavailable(3));
     let rep = r.run("test", false).await.unwrap().remove(0);
@@ -102,14 +111,7 @@ async fn a_reset_mid_upload_fails_only_that_destination_and_the_retry_sends_it()
     let specs = [local_spec("nas", nas.path()), dav, sftp, smb];
     let k = kit();
     let data = tempfile::tempdir().unwrap();
-    let clock = SetClock::at("2026-11-24T03:00:00Z");
-    let mut r = runner(
-        Arc::new(FolderSource::new(src.path().into())),
-        &specs,
-        &k.spec,
-        data.path(),
-    );
-    r.clock = clock.clone();
+    let (r, clock) = clocked(src.path(), &specs, &k, data.path());
     for p in [&dav_proxy, &sftp_proxy, &smb_proxy] {
         p.after(8 << 20, Fault::Reset);
     }
@@ -186,14 +188,7 @@ async fn a_stalled_destination_is_given_up_and_its_leftovers_swept_at_the_next_r
     }
     let k = kit();
     let data = tempfile::tempdir().unwrap();
-    let clock = SetClock::at("2026-11-24T03:00:00Z");
-    let mut r = runner(
-        Arc::new(FolderSource::new(src.path().into())),
-        &specs,
-        &k.spec,
-        data.path(),
-    );
-    r.clock = clock.clone();
+    let (mut r, clock) = clocked(src.path(), &specs, &k, data.path());
     let patience = lifeboat::destinations::Patience {
         silence: std::time::Duration::from_secs(2),
     };
@@ -251,12 +246,7 @@ async fn a_slow_destination_beside_a_fast_one_both_get_verified_copies() {
     let specs = [local_spec("nas", nas.path()), dav];
     let k = kit();
     let data = tempfile::tempdir().unwrap();
-    let r = runner(
-        Arc::new(FolderSource::new(src.path().into())),
-        &specs,
-        &k.spec,
-        data.path(),
-    );
+    let (r, _) = clocked(src.path(), &specs, &k, data.path());
     let rep = r.run("test", false).await.unwrap().remove(0);
     assert_eq!(rep.status, RunStatus::Success, "{:?}", rep.copies);
     assert!(
@@ -313,11 +303,18 @@ async fn lifeboat_killed_mid_upload_leaves_nothing_claimed_and_the_next_run_clea
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
+    // Kill it once both uploads are under way: data on its way to WebDAV, and the folder's
+    // temporary file written (the folder's writer holds its first part in memory until then).
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-    while proxy.bytes_up() < 4 << 20 {
+    loop {
+        let started =
+            proxy.bytes_up() >= 4 << 20 && !watch[0].store.unfinished().await.unwrap().is_empty();
+        if started {
+            break;
+        }
         assert!(
             std::time::Instant::now() < deadline,
-            "the upload never started"
+            "the uploads never got going"
         );
         assert!(child.try_wait().unwrap().is_none(), "lifeboat ended early");
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
@@ -327,8 +324,10 @@ async fn lifeboat_killed_mid_upload_leaves_nothing_claimed_and_the_next_run_clea
     proxy.heal();
     for d in &watch {
         assert!(objects(d).await.is_empty(), "{}: nothing claimed", d.name);
-        assert_eq!(d.store.unfinished().await.unwrap().len(), 1, "{}", d.name);
     }
+    // The folder keeps the half-written file; a WebDAV server may throw away a PUT cut short.
+    assert_eq!(watch[0].store.unfinished().await.unwrap().len(), 1);
+    assert!(watch[1].store.unfinished().await.unwrap().len() <= 1);
     // Lifeboat starts again and runs: the cut-off run is recorded as interrupted, its unfinished
     // uploads are swept away, and the backup is sent.
     let again: Vec<&str> = args.iter().map(String::as_str).collect();

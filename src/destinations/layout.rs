@@ -54,6 +54,14 @@ pub fn started_in_name(name: &str) -> Option<DateTime<Utc>> {
     })
 }
 
+/// Among the names in a folder, the uploads in progress (`unfinished`), or everything else.
+pub fn only(names: Vec<String>, unfinished: bool) -> Vec<String> {
+    names
+        .into_iter()
+        .filter(|n| n.starts_with(PARTIAL_PREFIX) == unfinished)
+        .collect()
+}
+
 /// The data object of a copy.
 pub fn data_object(copy_id: &str) -> String {
     format!("{copy_id}{DATA_SUFFIX}")

@@ -9,7 +9,7 @@
 //!   the server offers it) and renamed into place.
 //! - One SSH connection is kept and shared; a broken one is replaced at the next request.
 
-use super::layout::{PARTIAL_PREFIX, partial_name};
+use super::layout::{self, partial_name};
 use super::{ObjectWriter, Store, StoreError, StoreErrorKind};
 use crate::config::{SftpAuth, SftpSpec};
 use crate::secret::Secret;
@@ -632,19 +632,11 @@ impl Store for SftpStore {
     }
 
     async fn list(&self) -> Result<Vec<String>, StoreError> {
-        let files = self.inner.files().await?;
-        Ok(files
-            .into_iter()
-            .filter(|n| !n.starts_with(PARTIAL_PREFIX))
-            .collect())
+        Ok(layout::only(self.inner.files().await?, false))
     }
 
     async fn unfinished(&self) -> Result<Vec<String>, StoreError> {
-        let files = self.inner.files().await?;
-        Ok(files
-            .into_iter()
-            .filter(|n| n.starts_with(PARTIAL_PREFIX))
-            .collect())
+        Ok(layout::only(self.inner.files().await?, true))
     }
 
     async fn delete(&self, path: &str) -> Result<(), StoreError> {

@@ -9,7 +9,7 @@
 //! - A wrong password is a permanent refusal (SMB servers lock accounts that keep guessing), and a
 //!   server that quietly answers a named account with a guest session is refused too.
 
-use super::layout::{PARTIAL_PREFIX, partial_name};
+use super::layout::{self, partial_name};
 use super::{ObjectWriter, Store, StoreError, StoreErrorKind};
 use crate::config::SmbSpec;
 use async_trait::async_trait;
@@ -378,19 +378,11 @@ impl Store for SmbStore {
     }
 
     async fn list(&self) -> Result<Vec<String>, StoreError> {
-        let files = self.inner.files().await?;
-        Ok(files
-            .into_iter()
-            .filter(|n| !n.starts_with(PARTIAL_PREFIX))
-            .collect())
+        Ok(layout::only(self.inner.files().await?, false))
     }
 
     async fn unfinished(&self) -> Result<Vec<String>, StoreError> {
-        let files = self.inner.files().await?;
-        Ok(files
-            .into_iter()
-            .filter(|n| n.starts_with(PARTIAL_PREFIX))
-            .collect())
+        Ok(layout::only(self.inner.files().await?, true))
     }
 
     async fn delete(&self, path: &str) -> Result<(), StoreError> {

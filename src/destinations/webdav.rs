@@ -11,7 +11,7 @@
 //! - Small requests (listing, manifests, moves, deletes) are retried on passing failures.
 
 use super::dav_xml::{self, Entry};
-use super::layout::{PARTIAL_PREFIX, partial_name};
+use super::layout::{self, partial_name};
 use super::{ObjectWriter, Store, StoreError, StoreErrorKind};
 use crate::secret::Secret;
 use async_trait::async_trait;
@@ -755,19 +755,11 @@ impl Store for WebdavStore {
     }
 
     async fn list(&self) -> Result<Vec<String>, StoreError> {
-        let names = self.inner.names().await?;
-        Ok(names
-            .into_iter()
-            .filter(|n| !n.starts_with(PARTIAL_PREFIX))
-            .collect())
+        Ok(layout::only(self.inner.names().await?, false))
     }
 
     async fn unfinished(&self) -> Result<Vec<String>, StoreError> {
-        let names = self.inner.names().await?;
-        Ok(names
-            .into_iter()
-            .filter(|n| n.starts_with(PARTIAL_PREFIX))
-            .collect())
+        Ok(layout::only(self.inner.names().await?, true))
     }
 
     async fn delete(&self, path: &str) -> Result<(), StoreError> {

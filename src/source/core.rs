@@ -72,13 +72,12 @@ async fn rejoin(
     }
 }
 
-/// Creates a backup through the backup manager and waits until it is complete. A connection
-/// that drops meanwhile is made again at `at`, and the backup followed to its end.
+/// Connects at `at`, creates a backup through the backup manager and waits until it is complete.
+/// A connection that drops meanwhile is made again, and the backup followed to its end.
 ///
 /// `supervised` adds every add-on and folder (only a Supervisor system has them), or the parts of
 /// `partial`.
 pub(crate) async fn create_with_websocket(
-    ws: &mut WsClient,
     at: &Endpoint<'_>,
     preferred_agent: Option<&str>,
     supervised: bool,
@@ -86,6 +85,8 @@ pub(crate) async fn create_with_websocket(
     name: &str,
     patience: Patience,
 ) -> Result<Created, SourceError> {
+    let mut ws = WsClient::connect(at.url, at.token, patience.answer).await?;
+    let ws = &mut ws;
     let agents = match ws.call(json!({"type": "backup/agents/info"})).await {
         Ok(a) => a,
         Err(e) if e.code() == Some("unknown_command") => return create_legacy(ws).await,
@@ -415,13 +416,11 @@ impl Source for CoreSource {
             ));
         }
         let url = websocket_url(&self.base, "/api/websocket")?;
-        let mut ws = WsClient::connect(&url, &self.token, self.patience.answer).await?;
         let at = Endpoint {
             url: &url,
             token: &self.token,
         };
         let created = create_with_websocket(
-            &mut ws,
             &at,
             self.agent_id.as_deref(),
             false,

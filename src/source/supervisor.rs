@@ -185,21 +185,13 @@ impl Source for SupervisorSource {
         let (slug, warnings, ha_key) = match self.method {
             SupervisorMethod::Websocket => {
                 let url = websocket_url(&self.base, "/core/websocket")?;
-                let mut ws = WsClient::connect(&url, &self.token, self.patience.answer).await?;
                 let at = Endpoint {
                     url: &url,
                     token: &self.token,
                 };
-                let created = create_with_websocket(
-                    &mut ws,
-                    &at,
-                    None,
-                    true,
-                    asked.partial,
-                    &name,
-                    self.patience,
-                )
-                .await?;
+                let created =
+                    create_with_websocket(&at, None, true, asked.partial, &name, self.patience)
+                        .await?;
                 (created.backup_id, created.warnings, created.ha_key)
             }
             SupervisorMethod::Rest => {

@@ -214,8 +214,8 @@ struct Inner {
 }
 
 impl SftpStore {
-    /// A store for `settings`. Nothing is contacted yet.
-    /// A store that gives up on a server silent for `silence`.
+    /// A store for `settings` that gives up on a server silent for `silence`. Nothing is
+    /// contacted yet.
     pub fn new(settings: SftpSpec, silence: Duration) -> Self {
         Self {
             inner: Arc::new(Inner {

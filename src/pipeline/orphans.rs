@@ -1,6 +1,6 @@
 //! Unfinished uploads left on a destination when a run was cut off (Lifeboat killed, the box
-//! losing power, the add-on restarted for an update): each destination that passes pre-flight is
-//! swept before the next backup, so half-written files never pile up on a NAS. An upload is
+//! losing power, the add-on restarted for an update): each destination a run or a retry pass is
+//! about to send to is swept first, so half-written files never pile up on a NAS. An upload is
 //! removed when history shows the run that started it is over, or, when this Lifeboat did not
 //! start it (another installation writing to the same folder), once it is older than any upload
 //! runs.

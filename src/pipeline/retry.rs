@@ -4,6 +4,7 @@
 //! destination holds a verified copy — or when the source says the backup is gone.
 
 use super::run::{RunReport, RunRequest, Runner};
+use crate::destinations::Destination;
 use crate::history::HistoryError;
 use crate::history::upkeep::RetryRow;
 use crate::source::Pending;
@@ -31,6 +32,18 @@ impl Runner {
                 by_backup.entry(r.source_key.clone()).or_default().push(r);
             }
         }
+        let owed: Vec<Destination> = self
+            .destinations
+            .iter()
+            .filter(|d| {
+                by_backup
+                    .values()
+                    .flatten()
+                    .any(|r| r.destination == d.name)
+            })
+            .cloned()
+            .collect();
+        self.sweep_orphans(&owed).await;
         let mut reports = Vec::new();
         for (key, rows) in by_backup {
             let mut names = Vec::new();

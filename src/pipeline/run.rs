@@ -434,6 +434,7 @@ impl Runner {
             }
         }
         let (passed, skipped) = super::preflight::check_all(&asked, need, &held).await;
+        self.sweep_orphans(&passed).await;
         if passed.is_empty() {
             let why: Vec<String> = skipped.iter().map(|(d, w)| format!("{d}: {w}")).collect();
             return Ok(Err(format!(
@@ -444,9 +445,9 @@ impl Runner {
         Ok(Ok(skipped))
     }
 
-    /// Removes uploads that cut-off runs left on the destinations; a failure is only logged
-    /// (the backup still goes ahead).
-    async fn sweep_orphans(&self, destinations: &[Destination]) {
+    /// Removes uploads that cut-off runs left on the destinations, once per run or retry pass
+    /// (before any backup of it starts); a failure is only logged (the backup still goes ahead).
+    pub(crate) async fn sweep_orphans(&self, destinations: &[Destination]) {
         let now = self.clock.now();
         let sweeps = destinations
             .iter()
@@ -502,7 +503,6 @@ impl Runner {
             .filter(|d| !skipped.iter().any(|(n, _)| n == &d.name))
             .cloned()
             .collect();
-        self.sweep_orphans(&destinations).await;
         let started = self.clock.now();
         let run_id = self
             .history

@@ -45,8 +45,7 @@ pub fn partial_name(name: &str) -> String {
 /// When the run that named an object started, read from the copy id inside the name (an
 /// upload's temporary name holds its object's name).
 pub fn started_in_name(name: &str) -> Option<DateTime<Utc>> {
-    let bytes = name.as_bytes();
-    (0..bytes.len().saturating_sub(15)).find_map(|i| {
+    (0..name.len().saturating_sub(15)).find_map(|i| {
         let window = name.get(i..i + 16)?;
         chrono::NaiveDateTime::parse_from_str(window, "%Y%m%dT%H%M%SZ")
             .ok()

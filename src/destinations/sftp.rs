@@ -648,12 +648,11 @@ impl Store for SftpStore {
 impl Inner {
     /// Names of the files in the folder, uploads in progress among them.
     async fn files(&self) -> Result<Vec<String>, StoreError> {
-        let s = self;
-        let root = match s.settings.path.trim_end_matches('/') {
+        let root = match self.settings.path.trim_end_matches('/') {
             "" => ".".to_owned(),
             r => r.to_owned(),
         };
-        let listed = s
+        let listed = self
             .with(&format!("listing {root}"), |c| async move {
                 c.sftp.read_dir(root).await
             })

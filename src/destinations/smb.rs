@@ -394,11 +394,10 @@ impl Store for SmbStore {
 impl Inner {
     /// Names of the files in the folder, uploads in progress among them.
     async fn files(&self) -> Result<Vec<String>, StoreError> {
-        let s = self;
-        let root = s.settings.path.trim_matches('/').to_owned();
-        let listed = s
+        let root = self.settings.path.trim_matches('/').to_owned();
+        let listed = self
             .with(
-                &format!("listing {}", endpoint(&s.settings)),
+                &format!("listing {}", endpoint(&self.settings)),
                 Box::new(move |c, t| Box::pin(async move { c.list_directory(t, &root).await })),
             )
             .await;

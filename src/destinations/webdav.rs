@@ -155,9 +155,16 @@ impl Inner {
     }
 
     fn request(&self, method: Method, url: Url) -> reqwest::RequestBuilder {
-        self.client
-            .request(method, url)
-            .basic_auth(&self.username, Some(self.password.expose()))
+        self.signed(self.client.request(method, url))
+    }
+
+    /// A streaming `PUT`, on the client without a read timeout.
+    fn upload_request(&self, url: Url) -> reqwest::RequestBuilder {
+        self.signed(self.upload_client.put(url))
+    }
+
+    fn signed(&self, b: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        b.basic_auth(&self.username, Some(self.password.expose()))
     }
 
     /// Sends a request whose body can be sent again, retrying passing failures. Error statuses
@@ -441,9 +448,7 @@ impl Upload {
         let task = tokio::spawn(async move {
             let what = format!("uploading {}", url.path());
             let resp = inner
-                .upload_client
-                .put(url)
-                .basic_auth(&inner.username, Some(inner.password.expose()))
+                .upload_request(url)
                 .body(reqwest::Body::wrap_stream(rx))
                 .send()
                 .await
@@ -490,14 +495,11 @@ impl Upload {
             Ok(false) => {}
             Err(_) => {
                 // The connection is stuck: no byte has gone out for that long.
-                self.tx = None;
-                if let Some(task) = self.task.take() {
-                    task.abort();
-                }
-                return Err(StoreError::unavailable(format!(
+                let why = format!(
                     "the server took no data for {} s: the upload was given up",
                     self.silence.as_secs()
-                )));
+                );
+                return Err(self.give_up(why));
             }
         }
         // The request ended early (refused, or the connection dropped): say why.
@@ -515,16 +517,20 @@ impl Upload {
         let wait = answer_time(self.silence);
         match tokio::time::timeout(wait, self.outcome()).await {
             Ok(outcome) => outcome,
-            Err(_) => {
-                if let Some(task) = self.task.take() {
-                    task.abort();
-                }
-                Err(StoreError::unavailable(format!(
-                    "the server did not answer within {} s of the upload's end",
-                    wait.as_secs()
-                )))
-            }
+            Err(_) => Err(self.give_up(format!(
+                "the server did not answer within {} s of the upload's end",
+                wait.as_secs()
+            ))),
         }
+    }
+
+    /// Breaks off a request that went silent, and says why.
+    fn give_up(&mut self, why: String) -> StoreError {
+        self.tx = None;
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+        StoreError::unavailable(why)
     }
 
     /// Breaks the request off, so the server never sees a complete body.

@@ -41,3 +41,25 @@ fn main() -> ExitCode {
     };
     runtime.block_on(cli::main())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::log_filter;
+
+    #[test]
+    fn a_bare_level_is_lifeboats_own_and_credential_printers_stay_capped() {
+        let bare = log_filter(Some("debug")).to_string();
+        assert!(bare.contains("lifeboat=debug"), "{bare}");
+        assert!(!bare.split(',').any(|d| d == "debug"), "{bare}");
+        let all = log_filter(Some("trace")).to_string();
+        assert!(
+            all.contains("reqsign_core=warn") && all.contains("hyper=info"),
+            "{all}"
+        );
+        let written = log_filter(Some("trace,opendal=debug")).to_string();
+        assert!(written.contains("opendal=debug"), "{written}");
+        assert!(written.contains("reqsign_aws_v4=warn"), "{written}");
+        let unset = log_filter(None).to_string();
+        assert!(unset.contains("lifeboat=info"), "{unset}");
+    }
+}

@@ -44,7 +44,22 @@ for n, archive in enumerate(sorted(data.glob("*/*.tar"))):
             elif m.name.endswith((".tar.gz", ".tar")):
                 (seeds / "securetar" / f"{n}-{name}").write_bytes(body)
 PY
-cp examples/*.toml "$seeds/options/" 2>/dev/null || true
+cat >"$seeds/options/lifeboat.toml" <<'TOML'
+data_dir = "/var/lib/lifeboat"
+retention = "last=3 daily=7 weekly=4 monthly=12 yearly=2"
+[source]
+type = "core"
+url = "http://homeassistant.local:8123"
+[encryption]
+recipients = ["age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p"]
+[[destinations]]
+type = "s3"
+name = "b2"
+bucket = "my-bucket"
+endpoint = "https://s3.us-west-004.backblazeb2.com"
+access_key_id = "key"
+secret_access_key = "secret"
+TOML
 printf '%s\n' '{"options": {"source": {"type": "supervisor"}, "encryption": {"recipients": []}}}' >"$seeds/options/options.json"
 printf '%s' 'backup' >"$seeds/stdin_commands/plain"
 printf '%s' '{"command": "backup", "destinations": ["nas"], "name": "before update"}' >"$seeds/stdin_commands/json"

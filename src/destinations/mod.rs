@@ -156,13 +156,16 @@ impl std::fmt::Debug for Destination {
     }
 }
 
-/// Multipart part size for an upload of about `size` bytes: at least 8 MiB, and large enough that
-/// the object fits in 9 000 parts (S3 allows 10 000; the rest is headroom for age's overhead).
+/// Multipart part size for an upload of about `size` bytes: S3's smallest part (5 MiB) until the
+/// object would need more than 9 000 parts (S3 allows 10 000; the rest is headroom for age's
+/// overhead), larger after that. Every part being filled, queued or sent is held in memory, so the
+/// smallest part that fits keeps a run's memory low (backups up to about 43 GiB use 5 MiB).
+/// A size not known in advance gets 8 MiB parts: room for 78 GiB.
 pub fn part_size(size: Option<u64>) -> usize {
     const MIB: u64 = 1 << 20;
-    const MIN: u64 = 8 * MIB;
+    const MIN: u64 = 5 * MIB;
     let Some(size) = size else {
-        return MIN as usize;
+        return 8 << 20;
     };
     // age adds 16 bytes per 64 KiB chunk plus a header.
     let stored = size + size.div_ceil(64 * 1024) * 16 + 4096;
@@ -178,7 +181,9 @@ mod tests {
     fn part_size_respects_the_part_limit() {
         const MIB: u64 = 1 << 20;
         assert_eq!(part_size(None), 8 << 20);
-        assert_eq!(part_size(Some(100 * MIB)), 8 << 20);
+        assert_eq!(part_size(Some(100 * MIB)), 5 << 20);
+        assert_eq!(part_size(Some(40 << 30)), 5 << 20);
+        assert!(part_size(Some(50 << 30)) > 5 << 20);
         for gib in [1u64, 70, 78, 100, 500, 5000] {
             let size = gib << 30;
             let part = part_size(Some(size)) as u64;

@@ -11,8 +11,9 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-/// Chunks in flight per destination.
-const CHANNEL_DEPTH: usize = 4;
+/// Chunks queued per destination. Each store buffers a whole part behind this, so a deeper queue
+/// would only hold more memory, not smooth anything.
+const CHANNEL_DEPTH: usize = 2;
 
 /// What to do with an upload once the pass is over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -19,8 +19,8 @@ use tokio::time::Instant;
 
 /// Bytes read from the source at a time.
 pub const CHUNK: usize = 1 << 20;
-/// Chunks queued for the archive walker.
-const WALKER_DEPTH: usize = 4;
+/// Chunks queued for the archive walker (it keeps up with encryption; this only absorbs jitter).
+const WALKER_DEPTH: usize = 2;
 
 /// Why the pass failed as a whole (no copy is claimed).
 #[derive(Debug, thiserror::Error)]

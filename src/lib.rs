@@ -19,6 +19,7 @@
 //! - [`secret`]: a string type that never prints.
 //! - [`human`]: sizes, durations and ages as people read them.
 //! - [`disk`]: free space on a local disk.
+//! - [`pages`]: transfer buffers on pages of their own, returned to the system when let go.
 
 pub mod alert;
 pub mod archive;
@@ -29,6 +30,7 @@ pub mod destinations;
 pub mod disk;
 pub mod ha;
 pub mod history;
+pub mod pages;
 pub mod human;
 pub mod pipeline;
 pub mod recovery;

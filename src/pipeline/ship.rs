@@ -10,7 +10,7 @@ use crate::archive::{ArchiveError, Inspection, inspect};
 use crate::config::EncryptionSpec;
 use crate::crypto::{CryptoError, StreamEncryptor};
 use crate::destinations::Destination;
-use bytes::BytesMut;
+use crate::pages::Pages;
 use sha2::{Digest, Sha256};
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::io::{AsyncRead, AsyncReadExt};
@@ -27,6 +27,8 @@ const WALKER_DEPTH: usize = 2;
 pub enum ShipError {
     #[error("reading the backup failed: {0}")]
     Source(#[source] std::io::Error),
+    #[error("the system has no memory left for the next chunk of the backup: {0}")]
+    Memory(#[source] std::io::Error),
     #[error(transparent)]
     Archive(#[from] ArchiveError),
     #[error(transparent)]
@@ -158,10 +160,16 @@ async fn pass(
     let mut plain_size = 0u64;
     let mut stored_size = 0u64;
     let mut enc = StreamEncryptor::new(encryption)?;
-    let mut buf = BytesMut::with_capacity(CHUNK);
+    // Plaintext chunks are let go once walked and encrypted: a few spares cover the queue.
+    let pages = Pages::new(CHUNK, WALKER_DEPTH + 2);
+    let chunk_buf = || pages.buf().map_err(ShipError::Memory);
+    let mut buf = chunk_buf()?;
     loop {
-        buf.reserve(CHUNK);
-        let n = source.read_buf(&mut buf).await.map_err(ShipError::Source)?;
+        let n = source
+            .read(buf.spare_mut())
+            .await
+            .map_err(ShipError::Source)?;
+        buf.advance(n);
         if n == 0 && buf.is_empty() {
             break;
         }
@@ -169,7 +177,7 @@ async fn pass(
         if n != 0 && buf.len() < CHUNK {
             continue;
         }
-        let chunk = buf.split().freeze();
+        let chunk = std::mem::replace(&mut buf, chunk_buf()?).freeze();
         plain_hash.update(&chunk);
         plain_size += chunk.len() as u64;
         read.fetch_add(chunk.len() as u64, Ordering::Relaxed);

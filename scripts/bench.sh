@@ -50,12 +50,16 @@ bin=target/release/lifeboat
 scripts/test-servers.sh install
 work=$(mktemp -d -p "$PWD/target" bench.XXXXXX)
 pids=()
-finish() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+forget_uploads() {
   scripts/test-servers.sh stop
   # What was uploaded stays in the servers' folders until they start again: a 10 GiB run fills a disk.
   rm -rf target/test-servers/data/s3 target/test-servers/data/azurite target/test-servers/data/dav \
-    /tmp/lifeboat-sftp/home/bench-* /tmp/lifeboat-smb/share/bench-* "$work"
+    /tmp/lifeboat-sftp/home/bench-* /tmp/lifeboat-smb/share/bench-*
+}
+finish() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  forget_uploads
+  rm -rf "$work"
 }
 trap finish EXIT
 scripts/test-servers.sh start
@@ -156,6 +160,9 @@ for mib in $rss_sizes; do
     "sftp://$LIFEBOAT_TEST_SFTP_USER@$LIFEBOAT_TEST_SFTP/bench-$mib-$$" \
     "webdav+$LIFEBOAT_TEST_WEBDAV/bench-$mib-$$"
   if [ "$mib" != "$peer_mib" ]; then rm -rf "$work/src-$mib"; fi
+  # 10 GiB to five destinations is 50 GB on this disk: start the servers empty for each size.
+  forget_uploads
+  scripts/test-servers.sh start
 done
 
 # ---- upload throughput against rclone, same file, same S3 server

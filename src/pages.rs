@@ -1,6 +1,7 @@
 //! Transfer buffers on pages of their own. A chunk of backup data on its way to the destinations
-//! lives in an anonymous mapping that goes back to the operating system the moment its last holder
-//! (a part being uploaded, a queue) lets go of it.
+//! lives in an anonymous mapping; once its last holder (a part being uploaded, a queue) lets go,
+//! the mapping is reused for a later chunk of the same stream, and when the stream is over it goes
+//! back to the operating system.
 //!
 //! Why not the heap: the allocator keeps freed megabyte chunks in its heap for reuse, and small
 //! allocations made between them pin the holes, so a run's resident memory grew some megabytes
@@ -169,7 +170,8 @@ mod tests {
         let mut buf = Pages::new(8, 1).buf().unwrap();
         assert!(buf.is_empty());
         buf.extend_from_slice(b"hello ").unwrap();
-        buf.extend_from_slice(b"pages, and more than eight bytes").unwrap();
+        buf.extend_from_slice(b"pages, and more than eight bytes")
+            .unwrap();
         assert_eq!(buf.len(), 38);
         let frozen = buf.freeze();
         assert_eq!(&frozen[..], b"hello pages, and more than eight bytes");

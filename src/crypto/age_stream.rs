@@ -220,13 +220,17 @@ mod tests {
     use super::*;
     use std::io::Read;
 
+    fn to(id: &age::x25519::Identity) -> EncryptionSpec {
+        EncryptionSpec {
+            recipients: vec![id.to_public()],
+            passphrase: None,
+        }
+    }
+
     #[test]
     fn round_trips_through_age() {
         let id = age::x25519::Identity::generate();
-        let spec = EncryptionSpec {
-            recipients: vec![id.to_public()],
-            passphrase: None,
-        };
+        let spec = to(&id);
         let mut enc = StreamEncryptor::new(&spec).unwrap();
         let plain: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
         let mut out = Vec::new();
@@ -282,10 +286,7 @@ mod tests {
     #[test]
     fn every_length_around_age_chunk_edges_decrypts_with_the_age_crate() {
         let id = age::x25519::Identity::generate();
-        let spec = EncryptionSpec {
-            recipients: vec![id.to_public()],
-            passphrase: None,
-        };
+        let spec = to(&id);
         let plain: Vec<u8> = (0..(3 * CHUNK + 7) as u32)
             .map(|i| (i % 253) as u8)
             .collect();
@@ -355,10 +356,7 @@ mod tests {
     #[test]
     fn a_tampered_header_is_refused() {
         let id = age::x25519::Identity::generate();
-        let spec = EncryptionSpec {
-            recipients: vec![id.to_public()],
-            passphrase: None,
-        };
+        let spec = to(&id);
         let mut enc = StreamEncryptor::new(&spec).unwrap();
         let mut out = enc.push(b"payload").unwrap().to_vec();
         out.extend_from_slice(&enc.finish().unwrap());

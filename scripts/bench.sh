@@ -142,12 +142,18 @@ peak() { # peak <label> <MiB> <destination URL>…
   shift 2
   for url in "$@"; do to+=(--to "$url"); done
   src=$(synthetic "$mib")
-  out=$(LIFEBOAT_SMB_PASSWORD=$LIFEBOAT_TEST_SMB_PASSWORD LIFEBOAT_SFTP_PASSWORD=$LIFEBOAT_TEST_SFTP_PASSWORD \
+  local errors="$work/rss-$mib.stderr"
+  LIFEBOAT_SMB_PASSWORD=$LIFEBOAT_TEST_SMB_PASSWORD LIFEBOAT_SFTP_PASSWORD=$LIFEBOAT_TEST_SFTP_PASSWORD \
     LIFEBOAT_WEBDAV_USER=davuser LIFEBOAT_WEBDAV_PASSWORD=davpass \
     python3 scripts/peak_rss.py "$bin" --data-dir "$work/rss-$label-$mib" run \
-    --source "folder:$(dirname "$src")" "${to[@]}" --recipient "$recipient" 2>&1 >/dev/null | grep '^PEAK')
+    --source "folder:$(dirname "$src")" "${to[@]}" --recipient "$recipient" 2>"$errors" >"$errors.out" || true
+  out=$(grep '^PEAK' "$errors" || true)
   read -r _ kib secs code <<<"$out"
-  [ "$code" = 0 ] || { log "the $mib MiB run to $label failed (exit $code)"; exit 1; }
+  if [ "$code" != 0 ]; then
+    log "the $mib MiB run to $label failed (exit ${code:-unknown}):"
+    { grep -v '^PEAK' "$errors" | tail -20; tail -20 "$errors.out"; } >&2
+    exit 1
+  fi
   row "peak RSS, $mib MiB to $label" "$(mib_of_kib "$kib")" \
     "$(awk -v m="$mib" -v s="$secs" 'BEGIN { printf "(%.0f MiB/s)", m / s }')" "" "<= 48 MiB, flat"
 }

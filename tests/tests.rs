@@ -7,6 +7,7 @@
 mod support;
 
 mod addon;
+mod addon_install;
 mod automations;
 mod browser;
 mod cli;

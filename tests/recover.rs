@@ -11,7 +11,12 @@ use std::path::Path;
 const KIT_KEY: &str = "DDTV-CESF-QLHM-PM8S-AHHS-BF6M-5044";
 
 /// Ships `archive` to the destination URLs with a fresh kit; returns the kit file's path.
-fn ship(archive: &[u8], dir: &Path, to: &[String], envs: &[(&str, &str)]) -> std::path::PathBuf {
+pub(crate) fn ship(
+    archive: &[u8],
+    dir: &Path,
+    to: &[String],
+    envs: &[(&str, &str)],
+) -> std::path::PathBuf {
     let src = folder_with(&[("b.tar", archive)]);
     let k = kit();
     let kit_file = dir.join("emergency-kit.txt");

@@ -16,6 +16,7 @@ mod dashboard;
 mod double_faithful;
 mod e2e_storage;
 mod faults;
+mod ha_core;
 mod inspect;
 mod kit;
 mod recover;

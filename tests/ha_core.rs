@@ -1,0 +1,213 @@
+//! What Home Assistant must accept, judged by a real Home Assistant Core (2025.4.4, started and
+//! onboarded on 127.0.0.1 by `scripts/test-servers.sh`): a protected backup it made itself, and one
+//! made by Home Assistant 2026.2.3, each shipped, recovered with `--remove-encryption`, uploaded
+//! through `/api/backup/upload` and then listed by Home Assistant as an unprotected backup.
+
+use crate::support::*;
+use lifeboat::ha::websocket::{WsClient, websocket_url};
+use lifeboat::secret::Secret;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+const PASSWORD: &str = "lifeboat-core-test-password";
+
+struct Core {
+    url: String,
+    token: String,
+    http: reqwest::Client,
+}
+
+impl Core {
+    fn from_env() -> Self {
+        Self {
+            url: env_or_die("LIFEBOAT_TEST_HA_CORE"),
+            token: env_or_die("LIFEBOAT_TEST_HA_CORE_TOKEN"),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    async fn ws(&self) -> WsClient {
+        let url = websocket_url(&self.url.parse().unwrap(), "/api/websocket").unwrap();
+        WsClient::connect(
+            &url,
+            &Secret::new(self.token.clone()),
+            Duration::from_secs(60),
+        )
+        .await
+        .unwrap()
+    }
+
+    async fn backups(&self) -> Vec<Value> {
+        let info = self
+            .ws()
+            .await
+            .call(json!({"type": "backup/info"}))
+            .await
+            .unwrap();
+        info["backups"].as_array().unwrap().clone()
+    }
+
+    /// Asks Home Assistant for a protected backup and waits until it lists it.
+    async fn make_protected_backup(&self, name: &str) -> String {
+        let mut ws = self.ws().await;
+        // Right after start the backup manager may still say it is blocked.
+        for _ in 0..120 {
+            let r = ws
+                .call(json!({
+                    "type": "backup/generate",
+                    "agent_ids": ["backup.local"],
+                    "name": name,
+                    "password": PASSWORD,
+                    "include_database": true,
+                }))
+                .await;
+            match r {
+                Ok(_) => break,
+                Err(e) => {
+                    eprintln!("backup/generate: {e}; again");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            }
+        }
+        for _ in 0..240 {
+            if let Some(b) = self.backups().await.into_iter().find(|b| b["name"] == name) {
+                return b["backup_id"].as_str().unwrap().to_owned();
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        panic!("Home Assistant did not list the backup {name}");
+    }
+
+    async fn download(&self, id: &str) -> Vec<u8> {
+        let r = self
+            .http
+            .get(format!(
+                "{}/api/backup/download/{id}?agent_id=backup.local",
+                self.url
+            ))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "download {id}");
+        r.bytes().await.unwrap().to_vec()
+    }
+
+    async fn delete(&self, id: &str) {
+        self.ws()
+            .await
+            .call(json!({"type": "backup/delete", "backup_id": id}))
+            .await
+            .unwrap();
+    }
+
+    /// Hands a backup to Home Assistant as the "Upload backup" button does; its HTTP status.
+    async fn upload(&self, tar: Vec<u8>) -> u16 {
+        let form = reqwest::multipart::Form::new().part(
+            "file",
+            reqwest::multipart::Part::bytes(tar).file_name("backup.tar"),
+        );
+        self.http
+            .post(format!(
+                "{}/api/backup/upload?agent_id=backup.local",
+                self.url
+            ))
+            .bearer_auth(&self.token)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+}
+
+/// Ships `protected` to a folder and recovers it with `--remove-encryption`; the rewritten tar.
+fn ship_and_strip(protected: &[u8], key: &str) -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("nas");
+    std::fs::create_dir(&dest).unwrap();
+    let from = format!("file://{}", dest.display());
+    let kit_file = crate::recover::ship(protected, dir.path(), std::slice::from_ref(&from), &[]);
+    let out = dir.path().join("unprotected.tar");
+    let o = lifeboat(
+        &[
+            "recover",
+            "--from",
+            &from,
+            "--identity",
+            kit_file.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--remove-encryption",
+            "--ha-key",
+            key,
+        ],
+        &[],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    std::fs::read(out).unwrap()
+}
+
+/// The same tar with `./backup.json` renamed `backup.json`, as the rewrite used to write it.
+fn renamed_backup_json(tar_bytes: &[u8]) -> Vec<u8> {
+    let mut out = tar::Builder::new(Vec::new());
+    for entry in tar::Archive::new(tar_bytes).entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let mut h = entry.header().clone();
+        let path = entry.path().unwrap().into_owned();
+        out.append_data(&mut h, path, &mut entry).unwrap();
+    }
+    out.into_inner().unwrap()
+}
+
+async fn listed_unprotected(core: &Core, id: &str) {
+    let b = core
+        .backups()
+        .await
+        .into_iter()
+        .find(|b| b["backup_id"] == id)
+        .unwrap_or_else(|| panic!("Home Assistant does not list {id}"));
+    assert_eq!(b["agents"]["backup.local"]["protected"], false, "{b}");
+}
+
+#[tokio::test]
+async fn home_assistant_takes_back_a_backup_lifeboat_unprotected() {
+    let core = Core::from_env();
+
+    // A backup this Home Assistant made itself, with a password.
+    let id = core.make_protected_backup("lifeboat protected").await;
+    let original = core.download(&id).await;
+    let plain = tokio::task::spawn_blocking(move || ship_and_strip(&original, PASSWORD))
+        .await
+        .unwrap();
+    core.delete(&id).await;
+    assert!(!core.backups().await.iter().any(|b| b["backup_id"] == id));
+
+    // Home Assistant opens `./backup.json` by that name: a rewrite that drops the `./` is refused.
+    let status = core.upload(renamed_backup_json(&plain)).await;
+    assert!(
+        status >= 400,
+        "a backup without ./backup.json was taken: {status}"
+    );
+    assert!(!core.backups().await.iter().any(|b| b["backup_id"] == id));
+
+    assert_eq!(
+        core.upload(plain).await,
+        201,
+        "the unprotected backup was refused"
+    );
+    listed_unprotected(&core, &id).await;
+
+    // One made by Home Assistant 2026.2.3 (SecureTar v2), recovered the same way.
+    let plain = tokio::task::spawn_blocking(|| {
+        ship_and_strip(
+            &fixture("ha-core/ha-2026.2.3-encrypted.tar"),
+            "backup-password-123",
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(core.upload(plain).await, 201);
+    listed_unprotected(&core, "f73270d6").await;
+}

@@ -1,7 +1,9 @@
 //! Home Assistant ingress: who may talk to the server, and where its pages live.
 //!
-//! Inside the add-on only the Supervisor's ingress proxy (172.30.32.2) may connect; standalone, any
-//! address may (the server then listens on loopback by default). Every link, form and asset URL is
+//! Inside the add-on only the Supervisor's ingress proxy (172.30.32.2) may connect, and the
+//! container's own loopback may ask [`HEALTH_PATH`] (the image's HEALTHCHECK runs in the container;
+//! nothing outside it reaches its loopback); standalone, any address may (the server then listens on
+//! loopback by default). Every link, form and asset URL is
 //! prefixed with the `X-Ingress-Path` the proxy sends, and the signed-in person's display name from
 //! `X-Remote-User-Display-Name` is shown (the Supervisor strips client-supplied copies).
 
@@ -38,6 +40,9 @@ impl Access {
     }
 }
 
+/// The health endpoint, which a peer on loopback may always ask.
+pub const HEALTH_PATH: &str = "/api/health";
+
 /// Refuses requests from peers the policy does not allow.
 pub async fn guard(State(access): State<Access>, req: Request, next: Next) -> Response {
     let peer = req
@@ -46,6 +51,9 @@ pub async fn guard(State(access): State<Access>, req: Request, next: Next) -> Re
         .map(|c| c.0.ip());
     match peer {
         Some(ip) if access.allows(ip) => next.run(req).await,
+        Some(ip) if ip.to_canonical().is_loopback() && req.uri().path() == HEALTH_PATH => {
+            next.run(req).await
+        }
         _ if access == Access::Any => next.run(req).await,
         _ => (
             StatusCode::FORBIDDEN,

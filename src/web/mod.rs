@@ -117,7 +117,7 @@ pub fn app(state: AppState) -> Router {
         .route("/backup", post(views::overview::backup))
         .route("/api/live", get(live::events))
         .route("/api/progress", get(live::progress))
-        .route("/api/health", get(api::health))
+        .route(ingress::HEALTH_PATH, get(api::health))
         .route("/api/runs", get(api::runs))
         .route("/api/backup", post(api::backup))
         .route("/static/{file}", get(assets::file))

@@ -363,6 +363,13 @@ fn in_addon(env: &Env) -> bool {
     env.get("SUPERVISOR_TOKEN").is_some() && std::path::Path::new("/data/options.json").exists()
 }
 
+/// Where the server listens unless told: in the add-on every interface of its container, so the
+/// Supervisor's ingress proxy reaches it (the access policy admits only that proxy); elsewhere
+/// loopback.
+fn default_listen(addon: bool) -> &'static str {
+    if addon { "0.0.0.0:8099" } else { "127.0.0.1:8099" }
+}
+
 fn default_data_dir(env: &Env) -> PathBuf {
     if in_addon(env) {
         return PathBuf::from("/data");
@@ -901,7 +908,7 @@ async fn cmd_serve(cli: &Cli, args: &ServeArgs, env: &Env) -> anyhow::Result<Exi
         .listen
         .clone()
         .or(listen)
-        .unwrap_or_else(|| "127.0.0.1:8099".into());
+        .unwrap_or_else(|| default_listen(addon).into());
     let listener = tokio::net::TcpListener::bind(&addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The whole test suite, on a fresh machine: installs and starts the real storage servers (Azurite,
-# s3s-fs) on 127.0.0.1, checks formatting and lints, runs every test, checks what can be checked of
-# the add-on image (hadolint; the static binary in an empty chroot), and stops the servers.
+# The whole test suite, on a fresh machine: installs and starts the real servers (Azurite, s3s-fs,
+# WebDAV, SFTP, SMB, Home Assistant Core) on 127.0.0.1, checks formatting and lints, runs every
+# test, stops the servers, then builds the add-on image in a real Docker engine as the Supervisor
+# builds it and runs it beside a Supervisor double (scripts/image-test.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,7 +16,8 @@ cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
 results=$(mktemp)
 cargo test --locked --all-targets 2>&1 | tee "$results"
-scripts/check-image.sh
+scripts/test-servers.sh stop
+scripts/image-test.sh
 # One plain closing line for whoever reads the end of the log.
 awk '/^test result:/ { passed += $4; failed += $6 } END { printf "tests: %d passed, %d failed\n", passed, failed }' "$results"
 rm -f "$results"

@@ -102,6 +102,16 @@ pub struct Double {
 
 impl Double {
     pub async fn start(flavor: Flavor, fixture: Vec<u8>, ha_password: Option<&str>) -> Self {
+        Self::start_on("127.0.0.1:0", flavor, fixture, ha_password).await
+    }
+
+    /// The same, listening on `addr` (the image test runs it as `supervisor`, on port 80).
+    pub async fn start_on(
+        addr: &str,
+        flavor: Flavor,
+        fixture: Vec<u8>,
+        ha_password: Option<&str>,
+    ) -> Self {
         let inner = Arc::new(Inner {
             flavor,
             token: "double-token-0123456789".into(),
@@ -138,7 +148,7 @@ impl Double {
             .route("/api/websocket", any(ws_route))
             .route("/core/websocket", any(ws_route))
             .with_state(inner.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let task = tokio::spawn(async move {
             axum::serve(listener, app).await.unwrap();

@@ -367,7 +367,11 @@ fn in_addon(env: &Env) -> bool {
 /// Supervisor's ingress proxy reaches it (the access policy admits only that proxy); elsewhere
 /// loopback.
 fn default_listen(addon: bool) -> &'static str {
-    if addon { "0.0.0.0:8099" } else { "127.0.0.1:8099" }
+    if addon {
+        "0.0.0.0:8099"
+    } else {
+        "127.0.0.1:8099"
+    }
 }
 
 fn default_data_dir(env: &Env) -> PathBuf {

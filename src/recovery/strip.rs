@@ -21,6 +21,9 @@ pub enum StripError {
     Tar(String),
 }
 
+/// The largest GNU long-name or PAX extension entry held in memory.
+const MAX_EXTENSION: u64 = 1 << 20;
+
 fn member(name: &str) -> impl Fn(io::Error) -> StripError + '_ {
     move |e| StripError::Member {
         name: name.to_owned(),
@@ -61,6 +64,12 @@ pub fn strip(
         let header = entry.header().clone();
         let kind = header.entry_type();
         if kind.is_gnu_longname() || kind.is_gnu_longlink() || kind.is_pax_local_extensions() {
+            let size = entry.size();
+            if size > MAX_EXTENSION {
+                return Err(StripError::Tar(format!(
+                    "an extension header of {size} bytes; names and records take a few hundred"
+                )));
+            }
             let mut data = Vec::new();
             entry
                 .read_to_end(&mut data)
@@ -394,5 +403,20 @@ mod tests {
         };
         assert_eq!(names(&input), names(&out));
         assert_eq!(names(&out)[2], long);
+    }
+
+    #[test]
+    fn an_oversized_extension_header_is_refused_unheld() {
+        let mut input = tar::Builder::new(Vec::new());
+        let mut pax = tar::Header::new_ustar();
+        pax.set_entry_type(tar::EntryType::XHeader);
+        pax.set_path("PaxHeaders/x").unwrap();
+        let big = vec![b'x'; (MAX_EXTENSION + 1) as usize];
+        pax.set_size(big.len() as u64);
+        pax.set_cksum();
+        input.append(&pax, &big[..]).unwrap();
+        let input = input.into_inner().unwrap();
+        let err = strip(&input[..], &mut Vec::new(), &key()).unwrap_err();
+        assert!(err.to_string().contains("extension header of"), "{err}");
     }
 }

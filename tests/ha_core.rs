@@ -125,10 +125,7 @@ impl Core {
 /// Ships `protected` to a folder and recovers it with `--remove-encryption`; the rewritten tar.
 fn ship_and_strip(protected: &[u8], key: &str) -> Vec<u8> {
     let dir = tempfile::tempdir().unwrap();
-    let dest = dir.path().join("nas");
-    std::fs::create_dir(&dest).unwrap();
-    let from = format!("file://{}", dest.display());
-    let kit_file = crate::recover::ship(protected, dir.path(), std::slice::from_ref(&from), &[]);
+    let (from, kit_file) = crate::recover::ship_to_folder(protected, dir.path());
     let out = dir.path().join("unprotected.tar");
     let o = lifeboat(
         &[

@@ -11,12 +11,7 @@ use std::path::Path;
 const KIT_KEY: &str = "DDTV-CESF-QLHM-PM8S-AHHS-BF6M-5044";
 
 /// Ships `archive` to the destination URLs with a fresh kit; returns the kit file's path.
-pub(crate) fn ship(
-    archive: &[u8],
-    dir: &Path,
-    to: &[String],
-    envs: &[(&str, &str)],
-) -> std::path::PathBuf {
+fn ship(archive: &[u8], dir: &Path, to: &[String], envs: &[(&str, &str)]) -> std::path::PathBuf {
     let src = folder_with(&[("b.tar", archive)]);
     let k = kit();
     let kit_file = dir.join("emergency-kit.txt");
@@ -46,6 +41,15 @@ pub(crate) fn ship(
     let o = lifeboat(&args, envs);
     assert!(o.status.success(), "{}", text(&o));
     kit_file
+}
+
+/// Ships `archive` to a new folder `nas` under `dir`; the folder's `file://` URL and the kit file.
+pub(crate) fn ship_to_folder(archive: &[u8], dir: &Path) -> (String, std::path::PathBuf) {
+    let dest = dir.join("nas");
+    std::fs::create_dir(&dest).unwrap();
+    let from = format!("file://{}", dest.display());
+    let kit_file = ship(archive, dir, std::slice::from_ref(&from), &[]);
+    (from, kit_file)
 }
 
 #[test]
@@ -124,10 +128,7 @@ fn a_family_member_recovers_from_s3_and_azure_with_only_the_kit() {
 fn a_changed_copy_or_a_wrong_kit_gives_back_nothing() {
     let original = fixture("ha-core/ha-2026.2.3-encrypted.tar");
     let dir = tempfile::tempdir().unwrap();
-    let dest = dir.path().join("nas");
-    std::fs::create_dir(&dest).unwrap();
-    let from = format!("file://{}", dest.display());
-    let kit_file = ship(&original, dir.path(), std::slice::from_ref(&from), &[]);
+    let (from, kit_file) = ship_to_folder(&original, dir.path());
 
     // Extraction lands the members in a new folder.
     let x = dir.path().join("extracted");
@@ -173,7 +174,7 @@ fn a_changed_copy_or_a_wrong_kit_gives_back_nothing() {
     assert!(!out.exists());
 
     // A copy changed on the destination is refused, and nothing is left behind.
-    let copy = std::fs::read_dir(&dest)
+    let copy = std::fs::read_dir(dir.path().join("nas"))
         .unwrap()
         .map(|e| e.unwrap().path())
         .find(|p| p.to_string_lossy().ends_with(".tar.age"))

@@ -377,8 +377,7 @@ mod tests {
             "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p"
                 .parse()
                 .unwrap();
-        let f = recipient_fingerprint(&r);
-        assert_eq!(f.len(), 5 + 16);
-        assert_eq!(f, recipient_fingerprint(&r));
+        // printf %s age1ql3z…mcac8p | sha256sum | cut -c1-16
+        assert_eq!(recipient_fingerprint(&r), "age1:cf7e568231315068");
     }
 }

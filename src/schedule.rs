@@ -288,9 +288,39 @@ mod tests {
     async fn a_refused_fire_is_reported_and_the_schedule_goes_on() {
         let dir = tempfile::tempdir().unwrap();
         let h = History::open(dir.path()).unwrap();
+        // What the schedule logs, caught on this (the test runtime's only) thread.
+        let said = Arc::new(Mutex::new(Vec::<u8>::new()));
+        let sink = said.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(move || Caught(sink.clone()))
+            .finish();
+        let guard = tracing::subscriber::set_default(subscriber);
         let log = run_for(&h, "2026-01-01T00:00:00Z", 49, Duration::ZERO, true).await;
+        drop(guard);
         // Refused (a job already waiting) both days: asked once per occurrence, never again.
         assert_eq!(log.len(), 2);
         assert_eq!(log[1].1, at("2026-01-02T03:30:00Z"));
+        // And each refusal is said, with the reason.
+        let said = String::from_utf8(said.lock().unwrap().clone()).unwrap();
+        let reports: Vec<&str> = said
+            .lines()
+            .filter(|l| l.contains("WARN") && l.contains("the scheduled backup did not start"))
+            .collect();
+        assert_eq!(reports.len(), 2, "{said}");
+        assert!(reports[0].contains("a backup is already waiting"), "{said}");
+    }
+
+    /// A log writer into a shared buffer.
+    struct Caught(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Caught {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
     }
 }

@@ -68,6 +68,10 @@ async fn the_main_flow_works_through_the_ingress_path() {
 
     let artifacts =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/browser-artifacts");
+    // Emptied first: what is there afterwards, this run made.
+    if artifacts.exists() {
+        std::fs::remove_dir_all(&artifacts).unwrap();
+    }
     std::fs::create_dir_all(&artifacts).unwrap();
     let script =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/main_flow.cjs");
@@ -115,9 +119,21 @@ async fn the_main_flow_works_through_the_ingress_path() {
         "3-run-desktop.png",
         "5-overview-phone-dark.png",
     ] {
+        let png = std::fs::read(artifacts.join(shot))
+            .unwrap_or_else(|e| panic!("{shot} was not taken: {e}"));
         assert!(
-            artifacts.join(shot).metadata().unwrap().len() > 1000,
-            "{shot}"
+            png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 1000,
+            "{shot} is not a picture"
         );
     }
+    // Five pages at phone width, light and dark.
+    let phone = std::fs::read_dir(&artifacts)
+        .unwrap()
+        .filter(|e| {
+            let name = e.as_ref().unwrap().file_name();
+            let name = name.to_string_lossy();
+            name.starts_with("5-") && name.ends_with(".png")
+        })
+        .count();
+    assert_eq!(phone, 10, "phone-width screenshots");
 }

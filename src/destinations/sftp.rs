@@ -500,15 +500,25 @@ fn sftp_error(what: &str, e: SftpError) -> StoreError {
             };
             StoreError::new(kind, format!("{what}: {hint}{e}"))
         }
+        SftpError::IO(text) if broke_off(text) => StoreError::unavailable(format!(
+            "{what}: the connection to the SFTP server broke off ({text})"
+        )),
         SftpError::IO(_) | SftpError::Timeout => StoreError::unavailable(format!("{what}: {e}")),
         _ => StoreError::new(StoreErrorKind::Other, format!("{what}: {e}")),
     }
 }
 
+/// Whether the SFTP client's words mean the SSH connection dropped: its request channel or its
+/// session closing is how that shows.
+fn broke_off(text: &str) -> bool {
+    ["sender dropped", "channel closed", "session closed"]
+        .iter()
+        .any(|w| text.contains(w))
+}
+
 fn io_error(what: &str, e: &std::io::Error) -> StoreError {
-    // The SFTP client's request channel closing is how a dropped SSH connection shows.
     let text = e.to_string();
-    if text.contains("sender dropped") || text.contains("channel closed") {
+    if broke_off(&text) {
         return StoreError::unavailable(format!(
             "{what}: the connection to the SFTP server broke off ({text})"
         ));
@@ -674,6 +684,23 @@ mod tests {
 
     const HOST_KEY: &str =
         "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIK7NtVEu+1Fr9yJMCB1jqFRYHP3+a91jCTcOhxKm9s6+ test";
+
+    #[test]
+    fn a_dropped_connection_is_said_as_one_whichever_words_the_client_uses() {
+        for words in ["session closed", "channel closed", "sender dropped"] {
+            for e in [
+                sftp_error("uploading x", SftpError::IO(words.into())),
+                io_error("uploading x", &std::io::Error::other(words)),
+            ] {
+                assert!(e.is_retryable(), "{words}");
+                assert!(
+                    e.to_string()
+                        .contains("the connection to the SFTP server broke off"),
+                    "{e}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn host_keys_are_taken_as_lines_or_fingerprints() {

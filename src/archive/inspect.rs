@@ -12,7 +12,7 @@ use bytes::{Buf, Bytes};
 use std::io::{self, Read};
 
 /// A `backup.json` larger than this is not a backup.json.
-const MAX_BACKUP_JSON: u64 = 1 << 20;
+pub(crate) const MAX_BACKUP_JSON: u64 = 1 << 20;
 const BLOCK: u64 = 512;
 
 /// What the walk found.

@@ -5,6 +5,7 @@
 //! rewritten with `"protected": false`. Every header keeps the original's names and fields.
 
 use crate::archive::inner::{choose_key, is_plain, probe};
+use crate::archive::inspect::MAX_BACKUP_JSON;
 use crate::archive::securetar::{self, BackupKey};
 use std::io::{self, Cursor, Read, Seek, Write};
 
@@ -86,6 +87,12 @@ pub fn strip(
             continue;
         }
         if short == "backup.json" {
+            if entry.size() > MAX_BACKUP_JSON {
+                return Err(StripError::Member {
+                    name: short.clone(),
+                    reason: format!("{} bytes: too large to be a backup.json", entry.size()),
+                });
+            }
             let mut raw = Vec::new();
             entry.read_to_end(&mut raw).map_err(&err)?;
             let raw = unprotected_backup_json(&raw).map_err(|reason| StripError::Member {
@@ -418,5 +425,23 @@ mod tests {
         let input = input.into_inner().unwrap();
         let err = strip(&input[..], &mut Vec::new(), &key()).unwrap_err();
         assert!(err.to_string().contains("extension header of"), "{err}");
+    }
+
+    #[test]
+    fn an_oversized_backup_json_is_refused_unread() {
+        let mut input = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_ustar();
+        let big = vec![b' '; (MAX_BACKUP_JSON + 1) as usize];
+        h.set_size(big.len() as u64);
+        h.set_mode(0o644);
+        input
+            .append_data(&mut h, "./backup.json", &big[..])
+            .unwrap();
+        let input = input.into_inner().unwrap();
+        let err = strip(&input[..], &mut Vec::new(), &key()).unwrap_err();
+        assert!(
+            err.to_string().contains("too large to be a backup.json"),
+            "{err}"
+        );
     }
 }

@@ -64,14 +64,6 @@ fn the_manifest_passes_the_linter_schema_and_rules() {
     );
 }
 
-/// The Supervisor's RE_SCHEMA_ELEMENT, with an optional trailing `?`.
-fn schema_type() -> regex::Regex {
-    regex::Regex::new(
-        r"^(?:|bool|email|url|port|device(?:\(subsystem=[a-z]+\))?|str(?:\((\d+)?,(\d+)?\))?|password(?:\((\d+)?,(\d+)?\))?|int(?:\((-?\d+)?,(-?\d+)?\))?|float(?:\((-?[\d\.]+)?,(-?[\d\.]+)?\))?|match\(.*\)|list\([-_|A-Za-z0-9]+\))\??$",
-    )
-    .unwrap()
-}
-
 /// Every option path of the schema (`a`, `a.b`, `list[].c`) with its type string.
 fn leaves(v: &Value, at: &str, depth: usize, out: &mut Vec<(String, String)>) {
     assert!(
@@ -103,7 +95,7 @@ fn every_option_type_is_in_the_supervisor_grammar_and_translated() {
     let m = manifest();
     let mut all = Vec::new();
     leaves(&m["schema"], "", 0, &mut all);
-    let re = schema_type();
+    let re = crate::support::supervisor_rules::schema_element();
     for (path, t) in &all {
         assert!(
             re.is_match(t),

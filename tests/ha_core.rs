@@ -127,13 +127,10 @@ fn ship_and_strip(protected: &[u8], key: &str) -> Vec<u8> {
     let dir = tempfile::tempdir().unwrap();
     let (from, kit_file) = crate::recover::ship_to_folder(protected, dir.path());
     let out = dir.path().join("unprotected.tar");
-    let o = lifeboat(
+    let o = recover_with(
+        &from,
+        &kit_file,
         &[
-            "recover",
-            "--from",
-            &from,
-            "--identity",
-            kit_file.to_str().unwrap(),
             "--out",
             out.to_str().unwrap(),
             "--remove-encryption",

@@ -89,13 +89,10 @@ fn a_family_member_recovers_from_s3_and_azure_with_only_the_kit() {
 
         // Without Home Assistant's old key: the SecureTar layer removed, every inner archive plain.
         let plain = dir.path().join(format!("unprotected-{i}.tar"));
-        let o = lifeboat(
+        let o = recover_with(
+            from,
+            &kit_file,
             &[
-                "recover",
-                "--from",
-                from,
-                "--identity",
-                kit_file.to_str().unwrap(),
                 "--out",
                 plain.to_str().unwrap(),
                 "--remove-encryption",
@@ -132,18 +129,7 @@ fn a_changed_copy_or_a_wrong_kit_gives_back_nothing() {
 
     // Extraction lands the members in a new folder.
     let x = dir.path().join("extracted");
-    let o = lifeboat(
-        &[
-            "recover",
-            "--from",
-            &from,
-            "--identity",
-            kit_file.to_str().unwrap(),
-            "--extract",
-            x.to_str().unwrap(),
-        ],
-        &[],
-    );
+    let o = recover_with(&from, &kit_file, &["--extract", x.to_str().unwrap()], &[]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(x.join("backup.json").is_file() && x.join("homeassistant.tar.gz").is_file());
 
@@ -157,18 +143,7 @@ fn a_changed_copy_or_a_wrong_kit_gives_back_nothing() {
     )
     .unwrap();
     let out = dir.path().join("r.tar");
-    let o = lifeboat(
-        &[
-            "recover",
-            "--from",
-            &from,
-            "--identity",
-            other.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ],
-        &[],
-    );
+    let o = recover_with(&from, &other, &["--out", out.to_str().unwrap()], &[]);
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o).contains("does not open this copy"), "{}", text(&o));
     assert!(!out.exists());
@@ -183,18 +158,7 @@ fn a_changed_copy_or_a_wrong_kit_gives_back_nothing() {
     let n = bytes.len();
     bytes[n - 100] ^= 0x01;
     std::fs::write(&copy, bytes).unwrap();
-    let o = lifeboat(
-        &[
-            "recover",
-            "--from",
-            &from,
-            "--identity",
-            kit_file.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ],
-        &[],
-    );
+    let o = recover_with(&from, &kit_file, &["--out", out.to_str().unwrap()], &[]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(!out.exists() && !dir.path().join("r.tar.partial").exists());
 }

@@ -298,21 +298,28 @@ pub fn text(o: &std::process::Output) -> String {
     )
 }
 
+/// `lifeboat recover --from FROM --identity KIT` followed by `rest`, with `envs` for credentials.
+pub fn recover_with(
+    from: &str,
+    kit_file: &Path,
+    rest: &[&str],
+    envs: &[(&str, &str)],
+) -> std::process::Output {
+    let mut args = vec![
+        "recover",
+        "--from",
+        from,
+        "--identity",
+        kit_file.to_str().unwrap(),
+    ];
+    args.extend_from_slice(rest);
+    lifeboat(&args, envs)
+}
+
 /// `lifeboat recover --from FROM --identity KIT --out OUT` with `envs` for credentials, as a person
 /// with the printed kit would; asserts it worked and returns the recovered bytes.
 pub fn recover_to(from: &str, kit_file: &Path, out: &Path, envs: &[(&str, &str)]) -> Vec<u8> {
-    let o = lifeboat(
-        &[
-            "recover",
-            "--from",
-            from,
-            "--identity",
-            kit_file.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ],
-        envs,
-    );
+    let o = recover_with(from, kit_file, &["--out", out.to_str().unwrap()], envs);
     assert!(o.status.success(), "{}", text(&o));
     std::fs::read(out).unwrap()
 }

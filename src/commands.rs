@@ -15,10 +15,11 @@
 //! string (`"backup"`) is taken as `{"command": "backup"}`: Home Assistant JSON-quotes string input.
 
 use crate::destinations::{Destination, manifest};
+use crate::ha::core_api::HaApi;
 use crate::history::History;
 use crate::pipeline::run::{RunRequest, check_destination_names};
 use crate::pipeline::verify::read_back;
-use crate::report::{HaApi, Summary, Watch};
+use crate::report::{Summary, Watch};
 use crate::source::Partial;
 use crate::web::Triggers;
 use serde::Deserialize;
@@ -218,7 +219,7 @@ impl Handler {
             }
             Command::Verify => Ok(self.verify_newest().await),
             Command::Prune { dry_run } => {
-                let reports = crate::retention::prune::prune_all(
+                let reports = crate::pipeline::prune::prune_all(
                     &self.destinations,
                     &self.history,
                     self.watch.clock.now(),

@@ -23,6 +23,7 @@
 
 pub mod alert;
 pub mod archive;
+pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod crypto;

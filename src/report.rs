@@ -7,108 +7,11 @@
 //! history and is called at start, after every run, and periodically. Reporting never fails a run:
 //! problems are logged.
 
+use crate::ha::core_api::{HaApi, RestError};
 use crate::history::{CopyRecord, History, HistoryError, KeyLedger, RunRow, RunStatus};
 use crate::pipeline::run::{RunObserver, RunReport, RunRequest};
-use crate::secret::Secret;
-use serde_json::{Value, json};
+use serde_json::json;
 use std::sync::atomic::{AtomicBool, Ordering};
-use url::Url;
-
-/// A failed call to Home Assistant.
-#[derive(Debug, thiserror::Error)]
-pub enum ReportError {
-    #[error("cannot reach Home Assistant: {0}")]
-    Unreachable(String),
-    #[error("Home Assistant answered HTTP {status} to {path}")]
-    Refused { status: u16, path: String },
-}
-
-/// Core's REST API.
-#[derive(Clone)]
-pub struct HaApi {
-    http: reqwest::Client,
-    /// Ends in `/api/`.
-    api: Url,
-    token: Secret,
-}
-
-impl HaApi {
-    /// Through the Supervisor's proxy (`http://supervisor/core/api/`), with the add-on's token.
-    pub fn via_supervisor(http: reqwest::Client, supervisor: &Url, token: Secret) -> Self {
-        let mut api = supervisor.clone();
-        api.set_path("/core/api/");
-        Self { http, api, token }
-    }
-
-    /// Directly (`http://host:8123/api/`), with a long-lived token.
-    pub fn direct(http: reqwest::Client, base: &Url, token: Secret) -> Self {
-        let mut api = base.clone();
-        api.set_path("/api/");
-        Self { http, api, token }
-    }
-
-    async fn post(&self, path: &str, body: &Value) -> Result<(), ReportError> {
-        let url = self
-            .api
-            .join(path)
-            .map_err(|e| ReportError::Unreachable(e.to_string()))?;
-        let resp = self
-            .http
-            .post(url)
-            .bearer_auth(self.token.expose())
-            .json(body)
-            .send()
-            .await
-            .map_err(|e| ReportError::Unreachable(e.to_string()))?;
-        if resp.status().is_success() {
-            Ok(())
-        } else {
-            Err(ReportError::Refused {
-                status: resp.status().as_u16(),
-                path: path.to_owned(),
-            })
-        }
-    }
-
-    /// Sets an entity's state.
-    ///
-    /// # Errors
-    /// [`ReportError`].
-    pub async fn set_state(
-        &self,
-        entity_id: &str,
-        state: &str,
-        attributes: Value,
-    ) -> Result<(), ReportError> {
-        self.post(
-            &format!("states/{entity_id}"),
-            &json!({"state": state, "attributes": attributes}),
-        )
-        .await
-    }
-
-    /// Fires an event on Home Assistant's bus.
-    ///
-    /// # Errors
-    /// [`ReportError`].
-    pub async fn fire_event(&self, event_type: &str, data: &Value) -> Result<(), ReportError> {
-        self.post(&format!("events/{event_type}"), data).await
-    }
-
-    /// Calls a service.
-    ///
-    /// # Errors
-    /// [`ReportError`].
-    pub async fn call_service(
-        &self,
-        domain: &str,
-        service: &str,
-        data: &Value,
-    ) -> Result<(), ReportError> {
-        self.post(&format!("services/{domain}/{service}"), data)
-            .await
-    }
-}
 
 /// An entity-id-safe form of a destination name.
 fn slug(name: &str) -> String {
@@ -131,7 +34,7 @@ pub struct Watch {
     pub stale_after: std::time::Duration,
     /// How often the emergency kit must pass its check (`None`: never asked).
     pub kit_every: Option<std::time::Duration>,
-    pub clock: std::sync::Arc<dyn crate::pipeline::Clock>,
+    pub clock: std::sync::Arc<dyn crate::clock::Clock>,
 }
 
 /// Reports runs to Home Assistant.
@@ -156,7 +59,7 @@ impl HaReporter {
         }
     }
 
-    fn log(result: Result<(), ReportError>) {
+    fn log(result: Result<(), RestError>) {
         if let Err(e) = result {
             tracing::warn!("telling Home Assistant: {e}");
         }
@@ -168,7 +71,7 @@ impl HaReporter {
         state: &str,
         last_run_id: Option<i64>,
         last_error: Option<String>,
-    ) -> Result<(), ReportError> {
+    ) -> Result<(), RestError> {
         self.api
             .set_state(
                 "sensor.lifeboat_state",

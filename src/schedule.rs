@@ -6,8 +6,8 @@
 //! occurrence fell while it was down, exactly one catch-up job runs at once, however many were
 //! missed. The clock and the random delay are inputs, so tests drive this with paused tokio time.
 
+use crate::clock::Clock;
 use crate::history::History;
-use crate::pipeline::Clock;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use croner::Cron;

@@ -323,7 +323,7 @@ async fn smb_names_a_missing_share() {
 async fn sftp_host_keys_are_trusted_once_then_enforced() {
     let dir = tempfile::tempdir().unwrap();
     let known = dir.path().join("sftp_known_hosts");
-    let real = lifeboat::destinations::sftp::host_key_fingerprint(&env_or_die(
+    let real = lifeboat::config::host_key::host_key_fingerprint(&env_or_die(
         "LIFEBOAT_TEST_SFTP_HOST_KEY",
     ))
     .unwrap();
@@ -335,7 +335,7 @@ async fn sftp_host_keys_are_trusted_once_then_enforced() {
     let remembered = std::fs::read_to_string(&known).unwrap();
     assert!(remembered.contains(&real), "{remembered}");
     // The panel's destinations page shows which key was trusted, and how to pin it.
-    let said = d.host_key.as_ref().unwrap().describe();
+    let said = d.store.trust().unwrap();
     assert!(
         said.contains(&real) && said.contains("trusted on first use"),
         "{said}"
@@ -359,7 +359,7 @@ async fn sftp_host_keys_are_trusted_once_then_enforced() {
     let d = lifeboat::destinations::open(&pinned).unwrap();
     assert!(d.store.list().await.unwrap().is_empty());
     assert_eq!(
-        d.host_key.as_ref().unwrap().describe(),
+        d.store.trust().unwrap(),
         format!("Host key {real} (pinned)")
     );
     if let DestinationKind::Sftp(sftp) = &mut pinned.kind {

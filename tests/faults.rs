@@ -5,9 +5,9 @@
 
 use crate::support::fault_proxy::{Fault, FaultProxy};
 use crate::support::*;
+use lifeboat::clock::Clock;
 use lifeboat::destinations::manifest::{self, Listed};
 use lifeboat::history::RunStatus;
-use lifeboat::pipeline::Clock;
 use lifeboat::source::folder::FolderSource;
 use std::sync::Arc;
 

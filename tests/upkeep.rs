@@ -5,9 +5,9 @@
 use crate::support::*;
 use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Utc};
+use lifeboat::clock::Clock;
 use lifeboat::config::{AlertKind, AlertSpec};
 use lifeboat::history::RunStatus;
-use lifeboat::pipeline::Clock;
 use lifeboat::pipeline::run::Runner;
 use lifeboat::retention::{self, Candidate, Policy};
 use lifeboat::source::{Asked, Opened, Pending, Source, SourceError};
@@ -222,7 +222,7 @@ async fn re_verification_catches_a_changed_and_a_vanished_copy() {
         .write_small(&object, b"not what was stored".to_vec())
         .await
         .unwrap();
-    lifeboat::retention::prune::delete_copy(d, &ids[2])
+    lifeboat::destinations::manifest::delete_copy(d, &ids[2])
         .await
         .unwrap();
     clock.set(clock.now() + TimeDelta::hours(1));

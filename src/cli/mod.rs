@@ -12,14 +12,15 @@ mod restore;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
+use lifeboat::clock::SystemClock;
 use lifeboat::config::urls::{self, Credentials};
 use lifeboat::config::{self, Config, ConfigError, Env, options::Options};
 use lifeboat::crypto::vault::{self, Vault};
 use lifeboat::destinations::{self, Destination};
+use lifeboat::ha::core_api::HaApi;
 use lifeboat::history::{History, RunStatus};
-use lifeboat::pipeline::SystemClock;
 use lifeboat::pipeline::run::{Observers, RunObserver, Runner};
-use lifeboat::report::{HaApi, HaReporter, Watch};
+use lifeboat::report::{HaReporter, Watch};
 use lifeboat::secret::Secret;
 use lifeboat::source::{self, Patience};
 use std::path::PathBuf;
@@ -962,7 +963,7 @@ fn schedules(cfg: &Config) -> Vec<lifeboat::schedule::Schedule> {
 fn spawn_schedules(
     plans: &[lifeboat::schedule::Schedule],
     history: &History,
-    clock: Arc<dyn lifeboat::pipeline::Clock>,
+    clock: Arc<dyn lifeboat::clock::Clock>,
     triggers: &lifeboat::web::Triggers,
     shutdown: &tokio_util::sync::CancellationToken,
 ) {

@@ -531,7 +531,7 @@ fn destination(
                 }
             };
             let host_key = host_key.filter(|k| !k.trim().is_empty()).and_then(|k| {
-                match crate::destinations::sftp::host_key_fingerprint(&k) {
+                match super::host_key::host_key_fingerprint(&k) {
                     Ok(f) => Some(f),
                     Err(e) => {
                         problems.push(problem(&format!("{at}.host_key"), &e));

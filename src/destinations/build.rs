@@ -4,17 +4,15 @@
 //! and SMB.
 
 use super::folder::FolderStore;
-use super::opendal_store::{OpendalStore, classify};
-use super::sftp::{HostKeyTrust, SftpStore};
+use super::kind::Kind;
+use super::opendal_store::layered;
+use super::sftp::SftpStore;
 use super::smb::SmbStore;
 use super::webdav::{WebdavSettings, WebdavStore};
 use super::{Destination, Patience, Store, StoreError, StoreErrorKind, pinned_tls, webdav};
 use crate::config::{AzureCredential, DestinationKind, DestinationSpec};
-use crate::secret::Secret;
 use opendal::Operator;
-use opendal::layers::{RetryLayer, TimeoutLayer};
 use std::sync::Arc;
-use std::time::Duration;
 
 fn root(prefix: &str) -> String {
     format!("/{prefix}")
@@ -109,40 +107,12 @@ pub fn open_with(spec: &DestinationSpec, patience: Patience) -> Result<Destinati
         DestinationKind::Sftp(sftp) => Arc::new(SftpStore::new(sftp.clone(), patience.silence)),
         DestinationKind::Smb(smb) => Arc::new(SmbStore::new(smb.clone(), patience.silence)),
     };
-    let host_key = match &spec.kind {
-        DestinationKind::Sftp(sftp) => Some(HostKeyTrust::of(sftp)),
-        _ => None,
-    };
     Ok(Destination {
-        host_key,
         name: spec.name.clone(),
-        kind: spec.kind.label(),
+        kind: Kind::of(&spec.kind),
         location: spec.kind.location(),
         url: spec.kind.url(),
         retention: spec.retention,
         store,
     })
-}
-
-/// An OpenDAL operator with time limits and retries, as a store that scrubs `secrets` from its
-/// errors.
-pub(super) fn layered(
-    op: opendal::Result<Operator>,
-    secrets: Vec<Secret>,
-    patience: Patience,
-) -> Result<OpendalStore, StoreError> {
-    let op = op
-        .map_err(|e| classify(&e))?
-        .layer(
-            TimeoutLayer::new()
-                .with_timeout(patience.silence)
-                .with_io_timeout(patience.silence),
-        )
-        .layer(
-            RetryLayer::new()
-                .with_max_times(4)
-                .with_jitter()
-                .with_min_delay(Duration::from_millis(200)),
-        );
-    Ok(OpendalStore::new(op, secrets))
 }

@@ -3,8 +3,7 @@
 //! listing, reading and deleting in a folder that is not there find nothing and create nothing, so
 //! looking at an unplugged disk never leaves an empty folder where it was mounted.
 
-use super::build::layered;
-use super::opendal_store::OpendalStore;
+use super::opendal_store::{OpendalStore, layered};
 use super::{ObjectWriter, Patience, Store, StoreError, StoreErrorKind};
 use async_trait::async_trait;
 use opendal::Operator;

@@ -142,3 +142,25 @@ pub async fn list(destination: &super::Destination) -> Result<Vec<Listed>, super
     }
     Ok(out)
 }
+/// When a manifest says the backup was made: its `backup.json` date, else when the copy was made.
+pub fn made_at(m: &Manifest) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(&m.backup.date).map_or(m.created, |t| t.with_timezone(&Utc))
+}
+
+/// Deletes one copy: its manifest (the copy is gone from then on), then its data. A failure after
+/// the manifest leaves only an orphan data object, never a copy that looks whole but is not.
+///
+/// # Errors
+/// A message saying which object could not be deleted.
+pub async fn delete_copy(destination: &super::Destination, copy_id: &str) -> Result<(), String> {
+    let manifest = super::layout::manifest_object(copy_id);
+    destination
+        .store
+        .delete(&manifest)
+        .await
+        .map_err(|e| format!("deleting {manifest}: {e}"))?;
+    let data = super::layout::data_object(copy_id);
+    destination.store.delete(&data).await.map_err(|e| {
+        format!("deleted the manifest, but not {data} (an orphan to remove by hand): {e}")
+    })
+}

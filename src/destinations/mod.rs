@@ -12,6 +12,7 @@
 pub mod build;
 pub mod dav_xml;
 pub mod folder;
+pub mod kind;
 pub mod layout;
 pub mod manifest;
 pub mod mount_guard;
@@ -27,6 +28,7 @@ use std::sync::Arc;
 use tokio::io::AsyncRead;
 
 pub use build::{open, open_with};
+pub use kind::Kind;
 pub use manifest::Manifest;
 
 /// A streaming upload in progress.
@@ -64,6 +66,11 @@ pub trait Store: Send + Sync {
     /// unfinished uploads are invisible, or cleared by the service itself, have none.
     async fn unfinished(&self) -> Result<Vec<String>, StoreError> {
         Ok(Vec::new())
+    }
+    /// How the server proves who it is, for people (the SFTP host key pinned or remembered);
+    /// `None` where TLS or the local disk answers for it.
+    fn trust(&self) -> Option<String> {
+        None
     }
 }
 
@@ -133,7 +140,7 @@ impl StoreError {
 #[derive(Clone)]
 pub struct Destination {
     pub name: String,
-    pub kind: &'static str,
+    pub kind: Kind,
     pub location: String,
     /// What `lifeboat recover --from` takes to reach it (never a secret: credentials come from
     /// the environment).
@@ -141,8 +148,6 @@ pub struct Destination {
     /// Which copies to keep there.
     pub retention: crate::retention::Policy,
     pub store: Arc<dyn Store>,
-    /// For SFTP: which host key is accepted.
-    pub host_key: Option<sftp::HostKeyTrust>,
 }
 
 impl std::fmt::Debug for Destination {

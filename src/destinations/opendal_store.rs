@@ -2,12 +2,14 @@
 //! through it (multipart parts, Azure blocks, or a temp file flushed, renamed on commit, and its
 //! folder flushed).
 
-use super::{ObjectWriter, Store, StoreError, StoreErrorKind, part_size};
+use super::{ObjectWriter, Patience, Store, StoreError, StoreErrorKind, part_size};
 use crate::secret::Secret;
 use async_trait::async_trait;
 use bytes::Bytes;
+use opendal::layers::{RetryLayer, TimeoutLayer};
 use opendal::{ErrorKind, Operator};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 use tokio::io::AsyncRead;
 use tokio_util::compat::FuturesAsyncReadCompatExt;
 
@@ -236,4 +238,27 @@ mod tests {
             "{out}"
         );
     }
+}
+
+/// An OpenDAL operator with time limits and retries, as a store that scrubs `secrets` from its
+/// errors.
+pub(super) fn layered(
+    op: opendal::Result<Operator>,
+    secrets: Vec<Secret>,
+    patience: Patience,
+) -> Result<OpendalStore, StoreError> {
+    let op = op
+        .map_err(|e| classify(&e))?
+        .layer(
+            TimeoutLayer::new()
+                .with_timeout(patience.silence)
+                .with_io_timeout(patience.silence),
+        )
+        .layer(
+            RetryLayer::new()
+                .with_max_times(4)
+                .with_jitter()
+                .with_min_delay(Duration::from_millis(200)),
+        );
+    Ok(OpendalStore::new(op, secrets))
 }

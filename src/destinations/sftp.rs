@@ -166,33 +166,6 @@ fn remember_key(file: &std::path::Path, endpoint: &str, key: &str) -> std::io::R
     f.sync_all()
 }
 
-/// The `SHA256:` fingerprint of a host key given as an OpenSSH public key line, or the
-/// fingerprint itself.
-///
-/// # Errors
-/// A message saying what a host key looks like.
-pub fn host_key_fingerprint(raw: &str) -> Result<String, String> {
-    let raw = raw.trim();
-    if let Some(b64) = raw.strip_prefix("SHA256:") {
-        let ok = b64.len() == 43
-            && b64
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/');
-        return if ok {
-            Ok(raw.to_owned())
-        } else {
-            Err("a SHA256: fingerprint has 43 base64 characters after the colon".into())
-        };
-    }
-    russh::keys::PublicKey::from_openssh(raw)
-        .map(|k| k.fingerprint(HashAlg::Sha256).to_string())
-        .map_err(|_| {
-            "give the server's public host key (a line like `ssh-ed25519 AAAA…`, from \
-             ssh-keyscan) or its SHA256: fingerprint"
-                .into()
-        })
-}
-
 /// A live connection: the SSH session (kept so the channel stays open) and SFTP over it.
 struct Conn {
     ssh: client::Handle<HostCheck>,
@@ -590,6 +563,10 @@ impl AsyncRead for SftpReader {
 
 #[async_trait]
 impl Store for SftpStore {
+    fn trust(&self) -> Option<String> {
+        Some(HostKeyTrust::of(&self.inner.settings).describe())
+    }
+
     async fn writer(
         &self,
         path: &str,
@@ -682,9 +659,6 @@ impl Inner {
 mod tests {
     use super::*;
 
-    const HOST_KEY: &str =
-        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIK7NtVEu+1Fr9yJMCB1jqFRYHP3+a91jCTcOhxKm9s6+ test";
-
     #[test]
     fn a_dropped_connection_is_said_as_one_whichever_words_the_client_uses() {
         for words in ["session closed", "channel closed", "sender dropped"] {
@@ -700,16 +674,6 @@ mod tests {
                 );
             }
         }
-    }
-
-    #[test]
-    fn host_keys_are_taken_as_lines_or_fingerprints() {
-        // As `ssh-keygen -lf` prints it.
-        let fp = host_key_fingerprint(HOST_KEY).unwrap();
-        assert_eq!(fp, "SHA256:MfndkZGI39VvdzBkMsUGnbSys27p6LWm2LNET71VvW8");
-        assert_eq!(host_key_fingerprint(&fp).unwrap(), fp);
-        assert!(host_key_fingerprint("SHA256:short").is_err());
-        assert!(host_key_fingerprint("ssh-ed25519 notbase64").is_err());
     }
 
     #[test]

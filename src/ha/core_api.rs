@@ -1,7 +1,8 @@
-//! Home Assistant Core's REST API, for what the websocket does not carry: uploading a backup.
+//! Home Assistant Core's REST API, for what the websocket does not carry: entity states, events
+//! and service calls (what Lifeboat reports), and uploading a backup.
 
 use crate::secret::Secret;
-use serde_json::Value;
+use serde_json::{Value, json};
 use url::Url;
 
 /// A Core REST failure.
@@ -13,6 +14,102 @@ pub enum CoreApiError {
     Denied(u16),
     #[error("Home Assistant answered HTTP {status}: {message}")]
     Api { status: u16, message: String },
+}
+
+/// A failed call to Home Assistant.
+#[derive(Debug, thiserror::Error)]
+pub enum RestError {
+    #[error("cannot reach Home Assistant: {0}")]
+    Unreachable(String),
+    #[error("Home Assistant answered HTTP {status} to {path}")]
+    Refused { status: u16, path: String },
+}
+
+/// Core's REST API.
+#[derive(Clone)]
+pub struct HaApi {
+    http: reqwest::Client,
+    /// Ends in `/api/`.
+    api: Url,
+    token: Secret,
+}
+
+impl HaApi {
+    /// Through the Supervisor's proxy (`http://supervisor/core/api/`), with the add-on's token.
+    pub fn via_supervisor(http: reqwest::Client, supervisor: &Url, token: Secret) -> Self {
+        let mut api = supervisor.clone();
+        api.set_path("/core/api/");
+        Self { http, api, token }
+    }
+
+    /// Directly (`http://host:8123/api/`), with a long-lived token.
+    pub fn direct(http: reqwest::Client, base: &Url, token: Secret) -> Self {
+        let mut api = base.clone();
+        api.set_path("/api/");
+        Self { http, api, token }
+    }
+
+    async fn post(&self, path: &str, body: &Value) -> Result<(), RestError> {
+        let url = self
+            .api
+            .join(path)
+            .map_err(|e| RestError::Unreachable(e.to_string()))?;
+        let resp = self
+            .http
+            .post(url)
+            .bearer_auth(self.token.expose())
+            .json(body)
+            .send()
+            .await
+            .map_err(|e| RestError::Unreachable(e.to_string()))?;
+        if resp.status().is_success() {
+            Ok(())
+        } else {
+            Err(RestError::Refused {
+                status: resp.status().as_u16(),
+                path: path.to_owned(),
+            })
+        }
+    }
+
+    /// Sets an entity's state.
+    ///
+    /// # Errors
+    /// [`RestError`].
+    pub async fn set_state(
+        &self,
+        entity_id: &str,
+        state: &str,
+        attributes: Value,
+    ) -> Result<(), RestError> {
+        self.post(
+            &format!("states/{entity_id}"),
+            &json!({"state": state, "attributes": attributes}),
+        )
+        .await
+    }
+
+    /// Fires an event on Home Assistant's bus.
+    ///
+    /// # Errors
+    /// [`RestError`].
+    pub async fn fire_event(&self, event_type: &str, data: &Value) -> Result<(), RestError> {
+        self.post(&format!("events/{event_type}"), data).await
+    }
+
+    /// Calls a service.
+    ///
+    /// # Errors
+    /// [`RestError`].
+    pub async fn call_service(
+        &self,
+        domain: &str,
+        service: &str,
+        data: &Value,
+    ) -> Result<(), RestError> {
+        self.post(&format!("services/{domain}/{service}"), data)
+            .await
+    }
 }
 
 /// Uploads a backup tar to a backup agent (`backup.local` on Container/Core installs) so it

@@ -168,7 +168,7 @@ impl SupervisorClient {
     pub async fn start_backup(
         &self,
         name: &str,
-        partial: Option<&crate::source::Partial>,
+        partial: Option<&crate::ha::partial::Partial>,
     ) -> Result<String, SupervisorError> {
         let mut body = json!({"name": name, "background": true, "compressed": true});
         let path = match partial {

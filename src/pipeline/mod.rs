@@ -7,25 +7,9 @@ pub mod fanout;
 pub mod orphans;
 pub mod preflight;
 pub mod progress;
+pub mod prune;
 pub mod retry;
 pub mod reverify;
 pub mod run;
 pub mod ship;
 pub mod verify;
-
-use chrono::{DateTime, Utc};
-
-/// The clock, an input so runs and tests agree on time.
-pub trait Clock: Send + Sync {
-    fn now(&self) -> DateTime<Utc>;
-}
-
-/// The real clock.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> DateTime<Utc> {
-        Utc::now()
-    }
-}

@@ -19,7 +19,7 @@ pub const PROBE: &str = ".lifeboat-preflight";
 /// # Errors
 /// What failed, in words for a person.
 pub async fn check(d: &Destination, need: Option<u64>, held_copies: bool) -> Result<(), String> {
-    if d.kind == "local"
+    if d.kind.is_local_disk()
         && let Some(why) = mount_guard::refusal(Path::new(&d.location), held_copies, Path::is_dir)
     {
         return Err(format!("pre-flight: {why}"));
@@ -39,7 +39,7 @@ pub async fn check(d: &Destination, need: Option<u64>, held_copies: bool) -> Res
         .delete(PROBE)
         .await
         .map_err(|e| format!("pre-flight: cannot delete from {}: {e}", d.location))?;
-    if d.kind == "local"
+    if d.kind.is_local_disk()
         && let Some(need) = need
         && let Some(free) = free_space(std::path::Path::new(&d.location))
     {

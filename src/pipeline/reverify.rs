@@ -3,8 +3,8 @@
 //! be read, or that vanished (history knows it, retention did not delete it, the destination no
 //! longer lists it) is recorded as failed and becomes a problem Home Assistant is told about.
 
-use super::Clock;
 use super::verify::{VerifyError, read_back_at};
+use crate::clock::Clock;
 use crate::destinations::{Destination, manifest};
 use crate::history::upkeep::CheckRow;
 use crate::history::{History, HistoryError};

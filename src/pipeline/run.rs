@@ -3,13 +3,13 @@
 //! A run succeeds when every destination holds a verified copy, is partial when some do, and fails
 //! when none do — with the reason for every destination that failed.
 
-use super::Clock;
 use super::fanout::LaneResult;
 use super::progress::{LaneState, Progress};
 use super::ship::{ShipFailure, Shipped, ship};
 use super::verify::read_back;
 use crate::archive::BackupJson;
 use crate::archive::securetar::BackupKey;
+use crate::clock::Clock;
 use crate::config::EncryptionSpec;
 use crate::crypto::keyring::Keyring;
 use crate::crypto::recipient_fingerprint;
@@ -130,7 +130,7 @@ pub struct RunReport {
     pub warnings: Vec<String>,
     /// What retention did after this run (on the last run of a request only).
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub retention: Vec<crate::retention::prune::PruneReport>,
+    pub retention: Vec<crate::pipeline::prune::PruneReport>,
 }
 
 impl RunReport {
@@ -339,9 +339,9 @@ impl Runner {
         Ok(deleted)
     }
 
-    /// Applies every destination's retention policy (see [`crate::retention::prune::prune_all`]).
-    pub async fn prune(&self, dry_run: bool) -> Vec<crate::retention::prune::PruneReport> {
-        crate::retention::prune::prune_all(
+    /// Applies every destination's retention policy (see [`crate::pipeline::prune::prune_all`]).
+    pub async fn prune(&self, dry_run: bool) -> Vec<crate::pipeline::prune::PruneReport> {
+        crate::pipeline::prune::prune_all(
             &self.destinations,
             &self.history,
             self.clock.now(),
@@ -428,7 +428,7 @@ impl Runner {
         let need = self.history.last_stored_size().await?;
         // Only a folder needs to know (a missing one that held copies is a disk not mounted).
         let mut held = std::collections::HashSet::new();
-        for d in asked.iter().filter(|d| d.kind == "local") {
+        for d in asked.iter().filter(|d| d.kind.is_local_disk()) {
             if self.history.held_a_copy(&d.name).await? {
                 held.insert(d.name.clone());
             }

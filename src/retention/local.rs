@@ -2,8 +2,18 @@
 //! N stay on Home Assistant's disk; an older one is deleted only when every configured destination
 //! holds (or held) a verified copy of it. A pure decision, like the rest of retention.
 
-use crate::source::Listed;
+use chrono::{DateTime, Utc};
 use std::collections::HashSet;
+
+/// A backup Home Assistant lists, as ship mode sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    /// The history key it is shipped under (`supervisor:<slug>`, `core:<id>`).
+    pub key: String,
+    /// Its slug or backup id.
+    pub id: String,
+    pub date: DateTime<Utc>,
+}
 
 /// The local backups to delete, each with its reason.
 pub fn to_delete(

@@ -1,6 +1,6 @@
 //! Retention as a pure function: (policy, the copies on one destination, pins, now, time zone) →
 //! keep or delete for every copy, each with its reasons. Nothing here reads the clock, the network
-//! or history; [`prune`] carries decisions out.
+//! or history; the pipeline's `prune` carries decisions out.
 //!
 //! # Rules
 //! - A pinned copy is kept. The newest copy is kept. A copy dated after `now` (a clock that was
@@ -15,7 +15,6 @@
 
 pub mod local;
 pub mod policy;
-pub mod prune;
 
 pub use policy::Policy;
 

@@ -9,8 +9,10 @@ pub mod folder;
 pub mod supervisor;
 
 use crate::config::SourceSpec;
+pub use crate::ha::partial::{FOLDERS, Partial};
 use crate::ha::supervisor::SupervisorError;
 use crate::ha::websocket::WsError;
+pub use crate::retention::local::Listed;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::collections::HashSet;
@@ -78,49 +80,6 @@ pub struct Asked<'a> {
     pub name: Option<&'a str>,
     /// Only these parts; a full backup when `None`.
     pub partial: Option<&'a Partial>,
-}
-
-/// The parts of a partial backup.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Partial {
-    /// Home Assistant's own configuration and database.
-    #[serde(default = "yes")]
-    pub homeassistant: bool,
-    /// Add-on slugs (as in the add-on's URL, e.g. `core_mosquitto`).
-    #[serde(default)]
-    pub addons: Vec<String>,
-    /// Of `share`, `addons/local`, `ssl`, `media`.
-    #[serde(default)]
-    pub folders: Vec<String>,
-}
-
-fn yes() -> bool {
-    true
-}
-
-/// The folders a Supervisor backup can hold.
-pub const FOLDERS: [&str; 4] = ["share", "addons/local", "ssl", "media"];
-
-impl Partial {
-    /// Checks the parts make sense.
-    ///
-    /// # Errors
-    /// A message saying what is wrong.
-    pub fn check(&self) -> Result<(), String> {
-        if let Some(f) = self.folders.iter().find(|f| !FOLDERS.contains(&f.as_str())) {
-            return Err(format!(
-                "{f:?} is not a folder Home Assistant backs up; use {}",
-                FOLDERS.join(", ")
-            ));
-        }
-        if !self.homeassistant && self.addons.is_empty() && self.folders.is_empty() {
-            return Err(
-                "a partial backup needs at least one part: homeassistant, addons or folders".into(),
-            );
-        }
-        Ok(())
-    }
 }
 
 /// How long to wait for things, an input so tests need not wait for real.
@@ -219,16 +178,6 @@ pub fn build(spec: &SourceSpec, http: reqwest::Client, patience: Patience) -> Ar
             *mode,
         )),
     }
-}
-
-/// A backup Home Assistant lists, as ship mode sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Listed {
-    /// The history key it is shipped under (`supervisor:<slug>`, `core:<id>`).
-    pub key: String,
-    /// Its slug or backup id.
-    pub id: String,
-    pub date: DateTime<Utc>,
 }
 
 /// Which listed backups ship mode sends now: every one made after the newest already shipped,

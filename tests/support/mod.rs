@@ -6,12 +6,12 @@ pub mod ha_double;
 pub mod ingress_proxy;
 pub mod supervisor_rules;
 
+use lifeboat::clock::SystemClock;
 use lifeboat::config::{
     AzureCredential, DestinationKind, DestinationSpec, EncryptionSpec, SftpAuth, SftpSpec, SmbSpec,
 };
 use lifeboat::destinations::{self, Destination};
 use lifeboat::history::History;
-use lifeboat::pipeline::SystemClock;
 use lifeboat::pipeline::run::Runner;
 use lifeboat::secret::Secret;
 use lifeboat::source::{Patience, Source};
@@ -384,7 +384,7 @@ impl SetClock {
     }
 }
 
-impl lifeboat::pipeline::Clock for SetClock {
+impl lifeboat::clock::Clock for SetClock {
     fn now(&self) -> chrono::DateTime<chrono::Utc> {
         *self.0.lock().unwrap()
     }

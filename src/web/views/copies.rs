@@ -5,9 +5,9 @@
 use super::{history_failed, local, plain_segment, services};
 use crate::destinations::Destination;
 use crate::destinations::manifest::{self, Listed, Manifest};
+use crate::destinations::manifest::{delete_copy, made_at};
 use crate::history::upkeep::{CheckRow, DeletionRow};
 use crate::human;
-use crate::retention::prune::{delete_copy, made_at};
 use crate::web::frame::{Frame, Section, back_to, problem};
 use crate::web::ingress::Ingress;
 use crate::web::worker::Job;

@@ -85,9 +85,9 @@ pub async fn page(State(state): State<AppState>, ingress: Ingress) -> Response {
                 };
             DestinationView {
                 name: d.name.clone(),
-                kind: d.kind,
+                kind: d.kind.as_str(),
                 location: d.location.clone(),
-                trust: d.host_key.as_ref().map(|h| h.describe()),
+                trust: d.store.trust(),
                 policy: if d.retention.keeps_everything() {
                     "Keeps every copy".to_owned()
                 } else {

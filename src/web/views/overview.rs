@@ -193,7 +193,7 @@ fn card(
     };
     DestinationCard {
         name: d.name.clone(),
-        kind: d.kind,
+        kind: d.kind.as_str(),
         location: d.location.clone(),
         level,
         newest: text,

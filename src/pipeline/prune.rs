@@ -1,12 +1,13 @@
-//! Carries retention out on one destination: list the copies (manifests), ask [`super::apply`],
+//! Carries retention out on one destination: list the copies (manifests), ask [`crate::retention::apply`],
 //! and delete what it names — the manifest first, so the copy stops existing at once, then the
 //! data. Every deletion is recorded in history with its reason. A dry run decides and deletes
 //! nothing. A copy whose manifest cannot be read is never deleted.
 
-use super::{Candidate, Decision, Policy, apply};
-use crate::destinations::{Destination, layout, manifest};
+use crate::destinations::Destination;
+use crate::destinations::manifest::{self, delete_copy, made_at};
 use crate::history::upkeep::DeletionRow;
 use crate::history::{History, HistoryError};
+use crate::retention::{Candidate, Decision, Policy, apply};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
@@ -39,11 +40,6 @@ pub enum PruneError {
     },
     #[error(transparent)]
     History(#[from] HistoryError),
-}
-
-/// When a manifest says the backup was made: its `backup.json` date, else when the copy was made.
-pub fn made_at(m: &manifest::Manifest) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(&m.backup.date).map_or(m.created, |t| t.with_timezone(&Utc))
 }
 
 /// Applies `policy` to `destination`.
@@ -114,24 +110,6 @@ pub async fn prune(
         }
     }
     Ok(report)
-}
-
-/// Deletes one copy: its manifest (the copy is gone from then on), then its data. A failure after
-/// the manifest leaves only an orphan data object, never a copy that looks whole but is not.
-///
-/// # Errors
-/// A message saying which object could not be deleted.
-pub async fn delete_copy(destination: &Destination, copy_id: &str) -> Result<(), String> {
-    let manifest = layout::manifest_object(copy_id);
-    destination
-        .store
-        .delete(&manifest)
-        .await
-        .map_err(|e| format!("deleting {manifest}: {e}"))?;
-    let data = layout::data_object(copy_id);
-    destination.store.delete(&data).await.map_err(|e| {
-        format!("deleted the manifest, but not {data} (an orphan to remove by hand): {e}")
-    })
 }
 
 /// Applies each destination's own policy (those that keep everything are skipped). Failures are

@@ -1,0 +1,53 @@
+//! The kinds of destination, and what each can do that the pipeline must know about.
+
+use crate::config::DestinationKind;
+
+/// What kind of place a destination is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Local,
+    S3,
+    Azure,
+    Webdav,
+    Sftp,
+    Smb,
+}
+
+impl Kind {
+    /// The kind of the configured destination.
+    pub fn of(spec: &DestinationKind) -> Self {
+        match spec {
+            DestinationKind::Local { .. } => Self::Local,
+            DestinationKind::S3 { .. } => Self::S3,
+            DestinationKind::Azure { .. } => Self::Azure,
+            DestinationKind::Webdav { .. } => Self::Webdav,
+            DestinationKind::Sftp(_) => Self::Sftp,
+            DestinationKind::Smb(_) => Self::Smb,
+        }
+    }
+
+    /// The word the options and URLs use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Local => "local",
+            Self::S3 => "s3",
+            Self::Azure => "azure",
+            Self::Webdav => "webdav",
+            Self::Sftp => "sftp",
+            Self::Smb => "smb",
+        }
+    }
+
+    /// A folder on a disk this machine mounts: its free space can be measured, and a missing
+    /// folder that held copies is a disk that is not mounted (never stood in for by a new one).
+    pub fn is_local_disk(self) -> bool {
+        self == Self::Local
+    }
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

@@ -24,14 +24,15 @@
 pub mod alert;
 pub mod archive;
 pub mod clock;
-pub mod commands;
 pub mod config;
 pub mod crypto;
+pub mod daemon;
 pub mod destinations;
 pub mod disk;
 pub mod ha;
 pub mod history;
 pub mod human;
+pub mod jobs;
 pub mod pages;
 pub mod pipeline;
 pub mod recovery;

@@ -140,7 +140,7 @@ async fn a_new_install_says_what_to_do_on_every_page() {
         tz: chrono_tz::UTC,
         jitter: std::time::Duration::from_secs(1200),
     };
-    let (state, shutdown, task) = dashboard(r, vec![plan]);
+    let (state, shutdown, task) = dashboard(r, vec![plan]).await;
     let overview = get(&state, "/").await;
     assert_eq!(overview.status, StatusCode::OK);
     for want in [
@@ -200,7 +200,7 @@ async fn every_action_from_back_up_to_delete() {
     let (_dirs, mut r) = sample(&["nas", "usb"]);
     r.keys.options_ha_keys = vec![Secret::new(HA_KEY)];
     let history = r.history.clone();
-    let (state, shutdown, task) = dashboard(r, Vec::new());
+    let (state, shutdown, task) = dashboard(r, Vec::new()).await;
     let t = token(&state);
 
     // The button: refused without the token, queued with it.
@@ -393,7 +393,7 @@ async fn every_action_from_back_up_to_delete() {
 async fn live_progress_streams_and_a_page_opened_later_joins_it() {
     let (_dirs, r) = sample(&["nas"]);
     let history = r.history.clone();
-    let (state, shutdown, task) = dashboard(r, Vec::new());
+    let (state, shutdown, task) = dashboard(r, Vec::new()).await;
     let resp = app(state.clone())
         .oneshot(
             Request::get("/api/live")

@@ -61,7 +61,7 @@ async fn the_emergency_kit_from_the_first_key_to_a_restore() {
     let history = r.history.clone();
     let nas = r.destinations[0].clone();
     let double = Double::start(Flavor::Supervisor, Vec::new(), None).await;
-    let (mut state, shutdown, task) = dashboard(r, Vec::new());
+    let (mut state, shutdown, task) = dashboard(r, Vec::new()).await;
     let mut services = (*state.services.clone().unwrap()).clone();
     services.restore_into = Some(HaTarget::Supervisor(SupervisorClient::new(
         reqwest::Client::new(),
@@ -373,7 +373,7 @@ async fn a_key_from_the_options_is_registered_for_the_kit_check() {
         data.path(),
     );
     r.keys.vault = Some(Arc::new(Mutex::new(Vault::open(data.path()).unwrap())));
-    let (state, shutdown, task) = dashboard(r, Vec::new());
+    let (state, shutdown, task) = dashboard(r, Vec::new()).await;
     let t = token(&state);
     let page = get(&state, "/kit").await;
     assert!(

@@ -243,7 +243,7 @@ async fn oversized_inputs_are_refused_without_being_read_whole() {
         &k.spec,
         data.path(),
     );
-    let (state, _shutdown, _task) = dashboard(r, Vec::new());
+    let (state, _shutdown, _task) = dashboard(r, Vec::new()).await;
     let resp = tower::ServiceExt::oneshot(
         lifeboat::web::app(state),
         axum::http::Request::post("/kit/register")

@@ -73,7 +73,7 @@ async fn a_backup_requested_over_the_json_api_lands_and_shows_on_the_page() {
         data.path(),
     );
     let history = runner.history.clone();
-    let (state, shutdown, task) = dashboard(runner, Vec::new());
+    let (state, shutdown, task) = dashboard(runner, Vec::new()).await;
 
     let (_, page) = call(app(state.clone()), "GET", "/").await;
     assert!(page.contains("Not protected yet"), "{page}");

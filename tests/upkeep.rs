@@ -208,7 +208,7 @@ async fn re_verification_catches_a_changed_and_a_vanished_copy() {
             &runner.history,
             clock.as_ref(),
             1 << 30,
-            per,
+            lifeboat::pipeline::reverify::Pick::LongestUnchecked(per),
         )
     };
     // Oldest-verified first, a bounded number per pass.

@@ -51,7 +51,7 @@ pub async fn run(dir: &Path) -> anyhow::Result<ExitCode> {
         alert: None,
     };
     let cfg = config::validate(opts, &Env::default(), dir.join("data"))?;
-    let (runner, _) = super::runner(&cfg, &Env::default())?;
+    let (runner, _) = lifeboat::daemon::build::runner(&cfg, &Env::default())?;
     println!(
         "Lifeboat demo: backing up {} to {}\n",
         sample.display(),

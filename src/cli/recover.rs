@@ -2,8 +2,9 @@
 //! destination's credentials, on any machine: list the copies, pick one (the newest by default),
 //! and get back a Home Assistant backup tar that was checked against its manifest on the way.
 
+use super::args::RecoverArgs;
 use super::inspect::read_identities;
-use super::{RecoverArgs, output};
+use super::output;
 use anyhow::Context;
 use lifeboat::archive::securetar::BackupKey;
 use lifeboat::config::{self, ConfigError, urls};
@@ -15,7 +16,7 @@ use std::process::ExitCode;
 /// Opens the destination at `from` and lists its copies.
 pub(crate) async fn open_and_list(
     from: &str,
-    creds: &super::CredentialArgs,
+    creds: &super::args::CredentialArgs,
 ) -> anyhow::Result<(Destination, Vec<Listed>)> {
     let opts = urls::destinations_from_urls(&[from.to_owned()], &creds.to_credentials())
         .map_err(ConfigError::Invalid)?;

@@ -1,6 +1,6 @@
 //! `lifeboat restore`: a copy from any destination back into Home Assistant's backup list.
 
-use super::RestoreArgs;
+use super::args::RestoreArgs;
 use super::inspect::read_identities;
 use super::recover::{choose, open_and_list};
 use anyhow::Context;
@@ -25,7 +25,7 @@ fn target(into: &str, env: &Env) -> anyhow::Result<HaTarget> {
                 .get("SUPERVISOR_TOKEN")
                 .context("SUPERVISOR_TOKEN is not set: supervisor: works inside the add-on only")?;
             let base: Url = if rest.is_empty() {
-                "http://supervisor"
+                lifeboat::config::SUPERVISOR_URL
             } else {
                 rest
             }

@@ -9,7 +9,7 @@ pub mod options;
 pub mod urls;
 mod validate;
 
-pub use validate::{fingerprint, validate, validate_destinations};
+pub use validate::{SUPERVISOR_URL, fingerprint, validate, validate_destinations};
 
 use crate::secret::Secret;
 use std::collections::HashMap;

@@ -221,25 +221,6 @@ impl Store for OpendalStore {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn signatures_and_known_secrets_are_scrubbed() {
-        let msg = "PermissionDenied at write, uri: http://h/c/o?sv=2021&sig=AbC%2Fdef%3D&se=2026 key=topsecretkey";
-        let out = redact(msg, &[Secret::new("topsecretkey")]);
-        assert!(
-            !out.contains("AbC%2Fdef") && !out.contains("topsecretkey"),
-            "{out}"
-        );
-        assert!(
-            out.contains("sig=***&se=2026") && out.contains("key=***"),
-            "{out}"
-        );
-    }
-}
-
 /// An OpenDAL operator with time limits and retries, as a store that scrubs `secrets` from its
 /// errors.
 pub(super) fn layered(
@@ -261,4 +242,23 @@ pub(super) fn layered(
                 .with_min_delay(Duration::from_millis(200)),
         );
     Ok(OpendalStore::new(op, secrets))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signatures_and_known_secrets_are_scrubbed() {
+        let msg = "PermissionDenied at write, uri: http://h/c/o?sv=2021&sig=AbC%2Fdef%3D&se=2026 key=topsecretkey";
+        let out = redact(msg, &[Secret::new("topsecretkey")]);
+        assert!(
+            !out.contains("AbC%2Fdef") && !out.contains("topsecretkey"),
+            "{out}"
+        );
+        assert!(
+            out.contains("sig=***&se=2026") && out.contains("key=***"),
+            "{out}"
+        );
+    }
 }

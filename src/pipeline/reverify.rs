@@ -20,7 +20,16 @@ pub struct Checked {
     pub error: Option<String>,
 }
 
-/// Re-reads up to `per_destination` copies on every destination (all when 0), at most `rate`
+/// Which copies a re-verification reads on each destination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pick {
+    /// Up to this many (every one when 0), longest since their last good read first.
+    LongestUnchecked(usize),
+    /// The newest copy (a destination holding none fails the check).
+    Newest,
+}
+
+/// Re-reads the copies `pick` names on every destination, at most `rate`
 /// bytes per second, and records every verdict.
 ///
 /// # Errors
@@ -30,7 +39,7 @@ pub async fn reverify(
     history: &History,
     clock: &dyn Clock,
     rate: u64,
-    per_destination: usize,
+    pick: Pick,
 ) -> Result<Vec<Checked>, HistoryError> {
     let last = history.last_checks().await?;
     let mut out = Vec::new();
@@ -88,10 +97,21 @@ pub async fn reverify(
             })
             .collect();
         order.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.copy_id.cmp(&b.1.copy_id)));
-        let take = if per_destination == 0 {
-            order.len()
-        } else {
-            per_destination
+        let take = match pick {
+            Pick::LongestUnchecked(0) => order.len(),
+            Pick::LongestUnchecked(n) => n,
+            Pick::Newest => {
+                order.sort_by_key(|o| std::cmp::Reverse(o.1.verified));
+                if order.is_empty() {
+                    out.push(Checked {
+                        destination: d.name.clone(),
+                        copy_id: String::new(),
+                        ok: false,
+                        error: Some("no copy is stored there".into()),
+                    });
+                }
+                1
+            }
         };
         for (_, m) in order.into_iter().take(take) {
             out.push(check_copy(d, m, history, clock, rate).await?);

@@ -1,7 +1,8 @@
 //! The small JSON API beside the pages: health, the newest runs, and starting a backup.
 
+use super::AppState;
 use super::views::overview::start_backup;
-use super::{AppState, TriggerError};
+use crate::jobs::TriggerError;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Json, Response};

@@ -20,12 +20,11 @@ mod frame;
 pub mod ingress;
 mod live;
 pub mod qr;
-pub mod restoring;
 pub mod views;
-pub mod worker;
 
 use crate::destinations::Destination;
 use crate::history::History;
+use crate::jobs::Triggers;
 use crate::pipeline::progress::Progress;
 use crate::report::Watch;
 use crate::schedule::Schedule;
@@ -33,7 +32,6 @@ use axum::Router;
 use axum::routing::{get, post};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
-pub use worker::{TriggerError, Triggers};
 
 /// What the dashboard reads and acts on, when the options are valid.
 #[derive(Clone)]

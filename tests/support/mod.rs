@@ -402,9 +402,10 @@ pub fn files_ending(dir: &Path, suffixes: &[&str]) -> usize {
     })
 }
 
-/// The server's state around `runner`: its worker started, no schedules, every peer allowed, a
-/// fixed form token. Cancel the returned token and await the task to stop it.
-pub fn dashboard(
+/// The daemon around `runner`, started as the binary starts it (worker, schedules, retry poll),
+/// with no Home Assistant, no stdin commands, every peer allowed and a fixed form token. Cancel the
+/// returned token and await the task to stop it: the task ends when every daemon task has.
+pub async fn dashboard(
     runner: Runner,
     schedules: Vec<lifeboat::schedule::Schedule>,
 ) -> (
@@ -412,45 +413,32 @@ pub fn dashboard(
     tokio_util::sync::CancellationToken,
     tokio::task::JoinHandle<()>,
 ) {
-    use lifeboat::web::{AppState, Services, csrf, ingress::Access, worker};
+    use lifeboat::daemon::{Daemon, Settings};
+    use lifeboat::web::{csrf, ingress::Access};
     let shutdown = tokio_util::sync::CancellationToken::new();
-    let history = runner.history.clone();
-    let destinations = runner.destinations.clone();
-    let progress = runner.progress.clone();
-    let clock = runner.clock.clone();
-    let keys = runner.keys.clone();
-    let (triggers, task) = worker::spawn(
-        runner,
-        worker::WorkerSettings {
-            verify_rate: 1 << 30,
-        },
-        shutdown.clone(),
-    );
-    let services = Services {
-        history,
-        triggers,
-        watch: lifeboat::report::Watch {
-            destinations: destinations.iter().map(|d| d.name.clone()).collect(),
-            stale_after: std::time::Duration::from_secs(26 * 3600),
-            kit_every: Some(std::time::Duration::from_secs(180 * 86_400)),
-            clock,
-        },
-        destinations,
-        schedules,
-        tz: chrono_tz::UTC,
-        progress,
-        keys,
-        pending_key: Arc::default(),
-        restore_into: None,
+    let watch = lifeboat::report::Watch {
+        destinations: runner.destinations.iter().map(|d| d.name.clone()).collect(),
+        stale_after: std::time::Duration::from_secs(26 * 3600),
+        kit_every: Some(std::time::Duration::from_secs(180 * 86_400)),
+        clock: runner.clock.clone(),
     };
-    let state = AppState {
-        services: Some(Arc::new(services)),
-        problems: Arc::new(Vec::new()),
+    let settings = Settings {
+        verify_rate: 1 << 30,
+        schedules,
+        watch,
+        restore_into: None,
+        reporter: None,
+        stdin_commands: false,
+        events: None,
         access: Access::Any,
         csrf: csrf::Token::from_bytes([42; 32]),
-        shutdown: shutdown.clone(),
     };
-    (state, shutdown, task)
+    let running = Daemon::new(runner, settings)
+        .start(&shutdown)
+        .await
+        .unwrap();
+    let state = running.state.clone();
+    (state, shutdown, tokio::spawn(running.join()))
 }
 
 /// A child process killed (and reaped) when dropped, so a failing test leaves no server behind.

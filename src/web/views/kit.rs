@@ -4,9 +4,10 @@
 //! the periodic "do you still have your kit?" check. Pages that show a key are never cached.
 
 use super::{history_failed, local, services};
+use crate::crypto::enrol::Enrolment;
 use crate::crypto::identity::{self, KeyPair};
 use crate::crypto::keyring::Keyring;
-use crate::crypto::kit::{Kit, KitPlace, STEPS, last_group};
+use crate::crypto::kit::{Kit, KitPlace, STEPS};
 use crate::history::{KitDue, LedgerEntry};
 use crate::human;
 use crate::secret::Secret;
@@ -28,8 +29,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 /// time: making another forgets it.
 pub struct PendingKey {
     token: Token,
-    pair: KeyPair,
-    sealed: Option<String>,
+    enrolment: Enrolment,
 }
 
 /// Where the waiting key pair lives.
@@ -473,9 +473,12 @@ pub async fn make(
         Ok(p) => p,
         Err(e) => return kit_page(&state, &ingress, &s, None, Some(format!("{e}."))).await,
     };
-    let (pair, sealed) = match seal(KeyPair::generate(), passphrase).await {
-        Ok(v) => v,
-        Err(e) => return kit_page(&state, &ingress, &s, None, Some(e)).await,
+    // scrypt is slow on purpose: off the request threads.
+    let begun = tokio::task::spawn_blocking(move || Enrolment::begin(passphrase.as_ref())).await;
+    let enrolment = match begun {
+        Ok(Ok(e)) => e,
+        Ok(Err(e)) => return kit_page(&state, &ingress, &s, None, Some(format!("{e}."))).await,
+        Err(e) => return kit_page(&state, &ingress, &s, None, Some(e.to_string())).await,
     };
     let token = match Token::random() {
         Ok(t) => t,
@@ -494,14 +497,11 @@ pub async fn make(
         &state,
         &ingress,
         &s,
-        std::slice::from_ref(&pair),
+        std::slice::from_ref(enrolment.pair()),
         Some(token.as_str().to_owned()),
     );
-    *s.pending_key.lock().unwrap_or_else(PoisonError::into_inner) = Some(PendingKey {
-        token,
-        pair,
-        sealed,
-    });
+    *s.pending_key.lock().unwrap_or_else(PoisonError::into_inner) =
+        Some(PendingKey { token, enrolment });
     private(page)
 }
 
@@ -519,8 +519,7 @@ pub async fn confirm(
         let mut slot = s.pending_key.lock().unwrap_or_else(PoisonError::into_inner);
         match slot.as_ref() {
             Some(p) if p.token.matches(&form.token) => {
-                let last = last_group(p.pair.secret().expose());
-                if form.group.trim().eq_ignore_ascii_case(&last) {
+                if p.enrolment.is_last_group(&form.group) {
                     slot.take()
                 } else {
                     None
@@ -549,8 +548,8 @@ pub async fn confirm(
         return (StatusCode::BAD_REQUEST, page).into_response();
     };
     let now = s.watch.clock.now();
-    if let Err(e) = s.keys.keep(&p.pair, p.sealed, now) {
-        tracing::error!("keeping the new key: {e}");
+    if let Err(e) = p.enrolment.keep(&s.keys, &s.history, now).await {
+        tracing::error!("{e}");
         return problem(
             StatusCode::INTERNAL_SERVER_ERROR,
             Frame::new(&state, &ingress, Section::Kit, "Not kept"),
@@ -559,17 +558,6 @@ pub async fn confirm(
                 "{e}. Nothing changed: copies are encrypted as before. Throw the sheet away and try again."
             ),
         );
-    }
-    if let Err(e) = s
-        .history
-        .record_kit_check(
-            now,
-            true,
-            "a new age key was made and its last group typed back",
-        )
-        .await
-    {
-        tracing::warn!("recording the kit check: {e}");
     }
     back_to(&ingress.prefix, "/kit", "key-kept")
 }

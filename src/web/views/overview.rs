@@ -5,12 +5,13 @@
 use super::{history_failed, local, outcome, services};
 use crate::history::{CopyRecord, RunRow};
 use crate::human;
+use crate::jobs::TriggerError;
 use crate::pipeline::progress::Snapshot;
 use crate::pipeline::run::RunRequest;
 use crate::report::Summary;
 use crate::web::frame::{Frame, Section, back_to};
 use crate::web::ingress::Ingress;
-use crate::web::{AppState, Services, TriggerError};
+use crate::web::{AppState, Services};
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Query, State};

@@ -1,70 +1,17 @@
-//! The single-flight worker: every job — a backup asked for over HTTP, stdin, a Home Assistant
-//! event or the schedule, a scheduled re-verification, a due retry — goes through one queue of
-//! depth one, so there is never a second concurrent backup; a request while one is already
-//! waiting is refused with a reason. Stops at the shared shutdown signal.
+//! The single-flight worker: takes jobs from the one queue ([`crate::jobs`]) one at a time and
+//! runs them with the runner; at the shared shutdown signal, the job in hand is dropped (its
+//! uploads abort) and a run in progress is marked interrupted.
 
-use crate::pipeline::run::{RunRequest, Runner};
+use crate::jobs::Job;
+use crate::pipeline::run::Runner;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-
-/// Why a request was not taken.
-#[derive(Debug, thiserror::Error)]
-pub enum TriggerError {
-    #[error("a job is already waiting to start; this one was not queued")]
-    Queued,
-    #[error("Lifeboat is shutting down")]
-    Stopped,
-}
-
-/// What the worker does.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Job {
-    /// Ship backups (then apply retention).
-    Backup(RunRequest),
-    /// Re-read stored copies against their manifests.
-    Verify,
-    /// Retry the destinations that are owed a backup and are due.
-    Retry,
-    /// Re-read one copy (asked for from the dashboard).
-    VerifyCopy {
-        destination: String,
-        copy_id: String,
-    },
-    /// Pull one copy back into Home Assistant's backup list, or drill it.
-    Restore(super::restoring::RestoreJob),
-}
 
 /// What the worker needs besides the runner.
 #[derive(Debug, Clone, Copy)]
 pub struct WorkerSettings {
     /// Most bytes per second re-verification reads.
     pub verify_rate: u64,
-}
-
-/// The sending side, cheap to clone.
-#[derive(Clone)]
-pub struct Triggers(mpsc::Sender<Job>);
-
-impl Triggers {
-    /// Asks for a backup run.
-    ///
-    /// # Errors
-    /// [`TriggerError::Queued`] when a job is already waiting, [`TriggerError::Stopped`] at
-    /// shutdown.
-    pub fn fire(&self, request: RunRequest) -> Result<(), TriggerError> {
-        self.submit(Job::Backup(request))
-    }
-
-    /// Asks for any job.
-    ///
-    /// # Errors
-    /// As [`Triggers::fire`].
-    pub fn submit(&self, job: Job) -> Result<(), TriggerError> {
-        self.0.try_send(job).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => TriggerError::Queued,
-            mpsc::error::TrySendError::Closed(_) => TriggerError::Stopped,
-        })
-    }
 }
 
 /// Logs how the runs of a job ended.
@@ -90,16 +37,16 @@ async fn work(runner: &Runner, settings: WorkerSettings, job: Job) {
     match job {
         Job::Backup(request) => log_runs("run", runner.run_request(&request).await),
         Job::Retry => log_runs("retry", runner.retry_due().await),
-        Job::Verify => {
+        Job::Verify { pick, reply } => {
             let checked = crate::pipeline::reverify::reverify(
                 &runner.destinations,
                 &runner.history,
                 runner.clock.as_ref(),
                 settings.verify_rate,
-                0,
+                pick,
             )
             .await;
-            match checked {
+            match &checked {
                 Ok(c) => tracing::info!(
                     "re-verified {} copies, {} failed",
                     c.len(),
@@ -108,6 +55,16 @@ async fn work(runner: &Runner, settings: WorkerSettings, job: Job) {
                 Err(e) => tracing::error!("recording re-verification failed: {e}"),
             }
             runner.observer.refresh().await;
+            if let Some(reply) = reply {
+                // The asker may have gone away; the verdicts are recorded either way.
+                let _ = reply.send(checked.map_err(|e| e.to_string()));
+            }
+        }
+        Job::Prune { dry_run, reply } => {
+            let reports = runner.prune(dry_run).await;
+            if let Some(reply) = reply {
+                let _ = reply.send(reports);
+            }
         }
         Job::VerifyCopy {
             destination,
@@ -157,30 +114,27 @@ async fn work(runner: &Runner, settings: WorkerSettings, job: Job) {
     }
 }
 
-/// Starts the worker; it runs until `shutdown` is cancelled.
-pub fn spawn(
+/// Runs jobs from `jobs` one at a time until `shutdown` is cancelled or every sender is gone.
+pub async fn serve(
     runner: Runner,
     settings: WorkerSettings,
+    mut jobs: mpsc::Receiver<Job>,
     shutdown: CancellationToken,
-) -> (Triggers, tokio::task::JoinHandle<()>) {
-    let (tx, mut rx) = mpsc::channel::<Job>(1);
-    let task = tokio::spawn(async move {
-        loop {
-            let job = tokio::select! {
-                () = shutdown.cancelled() => break,
-                r = rx.recv() => match r { Some(r) => r, None => break },
-            };
-            tokio::select! {
-                () = shutdown.cancelled() => {
-                    // Dropping the job aborts its uploads; a run is marked interrupted.
-                    if let Err(e) = runner.history.mark_interrupted(runner.clock.now()).await {
-                        tracing::error!("recording the interrupted run: {e}");
-                    }
-                    break;
+) {
+    loop {
+        let job = tokio::select! {
+            () = shutdown.cancelled() => break,
+            r = jobs.recv() => match r { Some(r) => r, None => break },
+        };
+        tokio::select! {
+            () = shutdown.cancelled() => {
+                // Dropping the job aborts its uploads; a run is marked interrupted.
+                if let Err(e) = runner.history.mark_interrupted(runner.clock.now()).await {
+                    tracing::error!("recording the interrupted run: {e}");
                 }
-                () = work(&runner, settings, job) => {}
+                break;
             }
+            () = work(&runner, settings, job) => {}
         }
-    });
-    (Triggers(tx), task)
+    }
 }

@@ -1,38 +1,11 @@
-//! The restore and drill jobs the worker runs for the dashboard: a copy streamed back into Home
+//! The restore and drill jobs the daemon's worker runs for the dashboard: a copy streamed back into Home
 //! Assistant's backup list, or drilled (read, decrypted, checked and opened to the end without
 //! being handed over), with what happened told to the progress board and a drill's verdict
 //! recorded as a check of the copy.
 
 use crate::destinations::manifest::{self, FetchError};
+use crate::jobs::RestoreJob;
 use crate::pipeline::run::Runner;
-
-/// A restore from the dashboard: the copy, the private keys that open it (unsealed or pasted,
-/// held only until the job ends), and the Home Assistant to restore into — or none, for a drill
-/// (everything a restore does but handing the backup over).
-#[derive(Clone)]
-pub struct RestoreJob {
-    pub destination: String,
-    pub copy_id: String,
-    pub identities: Vec<age::x25519::Identity>,
-    pub into: Option<crate::recovery::restore::HaTarget>,
-}
-
-impl std::fmt::Debug for RestoreJob {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RestoreJob")
-            .field("destination", &self.destination)
-            .field("copy_id", &self.copy_id)
-            .finish_non_exhaustive()
-    }
-}
-
-impl PartialEq for RestoreJob {
-    fn eq(&self, other: &Self) -> bool {
-        self.destination == other.destination && self.copy_id == other.copy_id
-    }
-}
-
-impl Eq for RestoreJob {}
 
 /// Streams a copy into Home Assistant (or drills it), telling the progress board how it goes; a
 /// drill's verdict is recorded as a check of the copy.

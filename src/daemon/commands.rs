@@ -7,6 +7,7 @@
 //!   "partial": {"homeassistant": true, "addons": ["core_mosquitto"], "folders": ["share"]}}` — queue
 //!   a backup (every field but `command` optional)
 //! - `{"command": "verify"}` — read the newest copy on every destination back against its manifest
+//!   (a job on the one queue, its verdicts recorded as checks like any re-verification)
 //! - `{"command": "prune", "dry_run": true}` — apply every destination's retention policy (or, with
 //!   `dry_run`, only say what it would delete and why)
 //! - `{"command": "status"}` — state, last backup, problems, newest copy per destination
@@ -14,14 +15,14 @@
 //! Any command may carry an `"id"`, echoed in its answer so an automation can match them. A bare
 //! string (`"backup"`) is taken as `{"command": "backup"}`: Home Assistant JSON-quotes string input.
 
-use crate::destinations::{Destination, manifest};
+use crate::destinations::Destination;
 use crate::ha::core_api::HaApi;
 use crate::history::History;
+use crate::jobs::{Job, Triggers};
+use crate::pipeline::reverify::Pick;
 use crate::pipeline::run::{RunRequest, check_destination_names};
-use crate::pipeline::verify::read_back;
 use crate::report::{Summary, Watch};
 use crate::source::Partial;
-use crate::web::Triggers;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -152,8 +153,6 @@ pub struct Handler {
     pub destinations: Vec<Destination>,
     /// Staleness and the clock, for `status`.
     pub watch: Watch,
-    /// The home's time zone, for retention.
-    pub tz: chrono_tz::Tz,
     /// Where answers go; without it they are only logged.
     pub api: Option<HaApi>,
     /// The origin put in each answer (`stdin` or `event`).
@@ -217,16 +216,24 @@ impl Handler {
                     "copies": s.copies.iter().map(|c| json!({"destination": c.destination, "copy_id": c.copy_id, "verified_at": c.verified_at, "size": c.stored_size})).collect::<Vec<_>>(),
                 }))
             }
-            Command::Verify => Ok(self.verify_newest().await),
+            Command::Verify => {
+                let checked = self
+                    .triggers
+                    .ask(|reply| Job::Verify {
+                        pick: Pick::Newest,
+                        reply,
+                    })
+                    .await
+                    .map_err(|e| e.to_string())??;
+                Ok(json!({"copies": checked}))
+            }
             Command::Prune { dry_run } => {
-                let reports = crate::pipeline::prune::prune_all(
-                    &self.destinations,
-                    &self.history,
-                    self.watch.clock.now(),
-                    self.tz,
-                    *dry_run,
-                )
-                .await;
+                let dry_run = *dry_run;
+                let reports = self
+                    .triggers
+                    .ask(|reply| Job::Prune { dry_run, reply })
+                    .await
+                    .map_err(|e| e.to_string())?;
                 Ok(json!({
                     "dry_run": dry_run,
                     "destinations": reports.iter().map(|r| json!({
@@ -234,7 +241,7 @@ impl Handler {
                         "policy": r.policy,
                         "held": r.held,
                         "deleted": r.deleted,
-                        "would_delete": if *dry_run { r.decisions.iter().filter(|d| !d.keep).map(|d| json!({"copy_id": d.id, "reasons": d.reasons})).collect::<Vec<_>>() } else { Vec::new() },
+                        "would_delete": if dry_run { r.decisions.iter().filter(|d| !d.keep).map(|d| json!({"copy_id": d.id, "reasons": d.reasons})).collect::<Vec<_>>() } else { Vec::new() },
                         "kept": r.decisions.iter().filter(|d| d.keep).count(),
                         "errors": r.errors,
                     })).collect::<Vec<_>>(),
@@ -242,33 +249,6 @@ impl Handler {
                 }))
             }
         }
-    }
-
-    /// Reads the newest copy on every destination back and compares it with its manifest.
-    async fn verify_newest(&self) -> Value {
-        let mut out = Vec::new();
-        for d in &self.destinations {
-            let verdict = match manifest::list(d).await {
-                Err(e) => json!({"destination": d.name, "ok": false, "error": e.to_string()}),
-                Ok(listed) => match listed.iter().find_map(|l| match l {
-                    manifest::Listed::Copy(m) => Some(m),
-                    manifest::Listed::Unreadable { .. } => None,
-                }) {
-                    None => {
-                        json!({"destination": d.name, "ok": false, "error": "no copy is stored there"})
-                    }
-                    Some(m) => match read_back(d, &m.object, m.stored.size, &m.stored.sha256).await
-                    {
-                        Ok(()) => json!({"destination": d.name, "ok": true, "copy_id": m.copy_id}),
-                        Err(e) => {
-                            json!({"destination": d.name, "ok": false, "copy_id": m.copy_id, "error": e.to_string()})
-                        }
-                    },
-                },
-            };
-            out.push(verdict);
-        }
-        json!({"copies": out})
     }
 }
 
@@ -321,7 +301,10 @@ pub async fn serve_lines(
     shutdown: tokio_util::sync::CancellationToken,
 ) {
     let mut input = tokio::io::BufReader::new(input);
+    // Each command is answered in its own task, so a long verify does not hold up `status`.
+    let mut answering = tokio::task::JoinSet::new();
     loop {
+        while answering.try_join_next().is_some() {}
         let next = tokio::select! {
             () = shutdown.cancelled() => break,
             n = next_line(&mut input) => n,
@@ -339,8 +322,12 @@ pub async fn serve_lines(
                 break;
             }
         };
-        handler.handle(input).await;
+        let handler = handler.clone();
+        answering.spawn(async move {
+            handler.handle(input).await;
+        });
     }
+    answering.join_all().await;
 }
 
 /// Listens for `lifeboat_command` events on Home Assistant's bus over the websocket, reconnecting
@@ -354,6 +341,7 @@ pub async fn serve_events(
     use crate::ha::websocket::{WsClient, WsError};
     use std::time::Duration;
     let mut backoff = Duration::from_secs(2);
+    let mut answering = tokio::task::JoinSet::new();
     loop {
         let session = async {
             let mut ws = WsClient::connect(&url, &token, Duration::from_secs(30)).await?;
@@ -364,7 +352,11 @@ pub async fn serve_events(
             loop {
                 match ws.next_event(sub, Duration::from_secs(60)).await {
                     Ok(event) => {
-                        handler.handle(Ok(event["data"].clone())).await;
+                        while answering.try_join_next().is_some() {}
+                        let handler = handler.clone();
+                        answering.spawn(async move {
+                            handler.handle(Ok(event["data"].clone())).await;
+                        });
                     }
                     // Quiet for a minute: make sure the connection is still there.
                     Err(WsError::Timeout(_)) => ws.ping().await?,
@@ -373,17 +365,18 @@ pub async fn serve_events(
             }
         };
         tokio::select! {
-            () = shutdown.cancelled() => return,
+            () = shutdown.cancelled() => break,
             r = session => if let Err(e) = r {
                 tracing::warn!("Home Assistant event connection: {e}; reconnecting in {backoff:?}");
             },
         }
         tokio::select! {
-            () = shutdown.cancelled() => return,
+            () = shutdown.cancelled() => break,
             () = tokio::time::sleep(backoff) => {}
         }
         backoff = (backoff * 2).min(Duration::from_secs(60));
     }
+    answering.join_all().await;
 }
 
 #[cfg(test)]

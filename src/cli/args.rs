@@ -1,0 +1,317 @@
+//! The command line, as clap reads it: every command, its arguments and their help.
+
+use clap::{Args, Parser, Subcommand};
+use lifeboat::config::urls::Credentials;
+use lifeboat::secret::Secret;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "lifeboat",
+    version,
+    about = "Off-site, encrypted, verified backups for Home Assistant"
+)]
+pub(crate) struct Cli {
+    /// Options file: the add-on's options.json or a lifeboat.toml [default: /data/options.json in
+    /// the add-on, else ./lifeboat.toml]
+    #[arg(long, global = true, env = "LIFEBOAT_CONFIG")]
+    pub(crate) config: Option<PathBuf>,
+    /// Where history is kept [default: /data in the add-on, else ~/.local/share/lifeboat]
+    #[arg(long, global = true, env = "LIFEBOAT_DATA")]
+    pub(crate) data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum Command {
+    /// Back up now: ship every new backup of the source to every destination, then verify.
+    Run(RunArgs),
+    /// List the copies on each destination (from their manifests).
+    List(ListArgs),
+    /// Apply each destination's retention policy now; with --dry-run only say what would go and why.
+    Prune(PruneArgs),
+    /// Keep a copy for good: retention never deletes a pinned copy.
+    Pin(PinArgs),
+    /// Let retention decide about a pinned copy again.
+    Unpin(PinArgs),
+    /// Re-read stored copies and compare them with their manifests (every copy, or the N
+    /// longest unchecked per destination).
+    Verify(VerifyArgs),
+    /// Stay running: status page, health endpoint, and backups on request.
+    Serve(ServeArgs),
+    /// Check a backup file to its end: a Home Assistant backup tar, or a Lifeboat copy with
+    /// --identity. Needs no Home Assistant and no destination.
+    Inspect {
+        /// The backup tar, or a Lifeboat copy (`.tar.age`) with --identity
+        archive: PathBuf,
+        /// Home Assistant backup key for protected backups (repeatable)
+        #[arg(long = "ha-key", env = "LIFEBOAT_HA_KEY", hide_env_values = true)]
+        ha_keys: Vec<String>,
+        /// age identity file (the emergency kit's) to open a Lifeboat copy
+        #[arg(long)]
+        identity: Option<PathBuf>,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Get a backup back with the emergency kit: list the copies on a destination, download one,
+    /// check and decrypt it, and write a Home Assistant backup tar (or extract it).
+    Recover(RecoverArgs),
+    /// Put a copy back into Home Assistant's backup list, ready to restore: download it, check and
+    /// decrypt it with the kit, and upload it (token from SUPERVISOR_TOKEN or HA_TOKEN).
+    Restore(RestoreArgs),
+    /// Ask a running `lifeboat serve` whether it is up (the image's HEALTHCHECK); exit 0 if it is.
+    Health {
+        /// The health endpoint
+        #[arg(long, default_value = "http://127.0.0.1:8099/api/health")]
+        url: String,
+    },
+    /// Print the emergency kit: Home Assistant's backup keys, the age key the copies are locked
+    /// to, where every copy is, and the steps to get the home back.
+    Kit {
+        /// Write it to this file (owner-only) instead of the screen
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        inline: Inline,
+    },
+    /// The key vault: Home Assistant backup keys kept (sealed) to check and restore backups.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Try Lifeboat with no Home Assistant: back up an embedded sample to a local folder.
+    Demo {
+        /// Folder for the demo's source, copies, key and history.
+        #[arg(long, default_value = "lifeboat-demo")]
+        dir: PathBuf,
+    },
+}
+
+/// Sources, destinations and keys given on the command line instead of an options file.
+#[derive(Args, Clone, Default)]
+pub(crate) struct Inline {
+    /// Source: folder:/path, core:http://host:8123 (token in HA_TOKEN) or supervisor:
+    #[arg(long)]
+    pub(crate) source: Option<String>,
+    /// With core: or supervisor:, create no backup: ship the ones Home Assistant made since the
+    /// last one shipped
+    #[arg(long)]
+    pub(crate) ship: bool,
+    /// Destination (repeatable): file:///path, s3://bucket/prefix?endpoint=URL&region=R,
+    /// azure://account/container/prefix?endpoint=URL, webdav+https://host/folder,
+    /// sftp://user@host/folder, smb://user@host/share/folder
+    #[arg(long = "to")]
+    pub(crate) to: Vec<String>,
+    /// age public key to encrypt to (repeatable)
+    #[arg(long = "recipient")]
+    pub(crate) recipients: Vec<String>,
+    /// Encrypt with a passphrase instead of public keys
+    #[arg(long, env = "LIFEBOAT_PASSPHRASE", hide_env_values = true)]
+    pub(crate) passphrase: Option<String>,
+    /// Home Assistant backup key (from HA's emergency kit) to check protected backups with
+    /// (repeatable)
+    #[arg(long = "ha-key", env = "LIFEBOAT_HA_KEY", hide_env_values = true)]
+    pub(crate) ha_keys: Vec<String>,
+    #[command(flatten)]
+    pub(crate) creds: CredentialArgs,
+}
+
+/// Destination credentials, from flags or the environment (never from URLs).
+#[derive(Args, Clone, Default)]
+pub(crate) struct CredentialArgs {
+    /// S3 access key id
+    #[arg(long, env = "AWS_ACCESS_KEY_ID", hide_env_values = true)]
+    pub(crate) s3_access_key_id: Option<String>,
+    /// S3 secret access key
+    #[arg(long, env = "AWS_SECRET_ACCESS_KEY", hide_env_values = true)]
+    pub(crate) s3_secret_access_key: Option<String>,
+    /// Azure storage account key
+    #[arg(long, env = "AZURE_STORAGE_KEY", hide_env_values = true)]
+    pub(crate) azure_account_key: Option<String>,
+    /// Azure SAS token
+    #[arg(long, env = "AZURE_STORAGE_SAS_TOKEN", hide_env_values = true)]
+    pub(crate) azure_sas_token: Option<String>,
+    /// WebDAV user name
+    #[arg(long, env = "LIFEBOAT_WEBDAV_USER")]
+    pub(crate) webdav_user: Option<String>,
+    /// WebDAV password (Nextcloud: an app password)
+    #[arg(long, env = "LIFEBOAT_WEBDAV_PASSWORD", hide_env_values = true)]
+    pub(crate) webdav_password: Option<String>,
+    /// SFTP password
+    #[arg(long, env = "LIFEBOAT_SFTP_PASSWORD", hide_env_values = true)]
+    pub(crate) sftp_password: Option<String>,
+    /// SFTP private key file (OpenSSH format, ed25519 or ECDSA)
+    #[arg(long, env = "LIFEBOAT_SFTP_KEY")]
+    pub(crate) sftp_key: Option<std::path::PathBuf>,
+    /// Passphrase of the SFTP private key
+    #[arg(long, env = "LIFEBOAT_SFTP_KEY_PASSPHRASE", hide_env_values = true)]
+    pub(crate) sftp_key_passphrase: Option<String>,
+    /// SMB password
+    #[arg(long, env = "LIFEBOAT_SMB_PASSWORD", hide_env_values = true)]
+    pub(crate) smb_password: Option<String>,
+}
+
+#[derive(Args)]
+pub(crate) struct RecoverArgs {
+    /// Where the copies are: file:///path, s3://bucket/prefix?endpoint=…, azure://account/container/prefix, webdav+https://host/folder, sftp://user@host/folder, smb://user@host/share/folder
+    #[arg(long)]
+    pub(crate) from: String,
+    /// The copy to recover (its id, as listed) [default: the newest]
+    #[arg(long)]
+    pub(crate) copy: Option<String>,
+    /// The emergency kit's age identity file
+    #[arg(long)]
+    pub(crate) identity: Option<PathBuf>,
+    /// Write the Home Assistant backup tar here
+    #[arg(long, conflicts_with = "extract")]
+    pub(crate) out: Option<PathBuf>,
+    /// Extract the backup's members into this new folder instead
+    #[arg(long)]
+    pub(crate) extract: Option<PathBuf>,
+    /// Also remove Home Assistant's own encryption, so a fresh Home Assistant restores the backup
+    /// without the old key (needs --ha-key and --out)
+    #[arg(long, requires = "out")]
+    pub(crate) remove_encryption: bool,
+    /// Home Assistant backup key (from its emergency kit), for --remove-encryption (repeatable)
+    #[arg(long = "ha-key", env = "LIFEBOAT_HA_KEY", hide_env_values = true)]
+    pub(crate) ha_keys: Vec<String>,
+    #[command(flatten)]
+    pub(crate) creds: CredentialArgs,
+    /// Print JSON
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum KeysCommand {
+    /// List the keys (fingerprints, never the keys)
+    List {
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add Home Assistant backup keys: a key (XXXX-XXXX-…), or an emergency-kit file holding them
+    Import {
+        /// The key, or the path of a file holding keys
+        key_or_file: String,
+    },
+    /// Make a new age key for the copies: its private half is shown once, for the kit, and kept
+    /// only when you confirm you have it (by typing its last group)
+    Generate {
+        /// Also keep the private half here, sealed with the passphrase in LIFEBOAT_SEAL_PASSPHRASE
+        /// (for restore drills and restores from the dashboard)
+        #[arg(long)]
+        seal: bool,
+    },
+}
+
+#[derive(Args)]
+pub(crate) struct RestoreArgs {
+    /// Where the copies are: file:///path, s3://bucket/prefix?endpoint=…, azure://account/container/prefix, webdav+https://host/folder, sftp://user@host/folder, smb://user@host/share/folder
+    #[arg(long)]
+    pub(crate) from: String,
+    /// The copy to restore (its id, as listed) [default: the newest]
+    #[arg(long)]
+    pub(crate) copy: Option<String>,
+    /// The emergency kit's age identity file
+    #[arg(long)]
+    pub(crate) identity: PathBuf,
+    /// The Home Assistant to restore into: supervisor: (inside the add-on) or core:http://host:8123
+    #[arg(long)]
+    pub(crate) into: String,
+    #[command(flatten)]
+    pub(crate) creds: CredentialArgs,
+    /// Print JSON
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Args)]
+pub(crate) struct RunArgs {
+    #[command(flatten)]
+    pub(crate) inline: Inline,
+    /// Ship again even what history says was shipped already.
+    #[arg(long)]
+    pub(crate) reship: bool,
+    /// Print the reports as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Args)]
+pub(crate) struct PruneArgs {
+    #[command(flatten)]
+    pub(crate) inline: Inline,
+    /// Decide, show, delete nothing.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+    /// Print JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Args)]
+pub(crate) struct PinArgs {
+    /// The destination's name (as in the options, or as `lifeboat list` shows it)
+    #[arg(long)]
+    pub(crate) destination: String,
+    /// The copy id, as listed
+    pub(crate) copy: String,
+}
+
+#[derive(Args)]
+pub(crate) struct VerifyArgs {
+    #[command(flatten)]
+    pub(crate) inline: Inline,
+    /// Only the N longest-unchecked copies per destination [default: all]
+    #[arg(long, default_value_t = 0)]
+    pub(crate) limit: usize,
+    /// Print JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Args)]
+pub(crate) struct ListArgs {
+    #[command(flatten)]
+    pub(crate) inline: Inline,
+    /// Print the manifests as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Args)]
+pub(crate) struct ServeArgs {
+    #[command(flatten)]
+    pub(crate) inline: Inline,
+    /// Address to listen on [default: the options' listen, else 0.0.0.0:8099 in the add-on and
+    /// 127.0.0.1:8099 elsewhere]
+    #[arg(long)]
+    pub(crate) listen: Option<String>,
+    /// Only these peers may connect (repeatable) [default: 172.30.32.2, Home Assistant's ingress
+    /// proxy, in the add-on; anyone elsewhere]
+    #[arg(long = "allow")]
+    pub(crate) allow: Vec<std::net::IpAddr>,
+}
+
+/// Runs the command line; returns the exit code.
+impl CredentialArgs {
+    pub(crate) fn to_credentials(&self) -> Credentials {
+        Credentials {
+            s3_access_key_id: self.s3_access_key_id.clone(),
+            s3_secret_access_key: secret(self.s3_secret_access_key.as_ref()),
+            azure_account_key: secret(self.azure_account_key.as_ref()),
+            azure_sas_token: secret(self.azure_sas_token.as_ref()),
+            webdav_username: self.webdav_user.clone(),
+            webdav_password: secret(self.webdav_password.as_ref()),
+            sftp_password: secret(self.sftp_password.as_ref()),
+            sftp_key: self.sftp_key.clone(),
+            sftp_key_passphrase: secret(self.sftp_key_passphrase.as_ref()),
+            smb_password: secret(self.smb_password.as_ref()),
+        }
+    }
+}
+
+pub(crate) fn secret(s: Option<&String>) -> Option<Secret> {
+    s.map(|s| Secret::new(s.as_str()))
+}

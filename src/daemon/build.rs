@@ -1,0 +1,183 @@
+//! Builds the parts of the running system from a validated [`Config`]: history, the HTTP client,
+//! the destinations, the key ring (vault and options), the source, who is told about runs (Home
+//! Assistant, an outside alert), and the runner that ties them together. The one-shot commands
+//! (`lifeboat run`, `prune`, `verify`) and the daemon build them here, the same way.
+
+use super::DaemonError;
+use crate::clock::SystemClock;
+use crate::config::{self, Config, Env, SUPERVISOR_URL};
+use crate::crypto::keyring::Keyring;
+use crate::crypto::vault::Vault;
+use crate::destinations::{self, Destination};
+use crate::ha::core_api::HaApi;
+use crate::history::History;
+use crate::pipeline::run::{Observers, RunObserver, Runner};
+use crate::report::{HaReporter, Watch};
+use crate::secret::Secret;
+use crate::source::{self, Patience};
+use std::sync::{Arc, Mutex};
+use url::Url;
+
+/// The HTTP client every part shares: a connection that cannot be made in 30 s is an error.
+///
+/// # Errors
+/// [`DaemonError::Http`] when the TLS stack cannot start.
+pub fn http_client() -> Result<reqwest::Client, DaemonError> {
+    reqwest::Client::builder()
+        .connect_timeout(std::time::Duration::from_secs(30))
+        .build()
+        .map_err(DaemonError::Http)
+}
+
+/// Opens every configured destination (nothing is contacted yet).
+///
+/// # Errors
+/// [`DaemonError::Destination`] naming the one whose settings cannot make a client.
+pub fn destinations(specs: &[config::DestinationSpec]) -> Result<Vec<Destination>, DaemonError> {
+    specs
+        .iter()
+        .map(|d| {
+            destinations::open(d).map_err(|source| DaemonError::Destination {
+                name: d.name.clone(),
+                source,
+            })
+        })
+        .collect()
+}
+
+/// Opens the key vault and files the keys from the options in it. A vault that cannot be opened
+/// does not stop backups: it is reported, and the options' keys are still used.
+fn vault(cfg: &Config, now: chrono::DateTime<chrono::Utc>) -> Option<Arc<Mutex<Vault>>> {
+    match Vault::open(&cfg.data_dir) {
+        Ok(mut v) => {
+            for k in &cfg.ha_backup_keys {
+                if let Err(e) = v.add_ha_key(k, "options", now) {
+                    tracing::warn!("filing a key from the options in the vault: {e}");
+                }
+            }
+            Some(Arc::new(Mutex::new(v)))
+        }
+        Err(e) => {
+            tracing::error!("the key vault: {e}");
+            None
+        }
+    }
+}
+
+/// The Supervisor, as the add-on reaches it: its URL and the add-on's token, when there is one.
+fn supervisor(env: &Env) -> Option<(Url, Secret)> {
+    let token = env.get("SUPERVISOR_TOKEN")?;
+    Some((Url::parse(SUPERVISOR_URL).ok()?, Secret::new(token)))
+}
+
+/// Core's REST API: the Home Assistant the source talks to, or, inside the add-on, the one behind
+/// the Supervisor; none for a standalone folder source.
+pub fn ha_api(cfg: &Config, http: &reqwest::Client, env: &Env) -> Option<HaApi> {
+    match &cfg.source {
+        config::SourceSpec::Supervisor { url, token, .. } => {
+            Some(HaApi::via_supervisor(http.clone(), url, token.clone()))
+        }
+        config::SourceSpec::Core { url, token, .. } => {
+            Some(HaApi::direct(http.clone(), url, token.clone()))
+        }
+        config::SourceSpec::Folder { .. } => {
+            let (url, token) = supervisor(env)?;
+            Some(HaApi::via_supervisor(http.clone(), &url, token))
+        }
+    }
+}
+
+/// The Home Assistant websocket to take `lifeboat_command` events from, with its token.
+pub fn ha_websocket(cfg: &Config, env: &Env) -> Option<(Url, Secret)> {
+    use crate::ha::websocket::websocket_url;
+    let (url, path, token) = match &cfg.source {
+        config::SourceSpec::Supervisor { url, token, .. } => {
+            (url.clone(), "/core/websocket", token.clone())
+        }
+        config::SourceSpec::Core { url, token, .. } => {
+            (url.clone(), "/api/websocket", token.clone())
+        }
+        config::SourceSpec::Folder { .. } => {
+            let (url, token) = supervisor(env)?;
+            (url, "/core/websocket", token)
+        }
+    };
+    Some((websocket_url(&url, path).ok()?, token))
+}
+
+/// What must stay fresh, and how fresh.
+pub fn watch(cfg: &Config) -> Watch {
+    Watch {
+        destinations: cfg.destinations.iter().map(|d| d.name.clone()).collect(),
+        stale_after: cfg.stale_after,
+        kit_every: cfg.kit_check_every,
+        clock: Arc::new(SystemClock),
+    }
+}
+
+/// The runner for `cfg`, and the Home Assistant reporter among its observers (when there is a
+/// Home Assistant to tell).
+///
+/// # Errors
+/// [`DaemonError`] when history cannot be opened or a destination cannot be made.
+pub fn runner(cfg: &Config, env: &Env) -> Result<(Runner, Option<Arc<HaReporter>>), DaemonError> {
+    let history = History::open(&cfg.data_dir)?;
+    let http = http_client()?;
+    let reporter = ha_api(cfg, &http, env).map(|api| {
+        Arc::new(HaReporter::new(
+            api,
+            history.clone(),
+            watch(cfg),
+            cfg.notify_service.clone(),
+        ))
+    });
+    let mut observers: Vec<Arc<dyn RunObserver>> = Vec::new();
+    if let Some(r) = &reporter {
+        observers.push(r.clone());
+    }
+    if let Some(a) = &cfg.alert {
+        observers.push(Arc::new(crate::alert::Alerter::new(
+            http.clone(),
+            a.clone(),
+        )));
+    }
+    let runner = Runner {
+        source: source::build(&cfg.source, http, Patience::default()),
+        destinations: destinations(&cfg.destinations)?,
+        keys: Keyring {
+            vault: vault(cfg, chrono::Utc::now()),
+            options: cfg.encryption.clone(),
+            options_ha_keys: cfg.ha_backup_keys.clone(),
+        },
+        history,
+        clock: Arc::new(SystemClock),
+        observer: Arc::new(Observers(observers)),
+        tz: cfg.schedule.tz,
+        keep_local: cfg.keep_local,
+        progress: Arc::default(),
+    };
+    Ok((runner, reporter))
+}
+
+/// The backup and re-verification schedules the options ask for.
+pub fn schedules(cfg: &Config) -> Vec<crate::schedule::Schedule> {
+    let plans: [(&'static str, Option<&croner::Cron>, std::time::Duration); 2] = [
+        ("backup", cfg.schedule.backup.as_ref(), cfg.schedule.jitter),
+        (
+            "verify",
+            cfg.schedule.verify.as_ref(),
+            std::time::Duration::ZERO,
+        ),
+    ];
+    plans
+        .into_iter()
+        .filter_map(|(name, cron, jitter)| {
+            Some(crate::schedule::Schedule {
+                name,
+                cron: cron?.clone(),
+                tz: cfg.schedule.tz,
+                jitter,
+            })
+        })
+        .collect()
+}

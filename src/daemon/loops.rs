@@ -1,0 +1,81 @@
+//! The daemon's timed loops: each schedule firing its job, the retry queue looked at every
+//! minute, and Home Assistant's entities published again every five minutes. Every loop submits
+//! its work to the one queue and ends at the shutdown signal.
+
+use crate::clock::Clock;
+use crate::history::History;
+use crate::jobs::{Job, Triggers};
+use crate::pipeline::run::RunRequest;
+use crate::report::HaReporter;
+use crate::schedule::{self, Fire, RandomJitter, Schedule};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+/// Drives each of `plans` (`backup` fires a backup, `verify` a re-verification).
+pub(super) fn spawn_schedules(
+    tasks: &mut JoinSet<()>,
+    plans: &[Schedule],
+    history: &History,
+    clock: &Arc<dyn Clock>,
+    triggers: &Triggers,
+    shutdown: &CancellationToken,
+) {
+    for plan in plans {
+        let t = triggers.clone();
+        let name = plan.name;
+        let fire: Fire = Arc::new(move |trigger: &str| {
+            let job = if name == "backup" {
+                Job::Backup(RunRequest::new(trigger))
+            } else {
+                Job::scheduled_verify()
+            };
+            t.submit(job).map_err(|e| e.to_string())
+        });
+        tasks.spawn(schedule::drive(
+            plan.clone(),
+            history.clone(),
+            clock.clone(),
+            Arc::new(RandomJitter),
+            fire,
+            shutdown.clone(),
+        ));
+    }
+}
+
+/// Every minute: when an entry of the retry queue is due, a retry job.
+pub(super) async fn retry_poll(
+    history: History,
+    clock: Arc<dyn Clock>,
+    triggers: Triggers,
+    stop: CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => break,
+            () = tokio::time::sleep(Duration::from_secs(60)) => {}
+        }
+        let now = clock.now();
+        let due = history
+            .retries()
+            .await
+            .map(|r| r.iter().any(|r| r.next_at <= now))
+            .unwrap_or(false);
+        // Busy is fine: the queue is looked at again in a minute.
+        if due && triggers.submit(Job::Retry).is_ok() {
+            tracing::info!("retrying destinations that are owed a backup");
+        }
+    }
+}
+
+/// Home Assistant forgets REST states when it restarts: publish them now, then every 5 minutes.
+pub(super) async fn republish(reporter: Arc<HaReporter>, stop: CancellationToken) {
+    loop {
+        reporter.publish().await;
+        tokio::select! {
+            () = stop.cancelled() => break,
+            () = tokio::time::sleep(Duration::from_secs(300)) => {}
+        }
+    }
+}

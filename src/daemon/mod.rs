@@ -1,0 +1,260 @@
+//! The long-running process (`lifeboat serve`), in the manner of mini-redis's server: the
+//! composition root that builds every part from the [`Config`] ([`build`]), starts the
+//! single-flight worker on the one job queue ([`worker`], [`crate::jobs`]), the schedules, the
+//! retry poll, Home Assistant republishing, automation commands from stdin and the event bus
+//! ([`commands`]) and the dashboard, and, at the one shutdown signal, awaits every task it started.
+//! The binary and the tests build it the same way.
+
+pub mod build;
+pub mod commands;
+mod loops;
+mod restoring;
+pub mod worker;
+
+use crate::config::{Config, Env};
+use crate::jobs::Triggers;
+use crate::pipeline::run::Runner;
+use crate::report::{HaReporter, Watch};
+use crate::schedule::Schedule;
+use crate::secret::Secret;
+use crate::web::{AppState, Services, csrf, ingress::Access};
+use std::sync::Arc;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+/// Why the daemon cannot be built or served.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error(transparent)]
+    History(#[from] crate::history::HistoryError),
+    #[error("building the HTTP client: {0}")]
+    Http(reqwest::Error),
+    #[error("destination {name}: {source}")]
+    Destination {
+        name: String,
+        source: crate::destinations::StoreError,
+    },
+    #[error("serving the dashboard: {0}")]
+    Serve(std::io::Error),
+}
+
+/// Everything the daemon runs besides the runner.
+pub struct Settings {
+    /// Most bytes per second re-verification reads.
+    pub verify_rate: u64,
+    /// The backup and re-verification schedules.
+    pub schedules: Vec<Schedule>,
+    /// Which destinations must stay fresh, how fresh, and the clock.
+    pub watch: Watch,
+    /// Where "restore into Home Assistant" sends a copy.
+    pub restore_into: Option<crate::recovery::restore::HaTarget>,
+    /// Told of runs; republished now and then (Home Assistant forgets REST states on restart).
+    pub reporter: Option<Arc<HaReporter>>,
+    /// Take automation commands from the process's stdin (the add-on's `stdin: true`).
+    pub stdin_commands: bool,
+    /// The websocket to take `lifeboat_command` events from.
+    pub events: Option<(url::Url, Secret)>,
+    /// Which peers may reach the dashboard, and the token its forms carry.
+    pub access: Access,
+    pub csrf: csrf::Token,
+}
+
+/// The long-running process, built and not started.
+pub struct Daemon {
+    runner: Runner,
+    settings: Settings,
+}
+
+/// A started daemon: what the dashboard serves, and the tasks to await at shutdown.
+pub struct Running {
+    pub state: AppState,
+    tasks: JoinSet<()>,
+}
+
+impl Daemon {
+    /// Builds every part from the options, as the binary does.
+    ///
+    /// # Errors
+    /// [`DaemonError`] when history, the HTTP client or a destination cannot be made.
+    pub fn build(
+        cfg: &Config,
+        env: &Env,
+        access: Access,
+        csrf: csrf::Token,
+    ) -> Result<Self, DaemonError> {
+        let (runner, reporter) = build::runner(cfg, env)?;
+        let restore_into =
+            crate::recovery::restore::HaTarget::for_source(&cfg.source, build::http_client()?);
+        Ok(Self::new(
+            runner,
+            Settings {
+                verify_rate: cfg.schedule.verify_rate,
+                schedules: build::schedules(cfg),
+                watch: build::watch(cfg),
+                restore_into,
+                reporter,
+                stdin_commands: true,
+                events: build::ha_websocket(cfg, env),
+                access,
+                csrf,
+            },
+        ))
+    }
+
+    /// A daemon around a runner built elsewhere (tests give it a double's source or a set clock).
+    pub fn new(runner: Runner, settings: Settings) -> Self {
+        Self { runner, settings }
+    }
+
+    /// Starts every task: the worker, the schedules, the retry poll, republishing and the
+    /// automation commands. They run until `shutdown` is cancelled.
+    ///
+    /// # Errors
+    /// [`DaemonError::History`] when runs cut off by an earlier stop cannot be marked.
+    pub async fn start(self, shutdown: &CancellationToken) -> Result<Running, DaemonError> {
+        let Self { runner, settings } = self;
+        runner.history.mark_interrupted(runner.clock.now()).await?;
+        let mut tasks = JoinSet::new();
+        let (triggers, jobs) = Triggers::channel();
+        let history = runner.history.clone();
+        let destinations = runner.destinations.clone();
+        let (clock, progress, keys, tz) = (
+            runner.clock.clone(),
+            runner.progress.clone(),
+            runner.keys.clone(),
+            runner.tz,
+        );
+        tasks.spawn(worker::serve(
+            runner,
+            worker::WorkerSettings {
+                verify_rate: settings.verify_rate,
+            },
+            jobs,
+            shutdown.clone(),
+        ));
+        loops::spawn_schedules(
+            &mut tasks,
+            &settings.schedules,
+            &history,
+            &clock,
+            &triggers,
+            shutdown,
+        );
+        tasks.spawn(loops::retry_poll(
+            history.clone(),
+            clock,
+            triggers.clone(),
+            shutdown.clone(),
+        ));
+        let api = settings.reporter.as_ref().map(|r| r.api().clone());
+        if let Some(r) = settings.reporter {
+            tasks.spawn(loops::republish(r, shutdown.clone()));
+        }
+        let handler = commands::Handler {
+            triggers: triggers.clone(),
+            history: history.clone(),
+            destinations: destinations.clone(),
+            watch: settings.watch.clone(),
+            api,
+            origin: "stdin",
+        };
+        if let Some((url, token)) = settings.events {
+            let handler = commands::Handler {
+                origin: "event",
+                ..handler.clone()
+            };
+            tasks.spawn(commands::serve_events(
+                handler,
+                url,
+                token,
+                shutdown.clone(),
+            ));
+        }
+        if settings.stdin_commands {
+            tasks.spawn(commands::serve_lines(
+                handler,
+                tokio::io::stdin(),
+                shutdown.clone(),
+            ));
+        }
+        let services = Services {
+            history,
+            triggers,
+            destinations,
+            watch: settings.watch,
+            schedules: settings.schedules,
+            tz,
+            progress,
+            keys,
+            pending_key: Arc::default(),
+            restore_into: settings.restore_into,
+        };
+        let state = AppState {
+            services: Some(Arc::new(services)),
+            problems: Arc::new(Vec::new()),
+            access: settings.access,
+            csrf: settings.csrf,
+            shutdown: shutdown.clone(),
+        };
+        Ok(Running { state, tasks })
+    }
+}
+
+impl Running {
+    /// Serves the dashboard on `listener` until `shutdown`, then awaits every task.
+    ///
+    /// # Errors
+    /// [`DaemonError::Serve`] when the server fails.
+    pub async fn serve(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: &CancellationToken,
+    ) -> Result<(), DaemonError> {
+        let served = serve_app(self.state, listener, shutdown).await;
+        // The server only returns at shutdown or on failure: stop the rest either way.
+        shutdown.cancel();
+        self.tasks.join_all().await;
+        served
+    }
+
+    /// Awaits every task (after `shutdown` was cancelled), for callers that serve the state
+    /// themselves.
+    pub async fn join(self) {
+        self.tasks.join_all().await;
+    }
+}
+
+/// The dashboard with no services: the options are invalid, and every page says why (staying up
+/// rather than crash-looping).
+pub fn idle(
+    problems: Vec<String>,
+    access: Access,
+    csrf: csrf::Token,
+    shutdown: &CancellationToken,
+) -> AppState {
+    AppState {
+        services: None,
+        problems: Arc::new(problems),
+        access,
+        csrf,
+        shutdown: shutdown.clone(),
+    }
+}
+
+/// Serves `state` on `listener` until `shutdown`.
+///
+/// # Errors
+/// [`DaemonError::Serve`] when the server fails.
+pub async fn serve_app(
+    state: AppState,
+    listener: tokio::net::TcpListener,
+    shutdown: &CancellationToken,
+) -> Result<(), DaemonError> {
+    axum::serve(
+        listener,
+        crate::web::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+    .await
+    .map_err(DaemonError::Serve)
+}

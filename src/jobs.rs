@@ -1,0 +1,129 @@
+//! The one job queue, as its senders see it: every job — a backup asked for over HTTP, stdin, a
+//! Home Assistant event or the schedule, a re-verification, pruning, a due retry, a restore —
+//! is handed to the daemon's single-flight worker through [`Triggers`], a queue of depth one, so
+//! there is never a second concurrent job; a request while one is already waiting is refused with
+//! a reason. Jobs whose asker waits for the outcome (automation commands) carry a reply channel.
+
+use crate::pipeline::prune::PruneReport;
+use crate::pipeline::reverify::{Checked, Pick};
+use crate::pipeline::run::RunRequest;
+use tokio::sync::{mpsc, oneshot};
+
+/// Why a request was not taken.
+#[derive(Debug, thiserror::Error)]
+pub enum TriggerError {
+    #[error("a job is already waiting to start; this one was not queued")]
+    Queued,
+    #[error("Lifeboat is shutting down")]
+    Stopped,
+}
+
+/// Where a job's outcome goes, when someone waits for it.
+pub type Reply<T> = Option<oneshot::Sender<T>>;
+
+/// What the worker does.
+#[derive(Debug)]
+pub enum Job {
+    /// Ship backups (then apply retention).
+    Backup(RunRequest),
+    /// Re-read stored copies against their manifests and record each verdict.
+    Verify {
+        pick: Pick,
+        reply: Reply<Result<Vec<Checked>, String>>,
+    },
+    /// Apply every destination's retention policy (or, dry, say what it would delete).
+    Prune {
+        dry_run: bool,
+        reply: Reply<Vec<PruneReport>>,
+    },
+    /// Retry the destinations that are owed a backup and are due.
+    Retry,
+    /// Re-read one copy (asked for from the dashboard).
+    VerifyCopy {
+        destination: String,
+        copy_id: String,
+    },
+    /// Pull one copy back into Home Assistant's backup list, or drill it.
+    Restore(RestoreJob),
+}
+
+impl Job {
+    /// A scheduled re-verification: the copies longest unchecked, nobody waiting.
+    pub fn scheduled_verify() -> Self {
+        Self::Verify {
+            pick: Pick::LongestUnchecked(0),
+            reply: None,
+        }
+    }
+}
+
+/// A restore from the dashboard: the copy, the private keys that open it (unsealed or pasted,
+/// held only until the job ends), and the Home Assistant to restore into — or none, for a drill
+/// (everything a restore does but handing the backup over).
+#[derive(Clone)]
+pub struct RestoreJob {
+    pub destination: String,
+    pub copy_id: String,
+    pub identities: Vec<age::x25519::Identity>,
+    pub into: Option<crate::recovery::restore::HaTarget>,
+}
+
+impl std::fmt::Debug for RestoreJob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RestoreJob")
+            .field("destination", &self.destination)
+            .field("copy_id", &self.copy_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PartialEq for RestoreJob {
+    fn eq(&self, other: &Self) -> bool {
+        self.destination == other.destination && self.copy_id == other.copy_id
+    }
+}
+
+impl Eq for RestoreJob {}
+
+/// The sending side, cheap to clone.
+#[derive(Clone)]
+pub struct Triggers(mpsc::Sender<Job>);
+
+impl Triggers {
+    /// A queue of depth one and its receiving end, for the worker.
+    pub fn channel() -> (Self, mpsc::Receiver<Job>) {
+        let (tx, rx) = mpsc::channel(1);
+        (Self(tx), rx)
+    }
+
+    /// Asks for a backup run.
+    ///
+    /// # Errors
+    /// [`TriggerError::Queued`] when a job is already waiting, [`TriggerError::Stopped`] at
+    /// shutdown.
+    pub fn fire(&self, request: RunRequest) -> Result<(), TriggerError> {
+        self.submit(Job::Backup(request))
+    }
+
+    /// Asks for any job.
+    ///
+    /// # Errors
+    /// As [`Triggers::fire`].
+    pub fn submit(&self, job: Job) -> Result<(), TriggerError> {
+        self.0.try_send(job).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => TriggerError::Queued,
+            mpsc::error::TrySendError::Closed(_) => TriggerError::Stopped,
+        })
+    }
+
+    /// Queues a job made with a reply channel and waits for its outcome.
+    ///
+    /// # Errors
+    /// As [`Triggers::fire`]; [`TriggerError::Stopped`] also when the job was dropped unfinished
+    /// (shutdown).
+    pub async fn ask<T>(&self, make: impl FnOnce(Reply<T>) -> Job) -> Result<T, TriggerError> {
+        let (tx, rx) = oneshot::channel();
+        self.submit(make(Some(tx)))?;
+        rx.await.map_err(|_| TriggerError::Stopped)
+    }
+}

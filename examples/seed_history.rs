@@ -51,6 +51,7 @@ async fn main() -> anyhow::Result<()> {
                     upload_ms: Some(200_000),
                     verify_ms: Some(30_000),
                     verified_at: ok.then_some(finished),
+                    failure: (!ok).then(|| "passing".to_owned()),
                 }
             })
             .collect();

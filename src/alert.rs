@@ -5,7 +5,8 @@
 
 use crate::config::{AlertKind, AlertSpec};
 use crate::history::RunStatus;
-use crate::pipeline::run::{RunObserver, RunReport, RunRequest};
+use crate::pipeline::record::RunReport;
+use crate::pipeline::run::{RunObserver, RunRequest};
 use serde_json::json;
 
 /// Sends alerts about finished runs.

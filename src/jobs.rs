@@ -2,7 +2,8 @@
 //! Home Assistant event or the schedule, a re-verification, pruning, a due retry, a restore —
 //! is handed to the daemon's single-flight worker through [`Triggers`], a queue of depth one, so
 //! there is never a second concurrent job; a request while one is already waiting is refused with
-//! a reason. Jobs whose asker waits for the outcome (automation commands) carry a reply channel.
+//! a reason. Jobs whose asker waits for the outcome (automation commands) carry a reply channel
+//! and wait for their turn instead.
 
 use crate::pipeline::prune::PruneReport;
 use crate::pipeline::reverify::{Checked, Pick};

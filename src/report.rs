@@ -9,7 +9,8 @@
 
 use crate::ha::core_api::{HaApi, RestError};
 use crate::history::{CopyRecord, History, HistoryError, KeyLedger, RunRow, RunStatus};
-use crate::pipeline::run::{RunObserver, RunReport, RunRequest};
+use crate::pipeline::record::RunReport;
+use crate::pipeline::run::{RunObserver, RunRequest};
 use serde_json::json;
 use std::sync::atomic::{AtomicBool, Ordering};
 

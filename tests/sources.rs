@@ -6,7 +6,7 @@ use crate::support::ha_double::{Double, Faults, Flavor};
 use crate::support::*;
 use lifeboat::config::SupervisorMethod;
 use lifeboat::history::RunStatus;
-use lifeboat::pipeline::run::RunReport;
+use lifeboat::pipeline::record::RunReport;
 use lifeboat::secret::Secret;
 use lifeboat::source::Source;
 use lifeboat::source::core::CoreSource;
@@ -415,10 +415,11 @@ async fn pre_flight_leaves_out_a_refusing_destination_and_makes_nothing_when_non
     );
     // A folder without room for a backup the size of the last one is refused too.
     let need = Some(u64::MAX / 4);
-    let why = lifeboat::pipeline::preflight::check(&r.destinations[0], need, true)
+    let why = lifeboat::pipeline::plan::check(&r.destinations[0], need, true)
         .await
         .unwrap_err();
-    assert!(why.contains("MiB free"), "{why}");
+    assert_eq!(why.kind(), lifeboat::destinations::StoreErrorKind::Full);
+    assert!(why.to_string().contains("MiB free"), "{why}");
 }
 
 /// keep_local: Home Assistant keeps the newest N backups; older ones go once they are off-site on

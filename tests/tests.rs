@@ -19,6 +19,7 @@ mod faults;
 mod ha_core;
 mod inspect;
 mod kit;
+mod layers;
 mod recover;
 mod report;
 mod restore;

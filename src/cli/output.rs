@@ -4,7 +4,7 @@ use lifeboat::destinations::Destination;
 use lifeboat::destinations::manifest::Listed;
 use lifeboat::history::RunStatus;
 use lifeboat::pipeline::prune::PruneReport;
-use lifeboat::pipeline::run::RunReport;
+use lifeboat::pipeline::record::RunReport;
 
 /// Bytes as people read them.
 pub use lifeboat::human::size as human_size;

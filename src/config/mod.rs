@@ -235,7 +235,42 @@ pub enum AzureCredential {
     Sas(Secret),
 }
 
+impl DestinationSpec {
+    /// A digest of the settings, secrets included: it changes when any of them does, and says
+    /// nothing about them (SHA-256, first 16 hex digits).
+    pub fn settings_digest(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        // Debug prints every setting but the secrets (redacted): add those one by one.
+        h.update(format!("{self:?}").as_bytes());
+        for s in self.kind.secrets() {
+            h.update([0]);
+            h.update(s.expose().as_bytes());
+        }
+        hex::encode(&h.finalize()[..8])
+    }
+}
+
 impl DestinationKind {
+    /// Every secret in the settings.
+    fn secrets(&self) -> Vec<&Secret> {
+        match self {
+            Self::Local { .. } => Vec::new(),
+            Self::S3 {
+                secret_access_key, ..
+            } => vec![secret_access_key],
+            Self::Azure { credential, .. } => match credential {
+                AzureCredential::AccountKey(s) | AzureCredential::Sas(s) => vec![s],
+            },
+            Self::Sftp(s) => match &s.auth {
+                SftpAuth::Password(p) => vec![p],
+                SftpAuth::Key { passphrase, .. } => passphrase.iter().collect(),
+            },
+            Self::Smb(s) => vec![&s.password],
+            Self::Webdav { password, .. } => vec![password],
+        }
+    }
+
     /// A short word for the kind, for messages and manifests.
     pub fn label(&self) -> &'static str {
         match self {

@@ -19,8 +19,9 @@ use crate::destinations::Destination;
 use crate::ha::core_api::HaApi;
 use crate::history::History;
 use crate::jobs::{Job, Triggers};
+use crate::pipeline::plan::check_destination_names;
 use crate::pipeline::reverify::Pick;
-use crate::pipeline::run::{RunRequest, check_destination_names};
+use crate::pipeline::run::RunRequest;
 use crate::report::{Summary, Watch};
 use crate::source::Partial;
 use serde::Deserialize;
@@ -201,7 +202,8 @@ impl Handler {
                     partial: partial.clone(),
                     ..RunRequest::default()
                 };
-                check_destination_names(&self.destinations, destinations)?;
+                check_destination_names(&self.destinations, destinations)
+                    .map_err(|e| e.to_string())?;
                 self.triggers.fire(request).map_err(|e| e.to_string())?;
                 Ok(json!({"queued": true}))
             }
@@ -301,7 +303,8 @@ pub async fn serve_lines(
     shutdown: tokio_util::sync::CancellationToken,
 ) {
     let mut input = tokio::io::BufReader::new(input);
-    // Each command is answered in its own task, so a long verify does not hold up `status`.
+    // Commands that wait for a job (verify, prune) are answered in their own task, so a long
+    // verify does not hold up `status`; the others are answered at once, in order.
     let mut answering = tokio::task::JoinSet::new();
     loop {
         while answering.try_join_next().is_some() {}
@@ -322,12 +325,26 @@ pub async fn serve_lines(
                 break;
             }
         };
-        let handler = handler.clone();
-        answering.spawn(async move {
+        if waits_for_a_job(&input) {
+            let handler = handler.clone();
+            answering.spawn(async move {
+                handler.handle(input).await;
+            });
+        } else {
             handler.handle(input).await;
-        });
+        }
     }
     answering.join_all().await;
+}
+
+/// Whether `input` is a command answered only when its job has run.
+fn waits_for_a_job(input: &Result<Value, Refused>) -> bool {
+    let Ok(v) = input else { return false };
+    let word = v
+        .get("command")
+        .and_then(Value::as_str)
+        .or_else(|| v.as_str());
+    matches!(word, Some("verify" | "prune"))
 }
 
 /// Listens for `lifeboat_command` events on Home Assistant's bus over the websocket, reconnecting
@@ -353,10 +370,15 @@ pub async fn serve_events(
                 match ws.next_event(sub, Duration::from_secs(60)).await {
                     Ok(event) => {
                         while answering.try_join_next().is_some() {}
-                        let handler = handler.clone();
-                        answering.spawn(async move {
-                            handler.handle(Ok(event["data"].clone())).await;
-                        });
+                        let input = Ok(event["data"].clone());
+                        if waits_for_a_job(&input) {
+                            let handler = handler.clone();
+                            answering.spawn(async move {
+                                handler.handle(input).await;
+                            });
+                        } else {
+                            handler.handle(input).await;
+                        }
                     }
                     // Quiet for a minute: make sure the connection is still there.
                     Err(WsError::Timeout(_)) => ws.ping().await?,

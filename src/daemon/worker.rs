@@ -17,7 +17,7 @@ pub struct WorkerSettings {
 /// Logs how the runs of a job ended.
 fn log_runs(
     what: &str,
-    result: Result<Vec<crate::pipeline::run::RunReport>, crate::history::HistoryError>,
+    result: Result<Vec<crate::pipeline::record::RunReport>, crate::history::HistoryError>,
 ) {
     match result {
         Ok(reports) => {

@@ -114,5 +114,6 @@ pub fn open_with(spec: &DestinationSpec, patience: Patience) -> Result<Destinati
         url: spec.kind.url(),
         retention: spec.retention,
         store,
+        settings: spec.settings_digest(),
     })
 }

@@ -89,7 +89,7 @@ impl Default for Patience {
     }
 }
 
-/// What kind of failure a store reported.
+/// What kind of failure a store reported: one status each, which decides what happens next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StoreErrorKind {
     NotFound,
@@ -97,9 +97,49 @@ pub enum StoreErrorKind {
     Denied,
     /// The settings cannot work (bad endpoint, missing container…).
     Config,
+    /// No room left there (a full disk, a quota).
+    Full,
     /// The service could not be reached or failed in passing.
     Unavailable,
     Other,
+}
+
+impl StoreErrorKind {
+    /// The status word history, the retry queue and Home Assistant use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NotFound => "not_found",
+            Self::Denied => "denied",
+            Self::Config => "misconfigured",
+            Self::Full => "full",
+            Self::Unavailable => "passing",
+            Self::Other => "failed",
+        }
+    }
+
+    /// Trying again with the same settings cannot help: the person must fix them first.
+    pub fn needs_new_settings(self) -> bool {
+        matches!(self, Self::Denied | Self::Config)
+    }
+}
+
+/// Words that say a store is out of room, whatever the protocol (ENOSPC, HTTP 507, SMB
+/// `STATUS_DISK_FULL`, SFTP `NO_SPACE_ON_FILESYSTEM`, S3 quota errors).
+fn says_full(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    [
+        "no space left",
+        "disk full",
+        "disk_full",
+        "insufficient storage",
+        "insufficientstorage",
+        "quota exceeded",
+        "quotaexceeded",
+        "no_space_on_filesystem",
+        "not enough space",
+    ]
+    .iter()
+    .any(|w| m.contains(w))
 }
 
 /// A destination failure, classified where it leaves the backend.
@@ -114,20 +154,29 @@ pub struct StoreError {
 impl StoreError {
     /// A permanent error of the given kind.
     pub fn new(kind: StoreErrorKind, message: impl Into<String>) -> Self {
+        Self::full_or(kind, false, message.into())
+    }
+
+    /// `kind`, unless the message says the store is out of room (whichever layer noticed).
+    fn full_or(kind: StoreErrorKind, retryable: bool, message: String) -> Self {
+        if says_full(&message) {
+            // Room can be made (retention, a person): worth trying again later.
+            return Self {
+                kind: StoreErrorKind::Full,
+                retryable: true,
+                message,
+            };
+        }
         Self {
             kind,
-            retryable: false,
-            message: message.into(),
+            retryable,
+            message,
         }
     }
 
     /// A passing failure: the service could not be reached or broke off; trying again may help.
     pub fn unavailable(message: impl Into<String>) -> Self {
-        Self {
-            kind: StoreErrorKind::Unavailable,
-            retryable: true,
-            message: message.into(),
-        }
+        Self::full_or(StoreErrorKind::Unavailable, true, message.into())
     }
 
     /// Whether trying again later may succeed.
@@ -148,6 +197,9 @@ pub struct Destination {
     /// Which copies to keep there.
     pub retention: crate::retention::Policy,
     pub store: Arc<dyn Store>,
+    /// A digest of its settings, secrets included (never the secrets): a destination that refused
+    /// its settings is tried again once this changes.
+    pub settings: String,
 }
 
 impl std::fmt::Debug for Destination {
@@ -181,6 +233,25 @@ pub fn part_size(size: Option<u64>) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_store_out_of_room_says_full_whatever_the_protocol() {
+        for m in [
+            "No space left on device (os error 28)",
+            "HTTP 507 Insufficient Storage",
+            "STATUS_DISK_FULL",
+            "QuotaExceeded: the bucket's quota",
+        ] {
+            let e = StoreError::new(StoreErrorKind::Other, m);
+            assert_eq!(e.kind, StoreErrorKind::Full, "{m}");
+            assert!(e.is_retryable());
+            assert_eq!(StoreError::unavailable(m).kind, StoreErrorKind::Full, "{m}");
+        }
+        let denied = StoreError::new(StoreErrorKind::Denied, "HTTP 403");
+        assert_eq!(denied.kind.as_str(), "denied");
+        assert!(denied.kind.needs_new_settings());
+        assert!(!StoreErrorKind::Full.needs_new_settings());
+    }
 
     #[test]
     fn part_size_respects_the_part_limit() {

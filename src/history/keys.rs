@@ -198,6 +198,7 @@ mod tests {
             upload_ms: None,
             verify_ms: None,
             verified_at: Some(Utc::now()),
+            failure: None,
         }
     }
 

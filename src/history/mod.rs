@@ -129,6 +129,8 @@ pub struct CopyRecord {
     pub upload_ms: Option<u64>,
     pub verify_ms: Option<u64>,
     pub verified_at: Option<DateTime<Utc>>,
+    /// Why it failed, as a status word (`denied`, `full`, `misconfigured`, `passing`…).
+    pub failure: Option<String>,
 }
 
 /// A run as listed.
@@ -308,8 +310,8 @@ impl History {
             for cp in copies {
                 tx.execute(
                     "INSERT INTO copies (run_id, destination, copy_id, object, status, stored_size,
-                     stored_sha256, error, upload_ms, verify_ms, verified_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                     stored_sha256, error, upload_ms, verify_ms, verified_at, failure)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
                     params![
                         run_id,
                         cp.destination,
@@ -322,6 +324,7 @@ impl History {
                         u64_to_sql(cp.upload_ms),
                         u64_to_sql(cp.verify_ms),
                         cp.verified_at.map(|t| t.to_rfc3339()),
+                        cp.failure,
                     ],
                 )?;
             }
@@ -397,6 +400,7 @@ impl History {
                     upload_ms: sql_to_u64(r.get(5)?),
                     verify_ms: sql_to_u64(r.get(6)?),
                     verified_at: r.get::<_, Option<String>>(7)?.map(|t| parse_time(&t)),
+                    failure: None,
                 })
             })?
             .collect()
@@ -484,6 +488,7 @@ mod tests {
                 upload_ms: Some(1),
                 verify_ms: Some(1),
                 verified_at: Some(t),
+                failure: None,
             }],
         )
         .await

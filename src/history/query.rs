@@ -155,7 +155,7 @@ fn run_row(r: &Row<'_>) -> rusqlite::Result<RunRow> {
 fn copies_of(c: &Connection, runs: &mut [RunRow]) -> rusqlite::Result<()> {
     let mut st = c.prepare_cached(
         "SELECT destination, copy_id, object, status, stored_size, stored_sha256, error,
-         upload_ms, verify_ms, verified_at FROM copies WHERE run_id = ?1 ORDER BY id",
+         upload_ms, verify_ms, verified_at, failure FROM copies WHERE run_id = ?1 ORDER BY id",
     )?;
     for run in runs {
         run.copies = st
@@ -171,6 +171,7 @@ fn copies_of(c: &Connection, runs: &mut [RunRow]) -> rusqlite::Result<()> {
                     upload_ms: sql_to_u64(r.get(7)?),
                     verify_ms: sql_to_u64(r.get(8)?),
                     verified_at: r.get::<_, Option<String>>(9)?.map(|t| parse_time(&t)),
+                    failure: r.get(10)?,
                 })
             })?
             .collect::<rusqlite::Result<_>>()?;
@@ -399,6 +400,7 @@ mod tests {
             upload_ms: None,
             verify_ms: None,
             verified_at: ok.then_some(t),
+            failure: None,
         }
     }
 

@@ -100,6 +100,11 @@ const MIGRATIONS: &[&str] = &[
         ok INTEGER NOT NULL,
         detail TEXT NOT NULL
     );",
+    // 5: why a copy failed, as a status (denied, full, misconfigured…), and for a retry whether it
+    // waits for the destination's settings to change (the digest they were refused with)
+    "ALTER TABLE copies ADD COLUMN failure TEXT;
+    ALTER TABLE retries ADD COLUMN failure TEXT;
+    ALTER TABLE retries ADD COLUMN waits_for TEXT;",
 ];
 
 /// Brings the database up to the current schema.

@@ -45,6 +45,21 @@ pub struct RetryRow {
     pub next_at: DateTime<Utc>,
     pub last_error: Option<String>,
     pub queued_at: DateTime<Utc>,
+    /// Why the last attempt failed, as a status word (`denied`, `misconfigured`, `passing`…).
+    pub failure: Option<String>,
+    /// Set when trying again cannot help until the destination's settings change: the digest of
+    /// the settings that were refused. The entry waits (and is a problem to fix) until they differ.
+    pub waits_for: Option<String>,
+}
+
+/// How a retry failed, as [`History::retry_failed`] records it.
+#[derive(Debug, Clone, Copy)]
+pub struct Failed<'a> {
+    pub error: &'a str,
+    /// The status word of the failure, when the destination gave one.
+    pub failure: Option<&'a str>,
+    /// The settings digest to wait for a change of (see [`RetryRow::waits_for`]).
+    pub waits_for: Option<&'a str>,
 }
 
 impl History {
@@ -290,8 +305,9 @@ impl History {
         self.with(move |conn| {
             conn.execute(
                 "INSERT OR IGNORE INTO retries
-                 (source_key, destination, hint, locator, attempts, next_at, last_error, queued_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                 (source_key, destination, hint, locator, attempts, next_at, last_error, queued_at,
+                  failure, waits_for)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 params![
                     row.source_key,
                     row.destination,
@@ -300,7 +316,9 @@ impl History {
                     row.attempts,
                     row.next_at.to_rfc3339(),
                     row.last_error,
-                    row.queued_at.to_rfc3339()
+                    row.queued_at.to_rfc3339(),
+                    row.failure,
+                    row.waits_for
                 ],
             )
             .map(drop)
@@ -315,7 +333,8 @@ impl History {
     pub async fn retries(&self) -> Result<Vec<RetryRow>, HistoryError> {
         self.with(|conn| {
             let mut st = conn.prepare(
-                "SELECT source_key, destination, hint, locator, attempts, next_at, last_error, queued_at
+                "SELECT source_key, destination, hint, locator, attempts, next_at, last_error, queued_at,
+                 failure, waits_for
                  FROM retries ORDER BY next_at, source_key, destination",
             )?;
             st.query_map([], |r| {
@@ -328,6 +347,8 @@ impl History {
                     next_at: parse_time(&r.get::<_, String>(5)?),
                     last_error: r.get(6)?,
                     queued_at: parse_time(&r.get::<_, String>(7)?),
+                    failure: r.get(8)?,
+                    waits_for: r.get(9)?,
                 })
             })?
             .collect()
@@ -344,18 +365,21 @@ impl History {
         source_key: &str,
         destination: &str,
         next_at: DateTime<Utc>,
-        error: &str,
+        failed: Failed<'_>,
     ) -> Result<(), HistoryError> {
-        let (k, d, e) = (
+        let (k, d, e, f, w) = (
             source_key.to_owned(),
             destination.to_owned(),
-            error.to_owned(),
+            failed.error.to_owned(),
+            failed.failure.map(str::to_owned),
+            failed.waits_for.map(str::to_owned),
         );
         self.with(move |conn| {
             conn.execute(
-                "UPDATE retries SET attempts = attempts + 1, next_at = ?3, last_error = ?4
+                "UPDATE retries SET attempts = attempts + 1, next_at = ?3, last_error = ?4,
+                 failure = ?5, waits_for = ?6
                  WHERE source_key = ?1 AND destination = ?2",
-                params![k, d, next_at.to_rfc3339(), e],
+                params![k, d, next_at.to_rfc3339(), e, f, w],
             )
             .map(drop)
         })
@@ -446,10 +470,17 @@ mod tests {
                 next_at: t,
                 last_error: Some("503".into()),
                 queued_at: t,
+                failure: Some("passing".into()),
+                waits_for: None,
             })
             .await
             .unwrap();
-            h.retry_failed("k", "b2", t + chrono::TimeDelta::hours(1), "timeout")
+            let failed = Failed {
+                error: "HTTP 403",
+                failure: Some("denied"),
+                waits_for: Some("settings-1"),
+            };
+            h.retry_failed("k", "b2", t + chrono::TimeDelta::hours(1), failed)
                 .await
                 .unwrap();
             h.set_value("schedule.backup", "x").await.unwrap();
@@ -466,7 +497,11 @@ mod tests {
         let r = h.retries().await.unwrap();
         assert_eq!(
             (r[0].attempts, r[0].last_error.as_deref()),
-            (2, Some("timeout"))
+            (2, Some("HTTP 403"))
+        );
+        assert_eq!(
+            (r[0].failure.as_deref(), r[0].waits_for.as_deref()),
+            (Some("denied"), Some("settings-1"))
         );
         assert_eq!(
             h.get_value("schedule.backup").await.unwrap().as_deref(),

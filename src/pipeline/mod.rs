@@ -3,11 +3,14 @@
 //! destination; then each copy is read back ([`verify`]) and only a verified copy gets its manifest.
 //! [`run`] ties a source, the pass and history together.
 
+pub mod commit;
+pub mod events;
 pub mod fanout;
 pub mod orphans;
-pub mod preflight;
+pub mod plan;
 pub mod progress;
 pub mod prune;
+pub mod record;
 pub mod retry;
 pub mod reverify;
 pub mod run;

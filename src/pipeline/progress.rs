@@ -3,6 +3,9 @@
 //! timeline of what happened when, which goes into history with the run. Readers take snapshots,
 //! with rates and estimates worked out against the `now` they pass in.
 
+use super::events::Event;
+pub use super::events::LaneState;
+use crate::clock::Clock;
 use crate::history::Moment;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -10,15 +13,23 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use tokio::sync::watch;
 
-/// Where a destination's copy stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LaneState {
-    Uploading,
-    Uploaded,
-    ReadingBack,
-    Verified,
-    Failed,
+/// The board and the clock, for stages that tell what happens as it happens.
+#[derive(Clone, Copy)]
+pub struct Teller<'a> {
+    pub progress: &'a Progress,
+    pub clock: &'a dyn Clock,
+}
+
+impl Teller<'_> {
+    /// Tells `event`, now.
+    pub fn tell(&self, event: &Event<'_>) {
+        self.progress.tell(self.clock.now(), event);
+    }
+
+    /// Now, by the run's clock.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
 }
 
 /// The counters one pass bumps.
@@ -198,6 +209,25 @@ impl Progress {
             }
             b.timeline.push(m);
         });
+    }
+
+    /// Puts what `event` says on the board, at `at`.
+    pub fn tell(&self, at: DateTime<Utc>, event: &Event<'_>) {
+        let said = event.said();
+        if let Some(step) = said.step {
+            self.step(step);
+        }
+        if let (Some(d), Some(state)) = (&said.destination, said.lane) {
+            self.lane(d, state);
+        }
+        if let Some((what, failed)) = said.line {
+            self.moment(Moment {
+                at,
+                what,
+                destination: said.destination,
+                failed,
+            });
+        }
     }
 
     /// The job moves to another step (a short phrase: "Home Assistant is making the backup").

@@ -1,13 +1,20 @@
 //! The retry queue: a destination that missed a backup the source delivered whole is owed that
-//! backup. The queue lives in history, so it survives restarts; each due entry is retried with
-//! growing delays for as long as the source still has the backup, and leaves the queue when the
+//! backup. The queue lives in history, so it survives restarts. An entry is retried with growing
+//! delays for as long as the source still has the backup, and leaves the queue when the
 //! destination holds a verified copy — or when the source says the backup is gone.
+//!
+//! A destination that refused its settings (credentials denied, a bucket that does not exist) is
+//! not retried blindly: its entry waits for the settings to change (their digest is kept), is
+//! reported as a problem that names what to fix, and is due at once when they do change.
+//!
+//! Every write to the queue is here; [`super::run::Runner::retry_due`] drives it.
 
-use super::run::{RunReport, RunRequest, Runner};
+use super::record::{CopyOutcome, RunReport};
 use crate::destinations::Destination;
-use crate::history::HistoryError;
-use crate::history::upkeep::RetryRow;
+use crate::history::upkeep::{Failed, RetryRow};
+use crate::history::{History, HistoryError};
 use crate::source::Pending;
+use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -19,107 +26,142 @@ pub fn delay(attempts: u32) -> chrono::TimeDelta {
     chrono::TimeDelta::from_std(d).unwrap_or(chrono::TimeDelta::hours(6))
 }
 
-impl Runner {
-    /// Retries every due entry of the queue, one run per backup (to the destinations it owes).
-    ///
-    /// # Errors
-    /// Only when history cannot be read or written.
-    pub async fn retry_due(&self) -> Result<Vec<RunReport>, HistoryError> {
-        let now = self.clock.now();
-        let mut by_backup: BTreeMap<String, Vec<RetryRow>> = BTreeMap::new();
-        for r in self.history.retries().await? {
-            if r.next_at <= now {
-                by_backup.entry(r.source_key.clone()).or_default().push(r);
-            }
-        }
-        let owed: Vec<Destination> = self
-            .destinations
-            .iter()
-            .filter(|d| {
-                by_backup
-                    .values()
-                    .flatten()
-                    .any(|r| r.destination == d.name)
+/// The settings digest an entry waits on, when `copy` failed in a way only new settings can fix.
+fn waits_for<'a>(copy: Option<&CopyOutcome>, d: Option<&'a Destination>) -> Option<&'a str> {
+    copy.filter(|c| c.needs_new_settings)
+        .and(d)
+        .map(|d| d.settings.as_str())
+}
+
+/// Files every copy of the run that failed, of a backup the source delivered whole, as owed.
+///
+/// # Errors
+/// [`HistoryError`] when the queue cannot be written.
+pub async fn owe(
+    history: &History,
+    destinations: &[Destination],
+    pending: &Pending,
+    failed: &[&CopyOutcome],
+    now: DateTime<Utc>,
+) -> Result<(), HistoryError> {
+    for c in failed {
+        let d = destinations.iter().find(|d| d.name == c.destination);
+        history
+            .queue_retry(RetryRow {
+                source_key: pending.key.clone(),
+                destination: c.destination.clone(),
+                hint: pending.hint.clone(),
+                locator: pending.locator.clone(),
+                attempts: 0,
+                next_at: now + delay(0),
+                last_error: c.error.clone(),
+                queued_at: now,
+                failure: c.failure.map(str::to_owned),
+                waits_for: waits_for(Some(c), d).map(str::to_owned),
             })
-            .cloned()
-            .collect();
-        self.sweep_orphans(&owed).await;
-        let mut reports = Vec::new();
-        for (key, rows) in by_backup {
-            let mut names = Vec::new();
-            for r in &rows {
-                if self.destinations.iter().any(|d| d.name == r.destination) {
-                    names.push(r.destination.clone());
-                } else {
-                    tracing::info!(
-                        "dropping the retry of {} to {}: no such destination any more",
-                        r.hint,
-                        r.destination
-                    );
-                    self.history.retry_done(&key, &r.destination).await?;
-                }
-            }
-            let Some(first) = rows.first() else { continue };
-            if names.is_empty() {
-                continue;
-            }
-            let pending = Pending {
-                key: key.clone(),
-                hint: first.hint.clone(),
-                locator: first.locator.clone(),
-                warnings: Vec::new(),
-                ha_key: None,
-            };
-            let opened = match self.source.open(&pending).await {
-                Err(e) if !e.is_retryable() => {
-                    tracing::warn!(
-                        "giving up on {} for {}: the source cannot give it any more ({e})",
-                        first.hint,
-                        names.join(", ")
-                    );
-                    for n in &names {
-                        self.history.retry_done(&key, n).await?;
-                    }
-                    continue;
-                }
-                other => other,
-            };
-            let request = RunRequest {
-                destinations: names.clone(),
-                ..RunRequest::new("retry")
-            };
-            self.progress.begin(
-                "retry",
-                self.clock.now(),
-                "Retrying destinations owed a backup",
-            );
-            self.observer.started(&request).await;
-            let report = self.run_opened(&request, &pending, opened, &[]).await?;
-            self.observer.finished(&report).await;
-            self.end_progress(std::slice::from_ref(&report));
-            let after = self.clock.now();
-            for r in rows.iter().filter(|r| names.contains(&r.destination)) {
-                let copy = report
-                    .copies
-                    .iter()
-                    .find(|c| c.destination == r.destination);
-                match copy {
-                    Some(c) if c.verified => self.history.retry_done(&key, &r.destination).await?,
-                    _ => {
-                        let why = copy
-                            .and_then(|c| c.error.clone())
-                            .or_else(|| report.error.clone())
-                            .unwrap_or_else(|| "no verified copy".into());
-                        self.history
-                            .retry_failed(&key, &r.destination, after + delay(r.attempts + 1), &why)
-                            .await?;
-                    }
-                }
-            }
-            reports.push(report);
-        }
-        Ok(reports)
+            .await?;
     }
+    Ok(())
+}
+
+/// Whether an entry is due: its time has come and it does not wait for settings that are still
+/// the refused ones; or it waited for new settings and they have changed.
+fn is_due(r: &RetryRow, d: &Destination, now: DateTime<Utc>) -> bool {
+    match &r.waits_for {
+        Some(refused) => *refused != d.settings,
+        None => r.next_at <= now,
+    }
+}
+
+/// The due entries, by backup; entries for destinations no longer configured leave the queue.
+///
+/// # Errors
+/// [`HistoryError`] when the queue cannot be read or written.
+pub async fn due(
+    history: &History,
+    destinations: &[Destination],
+    now: DateTime<Utc>,
+) -> Result<BTreeMap<String, Vec<RetryRow>>, HistoryError> {
+    let mut by_backup: BTreeMap<String, Vec<RetryRow>> = BTreeMap::new();
+    for r in history.retries().await? {
+        let Some(d) = destinations.iter().find(|d| d.name == r.destination) else {
+            tracing::info!(
+                "dropping the retry of {} to {}: no such destination any more",
+                r.hint,
+                r.destination
+            );
+            history.retry_done(&r.source_key, &r.destination).await?;
+            continue;
+        };
+        if is_due(&r, d, now) {
+            by_backup.entry(r.source_key.clone()).or_default().push(r);
+        }
+    }
+    Ok(by_backup)
+}
+
+/// The entries that wait for a destination's settings to change, with the settings still the
+/// refused ones: problems for a person to fix.
+///
+/// # Errors
+/// [`HistoryError`] when the queue cannot be read.
+pub async fn waiting_for_settings(
+    history: &History,
+    destinations: &[Destination],
+) -> Result<Vec<RetryRow>, HistoryError> {
+    Ok(history
+        .retries()
+        .await?
+        .into_iter()
+        .filter(|r| {
+            destinations
+                .iter()
+                .any(|d| d.name == r.destination && r.waits_for.as_deref() == Some(&d.settings))
+        })
+        .collect())
+}
+
+/// Takes the entries of `rows` out of the queue when the retry's report shows a verified copy,
+/// and otherwise records the failure and when to try next.
+///
+/// # Errors
+/// [`HistoryError`] when the queue cannot be written.
+pub async fn settle(
+    history: &History,
+    destinations: &[Destination],
+    rows: &[RetryRow],
+    report: &RunReport,
+    now: DateTime<Utc>,
+) -> Result<(), HistoryError> {
+    for r in rows {
+        let copy = report
+            .copies
+            .iter()
+            .find(|c| c.destination == r.destination);
+        if copy.is_some_and(|c| c.verified) {
+            history.retry_done(&r.source_key, &r.destination).await?;
+            continue;
+        }
+        let why = copy
+            .and_then(|c| c.error.clone())
+            .or_else(|| report.error.clone())
+            .unwrap_or_else(|| "no verified copy".into());
+        let d = destinations.iter().find(|d| d.name == r.destination);
+        let failed = Failed {
+            error: &why,
+            failure: copy.and_then(|c| c.failure),
+            waits_for: waits_for(copy, d),
+        };
+        history
+            .retry_failed(
+                &r.source_key,
+                &r.destination,
+                now + delay(r.attempts + 1),
+                failed,
+            )
+            .await?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -63,27 +63,7 @@ pub async fn reverify(
                 manifest::Listed::Unreadable { .. } => None,
             })
             .collect();
-        let present: HashSet<&str> = copies.iter().map(|m| m.copy_id.as_str()).collect();
-        for gone in history.expected_copies(&d.name).await? {
-            if present.contains(gone.as_str()) {
-                continue;
-            }
-            let error =
-                "vanished: the destination no longer lists it, and Lifeboat did not delete it";
-            history
-                .record_check(
-                    &d.name,
-                    &gone,
-                    check(clock, false, Some(error.into()), None),
-                )
-                .await?;
-            out.push(Checked {
-                destination: d.name.clone(),
-                copy_id: gone,
-                ok: false,
-                error: Some(error.into()),
-            });
-        }
+        out.extend(vanished(d, &copies, history, clock).await?);
         // Longest since its last good read first (a copy never re-read counts from its upload).
         let mut order: Vec<(chrono::DateTime<chrono::Utc>, &manifest::Manifest)> = copies
             .iter()
@@ -116,6 +96,37 @@ pub async fn reverify(
         for (_, m) in order.into_iter().take(take) {
             out.push(check_copy(d, m, history, clock, rate).await?);
         }
+    }
+    Ok(out)
+}
+
+/// Copies history says are on `d` that its listing no longer shows: each a failed check.
+async fn vanished(
+    d: &Destination,
+    copies: &[manifest::Manifest],
+    history: &History,
+    clock: &dyn Clock,
+) -> Result<Vec<Checked>, HistoryError> {
+    let mut out = Vec::new();
+    let present: HashSet<&str> = copies.iter().map(|m| m.copy_id.as_str()).collect();
+    for gone in history.expected_copies(&d.name).await? {
+        if present.contains(gone.as_str()) {
+            continue;
+        }
+        let error = "vanished: the destination no longer lists it, and Lifeboat did not delete it";
+        history
+            .record_check(
+                &d.name,
+                &gone,
+                check(clock, false, Some(error.into()), None),
+            )
+            .await?;
+        out.push(Checked {
+            destination: d.name.clone(),
+            copy_id: gone,
+            ok: false,
+            error: Some(error.into()),
+        });
     }
     Ok(out)
 }

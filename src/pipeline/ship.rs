@@ -72,18 +72,7 @@ pub async fn ship(
     counters: &Counters,
 ) -> Result<Shipped, ShipFailure> {
     let started = Instant::now();
-    let mut lanes = Vec::new();
-    let mut results = Vec::new();
-    for d in destinations {
-        let written = counters.written_to(&d.name);
-        match Lane::open(d.clone(), object.to_owned(), expected_size, written).await {
-            Ok(lane) => lanes.push(lane),
-            Err((destination, e)) => results.push(LaneResult {
-                destination,
-                result: Err(e),
-            }),
-        }
-    }
+    let (mut lanes, mut results) = open_lanes(destinations, object, expected_size, counters).await;
     let fail = |error: ShipError, lanes: Vec<LaneResult>| ShipFailure { error, lanes };
     if lanes.is_empty() {
         return Err(fail(ShipError::AllDestinationsFailed, results));
@@ -145,6 +134,28 @@ pub async fn ship(
         }
         Err(e) => Err(fail(e, results)),
     }
+}
+
+/// Opens a writer on every destination: the lanes that opened, and the failures of the others.
+async fn open_lanes(
+    destinations: &[Destination],
+    object: &str,
+    expected_size: Option<u64>,
+    counters: &Counters,
+) -> (Vec<Lane>, Vec<LaneResult>) {
+    let mut lanes = Vec::new();
+    let mut failed = Vec::new();
+    for d in destinations {
+        let written = counters.written_to(&d.name);
+        match Lane::open(d.clone(), object.to_owned(), expected_size, written).await {
+            Ok(lane) => lanes.push(lane),
+            Err((destination, e)) => failed.push(LaneResult {
+                destination,
+                result: Err(e),
+            }),
+        }
+    }
+    (lanes, failed)
 }
 
 /// The loop itself; returns (plain size, plain sha, stored size, stored sha).

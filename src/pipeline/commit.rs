@@ -1,0 +1,133 @@
+//! Commit: every uploaded copy is read back (all at once) against what was sent; only a copy that
+//! matches gets its manifest, written last, and from then on it exists. The data of a copy that
+//! does not match, or whose manifest cannot be written, is removed, so nothing is left looking
+//! like a copy.
+
+use super::events::Event;
+use super::fanout::LaneResult;
+use super::progress::Teller;
+use super::record::CopyOutcome;
+use super::ship::Shipped;
+use super::verify::read_back;
+use crate::config::EncryptionSpec;
+use crate::crypto::recipient_fingerprint;
+use crate::destinations::{Manifest, layout, manifest};
+use chrono::{DateTime, Utc};
+use tokio::time::Instant;
+
+/// What a copy is, beyond the pass: its id and object, and what it is locked with.
+pub struct CopyPlan<'a> {
+    pub copy_id: &'a str,
+    pub object: &'a str,
+    pub lock: &'a manifest::Encryption,
+    /// The fingerprint of the Home Assistant key the backup is protected with, if any.
+    pub ha_key: Option<&'a str>,
+}
+
+/// What a copy encrypted with `spec` says it is locked with: fingerprints, never keys.
+pub fn lock_of(spec: &EncryptionSpec) -> manifest::Encryption {
+    manifest::Encryption {
+        scheme: "age".into(),
+        recipients: spec.recipients.iter().map(recipient_fingerprint).collect(),
+        passphrase: spec.passphrase.is_some(),
+    }
+}
+
+/// The outcome of a lane whose upload did not commit.
+pub fn lane_failed(lane: &LaneResult, plan: &CopyPlan<'_>, fallback: &str) -> CopyOutcome {
+    let (error, kind) = match &lane.result {
+        Err(e) => (e.to_string(), Some(e.kind)),
+        Ok(_) => (fallback.to_owned(), None),
+    };
+    CopyOutcome::failed(&lane.destination, plan.copy_id, plan.object, error, kind)
+}
+
+/// Reads back every committed copy of the pass and writes the manifests of the good ones.
+pub async fn commit_all(
+    teller: Teller<'_>,
+    shipped: &Shipped,
+    plan: &CopyPlan<'_>,
+) -> Vec<CopyOutcome> {
+    let checks = shipped
+        .lanes
+        .iter()
+        .map(|lane| commit(teller, shipped, lane, plan));
+    futures::future::join_all(checks).await
+}
+
+/// Reads one copy back and, when it matches, writes its manifest.
+async fn commit(
+    teller: Teller<'_>,
+    shipped: &Shipped,
+    lane: &LaneResult,
+    plan: &CopyPlan<'_>,
+) -> CopyOutcome {
+    let Ok((bytes, upload)) = lane.result else {
+        return lane_failed(lane, plan, "");
+    };
+    let d = &lane.destination;
+    let destination = d.name.as_str();
+    let started = Instant::now();
+    teller.tell(&Event::ReadingBack { destination });
+    let read = read_back(d, plan.object, shipped.stored_size, &shipped.stored_sha256).await;
+    let took = started.elapsed();
+    let mut out = CopyOutcome::failed(d, plan.copy_id, plan.object, String::new(), None);
+    out.upload = Some(upload);
+    out.verify = Some(took);
+    if let Err(e) = read {
+        // The stored bytes are not the verified ones: never leave them looking like a copy.
+        let _ = d.store.delete(plan.object).await;
+        teller.tell(&Event::ReadBackFailed {
+            destination,
+            error: e.to_string(),
+        });
+        out.error = Some(e.to_string());
+        out.stored_size = Some(bytes);
+        return out;
+    }
+    let verified_at = teller.now();
+    let name = layout::manifest_object(plan.copy_id);
+    let m = manifest_of(shipped, plan, verified_at);
+    if let Err(e) = d.store.write_small(&name, m.to_json()).await {
+        let _ = d.store.delete(plan.object).await;
+        teller.tell(&Event::ManifestFailed {
+            destination,
+            error: e.to_string(),
+        });
+        out.error = Some(format!("writing the manifest failed: {e}"));
+        out.failure = Some(e.kind.as_str());
+        out.needs_new_settings = e.kind.needs_new_settings();
+        return out;
+    }
+    teller.tell(&Event::Verified { destination, took });
+    out.error = None;
+    out.manifest = Some(name);
+    out.verified = true;
+    out.stored_size = Some(shipped.stored_size);
+    out.stored_sha256 = Some(shipped.stored_sha256.clone());
+    out.verified_at = Some(verified_at);
+    out
+}
+
+/// The manifest of a verified copy.
+fn manifest_of(shipped: &Shipped, plan: &CopyPlan<'_>, verified: DateTime<Utc>) -> Manifest {
+    Manifest {
+        format: manifest::FORMAT,
+        copy_id: plan.copy_id.to_owned(),
+        object: plan.object.to_owned(),
+        created: verified,
+        lifeboat_version: crate::VERSION.to_owned(),
+        backup: shipped.inspection.backup.clone(),
+        plain: manifest::Digest {
+            size: shipped.inspection.size,
+            sha256: shipped.plain_sha256.clone(),
+        },
+        stored: manifest::Digest {
+            size: shipped.stored_size,
+            sha256: shipped.stored_sha256.clone(),
+        },
+        encryption: plan.lock.clone(),
+        ha_key_fingerprint: plan.ha_key.map(str::to_owned),
+        verified,
+    }
+}

@@ -298,6 +298,7 @@ impl Summary {
             .collect();
         damaged.sort();
         problems.extend(damaged);
+        problems.extend(settings_to_fix(history, watch).await?);
         let kit = match watch.kit_every {
             Some(every) => Some(history.kit_due(every).await?),
             None => None,
@@ -409,4 +410,29 @@ impl RunObserver for HaReporter {
         self.running.store(false, Ordering::SeqCst);
         self.publish().await;
     }
+}
+/// Destinations that refused their settings: retrying cannot help until a person fixes them, so
+/// each is a problem that says so (one line per destination, the newest reason).
+async fn settings_to_fix(history: &History, watch: &Watch) -> Result<Vec<String>, HistoryError> {
+    let mut seen = std::collections::BTreeMap::new();
+    for r in history.retries().await? {
+        if r.waits_for.is_some() && watch.destinations.contains(&r.destination) {
+            seen.insert(r.destination.clone(), r);
+        }
+    }
+    Ok(seen
+        .into_values()
+        .map(|r| {
+            let why = match r.failure.as_deref() {
+                Some("denied") => "refused the credentials",
+                _ => "cannot work with its settings",
+            };
+            format!(
+                "fix settings: {} {why} ({}); correct them in Lifeboat's options — it is not \
+                 retried until they change, then at once",
+                r.destination,
+                r.last_error.as_deref().unwrap_or("no reason given")
+            )
+        })
+        .collect())
 }

@@ -407,3 +407,92 @@ fn a_full_data_folder_is_said_plainly_loses_nothing_and_the_next_run_recovers() 
     stored.sort();
     assert_eq!(stored.len(), 2, "{stored:?}");
 }
+
+/// A destination that refuses its credentials is not retried with backoff forever: its debt waits
+/// for the settings to change, Home Assistant and the dashboard are told what to fix, and once the
+/// options carry the right secret the retry runs at once and the copy lands.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_credential_is_asked_to_be_fixed_not_retried_forever() {
+    let (src, bytes) = source_of(2);
+    let (out, data) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let k = kit();
+    let prefix = unique("denied");
+    let wrong = s3_spec_with(
+        "s3",
+        &prefix,
+        &env_or_die("LIFEBOAT_TEST_S3"),
+        "not-the-secret",
+    );
+    let specs = [local_spec("nas", out.path()), wrong];
+    let (r, clock) = clocked(src.path(), &specs, &k, data.path());
+    let report = r.run("test", false).await.unwrap().remove(0);
+    assert_eq!(report.status, RunStatus::Partial);
+    let s3 = report
+        .copies
+        .iter()
+        .find(|c| c.destination == "s3")
+        .unwrap();
+    assert_eq!(s3.failure, Some("denied"), "{s3:?}");
+    let row = &r.history.retries().await.unwrap()[0];
+    assert_eq!(row.failure.as_deref(), Some("denied"));
+    assert_eq!(
+        row.waits_for.as_deref(),
+        Some(r.destinations[1].settings.as_str())
+    );
+
+    // Days pass: with the same settings nothing is retried, however long the wait.
+    for days in [1, 3, 30] {
+        clock.set(clock.now() + chrono::TimeDelta::days(days));
+        assert!(
+            r.retry_due().await.unwrap().is_empty(),
+            "retried after {days} days"
+        );
+    }
+    // Home Assistant's problem sensor (and the dashboard, from the same summary) says what to fix.
+    let watch = lifeboat::report::Watch {
+        destinations: vec!["nas".into(), "s3".into()],
+        stale_after: std::time::Duration::from_secs(3650 * 86_400),
+        kit_every: None,
+        clock: clock.clone(),
+    };
+    let summary = lifeboat::report::Summary::load(&r.history, false, &watch)
+        .await
+        .unwrap();
+    let fix = summary
+        .problems
+        .iter()
+        .find(|p| p.starts_with("fix settings: s3 refused the credentials"))
+        .unwrap_or_else(|| panic!("{:?}", summary.problems));
+    assert!(!fix.contains("not-the-secret"), "{fix}");
+
+    // The options change (the add-on restarts with them): the retry is due at once and lands.
+    let (mut fixed, _) = clocked(
+        src.path(),
+        &[local_spec("nas", out.path()), s3_spec("s3", &prefix)],
+        &k,
+        data.path(),
+    );
+    fixed.clock = clock.clone();
+    let retried = fixed.retry_due().await.unwrap();
+    assert_eq!(retried.len(), 1);
+    assert!(retried[0].copies[0].verified, "{:?}", retried[0].copies);
+    assert!(fixed.history.retries().await.unwrap().is_empty());
+    let landed = decrypt(
+        &fixed.destinations[1],
+        &retried[0].copies[0].object,
+        &k.identity,
+    )
+    .await;
+    assert_eq!(landed, bytes);
+    let summary = lifeboat::report::Summary::load(&fixed.history, false, &watch)
+        .await
+        .unwrap();
+    assert!(
+        !summary
+            .problems
+            .iter()
+            .any(|p| p.starts_with("fix settings")),
+        "{:?}",
+        summary.problems
+    );
+}

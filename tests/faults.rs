@@ -496,3 +496,34 @@ async fn a_refused_credential_is_asked_to_be_fixed_not_retried_forever() {
         summary.problems
     );
 }
+
+/// A connection that drops under a small request (reading a manifest, listing, deleting) costs
+/// nothing on SFTP and SMB: the stores' shared frame makes a new connection and tries again, so
+/// one reset does not fail a manifest read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_connection_under_a_small_request_is_tried_again_on_sftp_and_smb() {
+    let (sftp_proxy, sftp) = behind_proxy(sftp_spec("sftp", sftp_password(), None)).await;
+    let (smb_proxy, smb) =
+        behind_proxy(smb_spec("smb", &env_or_die("LIFEBOAT_TEST_SMB_PASSWORD"))).await;
+    for (proxy, spec) in [(&sftp_proxy, sftp), (&smb_proxy, smb)] {
+        let d = lifeboat::destinations::open(&spec).unwrap();
+        let name = format!("{}.json", unique("small"));
+        d.store.write_small(&name, b"{}".to_vec()).await.unwrap();
+        for step in ["read", "list", "delete"] {
+            let hits = proxy.hits();
+            // The next bytes of the request reset the connection it goes out on.
+            proxy.after(1, Fault::Reset);
+            match step {
+                "read" => assert_eq!(d.store.read_small(&name, 1024).await.unwrap(), b"{}"),
+                "list" => assert!(d.store.list().await.unwrap().contains(&name), "{}", d.name),
+                _ => d.store.delete(&name).await.unwrap(),
+            }
+            assert!(
+                proxy.hits() > hits,
+                "{} {step}: the reset never happened",
+                d.name
+            );
+        }
+        assert!(!d.store.list().await.unwrap().contains(&name), "{}", d.name);
+    }
+}

@@ -6,9 +6,7 @@
 use super::folder::FolderStore;
 use super::kind::Kind;
 use super::opendal_store::layered;
-use super::sftp::SftpStore;
-use super::smb::SmbStore;
-use super::webdav::{WebdavSettings, WebdavStore};
+use super::webdav::WebdavSettings;
 use super::{Destination, Patience, Store, StoreError, StoreErrorKind, pinned_tls, webdav};
 use crate::config::{AzureCredential, DestinationKind, DestinationSpec};
 use opendal::Operator;
@@ -95,7 +93,7 @@ pub fn open_with(spec: &DestinationSpec, patience: Patience) -> Result<Destinati
                 .map(pinned_tls::config)
                 .transpose()
                 .map_err(|e| StoreError::new(StoreErrorKind::Config, e.to_string()))?;
-            Arc::new(WebdavStore::new(WebdavSettings {
+            Arc::new(webdav::store(WebdavSettings {
                 url: url.clone(),
                 username: username.clone(),
                 password: password.clone(),
@@ -104,8 +102,8 @@ pub fn open_with(spec: &DestinationSpec, patience: Patience) -> Result<Destinati
                 silence: patience.silence,
             }))
         }
-        DestinationKind::Sftp(sftp) => Arc::new(SftpStore::new(sftp.clone(), patience.silence)),
-        DestinationKind::Smb(smb) => Arc::new(SmbStore::new(smb.clone(), patience.silence)),
+        DestinationKind::Sftp(sftp) => Arc::new(super::sftp::store(sftp.clone(), patience.silence)),
+        DestinationKind::Smb(smb) => Arc::new(super::smb::store(smb.clone(), patience.silence)),
     };
     Ok(Destination {
         name: spec.name.clone(),

@@ -20,6 +20,7 @@ pub mod opendal_store;
 pub mod pinned_tls;
 pub mod sftp;
 pub mod smb;
+pub mod staged;
 pub mod webdav;
 
 use async_trait::async_trait;
@@ -177,6 +178,15 @@ impl StoreError {
     /// A passing failure: the service could not be reached or broke off; trying again may help.
     pub fn unavailable(message: impl Into<String>) -> Self {
         Self::full_or(StoreErrorKind::Unavailable, true, message.into())
+    }
+
+    /// No room left: worth trying again once room is made.
+    pub fn full(message: impl Into<String>) -> Self {
+        Self {
+            kind: StoreErrorKind::Full,
+            retryable: true,
+            message: message.into(),
+        }
     }
 
     /// Whether trying again later may succeed.

@@ -6,11 +6,12 @@
 //!   Lifeboat's data folder (the log and the panel show it); from then on a different key is
 //!   refused, which is what a man in the middle looks like.
 //! - Uploads stream into a hidden temporary file, are flushed to the server's disk (`fsync`, when
-//!   the server offers it) and renamed into place.
+//!   the server offers it) and renamed into place, on the frame every file-like store shares
+//!   ([`super::staged`]), which also tries a dropped small request again.
 //! - One SSH connection is kept and shared; a broken one is replaced at the next request.
 
-use super::layout::{self, partial_name};
-use super::{ObjectWriter, Store, StoreError, StoreErrorKind};
+use super::staged::{Remote, RemoteFile, Small, Staged, Written};
+use super::{StoreError, StoreErrorKind};
 use crate::config::{SftpAuth, SftpSpec};
 use crate::secret::Secret;
 use async_trait::async_trait;
@@ -173,35 +174,26 @@ struct Conn {
 }
 
 /// An SFTP folder as a store.
-pub struct SftpStore {
-    /// Shared with the store's writers, which rename through it.
-    inner: Arc<Inner>,
-}
-
-struct Inner {
+pub struct Sftp {
     settings: SftpSpec,
     /// How long a request may go unanswered.
     silence: Duration,
     conn: tokio::sync::Mutex<Option<Arc<Conn>>>,
-    root_ready: tokio::sync::OnceCell<()>,
 }
 
-impl SftpStore {
-    /// A store for `settings` that gives up on a server silent for `silence`. Nothing is
-    /// contacted yet.
-    pub fn new(settings: SftpSpec, silence: Duration) -> Self {
-        Self {
-            inner: Arc::new(Inner {
-                settings,
-                silence,
-                conn: tokio::sync::Mutex::new(None),
-                root_ready: tokio::sync::OnceCell::new(),
-            }),
-        }
-    }
+/// The store for `settings`, giving up on a server silent for `silence`. Nothing is contacted yet.
+pub fn store(settings: SftpSpec, silence: Duration) -> Staged<Sftp> {
+    Staged::new(
+        Sftp {
+            settings,
+            silence,
+            conn: tokio::sync::Mutex::new(None),
+        },
+        Small::patient(silence),
+    )
 }
 
-impl Inner {
+impl Sftp {
     fn endpoint(&self) -> String {
         format!("{}:{}", self.settings.host, self.settings.port)
     }
@@ -343,51 +335,44 @@ impl Inner {
         }
     }
 
-    /// Creates the destination folder and its parents once.
-    async fn ensure_root(&self) -> Result<(), StoreError> {
-        self.root_ready
-            .get_or_try_init(|| async {
-                let root = self.settings.path.trim_end_matches('/');
-                let mut at = String::new();
-                for part in root.split('/') {
-                    if part.is_empty() {
-                        at.push('/');
-                        continue;
+    /// Creates the destination folder and its parents.
+    async fn make_root(&self) -> Result<(), StoreError> {
+        let root = self.settings.path.trim_end_matches('/');
+        let mut at = String::new();
+        for part in root.split('/') {
+            if part.is_empty() {
+                at.push('/');
+                continue;
+            }
+            at.push_str(part);
+            let dir = at.clone();
+            let exists = self
+                .with(&format!("looking at {dir}"), |c| async move {
+                    match c.sftp.metadata(dir).await {
+                        Ok(m) => Ok(m.is_dir()),
+                        Err(SftpError::Status(s)) if s.status_code == StatusCode::NoSuchFile => {
+                            Ok(false)
+                        }
+                        Err(e) => Err(e),
                     }
-                    at.push_str(part);
-                    let dir = at.clone();
-                    let exists = self
-                        .with(&format!("looking at {dir}"), |c| async move {
-                            match c.sftp.metadata(dir).await {
-                                Ok(m) => Ok(m.is_dir()),
-                                Err(SftpError::Status(s))
-                                    if s.status_code == StatusCode::NoSuchFile =>
-                                {
-                                    Ok(false)
-                                }
-                                Err(e) => Err(e),
-                            }
-                        })
-                        .await?;
-                    if !exists {
-                        let dir = at.clone();
-                        self.with(&format!("creating the folder {dir}"), |c| async move {
-                            c.sftp.create_dir(dir).await
-                        })
-                        .await?;
-                    }
-                    at.push('/');
-                }
-                Ok(())
-            })
-            .await
-            .copied()
+                })
+                .await?;
+            if !exists {
+                let dir = at.clone();
+                self.with(&format!("creating the folder {dir}"), |c| async move {
+                    c.sftp.create_dir(dir).await
+                })
+                .await?;
+            }
+            at.push('/');
+        }
+        Ok(())
     }
 
     /// Renames `from` onto `to`, replacing it. SFTP's own rename refuses an existing target with
     /// a generic failure; only then is the target removed and the rename tried again, so a
     /// failure of any other kind never costs the object already there.
-    async fn rename(&self, from: &str, to: &str) -> Result<(), StoreError> {
+    async fn rename_path(&self, from: &str, to: &str) -> Result<(), StoreError> {
         let what = format!("moving {to} into place");
         let (f, t) = (from.to_owned(), to.to_owned());
         let Err(first) = self
@@ -412,15 +397,10 @@ impl Inner {
 
     async fn delete_path(&self, path: &str) -> Result<(), StoreError> {
         let p = path.to_owned();
-        match self
-            .with(&format!("deleting {path}"), |c| async move {
-                c.sftp.remove_file(p).await
-            })
-            .await
-        {
-            Err(e) if e.kind == StoreErrorKind::NotFound => Ok(()),
-            other => other,
-        }
+        self.with(&format!("deleting {path}"), |c| async move {
+            c.sftp.remove_file(p).await
+        })
+        .await
     }
 
     async fn size(&self, path: &str) -> Result<u64, StoreError> {
@@ -434,7 +414,7 @@ impl Inner {
     }
 
     /// Creates a file, keeping the connection it lives on.
-    async fn create(&self, path: &str) -> Result<(Arc<Conn>, File), StoreError> {
+    async fn create_file(&self, path: &str) -> Result<(Arc<Conn>, File), StoreError> {
         let p = path.to_owned();
         self.with(&format!("creating {path}"), |c| async move {
             let f = c.sftp.create(p).await?;
@@ -444,7 +424,7 @@ impl Inner {
     }
 
     /// Opens a file for reading, keeping the connection it lives on.
-    async fn open(&self, path: &str) -> Result<SftpReader, StoreError> {
+    async fn open_file(&self, path: &str) -> Result<SftpReader, StoreError> {
         let p = self.path(path);
         self.with(&format!("reading {path}"), |c| async move {
             let file = c.sftp.open(p).await?;
@@ -477,6 +457,10 @@ fn sftp_error(what: &str, e: SftpError) -> StoreError {
             "{what}: the connection to the SFTP server broke off ({text})"
         )),
         SftpError::IO(_) | SftpError::Timeout => StoreError::unavailable(format!("{what}: {e}")),
+        // The client says a dropped session in other variants too ("sender dropped").
+        _ if broke_off(&e.to_string()) => StoreError::unavailable(format!(
+            "{what}: the connection to the SFTP server broke off ({e})"
+        )),
         _ => StoreError::new(StoreErrorKind::Other, format!("{what}: {e}")),
     }
 }
@@ -505,44 +489,33 @@ fn io_error(what: &str, e: &std::io::Error) -> StoreError {
 }
 
 /// A file being uploaded; it keeps its connection alive.
-struct SftpWriter {
-    store: Arc<Inner>,
+struct SftpFile {
     _conn: Arc<Conn>,
-    file: Option<File>,
-    temp: String,
-    real: String,
+    file: File,
+    what: String,
 }
 
 #[async_trait]
-impl ObjectWriter for SftpWriter {
+impl RemoteFile for SftpFile {
     async fn write(&mut self, chunk: Bytes) -> Result<(), StoreError> {
-        let Some(f) = self.file.as_mut() else {
-            return Err(StoreError::new(StoreErrorKind::Other, "the upload ended"));
-        };
-        f.write_all(&chunk)
+        self.file
+            .write_all(&chunk)
             .await
-            .map_err(|e| io_error(&format!("uploading {}", self.real), &e))
+            .map_err(|e| io_error(&self.what, &e))
     }
 
-    async fn finish(mut self: Box<Self>) -> Result<(), StoreError> {
-        let Some(mut f) = self.file.take() else {
-            return Err(StoreError::new(StoreErrorKind::Other, "the upload ended"));
-        };
-        let what = format!("uploading {}", self.real);
-        f.flush().await.map_err(|e| io_error(&what, &e))?;
+    async fn close(mut self: Box<Self>) -> Result<(), StoreError> {
+        let what = &self.what;
+        self.file.flush().await.map_err(|e| io_error(what, &e))?;
         // On the server's disk before it gets its name; servers without fsync@openssh.com
         // answer that they do not support it, which is not a failure of the upload.
-        if let Err(e) = f.sync_all().await {
+        if let Err(e) = self.file.sync_all().await {
             tracing::debug!("{what}: the server cannot fsync ({e})");
         }
-        f.shutdown().await.map_err(|e| io_error(&what, &e))?;
-        self.store.rename(&self.temp, &self.real).await
+        self.file.shutdown().await.map_err(|e| io_error(what, &e))
     }
 
-    async fn abort(mut self: Box<Self>) -> Result<(), StoreError> {
-        drop(self.file.take());
-        self.store.delete_path(&self.temp).await
-    }
+    async fn discard(self: Box<Self>) {}
 }
 
 /// A file being read; it keeps its connection alive.
@@ -562,96 +535,71 @@ impl AsyncRead for SftpReader {
 }
 
 #[async_trait]
-impl Store for SftpStore {
+impl Remote for Sftp {
     fn trust(&self) -> Option<String> {
-        Some(HostKeyTrust::of(&self.inner.settings).describe())
+        Some(HostKeyTrust::of(&self.settings).describe())
     }
 
-    async fn writer(
-        &self,
-        path: &str,
-        _size_hint: Option<u64>,
-    ) -> Result<Box<dyn ObjectWriter>, StoreError> {
-        let s = &self.inner;
-        s.ensure_root().await?;
-        let temp = s.path(&partial_name(path));
-        let (conn, file) = s.create(&temp).await?;
-        Ok(Box::new(SftpWriter {
-            store: Arc::clone(s),
+    async fn make_folder(&self) -> Result<(), StoreError> {
+        self.make_root().await
+    }
+
+    async fn create(&self, name: &str) -> Result<Box<dyn RemoteFile>, StoreError> {
+        let (conn, file) = self.create_file(&self.path(name)).await?;
+        Ok(Box::new(SftpFile {
             _conn: conn,
-            file: Some(file),
-            temp,
-            real: s.path(path),
+            file,
+            what: format!("uploading {}", self.path(name)),
         }))
     }
 
-    async fn reader(&self, path: &str) -> Result<Box<dyn AsyncRead + Send + Unpin>, StoreError> {
-        Ok(Box::new(self.inner.open(path).await?))
+    async fn put(&self, name: &str, data: Bytes) -> Result<(), StoreError> {
+        let mut file = self.create(name).await?;
+        file.write(data).await?;
+        file.close().await
     }
 
-    async fn read_small(&self, path: &str, limit: u64) -> Result<Vec<u8>, StoreError> {
-        let s = &self.inner;
-        let full = s.path(path);
-        let len = s.size(&full).await?;
-        if len > limit {
-            return Err(StoreError::new(
-                StoreErrorKind::Other,
-                format!("{path} is {len} bytes, more than the {limit} expected"),
-            ));
-        }
-        s.with(&format!("reading {path}"), |c| async move {
-            c.sftp.read(full).await
-        })
-        .await
+    async fn rename(&self, from: &str, to: &str, _: Written) -> Result<(), StoreError> {
+        self.rename_path(&self.path(from), &self.path(to)).await
     }
 
-    async fn write_small(&self, path: &str, data: Vec<u8>) -> Result<(), StoreError> {
-        let s = &self.inner;
-        s.ensure_root().await?;
-        let temp = s.path(&partial_name(path));
-        let (_conn, mut file) = s.create(&temp).await?;
-        let what = format!("uploading {path}");
-        file.write_all(&data)
-            .await
-            .map_err(|e| io_error(&what, &e))?;
-        file.shutdown().await.map_err(|e| io_error(&what, &e))?;
-        s.rename(&temp, &s.path(path)).await
+    async fn remove(&self, name: &str) -> Result<(), StoreError> {
+        self.delete_path(&self.path(name)).await
     }
 
-    async fn list(&self) -> Result<Vec<String>, StoreError> {
-        Ok(layout::only(self.inner.files().await?, false))
-    }
-
-    async fn unfinished(&self) -> Result<Vec<String>, StoreError> {
-        Ok(layout::only(self.inner.files().await?, true))
-    }
-
-    async fn delete(&self, path: &str) -> Result<(), StoreError> {
-        let s = &self.inner;
-        s.delete_path(&s.path(path)).await
-    }
-}
-
-impl Inner {
-    /// Names of the files in the folder, uploads in progress among them.
-    async fn files(&self) -> Result<Vec<String>, StoreError> {
+    async fn names(&self) -> Result<Vec<String>, StoreError> {
         let root = match self.settings.path.trim_end_matches('/') {
             "" => ".".to_owned(),
             r => r.to_owned(),
         };
-        let listed = self
+        let entries = self
             .with(&format!("listing {root}"), |c| async move {
                 c.sftp.read_dir(root).await
             })
-            .await;
-        match listed {
-            Ok(entries) => Ok(entries
-                .filter(|e| e.file_type().is_file())
-                .map(|e| e.file_name())
-                .collect()),
-            Err(e) if e.kind == StoreErrorKind::NotFound => Ok(Vec::new()),
-            Err(e) => Err(e),
+            .await?;
+        Ok(entries
+            .filter(|e| e.file_type().is_file())
+            .map(|e| e.file_name())
+            .collect())
+    }
+
+    async fn open(&self, name: &str) -> Result<Box<dyn AsyncRead + Send + Unpin>, StoreError> {
+        Ok(Box::new(self.open_file(name).await?))
+    }
+
+    async fn read(&self, name: &str, limit: u64) -> Result<Vec<u8>, StoreError> {
+        let full = self.path(name);
+        let len = self.size(&full).await?;
+        if len > limit {
+            return Err(StoreError::new(
+                StoreErrorKind::Other,
+                format!("{name} is {len} bytes, more than the {limit} expected"),
+            ));
         }
+        self.with(&format!("reading {name}"), |c| async move {
+            c.sftp.read(full).await
+        })
+        .await
     }
 }
 

@@ -3,19 +3,19 @@
 //!
 //! - Uploads stream (pipelined WRITEs, a bounded window) into a hidden temporary file in the
 //!   destination folder, are flushed to the server's disk and renamed over the real name in one
-//!   step, so a copy is never half there under its own name.
+//!   step, so a copy is never half there under its own name — on the frame every file-like store
+//!   shares ([`super::staged`]), which also tries a dropped small request again.
 //! - One signed-in session is kept and shared; a broken one is replaced at the next request.
 //!   Writers and readers hold their own handle on that session, so they never block the rest.
 //! - A wrong password is a permanent refusal (SMB servers lock accounts that keep guessing), and a
 //!   server that quietly answers a named account with a guest session is refused too.
 
-use super::layout::{self, partial_name};
-use super::{ObjectWriter, Store, StoreError, StoreErrorKind};
+use super::staged::{Remote, RemoteFile, Small, Staged, Written};
+use super::{StoreError, StoreErrorKind};
 use crate::config::SmbSpec;
 use async_trait::async_trait;
 use bytes::Bytes;
 use smb2::{ClientConfig, ErrorKind, RenameOptions, SmbClient, Tree};
-use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::AsyncRead;
 
@@ -40,33 +40,24 @@ struct Session {
     tree: Tree,
 }
 
-/// An SMB share folder as a store.
-pub struct SmbStore {
-    /// Shared with the store's writers, which rename through it.
-    inner: Arc<Inner>,
-}
-
-struct Inner {
+/// An SMB share folder, as the store frame's [`Remote`].
+pub struct Smb {
     settings: SmbSpec,
     /// How long a request may go unanswered (a NAS may first spin up a sleeping disk).
     silence: Duration,
     session: tokio::sync::Mutex<Option<Session>>,
-    root_ready: tokio::sync::OnceCell<()>,
 }
 
-impl SmbStore {
-    /// A store for `settings` that gives up on a server silent for `silence`. Nothing is
-    /// contacted yet.
-    pub fn new(settings: SmbSpec, silence: Duration) -> Self {
-        Self {
-            inner: Arc::new(Inner {
-                settings,
-                silence,
-                session: tokio::sync::Mutex::new(None),
-                root_ready: tokio::sync::OnceCell::new(),
-            }),
-        }
-    }
+/// The store for `settings`, giving up on a server silent for `silence`. Nothing is contacted yet.
+pub fn store(settings: SmbSpec, silence: Duration) -> Staged<Smb> {
+    Staged::new(
+        Smb {
+            settings,
+            silence,
+            session: tokio::sync::Mutex::new(None),
+        },
+        Small::patient(silence),
+    )
 }
 
 /// An operation on the shared session: it gets the client and the share for its duration.
@@ -79,7 +70,7 @@ type Op<'a, T> = Box<
         + 'a,
 >;
 
-impl Inner {
+impl Smb {
     async fn connect(&self) -> Result<Session, StoreError> {
         let s = &self.settings;
         let endpoint = endpoint(s);
@@ -140,79 +131,152 @@ impl Inner {
         }
     }
 
-    /// Classifies an SMB failure, saying what to fix where the user can.
     fn classify(&self, what: &str, e: &smb2::Error) -> StoreError {
-        let s = &self.settings;
-        match e.kind() {
-            ErrorKind::AuthRequired | ErrorKind::GuestSessionRefused => StoreError::new(
-                StoreErrorKind::Denied,
-                format!(
-                    "{what}: {} refused the sign-in of {:?}: check the user name, the password \
+        classify(&self.settings, what, e)
+    }
+}
+
+/// Classifies an SMB failure, saying what to fix where the user can.
+fn classify(s: &SmbSpec, what: &str, e: &smb2::Error) -> StoreError {
+    match e.kind() {
+        ErrorKind::AuthRequired | ErrorKind::GuestSessionRefused => StoreError::new(
+            StoreErrorKind::Denied,
+            format!(
+                "{what}: {} refused the sign-in of {:?}: check the user name, the password \
                      and the domain",
-                    s.host, s.username
-                ),
+                s.host, s.username
             ),
-            ErrorKind::AccessDenied | ErrorKind::SigningRequired => StoreError::new(
-                StoreErrorKind::Denied,
-                format!(
-                    "{what}: the account {:?} lacks permission ({e})",
-                    s.username
-                ),
+        ),
+        ErrorKind::AccessDenied | ErrorKind::SigningRequired => StoreError::new(
+            StoreErrorKind::Denied,
+            format!(
+                "{what}: the account {:?} lacks permission ({e})",
+                s.username
             ),
-            ErrorKind::NotFound => {
-                StoreError::new(StoreErrorKind::NotFound, format!("{what}: not found"))
-            }
-            ErrorKind::DiskFull => StoreError::new(
-                StoreErrorKind::Other,
-                format!("{what}: the share is full: free space on the NAS or keep fewer copies"),
-            ),
-            ErrorKind::InvalidName => StoreError::new(
-                StoreErrorKind::Config,
-                format!("{what}: the server cannot store this name ({e})"),
-            ),
-            ErrorKind::ConnectionLost
-            | ErrorKind::TimedOut
-            | ErrorKind::SessionExpired
-            | ErrorKind::Io
-            | ErrorKind::SharingViolation => StoreError::unavailable(format!("{what}: {e}")),
-            _ if e.is_retryable() => StoreError::unavailable(format!("{what}: {e}")),
-            _ => StoreError::new(StoreErrorKind::Other, format!("{what}: {e}")),
+        ),
+        ErrorKind::NotFound => {
+            StoreError::new(StoreErrorKind::NotFound, format!("{what}: not found"))
         }
+        ErrorKind::DiskFull => StoreError::full(format!(
+            "{what}: the share is full: free space on the NAS or keep fewer copies"
+        )),
+        ErrorKind::InvalidName => StoreError::new(
+            StoreErrorKind::Config,
+            format!("{what}: the server cannot store this name ({e})"),
+        ),
+        ErrorKind::ConnectionLost
+        | ErrorKind::TimedOut
+        | ErrorKind::SessionExpired
+        | ErrorKind::Io
+        | ErrorKind::SharingViolation => StoreError::unavailable(format!("{what}: {e}")),
+        _ if e.is_retryable() => StoreError::unavailable(format!("{what}: {e}")),
+        _ => StoreError::new(StoreErrorKind::Other, format!("{what}: {e}")),
     }
+}
 
-    /// Creates the destination folder and its parents once.
-    async fn ensure_root(&self) -> Result<(), StoreError> {
-        self.root_ready
-            .get_or_try_init(|| async {
-                let mut at = String::new();
-                for part in self.settings.path.split('/').filter(|p| !p.is_empty()) {
-                    if !at.is_empty() {
-                        at.push('/');
-                    }
-                    at.push_str(part);
-                    let dir = at.clone();
-                    self.with(
-                        &format!("creating the folder {dir}"),
-                        Box::new(move |c, t| {
-                            Box::pin(async move {
-                                match c.create_directory(t, &dir).await {
-                                    Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(()),
-                                    other => other,
-                                }
-                            })
-                        }),
-                    )
-                    .await?;
-                }
-                Ok(())
-            })
+impl Smb {
+    /// Creates the destination folder and its parents.
+    async fn make_root(&self) -> Result<(), StoreError> {
+        let mut at = String::new();
+        for part in self.settings.path.split('/').filter(|p| !p.is_empty()) {
+            if !at.is_empty() {
+                at.push('/');
+            }
+            at.push_str(part);
+            let dir = at.clone();
+            self.with(
+                &format!("creating the folder {dir}"),
+                Box::new(move |c, t| {
+                    Box::pin(async move {
+                        match c.create_directory(t, &dir).await {
+                            Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(()),
+                            other => other,
+                        }
+                    })
+                }),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+/// A file being uploaded on its own handle.
+struct SmbFile {
+    file: smb2::FileWriter,
+    what: String,
+    /// For classifying its failures.
+    settings: SmbSpec,
+}
+
+#[async_trait]
+impl RemoteFile for SmbFile {
+    async fn write(&mut self, chunk: Bytes) -> Result<(), StoreError> {
+        self.file
+            .write_chunk(&chunk)
             .await
-            .copied()
+            .map_err(|e| classify(&self.settings, &self.what, &e))
     }
 
-    /// Renames `from` over `to` in one step.
-    async fn rename(&self, from: &str, to: &str) -> Result<(), StoreError> {
-        let (f, t) = (from.to_owned(), to.to_owned());
+    async fn close(self: Box<Self>) -> Result<(), StoreError> {
+        // `finish` flushes to the server's disk before it closes the handle.
+        let Self {
+            file,
+            what,
+            settings,
+        } = *self;
+        file.finish()
+            .await
+            .map(drop)
+            .map_err(|e| classify(&settings, &what, &e))
+    }
+
+    async fn discard(self: Box<Self>) {
+        // Never fails: it drains what is in flight and closes the handle.
+        let _ = self.file.abort().await;
+    }
+}
+
+#[async_trait]
+impl Remote for Smb {
+    async fn make_folder(&self) -> Result<(), StoreError> {
+        self.make_root().await
+    }
+
+    async fn create(&self, name: &str) -> Result<Box<dyn RemoteFile>, StoreError> {
+        let path = in_folder(&self.settings, name);
+        let p = path.clone();
+        let file = self
+            .with(
+                &format!("creating {path}"),
+                Box::new(move |c, tree| {
+                    Box::pin(async move { c.create_file_writer(tree, &p).await })
+                }),
+            )
+            .await?;
+        Ok(Box::new(SmbFile {
+            file,
+            what: format!("uploading {path}"),
+            settings: self.settings.clone(),
+        }))
+    }
+
+    async fn put(&self, name: &str, data: Bytes) -> Result<(), StoreError> {
+        let t = in_folder(&self.settings, name);
+        self.with(
+            &format!("uploading {name}"),
+            Box::new(move |c, tree| {
+                Box::pin(async move { c.write_file(tree, &t, &data).await.map(|_| ()) })
+            }),
+        )
+        .await
+    }
+
+    async fn rename(&self, from: &str, to: &str, _: Written) -> Result<(), StoreError> {
+        let (f, t) = (
+            in_folder(&self.settings, from),
+            in_folder(&self.settings, to),
+        );
         self.with(
             &format!("moving {to} into place"),
             Box::new(move |c, tree| {
@@ -225,104 +289,35 @@ impl Inner {
         .await
     }
 
-    async fn delete_path(&self, path: &str) -> Result<(), StoreError> {
-        let p = path.to_owned();
-        let deleted = self
-            .with(
-                &format!("deleting {path}"),
-                Box::new(move |c, t| Box::pin(async move { c.delete_file(t, &p).await })),
-            )
-            .await;
-        match deleted {
-            Err(e) if e.kind == StoreErrorKind::NotFound => Ok(()),
-            other => other,
-        }
-    }
-}
-
-/// A file being uploaded on its own handle.
-struct SmbWriter {
-    store: Arc<Inner>,
-    file: Option<smb2::FileWriter>,
-    temp: String,
-    real: String,
-}
-
-impl SmbWriter {
-    fn gone(&self) -> StoreError {
-        StoreError::new(
-            StoreErrorKind::Other,
-            format!("uploading {}: the upload ended", self.real),
+    async fn remove(&self, name: &str) -> Result<(), StoreError> {
+        let p = in_folder(&self.settings, name);
+        self.with(
+            &format!("deleting {name}"),
+            Box::new(move |c, t| Box::pin(async move { c.delete_file(t, &p).await })),
         )
-    }
-}
-
-#[async_trait]
-impl ObjectWriter for SmbWriter {
-    async fn write(&mut self, chunk: Bytes) -> Result<(), StoreError> {
-        let what = format!("uploading {}", self.real);
-        let Some(f) = self.file.as_mut() else {
-            return Err(self.gone());
-        };
-        if let Err(e) = f.write_chunk(&chunk).await {
-            return Err(self.store.classify(&what, &e));
-        }
-        Ok(())
+        .await
     }
 
-    async fn finish(mut self: Box<Self>) -> Result<(), StoreError> {
-        let Some(f) = self.file.take() else {
-            return Err(self.gone());
-        };
-        // `finish` flushes to the server's disk before it closes the handle.
-        f.finish()
-            .await
-            .map_err(|e| self.store.classify(&format!("uploading {}", self.real), &e))?;
-        self.store.rename(&self.temp, &self.real).await
-    }
-
-    async fn abort(mut self: Box<Self>) -> Result<(), StoreError> {
-        if let Some(f) = self.file.take() {
-            // Never fails: it drains what is in flight and closes the handle.
-            let _ = f.abort().await;
-        }
-        self.store.delete_path(&self.temp).await
-    }
-}
-
-#[async_trait]
-impl Store for SmbStore {
-    async fn writer(
-        &self,
-        path: &str,
-        _size_hint: Option<u64>,
-    ) -> Result<Box<dyn ObjectWriter>, StoreError> {
-        let s = &self.inner;
-        s.ensure_root().await?;
-        let temp = in_folder(&s.settings, &partial_name(path));
-        let t = temp.clone();
-        let file = s
+    async fn names(&self) -> Result<Vec<String>, StoreError> {
+        let root = self.settings.path.trim_matches('/').to_owned();
+        let entries = self
             .with(
-                &format!("creating {temp}"),
-                Box::new(move |c, tree| {
-                    Box::pin(async move { c.create_file_writer(tree, &t).await })
-                }),
+                &format!("listing {}", endpoint(&self.settings)),
+                Box::new(move |c, t| Box::pin(async move { c.list_directory(t, &root).await })),
             )
             .await?;
-        Ok(Box::new(SmbWriter {
-            store: Arc::clone(s),
-            file: Some(file),
-            temp,
-            real: in_folder(&s.settings, path),
-        }))
+        Ok(entries
+            .into_iter()
+            .filter(|e| !e.is_directory)
+            .map(|e| e.name)
+            .collect())
     }
 
-    async fn reader(&self, path: &str) -> Result<Box<dyn AsyncRead + Send + Unpin>, StoreError> {
-        let s = &self.inner;
-        let p = in_folder(&s.settings, path);
-        let download = s
+    async fn open(&self, name: &str) -> Result<Box<dyn AsyncRead + Send + Unpin>, StoreError> {
+        let p = in_folder(&self.settings, name);
+        let download = self
             .with(
-                &format!("reading {path}"),
+                &format!("reading {name}"),
                 Box::new(move |c, t| Box::pin(async move { c.open_file_download(t, &p).await })),
             )
             .await?;
@@ -336,13 +331,11 @@ impl Store for SmbStore {
         ))))
     }
 
-    async fn read_small(&self, path: &str, limit: u64) -> Result<Vec<u8>, StoreError> {
-        let s = &self.inner;
-        let p = in_folder(&s.settings, path);
-        let name = path.to_owned();
-        let read = s
+    async fn read(&self, name: &str, limit: u64) -> Result<Vec<u8>, StoreError> {
+        let p = in_folder(&self.settings, name);
+        let read = self
             .with(
-                &format!("reading {path}"),
+                &format!("reading {name}"),
                 Box::new(move |c, t| {
                     Box::pin(async move {
                         let info = c.stat(t, &p).await?;
@@ -360,56 +353,6 @@ impl Store for SmbStore {
                 format!("{name} is {len} bytes, more than the {limit} expected"),
             )
         })
-    }
-
-    async fn write_small(&self, path: &str, data: Vec<u8>) -> Result<(), StoreError> {
-        let s = &self.inner;
-        s.ensure_root().await?;
-        let temp = in_folder(&s.settings, &partial_name(path));
-        let t = temp.clone();
-        s.with(
-            &format!("uploading {path}"),
-            Box::new(move |c, tree| {
-                Box::pin(async move { c.write_file(tree, &t, &data).await.map(|_| ()) })
-            }),
-        )
-        .await?;
-        s.rename(&temp, &in_folder(&s.settings, path)).await
-    }
-
-    async fn list(&self) -> Result<Vec<String>, StoreError> {
-        Ok(layout::only(self.inner.files().await?, false))
-    }
-
-    async fn unfinished(&self) -> Result<Vec<String>, StoreError> {
-        Ok(layout::only(self.inner.files().await?, true))
-    }
-
-    async fn delete(&self, path: &str) -> Result<(), StoreError> {
-        let s = &self.inner;
-        s.delete_path(&in_folder(&s.settings, path)).await
-    }
-}
-
-impl Inner {
-    /// Names of the files in the folder, uploads in progress among them.
-    async fn files(&self) -> Result<Vec<String>, StoreError> {
-        let root = self.settings.path.trim_matches('/').to_owned();
-        let listed = self
-            .with(
-                &format!("listing {}", endpoint(&self.settings)),
-                Box::new(move |c, t| Box::pin(async move { c.list_directory(t, &root).await })),
-            )
-            .await;
-        match listed {
-            Ok(entries) => Ok(entries
-                .into_iter()
-                .filter(|e| !e.is_directory)
-                .map(|e| e.name)
-                .collect()),
-            Err(e) if e.kind == StoreErrorKind::NotFound => Ok(Vec::new()),
-            Err(e) => Err(e),
-        }
     }
 }
 

@@ -8,11 +8,12 @@
 //!   failure) are served in segments: with `segment_mb` set, an object is written as numbered
 //!   pieces inside a `<name>.segments` folder, moved into place whole. Listing, reading and
 //!   deleting treat that folder as the one object it holds.
-//! - Small requests (listing, manifests, moves, deletes) are retried on passing failures.
+//! - Small requests (listing, manifests, moves, deletes) are retried on passing failures, by the
+//!   frame every file-like store shares ([`super::staged`]).
 
 use super::dav_xml::{self, Entry};
-use super::layout::{self, partial_name};
-use super::{ObjectWriter, Store, StoreError, StoreErrorKind};
+use super::staged::{Remote, RemoteFile, Small, Staged, Written};
+use super::{StoreError, StoreErrorKind};
 use crate::secret::Secret;
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -35,8 +36,6 @@ const NAME: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
     .remove(b'.')
     .remove(b'_')
     .remove(b'~');
-/// Attempts of a small request that failed in passing.
-const ATTEMPTS: u32 = 4;
 
 /// Settings for a WebDAV store.
 #[derive(Clone)]
@@ -62,33 +61,39 @@ struct Inner {
     password: Secret,
     segment: Option<u64>,
     silence: Duration,
-    root_ready: tokio::sync::OnceCell<()>,
 }
 
-/// A WebDAV folder as a store.
-pub struct WebdavStore {
+/// A WebDAV folder, as the store frame's [`Remote`].
+pub struct Dav {
     inner: Arc<Inner>,
 }
 
-impl WebdavStore {
-    /// A store for `settings`. Nothing is contacted yet.
-    pub fn new(settings: WebdavSettings) -> Self {
+/// The store for `settings`. Nothing is contacted yet.
+pub fn store(settings: WebdavSettings) -> Staged<Dav> {
+    let silence = settings.silence;
+    Staged::new(
+        Dav {
+            inner: Arc::new(Inner::new(settings)),
+        },
+        Small::patient(answer_time(silence)),
+    )
+}
+
+impl Inner {
+    fn new(settings: WebdavSettings) -> Self {
         let mut base = settings.url;
         if !base.path().ends_with('/') {
             let path = format!("{}/", base.path());
             base.set_path(&path);
         }
         Self {
-            inner: Arc::new(Inner {
-                client: settings.clients.requests,
-                upload_client: settings.clients.uploads,
-                base,
-                username: settings.username,
-                password: settings.password,
-                segment: settings.segment,
-                silence: settings.silence,
-                root_ready: tokio::sync::OnceCell::new(),
-            }),
+            client: settings.clients.requests,
+            upload_client: settings.clients.uploads,
+            base,
+            username: settings.username,
+            password: settings.password,
+            segment: settings.segment,
+            silence: settings.silence,
         }
     }
 }
@@ -167,31 +172,18 @@ impl Inner {
         b.basic_auth(&self.username, Some(self.password.expose()))
     }
 
-    /// Sends a request whose body can be sent again, retrying passing failures. Error statuses
-    /// become errors, except those in `ok` (a 404 on delete, say).
+    /// Sends a request; error statuses become errors, except those in `ok` (a 404 on delete,
+    /// say). Passing failures are tried again by the frame ([`Small`]).
     async fn send(
         &self,
         what: &str,
         build: impl Fn() -> reqwest::RequestBuilder,
         ok: &[StatusCode],
     ) -> Result<reqwest::Response, StoreError> {
-        let mut delay = Duration::from_millis(200);
-        let mut attempt = 1;
-        loop {
-            let result = match build().send().await {
-                Ok(r) if r.status().is_success() || ok.contains(&r.status()) => return Ok(r),
-                Ok(r) => Err(status_error(what, r.status(), self.segment.is_some())),
-                Err(e) => Err(transport_error(what, &e)),
-            };
-            match result {
-                Err(e) if e.retryable && attempt < ATTEMPTS => {
-                    tracing::debug!("{e}; trying again in {delay:?}");
-                    tokio::time::sleep(delay).await;
-                    delay *= 2;
-                    attempt += 1;
-                }
-                other => return other,
-            }
+        match build().send().await {
+            Ok(r) if r.status().is_success() || ok.contains(&r.status()) => Ok(r),
+            Ok(r) => Err(status_error(what, r.status(), self.segment.is_some())),
+            Err(e) => Err(transport_error(what, &e)),
         }
     }
 
@@ -242,37 +234,32 @@ impl Inner {
             .map_err(|e| StoreError::new(StoreErrorKind::Other, format!("{}: {e}", url.path())))
     }
 
-    /// Makes sure the base folder exists, creating it and any missing parents once.
-    async fn ensure_root(&self) -> Result<(), StoreError> {
-        self.root_ready
-            .get_or_try_init(|| async {
-                if self.propfind(&self.base, 0).await?.is_some() {
-                    return Ok(());
-                }
-                // Walk up to the deepest folder that exists, then create the rest downwards.
-                let mut missing = vec![self.base.clone()];
-                while let Some(up) = parent(missing.last().unwrap_or(&self.base)) {
-                    if self.propfind(&up, 0).await?.is_some() {
-                        break;
-                    }
-                    missing.push(up);
-                }
-                for url in missing.iter().rev() {
-                    self.send(
-                        &format!("creating the folder {}", url.path()),
-                        || self.request(dav("MKCOL"), url.clone()),
-                        &[StatusCode::METHOD_NOT_ALLOWED],
-                    )
-                    .await?;
-                }
-                Ok(())
-            })
-            .await
-            .copied()
+    /// Makes sure the base folder exists, creating it and any missing parents.
+    async fn make_root(&self) -> Result<(), StoreError> {
+        if self.propfind(&self.base, 0).await?.is_some() {
+            return Ok(());
+        }
+        // Walk up to the deepest folder that exists, then create the rest downwards.
+        let mut missing = vec![self.base.clone()];
+        while let Some(up) = parent(missing.last().unwrap_or(&self.base)) {
+            if self.propfind(&up, 0).await?.is_some() {
+                break;
+            }
+            missing.push(up);
+        }
+        for url in missing.iter().rev() {
+            self.send(
+                &format!("creating the folder {}", url.path()),
+                || self.request(dav("MKCOL"), url.clone()),
+                &[StatusCode::METHOD_NOT_ALLOWED],
+            )
+            .await?;
+        }
+        Ok(())
     }
 
     /// Moves a temporary name onto its real one, replacing what was there.
-    async fn rename(&self, from: &Url, to: &Url) -> Result<(), StoreError> {
+    async fn move_onto(&self, from: &Url, to: &Url) -> Result<(), StoreError> {
         self.send(
             &format!("moving {} into place", to.path()),
             || {
@@ -286,7 +273,7 @@ impl Inner {
         .map(|_| ())
     }
 
-    async fn remove(&self, url: &Url) -> Result<(), StoreError> {
+    async fn delete_url(&self, url: &Url) -> Result<(), StoreError> {
         self.send(
             &format!("deleting {}", url.path()),
             || self.request(Method::DELETE, url.clone()),
@@ -388,8 +375,8 @@ fn status_error(what: &str, status: StatusCode, segmented: bool) -> StoreError {
                 .to_owned(),
         ),
         507 => (
-            StoreErrorKind::Other,
-            false,
+            StoreErrorKind::Full,
+            true,
             "the server has no space left for it".to_owned(),
         ),
         408 | 423 | 425 | 429 | 500 | 502 | 503 | 504 => (
@@ -553,25 +540,21 @@ impl Drop for Upload {
     }
 }
 
-/// Where an upload is written before it is moved into place.
-struct Target {
-    temp: Url,
-    real: Url,
-}
-
-struct DavWriter {
+/// An upload: one streaming PUT, or numbered segments in the temporary folder.
+struct DavFile {
     inner: Arc<Inner>,
-    target: Target,
+    /// The file, or the folder of segments.
+    temp: Url,
     current: Option<Upload>,
     /// Bytes in the current segment, and the next segment's number.
     in_segment: u64,
     next_segment: u32,
 }
 
-impl DavWriter {
+impl DavFile {
     fn segment_url(&self, n: u32) -> Url {
-        let mut u = self.target.temp.clone();
-        u.set_path(&format!("{}{n:06}", self.target.temp.path()));
+        let mut u = self.temp.clone();
+        u.set_path(&format!("{}{n:06}", self.temp.path()));
         u
     }
 
@@ -581,7 +564,7 @@ impl DavWriter {
             self.next_segment += 1;
             u
         } else {
-            self.target.temp.clone()
+            self.temp.clone()
         };
         self.in_segment = 0;
         self.current.insert(Upload::start(&self.inner, url))
@@ -589,7 +572,7 @@ impl DavWriter {
 }
 
 #[async_trait]
-impl ObjectWriter for DavWriter {
+impl RemoteFile for DavFile {
     async fn write(&mut self, mut chunk: Bytes) -> Result<(), StoreError> {
         let Some(limit) = self.inner.segment else {
             let upload = match self.current.as_mut() {
@@ -618,75 +601,113 @@ impl ObjectWriter for DavWriter {
         Ok(())
     }
 
-    async fn finish(mut self: Box<Self>) -> Result<(), StoreError> {
+    async fn close(mut self: Box<Self>) -> Result<(), StoreError> {
         // An empty object still takes its one request; a last segment that just filled up is
         // already finished.
         if self.current.is_none() && (self.inner.segment.is_none() || self.next_segment == 0) {
             self.open_next();
         }
-        if let Some(upload) = self.current.take() {
-            upload.finish().await?;
+        match self.current.take() {
+            Some(upload) => upload.finish().await,
+            None => Ok(()),
         }
-        self.inner
-            .rename(&self.target.temp, &self.target.real)
-            .await
     }
 
-    async fn abort(mut self: Box<Self>) -> Result<(), StoreError> {
+    async fn discard(mut self: Box<Self>) {
         if let Some(u) = self.current.take() {
             u.cancel().await;
         }
-        self.inner.remove(&self.target.temp).await
+    }
+}
+
+impl Dav {
+    /// Where `name` is while it is written: a file, or with segments a folder.
+    fn streamed(&self, name: &str) -> Url {
+        if self.inner.segment.is_some() {
+            self.inner.url(&format!("{name}{SEGMENTS_SUFFIX}"), true)
+        } else {
+            self.inner.url(name, false)
+        }
     }
 }
 
 #[async_trait]
-impl Store for WebdavStore {
-    async fn writer(
-        &self,
-        path: &str,
-        _size_hint: Option<u64>,
-    ) -> Result<Box<dyn ObjectWriter>, StoreError> {
+impl Remote for Dav {
+    async fn make_folder(&self) -> Result<(), StoreError> {
+        self.inner.make_root().await
+    }
+
+    async fn create(&self, name: &str) -> Result<Box<dyn RemoteFile>, StoreError> {
         let inner = &self.inner;
-        inner.ensure_root().await?;
-        let temp_name = partial_name(path);
-        let target = if inner.segment.is_some() {
-            let t = Target {
-                temp: inner.url(&format!("{temp_name}{SEGMENTS_SUFFIX}"), true),
-                real: inner.url(&format!("{path}{SEGMENTS_SUFFIX}"), true),
-            };
+        let temp = self.streamed(name);
+        if inner.segment.is_some() {
             inner
                 .send(
-                    &format!("creating {}", t.temp.path()),
-                    || inner.request(dav("MKCOL"), t.temp.clone()),
-                    &[],
+                    &format!("creating {}", temp.path()),
+                    || inner.request(dav("MKCOL"), temp.clone()),
+                    &[StatusCode::METHOD_NOT_ALLOWED],
                 )
                 .await?;
-            t
-        } else {
-            Target {
-                temp: inner.url(&temp_name, false),
-                real: inner.url(path, false),
-            }
-        };
-        Ok(Box::new(DavWriter {
+        }
+        Ok(Box::new(DavFile {
             inner: Arc::clone(inner),
-            target,
+            temp,
             current: None,
             in_segment: 0,
             next_segment: 0,
         }))
     }
 
-    async fn reader(&self, path: &str) -> Result<Box<dyn AsyncRead + Send + Unpin>, StoreError> {
+    async fn put(&self, name: &str, data: Bytes) -> Result<(), StoreError> {
         let inner = &self.inner;
-        let urls = match inner.get(&inner.url(path, false)).await? {
+        let url = inner.url(name, false);
+        inner
+            .send(
+                &format!("uploading {name}"),
+                || inner.request(Method::PUT, url.clone()).body(data.clone()),
+                &[],
+            )
+            .await
+            .map(drop)
+    }
+
+    async fn rename(&self, from: &str, to: &str, written: Written) -> Result<(), StoreError> {
+        let inner = &self.inner;
+        match written {
+            Written::Streamed => {
+                inner
+                    .move_onto(&self.streamed(from), &self.streamed(to))
+                    .await
+            }
+            Written::Put => {
+                inner
+                    .move_onto(&inner.url(from, false), &inner.url(to, false))
+                    .await
+            }
+        }
+    }
+
+    async fn remove(&self, name: &str) -> Result<(), StoreError> {
+        let inner = &self.inner;
+        inner.delete_url(&inner.url(name, false)).await?;
+        inner
+            .delete_url(&inner.url(&format!("{name}{SEGMENTS_SUFFIX}"), true))
+            .await
+    }
+
+    async fn names(&self) -> Result<Vec<String>, StoreError> {
+        self.inner.names().await
+    }
+
+    async fn open(&self, name: &str) -> Result<Box<dyn AsyncRead + Send + Unpin>, StoreError> {
+        let inner = &self.inner;
+        let urls = match inner.get(&inner.url(name, false)).await? {
             Some(resp) => {
                 let stream = resp.bytes_stream().map_err(std::io::Error::other);
                 return Ok(Box::new(tokio_util::io::StreamReader::new(stream)));
             }
-            None => inner.segments(path).await?.ok_or_else(|| {
-                StoreError::new(StoreErrorKind::NotFound, format!("not found: {path}"))
+            None => inner.segments(name).await?.ok_or_else(|| {
+                StoreError::new(StoreErrorKind::NotFound, format!("not found: {name}"))
             })?,
         };
         let inner = Arc::clone(inner);
@@ -710,24 +731,24 @@ impl Store for WebdavStore {
         ))))
     }
 
-    async fn read_small(&self, path: &str, limit: u64) -> Result<Vec<u8>, StoreError> {
+    async fn read(&self, name: &str, limit: u64) -> Result<Vec<u8>, StoreError> {
         let inner = &self.inner;
         let too_big = |len: u64| {
             StoreError::new(
                 StoreErrorKind::Other,
-                format!("{path} is {len} bytes, more than the {limit} expected"),
+                format!("{name} is {len} bytes, more than the {limit} expected"),
             )
         };
-        let Some(resp) = inner.get(&inner.url(path, false)).await? else {
-            if inner.segments(path).await?.is_some() {
+        let Some(resp) = inner.get(&inner.url(name, false)).await? else {
+            if inner.segments(name).await?.is_some() {
                 return Err(StoreError::new(
                     StoreErrorKind::Other,
-                    format!("{path} is stored in pieces, more than the {limit} bytes expected"),
+                    format!("{name} is stored in pieces, more than the {limit} bytes expected"),
                 ));
             }
             return Err(StoreError::new(
                 StoreErrorKind::NotFound,
-                format!("not found: {path}"),
+                format!("not found: {name}"),
             ));
         };
         if let Some(len) = resp.content_length().filter(|l| *l > limit) {
@@ -736,44 +757,13 @@ impl Store for WebdavStore {
         let mut out = Vec::new();
         let mut body = resp.bytes_stream();
         while let Some(piece) = body.next().await {
-            let piece = piece.map_err(|e| transport_error(&format!("reading {path}"), &e))?;
+            let piece = piece.map_err(|e| transport_error(&format!("reading {name}"), &e))?;
             out.extend_from_slice(&piece);
             if out.len() as u64 > limit {
                 return Err(too_big(out.len() as u64));
             }
         }
         Ok(out)
-    }
-
-    async fn write_small(&self, path: &str, data: Vec<u8>) -> Result<(), StoreError> {
-        let inner = &self.inner;
-        inner.ensure_root().await?;
-        let temp = inner.url(&partial_name(path), false);
-        let data = Bytes::from(data);
-        inner
-            .send(
-                &format!("uploading {path}"),
-                || inner.request(Method::PUT, temp.clone()).body(data.clone()),
-                &[],
-            )
-            .await?;
-        inner.rename(&temp, &inner.url(path, false)).await
-    }
-
-    async fn list(&self) -> Result<Vec<String>, StoreError> {
-        Ok(layout::only(self.inner.names().await?, false))
-    }
-
-    async fn unfinished(&self) -> Result<Vec<String>, StoreError> {
-        Ok(layout::only(self.inner.names().await?, true))
-    }
-
-    async fn delete(&self, path: &str) -> Result<(), StoreError> {
-        let inner = &self.inner;
-        inner.remove(&inner.url(path, false)).await?;
-        inner
-            .remove(&inner.url(&format!("{path}{SEGMENTS_SUFFIX}"), true))
-            .await
     }
 }
 
@@ -792,7 +782,7 @@ mod tests {
 
     #[test]
     fn names_are_encoded_under_the_base() {
-        let s = WebdavStore::new(WebdavSettings {
+        let inner = Inner::new(WebdavSettings {
             url: Url::parse("http://h/dav/HA backups").unwrap(),
             username: "u".into(),
             password: Secret::new("p"),
@@ -801,11 +791,11 @@ mod tests {
             silence: Duration::from_secs(1),
         });
         assert_eq!(
-            s.inner.url("a b.tar.age", false).as_str(),
+            inner.url("a b.tar.age", false).as_str(),
             "http://h/dav/HA%20backups/a%20b.tar.age"
         );
         assert!(
-            s.inner
+            inner
                 .url("x.segments", true)
                 .as_str()
                 .ends_with("/x.segments/")
@@ -821,6 +811,7 @@ mod tests {
         let e = status_error("x", StatusCode::PAYLOAD_TOO_LARGE, false);
         assert!(e.message.contains("segment_mb") && !e.retryable);
         assert!(status_error("x", StatusCode::SERVICE_UNAVAILABLE, false).retryable);
-        assert!(!status_error("x", StatusCode::INSUFFICIENT_STORAGE, false).retryable);
+        let full = status_error("x", StatusCode::INSUFFICIENT_STORAGE, false);
+        assert_eq!(full.kind, StoreErrorKind::Full);
     }
 }

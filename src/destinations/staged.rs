@@ -1,0 +1,368 @@
+//! The frame the file-like stores share (WebDAV, SFTP, SMB; rclone when it lands), after OpenDAL's
+//! per-service layout: each kind only says how to do a handful of file operations on its server
+//! ([`Remote`]); this frame turns them into a [`Store`] that keeps the contract the same way for
+//! every kind:
+//! - an upload is written under a temporary name beside its object ([`layout::partial_name`]) and
+//!   renamed into place only once it is finished, so a cut-off upload never looks like an object,
+//!   and the leftovers of one are found again ([`Store::unfinished`]);
+//! - the destination folder is created once, on first write;
+//! - deleting what is not there succeeds; a folder that is not there lists empty;
+//! - every small request (listing, reading a manifest, writing one, deleting, opening) goes through
+//!   [`Small`]: a time limit per attempt, and another attempt after a failure that may pass (a
+//!   dropped connection), so one reset does not fail a run.
+
+use super::{ObjectWriter, Store, StoreError, StoreErrorKind, layout};
+use async_trait::async_trait;
+use bytes::Bytes;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::AsyncRead;
+
+/// A file being written on the server.
+#[async_trait]
+pub trait RemoteFile: Send {
+    /// Appends a chunk.
+    async fn write(&mut self, chunk: Bytes) -> Result<(), StoreError>;
+    /// Ends the file: everything written is on the server (its disk, where it can tell).
+    async fn close(self: Box<Self>) -> Result<(), StoreError>;
+    /// Stops writing; the frame then removes the file.
+    async fn discard(self: Box<Self>);
+}
+
+/// What a file-like server offers, on names inside the destination's folder.
+#[async_trait]
+pub trait Remote: Send + Sync + 'static {
+    /// Creates the destination folder and its parents when missing.
+    async fn make_folder(&self) -> Result<(), StoreError>;
+    /// Starts writing the file `name`.
+    async fn create(&self, name: &str) -> Result<Box<dyn RemoteFile>, StoreError>;
+    /// Writes the small file `name` whole.
+    async fn put(&self, name: &str, data: Bytes) -> Result<(), StoreError>;
+    /// Renames `from` onto `to`, replacing what is there; `written` says how `from` was made.
+    async fn rename(&self, from: &str, to: &str, written: Written) -> Result<(), StoreError>;
+    /// Removes `name`; [`StoreErrorKind::NotFound`] when it is not there.
+    async fn remove(&self, name: &str) -> Result<(), StoreError>;
+    /// The names of the files in the folder; [`StoreErrorKind::NotFound`] when there is none.
+    async fn names(&self) -> Result<Vec<String>, StoreError>;
+    /// Streams the file `name`.
+    async fn open(&self, name: &str) -> Result<Box<dyn AsyncRead + Send + Unpin>, StoreError>;
+    /// Reads the small file `name` whole, refusing one larger than `limit` bytes.
+    async fn read(&self, name: &str, limit: u64) -> Result<Vec<u8>, StoreError>;
+    /// How the server proves who it is, for people (see [`Store::trust`]).
+    fn trust(&self) -> Option<String> {
+        None
+    }
+}
+
+/// How a file under a temporary name was written (a server may keep the two differently: WebDAV
+/// writes a streamed upload in segments when asked to).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written {
+    /// By [`Remote::create`].
+    Streamed,
+    /// By [`Remote::put`].
+    Put,
+}
+
+/// The retry-and-timeout wrapper for small requests.
+#[derive(Debug, Clone, Copy)]
+pub struct Small {
+    /// Attempts in all.
+    pub attempts: u32,
+    /// How long one attempt may take.
+    pub timeout: Duration,
+    /// The wait before the second attempt; it doubles after that.
+    pub backoff: Duration,
+}
+
+impl Small {
+    /// Three attempts of at most `silence` each, 250 ms apart and growing.
+    pub fn patient(silence: Duration) -> Self {
+        Self {
+            attempts: 3,
+            timeout: silence,
+            backoff: Duration::from_millis(250),
+        }
+    }
+
+    /// Runs `attempt` until it succeeds, fails for good, or the attempts run out.
+    ///
+    /// # Errors
+    /// The last attempt's error; a time-out is a passing failure.
+    pub async fn run<T, F, Fut>(&self, what: &str, attempt: F) -> Result<T, StoreError>
+    where
+        F: Fn() -> Fut + Send,
+        Fut: Future<Output = Result<T, StoreError>> + Send,
+    {
+        let mut wait = self.backoff;
+        let mut n = 1;
+        loop {
+            let error = match tokio::time::timeout(self.timeout, attempt()).await {
+                Ok(Ok(v)) => return Ok(v),
+                Ok(Err(e)) => e,
+                Err(_) => StoreError::unavailable(format!(
+                    "{what}: no answer in {} s",
+                    self.timeout.as_secs()
+                )),
+            };
+            if !error.is_retryable() || n >= self.attempts {
+                return Err(error);
+            }
+            tracing::debug!("{what}: {error}; trying again in {wait:?}");
+            tokio::time::sleep(wait).await;
+            wait *= 2;
+            n += 1;
+        }
+    }
+}
+
+/// A [`Store`] on a [`Remote`].
+pub struct Staged<R> {
+    remote: Arc<R>,
+    folder_ready: tokio::sync::OnceCell<()>,
+    small: Small,
+}
+
+impl<R: Remote> Staged<R> {
+    /// The store on `remote`, its small requests run by `small`.
+    pub fn new(remote: R, small: Small) -> Self {
+        Self {
+            remote: Arc::new(remote),
+            folder_ready: tokio::sync::OnceCell::new(),
+            small,
+        }
+    }
+
+    async fn make_folder(&self) -> Result<(), StoreError> {
+        self.folder_ready
+            .get_or_try_init(|| {
+                self.small
+                    .run("creating the folder", || self.remote.make_folder())
+            })
+            .await
+            .copied()
+    }
+
+    async fn names(&self) -> Result<Vec<String>, StoreError> {
+        match self.small.run("listing", || self.remote.names()).await {
+            Err(e) if e.kind == StoreErrorKind::NotFound => Ok(Vec::new()),
+            other => other,
+        }
+    }
+}
+
+/// Moves `temp` onto `real`. Tried again on a passing failure; a retry that finds `temp` gone
+/// looks for `real`, since the first attempt may have been carried out with its answer lost.
+async fn commit<R: Remote>(
+    remote: &R,
+    small: Small,
+    temp: &str,
+    real: &str,
+    written: Written,
+) -> Result<(), StoreError> {
+    let tries = std::sync::atomic::AtomicU32::new(0);
+    small
+        .run(&format!("moving {real} into place"), || async {
+            let again = tries.fetch_add(1, std::sync::atomic::Ordering::SeqCst) > 0;
+            match remote.rename(temp, real, written).await {
+                Err(e) if again && e.kind == StoreErrorKind::NotFound => {
+                    let names = remote.names().await?;
+                    if names.iter().any(|n| n == real) && !names.iter().any(|n| n == temp) {
+                        Ok(())
+                    } else {
+                        Err(e)
+                    }
+                }
+                other => other,
+            }
+        })
+        .await
+}
+
+/// Removes `name`, a missing one being no failure.
+async fn remove<R: Remote>(remote: &R, small: Small, name: &str) -> Result<(), StoreError> {
+    match small
+        .run(&format!("deleting {name}"), || remote.remove(name))
+        .await
+    {
+        Err(e) if e.kind == StoreErrorKind::NotFound => Ok(()),
+        other => other,
+    }
+}
+
+/// An upload under its temporary name.
+struct StagedWriter<R> {
+    remote: Arc<R>,
+    small: Small,
+    file: Option<Box<dyn RemoteFile>>,
+    temp: String,
+    real: String,
+}
+
+impl<R> StagedWriter<R> {
+    fn ended(&self) -> StoreError {
+        StoreError::new(
+            StoreErrorKind::Other,
+            format!("uploading {}: the upload ended", self.real),
+        )
+    }
+}
+
+#[async_trait]
+impl<R: Remote> ObjectWriter for StagedWriter<R> {
+    async fn write(&mut self, chunk: Bytes) -> Result<(), StoreError> {
+        match self.file.as_mut() {
+            Some(f) => f.write(chunk).await,
+            None => Err(self.ended()),
+        }
+    }
+
+    async fn finish(mut self: Box<Self>) -> Result<(), StoreError> {
+        let Some(f) = self.file.take() else {
+            return Err(self.ended());
+        };
+        f.close().await?;
+        commit(
+            self.remote.as_ref(),
+            self.small,
+            &self.temp,
+            &self.real,
+            Written::Streamed,
+        )
+        .await
+    }
+
+    async fn abort(mut self: Box<Self>) -> Result<(), StoreError> {
+        if let Some(f) = self.file.take() {
+            f.discard().await;
+        }
+        remove(self.remote.as_ref(), self.small, &self.temp).await
+    }
+}
+
+#[async_trait]
+impl<R: Remote> Store for Staged<R> {
+    async fn writer(
+        &self,
+        path: &str,
+        _size_hint: Option<u64>,
+    ) -> Result<Box<dyn ObjectWriter>, StoreError> {
+        self.make_folder().await?;
+        let temp = layout::partial_name(path);
+        let file = self
+            .small
+            .run(&format!("creating {temp}"), || self.remote.create(&temp))
+            .await?;
+        Ok(Box::new(StagedWriter {
+            remote: Arc::clone(&self.remote),
+            small: self.small,
+            file: Some(file),
+            temp,
+            real: path.to_owned(),
+        }))
+    }
+
+    async fn reader(&self, path: &str) -> Result<Box<dyn AsyncRead + Send + Unpin>, StoreError> {
+        self.small
+            .run(&format!("reading {path}"), || self.remote.open(path))
+            .await
+    }
+
+    async fn read_small(&self, path: &str, limit: u64) -> Result<Vec<u8>, StoreError> {
+        self.small
+            .run(&format!("reading {path}"), || self.remote.read(path, limit))
+            .await
+    }
+
+    async fn write_small(&self, path: &str, data: Vec<u8>) -> Result<(), StoreError> {
+        self.make_folder().await?;
+        let temp = layout::partial_name(path);
+        let data = Bytes::from(data);
+        self.small
+            .run(&format!("uploading {path}"), || {
+                self.remote.put(&temp, data.clone())
+            })
+            .await?;
+        commit(self.remote.as_ref(), self.small, &temp, path, Written::Put).await
+    }
+
+    async fn list(&self) -> Result<Vec<String>, StoreError> {
+        Ok(layout::only(self.names().await?, false))
+    }
+
+    async fn unfinished(&self) -> Result<Vec<String>, StoreError> {
+        Ok(layout::only(self.names().await?, true))
+    }
+
+    async fn delete(&self, path: &str) -> Result<(), StoreError> {
+        remove(self.remote.as_ref(), self.small, path).await
+    }
+
+    fn trust(&self) -> Option<String> {
+        self.remote.trust()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    #[tokio::test]
+    async fn a_passing_failure_is_tried_again_and_a_lasting_one_is_not() {
+        let small = Small {
+            attempts: 3,
+            timeout: Duration::from_secs(5),
+            backoff: Duration::from_millis(1),
+        };
+        let tries = AtomicU32::new(0);
+        let got = small
+            .run("reading m.json", || async {
+                match tries.fetch_add(1, Ordering::SeqCst) {
+                    0 => Err(StoreError::unavailable("connection reset")),
+                    _ => Ok(7),
+                }
+            })
+            .await;
+        assert_eq!(got.unwrap(), 7);
+        assert_eq!(tries.load(Ordering::SeqCst), 2);
+        tries.store(0, Ordering::SeqCst);
+        let denied = small
+            .run("reading m.json", || async {
+                tries.fetch_add(1, Ordering::SeqCst);
+                Err::<(), _>(StoreError::new(StoreErrorKind::Denied, "HTTP 403"))
+            })
+            .await;
+        assert_eq!(denied.unwrap_err().kind, StoreErrorKind::Denied);
+        assert_eq!(tries.load(Ordering::SeqCst), 1);
+        tries.store(0, Ordering::SeqCst);
+        let down = small
+            .run("listing", || async {
+                tries.fetch_add(1, Ordering::SeqCst);
+                Err::<(), _>(StoreError::unavailable("connection refused"))
+            })
+            .await;
+        assert!(down.unwrap_err().is_retryable());
+        assert_eq!(tries.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn an_attempt_that_hangs_is_cut_off_and_tried_again() {
+        let small = Small {
+            attempts: 2,
+            timeout: Duration::from_millis(50),
+            backoff: Duration::from_millis(1),
+        };
+        let tries = AtomicU32::new(0);
+        let got = small
+            .run("listing", || async {
+                if tries.fetch_add(1, Ordering::SeqCst) == 0 {
+                    tokio::time::sleep(Duration::from_secs(3600)).await;
+                }
+                Ok(1)
+            })
+            .await;
+        assert_eq!(got.unwrap(), 1);
+    }
+}

@@ -2,7 +2,7 @@
 //! history), with its date, size, keys, verification and pin; and the actions on one copy — read
 //! it back now, pin, unpin, delete (after a page that names exactly what would be lost).
 
-use super::{history_failed, local, plain_segment, services};
+use super::{Live, history_failed, local, plain_segment};
 use crate::destinations::Destination;
 use crate::destinations::manifest::{self, Listed, Manifest};
 use crate::destinations::manifest::{delete_copy, made_at};
@@ -152,12 +152,9 @@ fn line(
 pub async fn page(
     State(state): State<AppState>,
     ingress: Ingress,
+    Live(s): Live,
     Query(q): Query<CopiesQuery>,
 ) -> Response {
-    let s = match services(&state, &ingress) {
-        Ok(s) => s,
-        Err(r) => return *r,
-    };
     let frame =
         Frame::new(&state, &ingress, Section::Copies, "Copies").with_notice(q.notice.as_deref());
     let only = q
@@ -222,10 +219,10 @@ pub async fn page(
 pub(super) async fn find(
     state: &AppState,
     ingress: &Ingress,
+    s: Arc<Services>,
     destination: &str,
     copy: &str,
 ) -> Result<(Arc<Services>, Destination, Manifest), Box<Response>> {
-    let s = services(state, ingress)?;
     let missing = |heading: &str, detail: String| {
         Box::new(problem(
             StatusCode::NOT_FOUND,
@@ -272,16 +269,17 @@ fn to_copies(ingress: &Ingress, destination: &str, notice: &str) -> Response {
 pub async fn act(
     State(state): State<AppState>,
     ingress: Ingress,
+    Live(s): Live,
     Path((destination, copy, action)): Path<(String, String, String)>,
 ) -> Response {
     if action == "unpin" {
         // Works for a copy that is gone too.
-        return unpin(&state, &ingress, &destination, &copy).await;
+        return unpin(&state, &ingress, &s, &destination, &copy).await;
     }
     if !matches!(action.as_str(), "verify" | "pin" | "delete") {
         return super::not_found(State(state), ingress).await;
     }
-    let (s, d, m) = match find(&state, &ingress, &destination, &copy).await {
+    let (s, d, m) = match find(&state, &ingress, s, &destination, &copy).await {
         Ok(v) => v,
         Err(r) => return *r,
     };
@@ -310,11 +308,13 @@ pub async fn act(
     }
 }
 
-async fn unpin(state: &AppState, ingress: &Ingress, destination: &str, copy: &str) -> Response {
-    let s = match services(state, ingress) {
-        Ok(s) => s,
-        Err(r) => return *r,
-    };
+async fn unpin(
+    state: &AppState,
+    ingress: &Ingress,
+    s: &Services,
+    destination: &str,
+    copy: &str,
+) -> Response {
     if !plain_segment(copy) || !s.destinations.iter().any(|d| d.name == destination) {
         return super::not_found(State(state.clone()), ingress.clone()).await;
     }
@@ -346,12 +346,13 @@ pub struct DeletePage {
 pub async fn confirm_delete(
     State(state): State<AppState>,
     ingress: Ingress,
+    Live(s): Live,
     Path((destination, copy, action)): Path<(String, String, String)>,
 ) -> Response {
     if action != "delete" {
         return super::not_found(State(state), ingress).await;
     }
-    let (s, d, m) = match find(&state, &ingress, &destination, &copy).await {
+    let (s, d, m) = match find(&state, &ingress, s, &destination, &copy).await {
         Ok(v) => v,
         Err(r) => return *r,
     };

@@ -2,7 +2,7 @@
 //! still owed), its retention policy and copy count from history, the space Lifeboat's copies take
 //! there over the last 90 days, and how long recent runs took.
 
-use super::{history_failed, local, services};
+use super::{Live, history_failed, local};
 use crate::human;
 use crate::web::AppState;
 use crate::web::chart::{self, Bar};
@@ -48,11 +48,7 @@ pub struct DestinationsPage {
 }
 
 /// `GET /destinations`
-pub async fn page(State(state): State<AppState>, ingress: Ingress) -> Response {
-    let s = match services(&state, &ingress) {
-        Ok(s) => s,
-        Err(r) => return *r,
-    };
+pub async fn page(State(state): State<AppState>, ingress: Ingress, Live(s): Live) -> Response {
     let frame = Frame::new(&state, &ingress, Section::Destinations, "Destinations");
     let loaded = async {
         Ok::<_, crate::history::HistoryError>((

@@ -3,7 +3,7 @@
 //! and kept — public half only — when its last group is typed back); printing the kit again; and
 //! the periodic "do you still have your kit?" check. Pages that show a key are never cached.
 
-use super::{history_failed, local, services};
+use super::{Live, history_failed, local};
 use crate::crypto::enrol::Enrolment;
 use crate::crypto::identity::{self, KeyPair};
 use crate::crypto::keyring::Keyring;
@@ -389,12 +389,9 @@ async fn seal(
 pub async fn page(
     State(state): State<AppState>,
     ingress: Ingress,
+    Live(s): Live,
     Query(q): Query<KitQuery>,
 ) -> Response {
-    let s = match services(&state, &ingress) {
-        Ok(s) => s,
-        Err(r) => return *r,
-    };
     kit_page(&state, &ingress, &s, q.notice.as_deref(), None).await
 }
 
@@ -452,12 +449,9 @@ fn sheet(
 pub async fn make(
     State(state): State<AppState>,
     ingress: Ingress,
+    Live(s): Live,
     Form(form): Form<NewKeyForm>,
 ) -> Response {
-    let s = match services(&state, &ingress) {
-        Ok(s) => s,
-        Err(r) => return *r,
-    };
     if !s.keys.can_make_keys() {
         let why = if s.keys.options.passphrase.is_some() {
             "The options encrypt with a passphrase, which age cannot mix with keys: remove encryption.passphrase first."
@@ -509,12 +503,9 @@ pub async fn make(
 pub async fn confirm(
     State(state): State<AppState>,
     ingress: Ingress,
+    Live(s): Live,
     Form(form): Form<ConfirmForm>,
 ) -> Response {
-    let s = match services(&state, &ingress) {
-        Ok(s) => s,
-        Err(r) => return *r,
-    };
     let taken = {
         let mut slot = s.pending_key.lock().unwrap_or_else(PoisonError::into_inner);
         match slot.as_ref() {
@@ -568,12 +559,9 @@ pub async fn confirm(
 pub async fn register(
     State(state): State<AppState>,
     ingress: Ingress,
+    Live(s): Live,
     Form(form): Form<RegisterForm>,
 ) -> Response {
-    let s = match services(&state, &ingress) {
-        Ok(s) => s,
-        Err(r) => return *r,
-    };
     let refuse = |why: String| kit_page(&state, &ingress, &s, None, Some(why));
     let text = form.identity.unwrap_or_else(|| Secret::new(""));
     let pair = match KeyPair::find_in(text.expose()) {
@@ -610,11 +598,7 @@ pub async fn register(
 }
 
 /// `POST /kit/forget`: throws the waiting key pair away.
-pub async fn forget(State(state): State<AppState>, ingress: Ingress) -> Response {
-    let s = match services(&state, &ingress) {
-        Ok(s) => s,
-        Err(r) => return *r,
-    };
+pub async fn forget(ingress: Ingress, Live(s): Live) -> Response {
     s.pending_key
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
@@ -626,12 +610,9 @@ pub async fn forget(State(state): State<AppState>, ingress: Ingress) -> Response
 pub async fn check(
     State(state): State<AppState>,
     ingress: Ingress,
+    Live(s): Live,
     Form(form): Form<CheckForm>,
 ) -> Response {
-    let s = match services(&state, &ingress) {
-        Ok(s) => s,
-        Err(r) => return *r,
-    };
     let answer = s.keys.check(&form.age_group, &form.ha_group);
     let now = s.watch.clock.now();
     if let Err(e) = s
@@ -662,12 +643,9 @@ pub async fn check(
 pub async fn print(
     State(state): State<AppState>,
     ingress: Ingress,
+    Live(s): Live,
     Form(form): Form<PrintForm>,
 ) -> Response {
-    let s = match services(&state, &ingress) {
-        Ok(s) => s,
-        Err(r) => return *r,
-    };
     let opened = match form.passphrase.filter(|p| !p.is_empty()) {
         Some(p) => match unseal(&s.keys, p).await {
             Ok(pairs) => pairs,

@@ -1,5 +1,5 @@
 //! The dashboard's pages, one module per section, and what they share: finding the services
-//! (or showing the idle page), times in the home's zone, and run outcomes in plain words.
+//! ([`Live`], or the idle page), times in the home's zone, and run outcomes in plain words.
 
 pub mod copies;
 pub mod destinations;
@@ -12,21 +12,29 @@ use super::frame::{Frame, Section, idle, problem};
 use super::ingress::Ingress;
 use super::{AppState, Services};
 use crate::history::{HistoryError, RunStatus};
-use axum::extract::State;
+use axum::extract::{FromRequestParts, State};
 use axum::http::StatusCode;
+use axum::http::request::Parts;
 use axum::response::Response;
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
 
-/// The services, or the idle page when the options are invalid.
-pub(super) fn services(
-    state: &AppState,
-    ingress: &Ingress,
-) -> Result<Arc<Services>, Box<Response>> {
-    state
-        .services
-        .clone()
-        .ok_or_else(|| Box::new(idle(state, ingress)))
+/// The services, as an extractor: a handler that takes `Live(s)` runs only when the options are
+/// valid; otherwise the request is answered with the idle page that says what is wrong with them.
+pub struct Live(pub Arc<Services>);
+
+impl FromRequestParts<AppState> for Live {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        match &state.services {
+            Some(s) => Ok(Self(Arc::clone(s))),
+            None => {
+                let Ok(ingress) = Ingress::from_request_parts(parts, state).await;
+                Err(idle(state, &ingress))
+            }
+        }
+    }
 }
 
 /// The page for a history that cannot be read.
@@ -36,12 +44,13 @@ pub(super) fn history_failed(
     section: Section,
     e: &HistoryError,
 ) -> Response {
+    // The error itself goes to the log, not into a page (it may name paths and SQL).
     tracing::error!("reading history: {e}");
     problem(
         StatusCode::INTERNAL_SERVER_ERROR,
         Frame::new(state, ingress, section, "History unavailable"),
         "Lifeboat's history could not be read",
-        &format!("{e}. Lifeboat's log says more; the data folder may be full or damaged."),
+        "Lifeboat's log says why; the data folder may be full or damaged.",
     )
 }
 

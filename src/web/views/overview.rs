@@ -2,7 +2,7 @@
 //! destination's newest verified copy and its age; what is running now (live); when the next
 //! backup and check are due; the problems in plain words; the last few runs; "Back up now".
 
-use super::{history_failed, local, outcome, services};
+use super::{Live, history_failed, local, outcome};
 use crate::history::{CopyRecord, RunRow};
 use crate::human;
 use crate::jobs::TriggerError;
@@ -246,12 +246,9 @@ pub(crate) fn run_line(
 pub async fn page(
     State(state): State<AppState>,
     ingress: Ingress,
+    Live(s): Live,
     Query(q): Query<OverviewQuery>,
 ) -> Response {
-    let s = match services(&state, &ingress) {
-        Ok(s) => s,
-        Err(r) => return *r,
-    };
     let frame = Frame::new(&state, &ingress, Section::Overview, "Overview")
         .with_notice(q.notice.as_deref());
     let now = s.watch.clock.now();
@@ -333,11 +330,7 @@ pub(crate) fn start_backup(s: &Services, trigger: &str) -> Result<(), TriggerErr
 }
 
 /// `POST /backup` (the button).
-pub async fn backup(State(state): State<AppState>, ingress: Ingress) -> Response {
-    let s = match services(&state, &ingress) {
-        Ok(s) => s,
-        Err(r) => return *r,
-    };
+pub async fn backup(ingress: Ingress, Live(s): Live) -> Response {
     let notice = match start_backup(&s, "dashboard") {
         Ok(()) => "started",
         Err(TriggerError::Queued) => "busy",

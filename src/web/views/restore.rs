@@ -4,7 +4,7 @@
 //! backup list — or, for a drill, reads, decrypts and opens it to the end without handing it over.
 //! A key that does not open this copy is refused before anything is read.
 
-use super::local;
+use super::{Live, local};
 use crate::crypto::identity::KeyPair;
 use crate::crypto::recipient_fingerprint;
 use crate::destinations::Manifest;
@@ -123,9 +123,10 @@ fn page(
 pub async fn ask(
     State(state): State<AppState>,
     ingress: Ingress,
+    Live(s): Live,
     Path((destination, copy)): Path<(String, String)>,
 ) -> Response {
-    let (s, d, m) = match super::copies::find(&state, &ingress, &destination, &copy).await {
+    let (s, d, m) = match super::copies::find(&state, &ingress, s, &destination, &copy).await {
         Ok(v) => v,
         Err(r) => return *r,
     };
@@ -166,10 +167,11 @@ async fn identities(s: &Services, m: &Manifest, form: RestoreForm) -> Result<Vec
 pub async fn start(
     State(state): State<AppState>,
     ingress: Ingress,
+    Live(s): Live,
     Path((destination, copy)): Path<(String, String)>,
     Form(form): Form<RestoreForm>,
 ) -> Response {
-    let (s, d, m) = match super::copies::find(&state, &ingress, &destination, &copy).await {
+    let (s, d, m) = match super::copies::find(&state, &ingress, s, &destination, &copy).await {
         Ok(v) => v,
         Err(r) => return *r,
     };

@@ -2,7 +2,7 @@
 //! whole — its timeline, sizes, throughput, checksums, each copy, warnings and errors.
 
 use super::overview::{RunLine, run_line};
-use super::{history_failed, local, outcome, services};
+use super::{Live, history_failed, local, outcome};
 use crate::history::{RunFilter, RunStatus};
 use crate::human;
 use crate::web::AppState;
@@ -92,12 +92,9 @@ fn nonempty(v: Option<&String>) -> Option<String> {
 pub async fn list(
     State(state): State<AppState>,
     ingress: Ingress,
+    Live(s): Live,
     Query(q): Query<RunsQuery>,
 ) -> Response {
-    let s = match services(&state, &ingress) {
-        Ok(s) => s,
-        Err(r) => return *r,
-    };
     let frame = Frame::new(&state, &ingress, Section::Runs, "Runs");
     let status = nonempty(q.status.as_ref()).filter(|k| !statuses_of(k).is_empty());
     let trigger = nonempty(q.trigger.as_ref());
@@ -239,12 +236,9 @@ pub struct RunPage {
 pub async fn one(
     State(state): State<AppState>,
     ingress: Ingress,
+    Live(s): Live,
     Path(id): Path<String>,
 ) -> Response {
-    let s = match services(&state, &ingress) {
-        Ok(s) => s,
-        Err(r) => return *r,
-    };
     let frame = Frame::new(&state, &ingress, Section::Runs, &format!("Run {id}"));
     let missing = |frame| {
         problem(

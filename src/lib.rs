@@ -1,25 +1,30 @@
 //! Lifeboat: off-site backups of a Home Assistant installation that provably restore.
 //!
 //! # Layout
-//! - [`config`]: options (add-on `options.json`, standalone TOML, or command-line URLs) → a validated
-//!   [`config::Config`]; nothing downstream reads the environment or files for settings again.
-//! - [`source`]: where a backup comes from (a folder of tars, Home Assistant Core, the Supervisor),
-//!   behind one trait that yields a byte stream.
-//! - [`ha`]: the protocol clients for Home Assistant: the Core websocket and the Supervisor REST API.
-//! - [`archive`]: understanding a backup tar while it streams past (`backup.json`, members, end).
-//! - [`crypto`]: age encryption of the stream.
-//! - [`destinations`]: where copies go (local folder, S3-compatible, Azure Blob), object layout and
-//!   the manifest that makes a copy exist.
-//! - [`pipeline`]: one run: read once, hash, inspect, encrypt, fan out, read back, record.
-//! - [`history`]: the SQLite record of runs and copies.
-//! - [`retention`]: which copies to keep, as a pure function, and pruning that carries it out.
-//! - [`schedule`]: cron schedules with catch-up and jitter, feeding the single-flight worker.
-//! - [`web`]: the long-running server's status page and API.
-//! - [`alert`]: alerts outside Home Assistant (webhook, ntfy, healthchecks-style pings).
-//! - [`secret`]: a string type that never prints.
-//! - [`human`]: sizes, durations and ages as people read them.
-//! - [`disk`]: free space on a local disk.
-//! - [`pages`]: transfer buffers on pages of their own, returned to the system when let go.
+//! Top to bottom; a module uses only modules below it (`tests/layers.rs` checks it, and that no
+//! module is part of an import circle). The data path reads down: trigger → source → pipeline →
+//! destinations → history.
+//! - [`daemon`]: the long-running process and composition root: builds every part from the
+//!   [`config::Config`], runs the single-flight worker on the one job queue, the schedules, the
+//!   retry poll, Home Assistant republishing and automation commands, and joins them at shutdown.
+//! - [`web`]: the dashboard Home Assistant shows through ingress, and a small JSON API.
+//! - [`report`], [`alert`]: what Home Assistant and the outside world are told about runs.
+//! - [`jobs`]: the one job queue, as its senders (web, commands, schedules) see it.
+//! - [`schedule`]: cron schedules with catch-up and jitter.
+//! - [`recovery`]: getting a backup back: recover, restore into Home Assistant, drills.
+//! - [`pipeline`]: one run, by stage: plan, ship (one read, fan-out), commit, record; the retry
+//!   queue, pruning and re-verification; progress as typed events.
+//! - [`source`]: where a backup comes from (a folder of tars, Home Assistant Core, the Supervisor).
+//! - [`crypto`]: age encryption of the stream, keys, the vault, the kit, key enrolment.
+//! - [`destinations`]: where copies go: the `Store` contract, OpenDAL for S3/Azure/folders, one
+//!   staged frame for WebDAV/SFTP/SMB, object layout and manifests; errors with one status each.
+//! - [`ha`]: protocol clients for Home Assistant: Supervisor REST, Core websocket, Core REST.
+//! - [`history`]: the SQLite record of runs, copies, checks, deletions and the retry queue.
+//! - [`archive`]: understanding a backup tar while it streams past (`backup.json`, SecureTar).
+//! - [`config`]: options (`options.json`, TOML, or command-line URLs) → a validated config.
+//! - [`retention`]: which copies to keep, as a pure function with reasons.
+//! - [`clock`], [`secret`], [`human`], [`disk`], [`pages`]: leaf helpers (time as an input,
+//!   a string that never prints, words for sizes and times, free space, transfer buffers).
 
 pub mod alert;
 pub mod archive;

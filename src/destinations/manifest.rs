@@ -147,20 +147,37 @@ pub fn made_at(m: &Manifest) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(&m.backup.date).map_or(m.created, |t| t.with_timezone(&Utc))
 }
 
+/// Why a copy was not (wholly) deleted.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum DeleteError {
+    #[error("deleting {object}: {source}")]
+    Manifest {
+        object: String,
+        source: super::StoreError,
+    },
+    #[error("deleted the manifest, but not {object} (an orphan to remove by hand): {source}")]
+    Data {
+        object: String,
+        source: super::StoreError,
+    },
+}
+
 /// Deletes one copy: its manifest (the copy is gone from then on), then its data. A failure after
 /// the manifest leaves only an orphan data object, never a copy that looks whole but is not.
 ///
 /// # Errors
-/// A message saying which object could not be deleted.
-pub async fn delete_copy(destination: &super::Destination, copy_id: &str) -> Result<(), String> {
-    let manifest = super::layout::manifest_object(copy_id);
-    destination
-        .store
-        .delete(&manifest)
-        .await
-        .map_err(|e| format!("deleting {manifest}: {e}"))?;
-    let data = super::layout::data_object(copy_id);
-    destination.store.delete(&data).await.map_err(|e| {
-        format!("deleted the manifest, but not {data} (an orphan to remove by hand): {e}")
-    })
+/// [`DeleteError`] naming the object that could not be deleted.
+pub async fn delete_copy(
+    destination: &super::Destination,
+    copy_id: &str,
+) -> Result<(), DeleteError> {
+    let object = super::layout::manifest_object(copy_id);
+    if let Err(source) = destination.store.delete(&object).await {
+        return Err(DeleteError::Manifest { object, source });
+    }
+    let object = super::layout::data_object(copy_id);
+    match destination.store.delete(&object).await {
+        Ok(()) => Ok(()),
+        Err(source) => Err(DeleteError::Data { object, source }),
+    }
 }

@@ -1,7 +1,10 @@
 //! Where copies go. One small contract, [`Store`], that every kind of destination meets: OpenDAL
 //! serves S3, Azure and folders ([`opendal_store`], [`folder`]); WebDAV ([`webdav`]), SFTP
-//! ([`sftp`]) and SMB ([`smb`]) have their own streaming clients. [`build`] makes one per kind, [`layout`] names the
-//! objects and [`manifest`] is the small JSON that makes a copy exist.
+//! ([`sftp`]) and SMB ([`smb`]) are streaming clients on one shared frame ([`staged`]:
+//! temp-then-rename, listing, deletes, and a retry-and-timeout wrapper for small requests).
+//! [`build`] makes one per [`Kind`], [`layout`] names the objects and [`manifest`] is the small JSON
+//! that makes a copy exist. Every failure has one status ([`StoreErrorKind`]) that decides what
+//! happens next: passing failures are retried, refused settings wait for new ones.
 //!
 //! # Behavior (the contract every store keeps)
 //! - A writer's data becomes visible at its path only when [`ObjectWriter::finish`] succeeds;

@@ -1,4 +1,4 @@
-//! [`Store`] over SFTP (any SSH server: a NAS, a Raspberry Pi at a friend's, a VPS), in pure Rust
+//! [`Store`](super::Store) over SFTP (any SSH server: a NAS, a Raspberry Pi at a friend's, a VPS), in pure Rust
 //! (russh + russh-sftp): password or key sign-in, and the server's host key checked every time.
 //!
 //! - Host keys: a pinned `host_key` (an OpenSSH public key line or its `SHA256:` fingerprint) is

@@ -1,4 +1,4 @@
-//! [`Store`] over SMB2/3 (a NAS share, a Windows share, Samba on a Raspberry Pi), in pure Rust
+//! [`Store`](super::Store) over SMB2/3 (a NAS share, a Windows share, Samba on a Raspberry Pi), in pure Rust
 //! (the `smb2` crate): user and password sign-in, signing and encryption as the server asks.
 //!
 //! - Uploads stream (pipelined WRITEs, a bounded window) into a hidden temporary file in the

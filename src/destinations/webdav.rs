@@ -1,4 +1,4 @@
-//! [`Store`] over WebDAV (Nextcloud, ownCloud, a NAS's WebDAV service, Apache, nginx, rclone…),
+//! [`Store`](super::Store) over WebDAV (Nextcloud, ownCloud, a NAS's WebDAV service, Apache, nginx, rclone…),
 //! spoken directly with reqwest so uploads stream: OpenDAL's WebDAV writer holds a whole object in
 //! memory, which a backup of several GiB cannot afford.
 //!

@@ -1,4 +1,6 @@
-//! Protocol clients for Home Assistant: the Core websocket and the Supervisor REST API.
+//! Protocol clients for Home Assistant: the Supervisor REST API ([`supervisor`]), the Core
+//! websocket ([`websocket`]) and Core's REST API ([`core_api`]: states, events, services, backup
+//! upload), and the parts of a partial backup both take ([`partial`]).
 
 pub mod core_api;
 pub mod partial;

@@ -92,7 +92,10 @@ pub async fn prune(
     }
     for d in report.decisions.iter().filter(|d| !d.keep) {
         let reason = d.reasons.join("; ");
-        let error = delete_copy(destination, &d.id).await.err();
+        let error = delete_copy(destination, &d.id)
+            .await
+            .err()
+            .map(|e| e.to_string());
         history
             .record_deletion(DeletionRow {
                 at: now,

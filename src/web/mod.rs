@@ -1,6 +1,7 @@
-//! The long-running server (`lifeboat serve`): the dashboard Home Assistant shows in its sidebar
-//! through ingress, a small JSON API, live progress, and the trigger every way of starting a
-//! backup shares. Pages are askama templates (`templates/`) with one stylesheet and one small
+//! The dashboard Home Assistant shows in its sidebar through ingress, a small JSON API and live
+//! progress; jobs it starts go to the daemon's one queue ([`crate::jobs`]). Handlers take the
+//! services through one extractor ([`views::Live`]), which answers with the idle page when the
+//! options are invalid. Pages are askama templates (`templates/`) with one stylesheet and one small
 //! script (`static/`); every state-changing request is a POST guarded by [`csrf`].
 //!
 //! Routes (all under the ingress prefix when there is one):

@@ -462,7 +462,7 @@ async fn delete(
         made: Some(made_at(m)),
         trigger: "dashboard".into(),
         reason: format!("deleted from the dashboard by {who}"),
-        error: result.as_ref().err().cloned(),
+        error: result.as_ref().err().map(ToString::to_string),
     };
     if let Err(e) = s.history.record_deletion(row).await {
         tracing::error!("recording a deletion: {e}");
@@ -473,7 +473,7 @@ async fn delete(
             StatusCode::BAD_GATEWAY,
             Frame::new(state, ingress, Section::Copies, "Not deleted"),
             "The copy could not be deleted",
-            &e,
+            &e.to_string(),
         ),
     }
 }

@@ -545,9 +545,8 @@ pub async fn confirm(
             StatusCode::INTERNAL_SERVER_ERROR,
             Frame::new(&state, &ingress, Section::Kit, "Not kept"),
             "The new key could not be kept",
-            &format!(
-                "{e}. Nothing changed: copies are encrypted as before. Throw the sheet away and try again."
-            ),
+            "The key vault could not store it (Lifeboat's log says why). Nothing changed: copies \
+             are encrypted as before. Throw the sheet away and try again.",
         );
     }
     back_to(&ingress.prefix, "/kit", "key-kept")

@@ -117,14 +117,18 @@ impl Triggers {
         })
     }
 
-    /// Queues a job made with a reply channel and waits for its outcome.
+    /// Queues a job made with a reply channel — waiting for its turn rather than being refused
+    /// while another job waits, since the asker waits for the answer anyway — and returns its
+    /// outcome.
     ///
     /// # Errors
-    /// As [`Triggers::fire`]; [`TriggerError::Stopped`] also when the job was dropped unfinished
-    /// (shutdown).
+    /// [`TriggerError::Stopped`] at shutdown, or when the job was dropped unfinished.
     pub async fn ask<T>(&self, make: impl FnOnce(Reply<T>) -> Job) -> Result<T, TriggerError> {
         let (tx, rx) = oneshot::channel();
-        self.submit(make(Some(tx)))?;
+        self.0
+            .send(make(Some(tx)))
+            .await
+            .map_err(|_| TriggerError::Stopped)?;
         rx.await.map_err(|_| TriggerError::Stopped)
     }
 }

@@ -307,7 +307,6 @@ pub async fn serve_lines(
     // verify does not hold up `status`; the others are answered at once, in order.
     let mut answering = tokio::task::JoinSet::new();
     loop {
-        while answering.try_join_next().is_some() {}
         let next = tokio::select! {
             () = shutdown.cancelled() => break,
             n = next_line(&mut input) => n,
@@ -325,16 +324,26 @@ pub async fn serve_lines(
                 break;
             }
         };
-        if waits_for_a_job(&input) {
-            let handler = handler.clone();
-            answering.spawn(async move {
-                handler.handle(input).await;
-            });
-        } else {
-            handler.handle(input).await;
-        }
+        answer(&handler, input, &mut answering).await;
     }
     answering.join_all().await;
+}
+
+/// Answers `input`: at once, or, for a command that waits for its job, in a task of `answering`.
+async fn answer(
+    handler: &Handler,
+    input: Result<Value, Refused>,
+    answering: &mut tokio::task::JoinSet<()>,
+) {
+    while answering.try_join_next().is_some() {}
+    if waits_for_a_job(&input) {
+        let handler = handler.clone();
+        answering.spawn(async move {
+            handler.handle(input).await;
+        });
+    } else {
+        handler.handle(input).await;
+    }
 }
 
 /// Whether `input` is a command answered only when its job has run.
@@ -368,18 +377,7 @@ pub async fn serve_events(
             tracing::info!("listening for lifeboat_command events");
             loop {
                 match ws.next_event(sub, Duration::from_secs(60)).await {
-                    Ok(event) => {
-                        while answering.try_join_next().is_some() {}
-                        let input = Ok(event["data"].clone());
-                        if waits_for_a_job(&input) {
-                            let handler = handler.clone();
-                            answering.spawn(async move {
-                                handler.handle(input).await;
-                            });
-                        } else {
-                            handler.handle(input).await;
-                        }
-                    }
+                    Ok(event) => answer(&handler, Ok(event["data"].clone()), &mut answering).await,
                     // Quiet for a minute: make sure the connection is still there.
                     Err(WsError::Timeout(_)) => ws.ping().await?,
                     Err(e) => return Err::<(), WsError>(e),

@@ -448,6 +448,10 @@ async fn a_refused_credential_is_asked_to_be_fixed_not_retried_forever() {
             "retried after {days} days"
         );
     }
+    // Nor does the daemon's minute poll wake the worker for it.
+    let row = r.history.retries().await.unwrap().remove(0);
+    let due = lifeboat::pipeline::retry::is_due;
+    assert!(!due(&row, &r.destinations, clock.now()));
     // Home Assistant's problem sensor (and the dashboard, from the same summary) says what to fix.
     let watch = lifeboat::report::Watch {
         destinations: vec!["nas".into(), "s3".into()],
@@ -473,6 +477,7 @@ async fn a_refused_credential_is_asked_to_be_fixed_not_retried_forever() {
         data.path(),
     );
     fixed.clock = clock.clone();
+    assert!(due(&row, &fixed.destinations, clock.now()));
     let retried = fixed.retry_due().await.unwrap();
     assert_eq!(retried.len(), 1);
     assert!(retried[0].copies[0].verified, "{:?}", retried[0].copies);

@@ -3,8 +3,10 @@
 //! its work to the one queue and ends at the shutdown signal.
 
 use crate::clock::Clock;
+use crate::destinations::Destination;
 use crate::history::History;
 use crate::jobs::{Job, Triggers};
+use crate::pipeline::retry;
 use crate::pipeline::run::RunRequest;
 use crate::report::HaReporter;
 use crate::schedule::{self, Fire, RandomJitter, Schedule};
@@ -44,9 +46,11 @@ pub(super) fn spawn_schedules(
     }
 }
 
-/// Every minute: when an entry of the retry queue is due, a retry job.
+/// Every minute: when an entry of the retry queue is due (see [`retry::is_due`]: one waiting for
+/// its destination's settings to change is not), a retry job.
 pub(super) async fn retry_poll(
     history: History,
+    destinations: Vec<Destination>,
     clock: Arc<dyn Clock>,
     triggers: Triggers,
     stop: CancellationToken,
@@ -60,7 +64,7 @@ pub(super) async fn retry_poll(
         let due = history
             .retries()
             .await
-            .map(|r| r.iter().any(|r| r.next_at <= now))
+            .map(|r| r.iter().any(|r| retry::is_due(r, &destinations, now)))
             .unwrap_or(false);
         // Busy is fine: the queue is looked at again in a minute.
         if due && triggers.submit(Job::Retry).is_ok() {

@@ -142,6 +142,7 @@ impl Daemon {
         );
         tasks.spawn(loops::retry_poll(
             history.clone(),
+            destinations.clone(),
             clock,
             triggers.clone(),
             shutdown.clone(),

@@ -65,8 +65,12 @@ pub async fn owe(
 }
 
 /// Whether an entry is due: its time has come and it does not wait for settings that are still
-/// the refused ones; or it waited for new settings and they have changed.
-fn is_due(r: &RetryRow, d: &Destination, now: DateTime<Utc>) -> bool {
+/// the refused ones; or it waited for new settings and they have changed. An entry for a
+/// destination no longer configured is due too (to leave the queue).
+pub fn is_due(r: &RetryRow, destinations: &[Destination], now: DateTime<Utc>) -> bool {
+    let Some(d) = destinations.iter().find(|d| d.name == r.destination) else {
+        return true;
+    };
     match &r.waits_for {
         Some(refused) => *refused != d.settings,
         None => r.next_at <= now,
@@ -84,7 +88,7 @@ pub async fn due(
 ) -> Result<BTreeMap<String, Vec<RetryRow>>, HistoryError> {
     let mut by_backup: BTreeMap<String, Vec<RetryRow>> = BTreeMap::new();
     for r in history.retries().await? {
-        let Some(d) = destinations.iter().find(|d| d.name == r.destination) else {
+        if !destinations.iter().any(|d| d.name == r.destination) {
             tracing::info!(
                 "dropping the retry of {} to {}: no such destination any more",
                 r.hint,
@@ -92,8 +96,8 @@ pub async fn due(
             );
             history.retry_done(&r.source_key, &r.destination).await?;
             continue;
-        };
-        if is_due(&r, d, now) {
+        }
+        if is_due(&r, destinations, now) {
             by_backup.entry(r.source_key.clone()).or_default().push(r);
         }
     }

@@ -145,6 +145,15 @@ struct Outcome {
     delivered: bool,
 }
 
+/// Where the single pass sends a backup, and how it locks and opens it.
+struct PassTo<'a> {
+    destinations: &'a [Destination],
+    object: &'a str,
+    encryption: &'a EncryptionSpec,
+    /// Home Assistant keys that open a protected backup's inner archives.
+    keys: Arc<Vec<BackupKey>>,
+}
+
 /// Why Home Assistant's own backups could not be cleaned up.
 #[derive(Debug, thiserror::Error)]
 pub enum CleanError {
@@ -521,17 +530,13 @@ impl Runner {
             lock: &lock,
             ha_key: None,
         };
-        let shipped = self
-            .pass(
-                run_id,
-                pending,
-                opened,
-                &destinations,
-                &plan,
-                &encryption,
-                keys.clone(),
-            )
-            .await;
+        let to = PassTo {
+            destinations: &destinations,
+            object: &object,
+            encryption: &encryption,
+            keys: keys.clone(),
+        };
+        let shipped = self.pass(run_id, pending, opened, to).await;
         let mut outcome = self.commit(pending, shipped, &plan, &keys).await;
         for s in skipped {
             if let Some(d) = self.destinations.iter().find(|d| d.name == s.destination) {
@@ -543,17 +548,13 @@ impl Runner {
         self.record(run_id, pending, outcome).await
     }
 
-    /// Opens the single pass over the backup to `destinations` (see [`ship`]).
-    #[allow(clippy::too_many_arguments)]
+    /// Runs the single pass over the opened backup (see [`ship`]).
     async fn pass(
         &self,
         run_id: i64,
         pending: &Pending,
         opened: Result<Opened, SourceError>,
-        destinations: &[Destination],
-        plan: &CopyPlan<'_>,
-        encryption: &EncryptionSpec,
-        keys: Arc<Vec<BackupKey>>,
+        to: PassTo<'_>,
     ) -> Result<Shipped, ShipFailure> {
         let opened = opened.map_err(|e| ShipFailure {
             error: ShipError::Source(std::io::Error::other(e.to_string())),
@@ -561,16 +562,16 @@ impl Runner {
         })?;
         self.progress.run(run_id, Some(&pending.hint), opened.size);
         self.teller().tell(&Event::Reading);
-        let names: Vec<String> = destinations.iter().map(|d| d.name.clone()).collect();
+        let names: Vec<String> = to.destinations.iter().map(|d| d.name.clone()).collect();
         let pass_started = self.clock.now();
         let counters = self.progress.pass(pass_started, &names);
         let outcome = ship(
             opened.stream,
             opened.size,
-            destinations,
-            plan.object,
-            encryption,
-            keys,
+            to.destinations,
+            to.object,
+            to.encryption,
+            to.keys,
             &counters,
         )
         .await;

@@ -39,7 +39,12 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(cli::main())
+    let code = runtime.block_on(cli::main());
+    // Every task of ours has ended by now; what may remain is a read of stdin blocked in the
+    // runtime's thread pool (the add-on's stdin stays open), which must not hold up the exit the
+    // Supervisor waits for after SIGTERM.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(500));
+    code
 }
 
 #[cfg(test)]

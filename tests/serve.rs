@@ -159,3 +159,60 @@ async fn a_real_connection_from_elsewhere_is_refused() {
         .unwrap();
     assert_eq!(r.status(), 200);
 }
+
+/// The Supervisor stops an add-on with SIGTERM and kills it 10 s later; the add-on's stdin stays
+/// open all along (`stdin: true`). `lifeboat serve` must end well inside that, not hang on the
+/// read of stdin that is still pending.
+#[test]
+fn serve_ends_at_sigterm_though_its_stdin_stays_open() {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    let (src, out, data) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    let child = Command::new(env!("CARGO_BIN_EXE_lifeboat"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--source"])
+        .arg(format!("folder:{}", src.path().display()))
+        .arg("--to")
+        .arg(format!("file://{}", out.path().display()))
+        .arg("--data-dir")
+        .arg(data.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut serving = Serving(child);
+    let _held_open = serving.0.stdin.take();
+    let stderr = serving.0.stderr.take().unwrap();
+    let mut lines = std::io::BufReader::new(stderr).lines();
+    let said = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find(|l| l.contains("serving on"));
+    assert!(said.is_some(), "lifeboat serve never started serving");
+    // Keep draining its log so it never blocks on a full pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    let pid = serving.0.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(8);
+    let status = loop {
+        if let Some(s) = serving.0.try_wait().unwrap() {
+            break Some(s);
+        }
+        if std::time::Instant::now() > deadline {
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let status = status.expect("still running 8 s after SIGTERM: the Supervisor would kill it");
+    assert!(status.success(), "{status}");
+}

@@ -104,27 +104,6 @@ pub async fn due(
     Ok(by_backup)
 }
 
-/// The entries that wait for a destination's settings to change, with the settings still the
-/// refused ones: problems for a person to fix.
-///
-/// # Errors
-/// [`HistoryError`] when the queue cannot be read.
-pub async fn waiting_for_settings(
-    history: &History,
-    destinations: &[Destination],
-) -> Result<Vec<RetryRow>, HistoryError> {
-    Ok(history
-        .retries()
-        .await?
-        .into_iter()
-        .filter(|r| {
-            destinations
-                .iter()
-                .any(|d| d.name == r.destination && r.waits_for.as_deref() == Some(&d.settings))
-        })
-        .collect())
-}
-
 /// Takes the entries of `rows` out of the queue when the retry's report shows a verified copy,
 /// and otherwise records the failure and when to try next.
 ///

@@ -137,7 +137,6 @@ impl Stop {
 
 /// How one run ended, before it is recorded.
 struct Outcome {
-    status: RunStatus,
     end: RunEnd,
     copies: Vec<CopyOutcome>,
     backup: Option<BackupJson>,
@@ -603,7 +602,6 @@ impl Runner {
                     .map(|l| lane_failed(l, plan, "not stored: the run failed"))
                     .collect();
                 return Outcome {
-                    status: RunStatus::Failed,
                     end,
                     copies,
                     backup: None,
@@ -621,7 +619,6 @@ impl Runner {
             end.error = Some("no destination holds a verified copy".into());
         }
         Outcome {
-            status: status_of(&copies),
             end,
             copies,
             backup: Some(shipped.inspection.backup),
@@ -636,11 +633,8 @@ impl Runner {
         pending: &Pending,
         mut outcome: Outcome,
     ) -> Result<RunReport, HistoryError> {
-        // Left-out destinations count: a run with one is at best partial.
-        let status = match status_of(&outcome.copies) {
-            RunStatus::Success if outcome.status != RunStatus::Success => outcome.status,
-            s => s,
-        };
+        // Over every destination asked for: one left out makes the run partial at best.
+        let status = status_of(&outcome.copies);
         // In the order the destinations are configured, whatever stage each stopped at.
         let rank = |name: &str| self.destinations.iter().position(|d| d.name == name);
         outcome.copies.sort_by_key(|c| rank(&c.destination));

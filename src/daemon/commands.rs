@@ -163,7 +163,11 @@ pub struct Handler {
 impl Handler {
     /// Handles raw input and fires the answer.
     pub async fn handle(&self, input: Result<Value, Refused>) -> Value {
-        let parsed = input.and_then(parse);
+        self.answer(input.and_then(parse)).await
+    }
+
+    /// Carries out a parsed command (or says why it is not one) and fires the answer.
+    async fn answer(&self, parsed: Result<Request, Refused>) -> Value {
         let answer = match parsed {
             Err(e) => json!({"ok": false, "error": e.0, "source": self.origin}),
             Ok(req) => {
@@ -336,24 +340,22 @@ async fn answer(
     answering: &mut tokio::task::JoinSet<()>,
 ) {
     while answering.try_join_next().is_some() {}
-    if waits_for_a_job(&input) {
+    let parsed = input.and_then(parse);
+    let waits = matches!(
+        &parsed,
+        Ok(Request {
+            command: Command::Verify | Command::Prune { .. },
+            ..
+        })
+    );
+    if waits {
         let handler = handler.clone();
         answering.spawn(async move {
-            handler.handle(input).await;
+            handler.answer(parsed).await;
         });
     } else {
-        handler.handle(input).await;
+        handler.answer(parsed).await;
     }
-}
-
-/// Whether `input` is a command answered only when its job has run.
-fn waits_for_a_job(input: &Result<Value, Refused>) -> bool {
-    let Ok(v) = input else { return false };
-    let word = v
-        .get("command")
-        .and_then(Value::as_str)
-        .or_else(|| v.as_str());
-    matches!(word, Some("verify" | "prune"))
 }
 
 /// Listens for `lifeboat_command` events on Home Assistant's bus over the websocket, reconnecting

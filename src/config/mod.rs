@@ -236,13 +236,14 @@ pub enum AzureCredential {
 }
 
 impl DestinationSpec {
-    /// A digest of the settings, secrets included: it changes when any of them does, and says
-    /// nothing about them (SHA-256, first 16 hex digits).
+    /// A digest of how the destination is reached, secrets included: it changes when any of
+    /// those settings does (not with retention, which cannot cure a refusal), and shows none of
+    /// them (SHA-256, first 16 hex digits).
     pub fn settings_digest(&self) -> String {
         use sha2::{Digest, Sha256};
         let mut h = Sha256::new();
         // Debug prints every setting but the secrets (redacted): add those one by one.
-        h.update(format!("{self:?}").as_bytes());
+        h.update(format!("{:?}", self.kind).as_bytes());
         for s in self.kind.secrets() {
             h.update([0]);
             h.update(s.expose().as_bytes());
@@ -623,5 +624,32 @@ pub fn parse_options(path: &Path, text: &str) -> Result<options::Options, Config
             let field = e.path().to_string();
             syntax(field, e.into_inner().message().to_owned())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_settings_digest_follows_how_a_destination_is_reached() {
+        let spec = |secret: &str, keep: &str| DestinationSpec {
+            name: "b2".into(),
+            retention: crate::retention::Policy::parse(keep).unwrap(),
+            kind: DestinationKind::S3 {
+                bucket: "backups".into(),
+                prefix: "home/".into(),
+                endpoint: None,
+                region: "us-east-1".into(),
+                access_key_id: "AK".into(),
+                secret_access_key: Secret::new(secret),
+                path_style: false,
+            },
+        };
+        let d = spec("s3cret-one", "last=3").settings_digest();
+        assert_eq!(d.len(), 16);
+        assert!(!d.contains("s3cret"));
+        assert_ne!(d, spec("s3cret-two", "last=3").settings_digest());
+        assert_eq!(d, spec("s3cret-one", "daily=7").settings_digest());
     }
 }

@@ -21,7 +21,6 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
 use std::time::Duration;
 
 /// How long a destination may take to list its copies before the page gives up on it.
@@ -219,10 +218,10 @@ pub async fn page(
 pub(super) async fn find(
     state: &AppState,
     ingress: &Ingress,
-    s: Arc<Services>,
+    s: &Services,
     destination: &str,
     copy: &str,
-) -> Result<(Arc<Services>, Destination, Manifest), Box<Response>> {
+) -> Result<(Destination, Manifest), Box<Response>> {
     let missing = |heading: &str, detail: String| {
         Box::new(problem(
             StatusCode::NOT_FOUND,
@@ -254,7 +253,7 @@ pub(super) async fn find(
             format!("Copy {copy} on {}: {e}", d.name),
         ),
     })?;
-    Ok((s, d, m))
+    Ok((d, m))
 }
 
 fn to_copies(ingress: &Ingress, destination: &str, notice: &str) -> Response {
@@ -279,7 +278,7 @@ pub async fn act(
     if !matches!(action.as_str(), "verify" | "pin" | "delete") {
         return super::not_found(State(state), ingress).await;
     }
-    let (s, d, m) = match find(&state, &ingress, s, &destination, &copy).await {
+    let (d, m) = match find(&state, &ingress, &s, &destination, &copy).await {
         Ok(v) => v,
         Err(r) => return *r,
     };
@@ -352,7 +351,7 @@ pub async fn confirm_delete(
     if action != "delete" {
         return super::not_found(State(state), ingress).await;
     }
-    let (s, d, m) = match find(&state, &ingress, s, &destination, &copy).await {
+    let (d, m) = match find(&state, &ingress, &s, &destination, &copy).await {
         Ok(v) => v,
         Err(r) => return *r,
     };

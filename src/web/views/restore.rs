@@ -126,7 +126,7 @@ pub async fn ask(
     Live(s): Live,
     Path((destination, copy)): Path<(String, String)>,
 ) -> Response {
-    let (s, d, m) = match super::copies::find(&state, &ingress, s, &destination, &copy).await {
+    let (d, m) = match super::copies::find(&state, &ingress, &s, &destination, &copy).await {
         Ok(v) => v,
         Err(r) => return *r,
     };
@@ -171,7 +171,7 @@ pub async fn start(
     Path((destination, copy)): Path<(String, String)>,
     Form(form): Form<RestoreForm>,
 ) -> Response {
-    let (s, d, m) = match super::copies::find(&state, &ingress, s, &destination, &copy).await {
+    let (d, m) = match super::copies::find(&state, &ingress, &s, &destination, &copy).await {
         Ok(v) => v,
         Err(r) => return *r,
     };

@@ -71,9 +71,13 @@ async fn commit(
     teller.tell(&Event::ReadingBack { destination });
     let read = read_back(d, plan.object, shipped.stored_size, &shipped.stored_sha256).await;
     let took = started.elapsed();
-    let mut out = CopyOutcome::failed(d, plan.copy_id, plan.object, String::new(), None);
-    out.upload = Some(upload);
-    out.verify = Some(took);
+    let timed = |mut c: CopyOutcome| {
+        c.upload = Some(upload);
+        c.verify = Some(took);
+        c
+    };
+    let failed =
+        |error: String, kind| CopyOutcome::failed(d, plan.copy_id, plan.object, error, kind);
     if let Err(e) = read {
         // The stored bytes are not the verified ones: never leave them looking like a copy.
         let _ = d.store.delete(plan.object).await;
@@ -81,7 +85,7 @@ async fn commit(
             destination,
             error: e.to_string(),
         });
-        out.error = Some(e.to_string());
+        let mut out = timed(failed(e.to_string(), None));
         out.stored_size = Some(bytes);
         return out;
     }
@@ -94,12 +98,13 @@ async fn commit(
             destination,
             error: e.to_string(),
         });
-        out.error = Some(format!("writing the manifest failed: {e}"));
-        out.failure = Some(e.kind.as_str());
-        out.needs_new_settings = e.kind.needs_new_settings();
-        return out;
+        return timed(failed(
+            format!("writing the manifest failed: {e}"),
+            Some(e.kind),
+        ));
     }
     teller.tell(&Event::Verified { destination, took });
+    let mut out = timed(failed(String::new(), None));
     out.error = None;
     out.manifest = Some(name);
     out.verified = true;

@@ -53,6 +53,8 @@ pub struct StreamEncryptor {
     out: PageBuf,
     /// Where `out` comes from: the destinations hold the ciphertext until its part is sent.
     pages: Pages,
+    /// The header and payload nonce's length.
+    header_len: u64,
 }
 
 impl StreamEncryptor {
@@ -106,9 +108,18 @@ impl StreamEncryptor {
             key: LessSafeKey::new(key),
             sealed: 0,
             held: Vec::with_capacity(CHUNK),
+            header_len: out.len() as u64,
             out,
             pages,
         })
+    }
+
+    /// The size of the whole age file for `plain` bytes of plaintext: the header, then every
+    /// 64 KiB chunk with its 16-byte tag (one chunk, maybe empty, at the least).
+    pub fn stored_size(&self, plain: u64) -> u64 {
+        let chunk = CHUNK as u64;
+        let chunks = plain.div_ceil(chunk).max(1);
+        self.header_len + plain + chunks * 16
     }
 
     /// Encrypts `plain` and returns whatever ciphertext is ready (often empty for small pushes).
@@ -245,6 +256,43 @@ mod tests {
         let mut back = Vec::new();
         r.read_to_end(&mut back).unwrap();
         assert_eq!(back, plain);
+    }
+
+    /// rclone is told this size before the first byte: it must be exact at every edge.
+    #[test]
+    fn the_stored_size_is_known_before_encrypting() {
+        let two = EncryptionSpec {
+            recipients: vec![
+                age::x25519::Identity::generate().to_public(),
+                age::x25519::Identity::generate().to_public(),
+            ],
+            passphrase: None,
+        };
+        let pass = EncryptionSpec {
+            recipients: Vec::new(),
+            passphrase: Some(crate::secret::Secret::new("a passphrase")),
+        };
+        for spec in [&two, &pass] {
+            for plain in [
+                0usize,
+                1,
+                CHUNK - 1,
+                CHUNK,
+                CHUNK + 1,
+                3 * CHUNK,
+                (3 << 20) + 5,
+            ] {
+                let mut enc = StreamEncryptor::new(spec).unwrap();
+                let expected = enc.stored_size(plain as u64);
+                let data = vec![7u8; plain];
+                let mut got = 0;
+                for piece in data.chunks(1 << 20) {
+                    got += enc.push(piece).unwrap().len();
+                }
+                got += enc.finish().unwrap().len();
+                assert_eq!(got as u64, expected, "{plain} bytes");
+            }
+        }
     }
 
     #[test]

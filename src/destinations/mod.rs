@@ -1,6 +1,7 @@
 //! Where copies go. One small contract, [`Store`], that every kind of destination meets: OpenDAL
 //! serves S3, Azure and folders ([`opendal_store`], [`folder`]); WebDAV ([`webdav`]), SFTP
-//! ([`sftp`]) and SMB ([`smb`]) are streaming clients on one shared frame ([`staged`]:
+//! ([`sftp`]), SMB ([`smb`]) and the rclone program ([`rclone`]: Google Drive, OneDrive, Dropbox
+//! and the rest) are streaming clients on one shared frame ([`staged`]:
 //! temp-then-rename, listing, deletes, and a retry-and-timeout wrapper for small requests).
 //! [`build`] makes one per [`Kind`], [`layout`] names the objects and [`manifest`] is the small JSON
 //! that makes a copy exist. Every failure has one status ([`StoreErrorKind`]) that decides what
@@ -21,6 +22,7 @@ pub mod manifest;
 pub mod mount_guard;
 pub mod opendal_store;
 pub mod pinned_tls;
+pub mod rclone;
 pub mod sftp;
 pub mod smb;
 pub mod staged;
@@ -49,11 +51,13 @@ pub trait ObjectWriter: Send {
 /// A place that holds objects.
 #[async_trait]
 pub trait Store: Send + Sync {
-    /// Opens a streaming writer; `size_hint` (bytes) sizes multipart parts.
+    /// Opens a streaming writer. `size` is the object's exact size in bytes when it is known in
+    /// advance (it sizes multipart parts, and rclone needs it to stream to drives that cannot
+    /// take an upload of unknown length); a writer given one may refuse other lengths.
     async fn writer(
         &self,
         path: &str,
-        size_hint: Option<u64>,
+        size: Option<u64>,
     ) -> Result<Box<dyn ObjectWriter>, StoreError>;
     /// Streams an object back.
     async fn reader(&self, path: &str) -> Result<Box<dyn AsyncRead + Send + Unpin>, StoreError>;
@@ -75,6 +79,11 @@ pub trait Store: Send + Sync {
     /// `None` where TLS or the local disk answers for it.
     fn trust(&self) -> Option<String> {
         None
+    }
+    /// What happened since the last call that a run should mention, taken once: rclone's own
+    /// retries after a cloud's rate limits, say.
+    fn remarks(&self) -> Vec<String> {
+        Vec::new()
     }
 }
 
@@ -141,6 +150,10 @@ fn says_full(message: &str) -> bool {
         "quotaexceeded",
         "no_space_on_filesystem",
         "not enough space",
+        "quota has been exceeded",
+        "quotalimitreached",
+        "insufficient_space",
+        "storage_limit_exceeded",
     ]
     .iter()
     .any(|w| m.contains(w))

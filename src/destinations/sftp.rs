@@ -544,7 +544,11 @@ impl Remote for Sftp {
         self.make_root().await
     }
 
-    async fn create(&self, name: &str) -> Result<Box<dyn RemoteFile>, StoreError> {
+    async fn create(
+        &self,
+        name: &str,
+        _size: Option<u64>,
+    ) -> Result<Box<dyn RemoteFile>, StoreError> {
         let (conn, file) = self.create_file(&self.path(name)).await?;
         Ok(Box::new(SftpFile {
             _conn: conn,
@@ -554,7 +558,7 @@ impl Remote for Sftp {
     }
 
     async fn put(&self, name: &str, data: Bytes) -> Result<(), StoreError> {
-        let mut file = self.create(name).await?;
+        let mut file = self.create(name, Some(data.len() as u64)).await?;
         file.write(data).await?;
         file.close().await
     }

@@ -243,7 +243,11 @@ impl Remote for Smb {
         self.make_root().await
     }
 
-    async fn create(&self, name: &str) -> Result<Box<dyn RemoteFile>, StoreError> {
+    async fn create(
+        &self,
+        name: &str,
+        _size: Option<u64>,
+    ) -> Result<Box<dyn RemoteFile>, StoreError> {
         let path = in_folder(&self.settings, name);
         let p = path.clone();
         let file = self

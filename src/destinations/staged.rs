@@ -1,4 +1,4 @@
-//! The frame the file-like stores share (WebDAV, SFTP, SMB; rclone when it lands), after OpenDAL's
+//! The frame the file-like stores share (WebDAV, SFTP, SMB, rclone), after OpenDAL's
 //! per-service layout: each kind only says how to do a handful of file operations on its server
 //! ([`Remote`]); this frame turns them into a [`Store`] that keeps the contract the same way for
 //! every kind:
@@ -35,8 +35,12 @@ pub trait RemoteFile: Send {
 pub trait Remote: Send + Sync + 'static {
     /// Creates the destination folder and its parents when missing.
     async fn make_folder(&self) -> Result<(), StoreError>;
-    /// Starts writing the file `name`.
-    async fn create(&self, name: &str) -> Result<Box<dyn RemoteFile>, StoreError>;
+    /// Starts writing the file `name`, which will be `size` bytes long when that is known.
+    async fn create(
+        &self,
+        name: &str,
+        size: Option<u64>,
+    ) -> Result<Box<dyn RemoteFile>, StoreError>;
     /// Writes the small file `name` whole.
     async fn put(&self, name: &str, data: Bytes) -> Result<(), StoreError>;
     /// Renames `from` onto `to`, replacing what is there; `written` says how `from` was made.
@@ -52,6 +56,10 @@ pub trait Remote: Send + Sync + 'static {
     /// How the server proves who it is, for people (see [`Store::trust`]).
     fn trust(&self) -> Option<String> {
         None
+    }
+    /// What happened on the way that a run should mention (see [`Store::remarks`]).
+    fn remarks(&self) -> Vec<String> {
+        Vec::new()
     }
 }
 
@@ -246,13 +254,15 @@ impl<R: Remote> Store for Staged<R> {
     async fn writer(
         &self,
         path: &str,
-        _size_hint: Option<u64>,
+        size: Option<u64>,
     ) -> Result<Box<dyn ObjectWriter>, StoreError> {
         self.make_folder().await?;
         let temp = layout::partial_name(path);
         let file = self
             .small
-            .run(&format!("creating {temp}"), || self.remote.create(&temp))
+            .run(&format!("creating {temp}"), || {
+                self.remote.create(&temp, size)
+            })
             .await?;
         Ok(Box::new(StagedWriter {
             remote: Arc::clone(&self.remote),
@@ -301,6 +311,10 @@ impl<R: Remote> Store for Staged<R> {
 
     fn trust(&self) -> Option<String> {
         self.remote.trust()
+    }
+
+    fn remarks(&self) -> Vec<String> {
+        self.remote.remarks()
     }
 }
 

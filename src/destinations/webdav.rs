@@ -637,7 +637,11 @@ impl Remote for Dav {
         self.inner.make_root().await
     }
 
-    async fn create(&self, name: &str) -> Result<Box<dyn RemoteFile>, StoreError> {
+    async fn create(
+        &self,
+        name: &str,
+        _size: Option<u64>,
+    ) -> Result<Box<dyn RemoteFile>, StoreError> {
         let inner = &self.inner;
         let temp = self.streamed(name);
         if inner.segment.is_some() {

@@ -42,10 +42,10 @@ impl Lane {
     pub async fn open(
         destination: Destination,
         object: String,
-        size_hint: Option<u64>,
+        size: Option<u64>,
         written: Arc<AtomicU64>,
     ) -> Result<Self, (Destination, StoreError)> {
-        let writer = match destination.store.writer(&object, size_hint).await {
+        let writer = match destination.store.writer(&object, size).await {
             Ok(w) => w,
             Err(e) => return Err((destination, e)),
         };

@@ -72,8 +72,14 @@ pub async fn ship(
     counters: &Counters,
 ) -> Result<Shipped, ShipFailure> {
     let started = Instant::now();
-    let (mut lanes, mut results) = open_lanes(destinations, object, expected_size, counters).await;
     let fail = |error: ShipError, lanes: Vec<LaneResult>| ShipFailure { error, lanes };
+    let enc = match StreamEncryptor::new(encryption) {
+        Ok(enc) => enc,
+        Err(e) => return Err(fail(e.into(), Vec::new())),
+    };
+    // The stores are told the object's exact size when the source knows the backup's.
+    let stored_size = expected_size.map(|plain| enc.stored_size(plain));
+    let (mut lanes, mut results) = open_lanes(destinations, object, stored_size, counters).await;
     if lanes.is_empty() {
         return Err(fail(ShipError::AllDestinationsFailed, results));
     }
@@ -83,14 +89,7 @@ pub async fn ship(
         tokio::task::spawn_blocking(move || inspect(ChannelReader::new(walk_rx), &ha_keys, false));
     let mut walk_tx = Some(walk_tx);
 
-    let outcome = pass(
-        &mut source,
-        &mut walk_tx,
-        &mut lanes,
-        encryption,
-        &counters.read,
-    )
-    .await;
+    let outcome = pass(&mut source, &mut walk_tx, &mut lanes, enc, &counters.read).await;
     drop(walk_tx);
     let walked = match walker.await {
         Ok(r) => r.map_err(ShipError::from),
@@ -140,14 +139,14 @@ pub async fn ship(
 async fn open_lanes(
     destinations: &[Destination],
     object: &str,
-    expected_size: Option<u64>,
+    stored_size: Option<u64>,
     counters: &Counters,
 ) -> (Vec<Lane>, Vec<LaneResult>) {
     let mut lanes = Vec::new();
     let mut failed = Vec::new();
     for d in destinations {
         let written = counters.written_to(&d.name);
-        match Lane::open(d.clone(), object.to_owned(), expected_size, written).await {
+        match Lane::open(d.clone(), object.to_owned(), stored_size, written).await {
             Ok(lane) => lanes.push(lane),
             Err((destination, e)) => failed.push(LaneResult {
                 destination,
@@ -163,14 +162,13 @@ async fn pass(
     source: &mut (impl AsyncRead + Unpin),
     walk_tx: &mut Option<mpsc::Sender<bytes::Bytes>>,
     lanes: &mut [Lane],
-    encryption: &EncryptionSpec,
+    mut enc: StreamEncryptor,
     read: &AtomicU64,
 ) -> Result<(u64, String, u64, String), ShipError> {
     let mut plain_hash = Sha256::new();
     let mut stored_hash = Sha256::new();
     let mut plain_size = 0u64;
     let mut stored_size = 0u64;
-    let mut enc = StreamEncryptor::new(encryption)?;
     // Plaintext chunks are let go once walked and encrypted: a few spares cover the queue.
     let pages = Pages::new(CHUNK, WALKER_DEPTH + 2);
     let chunk_buf = || pages.buf().map_err(ShipError::Memory);

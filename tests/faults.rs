@@ -96,6 +96,7 @@ async fn behind_proxy(
             proxy
         }
         DestinationKind::Local { .. } => panic!("a folder has no connection to break"),
+        DestinationKind::Rclone(_) => panic!("an rclone remote's server is in its rclone.conf"),
     };
     (proxy, spec)
 }

@@ -99,7 +99,7 @@ pub(crate) struct Inline {
     pub(crate) ship: bool,
     /// Destination (repeatable): file:///path, s3://bucket/prefix?endpoint=URL&region=R,
     /// azure://account/container/prefix?endpoint=URL, webdav+https://host/folder,
-    /// sftp://user@host/folder, smb://user@host/share/folder
+    /// sftp://user@host/folder, smb://user@host/share/folder, rclone:REMOTE:folder
     #[arg(long = "to")]
     pub(crate) to: Vec<String>,
     /// age public key to encrypt to (repeatable)
@@ -149,11 +149,14 @@ pub(crate) struct CredentialArgs {
     /// SMB password
     #[arg(long, env = "LIFEBOAT_SMB_PASSWORD", hide_env_values = true)]
     pub(crate) smb_password: Option<String>,
+    /// The rclone.conf that holds the remotes of rclone: destinations [default: rclone's own]
+    #[arg(long, env = "RCLONE_CONFIG")]
+    pub(crate) rclone_config: Option<std::path::PathBuf>,
 }
 
 #[derive(Args)]
 pub(crate) struct RecoverArgs {
-    /// Where the copies are: file:///path, s3://bucket/prefix?endpoint=…, azure://account/container/prefix, webdav+https://host/folder, sftp://user@host/folder, smb://user@host/share/folder
+    /// Where the copies are: file:///path, s3://bucket/prefix?endpoint=…, azure://account/container/prefix, webdav+https://host/folder, sftp://user@host/folder, smb://user@host/share/folder, rclone:REMOTE:folder
     #[arg(long)]
     pub(crate) from: String,
     /// The copy to recover (its id, as listed) [default: the newest]
@@ -207,7 +210,7 @@ pub(crate) enum KeysCommand {
 
 #[derive(Args)]
 pub(crate) struct RestoreArgs {
-    /// Where the copies are: file:///path, s3://bucket/prefix?endpoint=…, azure://account/container/prefix, webdav+https://host/folder, sftp://user@host/folder, smb://user@host/share/folder
+    /// Where the copies are: file:///path, s3://bucket/prefix?endpoint=…, azure://account/container/prefix, webdav+https://host/folder, sftp://user@host/folder, smb://user@host/share/folder, rclone:REMOTE:folder
     #[arg(long)]
     pub(crate) from: String,
     /// The copy to restore (its id, as listed) [default: the newest]
@@ -308,6 +311,7 @@ impl CredentialArgs {
             sftp_key: self.sftp_key.clone(),
             sftp_key_passphrase: secret(self.sftp_key_passphrase.as_ref()),
             smb_password: secret(self.smb_password.as_ref()),
+            rclone_config: self.rclone_config.clone(),
         }
     }
 }

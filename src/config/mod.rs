@@ -173,6 +173,7 @@ pub enum DestinationKind {
     },
     Sftp(SftpSpec),
     Smb(SmbSpec),
+    Rclone(RcloneSpec),
     Webdav {
         /// The folder copies go into.
         url: Url,
@@ -199,6 +200,21 @@ pub struct SftpSpec {
     /// Where host keys trusted on first use are remembered (`None`: for this process only).
     pub known_hosts: Option<PathBuf>,
 }
+
+/// A folder on any storage rclone reaches (Google Drive, OneDrive, Dropbox and the rest), through
+/// the `rclone` program.
+#[derive(Debug, Clone)]
+pub struct RcloneSpec {
+    /// `name:folder` as rclone takes it, e.g. `gdrive:Home Assistant/lifeboat`.
+    pub remote: String,
+    /// The rclone.conf holding the remote (`None`: rclone's own default).
+    pub config: Option<PathBuf>,
+    /// The rclone program (a bare name is looked up on `PATH`).
+    pub program: PathBuf,
+}
+
+/// The file the dashboard writes connected cloud drives to, in the data folder.
+pub const RCLONE_CONF: &str = "rclone.conf";
 
 /// A folder in an SMB2/3 share.
 #[derive(Debug, Clone)]
@@ -268,6 +284,8 @@ impl DestinationKind {
                 SftpAuth::Key { passphrase, .. } => passphrase.iter().collect(),
             },
             Self::Smb(s) => vec![&s.password],
+            // Its secrets stay in rclone.conf, which Lifeboat never reads aloud.
+            Self::Rclone(_) => Vec::new(),
             Self::Webdav { password, .. } => vec![password],
         }
     }
@@ -281,6 +299,7 @@ impl DestinationKind {
             Self::Webdav { .. } => "webdav",
             Self::Sftp { .. } => "sftp",
             Self::Smb { .. } => "smb",
+            Self::Rclone(_) => "rclone",
         }
     }
 
@@ -317,7 +336,7 @@ impl DestinationKind {
                 "sftp://{username}@{host}:{port}/{}",
                 path.trim_start_matches('/')
             ),
-            Self::Smb { .. } => self.url(),
+            Self::Smb { .. } | Self::Rclone(_) => self.url(),
         }
     }
 
@@ -397,6 +416,7 @@ impl DestinationKind {
                 }
                 out
             }
+            Self::Rclone(RcloneSpec { remote, .. }) => format!("rclone:{remote}"),
             Self::Smb(SmbSpec {
                 host,
                 port,

@@ -220,6 +220,23 @@ pub enum DestinationOptions {
         #[serde(default)]
         retention: Option<String>,
     },
+    /// Any storage rclone reaches: Google Drive, OneDrive, Dropbox and 70 more, connected on the
+    /// dashboard ("Add a cloud drive") or in an rclone.conf of your own.
+    Rclone {
+        name: String,
+        /// The remote and the folder in it, e.g. `gdrive:Home Assistant/lifeboat`.
+        remote: String,
+        /// The rclone.conf that holds the remote; by default the one in the data folder, where
+        /// the dashboard writes the drives it connects.
+        #[serde(default)]
+        rclone_config: Option<PathBuf>,
+        #[serde(default)]
+        retention: Option<String>,
+        /// Given on the command line: without `--rclone-config`, rclone's own default file is the
+        /// one to use (the person's), not the data folder's.
+        #[serde(skip)]
+        from_command_line: bool,
+    },
     /// Azure Blob Storage, with an account key or a SAS token.
     Azure {
         name: String,
@@ -247,6 +264,7 @@ impl DestinationOptions {
             | Self::Webdav { retention, .. }
             | Self::Sftp { retention, .. }
             | Self::Smb { retention, .. }
+            | Self::Rclone { retention, .. }
             | Self::Azure { retention, .. } => retention.as_deref(),
         }
     }

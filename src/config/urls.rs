@@ -6,7 +6,8 @@
 //! - destinations: `file:///path` (or a plain absolute path), `s3://bucket/prefix?endpoint=…&region=…`,
 //!   `azure://account/container/prefix?endpoint=…`, `webdav+https://host/path?segment_mb=…`,
 //!   `sftp://user@host:22/folder?host_key=…` (`//` before an absolute folder),
-//!   `smb://user@host/share/folder?domain=…`; each takes `name=…`.
+//!   `smb://user@host/share/folder?domain=…`, `rclone:REMOTE:folder` (any rclone remote; its
+//!   settings stay in rclone.conf); each takes `name=…`.
 
 use super::Problem;
 use super::options::{DestinationOptions, SourceOptions};
@@ -28,6 +29,8 @@ pub struct Credentials {
     pub sftp_key: Option<PathBuf>,
     pub sftp_key_passphrase: Option<Secret>,
     pub smb_password: Option<Secret>,
+    /// The rclone.conf for `rclone:` destinations (rclone's own default when not given).
+    pub rclone_config: Option<PathBuf>,
 }
 
 fn bad(field: &str, message: String) -> Problem {
@@ -110,6 +113,9 @@ fn destination_from_url(
     creds: &Credentials,
     used: &mut HashMap<String, usize>,
 ) -> Result<DestinationOptions, Problem> {
+    if let Some(rest) = raw.strip_prefix("rclone:") {
+        return Ok(rclone_from_url(rest, creds, used));
+    }
     let url = if raw.starts_with('/') {
         Url::from_file_path(raw)
             .map_err(|()| bad(field, format!("{raw:?} is not a usable path")))?
@@ -133,7 +139,7 @@ fn destination_from_url(
             return Err(bad(
                 field,
                 format!(
-                    "{other:?} is not a destination kind; use file://, s3://, azure://, webdav+https://, sftp:// or smb://"
+                    "{other:?} is not a destination kind; use file://, s3://, azure://, webdav+https://, sftp://, smb:// or rclone:REMOTE:folder"
                 ),
             ));
         }
@@ -297,6 +303,44 @@ fn destination_from_url(
     }
 }
 
+/// `REMOTE:folder`, with `?name=…&keep=…` after it only when that is all the query holds (a
+/// folder may itself have a `?` in its name).
+fn rclone_from_url(
+    rest: &str,
+    creds: &Credentials,
+    used: &mut HashMap<String, usize>,
+) -> DestinationOptions {
+    let (remote, query) = match rest.rsplit_once('?') {
+        Some((remote, q))
+            if !q.is_empty()
+                && url::form_urlencoded::parse(q.as_bytes())
+                    .all(|(k, _)| k == "name" || k == "keep") =>
+        {
+            let query: HashMap<String, String> = url::form_urlencoded::parse(q.as_bytes())
+                .into_owned()
+                .collect();
+            (remote, query)
+        }
+        _ => (rest, HashMap::new()),
+    };
+    let name = query.get("name").cloned().unwrap_or_else(|| {
+        let n = used.entry("rclone".to_owned()).or_insert(0);
+        *n += 1;
+        if *n == 1 {
+            "rclone".to_owned()
+        } else {
+            format!("rclone-{n}")
+        }
+    });
+    DestinationOptions::Rclone {
+        name,
+        remote: remote.to_owned(),
+        rclone_config: creds.rclone_config.clone(),
+        retention: query.get("keep").cloned(),
+        from_command_line: true,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -347,6 +391,7 @@ mod tests {
                 | DestinationOptions::Webdav { name, .. }
                 | DestinationOptions::Sftp { name, .. }
                 | DestinationOptions::Smb { name, .. }
+                | DestinationOptions::Rclone { name, .. }
                 | DestinationOptions::Azure { name, .. } => name.as_str(),
             })
             .collect();
@@ -368,6 +413,77 @@ mod tests {
         assert_eq!(err.len(), 2);
         assert!(err[0].message.contains("never in the URL"));
         assert_eq!(err[1].field, "--to[1]");
+    }
+
+    #[test]
+    fn rclone_remotes_come_whole_with_their_config_file() {
+        use crate::config::{DestinationKind, validate_destinations};
+        let creds = Credentials {
+            rclone_config: Some("/home/me/rclone.conf".into()),
+            ..Credentials::default()
+        };
+        let specs = validate_destinations(
+            destinations_from_urls(
+                &[
+                    "rclone:gdrive:Home Assistant/lifeboat?name=drive&keep=last=5".into(),
+                    "rclone:dropbox:odd?folder".into(),
+                ],
+                &creds,
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        let remotes: Vec<(&str, &str, Option<&std::path::Path>)> = specs
+            .iter()
+            .map(|s| match &s.kind {
+                DestinationKind::Rclone(r) => {
+                    (s.name.as_str(), r.remote.as_str(), r.config.as_deref())
+                }
+                _ => panic!("rclone expected"),
+            })
+            .collect();
+        let conf = Some(std::path::Path::new("/home/me/rclone.conf"));
+        assert_eq!(
+            remotes,
+            [
+                ("drive", "gdrive:Home Assistant/lifeboat", conf),
+                ("rclone", "dropbox:odd?folder", conf)
+            ]
+        );
+        assert_eq!(specs[0].retention.last, 5);
+        // Without --rclone-config, rclone's own default file (the person's) is used.
+        let spec = validate_destinations(
+            destinations_from_urls(&["rclone:gdrive:x".into()], &Credentials::default()).unwrap(),
+        )
+        .unwrap()
+        .remove(0);
+        assert!(matches!(&spec.kind, DestinationKind::Rclone(r) if r.config.is_none()));
+        for (bad, says) in [
+            ("rclone:gdrive", "no colon"),
+            ("rclone:", "name the remote"),
+            ("rclone:-x:y", "not a remote name"),
+            ("rclone:gdrive,client_secret=abc:HA", "looks like a secret"),
+        ] {
+            let e = validate_destinations(
+                destinations_from_urls(&[bad.into()], &Credentials::default()).unwrap(),
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(e.contains(says), "{bad}: {e}");
+        }
+        assert!(
+            validate_destinations(
+                destinations_from_urls(
+                    &[
+                        "rclone:gdrive,chunk_size=64M:HA".into(),
+                        "rclone::local:/x".into()
+                    ],
+                    &Credentials::default()
+                )
+                .unwrap()
+            )
+            .is_ok()
+        );
     }
 
     #[test]
@@ -395,6 +511,8 @@ mod tests {
             "s3://home/ha?region=us-west-004&endpoint=https://s3.us-west-004.backblazeb2.com",
             "azure://acct/cont/pre?endpoint=http://127.0.0.1:10000/acct",
             "file:///mnt/usb/ha",
+            "rclone:gdrive:Home Assistant/lifeboat",
+            "rclone:my nas:/srv/ha",
         ] {
             let spec =
                 validate_destinations(destinations_from_urls(&[url.into()], &creds).unwrap())

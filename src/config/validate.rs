@@ -6,8 +6,8 @@ use super::options::{
 };
 use super::{
     AlertKind, AlertSpec, AzureCredential, Config, ConfigError, DestinationKind, DestinationSpec,
-    EncryptionSpec, Env, Problem, ScheduleSpec, SftpAuth, SftpSpec, SmbSpec, SourceMode,
-    SourceSpec, SupervisorMethod,
+    EncryptionSpec, Env, Problem, RcloneSpec, ScheduleSpec, SftpAuth, SftpSpec, SmbSpec,
+    SourceMode, SourceSpec, SupervisorMethod,
 };
 use crate::retention::Policy;
 use crate::secret::Secret;
@@ -38,8 +38,19 @@ pub fn validate(
     let data_dir = opts.data_dir.unwrap_or(default_data_dir);
     let mut destinations = destinations(opts.destinations, default_policy, &mut problems);
     for d in &mut destinations {
-        if let DestinationKind::Sftp(sftp) = &mut d.kind {
-            sftp.known_hosts = Some(data_dir.join(super::SFTP_KNOWN_HOSTS));
+        match &mut d.kind {
+            DestinationKind::Sftp(sftp) => {
+                sftp.known_hosts = Some(data_dir.join(super::SFTP_KNOWN_HOSTS));
+            }
+            // A relative rclone.conf (the default one among them) is in the data folder.
+            DestinationKind::Rclone(rclone) => {
+                if let Some(conf) = &mut rclone.config
+                    && conf.is_relative()
+                {
+                    *conf = data_dir.join(&*conf);
+                }
+            }
+            _ => {}
         }
     }
     let schedule = schedule(opts.schedule, env, &mut problems);
@@ -393,6 +404,51 @@ pub(crate) fn normalize_prefix(prefix: Option<&str>) -> String {
 }
 
 /// `default_policy` is the top-level `retention`, for destinations that name none.
+/// Checks an rclone remote as written: `NAME:folder`, the name as rclone allows it (letters,
+/// digits, `_ - .` and spaces), or an on-the-fly `:type:folder`. Settings after a comma
+/// (`gdrive,chunk_size=64M:folder`) pass through, but not secrets, which would show wherever the
+/// remote is shown.
+fn rclone_remote(remote: &str) -> Result<(), String> {
+    const EXAMPLE: &str = "like gdrive:Home Assistant/lifeboat (the name you gave the remote in \
+                           rclone, a colon, then the folder)";
+    let Some((name, _folder)) = remote.split_once(':') else {
+        return Err(if remote.is_empty() {
+            format!("name the remote and its folder, {EXAMPLE}")
+        } else {
+            format!("{remote:?} has no colon after the remote's name; write it {EXAMPLE}")
+        });
+    };
+    let (base, settings) = name.split_once(',').unwrap_or((name, ""));
+    let on_the_fly = base.is_empty() && remote.starts_with(':');
+    let base_ok = base
+        .chars()
+        .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.' | ' '))
+        && !base.starts_with(['-', ' '])
+        && !base.ends_with(' ');
+    if !on_the_fly && (base.is_empty() || !base_ok) {
+        return Err(format!(
+            "{base:?} is not a remote name rclone takes (letters, digits, _ - . and spaces); \
+             write it {EXAMPLE}"
+        ));
+    }
+    let secret_words = ["pass", "secret", "token", "key", "sas"];
+    if let Some(key) = settings
+        .split(',')
+        .filter_map(|kv| kv.split('=').next())
+        .find(|k| {
+            secret_words
+                .iter()
+                .any(|w| k.to_ascii_lowercase().contains(w))
+        })
+    {
+        return Err(format!(
+            "{key:?} looks like a secret: keep it in rclone.conf (or connect the drive on the \
+             dashboard), since the remote is shown wherever its copies are"
+        ));
+    }
+    Ok(())
+}
+
 fn destination(
     opts: DestinationOptions,
     at: &str,
@@ -620,6 +676,31 @@ fn destination(
                     username,
                     password,
                     domain: domain.unwrap_or_default().trim().to_owned(),
+                }),
+            )
+        }
+        DestinationOptions::Rclone {
+            name,
+            remote,
+            rclone_config,
+            from_command_line,
+            ..
+        } => {
+            let remote = remote.trim().to_owned();
+            if let Err(why) = rclone_remote(&remote) {
+                problems.push(problem(&format!("{at}.remote"), &why));
+            }
+            let config = match (rclone_config, from_command_line) {
+                (Some(path), _) => Some(path),
+                (None, true) => None,
+                (None, false) => Some(PathBuf::from(super::RCLONE_CONF)),
+            };
+            (
+                name,
+                DestinationKind::Rclone(RcloneSpec {
+                    remote,
+                    config,
+                    program: PathBuf::from("rclone"),
                 }),
             )
         }

@@ -1,7 +1,7 @@
 //! Builds a [`Destination`] from its validated settings: an OpenDAL operator for the object
 //! stores and (through [`super::folder`]) folders, with retries for passing failures and time
 //! limits so a dead server cannot hang a run; Lifeboat's own streaming clients for WebDAV, SFTP
-//! and SMB.
+//! and SMB; the rclone program for the rest.
 
 use super::folder::FolderStore;
 use super::kind::Kind;
@@ -104,6 +104,9 @@ pub fn open_with(spec: &DestinationSpec, patience: Patience) -> Result<Destinati
         }
         DestinationKind::Sftp(sftp) => Arc::new(super::sftp::store(sftp.clone(), patience.silence)),
         DestinationKind::Smb(smb) => Arc::new(super::smb::store(smb.clone(), patience.silence)),
+        DestinationKind::Rclone(rclone) => {
+            Arc::new(super::rclone::store(rclone.clone(), patience.silence))
+        }
     };
     Ok(Destination {
         name: spec.name.clone(),

@@ -12,6 +12,7 @@ pub enum Kind {
     Webdav,
     Sftp,
     Smb,
+    Rclone,
 }
 
 impl Kind {
@@ -24,6 +25,7 @@ impl Kind {
             DestinationKind::Webdav { .. } => Self::Webdav,
             DestinationKind::Sftp(_) => Self::Sftp,
             DestinationKind::Smb(_) => Self::Smb,
+            DestinationKind::Rclone(_) => Self::Rclone,
         }
     }
 
@@ -36,6 +38,7 @@ impl Kind {
             Self::Webdav => "webdav",
             Self::Sftp => "sftp",
             Self::Smb => "smb",
+            Self::Rclone => "rclone",
         }
     }
 

@@ -60,6 +60,11 @@ pub enum Event<'a> {
     ApplyingRetention,
     /// The run could not start, or failed before any backup was read.
     Refused { why: String },
+    /// A destination's store mentions something that happened on the way (rclone's own retries).
+    Remark {
+        destination: &'a str,
+        remark: &'a str,
+    },
 }
 
 /// What an event changes on the board.
@@ -86,7 +91,8 @@ impl Event<'_> {
             | Self::ReadingBack { destination }
             | Self::Verified { destination, .. }
             | Self::ReadBackFailed { destination, .. }
-            | Self::ManifestFailed { destination, .. } => Some(destination),
+            | Self::ManifestFailed { destination, .. }
+            | Self::Remark { destination, .. } => Some(destination),
             _ => None,
         }
     }
@@ -163,6 +169,7 @@ impl Event<'_> {
                     _ => "no verified copy",
                 }
             )),
+            Self::Remark { remark, .. } => ok((*remark).to_owned()),
             Self::Reading
             | Self::Discarded { .. }
             | Self::ReadingBack { .. }

@@ -537,6 +537,7 @@ impl Runner {
         };
         let shipped = self.pass(run_id, pending, opened, to).await;
         let mut outcome = self.commit(pending, shipped, &plan, &keys).await;
+        self.mention_remarks(&destinations, &mut outcome.end.warnings);
         for s in skipped {
             if let Some(d) = self.destinations.iter().find(|d| d.name == s.destination) {
                 let why = s.error.to_string();
@@ -545,6 +546,20 @@ impl Runner {
             }
         }
         self.record(run_id, pending, outcome).await
+    }
+
+    /// Puts on the timeline, and among the run's warnings, what the destinations' stores had to
+    /// say about the run (rclone's own retries after a cloud's rate limits, say).
+    fn mention_remarks(&self, destinations: &[Destination], warnings: &mut Vec<String>) {
+        for d in destinations {
+            for remark in d.store.remarks() {
+                self.teller().tell(&Event::Remark {
+                    destination: &d.name,
+                    remark: &remark,
+                });
+                warnings.push(format!("{}: {remark}", d.name));
+            }
+        }
     }
 
     /// Runs the single pass over the opened backup (see [`ship`]).

@@ -55,6 +55,8 @@ install() {
   [ -x /usr/sbin/sshd ] || want+=(openssh-server)
   command -v ssh-keygen >/dev/null || want+=(openssh-client)
   [ -x /usr/sbin/smbd ] || want+=(samba)
+  # The rclone destination's tests drive the real program (Debian's 1.60.1).
+  command -v rclone >/dev/null || want+=(rclone)
   if [ ${#want[@]} -gt 0 ]; then
     log "installing ${want[*]} from Debian"
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${want[@]}"
@@ -291,6 +293,9 @@ start() {
     log "Home Assistant did not start or onboard; its log:"; tail -n 30 "$ROOT/log/ha.log" "$ROOT/log/ha-out.log" >&2; return 1; }
   sas=$(AZURITE_PORT=$AZURITE_PORT "$ROOT/venv/bin/python" "$here/scripts/azurite_setup.py")
   cat >"$ROOT/env" <<ENV
+# rclone's S3 backend fails on any AWS_CA_BUNDLE (LoadCustomCABundleError); the servers are plain
+# HTTP on loopback and need no bundle.
+unset AWS_CA_BUNDLE
 export LIFEBOAT_TEST_AZURITE=http://127.0.0.1:$AZURITE_PORT/devstoreaccount1
 export LIFEBOAT_TEST_AZURITE_SAS='$sas'
 export LIFEBOAT_TEST_S3=http://127.0.0.1:$S3_PORT

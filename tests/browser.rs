@@ -79,6 +79,7 @@ async fn the_main_flow_works_through_the_ingress_path() {
         .arg(&script)
         .arg(&page)
         .arg(&artifacts)
+        .arg(dir.path().join("usb drive"))
         .env("LIFEBOAT_TEST_NODE_MODULES", &modules)
         .env(
             "LIFEBOAT_TEST_CHROMIUM",
@@ -113,7 +114,17 @@ async fn the_main_flow_works_through_the_ingress_path() {
     ];
     let back = recover_with_key(dir.path(), &from, key, &creds);
     assert!(back == fixture("supervisor-style/full-plain.tar"));
+    // The remote the page connected is in the data folder's rclone.conf, for Lifeboat alone.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let conf = dir.path().join("data/rclone.conf");
+        let text = std::fs::read_to_string(&conf).unwrap();
+        assert!(text.contains("[usb]\ntype = local"), "{text}");
+        let mode = std::fs::metadata(&conf).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
     for shot in [
+        "6-drive-connected-desktop.png",
         "1-overview-new-desktop.png",
         "1-kit-sheet-print.png",
         "3-run-desktop.png",

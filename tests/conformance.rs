@@ -369,3 +369,33 @@ async fn sftp_host_keys_are_trusted_once_then_enforced() {
     let e = d.store.list().await.unwrap_err();
     assert!(e.message.contains("not the pinned"), "{e}");
 }
+
+/// rclone as people use it: the real `rclone` program on remotes of four kinds, each on a real
+/// server (a folder, s3s-fs, wsgidav, sshd), keeps the same contract as the native stores.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rclone_conforms_on_local_s3_webdav_and_sftp_remotes() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = rclone_conf(dir.path());
+    let folder = dir.path().join("local remote");
+    for (name, remote) in [
+        (
+            "rclone-local",
+            format!("loc:{}/ha backups", folder.display()),
+        ),
+        ("rclone-s3", format!("s3:{}", unique("rclone"))),
+        ("rclone-dav", format!("dav:{}/HA backups", unique("rclone"))),
+        (
+            "rclone-sftp",
+            format!("sftp:{}/ha backups", unique("rclone")),
+        ),
+    ] {
+        conforms(rclone_spec(name, &remote, &conf)).await;
+    }
+    for (remote, secret) in [
+        ("s3bad:backups/x", "wrong-secret-123"),
+        ("davbad:x", "not-the-dav-password"),
+        ("sftpbad:x", "not-the-sftp-password"),
+    ] {
+        refuses_wrong_credentials(&rclone_spec("rclone-bad", remote, &conf), secret).await;
+    }
+}

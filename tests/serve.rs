@@ -28,13 +28,83 @@ async fn call(router: axum::Router, method: &str, uri: &str) -> (StatusCode, Str
 }
 
 fn idle_state(problems: Vec<String>, access: Access) -> AppState {
+    idle_with_drives(
+        problems,
+        access,
+        &std::env::temp_dir().join(unique("drives")),
+    )
+}
+
+fn idle_with_drives(problems: Vec<String>, access: Access, data_dir: &std::path::Path) -> AppState {
     AppState {
         services: None,
         problems: Arc::new(problems),
         access,
         csrf: lifeboat::web::csrf::Token::from_bytes([1; 32]),
         shutdown: tokio_util::sync::CancellationToken::new(),
+        drives: lifeboat::destinations::rclone::connect::Drives::in_data_dir(data_dir),
     }
+}
+
+/// "Add a cloud drive" works before the options do (connecting a drive often comes first): a
+/// remote whose check fails is not kept and its secret is not shown; one that lists is kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cloud_drive_can_be_connected_while_the_options_are_invalid() {
+    use crate::dashboard::{get, post_form};
+    let dir = tempfile::tempdir().unwrap();
+    let state = idle_with_drives(
+        vec!["destinations: add at least one destination".into()],
+        Access::Any,
+        dir.path(),
+    );
+    let page = get(&state, "/drives").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(
+        page.body.contains("rclone authorize &#34;onedrive&#34;"),
+        "{}",
+        page.body
+    );
+    let csrf = state.csrf.as_str().to_owned();
+    // An SFTP server that is not there: rclone cannot list, and nothing is kept.
+    let refused = post_form(
+        &state,
+        "/drives/import",
+        &[
+            ("csrf", &csrf),
+            ("section", "[nas]\ntype = sftp\nhost = 127.0.0.1\nport = 1\nuser = ha\npass = PASTED-SECRET-9\n"),
+            ("folder", "backups"),
+        ],
+    )
+    .await;
+    assert!(refused.body.contains("Not connected"), "{}", refused.body);
+    assert!(
+        !refused.body.contains("PASTED-SECRET-9"),
+        "{}",
+        refused.body
+    );
+    let conf = dir.path().join("rclone.conf");
+    assert!(!conf.exists(), "a remote that did not list was kept");
+    let folder = dir.path().join("usb");
+    let kept = post_form(
+        &state,
+        "/drives/import",
+        &[
+            ("csrf", &csrf),
+            ("section", "[usb]\ntype = local\n"),
+            ("folder", folder.to_str().unwrap()),
+        ],
+    )
+    .await;
+    assert!(kept.body.contains("Connected: usb"), "{}", kept.body);
+    assert!(std::fs::read_to_string(&conf).unwrap().contains("[usb]"));
+    // The token the page carries is still required.
+    let forged = post_form(
+        &state,
+        "/drives/import",
+        &[("section", "[x]\ntype = local\n")],
+    )
+    .await;
+    assert_ne!(forged.status, StatusCode::OK);
 }
 
 #[tokio::test]

@@ -389,7 +389,15 @@ async fn cmd_serve(cli: &Cli, args: &ServeArgs, env: &Env) -> anyhow::Result<Exi
             } else {
                 e.problems().iter().map(ToString::to_string).collect()
             };
-            (Err(daemon::idle(problems, access, csrf, &shutdown)), None)
+            let data_dir = cli
+                .data_dir
+                .clone()
+                .unwrap_or_else(|| default_data_dir(env));
+            let drives = lifeboat::destinations::rclone::connect::Drives::in_data_dir(&data_dir);
+            (
+                Err(daemon::idle(problems, access, csrf, drives, &shutdown)),
+                None,
+            )
         }
     };
     let addr = args

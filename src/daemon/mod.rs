@@ -12,6 +12,7 @@ mod restoring;
 pub mod worker;
 
 use crate::config::{Config, Env};
+use crate::destinations::rclone::connect::Drives;
 use crate::jobs::Triggers;
 use crate::pipeline::run::Runner;
 use crate::report::{HaReporter, Watch};
@@ -57,6 +58,8 @@ pub struct Settings {
     /// Which peers may reach the dashboard, and the token its forms carry.
     pub access: Access,
     pub csrf: csrf::Token,
+    /// Where "Add a cloud drive" keeps the remotes it connects.
+    pub drives: Drives,
 }
 
 /// The long-running process, built and not started.
@@ -97,6 +100,7 @@ impl Daemon {
                 events: build::ha_websocket(cfg, env),
                 access,
                 csrf,
+                drives: Drives::in_data_dir(&cfg.data_dir),
             },
         ))
     }
@@ -196,6 +200,7 @@ impl Daemon {
             access: settings.access,
             csrf: settings.csrf,
             shutdown: shutdown.clone(),
+            drives: settings.drives,
         };
         Ok(Running { state, tasks })
     }
@@ -231,6 +236,7 @@ pub fn idle(
     problems: Vec<String>,
     access: Access,
     csrf: csrf::Token,
+    drives: Drives,
     shutdown: &CancellationToken,
 ) -> AppState {
     AppState {
@@ -239,6 +245,7 @@ pub fn idle(
         access,
         csrf,
         shutdown: shutdown.clone(),
+        drives,
     }
 }
 

@@ -8,6 +8,7 @@
 //! - `GET /` overview · `GET /runs` · `GET /runs/{id}` · `GET /copies` · `GET /destinations`
 //! - `GET /copies/{destination}/{copy}/delete|restore` asks; `POST …/verify|pin|unpin|delete|restore`
 //!   act
+//! - `GET /drives` "Add a cloud drive"; `POST /drives/connect|import`
 //! - `GET /kit` the emergency kit; `POST /kit/new|confirm|forget|register|check|print`
 //! - `POST /backup` (a form: answers with a redirect to the overview)
 //! - `GET /api/live` (server-sent events) · `GET /api/progress` · `GET /api/health` ·
@@ -68,6 +69,8 @@ pub struct AppState {
     pub csrf: csrf::Token,
     /// Ends live-progress streams at shutdown.
     pub shutdown: CancellationToken,
+    /// Where "Add a cloud drive" keeps the remotes it connects.
+    pub drives: crate::destinations::rclone::connect::Drives,
 }
 
 /// Nothing from elsewhere: no inline script, no outside resources, framed only by Home Assistant's
@@ -106,6 +109,9 @@ pub fn app(state: AppState) -> Router {
             get(views::restore::ask).post(views::restore::start),
         )
         .route("/destinations", get(views::destinations::page))
+        .route("/drives", get(views::drives::page))
+        .route("/drives/connect", post(views::drives::connect))
+        .route("/drives/import", post(views::drives::import))
         .route("/kit", get(views::kit::page))
         .route("/kit/new", post(views::kit::make))
         .route("/kit/confirm", post(views::kit::confirm))

@@ -5,13 +5,16 @@
 // "kit key: …" for the caller to open the copy with. Screenshots at desktop and phone width, light and dark, go
 // to the artifacts folder. Any script error or refused resource (the page's CSP) fails the run.
 //
-//   node main_flow.cjs <overview url> <artifacts dir>
+// Then "Add a cloud drive": a refused answer says why and is not shown again; a pasted rclone.conf
+// section (a local remote in <drive dir>) is checked and its options snippet shown.
+//
+//   node main_flow.cjs <overview url> <artifacts dir> <drive dir>
 // env: LIFEBOAT_TEST_NODE_MODULES (where playwright-core is), LIFEBOAT_TEST_CHROMIUM
 "use strict";
 const path = require("path");
 const { chromium } = require(path.join(process.env.LIFEBOAT_TEST_NODE_MODULES, "playwright-core"));
 
-const [url, out] = process.argv.slice(2);
+const [url, out, driveDir] = process.argv.slice(2);
 
 function fail(why) {
   console.error("browser test failed: " + why);
@@ -96,6 +99,27 @@ function fail(why) {
     await page.waitForURL(/\/copies\?destination=offsite/);
     if ((await page.locator("table tbody tr").count()) < 1) fail("the copies page lists no copy");
     await page.screenshot({ path: path.join(out, "4-copies-desktop.png"), fullPage: true });
+
+    // Add a cloud drive, from the destinations page.
+    await page.goto(url + "destinations");
+    await page.locator("#add-drive").click();
+    await page.waitForURL(/\/drives$/);
+    if (!/rclone authorize "drive"/.test(await page.locator(".providers").textContent())) fail("the page does not show the authorize command");
+    await page.fill("#name", "gdrive");
+    await page.fill("#answer", "4/0AeanS0b-a-code-not-the-answer");
+    await page.locator("#connect-form button[type=submit]").click();
+    await page.waitForSelector("#drive-error");
+    if (!/---> and <---End paste/.test(await page.locator("#drive-error").textContent())) fail("a wrong answer should say what to paste");
+    if ((await page.inputValue("#answer")) !== "") fail("a refused answer is shown again");
+    await page.screenshot({ path: path.join(out, "6-drive-refused-desktop.png"), fullPage: true });
+    await page.fill("#section", "[usb]\ntype = local\n");
+    await page.fill("#import-folder", driveDir);
+    await page.locator("#import-form button[type=submit]").click();
+    await page.waitForSelector("#connected");
+    const snippet = await page.locator("#connected pre").textContent();
+    if (!snippet.includes("type: rclone") || !snippet.includes(`usb:${driveDir}`)) fail("the snippet does not name the remote: " + snippet);
+    if (!/usb/.test(await page.locator("#remotes").textContent())) fail("the connected remote is not listed");
+    await page.screenshot({ path: path.join(out, "6-drive-connected-desktop.png"), fullPage: true });
 
     // Phone width, light and dark: nothing wider than the screen.
     for (const scheme of ["light", "dark"]) {

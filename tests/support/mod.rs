@@ -179,6 +179,69 @@ pub fn smb_spec(name: &str, password: &str) -> DestinationSpec {
     }
 }
 
+/// `password` as rclone.conf holds it (`rclone obscure`).
+pub fn rclone_obscure(password: &str) -> String {
+    let out = std::process::Command::new("rclone")
+        .args(["obscure", password])
+        .output()
+        .expect("rclone is installed (scripts/test-servers.sh install)");
+    assert!(out.status.success());
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// An rclone.conf in `dir` with one remote on each test server, as a person would configure
+/// them: `loc` (type local), `s3` (s3s-fs), `dav` (wsgidav) and `sftp` (sshd, password), and
+/// `s3bad`, `davbad`, `sftpbad` with wrong secrets. Give an S3 remote a bucket of its own
+/// (`s3:<bucket>`), not a folder in one: rclone HEADs a folder's key to see whether it is a file,
+/// s3s-fs answers 500 where S3 answers 404 once objects are under it, and rclone retries that
+/// for a minute.
+pub fn rclone_conf(dir: &Path) -> PathBuf {
+    let s3 = env_or_die("LIFEBOAT_TEST_S3");
+    let dav = env_or_die("LIFEBOAT_TEST_WEBDAV");
+    let sftp = env_or_die("LIFEBOAT_TEST_SFTP");
+    let (host, port) = sftp.split_once(':').unwrap();
+    let user = env_or_die("LIFEBOAT_TEST_SFTP_USER");
+    let mut text = String::from("[loc]\ntype = local\n");
+    for (name, secret) in [("s3", S3_SECRET), ("s3bad", "wrong-secret-123")] {
+        text.push_str(&format!(
+            "\n[{name}]\ntype = s3\nprovider = Other\naccess_key_id = {S3_KEY_ID}\n\
+             secret_access_key = {secret}\nendpoint = {s3}\nforce_path_style = true\n"
+        ));
+    }
+    for (name, pass) in [("dav", DAV_PASSWORD), ("davbad", "not-the-dav-password")] {
+        text.push_str(&format!(
+            "\n[{name}]\ntype = webdav\nurl = {dav}\nvendor = other\nuser = {DAV_USER}\npass = {}\n",
+            rclone_obscure(pass)
+        ));
+    }
+    let good = env_or_die("LIFEBOAT_TEST_SFTP_PASSWORD");
+    for (name, pass) in [
+        ("sftp", good.as_str()),
+        ("sftpbad", "not-the-sftp-password"),
+    ] {
+        text.push_str(&format!(
+            "\n[{name}]\ntype = sftp\nhost = {host}\nport = {port}\nuser = {user}\npass = {}\n",
+            rclone_obscure(pass)
+        ));
+    }
+    let path = dir.join("rclone.conf");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// A destination on the rclone remote `remote` (`name:folder`) of the file `conf`.
+pub fn rclone_spec(name: &str, remote: &str, conf: &Path) -> DestinationSpec {
+    DestinationSpec {
+        name: name.into(),
+        retention: Default::default(),
+        kind: DestinationKind::Rclone(lifeboat::config::RcloneSpec {
+            remote: remote.into(),
+            config: Some(conf.to_owned()),
+            program: "rclone".into(),
+        }),
+    }
+}
+
 pub fn local_spec(name: &str, dir: &Path) -> DestinationSpec {
     DestinationSpec {
         name: name.into(),
@@ -432,6 +495,9 @@ pub async fn dashboard(
         events: None,
         access: Access::Any,
         csrf: csrf::Token::from_bytes([42; 32]),
+        drives: lifeboat::destinations::rclone::connect::Drives::in_data_dir(
+            &std::env::temp_dir().join(unique("drives")),
+        ),
     };
     let running = Daemon::new(runner, settings)
         .start(&shutdown)

@@ -3,6 +3,7 @@
 
 pub mod copies;
 pub mod destinations;
+pub mod drives;
 pub mod kit;
 pub mod overview;
 pub mod restore;

@@ -20,6 +20,7 @@ mod ha_core;
 mod inspect;
 mod kit;
 mod layers;
+mod rclone;
 mod recover;
 mod report;
 mod restore;

@@ -1,0 +1,523 @@
+//! The rclone destination through the real `rclone` program (Debian's 1.60.1) on real servers:
+//! one run to three rclone remotes and two native destinations at once, each copy recovered with
+//! the kit (by Lifeboat, and by `rclone cat | age -d` without it); the faults people meet, each
+//! said plainly with nothing claimed and nothing lost; nothing spooled to a temporary folder;
+//! and the cloud drives configured as people configure them, as far as rclone itself can check
+//! them here (no test talks to a real cloud).
+
+use crate::support::fault_proxy::{Fault, FaultProxy};
+use crate::support::*;
+use bytes::Bytes;
+use lifeboat::clock::Clock;
+use lifeboat::destinations::StoreErrorKind;
+use lifeboat::destinations::manifest::{self, Listed};
+use lifeboat::history::RunStatus;
+use lifeboat::source::folder::FolderSource;
+use std::path::Path;
+use std::sync::Arc;
+
+fn lines_of(conf: &Path, extra: &str) {
+    let mut text = std::fs::read_to_string(conf).unwrap();
+    text.push_str(extra);
+    std::fs::write(conf, text).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_run_to_three_rclone_remotes_and_two_native_destinations_recovers_everywhere() {
+    let bytes = fixture("supervisor-style/full-v3.tar");
+    let src = folder_with(&[("b.tar", &bytes)]);
+    let dir = tempfile::tempdir().unwrap();
+    let conf = rclone_conf(dir.path());
+    let bucket = unique("rclone");
+    let dav_folder = format!("{}/HA backups", unique("rclone"));
+    let specs = [
+        rclone_spec(
+            "gdrive-like",
+            &format!("loc:{}/drive", dir.path().display()),
+            &conf,
+        ),
+        rclone_spec("b2-like", &format!("s3:{bucket}"), &conf),
+        rclone_spec("nextcloud-like", &format!("dav:{dav_folder}"), &conf),
+        local_spec("usb", &dir.path().join("usb")),
+        sftp_spec("nas", sftp_password(), None),
+    ];
+    let k = kit();
+    let data = tempfile::tempdir().unwrap();
+    let r = runner(
+        Arc::new(FolderSource::new(src.path().into())),
+        &specs,
+        &k.spec,
+        data.path(),
+    );
+    let rep = r.run("test", false).await.unwrap().remove(0);
+    assert_eq!(
+        rep.status,
+        RunStatus::Success,
+        "{:?} {:?}",
+        rep.error,
+        rep.copies
+    );
+    assert_eq!(rep.copies.len(), 5);
+    for d in &r.destinations {
+        let listed = manifest::list(d).await.unwrap();
+        let Listed::Copy(m) = &listed[0] else {
+            panic!("{}: no readable manifest", d.name)
+        };
+        assert!(
+            decrypt(d, &m.object, &k.identity).await == bytes,
+            "{}",
+            d.name
+        );
+    }
+    // Without Lifeboat: rclone cat … | age -d -i kit.txt.
+    let object = &rep.copies[0].object;
+    let kit_file = dir.path().join("kit.txt");
+    std::fs::write(
+        &kit_file,
+        format!(
+            "{}\n",
+            age::secrecy::ExposeSecret::expose_secret(&k.identity.to_string())
+        ),
+    )
+    .unwrap();
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "rclone --config '{}' cat 's3:{bucket}/{object}' | age -d -i '{}'",
+            conf.display(),
+            kit_file.display()
+        ))
+        .env_remove("AWS_CA_BUNDLE")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stdout == bytes,
+        "rclone cat | age -d gives the backup back"
+    );
+    // And lifeboat recover --from rclone:…, with the person's rclone.conf.
+    let back = recover_to(
+        &format!("rclone:dav:{dav_folder}"),
+        &kit_file,
+        &dir.path().join("recovered.tar"),
+        &[("RCLONE_CONFIG", conf.to_str().unwrap())],
+    );
+    assert!(back == bytes, "lifeboat recover --from rclone:");
+}
+
+/// A remote that is not in rclone.conf (misspelled, or never connected), a missing rclone.conf,
+/// and a missing rclone program: each says what to do, and waits for new settings.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_remote_file_or_program_is_said_plainly() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = rclone_conf(dir.path());
+    let list_error = |spec| async move {
+        let d = lifeboat::destinations::open(&spec).unwrap();
+        d.store.list().await.unwrap_err()
+    };
+    let e = list_error(rclone_spec("gdrive", "gdrvie:HA", &conf)).await;
+    assert_eq!(e.kind, StoreErrorKind::Config, "{e}");
+    assert!(e.kind.needs_new_settings());
+    assert!(e.message.contains("no remote \"gdrvie\""), "{e}");
+    assert!(e.message.contains("it has dav, davbad, loc, s3"), "{e}");
+    assert!(e.message.contains("Add a cloud drive"), "{e}");
+
+    let e = list_error(rclone_spec(
+        "gdrive",
+        "gdrive:HA",
+        &dir.path().join("none/rclone.conf"),
+    ))
+    .await;
+    assert_eq!(e.kind, StoreErrorKind::Config, "{e}");
+    assert!(e.message.contains("does not exist yet"), "{e}");
+
+    let mut spec = rclone_spec("gdrive", "loc:/tmp", &conf);
+    if let lifeboat::config::DestinationKind::Rclone(r) = &mut spec.kind {
+        r.program = "rclone-that-is-not-installed".into();
+    }
+    let e = list_error(spec).await;
+    assert_eq!(e.kind, StoreErrorKind::Config, "{e}");
+    assert!(e.message.contains("not installed or not on PATH"), "{e}");
+
+    // The command line, with rclone off PATH.
+    let src = folder_with(&[("b.tar", &backup_tar("a1", "2026-11-20T03:00:00+00:00"))]);
+    let o = lifeboat(
+        &[
+            "--data-dir",
+            dir.path().join("data").to_str().unwrap(),
+            "run",
+            "--source",
+            &format!("folder:{}", src.path().display()),
+            "--to",
+            "rclone:loc:/tmp/x",
+            "--rclone-config",
+            conf.to_str().unwrap(),
+            "--recipient",
+            &kit().spec.recipients[0].to_string(),
+        ],
+        &[("PATH", "/nonexistent")],
+    );
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("not installed or not on PATH"),
+        "{}",
+        text(&o)
+    );
+}
+
+/// A sign-in that was revoked: the token endpoint answers as Google's does (`invalid_grant`).
+/// The page to connect again is named; the copy waits for new settings.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_sign_in_says_to_connect_again() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        while let Ok((mut c, _)) = listener.accept().await {
+            let mut buf = vec![0u8; 8192];
+            let _ = c.read(&mut buf).await;
+            let body = r#"{"error": "invalid_grant", "error_description": "Token has been expired or revoked."}"#;
+            let _ = c
+                .write_all(
+                    format!(
+                        "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    )
+                    .as_bytes(),
+                )
+                .await;
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let conf = rclone_conf(dir.path());
+    lines_of(
+        &conf,
+        &format!(
+            "\n[gdrive]\ntype = drive\nscope = drive\ntoken_url = http://127.0.0.1:{port}/token\n\
+             token = {{\"access_token\":\"ya29.old\",\"token_type\":\"Bearer\",\"refresh_token\":\"1//revoked\",\"expiry\":\"2026-01-01T00:00:00Z\"}}\n"
+        ),
+    );
+    let d = lifeboat::destinations::open(&rclone_spec("gdrive", "gdrive:Home Assistant", &conf))
+        .unwrap();
+    let e = d.store.list().await.unwrap_err();
+    assert_eq!(e.kind, StoreErrorKind::Denied, "{e}");
+    assert!(e.message.contains("expired or was revoked"), "{e}");
+    assert!(e.message.contains("connect it again"), "{e}");
+    assert!(!e.message.contains("1//revoked"), "{e}");
+}
+
+/// A WebDAV server over quota (as Nextcloud answers: 507): the copy is not claimed, and the
+/// error is `Full` (worth trying again once room is made), not a broken destination.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_drive_is_full() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        while let Ok((mut c, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 65536];
+                let n = c.read(&mut buf).await.unwrap_or(0);
+                let head = String::from_utf8_lossy(&buf[..n]).to_string();
+                let answer = if head.starts_with("PROPFIND") {
+                    let body = "<?xml version=\"1.0\"?><d:multistatus xmlns:d=\"DAV:\"><d:response><d:href>/dav/</d:href><d:propstat><d:prop><d:resourcetype><d:collection/></d:resourcetype></d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response></d:multistatus>";
+                    format!(
+                        "HTTP/1.1 207 Multi-Status\r\nContent-Type: application/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    )
+                } else if head.starts_with("PUT") {
+                    let body = "<?xml version=\"1.0\"?><d:error xmlns:d=\"DAV:\" xmlns:s=\"http://sabredav.org/ns\"><s:message>Insufficient space in /HA, 100 required, 0 available</s:message></d:error>";
+                    format!(
+                        "HTTP/1.1 507 Insufficient Storage\r\nContent-Type: application/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    )
+                } else {
+                    "HTTP/1.1 201 Created\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                        .to_owned()
+                };
+                let _ = c.write_all(answer.as_bytes()).await;
+            });
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let conf = rclone_conf(dir.path());
+    lines_of(
+        &conf,
+        &format!(
+            "\n[full]\ntype = webdav\nurl = http://127.0.0.1:{port}/dav\nvendor = nextcloud\n"
+        ),
+    );
+    let d = lifeboat::destinations::open(&rclone_spec("nextcloud", "full:HA", &conf)).unwrap();
+    let e = match d.store.writer("a.tar.age", Some(100)).await {
+        Err(e) => e,
+        Ok(mut w) => match w.write(Bytes::from(vec![1u8; 100])).await {
+            Err(e) => e,
+            Ok(()) => w.finish().await.unwrap_err(),
+        },
+    };
+    assert_eq!(e.kind, StoreErrorKind::Full, "{e}");
+    assert!(e.is_retryable(), "{e}");
+}
+
+/// rclone killed in the middle of an upload (SIGKILL, once it has had 2 MiB of a 4 MiB copy):
+/// only that copy fails, as a passing failure; the retry queue sends the backup later;
+/// and the leftover of an upload whose Lifeboat died with it is swept by that next run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rclone_killed_mid_upload_is_sent_again_and_its_leftovers_swept() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = rclone_conf(dir.path());
+    let (src, bytes) = {
+        let b: Vec<u8> = {
+            let mut v = fixture("supervisor-style/full-v3.tar");
+            // Big enough that a 1 MiB/s upload is still going after a second.
+            while v.len() < (4 << 20) {
+                v.extend_from_slice(&[0u8; 512]);
+            }
+            v
+        };
+        (folder_with(&[("b.tar", &b)]), b)
+    };
+    let marker = dir.path().join("killed-once");
+    let wrapper = dir.path().join("rclone-killed-once");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\n\
+             case \" $* \" in *\" rcat \"*.tar.age*) if [ ! -e '{m}' ]; then touch '{m}'\n\
+               (head -c 2097152; sleep 30) | rclone \"$@\" & pid=$!\n\
+               sleep 1; kill -9 $pid; wait $pid; exit 137; fi;; esac\n\
+             exec rclone \"$@\"\n",
+            m = marker.display()
+        ),
+    )
+    .unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let folder = dir.path().join("drive");
+    let mut spec = rclone_spec("gdrive-like", &format!("loc:{}", folder.display()), &conf);
+    if let lifeboat::config::DestinationKind::Rclone(r) = &mut spec.kind {
+        r.program = wrapper.clone();
+    }
+    let specs = [spec, local_spec("usb", &dir.path().join("usb"))];
+    let k = kit();
+    let data = tempfile::tempdir().unwrap();
+    let clock = SetClock::at("2026-11-24T03:00:00Z");
+    let mut r = runner(
+        Arc::new(FolderSource::new(src.path().into())),
+        &specs,
+        &k.spec,
+        data.path(),
+    );
+    r.clock = clock.clone();
+    let rep = r.run("test", false).await.unwrap().remove(0);
+    assert!(marker.exists(), "the wrapper killed rclone");
+    assert_eq!(rep.status, RunStatus::Partial, "{:?}", rep.copies);
+    let killed = &rep.copies[0];
+    assert!(!killed.verified && killed.manifest.is_none(), "{killed:?}");
+    let d = &r.destinations[0];
+    assert!(
+        objects(d).await.is_empty(),
+        "nothing claimed: {:?}",
+        objects(d).await
+    );
+    // Lifeboat itself dies mid-upload: its rclone goes with it, the partial file stays.
+    let mut w = d.store.writer(&killed.object, None).await.unwrap();
+    w.write(Bytes::from(vec![7u8; 1 << 20])).await.unwrap();
+    drop(w);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(d.store.unfinished().await.unwrap().len(), 1);
+    // Later: the queue sends the backup, and the leftover is swept.
+    clock.set(clock.now() + chrono::TimeDelta::minutes(10));
+    let retried = r.retry_due().await.unwrap();
+    assert_eq!(retried.len(), 1);
+    assert_eq!(
+        retried[0].status,
+        RunStatus::Success,
+        "{:?}",
+        retried[0].copies
+    );
+    let listed = manifest::list(d).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    let Listed::Copy(m) = &listed[0] else {
+        panic!()
+    };
+    assert!(decrypt(d, &m.object, &k.identity).await == bytes);
+    assert!(
+        d.store.unfinished().await.unwrap().is_empty(),
+        "the leftover was swept"
+    );
+}
+
+/// A service that says to slow down (a WebDAV server's 503s through a proxy, standing in for
+/// Drive's rate limits, which rclone's pacer retries the same way): rclone's own retries carry
+/// the copy through, and the run's log counts them. (rclone's S3 backend leaves its retries to
+/// the AWS library, which does not log them: those go uncounted.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rclone_s_own_retries_are_counted_in_the_run() {
+    let (proxy, moved) = FaultProxy::in_front_of(&env_or_die("LIFEBOAT_TEST_WEBDAV")).await;
+    let dir = tempfile::tempdir().unwrap();
+    let conf = rclone_conf(dir.path());
+    lines_of(
+        &conf,
+        &format!(
+            "\n[davslow]\ntype = webdav\nurl = {moved}\nvendor = other\nuser = {DAV_USER}\npass = {}\n",
+            rclone_obscure(DAV_PASSWORD)
+        ),
+    );
+    let bytes = fixture("supervisor-style/full-v3.tar");
+    let src = folder_with(&[("b.tar", &bytes)]);
+    let k = kit();
+    let data = tempfile::tempdir().unwrap();
+    let r = runner(
+        Arc::new(FolderSource::new(src.path().into())),
+        &[rclone_spec(
+            "nextcloud-like",
+            &format!("davslow:{}", unique("rclone")),
+            &conf,
+        )],
+        &k.spec,
+        data.path(),
+    );
+    proxy.after(0, Fault::Unavailable(3));
+    let rep = r.run("test", false).await.unwrap().remove(0);
+    assert_eq!(
+        rep.status,
+        RunStatus::Success,
+        "{:?} {:?}",
+        rep.error,
+        rep.copies
+    );
+    assert!(proxy.hits() >= 3, "the service said to slow down");
+    assert!(
+        rep.warnings
+            .iter()
+            .any(|w| w.starts_with("nextcloud-like: rclone retried")),
+        "{:?}",
+        rep.warnings
+    );
+}
+
+/// Nothing is spooled to disk: with the exact size given, rclone streams even to a backend that
+/// cannot take an upload of unknown length (WebDAV here, OneDrive in the field). The temporary
+/// folder rclone and Lifeboat would use is watched through a whole run of `lifeboat run`.
+#[test]
+fn a_run_through_rclone_writes_nothing_to_the_temporary_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = rclone_conf(dir.path());
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let mut big = fixture("supervisor-style/full-v3.tar");
+    while big.len() < (24 << 20) {
+        big.extend_from_slice(&[0u8; 512]);
+    }
+    let src = folder_with(&[("b.tar", &big)]);
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watcher = {
+        let (tmp, stop) = (tmp.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut peak = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let now: u64 = walkdir(&tmp);
+                peak = peak.max(now);
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            peak
+        })
+    };
+    let o = lifeboat(
+        &[
+            "--data-dir",
+            dir.path().join("data").to_str().unwrap(),
+            "run",
+            "--source",
+            &format!("folder:{}", src.path().display()),
+            "--to",
+            &format!("rclone:dav:{}/HA", unique("rclone")),
+            "--rclone-config",
+            conf.to_str().unwrap(),
+            "--recipient",
+            &kit().spec.recipients[0].to_string(),
+        ],
+        &[("TMPDIR", tmp.to_str().unwrap())],
+    );
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let peak = watcher.join().unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("1 of 1 copies stored and verified"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(peak, 0, "bytes in the temporary folder during the run");
+}
+
+/// Bytes in the files under `dir`.
+fn walkdir(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => walkdir(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+/// Google Drive, OneDrive and Dropbox as the dashboard writes them: rclone itself reads each
+/// back (`config show`), and a dry run of a copy to the Drive remote gets as far as its sign-in,
+/// which this machine cannot reach.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cloud_drives_are_configured_as_rclone_expects() {
+    use lifeboat::destinations::rclone::connect::Drives;
+    use lifeboat::secret::Secret;
+    let dir = tempfile::tempdir().unwrap();
+    let drives = Drives::in_data_dir(dir.path());
+    let answer = Secret::new(
+        "Paste the following into your remote machine --->\n\
+         {\"access_token\":\"ya29.a0\",\"token_type\":\"Bearer\",\"refresh_token\":\"1//0g\",\"expiry\":\"2099-01-01T00:00:00Z\"}\n\
+         <---End paste\n",
+    );
+    // No cloud is reachable here: the proof by listing fails, and nothing is kept.
+    let e = drives
+        .connect("gdrive", "drive", &answer, "Home Assistant/lifeboat")
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("rclone could not use it"), "{e}");
+    assert!(
+        !drives.config.exists(),
+        "a drive that did not list was kept"
+    );
+    // What the page writes, as rclone sees it.
+    for (name, kind) in [("gdrive", "drive"), ("dropbox", "dropbox")] {
+        let scratch = dir.path().join(format!("{name}.conf"));
+        let o = std::process::Command::new("rclone")
+            .args(["--config", scratch.to_str().unwrap(), "config", "create", name, kind])
+            .arg(format!("token={}", "{\"access_token\":\"ya29.a0\",\"token_type\":\"Bearer\",\"refresh_token\":\"1//0g\",\"expiry\":\"2099-01-01T00:00:00Z\"}"))
+            .arg("config_refresh_token=false")
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let shown = std::process::Command::new("rclone")
+            .args([
+                "--config",
+                scratch.to_str().unwrap(),
+                "config",
+                "show",
+                name,
+            ])
+            .output()
+            .unwrap();
+        let shown = String::from_utf8_lossy(&shown.stdout);
+        assert!(shown.contains(&format!("type = {kind}")), "{shown}");
+        assert!(shown.contains("refresh_token"), "{shown}");
+    }
+}

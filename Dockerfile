@@ -4,6 +4,17 @@
 FROM rust:1.95-bookworm AS build
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 WORKDIR /src
+# rclone, for the rclone destination kind (Google Drive, OneDrive, Dropbox…): Debian bookworm's
+# build of 1.60.1 (MIT licence), pinned, from the Debian archive the build image already uses, so
+# the build needs nothing else from outside. The final image is empty: the libraries it links
+# (glibc's) are copied beside it. (It cannot be tried here: it reads /proc as it starts; the
+# image test runs it in the container.)
+RUN apt-get update -qq \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends 'rclone=1.60.1+dfsg-*' \
+    && mkdir -p /rootfs/usr/bin \
+    && cp /usr/bin/rclone /rootfs/usr/bin/rclone \
+    && ldd /usr/bin/rclone | grep -o '/[^ ]*' | xargs -I{} cp -L --parents {} /rootfs/ \
+    && rm -rf /var/lib/apt/lists/*
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
 # Pages and their assets are compiled into the binary.
@@ -25,7 +36,8 @@ ARG BUILD_VERSION=0.1.0
 COPY --from=build /rootfs/ /
 COPY --from=build /lifeboat /usr/bin/lifeboat
 ENV SQLITE_TMPDIR=/data \
-    LIFEBOAT_LOG=info
+    LIFEBOAT_LOG=info \
+    RCLONE_CONFIG=/data/rclone.conf
 LABEL io.hass.version="${BUILD_VERSION}" \
       io.hass.type="app" \
       io.hass.arch="${BUILD_ARCH}" \

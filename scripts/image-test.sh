@@ -182,6 +182,8 @@ run() {
   run_dir=$(mktemp -d)
   mkdir -p "$run_dir"/{data,backup,share}
   cp tests/data/addon/image-test-options.json "$run_dir/data/options.json"
+  # The rclone destination's remote, as "Add a cloud drive" writes it: the image's own rclone runs.
+  printf '[usb]\ntype = local\n' >"$run_dir/data/rclone.conf"
 
   docker rm -f "${containers[@]}" >/dev/null 2>&1 || true
   docker network rm "$NET" >/dev/null 2>&1 || true
@@ -243,6 +245,13 @@ run() {
   want=$(sha256sum "$fixture" | cut -d' ' -f1)
   [ "$got" = "$want" ] || fail "the copy decrypts to $got, not the backup the double made ($want)"
   log "the copy decrypts with the age command to the very backup the double made ($want)"
+  # The same run sent it through the image's rclone too.
+  local through
+  through=$(find "$run_dir/share/lifeboat-rclone" -name '*.age' -type f 2>/dev/null | head -n 1)
+  [ -n "$through" ] || fail "no copy came through the image's rclone into /share/lifeboat-rclone"
+  got=$(age -d -i tests/data/addon/image-test.agekey "$through" | sha256sum | cut -d' ' -f1)
+  [ "$got" = "$want" ] || fail "the copy sent through rclone decrypts to $got, not $want"
+  log "the image's rclone ($(docker exec lb-test-addon /usr/bin/rclone version | head -n 1)) carried a copy that decrypts to the same backup"
 }
 
 case "${1:-all}" in

@@ -2,12 +2,14 @@
 //! rclone's registered sign-in clients and resumable uploads) as a destination on the shared frame
 //! ([`super::staged`]): this module only says how to do the frame's file operations with rclone.
 //!
-//! One rclone process per operation, not a long-lived `rclone rcd`: measured here (Debian's
-//! rclone 1.60.1, a WebDAV remote on loopback) a listing costs about 60 ms as a process and about
-//! 10 ms through rcd, a difference that does not count beside an upload; rcd's upload call cannot
-//! be told the size, so drives that cannot stream (OneDrive among them) would spool the whole
-//! backup to a temporary file; and a process reads rclone.conf afresh each time, so a drive
-//! connected or reconnected on the dashboard is used at once.
+//! One rclone process per operation, not a long-lived `rclone rcd`. Both were measured here
+//! (Debian's rclone 1.60.1, a WebDAV remote on loopback, 20 listings, 100 MiB moved): a listing
+//! costs 74 ms as a process and 14 ms through rcd's `operations/list`, a difference that does not
+//! count beside an upload; 100 MiB went up in 360 ms through `rcat --size` and in 486 ms through
+//! rcd's `operations/uploadfile`, which cannot be told the size, so drives that cannot stream
+//! (OneDrive among them) would have rcd spool the whole backup to a temporary file; and a process
+//! reads rclone.conf afresh each time, so a drive connected again on the dashboard is used at
+//! once, with no daemon to keep alive or secure.
 //!
 //! - upload: `rclone rcat --size N` fed through its standard input. Told the exact size up front
 //!   (the age file's size follows from the plain size), rclone streams to every backend and spools

@@ -11,6 +11,9 @@
 #   - age encryption (Lifeboat's stream, `examples/age_encrypt.rs`) against the `age` command;
 #   - SecureTar v3 decrypt + walk (`lifeboat inspect --ha-key`) against the Python securetar
 #     library (`scripts/securetar_peer.py`) on the same protected backup;
+#   - the rclone destination: the same backup through age to an rclone `s3` remote on the same
+#     server, beside Lifeboat's native S3 store and `rclone copy`, with the peak RSS of Lifeboat and
+#     its rclone processes together;
 #   - idle RSS, binary size, and the time from start to serving the dashboard.
 #
 #   scripts/bench.sh                         # 100 MiB and 1 GiB; peers on 1 GiB
@@ -191,6 +194,21 @@ mbps() { awk -v m="$peer_mib" -v s="$1" 'BEGIN { printf "%.0f MiB/s", m / s }'; 
 ratio() { awk -v peer="$1" -v ours="$2" 'BEGIN { printf "%.2fx", peer / ours }'; }
 row "S3 upload, encrypting, $peer_mib MiB" "$(mbps "$upload_s")" "rclone copy $(mbps "$rclone_s")" "$(ratio "$rclone_s" "$upload_s")" ">= 1.0x"
 row "  whole run (hash, walk, encrypt, upload, read back)" "$(mbps "$run_s")" "rclone copy $(mbps "$rclone_s")" "$(ratio "$rclone_s" "$run_s")" ""
+
+# ---- the rclone destination: the same file through age to an rclone s3 remote on the same server
+# (the remote defined by the RCLONE_CONFIG_BENCH_* variables above; a bucket of its own, since
+# rclone checks whether a folder's key is a file and s3s-fs answers that with a 500)
+log "lifeboat run of $peer_mib MiB to an rclone s3 remote"
+rclone_errors="$work/rclone-run.stderr"
+env -u AWS_CA_BUNDLE PEAK_TREE=1 python3 scripts/peak_rss.py "$bin" --data-dir "$work/rclone-data" run \
+  --source "folder:$(dirname "$src")" --to "rclone:bench:lifeboat-rclone-$$" \
+  --recipient "$recipient" >/dev/null 2>"$rclone_errors" || { tail -20 "$rclone_errors" >&2; exit 1; }
+read -r _ tree_kib via_rclone_s _ <<<"$(grep '^PEAK' "$rclone_errors")"
+via_rclone_upload_s=$(python3 -c 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); print("%.2f" % (c.execute("SELECT upload_ms FROM copies").fetchone()[0] / 1000))' "$work/rclone-data/lifeboat.db")
+row "rclone s3 remote, upload, encrypting, $peer_mib MiB" "$(mbps "$via_rclone_upload_s")" "rclone copy $(mbps "$rclone_s")" "$(ratio "$rclone_s" "$via_rclone_upload_s")" ">= 1.0x"
+row "  beside Lifeboat's native S3 store (upload)" "$(mbps "$via_rclone_upload_s")" "native S3 $(mbps "$upload_s")" "$(ratio "$upload_s" "$via_rclone_upload_s")" ""
+row "  whole run (hash, walk, encrypt, upload, read back)" "$(mbps "$via_rclone_s")" "rclone copy $(mbps "$rclone_s")" "$(ratio "$rclone_s" "$via_rclone_s")" ""
+row "  peak RSS, Lifeboat + rclone together" "$(mib_of_kib "$tree_kib")" "" "" ""
 
 # ---- age encryption against the age command
 log "age encryption of $peer_mib MiB"

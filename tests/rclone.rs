@@ -521,3 +521,72 @@ async fn cloud_drives_are_configured_as_rclone_expects() {
         assert!(shown.contains("refresh_token"), "{shown}");
     }
 }
+
+/// A drive named in the options before it is connected: its copy waits for new settings, and
+/// connecting it on the dashboard is new settings (the options did not change; rclone.conf did),
+/// so the backup it missed is sent at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connecting_a_missing_drive_sends_it_the_backup_it_missed() {
+    use lifeboat::destinations::rclone::connect::Drives;
+    use lifeboat::secret::Secret;
+    let dir = tempfile::tempdir().unwrap();
+    let drives = Drives::in_data_dir(dir.path());
+    let bytes = fixture("supervisor-style/full-v3.tar");
+    let src = folder_with(&[("b.tar", &bytes)]);
+    let folder = dir.path().join("drive");
+    let specs = [
+        local_spec("usb", &dir.path().join("usb")),
+        rclone_spec(
+            "gdrive",
+            &format!("gdrive:{}", folder.display()),
+            &drives.config,
+        ),
+    ];
+    let k = kit();
+    let data = tempfile::tempdir().unwrap();
+    let r = runner(
+        Arc::new(FolderSource::new(src.path().into())),
+        &specs,
+        &k.spec,
+        data.path(),
+    );
+    let rep = r.run("test", false).await.unwrap().remove(0);
+    assert_eq!(rep.status, RunStatus::Partial, "{:?}", rep.copies);
+    assert!(rep.copies[1].needs_new_settings, "{:?}", rep.copies[1]);
+    let now = chrono::Utc::now() + chrono::TimeDelta::hours(2);
+    let due = |r: &lifeboat::pipeline::run::Runner| {
+        let (h, d) = (r.history.clone(), r.destinations.clone());
+        async move { lifeboat::pipeline::retry::due(&h, &d, now).await.unwrap() }
+    };
+    assert!(
+        due(&r).await.is_empty(),
+        "it waits for new settings, not for time"
+    );
+    // Connected on the dashboard (a local remote stands in for the drive).
+    drives
+        .import(
+            &Secret::new("[gdrive]\ntype = local\n"),
+            None,
+            folder.to_str().unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        due(&r).await.len(),
+        1,
+        "connecting it counts as new settings"
+    );
+    let retried = r.retry_due().await.unwrap();
+    assert_eq!(
+        retried[0].status,
+        RunStatus::Success,
+        "{:?}",
+        retried[0].copies
+    );
+    let d = &r.destinations[1];
+    let listed = manifest::list(d).await.unwrap();
+    let Listed::Copy(m) = &listed[0] else {
+        panic!()
+    };
+    assert!(decrypt(d, &m.object, &k.identity).await == bytes);
+}

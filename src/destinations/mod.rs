@@ -85,6 +85,10 @@ pub trait Store: Send + Sync {
     fn remarks(&self) -> Vec<String> {
         Vec::new()
     }
+    /// A digest of settings kept outside the options (see [`Destination::settings_now`]).
+    fn outside_settings(&self) -> Option<String> {
+        None
+    }
 }
 
 /// How long a destination may go silent (take no data, answer nothing) before it is given up
@@ -226,6 +230,18 @@ pub struct Destination {
     /// A digest of its settings, secrets included (never the secrets): a destination that refused
     /// its settings is tried again once this changes.
     pub settings: String,
+}
+
+impl Destination {
+    /// The settings digest as it stands now: the options' ([`Destination::settings`]), and, for a
+    /// kind whose settings live partly elsewhere (an rclone remote's section in rclone.conf), a
+    /// digest of those too, so connecting a drive again on the dashboard counts as new settings.
+    pub fn settings_now(&self) -> String {
+        match self.store.outside_settings() {
+            Some(outside) => format!("{}+{outside}", self.settings),
+            None => self.settings.clone(),
+        }
+    }
 }
 
 impl std::fmt::Debug for Destination {

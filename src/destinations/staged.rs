@@ -61,6 +61,10 @@ pub trait Remote: Send + Sync + 'static {
     fn remarks(&self) -> Vec<String> {
         Vec::new()
     }
+    /// Settings kept outside the options (see [`Store::outside_settings`]).
+    fn outside_settings(&self) -> Option<String> {
+        None
+    }
 }
 
 /// How a file under a temporary name was written (a server may keep the two differently: WebDAV
@@ -315,6 +319,10 @@ impl<R: Remote> Store for Staged<R> {
 
     fn remarks(&self) -> Vec<String> {
         self.remote.remarks()
+    }
+
+    fn outside_settings(&self) -> Option<String> {
+        self.remote.outside_settings()
     }
 }
 

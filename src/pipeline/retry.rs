@@ -27,10 +27,10 @@ pub fn delay(attempts: u32) -> chrono::TimeDelta {
 }
 
 /// The settings digest an entry waits on, when `copy` failed in a way only new settings can fix.
-fn waits_for<'a>(copy: Option<&CopyOutcome>, d: Option<&'a Destination>) -> Option<&'a str> {
+fn waits_for(copy: Option<&CopyOutcome>, d: Option<&Destination>) -> Option<String> {
     copy.filter(|c| c.needs_new_settings)
         .and(d)
-        .map(|d| d.settings.as_str())
+        .map(Destination::settings_now)
 }
 
 /// Files every copy of the run that failed, of a backup the source delivered whole, as owed.
@@ -57,7 +57,7 @@ pub async fn owe(
                 last_error: c.error.clone(),
                 queued_at: now,
                 failure: c.failure.map(str::to_owned),
-                waits_for: waits_for(Some(c), d).map(str::to_owned),
+                waits_for: waits_for(Some(c), d),
             })
             .await?;
     }
@@ -72,7 +72,7 @@ pub fn is_due(r: &RetryRow, destinations: &[Destination], now: DateTime<Utc>) ->
         return true;
     };
     match &r.waits_for {
-        Some(refused) => *refused != d.settings,
+        Some(refused) => *refused != d.settings_now(),
         None => r.next_at <= now,
     }
 }
@@ -130,10 +130,11 @@ pub async fn settle(
             .or_else(|| report.error.clone())
             .unwrap_or_else(|| "no verified copy".into());
         let d = destinations.iter().find(|d| d.name == r.destination);
+        let waiting = waits_for(copy, d);
         let failed = Failed {
             error: &why,
             failure: copy.and_then(|c| c.failure),
-            waits_for: waits_for(copy, d),
+            waits_for: waiting.as_deref(),
         };
         history
             .retry_failed(

@@ -57,6 +57,11 @@ impl Section {
     pub fn kind(&self) -> &str {
         self.get("type").unwrap_or("?")
     }
+
+    /// Its lines as written (secrets among them: for digests, never for people).
+    pub fn text(&self) -> String {
+        self.lines.join("\n")
+    }
 }
 
 /// The text before the first section and every section, in order.

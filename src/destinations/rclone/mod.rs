@@ -407,6 +407,21 @@ impl Remote for Rclone {
     fn remarks(&self) -> Vec<String> {
         self.tool.take_remarks()
     }
+
+    /// The remote's section of rclone.conf, digested: connecting the drive again (or for the
+    /// first time) changes it. Read from the small file each time it is asked (the retry poll,
+    /// once a minute); `None` when rclone's own default file is used, which Lifeboat does not
+    /// look for.
+    fn outside_settings(&self) -> Option<String> {
+        use sha2::Digest;
+        let path = self.tool.config.as_ref()?;
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let section = conf::Conf::parse(&text, "rclone.conf")
+            .ok()
+            .and_then(|c| c.get(&self.tool.remote_name).map(conf::Section::text));
+        let digest = sha2::Sha256::digest(section.unwrap_or_default().as_bytes());
+        Some(hex::encode(&digest[..8]))
+    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 """The Python securetar library, as the peer `scripts/bench.sh` measures Lifeboat against.
 
-    python3 securetar_peer.py protect PLAIN.tar OUT.tar PASSWORD   # every inner *.tar.gz → SecureTar v3
+    python3 securetar_peer.py protect PLAIN.tar OUT.tar PASSWORD [2|3]   # every inner *.tar.gz → SecureTar v3 (or v2)
     python3 securetar_peer.py walk BACKUP.tar PASSWORD             # decrypt every inner archive, walk it
 
 `walk` does what `lifeboat inspect --ha-key` does to a protected backup: reads the outer tar once,
@@ -15,7 +15,7 @@ import tarfile
 from securetar import SecureTarEncryptStream, SecureTarFile, SecureTarRootKeyContext
 
 
-def protect(plain, out, password):
+def protect(plain, out, password, version=3):
     context = SecureTarRootKeyContext(password)
     with tarfile.open(plain, "r:") as src, tarfile.open(out, "w:", format=tarfile.PAX_FORMAT) as dst:
         for member in src:
@@ -29,7 +29,7 @@ def protect(plain, out, password):
             elif member.name.endswith(".tar.gz"):
                 with SecureTarEncryptStream(
                     data,
-                    create_version=3,
+                    create_version=version,
                     derived_key_id=member.name,
                     plaintext_size=member.size,
                     root_key_context=context,
@@ -61,7 +61,7 @@ def walk(backup, password):
 
 if __name__ == "__main__":
     if sys.argv[1] == "protect":
-        protect(sys.argv[2], sys.argv[3], sys.argv[4])
+        protect(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]) if len(sys.argv) > 5 else 3)
     elif sys.argv[1] == "walk":
         walk(sys.argv[2], sys.argv[3])
     else:

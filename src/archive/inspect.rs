@@ -6,6 +6,7 @@
 //! the same bytes it hashes and encrypts, through [`ChannelReader`].
 
 use super::inner::{self, InnerReport};
+use super::readiness::{Found, Readiness};
 use super::securetar::BackupKey;
 use super::{ArchiveError, BackupJson};
 use bytes::{Buf, Bytes};
@@ -26,6 +27,8 @@ pub struct Inspection {
     pub inner: Vec<InnerReport>,
     /// Bytes in the whole archive.
     pub size: u64,
+    /// What a restore of it will lose or need, read on the way.
+    pub readiness: Readiness,
 }
 
 impl Inspection {
@@ -102,6 +105,7 @@ pub fn inspect<R: Read>(
     let mut backup = None;
     let mut members = Vec::new();
     let mut inner_reports = Vec::new();
+    let mut found = Found::default();
     let mut end_of_data = 0u64;
     {
         let mut archive = tar::Archive::new(&mut counting);
@@ -137,7 +141,7 @@ pub fn inspect<R: Read>(
                     inner: &mut entry,
                     count: 0,
                 };
-                let checked = inner::check(&name, &mut counted, keys, list_files);
+                let checked = inner::check(&name, &mut counted, keys, list_files, &mut found);
                 if counted.count != size {
                     return Err(ArchiveError::Truncated(format!(
                         "{name} should hold {size} bytes but the stream ended after {}",
@@ -183,12 +187,14 @@ pub fn inspect<R: Read>(
         ArchiveError::NotABackup("there is no backup.json at the top of the archive".into())
     })?;
     let (backup, backup_raw) = backup;
+    let readiness = Readiness::build(&found, &backup);
     Ok(Inspection {
         backup,
         backup_raw,
         members,
         inner: inner_reports,
         size: counting.count,
+        readiness,
     })
 }
 

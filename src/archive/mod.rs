@@ -4,6 +4,7 @@
 pub mod backup_json;
 pub mod inner;
 pub mod inspect;
+pub mod readiness;
 pub mod securetar;
 
 pub use backup_json::BackupJson;

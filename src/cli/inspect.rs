@@ -2,7 +2,7 @@
 //! no destination. Takes a Home Assistant backup tar, or a Lifeboat copy (an age file) with
 //! `--identity` (the emergency kit's identity file). Prints `backup.json`, the tar's SHA-256 and
 //! size, and for every inner archive the SHA-256 and size of its decrypted gzip stream and its
-//! sorted file list.
+//! sorted file list, and the restore-readiness report (what a restore will need of a person).
 
 use anyhow::Context;
 use lifeboat::archive::securetar::BackupKey;
@@ -93,6 +93,7 @@ pub async fn run(
         "size": size,
         "inner": inner,
         "warnings": inspection.warnings(),
+        "readiness": inspection.readiness,
     });
     if as_json {
         println!("{}", serde_json::to_string_pretty(&out)?);
@@ -123,6 +124,10 @@ pub async fn run(
         }
         for w in inspection.warnings() {
             println!("  warning: {w}");
+        }
+        println!("Before you restore:");
+        for line in inspection.readiness.lines() {
+            println!("  {line}");
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -1,0 +1,530 @@
+//! The restore-readiness report, read from the backup itself: `lifeboat inspect --json` on backups
+//! with realistic `.storage` contents (OAuth entries for Google, Spotify and Netatmo, ZHA on a by-id
+//! path, Z-Wave JS and Zigbee2MQTT add-ons with devices, Bluetooth by address, Met and Shopping
+//! List needing nothing), plain and sealed with SecureTar v2 and v3 by the real securetar library;
+//! partial and database-excluded backups; hostile `.storage` files; and the real Home Assistant
+//! backups in tests/data.
+
+use crate::support::*;
+use serde_json::{Value, json};
+use std::io::Write;
+use std::path::Path;
+use std::process::Command;
+
+const KEY: &str = "DDTV-CESF-QLHM-PM8S-AHHS-BF6M-5044";
+
+/// What goes into a test backup.
+struct Home {
+    full: bool,
+    exclude_database: bool,
+    /// Replaces `.storage/core.config_entries` (hostile contents).
+    config_entries: Option<Vec<u8>>,
+    folders: Vec<&'static str>,
+    addons: Vec<&'static str>,
+}
+
+impl Default for Home {
+    fn default() -> Self {
+        Self {
+            full: true,
+            exclude_database: false,
+            config_entries: None,
+            folders: vec!["share", "ssl", "media"],
+            addons: vec![
+                "core_zwave_js",
+                "45df7312_zigbee2mqtt",
+                "9074a9fa_cloudflared",
+                "core_mosquitto",
+            ],
+        }
+    }
+}
+
+fn entry(domain: &str, title: &str, data: Value) -> Value {
+    json!({"entry_id": format!("id-{domain}"), "domain": domain, "title": title, "data": data,
+           "options": {}, "source": "user", "unique_id": null, "disabled_by": null, "version": 1})
+}
+
+fn config_entries() -> Vec<u8> {
+    let token = json!({"access_token": "SECRET-ACCESS", "refresh_token": "SECRET-REFRESH",
+                       "expires_at": 1.7e9, "token_type": "Bearer"});
+    let mut bt = entry("bluetooth", "hci0 (00:1A:7D:DA:71:13)", json!({}));
+    bt["unique_id"] = json!("00:1A:7D:DA:71:13");
+    let entries = json!([
+        entry(
+            "google",
+            "me@example.com",
+            json!({"auth_implementation": "google", "token": token})
+        ),
+        entry(
+            "spotify",
+            "Living room Spotify",
+            json!({"auth_implementation": "spotify", "token": token, "id": "u1"})
+        ),
+        entry(
+            "netatmo",
+            "Netatmo",
+            json!({"auth_implementation": "cloud", "token": token})
+        ),
+        entry(
+            "zha",
+            "Sonoff Zigbee 3.0",
+            json!({"device": {"path": "/dev/serial/by-id/usb-ITead_Sonoff_Zigbee_3.0_USB_Dongle_Plus-if00-port0", "baudrate": 115200}, "radio_type": "znp"})
+        ),
+        entry(
+            "zwave_js",
+            "Z-Wave JS",
+            json!({"url": "ws://core-zwave-js:3000", "use_addon": true, "usb_path": null})
+        ),
+        bt,
+        entry(
+            "hue",
+            "Hue Bridge <script>alert(1)</script>",
+            json!({"host": "192.168.1.20", "api_key": "SECRET-HUE"})
+        ),
+        entry(
+            "ring",
+            "Ring",
+            json!({"username": "me@example.com", "password": "SECRET-RING"})
+        ),
+        entry("met", "Home", json!({"latitude": 52.3, "longitude": 4.9})),
+        entry("shopping_list", "Shopping list", json!({})),
+        entry("hacs", "HACS", json!({"token": "SECRET-GITHUB"})),
+        entry("my_custom", "Something custom", json!({})),
+        entry("tplink", "Ignored plug", json!({})),
+    ]);
+    let mut entries = entries;
+    entries[12]["source"] = json!("ignore");
+    json!({"version": 1, "minor_version": 5, "key": "core.config_entries", "data": {"entries": entries}})
+        .to_string()
+        .into_bytes()
+}
+
+fn storage(key: &str, data: Value) -> Vec<u8> {
+    json!({"version": 1, "minor_version": 1, "key": key, "data": data})
+        .to_string()
+        .into_bytes()
+}
+
+fn tar_of(files: &[(&str, Vec<u8>)]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for (name, data) in files {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append_data(&mut h, name, &data[..]).unwrap();
+    }
+    b.into_inner().unwrap()
+}
+
+fn gz(data: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+fn addon_json(slug: &str) -> (Value, &'static str) {
+    match slug {
+        "core_zwave_js" => (
+            json!({"device": "/dev/serial/by-id/usb-0658_0200-if00", "s0_legacy_key": "SECRET-S0"}),
+            "Z-Wave JS",
+        ),
+        "45df7312_zigbee2mqtt" => (
+            json!({"serial": {"port": "/dev/ttyACM0", "adapter": "ember"}, "mqtt": {"password": "SECRET-MQTT"}}),
+            "Zigbee2MQTT",
+        ),
+        "9074a9fa_cloudflared" => (
+            json!({"external_hostname": "ha.example.com", "tunnel_token": "SECRET-TUNNEL"}),
+            "Cloudflared",
+        ),
+        _ => (json!({"logins": []}), "Mosquitto broker"),
+    }
+}
+
+fn home_backup(home: &Home) -> Vec<u8> {
+    let users = json!([
+        {"id": "1", "name": "Owner", "is_owner": true, "system_generated": false},
+        {"id": "2", "name": "Kid", "system_generated": false},
+        {"id": "3", "name": "Supervisor", "system_generated": true}
+    ]);
+    let tokens = json!([
+        {"id": "a", "token_type": "normal", "token": "SECRET-T1", "jwt_key": "SECRET-J1"},
+        {"id": "b", "token_type": "long_lived_access_token", "token": "SECRET-T2"},
+        {"id": "c", "token_type": "system", "token": "SECRET-T3"}
+    ]);
+    let devices: Vec<Value> = (0..7)
+        .map(|i| json!({"id": i, "name": format!("d{i}")}))
+        .collect();
+    let entities: Vec<Value> = (0..23)
+        .map(|i| json!({"entity_id": format!("sensor.s{i}")}))
+        .collect();
+    let mut files = vec![
+        ("data/.HA_VERSION", b"2026.11.2".to_vec()),
+        (
+            "data/.storage/core.config_entries",
+            home.config_entries.clone().unwrap_or_else(config_entries),
+        ),
+        (
+            "data/.storage/core.device_registry",
+            storage("core.device_registry", json!({"devices": devices, "deleted_devices": []})),
+        ),
+        (
+            "data/.storage/core.entity_registry",
+            storage("core.entity_registry", json!({"entities": entities})),
+        ),
+        (
+            "data/.storage/auth",
+            storage("auth", json!({"users": users, "groups": [], "credentials": [], "refresh_tokens": tokens})),
+        ),
+        (
+            "data/configuration.yaml",
+            b"default_config:\nhttp:\n  ssl_certificate: /ssl/fullchain.pem\n  ssl_key: /ssl/privkey.pem\n\
+              mqtt_statestream:\n  base_topic: !secret statestream_topic\nnotify:\n  - platform: smtp\n    password: !secret smtp_password\n"
+                .to_vec(),
+        ),
+        ("data/secrets.yaml", b"smtp_password: SECRET-SMTP\n".to_vec()),
+        ("data/custom_components/hacs/manifest.json", b"{\"domain\": \"hacs\"}".to_vec()),
+    ];
+    if !home.exclude_database {
+        files.push(("data/home-assistant_v2.db", vec![7u8; 4096]));
+    }
+    let mut outer: Vec<(String, Vec<u8>)> =
+        vec![("./homeassistant.tar.gz".into(), gz(&tar_of(&files)))];
+    for slug in &home.addons {
+        let (options, name) = addon_json(slug);
+        let mut system = json!({"name": name, "slug": slug, "version": "1.0.0"});
+        if *slug == "45df7312_zigbee2mqtt" {
+            system["uart"] = json!(true);
+        }
+        if *slug == "core_zwave_js" {
+            system["devices"] = json!(["/dev/ttyUSB0"]);
+        }
+        let addon = json!({"user": {"options": options, "access_token": "SECRET-ADDON"},
+                           "system": system, "version": "1.0.0", "state": "started"});
+        let inner = tar_of(&[("./addon.json", addon.to_string().into_bytes())]);
+        outer.push((format!("./{slug}.tar.gz"), gz(&inner)));
+    }
+    for folder in &home.folders {
+        outer.push((
+            format!("./{folder}.tar.gz"),
+            gz(&tar_of(&[("./x", b"x".to_vec())])),
+        ));
+    }
+    let addons: Vec<Value> = home
+        .addons
+        .iter()
+        .map(|s| json!({"slug": s, "name": addon_json(s).1, "version": "1.0.0", "size": 0.1}))
+        .collect();
+    let backup = json!({
+        "slug": "aa11bb22", "name": "Test home", "date": "2026-11-30T03:00:00+00:00",
+        "type": if home.full { "full" } else { "partial" }, "version": 2, "protected": false,
+        "compressed": true, "supervisor_version": "2026.11.0",
+        "homeassistant": {"version": "2026.11.2", "exclude_database": home.exclude_database, "size": 0.1},
+        "folders": home.folders, "addons": addons, "repositories": [], "extra": {}
+    });
+    // backup.json goes last, as the Supervisor writes it.
+    outer.push(("./backup.json".into(), backup.to_string().into_bytes()));
+    let files: Vec<(&str, Vec<u8>)> = outer.iter().map(|(n, d)| (n.as_str(), d.clone())).collect();
+    tar_of(&files)
+}
+
+fn readiness_of(path: &Path, key: Option<&str>) -> Value {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_lifeboat"));
+    c.arg("inspect")
+        .arg(path)
+        .arg("--json")
+        .env_remove("LIFEBOAT_HA_KEY");
+    if let Some(k) = key {
+        c.args(["--ha-key", k]);
+    }
+    let o = c.output().unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        !out.contains("SECRET"),
+        "a secret reached the report: {out}"
+    );
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    v["readiness"].clone()
+}
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) -> std::path::PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, bytes).unwrap();
+    p
+}
+
+fn with<'a>(section: &'a Value, field: &str, value: &str) -> Option<&'a Value> {
+    section.as_array()?.iter().find(|i| i[field] == value)
+}
+
+fn assert_home(r: &Value) {
+    assert_eq!(r["looked_inside"], true, "{r:#}");
+    let reauth = &r["reauth"];
+    for domain in ["google", "spotify", "netatmo", "ring"] {
+        let i = with(reauth, "domain", domain).unwrap_or_else(|| panic!("{domain} in {reauth:#}"));
+        assert!(!i["why"].as_str().unwrap().is_empty());
+    }
+    for domain in ["met", "shopping_list", "zha", "hue", "tplink"] {
+        assert!(
+            with(reauth, "domain", domain).is_none(),
+            "{domain} needs no sign-in: {reauth:#}"
+        );
+    }
+    let hw = &r["hardware"];
+    let zha = with(hw, "domain", "zha").unwrap();
+    assert_eq!(
+        zha["device"],
+        "/dev/serial/by-id/usb-ITead_Sonoff_Zigbee_3.0_USB_Dongle_Plus-if00-port0"
+    );
+    assert!(zha["why"].as_str().unwrap().contains("by-id"));
+    assert_eq!(
+        with(hw, "domain", "bluetooth").unwrap()["device"],
+        "00:1A:7D:DA:71:13"
+    );
+    let zwave: Vec<&Value> = hw
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["addon"] == "core_zwave_js")
+        .collect();
+    let zwave_devices: Vec<&str> = zwave
+        .iter()
+        .map(|i| i["device"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        zwave_devices,
+        ["/dev/serial/by-id/usb-0658_0200-if00", "/dev/ttyUSB0"]
+    );
+    let z2m = with(hw, "addon", "45df7312_zigbee2mqtt").unwrap();
+    assert_eq!(z2m["device"], "/dev/ttyACM0");
+    assert!(z2m["why"].as_str().unwrap().contains("serial.port"));
+    assert!(with(hw, "addon", "core_mosquitto").is_none());
+    let net = &r["network"];
+    assert_eq!(
+        with(net, "domain", "hue").unwrap()["device"],
+        "192.168.1.20"
+    );
+    assert!(
+        with(net, "addon", "9074a9fa_cloudflared").is_some(),
+        "{net:#}"
+    );
+    assert!(
+        with(net, "domain", "zwave_js").is_none(),
+        "the add-on's own host is not the home network"
+    );
+    let unknown = &r["unknown"];
+    assert!(
+        with(unknown, "domain", "hacs").unwrap()["why"]
+            .as_str()
+            .unwrap()
+            .contains("its code is in this backup")
+    );
+    assert!(
+        with(unknown, "domain", "my_custom").unwrap()["why"]
+            .as_str()
+            .unwrap()
+            .contains("not in")
+    );
+    let secrets = with(&r["missing"], "title", "secrets").unwrap();
+    assert!(
+        secrets["why"]
+            .as_str()
+            .unwrap()
+            .contains("statestream_topic"),
+        "{secrets}"
+    );
+    assert!(!secrets["why"].as_str().unwrap().contains("smtp_password"));
+    assert_eq!(r["restore_into"]["homeassistant"], "2026.11.2");
+    assert_eq!(r["restore_into"]["supervisor"], "2026.11.0");
+    assert_eq!(
+        r["counts"],
+        json!({"integrations": 12, "devices": 7, "entities": 23, "users": 2, "long_lived_tokens": 1})
+    );
+}
+
+#[test]
+fn inspect_reports_what_a_restore_of_a_realistic_home_needs() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = write(dir.path(), "home.tar", &home_backup(&Home::default()));
+    let r = readiness_of(&plain, None);
+    assert_home(&r);
+    assert!(
+        with(&r["missing"], "title", "the recorder database").is_none(),
+        "{r:#}"
+    );
+    assert_eq!(r["unread"], json!([]));
+    // The text form names them too.
+    let o = lifeboat(&["inspect", plain.to_str().unwrap()], &[]);
+    let t = text(&o);
+    assert!(
+        t.contains("Before you restore:") && t.contains("Sign in again:") && t.contains("Spotify"),
+        "{t}"
+    );
+}
+
+#[test]
+fn the_same_home_sealed_with_securetar_v2_and_v3_reads_the_same_with_the_key_and_says_so_without() {
+    let Ok(python) = std::env::var("LIFEBOAT_TEST_SECURETAR_PYTHON") else {
+        panic!(
+            "LIFEBOAT_TEST_SECURETAR_PYTHON is not set: run scripts/test-servers.sh install and source its env"
+        );
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let plain = write(dir.path(), "home.tar", &home_backup(&Home::default()));
+    let plain_report = readiness_of(&plain, None);
+    for version in ["2", "3"] {
+        let sealed = dir.path().join(format!("home-v{version}.tar"));
+        let o = Command::new(&python)
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/scripts/securetar_peer.py"
+            ))
+            .args([
+                "protect",
+                plain.to_str().unwrap(),
+                sealed.to_str().unwrap(),
+                KEY,
+                version,
+            ])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", text(&o));
+        let r = readiness_of(&sealed, Some(KEY));
+        assert_home(&r);
+        assert_eq!(r, plain_report, "v{version} reads as the plain backup does");
+        let blind = readiness_of(&sealed, None);
+        assert_eq!(blind["looked_inside"], false);
+        assert!(
+            blind["notes"][0].as_str().unwrap().contains("backup key"),
+            "{blind:#}"
+        );
+        assert_eq!(blind["reauth"], json!([]));
+        assert_eq!(blind["restore_into"]["homeassistant"], "2026.11.2");
+    }
+}
+
+#[test]
+fn a_database_excluded_or_partial_backup_says_what_it_leaves_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let excluded = Home {
+        exclude_database: true,
+        ..Home::default()
+    };
+    let r = readiness_of(
+        &write(dir.path(), "nodb.tar", &home_backup(&excluded)),
+        None,
+    );
+    let db = with(&r["missing"], "title", "the recorder database").unwrap();
+    assert!(
+        db["why"].as_str().unwrap().contains("without the database"),
+        "{db}"
+    );
+
+    let partial = Home {
+        full: false,
+        folders: vec!["media"],
+        addons: vec!["core_mosquitto"],
+        ..Home::default()
+    };
+    let r = readiness_of(
+        &write(dir.path(), "partial.tar", &home_backup(&partial)),
+        None,
+    );
+    let missing: Vec<&str> = r["missing"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["title"].as_str().unwrap())
+        .collect();
+    assert!(
+        missing.contains(&"the ssl folder") && missing.contains(&"the share folder"),
+        "{missing:?}"
+    );
+    assert!(!missing.contains(&"the media folder"), "{missing:?}");
+    let ssl = with(&r["missing"], "title", "the ssl folder").unwrap();
+    assert!(ssl["why"].as_str().unwrap().contains("/ssl/fullchain.pem"));
+    assert!(
+        with(&r["hardware"], "addon", "core_zwave_js").is_none(),
+        "not in this backup"
+    );
+}
+
+#[test]
+fn hostile_storage_files_are_named_unread_and_the_backup_still_checks() {
+    let dir = tempfile::tempdir().unwrap();
+    let deep = format!(
+        "{{\"data\":{{\"entries\":[{{\"domain\":\"x\",\"data\":{{\"a\":{}0{}}}}}]}}}}",
+        "[".repeat(100_000),
+        "]".repeat(100_000)
+    );
+    let cases: [(&str, Vec<u8>, &str); 3] = [
+        ("huge", vec![b' '; 9 << 20], "larger than"),
+        (
+            "html",
+            b"<html><body>not json</body></html>".to_vec(),
+            "not the JSON",
+        ),
+        ("deep", deep.into_bytes(), "recursion"),
+    ];
+    for (name, bytes, why) in cases {
+        let home = Home {
+            config_entries: Some(bytes),
+            ..Home::default()
+        };
+        let r = readiness_of(
+            &write(dir.path(), &format!("{name}.tar"), &home_backup(&home)),
+            None,
+        );
+        let unread = &r["unread"][0];
+        assert_eq!(
+            unread["file"], ".storage/core.config_entries",
+            "{name}: {r:#}"
+        );
+        assert!(
+            unread["why"].as_str().unwrap().contains(why),
+            "{name}: {unread}"
+        );
+        assert_eq!(
+            r["counts"]["integrations"],
+            Value::Null,
+            "{name}: not counted as zero"
+        );
+        assert_eq!(
+            r["counts"]["devices"], 7,
+            "{name}: the other files are still read"
+        );
+    }
+}
+
+#[test]
+fn real_home_assistant_backups_give_a_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(
+        dir.path(),
+        "ha.tar",
+        &fixture("ha-core/ha-2026.2.3-plain.tar"),
+    );
+    let r = readiness_of(&p, None);
+    assert_eq!(r["looked_inside"], true, "{r:#}");
+    assert_eq!(r["restore_into"]["homeassistant"], "2026.2.3");
+    let sealed = write(
+        dir.path(),
+        "enc.tar",
+        &fixture("ha-core/ha-2026.2.3-encrypted.tar"),
+    );
+    assert_eq!(
+        readiness_of(&sealed, Some("backup-password-123"))["looked_inside"],
+        true
+    );
+    assert_eq!(readiness_of(&sealed, None)["looked_inside"], false);
+    let full = write(
+        dir.path(),
+        "full-v3.tar",
+        &fixture("supervisor-style/full-v3.tar"),
+    );
+    let r = readiness_of(&full, Some(KEY));
+    assert!(with(&r["hardware"], "domain", "zha").is_some(), "{r:#}");
+    assert!(with(&r["reauth"], "domain", "met").is_none());
+}

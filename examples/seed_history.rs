@@ -81,6 +81,10 @@ async fn main() -> anyhow::Result<()> {
                 recipients: vec!["age1…seed".into()],
                 passphrase: false,
             }),
+            readiness: Some(lifeboat::history::RunReadiness {
+                report: seeded_readiness(),
+                news: Vec::new(),
+            }),
         };
         h.finish_run(id, finished, status, end, copies).await?;
         if now - started > TimeDelta::days(30) && status != RunStatus::Failed {
@@ -100,4 +104,33 @@ async fn main() -> anyhow::Result<()> {
     }
     println!("seeded {n} runs into {dir}");
     Ok(())
+}
+
+/// A report the size of a real home's: a few sign-ins, a stick, an address.
+fn seeded_readiness() -> lifeboat::archive::readiness::Readiness {
+    use lifeboat::archive::readiness::{Counts, Item, Readiness};
+    let item = |domain: &str, title: &str, device: Option<&str>| Item {
+        domain: Some(domain.to_owned()),
+        addon: None,
+        title: title.to_owned(),
+        why: "signed in through a browser (OAuth): sign in again if Home Assistant asks".into(),
+        device: device.map(str::to_owned),
+    };
+    Readiness {
+        looked_inside: true,
+        reauth: vec![
+            item("google", "Google", None),
+            item("spotify", "Spotify", None),
+        ],
+        hardware: vec![item("zha", "ZHA", Some("/dev/serial/by-id/usb-ITead-if00"))],
+        network: vec![item("hue", "Hue", Some("192.168.1.20"))],
+        counts: Counts {
+            integrations: Some(40),
+            devices: Some(120),
+            entities: Some(900),
+            users: Some(3),
+            long_lived_tokens: Some(2),
+        },
+        ..Readiness::default()
+    }
 }

@@ -1,6 +1,7 @@
 //! What Lifeboat tells Home Assistant: entities (state, last successful backup, a `problem`
 //! binary sensor, each destination's newest copy), events when runs start, finish and fail, and a
-//! persistent notification (plus an optional `notify.*` call) on failure. All through Core's REST
+//! persistent notification (plus an optional `notify.*` call) on failure, and one when what a
+//! restore needs has changed since the last backup. All through Core's REST
 //! API — via the Supervisor's proxy in the add-on, or directly with a long-lived token.
 //!
 //! REST states live until Home Assistant restarts; [`HaReporter::publish`] rebuilds them from
@@ -350,6 +351,7 @@ impl RunObserver for HaReporter {
             "destinations": report.copies.iter().map(|c| json!({"name": c.destination, "verified": c.verified, "error": c.error})).collect::<Vec<_>>(),
             "error": report.error,
             "warnings": report.warnings,
+            "readiness_news": report.readiness_news,
         });
         let kind = if report.status == RunStatus::Failed {
             "failed"
@@ -401,6 +403,29 @@ impl RunObserver for HaReporter {
                         .await,
                 );
             }
+        }
+        if !report.readiness_news.is_empty() {
+            // One notification for all of it, replaced by the next change.
+            let message = format!(
+                "Since the last backup, what a restore will need has changed:\n\n{}\n\nThe \
+                 copy's \"Before you restore\" panel on the Lifeboat dashboard has the details.",
+                report
+                    .readiness_news
+                    .iter()
+                    .map(|n| format!("- {n}"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            );
+            Self::log(
+                self.api
+                    .call_service(
+                        "persistent_notification",
+                        "create",
+                        &json!({"title": "Lifeboat: what a restore needs has changed",
+                                "message": message, "notification_id": "lifeboat_readiness"}),
+                    )
+                    .await,
+            );
         }
         self.publish().await;
     }

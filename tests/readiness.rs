@@ -21,6 +21,9 @@ struct Home {
     config_entries: Option<Vec<u8>>,
     folders: Vec<&'static str>,
     addons: Vec<&'static str>,
+    slug: &'static str,
+    /// Config entries added to the usual ones.
+    more_entries: Vec<Value>,
 }
 
 impl Default for Home {
@@ -36,6 +39,8 @@ impl Default for Home {
                 "9074a9fa_cloudflared",
                 "core_mosquitto",
             ],
+            slug: "aa11bb22",
+            more_entries: Vec::new(),
         }
     }
 }
@@ -45,7 +50,7 @@ fn entry(domain: &str, title: &str, data: Value) -> Value {
            "options": {}, "source": "user", "unique_id": null, "disabled_by": null, "version": 1})
 }
 
-fn config_entries() -> Vec<u8> {
+fn config_entries(more: &[Value]) -> Vec<u8> {
     let token = json!({"access_token": "SECRET-ACCESS", "refresh_token": "SECRET-REFRESH",
                        "expires_at": 1.7e9, "token_type": "Bearer"});
     let mut bt = entry("bluetooth", "hci0 (00:1A:7D:DA:71:13)", json!({}));
@@ -95,6 +100,7 @@ fn config_entries() -> Vec<u8> {
     ]);
     let mut entries = entries;
     entries[12]["source"] = json!("ignore");
+    entries.as_array_mut().unwrap().extend(more.iter().cloned());
     json!({"version": 1, "minor_version": 5, "key": "core.config_entries", "data": {"entries": entries}})
         .to_string()
         .into_bytes()
@@ -163,7 +169,10 @@ fn home_backup(home: &Home) -> Vec<u8> {
         ("data/.HA_VERSION", b"2026.11.2".to_vec()),
         (
             "data/.storage/core.config_entries",
-            home.config_entries.clone().unwrap_or_else(config_entries),
+            home
+                .config_entries
+                .clone()
+                .unwrap_or_else(|| config_entries(&home.more_entries)),
         ),
         (
             "data/.storage/core.device_registry",
@@ -217,7 +226,7 @@ fn home_backup(home: &Home) -> Vec<u8> {
         .map(|s| json!({"slug": s, "name": addon_json(s).1, "version": "1.0.0", "size": 0.1}))
         .collect();
     let backup = json!({
-        "slug": "aa11bb22", "name": "Test home", "date": "2026-11-30T03:00:00+00:00",
+        "slug": home.slug, "name": "Test home", "date": "2026-11-30T03:00:00+00:00",
         "type": if home.full { "full" } else { "partial" }, "version": 2, "protected": false,
         "compressed": true, "supervisor_version": "2026.11.0",
         "homeassistant": {"version": "2026.11.2", "exclude_database": home.exclude_database, "size": 0.1},
@@ -527,4 +536,112 @@ fn real_home_assistant_backups_give_a_report() {
     let r = readiness_of(&full, Some(KEY));
     assert!(with(&r["hardware"], "domain", "zha").is_some(), "{r:#}");
     assert!(with(&r["reauth"], "domain", "met").is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_between_backups_is_news_in_the_run_and_one_home_assistant_notification() {
+    use crate::support::ha_double::{Double, Flavor};
+    use lifeboat::destinations::manifest::{self, Listed};
+    use lifeboat::ha::core_api::HaApi;
+    use lifeboat::secret::Secret;
+    use lifeboat::source::folder::FolderSource;
+    use std::sync::Arc;
+
+    let d = Double::start(
+        Flavor::Supervisor,
+        fixture("supervisor-style/full-plain.tar"),
+        None,
+    )
+    .await;
+    let url: url::Url = d.url.parse().unwrap();
+    let src = tempfile::tempdir().unwrap();
+    let store = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let k = kit();
+    let mut r = runner(
+        Arc::new(FolderSource::new(src.path().into())),
+        &[local_spec("usb", store.path())],
+        &k.spec,
+        data.path(),
+    );
+    r.observer = Arc::new(lifeboat::report::HaReporter::new(
+        HaApi::via_supervisor(reqwest::Client::new(), &url, Secret::new(d.token())),
+        r.history.clone(),
+        lifeboat::report::Watch {
+            destinations: vec!["usb".into()],
+            stale_after: std::time::Duration::from_secs(26 * 3600),
+            kit_every: None,
+            clock: Arc::new(lifeboat::clock::SystemClock),
+        },
+        None,
+    ));
+    std::fs::write(src.path().join("a.tar"), home_backup(&Home::default())).unwrap();
+    let first = r.run("schedule", false).await.unwrap();
+    assert!(
+        first[0].readiness_news.is_empty(),
+        "nothing to compare with"
+    );
+
+    // A week later: Withings signed in, the database left out.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let later = Home {
+        slug: "cc33dd44",
+        exclude_database: true,
+        more_entries: vec![entry(
+            "withings",
+            "Withings",
+            json!({"auth_implementation": "withings", "token": {"refresh_token": "SECRET-W"}}),
+        )],
+        ..Home::default()
+    };
+    std::fs::write(src.path().join("b.tar"), home_backup(&later)).unwrap();
+    let second = r.run("schedule", false).await.unwrap();
+    let news = &second[0].readiness_news;
+    assert_eq!(news.len(), 2, "{news:?}");
+    assert!(
+        news[0].contains("Withings") && news[1].contains("recorder database"),
+        "{news:?}"
+    );
+    let posts = d.inner.core_posts.lock().unwrap().clone();
+    let notes: Vec<&Value> = posts
+        .iter()
+        .filter(|(p, v)| {
+            p == "services/persistent_notification/create"
+                && v["notification_id"] == "lifeboat_readiness"
+        })
+        .map(|(_, v)| v)
+        .collect();
+    assert_eq!(notes.len(), 1, "one notification, for the second run only");
+    assert!(notes[0]["message"].as_str().unwrap().contains("Withings"));
+    let event = posts
+        .iter()
+        .rfind(|(p, _)| p == "events/lifeboat_backup_finished")
+        .unwrap();
+    assert_eq!(event.1["readiness_news"].as_array().unwrap().len(), 2);
+
+    // The copy's manifest carries the counts; the history keeps the report and the news.
+    let dest = &r.destinations[0];
+    let listed = manifest::list(dest).await.unwrap();
+    let newest = listed
+        .iter()
+        .filter_map(|l| match l {
+            Listed::Copy(m) => Some(m),
+            _ => None,
+        })
+        .find(|m| m.backup.slug == "cc33dd44")
+        .unwrap();
+    let digest = newest.readiness.unwrap();
+    assert_eq!(
+        (digest.reauth, digest.hardware, digest.looked_inside),
+        (5, 5, true),
+        "{digest:?}"
+    );
+    let (_, kept) = r
+        .history
+        .readiness_of_copy("usb", &newest.copy_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(kept.news, *news);
+    assert_eq!(kept.report.reauth.len(), 5);
 }

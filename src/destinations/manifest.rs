@@ -30,6 +30,10 @@ pub struct Manifest {
     pub ha_key_fingerprint: Option<String>,
     /// When the stored object was read back and its SHA-256 matched.
     pub verified: DateTime<Utc>,
+    /// What a restore of it will need, counted (the report itself stays in the history): lets a
+    /// listing say "3 to sign in again" without a download. Absent in copies made before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub readiness: Option<crate::archive::readiness::Digest>,
 }
 
 /// Size and SHA-256 of a byte stream.

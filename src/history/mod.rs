@@ -100,6 +100,16 @@ pub struct RunEnd {
     pub timeline: Vec<Moment>,
     /// The keys its copies need.
     pub keys: Option<KeyLedger>,
+    /// What a restore of its backup will need.
+    pub readiness: Option<RunReadiness>,
+}
+
+/// A run's restore-readiness report, with what changed since the run before it of the same source.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct RunReadiness {
+    pub report: crate::archive::readiness::Readiness,
+    #[serde(default)]
+    pub news: Vec<String>,
 }
 
 /// One step of a run, as its timeline shows it.
@@ -288,7 +298,7 @@ impl History {
                 "UPDATE runs SET finished_at = ?2, status = ?3, source_key = ?4, backup_slug = ?5,
                  backup_name = ?6, backup_date = ?7, plain_size = ?8, plain_sha256 = ?9,
                  stored_size = ?10, stored_sha256 = ?11, error = ?12, warnings = ?13, timeline = ?14,
-                 keys = ?15 WHERE id = ?1",
+                 keys = ?15, readiness = ?16 WHERE id = ?1",
                 params![
                     run_id,
                     finished_at.to_rfc3339(),
@@ -305,6 +315,7 @@ impl History {
                     serde_json::to_string(&end.warnings).unwrap_or_else(|_| "[]".into()),
                     serde_json::to_string(&end.timeline).unwrap_or_else(|_| "[]".into()),
                     end.keys.as_ref().and_then(|k| serde_json::to_string(k).ok()),
+                    end.readiness.as_ref().and_then(|r| serde_json::to_string(r).ok()),
                 ],
             )?;
             for cp in copies {

@@ -2,7 +2,11 @@
 //! dashboard's charts and destination cards. Every query is bounded (a page, one run, or one row per
 //! destination), except the storage series, which reads one small row per stored copy.
 
-use super::{CopyRecord, History, HistoryError, Moment, RunRow, RunStatus, parse_time, sql_to_u64};
+use super::{
+    CopyRecord, History, HistoryError, Moment, RunReadiness, RunRow, RunStatus, parse_time,
+    sql_to_u64,
+};
+use crate::archive::readiness::Readiness;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params_from_iter, types::Value};
 use serde::Serialize;
@@ -244,6 +248,93 @@ impl History {
             let mut runs: Vec<RunRow> = run.into_iter().collect();
             copies_of(c, &mut runs)?;
             Ok(runs.pop())
+        })
+        .await
+    }
+
+    /// The restore-readiness report of a run's backup, if it was made.
+    ///
+    /// # Errors
+    /// [`HistoryError`] on database failure.
+    pub async fn readiness(&self, run_id: i64) -> Result<Option<RunReadiness>, HistoryError> {
+        self.with(move |c| {
+            let text: Option<Option<String>> = c
+                .query_row("SELECT readiness FROM runs WHERE id = ?1", [run_id], |r| {
+                    r.get(0)
+                })
+                .optional()?;
+            Ok(text.flatten().and_then(|t| serde_json::from_str(&t).ok()))
+        })
+        .await
+    }
+
+    /// The report of the newest run before `run_id` of the same source that has one: what a new
+    /// report is compared with.
+    ///
+    /// # Errors
+    /// [`HistoryError`] on database failure.
+    pub async fn readiness_before(&self, run_id: i64) -> Result<Option<Readiness>, HistoryError> {
+        self.with(move |c| {
+            let text: Option<String> = c
+                .query_row(
+                    "SELECT readiness FROM runs WHERE id < ?1 AND readiness IS NOT NULL
+                     AND source = (SELECT source FROM runs WHERE id = ?1)
+                     ORDER BY id DESC LIMIT 1",
+                    [run_id],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            Ok(text
+                .and_then(|t| serde_json::from_str::<RunReadiness>(&t).ok())
+                .map(|r| r.report))
+        })
+        .await
+    }
+
+    /// The run that made a copy, and its report: the copy's "Before you restore" panel.
+    ///
+    /// # Errors
+    /// [`HistoryError`] on database failure.
+    pub async fn readiness_of_copy(
+        &self,
+        destination: &str,
+        copy_id: &str,
+    ) -> Result<Option<(i64, RunReadiness)>, HistoryError> {
+        let (destination, copy_id) = (destination.to_owned(), copy_id.to_owned());
+        self.with(move |c| {
+            let row: Option<(i64, Option<String>)> = c
+                .query_row(
+                    "SELECT r.id, r.readiness FROM copies c JOIN runs r ON r.id = c.run_id
+                     WHERE c.destination = ?1 AND c.copy_id = ?2 AND c.status = 'verified'
+                     ORDER BY c.id DESC LIMIT 1",
+                    [&destination, &copy_id],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            Ok(row.and_then(|(id, text)| {
+                let report = serde_json::from_str(&text?).ok()?;
+                Some((id, report))
+            }))
+        })
+        .await
+    }
+
+    /// The newest verified run's report: what a move to new hardware works from.
+    ///
+    /// # Errors
+    /// [`HistoryError`] on database failure.
+    pub async fn newest_readiness(&self) -> Result<Option<(i64, RunReadiness)>, HistoryError> {
+        self.with(move |c| {
+            let row: Option<(i64, String)> = c
+                .query_row(
+                    "SELECT r.id, r.readiness FROM runs r WHERE r.readiness IS NOT NULL
+                     AND EXISTS (SELECT 1 FROM copies c WHERE c.run_id = r.id AND c.status = 'verified')
+                     ORDER BY r.id DESC LIMIT 1",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            Ok(row.and_then(|(id, text)| Some((id, serde_json::from_str(&text).ok()?))))
         })
         .await
     }

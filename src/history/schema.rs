@@ -105,6 +105,9 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE copies ADD COLUMN failure TEXT;
     ALTER TABLE retries ADD COLUMN failure TEXT;
     ALTER TABLE retries ADD COLUMN waits_for TEXT;",
+    // 6: what a restore of the run's backup will need (the restore-readiness report, as JSON, with
+    // what changed since the run before)
+    "ALTER TABLE runs ADD COLUMN readiness TEXT;",
 ];
 
 /// Brings the database up to the current schema.

@@ -134,5 +134,6 @@ fn manifest_of(shipped: &Shipped, plan: &CopyPlan<'_>, verified: DateTime<Utc>) 
         encryption: plan.lock.clone(),
         ha_key_fingerprint: plan.ha_key.map(str::to_owned),
         verified,
+        readiness: Some(shipped.inspection.readiness.digest()),
     }
 }

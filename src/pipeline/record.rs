@@ -97,6 +97,10 @@ pub struct RunReport {
     pub copies: Vec<CopyOutcome>,
     pub error: Option<String>,
     pub warnings: Vec<String>,
+    /// What changed since the last backup in what a restore will need (a new sign-in, a stick at
+    /// a new path, the database now left out).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub readiness_news: Vec<String>,
     /// What retention did after this run (on the last run of a request only).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub retention: Vec<super::prune::PruneReport>,
@@ -114,6 +118,7 @@ impl RunReport {
             copies: Vec::new(),
             error: Some(error),
             warnings: Vec::new(),
+            readiness_news: Vec::new(),
             retention: Vec::new(),
         }
     }

@@ -19,7 +19,7 @@ use crate::config::EncryptionSpec;
 use crate::crypto::keyring::Keyring;
 use crate::destinations::{Destination, layout};
 use crate::history::upkeep::RetryRow;
-use crate::history::{History, HistoryError, KeyLedger, RunEnd, RunStatus};
+use crate::history::{History, HistoryError, KeyLedger, RunEnd, RunReadiness, RunStatus};
 use crate::secret::Secret;
 use crate::source::{Opened, Pending, Source, SourceError};
 use std::collections::HashSet;
@@ -656,6 +656,16 @@ impl Runner {
         let finished = self.clock.now();
         self.progress.tell(finished, &Event::Recorded { status });
         let mut end = outcome.end;
+        if let Some(r) = end.readiness.as_mut()
+            && let Some(before) = self.history.readiness_before(run_id).await?
+        {
+            r.news = r.report.news_since(&before);
+        }
+        let news = end
+            .readiness
+            .as_ref()
+            .map(|r| r.news.clone())
+            .unwrap_or_default();
         end.timeline = self.progress.take_timeline();
         let records = outcome.copies.iter().map(CopyOutcome::record).collect();
         self.history
@@ -674,6 +684,7 @@ impl Runner {
             copies: outcome.copies,
             error: end.error,
             warnings: end.warnings,
+            readiness_news: news,
             retention: Vec::new(),
         })
     }
@@ -820,6 +831,10 @@ fn describe_pass(
     end.stored_size = Some(shipped.stored_size);
     end.stored_sha256 = Some(shipped.stored_sha256.clone());
     end.warnings.extend(shipped.inspection.warnings());
+    end.readiness = Some(RunReadiness {
+        report: shipped.inspection.readiness.clone(),
+        news: Vec::new(),
+    });
     let ha_key = shipped
         .inspection
         .key_index()

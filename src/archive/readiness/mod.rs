@@ -116,14 +116,29 @@ impl Readiness {
             }
         }
         for item in &self.hardware {
-            match before.hardware.iter().find(|b| key(b) == key(item)) {
-                Some(b) if b.device != item.device => news.push(format!(
+            if before.hardware.contains(item)
+                || before
+                    .hardware
+                    .iter()
+                    .any(|b| key(b) == key(item) && b.device == item.device)
+            {
+                continue;
+            }
+            // The same thing at a path it no longer has: it moved.
+            let gone = before.hardware.iter().find(|b| {
+                key(b) == key(item)
+                    && !self
+                        .hardware
+                        .iter()
+                        .any(|n| key(n) == key(b) && n.device == b.device)
+            });
+            match gone {
+                Some(b) => news.push(format!(
                     "{} moved from {} to {}",
                     item.title,
                     b.device.as_deref().unwrap_or("?"),
                     item.device.as_deref().unwrap_or("?")
                 )),
-                Some(_) => {}
                 None => news.push(format!(
                     "new hardware: {}{}",
                     item.title,
@@ -264,6 +279,13 @@ mod tests {
         assert!(news[1].contains("/dev/ttyUSB0 to /dev/ttyUSB1"));
         assert!(news[2].contains("recorder database"));
         assert!(before.news_since(&before).is_empty());
+        let mut two = before.clone();
+        two.hardware
+            .push(item("zha", "Zigbee", Some("/dev/ttyACM0")));
+        assert!(
+            two.news_since(&two).is_empty(),
+            "two devices of one thing are not a move"
+        );
         let sealed = Readiness::default();
         assert!(
             now.news_since(&sealed).is_empty(),

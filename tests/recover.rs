@@ -103,6 +103,17 @@ fn a_family_member_recovers_from_s3_and_azure_with_only_the_kit() {
         );
         assert!(o.status.success(), "{}", text(&o));
         assert!(text(&o).contains("restores without a key"), "{}", text(&o));
+        // What the restore will need, read from the same stream.
+        let said = text(&o);
+        let before = said.split("Before you restore:").nth(1).unwrap_or_default();
+        assert!(
+            before.contains("Hardware to plug in:") && before.contains("/dev/ttyUSB0"),
+            "{said}"
+        );
+        assert!(
+            before.contains("Restore into: Home Assistant 2026.8.3"),
+            "{said}"
+        );
         let o = lifeboat(&["inspect", plain.to_str().unwrap(), "--json"], &[]);
         assert!(o.status.success(), "{}", text(&o));
         let got: Value = serde_json::from_slice(&o.stdout).unwrap();

@@ -110,6 +110,18 @@ pub async fn run(args: &RecoverArgs) -> anyhow::Result<ExitCode> {
                 println!(
                     "  Restore it in Home Assistant: Settings -> System -> Backups -> upload."
                 );
+                match (&r.readiness, &r.readiness_error) {
+                    (Some(report), _) => {
+                        println!("\nBefore you restore:");
+                        for line in report.lines() {
+                            println!("  {line}");
+                        }
+                    }
+                    (None, Some(e)) => {
+                        println!("\n(What the restore will need could not be read: {e})")
+                    }
+                    (None, None) => {}
+                }
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -2,7 +2,8 @@
 //! check the stored object's SHA-256, decrypt it with the kit's age identity, check the plain tar's
 //! SHA-256, and write it as a Home Assistant backup tar — optionally with the SecureTar layer removed
 //! ([`strip`]) so a fresh Home Assistant restores it without the old key — or extract it safely
-//! ([`extract`]). Output appears only when every check passed.
+//! ([`extract`]). Output appears only when every check passed. The restore-readiness report is
+//! read from the same stream as it is written, for the person to see what the restore will need.
 
 pub mod drill;
 pub mod extract;
@@ -10,8 +11,11 @@ pub mod restore;
 pub mod strip;
 
 use crate::archive::HashingReader;
+use crate::archive::inspect::{ChannelReader, inspect};
+use crate::archive::readiness::Readiness;
 use crate::archive::securetar::BackupKey;
 use crate::destinations::{Destination, Manifest};
+use bytes::Bytes;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
@@ -55,6 +59,32 @@ pub struct Recovered {
     pub plain_sha256: String,
     /// Inner archives decrypted when the SecureTar layer was removed.
     pub decrypted_members: usize,
+    /// What a restore of it will need, read on the way.
+    pub readiness: Option<Readiness>,
+    /// Why the report could not be read, when it could not (the backup itself is still checked
+    /// against its manifest).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub readiness_error: Option<String>,
+}
+
+/// Passes a stream through and hands a copy of every chunk to the report's walker, so the copy is
+/// read once. A walker that stopped is let go: the stream goes on without it.
+struct Teed<R> {
+    inner: R,
+    tx: Option<tokio::sync::mpsc::Sender<Bytes>>,
+}
+
+impl<R: Read> Read for Teed<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n > 0
+            && let Some(tx) = &self.tx
+            && tx.blocking_send(Bytes::copy_from_slice(&buf[..n])).is_err()
+        {
+            self.tx = None;
+        }
+        Ok(n)
+    }
 }
 
 fn out_err(path: &Path) -> impl FnOnce(std::io::Error) -> RecoverError + '_ {
@@ -152,14 +182,20 @@ pub async fn recover(
             &ha_keys,
         );
         match outcome {
-            Ok(decrypted) => {
+            Ok((decrypted, report)) => {
                 std::fs::rename(&staging, &target).map_err(out_err(&target))?;
+                let (readiness, readiness_error) = match report {
+                    Ok(r) => (Some(r), None),
+                    Err(e) => (None, Some(e)),
+                };
                 Ok(Recovered {
                     copy_id: manifest.copy_id.clone(),
                     output: target,
                     plain_size: manifest.plain.size,
                     plain_sha256: manifest.plain.sha256.clone(),
                     decrypted_members: decrypted,
+                    readiness,
+                    readiness_error,
                 })
             }
             Err(e) => {
@@ -181,20 +217,39 @@ fn write_recovered(
     staging: &Path,
     remove_encryption: bool,
     ha_keys: &[BackupKey],
-) -> Result<usize, RecoverError> {
+) -> Result<(usize, Result<Readiness, String>), RecoverError> {
     let mut stored = HashingReader::new(tokio_util::io::SyncIoBridge::new(reader));
-    let mut plain = HashingReader::new(decrypt_copy(&mut stored, identities)?);
-    let written =
-        write_output(&mut plain, output, staging, remove_encryption, ha_keys).and_then(|n| {
-            // Whatever the tar reader left unread still counts for the checksums.
-            std::io::copy(&mut plain, &mut std::io::sink()).map_err(|e| read_error(&e))?;
-            Ok(n)
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(16);
+    let (plain, written, report) = std::thread::scope(|scope| {
+        let walker = scope.spawn(move || inspect(ChannelReader::new(rx), ha_keys, false));
+        let decrypted = match decrypt_copy(&mut stored, identities) {
+            Ok(d) => d,
+            Err(e) => return Err(e),
+        };
+        let mut plain = HashingReader::new(Teed {
+            inner: decrypted,
+            tx: Some(tx),
         });
-    let plain = plain.finish();
+        let written = write_output(&mut plain, output, staging, remove_encryption, ha_keys)
+            .and_then(|n| {
+                // Whatever the tar reader left unread still counts for the checksums.
+                std::io::copy(&mut plain, &mut std::io::sink()).map_err(|e| read_error(&e))?;
+                Ok(n)
+            });
+        // Ends the walker's stream.
+        let plain = plain.finish();
+        let report = match walker.join() {
+            Ok(Ok(inspection)) => Ok(inspection.readiness),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err("the report's reader stopped".to_owned()),
+        };
+        Ok((plain, written, report))
+    })?;
     // Read the stored object to its end either way: when decryption failed, its checksum tells a
     // copy changed on the destination from any other trouble.
     let _ = std::io::copy(&mut stored, &mut std::io::sink());
-    check_digests(manifest, stored.finish(), plain, written)
+    let n = check_digests(manifest, stored.finish(), plain, written)?;
+    Ok((n, report))
 }
 
 fn write_output(

@@ -12,7 +12,7 @@ use lifeboat::secret::Secret;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-pub(super) fn kit(
+pub(super) async fn kit(
     cli: &Cli,
     inline: &Inline,
     out: Option<&std::path::Path>,
@@ -25,13 +25,25 @@ pub(super) fn kit(
         options: cfg.encryption.clone(),
         options_ha_keys: cfg.ha_backup_keys.clone(),
     };
-    let text = Kit::gather(
+    let kit = Kit::gather(
         chrono::Utc::now(),
         &keys.ha_keys(),
         &keys.encryption(),
         &[],
         cfg.destinations.iter().map(KitPlace::from).collect(),
-    )
+    );
+    // What a restore of the newest backup needs, when this machine has made one (no history is
+    // made where there is none).
+    let db = cfg.data_dir.join(lifeboat::history::FILE_NAME);
+    let newest = if db.exists() {
+        History::open(&cfg.data_dir)?.newest_readiness().await?
+    } else {
+        None
+    };
+    let text = match newest {
+        Some((_, date, r)) => kit.with_readiness(date, r.report),
+        None => kit,
+    }
     .text();
     match out {
         None => print!("{text}"),

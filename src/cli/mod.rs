@@ -43,7 +43,7 @@ pub async fn main() -> ExitCode {
         Command::Kit {
             ref out,
             ref inline,
-        } => keys::kit(&cli, inline, out.as_deref(), &env),
+        } => keys::kit(&cli, inline, out.as_deref(), &env).await,
         Command::Recover(ref a) => recover::run(a).await,
         Command::Restore(ref a) => restore::run(a, &env).await,
         Command::Inspect {

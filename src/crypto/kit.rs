@@ -3,6 +3,7 @@
 //! copies are encrypted to (its private half is the kit's other page), where every copy is, and the
 //! steps. Printed and kept with the house papers, and a second copy away from the house.
 
+use crate::archive::readiness::Readiness;
 use crate::archive::securetar::ha_key_fingerprint;
 use crate::config::{DestinationSpec, EncryptionSpec};
 use crate::crypto::identity::{self, KeyPair};
@@ -63,6 +64,9 @@ pub struct Kit {
     /// The copies are encrypted with the options' passphrase (never printed).
     pub passphrase: bool,
     pub places: Vec<KitPlace>,
+    /// What a restore of the newest verified backup will need, and that backup's date: names
+    /// the sign-ins and hardware in the steps.
+    pub readiness: Option<(String, Readiness)>,
 }
 
 impl Kit {
@@ -100,7 +104,74 @@ impl Kit {
             locks,
             passphrase: encryption.passphrase.is_some(),
             places,
+            readiness: None,
         }
+    }
+
+    /// The kit naming what a restore of the newest backup (made `date`) will need.
+    #[must_use]
+    pub fn with_readiness(mut self, date: String, readiness: Readiness) -> Self {
+        self.readiness = Some((date, readiness));
+        self
+    }
+
+    /// The steps of "getting the home back": fetching and opening a copy, then what to plug in,
+    /// which Home Assistant to install, and what to sign in to again, named from the newest
+    /// backup's report when there is one.
+    pub fn steps(&self) -> Vec<String> {
+        let mut steps: Vec<String> = FETCH_STEPS.iter().map(|s| (*s).to_owned()).collect();
+        let report = self.readiness.as_ref().filter(|(_, r)| r.looked_inside);
+        if let Some((date, _)) = report {
+            steps.push(format!(
+                "   (what follows is read from the backup of {date})"
+            ));
+        }
+        match report.map(|(_, r)| &r.hardware).filter(|h| !h.is_empty()) {
+            Some(hardware) => {
+                steps.push("c. Before restoring, plug into the new machine:".to_owned());
+                for i in hardware.iter().take(LISTED) {
+                    let device = i.device.as_deref().map(|d| format!(": {d}")).unwrap_or_default();
+                    steps.push(format!("   - {}{device}", i.title));
+                }
+                more(&mut steps, hardware.len());
+            }
+            None => steps.push(
+                "c. Before restoring, plug in the radio sticks and USB devices the old machine had."
+                    .to_owned(),
+            ),
+        }
+        let version = report
+            .and_then(|(_, r)| r.restore_into.homeassistant.as_deref())
+            .map(|v| format!(" {v} or newer"))
+            .unwrap_or_default();
+        steps.push(format!(
+            "d. Install Home Assistant{version} on new hardware. At onboarding choose"
+        ));
+        steps.push(
+            "   \"Restore from backup\", upload backup.tar, and when asked type the".to_owned(),
+        );
+        steps.push("   Home Assistant backup key from section 1.".to_owned());
+        match report.map(|(_, r)| &r.reauth).filter(|a| !a.is_empty()) {
+            Some(reauth) => {
+                steps.push("e. Afterwards, sign in again where Home Assistant asks:".to_owned());
+                for i in reauth.iter().take(LISTED) {
+                    let domain = i
+                        .domain
+                        .as_deref()
+                        .map(|d| format!(" ({d})"))
+                        .unwrap_or_default();
+                    steps.push(format!("   - {}{domain}", i.title));
+                }
+                more(&mut steps, reauth.len());
+                steps.push("   and on phones running the companion app.".to_owned());
+            }
+            None => steps.push(
+                "e. Afterwards, sign in again where Home Assistant asks (cloud accounts, phones \
+                 running the companion app)."
+                    .to_owned(),
+            ),
+        }
+        steps
     }
 
     /// The kit as a text file.
@@ -162,15 +233,27 @@ impl Kit {
         line("   (each copy is <date>-<id>.tar.age with a <date>-<id>.manifest.json beside it)");
         line("");
         line("4. GETTING THE HOME BACK");
-        for step in STEPS {
+        for step in self.steps() {
             line(&format!("   {step}"));
         }
         out
     }
 }
 
-/// The recovery steps, for the text and the printable page.
-pub const STEPS: &[&str] = &[
+/// How many sign-ins or devices a kit lists before pointing to the dashboard.
+const LISTED: usize = 12;
+
+fn more(steps: &mut Vec<String>, n: usize) {
+    if n > LISTED {
+        steps.push(format!(
+            "   and {} more (Lifeboat's \"Moving to new hardware\" page)",
+            n - LISTED
+        ));
+    }
+}
+
+/// Fetching and opening a copy: the first steps of getting the home back.
+const FETCH_STEPS: &[&str] = &[
     "a. Download the newest .tar.age copy (the storage's website works, or",
     "   `lifeboat recover --from <URL above> --identity kit.txt --out backup.tar`).",
     "b. Without Lifeboat: install `age` (apt install age / brew install age), then",
@@ -179,11 +262,6 @@ pub const STEPS: &[&str] = &[
     "   connected through rclone (an rclone: place above), with rclone set up",
     "   for that drive on the laptop (rclone config, or rclone authorize):",
     "   rclone cat <remote:folder>/<copy>.tar.age | age -d -i kit.txt > backup.tar",
-    "c. Install Home Assistant on new hardware. At onboarding choose",
-    "   \"Restore from backup\", upload backup.tar, and when asked type the",
-    "   Home Assistant backup key from section 1.",
-    "d. Afterwards, sign in again where Home Assistant asks (cloud accounts,",
-    "   phones running the companion app).",
 ];
 
 /// The last group of a key as the kit check asks for it: the last of the age key's printed
@@ -255,5 +333,72 @@ mod tests {
             *pair.groups().last().unwrap()
         );
         assert_eq!(last_group("DDTV-CESF-QLHM-PM8S-AHHS-BF6M-5044"), "5044");
+    }
+
+    #[test]
+    fn the_steps_name_the_sign_ins_and_hardware_of_the_newest_backup() {
+        use crate::archive::readiness::{Item, Readiness, RestoreInto};
+        let item = |domain: &str, title: &str, device: Option<&str>| Item {
+            domain: Some(domain.into()),
+            addon: None,
+            title: title.into(),
+            why: String::new(),
+            device: device.map(str::to_owned),
+        };
+        let enc = EncryptionSpec {
+            recipients: vec![KeyPair::generate().recipient()],
+            passphrase: None,
+        };
+        let plain = Kit::gather(Utc::now(), &[], &enc, &[], Vec::new());
+        let generic = plain.steps().join("\n");
+        assert!(
+            generic.contains("sign in again where Home Assistant asks (cloud"),
+            "{generic}"
+        );
+        let many: Vec<Item> = (0..15)
+            .map(|i| item("x", &format!("Account {i}"), None))
+            .collect();
+        let report = Readiness {
+            looked_inside: true,
+            reauth: [vec![item("spotify", "Living room Spotify", None)], many].concat(),
+            hardware: vec![item(
+                "zha",
+                "Sonoff",
+                Some("/dev/serial/by-id/usb-ITead-if00"),
+            )],
+            restore_into: RestoreInto {
+                homeassistant: Some("2026.11.2".into()),
+                ..RestoreInto::default()
+            },
+            ..Readiness::default()
+        };
+        let text = plain
+            .with_readiness("2026-11-30".into(), report.clone())
+            .text();
+        assert!(
+            text.contains("read from the backup of 2026-11-30"),
+            "{text}"
+        );
+        assert!(
+            text.contains("- Sonoff: /dev/serial/by-id/usb-ITead-if00"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Install Home Assistant 2026.11.2 or newer"),
+            "{text}"
+        );
+        assert!(text.contains("- Living room Spotify (spotify)"), "{text}");
+        assert!(
+            text.contains("and 4 more"),
+            "twelve listed, the rest counted: {text}"
+        );
+        // A report that could not look inside names nothing.
+        let sealed = Readiness {
+            looked_inside: false,
+            ..report
+        };
+        let kit =
+            Kit::gather(Utc::now(), &[], &enc, &[], Vec::new()).with_readiness("d".into(), sealed);
+        assert!(!kit.text().contains("Sonoff"));
     }
 }

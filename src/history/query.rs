@@ -319,22 +319,30 @@ impl History {
         .await
     }
 
-    /// The newest verified run's report: what a move to new hardware works from.
+    /// The newest verified run's report, with the run's id and its backup's date: what a move to
+    /// new hardware and the kit work from.
     ///
     /// # Errors
     /// [`HistoryError`] on database failure.
-    pub async fn newest_readiness(&self) -> Result<Option<(i64, RunReadiness)>, HistoryError> {
+    pub async fn newest_readiness(
+        &self,
+    ) -> Result<Option<(i64, String, RunReadiness)>, HistoryError> {
         self.with(move |c| {
-            let row: Option<(i64, String)> = c
+            let row: Option<(i64, String, String)> = c
                 .query_row(
-                    "SELECT r.id, r.readiness FROM runs r WHERE r.readiness IS NOT NULL
-                     AND EXISTS (SELECT 1 FROM copies c WHERE c.run_id = r.id AND c.status = 'verified')
+                    "SELECT r.id, COALESCE(r.backup_date, r.started_at), r.readiness FROM runs r
+                     WHERE r.readiness IS NOT NULL AND EXISTS
+                       (SELECT 1 FROM copies c WHERE c.run_id = r.id AND c.status = 'verified')
                      ORDER BY r.id DESC LIMIT 1",
                     [],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
                 )
                 .optional()?;
-            Ok(row.and_then(|(id, text)| Some((id, serde_json::from_str(&text).ok()?))))
+            Ok(
+                row.and_then(|(id, date, text)| {
+                    Some((id, date, serde_json::from_str(&text).ok()?))
+                }),
+            )
         })
         .await
     }

@@ -159,20 +159,40 @@ impl Readiness {
 }
 
 impl Readiness {
+    /// The sections that list items, with their headings, in the order people act on them.
+    pub fn sections(&self) -> [(&'static str, &Vec<Item>); 5] {
+        [
+            ("Sign in again", &self.reauth),
+            ("Hardware to plug in", &self.hardware),
+            ("Addresses to keep", &self.network),
+            ("Not in this backup", &self.missing),
+            ("Unknown integrations", &self.unknown),
+        ]
+    }
+
+    /// "12 integrations, 7 devices, …" for what was counted (empty when nothing was).
+    pub fn counts_line(&self) -> String {
+        let c = &self.counts;
+        [
+            (c.integrations, "integrations"),
+            (c.devices, "devices"),
+            (c.entities, "entities"),
+            (c.users, "users"),
+            (c.long_lived_tokens, "long-lived access tokens"),
+        ]
+        .into_iter()
+        .filter_map(|(n, what)| n.map(|n| format!("{n} {what}")))
+        .collect::<Vec<_>>()
+        .join(", ")
+    }
+
     /// The report as plain lines for a terminal or the text kit, each section under its heading.
     pub fn lines(&self) -> Vec<String> {
         let mut out = Vec::new();
         for note in &self.notes {
             out.push(format!("note: {note}"));
         }
-        let sections = [
-            ("Sign in again", &self.reauth),
-            ("Hardware to plug in", &self.hardware),
-            ("Addresses to keep", &self.network),
-            ("Not in this backup", &self.missing),
-            ("Unknown integrations", &self.unknown),
-        ];
-        for (heading, items) in sections {
+        for (heading, items) in self.sections() {
             if items.is_empty() {
                 continue;
             }
@@ -201,19 +221,9 @@ impl Readiness {
                 .unwrap_or_default();
             out.push(format!("Restore into: Home Assistant {v} or newer{sup}"));
         }
-        let c = &self.counts;
-        let counted: Vec<String> = [
-            (c.integrations, "integrations"),
-            (c.devices, "devices"),
-            (c.entities, "entities"),
-            (c.users, "users"),
-            (c.long_lived_tokens, "long-lived access tokens"),
-        ]
-        .into_iter()
-        .filter_map(|(n, what)| n.map(|n| format!("{n} {what}")))
-        .collect();
-        if !counted.is_empty() {
-            out.push(format!("Counts: {}", counted.join(", ")));
+        let counts = self.counts_line();
+        if !counts.is_empty() {
+            out.push(format!("Counts: {counts}"));
         }
         for u in &self.unread {
             out.push(format!("not read: {}: {}", u.file, u.why));

@@ -7,7 +7,7 @@ use super::{Live, history_failed, local};
 use crate::crypto::enrol::Enrolment;
 use crate::crypto::identity::{self, KeyPair};
 use crate::crypto::keyring::Keyring;
-use crate::crypto::kit::{Kit, KitPlace, STEPS};
+use crate::crypto::kit::{Kit, KitPlace};
 use crate::history::{KitDue, LedgerEntry};
 use crate::human;
 use crate::secret::Secret;
@@ -117,7 +117,7 @@ pub struct SheetPage {
     pub locks: Vec<SheetLock>,
     pub passphrase: bool,
     pub places: Vec<KitPlace>,
-    pub steps: &'static [&'static str],
+    pub steps: Vec<String>,
 }
 
 #[derive(Template, WebTemplate)]
@@ -395,7 +395,7 @@ pub async fn page(
     kit_page(&state, &ingress, &s, q.notice.as_deref(), None).await
 }
 
-fn sheet(
+async fn sheet(
     state: &AppState,
     ingress: &Ingress,
     s: &Services,
@@ -409,7 +409,13 @@ fn sheet(
         .keys
         .encryption()
         .with_made(private.iter().map(KeyPair::recipient).collect());
-    let kit = Kit::gather(now, &s.keys.ha_keys(), &lock, private, places);
+    let mut kit = Kit::gather(now, &s.keys.ha_keys(), &lock, private, places);
+    match s.history.newest_readiness().await {
+        Ok(Some((_, date, r))) => kit = kit.with_readiness(date, r.report),
+        Ok(None) => {}
+        Err(e) => tracing::warn!("reading the newest readiness report for the kit: {e}"),
+    }
+    let steps = kit.steps();
     SheetPage {
         frame: Frame::new(state, ingress, Section::Kit, "Your emergency kit"),
         made: local(now, s.tz),
@@ -441,7 +447,7 @@ fn sheet(
             .collect(),
         passphrase: kit.passphrase,
         places: kit.places,
-        steps: STEPS,
+        steps,
     }
 }
 
@@ -493,7 +499,8 @@ pub async fn make(
         &s,
         std::slice::from_ref(enrolment.pair()),
         Some(token.as_str().to_owned()),
-    );
+    )
+    .await;
     *s.pending_key.lock().unwrap_or_else(PoisonError::into_inner) =
         Some(PendingKey { token, enrolment });
     private(page)
@@ -652,5 +659,5 @@ pub async fn print(
         },
         None => Vec::new(),
     };
-    private(sheet(&state, &ingress, &s, &opened, None))
+    private(sheet(&state, &ingress, &s, &opened, None).await)
 }

@@ -128,6 +128,9 @@ async fn the_main_flow_works_through_the_ingress_path() {
         "1-overview-new-desktop.png",
         "1-kit-sheet-print.png",
         "3-run-desktop.png",
+        "4-restore-ready-desktop.png",
+        "4-moving-desktop.png",
+        "4-kit-ready-print.png",
         "5-overview-phone-dark.png",
     ] {
         let png = std::fs::read(artifacts.join(shot))

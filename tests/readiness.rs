@@ -12,6 +12,22 @@ use std::path::Path;
 use std::process::Command;
 
 const KEY: &str = "DDTV-CESF-QLHM-PM8S-AHHS-BF6M-5044";
+/// Every secret the test homes hold (tokens, passwords, keys): none may reach a report or a page.
+const SECRETS: [&str; 13] = [
+    "SECRET-ACCESS",
+    "SECRET-REFRESH",
+    "SECRET-HUE",
+    "SECRET-RING",
+    "SECRET-GITHUB",
+    "SECRET-S0",
+    "SECRET-MQTT",
+    "SECRET-TUNNEL",
+    "SECRET-ADDON",
+    "SECRET-SMTP",
+    "SECRET-T1",
+    "SECRET-J1",
+    "SECRET-T2",
+];
 
 /// What goes into a test backup.
 struct Home {
@@ -644,4 +660,73 @@ async fn a_change_between_backups_is_news_in_the_run_and_one_home_assistant_noti
         .unwrap();
     assert_eq!(kept.news, *news);
     assert_eq!(kept.report.reauth.len(), 5);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_panel_and_the_moving_page_show_the_report_with_hostile_titles_as_text() {
+    use crate::dashboard::get;
+    use lifeboat::source::folder::FolderSource;
+    use std::sync::Arc;
+    let src = folder_with(&[("home.tar", &home_backup(&Home::default()))]);
+    let store = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let r = runner(
+        Arc::new(FolderSource::new(src.path().into())),
+        &[local_spec("usb", store.path())],
+        &kit().spec,
+        data.path(),
+    );
+    let (state, shutdown, task) = dashboard(r, Vec::new()).await;
+    // Before any backup, the moving page says what it will show.
+    let empty = get(&state, "/moving").await;
+    assert!(
+        empty.body.contains("No verified backup has been read yet"),
+        "{}",
+        empty.body
+    );
+    let token = state.csrf.as_str().to_owned();
+    let started = crate::dashboard::post_form(&state, "/backup", &[("csrf", &token)]).await;
+    assert!(started.status.is_redirection(), "{}", started.body);
+    let mut copies = String::new();
+    for _ in 0..300 {
+        copies = get(&state, "/copies").await.body;
+        if copies.contains("Restore:") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        copies.contains("Restore: 4 to sign in again, 5 devices to plug in"),
+        "{copies}"
+    );
+    let href = copies
+        .split("href=\"")
+        .filter_map(|s| s.split('"').next())
+        .find(|h| h.ends_with("/restore"))
+        .unwrap()
+        .trim_start_matches(crate::dashboard::PREFIX)
+        .to_owned();
+    for page in [get(&state, &href).await, get(&state, "/moving").await] {
+        let body = &page.body;
+        assert!(
+            !body.contains("<script>alert(1)"),
+            "a title came through as HTML"
+        );
+        assert!(
+            body.contains("Hue Bridge &#60;script&#62;")
+                || body.contains("Hue Bridge &lt;script&gt;"),
+            "{body}"
+        );
+        assert!(
+            body.contains(
+                "/dev/serial/by-id/usb-ITead_Sonoff_Zigbee_3.0_USB_Dongle_Plus-if00-port0"
+            )
+        );
+        assert!(body.contains("Living room Spotify"));
+        for secret in SECRETS {
+            assert!(!body.contains(secret), "{secret} reached the page");
+        }
+    }
+    shutdown.cancel();
+    task.await.unwrap();
 }

@@ -108,6 +108,7 @@ pub fn app(state: AppState) -> Router {
             "/copies/{destination}/{copy}/restore",
             get(views::restore::ask).post(views::restore::start),
         )
+        .route("/moving", get(views::moving::page))
         .route("/destinations", get(views::destinations::page))
         .route("/drives", get(views::drives::page))
         .route("/drives/connect", post(views::drives::connect))

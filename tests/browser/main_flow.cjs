@@ -99,6 +99,33 @@ function fail(why) {
     await page.waitForURL(/\/copies\?destination=offsite/);
     if ((await page.locator("table tbody tr").count()) < 1) fail("the copies page lists no copy");
     await page.screenshot({ path: path.join(out, "4-copies-desktop.png"), fullPage: true });
+    if (!/Restore: .*device to plug in/.test(await page.locator("table tbody").textContent())) fail("the copies page does not count what a restore needs");
+
+    // Before you restore: the copy's page names what the restore will need, read from the backup.
+    await page.locator("table a", { hasText: "Restore…" }).first().click();
+    await page.waitForURL(/\/restore$/);
+    const ready = await page.locator("#ready-h").locator("..").textContent();
+    for (const want of ["Hardware to plug in", "/dev/ttyUSB0", "Sign in again", "Google", "Home Assistant 2026.8.3"]) {
+      if (!ready.includes(want)) fail("the Before you restore panel lacks " + JSON.stringify(want));
+    }
+    await page.locator("#ready-h").scrollIntoViewIfNeeded();
+    await page.screenshot({ path: path.join(out, "4-restore-ready-desktop.png"), fullPage: true });
+    await page.getByRole("link", { name: "Moving to new hardware" }).first().click();
+    await page.waitForURL(/\/moving$/);
+    const moving = await page.locator("main").textContent();
+    for (const want of ["Plug in first", "/dev/ttyUSB0", "Afterwards, sign in again", "offsite"]) {
+      if (!moving.includes(want)) fail("the moving page lacks " + JSON.stringify(want));
+    }
+    await page.screenshot({ path: path.join(out, "4-moving-desktop.png"), fullPage: true });
+
+    // The kit, printed now, names them in its steps.
+    await page.goto(url + "kit");
+    await page.getByRole("button", { name: "Open the printable kit" }).click();
+    const steps = await page.locator("pre.steps").textContent();
+    if (!/ZHA: \/dev\/ttyUSB0/.test(steps) || !/- Google/.test(steps)) fail("the kit's steps do not name the stick and the sign-in: " + steps);
+    await page.emulateMedia({ media: "print" });
+    await page.screenshot({ path: path.join(out, "4-kit-ready-print.png"), fullPage: true });
+    await page.emulateMedia({ media: "screen" });
 
     // Add a cloud drive, from the destinations page.
     await page.goto(url + "destinations");

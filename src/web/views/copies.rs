@@ -37,6 +37,8 @@ pub struct CopyLine {
     pub check: String,
     pub check_failed: bool,
     pub pinned: bool,
+    /// What a restore needs, counted ("3 to sign in again, 1 device to plug in").
+    pub readiness: Option<String>,
     pub verify_action: String,
     pub pin_action: String,
     pub unpin_action: String,
@@ -62,6 +64,7 @@ pub struct CopiesPage {
     pub sections: Vec<DestinationCopies>,
     pub only: Option<String>,
     pub all_href: String,
+    pub moving_href: String,
 }
 
 #[derive(Deserialize, Default)]
@@ -139,6 +142,7 @@ fn line(
         check,
         check_failed,
         pinned: pins.contains(&m.copy_id),
+        readiness: m.readiness.map(|d| d.describe()),
         verify_action: frame.href(&format!("{base}/verify")),
         pin_action: frame.href(&format!("{base}/pin")),
         unpin_action: frame.href(&format!("{base}/unpin")),
@@ -209,6 +213,7 @@ pub async fn page(
         sections,
         only,
         all_href: frame.href("/copies"),
+        moving_href: frame.href("/moving"),
         frame,
     }
     .into_response()

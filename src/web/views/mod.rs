@@ -5,6 +5,7 @@ pub mod copies;
 pub mod destinations;
 pub mod drives;
 pub mod kit;
+pub mod moving;
 pub mod overview;
 pub mod restore;
 pub mod runs;

@@ -9,6 +9,7 @@ use crate::crypto::identity::KeyPair;
 use crate::crypto::recipient_fingerprint;
 use crate::destinations::Manifest;
 use crate::destinations::manifest::made_at;
+use crate::history::RunReadiness;
 use crate::human;
 use crate::jobs::TriggerError;
 use crate::jobs::{Job, RestoreJob};
@@ -42,6 +43,10 @@ pub struct RestorePage {
     pub action: String,
     pub back_href: String,
     pub error: Option<String>,
+    /// What a restore will need, from the run that made the copy.
+    pub readiness: Option<RunReadiness>,
+    /// The counts from the manifest, when the history has no report for it.
+    pub readiness_counts: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -55,7 +60,7 @@ pub struct RestoreForm {
     mode: String,
 }
 
-fn page(
+async fn page(
     state: &AppState,
     ingress: &Ingress,
     s: &Services,
@@ -100,6 +105,13 @@ fn page(
     } else {
         StatusCode::OK
     };
+    let readiness = match s.history.readiness_of_copy(destination, &m.copy_id).await {
+        Ok(found) => found.map(|(_, r)| r),
+        Err(e) => {
+            tracing::warn!("reading the readiness report of {}: {e}", m.copy_id);
+            None
+        }
+    };
     let copy_path = format!("/copies/{destination}/{}", m.copy_id);
     let page = RestorePage {
         action: frame.href(&format!("{copy_path}/restore")),
@@ -115,6 +127,8 @@ fn page(
         drill_only,
         has_sealed: s.keys.has_sealed(),
         error,
+        readiness,
+        readiness_counts: m.readiness.map(|d| d.describe()),
     };
     (status, page).into_response()
 }
@@ -130,7 +144,7 @@ pub async fn ask(
         Ok(v) => v,
         Err(r) => return *r,
     };
-    page(&state, &ingress, &s, &d.name, &m, None)
+    page(&state, &ingress, &s, &d.name, &m, None).await
 }
 
 /// The private keys the form gives, checked against the copy's lock.
@@ -179,11 +193,11 @@ pub async fn start(
     let into = if drill { None } else { s.restore_into.clone() };
     if m.encryption.passphrase || (!drill && into.is_none()) {
         let why = "This copy cannot be restored from here (see above).";
-        return page(&state, &ingress, &s, &d.name, &m, Some(why.into()));
+        return page(&state, &ingress, &s, &d.name, &m, Some(why.into())).await;
     }
     let pairs = match identities(&s, &m, form).await {
         Ok(p) => p,
-        Err(e) => return page(&state, &ingress, &s, &d.name, &m, Some(e)),
+        Err(e) => return page(&state, &ingress, &s, &d.name, &m, Some(e)).await,
     };
     let job = Job::Restore(RestoreJob {
         destination: d.name.clone(),

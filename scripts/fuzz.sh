@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Runs every fuzz target (fuzz/fuzz_targets: the outer-tar walker, backup.json, SecureTar headers and
-# streams, the options parser, stdin commands) under libFuzzer with AddressSanitizer for a bounded
-# time each, and fails on the first crash, hang or leak (the input is left in fuzz/artifacts/).
-# The corpus each run grows is minimised and kept in fuzz/corpus/<target>; seeds come from the real
-# archives in tests/data.
+# Runs every fuzz target (fuzz/fuzz_targets: the outer-tar walker, backup.json and the readiness
+# report's parsers, SecureTar headers and streams, the options parser, stdin commands) under
+# libFuzzer with AddressSanitizer for a bounded time each, and fails on the first crash, hang or
+# leak (the input is left in fuzz/artifacts/). The corpus each run grows is minimised and kept in
+# fuzz/corpus/<target>; seeds come from the real archives in tests/data.
 #
 #   scripts/fuzz.sh                   # 60 s per target
 #   FUZZ_SECONDS=600 scripts/fuzz.sh outer_tar securetar
@@ -43,6 +43,17 @@ for n, archive in enumerate(sorted(data.glob("*/*.tar"))):
                 (seeds / "backup_json" / f"{n}-{name}").write_bytes(body)
             elif m.name.endswith((".tar.gz", ".tar")):
                 (seeds / "securetar" / f"{n}-{name}").write_bytes(body)
+                # The files the restore-readiness report reads, from plain inner archives.
+                try:
+                    with tarfile.open(fileobj=t.extractfile(m)) as inner:
+                        for im in inner:
+                            wanted = ("core.config_entries", "core.device_registry", "auth",
+                                      "configuration.yaml", "secrets.yaml", ".HA_VERSION", "addon.json")
+                            if im.isfile() and im.name.rsplit("/", 1)[-1] in wanted:
+                                data_ = inner.extractfile(im).read(64 << 10)
+                                (seeds / "backup_json" / f"{n}-{name}-{im.name.replace('/', '_')}").write_bytes(data_)
+                except (tarfile.TarError, EOFError, OSError):
+                    pass  # a protected inner archive
 PY
 cat >"$seeds/options/lifeboat.toml" <<'TOML'
 data_dir = "/var/lib/lifeboat"

@@ -14,6 +14,8 @@
 #   - the rclone destination: the same backup through age to an rclone `s3` remote on the same
 #     server, beside Lifeboat's native S3 store and `rclone copy`, with the peak RSS of Lifeboat and
 #     its rclone processes together;
+#   - what the restore-readiness report adds to the single pass: `lifeboat inspect` of a large
+#     home's backup with the report's files, against the same bytes with them under other names;
 #   - idle RSS, binary size, and the time from start to serving the dashboard.
 #
 #   scripts/bench.sh                         # 100 MiB and 1 GiB; peers on 1 GiB
@@ -227,6 +229,18 @@ hyperfine -N --warmup 1 --runs 3 --export-json "$work/securetar.json" \
   "$bin inspect $work/protected.tar --ha-key $ha_key" >/dev/null
 read -r py_s ours_s < <(python3 -c 'import json, sys; r = json.load(open(sys.argv[1]))["results"]; print(r[0]["median"], r[1]["median"])' "$work/securetar.json")
 row "SecureTar v3 decrypt + walk, $peer_mib MiB" "$(mbps "$ours_s")" "securetar $securetar_version $(mbps "$py_s")" "$(ratio "$py_s" "$ours_s")" ">= 2.0x"
+rm -f "$work/protected.tar"
+
+# ---- what the restore-readiness report costs the single pass: the same bytes walked, once with
+# the report's files under their names (parsed), once under other names (not parsed)
+log "restore-readiness report: two $peer_mib MiB backups of a large home"
+python3 scripts/readiness_bench.py "$work/ready.tar" "$work/unread.tar" "$peer_mib"
+hyperfine -N --warmup 1 --runs 5 --export-json "$work/readiness.json" \
+  "$bin inspect $work/unread.tar" \
+  "$bin inspect $work/ready.tar" >/dev/null
+read -r without_s with_s < <(python3 -c 'import json, sys; r = json.load(open(sys.argv[1]))["results"]; print(r[0]["median"], r[1]["median"])' "$work/readiness.json")
+row "readiness report's cost in the pass, $peer_mib MiB" "$(awk -v a="$with_s" -v b="$without_s" 'BEGIN { printf "%+.2f %%", (a - b) / b * 100 }')" "same walk, files unread $(mbps "$without_s")" "$(ratio "$without_s" "$with_s")" "< 2 %"
+rm -f "$work/ready.tar" "$work/unread.tar"
 
 echo
 printf '%-52s %-14s %-32s %-8s %s\n' "measure" "lifeboat" "peer" "ratio" "goal"

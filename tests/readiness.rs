@@ -706,6 +706,12 @@ async fn the_panel_and_the_moving_page_show_the_report_with_hostile_titles_as_te
         .unwrap()
         .trim_start_matches(crate::dashboard::PREFIX)
         .to_owned();
+    let run = get(&state, "/runs/1").await.body;
+    assert!(
+        run.contains("What a restore will need") && run.contains("4 to sign in again"),
+        "{run}"
+    );
+    assert!(run.contains("Restores into") && run.contains("Home Assistant 2026.11.2 or newer"));
     for page in [get(&state, &href).await, get(&state, "/moving").await] {
         let body = &page.body;
         assert!(

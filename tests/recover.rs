@@ -80,6 +80,13 @@ fn a_family_member_recovers_from_s3_and_azure_with_only_the_kit() {
             "{}",
             text(&o)
         );
+        // The manifest's counts: this run had no Home Assistant key, so it could not look inside.
+        assert!(
+            text(&o)
+                .contains("restore: not looked inside (a Home Assistant backup key is missing)"),
+            "{}",
+            text(&o)
+        );
 
         let out = dir.path().join(format!("restored-{i}.tar"));
         assert!(

@@ -72,6 +72,9 @@ pub fn print_report(r: &RunReport) {
     for w in &r.warnings {
         println!("  warning: {w}");
     }
+    for n in &r.readiness_news {
+        println!("  changed since the last backup: {n}");
+    }
     for c in &r.copies {
         if c.verified {
             println!(
@@ -104,14 +107,19 @@ pub fn print_listing(d: &Destination, listed: &[Listed]) {
     );
     for l in listed {
         match l {
-            Listed::Copy(m) => println!(
-                "  {}  {:<28} {:>10}  {}  verified {}",
-                m.copy_id,
-                format!("{:?}", m.backup.name),
-                human_size(m.stored.size),
-                m.backup.slug,
-                m.verified.format("%Y-%m-%d %H:%M UTC")
-            ),
+            Listed::Copy(m) => {
+                println!(
+                    "  {}  {:<28} {:>10}  {}  verified {}",
+                    m.copy_id,
+                    format!("{:?}", m.backup.name),
+                    human_size(m.stored.size),
+                    m.backup.slug,
+                    m.verified.format("%Y-%m-%d %H:%M UTC")
+                );
+                if let Some(d) = m.readiness {
+                    println!("  {:<36} restore: {}", "", d.describe());
+                }
+            }
             Listed::Unreadable { object, reason } => {
                 println!("  {object}: unreadable manifest: {reason}")
             }

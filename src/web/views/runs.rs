@@ -230,6 +230,10 @@ pub struct RunPage {
     pub warnings: Vec<String>,
     pub error: Option<String>,
     pub runs_href: String,
+    /// What a restore of this run's backup will need, in a line, and what changed since the run
+    /// before.
+    pub readiness: Option<String>,
+    pub readiness_news: Vec<String>,
 }
 
 /// `GET /runs/{id}`
@@ -288,6 +292,16 @@ pub async fn one(
     }
     if let Some(n) = run.stored_size {
         facts.push(("Stored size (encrypted)", human::size(n)));
+    }
+    let ready = match s.history.readiness(run.id).await {
+        Ok(r) => r,
+        Err(e) => return history_failed(&state, &ingress, Section::Runs, &e),
+    };
+    if let Some(v) = ready
+        .as_ref()
+        .and_then(|r| r.report.restore_into.homeassistant.clone())
+    {
+        facts.push(("Restores into", format!("Home Assistant {v} or newer")));
     }
     let mut checksums = Vec::new();
     if let Some(h) = &run.plain_sha256 {
@@ -351,6 +365,8 @@ pub async fn one(
         copies,
         warnings: run.warnings.clone(),
         error: run.error.clone(),
+        readiness: ready.as_ref().map(|r| r.report.digest().describe()),
+        readiness_news: ready.map(|r| r.news).unwrap_or_default(),
         runs_href: frame.href("/runs"),
         frame,
     }

@@ -198,37 +198,48 @@ impl Found {
             });
             return Ok(());
         }
-        let mut watched = Watched {
-            inner: r.take(size),
-            error: None,
+        let parsed = if size <= IN_MEMORY {
+            let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+            r.take(size).read_to_end(&mut bytes)?;
+            self.parse(member, wanted, Input::Bytes(&bytes))
+        } else {
+            let mut watched = Watched {
+                inner: r.take(size),
+                error: None,
+            };
+            let parsed = self.parse(
+                member,
+                wanted,
+                Input::Stream(&mut BufReader::new(&mut watched)),
+            );
+            if let Some(e) = watched.error {
+                return Err(e);
+            }
+            parsed
         };
-        let parsed = self.parse(member, wanted, &mut BufReader::new(&mut watched));
-        if let Some(e) = watched.error {
-            return Err(e);
-        }
         if let Err(why) = parsed {
             self.unread.push(Unread { file: label, why });
         }
         Ok(())
     }
 
-    fn parse(&mut self, member: &str, wanted: Wanted, r: &mut impl BufRead) -> Result<(), String> {
+    fn parse(&mut self, member: &str, wanted: Wanted, r: Input<'_>) -> Result<(), String> {
         let json = |e: serde_json::Error| format!("it is not the JSON Home Assistant writes ({e})");
         match wanted {
             Wanted::ConfigEntries => {
-                let s: Store<Entries> = serde_json::from_reader(r).map_err(json)?;
+                let s: Store<Entries> = r.json().map_err(json)?;
                 self.config_entries = Some(s.data.entries);
             }
             Wanted::DeviceRegistry => {
-                let s: Store<Devices> = serde_json::from_reader(r).map_err(json)?;
+                let s: Store<Devices> = r.json().map_err(json)?;
                 self.devices = Some(s.data.devices.0);
             }
             Wanted::EntityRegistry => {
-                let s: Store<Entities> = serde_json::from_reader(r).map_err(json)?;
+                let s: Store<Entities> = r.json().map_err(json)?;
                 self.entities = Some(s.data.entities.0);
             }
             Wanted::Auth => {
-                let s: Store<Auth> = serde_json::from_reader(r).map_err(json)?;
+                let s: Store<Auth> = r.json().map_err(json)?;
                 self.auth = Some(AuthCounts {
                     users: s.data.users.iter().filter(|u| !u.system_generated).count() as u64,
                     long_lived_tokens: s
@@ -239,10 +250,10 @@ impl Found {
                         .count() as u64,
                 });
             }
-            Wanted::Configuration => self.configuration = Some(configuration(&text(r)?)),
-            Wanted::Secrets => self.secrets = Some(secret_names(&text(r)?)),
+            Wanted::Configuration => self.configuration = Some(configuration(&r.text()?)),
+            Wanted::Secrets => self.secrets = Some(secret_names(&r.text()?)),
             Wanted::HaVersion => {
-                let v = text(r)?.trim().to_owned();
+                let v = r.text()?.trim().to_owned();
                 let plausible = !v.is_empty()
                     && v.chars()
                         .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
@@ -252,7 +263,7 @@ impl Found {
                 self.ha_version = Some(v);
             }
             Wanted::AddonJson => {
-                let a: AddonFile = serde_json::from_reader(r).map_err(json)?;
+                let a: AddonFile = r.json().map_err(json)?;
                 self.addons.push(AddonJson {
                     archive: member.to_owned(),
                     name: a.system.name,
@@ -285,10 +296,35 @@ impl<R: Read> Read for Watched<R> {
     }
 }
 
-fn text(r: &mut impl BufRead) -> Result<String, String> {
-    let mut bytes = Vec::new();
-    r.read_to_end(&mut bytes).map_err(|e| e.to_string())?;
-    String::from_utf8(bytes).map_err(|_| "it is not UTF-8 text".to_owned())
+/// Files up to this size are read whole and parsed from memory (several times faster than
+/// parsing from a reader); larger ones are parsed as they stream, holding only what is kept.
+const IN_MEMORY: u64 = 4 << 20;
+
+/// A file's bytes: whole, or as a stream.
+enum Input<'a> {
+    Bytes(&'a [u8]),
+    Stream(&'a mut dyn BufRead),
+}
+
+impl Input<'_> {
+    fn json<T: serde::de::DeserializeOwned>(self) -> Result<T, serde_json::Error> {
+        match self {
+            Self::Bytes(b) => serde_json::from_slice(b),
+            Self::Stream(r) => serde_json::from_reader(r),
+        }
+    }
+
+    fn text(self) -> Result<String, String> {
+        let bytes = match self {
+            Self::Bytes(b) => b.to_vec(),
+            Self::Stream(r) => {
+                let mut bytes = Vec::new();
+                r.read_to_end(&mut bytes).map_err(|e| e.to_string())?;
+                bytes
+            }
+        };
+        String::from_utf8(bytes).map_err(|_| "it is not UTF-8 text".to_owned())
+    }
 }
 
 /// The `!secret` names, `/ssl` files and external database of a `configuration.yaml`.
@@ -531,12 +567,15 @@ mod tests {
                 Err(io::Error::other("corrupt deflate stream"))
             }
         }
-        let mut f = Found::default();
-        let e = f
-            .read("homeassistant.tar.gz", Wanted::Auth, &mut Broken, 100)
-            .unwrap_err();
-        assert!(e.to_string().contains("corrupt"));
-        assert!(f.unread.is_empty());
+        // Read whole (small) and parsed as it streams (large) alike.
+        for size in [100, IN_MEMORY + 1] {
+            let mut f = Found::default();
+            let e = f
+                .read("homeassistant.tar.gz", Wanted::Auth, &mut Broken, size)
+                .unwrap_err();
+            assert!(e.to_string().contains("corrupt"), "{size}: {e}");
+            assert!(f.unread.is_empty(), "{size}");
+        }
     }
 
     #[test]

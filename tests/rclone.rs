@@ -12,7 +12,6 @@ use lifeboat::clock::Clock;
 use lifeboat::destinations::StoreErrorKind;
 use lifeboat::destinations::manifest::{self, Listed};
 use lifeboat::history::RunStatus;
-use lifeboat::source::folder::FolderSource;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -43,12 +42,7 @@ async fn one_run_to_three_rclone_remotes_and_two_native_destinations_recovers_ev
     ];
     let k = kit();
     let data = tempfile::tempdir().unwrap();
-    let r = runner(
-        Arc::new(FolderSource::new(src.path().into())),
-        &specs,
-        &k.spec,
-        data.path(),
-    );
+    let r = folder_runner(src.path(), &specs, &k.spec, data.path());
     let rep = r.run("test", false).await.unwrap().remove(0);
     assert_eq!(
         rep.status,
@@ -308,12 +302,7 @@ async fn rclone_killed_mid_upload_is_sent_again_and_its_leftovers_swept() {
     let k = kit();
     let data = tempfile::tempdir().unwrap();
     let clock = SetClock::at("2026-11-24T03:00:00Z");
-    let mut r = runner(
-        Arc::new(FolderSource::new(src.path().into())),
-        &specs,
-        &k.spec,
-        data.path(),
-    );
+    let mut r = folder_runner(src.path(), &specs, &k.spec, data.path());
     r.clock = clock.clone();
     let rep = r.run("test", false).await.unwrap().remove(0);
     assert!(marker.exists(), "the wrapper killed rclone");
@@ -374,8 +363,8 @@ async fn rclone_s_own_retries_are_counted_in_the_run() {
     let src = folder_with(&[("b.tar", &bytes)]);
     let k = kit();
     let data = tempfile::tempdir().unwrap();
-    let r = runner(
-        Arc::new(FolderSource::new(src.path().into())),
+    let r = folder_runner(
+        src.path(),
         &[rclone_spec(
             "nextcloud-like",
             &format!("davslow:{}", unique("rclone")),
@@ -544,12 +533,7 @@ async fn connecting_a_missing_drive_sends_it_the_backup_it_missed() {
     ];
     let k = kit();
     let data = tempfile::tempdir().unwrap();
-    let r = runner(
-        Arc::new(FolderSource::new(src.path().into())),
-        &specs,
-        &k.spec,
-        data.path(),
-    );
+    let r = folder_runner(src.path(), &specs, &k.spec, data.path());
     let rep = r.run("test", false).await.unwrap().remove(0);
     assert_eq!(rep.status, RunStatus::Partial, "{:?}", rep.copies);
     assert!(rep.copies[1].needs_new_settings, "{:?}", rep.copies[1]);

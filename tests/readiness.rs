@@ -558,10 +558,6 @@ fn real_home_assistant_backups_give_a_report() {
 async fn a_change_between_backups_is_news_in_the_run_and_one_home_assistant_notification() {
     use crate::support::ha_double::{Double, Flavor};
     use lifeboat::destinations::manifest::{self, Listed};
-    use lifeboat::ha::core_api::HaApi;
-    use lifeboat::secret::Secret;
-    use lifeboat::source::folder::FolderSource;
-    use std::sync::Arc;
 
     let d = Double::start(
         Flavor::Supervisor,
@@ -569,28 +565,17 @@ async fn a_change_between_backups_is_news_in_the_run_and_one_home_assistant_noti
         None,
     )
     .await;
-    let url: url::Url = d.url.parse().unwrap();
     let src = tempfile::tempdir().unwrap();
     let store = tempfile::tempdir().unwrap();
     let data = tempfile::tempdir().unwrap();
     let k = kit();
-    let mut r = runner(
-        Arc::new(FolderSource::new(src.path().into())),
+    let mut r = folder_runner(
+        src.path(),
         &[local_spec("usb", store.path())],
         &k.spec,
         data.path(),
     );
-    r.observer = Arc::new(lifeboat::report::HaReporter::new(
-        HaApi::via_supervisor(reqwest::Client::new(), &url, Secret::new(d.token())),
-        r.history.clone(),
-        lifeboat::report::Watch {
-            destinations: vec!["usb".into()],
-            stale_after: std::time::Duration::from_secs(26 * 3600),
-            kit_every: None,
-            clock: Arc::new(lifeboat::clock::SystemClock),
-        },
-        None,
-    ));
+    r.observer = ha_reporter(&d, &r, None);
     std::fs::write(src.path().join("a.tar"), home_backup(&Home::default())).unwrap();
     let first = r.run("schedule", false).await.unwrap();
     assert!(
@@ -665,13 +650,11 @@ async fn a_change_between_backups_is_news_in_the_run_and_one_home_assistant_noti
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_panel_and_the_moving_page_show_the_report_with_hostile_titles_as_text() {
     use crate::dashboard::get;
-    use lifeboat::source::folder::FolderSource;
-    use std::sync::Arc;
     let src = folder_with(&[("home.tar", &home_backup(&Home::default()))]);
     let store = tempfile::tempdir().unwrap();
     let data = tempfile::tempdir().unwrap();
-    let r = runner(
-        Arc::new(FolderSource::new(src.path().into())),
+    let r = folder_runner(
+        src.path(),
         &[local_spec("usb", store.path())],
         &kit().spec,
         data.path(),

@@ -4,9 +4,7 @@
 use crate::support::ha_double::{Double, Faults, Flavor};
 use crate::support::*;
 use lifeboat::config::SupervisorMethod;
-use lifeboat::ha::core_api::HaApi;
 use lifeboat::history::RunStatus;
-use lifeboat::report::HaReporter;
 use lifeboat::secret::Secret;
 use lifeboat::source::supervisor::SupervisorSource;
 use serde_json::Value;
@@ -45,17 +43,7 @@ async fn runs_show_up_in_home_assistant_as_entities_events_and_notifications() {
         &k.spec,
         data.path(),
     );
-    let reporter = Arc::new(HaReporter::new(
-        HaApi::via_supervisor(reqwest::Client::new(), &url, Secret::new(d.token())),
-        r.history.clone(),
-        lifeboat::report::Watch {
-            destinations: vec!["nas-1".into()],
-            stale_after: std::time::Duration::from_secs(26 * 3600),
-            kit_every: Some(std::time::Duration::from_secs(180 * 86_400)),
-            clock: Arc::new(lifeboat::clock::SystemClock),
-        },
-        Some("mobile_app_phone".into()),
-    ));
+    let reporter = ha_reporter(&d, &r, Some("mobile_app_phone"));
     r.observer = reporter.clone();
 
     assert_eq!(

@@ -573,3 +573,43 @@ pub fn synthetic(mib: u32) -> PathBuf {
     }
     out
 }
+
+/// A reporter telling the double `d` about `r`'s runs, through the Supervisor's proxy, watching
+/// every destination of `r` (stale after 26 hours, the kit due every 180 days).
+pub fn ha_reporter(
+    d: &ha_double::Double,
+    r: &Runner,
+    notify: Option<&str>,
+) -> Arc<lifeboat::report::HaReporter> {
+    let url: url::Url = d.url.parse().unwrap();
+    Arc::new(lifeboat::report::HaReporter::new(
+        lifeboat::ha::core_api::HaApi::via_supervisor(
+            reqwest::Client::new(),
+            &url,
+            Secret::new(d.token()),
+        ),
+        r.history.clone(),
+        lifeboat::report::Watch {
+            destinations: r.destinations.iter().map(|d| d.name.clone()).collect(),
+            stale_after: std::time::Duration::from_secs(26 * 3600),
+            kit_every: Some(std::time::Duration::from_secs(180 * 86_400)),
+            clock: Arc::new(SystemClock),
+        },
+        notify.map(str::to_owned),
+    ))
+}
+
+/// A runner shipping the newest tar in the folder `src`.
+pub fn folder_runner(
+    src: &Path,
+    specs: &[DestinationSpec],
+    enc: &EncryptionSpec,
+    data: &Path,
+) -> Runner {
+    runner(
+        Arc::new(lifeboat::source::folder::FolderSource::new(src.into())),
+        specs,
+        enc,
+        data,
+    )
+}

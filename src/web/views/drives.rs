@@ -138,18 +138,16 @@ pub async fn connect(
         .drives
         .connect(&form.name, &form.provider, &answer, &form.folder)
         .await;
-    if let Err(e) = &outcome {
-        tracing::warn!("connecting a cloud drive: {}", said(e));
-    }
     let form_back = (
         form.name.as_str(),
         form.provider.as_str(),
         form.folder.as_str(),
     );
-    render(
+    reply(
         &state,
         &ingress,
-        outcome.map(Some).map_err(|e| said(&e)),
+        "connecting a cloud drive",
+        outcome,
         form_back,
     )
     .await
@@ -166,13 +164,31 @@ pub async fn import(
         .drives
         .import(&section, Some(form.name.as_str()), &form.folder)
         .await;
-    if let Err(e) = &outcome {
-        tracing::warn!("adding an rclone remote: {}", said(e));
-    }
     let form_back = ("", "drive", form.folder.as_str());
-    render(
+    reply(
         &state,
         &ingress,
+        "adding an rclone remote",
+        outcome,
+        form_back,
+    )
+    .await
+}
+
+/// The page after a connect or an import: the remote connected, or why not (logged too).
+async fn reply(
+    state: &AppState,
+    ingress: &Ingress,
+    doing: &str,
+    outcome: Result<Connected, ConnectError>,
+    form_back: (&str, &str, &str),
+) -> Response {
+    if let Err(e) = &outcome {
+        tracing::warn!("{doing}: {}", said(e));
+    }
+    render(
+        state,
+        ingress,
         outcome.map(Some).map_err(|e| said(&e)),
         form_back,
     )

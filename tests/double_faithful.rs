@@ -138,6 +138,25 @@ async fn supervisor_auth_and_roles_behave_like_the_real_one() {
             .status(),
         403
     );
+    // Role backup reads any …/info (the Supervisor's ROLE_BACKUP rule: `^(?:|/.+/info|/backups.*)$`),
+    // so the installed add-ons come from /supervisor/info; /addons is refused.
+    let role_backup = |path: &str| {
+        path.starts_with("/backups") || (path.ends_with("/info") && path.len() > "/info".len())
+    };
+    for (path, status) in [("/supervisor/info", 200), ("/addons", 403)] {
+        assert_eq!(role_backup(path), status == 200, "{path}");
+        let r = get(path).header(auth.0, &auth.1).send().await.unwrap();
+        assert_eq!(r.status(), status, "{path}");
+    }
+    let info: Value = get("/supervisor/info")
+        .header(auth.0, &auth.1)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(info["data"]["addons"].is_array(), "{info}");
     // One backup job at a time.
     let start = || {
         http.post(format!("{}/backups/new/full", d.url))

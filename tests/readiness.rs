@@ -719,3 +719,65 @@ async fn the_panel_and_the_moving_page_show_the_report_with_hostile_titles_as_te
     shutdown.cancel();
     task.await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partial_backup_names_the_installed_add_ons_it_leaves_out() {
+    use crate::support::ha_double::{Double, Flavor};
+    use lifeboat::config::{SourceMode, SupervisorMethod};
+    use lifeboat::secret::Secret;
+    use lifeboat::source::supervisor::SupervisorSource;
+    let partial = Home {
+        full: false,
+        addons: vec!["core_mosquitto"],
+        ..Home::default()
+    };
+    let d = Double::start(Flavor::Supervisor, home_backup(&partial), None).await;
+    *d.inner.installed_addons.lock().unwrap() = vec![
+        ("core_mosquitto".into(), "Mosquitto broker".into()),
+        ("core_zwave_js".into(), "Z-Wave JS".into()),
+    ];
+    let store = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let source = std::sync::Arc::new(SupervisorSource::new(
+        reqwest::Client::new(),
+        d.url.parse().unwrap(),
+        Secret::new(d.token()),
+        SupervisorMethod::Rest,
+        quick(),
+        SourceMode::Create,
+    ));
+    let r = runner(
+        source,
+        &[local_spec("usb", store.path())],
+        &kit().spec,
+        data.path(),
+    );
+    let report = r.run("test", false).await.unwrap().remove(0);
+    assert!(report.copies[0].verified, "{:?}", report.copies);
+    let kept = r
+        .history
+        .readiness(report.run_id)
+        .await
+        .unwrap()
+        .unwrap()
+        .report;
+    let left_out: Vec<&str> = kept
+        .missing
+        .iter()
+        .filter_map(|i| i.addon.as_deref())
+        .collect();
+    assert_eq!(left_out, ["core_zwave_js"], "{:#?}", kept.missing);
+    assert!(
+        kept.missing
+            .iter()
+            .any(|i| i.title == "the add-on Z-Wave JS")
+    );
+    assert!(
+        d.inner
+            .log
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|l| l == "GET /supervisor/info")
+    );
+}

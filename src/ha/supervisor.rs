@@ -187,6 +187,19 @@ impl SupervisorClient {
             .ok_or_else(|| SupervisorError::Protocol(format!("no job_id in {data}")))
     }
 
+    /// The add-ons installed now, from `/supervisor/info` (role backup may read any `…/info`;
+    /// `/addons` it may not).
+    ///
+    /// # Errors
+    /// As [`Self::call`].
+    pub async fn installed_addons(&self) -> Result<Vec<InstalledAddon>, SupervisorError> {
+        let data = self
+            .call(reqwest::Method::GET, "/supervisor/info", None)
+            .await?;
+        serde_json::from_value(data["addons"].clone())
+            .map_err(|e| SupervisorError::Protocol(format!("supervisor/info: {e}")))
+    }
+
     /// The job tree for `uuid`, from `/jobs/info` (role backup cannot read `/jobs/{uuid}`).
     ///
     /// # Errors
@@ -276,4 +289,12 @@ impl SupervisorClient {
             }),
         }
     }
+}
+
+/// An add-on installed on this machine, as `/supervisor/info` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct InstalledAddon {
+    pub slug: String,
+    #[serde(default)]
+    pub name: String,
 }

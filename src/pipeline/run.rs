@@ -12,8 +12,8 @@ use super::progress::{Progress, Teller};
 use super::record::{CopyOutcome, RunReport, status_of};
 use super::retry;
 use super::ship::{ShipError, ShipFailure, Shipped, ship};
-use crate::archive::BackupJson;
 use crate::archive::securetar::BackupKey;
+use crate::archive::{BackupJson, Inspection};
 use crate::clock::Clock;
 use crate::config::EncryptionSpec;
 use crate::crypto::keyring::Keyring;
@@ -607,7 +607,7 @@ impl Runner {
             warnings: pending.warnings.clone(),
             ..RunEnd::default()
         };
-        let shipped = match shipped {
+        let mut shipped = match shipped {
             Ok(s) => s,
             Err(failure) => {
                 end.error = Some(failure.error.to_string());
@@ -624,6 +624,15 @@ impl Runner {
                 };
             }
         };
+        // Only the source knows which add-ons are installed but left out of a partial backup.
+        if shipped.inspection.backup.kind != "full"
+            && let Some(installed) = self.source.installed_addons().await
+        {
+            let Inspection {
+                readiness, backup, ..
+            } = &mut shipped.inspection;
+            readiness.add_left_out_addons(&installed, backup);
+        }
         let ha_key = describe_pass(&mut end, &shipped, keys, plan);
         let plan = CopyPlan {
             ha_key: ha_key.as_deref(),

@@ -127,6 +127,12 @@ pub trait Source: Send + Sync {
     /// Opens one pending backup as a stream.
     async fn open(&self, pending: &Pending) -> Result<Opened, SourceError>;
 
+    /// The add-ons installed now, as (slug, name), when the source can tell (the Supervisor):
+    /// what a partial backup leaves out. `None` when it cannot.
+    async fn installed_addons(&self) -> Option<Vec<(String, String)>> {
+        None
+    }
+
     /// Whether asking for pending backups makes Home Assistant create one (it then takes a
     /// while, and the run is announced before); `false` for sources that ship what exists.
     fn creates_backups(&self) -> bool {

@@ -171,6 +171,16 @@ impl Source for SupervisorSource {
         self.mode == SourceMode::Create
     }
 
+    async fn installed_addons(&self) -> Option<Vec<(String, String)>> {
+        match self.client.installed_addons().await {
+            Ok(addons) => Some(addons.into_iter().map(|a| (a.slug, a.name)).collect()),
+            Err(e) => {
+                tracing::warn!("reading the installed add-ons from the Supervisor: {e}");
+                None
+            }
+        }
+    }
+
     async fn pending(
         &self,
         shipped: &HashSet<String>,

@@ -91,6 +91,8 @@ pub struct Inner {
     pub bus: tokio::sync::broadcast::Sender<(String, Value)>,
     /// Event types subscribed over websockets (one entry per subscription).
     pub subscriptions: Mutex<Vec<String>>,
+    /// The add-ons `/supervisor/info` lists as installed: (slug, name).
+    pub installed_addons: Mutex<Vec<(String, String)>>,
 }
 
 /// A running double.
@@ -127,6 +129,7 @@ impl Double {
             core_posts: Mutex::new(Vec::new()),
             bus: tokio::sync::broadcast::channel(64).0,
             subscriptions: Mutex::new(Vec::new()),
+            installed_addons: Mutex::new(Vec::new()),
         });
         let app = Router::new()
             .route("/backups", get(list_backups))
@@ -136,6 +139,8 @@ impl Double {
             .route("/backups/{slug}/download", get(sup_download))
             .route("/backups/{slug}", axum::routing::delete(sup_delete))
             .route("/jobs/info", get(jobs_info))
+            .route("/supervisor/info", get(supervisor_info))
+            .route("/addons", get(|| async { StatusCode::FORBIDDEN }))
             .route("/jobs/{uuid}", get(|| async { StatusCode::FORBIDDEN }))
             .route("/api/backup/download/{id}", get(core_download))
             .route("/backups/new/upload", post(sup_upload))
@@ -407,6 +412,34 @@ async fn new_full(
             "the double serves background backups only",
         )
     }
+}
+
+/// `/supervisor/info` as role backup reads it (any `…/info` is open to it): the Supervisor's
+/// version and the installed add-ons, in the fields the real one gives them.
+async fn supervisor_info(State(s): State<Arc<Inner>>, headers: HeaderMap) -> Response {
+    s.record("GET /supervisor/info".into());
+    if !supervisor_authorized(&s, &headers) {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    let addons: Vec<Value> = s
+        .installed_addons
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(slug, name)| {
+            json!({"name": name, "slug": slug, "version": "1.0.0", "version_latest": "1.0.0",
+                   "update_available": false, "state": "started", "repository": "core",
+                   "icon": false})
+        })
+        .collect();
+    ok(
+        json!({"version": "2026.11.0", "version_latest": "2026.11.0", "update_available": false,
+              "channel": "stable", "arch": "amd64", "supported": true, "healthy": true,
+              "ip_address": "172.30.32.2", "timezone": "UTC", "logging": "info", "debug": false,
+              "debug_block": false, "diagnostics": null, "auto_update": true,
+              "detect_blocking_io": false, "country": null, "wait_boot": 5, "addons": addons,
+              "addons_repositories": []}),
+    )
 }
 
 async fn jobs_info(State(s): State<Arc<Inner>>, headers: HeaderMap) -> Response {

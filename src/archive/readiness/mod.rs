@@ -86,6 +86,33 @@ impl Readiness {
         rules::build(found, backup)
     }
 
+    /// Adds what a partial backup leaves out of the add-ons installed now (`installed`: slug,
+    /// name), which only the source can tell.
+    pub fn add_left_out_addons(
+        &mut self,
+        installed: &[(String, String)],
+        backup: &super::BackupJson,
+    ) {
+        if backup.kind == "full" {
+            return;
+        }
+        for (slug, name) in installed {
+            if backup.addons.iter().any(|a| a.slug == *slug) {
+                continue;
+            }
+            self.missing.push(Item {
+                domain: None,
+                addon: Some(slug.clone()),
+                title: format!("the add-on {}", if name.is_empty() { slug } else { name }),
+                why: "installed on this machine but not in this partial backup: after a restore \
+                      it is not there; install it again from the add-on store, and its settings \
+                      and data start empty"
+                    .into(),
+                device: None,
+            });
+        }
+    }
+
     /// Its counts, for the manifest.
     pub fn digest(&self) -> Digest {
         Digest {

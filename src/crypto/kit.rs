@@ -122,8 +122,10 @@ impl Kit {
         let mut steps: Vec<String> = FETCH_STEPS.iter().map(|s| (*s).to_owned()).collect();
         let report = self.readiness.as_ref().filter(|(_, r)| r.looked_inside);
         if let Some((date, _)) = report {
+            // The day is enough on paper: "2026-08-17", not the full timestamp.
+            let day = date.get(..10).unwrap_or(date);
             steps.push(format!(
-                "   (what follows is read from the backup of {date})"
+                "   (what follows is read from the backup of {day})"
             ));
         }
         match report.map(|(_, r)| &r.hardware).filter(|h| !h.is_empty()) {
@@ -373,10 +375,10 @@ mod tests {
             ..Readiness::default()
         };
         let text = plain
-            .with_readiness("2026-11-30".into(), report.clone())
+            .with_readiness("2026-11-30T03:00:00.000007+00:00".into(), report.clone())
             .text();
         assert!(
-            text.contains("read from the backup of 2026-11-30"),
+            text.contains("read from the backup of 2026-11-30)"),
             "{text}"
         );
         assert!(

@@ -209,7 +209,9 @@ fn walk_tar(
             // As Python's tarfile names them: no trailing slash on directories.
             files.push(raw.trim_end_matches('/').to_owned());
         }
-        let mut counted = Counted {
+        // Counted, so an entry read partly by the report and drained after is still checked for
+        // its full size.
+        let mut counted = super::Counting {
             inner: &mut entry,
             count: 0,
         };
@@ -226,21 +228,6 @@ fn walk_tar(
         count += 1;
     }
     Ok(count)
-}
-
-/// Counts what passes, so an entry read partly by the report and drained after is still checked
-/// for its full size.
-struct Counted<R> {
-    inner: R,
-    count: u64,
-}
-
-impl<R: Read> Read for Counted<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.count += n as u64;
-        Ok(n)
-    }
 }
 
 fn describe(e: &io::Error) -> String {

@@ -5,6 +5,7 @@
 //! It is synchronous (the `tar` crate is); the pipeline runs it on a blocking thread and feeds it
 //! the same bytes it hashes and encrypts, through [`ChannelReader`].
 
+use super::Counting;
 use super::inner::{self, InnerReport};
 use super::readiness::{Found, Readiness};
 use super::securetar::BackupKey;
@@ -64,19 +65,6 @@ pub struct Member {
     /// The name without a leading `./`.
     pub name: String,
     pub size: u64,
-}
-
-struct Counting<R> {
-    inner: R,
-    count: u64,
-}
-
-impl<R: Read> Read for Counting<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.count += n as u64;
-        Ok(n)
-    }
 }
 
 fn io_to_archive(e: &io::Error) -> ArchiveError {

@@ -59,3 +59,17 @@ impl<R: std::io::Read> std::io::Read for HashingReader<R> {
         Ok(n)
     }
 }
+
+/// A reader that counts what passes through it.
+pub(crate) struct Counting<R> {
+    pub(crate) inner: R,
+    pub(crate) count: u64,
+}
+
+impl<R: std::io::Read> std::io::Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count += n as u64;
+        Ok(n)
+    }
+}

@@ -1,7 +1,8 @@
 //! What Home Assistant must accept, judged by a real Home Assistant Core (2025.4.4, started and
 //! onboarded on 127.0.0.1 by `scripts/test-servers.sh`): a protected backup it made itself, and one
 //! made by Home Assistant 2026.2.3, each shipped, recovered with `--remove-encryption`, uploaded
-//! through `/api/backup/upload` and then listed by Home Assistant as an unprotected backup.
+//! through `/api/backup/upload` and then listed by Home Assistant as an unprotected backup; and the
+//! restore-readiness report read from a backup it made, its counts checked against its own files.
 
 use crate::support::*;
 use lifeboat::ha::websocket::{WsClient, websocket_url};
@@ -49,6 +50,11 @@ impl Core {
 
     /// Asks Home Assistant for a protected backup and waits until it lists it.
     async fn make_protected_backup(&self, name: &str) -> String {
+        self.make_backup(name, Some(PASSWORD)).await
+    }
+
+    /// Asks Home Assistant for a backup (with `password`, protected) and waits until it lists it.
+    async fn make_backup(&self, name: &str, password: Option<&str>) -> String {
         let mut ws = self.ws().await;
         // Right after start the backup manager may still say it is blocked.
         for _ in 0..120 {
@@ -57,7 +63,7 @@ impl Core {
                     "type": "backup/generate",
                     "agent_ids": ["backup.local"],
                     "name": name,
-                    "password": PASSWORD,
+                    "password": password,
                     "include_database": true,
                 }))
                 .await;
@@ -204,4 +210,83 @@ async fn home_assistant_takes_back_a_backup_lifeboat_unprotected() {
     .unwrap();
     assert_eq!(core.upload(plain).await, 201);
     listed_unprotected(&core, "f73270d6").await;
+}
+
+/// Counts from the `.storage` files in an unprotected backup's `homeassistant.tar.gz`, read here
+/// with the tar and gzip crates: config entries (not ignored), devices, entities, users (not
+/// system-made), long-lived tokens; null for a file the backup does not hold (Home Assistant
+/// writes its registries lazily).
+fn counts_in_backup(backup: &[u8]) -> Value {
+    let mut outer = tar::Archive::new(backup);
+    let mut files = std::collections::HashMap::new();
+    for entry in outer.entries().unwrap() {
+        let entry = entry.unwrap();
+        if entry
+            .path()
+            .unwrap()
+            .to_string_lossy()
+            .ends_with("homeassistant.tar.gz")
+        {
+            let mut inner = tar::Archive::new(flate2::read::GzDecoder::new(entry));
+            for f in inner.entries().unwrap() {
+                let mut f = f.unwrap();
+                let name = f.path().unwrap().to_string_lossy().into_owned();
+                let store = name.trim_start_matches("./").strip_prefix("data/.storage/");
+                if let Some(store) = store.filter(|_| f.header().entry_type().is_file()) {
+                    let mut bytes = Vec::new();
+                    std::io::Read::read_to_end(&mut f, &mut bytes).unwrap();
+                    files.insert(
+                        store.to_owned(),
+                        serde_json::from_slice::<Value>(&bytes).unwrap(),
+                    );
+                }
+            }
+        }
+    }
+    let count = |name: &str, key: &str, keep: &dyn Fn(&Value) -> bool| {
+        files.get(name).map(|v| {
+            v["data"][key]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|v| keep(v))
+                .count()
+        })
+    };
+    json!({
+        "integrations": count("core.config_entries", "entries", &|e| e["source"] != "ignore"),
+        "devices": count("core.device_registry", "devices", &|_| true),
+        "entities": count("core.entity_registry", "entities", &|_| true),
+        "users": count("auth", "users", &|u| u["system_generated"] != true),
+        "long_lived_tokens": count("auth", "refresh_tokens", &|t| t["token_type"] == "long_lived_access_token"),
+    })
+}
+
+#[tokio::test]
+async fn the_readiness_report_reads_a_backup_home_assistant_made_itself() {
+    let core = Core::from_env();
+    let id = core.make_backup("lifeboat readiness", None).await;
+    let backup = core.download(&id).await;
+    core.delete(&id).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ha.tar");
+    std::fs::write(&path, &backup).unwrap();
+    let o = lifeboat(&["inspect", path.to_str().unwrap(), "--json"], &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    let r = serde_json::from_slice::<Value>(&o.stdout).unwrap()["readiness"].clone();
+    assert_eq!(r["looked_inside"], true, "{r:#}");
+    assert_eq!(
+        r["unread"],
+        json!([]),
+        "every file Home Assistant wrote was read: {r:#}"
+    );
+    assert_eq!(r["restore_into"]["homeassistant"], "2025.4.4");
+    // What Home Assistant keeps in its own files, counted by the report from the backup.
+    assert_eq!(r["counts"], counts_in_backup(&backup), "{r:#}");
+    assert!(r["counts"]["integrations"].as_u64().unwrap() >= 1, "{r:#}");
+    // Onboarding's integrations (Shopping list, Google Translate, Radio Browser, Backup) are known
+    // and need nothing after a restore.
+    for section in ["reauth", "hardware", "network", "unknown"] {
+        assert_eq!(r[section], json!([]), "{section}: {r:#}");
+    }
 }

@@ -13,7 +13,7 @@ use std::process::Command;
 
 const KEY: &str = "DDTV-CESF-QLHM-PM8S-AHHS-BF6M-5044";
 /// Every secret the test homes hold (tokens, passwords, keys): none may reach a report or a page.
-const SECRETS: [&str; 13] = [
+const SECRETS: [&str; 15] = [
     "SECRET-ACCESS",
     "SECRET-REFRESH",
     "SECRET-HUE",
@@ -27,6 +27,8 @@ const SECRETS: [&str; 13] = [
     "SECRET-T1",
     "SECRET-J1",
     "SECRET-T2",
+    "SECRET-URL",
+    "SECRET-QUERY",
 ];
 
 /// What goes into a test backup.
@@ -109,13 +111,18 @@ fn config_entries(more: &[Value]) -> Vec<u8> {
             json!({"username": "me@example.com", "password": "SECRET-RING"})
         ),
         entry("met", "Home", json!({"latitude": 52.3, "longitude": 4.9})),
+        entry(
+            "kodi",
+            "Living room Kodi",
+            json!({"url": "http://kodi:SECRET-URL@192.168.1.40:8080/jsonrpc?token=SECRET-QUERY"})
+        ),
         entry("shopping_list", "Shopping list", json!({})),
         entry("hacs", "HACS", json!({"token": "SECRET-GITHUB"})),
         entry("my_custom", "Something custom", json!({})),
         entry("tplink", "Ignored plug", json!({})),
     ]);
     let mut entries = entries;
-    entries[12]["source"] = json!("ignore");
+    entries[13]["source"] = json!("ignore");
     entries.as_array_mut().unwrap().extend(more.iter().cloned());
     json!({"version": 1, "minor_version": 5, "key": "core.config_entries", "data": {"entries": entries}})
         .to_string()
@@ -331,6 +338,11 @@ fn assert_home(r: &Value) {
         with(net, "domain", "hue").unwrap()["device"],
         "192.168.1.20"
     );
+    assert_eq!(
+        with(net, "domain", "kodi").unwrap()["device"],
+        "http://192.168.1.40:8080",
+        "the address without its password, path or query"
+    );
     assert!(
         with(net, "addon", "9074a9fa_cloudflared").is_some(),
         "{net:#}"
@@ -365,7 +377,7 @@ fn assert_home(r: &Value) {
     assert_eq!(r["restore_into"]["supervisor"], "2026.11.0");
     assert_eq!(
         r["counts"],
-        json!({"integrations": 12, "devices": 7, "entities": 23, "users": 2, "long_lived_tokens": 1})
+        json!({"integrations": 13, "devices": 7, "entities": 23, "users": 2, "long_lived_tokens": 1})
     );
 }
 

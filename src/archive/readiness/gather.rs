@@ -52,8 +52,8 @@ impl Wanted {
 }
 
 /// One config entry, with what the report looks at (its `data` holds secrets: they are read to be
-/// classified, never shown).
-#[derive(Debug, Clone, Deserialize)]
+/// classified, never shown; its Debug names the keys only).
+#[derive(Clone, Deserialize)]
 pub struct ConfigEntry {
     pub domain: String,
     #[serde(default)]
@@ -87,8 +87,9 @@ pub struct Configuration {
     pub external_database: bool,
 }
 
-/// An add-on's `addon.json`: the options the user set and the devices the add-on maps.
-#[derive(Debug, Clone)]
+/// An add-on's `addon.json`: the options the user set (passwords among them: its Debug names the
+/// keys only) and the devices the add-on maps.
+#[derive(Clone)]
 pub struct AddonJson {
     /// The inner archive it came from (`core_zwave_js.tar.gz`).
     pub archive: String,
@@ -99,6 +100,33 @@ pub struct AddonJson {
     pub uart: bool,
     pub usb: bool,
     pub gpio: bool,
+}
+
+impl std::fmt::Debug for ConfigEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConfigEntry")
+            .field("domain", &self.domain)
+            .field("title", &self.title)
+            .field("data_keys", &self.data.keys().collect::<Vec<_>>())
+            .field("source", &self.source)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for AddonJson {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let keys: Vec<&String> = self
+            .options
+            .as_object()
+            .map(|o| o.keys().collect())
+            .unwrap_or_default();
+        f.debug_struct("AddonJson")
+            .field("archive", &self.archive)
+            .field("name", &self.name)
+            .field("option_keys", &keys)
+            .field("devices", &self.devices)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A file that was not read, and why.
@@ -602,10 +630,17 @@ mod tests {
     fn addon_json_gives_options_and_mapped_devices() {
         let mut f = Found::default();
         read(&mut f, "45df7312_zigbee2mqtt.tar.gz", "./addon.json",
-            br#"{"user":{"options":{"serial":{"port":"/dev/serial/by-id/usb-ITead-if00"}},"access_token":"SECRET"},
+            br#"{"user":{"options":{"serial":{"port":"/dev/serial/by-id/usb-ITead-if00"},"mqtt":{"password":"SECRET"}},"access_token":"SECRET"},
                 "system":{"name":"Zigbee2MQTT","uart":true,"devices":["/dev/ttyUSB0:/dev/ttyUSB0:rwm","/dev/ttyACM0", 5]},
                 "version":"2.0.0","state":"started"}"#).unwrap();
+        read(&mut f, "homeassistant.tar.gz", "data/.storage/core.config_entries",
+            br#"{"data":{"entries":[{"domain":"ring","title":"Ring","data":{"password":"SECRET"}}]}}"#).unwrap();
         let a = &f.addons[0];
+        let debug = format!("{f:?}");
+        assert!(
+            !debug.contains("SECRET") && debug.contains("password"),
+            "{debug}"
+        );
         assert_eq!(a.devices, ["/dev/ttyUSB0", "/dev/ttyACM0"]);
         assert!(a.uart && !a.usb);
         assert_eq!(

@@ -186,7 +186,7 @@ fn hardware_and_network(e: &ConfigEntry, r: &mut Readiness) {
                     r.network.push(from_entry(
                         e,
                         "the Zigbee coordinator is reached over the network: the new machine must reach the same address".into(),
-                        Some(path),
+                        Some(&shown(path)),
                     ));
                 } else {
                     r.hardware.push(hw("the Zigbee radio ZHA talks to", path));
@@ -242,7 +242,7 @@ fn hardware_and_network(e: &ConfigEntry, r: &mut Readiness) {
                      network (dataset) comes back only with the OpenThread Border Router add-on \
                      in the same backup"
                         .into(),
-                    Some(url),
+                    Some(&shown(url)),
                 ));
             }
         }
@@ -275,11 +275,23 @@ fn hardware_and_network(e: &ConfigEntry, r: &mut Readiness) {
                     "reached at {host} on your home network: the new machine must be on the same \
                      network, and the device must keep this address (reserve it in the router)"
                 ),
-                Some(value),
+                Some(&shown(value)),
             ));
             break;
         }
     }
+}
+
+/// An address or URL as the report may show it: scheme, host and port only. A URL's user and
+/// password, path and query (where tokens hide) stay out of the report.
+fn shown(value: &str) -> String {
+    let (scheme, rest) = match value.split_once("://") {
+        Some((scheme, rest)) => (format!("{scheme}://"), rest),
+        None => (String::new(), value),
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    format!("{scheme}{host}")
 }
 
 /// Strings under `v` that are device paths, with the key they were found at.
@@ -551,6 +563,17 @@ mod tests {
         assert_eq!(DOMAINS.get("shopping_list"), Some(&Kind::Known));
         assert_eq!(DOMAINS.get("hacs"), None);
         assert!(DOMAINS.len() > 1000);
+    }
+
+    #[test]
+    fn an_address_is_shown_without_its_user_password_path_or_query() {
+        assert_eq!(
+            shown("http://admin:s3cret@192.168.1.9:8080/api?token=t0ken"),
+            "http://192.168.1.9:8080"
+        );
+        assert_eq!(shown("socket://[fd00::1]:6638"), "socket://[fd00::1]:6638");
+        assert_eq!(shown("192.168.1.20"), "192.168.1.20");
+        assert_eq!(shown("me:pw@nas.local"), "nas.local");
     }
 
     #[test]

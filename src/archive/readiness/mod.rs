@@ -143,12 +143,8 @@ impl Readiness {
             }
         }
         for item in &self.hardware {
-            if before.hardware.contains(item)
-                || before
-                    .hardware
-                    .iter()
-                    .any(|b| key(b) == key(item) && b.device == item.device)
-            {
+            let same = |b: &Item| key(b) == key(item) && b.device == item.device;
+            if before.hardware.iter().any(same) {
                 continue;
             }
             // The same thing at a path it no longer has: it moved.

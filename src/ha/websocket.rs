@@ -187,6 +187,18 @@ impl WsClient {
         self.await_result(id).await
     }
 
+    /// As [`Self::call`], waiting up to `limit` for the answer (a service call that runs for
+    /// minutes, such as installing an update).
+    ///
+    /// # Errors
+    /// As [`Self::call`].
+    pub async fn call_within(&mut self, msg: Value, limit: Duration) -> Result<Value, WsError> {
+        let usual = std::mem::replace(&mut self.timeout, limit);
+        let answer = self.call(msg).await;
+        self.timeout = usual;
+        answer
+    }
+
     async fn await_result(&mut self, id: u64) -> Result<Value, WsError> {
         loop {
             let msg = self.recv().await?;

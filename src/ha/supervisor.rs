@@ -200,6 +200,27 @@ impl SupervisorClient {
             .map_err(|e| SupervisorError::Protocol(format!("supervisor/info: {e}")))
     }
 
+    /// The versions running (`/info`, open to every add-on) and the free space on the
+    /// Supervisor's data disk (`/host/info`, which role backup may read like any `…/info`; the
+    /// Supervisor gives GiB with one decimal): (supervisor, core, os, free bytes).
+    ///
+    /// # Errors
+    /// As [`Self::call`].
+    pub async fn host(&self) -> Result<HostFacts, SupervisorError> {
+        let info = self.call(reqwest::Method::GET, "/info", None).await?;
+        let host = self.call(reqwest::Method::GET, "/host/info", None).await?;
+        let text = |v: &Value| v.as_str().map(str::to_owned);
+        Ok(HostFacts {
+            supervisor: text(&info["supervisor"]),
+            core: text(&info["homeassistant"]),
+            os: text(&info["hassos"]),
+            disk_free: host["disk_free"]
+                .as_f64()
+                .filter(|f| f.is_finite() && *f >= 0.0)
+                .map(|gib| (gib * f64::from(1u32 << 30)) as u64),
+        })
+    }
+
     /// The job tree for `uuid`, from `/jobs/info` (role backup cannot read `/jobs/{uuid}`).
     ///
     /// # Errors
@@ -289,6 +310,16 @@ impl SupervisorClient {
             }),
         }
     }
+}
+
+/// What `/info` and `/host/info` say of the machine.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostFacts {
+    pub supervisor: Option<String>,
+    pub core: Option<String>,
+    /// Home Assistant OS's version (`None` on a Supervised install).
+    pub os: Option<String>,
+    pub disk_free: Option<u64>,
 }
 
 /// An add-on installed on this machine, as `/supervisor/info` lists it.

@@ -112,6 +112,65 @@ pub struct RunReadiness {
     pub news: Vec<String>,
 }
 
+/// Versions of Home Assistant's parts (any may be unknown).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Versions {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub core: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub supervisor: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub os: Option<String>,
+}
+
+impl Versions {
+    /// "Core 2025.4.4, Supervisor 2026.11.0, OS 16.3" (the known ones).
+    pub fn describe(&self) -> String {
+        [
+            ("Core", &self.core),
+            ("Supervisor", &self.supervisor),
+            ("OS", &self.os),
+        ]
+        .iter()
+        .filter_map(|(n, v)| v.as_ref().map(|v| format!("{n} {v}")))
+        .collect::<Vec<_>>()
+        .join(", ")
+    }
+
+    /// What changed from `before` to `self`, part by part ("Core 2025.3.4 → 2025.4.4"); only
+    /// parts both know.
+    pub fn changes_since(&self, before: &Self) -> Vec<String> {
+        [
+            ("Core", &before.core, &self.core),
+            ("Supervisor", &before.supervisor, &self.supervisor),
+            ("OS", &before.os, &self.os),
+        ]
+        .iter()
+        .filter_map(|(n, a, b)| match (a, b) {
+            (Some(a), Some(b)) if a != b => Some(format!("{n} {a} → {b}")),
+            _ => None,
+        })
+        .collect()
+    }
+}
+
+/// The versions a run's backup restores to (from its `backup.json`), and the ones that were
+/// running when it was made (from the Supervisor, or Home Assistant's websocket).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct RunVersions {
+    #[serde(default)]
+    pub backup: Versions,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<Versions>,
+}
+
+impl RunVersions {
+    /// What a run is compared by: the running versions, else the backup's.
+    pub fn running(&self) -> &Versions {
+        self.host.as_ref().unwrap_or(&self.backup)
+    }
+}
+
 /// One step of a run, as its timeline shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Moment {
@@ -165,6 +224,8 @@ pub struct RunRow {
     pub timeline: Vec<Moment>,
     /// The keys its copies need (runs before the ledger existed have none).
     pub keys: Option<KeyLedger>,
+    /// What its backup restores to and what ran when it was made (older runs have none).
+    pub versions: Option<RunVersions>,
     pub copies: Vec<CopyRecord>,
 }
 
@@ -427,6 +488,23 @@ impl History {
         self.with(|c| {
             c.query_row(
                 "SELECT stored_size FROM runs WHERE stored_size IS NOT NULL ORDER BY id DESC LIMIT 1",
+                [],
+                |r| r.get::<_, Option<i64>>(0),
+            )
+            .optional()
+            .map(|v| sql_to_u64(v.flatten()))
+        })
+        .await
+    }
+
+    /// The size of the newest backup read whole (its plain tar, as Home Assistant stored it).
+    ///
+    /// # Errors
+    /// [`HistoryError`] on database failure.
+    pub async fn last_plain_size(&self) -> Result<Option<u64>, HistoryError> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT plain_size FROM runs WHERE plain_size IS NOT NULL ORDER BY id DESC LIMIT 1",
                 [],
                 |r| r.get::<_, Option<i64>>(0),
             )

@@ -3,8 +3,8 @@
 //! destination), except the storage series, which reads one small row per stored copy.
 
 use super::{
-    CopyRecord, History, HistoryError, Moment, RunReadiness, RunRow, RunStatus, parse_time,
-    sql_to_u64,
+    CopyRecord, History, HistoryError, Moment, RunReadiness, RunRow, RunStatus, RunVersions,
+    parse_time, sql_to_u64,
 };
 use crate::archive::readiness::Readiness;
 use chrono::{DateTime, Utc};
@@ -124,7 +124,7 @@ fn newest_copy_rows(c: &Connection, status: Option<&str>) -> rusqlite::Result<Ve
 
 const RUN_COLUMNS: &str = "id, started_at, finished_at, trigger, source, status, backup_slug,
     backup_name, backup_date, plain_size, plain_sha256, stored_size, stored_sha256, error, warnings,
-    timeline, keys";
+    timeline, keys, versions";
 
 fn json_list<T: serde::de::DeserializeOwned>(text: Option<String>) -> Vec<T> {
     text.and_then(|t| serde_json::from_str(&t).ok())
@@ -152,6 +152,9 @@ fn run_row(r: &Row<'_>) -> rusqlite::Result<RunRow> {
         keys: r
             .get::<_, Option<String>>(16)?
             .and_then(|k| serde_json::from_str(&k).ok()),
+        versions: r
+            .get::<_, Option<String>>(17)?
+            .and_then(|v| serde_json::from_str(&v).ok()),
         copies: Vec::new(),
     })
 }
@@ -248,6 +251,26 @@ impl History {
             let mut runs: Vec<RunRow> = run.into_iter().collect();
             copies_of(c, &mut runs)?;
             Ok(runs.pop())
+        })
+        .await
+    }
+
+    /// Records the versions of a run (see [`RunVersions`]).
+    ///
+    /// # Errors
+    /// [`HistoryError`] on database failure.
+    pub async fn set_versions(
+        &self,
+        run_id: i64,
+        versions: &RunVersions,
+    ) -> Result<(), HistoryError> {
+        let text = serde_json::to_string(versions).unwrap_or_default();
+        self.with(move |c| {
+            c.execute(
+                "UPDATE runs SET versions = ?2 WHERE id = ?1",
+                rusqlite::params![run_id, text],
+            )
+            .map(drop)
         })
         .await
     }

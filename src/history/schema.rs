@@ -108,6 +108,8 @@ const MIGRATIONS: &[&str] = &[
     // 6: what a restore of the run's backup will need (the restore-readiness report, as JSON, with
     // what changed since the run before)
     "ALTER TABLE runs ADD COLUMN readiness TEXT;",
+    // 7: the versions a run's backup restores to, and the ones running when it was made
+    "ALTER TABLE runs ADD COLUMN versions TEXT;",
 ];
 
 /// Brings the database up to the current schema.

@@ -86,8 +86,35 @@ pub enum Refusal {
         .0.iter().map(|s| format!("{}: {}", s.destination, s.error)).collect::<Vec<_>>().join("; ")
     )]
     NonePassed(Vec<Skipped>),
+    #[error(
+        "Home Assistant's disk has {} free, and a backup about the size of the last one ({}) \
+         needs {} there with the 1 GiB the Supervisor keeps free: no backup was asked for. Make \
+         room on Home Assistant (delete old backups under Settings → System → Backups, or set \
+         keep_local)", crate::human::size(*free), crate::human::size(*last), crate::human::size(*want)
+    )]
+    NoRoomOnHomeAssistant { free: u64, last: u64, want: u64 },
     #[error(transparent)]
     Source(#[from] SourceError),
+}
+
+/// What the Supervisor keeps free on its disk: it refuses to start a job below this
+/// (`MINIMUM_FREE_SPACE_THRESHOLD`, 1 GiB, in its `resolution/const.py`).
+pub const SUPERVISOR_RESERVE: u64 = 1 << 30;
+
+/// Refuses a backup that would not fit on Home Assistant's disk: `free` bytes there, the last
+/// backup `last` bytes; it needs a tenth more than the last (backups grow) and the Supervisor's
+/// reserve.
+///
+/// # Errors
+/// [`Refusal::NoRoomOnHomeAssistant`] with the figures.
+pub fn room_on_home_assistant(free: u64, last: u64) -> Result<(), Refusal> {
+    let want = last
+        .saturating_add(last / 10)
+        .saturating_add(SUPERVISOR_RESERVE);
+    if free < want {
+        return Err(Refusal::NoRoomOnHomeAssistant { free, last, want });
+    }
+    Ok(())
 }
 
 /// Refuses names that are not configured destinations, naming the ones that are.
@@ -204,6 +231,24 @@ pub async fn check_all(
 mod tests {
     use super::*;
     use crate::config::{DestinationKind, DestinationSpec};
+
+    #[test]
+    fn a_backup_needs_a_tenth_more_than_the_last_and_the_supervisors_reserve_on_its_disk() {
+        let gib = 1u64 << 30;
+        assert!(room_on_home_assistant(3 * gib, gib).is_ok());
+        let e = room_on_home_assistant(2 * gib, gib).unwrap_err();
+        let Refusal::NoRoomOnHomeAssistant { want, .. } = e else {
+            panic!("{e}")
+        };
+        assert_eq!(want, gib + gib / 10 + SUPERVISOR_RESERVE);
+        let said = e.to_string();
+        assert!(
+            said.contains("2.0 GiB free") && said.contains("(1.0 GiB)"),
+            "{said}"
+        );
+        // Even the first backup (nothing known of its size) needs the reserve.
+        assert!(room_on_home_assistant(gib / 2, 0).is_err());
+    }
 
     #[test]
     fn unknown_destination_names_are_refused_with_the_known_ones() {

@@ -396,13 +396,32 @@ impl Source for CoreSource {
         self.mode == SourceMode::Create
     }
 
+    /// Home Assistant Core says its version at every websocket handshake; a Container/Core
+    /// install tells nothing of its disk.
+    async fn host(&self) -> Option<super::Host> {
+        let url = websocket_url(&self.base, "/api/websocket").ok()?;
+        match WsClient::connect(&url, &self.token, self.patience.answer).await {
+            Ok(ws) => Some(super::Host {
+                versions: crate::history::Versions {
+                    core: Some(ws.ha_version.clone()).filter(|v| !v.is_empty()),
+                    ..Default::default()
+                },
+                disk_free: None,
+            }),
+            Err(e) => {
+                tracing::warn!("reading Home Assistant's version: {e}");
+                None
+            }
+        }
+    }
+
     async fn pending(
         &self,
         shipped: &HashSet<String>,
         now: DateTime<Utc>,
         asked: &Asked<'_>,
     ) -> Result<Vec<Pending>, SourceError> {
-        if self.mode == SourceMode::Ship {
+        if self.mode == SourceMode::Ship || asked.ship_new {
             super::ship_takes_nothing(asked)?;
             let url = websocket_url(&self.base, "/api/websocket")?;
             let mut ws = WsClient::connect(&url, &self.token, self.patience.answer).await?;

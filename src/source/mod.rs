@@ -74,12 +74,22 @@ impl SourceError {
     }
 }
 
+/// What runs where the backups are made, as far as the source can tell.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Host {
+    pub versions: crate::history::Versions,
+    /// Free bytes on Home Assistant's disk (the Supervisor's data disk), when known.
+    pub disk_free: Option<u64>,
+}
+
 /// What a request asks of a backup the source creates.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Asked<'a> {
     pub name: Option<&'a str>,
     /// Only these parts; a full backup when `None`.
     pub partial: Option<&'a Partial>,
+    /// Ship what Home Assistant made since the last one shipped, as ship mode does.
+    pub ship_new: bool,
 }
 
 /// How long to wait for things, an input so tests need not wait for real.
@@ -130,6 +140,12 @@ pub trait Source: Send + Sync {
     /// The add-ons installed now, as (slug, name), when the source can tell (the Supervisor):
     /// what a partial backup leaves out. `None` when it cannot.
     async fn installed_addons(&self) -> Option<Vec<(String, String)>> {
+        None
+    }
+
+    /// The versions running and the room on Home Assistant's disk, when the source can tell;
+    /// `None` when it cannot (a folder), or could not ask (logged).
+    async fn host(&self) -> Option<Host> {
         None
     }
 

@@ -181,13 +181,30 @@ impl Source for SupervisorSource {
         }
     }
 
+    async fn host(&self) -> Option<super::Host> {
+        match self.client.host().await {
+            Ok(h) => Some(super::Host {
+                versions: crate::history::Versions {
+                    core: h.core,
+                    supervisor: h.supervisor,
+                    os: h.os,
+                },
+                disk_free: h.disk_free,
+            }),
+            Err(e) => {
+                tracing::warn!("reading the versions and free space from the Supervisor: {e}");
+                None
+            }
+        }
+    }
+
     async fn pending(
         &self,
         shipped: &HashSet<String>,
         now: DateTime<Utc>,
         asked: &Asked<'_>,
     ) -> Result<Vec<Pending>, SourceError> {
-        if self.mode == SourceMode::Ship {
+        if self.mode == SourceMode::Ship || asked.ship_new {
             ship_takes_nothing(asked)?;
             return self.list_to_ship(shipped).await;
         }

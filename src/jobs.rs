@@ -1,13 +1,14 @@
 //! The one job queue, as its senders see it: every job — a backup asked for over HTTP, stdin, a
-//! Home Assistant event or the schedule, a re-verification, pruning, a due retry, a restore —
-//! is handed to the daemon's single-flight worker through [`Triggers`], a queue of depth one, so
-//! there is never a second concurrent job; a request while one is already waiting is refused with
+//! Home Assistant event or the schedule, a re-verification, pruning, a due retry, a restore, a
+//! safe update — is handed to the daemon's single-flight worker through [`Triggers`], a queue of
+//! depth one, so there is never a second concurrent job; a request while one is already waiting is refused with
 //! a reason. Jobs whose asker waits for the outcome (automation commands) carry a reply channel
 //! and wait for their turn instead.
 
 use crate::pipeline::prune::PruneReport;
 use crate::pipeline::reverify::{Checked, Pick};
 use crate::pipeline::run::RunRequest;
+use crate::pipeline::safe_update::{UpdateAsk, UpdateReport};
 use tokio::sync::{mpsc, oneshot};
 
 /// Why a request was not taken.
@@ -46,6 +47,11 @@ pub enum Job {
     },
     /// Pull one copy back into Home Assistant's backup list, or drill it.
     Restore(RestoreJob),
+    /// Back up off-site, then install an update.
+    Update {
+        ask: UpdateAsk,
+        reply: Reply<Result<UpdateReport, String>>,
+    },
 }
 
 impl Job {
@@ -115,6 +121,15 @@ impl Triggers {
             mpsc::error::TrySendError::Full(_) => TriggerError::Queued,
             mpsc::error::TrySendError::Closed(_) => TriggerError::Stopped,
         })
+    }
+
+    /// Queues a job, waiting for room behind the one already waiting rather than being refused
+    /// (a backup Home Assistant announced must not be lost to a busy queue).
+    ///
+    /// # Errors
+    /// [`TriggerError::Stopped`] at shutdown.
+    pub async fn queue(&self, job: Job) -> Result<(), TriggerError> {
+        self.0.send(job).await.map_err(|_| TriggerError::Stopped)
     }
 
     /// Queues a job made with a reply channel — waiting for its turn rather than being refused

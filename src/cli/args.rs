@@ -38,6 +38,9 @@ pub(crate) enum Command {
     /// Re-read stored copies and compare them with their manifests (every copy, or the N
     /// longest unchecked per destination).
     Verify(VerifyArgs),
+    /// Back up off-site, then update: make a backup that covers what the update touches, ship it,
+    /// wait for verified copies, and only then install the update through Home Assistant.
+    Update(UpdateArgs),
     /// Stay running: status page, health endpoint, and backups on request.
     Serve(ServeArgs),
     /// Check a backup file to its end: a Home Assistant backup tar, or a Lifeboat copy with
@@ -237,6 +240,22 @@ pub(crate) struct RunArgs {
     #[arg(long)]
     pub(crate) reship: bool,
     /// Print the reports as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Args)]
+pub(crate) struct UpdateArgs {
+    #[command(flatten)]
+    pub(crate) inline: Inline,
+    /// The update: an `update.*` entity (e.g. update.home_assistant_core_update) or an add-on's
+    /// slug (e.g. core_mosquitto). Without one, list the updates Home Assistant has waiting.
+    pub(crate) target: Option<String>,
+    /// Install only when at least this many destinations hold a verified copy (default: the
+    /// `min_verified` option, else 1).
+    #[arg(long)]
+    pub(crate) min_verified: Option<usize>,
+    /// Print JSON.
     #[arg(long)]
     pub(crate) json: bool,
 }

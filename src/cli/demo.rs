@@ -47,6 +47,8 @@ pub async fn run(dir: &Path) -> anyhow::Result<ExitCode> {
         schedule: Default::default(),
         keep_local: None,
         stale_after_hours: None,
+        min_verified: None,
+        ship_new_backups: None,
         kit_check_days: None,
         alert: None,
     };

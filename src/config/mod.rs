@@ -34,6 +34,10 @@ pub struct Config {
     pub keep_local: Option<u32>,
     /// A destination without a verified copy for this long is a problem.
     pub stale_after: std::time::Duration,
+    /// Verified copies a safe update waits for before it installs (at least 1).
+    pub min_verified: usize,
+    /// Ship Home Assistant's own new backups as its events announce them, in create mode too.
+    pub ship_new_backups: bool,
     /// How often to ask whether the emergency kit is still at hand (`None`: never).
     pub kit_check_every: Option<std::time::Duration>,
     pub alert: Option<AlertSpec>,

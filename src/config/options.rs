@@ -46,6 +46,15 @@ pub struct Options {
     /// A destination with no verified copy for this many hours is a problem (default 26).
     #[serde(default)]
     pub stale_after_hours: Option<u32>,
+    /// A safe update installs only when at least this many destinations hold a verified copy of
+    /// the backup made for it (default 1).
+    #[serde(default)]
+    pub min_verified: Option<u32>,
+    /// Also ship, within seconds, every backup Home Assistant makes by itself (its automatic and
+    /// pre-update backups) while Lifeboat makes its own (source mode `create`; mode `ship` always
+    /// does).
+    #[serde(default)]
+    pub ship_new_backups: Option<bool>,
     /// Ask "do you still have your emergency kit?" every this many days (default 180; 0: never).
     #[serde(default)]
     pub kit_check_days: Option<u32>,

@@ -63,6 +63,29 @@ pub fn validate(
              folder source",
         ));
     }
+    let min_verified = opts.min_verified.unwrap_or(1) as usize;
+    if min_verified == 0 {
+        problems.push(problem(
+            "min_verified",
+            "must be at least 1: a safe update waits for a verified copy before it installs",
+        ));
+    } else if !destinations.is_empty() && min_verified > destinations.len() {
+        problems.push(problem(
+            "min_verified",
+            &format!(
+                "is {min_verified}, but only {} destinations are configured: no safe update could \
+                 ever install",
+                destinations.len()
+            ),
+        ));
+    }
+    if opts.ship_new_backups == Some(true) && matches!(source, Some(SourceSpec::Folder { .. })) {
+        problems.push(problem(
+            "ship_new_backups",
+            "applies to the supervisor and core sources only: a folder source ships every new file \
+             on each run",
+        ));
+    }
     if stale_hours == 0 {
         problems.push(problem(
             "stale_after_hours",
@@ -110,6 +133,8 @@ pub fn validate(
             schedule,
             keep_local: opts.keep_local,
             stale_after: std::time::Duration::from_secs(u64::from(stale_hours) * 3600),
+            min_verified,
+            ship_new_backups: opts.ship_new_backups.unwrap_or(false),
             kit_check_every: match opts.kit_check_days.unwrap_or(super::DEFAULT_KIT_CHECK_DAYS) {
                 0 => None,
                 days => Some(std::time::Duration::from_secs(u64::from(days) * 86_400)),

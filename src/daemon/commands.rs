@@ -11,6 +11,10 @@
 //! - `{"command": "prune", "dry_run": true}` — apply every destination's retention policy (or, with
 //!   `dry_run`, only say what it would delete and why)
 //! - `{"command": "status"}` — state, last backup, problems, newest copy per destination
+//! - `{"command": "update", "entity_id": "update.home_assistant_core_update"}` (or `"addon":
+//!   "core_mosquitto"`, and optionally `"min_verified": 2`) — the safe update: back up off-site,
+//!   require verified copies, then install ([`crate::pipeline::safe_update`]); answered when it
+//!   has ended, and told again as a `lifeboat_update_result` event
 //!
 //! Any command may carry an `"id"`, echoed in its answer so an automation can match them. A bare
 //! string (`"backup"`) is taken as `{"command": "backup"}`: Home Assistant JSON-quotes string input.
@@ -43,6 +47,11 @@ pub enum Command {
         dry_run: bool,
     },
     Status,
+    Update {
+        /// An `update.*` entity id or an add-on slug.
+        target: String,
+        min_verified: Option<usize>,
+    },
 }
 
 impl Command {
@@ -52,6 +61,7 @@ impl Command {
             Self::Verify => "verify",
             Self::Prune { .. } => "prune",
             Self::Status => "status",
+            Self::Update { .. } => "update",
         }
     }
 }
@@ -70,6 +80,12 @@ struct Raw {
     partial: Option<Partial>,
     #[serde(default)]
     dry_run: Option<bool>,
+    #[serde(default)]
+    entity_id: Option<String>,
+    #[serde(default)]
+    addon: Option<String>,
+    #[serde(default)]
+    min_verified: Option<usize>,
 }
 
 /// A command with the id to answer to.
@@ -115,12 +131,20 @@ pub fn parse(value: Value) -> Result<Request, Refused> {
             dry_run: raw.dry_run.unwrap_or(false),
         },
         "status" => Command::Status,
+        "update" => update_command(&raw)?,
         other => {
             return Err(Refused(format!(
-                "unknown command {other:?}; Lifeboat knows backup, verify, prune and status"
+                "unknown command {other:?}; Lifeboat knows backup, verify, prune, status and update"
             )));
         }
     };
+    let update_only = raw.entity_id.is_some() || raw.addon.is_some() || raw.min_verified.is_some();
+    if update_only && !matches!(command, Command::Update { .. }) {
+        return Err(Refused(format!(
+            "{} takes no entity_id, addon or min_verified",
+            command.word()
+        )));
+    }
     if backup_only && !matches!(command, Command::Backup { .. }) {
         return Err(Refused(format!(
             "{} takes no name, destinations or partial",
@@ -133,6 +157,35 @@ pub fn parse(value: Value) -> Result<Request, Refused> {
     Ok(Request {
         id: raw.id,
         command,
+    })
+}
+
+/// An `update` command: exactly one of `entity_id` (an `update.*` entity) and `addon` (a slug).
+fn update_command(raw: &Raw) -> Result<Command, Refused> {
+    let target = match (&raw.entity_id, &raw.addon) {
+        (Some(e), None) if e.trim().starts_with("update.") => e.trim().to_owned(),
+        (Some(e), None) => {
+            return Err(Refused(format!(
+                "entity_id {e:?} is not an update entity (update.…)"
+            )));
+        }
+        (None, Some(a)) if !a.trim().is_empty() => a.trim().to_owned(),
+        _ => {
+            return Err(Refused(
+                "update needs either entity_id (an update.… entity) or addon (an add-on slug such \
+                 as core_mosquitto)"
+                    .into(),
+            ));
+        }
+    };
+    if raw.min_verified == Some(0) {
+        return Err(Refused(
+            "min_verified must be at least 1: the update waits for a verified copy".into(),
+        ));
+    }
+    Ok(Command::Update {
+        target,
+        min_verified: raw.min_verified,
     })
 }
 
@@ -158,6 +211,8 @@ pub struct Handler {
     pub api: Option<HaApi>,
     /// The origin put in each answer (`stdin` or `event`).
     pub origin: &'static str,
+    /// How many verified copies a safe update waits for, unless the command says.
+    pub min_verified: usize,
 }
 
 impl Handler {
@@ -221,6 +276,26 @@ impl Handler {
                     "problems": s.problems,
                     "copies": s.copies.iter().map(|c| json!({"destination": c.destination, "copy_id": c.copy_id, "verified_at": c.verified_at, "size": c.stored_size})).collect::<Vec<_>>(),
                 }))
+            }
+            Command::Update {
+                target,
+                min_verified,
+            } => {
+                let ask = crate::pipeline::safe_update::UpdateAsk {
+                    target: target.clone(),
+                    min_verified: min_verified.unwrap_or(self.min_verified),
+                    trigger: self.origin.to_owned(),
+                };
+                let report = self
+                    .triggers
+                    .ask(|reply| Job::Update { ask, reply })
+                    .await
+                    .map_err(|e| e.to_string())??;
+                if report.installed {
+                    Ok(serde_json::to_value(&report).unwrap_or_default())
+                } else {
+                    Err(report.message())
+                }
             }
             Command::Verify => {
                 let checked = self
@@ -344,7 +419,7 @@ async fn answer(
     let waits = matches!(
         &parsed,
         Ok(Request {
-            command: Command::Verify | Command::Prune { .. },
+            command: Command::Verify | Command::Prune { .. } | Command::Update { .. },
             ..
         })
     );

@@ -8,10 +8,14 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 /// What the worker needs besides the runner.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Default)]
 pub struct WorkerSettings {
     /// Most bytes per second re-verification reads.
     pub verify_rate: u64,
+    /// Home Assistant's websocket, for safe updates.
+    pub updates: Option<crate::ha::updates::UpdateClient>,
+    /// Home Assistant's REST API, to tell it how a safe update went.
+    pub api: Option<crate::ha::core_api::HaApi>,
 }
 
 /// Logs how the runs of a job ended.
@@ -33,7 +37,7 @@ fn log_runs(
     }
 }
 
-async fn work(runner: &Runner, settings: WorkerSettings, job: Job) {
+async fn work(runner: &Runner, settings: &WorkerSettings, job: Job) {
     match job {
         Job::Backup(request) => log_runs("run", runner.run_request(&request).await),
         Job::Retry => log_runs("retry", runner.retry_due().await),
@@ -111,6 +115,16 @@ async fn work(runner: &Runner, settings: WorkerSettings, job: Job) {
             runner.observer.refresh().await;
         }
         Job::Restore(job) => super::restoring::run(runner, job).await,
+        Job::Update { ask, reply } => {
+            super::updating::run(
+                runner,
+                settings.updates.as_ref(),
+                settings.api.as_ref(),
+                ask,
+                reply,
+            )
+            .await;
+        }
     }
 }
 
@@ -134,7 +148,7 @@ pub async fn serve(
                 }
                 break;
             }
-            () = work(&runner, settings, job) => {}
+            () = work(&runner, &settings, job) => {}
         }
     }
 }

@@ -14,5 +14,6 @@ pub mod record;
 pub mod retry;
 pub mod reverify;
 pub mod run;
+pub mod safe_update;
 pub mod ship;
 pub mod verify;

@@ -62,6 +62,9 @@ pub struct RunRequest {
     pub destinations: Vec<String>,
     /// Only these parts, for a backup the source creates.
     pub partial: Option<crate::source::Partial>,
+    /// Ship what Home Assistant made since the last backup shipped, as ship mode does, even
+    /// when the source makes its own backups (Home Assistant announced a new one).
+    pub ship_new: bool,
 }
 
 impl RunRequest {
@@ -190,7 +193,7 @@ impl Runner {
     pub async fn run_request(&self, request: &RunRequest) -> Result<Vec<RunReport>, HistoryError> {
         // A source that creates backups is "running" from the moment it is asked; one that ships
         // what exists announces a run only when there is something to ship.
-        let creates = self.source.creates_backups();
+        let creates = self.source.creates_backups() && !request.ship_new;
         self.progress.begin(
             &request.trigger,
             self.clock.now(),
@@ -221,9 +224,15 @@ impl Runner {
         self.encryption_now()
             .await
             .map_err(Stop::refused(creates))?;
-        // Before Home Assistant is asked to make a backup: is there anywhere to put it?
+        // Before Home Assistant is asked to make a backup: does it fit on Home Assistant's own
+        // disk, and is there anywhere to put it?
+        let host = self.source.host().await;
         let mut skipped = Vec::new();
         if creates {
+            if let Some(free) = host.as_ref().and_then(|h| h.disk_free) {
+                let last = self.history.last_plain_size().await?.unwrap_or(0);
+                plan::room_on_home_assistant(free, last).map_err(Stop::refused(true))?;
+            }
             skipped = self.plan(request).await?;
             self.teller().tell(&Event::AskedHomeAssistant);
         }
@@ -245,6 +254,7 @@ impl Runner {
         for p in pending {
             let opened = self.source.open(&p).await;
             let report = self.run_opened(request, &p, opened, &skipped).await?;
+            self.record_versions(&report, host.as_ref()).await?;
             self.observer.finished(&report).await;
             reports.push(report);
         }
@@ -263,11 +273,32 @@ impl Runner {
         let asked = crate::source::Asked {
             name: request.name.as_deref(),
             partial: request.partial.as_ref(),
+            ship_new: request.ship_new,
         };
         self.source
             .pending(&shipped, self.clock.now(), &asked)
             .await
             .map_err(|e| Stop::refused(creates)(e.into()))
+    }
+
+    /// Records what a run's backup restores to (its `backup.json`) and what ran when it was made.
+    async fn record_versions(
+        &self,
+        report: &RunReport,
+        host: Option<&crate::source::Host>,
+    ) -> Result<(), HistoryError> {
+        let Some(b) = &report.backup else {
+            return Ok(());
+        };
+        let versions = crate::history::RunVersions {
+            backup: crate::history::Versions {
+                core: b.homeassistant.as_ref().map(|h| h.version.clone()),
+                supervisor: b.supervisor_version.clone(),
+                os: None,
+            },
+            host: host.map(|h| h.versions.clone()),
+        };
+        self.history.set_versions(report.run_id, &versions).await
     }
 
     /// Retention, and the clean-up of Home Assistant's own backups, after runs that stored a copy.

@@ -105,6 +105,17 @@ pub fn ha_websocket(cfg: &Config, env: &Env) -> Option<(Url, Secret)> {
     Some((websocket_url(&url, path).ok()?, token))
 }
 
+/// Whether Home Assistant's backup events are followed to ship its new backups at once: in ship
+/// mode always, in create mode with `ship_new_backups`.
+pub fn ships_on_events(cfg: &Config) -> bool {
+    match &cfg.source {
+        config::SourceSpec::Supervisor { mode, .. } | config::SourceSpec::Core { mode, .. } => {
+            *mode == config::SourceMode::Ship || cfg.ship_new_backups
+        }
+        config::SourceSpec::Folder { .. } => false,
+    }
+}
+
 /// What must stay fresh, and how fresh.
 pub fn watch(cfg: &Config) -> Watch {
     Watch {

@@ -2,6 +2,7 @@
 //! minute, and Home Assistant's entities published again every five minutes. Every loop submits
 //! its work to the one queue and ends at the shutdown signal.
 
+use super::backup_events::Listening;
 use crate::clock::Clock;
 use crate::destinations::Destination;
 use crate::history::History;
@@ -15,19 +16,29 @@ use std::time::Duration;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-/// Drives each of `plans` (`backup` fires a backup, `verify` a re-verification).
+/// Drives each of `plans` (`backup` fires a backup, `verify` a re-verification). In ship mode,
+/// `events` says whether Home Assistant's backup events are followed right now: the scheduled
+/// look for new backups is then skipped (the events ship them within seconds).
 pub(super) fn spawn_schedules(
     tasks: &mut JoinSet<()>,
     plans: &[Schedule],
     history: &History,
     clock: &Arc<dyn Clock>,
     triggers: &Triggers,
+    events: Option<Listening>,
     shutdown: &CancellationToken,
 ) {
     for plan in plans {
         let t = triggers.clone();
         let name = plan.name;
+        let events = events.clone();
         let fire: Fire = Arc::new(move |trigger: &str| {
+            if name == "backup" && events.as_ref().is_some_and(Listening::now) {
+                tracing::info!(
+                    "scheduled look for new backups skipped: Home Assistant's backup events are followed"
+                );
+                return Ok(());
+            }
             let job = if name == "backup" {
                 Job::Backup(RunRequest::new(trigger))
             } else {

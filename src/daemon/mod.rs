@@ -5,10 +5,12 @@
 //! ([`commands`]) and the dashboard, and, at the one shutdown signal, awaits every task it started.
 //! The binary and the tests build it the same way.
 
+pub mod backup_events;
 pub mod build;
 pub mod commands;
 mod loops;
 mod restoring;
+mod updating;
 pub mod worker;
 
 use crate::config::{Config, Env};
@@ -60,6 +62,11 @@ pub struct Settings {
     pub csrf: csrf::Token,
     /// Where "Add a cloud drive" keeps the remotes it connects.
     pub drives: Drives,
+    /// Verified copies a safe update waits for, unless its command says.
+    pub min_verified: usize,
+    /// Follow Home Assistant's backup events (over `events`' websocket) and ship each new backup
+    /// within seconds: ship mode, or the `ship_new_backups` option.
+    pub ship_on_events: bool,
 }
 
 /// The long-running process, built and not started.
@@ -101,6 +108,8 @@ impl Daemon {
                 access,
                 csrf,
                 drives: Drives::in_data_dir(&cfg.data_dir),
+                min_verified: cfg.min_verified,
+                ship_on_events: build::ships_on_events(cfg),
             },
         ))
     }
@@ -122,26 +131,49 @@ impl Daemon {
         let (triggers, jobs) = Triggers::channel();
         let history = runner.history.clone();
         let destinations = runner.destinations.clone();
+        let runner_creates = runner.source.creates_backups();
         let (clock, progress, keys, tz) = (
             runner.clock.clone(),
             runner.progress.clone(),
             runner.keys.clone(),
             runner.tz,
         );
+        let api = settings.reporter.as_ref().map(|r| r.api().clone());
         tasks.spawn(worker::serve(
             runner,
             worker::WorkerSettings {
                 verify_rate: settings.verify_rate,
+                updates: settings
+                    .events
+                    .clone()
+                    .map(|(url, token)| crate::ha::updates::UpdateClient::new(url, token)),
+                api: api.clone(),
             },
             jobs,
             shutdown.clone(),
         ));
+        let ship_mode = !runner_creates;
+        let listening = match (&settings.events, settings.ship_on_events) {
+            (Some((url, token)), true) => {
+                let listening = backup_events::Listening::default();
+                tasks.spawn(backup_events::serve(
+                    url.clone(),
+                    token.clone(),
+                    triggers.clone(),
+                    listening.clone(),
+                    shutdown.clone(),
+                ));
+                Some(listening)
+            }
+            _ => None,
+        };
         loops::spawn_schedules(
             &mut tasks,
             &settings.schedules,
             &history,
             &clock,
             &triggers,
+            listening.filter(|_| ship_mode),
             shutdown,
         );
         tasks.spawn(loops::retry_poll(
@@ -151,7 +183,6 @@ impl Daemon {
             triggers.clone(),
             shutdown.clone(),
         ));
-        let api = settings.reporter.as_ref().map(|r| r.api().clone());
         if let Some(r) = settings.reporter {
             tasks.spawn(loops::republish(r, shutdown.clone()));
         }
@@ -162,6 +193,7 @@ impl Daemon {
             watch: settings.watch.clone(),
             api,
             origin: "stdin",
+            min_verified: settings.min_verified,
         };
         if let Some((url, token)) = settings.events {
             let handler = commands::Handler {

@@ -56,6 +56,81 @@ pub struct Faults {
     /// The websocket drops (no close frame) while Home Assistant is making the backup, which
     /// Home Assistant goes on to finish.
     pub drop_mid_backup: bool,
+    /// Downloads start only after this long (a run that takes a while).
+    pub slow_download: Option<std::time::Duration>,
+}
+
+/// An `update.*` entity the double holds, as Home Assistant 2025.4.4 shows one
+/// (`tests/data/transcripts/ws-updates-2025.4.4.json`).
+#[derive(Clone, Debug)]
+pub struct UpdateFixture {
+    pub entity_id: String,
+    pub name: String,
+    /// Its registry entry: the Supervisor integration's are `hassio` with `unique_id`s such as
+    /// `home_assistant_core_version_latest` or `core_mosquitto_version_latest`.
+    pub platform: String,
+    pub unique_id: String,
+    pub installed: String,
+    pub latest: String,
+    pub supported_features: u64,
+    /// Installing fails with this message (Home Assistant's `home_assistant_error`).
+    pub install_fails: Option<String>,
+    /// Installing restarts Home Assistant: the connection drops before any answer (Core).
+    pub restarts: bool,
+}
+
+impl UpdateFixture {
+    /// The Supervisor's Core update entity.
+    pub fn core(installed: &str, latest: &str) -> Self {
+        Self {
+            entity_id: "update.home_assistant_core_update".into(),
+            name: "Home Assistant Core Update".into(),
+            platform: "hassio".into(),
+            unique_id: "home_assistant_core_version_latest".into(),
+            installed: installed.into(),
+            latest: latest.into(),
+            supported_features: 11,
+            install_fails: None,
+            restarts: true,
+        }
+    }
+
+    /// The Supervisor's update entity of the add-on `slug`.
+    pub fn addon(slug: &str, name: &str, installed: &str, latest: &str) -> Self {
+        Self {
+            entity_id: format!("update.{}_update", name.to_lowercase().replace(' ', "_")),
+            name: format!("{name} Update"),
+            platform: "hassio".into(),
+            unique_id: format!("{slug}_version_latest"),
+            installed: installed.into(),
+            latest: latest.into(),
+            supported_features: 27,
+            install_fails: None,
+            restarts: false,
+        }
+    }
+
+    fn state(&self) -> Value {
+        json!({"entity_id": self.entity_id, "state": if self.installed == self.latest { "off" } else { "on" },
+            "attributes": {"auto_update": false, "display_precision": 0, "installed_version": self.installed,
+                "in_progress": false, "latest_version": self.latest, "release_summary": null,
+                "release_url": null, "skipped_version": null, "title": null, "update_percentage": null,
+                "entity_picture": null, "friendly_name": self.name, "supported_features": self.supported_features},
+            "last_changed": "2026-12-03T09:19:40.940220+00:00", "last_reported": "2026-12-03T09:19:40.940220+00:00",
+            "last_updated": "2026-12-03T09:19:40.940220+00:00",
+            "context": {"id": "01M8XK7KWCKJTHA28EMQKQ1KME", "parent_id": null, "user_id": null}})
+    }
+
+    fn registry(&self) -> Value {
+        json!({"area_id": null, "categories": {}, "config_entry_id": "01M8XK7KRWH2K5PVJKN60TG1M9",
+            "config_subentry_id": null, "created_at": 1796289580.939388, "device_id": "7df93df375f5177242e467363d7441d3",
+            "disabled_by": null, "entity_category": null, "entity_id": self.entity_id, "has_entity_name": true,
+            "hidden_by": null, "icon": null, "id": "879a6352c4ae0f3ce9e1b099ddea8df8", "labels": [],
+            "modified_at": 1796289580.963048, "name": null, "options": {"conversation": {"should_expose": false}},
+            "original_name": null, "platform": self.platform, "translation_key": "update",
+            "unique_id": self.unique_id, "aliases": [], "capabilities": null, "device_class": null,
+            "original_device_class": null, "original_icon": null})
+    }
 }
 
 /// Not sent: tells the websocket loop to drop the connection there.
@@ -93,6 +168,23 @@ pub struct Inner {
     pub subscriptions: Mutex<Vec<String>>,
     /// The add-ons `/supervisor/info` lists as installed: (slug, name).
     pub installed_addons: Mutex<Vec<(String, String)>>,
+    /// The `update.*` entities.
+    pub updates: Mutex<Vec<UpdateFixture>>,
+    /// Entities `update.install` was called for, in order.
+    pub installs: Mutex<Vec<String>>,
+    /// The backup manager's events, for every connection subscribed to them: (the connection
+    /// that caused it, or 0, and the event).
+    backup_bus: tokio::sync::broadcast::Sender<(u64, Value)>,
+    /// Closes every websocket subscribed to the backup manager's events.
+    kick: tokio::sync::broadcast::Sender<()>,
+    /// Connections subscribed to the backup manager's events now.
+    pub backup_subscribers: AtomicU64,
+    /// When the last backup Home Assistant made by itself was announced `completed`.
+    pub announced: Mutex<Option<std::time::Instant>>,
+    /// When the first download began after that.
+    pub first_download: Mutex<Option<std::time::Instant>>,
+    /// `/host/info`'s `disk_free`, in GiB as the Supervisor rounds it.
+    pub disk_free_gib: Mutex<f64>,
 }
 
 /// A running double.
@@ -130,6 +222,14 @@ impl Double {
             bus: tokio::sync::broadcast::channel(64).0,
             subscriptions: Mutex::new(Vec::new()),
             installed_addons: Mutex::new(Vec::new()),
+            updates: Mutex::new(Vec::new()),
+            installs: Mutex::new(Vec::new()),
+            backup_bus: tokio::sync::broadcast::channel(64).0,
+            kick: tokio::sync::broadcast::channel(4).0,
+            backup_subscribers: AtomicU64::new(0),
+            announced: Mutex::new(None),
+            first_download: Mutex::new(None),
+            disk_free_gib: Mutex::new(20.3),
         });
         let app = Router::new()
             .route("/backups", get(list_backups))
@@ -140,6 +240,8 @@ impl Double {
             .route("/backups/{slug}", axum::routing::delete(sup_delete))
             .route("/jobs/info", get(jobs_info))
             .route("/supervisor/info", get(supervisor_info))
+            .route("/host/info", get(host_info))
+            .route("/info", get(root_info))
             .route("/addons", get(|| async { StatusCode::FORBIDDEN }))
             .route("/jobs/{uuid}", get(|| async { StatusCode::FORBIDDEN }))
             .route("/api/backup/download/{id}", get(core_download))
@@ -213,6 +315,67 @@ impl Double {
             .collect()
     }
 
+    /// Home Assistant makes a backup by itself (an automatic or pre-update one): it is listed,
+    /// and every connection following the backup manager's events hears it end `completed`.
+    pub fn ha_makes_backup(&self, slug: &str) {
+        self.inner.add_backup(slug);
+        for e in [
+            json!({"manager_state": "create_backup", "reason": null, "stage": null, "state": "in_progress"}),
+            json!({"manager_state": "create_backup", "reason": null, "stage": "home_assistant", "state": "in_progress"}),
+            json!({"manager_state": "create_backup", "reason": null, "stage": "upload_to_agents", "state": "in_progress"}),
+        ] {
+            let _ = self.inner.backup_bus.send((0, e));
+        }
+        *self.inner.first_download.lock().unwrap() = None;
+        *self.inner.announced.lock().unwrap() = Some(std::time::Instant::now());
+        let _ = self.inner.backup_bus.send((
+            0,
+            json!({"manager_state": "create_backup", "reason": null, "stage": null, "state": "completed"}),
+        ));
+        let _ = self
+            .inner
+            .backup_bus
+            .send((0, json!({"manager_state": "idle"})));
+    }
+
+    /// Closes every connection following the backup manager's events (Home Assistant restarts).
+    pub fn drop_backup_subscribers(&self) {
+        let _ = self.inner.kick.send(());
+    }
+
+    /// Connections following the backup manager's events now.
+    pub fn backup_subscribers(&self) -> u64 {
+        self.inner.backup_subscribers.load(Ordering::SeqCst)
+    }
+
+    /// Adds an update entity.
+    pub fn add_update(&self, u: UpdateFixture) {
+        self.inner.updates.lock().unwrap().push(u);
+    }
+
+    /// The update entity `entity_id` now.
+    pub fn update(&self, entity_id: &str) -> Option<UpdateFixture> {
+        self.inner
+            .updates
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|u| u.entity_id == entity_id)
+            .cloned()
+    }
+
+    /// Entities `update.install` was called for.
+    pub fn installs(&self) -> Vec<String> {
+        self.inner.installs.lock().unwrap().clone()
+    }
+
+    /// From the announcement of Home Assistant's last backup to the first download after it.
+    pub fn announced_to_download(&self) -> Option<std::time::Duration> {
+        let a = (*self.inner.announced.lock().unwrap())?;
+        let d = (*self.inner.first_download.lock().unwrap())?;
+        d.checked_duration_since(a)
+    }
+
     /// How many backups were asked for (through either API).
     pub fn creations(&self) -> usize {
         self.inner.create_requests.lock().unwrap().len()
@@ -234,7 +397,8 @@ impl Inner {
     }
 
     fn add_backup(&self, slug: &str) {
-        let n = self.counter.load(Ordering::SeqCst);
+        // Each backup a second after the last, as Home Assistant dates them.
+        let n = self.counter.fetch_add(1, Ordering::SeqCst);
         let date = format!(
             "2026-11-22T08:{:02}:{:02}.000000+00:00",
             (n / 60) % 60,
@@ -264,6 +428,10 @@ impl Inner {
         if !self.has_backup(slug) {
             return StatusCode::NOT_FOUND.into_response();
         }
+        self.first_download
+            .lock()
+            .unwrap()
+            .get_or_insert_with(std::time::Instant::now);
         let mut body = self.fixture.clone();
         if let Some(n) = self.faults.lock().unwrap().truncate_download {
             body.truncate(n);
@@ -442,6 +610,44 @@ async fn supervisor_info(State(s): State<Arc<Inner>>, headers: HeaderMap) -> Res
     )
 }
 
+/// `/host/info` (role backup reads any `…/info`), with the fields of Supervisor's `api/host.py`;
+/// the disk figures are GiB rounded to one decimal.
+async fn host_info(State(s): State<Arc<Inner>>, headers: HeaderMap) -> Response {
+    s.record("GET /host/info".into());
+    if !supervisor_authorized(&s, &headers) {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    let free = *s.disk_free_gib.lock().unwrap();
+    ok(
+        json!({"agent_version": "1.6.0", "apparmor_version": "3.1.2", "chassis": "embedded",
+        "virtualization": "", "cpe": "cpe:2.3:o:home-assistant:haos:16.3:*:production:*:*:*:rpi4-64:*",
+        "deployment": "production", "disk_free": free, "disk_total": 28.6, "disk_used": 28.6 - free,
+        "disk_life_time": null, "features": ["reboot", "shutdown", "services", "network", "hostname",
+        "timedate", "os_agent", "haos", "resolved", "journal", "disk", "mount"], "hostname": "homeassistant",
+        "llmnr_hostname": "homeassistant", "kernel": "6.12.20-haos-raspi", "operating_system": "Home Assistant OS 16.3",
+        "timezone": "UTC", "dt_utc": "2026-12-03T09:00:00.000000+00:00", "dt_synchronized": true,
+        "use_ntp": true, "startup_time": 1.2, "boot_timestamp": 1796280000000000u64,
+        "broadcast_llmnr": true, "broadcast_mdns": true}),
+    )
+}
+
+/// `/info` (a path every add-on may read): the versions of what runs.
+async fn root_info(State(s): State<Arc<Inner>>, headers: HeaderMap) -> Response {
+    s.record("GET /info".into());
+    if !supervisor_authorized(&s, &headers) {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    ok(
+        json!({"supervisor": "2026.11.0", "homeassistant": ha_version(&s), "hassos": "16.3",
+        "docker": "28.0.4", "hostname": "homeassistant", "operating_system": "Home Assistant OS 16.3",
+        "features": ["reboot", "shutdown", "services", "network", "hostname", "timedate", "os_agent",
+        "haos", "resolved", "journal", "disk", "mount"], "machine": "raspberrypi4-64",
+        "machine_id": "0123456789abcdef0123456789abcdef", "arch": "aarch64",
+        "state": "running", "supported_arch": ["aarch64"], "supported": true, "channel": "stable",
+        "logging": "info", "timezone": "UTC"}),
+    )
+}
+
 async fn jobs_info(State(s): State<Arc<Inner>>, headers: HeaderMap) -> Response {
     s.record("GET /jobs/info".into());
     if !supervisor_authorized(&s, &headers) {
@@ -498,6 +704,10 @@ async fn sup_download(
     s.record(format!("GET /backups/{slug}/download"));
     if !supervisor_authorized(&s, &headers) {
         return StatusCode::UNAUTHORIZED.into_response();
+    }
+    let slow = s.faults.lock().unwrap().slow_download;
+    if let Some(wait) = slow {
+        tokio::time::sleep(wait).await;
     }
     s.download(&slug, "application/tar")
 }
@@ -608,10 +818,24 @@ async fn websocket(s: Arc<Inner>, mut socket: WebSocket) {
     let mut last_id = 0u64;
     let mut sub: Option<u64> = None;
     let mut bus = s.bus.subscribe();
+    let mut backup_bus = s.backup_bus.subscribe();
+    let mut kick = s.kick.subscribe();
+    let me = s.counter.fetch_add(1, Ordering::SeqCst);
     let mut subs: Vec<(u64, String)> = Vec::new();
+    let _following = Following(s.clone(), std::cell::Cell::new(false));
     loop {
         let msg = tokio::select! {
             m = recv(&mut socket) => match m { Some(m) => m, None => break },
+            _ = kick.recv(), if sub.is_some() => break,
+            ev = backup_bus.recv() => {
+                let Ok((from, event)) = ev else { continue };
+                if let Some(sid) = sub.filter(|_| from != me)
+                    && !send(&mut socket, json!({"id": sid, "type": "event", "event": event})).await
+                {
+                    break;
+                }
+                continue;
+            }
             ev = bus.recv() => {
                 let Ok((event_type, data)) = ev else { continue };
                 for (sid, _) in subs.iter().filter(|(_, t)| *t == event_type) {
@@ -668,6 +892,10 @@ async fn websocket(s: Arc<Inner>, mut socket: WebSocket) {
                 "next_automatic_backup_additional": false}}),
             )],
             "backup/subscribe_events" => {
+                if sub.is_none() {
+                    _following.1.set(true);
+                    s.backup_subscribers.fetch_add(1, Ordering::SeqCst);
+                }
                 sub = Some(id);
                 let state = if s.faults.lock().unwrap().blocked > 0 {
                     "blocked"
@@ -744,7 +972,43 @@ async fn websocket(s: Arc<Inner>, mut socket: WebSocket) {
                     json!({"slug": slug, "name": "Core 2024.3.3", "date": "2026-11-22T09:06:23.681874+00:00", "path": format!("/config/backups/{slug}.tar"), "size": 0.03}),
                 )]
             }
-            "backup/generate" => generate(&s, id, &msg, sub),
+            "backup/generate" => {
+                let answers = generate(&s, id, &msg, sub);
+                // The other connections following the backup manager hear it too.
+                for a in answers.iter().filter(|a| a["type"] == "event") {
+                    let _ = s.backup_bus.send((me, a["event"].clone()));
+                }
+                if sub.is_none() {
+                    for e in generate_events(&answers) {
+                        let _ = s.backup_bus.send((me, e));
+                    }
+                }
+                answers
+            }
+            "get_states" => {
+                let states: Vec<Value> = s
+                    .updates
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .map(UpdateFixture::state)
+                    .collect();
+                vec![result(id, json!(states))]
+            }
+            "config/entity_registry/get" => {
+                let wanted = msg["entity_id"].as_str().unwrap_or_default();
+                match s
+                    .updates
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .find(|u| u.entity_id == wanted)
+                {
+                    Some(u) => vec![result(id, u.registry())],
+                    None => vec![fail(id, "not_found", "Entity not found")],
+                }
+            }
+            "call_service" => call_service(&s, id, &msg),
             _ => vec![fail(id, "unknown_command", "Unknown command.")],
         };
         for a in answers {
@@ -753,6 +1017,87 @@ async fn websocket(s: Arc<Inner>, mut socket: WebSocket) {
             }
         }
     }
+}
+
+/// Counts a connection following the backup manager's events while it lives.
+struct Following(Arc<Inner>, std::cell::Cell<bool>);
+
+impl Drop for Following {
+    fn drop(&mut self) {
+        if self.1.get() {
+            self.0.backup_subscribers.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
+/// The events a `backup/generate` without a subscription on its own connection still causes
+/// (what [`generate`] would have sent had the connection been subscribed).
+fn generate_events(answers: &[Value]) -> Vec<Value> {
+    let ok = answers
+        .iter()
+        .any(|a| a["type"] == "result" && a["success"] == true);
+    if !ok {
+        return Vec::new();
+    }
+    vec![
+        json!({"manager_state": "create_backup", "reason": null, "stage": null, "state": "in_progress"}),
+        json!({"manager_state": "create_backup", "reason": null, "stage": null, "state": "completed"}),
+        json!({"manager_state": "idle"}),
+    ]
+}
+
+/// `update.install` as Home Assistant 2025.4.4 answers it: an unknown entity is not refused;
+/// one without the install feature is a `service_validation_error`; one with nothing to install a
+/// `home_assistant_error`; the answer comes when the install has ended — or never, when it
+/// restarts Home Assistant (Core). Any other service call succeeds and does nothing.
+fn call_service(s: &Inner, id: u64, msg: &Value) -> Vec<Value> {
+    let context = || {
+        result(
+            id,
+            json!({"context": {"id": "01M8XKAJ2ET4DNM577CF3SZJ2T", "parent_id": null, "user_id": "231e1d3afeed4a3fa6cf8b36edf10028"}}),
+        )
+    };
+    if msg["domain"] != "update" || msg["service"] != "install" {
+        return vec![context()];
+    }
+    let Some(entity) = msg["target"]["entity_id"].as_str().map(str::to_owned) else {
+        return vec![context()];
+    };
+    s.installs.lock().unwrap().push(entity.clone());
+    let mut updates = s.updates.lock().unwrap();
+    let Some(u) = updates.iter_mut().find(|u| u.entity_id == entity) else {
+        return vec![context()];
+    };
+    if u.supported_features & 1 == 0 {
+        return vec![
+            json!({"id": id, "type": "result", "success": false, "error": {"code": "service_validation_error",
+            "message": format!("Validation error: Entity {entity} does not support action update.install"),
+            "translation_key": "service_not_supported", "translation_placeholders": {"domain": "update", "service": "install", "entity_id": entity},
+            "translation_domain": "homeassistant"}}),
+        ];
+    }
+    if u.installed == u.latest {
+        return vec![fail(
+            id,
+            "home_assistant_error",
+            &format!("No update available for {entity}"),
+        )];
+    }
+    if msg["service_data"].get("backup").is_some() {
+        return vec![fail(
+            id,
+            "home_assistant_error",
+            "the double: Lifeboat must not ask Home Assistant for a backup of its own",
+        )];
+    }
+    if let Some(why) = &u.install_fails {
+        return vec![fail(id, "home_assistant_error", why)];
+    }
+    u.installed = u.latest.clone();
+    if u.restarts {
+        return vec![json!({ DROP: true })];
+    }
+    vec![context()]
 }
 
 fn generate(s: &Inner, id: u64, msg: &Value, sub: Option<u64>) -> Vec<Value> {

@@ -498,6 +498,8 @@ pub async fn dashboard(
         drives: lifeboat::destinations::rclone::connect::Drives::in_data_dir(
             &std::env::temp_dir().join(unique("drives")),
         ),
+        min_verified: 1,
+        ship_on_events: false,
     };
     let running = Daemon::new(runner, settings)
         .start(&shutdown)

@@ -266,6 +266,9 @@ http:
   server_port: $HA_PORT
 onboarding:
 backup:
+# The demo integration's update entities (one with progress, one that cannot be installed, one
+# with nothing to install): the safe update is tested against them.
+demo:
 YAML
   nohup "$ROOT/ha/bin/hass" --config "$cfg" --log-file "$ROOT/log/ha.log" >"$ROOT/log/ha-out.log" 2>&1 &
   echo $! >"$ROOT/pid/ha.pid"

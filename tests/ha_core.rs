@@ -290,3 +290,174 @@ async fn the_readiness_report_reads_a_backup_home_assistant_made_itself() {
         assert_eq!(r[section], json!([]), "{section}: {r:#}");
     }
 }
+
+/// A Core source for the real Home Assistant, in `mode`.
+fn core_source(
+    core: &Core,
+    mode: lifeboat::config::SourceMode,
+) -> std::sync::Arc<lifeboat::source::core::CoreSource> {
+    std::sync::Arc::new(lifeboat::source::core::CoreSource::new(
+        reqwest::Client::new(),
+        core.url.parse().unwrap(),
+        Secret::new(core.token.clone()),
+        None,
+        quick(),
+        mode,
+    ))
+}
+
+/// The safe update against the real thing: the demo integration's update entities (what Home
+/// Assistant 2025.4.4 itself says of them, and how its `update.install` answers). A full backup
+/// made by Home Assistant is shipped and verified before the install is asked for, the install
+/// runs (with progress) to the new version, and an entity that cannot be installed is refused
+/// before Home Assistant is asked for any backup.
+#[tokio::test]
+async fn a_safe_update_backs_up_off_site_before_home_assistant_installs() {
+    use lifeboat::ha::updates::UpdateClient;
+    use lifeboat::pipeline::safe_update::{Stage, UpdateAsk, safe_update};
+    let core = Core::from_env();
+    let store = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let r = runner(
+        core_source(&core, lifeboat::config::SourceMode::Create),
+        &[local_spec("usb", store.path())],
+        &kit().spec,
+        data.path(),
+    );
+    let ws = websocket_url(&core.url.parse().unwrap(), "/api/websocket").unwrap();
+    let ha = UpdateClient {
+        poll: Duration::from_millis(200),
+        ..UpdateClient::new(ws, Secret::new(core.token.clone()))
+    };
+    let ask = |target: &str| UpdateAsk {
+        target: target.into(),
+        min_verified: 1,
+        trigger: "test".into(),
+    };
+    // Refused before any backup: the demo's entity without the install feature. (Other tests
+    // make backups on this Home Assistant at the same time: count by name.)
+    let named = |name: String| {
+        let core = &core;
+        async move {
+            core.backups()
+                .await
+                .iter()
+                .filter(|b| b["name"].as_str().is_some_and(|n| n.starts_with(&name)))
+                .count()
+        }
+    };
+    let refused = safe_update(&r, &ha, &ask("update.demo_update_no_install"))
+        .await
+        .unwrap();
+    assert_eq!(refused.stopped_at, Some(Stage::Lookup));
+    assert!(
+        refused.message().contains("cannot be installed"),
+        "{}",
+        refused.message()
+    );
+    assert_eq!(
+        named("Before updating Demo Update No Install".into()).await,
+        0,
+        "a backup was made for nothing"
+    );
+    // One of the demo's installable updates still waiting (each run of this test installs one).
+    let waiting = ha.list().await.unwrap();
+    let entity = [
+        "update.demo_update_with_progress",
+        "update.demo_update_with_decimal_progress",
+        "update.demo_add_on",
+        "update.demo_living_room_bulb_update",
+    ]
+    .into_iter()
+    .find(|id| {
+        waiting
+            .iter()
+            .any(|e| e.entity_id == *id && e.available && e.installable)
+    })
+    .expect("the demo has no installable update left: restart the test servers");
+    let report = safe_update(&r, &ha, &ask(entity)).await.unwrap();
+    assert!(report.installed, "{}", report.message());
+    assert_eq!(report.verified, ["usb"]);
+    let after = ha.find(entity).await.unwrap();
+    assert!(!after.available, "{after:?}");
+    assert_eq!(report.version_now, after.installed);
+    // The backup Home Assistant made for it was listed before the install, and shipped whole.
+    let runs = r.history.recent_runs(1).await.unwrap();
+    assert_eq!(runs[0].status, lifeboat::history::RunStatus::Success);
+    let v = runs[0].versions.clone().unwrap();
+    assert_eq!(v.backup.core.as_deref(), Some("2025.4.4"));
+    assert_eq!(v.host.unwrap().core.as_deref(), Some("2025.4.4"));
+    // The backup Home Assistant holds is the one Lifeboat asked for, named for the update.
+    let label = report.entity.as_ref().unwrap().label();
+    assert_eq!(
+        named(format!("Before updating {label}")).await,
+        1,
+        "{label}"
+    );
+}
+
+/// Ship mode against the real thing: a backup Home Assistant makes is shipped as soon as its
+/// backup manager says `completed`, with no schedule at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn home_assistants_own_backup_is_shipped_on_its_event() {
+    use lifeboat::daemon::{Daemon, Settings};
+    let core = Core::from_env();
+    let store = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let r = runner(
+        core_source(&core, lifeboat::config::SourceMode::Ship),
+        &[local_spec("usb", store.path())],
+        &kit().spec,
+        data.path(),
+    );
+    let history = r.history.clone();
+    let ws = websocket_url(&core.url.parse().unwrap(), "/api/websocket").unwrap();
+    let stop = tokio_util::sync::CancellationToken::new();
+    let settings = Settings {
+        verify_rate: 1 << 30,
+        schedules: Vec::new(),
+        watch: lifeboat::report::Watch {
+            destinations: vec!["usb".into()],
+            stale_after: Duration::from_secs(26 * 3600),
+            kit_every: None,
+            clock: r.clock.clone(),
+        },
+        restore_into: None,
+        reporter: None,
+        stdin_commands: false,
+        events: Some((ws, Secret::new(core.token.clone()))),
+        access: lifeboat::web::ingress::Access::Any,
+        csrf: lifeboat::web::csrf::Token::from_bytes([42; 32]),
+        drives: lifeboat::destinations::rclone::connect::Drives::in_data_dir(
+            &data.path().join("drives"),
+        ),
+        min_verified: 1,
+        ship_on_events: true,
+    };
+    let running = Daemon::new(r, settings).start(&stop).await.unwrap();
+    let task = tokio::spawn(running.join());
+    // Let it subscribe and catch up with what is there already.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let name = format!("Made by Home Assistant {}", unique("event"));
+    let id = core.make_backup(&name, None).await;
+    let key = format!("core:{id}");
+    let mut shipped = false;
+    for _ in 0..200 {
+        if history.shipped_source_keys().await.unwrap().contains(&key) {
+            shipped = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    stop.cancel();
+    task.await.unwrap();
+    assert!(
+        shipped,
+        "{key} was not shipped within 20 s of Home Assistant making it"
+    );
+    let runs = history.recent_runs(5).await.unwrap();
+    assert!(
+        runs.iter()
+            .any(|r| r.trigger == "ha-backup" && r.status == lifeboat::history::RunStatus::Success)
+    );
+}

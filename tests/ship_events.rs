@@ -20,6 +20,7 @@ struct Home {
     history: lifeboat::history::History,
     store: tempfile::TempDir,
     _data: tempfile::TempDir,
+    state: lifeboat::web::AppState,
     stop: tokio_util::sync::CancellationToken,
     task: tokio::task::JoinHandle<()>,
 }
@@ -78,12 +79,14 @@ impl Home {
             ship_on_events: ship_new || mode == SourceMode::Ship,
         };
         let running = Daemon::new(r, settings).start(&stop).await.unwrap();
+        let state = running.state.clone();
         let task = tokio::spawn(running.join());
         Self {
             d,
             history,
             store,
             _data: data,
+            state,
             stop,
             task,
         }
@@ -260,5 +263,73 @@ async fn create_mode_ships_home_assistants_own_backups_with_the_option() {
     home.wait_shipped("55555555").await;
     // Shipping them made no backup of Lifeboat's own.
     assert_eq!(home.d.creations(), 0);
+    home.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_updates_page_lists_what_waits_and_its_button_backs_up_then_installs() {
+    use crate::dashboard::{get, post_form, token};
+    use crate::support::ha_double::UpdateFixture;
+    let home = Home::start(SourceMode::Create, false, &[]).await;
+    home.d
+        .add_update(UpdateFixture::core("2026.2.3", "2026.3.0"));
+    home.d.add_update(UpdateFixture::addon(
+        "core_mosquitto",
+        "Mosquitto broker",
+        "6.4.0",
+        "6.5.0",
+    ));
+    home.d.add_update(UpdateFixture::addon(
+        "a0d7b954_nodered",
+        "Node-RED",
+        "19.0.0",
+        "19.0.0",
+    ));
+    let page = get(&home.state, "/updates").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body.contains("Home Assistant Core Update"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("2026.2.3 → 2026.3.0"));
+    assert!(page.body.contains("the add-on alone (core_mosquitto)"));
+    assert!(page.body.contains("everything (a full backup)"));
+    assert!(
+        !page.body.contains("Node-RED"),
+        "an update not waiting was listed"
+    );
+    assert_eq!(
+        page.body
+            .matches("Back up off-site, then update</button>")
+            .count(),
+        2
+    );
+    let t = token(&home.state);
+    let done = post_form(
+        &home.state,
+        "/updates/install",
+        &[
+            ("csrf", t.as_str()),
+            ("entity_id", "update.mosquitto_broker_update"),
+        ],
+    )
+    .await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    assert!(done.location.unwrap().ends_with("/?notice=update-started"));
+    wait_until("the install", || !home.d.installs().is_empty()).await;
+    assert_eq!(home.d.installs(), ["update.mosquitto_broker_update"]);
+    assert_eq!(home.d.creations(), 1, "one backup, made before the install");
+    let runs = home.history.recent_runs(1).await.unwrap();
+    assert_eq!(runs[0].status, RunStatus::Success);
+    assert_eq!(runs[0].trigger, "dashboard");
+    // Without the form's token nothing is started.
+    let refused = post_form(
+        &home.state,
+        "/updates/install",
+        &[("entity_id", "update.home_assistant_core_update")],
+    )
+    .await;
+    assert_eq!(refused.status, 403);
     home.stop().await;
 }

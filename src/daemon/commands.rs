@@ -504,7 +504,39 @@ mod tests {
                 partial: None
             }
         );
+        assert_eq!(
+            parse_line(r#"{"command":"update","entity_id":"update.home_assistant_core_update"}"#)
+                .unwrap()
+                .command,
+            Command::Update {
+                target: "update.home_assistant_core_update".into(),
+                min_verified: None
+            }
+        );
+        assert_eq!(
+            parse_line(r#"{"command":"update","addon":"core_mosquitto","min_verified":2}"#)
+                .unwrap()
+                .command,
+            Command::Update {
+                target: "core_mosquitto".into(),
+                min_verified: Some(2)
+            }
+        );
         for (bad, says) in [
+            (r#"{"command":"update"}"#, "needs either entity_id"),
+            (
+                r#"{"command":"update","entity_id":"light.kitchen"}"#,
+                "is not an update entity",
+            ),
+            (
+                r#"{"command":"update","entity_id":"update.x","addon":"y"}"#,
+                "needs either entity_id",
+            ),
+            (
+                r#"{"command":"update","addon":"core_mosquitto","min_verified":0}"#,
+                "at least 1",
+            ),
+            (r#"{"command":"backup","addon":"x"}"#, "takes no entity_id"),
             ("not json", "not JSON"),
             ("[1,2]", "expected an object"),
             (r#"{"command":"explode"}"#, "unknown command"),

@@ -139,14 +139,16 @@ impl Daemon {
             runner.tz,
         );
         let api = settings.reporter.as_ref().map(|r| r.api().clone());
+        // Safe updates install through the same websocket automation events come over.
+        let updates = settings
+            .events
+            .clone()
+            .map(|(url, token)| crate::ha::updates::UpdateClient::new(url, token));
         tasks.spawn(worker::serve(
             runner,
             worker::WorkerSettings {
                 verify_rate: settings.verify_rate,
-                updates: settings
-                    .events
-                    .clone()
-                    .map(|(url, token)| crate::ha::updates::UpdateClient::new(url, token)),
+                updates: updates.clone(),
                 api: api.clone(),
             },
             jobs,
@@ -225,6 +227,8 @@ impl Daemon {
             keys,
             pending_key: Arc::default(),
             restore_into: settings.restore_into,
+            updates,
+            min_verified: settings.min_verified,
         };
         let state = AppState {
             services: Some(Arc::new(services)),

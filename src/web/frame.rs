@@ -85,6 +85,9 @@ impl Frame {
 fn notice(key: &str) -> Option<&'static str> {
     Some(match key {
         "started" => "Backup started. Progress shows below.",
+        "update-started" => {
+            "Backing up off-site first; the update is installed only once a copy is verified. Progress shows below."
+        }
         "busy" => {
             "A job is already waiting to start, so this one was not queued. Try again when it has begun."
         }

@@ -54,6 +54,11 @@ pub struct Services {
     pub pending_key: views::kit::PendingSlot,
     /// Where "restore into Home Assistant" sends a copy (`None` with a folder source).
     pub restore_into: Option<crate::recovery::restore::HaTarget>,
+    /// Home Assistant's update entities, for "Back up off-site, then update" (`None` without a
+    /// Home Assistant websocket).
+    pub updates: Option<crate::ha::updates::UpdateClient>,
+    /// Verified copies a safe update waits for.
+    pub min_verified: usize,
 }
 
 /// What the handlers share.
@@ -109,6 +114,8 @@ pub fn app(state: AppState) -> Router {
             get(views::restore::ask).post(views::restore::start),
         )
         .route("/moving", get(views::moving::page))
+        .route("/updates", get(views::updates::page))
+        .route("/updates/install", post(views::updates::install))
         .route("/destinations", get(views::destinations::page))
         .route("/drives", get(views::drives::page))
         .route("/drives/connect", post(views::drives::connect))

@@ -39,6 +39,8 @@ pub struct CopyLine {
     pub pinned: bool,
     /// What a restore needs, counted ("3 to sign in again, 1 device to plug in").
     pub readiness: Option<String>,
+    /// The Home Assistant Core version it restores to (from its `backup.json`).
+    pub restores_to: Option<String>,
     pub verify_action: String,
     pub pin_action: String,
     pub unpin_action: String,
@@ -143,6 +145,7 @@ fn line(
         check_failed,
         pinned: pins.contains(&m.copy_id),
         readiness: m.readiness.map(|d| d.describe()),
+        restores_to: m.backup.homeassistant.as_ref().map(|h| h.version.clone()),
         verify_action: frame.href(&format!("{base}/verify")),
         pin_action: frame.href(&format!("{base}/pin")),
         unpin_action: frame.href(&format!("{base}/unpin")),

@@ -25,6 +25,15 @@ pub struct Choice {
     pub selected: bool,
 }
 
+/// What changed in the versions running between `run` and the newest of `older` that recorded
+/// them ("Core 2025.3.4 → 2025.4.4"), if anything.
+fn updated_since(run: &crate::history::RunRow, older: &[crate::history::RunRow]) -> Option<String> {
+    let now = run.versions.as_ref()?;
+    let before = older.iter().find_map(|r| r.versions.as_ref())?;
+    let changes = now.running().changes_since(before.running());
+    (!changes.is_empty()).then(|| format!("Updated between these runs: {}", changes.join(", ")))
+}
+
 /// A row of the runs table.
 pub struct RunRowView {
     pub line: RunLine,
@@ -33,6 +42,10 @@ pub struct RunRowView {
     pub size: String,
     pub took: String,
     pub copies: String,
+    /// The Core version its backup restores to.
+    pub restores_to: Option<String>,
+    /// What was updated between this run and the one listed below it (the one before).
+    pub updated: Option<String>,
 }
 
 #[derive(Template, WebTemplate)]
@@ -149,7 +162,14 @@ pub async fn list(
     };
     let rows = runs
         .iter()
-        .map(|r| RunRowView {
+        .enumerate()
+        .map(|(i, r)| RunRowView {
+            restores_to: r
+                .versions
+                .as_ref()
+                .and_then(|v| v.backup.core.as_ref())
+                .map(|c| format!("Core {c}")),
+            updated: updated_since(r, runs.get(i + 1..).unwrap_or_default()),
             line: run_line(&frame, r, s.tz, now),
             id: r.id,
             trigger: r.trigger.clone(),

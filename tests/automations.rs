@@ -165,3 +165,160 @@ async fn commands_from_stdin_and_events_are_carried_out_and_answered() {
         "lifeboat serve exited"
     );
 }
+
+fn posts(d: &Double, path: &str) -> Vec<Value> {
+    d.inner
+        .core_posts
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(p, _)| p == path)
+        .map(|(_, v)| v.clone())
+        .collect()
+}
+
+/// The safe update as automations and the command line reach it, with the real binary: the
+/// `update` command is answered when the update has ended, a `lifeboat_update_result` event says
+/// how, and one that was not installed leaves a notification; `lifeboat update` lists what waits
+/// and runs one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_safe_update_from_stdin_an_event_and_the_command_line() {
+    use crate::support::ha_double::UpdateFixture;
+    let d = Double::start(
+        Flavor::Supervisor,
+        fixture("supervisor-style/full-plain.tar"),
+        None,
+    )
+    .await;
+    d.add_update(UpdateFixture::addon(
+        "core_mosquitto",
+        "Mosquitto broker",
+        "6.4.0",
+        "6.5.0",
+    ));
+    d.add_update(UpdateFixture::addon(
+        "a0d7b954_nodered",
+        "Node-RED",
+        "19.0.0",
+        "19.1.0",
+    ));
+    d.add_update(UpdateFixture::core("2026.2.3", "2026.3.0"));
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = supervisor_to_s3_config(dir.path(), &d.url, "s3", &unique("update"), "", false);
+    let (cfg_path, token) = (cfg.clone(), d.token().to_owned());
+    let lifeboat = move |args: &[&str]| {
+        let o = Command::new(env!("CARGO_BIN_EXE_lifeboat"))
+            .args(["--config", cfg_path.to_str().unwrap()])
+            .args(args)
+            .env("SUPERVISOR_TOKEN", &token)
+            .env("LIFEBOAT_LOG", "warn")
+            .output()
+            .unwrap();
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    // The command line: what waits, then one update.
+    let listed = tokio::task::spawn_blocking({
+        let lifeboat = lifeboat.clone();
+        move || lifeboat(&["update"])
+    })
+    .await
+    .unwrap();
+    assert_eq!(listed.0, Some(0), "{listed:?}");
+    assert!(
+        listed
+            .1
+            .contains("update.node-red_update  Node-RED Update 19.0.0 → 19.1.0"),
+        "{listed:?}"
+    );
+    let ran = tokio::task::spawn_blocking({
+        let lifeboat = lifeboat.clone();
+        move || lifeboat(&["update", "a0d7b954_nodered"])
+    })
+    .await
+    .unwrap();
+    assert_eq!(ran.0, Some(0), "{ran:?}");
+    assert!(
+        ran.1
+            .starts_with("Installed Node-RED Update 19.0.0 → 19.1.0"),
+        "{ran:?}"
+    );
+    assert_eq!(d.installs(), ["update.node-red_update"]);
+    // Two verified copies asked of one destination: not installed, exit 1, and why.
+    let refused = tokio::task::spawn_blocking(move || {
+        lifeboat(&[
+            "update",
+            "update.home_assistant_core_update",
+            "--min-verified",
+            "2",
+        ])
+    })
+    .await
+    .unwrap();
+    assert_eq!(refused.0, Some(1), "{refused:?}");
+    assert!(refused.1.contains("1 of 1 destinations"), "{refused:?}");
+    assert_eq!(d.installs().len(), 1);
+
+    // Automations, through `lifeboat serve`.
+    let mut child = Serving(
+        Command::new(env!("CARGO_BIN_EXE_lifeboat"))
+            .args(["--config", cfg.to_str().unwrap(), "serve"])
+            .env("SUPERVISOR_TOKEN", d.token())
+            .env("LIFEBOAT_LOG", "warn")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.path().join("stderr.log")).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let mut stdin = child.0.stdin.take().unwrap();
+    writeln!(
+        stdin,
+        r#"{{"command": "update", "addon": "core_mosquitto", "id": "u1"}}"#
+    )
+    .unwrap();
+    stdin.flush().unwrap();
+    wait_for("the update's answer", || {
+        answers(&d).iter().any(|x| x["id"] == "u1")
+    })
+    .await;
+    let a = answers(&d);
+    let u1 = a.iter().find(|x| x["id"] == "u1").unwrap();
+    assert_eq!(u1["ok"], true, "{u1}");
+    assert_eq!(u1["result"]["installed"], true, "{u1}");
+    assert_eq!(u1["result"]["verified"], json!(["s3"]), "{u1}");
+    let told = posts(&d, "events/lifeboat_update_result");
+    assert_eq!(told[0]["installed"], true, "{told:?}");
+    assert_eq!(told[0]["entity_id"], "update.mosquitto_broker_update");
+
+    // From the bus, one that cannot be: answered with why, and a notification.
+    wait_for("the event subscription", || {
+        d.subscribers("lifeboat_command") > 0
+    })
+    .await;
+    d.fire(
+        "lifeboat_command",
+        json!({"command": "update", "entity_id": "update.home_assistant_core_update", "min_verified": 2, "id": "u2"}),
+    );
+    wait_for("the second answer", || {
+        answers(&d).iter().any(|x| x["id"] == "u2")
+    })
+    .await;
+    let a = answers(&d);
+    let u2 = a.iter().find(|x| x["id"] == "u2").unwrap();
+    assert_eq!(u2["ok"], false, "{u2}");
+    assert!(
+        u2["error"].as_str().unwrap().contains("at least 2 must"),
+        "{u2}"
+    );
+    wait_for("the notification", || {
+        posts(&d, "services/persistent_notification/create")
+            .iter()
+            .any(|n| n["notification_id"] == "lifeboat_update")
+    })
+    .await;
+    assert_eq!(d.installs().len(), 2, "{:?}", d.installs());
+}

@@ -12,6 +12,13 @@
 //!   manager commands and the `backup/subscribe_events` sequence (current state first, then the
 //!   result, `in_progress` before `backup/generate`'s result, stages, `completed`, `idle`), the
 //!   `blocked` state right after start, the legacy 2024.x API, and `/api/backup/download/<id>`.
+//! - Updates and events, as Home Assistant 2025.4.4 gave them
+//!   (`tests/data/transcripts/ws-updates-2025.4.4.json`): `get_states` with `update.*` entities,
+//!   `config/entity_registry/get` (the Supervisor integration's `unique_id`s), `call_service`
+//!   `update.install` (an unknown entity is not refused, one without the install feature is a
+//!   `service_validation_error`, nothing to install a `home_assistant_error`; a Core install drops
+//!   the connection), backup-manager events reaching every subscribed connection (Home Assistant's
+//!   own backups too), `/host/info` (disk in GiB) and `/info` (versions).
 //!
 //! Every backup it "creates" is a real archive from the fixtures.
 

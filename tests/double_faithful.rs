@@ -178,3 +178,120 @@ async fn supervisor_auth_and_roles_behave_like_the_real_one() {
         .unwrap();
     assert_eq!(r.status(), 404);
 }
+
+/// The update entities, `update.install` answers and backup-manager events the double gives are
+/// those a real Home Assistant 2025.4.4 gave (`transcripts/ws-updates-2025.4.4.json`, recorded by
+/// `scripts/record-update-transcript.py` from the demo integration's entities): the same keys in a
+/// state and a registry entry, the same error codes and messages, an unknown entity not refused,
+/// and the same event sequence for a backup made on another connection.
+#[tokio::test]
+async fn update_entities_installs_and_backup_events_match_the_real_transcript() {
+    use crate::support::ha_double::UpdateFixture;
+    let t: Value = serde_json::from_slice(
+        &std::fs::read(data("transcripts/ws-updates-2025.4.4.json")).unwrap(),
+    )
+    .unwrap();
+    let msgs: Vec<&Value> = t["transcript"].as_array().unwrap().iter().collect();
+    let answer_to = |conn: &str, id: u64| -> Value {
+        msgs.iter()
+            .find(|m| {
+                m["conn"] == conn
+                    && m["dir"] == "<-"
+                    && m["msg"]["id"] == id
+                    && m["msg"]["type"] == "result"
+            })
+            .map(|m| m["msg"].clone())
+            .unwrap()
+    };
+    let keys = |v: &Value| {
+        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    };
+    let d = Double::start(Flavor::Supervisor, Vec::new(), None).await;
+    let mut no_install = UpdateFixture::addon("x", "Demo Update No Install", "1.0.0", "1.0.1");
+    no_install.entity_id = "update.demo_update_no_install".into();
+    no_install.supported_features = 0;
+    let mut no_update = UpdateFixture::addon("y", "Demo No Update", "1.0.0", "1.0.0");
+    no_update.entity_id = "update.demo_no_update".into();
+    d.add_update(no_install);
+    d.add_update(no_update);
+    let url =
+        lifeboat::ha::websocket::websocket_url(&d.url.parse().unwrap(), "/core/websocket").unwrap();
+    let mut ws = lifeboat::ha::websocket::WsClient::connect(
+        &url,
+        &lifeboat::secret::Secret::new(d.token()),
+        std::time::Duration::from_secs(10),
+    )
+    .await
+    .unwrap();
+    // A state and a registry entry carry the real keys.
+    let real_states = &answer_to("a", 1)["result"];
+    let states = ws.call(json!({"type": "get_states"})).await.unwrap();
+    assert_eq!(keys(&states[0]), keys(&real_states[0]));
+    assert_eq!(
+        keys(&states[0]["attributes"]),
+        keys(&real_states[0]["attributes"])
+            .into_iter()
+            .filter(|k| k != "device_class")
+            .collect::<Vec<_>>()
+    );
+    let entry = ws
+        .call(json!({"type": "config/entity_registry/get", "entity_id": "update.demo_update_no_install"}))
+        .await
+        .unwrap();
+    assert_eq!(keys(&entry), keys(&answer_to("a", 2)["result"]));
+    // The refusals, word for word; an entity that does not exist is not refused.
+    for (id, entity) in [
+        (6, "update.demo_update_no_install"),
+        (7, "update.demo_no_update"),
+        (8, "update.does_not_exist"),
+    ] {
+        let real = answer_to("a", id);
+        let got = ws
+            .call(
+                json!({"type": "call_service", "domain": "update", "service": "install",
+                "target": {"entity_id": entity}, "service_data": {}}),
+            )
+            .await;
+        match got {
+            Ok(r) => {
+                assert_eq!(real["success"], true, "{entity}");
+                assert_eq!(keys(&r["context"]), keys(&real["result"]["context"]));
+            }
+            Err(lifeboat::ha::websocket::WsError::Command { code, message }) => {
+                assert_eq!(real["error"]["code"], code, "{entity}");
+                assert_eq!(real["error"]["message"], message, "{entity}");
+            }
+            Err(e) => panic!("{entity}: {e}"),
+        }
+    }
+    // A backup made on one connection: the other, subscribed, hears what the real one heard.
+    let real_events: Vec<Value> = msgs
+        .iter()
+        .filter(|m| m["conn"] == "watcher" && m["msg"]["type"] == "event")
+        .map(|m| m["msg"]["event"].clone())
+        .collect();
+    let mut watcher = lifeboat::ha::websocket::WsClient::connect(
+        &url,
+        &lifeboat::secret::Secret::new(d.token()),
+        std::time::Duration::from_secs(10),
+    )
+    .await
+    .unwrap();
+    let sub = watcher
+        .subscribe(json!({"type": "backup/subscribe_events"}))
+        .await
+        .unwrap();
+    d.ha_makes_backup("32fefaae");
+    let mut heard = Vec::new();
+    while heard.len() < real_events.len() {
+        heard.push(
+            watcher
+                .next_event(sub, std::time::Duration::from_secs(5))
+                .await
+                .unwrap(),
+        );
+    }
+    assert_eq!(heard, real_events);
+}

@@ -259,8 +259,18 @@ async fn the_safe_update_from_stdin_an_event_and_the_command_line() {
     .await
     .unwrap();
     assert_eq!(refused.0, Some(1), "{refused:?}");
-    assert!(refused.1.contains("1 of 1 destinations"), "{refused:?}");
+    assert!(
+        refused
+            .1
+            .contains("2 verified copies were asked for, but only 1 destination is"),
+        "{refused:?}"
+    );
     assert_eq!(d.installs().len(), 1);
+    assert_eq!(
+        d.creations(),
+        1,
+        "a backup was made that could never be enough"
+    );
 
     // Automations, through `lifeboat serve`.
     let mut child = Serving(
@@ -311,7 +321,7 @@ async fn the_safe_update_from_stdin_an_event_and_the_command_line() {
     let u2 = a.iter().find(|x| x["id"] == "u2").unwrap();
     assert_eq!(u2["ok"], false, "{u2}");
     assert!(
-        u2["error"].as_str().unwrap().contains("at least 2 must"),
+        u2["error"].as_str().unwrap().contains("none was made"),
         "{u2}"
     );
     wait_for("the notification", || {
@@ -321,4 +331,5 @@ async fn the_safe_update_from_stdin_an_event_and_the_command_line() {
     })
     .await;
     assert_eq!(d.installs().len(), 2, "{:?}", d.installs());
+    assert_eq!(d.creations(), 2);
 }

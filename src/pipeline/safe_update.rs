@@ -122,7 +122,19 @@ pub async fn safe_update(
     let progress = &runner.progress;
     let clock = runner.clock.as_ref();
     progress.begin(&ask.trigger, clock.now(), "Looking up the update");
-    let looked = if runner.source.creates_backups() {
+    let need = ask.min_verified.max(1);
+    let looked = if need > runner.destinations.len() {
+        Err(format!(
+            "{need} verified copies were asked for, but only {} destination{} configured: no \
+             backup could ever be enough, so none was made",
+            runner.destinations.len(),
+            if runner.destinations.len() == 1 {
+                " is"
+            } else {
+                "s are"
+            }
+        ))
+    } else if runner.source.creates_backups() {
         match ha.find(&ask.target).await {
             Ok(e) => e.check_installable().map(|()| e).map_err(|e| e.to_string()),
             Err(e) => Err(e.to_string()),
@@ -163,7 +175,6 @@ pub async fn safe_update(
         .filter(|c| c.verified)
         .map(|c| c.destination.clone())
         .collect();
-    let need = ask.min_verified.max(1);
     if report.verified.len() < need {
         let mut why = format!(
             "{} of {} destinations hold a verified copy, and at least {need} must.",

@@ -319,8 +319,16 @@ async fn rclone_killed_mid_upload_is_sent_again_and_its_leftovers_swept() {
     let mut w = d.store.writer(&killed.object, None).await.unwrap();
     w.write(Bytes::from(vec![7u8; 1 << 20])).await.unwrap();
     drop(w);
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    assert_eq!(d.store.unfinished().await.unwrap().len(), 1);
+    // rclone writes its partial file in its own time (seconds on a loaded machine).
+    let mut left = 0;
+    for _ in 0..100 {
+        left = d.store.unfinished().await.unwrap().len();
+        if left == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(left, 1);
     // Later: the queue sends the backup, and the leftover is swept.
     clock.set(clock.now() + chrono::TimeDelta::minutes(10));
     let retried = r.retry_due().await.unwrap();

@@ -21,6 +21,21 @@ fn answers(d: &Double) -> Vec<Value> {
         .collect()
 }
 
+/// `lifeboat serve` with `cfg`, taking commands on a piped stdin, its log in `dir/stderr.log`.
+fn serve(cfg: &std::path::Path, d: &Double, dir: &std::path::Path) -> Serving {
+    Serving(
+        Command::new(env!("CARGO_BIN_EXE_lifeboat"))
+            .args(["--config", cfg.to_str().unwrap(), "serve"])
+            .env("SUPERVISOR_TOKEN", d.token())
+            .env("LIFEBOAT_LOG", "warn")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.join("stderr.log")).unwrap())
+            .spawn()
+            .unwrap(),
+    )
+}
+
 async fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
     for _ in 0..600 {
         if check() {
@@ -42,17 +57,7 @@ async fn commands_from_stdin_and_events_are_carried_out_and_answered() {
     let dir = tempfile::tempdir().unwrap();
     let p = unique("stdin");
     let cfg = supervisor_to_s3_config(dir.path(), &d.url, "s3", &p, "", false);
-    let mut child = Serving(
-        Command::new(env!("CARGO_BIN_EXE_lifeboat"))
-            .args(["--config", cfg.to_str().unwrap(), "serve"])
-            .env("SUPERVISOR_TOKEN", d.token())
-            .env("LIFEBOAT_LOG", "warn")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.path().join("stderr.log")).unwrap())
-            .spawn()
-            .unwrap(),
-    );
+    let mut child = serve(&cfg, &d, dir.path());
     let mut stdin = child.0.stdin.take().unwrap();
     // Garbage, an unknown command, a line far too long, then a real backup.
     writeln!(stdin, "this is not json").unwrap();
@@ -273,17 +278,7 @@ async fn the_safe_update_from_stdin_an_event_and_the_command_line() {
     );
 
     // Automations, through `lifeboat serve`.
-    let mut child = Serving(
-        Command::new(env!("CARGO_BIN_EXE_lifeboat"))
-            .args(["--config", cfg.to_str().unwrap(), "serve"])
-            .env("SUPERVISOR_TOKEN", d.token())
-            .env("LIFEBOAT_LOG", "warn")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.path().join("stderr.log")).unwrap())
-            .spawn()
-            .unwrap(),
-    );
+    let mut child = serve(&cfg, &d, dir.path());
     let mut stdin = child.0.stdin.take().unwrap();
     writeln!(
         stdin,

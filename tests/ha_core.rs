@@ -400,7 +400,7 @@ async fn a_safe_update_backs_up_off_site_before_home_assistant_installs() {
 /// backup manager says `completed`, with no schedule at all.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn home_assistants_own_backup_is_shipped_on_its_event() {
-    use lifeboat::daemon::{Daemon, Settings};
+    use lifeboat::daemon::Daemon;
     let core = Core::from_env();
     let store = tempfile::tempdir().unwrap();
     let data = tempfile::tempdir().unwrap();
@@ -413,27 +413,11 @@ async fn home_assistants_own_backup_is_shipped_on_its_event() {
     let history = r.history.clone();
     let ws = websocket_url(&core.url.parse().unwrap(), "/api/websocket").unwrap();
     let stop = tokio_util::sync::CancellationToken::new();
-    let settings = Settings {
-        verify_rate: 1 << 30,
-        schedules: Vec::new(),
-        watch: lifeboat::report::Watch {
-            destinations: vec!["usb".into()],
-            stale_after: Duration::from_secs(26 * 3600),
-            kit_every: None,
-            clock: r.clock.clone(),
-        },
-        restore_into: None,
-        reporter: None,
-        stdin_commands: false,
-        events: Some((ws, Secret::new(core.token.clone()))),
-        access: lifeboat::web::ingress::Access::Any,
-        csrf: lifeboat::web::csrf::Token::from_bytes([42; 32]),
-        drives: lifeboat::destinations::rclone::connect::Drives::in_data_dir(
-            &data.path().join("drives"),
-        ),
-        min_verified: 1,
-        ship_on_events: true,
-    };
+    let settings = daemon_settings(
+        &r,
+        Vec::new(),
+        Some((ws, Secret::new(core.token.clone()), true)),
+    );
     let running = Daemon::new(r, settings).start(&stop).await.unwrap();
     let task = tokio::spawn(running.join());
     // Let it subscribe and catch up with what is there already.

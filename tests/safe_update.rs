@@ -98,6 +98,16 @@ fn two_good(dir: &std::path::Path) -> Vec<lifeboat::config::DestinationSpec> {
     ]
 }
 
+/// The real S3 server, with a secret it refuses: no copy is ever stored there.
+fn refusing_s3() -> lifeboat::config::DestinationSpec {
+    s3_spec_with(
+        "s3",
+        &unique("safe-update"),
+        &env_or_die("LIFEBOAT_TEST_S3"),
+        "not-the-secret",
+    )
+}
+
 /// Where in the double's log `what` first shows.
 fn at(d: &Double, what: &str) -> usize {
     d.log()
@@ -199,15 +209,7 @@ async fn when_no_destination_verifies_nothing_is_installed() {
     let s = setup(SupervisorMethod::Rest, |dir| {
         let file = dir.join("not-a-folder");
         std::fs::write(&file, b"x").unwrap();
-        vec![
-            local_spec("usb", &file),
-            s3_spec_with(
-                "s3",
-                &unique("safe-update"),
-                &env_or_die("LIFEBOAT_TEST_S3"),
-                "not-the-secret",
-            ),
-        ]
+        vec![local_spec("usb", &file), refusing_s3()]
     })
     .await;
     let report = safe_update(&s.r, &ha(&s.d), &ask("core_mosquitto", 1))
@@ -224,15 +226,7 @@ async fn when_no_destination_verifies_nothing_is_installed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_verified_copy_is_not_enough_when_two_are_asked_for() {
     let s = setup(SupervisorMethod::Rest, |dir| {
-        vec![
-            local_spec("usb", dir),
-            s3_spec_with(
-                "s3",
-                &unique("safe-update"),
-                &env_or_die("LIFEBOAT_TEST_S3"),
-                "not-the-secret",
-            ),
-        ]
+        vec![local_spec("usb", dir), refusing_s3()]
     })
     .await;
     let report = safe_update(&s.r, &ha(&s.d), &ask("core_mosquitto", 2))

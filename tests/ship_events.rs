@@ -8,7 +8,7 @@
 use crate::support::ha_double::{Double, Faults, Flavor};
 use crate::support::*;
 use lifeboat::config::{SourceMode, SupervisorMethod};
-use lifeboat::daemon::{Daemon, Settings};
+use lifeboat::daemon::Daemon;
 use lifeboat::history::RunStatus;
 use lifeboat::secret::Secret;
 use lifeboat::source::supervisor::SupervisorSource;
@@ -57,27 +57,15 @@ impl Home {
         let ws = lifeboat::ha::websocket::websocket_url(&d.url.parse().unwrap(), "/core/websocket")
             .unwrap();
         let stop = tokio_util::sync::CancellationToken::new();
-        let settings = Settings {
-            verify_rate: 1 << 30,
-            schedules: Vec::new(),
-            watch: lifeboat::report::Watch {
-                destinations: vec!["usb".into()],
-                stale_after: Duration::from_secs(26 * 3600),
-                kit_every: None,
-                clock: r.clock.clone(),
-            },
-            restore_into: None,
-            reporter: None,
-            stdin_commands: false,
-            events: Some((ws, Secret::new(d.token()))),
-            access: lifeboat::web::ingress::Access::Any,
-            csrf: lifeboat::web::csrf::Token::from_bytes([42; 32]),
-            drives: lifeboat::destinations::rclone::connect::Drives::in_data_dir(
-                &data.path().join("drives"),
-            ),
-            min_verified: 1,
-            ship_on_events: ship_new || mode == SourceMode::Ship,
-        };
+        let settings = daemon_settings(
+            &r,
+            Vec::new(),
+            Some((
+                ws,
+                Secret::new(d.token()),
+                ship_new || mode == SourceMode::Ship,
+            )),
+        );
         let running = Daemon::new(r, settings).start(&stop).await.unwrap();
         let state = running.state.clone();
         let task = tokio::spawn(running.join());

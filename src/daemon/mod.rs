@@ -1,9 +1,10 @@
 //! The long-running process (`lifeboat serve`), in the manner of mini-redis's server: the
 //! composition root that builds every part from the [`Config`] ([`build`]), starts the
-//! single-flight worker on the one job queue ([`worker`], [`crate::jobs`]), the schedules, the
-//! retry poll, Home Assistant republishing, automation commands from stdin and the event bus
-//! ([`commands`]) and the dashboard, and, at the one shutdown signal, awaits every task it started.
-//! The binary and the tests build it the same way.
+//! single-flight worker on the one job queue ([`worker`], [`crate::jobs`]; safe updates run there
+//! too, [`updating`]), the schedules, the retry poll, Home Assistant republishing, automation
+//! commands from stdin and the event bus ([`commands`]), Home Assistant's backup events
+//! ([`backup_events`]) and the dashboard, and, at the one shutdown signal, awaits every task it
+//! started. The binary and the tests build it the same way.
 
 pub mod backup_events;
 pub mod build;

@@ -485,15 +485,9 @@ impl History {
     /// # Errors
     /// [`HistoryError`] on database failure.
     pub async fn last_stored_size(&self) -> Result<Option<u64>, HistoryError> {
-        self.with(|c| {
-            c.query_row(
-                "SELECT stored_size FROM runs WHERE stored_size IS NOT NULL ORDER BY id DESC LIMIT 1",
-                [],
-                |r| r.get::<_, Option<i64>>(0),
-            )
-            .optional()
-            .map(|v| sql_to_u64(v.flatten()))
-        })
+        self.newest_size(
+            "SELECT stored_size FROM runs WHERE stored_size IS NOT NULL ORDER BY id DESC LIMIT 1",
+        )
         .await
     }
 
@@ -502,14 +496,18 @@ impl History {
     /// # Errors
     /// [`HistoryError`] on database failure.
     pub async fn last_plain_size(&self) -> Result<Option<u64>, HistoryError> {
-        self.with(|c| {
-            c.query_row(
-                "SELECT plain_size FROM runs WHERE plain_size IS NOT NULL ORDER BY id DESC LIMIT 1",
-                [],
-                |r| r.get::<_, Option<i64>>(0),
-            )
-            .optional()
-            .map(|v| sql_to_u64(v.flatten()))
+        self.newest_size(
+            "SELECT plain_size FROM runs WHERE plain_size IS NOT NULL ORDER BY id DESC LIMIT 1",
+        )
+        .await
+    }
+
+    /// The one size `query` selects, if any.
+    async fn newest_size(&self, query: &'static str) -> Result<Option<u64>, HistoryError> {
+        self.with(move |c| {
+            c.query_row(query, [], |r| r.get::<_, Option<i64>>(0))
+                .optional()
+                .map(|v| sql_to_u64(v.flatten()))
         })
         .await
     }

@@ -476,37 +476,49 @@ pub async fn dashboard(
     tokio_util::sync::CancellationToken,
     tokio::task::JoinHandle<()>,
 ) {
-    use lifeboat::daemon::{Daemon, Settings};
-    use lifeboat::web::{csrf, ingress::Access};
+    use lifeboat::daemon::Daemon;
     let shutdown = tokio_util::sync::CancellationToken::new();
-    let watch = lifeboat::report::Watch {
-        destinations: runner.destinations.iter().map(|d| d.name.clone()).collect(),
-        stale_after: std::time::Duration::from_secs(26 * 3600),
-        kit_every: Some(std::time::Duration::from_secs(180 * 86_400)),
-        clock: runner.clock.clone(),
-    };
-    let settings = Settings {
-        verify_rate: 1 << 30,
-        schedules,
-        watch,
-        restore_into: None,
-        reporter: None,
-        stdin_commands: false,
-        events: None,
-        access: Access::Any,
-        csrf: csrf::Token::from_bytes([42; 32]),
-        drives: lifeboat::destinations::rclone::connect::Drives::in_data_dir(
-            &std::env::temp_dir().join(unique("drives")),
-        ),
-        min_verified: 1,
-        ship_on_events: false,
-    };
+    let settings = daemon_settings(&runner, schedules, None);
     let running = Daemon::new(runner, settings)
         .start(&shutdown)
         .await
         .unwrap();
     let state = running.state.clone();
     (state, shutdown, tokio::spawn(running.join()))
+}
+
+/// The daemon's settings as tests give them: every destination of `runner` watched (stale after
+/// 26 hours, the kit due every 180 days), no Home Assistant to report to, no stdin commands, every
+/// peer allowed and a fixed form token; with `events`, Home Assistant's websocket for commands,
+/// safe updates and (when `ship_on_events`) its backup events.
+pub fn daemon_settings(
+    runner: &Runner,
+    schedules: Vec<lifeboat::schedule::Schedule>,
+    events: Option<(url::Url, Secret, bool)>,
+) -> lifeboat::daemon::Settings {
+    use lifeboat::web::{csrf, ingress::Access};
+    let ship_on_events = events.as_ref().is_some_and(|e| e.2);
+    lifeboat::daemon::Settings {
+        verify_rate: 1 << 30,
+        schedules,
+        watch: lifeboat::report::Watch {
+            destinations: runner.destinations.iter().map(|d| d.name.clone()).collect(),
+            stale_after: std::time::Duration::from_secs(26 * 3600),
+            kit_every: Some(std::time::Duration::from_secs(180 * 86_400)),
+            clock: runner.clock.clone(),
+        },
+        restore_into: None,
+        reporter: None,
+        stdin_commands: false,
+        events: events.map(|(url, token, _)| (url, token)),
+        access: Access::Any,
+        csrf: csrf::Token::from_bytes([42; 32]),
+        drives: lifeboat::destinations::rclone::connect::Drives::in_data_dir(
+            &std::env::temp_dir().join(unique("drives")),
+        ),
+        min_verified: 1,
+        ship_on_events,
+    }
 }
 
 /// A child process killed (and reaped) when dropped, so a failing test leaves no server behind.

@@ -3,7 +3,7 @@
 //! Home Assistant's ingress proxy, with the Supervisor test double as the source and the real S3
 //! server as the destination. Screenshots land in `target/browser-artifacts/`.
 
-use crate::support::ha_double::{Double, Flavor};
+use crate::support::ha_double::{Double, Flavor, UpdateFixture};
 use crate::support::*;
 use std::process::{Command, Stdio};
 
@@ -25,6 +25,13 @@ async fn the_main_flow_works_through_the_ingress_path() {
         None,
     )
     .await;
+    d.add_update(UpdateFixture::addon(
+        "core_mosquitto",
+        "Mosquitto broker",
+        "6.4.0",
+        "6.5.0",
+    ));
+    d.add_update(UpdateFixture::core("2026.2.3", "2026.3.0"));
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     // The first evening: no key yet; the browser makes it on the kit page.
@@ -132,6 +139,8 @@ async fn the_main_flow_works_through_the_ingress_path() {
         "4-moving-desktop.png",
         "4-kit-ready-print.png",
         "5-overview-phone-dark.png",
+        "7-updates-desktop.png",
+        "7-updated-desktop.png",
     ] {
         let png = std::fs::read(artifacts.join(shot))
             .unwrap_or_else(|e| panic!("{shot} was not taken: {e}"));
@@ -140,7 +149,9 @@ async fn the_main_flow_works_through_the_ingress_path() {
             "{shot} is not a picture"
         );
     }
-    // Five pages at phone width, light and dark.
+    // The button installed the add-on's update, after its backup.
+    assert_eq!(d.installs(), ["update.mosquitto_broker_update"]);
+    // Six pages at phone width, light and dark.
     let phone = std::fs::read_dir(&artifacts)
         .unwrap()
         .filter(|e| {
@@ -149,5 +160,5 @@ async fn the_main_flow_works_through_the_ingress_path() {
             name.starts_with("5-") && name.ends_with(".png")
         })
         .count();
-    assert_eq!(phone, 10, "phone-width screenshots");
+    assert_eq!(phone, 12, "phone-width screenshots");
 }

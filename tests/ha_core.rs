@@ -360,11 +360,11 @@ async fn a_safe_update_backs_up_off_site_before_home_assistant_installs() {
         0,
         "a backup was made for nothing"
     );
-    // One of the demo's installable updates still waiting (each run of this test installs one).
+    // One of the demo's installable updates still waiting (each run of this test installs one;
+    // the one "with decimal progress" is left alone: the demo takes minutes over it).
     let waiting = ha.list().await.unwrap();
     let entity = [
         "update.demo_update_with_progress",
-        "update.demo_update_with_decimal_progress",
         "update.demo_add_on",
         "update.demo_living_room_bulb_update",
     ]

@@ -213,7 +213,7 @@ pub async fn safe_update(
                 format!("Home Assistant installed {}", entity.label()),
                 None,
             );
-            progress.end(clock.now(), Some(run.run_id), "success");
+            progress.end(clock.now(), Some(run.run_id), "updated");
             report.installed = true;
             report.version_now = now.installed;
             Ok(report)
@@ -226,7 +226,7 @@ pub async fn safe_update(
                     .await?;
             }
             progress.failed(clock.now(), e.to_string(), None);
-            progress.end(clock.now(), Some(run.run_id), "failed");
+            progress.end(clock.now(), Some(run.run_id), "not-installed");
             Ok(report.stop(Stage::Install, e.to_string()))
         }
     }

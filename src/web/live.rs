@@ -125,6 +125,12 @@ pub fn view(s: Snapshot, tz: chrono_tz::Tz) -> LiveView {
                 "success" => "Done: every destination holds a verified copy.",
                 "partial" => "Done, but some destinations did not get a verified copy.",
                 "nothing" => "Done: there was nothing new to back up.",
+                "updated" => {
+                    "Done: the update is installed, after its backup was verified off-site."
+                }
+                "not-installed" => {
+                    "The update was not installed (the steps above say why); its copies are kept."
+                }
                 _ => "Failed: see the run for why.",
             },
             outcome: e.outcome,

@@ -127,6 +127,23 @@ function fail(why) {
     await page.screenshot({ path: path.join(out, "4-kit-ready-print.png"), fullPage: true });
     await page.emulateMedia({ media: "screen" });
 
+    // Back up off-site, then update: from the overview's link to the Updates page, one button.
+    await page.goto(url);
+    await page.getByRole("link", { name: "Updates: back up off-site, then update" }).click();
+    await page.waitForURL(/\/updates$/);
+    const mosquitto = page.locator("tr", { hasText: "Mosquitto broker Update" });
+    const row = await mosquitto.textContent();
+    for (const want of ["6.4.0 → 6.5.0", "the add-on alone (core_mosquitto)"]) {
+      if (!row.includes(want)) fail("the updates page lacks " + JSON.stringify(want) + " in " + row);
+    }
+    await page.screenshot({ path: path.join(out, "7-updates-desktop.png"), fullPage: true });
+    await mosquitto.getByRole("button", { name: "Back up off-site, then update" }).click();
+    await page.waitForURL(/notice=update-started/);
+    if (!page.url().startsWith(url)) fail("the update button left the ingress path: " + page.url());
+    // Both phases end on the board: the backup's run (#2), then the install, which names it.
+    await page.locator('#live-body .done[data-outcome="updated"] a[href$="/runs/2"]').waitFor({ timeout: 90000 });
+    await page.screenshot({ path: path.join(out, "7-updated-desktop.png"), fullPage: true });
+
     // Add a cloud drive, from the destinations page.
     await page.goto(url + "destinations");
     await page.locator("#add-drive").click();
@@ -153,7 +170,7 @@ function fail(why) {
       const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, colorScheme: scheme, isMobile: true, hasTouch: true });
       const p = await phone.newPage();
       watch(p);
-      for (const [name, where] of [["overview", ""], ["runs", "runs"], ["copies", "copies"], ["destinations", "destinations"], ["kit", "kit"]]) {
+      for (const [name, where] of [["overview", ""], ["runs", "runs"], ["copies", "copies"], ["destinations", "destinations"], ["kit", "kit"], ["updates", "updates"]]) {
         await p.goto(url + where);
         const wide = await p.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
         if (wide > 2) fail(`${name} at phone width scrolls sideways by ${wide}px (${scheme})`);

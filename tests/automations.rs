@@ -195,19 +195,13 @@ async fn the_safe_update_from_stdin_an_event_and_the_command_line() {
         None,
     )
     .await;
-    d.add_update(UpdateFixture::addon(
-        "core_mosquitto",
-        "Mosquitto broker",
-        "6.4.0",
-        "6.5.0",
-    ));
+    d.add_usual_updates();
     d.add_update(UpdateFixture::addon(
         "a0d7b954_nodered",
         "Node-RED",
         "19.0.0",
         "19.1.0",
     ));
-    d.add_update(UpdateFixture::core("2026.2.3", "2026.3.0"));
     let dir = tempfile::tempdir().unwrap();
     let cfg = supervisor_to_s3_config(dir.path(), &d.url, "s3", &unique("update"), "", false);
     let (cfg_path, token) = (cfg.clone(), d.token().to_owned());

@@ -3,7 +3,7 @@
 //! Home Assistant's ingress proxy, with the Supervisor test double as the source and the real S3
 //! server as the destination. Screenshots land in `target/browser-artifacts/`.
 
-use crate::support::ha_double::{Double, Flavor, UpdateFixture};
+use crate::support::ha_double::{Double, Flavor};
 use crate::support::*;
 use std::process::{Command, Stdio};
 
@@ -25,13 +25,7 @@ async fn the_main_flow_works_through_the_ingress_path() {
         None,
     )
     .await;
-    d.add_update(UpdateFixture::addon(
-        "core_mosquitto",
-        "Mosquitto broker",
-        "6.4.0",
-        "6.5.0",
-    ));
-    d.add_update(UpdateFixture::core("2026.2.3", "2026.3.0"));
+    d.add_usual_updates();
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     // The first evening: no key yet; the browser makes it on the kit page.

@@ -26,13 +26,7 @@ async fn home() -> Double {
         None,
     )
     .await;
-    d.add_update(UpdateFixture::core("2026.2.3", "2026.3.0"));
-    d.add_update(UpdateFixture::addon(
-        "core_mosquitto",
-        "Mosquitto broker",
-        "6.4.0",
-        "6.5.0",
-    ));
+    d.add_usual_updates();
     d
 }
 
@@ -247,7 +241,12 @@ async fn a_failed_install_is_told_and_its_copies_are_kept() {
     let s = setup(SupervisorMethod::Rest, two_good).await;
     let mut mosquitto = s.d.update("update.mosquitto_broker_update").unwrap();
     mosquitto.install_fails = Some("Can't install core_mosquitto 6.5.0: docker pull failed".into());
-    s.d.inner.updates.lock().unwrap()[1] = mosquitto;
+    s.d.add_update(mosquitto.clone());
+    s.d.inner
+        .updates
+        .lock()
+        .unwrap()
+        .retain(|u| u.entity_id != mosquitto.entity_id || u.install_fails.is_some());
     let report: UpdateReport = safe_update(&s.r, &ha(&s.d), &ask("core_mosquitto", 1))
         .await
         .unwrap();

@@ -355,6 +355,18 @@ impl Double {
         self.inner.backup_subscribers.load(Ordering::SeqCst)
     }
 
+    /// The updates most tests wait on: the Mosquitto add-on 6.4.0 → 6.5.0 and Core 2026.2.3 →
+    /// 2026.3.0.
+    pub fn add_usual_updates(&self) {
+        self.add_update(UpdateFixture::addon(
+            "core_mosquitto",
+            "Mosquitto broker",
+            "6.4.0",
+            "6.5.0",
+        ));
+        self.add_update(UpdateFixture::core("2026.2.3", "2026.3.0"));
+    }
+
     /// Adds an update entity.
     pub fn add_update(&self, u: UpdateFixture) {
         self.inner.updates.lock().unwrap().push(u);

@@ -124,19 +124,6 @@ pub struct Versions {
 }
 
 impl Versions {
-    /// "Core 2025.4.4, Supervisor 2026.11.0, OS 16.3" (the known ones).
-    pub fn describe(&self) -> String {
-        [
-            ("Core", &self.core),
-            ("Supervisor", &self.supervisor),
-            ("OS", &self.os),
-        ]
-        .iter()
-        .filter_map(|(n, v)| v.as_ref().map(|v| format!("{n} {v}")))
-        .collect::<Vec<_>>()
-        .join(", ")
-    }
-
     /// What changed from `before` to `self`, part by part ("Core 2025.3.4 → 2025.4.4"); only
     /// parts both know.
     pub fn changes_since(&self, before: &Self) -> Vec<String> {
@@ -547,6 +534,34 @@ fn create_private(path: &Path) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_runs_versions_are_kept_and_an_update_between_runs_is_named() {
+        let v = |core: &str, os: Option<&str>| Versions {
+            core: Some(core.into()),
+            supervisor: Some("2026.11.0".into()),
+            os: os.map(str::to_owned),
+        };
+        let before = v("2026.2.3", Some("16.2"));
+        assert!(before.changes_since(&before).is_empty());
+        assert_eq!(
+            v("2026.3.0", Some("16.3")).changes_since(&before),
+            ["Core 2026.2.3 → 2026.3.0", "OS 16.2 → 16.3"]
+        );
+        // A part one side does not know is no change.
+        assert!(v("2026.2.3", None).changes_since(&before).is_empty());
+        // What ran is compared when known, the backup's own versions otherwise.
+        let run = RunVersions {
+            backup: v("2026.2.3", None),
+            host: Some(v("2026.3.0", Some("16.3"))),
+        };
+        assert_eq!(run.running().core.as_deref(), Some("2026.3.0"));
+        let dir = tempfile::tempdir().unwrap();
+        let h = History::open(dir.path()).unwrap();
+        let id = h.start_run(Utc::now(), "cli", "supervisor").await.unwrap();
+        h.set_versions(id, &run).await.unwrap();
+        assert_eq!(h.run(id).await.unwrap().unwrap().versions, Some(run));
+    }
 
     #[tokio::test]
     async fn records_runs_and_copies() {

@@ -189,13 +189,7 @@ fn posts(d: &Double, path: &str) -> Vec<Value> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_safe_update_from_stdin_an_event_and_the_command_line() {
     use crate::support::ha_double::UpdateFixture;
-    let d = Double::start(
-        Flavor::Supervisor,
-        fixture("supervisor-style/full-plain.tar"),
-        None,
-    )
-    .await;
-    d.add_usual_updates();
+    let d = home_with_updates().await;
     d.add_update(UpdateFixture::addon(
         "a0d7b954_nodered",
         "Node-RED",

@@ -3,7 +3,6 @@
 //! Home Assistant's ingress proxy, with the Supervisor test double as the source and the real S3
 //! server as the destination. Screenshots land in `target/browser-artifacts/`.
 
-use crate::support::ha_double::{Double, Flavor};
 use crate::support::*;
 use std::process::{Command, Stdio};
 
@@ -19,13 +18,7 @@ fn free_port() -> u16 {
 async fn the_main_flow_works_through_the_ingress_path() {
     let modules = std::env::var("LIFEBOAT_TEST_NODE_MODULES")
         .expect("LIFEBOAT_TEST_NODE_MODULES is not set: run the suite with scripts/test.sh");
-    let d = Double::start(
-        Flavor::Supervisor,
-        fixture("supervisor-style/full-plain.tar"),
-        None,
-    )
-    .await;
-    d.add_usual_updates();
+    let d = home_with_updates().await;
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     // The first evening: no key yet; the browser makes it on the kit page.

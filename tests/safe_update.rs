@@ -7,7 +7,7 @@
 //! also when the event comes during a run or after the subscription dropped; and a disk too full
 //! for the backup is said before Home Assistant is asked for one.
 
-use crate::support::ha_double::{Double, Faults, Flavor, UpdateFixture};
+use crate::support::ha_double::{Double, Faults, UpdateFixture};
 use crate::support::*;
 use lifeboat::config::{SourceMode, SupervisorMethod};
 use lifeboat::ha::updates::UpdateClient;
@@ -15,31 +15,7 @@ use lifeboat::history::RunStatus;
 use lifeboat::pipeline::run::Runner;
 use lifeboat::pipeline::safe_update::{Stage, UpdateAsk, UpdateReport, safe_update};
 use lifeboat::secret::Secret;
-use lifeboat::source::supervisor::SupervisorSource;
-use std::sync::Arc;
 use std::time::Duration;
-
-async fn home() -> Double {
-    let d = Double::start(
-        Flavor::Supervisor,
-        fixture("supervisor-style/full-plain.tar"),
-        None,
-    )
-    .await;
-    d.add_usual_updates();
-    d
-}
-
-fn source(d: &Double, method: SupervisorMethod, mode: SourceMode) -> Arc<SupervisorSource> {
-    Arc::new(SupervisorSource::new(
-        reqwest::Client::new(),
-        d.url.parse().unwrap(),
-        Secret::new(d.token()),
-        method,
-        quick(),
-        mode,
-    ))
-}
 
 fn ha(d: &Double) -> UpdateClient {
     let url =
@@ -69,11 +45,11 @@ async fn setup(
     method: SupervisorMethod,
     specs: impl FnOnce(&std::path::Path) -> Vec<lifeboat::config::DestinationSpec>,
 ) -> Setup {
-    let d = home().await;
+    let d = home_with_updates().await;
     let store = tempfile::tempdir().unwrap();
     let data = tempfile::tempdir().unwrap();
     let r = runner(
-        source(&d, method, SourceMode::Create),
+        supervisor_source(&d, method, SourceMode::Create),
         &specs(store.path()),
         &kit().spec,
         data.path(),
@@ -301,7 +277,7 @@ async fn what_cannot_be_installed_is_refused_before_any_backup() {
     // Ship mode makes no backups: it cannot make the one an update needs.
     let data = tempfile::tempdir().unwrap();
     let ship = runner(
-        source(&s.d, SupervisorMethod::Rest, SourceMode::Ship),
+        supervisor_source(&s.d, SupervisorMethod::Rest, SourceMode::Ship),
         &[local_spec("usb", s._dirs[0].path())],
         &kit().spec,
         data.path(),

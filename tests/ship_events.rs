@@ -11,8 +11,6 @@ use lifeboat::config::{SourceMode, SupervisorMethod};
 use lifeboat::daemon::Daemon;
 use lifeboat::history::RunStatus;
 use lifeboat::secret::Secret;
-use lifeboat::source::supervisor::SupervisorSource;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 struct Home {
@@ -39,14 +37,7 @@ impl Home {
         }
         let store = tempfile::tempdir().unwrap();
         let data = tempfile::tempdir().unwrap();
-        let source = Arc::new(SupervisorSource::new(
-            reqwest::Client::new(),
-            d.url.parse().unwrap(),
-            Secret::new(d.token()),
-            SupervisorMethod::Rest,
-            quick(),
-            mode,
-        ));
+        let source = supervisor_source(&d, SupervisorMethod::Rest, mode);
         let r = runner(
             source,
             &[local_spec("usb", store.path())],

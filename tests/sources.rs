@@ -25,14 +25,7 @@ fn core(d: &Double, token: &str) -> Arc<dyn Source> {
 }
 
 fn supervisor(d: &Double, method: SupervisorMethod) -> Arc<dyn Source> {
-    Arc::new(SupervisorSource::new(
-        reqwest::Client::new(),
-        d.url.parse().unwrap(),
-        Secret::new(d.token()),
-        method,
-        quick(),
-        lifeboat::config::SourceMode::Create,
-    ))
+    supervisor_source(d, method, lifeboat::config::SourceMode::Create)
 }
 
 /// Runs once to a fresh S3 prefix; returns the report and, for a verified copy, its plaintext.

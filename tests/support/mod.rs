@@ -307,6 +307,35 @@ pub fn runner(
     }
 }
 
+/// The Supervisor double backing up the full plain fixture, with the usual updates waiting (see
+/// [`ha_double::Double::add_usual_updates`]).
+pub async fn home_with_updates() -> ha_double::Double {
+    let d = ha_double::Double::start(
+        ha_double::Flavor::Supervisor,
+        fixture("supervisor-style/full-plain.tar"),
+        None,
+    )
+    .await;
+    d.add_usual_updates();
+    d
+}
+
+/// A Supervisor source for the double `d`, impatient (see [`quick`]).
+pub fn supervisor_source(
+    d: &ha_double::Double,
+    method: lifeboat::config::SupervisorMethod,
+    mode: lifeboat::config::SourceMode,
+) -> Arc<lifeboat::source::supervisor::SupervisorSource> {
+    Arc::new(lifeboat::source::supervisor::SupervisorSource::new(
+        reqwest::Client::new(),
+        d.url.parse().unwrap(),
+        Secret::new(d.token()),
+        method,
+        quick(),
+        mode,
+    ))
+}
+
 /// Reads an object back and decrypts it with the kit's identity.
 pub async fn decrypt(d: &Destination, object: &str, identity: &age::x25519::Identity) -> Vec<u8> {
     let mut r = d.store.reader(object).await.unwrap();

@@ -165,12 +165,14 @@ impl HaReporter {
                 .await
         } else {
             self.api
-                .call_service(
-                    "persistent_notification",
-                    "create",
-                    &json!({"title": "Lifeboat: off-site copies need attention",
-                            "message": lasting.iter().map(|p| format!("- {p}")).collect::<Vec<_>>().join("\n"),
-                            "notification_id": "lifeboat_copies"}),
+                .notify_persistent(
+                    "lifeboat_copies",
+                    "Lifeboat: off-site copies need attention",
+                    &lasting
+                        .iter()
+                        .map(|p| format!("- {p}"))
+                        .collect::<Vec<_>>()
+                        .join("\n"),
                 )
                 .await
         };
@@ -385,11 +387,7 @@ impl RunObserver for HaReporter {
             };
             Self::log(
                 self.api
-                    .call_service(
-                        "persistent_notification",
-                        "create",
-                        &json!({"title": title, "message": message, "notification_id": "lifeboat_backup_failed"}),
-                    )
+                    .notify_persistent("lifeboat_backup_failed", title, &message)
                     .await,
             );
             if let Some(service) = &self.notify_service {
@@ -418,11 +416,10 @@ impl RunObserver for HaReporter {
             );
             Self::log(
                 self.api
-                    .call_service(
-                        "persistent_notification",
-                        "create",
-                        &json!({"title": "Lifeboat: what a restore needs has changed",
-                                "message": message, "notification_id": "lifeboat_readiness"}),
+                    .notify_persistent(
+                        "lifeboat_readiness",
+                        "Lifeboat: what a restore needs has changed",
+                        &message,
                     )
                     .await,
             );

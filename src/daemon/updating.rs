@@ -59,11 +59,10 @@ async fn tell(api: &HaApi, ask: &UpdateAsk, outcome: &Result<UpdateReport, Strin
     }
     if let Some(message) = message
         && let Err(e) = api
-            .call_service(
-                "persistent_notification",
-                "create",
-                &json!({"title": "Lifeboat: update not installed", "message": message,
-                        "notification_id": "lifeboat_update"}),
+            .notify_persistent(
+                "lifeboat_update",
+                "Lifeboat: update not installed",
+                &message,
             )
             .await
     {

@@ -110,6 +110,25 @@ impl HaApi {
         self.post(&format!("services/{domain}/{service}"), data)
             .await
     }
+
+    /// Shows a notification in Home Assistant's sidebar; a later one with the same `id` replaces
+    /// it.
+    ///
+    /// # Errors
+    /// [`RestError`].
+    pub async fn notify_persistent(
+        &self,
+        id: &str,
+        title: &str,
+        message: &str,
+    ) -> Result<(), RestError> {
+        self.call_service(
+            "persistent_notification",
+            "create",
+            &json!({"title": title, "message": message, "notification_id": id}),
+        )
+        .await
+    }
 }
 
 /// Uploads a backup tar to a backup agent (`backup.local` on Container/Core installs) so it

@@ -229,12 +229,9 @@ impl UpdateClient {
     /// The entity's state now, or `None` when Home Assistant no longer has it.
     async fn look(&self, entity_id: &str) -> Result<Option<UpdateEntity>, WsError> {
         let mut ws = self.connect().await?;
-        let states = ws.call(json!({"type": "get_states"})).await?;
-        Ok(states
-            .as_array()
+        Ok(states(&mut ws)
+            .await?
             .into_iter()
-            .flatten()
-            .filter_map(UpdateEntity::from_state)
             .find(|e| e.entity_id == entity_id))
     }
 
@@ -298,13 +295,7 @@ impl UpdateClient {
 /// # Errors
 /// [`UpdateError::Ws`].
 pub async fn list(ws: &mut WsClient) -> Result<Vec<UpdateEntity>, UpdateError> {
-    let states = ws.call(json!({"type": "get_states"})).await?;
-    let mut found: Vec<UpdateEntity> = states
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(UpdateEntity::from_state)
-        .collect();
+    let mut found = states(ws).await?;
     for e in &mut found {
         match ws
             .call(json!({"type": "config/entity_registry/get", "entity_id": e.entity_id}))
@@ -318,6 +309,17 @@ pub async fn list(ws: &mut WsClient) -> Result<Vec<UpdateEntity>, UpdateError> {
     }
     found.sort_by(|a, b| a.entity_id.cmp(&b.entity_id));
     Ok(found)
+}
+
+/// The `update.*` entities' states, without what each updates (that takes the registry).
+async fn states(ws: &mut WsClient) -> Result<Vec<UpdateEntity>, WsError> {
+    let states = ws.call(json!({"type": "get_states"})).await?;
+    Ok(states
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(UpdateEntity::from_state)
+        .collect())
 }
 
 #[cfg(test)]

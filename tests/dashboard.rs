@@ -437,3 +437,62 @@ async fn live_progress_streams_and_a_page_opened_later_joins_it() {
     assert!(rest.is_ok(), "the stream did not end at shutdown");
     task.await.unwrap();
 }
+
+/// Where Home Assistant was updated between two runs, the Runs page says so, and each run and copy
+/// names the Core version its backup restores to (from the backup's own `backup.json`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_runs_page_marks_an_update_between_two_runs() {
+    use lifeboat::history::{RunVersions, Versions};
+    let (_dirs, r) = sample(&["usb"]);
+    let first = r.run("test", false).await.unwrap().remove(0).run_id;
+    let second = r.run("test", true).await.unwrap().remove(0).run_id;
+    let recorded = r
+        .history
+        .run(second)
+        .await
+        .unwrap()
+        .unwrap()
+        .versions
+        .unwrap();
+    assert_eq!(recorded.backup.core.as_deref(), Some("2026.2.3"));
+    let running = |core: &str| RunVersions {
+        backup: recorded.backup.clone(),
+        host: Some(Versions {
+            core: Some(core.into()),
+            ..Versions::default()
+        }),
+    };
+    r.history
+        .set_versions(first, &running("2026.2.3"))
+        .await
+        .unwrap();
+    r.history
+        .set_versions(second, &running("2026.3.0"))
+        .await
+        .unwrap();
+    let (state, shutdown, task) = dashboard(r, Vec::new()).await;
+    let runs = get(&state, "/runs").await;
+    assert_eq!(
+        runs.body
+            .matches("Updated between these runs: Core 2026.2.3 → 2026.3.0")
+            .count(),
+        1,
+        "{}",
+        runs.body
+    );
+    assert!(
+        runs.body.contains("restores to Core 2026.2.3"),
+        "{}",
+        runs.body
+    );
+    let copies = get(&state, "/copies").await;
+    assert!(
+        copies
+            .body
+            .contains("restores to Home Assistant Core 2026.2.3"),
+        "{}",
+        copies.body
+    );
+    shutdown.cancel();
+    task.await.unwrap();
+}

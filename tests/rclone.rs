@@ -316,19 +316,26 @@ async fn rclone_killed_mid_upload_is_sent_again_and_its_leftovers_swept() {
         objects(d).await
     );
     // Lifeboat itself dies mid-upload: its rclone goes with it, the partial file stays.
+    // rclone opens its temporary file in its own time (seconds on a loaded machine): the
+    // death comes once it has, or there would be nothing left over to sweep.
     let mut w = d.store.writer(&killed.object, None).await.unwrap();
     w.write(Bytes::from(vec![7u8; 1 << 20])).await.unwrap();
-    drop(w);
-    // rclone writes its partial file in its own time (seconds on a loaded machine).
     let mut left = 0;
-    for _ in 0..100 {
+    for _ in 0..300 {
         left = d.store.unfinished().await.unwrap().len();
         if left == 1 {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    assert_eq!(left, 1);
+    assert_eq!(left, 1, "rclone never started its upload");
+    drop(w);
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(
+        d.store.unfinished().await.unwrap().len(),
+        1,
+        "the killed upload's leftover stays"
+    );
     // Later: the queue sends the backup, and the leftover is swept.
     clock.set(clock.now() + chrono::TimeDelta::minutes(10));
     let retried = r.retry_due().await.unwrap();

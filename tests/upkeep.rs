@@ -41,6 +41,7 @@ impl Source for Daily {
             locator: now.to_rfc3339(),
             warnings: Vec::new(),
             ha_key: None,
+            content: None,
         }])
     }
 
@@ -49,6 +50,7 @@ impl Source for Daily {
         Ok(Opened {
             size: Some(bytes.len() as u64),
             stream: Box::new(std::io::Cursor::new(bytes)),
+            notes: None,
         })
     }
 }
@@ -222,7 +224,7 @@ async fn re_verification_catches_a_changed_and_a_vanished_copy() {
         .write_small(&object, b"not what was stored".to_vec())
         .await
         .unwrap();
-    lifeboat::destinations::manifest::delete_copy(d, &ids[2])
+    lifeboat::destinations::manifest::delete_copy(d, &ids[2], "")
         .await
         .unwrap();
     clock.set(clock.now() + TimeDelta::hours(1));

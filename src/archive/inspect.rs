@@ -30,6 +30,9 @@ pub struct Inspection {
     pub size: u64,
     /// What a restore of it will lose or need, read on the way.
     pub readiness: Readiness,
+    /// For a copy of a `dir:` or `command:` source, what its walk found (no Home Assistant
+    /// backup then: no members, no inner archives).
+    pub content: Option<super::content::ContentReport>,
 }
 
 impl Inspection {
@@ -183,6 +186,7 @@ pub fn inspect<R: Read>(
         inner: inner_reports,
         size: counting.count,
         readiness,
+        content: None,
     })
 }
 

@@ -2,6 +2,7 @@
 //! archives, and proof that the archive is complete.
 
 pub mod backup_json;
+pub mod content;
 pub mod inner;
 pub mod inspect;
 pub mod readiness;

@@ -93,9 +93,11 @@ pub(crate) enum Command {
 /// Sources, destinations and keys given on the command line instead of an options file.
 #[derive(Args, Clone, Default)]
 pub(crate) struct Inline {
-    /// Source: folder:/path, core:http://host:8123 (token in HA_TOKEN) or supervisor:
+    /// Source (repeatable): folder:/path, core:http://host:8123 (token in HA_TOKEN),
+    /// supervisor:, dir:/path (a folder, tarred) or 'command:pg_dumpall -U postgres' (its output,
+    /// gzipped; split into words as a shell would, with no shell run)
     #[arg(long)]
-    pub(crate) source: Option<String>,
+    pub(crate) source: Vec<String>,
     /// With core: or supervisor:, create no backup: ship the ones Home Assistant made since the
     /// last one shipped
     #[arg(long)]

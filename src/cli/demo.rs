@@ -28,9 +28,10 @@ pub async fn run(dir: &Path) -> anyhow::Result<ExitCode> {
 
     let opts = options::Options {
         data_dir: Some(dir.join("data")),
-        source: options::SourceOptions::Folder {
+        source: Some(options::SourceOptions::Folder {
             path: source.clone(),
-        },
+        }),
+        sources: Vec::new(),
         destinations: vec![options::DestinationOptions::Local {
             name: "demo-folder".into(),
             path: copies.clone(),

@@ -99,11 +99,12 @@ pub(crate) fn default_data_dir(env: &Env) -> PathBuf {
 
 /// Options from the command line when it names a source or destination, else from the file.
 fn load_options(cli: &Cli, inline: &Inline, env: &Env) -> Result<Options, ConfigError> {
-    if inline.source.is_some() || !inline.to.is_empty() {
+    if !inline.source.is_empty() || !inline.to.is_empty() {
         let mut problems = Vec::new();
-        let source = match &inline.source {
-            Some(s) => urls::source_from_url(s)
-                .map(|mut src| {
+        let mut given = Vec::new();
+        for s in &inline.source {
+            match urls::source_from_url(s) {
+                Ok(mut src) => {
                     if inline.ship {
                         use config::options::SourceOptions;
                         if let SourceOptions::Core { mode, .. }
@@ -112,52 +113,54 @@ fn load_options(cli: &Cli, inline: &Inline, env: &Env) -> Result<Options, Config
                             *mode = Some("ship".into());
                         }
                     }
-                    src
-                })
-                .map_err(|p| problems.push(p))
-                .ok(),
-            None => {
-                problems.push(config::Problem {
-                    field: "--source".into(),
-                    message: "name the source: folder:/path, core:http://host:8123 or supervisor:"
-                        .into(),
-                });
-                None
+                    given.push(src);
+                }
+                Err(p) => problems.push(p),
             }
-        };
+        }
+        if inline.source.is_empty() {
+            problems.push(config::Problem {
+                field: "--source".into(),
+                message: "name the source: folder:/path, core:http://host:8123, supervisor:, \
+                          dir:/path or 'command:pg_dumpall -U postgres'"
+                    .into(),
+            });
+        }
+        let (source, sources) = urls::name_sources(given);
         let destinations = urls::destinations_from_urls(&inline.to, &credentials(inline))
             .unwrap_or_else(|p| {
                 problems.extend(p);
                 Vec::new()
             });
         let recipients = inline.recipients.clone();
-        return match (source, problems.is_empty()) {
-            (Some(source), true) => Ok(Options {
-                data_dir: cli.data_dir.clone(),
-                source,
-                destinations,
-                encryption: config::options::EncryptionOptions {
-                    recipients,
-                    passphrase: secret(inline.passphrase.as_ref()),
-                },
-                ha_backup_keys: inline
-                    .ha_keys
-                    .iter()
-                    .map(|k| Secret::new(k.as_str()))
-                    .collect(),
-                notify_service: None,
-                listen: None,
-                retention: None,
-                schedule: Default::default(),
-                keep_local: None,
-                stale_after_hours: None,
-                min_verified: None,
-                ship_new_backups: None,
-                kit_check_days: None,
-                alert: None,
-            }),
-            _ => Err(ConfigError::Invalid(problems)),
-        };
+        if !problems.is_empty() {
+            return Err(ConfigError::Invalid(problems));
+        }
+        return Ok(Options {
+            data_dir: cli.data_dir.clone(),
+            source,
+            sources,
+            destinations,
+            encryption: config::options::EncryptionOptions {
+                recipients,
+                passphrase: secret(inline.passphrase.as_ref()),
+            },
+            ha_backup_keys: inline
+                .ha_keys
+                .iter()
+                .map(|k| Secret::new(k.as_str()))
+                .collect(),
+            notify_service: None,
+            listen: None,
+            retention: None,
+            schedule: Default::default(),
+            keep_local: None,
+            stale_after_hours: None,
+            min_verified: None,
+            ship_new_backups: None,
+            kit_check_days: None,
+            alert: None,
+        });
     }
     let path = cli.config.clone().unwrap_or_else(|| {
         if in_addon(env) {
@@ -224,9 +227,16 @@ async fn cmd_run(cli: &Cli, args: &RunArgs, env: &Env) -> anyhow::Result<ExitCod
     let cfg = load_config(cli, &args.inline, env)?;
     let (runner, _) = lifeboat::daemon::build::runner(&cfg, env)?;
     runner.history.mark_interrupted(chrono::Utc::now()).await?;
-    // Destinations owed an earlier backup get it first (a cron-driven `run` drives the queue).
-    let mut reports = runner.retry_due().await?;
-    reports.extend(runner.run("cli", args.reship).await?);
+    let mut runners = lifeboat::daemon::build::other_runners(&runner, &cfg)?;
+    runners.insert(0, runner);
+    let mut reports = Vec::new();
+    // Source by source; destinations owed an earlier backup get it first (a cron-driven `run`
+    // drives the queue).
+    for r in &runners {
+        reports.extend(r.retry_due().await?);
+        reports.extend(r.run("cli", args.reship).await?);
+    }
+    let runner = &runners[0];
     if args.json {
         println!("{}", serde_json::to_string_pretty(&reports)?);
     } else if reports.is_empty() {
@@ -293,19 +303,30 @@ async fn cmd_update(cli: &Cli, args: &UpdateArgs, env: &Env) -> anyhow::Result<E
 async fn cmd_prune(cli: &Cli, args: &PruneArgs, env: &Env) -> anyhow::Result<ExitCode> {
     let cfg = load_config(cli, &args.inline, env)?;
     let (runner, _) = lifeboat::daemon::build::runner(&cfg, env)?;
-    let reports = runner.prune(args.dry_run).await;
+    let mut runners = lifeboat::daemon::build::other_runners(&runner, &cfg)?;
+    runners.insert(0, runner);
+    let mut reports = Vec::new();
+    let mut failed = false;
+    for r in &runners {
+        let mine = r.prune(args.dry_run).await;
+        let pruned = r
+            .destinations
+            .iter()
+            .filter(|d| {
+                !r.retention
+                    .as_ref()
+                    .unwrap_or(&d.retention)
+                    .keeps_everything()
+            })
+            .count();
+        failed |= mine.iter().any(|p| !p.errors.is_empty()) || mine.len() < pruned;
+        reports.extend(mine);
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&reports)?);
     } else {
-        output::print_prune(&reports, &runner.destinations);
+        output::print_prune(&reports, &runners[0].destinations);
     }
-    let failed = reports.iter().any(|r| !r.errors.is_empty())
-        || reports.len()
-            < runner
-                .destinations
-                .iter()
-                .filter(|d| !d.retention.keeps_everything())
-                .count();
     Ok(if failed {
         ExitCode::FAILURE
     } else {

@@ -21,7 +21,10 @@ pub fn print_prune(reports: &[PruneReport], all: &[Destination]) {
         } else {
             format!("deleted {} of {}", r.deleted.len(), r.decisions.len())
         };
-        println!("{} (policy {}): {head}", r.destination, r.policy);
+        println!(
+            "{} (source {}, policy {}): {head}",
+            r.destination, r.source, r.policy
+        );
         if let Some(h) = &r.held {
             println!("  held back: {h}");
         }

@@ -6,6 +6,7 @@ use super::args::RecoverArgs;
 use super::inspect::read_identities;
 use super::output;
 use anyhow::Context;
+use lifeboat::archive::content::{Compression, ContentReport, DumpTool, Kind};
 use lifeboat::archive::securetar::BackupKey;
 use lifeboat::config::{self, ConfigError, urls};
 use lifeboat::destinations::{self, Destination, Manifest, manifest::Listed};
@@ -97,6 +98,11 @@ pub async fn run(args: &RecoverArgs) -> anyhow::Result<ExitCode> {
                     r.output.display(),
                     output::human_size(r.plain_size)
                 );
+                if let Some(c) = &r.content {
+                    println!("  It holds {}.", c.describe());
+                    println!("  {}", how_to_use(c, &r.output));
+                    return Ok(ExitCode::SUCCESS);
+                }
                 if r.decrypted_members > 0 {
                     println!(
                         "  Home Assistant's encryption was removed from {} archives: it restores without a key.",
@@ -129,5 +135,25 @@ pub async fn run(args: &RecoverArgs) -> anyhow::Result<ExitCode> {
             eprintln!("lifeboat: {e}");
             Ok(ExitCode::FAILURE)
         }
+    }
+}
+
+/// What to do with a recovered copy of a `dir:` or `command:` source.
+fn how_to_use(c: &ContentReport, path: &std::path::Path) -> String {
+    let at = path.display();
+    let unzip = match c.compression {
+        Compression::Gzip => format!("gunzip -c {at}"),
+        Compression::None => format!("cat {at}"),
+    };
+    match (c.kind, c.tool) {
+        (Kind::Folder, _) if path.is_dir() => format!("The folder is back at {at}."),
+        (Kind::Folder, _) => format!("Unpack it where it belongs: {unzip} | tar -x -C /the/folder"),
+        (Kind::Dump, DumpTool::Postgres) => {
+            format!("Load it into PostgreSQL: {unzip} | psql -U postgres -d postgres")
+        }
+        (Kind::Dump, DumpTool::Mariadb) => {
+            format!("Load it into MariaDB: {unzip} | mysql -u root -p")
+        }
+        (Kind::Dump, DumpTool::Other) => format!("The command's output: {unzip}"),
     }
 }

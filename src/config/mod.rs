@@ -21,7 +21,11 @@ use url::Url;
 #[derive(Debug, Clone)]
 pub struct Config {
     pub data_dir: PathBuf,
+    /// The first source: Home Assistant when it is one of them (what safe updates, `keep_local`
+    /// and backup events are about).
     pub source: SourceSpec,
+    /// Every source, the first one first.
+    pub sources: Vec<NamedSource>,
     pub destinations: Vec<DestinationSpec>,
     pub encryption: EncryptionSpec,
     /// Home Assistant backup keys to open protected inner archives with.
@@ -122,6 +126,92 @@ pub enum SourceSpec {
         method: SupervisorMethod,
         mode: SourceMode,
     },
+    Dir {
+        path: PathBuf,
+        exclude: Vec<String>,
+        compression: crate::archive::content::Compression,
+    },
+    Command {
+        argv: Vec<String>,
+        environment: Vec<(String, Secret)>,
+        compression: crate::archive::content::Compression,
+        tool: crate::archive::content::DumpTool,
+    },
+}
+
+impl SourceSpec {
+    /// Whether it is Home Assistant itself (Core or the Supervisor).
+    pub fn is_home_assistant(&self) -> bool {
+        matches!(self, Self::Core { .. } | Self::Supervisor { .. })
+    }
+
+    /// The name a source gets when none is given: `home-assistant`, `backups`, the folder's own
+    /// name, the dump program's.
+    pub fn default_name(&self) -> String {
+        match self {
+            Self::Core { .. } | Self::Supervisor { .. } => "home-assistant".into(),
+            Self::Folder { .. } => "backups".into(),
+            Self::Dir { path, .. } => name_for_dir(path),
+            Self::Command { argv, .. } => name_for_command(argv),
+        }
+    }
+}
+
+/// A `dir:` source's name when none is given: the folder's own, made a name.
+pub fn name_for_dir(path: &Path) -> String {
+    as_name(
+        &path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+    )
+}
+
+/// A `command:` source's name when none is given: the dump program's (`docker exec db
+/// pg_dumpall` is `pg_dumpall`), else the program's.
+pub fn name_for_command(argv: &[String]) -> String {
+    use crate::archive::content::DumpTool;
+    let program = argv
+        .iter()
+        .find(|w| DumpTool::guess(std::slice::from_ref(*w)) != DumpTool::Other)
+        .or(argv.first())
+        .map_or("", |w| w.rsplit('/').next().unwrap_or(w));
+    as_name(program)
+}
+
+fn as_name(raw: &str) -> String {
+    let n: String = raw
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .take(40)
+        .collect();
+    let n = n.trim_matches('-');
+    if n.is_empty() {
+        "source".into()
+    } else {
+        n.to_owned()
+    }
+}
+
+/// A source with its name and what it does differently from the rest.
+#[derive(Debug, Clone)]
+pub struct NamedSource {
+    pub name: String,
+    pub spec: SourceSpec,
+    /// Only these destinations (by name); every one when empty.
+    pub destinations: Vec<String>,
+    /// Its own backup schedule; the main one when `None`.
+    pub schedule: Option<croner::Cron>,
+    /// Its own retention, over the destinations'.
+    pub retention: Option<crate::retention::Policy>,
+    /// How long without a verified copy of it is a problem; the main `stale_after` when `None`.
+    pub stale_after: Option<std::time::Duration>,
 }
 
 /// Whether Lifeboat makes the backups or ships the ones Home Assistant makes.

@@ -14,8 +14,13 @@ pub struct Options {
     /// Where history and upload state live. The add-on always uses `/data`.
     #[serde(default)]
     pub data_dir: Option<PathBuf>,
-    /// Where backups come from.
-    pub source: SourceOptions,
+    /// Where backups come from: the one-source shorthand for `sources`.
+    #[serde(default)]
+    pub source: Option<SourceOptions>,
+    /// Several sources, each named, with its own schedule, retention and destinations (a
+    /// database dump and a config folder beside Home Assistant).
+    #[serde(default)]
+    pub sources: Vec<SourceEntry>,
     /// Where copies go; at least one.
     #[serde(default)]
     pub destinations: Vec<DestinationOptions>,
@@ -138,6 +143,59 @@ pub enum SourceOptions {
         #[serde(default)]
         mode: Option<String>,
     },
+    /// Any folder, tarred on the fly (symbolic links kept as links, never followed).
+    Dir {
+        path: PathBuf,
+        /// Globs of paths (relative to the folder) or names to leave out: `*.tmp`, `cache/*`.
+        #[serde(default)]
+        exclude: Vec<String>,
+        /// `none` (default) or `gzip`.
+        #[serde(default)]
+        compression: Option<String>,
+    },
+    /// A command's standard output (a database dump), run without a shell.
+    Command {
+        command: CommandLine,
+        /// Variables for the command (`PGPASSWORD`…); secrets, never logged.
+        #[serde(default)]
+        environment: std::collections::BTreeMap<String, Secret>,
+        /// `gzip` (default) or `none`.
+        #[serde(default)]
+        compression: Option<String>,
+        /// What it dumps: `postgres`, `mariadb` or `other` (default: from the program's name).
+        #[serde(default)]
+        dump: Option<String>,
+    },
+}
+
+/// A command line: a list of words, or one line split the way a shell splits it (no shell is
+/// run).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum CommandLine {
+    Words(Vec<String>),
+    Line(String),
+}
+
+/// One of several sources: a name, the source itself, and what it does differently.
+#[derive(Debug, Deserialize)]
+pub struct SourceEntry {
+    /// Names its runs, copies and alarms: `postgres`, `configs`.
+    pub name: String,
+    #[serde(flatten)]
+    pub source: SourceOptions,
+    /// Only these destinations (by name); every one when empty.
+    #[serde(default)]
+    pub destinations: Vec<String>,
+    /// Its own backup schedule (cron); the main schedule when unset.
+    #[serde(default)]
+    pub schedule: Option<String>,
+    /// Its own retention, over the destinations'.
+    #[serde(default)]
+    pub retention: Option<String>,
+    /// Hours without a verified copy of it before Lifeboat says so.
+    #[serde(default)]
+    pub stale_after_hours: Option<u32>,
 }
 
 /// One destination, chosen by `type`.

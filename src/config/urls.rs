@@ -10,7 +10,7 @@
 //!   settings stay in rclone.conf); each takes `name=…`.
 
 use super::Problem;
-use super::options::{DestinationOptions, SourceOptions};
+use super::options::{CommandLine, DestinationOptions, SourceEntry, SourceOptions};
 use crate::secret::Secret;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -76,11 +76,81 @@ pub fn source_from_url(raw: &str) -> Result<SourceOptions, Problem> {
             token: None,
             mode: None,
         }),
+        "dir" => {
+            let path = rest.strip_prefix("//").unwrap_or(rest);
+            if path.is_empty() {
+                return Err(bad(
+                    "--source",
+                    "dir: needs a folder, like dir:/opt/halo/configs".into(),
+                ));
+            }
+            Ok(SourceOptions::Dir {
+                path: PathBuf::from(path),
+                exclude: Vec::new(),
+                compression: None,
+            })
+        }
+        "command" => {
+            if rest.trim().is_empty() {
+                return Err(bad(
+                    "--source",
+                    "command: needs a command, like 'command:pg_dumpall -U postgres'".into(),
+                ));
+            }
+            Ok(SourceOptions::Command {
+                command: CommandLine::Line(rest.to_owned()),
+                environment: std::collections::BTreeMap::new(),
+                compression: None,
+                dump: None,
+            })
+        }
         other => Err(bad(
             "--source",
-            format!("{other:?} is not a source kind; use folder:, core: or supervisor:"),
+            format!(
+                "{other:?} is not a source kind; use folder:, core:, supervisor:, dir: or command:"
+            ),
         )),
     }
+}
+
+/// Sources given on the command line: one is the shorthand `source`; several are named after
+/// what they are (`home-assistant`, the folder's name, the dump program's; `-2`, `-3`… when two
+/// would share one).
+pub fn name_sources(mut given: Vec<SourceOptions>) -> (Option<SourceOptions>, Vec<SourceEntry>) {
+    if given.len() <= 1 {
+        return (given.pop(), Vec::new());
+    }
+    let mut entries: Vec<SourceEntry> = Vec::new();
+    for source in given {
+        let base = match &source {
+            SourceOptions::Core { .. } | SourceOptions::Supervisor { .. } => {
+                "home-assistant".to_owned()
+            }
+            SourceOptions::Folder { .. } => "backups".to_owned(),
+            SourceOptions::Dir { path, .. } => super::name_for_dir(path),
+            SourceOptions::Command { command, .. } => match command {
+                CommandLine::Words(w) => super::name_for_command(w),
+                CommandLine::Line(l) => {
+                    super::name_for_command(&shlex::split(l).unwrap_or_default())
+                }
+            },
+        };
+        let mut name = base.clone();
+        let mut n = 1;
+        while entries.iter().any(|e| e.name == name) {
+            n += 1;
+            name = format!("{base}-{n}");
+        }
+        entries.push(SourceEntry {
+            name,
+            source,
+            destinations: Vec::new(),
+            schedule: None,
+            retention: None,
+            stale_after_hours: None,
+        });
+    }
+    (None, entries)
 }
 
 /// Parses every `--to`, giving each a unique default name (`s3`, `s3-2`, …) unless `name=` is set.

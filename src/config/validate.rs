@@ -2,13 +2,15 @@
 //! each naming its field.
 
 use super::options::{
-    AlertOptions, DestinationOptions, EncryptionOptions, Options, ScheduleOptions, SourceOptions,
+    AlertOptions, CommandLine, DestinationOptions, EncryptionOptions, Options, ScheduleOptions,
+    SourceEntry, SourceOptions,
 };
 use super::{
     AlertKind, AlertSpec, AzureCredential, Config, ConfigError, DestinationKind, DestinationSpec,
-    EncryptionSpec, Env, Problem, RcloneSpec, ScheduleSpec, SftpAuth, SftpSpec, SmbSpec,
-    SourceMode, SourceSpec, SupervisorMethod,
+    EncryptionSpec, Env, NamedSource, Problem, RcloneSpec, ScheduleSpec, SftpAuth, SftpSpec,
+    SmbSpec, SourceMode, SourceSpec, SupervisorMethod,
 };
+use crate::archive::content::{Compression, DumpTool};
 use crate::retention::Policy;
 use crate::secret::Secret;
 use std::collections::HashSet;
@@ -28,7 +30,6 @@ pub fn validate(
     default_data_dir: PathBuf,
 ) -> Result<Config, ConfigError> {
     let mut problems = Vec::new();
-    let source = source(opts.source, env, &mut problems);
     let default_policy = policy(
         opts.retention.as_deref(),
         "retention",
@@ -53,10 +54,12 @@ pub fn validate(
             _ => {}
         }
     }
+    let sources = sources(opts.source, opts.sources, env, &destinations, &mut problems);
+    let source = sources.first().map(|s| s.spec.clone());
     let schedule = schedule(opts.schedule, env, &mut problems);
     let alert = opts.alert.and_then(|a| alert(a, &mut problems));
     let stale_hours = opts.stale_after_hours.unwrap_or(super::DEFAULT_STALE_HOURS);
-    if opts.keep_local.is_some() && matches!(source, Some(SourceSpec::Folder { .. })) {
+    if opts.keep_local.is_some() && source.as_ref().is_some_and(|s| !s.is_home_assistant()) {
         problems.push(problem(
             "keep_local",
             "applies to the supervisor and core sources only: Lifeboat does not delete files from a \
@@ -79,7 +82,9 @@ pub fn validate(
             ),
         ));
     }
-    if opts.ship_new_backups == Some(true) && matches!(source, Some(SourceSpec::Folder { .. })) {
+    if opts.ship_new_backups == Some(true)
+        && source.as_ref().is_some_and(|s| !s.is_home_assistant())
+    {
         problems.push(problem(
             "ship_new_backups",
             "applies to the supervisor and core sources only: a folder source ships every new file \
@@ -121,6 +126,7 @@ pub fn validate(
         (Some(source), Some(encryption)) if problems.is_empty() => Ok(Config {
             data_dir,
             source,
+            sources,
             destinations,
             encryption,
             ha_backup_keys: opts
@@ -219,8 +225,190 @@ fn http_url(raw: &str, field: &str, problems: &mut Vec<Problem>) -> Option<Url> 
     }
 }
 
+/// Every source: the shorthand `source` and the `sources` list, Home Assistant's first.
+fn sources(
+    shorthand: Option<SourceOptions>,
+    entries: Vec<SourceEntry>,
+    env: &Env,
+    destinations: &[DestinationSpec],
+    problems: &mut Vec<Problem>,
+) -> Vec<NamedSource> {
+    let mut out = Vec::new();
+    if shorthand.is_none() && entries.is_empty() {
+        problems.push(problem(
+            "source",
+            "name where backups come from: a source (supervisor, core, folder, dir or command), or a \
+             list of sources",
+        ));
+    }
+    if let Some(spec) = shorthand.and_then(|s| source(s, env, problems)) {
+        out.push(NamedSource {
+            name: spec.default_name(),
+            spec,
+            destinations: Vec::new(),
+            schedule: None,
+            retention: None,
+            stale_after: None,
+        });
+    }
+    for (i, entry) in entries.into_iter().enumerate() {
+        let at = format!("sources[{i}]");
+        let field = |f: &str| format!("{at}.{f}");
+        let name = entry.name.trim().to_owned();
+        if name.is_empty()
+            || name.len() > 40
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+        {
+            problems.push(problem(
+                &field("name"),
+                &format!(
+                    "{name:?} is not a source name: use up to 40 lowercase letters, digits, - and _ \
+                     (like postgres or configs)"
+                ),
+            ));
+        }
+        if out.iter().any(|s: &NamedSource| s.name == name) {
+            problems.push(problem(
+                &field("name"),
+                &format!("{name:?} names two sources: give each its own name"),
+            ));
+        }
+        for d in &entry.destinations {
+            if !destinations.iter().any(|x| x.name == *d) {
+                problems.push(problem(
+                    &field("destinations"),
+                    &format!("there is no destination named {d:?}"),
+                ));
+            }
+        }
+        let schedule = cron(entry.schedule.as_deref(), &field("schedule"), problems);
+        let retention = entry
+            .retention
+            .as_deref()
+            .map(|r| policy(Some(r), &field("retention"), Policy::default(), problems));
+        if entry.stale_after_hours == Some(0) {
+            problems.push(problem(
+                &field("stale_after_hours"),
+                "must be at least 1 (hours without a verified copy before Lifeboat says so)",
+            ));
+        }
+        let mut own = Vec::new();
+        let spec = source(entry.source, env, &mut own);
+        problems.extend(own.into_iter().map(|mut p| {
+            if let Some(rest) = p.field.strip_prefix("source.") {
+                p.field = field(rest);
+            }
+            p
+        }));
+        if let Some(spec) = spec {
+            out.push(NamedSource {
+                name,
+                spec,
+                destinations: entry.destinations,
+                schedule,
+                retention,
+                stale_after: entry
+                    .stale_after_hours
+                    .map(|h| std::time::Duration::from_secs(u64::from(h) * 3600)),
+            });
+        }
+    }
+    if out.iter().filter(|s| s.spec.is_home_assistant()).count() > 1 {
+        problems.push(problem(
+            "sources",
+            "names Home Assistant twice: keep one core or supervisor source",
+        ));
+    }
+    // Home Assistant first: it is what safe updates, keep_local and backup events are about.
+    if let Some(i) = out.iter().position(|s| s.spec.is_home_assistant()) {
+        let ha = out.remove(i);
+        out.insert(0, ha);
+    }
+    out
+}
+
 fn source(opts: SourceOptions, env: &Env, problems: &mut Vec<Problem>) -> Option<SourceSpec> {
     match opts {
+        SourceOptions::Dir {
+            path,
+            exclude,
+            compression,
+        } => {
+            if path.as_os_str().is_empty() || !path.is_absolute() {
+                problems.push(problem(
+                    "source.path",
+                    &format!(
+                        "{:?} must be a folder's full path, like /share or /opt/halo/configs",
+                        path.display()
+                    ),
+                ));
+            }
+            for g in &exclude {
+                if let Err(e) = glob::Pattern::new(g) {
+                    problems.push(problem(
+                        "source.exclude",
+                        &format!("{g:?} is not a glob ({e}); write *.tmp or cache/*"),
+                    ));
+                }
+            }
+            let compression = compression_of(compression.as_deref(), Compression::None, problems);
+            Some(SourceSpec::Dir {
+                path,
+                exclude,
+                compression,
+            })
+        }
+        SourceOptions::Command {
+            command,
+            environment,
+            compression,
+            dump,
+        } => {
+            let argv = match command {
+                CommandLine::Words(w) => w,
+                CommandLine::Line(l) => shlex::split(&l).unwrap_or_else(|| {
+                    problems.push(problem(
+                        "source.command",
+                        &format!("{l:?} has a quote that is never closed"),
+                    ));
+                    Vec::new()
+                }),
+            };
+            if argv.first().is_none_or(|p| p.trim().is_empty()) {
+                problems.push(problem(
+                    "source.command",
+                    "name the command to run, like [\"pg_dumpall\", \"-U\", \"postgres\"]",
+                ));
+            }
+            for name in environment.keys() {
+                let ok = !name.is_empty()
+                    && !name.starts_with(|c: char| c.is_ascii_digit())
+                    && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+                if !ok {
+                    problems.push(problem(
+                        "source.environment",
+                        &format!("{name:?} is not a variable name like PGPASSWORD"),
+                    ));
+                }
+            }
+            let compression = compression_of(compression.as_deref(), Compression::Gzip, problems);
+            let tool = match dump.as_deref().map(DumpTool::parse) {
+                None => DumpTool::guess(&argv),
+                Some(Ok(t)) => t,
+                Some(Err(e)) => {
+                    problems.push(problem("source.dump", &e));
+                    DumpTool::Other
+                }
+            };
+            Some(SourceSpec::Command {
+                argv,
+                environment: environment.into_iter().collect(),
+                compression,
+                tool,
+            })
+        }
         SourceOptions::Folder { path } => {
             if path.as_os_str().is_empty() {
                 problems.push(problem(
@@ -292,6 +480,21 @@ fn source(opts: SourceOptions, env: &Env, problems: &mut Vec<Problem>) -> Option
                 method: method?,
                 mode: mode?,
             })
+        }
+    }
+}
+
+fn compression_of(
+    raw: Option<&str>,
+    default: Compression,
+    problems: &mut Vec<Problem>,
+) -> Compression {
+    match raw.map(Compression::parse) {
+        None => default,
+        Some(Ok(c)) => c,
+        Some(Err(e)) => {
+            problems.push(problem("source.compression", &e));
+            default
         }
     }
 }
@@ -1285,6 +1488,146 @@ mod tests {
             msg.contains("destinations[0]") && msg.contains("bucket"),
             "{msg}"
         );
+    }
+
+    #[test]
+    fn several_sources_are_named_ordered_and_checked() {
+        let halo = format!(
+            r#"
+            [source]
+            type = "core"
+            url = "http://ha:8123"
+            token = "t"
+            [[sources]]
+            name = "postgres"
+            type = "command"
+            command = ["docker", "exec", "db", "pg_dumpall", "-U", "postgres"]
+            environment = {{ PGPASSWORD = "pw" }}
+            schedule = "0 2 * * *"
+            retention = "daily=7 weekly=4 monthly=12"
+            stale_after_hours = 26
+            destinations = ["usb"]
+            [[sources]]
+            name = "configs"
+            type = "dir"
+            path = "/opt/halo/configs"
+            exclude = ["*.tmp"]
+            compression = "gzip"
+            [[destinations]]
+            type = "local"
+            name = "usb"
+            path = "/mnt/usb"
+            [encryption]
+            recipients = ["{RECIPIENT}"]
+            "#
+        );
+        let cfg = check(&halo, &Env::default()).unwrap();
+        let names: Vec<&str> = cfg.sources.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["home-assistant", "postgres", "configs"]);
+        assert!(cfg.source.is_home_assistant());
+        let pg = &cfg.sources[1];
+        let SourceSpec::Command {
+            argv,
+            environment,
+            compression,
+            tool,
+        } = &pg.spec
+        else {
+            panic!("{pg:?}")
+        };
+        assert_eq!(argv.len(), 6);
+        assert_eq!(environment[0].0, "PGPASSWORD");
+        assert!(
+            !format!("{pg:?}").contains("pw\""),
+            "the password never prints"
+        );
+        assert_eq!(
+            (*compression, *tool),
+            (Compression::Gzip, DumpTool::Postgres)
+        );
+        assert_eq!(pg.destinations, ["usb"]);
+        assert!(pg.schedule.is_some() && pg.retention.is_some());
+        assert_eq!(
+            pg.stale_after,
+            Some(std::time::Duration::from_secs(26 * 3600))
+        );
+        let SourceSpec::Dir { compression, .. } = &cfg.sources[2].spec else {
+            panic!()
+        };
+        assert_eq!(*compression, Compression::Gzip);
+
+        // Only [[sources]]: a home server with no Home Assistant; a command as one line.
+        let alone = format!(
+            r#"
+            [[sources]]
+            name = "db"
+            type = "command"
+            command = "mysqldump --all-databases -u 'backup user'"
+            [[destinations]]
+            type = "local"
+            name = "usb"
+            path = "/mnt/usb"
+            [encryption]
+            recipients = ["{RECIPIENT}"]
+            "#
+        );
+        let cfg = check(&alone, &Env::default()).unwrap();
+        let SourceSpec::Command { argv, tool, .. } = &cfg.source else {
+            panic!()
+        };
+        assert_eq!(argv.last().map(String::as_str), Some("backup user"));
+        assert_eq!(*tool, DumpTool::Mariadb);
+
+        let bad = format!(
+            r#"
+            [[sources]]
+            name = "Bad Name"
+            type = "command"
+            command = "pg_dumpall 'unclosed"
+            compression = "zip"
+            destinations = ["nowhere"]
+            [[sources]]
+            name = "files"
+            type = "dir"
+            path = "relative/path"
+            exclude = ["[unclosed"]
+            [[sources]]
+            name = "files"
+            type = "dir"
+            path = "/x"
+            [[destinations]]
+            type = "local"
+            name = "usb"
+            path = "/mnt/usb"
+            [encryption]
+            recipients = ["{RECIPIENT}"]
+            "#
+        );
+        let err = check(&bad, &Env::default()).unwrap_err();
+        let f = fields(&err);
+        for want in [
+            "sources[0].name",
+            "sources[0].command",
+            "sources[0].compression",
+            "sources[0].destinations",
+            "sources[1].path",
+            "sources[1].exclude",
+            "sources[2].name",
+        ] {
+            assert!(f.contains(&want), "{want} in {f:?}");
+        }
+        let err = check(
+            "[[sources]]\nname = \"x\"\ntype = \"dir\"\npath = \"/x\"\nexlude = []\n",
+            &Env::default(),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("exlude"), "{err}");
+        let err = check(
+            &format!("[encryption]\nrecipients = [\"{RECIPIENT}\"]\n"),
+            &Env::default(),
+        )
+        .unwrap_err();
+        assert!(fields(&err).contains(&"source"), "{err}");
     }
 
     #[test]

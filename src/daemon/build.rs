@@ -80,7 +80,9 @@ pub fn ha_api(cfg: &Config, http: &reqwest::Client, env: &Env) -> Option<HaApi> 
         config::SourceSpec::Core { url, token, .. } => {
             Some(HaApi::direct(http.clone(), url, token.clone()))
         }
-        config::SourceSpec::Folder { .. } => {
+        config::SourceSpec::Folder { .. }
+        | config::SourceSpec::Dir { .. }
+        | config::SourceSpec::Command { .. } => {
             let (url, token) = supervisor(env)?;
             Some(HaApi::via_supervisor(http.clone(), &url, token))
         }
@@ -97,7 +99,9 @@ pub fn ha_websocket(cfg: &Config, env: &Env) -> Option<(Url, Secret)> {
         config::SourceSpec::Core { url, token, .. } => {
             (url.clone(), "/api/websocket", token.clone())
         }
-        config::SourceSpec::Folder { .. } => {
+        config::SourceSpec::Folder { .. }
+        | config::SourceSpec::Dir { .. }
+        | config::SourceSpec::Command { .. } => {
             let (url, token) = supervisor(env)?;
             (url, "/core/websocket", token)
         }
@@ -112,7 +116,9 @@ pub fn ships_on_events(cfg: &Config) -> bool {
         config::SourceSpec::Supervisor { mode, .. } | config::SourceSpec::Core { mode, .. } => {
             *mode == config::SourceMode::Ship || cfg.ship_new_backups
         }
-        config::SourceSpec::Folder { .. } => false,
+        config::SourceSpec::Folder { .. }
+        | config::SourceSpec::Dir { .. }
+        | config::SourceSpec::Command { .. } => false,
     }
 }
 
@@ -152,9 +158,19 @@ pub fn runner(cfg: &Config, env: &Env) -> Result<(Runner, Option<Arc<HaReporter>
             a.clone(),
         )));
     }
+    let (name, retention) = cfg
+        .sources
+        .first()
+        .map_or(("home-assistant".to_owned(), None), |s| {
+            (s.name.clone(), s.retention)
+        });
+    let mut all = destinations(&cfg.destinations)?;
+    if let Some(first) = cfg.sources.first() {
+        all.retain(|d| first.destinations.is_empty() || first.destinations.contains(&d.name));
+    }
     let runner = Runner {
-        source: source::build(&cfg.source, http, Patience::default()),
-        destinations: destinations(&cfg.destinations)?,
+        source: source::build(&cfg.source, &name, http, Patience::default()),
+        destinations: all,
         keys: Keyring {
             vault: vault(cfg, chrono::Utc::now()),
             options: cfg.encryption.clone(),
@@ -166,8 +182,39 @@ pub fn runner(cfg: &Config, env: &Env) -> Result<(Runner, Option<Arc<HaReporter>
         tz: cfg.schedule.tz,
         keep_local: cfg.keep_local,
         progress: Arc::default(),
+        source_name: name,
+        first_source: true,
+        retention,
     };
     Ok((runner, reporter))
+}
+
+/// The runners of the sources after the first: `first`'s history, keys, clock, observers and
+/// progress, with each source's own name, destinations and retention.
+///
+/// # Errors
+/// [`DaemonError`] when a destination cannot be made.
+pub fn other_runners(first: &Runner, cfg: &Config) -> Result<Vec<Runner>, DaemonError> {
+    let http = http_client()?;
+    let all = destinations(&cfg.destinations)?;
+    Ok(cfg
+        .sources
+        .iter()
+        .skip(1)
+        .map(|s| Runner {
+            source: source::build(&s.spec, &s.name, http.clone(), Patience::default()),
+            destinations: all
+                .iter()
+                .filter(|d| s.destinations.is_empty() || s.destinations.contains(&d.name))
+                .cloned()
+                .collect(),
+            keep_local: None,
+            source_name: s.name.clone(),
+            first_source: false,
+            retention: s.retention,
+            ..first.clone()
+        })
+        .collect())
 }
 
 /// The backup and re-verification schedules the options ask for.

@@ -66,6 +66,12 @@ pub fn data_object(copy_id: &str) -> String {
     format!("{copy_id}{DATA_SUFFIX}")
 }
 
+/// The data object of a copy of a `dir:` or `command:` source: its own ending (`.tar.gz`,
+/// `.sql.gz`…) before `.age`, so the file says how to open it.
+pub fn data_object_as(copy_id: &str, suffix: &str) -> String {
+    format!("{copy_id}{suffix}.age")
+}
+
 /// The manifest object of a copy.
 pub fn manifest_object(copy_id: &str) -> String {
     format!("{copy_id}{MANIFEST_SUFFIX}")

@@ -34,6 +34,14 @@ pub struct Manifest {
     /// listing say "3 to sign in again" without a download. Absent in copies made before it existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub readiness: Option<crate::archive::readiness::Digest>,
+    /// The name of the source it came from (absent in copies made before sources had names:
+    /// those are the first source's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// For a copy of a `dir:` or `command:` source, what it holds and how it opens (absent for a
+    /// Home Assistant backup).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<crate::archive::content::ContentReport>,
 }
 
 /// Size and SHA-256 of a byte stream.
@@ -174,12 +182,19 @@ pub enum DeleteError {
 pub async fn delete_copy(
     destination: &super::Destination,
     copy_id: &str,
+    data: &str,
 ) -> Result<(), DeleteError> {
     let object = super::layout::manifest_object(copy_id);
     if let Err(source) = destination.store.delete(&object).await {
         return Err(DeleteError::Manifest { object, source });
     }
-    let object = super::layout::data_object(copy_id);
+    // The data object as the manifest names it (copies of `dir:` and `command:` sources end in
+    // `.tar.gz.age`, `.sql.gz.age`…).
+    let object = if data.is_empty() {
+        super::layout::data_object(copy_id)
+    } else {
+        data.to_owned()
+    };
     match destination.store.delete(&object).await {
         Ok(()) => Ok(()),
         Err(source) => Err(DeleteError::Data { object, source }),

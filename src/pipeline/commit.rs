@@ -22,6 +22,8 @@ pub struct CopyPlan<'a> {
     pub lock: &'a manifest::Encryption,
     /// The fingerprint of the Home Assistant key the backup is protected with, if any.
     pub ha_key: Option<&'a str>,
+    /// The name of the source the backup came from.
+    pub source: &'a str,
 }
 
 /// What a copy encrypted with `spec` says it is locked with: fingerprints, never keys.
@@ -134,6 +136,12 @@ fn manifest_of(shipped: &Shipped, plan: &CopyPlan<'_>, verified: DateTime<Utc>) 
         encryption: plan.lock.clone(),
         ha_key_fingerprint: plan.ha_key.map(str::to_owned),
         verified,
-        readiness: Some(shipped.inspection.readiness.digest()),
+        readiness: shipped
+            .inspection
+            .content
+            .is_none()
+            .then(|| shipped.inspection.readiness.digest()),
+        source: Some(plan.source.to_owned()),
+        content: shipped.inspection.content.clone(),
     }
 }

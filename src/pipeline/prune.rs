@@ -16,6 +16,8 @@ use serde::Serialize;
 #[derive(Debug, Clone, Serialize)]
 pub struct PruneReport {
     pub destination: String,
+    /// Whose copies were weighed.
+    pub source: String,
     pub policy: String,
     pub dry_run: bool,
     /// Why nothing was deleted, when pruning was held back (the newest run failed…).
@@ -42,7 +44,26 @@ pub enum PruneError {
     History(#[from] HistoryError),
 }
 
-/// Applies `policy` to `destination`.
+/// Whose copies a prune weighs: one source's, as the manifests name it. Copies made before
+/// manifests named their source belong to the first (the one source there was then).
+#[derive(Debug, Clone)]
+pub struct Owner {
+    pub source: String,
+    pub first: bool,
+}
+
+impl Owner {
+    /// Whether `m` is one of this source's copies.
+    pub fn owns(&self, m: &manifest::Manifest) -> bool {
+        match &m.source {
+            Some(s) => *s == self.source,
+            None => self.first,
+        }
+    }
+}
+
+/// Applies `policy` to `owner`'s copies on `destination` (the other sources' copies there are
+/// theirs to keep or let go).
 ///
 /// # Errors
 /// [`PruneError`] when the destination cannot be listed or history cannot be read; failed
@@ -50,6 +71,7 @@ pub enum PruneError {
 pub async fn prune(
     destination: &Destination,
     policy: &Policy,
+    owner: &Owner,
     history: &History,
     now: DateTime<Utc>,
     tz: Tz,
@@ -64,13 +86,18 @@ pub async fn prune(
     let pins = history.pins(&destination.name).await?;
     let mut unreadable = Vec::new();
     let mut candidates = Vec::new();
+    let mut objects = std::collections::HashMap::new();
     for l in listed {
         match l {
-            manifest::Listed::Copy(m) => candidates.push(Candidate {
-                pinned: pins.contains(&m.copy_id),
-                made: made_at(&m),
-                id: m.copy_id.clone(),
-            }),
+            manifest::Listed::Copy(m) if owner.owns(&m) => {
+                candidates.push(Candidate {
+                    pinned: pins.contains(&m.copy_id),
+                    made: made_at(&m),
+                    id: m.copy_id.clone(),
+                });
+                objects.insert(m.copy_id, m.object);
+            }
+            manifest::Listed::Copy(_) => {}
             manifest::Listed::Unreadable { object, reason } => {
                 unreadable.push(format!("{object}: {reason}"));
             }
@@ -79,6 +106,7 @@ pub async fn prune(
     let decisions = apply(policy, &candidates, now, tz);
     let mut report = PruneReport {
         destination: destination.name.clone(),
+        source: owner.source.clone(),
         policy: policy.to_string(),
         dry_run,
         held: history.prune_hold(&destination.name).await?,
@@ -92,7 +120,8 @@ pub async fn prune(
     }
     for d in report.decisions.iter().filter(|d| !d.keep) {
         let reason = d.reasons.join("; ");
-        let error = delete_copy(destination, &d.id)
+        let object = objects.get(&d.id).map_or("", String::as_str);
+        let error = delete_copy(destination, &d.id, object)
             .await
             .err()
             .map(|e| e.to_string());
@@ -115,21 +144,25 @@ pub async fn prune(
     Ok(report)
 }
 
-/// Applies each destination's own policy (those that keep everything are skipped). Failures are
-/// logged and left out, never fatal: retention must not stop anything else.
+/// Applies to `owner`'s copies the source's own policy (`retention`) or else each destination's
+/// (those that keep everything are skipped). Failures are logged and left out, never fatal:
+/// retention must not stop anything else.
 pub async fn prune_all(
     destinations: &[Destination],
+    retention: Option<&Policy>,
+    owner: &Owner,
     history: &History,
     now: DateTime<Utc>,
     tz: Tz,
     dry_run: bool,
 ) -> Vec<PruneReport> {
     let mut out = Vec::new();
-    for d in destinations
-        .iter()
-        .filter(|d| !d.retention.keeps_everything())
-    {
-        match prune(d, &d.retention, history, now, tz, dry_run).await {
+    for d in destinations {
+        let policy = retention.unwrap_or(&d.retention);
+        if policy.keeps_everything() {
+            continue;
+        }
+        match prune(d, policy, owner, history, now, tz, dry_run).await {
             Ok(r) => {
                 for e in &r.errors {
                     tracing::warn!("retention on {}: {e}", d.name);

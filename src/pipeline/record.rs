@@ -90,6 +90,8 @@ fn millis(d: Duration) -> u64 {
 #[derive(Debug, Clone, Serialize)]
 pub struct RunReport {
     pub run_id: i64,
+    /// The name of the source the run backed up.
+    pub source: String,
     pub status: RunStatus,
     pub backup: Option<BackupJson>,
     pub plain_size: Option<u64>,
@@ -108,9 +110,10 @@ pub struct RunReport {
 
 impl RunReport {
     /// A run that failed before any copy was made.
-    pub fn failed(run_id: i64, error: String) -> Self {
+    pub fn failed(run_id: i64, source: &str, error: String) -> Self {
         Self {
             run_id,
+            source: source.to_owned(),
             status: RunStatus::Failed,
             backup: None,
             plain_size: None,

@@ -11,7 +11,7 @@ use super::plan::{self, Refusal, Skipped, check_destination_names};
 use super::progress::{Progress, Teller};
 use super::record::{CopyOutcome, RunReport, status_of};
 use super::retry;
-use super::ship::{ShipError, ShipFailure, Shipped, ship};
+use super::ship::{ShipError, ShipFailure, Shipped, Walk, ship};
 use crate::archive::securetar::BackupKey;
 use crate::archive::{BackupJson, Inspection};
 use crate::clock::Clock;
@@ -44,6 +44,13 @@ pub struct Runner {
     pub keep_local: Option<u32>,
     /// Live progress, for the dashboard.
     pub progress: Arc<Progress>,
+    /// The source's name (`home-assistant`, `postgres`, `configs`…), in every copy's manifest.
+    pub source_name: String,
+    /// Whether it is the configuration's first source (it owns copies made before copies named
+    /// their source).
+    pub first_source: bool,
+    /// The source's own retention, over the destinations' (`None`: theirs).
+    pub retention: Option<crate::retention::Policy>,
 }
 
 /// The name deletions of Home Assistant's own backups are recorded under.
@@ -372,8 +379,14 @@ impl Runner {
 
     /// Applies every destination's retention policy (see [`super::prune::prune_all`]).
     pub async fn prune(&self, dry_run: bool) -> Vec<super::prune::PruneReport> {
+        let owner = super::prune::Owner {
+            source: self.source_name.clone(),
+            first: self.first_source,
+        };
         super::prune::prune_all(
             &self.destinations,
+            self.retention.as_ref(),
+            &owner,
             &self.history,
             self.clock.now(),
             self.tz,
@@ -451,7 +464,7 @@ impl Runner {
                 Vec::new(),
             )
             .await?;
-        Ok(RunReport::failed(run_id, error))
+        Ok(RunReport::failed(run_id, &self.source_name, error))
     }
 
     /// The destinations `request` asks for (every one when it names none).
@@ -545,7 +558,11 @@ impl Runner {
             .start_run(started, &request.trigger, &self.source.describe())
             .await?;
         let copy_id = layout::copy_id(started, &pending.hint);
-        let object = layout::data_object(&copy_id);
+        let object = match &pending.content {
+            Some((spec, _)) => layout::data_object_as(&copy_id, &spec.suffix()),
+            None => layout::data_object(&copy_id),
+        };
+        let notes = opened.as_ref().ok().and_then(|o| o.notes.clone());
         for s in skipped {
             self.teller().tell(&Event::LeftOut {
                 destination: &s.destination,
@@ -559,6 +576,7 @@ impl Runner {
             object: &object,
             lock: &lock,
             ha_key: None,
+            source: &self.source_name,
         };
         let to = PassTo {
             destinations: &destinations,
@@ -568,6 +586,11 @@ impl Runner {
         };
         let shipped = self.pass(run_id, pending, opened, to).await;
         let mut outcome = self.commit(pending, shipped, &plan, &keys).await;
+        if let Some(notes) = notes
+            && let Ok(mut notes) = notes.lock()
+        {
+            outcome.end.warnings.append(&mut notes);
+        }
         self.mention_remarks(&destinations, &mut outcome.end.warnings);
         for s in skipped {
             if let Some(d) = self.destinations.iter().find(|d| d.name == s.destination) {
@@ -610,13 +633,17 @@ impl Runner {
         let names: Vec<String> = to.destinations.iter().map(|d| d.name.clone()).collect();
         let pass_started = self.clock.now();
         let counters = self.progress.pass(pass_started, &names);
+        let walk = match &pending.content {
+            Some((spec, backup)) => Walk::Content(*spec, backup.clone()),
+            None => Walk::Backup(to.keys),
+        };
         let outcome = ship(
             opened.stream,
             opened.size,
             to.destinations,
             to.object,
             to.encryption,
-            to.keys,
+            walk,
             &counters,
         )
         .await;
@@ -717,6 +744,7 @@ impl Runner {
         }
         Ok(RunReport {
             run_id,
+            source: self.source_name.clone(),
             status,
             backup: outcome.backup,
             plain_size: end.plain_size,
@@ -780,7 +808,9 @@ impl Runner {
     /// # Errors
     /// Only when history cannot be read or written.
     pub async fn retry_due(&self) -> Result<Vec<RunReport>, HistoryError> {
-        let by_backup = retry::due(&self.history, &self.destinations, self.clock.now()).await?;
+        let mut by_backup = retry::due(&self.history, &self.destinations, self.clock.now()).await?;
+        // The other sources' backups are theirs to send again.
+        by_backup.retain(|key, _| self.source.owns_key(key));
         let owed: Vec<Destination> = self
             .destinations
             .iter()
@@ -814,6 +844,7 @@ impl Runner {
             locator: first.locator.clone(),
             warnings: Vec::new(),
             ha_key: None,
+            content: self.source.content(self.clock.now()),
         };
         let opened = match self.source.open(&pending).await {
             Err(e) if !e.is_retryable() => {

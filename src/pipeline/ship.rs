@@ -4,9 +4,10 @@
 
 use super::fanout::{Decision, Lane, LaneResult};
 use super::progress::Counters;
+use crate::archive::content::{self, ContentSpec};
 use crate::archive::inspect::ChannelReader;
 use crate::archive::securetar::BackupKey;
-use crate::archive::{ArchiveError, Inspection, inspect};
+use crate::archive::{ArchiveError, BackupJson, Inspection, inspect};
 use crate::config::EncryptionSpec;
 use crate::crypto::{CryptoError, StreamEncryptor};
 use crate::destinations::Destination;
@@ -41,6 +42,27 @@ pub enum ShipError {
     Walker(String),
 }
 
+/// How the walker reads the backup on its way through.
+#[derive(Clone)]
+pub enum Walk {
+    /// A Home Assistant backup, its protected inner archives opened with these keys.
+    Backup(std::sync::Arc<Vec<BackupKey>>),
+    /// A `dir:` or `command:` source's stream, described as the source names it.
+    Content(ContentSpec, Box<BackupJson>),
+}
+
+impl Walk {
+    fn run(self, reader: ChannelReader) -> Result<Inspection, ArchiveError> {
+        match self {
+            Self::Backup(keys) => inspect(reader, &keys, false),
+            Self::Content(spec, backup) => {
+                let report = content::walk(reader, &spec)?;
+                Ok(Inspection::of_content(*backup, report, 0))
+            }
+        }
+    }
+}
+
 /// What the pass produced.
 pub struct Shipped {
     pub inspection: Inspection,
@@ -68,7 +90,7 @@ pub async fn ship(
     destinations: &[Destination],
     object: &str,
     encryption: &EncryptionSpec,
-    ha_keys: std::sync::Arc<Vec<BackupKey>>,
+    walk: Walk,
     counters: &Counters,
 ) -> Result<Shipped, ShipFailure> {
     let started = Instant::now();
@@ -85,8 +107,7 @@ pub async fn ship(
     }
 
     let (walk_tx, walk_rx) = mpsc::channel(WALKER_DEPTH);
-    let walker =
-        tokio::task::spawn_blocking(move || inspect(ChannelReader::new(walk_rx), &ha_keys, false));
+    let walker = tokio::task::spawn_blocking(move || walk.run(ChannelReader::new(walk_rx)));
     let mut walk_tx = Some(walk_tx);
 
     let outcome = pass(&mut source, &mut walk_tx, &mut lanes, enc, &counters.read).await;
@@ -100,7 +121,10 @@ pub async fn ship(
         (Err(ShipError::Walker(_)), Err(e)) => Err(e),
         (Err(e), _) => Err(e),
         (Ok(_), Err(e)) => Err(e),
-        (Ok((plain_size, plain_sha256, stored_size, stored_sha256)), Ok(inspection)) => {
+        (Ok((plain_size, plain_sha256, stored_size, stored_sha256)), Ok(mut inspection)) => {
+            if inspection.content.is_some() {
+                inspection.size = plain_size;
+            }
             match expected_size {
                 Some(expected) if expected != plain_size => Err(ShipError::SizeMismatch {
                     expected,

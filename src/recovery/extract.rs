@@ -1,6 +1,8 @@
 //! Safe extraction of a backup tar into a new folder: only plain files and folders, each landing
 //! inside the folder. Absolute paths, `..`, links and devices are refused with the member's name,
-//! never written.
+//! never written. A folder's copy (a `dir:` source) may hold symbolic links: those are made as
+//! links, never followed — a member whose path goes through one is refused — and files get their
+//! permission bits back.
 
 use std::io::{self, Read};
 use std::path::{Component, Path, PathBuf};
@@ -36,6 +38,14 @@ fn safe_relative(raw: &Path) -> Result<PathBuf, &'static str> {
 /// # Errors
 /// [`ExtractError::Hostile`] for a member that could escape or is not a plain file or folder.
 pub fn extract(input: impl Read, target: &Path) -> Result<(), ExtractError> {
+    extract_with(input, target, false)
+}
+
+/// Like [`extract`]; with `folder`, symbolic links are made (never followed) and modes kept.
+///
+/// # Errors
+/// As [`extract`], and for a member whose path goes through a link.
+pub fn extract_with(input: impl Read, target: &Path, folder: bool) -> Result<(), ExtractError> {
     std::fs::create_dir(target)?;
     let mut archive = tar::Archive::new(input);
     for entry in archive.entries()? {
@@ -48,7 +58,24 @@ pub fn extract(input: impl Read, target: &Path) -> Result<(), ExtractError> {
         })?;
         let kind = entry.header().entry_type();
         let dest = target.join(&rel);
-        if kind.is_dir() {
+        if folder && through_a_link(target, &rel) {
+            return Err(ExtractError::Hostile {
+                name,
+                why: "its path goes through a symbolic link",
+            });
+        }
+        if folder && kind.is_symlink() {
+            let Some(to) = entry.link_name()? else {
+                return Err(ExtractError::Hostile {
+                    name,
+                    why: "it is a link to nothing",
+                });
+            };
+            if let Some(parent) = dest.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            std::os::unix::fs::symlink(&*to, &dest)?;
+        } else if kind.is_dir() {
             std::fs::create_dir_all(&dest)?;
         } else if kind.is_file() {
             if let Some(parent) = dest.parent() {
@@ -59,6 +86,10 @@ pub fn extract(input: impl Read, target: &Path) -> Result<(), ExtractError> {
                 .create_new(true)
                 .open(&dest)?;
             io::copy(&mut entry, &mut f)?;
+            if folder && let Ok(mode) = entry.header().mode() {
+                use std::os::unix::fs::PermissionsExt;
+                f.set_permissions(std::fs::Permissions::from_mode(mode & 0o7777))?;
+            }
         } else if kind.is_symlink() || kind.is_hard_link() {
             return Err(ExtractError::Hostile {
                 name,
@@ -72,6 +103,22 @@ pub fn extract(input: impl Read, target: &Path) -> Result<(), ExtractError> {
         }
     }
     Ok(())
+}
+
+/// Whether a folder on the way to `rel` inside `target` is a symbolic link.
+fn through_a_link(target: &Path, rel: &Path) -> bool {
+    let mut at = target.to_path_buf();
+    let mut parts = rel.components().peekable();
+    while let Some(c) = parts.next() {
+        if parts.peek().is_none() {
+            break;
+        }
+        at.push(c);
+        if std::fs::symlink_metadata(&at).is_ok_and(|m| m.file_type().is_symlink()) {
+            return true;
+        }
+    }
+    false
 }
 
 #[cfg(test)]
@@ -118,6 +165,30 @@ mod tests {
         }
         assert!(!base.path().join("escape.txt").exists());
         assert!(!Path::new("/etc/escape.txt").exists());
+    }
+
+    #[test]
+    fn a_folder_s_links_are_made_and_never_written_through() {
+        let base = tempfile::tempdir().unwrap();
+        let outside = base.path().join("outside");
+        std::fs::create_dir(&outside).unwrap();
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Symlink);
+        h.set_size(0);
+        b.append_link(&mut h, "l", &outside).unwrap();
+        let mut h = tar::Header::new_gnu();
+        h.set_size(3);
+        h.set_mode(0o600);
+        b.append_data(&mut h, "l/x.txt", &b"bad"[..]).unwrap();
+        let t = b.into_inner().unwrap();
+        let target = base.path().join("out");
+        let e = extract_with(&t[..], &target, true).unwrap_err();
+        assert!(e.to_string().contains("symbolic link"), "{e}");
+        assert_eq!(std::fs::read_link(target.join("l")).unwrap(), outside);
+        assert!(!outside.join("x.txt").exists());
+        // A Home Assistant backup still has no links.
+        assert!(extract(&t[..], &base.path().join("ha")).is_err());
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod restore;
 pub mod strip;
 
 use crate::archive::HashingReader;
+use crate::archive::content::{self, ContentReport, ContentSpec, Kind};
 use crate::archive::inspect::{ChannelReader, inspect};
 use crate::archive::readiness::Readiness;
 use crate::archive::securetar::BackupKey;
@@ -65,6 +66,15 @@ pub struct Recovered {
     /// against its manifest).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub readiness_error: Option<String>,
+    /// For a copy of a `dir:` or `command:` source: what its walk found on the way.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content: Option<ContentReport>,
+}
+
+/// What the walker beside the output found.
+enum Walked {
+    Backup(Box<Readiness>),
+    Content(ContentReport),
 }
 
 /// Passes a stream through and hands a copy of every chunk to the report's walker, so the copy is
@@ -183,11 +193,20 @@ pub async fn recover(
         );
         match outcome {
             Ok((decrypted, report)) => {
-                std::fs::rename(&staging, &target).map_err(out_err(&target))?;
-                let (readiness, readiness_error) = match report {
-                    Ok(r) => (Some(r), None),
-                    Err(e) => (None, Some(e)),
+                let (readiness, readiness_error, content) = match report {
+                    Ok(Walked::Backup(r)) => (Some(*r), None, None),
+                    Ok(Walked::Content(c)) => (None, None, Some(c)),
+                    // The copy is what was stored, but not whole inside: say so, keep nothing.
+                    Err(e) if manifest.content.is_some() => {
+                        let _ = std::fs::remove_file(&staging);
+                        let _ = std::fs::remove_dir_all(&staging);
+                        return Err(RecoverError::Archive(format!(
+                            "the copy is as it was stored, but what it holds is not whole: {e}"
+                        )));
+                    }
+                    Err(e) => (None, Some(e), None),
                 };
+                std::fs::rename(&staging, &target).map_err(out_err(&target))?;
                 Ok(Recovered {
                     copy_id: manifest.copy_id.clone(),
                     output: target,
@@ -196,6 +215,7 @@ pub async fn recover(
                     decrypted_members: decrypted,
                     readiness,
                     readiness_error,
+                    content,
                 })
             }
             Err(e) => {
@@ -217,11 +237,16 @@ fn write_recovered(
     staging: &Path,
     remove_encryption: bool,
     ha_keys: &[BackupKey],
-) -> Result<(usize, Result<Readiness, String>), RecoverError> {
+) -> Result<(usize, Result<Walked, String>), RecoverError> {
     let mut stored = HashingReader::new(tokio_util::io::SyncIoBridge::new(reader));
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(16);
+    let content = manifest.content.as_ref().map(ContentReport::spec);
     let (plain, written, report) = std::thread::scope(|scope| {
-        let walker = scope.spawn(move || inspect(ChannelReader::new(rx), ha_keys, false));
+        let walker = scope.spawn(move || match content {
+            Some(spec) => content::walk(ChannelReader::new(rx), &spec).map(Walked::Content),
+            None => inspect(ChannelReader::new(rx), ha_keys, false)
+                .map(|i| Walked::Backup(Box::new(i.readiness))),
+        });
         let decrypted = match decrypt_copy(&mut stored, identities) {
             Ok(d) => d,
             Err(e) => return Err(e),
@@ -230,16 +255,23 @@ fn write_recovered(
             inner: decrypted,
             tx: Some(tx),
         });
-        let written = write_output(&mut plain, output, staging, remove_encryption, ha_keys)
-            .and_then(|n| {
-                // Whatever the tar reader left unread still counts for the checksums.
-                std::io::copy(&mut plain, &mut std::io::sink()).map_err(|e| read_error(&e))?;
-                Ok(n)
-            });
+        let written = write_output(
+            &mut plain,
+            output,
+            staging,
+            remove_encryption,
+            ha_keys,
+            content,
+        )
+        .and_then(|n| {
+            // Whatever the tar reader left unread still counts for the checksums.
+            std::io::copy(&mut plain, &mut std::io::sink()).map_err(|e| read_error(&e))?;
+            Ok(n)
+        });
         // Ends the walker's stream.
         let plain = plain.finish();
         let report = match walker.join() {
-            Ok(Ok(inspection)) => Ok(inspection.readiness),
+            Ok(Ok(walked)) => Ok(walked),
             Ok(Err(e)) => Err(e.to_string()),
             Err(_) => Err("the report's reader stopped".to_owned()),
         };
@@ -258,8 +290,19 @@ fn write_output(
     staging: &Path,
     remove_encryption: bool,
     ha_keys: &[BackupKey],
+    content: Option<ContentSpec>,
 ) -> Result<usize, RecoverError> {
     match output {
+        Output::Extract(_) if content.is_some_and(|c| c.kind == Kind::Dump) => {
+            Err(RecoverError::Archive(
+                "a dump is one file, not a folder: recover it with --out FILE".into(),
+            ))
+        }
+        Output::Extract(_) if let Some(spec) = content => {
+            extract::extract_with(spec.compression.decoder(&mut *plain), staging, true)
+                .map_err(|e| RecoverError::Archive(e.to_string()))?;
+            Ok(0)
+        }
         Output::Tar(_) => {
             let file = std::fs::File::create(staging).map_err(out_err(staging))?;
             let mut w = std::io::BufWriter::new(file);

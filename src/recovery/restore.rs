@@ -41,7 +41,7 @@ impl HaTarget {
                 base: url.clone(),
                 token: token.clone(),
             }),
-            SourceSpec::Folder { .. } => None,
+            SourceSpec::Folder { .. } | SourceSpec::Dir { .. } | SourceSpec::Command { .. } => None,
         }
     }
 }

@@ -378,6 +378,7 @@ async fn list_to_ship(
                 hint: l.id,
                 warnings: Vec::new(),
                 ha_key: ha_key.clone(),
+                content: None,
             })
         })
         .collect())
@@ -461,6 +462,7 @@ impl Source for CoreSource {
             locator,
             warnings: created.warnings,
             ha_key: created.ha_key,
+            content: None,
         }])
     }
 

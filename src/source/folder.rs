@@ -73,6 +73,7 @@ impl Source for FolderSource {
                     locator: entry.path().to_string_lossy().into_owned(),
                     warnings: Vec::new(),
                     ha_key: None,
+                    content: None,
                 },
             ));
         }
@@ -88,6 +89,7 @@ impl Source for FolderSource {
         Ok(Opened {
             stream: Box::new(file),
             size: Some(size),
+            notes: None,
         })
     }
 }

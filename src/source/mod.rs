@@ -1,13 +1,18 @@
 //! Where backups come from, behind one trait: a folder of tars ([`folder`]), a Home Assistant
-//! Container/Core install ([`core`]), or the Supervisor on HAOS/Supervised ([`supervisor`]).
+//! Container/Core install ([`core`]), the Supervisor on HAOS/Supervised ([`supervisor`]), or a
+//! home server's own data: any folder ([`dir`]) or any command's output ([`command`]).
 //!
 //! A source first says which backups are waiting ([`Source::pending`]: for a folder, the tars not
 //! shipped yet; for Home Assistant, a backup it has just created), then opens each as one stream.
 
+pub mod command;
 pub mod core;
+pub mod dir;
 pub mod folder;
+mod pipe;
 pub mod supervisor;
 
+use crate::archive::content::ContentSpec;
 use crate::config::SourceSpec;
 pub use crate::ha::partial::{FOLDERS, Partial};
 use crate::ha::supervisor::SupervisorError;
@@ -33,6 +38,8 @@ pub struct Pending {
     pub warnings: Vec<String>,
     /// The Home Assistant backup key it was made with, when the source knows it.
     pub ha_key: Option<crate::secret::Secret>,
+    /// For a `dir:` or `command:` source: what it streams, and how the copy describes it.
+    pub content: Option<(ContentSpec, Box<crate::archive::BackupJson>)>,
 }
 
 /// An open backup stream.
@@ -40,7 +47,13 @@ pub struct Opened {
     pub stream: Box<dyn AsyncRead + Send + Unpin>,
     /// Its size when the source knows it in advance.
     pub size: Option<u64>,
+    /// What the source has to say once the stream has ended (a command's standard error), for
+    /// the run's warnings.
+    pub notes: Option<Notes>,
 }
+
+/// What a source learns while its stream is read, taken once the stream has ended.
+pub type Notes = Arc<std::sync::Mutex<Vec<String>>>;
 
 /// Why a source could not deliver.
 #[derive(Debug, thiserror::Error)]
@@ -149,6 +162,22 @@ pub trait Source: Send + Sync {
         None
     }
 
+    /// For a `dir:` or `command:` source, what it streams and how a copy made at `now` is
+    /// described; `None` for Home Assistant backups.
+    fn content(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Option<(ContentSpec, Box<crate::archive::BackupJson>)> {
+        let _ = now;
+        None
+    }
+
+    /// Whether a backup's key (see [`Pending::key`]) is one of this source's: a folder's or Home
+    /// Assistant's keys are any but a `dir:` or `command:` source's.
+    fn owns_key(&self, key: &str) -> bool {
+        !key.starts_with("dir:") && !key.starts_with("command:")
+    }
+
     /// Whether asking for pending backups makes Home Assistant create one (it then takes a
     /// while, and the run is announced before); `false` for sources that ship what exists.
     fn creates_backups(&self) -> bool {
@@ -169,9 +198,36 @@ pub trait Source: Send + Sync {
     }
 }
 
-/// Builds the configured source.
-pub fn build(spec: &SourceSpec, http: reqwest::Client, patience: Patience) -> Arc<dyn Source> {
+/// Builds the configured source; `name` names a `dir:` or `command:` source's copies.
+pub fn build(
+    spec: &SourceSpec,
+    name: &str,
+    http: reqwest::Client,
+    patience: Patience,
+) -> Arc<dyn Source> {
     match spec {
+        SourceSpec::Dir {
+            path,
+            exclude,
+            compression,
+        } => Arc::new(dir::DirSource::new(
+            name,
+            path.clone(),
+            exclude,
+            *compression,
+        )),
+        SourceSpec::Command {
+            argv,
+            environment,
+            compression,
+            tool,
+        } => Arc::new(command::CommandSource::new(
+            name,
+            argv.clone(),
+            environment.clone(),
+            *compression,
+            *tool,
+        )),
         SourceSpec::Folder { path } => Arc::new(folder::FolderSource::new(path.clone())),
         SourceSpec::Core {
             url,
@@ -259,6 +315,7 @@ pub(crate) fn stream_response(resp: reqwest::Response) -> Opened {
     Opened {
         stream: Box::new(tokio_util::io::StreamReader::new(stream)),
         size,
+        notes: None,
     }
 }
 

@@ -67,6 +67,7 @@ impl SupervisorSource {
                 locator: l.id,
                 warnings: Vec::new(),
                 ha_key: ha_key.clone(),
+                content: None,
             })
             .collect())
     }
@@ -232,6 +233,7 @@ impl Source for SupervisorSource {
             locator: slug,
             warnings,
             ha_key,
+            content: None,
         }])
     }
 

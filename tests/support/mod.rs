@@ -304,6 +304,9 @@ pub fn runner(
         tz: chrono_tz::UTC,
         keep_local: None,
         progress: Arc::default(),
+        source_name: "home-assistant".into(),
+        first_source: true,
+        retention: None,
     }
 }
 

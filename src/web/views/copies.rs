@@ -460,7 +460,7 @@ async fn delete(
         Ok(_) => {}
         Err(e) => return history_failed(state, ingress, Section::Copies, &e),
     }
-    let result = delete_copy(d, &m.copy_id).await;
+    let result = delete_copy(d, &m.copy_id, &m.object).await;
     let who = ingress.user.as_deref().unwrap_or("someone");
     let row = DeletionRow {
         at: s.watch.clock.now(),

@@ -32,11 +32,23 @@ fn slug(name: &str) -> String {
 #[derive(Clone)]
 pub struct Watch {
     pub destinations: Vec<String>,
+    /// With several sources, each one's name and how long it may go without a verified copy
+    /// ("no `postgres` dump for 26 hours"); empty with one source (its destinations say it).
+    pub sources: Vec<WatchedSource>,
     /// A destination whose newest verified copy is older than this is stale.
     pub stale_after: std::time::Duration,
     /// How often the emergency kit must pass its check (`None`: never asked).
     pub kit_every: Option<std::time::Duration>,
     pub clock: std::sync::Arc<dyn crate::clock::Clock>,
+}
+
+/// A source whose copies must stay fresh.
+#[derive(Debug, Clone)]
+pub struct WatchedSource {
+    pub name: String,
+    /// The first source (it owns runs from before sources had names).
+    pub first: bool,
+    pub stale_after: std::time::Duration,
 }
 
 /// Reports runs to Home Assistant.
@@ -286,6 +298,22 @@ impl Summary {
                     )),
                     Some(_) => {}
                 }
+            }
+        }
+        for source in &watch.sources {
+            let limit =
+                chrono::TimeDelta::from_std(source.stale_after).unwrap_or(chrono::TimeDelta::MAX);
+            match history
+                .newest_verified_of(&source.name, source.first)
+                .await?
+            {
+                None => problems.push(format!("stale: {} has no verified copy yet", source.name)),
+                Some(t) if now.signed_duration_since(t) > limit => problems.push(format!(
+                    "stale: no verified copy of {} for {} hours",
+                    source.name,
+                    now.signed_duration_since(t).num_hours()
+                )),
+                Some(_) => {}
             }
         }
         // Failed re-verifications of the last week (older ones have been re-checked or pruned since).

@@ -18,8 +18,11 @@ use tokio_util::sync::CancellationToken;
 /// One schedule.
 #[derive(Debug, Clone)]
 pub struct Schedule {
-    /// What it runs, for logs and the history key: `backup` or `verify`.
-    pub name: &'static str,
+    /// What it runs, for logs and the history key: `backup`, `verify`, or `backup:NAME` for a
+    /// source with a schedule of its own.
+    pub name: String,
+    /// The sources a `backup` schedule backs up (empty: the first).
+    pub sources: Vec<String>,
     pub cron: Cron,
     pub tz: Tz,
     /// Each occurrence starts up to this much late, at random.
@@ -82,7 +85,9 @@ pub async fn drive(
         cron,
         tz,
         jitter: max_jitter,
+        ..
     } = schedule;
+    let name = name.as_str();
     let record = |at: DateTime<Utc>| {
         let history = history.clone();
         async move {
@@ -232,7 +237,8 @@ mod tests {
         let stop = CancellationToken::new();
         let task = tokio::spawn(drive(
             Schedule {
-                name: "backup",
+                name: "backup".into(),
+                sources: Vec::new(),
                 cron: cron("30 3 * * *"),
                 tz: chrono_tz::UTC,
                 jitter,

@@ -268,6 +268,7 @@ async fn inner_archives_are_opened_and_walked_before_a_copy_is_claimed() {
         let rep = r.run("test", false).await.unwrap().remove(0);
         let listed = manifest::list(&r.destinations[0]).await.unwrap();
         let watch = lifeboat::report::Watch {
+            sources: Vec::new(),
             destinations: vec!["usb".into()],
             stale_after: std::time::Duration::from_secs(3600),
             kit_every: None,

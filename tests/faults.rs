@@ -455,6 +455,7 @@ async fn a_refused_credential_is_asked_to_be_fixed_not_retried_forever() {
     assert!(!due(&row, &r.destinations, clock.now()));
     // Home Assistant's problem sensor (and the dashboard, from the same summary) says what to fix.
     let watch = lifeboat::report::Watch {
+        sources: Vec::new(),
         destinations: vec!["nas".into(), "s3".into()],
         stale_after: std::time::Duration::from_secs(3650 * 86_400),
         kit_every: None,

@@ -237,6 +237,7 @@ async fn re_verification_catches_a_changed_and_a_vanished_copy() {
     assert!(!checks[&("b2".to_owned(), ids[1].clone())].ok);
     // What Home Assistant and the status command are told.
     let watch = lifeboat::report::Watch {
+        sources: Vec::new(),
         destinations: vec!["b2".into()],
         stale_after: std::time::Duration::from_secs(26 * 3600),
         kit_every: Some(std::time::Duration::from_secs(180 * 86_400)),

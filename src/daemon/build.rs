@@ -126,6 +126,19 @@ pub fn ships_on_events(cfg: &Config) -> bool {
 pub fn watch(cfg: &Config) -> Watch {
     Watch {
         destinations: cfg.destinations.iter().map(|d| d.name.clone()).collect(),
+        sources: if cfg.sources.len() > 1 {
+            cfg.sources
+                .iter()
+                .enumerate()
+                .map(|(i, s)| crate::report::WatchedSource {
+                    name: s.name.clone(),
+                    first: i == 0,
+                    stale_after: s.stale_after.unwrap_or(cfg.stale_after),
+                })
+                .collect()
+        } else {
+            Vec::new()
+        },
         stale_after: cfg.stale_after,
         kit_every: cfg.kit_check_every,
         clock: Arc::new(SystemClock),
@@ -217,25 +230,47 @@ pub fn other_runners(first: &Runner, cfg: &Config) -> Result<Vec<Runner>, Daemon
         .collect())
 }
 
-/// The backup and re-verification schedules the options ask for.
+/// The backup and re-verification schedules the options ask for: the main backup schedule
+/// backs up every source without a schedule of its own, in the order they are configured; a
+/// source with its own has a `backup:NAME` schedule.
 pub fn schedules(cfg: &Config) -> Vec<crate::schedule::Schedule> {
-    let plans: [(&'static str, Option<&croner::Cron>, std::time::Duration); 2] = [
-        ("backup", cfg.schedule.backup.as_ref(), cfg.schedule.jitter),
-        (
-            "verify",
-            cfg.schedule.verify.as_ref(),
+    use crate::schedule::Schedule;
+    let plan = |name: String, sources: Vec<String>, cron: &croner::Cron, jitter| Schedule {
+        name,
+        sources,
+        cron: cron.clone(),
+        tz: cfg.schedule.tz,
+        jitter,
+    };
+    let mut out = Vec::new();
+    let following: Vec<String> = cfg
+        .sources
+        .iter()
+        .filter(|s| s.schedule.is_none())
+        .map(|s| s.name.clone())
+        .collect();
+    if let Some(cron) = &cfg.schedule.backup
+        && (!following.is_empty() || cfg.sources.is_empty())
+    {
+        out.push(plan("backup".into(), following, cron, cfg.schedule.jitter));
+    }
+    for s in &cfg.sources {
+        if let Some(cron) = &s.schedule {
+            out.push(plan(
+                format!("backup:{}", s.name),
+                vec![s.name.clone()],
+                cron,
+                cfg.schedule.jitter,
+            ));
+        }
+    }
+    if let Some(cron) = &cfg.schedule.verify {
+        out.push(plan(
+            "verify".into(),
+            Vec::new(),
+            cron,
             std::time::Duration::ZERO,
-        ),
-    ];
-    plans
-        .into_iter()
-        .filter_map(|(name, cron, jitter)| {
-            Some(crate::schedule::Schedule {
-                name,
-                cron: cron?.clone(),
-                tz: cfg.schedule.tz,
-                jitter,
-            })
-        })
-        .collect()
+        ));
+    }
+    out
 }

@@ -5,7 +5,8 @@
 //!
 //! - `{"command": "backup", "name": "Before upgrade", "destinations": ["nas"],
 //!   "partial": {"homeassistant": true, "addons": ["core_mosquitto"], "folders": ["share"]}}` — queue
-//!   a backup (every field but `command` optional)
+//!   a backup (every field but `command` optional; `"sources": ["postgres"]` backs up those
+//!   sources instead of the first)
 //! - `{"command": "verify"}` — read the newest copy on every destination back against its manifest
 //!   (a job on the one queue, its verdicts recorded as checks like any re-verification)
 //! - `{"command": "prune", "dry_run": true}` — apply every destination's retention policy (or, with
@@ -41,6 +42,8 @@ pub enum Command {
         name: Option<String>,
         destinations: Vec<String>,
         partial: Option<Partial>,
+        /// Which sources, by name; the first (Home Assistant) when empty.
+        sources: Vec<String>,
     },
     Verify,
     Prune {
@@ -79,6 +82,8 @@ struct Raw {
     #[serde(default)]
     partial: Option<Partial>,
     #[serde(default)]
+    sources: Option<Vec<String>>,
+    #[serde(default)]
     dry_run: Option<bool>,
     #[serde(default)]
     entity_id: Option<String>,
@@ -116,7 +121,10 @@ pub fn parse(value: Value) -> Result<Request, Refused> {
     };
     let raw: Raw =
         serde_json::from_value(value).map_err(|e| Refused(format!("not a command: {e}")))?;
-    let backup_only = raw.name.is_some() || raw.destinations.is_some() || raw.partial.is_some();
+    let backup_only = raw.name.is_some()
+        || raw.destinations.is_some()
+        || raw.partial.is_some()
+        || raw.sources.is_some();
     if let Some(p) = &raw.partial {
         p.check().map_err(|e| Refused(format!("partial: {e}")))?;
     }
@@ -125,6 +133,7 @@ pub fn parse(value: Value) -> Result<Request, Refused> {
             name: raw.name.filter(|n| !n.trim().is_empty()),
             destinations: raw.destinations.unwrap_or_default(),
             partial: raw.partial,
+            sources: raw.sources.unwrap_or_default(),
         },
         "verify" => Command::Verify,
         "prune" => Command::Prune {
@@ -147,7 +156,7 @@ pub fn parse(value: Value) -> Result<Request, Refused> {
     }
     if backup_only && !matches!(command, Command::Backup { .. }) {
         return Err(Refused(format!(
-            "{} takes no name, destinations or partial",
+            "{} takes no name, destinations, partial or sources",
             command.word()
         )));
     }
@@ -253,12 +262,27 @@ impl Handler {
                 name,
                 destinations,
                 partial,
+                sources,
             } => {
+                let known: Vec<&str> = self.watch.sources.iter().map(|s| s.name.as_str()).collect();
+                if let Some(unknown) = sources.iter().find(|s| !known.contains(&s.as_str())) {
+                    return Err(if known.is_empty() {
+                        format!(
+                            "there is no source named {unknown:?}: only one source is configured"
+                        )
+                    } else {
+                        format!(
+                            "there is no source named {unknown:?}; the sources are {}",
+                            known.join(", ")
+                        )
+                    });
+                }
                 let request = RunRequest {
                     trigger: self.origin.to_owned(),
                     name: name.clone(),
                     destinations: destinations.clone(),
                     partial: partial.clone(),
+                    sources: sources.clone(),
                     ..RunRequest::default()
                 };
                 check_destination_names(&self.destinations, destinations)
@@ -487,12 +511,13 @@ mod tests {
             Command::Backup {
                 name: None,
                 destinations: vec![],
-                partial: None
+                partial: None,
+                sources: vec![],
             }
         );
         assert_eq!(parse_line(r#""status""#).unwrap().command, Command::Status);
         let r = parse_line(
-            r#"{"command":"backup","name":"Before upgrade","destinations":["nas"],"id":7}"#,
+            r#"{"command":"backup","name":"Before upgrade","destinations":["nas"],"id":7,"sources":["postgres"]}"#,
         )
         .unwrap();
         assert_eq!(r.id, Some(json!(7)));
@@ -501,8 +526,15 @@ mod tests {
             Command::Backup {
                 name: Some("Before upgrade".into()),
                 destinations: vec!["nas".into()],
-                partial: None
+                partial: None,
+                sources: vec!["postgres".into()],
             }
+        );
+        assert!(
+            parse_line(r#"{"command":"verify","sources":["x"]}"#)
+                .unwrap_err()
+                .0
+                .contains("sources")
         );
         assert_eq!(
             parse_line(r#"{"command":"update","entity_id":"update.home_assistant_core_update"}"#)

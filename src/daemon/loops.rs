@@ -16,31 +16,46 @@ use std::time::Duration;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-/// Drives each of `plans` (`backup` fires a backup, `verify` a re-verification). In ship mode,
-/// `events` says whether Home Assistant's backup events are followed right now: the scheduled
-/// look for new backups is then skipped (the events ship them within seconds).
+/// Drives each of `plans` (`backup` and `backup:NAME` fire a backup of their sources, `verify` a
+/// re-verification). In ship mode, `events` says whether Home Assistant's backup events are
+/// followed right now for the first source it names (Home Assistant): the scheduled look for
+/// its new backups is then skipped (the events ship them within seconds).
 pub(super) fn spawn_schedules(
     tasks: &mut JoinSet<()>,
     plans: &[Schedule],
     history: &History,
     clock: &Arc<dyn Clock>,
     triggers: &Triggers,
-    events: Option<Listening>,
+    events: Option<(Listening, String)>,
     shutdown: &CancellationToken,
 ) {
     for plan in plans {
         let t = triggers.clone();
-        let name = plan.name;
+        let backup = plan.name != "verify";
+        let sources = plan.sources.clone();
         let events = events.clone();
         let fire: Fire = Arc::new(move |trigger: &str| {
-            if name == "backup" && events.as_ref().is_some_and(Listening::now) {
+            let mut sources = sources.clone();
+            // In ship mode with events followed, Home Assistant's new backups ship within
+            // seconds: the scheduled look for them is left out (the other sources still run).
+            if backup
+                && let Some((listening, first)) = &events
+                && listening.now()
+                && (sources.is_empty() || sources.first() == Some(first))
+            {
                 tracing::info!(
                     "scheduled look for new backups skipped: Home Assistant's backup events are followed"
                 );
-                return Ok(());
+                if sources.len() <= 1 {
+                    return Ok(());
+                }
+                sources.remove(0);
             }
-            let job = if name == "backup" {
-                Job::Backup(RunRequest::new(trigger))
+            let job = if backup {
+                Job::Backup(RunRequest {
+                    sources,
+                    ..RunRequest::new(trigger)
+                })
             } else {
                 Job::scheduled_verify()
             };

@@ -73,6 +73,8 @@ pub struct Settings {
 /// The long-running process, built and not started.
 pub struct Daemon {
     runner: Runner,
+    /// The runners of the sources after the first (a database dump, a config folder).
+    others: Vec<Runner>,
     settings: Settings,
 }
 
@@ -94,6 +96,7 @@ impl Daemon {
         csrf: csrf::Token,
     ) -> Result<Self, DaemonError> {
         let (runner, reporter) = build::runner(cfg, env)?;
+        let others = build::other_runners(&runner, cfg)?;
         let restore_into =
             crate::recovery::restore::HaTarget::for_source(&cfg.source, build::http_client()?);
         Ok(Self::new(
@@ -112,12 +115,24 @@ impl Daemon {
                 min_verified: cfg.min_verified,
                 ship_on_events: build::ships_on_events(cfg),
             },
-        ))
+        )
+        .with_other_sources(others))
+    }
+
+    /// Adds the runners of the sources after the first.
+    #[must_use]
+    pub fn with_other_sources(mut self, others: Vec<Runner>) -> Self {
+        self.others = others;
+        self
     }
 
     /// A daemon around a runner built elsewhere (tests give it a double's source or a set clock).
     pub fn new(runner: Runner, settings: Settings) -> Self {
-        Self { runner, settings }
+        Self {
+            runner,
+            others: Vec::new(),
+            settings,
+        }
     }
 
     /// Starts every task: the worker, the schedules, the retry poll, republishing and the
@@ -126,7 +141,12 @@ impl Daemon {
     /// # Errors
     /// [`DaemonError::History`] when runs cut off by an earlier stop cannot be marked.
     pub async fn start(self, shutdown: &CancellationToken) -> Result<Running, DaemonError> {
-        let Self { runner, settings } = self;
+        let Self {
+            runner,
+            others,
+            settings,
+        } = self;
+        let first = runner.source_name.clone();
         runner.history.mark_interrupted(runner.clock.now()).await?;
         let mut tasks = JoinSet::new();
         let (triggers, jobs) = Triggers::channel();
@@ -145,8 +165,10 @@ impl Daemon {
             .events
             .clone()
             .map(|(url, token)| crate::ha::updates::UpdateClient::new(url, token));
+        let mut runners = vec![runner];
+        runners.extend(others);
         tasks.spawn(worker::serve(
-            runner,
+            runners,
             worker::WorkerSettings {
                 verify_rate: settings.verify_rate,
                 updates: updates.clone(),
@@ -176,7 +198,7 @@ impl Daemon {
             &history,
             &clock,
             &triggers,
-            listening.filter(|_| ship_mode),
+            listening.filter(|_| ship_mode).map(|l| (l, first)),
             shutdown,
         );
         tasks.spawn(loops::retry_poll(

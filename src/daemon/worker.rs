@@ -1,5 +1,6 @@
 //! The single-flight worker: takes jobs from the one queue ([`crate::jobs`]) one at a time and
-//! runs them with the runner; at the shared shutdown signal, the job in hand is dropped (its
+//! runs them with the runners (one per source, the first first: backups go to the sources they
+//! name, retries and retention to every one, the rest to the first); at the shared shutdown signal, the job in hand is dropped (its
 //! uploads abort) and a run in progress is marked interrupted.
 
 use crate::jobs::Job;
@@ -37,10 +38,27 @@ fn log_runs(
     }
 }
 
-async fn work(runner: &Runner, settings: &WorkerSettings, job: Job) {
+async fn work(runners: &[Runner], settings: &WorkerSettings, job: Job) {
+    let Some(runner) = runners.first() else {
+        return;
+    };
     match job {
-        Job::Backup(request) => log_runs("run", runner.run_request(&request).await),
-        Job::Retry => log_runs("retry", runner.retry_due().await),
+        Job::Backup(request) if request.sources.is_empty() => {
+            log_runs("run", runner.run_request(&request).await);
+        }
+        Job::Backup(request) => {
+            for name in &request.sources {
+                match runners.iter().find(|r| r.source_name == *name) {
+                    Some(r) => log_runs("run", r.run_request(&request).await),
+                    None => tracing::warn!("no source is named {name}"),
+                }
+            }
+        }
+        Job::Retry => {
+            for r in runners {
+                log_runs("retry", r.retry_due().await);
+            }
+        }
         Job::Verify { pick, reply } => {
             let checked = crate::pipeline::reverify::reverify(
                 &runner.destinations,
@@ -65,7 +83,10 @@ async fn work(runner: &Runner, settings: &WorkerSettings, job: Job) {
             }
         }
         Job::Prune { dry_run, reply } => {
-            let reports = runner.prune(dry_run).await;
+            let mut reports = Vec::new();
+            for r in runners {
+                reports.extend(r.prune(dry_run).await);
+            }
             if let Some(reply) = reply {
                 let _ = reply.send(reports);
             }
@@ -130,11 +151,14 @@ async fn work(runner: &Runner, settings: &WorkerSettings, job: Job) {
 
 /// Runs jobs from `jobs` one at a time until `shutdown` is cancelled or every sender is gone.
 pub async fn serve(
-    runner: Runner,
+    runners: Vec<Runner>,
     settings: WorkerSettings,
     mut jobs: mpsc::Receiver<Job>,
     shutdown: CancellationToken,
 ) {
+    let Some(runner) = runners.first() else {
+        return;
+    };
     loop {
         let job = tokio::select! {
             () = shutdown.cancelled() => break,
@@ -148,7 +172,7 @@ pub async fn serve(
                 }
                 break;
             }
-            () = work(&runner, &settings, job) => {}
+            () = work(&runners, &settings, job) => {}
         }
     }
 }

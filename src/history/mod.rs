@@ -213,6 +213,9 @@ pub struct RunRow {
     pub keys: Option<KeyLedger>,
     /// What its backup restores to and what ran when it was made (older runs have none).
     pub versions: Option<RunVersions>,
+    /// The name of the source it backed up (`None` for runs from before sources had names: the
+    /// first source's).
+    pub source_name: Option<String>,
     pub copies: Vec<CopyRecord>,
 }
 
@@ -221,6 +224,23 @@ impl RunRow {
     pub fn took(&self) -> Option<std::time::Duration> {
         self.finished_at
             .and_then(|f| (f - self.started_at).to_std().ok())
+    }
+}
+
+/// A run's source: its name and what it is (`dir:/opt/halo/configs`).
+#[derive(Debug, Clone)]
+pub struct Described {
+    pub name: Option<String>,
+    pub describe: String,
+}
+
+impl From<&str> for Described {
+    /// A source with no name (as runs were recorded before sources had names).
+    fn from(describe: &str) -> Self {
+        Self {
+            name: None,
+            describe: describe.to_owned(),
+        }
     }
 }
 
@@ -315,13 +335,19 @@ impl History {
         &self,
         started_at: DateTime<Utc>,
         trigger: &str,
-        source: &str,
+        source: impl Into<Described>,
     ) -> Result<i64, HistoryError> {
-        let (trigger, source) = (trigger.to_owned(), source.to_owned());
+        let source = source.into();
+        let trigger = trigger.to_owned();
+        let Described {
+            name,
+            describe: source,
+        } = source;
         self.with(move |c| {
             c.execute(
-                "INSERT INTO runs (started_at, trigger, source, status) VALUES (?1, ?2, ?3, 'running')",
-                params![started_at.to_rfc3339(), trigger, source],
+                "INSERT INTO runs (started_at, trigger, source, source_name, status)
+                 VALUES (?1, ?2, ?3, ?4, 'running')",
+                params![started_at.to_rfc3339(), trigger, source, name],
             )?;
             Ok(c.last_insert_rowid())
         })

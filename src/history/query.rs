@@ -124,7 +124,7 @@ fn newest_copy_rows(c: &Connection, status: Option<&str>) -> rusqlite::Result<Ve
 
 const RUN_COLUMNS: &str = "id, started_at, finished_at, trigger, source, status, backup_slug,
     backup_name, backup_date, plain_size, plain_sha256, stored_size, stored_sha256, error, warnings,
-    timeline, keys, versions";
+    timeline, keys, versions, source_name";
 
 fn json_list<T: serde::de::DeserializeOwned>(text: Option<String>) -> Vec<T> {
     text.and_then(|t| serde_json::from_str(&t).ok())
@@ -155,6 +155,7 @@ fn run_row(r: &Row<'_>) -> rusqlite::Result<RunRow> {
         versions: r
             .get::<_, Option<String>>(17)?
             .and_then(|v| serde_json::from_str(&v).ok()),
+        source_name: r.get(18)?,
         copies: Vec::new(),
     })
 }
@@ -347,6 +348,49 @@ impl History {
     ///
     /// # Errors
     /// [`HistoryError`] on database failure.
+    /// When the newest verified copy of the source named `source` was verified (`first`: the
+    /// source that owns runs from before sources had names).
+    ///
+    /// # Errors
+    /// [`HistoryError`] on database failure.
+    pub async fn newest_verified_of(
+        &self,
+        source: &str,
+        first: bool,
+    ) -> Result<Option<DateTime<Utc>>, HistoryError> {
+        let source = source.to_owned();
+        self.with(move |c| {
+            let newest = |sql: &str| -> rusqlite::Result<Option<String>> {
+                c.query_row(sql, [&source], |r| r.get(0))
+                    .optional()
+                    .map(Option::flatten)
+            };
+            let named = newest(
+                "SELECT (SELECT MAX(c.verified_at) FROM copies c
+                         WHERE c.run_id = r.id AND c.status = 'verified')
+                 FROM runs r WHERE r.source_name = ?1 AND r.status IN ('success', 'partial')
+                 ORDER BY r.id DESC LIMIT 1",
+            )?;
+            let unnamed = if first {
+                newest(
+                    "SELECT (SELECT MAX(c.verified_at) FROM copies c
+                             WHERE c.run_id = r.id AND c.status = 'verified')
+                     FROM runs r WHERE r.source_name IS NULL AND ?1 = ?1
+                       AND r.status IN ('success', 'partial')
+                     ORDER BY r.id DESC LIMIT 1",
+                )?
+            } else {
+                None
+            };
+            Ok(named
+                .into_iter()
+                .chain(unnamed)
+                .map(|t| parse_time(&t))
+                .max())
+        })
+        .await
+    }
+
     pub async fn newest_readiness(
         &self,
     ) -> Result<Option<(i64, String, RunReadiness)>, HistoryError> {

@@ -110,6 +110,10 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE runs ADD COLUMN readiness TEXT;",
     // 7: the versions a run's backup restores to, and the ones running when it was made
     "ALTER TABLE runs ADD COLUMN versions TEXT;",
+    // 8: the name of the source a run backed up (`postgres`, `configs`…); runs from before
+    // sources had names have none and are the first source's
+    "ALTER TABLE runs ADD COLUMN source_name TEXT;
+    CREATE INDEX runs_source_name ON runs (source_name, id);",
 ];
 
 /// Brings the database up to the current schema.

@@ -72,6 +72,8 @@ pub struct RunRequest {
     /// Ship what Home Assistant made since the last backup shipped, as ship mode does, even
     /// when the source makes its own backups (Home Assistant announced a new one).
     pub ship_new: bool,
+    /// Which sources (by name) the daemon backs up, in turn; the first source when empty.
+    pub sources: Vec<String>,
 }
 
 impl RunRequest {
@@ -377,6 +379,14 @@ impl Runner {
         Ok(deleted)
     }
 
+    /// The source as history records it.
+    fn described(&self) -> crate::history::Described {
+        crate::history::Described {
+            name: Some(self.source_name.clone()),
+            describe: self.source.describe(),
+        }
+    }
+
     /// Applies every destination's retention policy (see [`super::prune::prune_all`]).
     pub async fn prune(&self, dry_run: bool) -> Vec<super::prune::PruneReport> {
         let owner = super::prune::Owner {
@@ -446,7 +456,7 @@ impl Runner {
         let now = self.clock.now();
         let run_id = self
             .history
-            .start_run(now, trigger, &self.source.describe())
+            .start_run(now, trigger, self.described())
             .await?;
         let error = error.to_string();
         self.progress
@@ -555,7 +565,7 @@ impl Runner {
         let started = self.clock.now();
         let run_id = self
             .history
-            .start_run(started, &request.trigger, &self.source.describe())
+            .start_run(started, &request.trigger, self.described())
             .await?;
         let copy_id = layout::copy_id(started, &pending.hint);
         let object = match &pending.content {

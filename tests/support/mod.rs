@@ -534,6 +534,7 @@ pub fn daemon_settings(
         verify_rate: 1 << 30,
         schedules,
         watch: lifeboat::report::Watch {
+            sources: Vec::new(),
             destinations: runner.destinations.iter().map(|d| d.name.clone()).collect(),
             stale_after: std::time::Duration::from_secs(26 * 3600),
             kit_every: Some(std::time::Duration::from_secs(180 * 86_400)),
@@ -636,6 +637,7 @@ pub fn ha_reporter(
         ),
         r.history.clone(),
         lifeboat::report::Watch {
+            sources: Vec::new(),
             destinations: r.destinations.iter().map(|d| d.name.clone()).collect(),
             stale_after: std::time::Duration::from_secs(26 * 3600),
             kit_every: Some(std::time::Duration::from_secs(180 * 86_400)),

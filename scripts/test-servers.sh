@@ -10,7 +10,8 @@
 # self-signed certificate) and Debian's nginx in front of it capping requests at 4 MiB (the 413 a
 # proxy gives a large backup), and Debian's OpenSSH sshd for SFTP (a throwaway host key; a system
 # user `lifeboat-sftp` that signs in with a password or a key and gets SFTP only), and Debian's
-# Samba smbd for SMB2/3 (its own config, state and port; a user `lifeboat-smb` with a password).
+# Samba smbd for SMB2/3 (its own config, state and port; a user `lifeboat-smb` with a password),
+# and Debian's PostgreSQL (a cluster of its own, trusting loopback) for the command: source.
 # And a real Home Assistant Core 2025.4.4 (PyPI, on pyenv's Python 3.13.0) on 127.0.0.1, onboarded,
 # so that what Home Assistant must accept (an uploaded backup) is judged by Home Assistant.
 # Tools: Debian's age, to prove a copy restores without Lifeboat; Debian's chromium driven by
@@ -35,12 +36,24 @@ SMB_USER=lifeboat-smb
 SMB_PASSWORD=smb-test-password
 # Outside the checkout for the same reason: smbd reaches the share as the SMB user.
 SMB_DIR=${SMB_DIR:-/tmp/lifeboat-smb}
+PG_PORT=${PG_PORT:-5433}
+# Outside the checkout: the postgres user runs the server and must reach its data folder.
+PG_DIR=${PG_DIR:-/tmp/lifeboat-pg}
 HA_PORT=${HA_PORT:-8129}
 HA_VERSION=2025.4.4
 HA_PYTHON=${HA_PYTHON:-${PYENV_ROOT:-$HOME/.pyenv}/versions/3.13.0/bin/python3.13}
 mkdir -p "$ROOT"/{pid,log,data}
 
 log() { printf '[test-servers] %s\n' "$*" >&2; }
+
+# The folder of Debian's PostgreSQL server programs (initdb, pg_ctl), newest version first.
+pg_bin() {
+  local d
+  for d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r); do
+    [ -x "$d/postgres" ] && { echo "$d"; return 0; }
+  done
+  return 1
+}
 
 install() {
   local want=()
@@ -57,6 +70,8 @@ install() {
   [ -x /usr/sbin/smbd ] || want+=(samba)
   # The rclone destination's tests drive the real program (Debian's 1.60.1).
   command -v rclone >/dev/null || want+=(rclone)
+  # The command: source's tests dump a real PostgreSQL with pg_dumpall and load it back with psql.
+  pg_bin >/dev/null || want+=(postgresql)
   if [ ${#want[@]} -gt 0 ]; then
     log "installing ${want[*]} from Debian"
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${want[@]}"
@@ -274,6 +289,18 @@ YAML
   echo $! >"$ROOT/pid/ha.pid"
 }
 
+# A PostgreSQL cluster of its own under $PG_DIR, run by the postgres user, on loopback only,
+# trusting local connections (a throwaway test server).
+start_pg() {
+  local bin
+  bin=$(pg_bin)
+  rm -rf "$PG_DIR" && mkdir -p "$PG_DIR/sock" && chown -R postgres "$PG_DIR"
+  runuser -u postgres -- "$bin/initdb" -D "$PG_DIR/data" -U postgres --auth=trust >"$ROOT/log/pg-initdb.log" 2>&1
+  runuser -u postgres -- "$bin/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 60 \
+    -o "-p $PG_PORT -k $PG_DIR/sock -c listen_addresses=127.0.0.1" start >/dev/null
+  head -n 1 "$PG_DIR/data/postmaster.pid" >"$ROOT/pid/postgres.pid"
+}
+
 start() {
   stop >/dev/null 2>&1 || true
   rm -rf "$ROOT/data/azurite" "$ROOT/data/s3"
@@ -289,6 +316,7 @@ start() {
   start_sftp
   start_smb
   start_ha
+  start_pg
   wait_port azurite "$AZURITE_PORT"
   wait_port s3s "$S3_PORT"
   wait_port wsgidav "$DAV_PORT"
@@ -325,8 +353,11 @@ export LIFEBOAT_TEST_SMB_USER=$SMB_USER
 export LIFEBOAT_TEST_SMB_PASSWORD=$SMB_PASSWORD
 export LIFEBOAT_TEST_HA_CORE=http://127.0.0.1:$HA_PORT
 export LIFEBOAT_TEST_HA_CORE_TOKEN=$ha_token
+export LIFEBOAT_TEST_PG_BIN=$(pg_bin)
+export LIFEBOAT_TEST_PG_PORT=$PG_PORT
+export LIFEBOAT_TEST_PG_HOST=127.0.0.1
 ENV
-  log "started: Azurite :$AZURITE_PORT, s3s-fs :$S3_PORT, wsgidav :$DAV_PORT (https :$DAVS_PORT), nginx 4 MiB cap :$DAV_CAPPED_PORT, sshd :$SFTP_PORT, smbd :$SMB_PORT, Home Assistant $HA_VERSION :$HA_PORT (env in $ROOT/env)"
+  log "started: Azurite :$AZURITE_PORT, s3s-fs :$S3_PORT, wsgidav :$DAV_PORT (https :$DAVS_PORT), nginx 4 MiB cap :$DAV_CAPPED_PORT, sshd :$SFTP_PORT, smbd :$SMB_PORT, PostgreSQL :$PG_PORT, Home Assistant $HA_VERSION :$HA_PORT (env in $ROOT/env)"
 }
 
 stop() {

@@ -17,6 +17,7 @@ mod double_faithful;
 mod e2e_storage;
 mod faults;
 mod ha_core;
+mod home_server;
 mod inspect;
 mod kit;
 mod layers;

@@ -1,0 +1,599 @@
+//! The home server's own data through the same verified pipeline: a real PostgreSQL (started by
+//! `scripts/test-servers.sh`) dumped with `pg_dumpall` as a `command:` source and loaded back
+//! into a fresh cluster with `psql`, table for table; a dump killed or cut short claims no copy;
+//! a `dir:` source with odd names, empty folders, a large file and links out of the folder comes
+//! back identical through `age -d | tar -x` (no Lifeboat) and `lifeboat recover --extract`; and
+//! retention and the staleness alarm go by source.
+
+use crate::support::*;
+use lifeboat::clock::Clock;
+use lifeboat::destinations::manifest::{self, Listed};
+use lifeboat::history::RunStatus;
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+
+fn pg_bin(tool: &str) -> String {
+    format!("{}/{tool}", env_or_die("LIFEBOAT_TEST_PG_BIN"))
+}
+
+/// `psql` against `port`, database `db`, running `sql`; its output (unaligned, tuples only).
+fn psql(port: &str, db: &str, sql: &str) -> String {
+    let o = Command::new(pg_bin("psql"))
+        .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"])
+        .args(["-h", "127.0.0.1", "-p", port, "-U", "postgres", "-d", db])
+        .args(["-c", sql])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{sql}: {}", text(&o));
+    String::from_utf8(o.stdout).unwrap()
+}
+
+/// A PostgreSQL cluster of the test's own, stopped when dropped.
+struct Fresh {
+    dir: PathBuf,
+    port: String,
+}
+
+impl Fresh {
+    fn start() -> Self {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port().to_string()
+        };
+        let dir = std::env::temp_dir().join(unique("lifeboat-fresh-pg"));
+        std::fs::create_dir_all(dir.join("sock")).unwrap();
+        let as_postgres = |args: &[&str]| {
+            let o = Command::new("runuser")
+                .args(["-u", "postgres", "--"])
+                .args(args)
+                .output()
+                .unwrap();
+            assert!(o.status.success(), "{args:?}: {}", text(&o));
+        };
+        Command::new("chown")
+            .args(["-R", "postgres", dir.to_str().unwrap()])
+            .status()
+            .unwrap();
+        let data = dir.join("data");
+        as_postgres(&[
+            &pg_bin("initdb"),
+            "-D",
+            data.to_str().unwrap(),
+            "-U",
+            "postgres",
+            "--auth=trust",
+        ]);
+        let opts = format!(
+            "-p {port} -k {} -c listen_addresses=127.0.0.1",
+            dir.join("sock").display()
+        );
+        as_postgres(&[
+            &pg_bin("pg_ctl"),
+            "-D",
+            data.to_str().unwrap(),
+            "-l",
+            dir.join("log").to_str().unwrap(),
+            "-w",
+            "-o",
+            &opts,
+            "start",
+        ]);
+        Self { dir, port }
+    }
+}
+
+impl Drop for Fresh {
+    fn drop(&mut self) {
+        let _ = Command::new("runuser")
+            .args(["-u", "postgres", "--", &pg_bin("pg_ctl"), "-D"])
+            .arg(self.dir.join("data"))
+            .args(["-m", "immediate", "-w", "stop"])
+            .output();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Every table of `db`, each with the SHA-256 of its rows as `COPY … TO STDOUT` writes them in
+/// primary key order.
+fn table_digests(port: &str, db: &str) -> Vec<(String, String)> {
+    let tables = psql(
+        port,
+        db,
+        "SELECT table_schema || '.' || table_name FROM information_schema.tables \
+         WHERE table_schema NOT IN ('pg_catalog', 'information_schema') ORDER BY 1",
+    );
+    tables
+        .lines()
+        .map(|t| {
+            let o = Command::new(pg_bin("psql"))
+                .args(["-X", "-q", "-h", "127.0.0.1", "-p", port, "-U", "postgres"])
+                .args(["-d", db, "-c"])
+                .arg(format!("COPY (SELECT * FROM {t} ORDER BY 1) TO STDOUT"))
+                .output()
+                .unwrap();
+            assert!(o.status.success(), "{}", text(&o));
+            (t.to_owned(), hex::encode(Sha256::digest(&o.stdout)))
+        })
+        .collect()
+}
+
+/// A database of the test's own on the test servers' PostgreSQL, with tables of several kinds.
+fn seeded(rows: u32) -> (String, String) {
+    let port = env_or_die("LIFEBOAT_TEST_PG_PORT");
+    let db = unique("halo").replace('-', "_");
+    psql(&port, "postgres", &format!("CREATE DATABASE {db}"));
+    psql(
+        &port,
+        &db,
+        &format!(
+            "CREATE SCHEMA grafana;
+             CREATE TABLE states (id bigint PRIMARY KEY, entity text, state text, at timestamptz,
+                                  attrs jsonb);
+             INSERT INTO states SELECT i, 'sensor.t_' || (i % 37), (i * 0.1)::text,
+                    '2026-01-01'::timestamptz + i * interval '1 minute',
+                    jsonb_build_object('n', i, 'odd', E'tab\\there, quote '' and ünïcode')
+             FROM generate_series(1, {rows}) i;
+             CREATE TABLE grafana.blobs (id int PRIMARY KEY, data bytea, note text);
+             INSERT INTO grafana.blobs SELECT i, decode(md5(i::text) || md5((i+1)::text), 'hex'),
+                    CASE WHEN i % 3 = 0 THEN NULL ELSE E'line\\nbreak' END
+             FROM generate_series(1, 500) i;
+             CREATE TABLE empty_one (id int PRIMARY KEY);"
+        ),
+    );
+    (port, db)
+}
+
+fn age_kit(dir: &Path) -> (PathBuf, String) {
+    let k = kit();
+    let file = dir.join("kit.txt");
+    use age::secrecy::ExposeSecret;
+    std::fs::write(
+        &file,
+        format!("{}\n", k.identity.to_string().expose_secret()),
+    )
+    .unwrap();
+    (file, k.identity.to_public().to_string())
+}
+
+/// The one data object in `dir` ending in `suffix`.
+fn the_object(dir: &Path, suffix: &str) -> PathBuf {
+    let found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with(suffix))
+        .collect();
+    assert_eq!(found.len(), 1, "{found:?}");
+    found[0].clone()
+}
+
+/// `age -d -i KIT OBJECT | rest…` in a shell, as the kit tells a person to; its standard output.
+fn age_pipe(kit: &Path, object: &Path, rest: &str) -> Vec<u8> {
+    let o = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "age -d -i '{}' '{}' | {rest}",
+            kit.display(),
+            object.display()
+        ))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    o.stdout
+}
+
+#[test]
+fn a_pg_dumpall_through_lifeboat_loads_into_a_fresh_cluster_table_for_table() {
+    let (port, db) = seeded(20_000);
+    let want = table_digests(&port, &db);
+    assert_eq!(want.len(), 3);
+    let dir = tempfile::tempdir().unwrap();
+    let (kit_file, recipient) = age_kit(dir.path());
+    let copies = dir.path().join("copies");
+    let source = format!(
+        "command:{} -h 127.0.0.1 -p {port} -U postgres",
+        pg_bin("pg_dumpall")
+    );
+    let to = format!("file://{}", copies.display());
+    let data = dir.path().join("data");
+    let o = lifeboat(
+        &[
+            "--data-dir",
+            data.to_str().unwrap(),
+            "run",
+            "--source",
+            &source,
+            "--to",
+            &to,
+            "--recipient",
+            &recipient,
+        ],
+        &[],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("1 of 1 copies stored and verified"),
+        "{}",
+        text(&o)
+    );
+    let object = the_object(&copies, ".sql.gz.age");
+    // The manifest says what it is, and that the dump ended as pg_dumpall ends its dumps.
+    let m = std::fs::read(
+        object.with_file_name(
+            object
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .replace(".sql.gz.age", ".manifest.json"),
+        ),
+    )
+    .unwrap();
+    let m = lifeboat::destinations::Manifest::parse(&m).unwrap();
+    assert_eq!(m.source.as_deref(), Some("pg_dumpall"));
+    let c = m.content.unwrap();
+    assert_eq!(
+        c.closing_line.as_deref(),
+        Some("-- PostgreSQL database cluster dump complete")
+    );
+    // Restored without Lifeboat: age, gunzip and psql.
+    let sql = age_pipe(&kit_file, &object, "gunzip");
+    assert_eq!(sql.len() as u64, c.bytes);
+    let dump = dir.path().join("dump.sql");
+    std::fs::write(&dump, &sql).unwrap();
+    let fresh = Fresh::start();
+    let o = Command::new(pg_bin("psql"))
+        .args([
+            "-X",
+            "-q",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &fresh.port,
+            "-U",
+            "postgres",
+        ])
+        .args(["-d", "postgres", "-f", dump.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&o.stderr);
+    // A dump of a whole cluster makes the postgres role again: the one error to expect.
+    for line in said.lines().filter(|l| l.contains("ERROR")) {
+        assert!(line.contains(r#"role "postgres" already exists"#), "{said}");
+    }
+    assert_eq!(table_digests(&fresh.port, &db), want);
+    // `lifeboat recover` gives the same dump, checked, and says how to load it.
+    let out = dir.path().join("recovered.sql.gz");
+    let o = recover_with(&to, &kit_file, &["--out", out.to_str().unwrap()], &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("psql"), "{}", text(&o));
+    let mut back = Vec::new();
+    std::io::Read::read_to_end(
+        &mut flate2::read::GzDecoder::new(std::fs::File::open(&out).unwrap()),
+        &mut back,
+    )
+    .unwrap();
+    assert!(back == sql);
+    // And `lifeboat inspect` walks the copy to its closing line.
+    let o = lifeboat(
+        &[
+            "inspect",
+            object.to_str().unwrap(),
+            "--identity",
+            kit_file.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("cluster dump complete"), "{}", text(&o));
+    psql(&port, "postgres", &format!("DROP DATABASE {db}"));
+}
+
+#[test]
+fn a_dump_killed_or_cut_short_claims_no_copy() {
+    let (port, db) = seeded(30_000);
+    let dir = tempfile::tempdir().unwrap();
+    let (_, recipient) = age_kit(dir.path());
+    let dumpall = format!(
+        "{} -h 127.0.0.1 -p {port} -U postgres",
+        pg_bin("pg_dumpall")
+    );
+    for (case, script, says) in [
+        // Killed mid-way, once 100 kB are out.
+        (
+            "killed",
+            format!("{dumpall} | head -c 100000; kill -9 $$"),
+            "was killed",
+        ),
+        // Cut short but exiting 0 (a pipe's last command decides): the closing line is missing.
+        ("cut", format!("{dumpall} | head -c 200000"), "cut short"),
+        // Refused by the server: its error is the run's.
+        (
+            "refused",
+            format!(
+                "{} -h 127.0.0.1 -p {port} -U nobody_here",
+                pg_bin("pg_dumpall")
+            ),
+            "nobody_here",
+        ),
+    ] {
+        let copies = dir.path().join(case);
+        let data = dir.path().join(format!("data-{case}"));
+        let to = format!("file://{}", copies.display());
+        let source = format!("command:sh -c '{script}'");
+        let o = lifeboat(
+            &[
+                "--data-dir",
+                data.to_str().unwrap(),
+                "run",
+                "--source",
+                &source,
+                "--to",
+                &to,
+                "--recipient",
+                &recipient,
+                "--json",
+            ],
+            &[],
+        );
+        assert_eq!(o.status.code(), Some(1), "{case}: {}", text(&o));
+        let reports: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let error = reports[0]["error"].as_str().unwrap_or_default().to_owned();
+        assert!(error.contains(says), "{case}: {error}");
+        assert_eq!(reports[0]["status"], "failed", "{case}");
+        assert_eq!(
+            files_ending(&copies, &[".manifest.json"]),
+            0,
+            "{case}: a copy was claimed"
+        );
+        assert_eq!(files_ending(&copies, &[".age"]), 0, "{case}: data was left");
+    }
+    psql(&port, "postgres", &format!("DROP DATABASE {db}"));
+}
+
+/// The tree: odd names, an empty folder, a large file, a file only its owner reads, links out of
+/// the folder (one to a folder holding a secret), and files the options leave out.
+fn odd_tree(root: &Path, outside: &Path) {
+    std::fs::create_dir_all(outside).unwrap();
+    std::fs::write(outside.join("secret.txt"), b"never in the backup").unwrap();
+    let w = |rel: &str, data: &[u8]| {
+        let p = root.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, data).unwrap();
+    };
+    w("configuration.yaml", b"homeassistant:\n  name: halo\n");
+    w("node-red/flows with spaces.json", b"[]");
+    w("grafana/ünïcödé ✓.ini", b"x=1");
+    w("-leading-dash", b"dash");
+    w("weird/new\nline", b"newline in the name");
+    // A path over 255 bytes, and a name over 100: tar's long-name records.
+    w(&format!("deep/{0}/{0}/{0}/f.txt", "d".repeat(90)), b"deep");
+    w(
+        &format!("{}.txt", "long".repeat(40)),
+        b"a name over 100 bytes",
+    );
+    let big: Vec<u8> = (0..24u32 << 20)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    w("volumes/big.bin", &big);
+    w("skip/me.tmp", b"excluded");
+    w("cache.tmp", b"excluded");
+    std::fs::create_dir_all(root.join("empty/also-empty")).unwrap();
+    let private = root.join("ssl/privkey.pem");
+    w("ssl/privkey.pem", b"-----BEGIN PRIVATE KEY-----");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::os::unix::fs::symlink(outside, root.join("link-to-outside-folder")).unwrap();
+    std::os::unix::fs::symlink(
+        "../../outside/secret.txt",
+        root.join("grafana/relative-out"),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink("configuration.yaml", root.join("inside-link")).unwrap();
+    std::os::unix::fs::symlink("/nonexistent/dangling", root.join("dangling")).unwrap();
+}
+
+fn diff_r(a: &Path, b: &Path) {
+    let o = Command::new("diff")
+        .args(["-r", "--no-dereference", "-x", "*.tmp"])
+        .arg(a)
+        .arg(b)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "diff -r {} {}: {}",
+        a.display(),
+        b.display(),
+        text(&o)
+    );
+}
+
+#[test]
+fn a_folder_with_odd_names_and_links_out_comes_back_identical_and_nothing_outside_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("halo/configs");
+    let outside = dir.path().join("halo/outside");
+    odd_tree(&root, &outside);
+    let (kit_file, recipient) = age_kit(dir.path());
+    let copies = dir.path().join("copies");
+    let config = dir.path().join("lifeboat.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+            data_dir = "{data}"
+            [[sources]]
+            name = "configs"
+            type = "dir"
+            path = "{root}"
+            exclude = ["*.tmp"]
+            compression = "gzip"
+            [[destinations]]
+            type = "local"
+            name = "usb"
+            path = "{copies}"
+            [encryption]
+            recipients = ["{recipient}"]
+            "#,
+            data = dir.path().join("data").display(),
+            root = root.display(),
+            copies = copies.display(),
+        ),
+    )
+    .unwrap();
+    let o = lifeboat(&["--config", config.to_str().unwrap(), "run"], &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    let object = the_object(&copies, ".tar.gz.age");
+    // What the tar holds: the links as links, nothing from outside, nothing excluded.
+    let listing = String::from_utf8(age_pipe(&kit_file, &object, "tar -tzv")).unwrap();
+    assert!(
+        !listing
+            .lines()
+            .any(|l| !l.starts_with('l') && l.contains("secret.txt")),
+        "{listing}"
+    );
+    let tar = age_pipe(&kit_file, &object, "gunzip");
+    assert!(
+        !tar.windows(19).any(|w| w == b"never in the backup"),
+        "the secret outside the folder was read"
+    );
+    assert!(!listing.lines().any(|l| l.ends_with(".tmp")), "{listing}");
+    assert!(listing.contains("link-to-outside-folder -> "), "{listing}");
+    assert!(!listing.contains("link-to-outside-folder/"), "{listing}");
+    // Restored with age and tar alone.
+    let by_tar = dir.path().join("by-tar");
+    std::fs::create_dir(&by_tar).unwrap();
+    age_pipe(
+        &kit_file,
+        &object,
+        &format!("tar -xzp -C '{}'", by_tar.display()),
+    );
+    diff_r(&root, &by_tar);
+    // And with Lifeboat, which keeps the modes and makes the links without following them.
+    let by_lifeboat = dir.path().join("by-lifeboat");
+    let o = recover_with(
+        &format!("file://{}", copies.display()),
+        &kit_file,
+        &["--extract", by_lifeboat.to_str().unwrap()],
+        &[],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    diff_r(&root, &by_lifeboat);
+    use std::os::unix::fs::PermissionsExt;
+    for back in [&by_tar, &by_lifeboat] {
+        let mode = std::fs::metadata(back.join("ssl/privkey.pem"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{}", back.display());
+        assert!(back.join("empty/also-empty").is_dir());
+        assert_eq!(
+            std::fs::read_link(back.join("link-to-outside-folder")).unwrap(),
+            outside
+        );
+        assert!(!back.join("cache.tmp").exists());
+    }
+    let o = lifeboat(
+        &[
+            "inspect",
+            object.to_str().unwrap(),
+            "--identity",
+            kit_file.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("walked to the end"), "{}", text(&o));
+}
+
+#[tokio::test]
+async fn retention_and_the_staleness_alarm_go_by_source() {
+    use lifeboat::archive::content::{Compression, DumpTool};
+    let dir = tempfile::tempdir().unwrap();
+    let tree = folder_with(&[("a.conf", b"x=1")]);
+    let usb = local_spec("usb", &dir.path().join("usb"));
+    let k = kit();
+    let data = dir.path().join("data");
+    let clock = SetClock::at("2026-11-01T02:00:00Z");
+    let dump = Arc::new(lifeboat::source::command::CommandSource::new(
+        "db",
+        vec![
+            "sh".into(),
+            "-c".into(),
+            "printf -- '-- PostgreSQL database dump\\n\\n-- PostgreSQL database dump complete\\n'"
+                .into(),
+        ],
+        Vec::new(),
+        Compression::Gzip,
+        DumpTool::Postgres,
+    ));
+    let configs = Arc::new(lifeboat::source::dir::DirSource::new(
+        "configs",
+        tree.path().into(),
+        &[],
+        Compression::None,
+    ));
+    let mut db = runner(dump, std::slice::from_ref(&usb), &k.spec, &data);
+    db.clock = clock.clone();
+    db.source_name = "db".into();
+    db.first_source = true;
+    db.retention = Some(lifeboat::retention::Policy::parse("last=2").unwrap());
+    let mut cfg = runner(configs, std::slice::from_ref(&usb), &k.spec, &data);
+    cfg.clock = clock.clone();
+    cfg.source_name = "configs".into();
+    cfg.first_source = false;
+    for day in 0..4 {
+        if day > 0 {
+            clock.set(clock.now() + chrono::TimeDelta::days(1));
+        }
+        let r = db.run("schedule", false).await.unwrap();
+        assert_eq!(r[0].status, RunStatus::Success, "{:?}", r[0]);
+        assert_eq!(r[0].source, "db");
+        if day < 3 {
+            let r = cfg.run("schedule", false).await.unwrap();
+            assert_eq!(r[0].status, RunStatus::Success, "{:?}", r[0]);
+        }
+    }
+    let listed = manifest::list(&db.destinations[0]).await.unwrap();
+    let of = |name: &str| {
+        listed
+            .iter()
+            .filter(|l| matches!(l, Listed::Copy(m) if m.source.as_deref() == Some(name)))
+            .count()
+    };
+    // The dump's policy kept its last two; the folder's copies are not the dump's to prune.
+    assert_eq!((of("db"), of("configs")), (2, 3));
+    // 27 hours on, the folder backed up again: only the dump is stale.
+    clock.set(clock.now() + chrono::TimeDelta::hours(27));
+    cfg.run("schedule", false).await.unwrap();
+    let watch = lifeboat::report::Watch {
+        destinations: vec!["usb".into()],
+        sources: ["db", "configs"]
+            .iter()
+            .enumerate()
+            .map(|(i, n)| lifeboat::report::WatchedSource {
+                name: (*n).into(),
+                first: i == 0,
+                stale_after: std::time::Duration::from_secs(26 * 3600),
+            })
+            .collect(),
+        stale_after: std::time::Duration::from_secs(26 * 3600),
+        kit_every: None,
+        clock: clock.clone(),
+    };
+    let s = lifeboat::report::Summary::load(&db.history, false, &watch)
+        .await
+        .unwrap();
+    let stale: Vec<&String> = s
+        .problems
+        .iter()
+        .filter(|p| p.starts_with("stale"))
+        .collect();
+    assert_eq!(
+        stale,
+        ["stale: no verified copy of db for 27 hours"],
+        "{:?}",
+        s.problems
+    );
+}

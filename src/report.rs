@@ -131,6 +131,7 @@ impl HaReporter {
                     json!({"friendly_name": "Lifeboat last successful backup", "device_class": "timestamp",
                            "backup_name": last_good.and_then(|r| r.backup_name.clone()),
                            "slug": last_good.and_then(|r| r.backup_slug.clone()),
+                           "source": last_good.and_then(|r| r.source_name.clone()),
                            "verified_copies": last_good.map(|r| r.copies.iter().filter(|c| c.verified).count())}),
                 )
                 .await,
@@ -144,6 +145,32 @@ impl HaReporter {
                 )
                 .await,
         );
+        // With several sources, each one's newest verified copy: `sensor.lifeboat_postgres_last_backup`.
+        for source in &self.watch.sources {
+            let newest = match self
+                .history
+                .newest_verified_of(&source.name, source.first)
+                .await
+            {
+                Ok(t) => t,
+                Err(e) => {
+                    tracing::warn!("reading {}'s newest copy: {e}", source.name);
+                    continue;
+                }
+            };
+            let id = source.name.replace('-', "_");
+            Self::log(
+                self.api
+                    .set_state(
+                        &format!("sensor.lifeboat_{id}_last_backup"),
+                        &newest.map_or_else(|| "unknown".to_owned(), |t| t.to_rfc3339()),
+                        json!({"friendly_name": format!("Lifeboat {} last verified copy", source.name),
+                               "device_class": "timestamp", "source": source.name,
+                               "stale_after_hours": source.stale_after.as_secs() / 3600}),
+                    )
+                    .await,
+            );
+        }
         let kit_overdue = s
             .kit
             .as_ref()
@@ -375,6 +402,7 @@ impl RunObserver for HaReporter {
         self.running.store(false, Ordering::SeqCst);
         let data = json!({
             "run_id": report.run_id,
+            "source": report.source,
             "status": report.status,
             "backup": report.backup.as_ref().map(|b| json!({"slug": b.slug, "name": b.name, "date": b.date})),
             "size": report.plain_size,

@@ -597,3 +597,155 @@ async fn retention_and_the_staleness_alarm_go_by_source() {
         s.problems
     );
 }
+
+/// Home Assistant beside a database dump, in one daemon: the runs, events and entities name
+/// their source, a backup command picks sources by name, and the dashboard's run page says
+/// which source a run backed up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_source_is_named_in_home_assistant_and_on_the_dashboard() {
+    use crate::dashboard::get;
+    use crate::support::ha_double::{Double, Flavor};
+    use lifeboat::archive::content::{Compression, DumpTool};
+    use lifeboat::daemon::commands::Handler;
+    let d = Double::start(
+        Flavor::Supervisor,
+        fixture("supervisor-style/full-plain.tar"),
+        None,
+    )
+    .await;
+    let data = tempfile::tempdir().unwrap();
+    let k = kit();
+    let mut ha = runner(
+        supervisor_source(
+            &d,
+            lifeboat::config::SupervisorMethod::Rest,
+            lifeboat::config::SourceMode::Create,
+        ),
+        &[local_spec("usb", &data.path().join("usb"))],
+        &k.spec,
+        data.path(),
+    );
+    let dump = Arc::new(lifeboat::source::command::CommandSource::new(
+        "db",
+        vec![
+            "sh".into(),
+            "-c".into(),
+            "printf -- '-- MariaDB dump 10.19\\nINSERT INTO t VALUES (1);\\n-- Dump completed on 2026-12-03\\n'"
+                .into(),
+        ],
+        Vec::new(),
+        Compression::Gzip,
+        DumpTool::guess(&["mysqldump".into()]),
+    ));
+    let reporter = ha_reporter(&d, &ha, None);
+    let watch = lifeboat::report::Watch {
+        sources: ["home-assistant", "db"]
+            .iter()
+            .enumerate()
+            .map(|(i, n)| lifeboat::report::WatchedSource {
+                name: (*n).into(),
+                first: i == 0,
+                stale_after: std::time::Duration::from_secs(26 * 3600),
+            })
+            .collect(),
+        destinations: vec!["usb".into()],
+        stale_after: std::time::Duration::from_secs(26 * 3600),
+        kit_every: None,
+        clock: ha.clock.clone(),
+    };
+    let reporter = Arc::new(lifeboat::report::HaReporter::new(
+        reporter.api().clone(),
+        ha.history.clone(),
+        watch.clone(),
+        None,
+    ));
+    ha.observer = reporter.clone();
+    let db = lifeboat::pipeline::run::Runner {
+        source: dump,
+        source_name: "db".into(),
+        first_source: false,
+        ..ha.clone()
+    };
+    let mut settings = daemon_settings(&ha, Vec::new(), None);
+    settings.watch = watch.clone();
+    let stop = tokio_util::sync::CancellationToken::new();
+    let running = lifeboat::daemon::Daemon::new(ha.clone(), settings)
+        .with_other_sources(vec![db])
+        .start(&stop)
+        .await
+        .unwrap();
+    let state = running.state.clone();
+    let services = state.services.clone().unwrap();
+    let handler = Handler {
+        triggers: services.triggers.clone(),
+        history: services.history.clone(),
+        destinations: services.destinations.clone(),
+        watch: watch.clone(),
+        api: None,
+        origin: "stdin",
+        min_verified: 1,
+    };
+    let answer = handler
+        .handle(Ok(
+            serde_json::json!({"command": "backup", "sources": ["nope"]}),
+        ))
+        .await;
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap()
+            .contains("home-assistant, db"),
+        "{answer}"
+    );
+    let answer = handler
+        .handle(Ok(
+            serde_json::json!({"command": "backup", "sources": ["home-assistant", "db"]}),
+        ))
+        .await;
+    assert_eq!(answer["ok"], true, "{answer}");
+    let mut runs = Vec::new();
+    for _ in 0..300 {
+        runs = services.history.recent_runs(5).await.unwrap();
+        if runs.len() == 2 && runs.iter().all(|r| r.status != RunStatus::Running) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let names: Vec<Option<&str>> = runs.iter().map(|r| r.source_name.as_deref()).collect();
+    assert_eq!(names, [Some("db"), Some("home-assistant")], "{runs:?}");
+    assert!(
+        runs.iter().all(|r| r.status == RunStatus::Success),
+        "{runs:?}"
+    );
+    // The run page names the source and what it is.
+    let page = get(&state, &format!("/runs/{}", runs[0].id)).await;
+    assert!(page.body.contains("db (command:sh -c"), "{}", page.body);
+    // Home Assistant heard of both, each by name, with an entity per source.
+    let posts = d.inner.core_posts.lock().unwrap().clone();
+    let finished: Vec<&serde_json::Value> = posts
+        .iter()
+        .filter(|(p, _)| p == "events/lifeboat_backup_finished")
+        .map(|(_, v)| v)
+        .collect();
+    let mut told: Vec<&str> = finished
+        .iter()
+        .map(|f| f["source"].as_str().unwrap())
+        .collect();
+    told.sort_unstable();
+    assert_eq!(told, ["db", "home-assistant"]);
+    reporter.publish().await;
+    let posts = d.inner.core_posts.lock().unwrap().clone();
+    let db_sensor = posts
+        .iter()
+        .rev()
+        .find(|(p, _)| p == "states/sensor.lifeboat_db_last_backup")
+        .map(|(_, v)| v.clone())
+        .expect("a sensor for the db source");
+    assert!(
+        db_sensor["state"].as_str().unwrap().starts_with("20"),
+        "{db_sensor}"
+    );
+    assert_eq!(db_sensor["attributes"]["source"], "db");
+    stop.cancel();
+    running.join().await;
+}

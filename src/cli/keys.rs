@@ -31,7 +31,8 @@ pub(super) async fn kit(
         &keys.encryption(),
         &[],
         cfg.destinations.iter().map(KitPlace::from).collect(),
-    );
+    )
+    .with_sources(kit_sources(&cfg));
     // What a restore of the newest backup needs, when this machine has made one (no history is
     // made where there is none).
     let db = cfg.data_dir.join(lifeboat::history::FILE_NAME);
@@ -198,4 +199,26 @@ async fn generate_key(
         }
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// The kit's lines for the configured sources that are not Home Assistant backups.
+fn kit_sources(cfg: &lifeboat::config::Config) -> Vec<lifeboat::crypto::kit::KitSource> {
+    let now = chrono::Utc::now();
+    cfg.sources
+        .iter()
+        .filter_map(|s| {
+            let source = lifeboat::source::build(
+                &s.spec,
+                &s.name,
+                reqwest::Client::new(),
+                Default::default(),
+            );
+            let (spec, _) = source.content(now)?;
+            Some(lifeboat::crypto::kit::KitSource::new(
+                &s.name,
+                &source.describe(),
+                &spec,
+            ))
+        })
+        .collect()
 }

@@ -55,6 +55,51 @@ impl From<&crate::destinations::Destination> for KitPlace {
     }
 }
 
+/// One of the home server's other sources (a database dump, a config folder): how its copies
+/// are named and opened without Lifeboat.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KitSource {
+    pub name: String,
+    /// What it is: `command:pg_dumpall -U postgres`, `dir:/opt/halo/configs`.
+    pub what: String,
+    /// The copies' names: `<date>-postgres.sql.gz.age`.
+    pub copies: String,
+    /// The command that opens one.
+    pub open: String,
+}
+
+impl KitSource {
+    /// The kit's lines for source `name` (described as `what`) whose copies hold `spec`.
+    pub fn new(name: &str, what: &str, spec: &crate::archive::content::ContentSpec) -> Self {
+        use crate::archive::content::{Compression, DumpTool, Kind};
+        let copy = format!("<date>-{name}{}.age", spec.suffix());
+        let unzip = match spec.compression {
+            Compression::Gzip => " | gunzip",
+            Compression::None => "",
+        };
+        let open = match (spec.kind, spec.tool) {
+            (Kind::Folder, _) => {
+                format!("age -d -i kit.txt {copy}{unzip} | tar -x -p -C <folder to restore into>")
+            }
+            (Kind::Dump, DumpTool::Postgres) => {
+                format!("age -d -i kit.txt {copy}{unzip} | psql -U postgres -d postgres")
+            }
+            (Kind::Dump, DumpTool::Mariadb) => {
+                format!("age -d -i kit.txt {copy}{unzip} | mysql -u root -p")
+            }
+            (Kind::Dump, DumpTool::Other) => {
+                format!("age -d -i kit.txt {copy}{unzip} > {name}.out")
+            }
+        };
+        Self {
+            name: name.to_owned(),
+            what: what.to_owned(),
+            copies: copy,
+            open,
+        }
+    }
+}
+
 /// Everything the kit says, for the text and the printable page alike.
 pub struct Kit {
     pub made: DateTime<Utc>,
@@ -67,6 +112,8 @@ pub struct Kit {
     /// What a restore of the newest verified backup will need, and that backup's date: names
     /// the sign-ins and hardware in the steps.
     pub readiness: Option<(String, Readiness)>,
+    /// The home server's other sources, each with how to open its copies.
+    pub sources: Vec<KitSource>,
 }
 
 impl Kit {
@@ -105,7 +152,15 @@ impl Kit {
             passphrase: encryption.passphrase.is_some(),
             places,
             readiness: None,
+            sources: Vec::new(),
         }
+    }
+
+    /// The kit naming the home server's other sources and how to open their copies.
+    #[must_use]
+    pub fn with_sources(mut self, sources: Vec<KitSource>) -> Self {
+        self.sources = sources;
+        self
     }
 
     /// The kit naming what a restore of the newest backup (made `date`) will need.
@@ -238,6 +293,17 @@ impl Kit {
         for step in self.steps() {
             line(&format!("   {step}"));
         }
+        if !self.sources.is_empty() {
+            line("");
+            line("5. THE HOME SERVER'S OTHER DATA (same places, same key)");
+            for s in &self.sources {
+                line(&format!(
+                    "   {} ({}): copies named {}",
+                    s.name, s.what, s.copies
+                ));
+                line(&format!("     {}", s.open));
+            }
+        }
         out
     }
 }
@@ -280,6 +346,40 @@ pub fn last_group(key: &str) -> String {
 mod tests {
     use super::*;
     use crate::config::DestinationKind;
+
+    #[test]
+    fn the_kit_says_how_to_open_the_other_sources_copies() {
+        use crate::archive::content::{Compression, ContentSpec, DumpTool, Kind};
+        let enc = EncryptionSpec {
+            recipients: vec![KeyPair::generate().recipient()],
+            passphrase: None,
+        };
+        let pg = ContentSpec {
+            kind: Kind::Dump,
+            compression: Compression::Gzip,
+            tool: DumpTool::Postgres,
+        };
+        let dir = ContentSpec {
+            kind: Kind::Folder,
+            compression: Compression::None,
+            tool: DumpTool::Other,
+        };
+        let text = Kit::gather(Utc::now(), &[], &enc, &[], Vec::new())
+            .with_sources(vec![
+                KitSource::new("postgres", "command:pg_dumpall -U postgres", &pg),
+                KitSource::new("configs", "dir:/opt/halo/configs", &dir),
+            ])
+            .text();
+        assert!(text.contains(
+            "age -d -i kit.txt <date>-postgres.sql.gz.age | gunzip | psql -U postgres -d postgres"
+        ));
+        assert!(text.contains("age -d -i kit.txt <date>-configs.tar.age | tar -x -p -C"));
+        assert!(
+            !Kit::gather(Utc::now(), &[], &enc, &[], Vec::new())
+                .text()
+                .contains("OTHER DATA")
+        );
+    }
 
     #[test]
     fn the_kit_holds_keys_locations_and_steps_but_no_storage_secret() {

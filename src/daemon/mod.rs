@@ -165,6 +165,7 @@ impl Daemon {
             .events
             .clone()
             .map(|(url, token)| crate::ha::updates::UpdateClient::new(url, token));
+        let kit_sources = kit_sources(&others, clock.now());
         let mut runners = vec![runner];
         runners.extend(others);
         tasks.spawn(worker::serve(
@@ -252,6 +253,7 @@ impl Daemon {
             restore_into: settings.restore_into,
             updates,
             min_verified: settings.min_verified,
+            sources: kit_sources,
         };
         let state = AppState {
             services: Some(Arc::new(services)),
@@ -263,6 +265,24 @@ impl Daemon {
         };
         Ok(Running { state, tasks })
     }
+}
+
+/// The kit's lines for the sources of `runners` that are not Home Assistant backups.
+pub fn kit_sources(
+    runners: &[Runner],
+    now: chrono::DateTime<chrono::Utc>,
+) -> Vec<crate::crypto::kit::KitSource> {
+    runners
+        .iter()
+        .filter_map(|r| {
+            let (spec, _) = r.source.content(now)?;
+            Some(crate::crypto::kit::KitSource::new(
+                &r.source_name,
+                &r.source.describe(),
+                &spec,
+            ))
+        })
+        .collect()
 }
 
 impl Running {

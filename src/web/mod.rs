@@ -59,6 +59,8 @@ pub struct Services {
     pub updates: Option<crate::ha::updates::UpdateClient>,
     /// Verified copies a safe update waits for.
     pub min_verified: usize,
+    /// The sources besides the first, for the kit (how to open their copies).
+    pub sources: Vec<crate::crypto::kit::KitSource>,
 }
 
 /// What the handlers share.

@@ -118,6 +118,7 @@ pub struct SheetPage {
     pub passphrase: bool,
     pub places: Vec<KitPlace>,
     pub steps: Vec<String>,
+    pub sources: Vec<crate::crypto::kit::KitSource>,
 }
 
 #[derive(Template, WebTemplate)]
@@ -409,7 +410,8 @@ async fn sheet(
         .keys
         .encryption()
         .with_made(private.iter().map(KeyPair::recipient).collect());
-    let mut kit = Kit::gather(now, &s.keys.ha_keys(), &lock, private, places);
+    let mut kit =
+        Kit::gather(now, &s.keys.ha_keys(), &lock, private, places).with_sources(s.sources.clone());
     match s.history.newest_readiness().await {
         Ok(Some((_, date, r))) => kit = kit.with_readiness(date, r.report),
         Ok(None) => {}
@@ -448,6 +450,7 @@ async fn sheet(
         passphrase: kit.passphrase,
         places: kit.places,
         steps,
+        sources: kit.sources,
     }
 }
 

@@ -203,6 +203,18 @@ fn card(
     }
 }
 
+/// When the next backups are, for people: the main schedule, then each source's own
+/// (`postgres: in 3 h …`).
+fn next_backups(s: &Services, now: DateTime<Utc>) -> Option<String> {
+    let mut parts: Vec<String> = next_run(s, "backup", now).into_iter().collect();
+    for plan in s.schedules.iter().filter(|p| p.name.starts_with("backup:")) {
+        if let Some(at) = next_run(s, &plan.name, now) {
+            parts.push(format!("{}: {at}", plan.name.trim_start_matches("backup:")));
+        }
+    }
+    (!parts.is_empty()).then(|| parts.join("; "))
+}
+
 /// When a schedule next fires, for people.
 pub(crate) fn next_run(s: &Services, name: &str, now: DateTime<Utc>) -> Option<String> {
     let plan = s.schedules.iter().find(|p| p.name == name)?;
@@ -291,7 +303,7 @@ pub async fn page(
         ),
         running,
         step: snapshot.step.unwrap_or_default(),
-        next_backup: next_run(&s, "backup", now),
+        next_backup: next_backups(&s, now),
         next_verify: next_run(&s, "verify", now),
         destinations,
         // A new install's one "problem" is the headline already.

@@ -285,7 +285,13 @@ pub async fn one(
     let mut facts = vec![
         ("Started", local(run.started_at, tz)),
         ("Trigger", run.trigger.clone()),
-        ("Source", run.source.clone()),
+        (
+            "Source",
+            match &run.source_name {
+                Some(name) if *name != run.source => format!("{name} ({})", run.source),
+                _ => run.source.clone(),
+            },
+        ),
     ];
     if let Some(f) = run.finished_at {
         facts.push(("Finished", local(f, tz)));

@@ -191,6 +191,35 @@ fn the_manifest_offers_exactly_what_the_config_code_reads() {
     }
     assert_eq!(source, keys(&m["schema"]["source"]));
 
+    // More sources: the union over the kinds the add-on offers, with what every entry takes;
+    // `environment` (a table of secrets) has no place in the add-on's options.
+    let mut more = BTreeSet::from(["type".to_owned()]);
+    for kind in ["dir", "command"] {
+        let mut doc = base.clone();
+        doc["sources"] = json!([{"name": "x", "type": kind, "zz_unknown": 1}]);
+        more.extend(fields_read(doc));
+    }
+    assert!(more.remove("environment"));
+    // What every entry takes beside its kind's fields (the flattened kind's error lists only its
+    // own).
+    more.extend(
+        [
+            "name",
+            "destinations",
+            "schedule",
+            "retention",
+            "stale_after_hours",
+        ]
+        .map(String::from),
+    );
+    assert_eq!(more, keys(&m["schema"]["sources"][0]));
+    // Its lists are strings of comma-separated words there: they parse.
+    let mut doc = base.clone();
+    doc["sources"] = json!([{"name": "configs", "type": "dir", "path": "/addon_configs",
+                             "exclude": "*.tmp, cache/*", "destinations": "usb"}]);
+    let opts = parse_options(Path::new("options.json"), &doc.to_string()).unwrap();
+    assert_eq!(opts.sources[0].destinations, ["usb"]);
+
     // Destinations: the union over their kinds.
     let mut dest = BTreeSet::from(["type".to_owned()]);
     let kinds = m["schema"]["destinations"][0]["type"].as_str().unwrap();

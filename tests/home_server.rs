@@ -749,3 +749,46 @@ async fn every_source_is_named_in_home_assistant_and_on_the_dashboard() {
     stop.cancel();
     running.join().await;
 }
+
+/// The Home server page's `lifeboat.toml` is a working configuration: it validates as written
+/// (its placeholders filled in) into the sources, schedules and retention it describes.
+#[test]
+fn the_docs_home_server_configuration_validates_as_written() {
+    let docs = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("addon/DOCS.md"),
+    )
+    .unwrap();
+    let page = docs.split("## Home server").nth(1).unwrap();
+    let toml = page
+        .split("```toml\n")
+        .nth(1)
+        .and_then(|t| t.split("```").next())
+        .unwrap();
+    let recipient = kit().identity.to_public().to_string();
+    let toml = toml
+        .replace("age1…", &recipient)
+        .replace("\"…\"", "\"pw\"")
+        .replace("https://hc-ping.com/…", "https://hc-ping.com/abc");
+    let opts = lifeboat::config::parse_options(Path::new("lifeboat.toml"), &toml).unwrap();
+    let cfg = lifeboat::config::validate(
+        opts,
+        &lifeboat::config::Env::from_pairs([("HA_TOKEN", "t")]),
+        "/tmp/x".into(),
+    )
+    .unwrap();
+    let names: Vec<&str> = cfg.sources.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["home-assistant", "postgres", "configs", "volumes"]);
+    let schedules: Vec<String> = lifeboat::daemon::build::schedules(&cfg)
+        .into_iter()
+        .map(|s| format!("{} {:?}", s.name, s.sources))
+        .collect();
+    assert_eq!(
+        schedules,
+        [
+            "backup [\"home-assistant\"]",
+            "backup:postgres [\"postgres\"]",
+            "backup:configs [\"configs\"]",
+            "backup:volumes [\"volumes\"]",
+        ]
+    );
+}

@@ -146,8 +146,9 @@ pub enum SourceOptions {
     /// Any folder, tarred on the fly (symbolic links kept as links, never followed).
     Dir {
         path: PathBuf,
-        /// Globs of paths (relative to the folder) or names to leave out: `*.tmp`, `cache/*`.
-        #[serde(default)]
+        /// Globs of paths (relative to the folder) or names to leave out: `*.tmp`, `cache/*`; a
+        /// list, or (in the add-on's options) globs separated by commas.
+        #[serde(default, deserialize_with = "list_or_commas")]
         exclude: Vec<String>,
         /// `none` (default) or `gzip`.
         #[serde(default)]
@@ -177,6 +178,26 @@ pub enum CommandLine {
     Line(String),
 }
 
+/// A list of words, or one string of them separated by commas (the add-on's options have no
+/// lists inside a list).
+fn list_or_commas<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Either {
+        List(Vec<String>),
+        Commas(String),
+    }
+    Ok(match Either::deserialize(d)? {
+        Either::List(l) => l,
+        Either::Commas(s) => s
+            .split(',')
+            .map(str::trim)
+            .filter(|w| !w.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    })
+}
+
 /// One of several sources: a name, the source itself, and what it does differently.
 #[derive(Debug, Deserialize)]
 pub struct SourceEntry {
@@ -184,8 +205,9 @@ pub struct SourceEntry {
     pub name: String,
     #[serde(flatten)]
     pub source: SourceOptions,
-    /// Only these destinations (by name); every one when empty.
-    #[serde(default)]
+    /// Only these destinations (by name); every one when empty. A list, or (in the add-on's
+    /// options) names separated by commas.
+    #[serde(default, deserialize_with = "list_or_commas")]
     pub destinations: Vec<String>,
     /// Its own backup schedule (cron); the main schedule when unset.
     #[serde(default)]

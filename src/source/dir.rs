@@ -267,6 +267,29 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_file_is_stored_at_the_size_it_had_when_its_entry_began() {
+        let path = Path::new("/x");
+        // It shrank: the rest is zeros, so the entry is as long as its header says.
+        let mut shrank = Exact {
+            inner: &b"abc"[..],
+            left: 5,
+            path,
+        };
+        let mut out = Vec::new();
+        shrank.read_to_end(&mut out).unwrap();
+        assert_eq!(out, b"abc\0\0");
+        // It grew: what came after is left for the next backup.
+        let mut grew = Exact {
+            inner: (&b"abcdef"[..]).take(4),
+            left: 4,
+            path,
+        };
+        let mut out = Vec::new();
+        grew.read_to_end(&mut out).unwrap();
+        assert_eq!(out, b"abcd");
+    }
+
+    #[test]
     fn globs_match_paths_and_names() {
         let g = |s: &str| vec![glob::Pattern::new(s).unwrap()];
         assert!(excluded(Path::new("a/b.tmp"), &g("*.tmp")));

@@ -16,7 +16,9 @@
 #     its rclone processes together;
 #   - what the restore-readiness report adds to the single pass: `lifeboat inspect` of a large
 #     home's backup with the report's files, against the same bytes with them under other names;
-#   - idle RSS, binary size, and the time from start to serving the dashboard.
+#   - idle RSS, binary size, and the time from start to serving the dashboard;
+#   - a home server's database: `pg_dumpall` of about PG_MIB MiB (default 1024) through Lifeboat
+#     against `pg_dumpall | gzip > file`, with the run's peak RSS.
 #
 #   scripts/bench.sh                         # 100 MiB and 1 GiB; peers on 1 GiB
 #   RSS_SIZES="100 1024 10240" PEER_MIB=1024 scripts/bench.sh
@@ -256,6 +258,33 @@ done
 median_latency=$(printf '%s\n' "${latencies[@]}" | sort -n | sed -n 3p)
 row "ship mode: HA's backup event to first bytes stored" "$median_latency ms" "15-min poll: 450000 ms on average" \
   "$(awk -v m="$median_latency" 'BEGIN { printf "%.0fx", 450000 / m }')" "< 2000 ms"
+
+# ---- a home server's database: pg_dumpall of a PostgreSQL database of about $PG_MIB MiB (its
+# dump's size) through Lifeboat (gzip, age, a local folder, read back and walked to the dump's
+# closing line) against `pg_dumpall | gzip > file`, with Lifeboat's peak RSS
+pg_mib=${PG_MIB:-1024}
+pg=$LIFEBOAT_TEST_PG_BIN
+pg_rows=$(( pg_mib * 12100 ))
+log "PostgreSQL: a database whose dump is about $pg_mib MiB ($pg_rows rows)"
+"$pg/psql" -X -q -h 127.0.0.1 -p "$LIFEBOAT_TEST_PG_PORT" -U postgres -c "CREATE DATABASE bench"
+"$pg/psql" -X -q -h 127.0.0.1 -p "$LIFEBOAT_TEST_PG_PORT" -U postgres -d bench -c \
+  "CREATE TABLE states AS SELECT i AS id, 'sensor.t_' || (i % 37) AS entity, (i * 0.1)::text AS state,
+   '2026-01-01'::timestamptz + i * interval '1 second' AS at, md5(i::text) AS context
+   FROM generate_series(1, $pg_rows) i"
+dump_cmd="$pg/pg_dumpall -h 127.0.0.1 -p $LIFEBOAT_TEST_PG_PORT -U postgres"
+dump_bytes=$($dump_cmd | wc -c)
+t0=$(date +%s.%N)
+$dump_cmd | gzip >"$work/peer-dump.sql.gz"
+gzip_s=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
+python3 scripts/peak_rss.py "$bin" --data-dir "$work/pg-data" run --source "command:$dump_cmd" \
+  --to "file://$work/pg-copies" --recipient "$recipient" 2>"$work/pg.stderr" >/dev/null || true
+read -r _ pg_kib pg_s pg_code < <(grep '^PEAK' "$work/pg.stderr" || echo "PEAK 0 0 1")
+if [ "$pg_code" != 0 ]; then log "the pg_dumpall run failed:"; tail -20 "$work/pg.stderr" >&2; exit 1; fi
+dump_mib=$(awk -v b="$dump_bytes" 'BEGIN { printf "%.0f", b / 1048576 }')
+row "pg_dumpall, $dump_mib MiB dump: gzip, age, read back" "$pg_s s" "pg_dumpall | gzip > file $gzip_s s" "$(ratio "$gzip_s" "$pg_s")" ">= 1.0x"
+row "  peak RSS of that run" "$(mib_of_kib "$pg_kib")" "" "" "<= 48 MiB"
+"$pg/psql" -X -q -h 127.0.0.1 -p "$LIFEBOAT_TEST_PG_PORT" -U postgres -c "DROP DATABASE bench"
+rm -rf "$work/pg-copies" "$work/peer-dump.sql.gz"
 
 echo
 printf '%-52s %-14s %-32s %-8s %s\n' "measure" "lifeboat" "peer" "ratio" "goal"

@@ -14,6 +14,16 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 
+/// The tests that dump the test servers' whole cluster take turns: one dropping its database
+/// while another's `pg_dumpall` lists them would fail that dump.
+static CLUSTER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn cluster() -> std::sync::MutexGuard<'static, ()> {
+    CLUSTER
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 fn pg_bin(tool: &str) -> String {
     format!("{}/{tool}", env_or_die("LIFEBOAT_TEST_PG_BIN"))
 }
@@ -185,6 +195,7 @@ fn age_pipe(kit: &Path, object: &Path, rest: &str) -> Vec<u8> {
 
 #[test]
 fn a_pg_dumpall_through_lifeboat_loads_into_a_fresh_cluster_table_for_table() {
+    let _turn = cluster();
     let (port, db) = seeded(20_000);
     let want = table_digests(&port, &db);
     assert_eq!(want.len(), 3);
@@ -236,6 +247,10 @@ fn a_pg_dumpall_through_lifeboat_loads_into_a_fresh_cluster_table_for_table() {
         c.closing_line.as_deref(),
         Some("-- PostgreSQL database cluster dump complete")
     );
+    // The rows of every table, counted as the dump went by.
+    assert_eq!(c.tables.get(&format!("{db}/public.states")), Some(&20_000));
+    assert_eq!(c.tables.get(&format!("{db}/grafana.blobs")), Some(&500));
+    assert_eq!(c.tables.get(&format!("{db}/public.empty_one")), Some(&0));
     // Restored without Lifeboat: age, gunzip and psql.
     let sql = age_pipe(&kit_file, &object, "gunzip");
     assert_eq!(sql.len() as u64, c.bytes);
@@ -291,6 +306,7 @@ fn a_pg_dumpall_through_lifeboat_loads_into_a_fresh_cluster_table_for_table() {
 
 #[test]
 fn a_dump_killed_or_cut_short_claims_no_copy() {
+    let _turn = cluster();
     let (port, db) = seeded(30_000);
     let dir = tempfile::tempdir().unwrap();
     let (_, recipient) = age_kit(dir.path());
@@ -790,5 +806,128 @@ fn the_docs_home_server_configuration_validates_as_written() {
             "backup:configs [\"configs\"]",
             "backup:volumes [\"volumes\"]",
         ]
+    );
+}
+
+/// The restore drill: the newest `pg_dumpall` copy loaded into a scratch cluster, every table's
+/// rows compared with the dump's, the time recorded and shown on the overview; a scratch server
+/// that already has the dump's database is refused, and that is recorded too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restore_drill_loads_the_newest_dump_into_a_scratch_server_and_times_it() {
+    let (port, db, dir) = {
+        let _turn = cluster();
+        let (port, db) = seeded(5_000);
+        let dir = tempfile::tempdir().unwrap();
+        let (_, recipient) = age_kit(dir.path());
+        let config = dir.path().join("lifeboat.toml");
+        std::fs::write(
+            &config,
+            format!(
+                r#"
+                data_dir = "{data}"
+                [[sources]]
+                name = "postgres"
+                type = "command"
+                command = ["{dumpall}", "-h", "127.0.0.1", "-p", "{port}", "-U", "postgres"]
+                [[destinations]]
+                type = "local"
+                name = "usb"
+                path = "{copies}"
+                [encryption]
+                recipients = ["{recipient}"]
+                "#,
+                data = dir.path().join("data").display(),
+                dumpall = pg_bin("pg_dumpall"),
+                copies = dir.path().join("copies").display(),
+            ),
+        )
+        .unwrap();
+        let o = lifeboat(&["--config", config.to_str().unwrap(), "run"], &[]);
+        assert!(o.status.success(), "{}", text(&o));
+        psql(&port, "postgres", &format!("DROP DATABASE {db}"));
+        (port, db, dir)
+    };
+    let _ = port;
+    let config = dir.path().join("lifeboat.toml");
+    let kit_file = dir.path().join("kit.txt");
+    let scratch = Fresh::start();
+    let into = format!("postgresql://postgres@127.0.0.1:{}/postgres", scratch.port);
+    let drill = |into: &str| {
+        lifeboat(
+            &[
+                "--config",
+                config.to_str().unwrap(),
+                "drill",
+                "--into",
+                into,
+                "--identity",
+                kit_file.to_str().unwrap(),
+                "--psql",
+                &pg_bin("psql"),
+                "--json",
+            ],
+            &[],
+        )
+    };
+    let o = drill(&into);
+    assert!(o.status.success(), "{}", text(&o));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report["mismatches"], serde_json::json!([]), "{report}");
+    assert_eq!(report["errors"], serde_json::json!([]), "{report}");
+    assert!(report["rows"].as_u64().unwrap() >= 5_500, "{report}");
+    // What the drill made is gone again: the next drill finds the scratch server as it was.
+    let left = psql(&scratch.port, "postgres", "SELECT datname FROM pg_database");
+    assert!(!left.contains(&db), "{left}");
+    // A scratch server that has the dump's database already is not loaded into.
+    psql(&scratch.port, "postgres", &format!("CREATE DATABASE {db}"));
+    let o = drill(&into);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("already has a database named"),
+        "{}",
+        text(&o)
+    );
+    assert!(
+        psql(
+            &scratch.port,
+            &db,
+            "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"
+        )
+        .trim()
+            == "0",
+        "the drill loaded into an existing database"
+    );
+    // Both drills are in the history; the overview shows the last.
+    let history = lifeboat::history::History::open(&dir.path().join("data")).unwrap();
+    let last = history.last_drills().await.unwrap();
+    assert_eq!(last.len(), 1);
+    assert!(
+        !last[0].ok && last[0].detail.contains("already has"),
+        "{last:?}"
+    );
+    drop(history);
+    let r = runner(
+        Arc::new(lifeboat::source::folder::FolderSource::new(
+            dir.path().into(),
+        )),
+        &[],
+        &kit().spec,
+        &dir.path().join("data"),
+    );
+    let (state, stop, task) = dashboard(r, Vec::new()).await;
+    let page = crate::dashboard::get(&state, "/").await;
+    assert!(
+        page.body.contains("Restore time of postgres") && page.body.contains("already has"),
+        "{}",
+        page.body
+    );
+    stop.cancel();
+    task.await.unwrap();
+    let o = drill("mysql://nope");
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("is not a PostgreSQL address"),
+        "{}",
+        text(&o)
     );
 }

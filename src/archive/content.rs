@@ -10,38 +10,9 @@ use super::{ArchiveError, BackupJson, Counting, Inspection};
 use serde::{Deserialize, Serialize};
 use std::io::{self, Read};
 
-/// How a source's bytes are compressed before age encrypts them.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Compression {
-    #[default]
-    None,
-    Gzip,
-}
+pub use crate::config::kinds::{Compression, DumpTool};
 
 impl Compression {
-    /// Reads `none` or `gzip`.
-    ///
-    /// # Errors
-    /// What to write instead.
-    pub fn parse(raw: &str) -> Result<Self, String> {
-        match raw.trim() {
-            "none" | "" => Ok(Self::None),
-            "gzip" | "gz" => Ok(Self::Gzip),
-            other => Err(format!(
-                "{other:?} is not a compression; use \"gzip\" or \"none\""
-            )),
-        }
-    }
-
-    /// What the compression adds to a file name.
-    pub fn suffix(self) -> &'static str {
-        match self {
-            Self::None => "",
-            Self::Gzip => ".gz",
-        }
-    }
-
     /// `reader`'s bytes as they were before compression.
     pub fn decoder<'a, R: Read + 'a>(self, reader: R) -> Box<dyn Read + 'a> {
         match self {
@@ -51,34 +22,7 @@ impl Compression {
     }
 }
 
-/// The program that made a dump, when Lifeboat knows how its dumps end.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum DumpTool {
-    /// `pg_dump` or `pg_dumpall` in plain SQL.
-    Postgres,
-    /// `mysqldump` or `mariadb-dump`.
-    Mariadb,
-    /// Anything else: no closing line is looked for.
-    #[default]
-    Other,
-}
-
 impl DumpTool {
-    /// The tool a command runs, from the words of its command line (`docker exec db pg_dumpall`
-    /// runs `pg_dumpall`).
-    pub fn guess(argv: &[String]) -> Self {
-        for word in argv {
-            let program = word.rsplit('/').next().unwrap_or(word);
-            match program {
-                "pg_dump" | "pg_dumpall" => return Self::Postgres,
-                "mysqldump" | "mariadb-dump" => return Self::Mariadb,
-                _ => {}
-            }
-        }
-        Self::Other
-    }
-
     /// The tool whose header a dump's first bytes are (PostgreSQL's and mysqldump's plain dumps
     /// say so in their first lines), else [`Self::Other`].
     pub fn sniff(head: &[u8]) -> Self {
@@ -99,21 +43,6 @@ impl DumpTool {
         }
     }
 
-    /// Reads `postgres`, `mariadb` (or `mysql`) or `other`.
-    ///
-    /// # Errors
-    /// What to write instead.
-    pub fn parse(raw: &str) -> Result<Self, String> {
-        match raw.trim() {
-            "postgres" | "postgresql" => Ok(Self::Postgres),
-            "mariadb" | "mysql" => Ok(Self::Mariadb),
-            "other" => Ok(Self::Other),
-            other => Err(format!(
-                "{other:?} is not a dump kind; use \"postgres\", \"mariadb\" or \"other\""
-            )),
-        }
-    }
-
     /// The lines one of its complete dumps ends with (any one of them); none for [`Self::Other`].
     fn closing_lines(self) -> &'static [&'static str] {
         match self {
@@ -123,14 +52,6 @@ impl DumpTool {
             ],
             Self::Mariadb => &["-- Dump completed"],
             Self::Other => &[],
-        }
-    }
-
-    /// The file name ending of its dumps.
-    pub fn suffix(self) -> &'static str {
-        match self {
-            Self::Postgres | Self::Mariadb => ".sql",
-            Self::Other => ".out",
         }
     }
 }
@@ -185,6 +106,9 @@ pub struct ContentReport {
     /// For a dump of a known tool: the closing line it ended with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub closing_line: Option<String>,
+    /// For a PostgreSQL dump: the rows of each table (`db/schema.table`) as it was dumped.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub tables: std::collections::BTreeMap<String, u64>,
 }
 
 fn is_other(t: &DumpTool) -> bool {
@@ -212,6 +136,12 @@ impl ContentReport {
                 crate::human::size(self.file_bytes.unwrap_or(0))
             ),
             Kind::Dump => match &self.closing_line {
+                Some(line) if !self.tables.is_empty() => format!(
+                    "dump of {}, complete ({line}): {} tables, {} rows",
+                    crate::human::size(self.bytes),
+                    self.tables.len(),
+                    self.tables.values().sum::<u64>()
+                ),
                 Some(line) => format!(
                     "dump of {}, complete ({line})",
                     crate::human::size(self.bytes)
@@ -245,13 +175,15 @@ pub fn walk<R: Read>(reader: R, spec: &ContentSpec) -> Result<ContentReport, Arc
         links: None,
         file_bytes: None,
         closing_line: None,
+        tables: std::collections::BTreeMap::new(),
     };
     match spec.kind {
         Kind::Folder => walk_tar(&mut plain, &mut report)?,
         Kind::Dump => {
-            let (tool, line) = dump_end(&mut plain, spec.tool)?;
+            let (tool, line, tables) = dump_end(&mut plain, spec.tool)?;
             report.tool = tool;
             report.closing_line = line;
+            report.tables = tables;
         }
     }
     report.bytes = plain.count;
@@ -317,23 +249,30 @@ fn walk_tar<R: Read>(
     Ok(())
 }
 
+/// What reading a dump to its end found: the tool, its closing line, a PostgreSQL dump's rows.
+type DumpEnd = (
+    DumpTool,
+    Option<String>,
+    std::collections::BTreeMap<String, u64>,
+);
+
 /// Reads a dump to its end, keeping its first and last bytes; the tool that made it (`tool`, or
-/// when that is [`DumpTool::Other`], the one its first lines name) and the closing line found.
-fn dump_end<R: Read>(
-    reader: &mut R,
-    tool: DumpTool,
-) -> Result<(DumpTool, Option<String>), ArchiveError> {
+/// when that is [`DumpTool::Other`], the one its first lines name), the closing line found, and
+/// for PostgreSQL the rows of each table.
+fn dump_end<R: Read>(reader: &mut R, tool: DumpTool) -> Result<DumpEnd, ArchiveError> {
     const TAIL: usize = 4096;
     const HEAD: usize = 256;
     let mut head: Vec<u8> = Vec::with_capacity(HEAD);
     let mut tail: Vec<u8> = Vec::with_capacity(2 * TAIL);
     let mut buf = vec![0u8; 256 * 1024];
+    let mut rows = super::pg_rows::RowCounter::default();
     loop {
         let n = reader.read(&mut buf).map_err(|e| damaged(&e))?;
         if n == 0 {
             break;
         }
         let got = &buf[..n];
+        rows.feed(got);
         if head.len() < HEAD {
             let take = (HEAD - head.len()).min(got.len());
             head.extend_from_slice(&got[..take]);
@@ -354,8 +293,13 @@ fn dump_end<R: Read>(
     };
     let wanted = tool.closing_lines();
     if wanted.is_empty() {
-        return Ok((tool, None));
+        return Ok((tool, None, std::collections::BTreeMap::new()));
     }
+    let tables = if tool == DumpTool::Postgres {
+        rows.finish()
+    } else {
+        std::collections::BTreeMap::new()
+    };
     let text = String::from_utf8_lossy(&tail);
     // The closing line comes last but for blank lines (and PostgreSQL's trailing `--`s).
     let last = text
@@ -364,7 +308,7 @@ fn dump_end<R: Read>(
         .rfind(|l| !l.is_empty() && *l != "--")
         .unwrap_or("");
     match wanted.iter().find(|w| last.starts_with(**w)) {
-        Some(_) => Ok((tool, Some(last.to_owned()))),
+        Some(_) => Ok((tool, Some(last.to_owned()), tables)),
         None => Err(ArchiveError::Truncated(format!(
             "the dump does not end with {:?}: it was cut short (its last line is {:?})",
             wanted[0],

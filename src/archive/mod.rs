@@ -5,6 +5,7 @@ pub mod backup_json;
 pub mod content;
 pub mod inner;
 pub mod inspect;
+pub mod pg_rows;
 pub mod readiness;
 pub mod securetar;
 

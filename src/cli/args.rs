@@ -61,6 +61,10 @@ pub(crate) enum Command {
     /// Get a backup back with the emergency kit: list the copies on a destination, download one,
     /// check and decrypt it, and write a Home Assistant backup tar (or extract it).
     Recover(RecoverArgs),
+    /// Restore drill of a database dump: load the newest copy of a PostgreSQL command: source
+    /// into a scratch server, compare every table's rows with the dump's, and record how long
+    /// the load took (the source's recovery time).
+    Drill(DrillArgs),
     /// Put a copy back into Home Assistant's backup list, ready to restore: download it, check and
     /// decrypt it with the kit, and upload it (token from SUPERVISOR_TOKEN or HA_TOKEN).
     Restore(RestoreArgs),
@@ -269,6 +273,31 @@ pub(crate) struct PruneArgs {
     /// Decide, show, delete nothing.
     #[arg(long)]
     pub(crate) dry_run: bool,
+    /// Print JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Args)]
+pub(crate) struct DrillArgs {
+    #[command(flatten)]
+    pub(crate) inline: Inline,
+    /// The source to drill, by name [default: the first PostgreSQL dump among the sources]
+    #[arg(long = "of")]
+    pub(crate) of: Option<String>,
+    /// The scratch PostgreSQL server to load into: postgresql://user@host:port/postgres (a
+    /// pg_dumpall dump makes its databases there; they must not exist yet)
+    #[arg(long)]
+    pub(crate) into: String,
+    /// The emergency kit's age identity file
+    #[arg(long)]
+    pub(crate) identity: PathBuf,
+    /// The copy to drill (its id) [default: the newest of the source]
+    #[arg(long)]
+    pub(crate) copy: Option<String>,
+    /// The psql program
+    #[arg(long, default_value = "psql")]
+    pub(crate) psql: PathBuf,
     /// Print JSON.
     #[arg(long)]
     pub(crate) json: bool,

@@ -5,6 +5,7 @@
 //! The environment is an input ([`Env`]) so validation is testable and never reads it behind our back.
 
 pub mod host_key;
+pub mod kinds;
 pub mod options;
 pub mod urls;
 mod validate;
@@ -129,13 +130,13 @@ pub enum SourceSpec {
     Dir {
         path: PathBuf,
         exclude: Vec<String>,
-        compression: crate::archive::content::Compression,
+        compression: crate::config::kinds::Compression,
     },
     Command {
         argv: Vec<String>,
         environment: Vec<(String, Secret)>,
-        compression: crate::archive::content::Compression,
-        tool: crate::archive::content::DumpTool,
+        compression: crate::config::kinds::Compression,
+        tool: crate::config::kinds::DumpTool,
     },
 }
 
@@ -170,7 +171,7 @@ pub fn name_for_dir(path: &Path) -> String {
 /// A `command:` source's name when none is given: the dump program's (`docker exec db
 /// pg_dumpall` is `pg_dumpall`), else the program's.
 pub fn name_for_command(argv: &[String]) -> String {
-    use crate::archive::content::DumpTool;
+    use crate::config::kinds::DumpTool;
     let program = argv
         .iter()
         .find(|w| DumpTool::guess(std::slice::from_ref(*w)) != DumpTool::Other)

@@ -1,6 +1,7 @@
 //! Options → [`Config`]: every check in one place, every problem collected (not just the first),
 //! each naming its field.
 
+use super::kinds::{Compression, DumpTool};
 use super::options::{
     AlertOptions, CommandLine, DestinationOptions, EncryptionOptions, Options, ScheduleOptions,
     SourceEntry, SourceOptions,
@@ -10,7 +11,6 @@ use super::{
     EncryptionSpec, Env, NamedSource, Problem, RcloneSpec, ScheduleSpec, SftpAuth, SftpSpec,
     SmbSpec, SourceMode, SourceSpec, SupervisorMethod,
 };
-use crate::archive::content::{Compression, DumpTool};
 use crate::retention::Policy;
 use crate::secret::Secret;
 use std::collections::HashSet;

@@ -2,6 +2,7 @@
 //! Calls run on tokio's blocking pool; the connection sits behind a std mutex that is never held
 //! across an `.await`.
 
+pub mod drills;
 mod keys;
 mod query;
 mod schema;

@@ -114,6 +114,18 @@ const MIGRATIONS: &[&str] = &[
     // sources had names have none and are the first source's
     "ALTER TABLE runs ADD COLUMN source_name TEXT;
     CREATE INDEX runs_source_name ON runs (source_name, id);",
+    // 9: database restore drills: a dump loaded into a scratch database, timed and compared
+    "CREATE TABLE drills (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at TEXT NOT NULL,
+        source TEXT NOT NULL,
+        destination TEXT NOT NULL,
+        copy_id TEXT NOT NULL,
+        ms INTEGER NOT NULL,
+        ok INTEGER NOT NULL,
+        detail TEXT NOT NULL
+    );
+    CREATE INDEX drills_source ON drills (source, id);",
 ];
 
 /// Brings the database up to the current schema.

@@ -6,6 +6,7 @@
 
 use super::{RecoverError, check_digests, decrypt_copy, open_copy};
 use crate::archive::HashingReader;
+use crate::archive::content::{self, ContentReport};
 use crate::archive::inspect::inspect;
 use crate::archive::securetar::BackupKey;
 use crate::destinations::{Destination, Manifest};
@@ -36,8 +37,14 @@ pub async fn drill(
         let mut stored = HashingReader::new(tokio_util::io::SyncIoBridge::new(reader));
         let outcome = (|| {
             let mut plain = HashingReader::new(decrypt_copy(&mut stored, &identities)?);
-            let inspection = inspect(&mut plain, &ha_keys, false)
-                .map_err(|e| RecoverError::Archive(format!("it would not restore: {e}")))?;
+            // A folder's tar or a dump is walked as what it is (its end, its closing line).
+            let walked = match expected.content.as_ref().map(ContentReport::spec) {
+                Some(spec) => content::walk(&mut plain, &spec)
+                    .map(|r| crate::archive::Inspection::of_content(expected.backup.clone(), r, 0)),
+                None => inspect(&mut plain, &ha_keys, false),
+            };
+            let inspection =
+                walked.map_err(|e| RecoverError::Archive(format!("it would not restore: {e}")))?;
             // Past the end-of-archive marker there may be padding: it is part of the checksum.
             std::io::copy(&mut plain, &mut std::io::sink())
                 .map_err(|e| RecoverError::Archive(format!("reading the copy failed: {e}")))?;

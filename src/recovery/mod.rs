@@ -5,6 +5,7 @@
 //! ([`extract`]). Output appears only when every check passed. The restore-readiness report is
 //! read from the same stream as it is written, for the person to see what the restore will need.
 
+pub mod db_drill;
 pub mod drill;
 pub mod extract;
 pub mod restore;

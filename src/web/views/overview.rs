@@ -69,6 +69,15 @@ pub struct OverviewPage {
     pub problems: Vec<ProblemLine>,
     pub recent: Vec<RunLine>,
     pub runs_href: String,
+    /// Each database source's last restore drill: its measured recovery time.
+    pub drills: Vec<DrillLine>,
+}
+
+/// A source's last restore drill, for people.
+pub struct DrillLine {
+    pub source: String,
+    pub text: String,
+    pub class: &'static str,
 }
 
 #[derive(Deserialize)]
@@ -269,9 +278,10 @@ pub async fn page(
         let summary = Summary::load(&s.history, running, &s.watch).await?;
         let recent = s.history.recent_runs(5).await?;
         let attempts = s.history.last_attempts().await?;
-        Ok::<_, crate::history::HistoryError>((summary, recent, attempts))
+        let drills = s.history.last_drills().await?;
+        Ok::<_, crate::history::HistoryError>((summary, recent, attempts, drills))
     };
-    let (summary, recent, attempts) = match loaded.await {
+    let (summary, recent, attempts, drills) = match loaded.await {
         Ok(v) => v,
         Err(e) => return history_failed(&state, &ingress, Section::Overview, &e),
     };
@@ -304,6 +314,29 @@ pub async fn page(
         running,
         step: snapshot.step.unwrap_or_default(),
         next_backup: next_backups(&s, now),
+        drills: drills
+            .into_iter()
+            .map(|d| DrillLine {
+                text: if d.ok {
+                    format!(
+                        "{} (drilled {}, {}): {}",
+                        human::duration(std::time::Duration::from_millis(d.ms)),
+                        human::ago(d.at, now),
+                        d.copy_id,
+                        d.detail
+                    )
+                } else {
+                    format!(
+                        "the drill of {} failed {}: {}",
+                        d.copy_id,
+                        human::ago(d.at, now),
+                        d.detail
+                    )
+                },
+                class: if d.ok { "ok" } else { "problem" },
+                source: d.source,
+            })
+            .collect(),
         next_verify: next_run(&s, "verify", now),
         destinations,
         // A new install's one "problem" is the headline already.

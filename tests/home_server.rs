@@ -729,6 +729,9 @@ async fn every_source_is_named_in_home_assistant_and_on_the_dashboard() {
     }
     let names: Vec<Option<&str>> = runs.iter().map(|r| r.source_name.as_deref()).collect();
     assert_eq!(names, [Some("db"), Some("home-assistant")], "{runs:?}");
+    // The dump has no restore-readiness report to stand in for Home Assistant's.
+    let (newest, _, _) = services.history.newest_readiness().await.unwrap().unwrap();
+    assert_eq!(newest, runs[1].id);
     assert!(
         runs.iter().all(|r| r.status == RunStatus::Success),
         "{runs:?}"

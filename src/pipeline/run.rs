@@ -912,7 +912,9 @@ fn describe_pass(
     end.stored_size = Some(shipped.stored_size);
     end.stored_sha256 = Some(shipped.stored_sha256.clone());
     end.warnings.extend(shipped.inspection.warnings());
-    end.readiness = Some(RunReadiness {
+    // A folder's tar or a dump has no restore-readiness report: it must not stand in for the
+    // newest Home Assistant backup's on the kit and the moving page.
+    end.readiness = shipped.inspection.content.is_none().then(|| RunReadiness {
         report: shipped.inspection.readiness.clone(),
         news: Vec::new(),
     });

@@ -554,7 +554,7 @@ async fn retention_and_the_staleness_alarm_go_by_source() {
     db.clock = clock.clone();
     db.source_name = "db".into();
     db.first_source = true;
-    db.retention = Some(lifeboat::retention::Policy::parse("last=2").unwrap());
+    db.retention = Some(lifeboat::retention::Policy::parse("daily=2 weekly=1 monthly=1").unwrap());
     let mut cfg = runner(configs, std::slice::from_ref(&usb), &k.spec, &data);
     cfg.clock = clock.clone();
     cfg.source_name = "configs".into();
@@ -578,7 +578,7 @@ async fn retention_and_the_staleness_alarm_go_by_source() {
             .filter(|l| matches!(l, Listed::Copy(m) if m.source.as_deref() == Some(name)))
             .count()
     };
-    // The dump's policy kept its last two; the folder's copies are not the dump's to prune.
+    // The dump's policy (two days, the week's and the month's newest) kept two; the folder's copies are not the dump's to prune.
     assert_eq!((of("db"), of("configs")), (2, 3));
     // 27 hours on, the folder backed up again: only the dump is stale.
     clock.set(clock.now() + chrono::TimeDelta::hours(27));

@@ -165,7 +165,7 @@ impl Daemon {
             .events
             .clone()
             .map(|(url, token)| crate::ha::updates::UpdateClient::new(url, token));
-        let kit_sources = kit_sources(&others, clock.now());
+        let kit_sources = kit_sources(std::iter::once(&runner).chain(&others), clock.now());
         let mut runners = vec![runner];
         runners.extend(others);
         tasks.spawn(worker::serve(
@@ -268,12 +268,12 @@ impl Daemon {
 }
 
 /// The kit's lines for the sources of `runners` that are not Home Assistant backups.
-pub fn kit_sources(
-    runners: &[Runner],
+pub fn kit_sources<'a>(
+    runners: impl IntoIterator<Item = &'a Runner>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Vec<crate::crypto::kit::KitSource> {
     runners
-        .iter()
+        .into_iter()
         .filter_map(|r| {
             let (spec, _) = r.source.content(now)?;
             Some(crate::crypto::kit::KitSource::new(

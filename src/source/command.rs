@@ -219,7 +219,9 @@ impl AsyncRead for Output {
             let program = self.program.clone();
             self.waiting = Some(Box::pin(async move {
                 let status = child.wait().await?;
-                let _ = stderr_done.await;
+                // A process the command left behind may hold standard error open: what it said
+                // so far is enough.
+                let _ = tokio::time::timeout(std::time::Duration::from_secs(5), stderr_done).await;
                 let said = stderr.lock().map(|l| l.clone()).unwrap_or_default();
                 if status.success() {
                     if let Ok(mut n) = notes.lock() {

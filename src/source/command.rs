@@ -323,6 +323,15 @@ mod tests {
         );
         let (out, _) = read(&sh("printf partial; kill -9 $$", vec![])).await;
         assert!(out.unwrap_err().to_string().contains("was killed"));
+        // A process left behind with standard error open does not hold the stream's end.
+        let left = sh(
+            "(sleep 60 >&2 </dev/null >/dev/null &); printf done",
+            vec![],
+        );
+        let (out, _) = tokio::time::timeout(std::time::Duration::from_secs(30), read(&left))
+            .await
+            .expect("the stream ended");
+        assert_eq!(out.unwrap(), b"done");
         let missing = CommandSource::new(
             "t",
             words("/nonexistent/pg_dumpall"),

@@ -167,6 +167,29 @@ fn age_kit(dir: &Path) -> (PathBuf, String) {
     (file, k.identity.to_public().to_string())
 }
 
+/// `lifeboat --data-dir DATA run --source SOURCE --to TO --recipient R` and `more`.
+fn run_to(
+    data: &Path,
+    source: &str,
+    to: &str,
+    recipient: &str,
+    more: &[&str],
+) -> std::process::Output {
+    let mut args = vec![
+        "--data-dir",
+        data.to_str().unwrap(),
+        "run",
+        "--source",
+        source,
+        "--to",
+        to,
+        "--recipient",
+        recipient,
+    ];
+    args.extend_from_slice(more);
+    lifeboat(&args, &[])
+}
+
 /// The one data object in `dir` ending in `suffix`.
 fn the_object(dir: &Path, suffix: &str) -> PathBuf {
     let found: Vec<PathBuf> = std::fs::read_dir(dir)
@@ -208,20 +231,7 @@ fn a_pg_dumpall_through_lifeboat_loads_into_a_fresh_cluster_table_for_table() {
     );
     let to = format!("file://{}", copies.display());
     let data = dir.path().join("data");
-    let o = lifeboat(
-        &[
-            "--data-dir",
-            data.to_str().unwrap(),
-            "run",
-            "--source",
-            &source,
-            "--to",
-            &to,
-            "--recipient",
-            &recipient,
-        ],
-        &[],
-    );
+    let o = run_to(&data, &source, &to, &recipient, &[]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(
         text(&o).contains("1 of 1 copies stored and verified"),
@@ -337,21 +347,7 @@ fn a_dump_killed_or_cut_short_claims_no_copy() {
         let data = dir.path().join(format!("data-{case}"));
         let to = format!("file://{}", copies.display());
         let source = format!("command:sh -c '{script}'");
-        let o = lifeboat(
-            &[
-                "--data-dir",
-                data.to_str().unwrap(),
-                "run",
-                "--source",
-                &source,
-                "--to",
-                &to,
-                "--recipient",
-                &recipient,
-                "--json",
-            ],
-            &[],
-        );
+        let o = run_to(&data, &source, &to, &recipient, &["--json"]);
         assert_eq!(o.status.code(), Some(1), "{case}: {}", text(&o));
         let reports: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
         let error = reports[0]["error"].as_str().unwrap_or_default().to_owned();

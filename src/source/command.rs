@@ -178,9 +178,7 @@ impl Source for CommandSource {
     }
 
     fn owns_key(&self, key: &str) -> bool {
-        key.strip_prefix("command:")
-            .and_then(|k| k.strip_prefix(self.name.as_str()))
-            .is_some_and(|k| k.starts_with(':'))
+        super::named_key_of(key, "command", &self.name)
     }
 }
 

@@ -126,9 +126,7 @@ impl Source for DirSource {
     }
 
     fn owns_key(&self, key: &str) -> bool {
-        key.strip_prefix("dir:")
-            .and_then(|k| k.strip_prefix(self.name.as_str()))
-            .is_some_and(|k| k.starts_with(':'))
+        super::named_key_of(key, "dir", &self.name)
     }
 }
 

@@ -198,6 +198,14 @@ pub trait Source: Send + Sync {
     }
 }
 
+/// Whether `key` is a backup key of the `kind` source named `name` (`dir:configs:<time>`).
+pub(crate) fn named_key_of(key: &str, kind: &str, name: &str) -> bool {
+    key.strip_prefix(kind)
+        .and_then(|k| k.strip_prefix(':'))
+        .and_then(|k| k.strip_prefix(name))
+        .is_some_and(|k| k.starts_with(':'))
+}
+
 /// Builds the configured source; `name` names a `dir:` or `command:` source's copies.
 pub fn build(
     spec: &SourceSpec,
@@ -329,6 +337,22 @@ mod tests {
             id: id.to_owned(),
             date: ha_date(Some(date)),
         }
+    }
+
+    #[test]
+    fn a_named_source_owns_only_its_own_keys() {
+        assert!(named_key_of(
+            "dir:configs:2026-12-03T03:00:00+00:00",
+            "dir",
+            "configs"
+        ));
+        assert!(!named_key_of(
+            "dir:configs-2:2026-12-03T03:00:00+00:00",
+            "dir",
+            "configs"
+        ));
+        assert!(!named_key_of("command:configs:2026", "dir", "configs"));
+        assert!(!named_key_of("supervisor:abc", "dir", "configs"));
     }
 
     #[test]

@@ -190,6 +190,21 @@ fn run_to(
     lifeboat(&args, &[])
 }
 
+/// `lifeboat inspect OBJECT --identity KIT`, which must succeed; what it printed.
+fn inspect_copy(object: &Path, kit_file: &Path) -> std::process::Output {
+    let o = lifeboat(
+        &[
+            "inspect",
+            object.to_str().unwrap(),
+            "--identity",
+            kit_file.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    o
+}
+
 /// The one data object in `dir` ending in `suffix`.
 fn the_object(dir: &Path, suffix: &str) -> PathBuf {
     let found: Vec<PathBuf> = std::fs::read_dir(dir)
@@ -300,16 +315,7 @@ fn a_pg_dumpall_through_lifeboat_loads_into_a_fresh_cluster_table_for_table() {
     .unwrap();
     assert!(back == sql);
     // And `lifeboat inspect` walks the copy to its closing line.
-    let o = lifeboat(
-        &[
-            "inspect",
-            object.to_str().unwrap(),
-            "--identity",
-            kit_file.to_str().unwrap(),
-        ],
-        &[],
-    );
-    assert!(o.status.success(), "{}", text(&o));
+    let o = inspect_copy(&object, &kit_file);
     assert!(text(&o).contains("cluster dump complete"), "{}", text(&o));
     psql(&port, "postgres", &format!("DROP DATABASE {db}"));
 }
@@ -506,16 +512,7 @@ fn a_folder_with_odd_names_and_links_out_comes_back_identical_and_nothing_outsid
         );
         assert!(!back.join("cache.tmp").exists());
     }
-    let o = lifeboat(
-        &[
-            "inspect",
-            object.to_str().unwrap(),
-            "--identity",
-            kit_file.to_str().unwrap(),
-        ],
-        &[],
-    );
-    assert!(o.status.success(), "{}", text(&o));
+    let o = inspect_copy(&object, &kit_file);
     assert!(text(&o).contains("walked to the end"), "{}", text(&o));
 }
 

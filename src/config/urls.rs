@@ -48,22 +48,16 @@ pub fn source_from_url(raw: &str) -> Result<SourceOptions, Problem> {
     let (scheme, rest) = raw.split_once(':').ok_or_else(|| {
         bad(
             "--source",
-            format!("{raw:?} has no kind; use folder:/path, core:http://host:8123 or supervisor:"),
+            format!(
+                "{raw:?} has no kind; use folder:/path, core:http://host:8123, supervisor:, \
+                 dir:/path or 'command:pg_dumpall -U postgres'"
+            ),
         )
     })?;
     match scheme {
-        "folder" => {
-            let path = rest.strip_prefix("//").unwrap_or(rest);
-            if path.is_empty() {
-                return Err(bad(
-                    "--source",
-                    "folder: needs a path, like folder:/backup".into(),
-                ));
-            }
-            Ok(SourceOptions::Folder {
-                path: PathBuf::from(path),
-            })
-        }
+        "folder" => Ok(SourceOptions::Folder {
+            path: path_of(rest, "folder: needs a path, like folder:/backup")?,
+        }),
         "core" => Ok(SourceOptions::Core {
             url: rest.to_owned(),
             token: None,
@@ -76,20 +70,11 @@ pub fn source_from_url(raw: &str) -> Result<SourceOptions, Problem> {
             token: None,
             mode: None,
         }),
-        "dir" => {
-            let path = rest.strip_prefix("//").unwrap_or(rest);
-            if path.is_empty() {
-                return Err(bad(
-                    "--source",
-                    "dir: needs a folder, like dir:/opt/halo/configs".into(),
-                ));
-            }
-            Ok(SourceOptions::Dir {
-                path: PathBuf::from(path),
-                exclude: Vec::new(),
-                compression: None,
-            })
-        }
+        "dir" => Ok(SourceOptions::Dir {
+            path: path_of(rest, "dir: needs a folder, like dir:/opt/halo/configs")?,
+            exclude: Vec::new(),
+            compression: None,
+        }),
         "command" => {
             if rest.trim().is_empty() {
                 return Err(bad(
@@ -111,6 +96,15 @@ pub fn source_from_url(raw: &str) -> Result<SourceOptions, Problem> {
             ),
         )),
     }
+}
+
+/// The path of a `folder:` or `dir:` source (`folder:///backup` too), or `missing` as the problem.
+fn path_of(rest: &str, missing: &str) -> Result<PathBuf, Problem> {
+    let path = rest.strip_prefix("//").unwrap_or(rest);
+    if path.is_empty() {
+        return Err(bad("--source", missing.into()));
+    }
+    Ok(PathBuf::from(path))
 }
 
 /// Sources given on the command line: one is the shorthand `source`; several are named after

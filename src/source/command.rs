@@ -88,14 +88,13 @@ impl Source for CommandSource {
         now: DateTime<Utc>,
         _asked: &Asked<'_>,
     ) -> Result<Vec<Pending>, SourceError> {
-        Ok(vec![Pending {
-            key: format!("command:{}:{}", self.name, now.to_rfc3339()),
-            hint: self.name.clone(),
-            locator: self.describe(),
-            warnings: Vec::new(),
-            ha_key: None,
-            content: self.content(now),
-        }])
+        Ok(super::made_now(
+            self,
+            "command",
+            &self.name,
+            self.describe(),
+            now,
+        ))
     }
 
     async fn open(&self, _pending: &Pending) -> Result<Opened, SourceError> {

@@ -92,14 +92,13 @@ impl Source for DirSource {
                 reason: "is not a folder".into(),
             });
         }
-        Ok(vec![Pending {
-            key: format!("dir:{}:{}", self.name, now.to_rfc3339()),
-            hint: self.name.clone(),
-            locator: self.path.display().to_string(),
-            warnings: Vec::new(),
-            ha_key: None,
-            content: self.content(now),
-        }])
+        Ok(super::made_now(
+            self,
+            "dir",
+            &self.name,
+            self.path.display().to_string(),
+            now,
+        ))
     }
 
     async fn open(&self, _pending: &Pending) -> Result<Opened, SourceError> {

@@ -198,6 +198,25 @@ pub trait Source: Send + Sync {
     }
 }
 
+/// The one backup a `dir:` or `command:` source named `name` makes at `now`: its key is
+/// `KIND:NAME:<time>` (what [`named_key_of`] reads), described as `content` says.
+pub(crate) fn made_now(
+    source: &dyn Source,
+    kind: &str,
+    name: &str,
+    locator: String,
+    now: DateTime<Utc>,
+) -> Vec<Pending> {
+    vec![Pending {
+        key: format!("{kind}:{name}:{}", now.to_rfc3339()),
+        hint: name.to_owned(),
+        locator,
+        warnings: Vec::new(),
+        ha_key: None,
+        content: source.content(now),
+    }]
+}
+
 /// Whether `key` is a backup key of the `kind` source named `name` (`dir:configs:<time>`).
 pub(crate) fn named_key_of(key: &str, kind: &str, name: &str) -> bool {
     key.strip_prefix(kind)

@@ -96,9 +96,18 @@ impl DbTarget {
     /// # Errors
     /// [`DbDrillError::BadTarget`].
     pub fn new(into: &str, psql: PathBuf, stamp: String) -> Result<Self, DbDrillError> {
-        let url = Url::parse(into).map_err(|_| DbDrillError::BadTarget(into.to_owned()))?;
+        let Ok(url) = Url::parse(into) else {
+            // Not an address: shown only up to where a password could start.
+            let shown: String = into
+                .chars()
+                .take_while(|c| *c != ':' && *c != '@')
+                .collect();
+            return Err(DbDrillError::BadTarget(format!("{shown}…")));
+        };
         if !matches!(url.scheme(), "postgresql" | "postgres") || url.host().is_none() {
-            return Err(DbDrillError::BadTarget(into.to_owned()));
+            // Shown without what follows the host: a password may be in it.
+            let shown = format!("{}://{}…", url.scheme(), url.host_str().unwrap_or(""));
+            return Err(DbDrillError::BadTarget(shown));
         }
         Ok(Self {
             into: url,
@@ -346,6 +355,13 @@ mod tests {
     #[test]
     fn targets_and_names() {
         assert!(DbTarget::new("mysql://x", "psql".into(), "t".into()).is_err());
+        // A password never reaches the message.
+        for wrong in ["mysql://root:hunter2@db/x", "root:hunter2@nowhere"] {
+            let e = DbTarget::new(wrong, "psql".into(), "t".into())
+                .err()
+                .unwrap();
+            assert!(!e.to_string().contains("hunter2"), "{e}");
+        }
         assert!(DbTarget::new("not a url", "psql".into(), "t".into()).is_err());
         let t = DbTarget::new(
             "postgresql://postgres@127.0.0.1:5434/postgres?sslmode=disable",

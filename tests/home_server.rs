@@ -927,3 +927,51 @@ async fn a_restore_drill_loads_the_newest_dump_into_a_scratch_server_and_times_i
         text(&o)
     );
 }
+
+/// `lifeboat kit` prints, for every source that is not Home Assistant, how its copies are named
+/// and opened without Lifeboat (the first source too, when it is a folder or a dump).
+#[test]
+fn the_printed_kit_says_how_to_open_each_sources_copies() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("lifeboat.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+            data_dir = "{data}"
+            [[sources]]
+            name = "configs"
+            type = "dir"
+            path = "{tree}"
+            [[sources]]
+            name = "postgres"
+            type = "command"
+            command = "pg_dumpall -U postgres"
+            [[destinations]]
+            type = "local"
+            name = "usb"
+            path = "{copies}"
+            [encryption]
+            recipients = ["{recipient}"]
+            "#,
+            data = dir.path().join("data").display(),
+            tree = dir.path().display(),
+            copies = dir.path().join("copies").display(),
+            recipient = kit().identity.to_public(),
+        ),
+    )
+    .unwrap();
+    let o = lifeboat(&["--config", config.to_str().unwrap(), "kit"], &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = text(&o);
+    assert!(
+        out.contains("age -d -i kit.txt <date>-configs.tar.age | tar -x -p -C"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "age -d -i kit.txt <date>-postgres.sql.gz.age | gunzip | psql -U postgres -d postgres"
+        ),
+        "{out}"
+    );
+}

@@ -213,12 +213,7 @@ fn kit_sources(cfg: &lifeboat::config::Config) -> Vec<lifeboat::crypto::kit::Kit
                 reqwest::Client::new(),
                 Default::default(),
             );
-            let (spec, _) = source.content(now)?;
-            Some(lifeboat::crypto::kit::KitSource::new(
-                &s.name,
-                &source.describe(),
-                &spec,
-            ))
+            lifeboat::source::kit_line(&s.name, source.as_ref(), now)
         })
         .collect()
 }

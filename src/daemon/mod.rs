@@ -274,14 +274,7 @@ pub fn kit_sources<'a>(
 ) -> Vec<crate::crypto::kit::KitSource> {
     runners
         .into_iter()
-        .filter_map(|r| {
-            let (spec, _) = r.source.content(now)?;
-            Some(crate::crypto::kit::KitSource::new(
-                &r.source_name,
-                &r.source.describe(),
-                &spec,
-            ))
-        })
+        .filter_map(|r| crate::source::kit_line(&r.source_name, r.source.as_ref(), now))
         .collect()
 }
 

@@ -217,6 +217,21 @@ pub(crate) fn made_now(
     }]
 }
 
+/// The emergency kit's line for `source` named `name`: how its copies are named and opened
+/// without Lifeboat; `None` for Home Assistant backups (the kit's own steps cover those).
+pub fn kit_line(
+    name: &str,
+    source: &dyn Source,
+    now: DateTime<Utc>,
+) -> Option<crate::crypto::kit::KitSource> {
+    let (spec, _) = source.content(now)?;
+    Some(crate::crypto::kit::KitSource::new(
+        name,
+        &source.describe(),
+        &spec,
+    ))
+}
+
 /// Whether `key` is a backup key of the `kind` source named `name` (`dir:configs:<time>`).
 pub(crate) fn named_key_of(key: &str, kind: &str, name: &str) -> bool {
     key.strip_prefix(kind)

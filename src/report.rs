@@ -259,15 +259,7 @@ impl Summary {
         watch: &Watch,
     ) -> Result<Self, HistoryError> {
         let now = watch.clock.now();
-        let runs = history.recent_runs(50).await?;
-        let last = runs
-            .iter()
-            .find(|r| r.status != RunStatus::Running)
-            .cloned();
-        let last_good = runs
-            .iter()
-            .find(|r| matches!(r.status, RunStatus::Success | RunStatus::Partial))
-            .cloned();
+        let (last, last_good) = history.last_ended_and_good().await?;
         let state = if running {
             "running"
         } else if last.as_ref().is_some_and(|r| r.status == RunStatus::Failed) {

@@ -66,6 +66,11 @@ impl KitDue {
     }
 }
 
+/// The key ledger, from the running totals (one row per set of keys, see `totals.rs`).
+pub(super) const LEDGER: &str = "SELECT NULLIF(k.keys, ''), k.copies, o.started_at, n.started_at
+    FROM key_totals k JOIN runs o ON o.id = k.oldest_run JOIN runs n ON n.id = k.newest_run
+    ORDER BY k.newest_run DESC";
+
 impl History {
     /// When the kit check is due, asking every `every`.
     ///
@@ -104,13 +109,7 @@ impl History {
     /// [`HistoryError`] on database failure.
     pub async fn key_ledger(&self) -> Result<Vec<LedgerEntry>, HistoryError> {
         self.with(|c| {
-            let mut st = c.prepare(
-                "SELECT r.keys, COUNT(*), MIN(r.started_at), MAX(r.started_at)
-                 FROM copies c JOIN runs r ON r.id = c.run_id
-                 WHERE c.status = 'verified' AND NOT EXISTS (SELECT 1 FROM deletions d
-                   WHERE d.destination = c.destination AND d.copy_id = c.copy_id AND d.error IS NULL)
-                 GROUP BY r.keys ORDER BY MAX(r.id) DESC",
-            )?;
+            let mut st = c.prepare_cached(LEDGER)?;
             st.query_map([], |r| {
                 let keys: Option<String> = r.get(0)?;
                 Ok(LedgerEntry {

@@ -6,10 +6,12 @@ pub mod drills;
 mod keys;
 mod query;
 mod schema;
+mod totals;
 pub mod upkeep;
 
 pub use keys::{KeyLedger, KitCheck, KitDue, LedgerEntry};
-pub use query::{Attempt, DestinationRecord, RunFilter, StorageEvent};
+pub use query::{Attempt, DestinationRecord, RunFilter, RunSpan, StorageEvent};
+pub use totals::Held;
 
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -270,6 +272,9 @@ fn full(dir: &Path, e: &rusqlite::Error) -> Option<HistoryError> {
 #[derive(Clone)]
 pub struct History {
     conn: Arc<Mutex<Connection>>,
+    /// Changes to what is stored recorded through this history (copies, deletions, checks): what
+    /// kept listings of the copies are compared with.
+    changes: Arc<std::sync::atomic::AtomicU64>,
     /// The data folder, to tell a full disk from other failures.
     dir: Arc<PathBuf>,
 }
@@ -310,8 +315,21 @@ impl History {
         schema::migrate(&conn).map_err(open_err)?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
+            changes: Arc::default(),
             dir: Arc::new(data_dir.to_owned()),
         })
+    }
+
+    /// How many changes to what is stored (copies recorded, deletions, checks) this history
+    /// has recorded since it was opened: a listing made at one count is out of date at another.
+    pub fn changes(&self) -> u64 {
+        self.changes.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Counts one change to what is stored (after it is committed).
+    pub(super) fn changed(&self) {
+        self.changes
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     }
 
     async fn with<T: Send + 'static>(
@@ -393,7 +411,11 @@ impl History {
                     end.readiness.as_ref().and_then(|r| serde_json::to_string(r).ok()),
                 ],
             )?;
+            let keys: Option<String> =
+                tx.query_row("SELECT keys FROM runs WHERE id = ?1", [run_id], |r| r.get(0))?;
             for cp in copies {
+                let verified_at = cp.verified_at.map(|t| t.to_rfc3339());
+                let stored_size = u64_to_sql(cp.stored_size);
                 tx.execute(
                     "INSERT INTO copies (run_id, destination, copy_id, object, status, stored_size,
                      stored_sha256, error, upload_ms, verify_ms, verified_at, failure)
@@ -404,19 +426,33 @@ impl History {
                         cp.copy_id,
                         cp.object,
                         if cp.verified { "verified" } else { "failed" },
-                        u64_to_sql(cp.stored_size),
+                        stored_size,
                         cp.stored_sha256,
                         cp.error,
                         u64_to_sql(cp.upload_ms),
                         u64_to_sql(cp.verify_ms),
-                        cp.verified_at.map(|t| t.to_rfc3339()),
+                        verified_at,
                         cp.failure,
                     ],
                 )?;
+                if cp.verified {
+                    totals::add_copy(
+                        &tx,
+                        &totals::NewCopy {
+                            run_id,
+                            keys: keys.as_deref(),
+                            destination: &cp.destination,
+                            stored_size,
+                            verified_at: verified_at.as_deref(),
+                        },
+                    )?;
+                }
             }
             tx.commit()
         })
-        .await
+        .await?;
+        self.changed();
+        Ok(())
     }
 
     /// Marks runs left `running` by a process that stopped as `interrupted`; returns how many.

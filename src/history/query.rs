@@ -23,13 +23,23 @@ pub struct RunFilter {
 }
 
 impl RunFilter {
-    /// The WHERE clause and its parameters.
-    fn clause(&self) -> (String, Vec<Value>) {
+    /// What the matching runs' ids are read from, with its parameters, and the id column:
+    /// `runs` alone, or a destination's copies joined to their runs (read along the copies'
+    /// `(destination, run_id)` index, newest first, rather than testing every run).
+    fn source(&self) -> (String, &'static str, Vec<Value>) {
         let mut parts = Vec::new();
         let mut params = Vec::new();
+        let (from, id) = match &self.destination {
+            Some(d) => {
+                parts.push("c.destination = ?".to_owned());
+                params.push(Value::Text(d.clone()));
+                ("copies c JOIN runs ON runs.id = c.run_id", "c.run_id")
+            }
+            None => ("runs", "runs.id"),
+        };
         if !self.statuses.is_empty() {
             let marks = vec!["?"; self.statuses.len()].join(", ");
-            parts.push(format!("status IN ({marks})"));
+            parts.push(format!("runs.status IN ({marks})"));
             params.extend(
                 self.statuses
                     .iter()
@@ -37,23 +47,43 @@ impl RunFilter {
             );
         }
         if let Some(t) = &self.trigger {
-            parts.push("trigger = ?".to_owned());
+            parts.push("runs.trigger = ?".to_owned());
             params.push(Value::Text(t.clone()));
         }
-        if let Some(d) = &self.destination {
-            parts.push(
-                "EXISTS (SELECT 1 FROM copies WHERE copies.run_id = runs.id AND copies.destination = ?)"
-                    .to_owned(),
-            );
-            params.push(Value::Text(d.clone()));
-        }
-        let clause = if parts.is_empty() {
-            String::new()
+        let source = if parts.is_empty() {
+            from.to_owned()
         } else {
-            format!("WHERE {}", parts.join(" AND "))
+            format!("{from} WHERE {}", parts.join(" AND "))
         };
-        (clause, params)
+        (source, id, params)
     }
+
+    /// The queries of a page of matching runs: how many match, and one page of their ids
+    /// (parameters: the filter's, then limit and offset).
+    fn page_queries(&self) -> PageQueries {
+        let (source, id, params) = self.source();
+        PageQueries {
+            count: format!("SELECT COUNT(*) FROM {source}"),
+            ids: format!("SELECT {id} FROM {source} ORDER BY {id} DESC LIMIT ? OFFSET ?"),
+            params,
+        }
+    }
+}
+
+/// See [`RunFilter::page_queries`].
+struct PageQueries {
+    count: String,
+    ids: String,
+    params: Vec<Value>,
+}
+
+/// When a run started and ended, and how: a bar of the durations chart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunSpan {
+    pub id: i64,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub status: RunStatus,
 }
 
 /// A change in the space Lifeboat's copies take on a destination: a verified copy (+) or a copy
@@ -96,19 +126,21 @@ pub struct Attempt {
     pub error: Option<String>,
 }
 
-/// The newest copy row (of any outcome, or only `status`) on each destination.
-fn newest_copy_rows(c: &Connection, status: Option<&str>) -> rusqlite::Result<Vec<Attempt>> {
-    let only = if status.is_some() {
-        "AND status = ?1"
-    } else {
-        ""
-    };
-    let mut st = c.prepare_cached(&format!(
+/// The query of the newest copy row (of any outcome, or only the status `?1`) on each
+/// destination.
+fn newest_copy_sql(of_a_status: bool) -> String {
+    let only = if of_a_status { "AND status = ?1" } else { "" };
+    format!(
         "{DESTINATIONS_SEEN} SELECT c.destination, COALESCE(r.finished_at, r.started_at), c.error
          FROM copies c JOIN runs r ON r.id = c.run_id
          WHERE c.id IN (SELECT (SELECT MAX(id) FROM copies WHERE destination = seen.name {only})
            FROM seen WHERE seen.name IS NOT NULL)"
-    ))?;
+    )
+}
+
+/// The newest copy row (of any outcome, or only `status`) on each destination.
+fn newest_copy_rows(c: &Connection, status: Option<&str>) -> rusqlite::Result<Vec<Attempt>> {
+    let mut st = c.prepare_cached(&newest_copy_sql(status.is_some()))?;
     let map = |r: &Row<'_>| {
         Ok(Attempt {
             destination: r.get(0)?,
@@ -122,9 +154,31 @@ fn newest_copy_rows(c: &Connection, status: Option<&str>) -> rusqlite::Result<Ve
     }
 }
 
-const RUN_COLUMNS: &str = "id, started_at, finished_at, trigger, source, status, backup_slug,
+/// Every trigger that started a run, in order, found by hopping along the trigger index from
+/// one value to the next rather than reading every run.
+const TRIGGERS: &str = "WITH RECURSIVE seen(t) AS (
+    SELECT (SELECT MIN(trigger) FROM runs)
+    UNION ALL
+    SELECT (SELECT MIN(trigger) FROM runs WHERE trigger > seen.t) FROM seen WHERE seen.t IS NOT NULL)
+  SELECT t FROM seen WHERE t IS NOT NULL";
+
+/// The newest run that has ended (read newest first along the runs, stopping at the first).
+pub(super) const LAST_ENDED: &str =
+    "SELECT id FROM runs WHERE status != 'running' ORDER BY id DESC LIMIT 1";
+/// The newest run with a verified copy (`+status`: along the runs newest first, not through the
+/// status index, which would gather every good run to sort them).
+pub(super) const LAST_GOOD: &str =
+    "SELECT id FROM runs WHERE +status IN ('success', 'partial') ORDER BY id DESC LIMIT 1";
+
+/// One run by its id.
+const ONE_RUN: &str = "SELECT id, started_at, finished_at, trigger, source, status, backup_slug,
     backup_name, backup_date, plain_size, plain_sha256, stored_size, stored_sha256, error, warnings,
-    timeline, keys, versions, source_name";
+    timeline, keys, versions, source_name FROM runs WHERE id = ?1";
+
+/// A run's copies.
+const COPIES_OF_RUN: &str = "SELECT destination, copy_id, object, status, stored_size,
+    stored_sha256, error, upload_ms, verify_ms, verified_at, failure FROM copies WHERE run_id = ?1
+    ORDER BY id";
 
 fn json_list<T: serde::de::DeserializeOwned>(text: Option<String>) -> Vec<T> {
     text.and_then(|t| serde_json::from_str(&t).ok())
@@ -161,10 +215,7 @@ fn run_row(r: &Row<'_>) -> rusqlite::Result<RunRow> {
 }
 
 fn copies_of(c: &Connection, runs: &mut [RunRow]) -> rusqlite::Result<()> {
-    let mut st = c.prepare_cached(
-        "SELECT destination, copy_id, object, status, stored_size, stored_sha256, error,
-         upload_ms, verify_ms, verified_at, failure FROM copies WHERE run_id = ?1 ORDER BY id",
-    )?;
+    let mut st = c.prepare_cached(COPIES_OF_RUN)?;
     for run in runs {
         run.copies = st
             .query_map([run.id], |r| {
@@ -212,26 +263,86 @@ impl History {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let offset = i64::try_from(offset).unwrap_or(i64::MAX);
         self.with(move |c| {
-            let (clause, mut params) = filter.clause();
+            let PageQueries {
+                count,
+                ids,
+                mut params,
+            } = filter.page_queries();
             let total: i64 = if counted {
-                c.query_row(
-                    &format!("SELECT COUNT(*) FROM runs {clause}"),
-                    params_from_iter(params.iter()),
-                    |r| r.get(0),
-                )?
+                c.prepare_cached(&count)?
+                    .query_row(params_from_iter(params.iter()), |r| r.get(0))?
             } else {
                 0
             };
             params.push(Value::Integer(limit));
             params.push(Value::Integer(offset));
-            let mut st = c.prepare(&format!(
-                "SELECT {RUN_COLUMNS} FROM runs {clause} ORDER BY id DESC LIMIT ? OFFSET ?"
-            ))?;
-            let mut runs: Vec<RunRow> = st
-                .query_map(params_from_iter(params.iter()), run_row)?
+            // The page's ids first, from an index alone (a page far back steps over ids, not
+            // over whole runs), then those runs.
+            let ids: Vec<i64> = c
+                .prepare_cached(&ids)?
+                .query_map(params_from_iter(params.iter()), |r| r.get(0))?
                 .collect::<rusqlite::Result<_>>()?;
+            let mut one = c.prepare_cached(ONE_RUN)?;
+            let mut runs = Vec::with_capacity(ids.len());
+            for id in ids {
+                runs.extend(one.query_row([id], run_row).optional()?);
+            }
             copies_of(c, &mut runs)?;
             Ok((runs, u64::try_from(total).unwrap_or(0)))
+        })
+        .await
+    }
+
+    /// The newest run that has ended, and the newest that left a verified copy (success or
+    /// partial), each with its copies: what the summary judges by.
+    ///
+    /// # Errors
+    /// [`HistoryError`] on database failure.
+    pub async fn last_ended_and_good(
+        &self,
+    ) -> Result<(Option<RunRow>, Option<RunRow>), HistoryError> {
+        self.with(|c| {
+            let newest = |sql: &str| -> rusqlite::Result<Option<RunRow>> {
+                let Some(id) = c
+                    .prepare_cached(sql)?
+                    .query_row([], |r| r.get::<_, i64>(0))
+                    .optional()?
+                else {
+                    return Ok(None);
+                };
+                let mut runs: Vec<RunRow> = c
+                    .prepare_cached(ONE_RUN)?
+                    .query_row([id], run_row)
+                    .optional()?
+                    .into_iter()
+                    .collect();
+                copies_of(c, &mut runs)?;
+                Ok(runs.pop())
+            };
+            Ok((newest(LAST_ENDED)?, newest(LAST_GOOD)?))
+        })
+        .await
+    }
+
+    /// The newest `limit` runs' start, end and outcome, newest first (nothing else read).
+    ///
+    /// # Errors
+    /// [`HistoryError`] on database failure.
+    pub async fn run_spans(&self, limit: usize) -> Result<Vec<RunSpan>, HistoryError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.with(move |c| {
+            c.prepare_cached(
+                "SELECT id, started_at, finished_at, status FROM runs ORDER BY id DESC LIMIT ?1",
+            )?
+            .query_map([limit], |r| {
+                Ok(RunSpan {
+                    id: r.get(0)?,
+                    started_at: parse_time(&r.get::<_, String>(1)?),
+                    finished_at: r.get::<_, Option<String>>(2)?.map(|t| parse_time(&t)),
+                    status: RunStatus::parse(&r.get::<_, String>(3)?),
+                })
+            })?
+            .collect()
         })
         .await
     }
@@ -242,13 +353,7 @@ impl History {
     /// [`HistoryError`] on database failure.
     pub async fn run(&self, id: i64) -> Result<Option<RunRow>, HistoryError> {
         self.with(move |c| {
-            let run = c
-                .query_row(
-                    &format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1"),
-                    [id],
-                    run_row,
-                )
-                .optional()?;
+            let run = c.query_row(ONE_RUN, [id], run_row).optional()?;
             let mut runs: Vec<RunRow> = run.into_iter().collect();
             copies_of(c, &mut runs)?;
             Ok(runs.pop())
@@ -420,38 +525,8 @@ impl History {
     /// [`HistoryError`] on database failure.
     pub async fn triggers(&self) -> Result<Vec<String>, HistoryError> {
         self.with(|c| {
-            let mut st = c.prepare("SELECT DISTINCT trigger FROM runs ORDER BY trigger")?;
+            let mut st = c.prepare_cached(TRIGGERS)?;
             st.query_map([], |r| r.get(0))?.collect()
-        })
-        .await
-    }
-
-    /// Every change in the space Lifeboat's copies take, oldest first.
-    ///
-    /// # Errors
-    /// [`HistoryError`] on database failure.
-    pub async fn storage_events(&self) -> Result<Vec<StorageEvent>, HistoryError> {
-        self.with(|c| {
-            let mut st = c.prepare(
-                "SELECT destination, verified_at, stored_size FROM copies
-                 WHERE status = 'verified' AND verified_at IS NOT NULL AND stored_size IS NOT NULL
-                 UNION ALL
-                 SELECT d.destination, d.at, -c.stored_size FROM deletions d
-                 JOIN copies c ON c.destination = d.destination AND c.copy_id = d.copy_id
-                   AND c.status = 'verified' AND c.stored_size IS NOT NULL
-                 WHERE d.error IS NULL",
-            )?;
-            let mut out: Vec<StorageEvent> = st
-                .query_map([], |r| {
-                    Ok(StorageEvent {
-                        destination: r.get(0)?,
-                        at: parse_time(&r.get::<_, String>(1)?),
-                        delta: r.get(2)?,
-                    })
-                })?
-                .collect::<rusqlite::Result<_>>()?;
-            out.sort_by_key(|e| e.at);
-            Ok(out)
         })
         .await
     }
@@ -504,20 +579,16 @@ impl History {
         .await
     }
 
-    /// What history says of each destination it has seen, with copy counts (reads every copy).
+    /// What history says of each destination it has seen, with copy counts (from the running
+    /// totals).
     ///
     /// # Errors
     /// [`HistoryError`] on database failure.
     pub async fn destination_records(&self) -> Result<Vec<DestinationRecord>, HistoryError> {
         self.with(|c| {
             let mut out: Vec<DestinationRecord> = Vec::new();
-            let mut st = c.prepare(
-                "SELECT c.destination, COUNT(*) FROM copies c
-                 WHERE c.status = 'verified' AND NOT EXISTS (SELECT 1 FROM deletions d
-                   WHERE d.destination = c.destination AND d.copy_id = c.copy_id AND d.error IS NULL)
-                 GROUP BY c.destination",
-            )?;
-            let counts = st
+            let counts = c
+                .prepare_cached(super::totals::HELD)?
                 .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             let record = |out: &mut Vec<DestinationRecord>, name: &str| -> usize {
@@ -643,7 +714,10 @@ mod tests {
         })
         .await
         .unwrap();
-        let events = h.storage_events().await.unwrap();
+        let events = h
+            .storage_events(t0 - chrono::TimeDelta::days(1))
+            .await
+            .unwrap();
         assert_eq!(events.iter().map(|e| e.delta).sum::<i64>(), 300);
         assert_eq!(events.last().unwrap().delta, -100);
         let recs = h.destination_records().await.unwrap();
@@ -651,5 +725,107 @@ mod tests {
         assert_eq!(recs[0].copies, 3);
         assert_eq!(recs[0].last_error.as_ref().unwrap().1, "refused");
         assert_eq!(recs[0].last_attempt.as_ref().unwrap().1, None);
+    }
+}
+
+#[cfg(test)]
+mod plans {
+    //! The query plans of what the pages ask on every load, looked at and pinned: a change that
+    //! makes one read a whole table (or sort every run) fails here, not on a home with years of
+    //! history.
+    use super::*;
+    use crate::history::{keys::LEDGER, totals};
+
+    /// SQLite's plan for `sql`, a line a step, `parameters` bound to NULL.
+    fn plan(c: &Connection, sql: &str) -> Vec<String> {
+        let mut st = c.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let n = st.parameter_count();
+        let nulls = vec![Value::Null; n];
+        st.query_map(params_from_iter(nulls.iter()), |r| r.get::<_, String>(3))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap()
+    }
+
+    fn hot() -> Vec<(String, String)> {
+        let filter = |statuses: &[RunStatus], trigger: bool, destination: bool| RunFilter {
+            statuses: statuses.to_vec(),
+            trigger: trigger.then(|| "schedule".to_owned()),
+            destination: destination.then(|| "nas".to_owned()),
+        };
+        let mut out = Vec::new();
+        for (name, f) in [
+            ("every run", filter(&[], false, false)),
+            ("one outcome", filter(&[RunStatus::Failed], false, false)),
+            (
+                "problems",
+                filter(&[RunStatus::Partial, RunStatus::Failed], false, false),
+            ),
+            ("a trigger", filter(&[], true, false)),
+            ("a destination", filter(&[], false, true)),
+            (
+                "a destination's failures",
+                filter(&[RunStatus::Failed], false, true),
+            ),
+        ] {
+            let q = f.page_queries();
+            out.push((format!("{name}, counted"), q.count));
+            out.push((format!("{name}, a page"), q.ids));
+        }
+        out.extend(
+            [
+                ("one run", ONE_RUN.to_owned()),
+                ("a run's copies", COPIES_OF_RUN.to_owned()),
+                ("last ended", LAST_ENDED.to_owned()),
+                ("last good", LAST_GOOD.to_owned()),
+                ("triggers", TRIGGERS.to_owned()),
+                ("newest attempts", newest_copy_sql(false)),
+                ("newest failures", newest_copy_sql(true)),
+                ("held", totals::HELD.to_owned()),
+                ("space", totals::SPACE_WINDOW.to_owned()),
+                ("ledger", LEDGER.to_owned()),
+            ]
+            .map(|(name, sql)| (name.to_owned(), sql)),
+        );
+        out
+    }
+
+    /// Whole-table reads the pages may make: the runs read newest first until the first match
+    /// (the newest run ended, the newest good one).
+    const SCANS_ALLOWED: [&str; 2] = ["last ended", "last good"];
+    /// Sorts the pages may make: the "problems" filter gathers its few runs of three outcomes;
+    /// the space chart sorts its 90 days; the ledger, its sets of keys.
+    const SORTS_ALLOWED: [&str; 3] = ["problems, a page", "space", "ledger"];
+
+    #[test]
+    fn every_query_a_page_makes_reads_an_index_not_the_whole_history() {
+        let dir = tempfile::tempdir().unwrap();
+        let h = History::open(dir.path()).unwrap();
+        let c = h.conn.lock().unwrap();
+        let mut all = String::new();
+        for (name, sql) in hot() {
+            let steps = plan(&c, &sql);
+            for step in &steps {
+                let bare_scan = [
+                    "SCAN runs",
+                    "SCAN copies",
+                    "SCAN deletions",
+                    "SCAN c",
+                    "SCAN r",
+                ]
+                .contains(&step.as_str());
+                assert!(
+                    !bare_scan || SCANS_ALLOWED.contains(&name.as_str()),
+                    "{name} reads a whole table ({step}): {sql}"
+                );
+                assert!(
+                    !step.starts_with("USE TEMP B-TREE") || SORTS_ALLOWED.contains(&name.as_str()),
+                    "{name} sorts what it reads ({step}): {sql}"
+                );
+            }
+            all.push_str(&format!("{name}:\n  {}\n", steps.join("\n  ")));
+        }
+        // Every plan pinned, so a change to one is seen in review.
+        insta::assert_snapshot!(all);
     }
 }

@@ -126,6 +126,52 @@ const MIGRATIONS: &[&str] = &[
         detail TEXT NOT NULL
     );
     CREATE INDEX drills_source ON drills (source, id);",
+    // 10: running totals (see `totals.rs`), built here from what history already holds: a copy
+    // deleted by Lifeboat is marked `gone`; what is held per destination; the space per
+    // destination per day; the stored copies per set of keys. And a narrow index on runs' ids,
+    // so a page of runs far back is found without reading every run before it.
+    "ALTER TABLE copies ADD COLUMN gone INTEGER NOT NULL DEFAULT 0;
+    UPDATE copies SET gone = 1 WHERE status = 'verified' AND EXISTS (SELECT 1 FROM deletions d
+      WHERE d.destination = copies.destination AND d.copy_id = copies.copy_id AND d.error IS NULL);
+    CREATE INDEX copies_live ON copies (run_id) WHERE status = 'verified' AND gone = 0;
+    CREATE INDEX runs_newest ON runs (id);
+    CREATE INDEX copies_destination_run ON copies (destination, run_id);
+    CREATE TABLE destination_totals (
+        destination TEXT PRIMARY KEY,
+        copies INTEGER NOT NULL,
+        bytes INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    INSERT INTO destination_totals (destination, copies, bytes)
+      SELECT destination, COUNT(*),
+        COALESCE(SUM(CASE WHEN verified_at IS NOT NULL THEN stored_size END), 0)
+      FROM copies WHERE status = 'verified' AND gone = 0 GROUP BY destination;
+    CREATE TABLE space_days (
+        destination TEXT NOT NULL,
+        day TEXT NOT NULL,
+        delta INTEGER NOT NULL,
+        last_at TEXT NOT NULL,
+        PRIMARY KEY (destination, day)
+    ) WITHOUT ROWID;
+    CREATE INDEX space_days_day ON space_days (day);
+    INSERT INTO space_days (destination, day, delta, last_at)
+      SELECT destination, substr(at, 1, 10), SUM(delta), MAX(at) FROM (
+        SELECT destination, verified_at AS at, stored_size AS delta FROM copies
+        WHERE status = 'verified' AND verified_at IS NOT NULL AND stored_size IS NOT NULL
+        UNION ALL
+        SELECT c.destination, (SELECT MIN(d.at) FROM deletions d WHERE d.destination = c.destination
+            AND d.copy_id = c.copy_id AND d.error IS NULL), -c.stored_size FROM copies c
+        WHERE c.gone = 1 AND c.verified_at IS NOT NULL AND c.stored_size IS NOT NULL)
+      GROUP BY destination, substr(at, 1, 10);
+    CREATE TABLE key_totals (
+        keys TEXT PRIMARY KEY,
+        copies INTEGER NOT NULL,
+        oldest_run INTEGER NOT NULL,
+        newest_run INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    INSERT INTO key_totals (keys, copies, oldest_run, newest_run)
+      SELECT COALESCE(r.keys, ''), COUNT(*), MIN(r.id), MAX(r.id)
+      FROM copies c JOIN runs r ON r.id = c.run_id
+      WHERE c.status = 'verified' AND c.gone = 0 GROUP BY COALESCE(r.keys, '');",
 ];
 
 /// Brings the database up to the current schema.

@@ -119,11 +119,13 @@ impl History {
     /// [`HistoryError`] on database failure.
     pub async fn record_deletion(&self, row: DeletionRow) -> Result<(), HistoryError> {
         self.with(move |conn| {
-            conn.execute(
+            let tx = conn.transaction()?;
+            let at = row.at.to_rfc3339();
+            tx.execute(
                 "INSERT INTO deletions (at, destination, copy_id, made, trigger, reason, error)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 params![
-                    row.at.to_rfc3339(),
+                    at,
                     row.destination,
                     row.copy_id,
                     row.made.map(|t| t.to_rfc3339()),
@@ -131,10 +133,15 @@ impl History {
                     row.reason,
                     row.error
                 ],
-            )
-            .map(drop)
+            )?;
+            if row.error.is_none() {
+                super::totals::remove_copy(&tx, &row.destination, &row.copy_id, &at)?;
+            }
+            tx.commit()
         })
-        .await
+        .await?;
+        self.changed();
+        Ok(())
     }
 
     /// The newest deletions, newest first.
@@ -213,8 +220,7 @@ impl History {
         self.with(move |conn| {
             let mut st = conn.prepare(
                 "SELECT DISTINCT copy_id FROM copies WHERE destination = ?1 AND status = 'verified'
-                 AND copy_id NOT IN (SELECT copy_id FROM deletions WHERE destination = ?1 AND error IS NULL)
-                 ORDER BY copy_id",
+                 AND gone = 0 ORDER BY copy_id",
             )?;
             st.query_map([d], |r| r.get(0))?.collect()
         })
@@ -268,7 +274,9 @@ impl History {
             )
             .map(drop)
         })
-        .await
+        .await?;
+        self.changed();
+        Ok(())
     }
 
     /// The newest check of every copy that has one, by (destination, copy id).

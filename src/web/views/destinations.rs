@@ -50,21 +50,21 @@ pub struct DestinationsPage {
 /// `GET /destinations`
 pub async fn page(State(state): State<AppState>, ingress: Ingress, Live(s): Live) -> Response {
     let frame = Frame::new(&state, &ingress, Section::Destinations, "Destinations");
+    let now = s.watch.clock.now();
+    let from = now - chrono::TimeDelta::days(CHART_DAYS);
     let loaded = async {
         Ok::<_, crate::history::HistoryError>((
             s.history.destination_records().await?,
-            s.history.storage_events().await?,
+            s.history.storage_events(from).await?,
             s.history.latest_verified_copies().await?,
             s.history.retries().await?,
-            s.history.recent_runs(CHART_RUNS).await?,
+            s.history.run_spans(CHART_RUNS).await?,
         ))
     };
     let (records, events, newest, retries, runs) = match loaded.await {
         Ok(v) => v,
         Err(e) => return history_failed(&state, &ingress, Section::Destinations, &e),
     };
-    let now = s.watch.clock.now();
-    let from = now - chrono::TimeDelta::days(CHART_DAYS);
     let names: Vec<String> = s.destinations.iter().map(|d| d.name.clone()).collect();
     let series = chart::storage_series(&events, &names, from, now);
     let destinations = s
@@ -124,11 +124,11 @@ pub async fn page(State(state): State<AppState>, ingress: Ingress, Live(s): Live
     let mut bars: Vec<Bar> = runs
         .iter()
         .filter_map(|r| {
-            r.finished_at?;
+            let took = (r.finished_at? - r.started_at).to_std().ok();
             Some(Bar {
                 run_id: r.id,
                 started: r.started_at,
-                seconds: r.took().map_or(0.0, |d| d.as_secs_f64()),
+                seconds: took.map_or(0.0, |d| d.as_secs_f64()),
                 status: r.status,
             })
         })

@@ -497,3 +497,91 @@ async fn the_runs_page_marks_an_update_between_two_runs() {
     shutdown.cancel();
     task.await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_copies_page_keeps_its_listing_until_copies_change_or_it_is_asked_to_list_again() {
+    let (dirs, r) = sample(&["nas"]);
+    let nas = dirs[2].path().to_owned();
+    let history = r.history.clone();
+    let (state, shutdown, task) = dashboard(r, Vec::new()).await;
+    let t = token(&state);
+    assert_eq!(
+        post(&state, "/backup", Some(&t)).await.status,
+        StatusCode::SEE_OTHER
+    );
+    wait_for_runs(&history, 1).await;
+    let first = history.recent_runs(1).await.unwrap()[0].copies[0]
+        .copy_id
+        .clone();
+    let page = get(&state, "/copies").await;
+    assert!(
+        page.body.contains(&first)
+            && page.body.contains("Listed ")
+            && page.body.contains("List again"),
+        "{}",
+        page.body
+    );
+    assert_prefixed("/copies", &page.body);
+
+    // Emptied behind Lifeboat's back: the kept listing is shown, not listed again.
+    for entry in std::fs::read_dir(&nas).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            std::fs::remove_dir_all(path).unwrap();
+        } else {
+            std::fs::remove_file(path).unwrap();
+        }
+    }
+    assert!(get(&state, "/copies").await.body.contains(&first));
+
+    // "List again": refused without the form's token, then listed anew.
+    assert_eq!(
+        post(&state, "/copies/list-again", None).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let again = post_form(
+        &state,
+        "/copies/list-again",
+        &[("csrf", &t), ("destination", "nas")],
+    )
+    .await;
+    assert_eq!(again.status, StatusCode::SEE_OTHER);
+    let to = again.location.unwrap();
+    assert_eq!(to, format!("{PREFIX}/copies?destination=nas&again=1"));
+    let listed = get(&state, to.trim_start_matches(PREFIX)).await;
+    assert!(
+        !listed.body.contains(&first) && listed.body.contains("No copy here yet"),
+        "{}",
+        listed.body
+    );
+    // A destination the options do not name is not echoed back.
+    let odd = post_form(
+        &state,
+        "/copies/list-again",
+        &[("csrf", &t), ("destination", "../x")],
+    )
+    .await;
+    assert_eq!(
+        odd.location.as_deref(),
+        Some(format!("{PREFIX}/copies?again=1").as_str())
+    );
+
+    // A new run's copy shows on the next load, with no asking.
+    std::fs::write(
+        dirs[0].path().join("c.tar"),
+        fixture("ha-core/ha-2026.2.3-plain.tar"),
+    )
+    .unwrap();
+    assert_eq!(
+        post(&state, "/backup", Some(&t)).await.status,
+        StatusCode::SEE_OTHER
+    );
+    wait_for_runs(&history, 2).await;
+    let second = history.recent_runs(1).await.unwrap()[0].copies[0]
+        .copy_id
+        .clone();
+    assert_ne!(first, second);
+    assert!(get(&state, "/copies").await.body.contains(&second));
+    shutdown.cancel();
+    task.await.unwrap();
+}

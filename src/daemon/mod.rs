@@ -254,6 +254,7 @@ impl Daemon {
             updates,
             min_verified: settings.min_verified,
             sources: kit_sources,
+            listings: Arc::default(),
         };
         let state = AppState {
             services: Some(Arc::new(services)),

@@ -20,6 +20,7 @@ pub mod chart;
 pub mod csrf;
 mod frame;
 pub mod ingress;
+pub mod listings;
 mod live;
 pub mod qr;
 pub mod views;
@@ -61,6 +62,8 @@ pub struct Services {
     pub min_verified: usize,
     /// The sources besides the first, for the kit (how to open their copies).
     pub sources: Vec<crate::crypto::kit::KitSource>,
+    /// The copies page's kept listings.
+    pub listings: Arc<listings::Listings>,
 }
 
 /// What the handlers share.
@@ -107,6 +110,7 @@ pub fn app(state: AppState) -> Router {
         .route("/runs", get(views::runs::list))
         .route("/runs/{id}", get(views::runs::one))
         .route("/copies", get(views::copies::page))
+        .route("/copies/list-again", post(views::copies::list_again))
         .route(
             "/copies/{destination}/{copy}/{action}",
             get(views::copies::confirm_delete).post(views::copies::act),

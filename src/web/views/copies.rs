@@ -12,6 +12,7 @@ use crate::jobs::Job;
 use crate::jobs::TriggerError;
 use crate::web::frame::{Frame, Section, back_to, problem};
 use crate::web::ingress::Ingress;
+use crate::web::listings;
 use crate::web::{AppState, Services};
 use askama::Template;
 use askama_web::WebTemplate;
@@ -21,10 +22,6 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use std::collections::{HashMap, HashSet};
-use std::time::Duration;
-
-/// How long a destination may take to list its copies before the page gives up on it.
-const LIST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// One copy's row.
 pub struct CopyLine {
@@ -57,6 +54,8 @@ pub struct DestinationCopies {
     pub copies: Vec<CopyLine>,
     /// Manifests that could not be read: (object, why).
     pub unreadable: Vec<(String, String)>,
+    /// When these copies were listed ("14:02, 3 minutes ago").
+    pub listed: String,
 }
 
 #[derive(Template, WebTemplate)]
@@ -67,23 +66,15 @@ pub struct CopiesPage {
     pub only: Option<String>,
     pub all_href: String,
     pub moving_href: String,
+    pub list_again_action: String,
 }
 
 #[derive(Deserialize, Default)]
 pub struct CopiesQuery {
     destination: Option<String>,
     notice: Option<String>,
-}
-
-async fn listing(d: &Destination) -> Result<Vec<Listed>, String> {
-    match tokio::time::timeout(LIST_TIMEOUT, manifest::list(d)).await {
-        Ok(Ok(l)) => Ok(l),
-        Ok(Err(e)) => Err(format!("cannot list the copies: {e}")),
-        Err(_) => Err(format!(
-            "listing took longer than {} s; the destination may be unreachable",
-            LIST_TIMEOUT.as_secs()
-        )),
-    }
+    /// Set by "List again": list the destinations now rather than show the kept listing.
+    again: Option<String>,
 }
 
 fn keys_of(m: &Manifest) -> String {
@@ -175,8 +166,11 @@ pub async fn page(
         Ok(c) => c,
         Err(e) => return history_failed(&state, &ingress, Section::Copies, &e),
     };
-    let listings = futures::future::join_all(chosen.iter().map(|d| listing(d))).await;
     let now = s.watch.clock.now();
+    let (changes, again) = (s.history.changes(), q.again.is_some());
+    let listings =
+        futures::future::join_all(chosen.iter().map(|d| s.listings.of(d, changes, now, again)))
+            .await;
     let mut sections = Vec::new();
     for (d, listed) in chosen.iter().zip(listings) {
         let pins = match s.history.pins(&d.name).await {
@@ -194,17 +188,18 @@ pub async fn page(
             error: None,
             copies: Vec::new(),
             unreadable: Vec::new(),
+            listed: format!("{}, {}", local(listed.at, s.tz), human::ago(listed.at, now)),
         };
-        match listed {
-            Err(e) => section.error = Some(e),
+        match &listed.result {
+            Err(e) => section.error = Some(e.clone()),
             Ok(items) => {
                 for item in items {
                     match item {
                         Listed::Copy(m) => section
                             .copies
-                            .push(line(&frame, d, &m, &pins, &checks, now, s.tz)),
+                            .push(line(&frame, d, m, &pins, &checks, now, s.tz)),
                         Listed::Unreadable { object, reason } => {
-                            section.unreadable.push((object, reason));
+                            section.unreadable.push((object.clone(), reason.clone()));
                         }
                     }
                 }
@@ -217,9 +212,32 @@ pub async fn page(
         only,
         all_href: frame.href("/copies"),
         moving_href: frame.href("/moving"),
+        list_again_action: frame.href("/copies/list-again"),
         frame,
     }
     .into_response()
+}
+
+/// What "List again" sends: the destination shown alone, if one is.
+#[derive(Deserialize, Default)]
+pub struct ListAgainForm {
+    destination: Option<String>,
+}
+
+/// `POST /copies/list-again`: back to the copies page, listed anew.
+pub async fn list_again(
+    ingress: Ingress,
+    Live(s): Live,
+    axum::Form(form): axum::Form<ListAgainForm>,
+) -> Response {
+    let only = form
+        .destination
+        .filter(|n| s.destinations.iter().any(|d| &d.name == n));
+    let path = match only {
+        Some(d) => format!("/copies?destination={d}&again=1"),
+        None => "/copies?again=1".to_owned(),
+    };
+    axum::response::Redirect::to(&format!("{}{path}", ingress.prefix)).into_response()
 }
 
 /// The destination and copy a path names, or the page that says they do not exist.
@@ -369,7 +387,7 @@ pub async fn confirm_delete(
         Err(e) => return history_failed(&state, &ingress, Section::Copies, &e),
     };
     let mut losses = Vec::new();
-    let here: Vec<Manifest> = listing(&d)
+    let here: Vec<Manifest> = listings::list(&d)
         .await
         .unwrap_or_default()
         .into_iter()
@@ -404,7 +422,7 @@ pub async fn confirm_delete(
     let elsewhere: Vec<String> = {
         let others: Vec<&Destination> =
             s.destinations.iter().filter(|o| o.name != d.name).collect();
-        let listed = futures::future::join_all(others.iter().map(|o| listing(o))).await;
+        let listed = futures::future::join_all(others.iter().map(|o| listings::list(o))).await;
         others
             .iter()
             .zip(listed)

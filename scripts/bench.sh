@@ -8,7 +8,8 @@
 #     flat as the backup grows (what stays flat is the proof that nothing buffers a whole backup);
 #   - upload throughput against `rclone copy` of the same file to the same local S3 server, while
 #     encrypting (Lifeboat's upload phase from its history; its whole run, read-back included, too);
-#   - age encryption (Lifeboat's stream, `examples/age_encrypt.rs`) against the `age` command;
+#   - age encryption (Lifeboat's stream, `examples/age_encrypt.rs`) against the `age` command, and
+#     decryption (`examples/age_decrypt.rs`, as `lifeboat recover` decrypts) against `age -d`;
 #   - SecureTar v3 decrypt + walk (`lifeboat inspect --ha-key`) against the Python securetar
 #     library (`scripts/securetar_peer.py`) on the same protected backup;
 #   - the rclone destination: the same backup through age to an rclone `s3` remote on the same
@@ -51,7 +52,7 @@ if ! "$venv/bin/python" -c "import securetar" 2>/dev/null; then
 fi
 
 log "building"
-cargo build --release --locked -q --bin lifeboat --example age_encrypt
+cargo build --release --locked -q --bin lifeboat --example age_encrypt --example age_decrypt
 bin=target/release/lifeboat
 
 scripts/test-servers.sh install
@@ -188,6 +189,12 @@ t0=$(date +%s.%N)
 # A CA bundle in the environment makes rclone's S3 client refuse to start; loopback needs none.
 env -u AWS_CA_BUNDLE rclone copy --s3-no-check-bucket "$src" "bench:backups/rclone-$$/"
 rclone_s=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
+# rclone's way to read a copy back: download it and compare it byte for byte with the file.
+log "rclone check --download of the same copy"
+t0=$(date +%s.%N)
+env -u AWS_CA_BUNDLE rclone check --download --one-way "$(dirname "$src")" "bench:backups/rclone-$$/" 2>/dev/null
+check_s=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
+assured_s=$(awk -v a="$rclone_s" -v b="$check_s" 'BEGIN { printf "%.2f", a + b }')
 log "lifeboat run of $peer_mib MiB to the same server"
 t0=$(date +%s.%N)
 "$bin" --data-dir "$work/peer-data" run --source "folder:$(dirname "$src")" \
@@ -197,7 +204,7 @@ upload_s=$(python3 -c 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); pr
 mbps() { awk -v m="$peer_mib" -v s="$1" 'BEGIN { printf "%.0f MiB/s", m / s }'; }
 ratio() { awk -v peer="$1" -v ours="$2" 'BEGIN { printf "%.2fx", peer / ours }'; }
 row "S3 upload, encrypting, $peer_mib MiB" "$(mbps "$upload_s")" "rclone copy $(mbps "$rclone_s")" "$(ratio "$rclone_s" "$upload_s")" ">= 1.0x"
-row "  whole run (hash, walk, encrypt, upload, read back)" "$(mbps "$run_s")" "rclone copy $(mbps "$rclone_s")" "$(ratio "$rclone_s" "$run_s")" ""
+row "  whole run (hash, walk, encrypt, upload, read back)" "$(mbps "$run_s")" "copy + check --download $(mbps "$assured_s")" "$(ratio "$assured_s" "$run_s")" ">= 1.0x"
 
 # ---- the rclone destination: the same file through age to an rclone s3 remote on the same server
 # (the remote defined by the RCLONE_CONFIG_BENCH_* variables above; a bucket of its own, since
@@ -211,7 +218,7 @@ read -r _ tree_kib via_rclone_s _ <<<"$(grep '^PEAK' "$rclone_errors")"
 via_rclone_upload_s=$(python3 -c 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); print("%.2f" % (c.execute("SELECT upload_ms FROM copies").fetchone()[0] / 1000))' "$work/rclone-data/lifeboat.db")
 row "rclone s3 remote, upload, encrypting, $peer_mib MiB" "$(mbps "$via_rclone_upload_s")" "rclone copy $(mbps "$rclone_s")" "$(ratio "$rclone_s" "$via_rclone_upload_s")" ">= 1.0x"
 row "  beside Lifeboat's native S3 store (upload)" "$(mbps "$via_rclone_upload_s")" "native S3 $(mbps "$upload_s")" "$(ratio "$upload_s" "$via_rclone_upload_s")" ""
-row "  whole run (hash, walk, encrypt, upload, read back)" "$(mbps "$via_rclone_s")" "rclone copy $(mbps "$rclone_s")" "$(ratio "$rclone_s" "$via_rclone_s")" ""
+row "  whole run (hash, walk, encrypt, upload, read back)" "$(mbps "$via_rclone_s")" "copy + check --download $(mbps "$assured_s")" "$(ratio "$assured_s" "$via_rclone_s")" ""
 row "  peak RSS, Lifeboat + rclone together" "$(mib_of_kib "$tree_kib")" "" "" ""
 
 # ---- age encryption against the age command
@@ -221,6 +228,15 @@ hyperfine -N --warmup 1 --runs 5 --export-json "$work/age.json" \
   "target/release/examples/age_encrypt $recipient $src /dev/null" >/dev/null
 read -r age_s ours_s < <(python3 -c 'import json, sys; r = json.load(open(sys.argv[1]))["results"]; print(r[0]["median"], r[1]["median"])' "$work/age.json")
 row "age encryption, $peer_mib MiB (median of 5)" "$(mbps "$ours_s")" "age $(age --version) $(mbps "$age_s")" "$(ratio "$age_s" "$ours_s")" ">= 1.0x"
+log "age decryption of $peer_mib MiB"
+age-keygen -o "$work/age.key" 2>/dev/null
+age -r "$(age-keygen -y "$work/age.key")" -o "$work/age.ct" "$src"
+hyperfine -N --warmup 1 --runs 5 --export-json "$work/age-d.json" \
+  "age -d -i $work/age.key -o /dev/null $work/age.ct" \
+  "target/release/examples/age_decrypt $work/age.key $work/age.ct /dev/null" >/dev/null
+read -r age_s ours_s < <(python3 -c 'import json, sys; r = json.load(open(sys.argv[1]))["results"]; print(r[0]["median"], r[1]["median"])' "$work/age-d.json")
+row "age decryption, $peer_mib MiB (median of 5)" "$(mbps "$ours_s")" "age -d $(age --version) $(mbps "$age_s")" "$(ratio "$age_s" "$ours_s")" ">= 1.0x"
+rm -f "$work/age.ct"
 
 # ---- SecureTar v3 decrypt + walk against the Python library
 log "SecureTar v3: protecting $peer_mib MiB with the Python library"

@@ -33,7 +33,11 @@ impl RunFilter {
             Some(d) => {
                 parts.push("c.destination = ?".to_owned());
                 params.push(Value::Text(d.clone()));
-                ("copies c JOIN runs ON runs.id = c.run_id", "c.run_id")
+                if self.statuses.is_empty() && self.trigger.is_none() {
+                    ("copies c", "c.run_id")
+                } else {
+                    ("copies c JOIN runs ON runs.id = c.run_id", "c.run_id")
+                }
             }
             None => ("runs", "runs.id"),
         };
@@ -62,9 +66,32 @@ impl RunFilter {
     /// (parameters: the filter's, then limit and offset).
     fn page_queries(&self) -> PageQueries {
         let (source, id, params) = self.source();
+        // Without a destination, the count is the running totals' (a row per outcome and
+        // trigger), with the same parameters in the same order.
+        let count = if self.destination.is_none() {
+            let mut parts = Vec::new();
+            if !self.statuses.is_empty() {
+                parts.push(format!(
+                    "status IN ({})",
+                    vec!["?"; self.statuses.len()].join(", ")
+                ));
+            }
+            if self.trigger.is_some() {
+                parts.push("trigger = ?".to_owned());
+            }
+            let clause = if parts.is_empty() {
+                String::new()
+            } else {
+                format!(" WHERE {}", parts.join(" AND "))
+            };
+            format!("SELECT COALESCE(SUM(runs), 0) FROM run_counts{clause}")
+        } else {
+            format!("SELECT COUNT(*) FROM {source}")
+        };
         PageQueries {
-            count: format!("SELECT COUNT(*) FROM {source}"),
+            count,
             ids: format!("SELECT {id} FROM {source} ORDER BY {id} DESC LIMIT ? OFFSET ?"),
+            from_oldest: format!("SELECT {id} FROM {source} ORDER BY {id} LIMIT ? OFFSET ?"),
             params,
         }
     }
@@ -73,7 +100,10 @@ impl RunFilter {
 /// See [`RunFilter::page_queries`].
 struct PageQueries {
     count: String,
+    /// A page of ids, newest first.
     ids: String,
+    /// The same, oldest first: a page in the older half is found from that end.
+    from_oldest: String,
     params: Vec<Value>,
 }
 
@@ -266,6 +296,7 @@ impl History {
             let PageQueries {
                 count,
                 ids,
+                from_oldest,
                 mut params,
             } = filter.page_queries();
             let total: i64 = if counted {
@@ -274,14 +305,26 @@ impl History {
             } else {
                 0
             };
-            params.push(Value::Integer(limit));
-            params.push(Value::Integer(offset));
             // The page's ids first, from an index alone (a page far back steps over ids, not
-            // over whole runs), then those runs.
-            let ids: Vec<i64> = c
-                .prepare_cached(&ids)?
+            // over whole runs), then those runs. A page in the older half is counted from the
+            // oldest run, so no page steps over more than half of them.
+            let end = offset.saturating_add(limit).min(total);
+            let (query, newest_first) = if counted && offset > total / 2 && offset < total {
+                params.push(Value::Integer(end - offset));
+                params.push(Value::Integer(total - end));
+                (from_oldest, false)
+            } else {
+                params.push(Value::Integer(limit));
+                params.push(Value::Integer(offset));
+                (ids, true)
+            };
+            let mut ids: Vec<i64> = c
+                .prepare_cached(&query)?
                 .query_map(params_from_iter(params.iter()), |r| r.get(0))?
                 .collect::<rusqlite::Result<_>>()?;
+            if !newest_first {
+                ids.reverse();
+            }
             let mut one = c.prepare_cached(ONE_RUN)?;
             let mut runs = Vec::with_capacity(ids.len());
             for id in ids {
@@ -729,6 +772,129 @@ mod tests {
 }
 
 #[cfg(test)]
+mod paging {
+    use super::*;
+    use crate::history::{CopyRecord, RunEnd};
+
+    /// Every page of every filter, counted from the running totals and read from either end,
+    /// is the slice of the whole history a filter over all of it gives.
+    #[tokio::test]
+    async fn every_page_of_every_filter_is_what_filtering_everything_gives() {
+        let dir = tempfile::tempdir().unwrap();
+        let h = History::open(dir.path()).unwrap();
+        let t = DateTime::parse_from_rfc3339("2026-01-01T03:00:00Z")
+            .unwrap()
+            .to_utc();
+        let mut made: Vec<(i64, RunStatus, &str, Vec<&str>)> = Vec::new();
+        for i in 0..53i64 {
+            let trigger = ["schedule", "dashboard", "cli"][usize::try_from(i % 3).unwrap()];
+            let id = h.start_run(t, trigger, "s").await.unwrap();
+            if i == 52 {
+                // Still running: counted as running, then cut off.
+                made.push((id, RunStatus::Running, trigger, vec![]));
+                continue;
+            }
+            let status = match i % 7 {
+                0 => RunStatus::Failed,
+                3 => RunStatus::Partial,
+                _ => RunStatus::Success,
+            };
+            let dests: Vec<&str> = if i % 5 == 0 {
+                vec!["nas"]
+            } else {
+                vec!["nas", "b2"]
+            };
+            let copies = dests
+                .iter()
+                .map(|d| CopyRecord {
+                    destination: (*d).to_owned(),
+                    copy_id: format!("c{i}"),
+                    object: format!("c{i}.tar.age"),
+                    verified: status != RunStatus::Failed,
+                    stored_size: Some(1),
+                    stored_sha256: None,
+                    error: None,
+                    upload_ms: None,
+                    verify_ms: None,
+                    verified_at: Some(t),
+                    failure: None,
+                })
+                .collect();
+            h.finish_run(id, t, status, RunEnd::default(), copies)
+                .await
+                .unwrap();
+            made.push((id, status, trigger, dests));
+        }
+        let check = |made: Vec<(i64, RunStatus, &'static str, Vec<&'static str>)>| {
+            let h = h.clone();
+            async move {
+                let filters = [
+                    RunFilter::default(),
+                    RunFilter {
+                        statuses: vec![RunStatus::Failed],
+                        ..RunFilter::default()
+                    },
+                    RunFilter {
+                        statuses: vec![
+                            RunStatus::Partial,
+                            RunStatus::Failed,
+                            RunStatus::Interrupted,
+                        ],
+                        ..RunFilter::default()
+                    },
+                    RunFilter {
+                        trigger: Some("dashboard".into()),
+                        ..RunFilter::default()
+                    },
+                    RunFilter {
+                        destination: Some("b2".into()),
+                        ..RunFilter::default()
+                    },
+                    RunFilter {
+                        statuses: vec![RunStatus::Success],
+                        trigger: Some("cli".into()),
+                        destination: Some("b2".into()),
+                    },
+                    RunFilter {
+                        trigger: Some("nobody".into()),
+                        ..RunFilter::default()
+                    },
+                ];
+                for f in filters {
+                    let want: Vec<i64> = made
+                        .iter()
+                        .rev()
+                        .filter(|(_, s, t, d)| {
+                            (f.statuses.is_empty() || f.statuses.contains(s))
+                                && f.trigger.as_deref().is_none_or(|w| w == *t)
+                                && f.destination.as_deref().is_none_or(|w| d.contains(&w))
+                        })
+                        .map(|r| r.0)
+                        .collect();
+                    for per in [1, 7, 25] {
+                        for page in 0..=want.len().div_ceil(per) {
+                            let (runs, total) = h.runs(f.clone(), per, page * per).await.unwrap();
+                            assert_eq!(total, want.len() as u64, "{f:?}");
+                            let got: Vec<i64> = runs.iter().map(|r| r.id).collect();
+                            let from = (page * per).min(want.len());
+                            let to = (from + per).min(want.len());
+                            assert_eq!(got, want[from..to], "{f:?}, {per} a page, page {page}");
+                        }
+                    }
+                }
+            }
+        };
+        check(made.clone()).await;
+        // A run cut off by a stop moves from running to interrupted in the counts too.
+        h.mark_interrupted(t).await.unwrap();
+        if let Some(last) = made.last_mut() {
+            last.1 = RunStatus::Interrupted;
+        }
+        check(made).await;
+    }
+}
+
+#[cfg(test)]
 mod plans {
     //! The query plans of what the pages ask on every load, looked at and pinned: a change that
     //! makes one read a whole table (or sort every run) fails here, not on a home with years of
@@ -771,6 +937,7 @@ mod plans {
             let q = f.page_queries();
             out.push((format!("{name}, counted"), q.count));
             out.push((format!("{name}, a page"), q.ids));
+            out.push((format!("{name}, a page from the oldest"), q.from_oldest));
         }
         out.extend(
             [
@@ -795,7 +962,12 @@ mod plans {
     const SCANS_ALLOWED: [&str; 2] = ["last ended", "last good"];
     /// Sorts the pages may make: the "problems" filter gathers its few runs of three outcomes;
     /// the space chart sorts its 90 days; the ledger, its sets of keys.
-    const SORTS_ALLOWED: [&str; 3] = ["problems, a page", "space", "ledger"];
+    const SORTS_ALLOWED: [&str; 4] = [
+        "problems, a page",
+        "problems, a page from the oldest",
+        "space",
+        "ledger",
+    ];
 
     #[test]
     fn every_query_a_page_makes_reads_an_index_not_the_whole_history() {

@@ -128,8 +128,10 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX drills_source ON drills (source, id);",
     // 10: running totals (see `totals.rs`), built here from what history already holds: a copy
     // deleted by Lifeboat is marked `gone`; what is held per destination; the space per
-    // destination per day; the stored copies per set of keys. And a narrow index on runs' ids,
-    // so a page of runs far back is found without reading every run before it.
+    // destination per day; the stored copies per set of keys; the runs per outcome and trigger
+    // (kept by triggers on `runs`, so no way of writing a run can miss them). And narrow indexes:
+    // runs' ids, so a page of runs far back is found without reading every run before it, and a
+    // destination's copies by run.
     "ALTER TABLE copies ADD COLUMN gone INTEGER NOT NULL DEFAULT 0;
     UPDATE copies SET gone = 1 WHERE status = 'verified' AND EXISTS (SELECT 1 FROM deletions d
       WHERE d.destination = copies.destination AND d.copy_id = copies.copy_id AND d.error IS NULL);
@@ -171,7 +173,28 @@ const MIGRATIONS: &[&str] = &[
     INSERT INTO key_totals (keys, copies, oldest_run, newest_run)
       SELECT COALESCE(r.keys, ''), COUNT(*), MIN(r.id), MAX(r.id)
       FROM copies c JOIN runs r ON r.id = c.run_id
-      WHERE c.status = 'verified' AND c.gone = 0 GROUP BY COALESCE(r.keys, '');",
+      WHERE c.status = 'verified' AND c.gone = 0 GROUP BY COALESCE(r.keys, '');
+    CREATE TABLE run_counts (
+        status TEXT NOT NULL,
+        trigger TEXT NOT NULL,
+        runs INTEGER NOT NULL,
+        PRIMARY KEY (status, trigger)
+    ) WITHOUT ROWID;
+    INSERT INTO run_counts (status, trigger, runs)
+      SELECT status, trigger, COUNT(*) FROM runs GROUP BY status, trigger;
+    CREATE TRIGGER run_counted AFTER INSERT ON runs BEGIN
+      INSERT INTO run_counts (status, trigger, runs) VALUES (new.status, new.trigger, 1)
+        ON CONFLICT (status, trigger) DO UPDATE SET runs = runs + 1;
+    END;
+    CREATE TRIGGER run_recounted AFTER UPDATE OF status, trigger ON runs
+      WHEN old.status != new.status OR old.trigger != new.trigger BEGIN
+      UPDATE run_counts SET runs = runs - 1 WHERE status = old.status AND trigger = old.trigger;
+      INSERT INTO run_counts (status, trigger, runs) VALUES (new.status, new.trigger, 1)
+        ON CONFLICT (status, trigger) DO UPDATE SET runs = runs + 1;
+    END;
+    CREATE TRIGGER run_uncounted AFTER DELETE ON runs BEGIN
+      UPDATE run_counts SET runs = runs - 1 WHERE status = old.status AND trigger = old.trigger;
+    END;",
 ];
 
 /// Brings the database up to the current schema.

@@ -399,6 +399,8 @@ mod tests {
         h.with(|c| {
             c.execute_batch(
                 "DROP TABLE destination_totals; DROP TABLE space_days; DROP TABLE key_totals;
+                 DROP TABLE run_counts; DROP TRIGGER run_counted; DROP TRIGGER run_recounted;
+                 DROP TRIGGER run_uncounted;
                  DROP INDEX copies_live; DROP INDEX runs_newest; DROP INDEX copies_destination_run;
                  ALTER TABLE copies DROP COLUMN gone; PRAGMA user_version = 9;",
             )

@@ -1,5 +1,14 @@
 //! Read-back: stream each stored copy back from its destination and compare its size and SHA-256
 //! with what was computed while encrypting, so the stored bytes are exactly the verified ones.
+//!
+//! It starts when the upload has ended, on every kind of destination, because only then is there
+//! a stored object to read: S3's multipart parts and Azure's blocks are not readable until the
+//! upload is completed (`CompleteMultipartUpload`, `Put Block List`), and a WebDAV `PUT` is one
+//! request whose file appears when it ends. The file-like stores (a folder, SFTP, SMB, rclone)
+//! write under a temporary name renamed into place at the end ([`crate::destinations::staged`]);
+//! the rename is the last thing that can fail, so what is read is the object as renamed. Reading
+//! happens on the runtime while the hash is taken on a blocking thread, one buffer behind, so the
+//! two overlap.
 
 use crate::destinations::Destination;
 use sha2::{Digest, Sha256};
@@ -42,10 +51,24 @@ async fn digest_at(
         .reader(object)
         .await
         .map_err(|e| VerifyError::Read(e.to_string()))?;
-    let mut hash = Sha256::new();
+    // Buffers go to the hashing thread and come back to be read into again: three in all.
+    let (to_hash, mut hashing) = tokio::sync::mpsc::channel::<Vec<u8>>(1);
+    let (give_back, mut given_back) = tokio::sync::mpsc::channel::<Vec<u8>>(3);
+    let hasher = tokio::task::spawn_blocking(move || {
+        let mut hash = Sha256::new();
+        while let Some(buf) = hashing.blocking_recv() {
+            hash.update(&buf);
+            // Dropped when the reader has stopped taking them back.
+            let _ = give_back.try_send(buf);
+        }
+        hex::encode(hash.finalize())
+    });
     let mut size = 0u64;
-    let mut buf = vec![0u8; 256 * 1024];
     loop {
+        let mut buf = given_back
+            .try_recv()
+            .unwrap_or_else(|_| Vec::with_capacity(READ_BUF));
+        buf.resize(READ_BUF, 0);
         let n = reader
             .read(&mut buf)
             .await
@@ -53,15 +76,25 @@ async fn digest_at(
         if n == 0 {
             break;
         }
-        hash.update(&buf[..n]);
+        buf.truncate(n);
         size += n as u64;
+        if to_hash.send(buf).await.is_err() {
+            break;
+        }
         if let Some(rate) = rate.filter(|r| *r > 0) {
             let due = std::time::Duration::from_secs_f64(size as f64 / rate as f64);
             tokio::time::sleep_until(started + due).await;
         }
     }
-    Ok((size, hex::encode(hash.finalize())))
+    drop(to_hash);
+    let sha256 = hasher
+        .await
+        .map_err(|e| VerifyError::Read(format!("hashing failed: {e}")))?;
+    Ok((size, sha256))
 }
+
+/// How much one read of a copy being read back asks for.
+const READ_BUF: usize = 256 * 1024;
 
 /// Reads a copy back and checks it.
 ///

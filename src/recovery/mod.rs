@@ -127,8 +127,13 @@ pub(crate) async fn open_copy(
         })
 }
 
-/// The decrypted (plain tar) stream of a stored copy, opened with the kit's identities.
-pub(crate) fn decrypt_copy<'a, R: Read + 'a>(
+/// The decrypted (plain tar) stream of a stored copy, opened with the kit's identities (what
+/// `recover`, a restore into Home Assistant and the drills read; `examples/age_decrypt.rs` times
+/// it).
+///
+/// # Errors
+/// [`RecoverError::Identity`] when it is not an age file or no identity opens it.
+pub fn decrypt_copy<'a, R: Read + 'a>(
     stored: &'a mut R,
     identities: &[age::x25519::Identity],
 ) -> Result<impl Read + 'a, RecoverError> {

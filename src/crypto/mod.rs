@@ -1,5 +1,6 @@
 //! Encryption of the backup stream with age, the keys that open it, and the emergency kit.
 
+pub mod age_open;
 pub mod age_stream;
 pub mod enrol;
 pub mod identity;

@@ -51,7 +51,7 @@ impl History {
     /// # Errors
     /// [`HistoryError`] on database failure.
     pub async fn last_drills(&self) -> Result<Vec<DrillRow>, HistoryError> {
-        self.with(|c| {
+        self.read(|c| {
             let mut st = c.prepare_cached(
                 "SELECT at, source, destination, copy_id, ms, ok, detail FROM drills d
                  WHERE id = (SELECT MAX(id) FROM drills WHERE source = d.source)

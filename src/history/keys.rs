@@ -82,7 +82,7 @@ impl History {
         let since = match checked {
             Some(t) => Some(t),
             None => self
-                .with(|c| {
+                .read(|c| {
                     // Copies are recorded in time order: the first verified row is the oldest,
                     // found without reading the rest.
                     c.query_row(
@@ -108,7 +108,7 @@ impl History {
     /// # Errors
     /// [`HistoryError`] on database failure.
     pub async fn key_ledger(&self) -> Result<Vec<LedgerEntry>, HistoryError> {
-        self.with(|c| {
+        self.read(|c| {
             let mut st = c.prepare_cached(LEDGER)?;
             st.query_map([], |r| {
                 let keys: Option<String> = r.get(0)?;
@@ -150,9 +150,10 @@ impl History {
     /// # Errors
     /// [`HistoryError`] on database failure.
     pub async fn kit_checks(&self, limit: usize) -> Result<Vec<KitCheck>, HistoryError> {
-        self.with(move |c| {
-            let mut st =
-                c.prepare("SELECT at, ok, detail FROM kit_checks ORDER BY id DESC LIMIT ?1")?;
+        self.read(move |c| {
+            let mut st = c.prepare_cached(
+                "SELECT at, ok, detail FROM kit_checks ORDER BY id DESC LIMIT ?1",
+            )?;
             st.query_map([i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
                 Ok(KitCheck {
                     at: parse_time(&r.get::<_, String>(0)?),
@@ -170,7 +171,7 @@ impl History {
     /// # Errors
     /// [`HistoryError`] on database failure.
     pub async fn last_kit_check(&self) -> Result<Option<DateTime<Utc>>, HistoryError> {
-        self.with(|c| {
+        self.read(|c| {
             c.query_row("SELECT MAX(at) FROM kit_checks WHERE ok", [], |r| {
                 r.get::<_, Option<String>>(0)
             })

@@ -312,6 +312,8 @@ impl History {
             })?;
         }
         let conn = Connection::open(&path).map_err(open_err)?;
+        // Room for every statement the pages and the runs prepare, kept compiled.
+        conn.set_prepared_statement_cache_capacity(96);
         schema::migrate(&conn).map_err(open_err)?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
@@ -332,6 +334,29 @@ impl History {
             .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     }
 
+    /// A read the dashboard makes on every load: bounded by an index (the plans test pins them),
+    /// so it runs on the calling thread when the connection is free, sparing the two thread
+    /// switches a trip to the blocking pool costs (most of a page's time once its queries were
+    /// indexed); while a write holds the connection, it waits on the blocking pool instead.
+    async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, HistoryError> {
+        let f = match self.conn.try_lock() {
+            Ok(mut guard) => return f(&mut guard).map_err(|e| self.failed(e)),
+            Err(std::sync::TryLockError::Poisoned(p)) => {
+                return f(&mut p.into_inner()).map_err(|e| self.failed(e));
+            }
+            Err(std::sync::TryLockError::WouldBlock) => f,
+        };
+        self.with(f).await
+    }
+
+    /// What a failed statement means: a full disk said so, anything else as SQLite says it.
+    fn failed(&self, e: rusqlite::Error) -> HistoryError {
+        full(&self.dir, &e).unwrap_or(HistoryError::Sql(e))
+    }
+
     async fn with<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
@@ -343,7 +368,7 @@ impl History {
         })
         .await
         .map_err(|e| HistoryError::Task(e.to_string()))?
-        .map_err(|e| full(&self.dir, &e).unwrap_or(HistoryError::Sql(e)))
+        .map_err(|e| self.failed(e))
     }
 
     /// Records the start of a run and returns its id.
@@ -476,7 +501,7 @@ impl History {
     /// [`HistoryError`] on database failure.
     pub async fn shipped_source_keys(&self) -> Result<HashSet<String>, HistoryError> {
         self.with(|c| {
-            let mut st = c.prepare(
+            let mut st = c.prepare_cached(
                 "SELECT DISTINCT source_key FROM runs WHERE source_key IS NOT NULL AND status IN ('success', 'partial')",
             )?;
             st.query_map([], |r| r.get::<_, String>(0))?.collect()
@@ -500,8 +525,8 @@ impl History {
     /// # Errors
     /// [`HistoryError`] on database failure.
     pub async fn latest_verified_copies(&self) -> Result<Vec<CopyRecord>, HistoryError> {
-        self.with(|c| {
-            let mut st = c.prepare(
+        self.read(|c| {
+            let mut st = c.prepare_cached(
                 &format!(
                     "{} SELECT destination, copy_id, object, stored_size, stored_sha256, upload_ms,
                      verify_ms, verified_at FROM copies WHERE id IN (SELECT (SELECT MAX(id) FROM copies
@@ -554,7 +579,7 @@ impl History {
 
     /// The one size `query` selects, if any.
     async fn newest_size(&self, query: &'static str) -> Result<Option<u64>, HistoryError> {
-        self.with(move |c| {
+        self.read(move |c| {
             c.query_row(query, [], |r| r.get::<_, Option<i64>>(0))
                 .optional()
                 .map(|v| sql_to_u64(v.flatten()))
@@ -567,7 +592,7 @@ impl History {
     /// # Errors
     /// [`HistoryError`] on database failure.
     pub async fn run_status(&self, run_id: i64) -> Result<Option<RunStatus>, HistoryError> {
-        self.with(move |c| {
+        self.read(move |c| {
             c.query_row("SELECT status FROM runs WHERE id = ?1", [run_id], |r| {
                 r.get::<_, String>(0)
             })

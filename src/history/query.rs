@@ -292,7 +292,7 @@ impl History {
     ) -> Result<(Vec<RunRow>, u64), HistoryError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let offset = i64::try_from(offset).unwrap_or(i64::MAX);
-        self.with(move |c| {
+        self.read(move |c| {
             let PageQueries {
                 count,
                 ids,
@@ -344,7 +344,7 @@ impl History {
     pub async fn last_ended_and_good(
         &self,
     ) -> Result<(Option<RunRow>, Option<RunRow>), HistoryError> {
-        self.with(|c| {
+        self.read(|c| {
             let newest = |sql: &str| -> rusqlite::Result<Option<RunRow>> {
                 let Some(id) = c
                     .prepare_cached(sql)?
@@ -373,7 +373,7 @@ impl History {
     /// [`HistoryError`] on database failure.
     pub async fn run_spans(&self, limit: usize) -> Result<Vec<RunSpan>, HistoryError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        self.with(move |c| {
+        self.read(move |c| {
             c.prepare_cached(
                 "SELECT id, started_at, finished_at, status FROM runs ORDER BY id DESC LIMIT ?1",
             )?
@@ -395,7 +395,7 @@ impl History {
     /// # Errors
     /// [`HistoryError`] on database failure.
     pub async fn run(&self, id: i64) -> Result<Option<RunRow>, HistoryError> {
-        self.with(move |c| {
+        self.read(move |c| {
             let run = c.query_row(ONE_RUN, [id], run_row).optional()?;
             let mut runs: Vec<RunRow> = run.into_iter().collect();
             copies_of(c, &mut runs)?;
@@ -429,7 +429,7 @@ impl History {
     /// # Errors
     /// [`HistoryError`] on database failure.
     pub async fn readiness(&self, run_id: i64) -> Result<Option<RunReadiness>, HistoryError> {
-        self.with(move |c| {
+        self.read(move |c| {
             let text: Option<Option<String>> = c
                 .query_row("SELECT readiness FROM runs WHERE id = ?1", [run_id], |r| {
                     r.get(0)
@@ -446,7 +446,7 @@ impl History {
     /// # Errors
     /// [`HistoryError`] on database failure.
     pub async fn readiness_before(&self, run_id: i64) -> Result<Option<Readiness>, HistoryError> {
-        self.with(move |c| {
+        self.read(move |c| {
             let text: Option<String> = c
                 .query_row(
                     "SELECT readiness FROM runs WHERE id < ?1 AND readiness IS NOT NULL
@@ -473,7 +473,7 @@ impl History {
         copy_id: &str,
     ) -> Result<Option<(i64, RunReadiness)>, HistoryError> {
         let (destination, copy_id) = (destination.to_owned(), copy_id.to_owned());
-        self.with(move |c| {
+        self.read(move |c| {
             let row: Option<(i64, Option<String>)> = c
                 .query_row(
                     "SELECT r.id, r.readiness FROM copies c JOIN runs r ON r.id = c.run_id
@@ -507,7 +507,7 @@ impl History {
         first: bool,
     ) -> Result<Option<DateTime<Utc>>, HistoryError> {
         let source = source.to_owned();
-        self.with(move |c| {
+        self.read(move |c| {
             let newest = |sql: &str| -> rusqlite::Result<Option<String>> {
                 c.query_row(sql, [&source], |r| r.get(0))
                     .optional()
@@ -542,7 +542,7 @@ impl History {
     pub async fn newest_readiness(
         &self,
     ) -> Result<Option<(i64, String, RunReadiness)>, HistoryError> {
-        self.with(move |c| {
+        self.read(move |c| {
             let row: Option<(i64, String, String)> = c
                 .query_row(
                     "SELECT r.id, COALESCE(r.backup_date, r.started_at), r.readiness FROM runs r
@@ -567,7 +567,7 @@ impl History {
     /// # Errors
     /// [`HistoryError`] on database failure.
     pub async fn triggers(&self) -> Result<Vec<String>, HistoryError> {
-        self.with(|c| {
+        self.read(|c| {
             let mut st = c.prepare_cached(TRIGGERS)?;
             st.query_map([], |r| r.get(0))?.collect()
         })
@@ -580,7 +580,7 @@ impl History {
     /// # Errors
     /// [`HistoryError`] on database failure.
     pub async fn last_attempts(&self) -> Result<Vec<Attempt>, HistoryError> {
-        self.with(|c| newest_copy_rows(c, None)).await
+        self.read(|c| newest_copy_rows(c, None)).await
     }
 
     /// Whether a verified copy was ever stored on `destination` (one index lookup).
@@ -589,7 +589,7 @@ impl History {
     /// [`HistoryError`] on database failure.
     pub async fn held_a_copy(&self, destination: &str) -> Result<bool, HistoryError> {
         let destination = destination.to_owned();
-        self.with(move |c| {
+        self.read(move |c| {
             c.query_row(
                 "SELECT EXISTS (SELECT 1 FROM copies WHERE destination = ?1 AND status = 'verified')",
                 [destination],
@@ -628,7 +628,7 @@ impl History {
     /// # Errors
     /// [`HistoryError`] on database failure.
     pub async fn destination_records(&self) -> Result<Vec<DestinationRecord>, HistoryError> {
-        self.with(|c| {
+        self.read(|c| {
             let mut out: Vec<DestinationRecord> = Vec::new();
             let counts = c
                 .prepare_cached(super::totals::HELD)?

@@ -206,12 +206,20 @@ pub fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-    for (i, sql) in (0i64..)
-        .zip(MIGRATIONS.iter())
-        .skip(usize::try_from(version).unwrap_or(0))
-    {
-        conn.execute_batch(sql)?;
-        conn.pragma_update(None, "user_version", i + 1)?;
+    let due = usize::try_from(version).unwrap_or(0);
+    if due >= MIGRATIONS.len() {
+        return Ok(());
     }
+    // All at once: every page is written to the log once, not once a migration, and a migration
+    // cut short leaves the history as it was.
+    let tx = conn.unchecked_transaction()?;
+    for (i, sql) in (0i64..).zip(MIGRATIONS.iter()).skip(due) {
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i + 1)?;
+    }
+    tx.commit()?;
+    // Back into the database file, and the log emptied: a data folder on a small disk is not
+    // left holding both.
+    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
     Ok(())
 }

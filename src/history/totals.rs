@@ -164,7 +164,7 @@ impl History {
     /// # Errors
     /// [`HistoryError`] on database failure.
     pub async fn held(&self) -> Result<Vec<(String, Held)>, HistoryError> {
-        self.with(|c| {
+        self.read(|c| {
             c.prepare_cached(HELD)?
                 .query_map([], |r| {
                     Ok((
@@ -191,7 +191,7 @@ impl History {
         since: DateTime<Utc>,
     ) -> Result<Vec<StorageEvent>, HistoryError> {
         let from_day = since.format("%Y-%m-%d").to_string();
-        self.with(move |c| {
+        self.read(move |c| {
             let window: Vec<StorageEvent> = c
                 .prepare_cached(SPACE_WINDOW)?
                 .query_map([&from_day], |r| {

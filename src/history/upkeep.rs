@@ -106,8 +106,8 @@ impl History {
     /// [`HistoryError`] on database failure.
     pub async fn pins(&self, destination: &str) -> Result<HashSet<String>, HistoryError> {
         let d = destination.to_owned();
-        self.with(move |conn| {
-            let mut st = conn.prepare("SELECT copy_id FROM pins WHERE destination = ?1")?;
+        self.read(move |conn| {
+            let mut st = conn.prepare_cached("SELECT copy_id FROM pins WHERE destination = ?1")?;
             st.query_map([d], |r| r.get(0))?.collect()
         })
         .await
@@ -150,8 +150,8 @@ impl History {
     /// [`HistoryError`] on database failure.
     pub async fn deletions(&self, limit: usize) -> Result<Vec<DeletionRow>, HistoryError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        self.with(move |conn| {
-            let mut st = conn.prepare(
+        self.read(move |conn| {
+            let mut st = conn.prepare_cached(
                 "SELECT at, destination, copy_id, made, trigger, reason, error FROM deletions
                  ORDER BY id DESC LIMIT ?1",
             )?;
@@ -218,7 +218,7 @@ impl History {
     pub async fn expected_copies(&self, destination: &str) -> Result<Vec<String>, HistoryError> {
         let d = destination.to_owned();
         self.with(move |conn| {
-            let mut st = conn.prepare(
+            let mut st = conn.prepare_cached(
                 "SELECT DISTINCT copy_id FROM copies WHERE destination = ?1 AND status = 'verified'
                  AND gone = 0 ORDER BY copy_id",
             )?;
@@ -238,7 +238,7 @@ impl History {
         let wanted: HashSet<String> = destinations.iter().cloned().collect();
         let pairs: Vec<(String, String)> = self
             .with(|conn| {
-                let mut st = conn.prepare(
+                let mut st = conn.prepare_cached(
                     "SELECT DISTINCT r.source_key, c.destination FROM runs r JOIN copies c ON c.run_id = r.id
                      WHERE c.status = 'verified' AND r.source_key IS NOT NULL",
                 )?;
@@ -284,8 +284,8 @@ impl History {
     /// # Errors
     /// [`HistoryError`] on database failure.
     pub async fn last_checks(&self) -> Result<HashMap<(String, String), CheckRow>, HistoryError> {
-        self.with(|conn| {
-            let mut st = conn.prepare(
+        self.read(|conn| {
+            let mut st = conn.prepare_cached(
                 "SELECT destination, copy_id, at, ok, error, ms FROM checks
                  WHERE id IN (SELECT MAX(id) FROM checks GROUP BY destination, copy_id)",
             )?;
@@ -339,8 +339,8 @@ impl History {
     /// # Errors
     /// [`HistoryError`] on database failure.
     pub async fn retries(&self) -> Result<Vec<RetryRow>, HistoryError> {
-        self.with(|conn| {
-            let mut st = conn.prepare(
+        self.read(|conn| {
+            let mut st = conn.prepare_cached(
                 "SELECT source_key, destination, hint, locator, attempts, next_at, last_error, queued_at,
                  failure, waits_for
                  FROM retries ORDER BY next_at, source_key, destination",

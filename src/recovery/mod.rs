@@ -137,10 +137,7 @@ pub fn decrypt_copy<'a, R: Read + 'a>(
     stored: &'a mut R,
     identities: &[age::x25519::Identity],
 ) -> Result<impl Read + 'a, RecoverError> {
-    let decryptor = age::Decryptor::new_buffered(BufReader::new(stored))
-        .map_err(|e| RecoverError::Identity(format!("not an age file: {e}")))?;
-    decryptor
-        .decrypt(identities.iter().map(|i| i as &dyn age::Identity))
+    crate::crypto::age_open::AgeReader::new(BufReader::new(stored), identities)
         .map_err(|e| RecoverError::Identity(e.to_string()))
 }
 

@@ -582,8 +582,18 @@ async fn serve_runs_scheduled_backups_by_itself() {
         .spawn()
         .unwrap();
     let manifests = || files_ending(out.path(), &[".manifest.json"]);
+    // The manifest is written before the run is recorded: wait for the record too.
+    let recorded = || async {
+        let Ok(h) = lifeboat::history::History::open(&dir.path().join("data")) else {
+            return false;
+        };
+        h.recent_runs(10).await.is_ok_and(|runs| {
+            runs.iter()
+                .any(|r| r.trigger == "schedule" && r.status == RunStatus::Success)
+        })
+    };
     for _ in 0..300 {
-        if manifests() > 0 {
+        if manifests() > 0 && recorded().await {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;

@@ -343,13 +343,13 @@ impl History {
         f: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> Result<T, HistoryError> {
         let f = match self.conn.try_lock() {
-            Ok(mut guard) => return f(&mut guard).map_err(|e| self.failed(e)),
+            Ok(mut guard) => return snapshot(&mut guard, f).map_err(|e| self.failed(e)),
             Err(std::sync::TryLockError::Poisoned(p)) => {
-                return f(&mut p.into_inner()).map_err(|e| self.failed(e));
+                return snapshot(&mut p.into_inner(), f).map_err(|e| self.failed(e));
             }
             Err(std::sync::TryLockError::WouldBlock) => f,
         };
-        self.with(f).await
+        self.with(|c| snapshot(c, f)).await
     }
 
     /// What a failed statement means: a full disk said so, anything else as SQLite says it.
@@ -605,6 +605,23 @@ impl History {
 
 fn parse_time(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).map_or(DateTime::<Utc>::MIN_UTC, |t| t.with_timezone(&Utc))
+}
+
+/// Runs the reads of `f` in one read transaction: one snapshot, and SQLite's locks taken once
+/// rather than for every statement (a page of runs reads some fifty rows one by one).
+fn snapshot<T>(
+    c: &mut Connection,
+    f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
+    if !c.is_autocommit() {
+        return f(c);
+    }
+    c.execute_batch("BEGIN DEFERRED")?;
+    let out = f(c);
+    // A read has nothing to keep: ending it either way lets go of the snapshot.
+    let end = c.execute_batch(if out.is_ok() { "COMMIT" } else { "ROLLBACK" });
+    let out = out?;
+    end.map(|()| out)
 }
 
 /// Creates an empty file readable by its owner only.

@@ -94,7 +94,7 @@ async fn digest_at(
 }
 
 /// How much one read of a copy being read back asks for.
-const READ_BUF: usize = 256 * 1024;
+const READ_BUF: usize = 128 * 1024;
 
 /// Reads a copy back and checks it.
 ///

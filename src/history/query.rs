@@ -668,7 +668,7 @@ mod tests {
     use super::*;
     use crate::history::RunEnd;
 
-    fn copy(dest: &str, id: &str, ok: bool, t: DateTime<Utc>) -> CopyRecord {
+    pub(super) fn copy(dest: &str, id: &str, ok: bool, t: DateTime<Utc>) -> CopyRecord {
         CopyRecord {
             destination: dest.into(),
             copy_id: id.into(),
@@ -774,7 +774,7 @@ mod tests {
 #[cfg(test)]
 mod paging {
     use super::*;
-    use crate::history::{CopyRecord, RunEnd};
+    use crate::history::RunEnd;
 
     /// Every page of every filter, counted from the running totals and read from either end,
     /// is the slice of the whole history a filter over all of it gives.
@@ -806,19 +806,7 @@ mod paging {
             };
             let copies = dests
                 .iter()
-                .map(|d| CopyRecord {
-                    destination: (*d).to_owned(),
-                    copy_id: format!("c{i}"),
-                    object: format!("c{i}.tar.age"),
-                    verified: status != RunStatus::Failed,
-                    stored_size: Some(1),
-                    stored_sha256: None,
-                    error: None,
-                    upload_ms: None,
-                    verify_ms: None,
-                    verified_at: Some(t),
-                    failure: None,
-                })
+                .map(|d| super::tests::copy(d, &format!("c{i}"), status != RunStatus::Failed, t))
                 .collect();
             h.finish_run(id, t, status, RunEnd::default(), copies)
                 .await

@@ -79,6 +79,9 @@ export AWS_ACCESS_KEY_ID=AKTEST AWS_SECRET_ACCESS_KEY=SKTESTSECRET LIFEBOAT_LOG=
 rows=()
 # row <measure> <lifeboat> <peer> <ratio> <goal>
 row() { rows+=("$(printf '%-52s %-14s %-32s %-8s %s' "$@")"); }
+medians() { # medians <hyperfine JSON> → the median seconds of its two commands, peer first
+  python3 -c 'import json, sys; r = json.load(open(sys.argv[1]))["results"]; print(r[0]["median"], r[1]["median"])' "$1"
+}
 mib_of_kib() { awk -v k="$1" 'BEGIN { printf "%.1f MiB", k / 1024 }'; }
 
 synthetic() { # synthetic <MiB> → path of a backup of that size, made once
@@ -226,7 +229,7 @@ log "age encryption of $peer_mib MiB"
 hyperfine -N --warmup 1 --runs 5 --export-json "$work/age.json" \
   "age -r $recipient -o /dev/null $src" \
   "target/release/examples/age_encrypt $recipient $src /dev/null" >/dev/null
-read -r age_s ours_s < <(python3 -c 'import json, sys; r = json.load(open(sys.argv[1]))["results"]; print(r[0]["median"], r[1]["median"])' "$work/age.json")
+read -r age_s ours_s < <(medians "$work/age.json")
 row "age encryption, $peer_mib MiB (median of 5)" "$(mbps "$ours_s")" "age $(age --version) $(mbps "$age_s")" "$(ratio "$age_s" "$ours_s")" ">= 1.0x"
 log "age decryption of $peer_mib MiB"
 age-keygen -o "$work/age.key" 2>/dev/null
@@ -234,7 +237,7 @@ age -r "$(age-keygen -y "$work/age.key")" -o "$work/age.ct" "$src"
 hyperfine -N --warmup 1 --runs 5 --export-json "$work/age-d.json" \
   "age -d -i $work/age.key -o /dev/null $work/age.ct" \
   "target/release/examples/age_decrypt $work/age.key $work/age.ct /dev/null" >/dev/null
-read -r age_s ours_s < <(python3 -c 'import json, sys; r = json.load(open(sys.argv[1]))["results"]; print(r[0]["median"], r[1]["median"])' "$work/age-d.json")
+read -r age_s ours_s < <(medians "$work/age-d.json")
 row "age decryption, $peer_mib MiB (median of 5)" "$(mbps "$ours_s")" "age -d $(age --version) $(mbps "$age_s")" "$(ratio "$age_s" "$ours_s")" ">= 1.0x"
 rm -f "$work/age.ct"
 
@@ -245,7 +248,7 @@ rm -rf "$(dirname "$src")"
 hyperfine -N --warmup 1 --runs 3 --export-json "$work/securetar.json" \
   "$venv/bin/python scripts/securetar_peer.py walk $work/protected.tar $ha_key" \
   "$bin inspect $work/protected.tar --ha-key $ha_key" >/dev/null
-read -r py_s ours_s < <(python3 -c 'import json, sys; r = json.load(open(sys.argv[1]))["results"]; print(r[0]["median"], r[1]["median"])' "$work/securetar.json")
+read -r py_s ours_s < <(medians "$work/securetar.json")
 row "SecureTar v3 decrypt + walk, $peer_mib MiB" "$(mbps "$ours_s")" "securetar $securetar_version $(mbps "$py_s")" "$(ratio "$py_s" "$ours_s")" ">= 2.0x"
 rm -f "$work/protected.tar"
 
@@ -256,7 +259,7 @@ python3 scripts/readiness_bench.py "$work/ready.tar" "$work/unread.tar" "$peer_m
 hyperfine -N --warmup 1 --runs 5 --export-json "$work/readiness.json" \
   "$bin inspect $work/unread.tar" \
   "$bin inspect $work/ready.tar" >/dev/null
-read -r without_s with_s < <(python3 -c 'import json, sys; r = json.load(open(sys.argv[1]))["results"]; print(r[0]["median"], r[1]["median"])' "$work/readiness.json")
+read -r without_s with_s < <(medians "$work/readiness.json")
 row "readiness report's cost in the pass, $peer_mib MiB" "$(awk -v a="$with_s" -v b="$without_s" 'BEGIN { printf "%+.2f %%", (a - b) / b * 100 }')" "same walk, files unread $(mbps "$without_s")" "$(ratio "$without_s" "$with_s")" "< 2 %"
 rm -f "$work/ready.tar" "$work/unread.tar"
 

@@ -132,12 +132,14 @@ fn open_plain(path: &Path, ids: Option<&[age::x25519::Identity]>) -> anyhow::Res
     let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
     Ok(match ids {
         Some(ids) => {
-            let dec = age::Decryptor::new_buffered(BufReader::new(file))
-                .with_context(|| format!("{} is not an age file", path.display()))?;
-            Box::new(
-                dec.decrypt(ids.iter().map(|i| i as &dyn age::Identity))
-                    .context("the identity does not open this copy (is it the right kit?)")?,
-            )
+            use lifeboat::crypto::age_open::{AgeReader, OpenError};
+            match AgeReader::new(BufReader::new(file), ids) {
+                Ok(plain) => Box::new(plain),
+                Err(OpenError::NoIdentity) => {
+                    anyhow::bail!("the identity does not open this copy (is it the right kit?)")
+                }
+                Err(e) => anyhow::bail!("{} is not an age file: {e}", path.display()),
+            }
         }
         None => Box::new(BufReader::new(file)),
     })

@@ -884,9 +884,9 @@ mod paging {
 
 #[cfg(test)]
 mod plans {
-    //! The query plans of what the pages ask on every load, looked at and pinned: a change that
-    //! makes one read a whole table (or sort every run) fails here, not on a home with years of
-    //! history.
+    //! The query plans of what the pages ask on every load (and of what a deletion asks, once a
+    //! day for every destination), looked at and pinned: a change that makes one read a whole
+    //! table (or sort every run) fails here, not on a home with years of history.
     use super::*;
     use crate::history::{keys::LEDGER, totals};
 
@@ -939,6 +939,14 @@ mod plans {
                 ("held", totals::HELD.to_owned()),
                 ("space", totals::SPACE_WINDOW.to_owned()),
                 ("ledger", LEDGER.to_owned()),
+                (
+                    "a key group's oldest, after a deletion",
+                    totals::GROUP_OLDEST.to_owned(),
+                ),
+                (
+                    "a key group's newest, after a deletion",
+                    totals::GROUP_NEWEST.to_owned(),
+                ),
             ]
             .map(|(name, sql)| (name.to_owned(), sql)),
         );

@@ -99,6 +99,15 @@ pub(super) fn remove_copy(
     Ok(())
 }
 
+/// The oldest stored copy's run of the keys `?1`, from run `?2` on.
+pub(super) const GROUP_OLDEST: &str = "SELECT c.run_id FROM copies c JOIN runs r ON r.id = c.run_id
+    WHERE c.status = 'verified' AND c.gone = 0 AND c.run_id >= ?2 AND COALESCE(r.keys, '') = ?1
+    ORDER BY c.run_id LIMIT 1";
+/// The newest stored copy's run of the keys `?1`, from run `?2` back.
+pub(super) const GROUP_NEWEST: &str = "SELECT c.run_id FROM copies c JOIN runs r ON r.id = c.run_id
+    WHERE c.status = 'verified' AND c.gone = 0 AND c.run_id <= ?2 AND COALESCE(r.keys, '') = ?1
+    ORDER BY c.run_id DESC LIMIT 1";
+
 /// Takes one copy of run `run_id` off the count of the keys `keys`, finding the group's oldest
 /// and newest stored copy again when it was one of them.
 fn forget_keyed_copy(c: &Connection, keys: &str, run_id: i64) -> rusqlite::Result<()> {
@@ -116,23 +125,21 @@ fn forget_keyed_copy(c: &Connection, keys: &str, run_id: i64) -> rusqlite::Resul
         c.execute("DELETE FROM key_totals WHERE keys = ?1", [keys])?;
         return Ok(());
     }
-    let end = |which: &str| -> rusqlite::Result<Option<i64>> {
-        c.query_row(
-            &format!(
-                "SELECT {which}(c.run_id) FROM copies c JOIN runs r ON r.id = c.run_id
-                 WHERE c.status = 'verified' AND c.gone = 0 AND COALESCE(r.keys, '') = ?1"
-            ),
-            [keys],
-            |r| r.get(0),
-        )
+    // The group's copies are found along the index of live copies, from the old end's side, and
+    // the first one of the group found is the answer: a deletion (retention takes the oldest
+    // copies, day after day) costs the few live copies walked, not a read of every run.
+    let next = |sql: &str, from: i64| -> rusqlite::Result<Option<i64>> {
+        c.prepare_cached(sql)?
+            .query_row(params![keys, from], |r| r.get(0))
+            .optional()
     };
     let oldest = if run_id == oldest {
-        end("MIN")?.unwrap_or(oldest)
+        next(GROUP_OLDEST, oldest)?.unwrap_or(oldest)
     } else {
         oldest
     };
     let newest = if run_id == newest {
-        end("MAX")?.unwrap_or(newest)
+        next(GROUP_NEWEST, newest)?.unwrap_or(newest)
     } else {
         newest
     };
@@ -410,5 +417,47 @@ mod tests {
         drop(h);
         let again = History::open(dir.path()).unwrap();
         assert_eq!(snapshot(&again).await, (held, ledger, days));
+    }
+
+    #[tokio::test]
+    async fn a_key_group_losing_its_oldest_or_newest_copy_names_the_next_one_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let h = History::open(dir.path()).unwrap();
+        let day = |d: i64| {
+            DateTime::parse_from_rfc3339("2026-03-01T03:00:00Z")
+                .unwrap()
+                .to_utc()
+                + chrono::TimeDelta::days(d)
+        };
+        // Five runs of one key, one copy each.
+        for d in 0..5i64 {
+            let id = h.start_run(day(d), "schedule", "s").await.unwrap();
+            let end = RunEnd {
+                keys: Some(keys("A")),
+                ..RunEnd::default()
+            };
+            let copies = vec![copy("nas", &format!("c{d}"), 100, day(d))];
+            h.finish_run(id, day(d), RunStatus::Success, end, copies)
+                .await
+                .unwrap();
+        }
+        let ends = |h: History| async move {
+            let ledger = h.key_ledger().await.unwrap();
+            let e = &ledger[0];
+            (
+                e.copies,
+                e.oldest.format("%d").to_string(),
+                e.newest.format("%d").to_string(),
+            )
+        };
+        assert_eq!(ends(h.clone()).await, (5, "01".into(), "05".into()));
+        // Retention takes the oldest, then the newest goes (a copy deleted by hand).
+        delete(&h, "nas", "c0", day(6), None).await;
+        assert_eq!(ends(h.clone()).await, (4, "02".into(), "05".into()));
+        delete(&h, "nas", "c4", day(6), None).await;
+        assert_eq!(ends(h.clone()).await, (3, "02".into(), "04".into()));
+        // A copy in the middle moves neither end.
+        delete(&h, "nas", "c2", day(7), None).await;
+        assert_eq!(ends(h.clone()).await, (2, "02".into(), "04".into()));
     }
 }

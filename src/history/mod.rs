@@ -1,6 +1,8 @@
 //! History: every run and every copy, in one SQLite file in the data folder (WAL, created 0600).
-//! Calls run on tokio's blocking pool; the connection sits behind a std mutex that is never held
-//! across an `.await`.
+//! Writes go through one connection on tokio's blocking pool; the pages read through their own
+//! read-only connections, one per core, so two pages load side by side and never wait behind a
+//! write (WAL gives each read a snapshot of what was committed). Every connection sits behind a
+//! std mutex that is never held across an `.await`.
 
 pub mod drills;
 mod keys;
@@ -247,6 +249,10 @@ impl From<&str> for Described {
     }
 }
 
+/// At most this many connections read for the pages, however many cores the machine has: each
+/// keeps its own page cache and compiled statements.
+const MAX_READERS: usize = 4;
+
 /// Less free than this, a failed write is taken for a full disk.
 const NEARLY_FULL: u64 = 1 << 20;
 
@@ -271,7 +277,12 @@ fn full(dir: &Path, e: &rusqlite::Error) -> Option<HistoryError> {
 /// The history store.
 #[derive(Clone)]
 pub struct History {
+    /// The one connection that writes (and the reads that belong to a write).
     conn: Arc<Mutex<Connection>>,
+    /// Connections that only read (`query_only`), for the pages: one per core.
+    readers: Arc<[Mutex<Connection>]>,
+    /// Which reader a read that found them all busy waits for, in turn.
+    next_reader: Arc<std::sync::atomic::AtomicUsize>,
     /// Changes to what is stored recorded through this history (copies, deletions, checks): what
     /// kept listings of the copies are compared with.
     changes: Arc<std::sync::atomic::AtomicU64>,
@@ -315,8 +326,20 @@ impl History {
         // Room for every statement the pages and the runs prepare, kept compiled.
         conn.set_prepared_statement_cache_capacity(96);
         schema::migrate(&conn).map_err(open_err)?;
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        let readers = (0..cores.clamp(1, MAX_READERS))
+            .map(|_| {
+                let c = Connection::open(&path)?;
+                c.set_prepared_statement_cache_capacity(96);
+                c.pragma_update(None, "query_only", true)?;
+                Ok(Mutex::new(c))
+            })
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(open_err)?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
+            readers: readers.into(),
+            next_reader: Arc::default(),
             changes: Arc::default(),
             dir: Arc::new(data_dir.to_owned()),
         })
@@ -335,21 +358,34 @@ impl History {
     }
 
     /// A read the dashboard makes on every load: bounded by an index (the plans test pins them),
-    /// so it runs on the calling thread when the connection is free, sparing the two thread
+    /// so it runs on the calling thread on the first reader that is free, sparing the two thread
     /// switches a trip to the blocking pool costs (most of a page's time once its queries were
-    /// indexed); while a write holds the connection, it waits on the blocking pool instead.
+    /// indexed); when every reader is busy, it waits for one on the blocking pool instead.
     async fn read<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+        mut f: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> Result<T, HistoryError> {
-        let f = match self.conn.try_lock() {
-            Ok(mut guard) => return snapshot(&mut guard, f).map_err(|e| self.failed(e)),
-            Err(std::sync::TryLockError::Poisoned(p)) => {
-                return snapshot(&mut p.into_inner(), f).map_err(|e| self.failed(e));
-            }
-            Err(std::sync::TryLockError::WouldBlock) => f,
-        };
-        self.with(|c| snapshot(c, f)).await
+        for reader in self.readers.iter() {
+            f = match reader.try_lock() {
+                Ok(mut guard) => return snapshot(&mut guard, f).map_err(|e| self.failed(e)),
+                Err(std::sync::TryLockError::Poisoned(p)) => {
+                    return snapshot(&mut p.into_inner(), f).map_err(|e| self.failed(e));
+                }
+                Err(std::sync::TryLockError::WouldBlock) => f,
+            };
+        }
+        let readers = self.readers.clone();
+        let turn = self
+            .next_reader
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        tokio::task::spawn_blocking(move || {
+            let reader = &readers[turn % readers.len()];
+            let mut guard = reader.lock().unwrap_or_else(PoisonError::into_inner);
+            snapshot(&mut guard, f)
+        })
+        .await
+        .map_err(|e| HistoryError::Task(e.to_string()))?
+        .map_err(|e| self.failed(e))
     }
 
     /// What a failed statement means: a full disk said so, anything else as SQLite says it.
@@ -712,6 +748,43 @@ mod tests {
             h.run_status(id2).await.unwrap(),
             Some(RunStatus::Interrupted)
         );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn pages_read_while_a_write_holds_the_writer_and_readers_cannot_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let h = History::open(dir.path()).unwrap();
+        let id = h.start_run(Utc::now(), "cli", "s").await.unwrap();
+        // A long write in progress: the writer's connection is taken, inside a transaction.
+        let writer = h.conn.clone();
+        let (held, release) = (
+            std::sync::Arc::new(std::sync::Barrier::new(2)),
+            std::sync::Arc::new(std::sync::Barrier::new(2)),
+        );
+        let (h2, r2) = (held.clone(), release.clone());
+        let write = std::thread::spawn(move || {
+            let mut c = writer.lock().unwrap();
+            let tx = c.transaction().unwrap();
+            tx.execute("UPDATE runs SET status = 'failed'", []).unwrap();
+            h2.wait();
+            r2.wait();
+            tx.commit().unwrap();
+        });
+        held.wait();
+        // The page still reads, and sees what was committed before the write began.
+        let read = tokio::time::timeout(std::time::Duration::from_secs(5), h.run_status(id)).await;
+        release.wait();
+        write.join().unwrap();
+        assert_eq!(
+            read.expect("a read waited for the write").unwrap(),
+            Some(RunStatus::Running)
+        );
+        assert_eq!(h.run_status(id).await.unwrap(), Some(RunStatus::Failed));
+        // A reader refuses to write, whatever a read is given.
+        let refused = h
+            .read(|c| c.execute("UPDATE runs SET status = 'success'", []))
+            .await;
+        assert!(refused.is_err(), "{refused:?}");
     }
 
     #[cfg(unix)]

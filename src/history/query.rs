@@ -200,6 +200,12 @@ pub(super) const LAST_ENDED: &str =
 pub(super) const LAST_GOOD: &str =
     "SELECT id FROM runs WHERE +status IN ('success', 'partial') ORDER BY id DESC LIMIT 1";
 
+/// The readiness report of the newest verified copy `?2` on destination `?1` (found by its name:
+/// `+status` keeps SQLite off the index of the destination's verified copies).
+const READINESS_OF_COPY: &str = "SELECT r.id, r.readiness FROM copies c JOIN runs r ON r.id = c.run_id
+    WHERE c.destination = ?1 AND c.copy_id = ?2 AND +c.status = 'verified'
+    ORDER BY c.id DESC LIMIT 1";
+
 /// One run by its id.
 const ONE_RUN: &str = "SELECT id, started_at, finished_at, trigger, source, status, backup_slug,
     backup_name, backup_date, plain_size, plain_sha256, stored_size, stored_sha256, error, warnings,
@@ -476,9 +482,7 @@ impl History {
         self.read(move |c| {
             let row: Option<(i64, Option<String>)> = c
                 .query_row(
-                    "SELECT r.id, r.readiness FROM copies c JOIN runs r ON r.id = c.run_id
-                     WHERE c.destination = ?1 AND c.copy_id = ?2 AND c.status = 'verified'
-                     ORDER BY c.id DESC LIMIT 1",
+                    READINESS_OF_COPY,
                     [&destination, &copy_id],
                     |r| Ok((r.get(0)?, r.get(1)?)),
                 )
@@ -939,6 +943,8 @@ mod plans {
                 ("held", totals::HELD.to_owned()),
                 ("space", totals::SPACE_WINDOW.to_owned()),
                 ("ledger", LEDGER.to_owned()),
+                ("a copy's readiness (restore)", READINESS_OF_COPY.to_owned()),
+                ("a deletion marks its copy gone", totals::MARK_GONE.to_owned()),
                 (
                     "a key group's oldest, after a deletion",
                     totals::GROUP_OLDEST.to_owned(),

@@ -66,12 +66,7 @@ pub(super) fn remove_copy(
     at: &str,
 ) -> rusqlite::Result<()> {
     let gone: Vec<(i64, Option<i64>, bool, String)> = c
-        .prepare_cached(
-            "UPDATE copies SET gone = 1
-             WHERE destination = ?1 AND copy_id = ?2 AND status = 'verified' AND gone = 0
-             RETURNING run_id, stored_size, verified_at IS NOT NULL,
-               (SELECT COALESCE(keys, '') FROM runs WHERE runs.id = copies.run_id)",
-        )?
+        .prepare_cached(MARK_GONE)?
         .query_map(params![destination, copy_id], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
         })?
@@ -98,6 +93,14 @@ pub(super) fn remove_copy(
     }
     Ok(())
 }
+
+/// Marks the verified copies `?2` on destination `?1` gone, returning what the totals take off.
+/// Found by the copy's name (`+status`: not along the index of a destination's verified copies,
+/// which SQLite would otherwise take and walk every one of).
+pub(super) const MARK_GONE: &str = "UPDATE copies SET gone = 1
+    WHERE destination = ?1 AND copy_id = ?2 AND +status = 'verified' AND gone = 0
+    RETURNING run_id, stored_size, verified_at IS NOT NULL,
+      (SELECT COALESCE(keys, '') FROM runs WHERE runs.id = copies.run_id)";
 
 /// The oldest stored copy's run of the keys `?1`, from run `?2` on.
 pub(super) const GROUP_OLDEST: &str = "SELECT c.run_id FROM copies c JOIN runs r ON r.id = c.run_id

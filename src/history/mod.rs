@@ -332,6 +332,8 @@ impl History {
                 let c = Connection::open(&path)?;
                 c.set_prepared_statement_cache_capacity(96);
                 c.pragma_update(None, "query_only", true)?;
+                // A read meets a lock only in WAL's rare moments (the log being reset): wait.
+                c.busy_timeout(std::time::Duration::from_secs(5))?;
                 Ok(Mutex::new(c))
             })
             .collect::<rusqlite::Result<Vec<_>>>()

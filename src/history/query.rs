@@ -66,10 +66,13 @@ impl RunFilter {
     /// (parameters: the filter's, then limit and offset).
     fn page_queries(&self) -> PageQueries {
         let (source, id, params) = self.source();
-        // Without a destination, the count is the running totals' (a row per outcome and
-        // trigger), with the same parameters in the same order.
-        let count = if self.destination.is_none() {
+        // The count is the running totals' (a row per outcome and trigger, and per destination
+        // when one is asked for), with the same parameters in the same order.
+        let count = {
             let mut parts = Vec::new();
+            if self.destination.is_some() {
+                parts.push("destination = ?".to_owned());
+            }
             if !self.statuses.is_empty() {
                 parts.push(format!(
                     "status IN ({})",
@@ -84,9 +87,11 @@ impl RunFilter {
             } else {
                 format!(" WHERE {}", parts.join(" AND "))
             };
-            format!("SELECT COALESCE(SUM(runs), 0) FROM run_counts{clause}")
-        } else {
-            format!("SELECT COUNT(*) FROM {source}")
+            if self.destination.is_some() {
+                format!("SELECT COALESCE(SUM(copies), 0) FROM destination_counts{clause}")
+            } else {
+                format!("SELECT COALESCE(SUM(runs), 0) FROM run_counts{clause}")
+            }
         };
         PageQueries {
             count,
@@ -202,7 +207,8 @@ pub(super) const LAST_GOOD: &str =
 
 /// The readiness report of the newest verified copy `?2` on destination `?1` (found by its name:
 /// `+status` keeps SQLite off the index of the destination's verified copies).
-const READINESS_OF_COPY: &str = "SELECT r.id, r.readiness FROM copies c JOIN runs r ON r.id = c.run_id
+const READINESS_OF_COPY: &str =
+    "SELECT r.id, r.readiness FROM copies c JOIN runs r ON r.id = c.run_id
     WHERE c.destination = ?1 AND c.copy_id = ?2 AND +c.status = 'verified'
     ORDER BY c.id DESC LIMIT 1";
 
@@ -481,11 +487,9 @@ impl History {
         let (destination, copy_id) = (destination.to_owned(), copy_id.to_owned());
         self.read(move |c| {
             let row: Option<(i64, Option<String>)> = c
-                .query_row(
-                    READINESS_OF_COPY,
-                    [&destination, &copy_id],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
+                .query_row(READINESS_OF_COPY, [&destination, &copy_id], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
                 .optional()?;
             Ok(row.and_then(|(id, text)| {
                 let report = serde_json::from_str(&text?).ok()?;
@@ -944,7 +948,10 @@ mod plans {
                 ("space", totals::SPACE_WINDOW.to_owned()),
                 ("ledger", LEDGER.to_owned()),
                 ("a copy's readiness (restore)", READINESS_OF_COPY.to_owned()),
-                ("a deletion marks its copy gone", totals::MARK_GONE.to_owned()),
+                (
+                    "a deletion marks its copy gone",
+                    totals::MARK_GONE.to_owned(),
+                ),
                 (
                     "a key group's oldest, after a deletion",
                     totals::GROUP_OLDEST.to_owned(),

@@ -195,6 +195,41 @@ const MIGRATIONS: &[&str] = &[
     CREATE TRIGGER run_uncounted AFTER DELETE ON runs BEGIN
       UPDATE run_counts SET runs = runs - 1 WHERE status = old.status AND trigger = old.trigger;
     END;",
+    // 11: the copy rows per destination, outcome of their run and trigger, so a page of a
+    // destination's runs is counted from a few rows, not by reading every copy made there. Kept
+    // by triggers on `copies` (a row in, a row out) and on `runs` (a run's outcome or trigger
+    // changing moves its copies' counts along).
+    "CREATE TABLE destination_counts (
+        destination TEXT NOT NULL,
+        status TEXT NOT NULL,
+        trigger TEXT NOT NULL,
+        copies INTEGER NOT NULL,
+        PRIMARY KEY (destination, status, trigger)
+    ) WITHOUT ROWID;
+    INSERT INTO destination_counts (destination, status, trigger, copies)
+      SELECT c.destination, r.status, r.trigger, COUNT(*) FROM copies c JOIN runs r ON r.id = c.run_id
+      GROUP BY c.destination, r.status, r.trigger;
+    CREATE TRIGGER copy_counted AFTER INSERT ON copies BEGIN
+      INSERT INTO destination_counts (destination, status, trigger, copies)
+        SELECT new.destination, status, trigger, 1 FROM runs WHERE id = new.run_id
+        ON CONFLICT (destination, status, trigger) DO UPDATE SET copies = copies + 1;
+    END;
+    CREATE TRIGGER copy_uncounted AFTER DELETE ON copies BEGIN
+      UPDATE destination_counts SET copies = copies - 1
+        WHERE destination = old.destination
+          AND (status, trigger) = (SELECT status, trigger FROM runs WHERE id = old.run_id);
+    END;
+    CREATE TRIGGER run_copies_recounted AFTER UPDATE OF status, trigger ON runs
+      WHEN old.status != new.status OR old.trigger != new.trigger BEGIN
+      UPDATE destination_counts SET copies = copies - (SELECT COUNT(*) FROM copies c
+          WHERE c.run_id = old.id AND c.destination = destination_counts.destination)
+        WHERE status = old.status AND trigger = old.trigger
+          AND destination IN (SELECT destination FROM copies WHERE run_id = old.id);
+      INSERT INTO destination_counts (destination, status, trigger, copies)
+        SELECT destination, new.status, new.trigger, COUNT(*) FROM copies WHERE run_id = new.id
+        GROUP BY destination
+        ON CONFLICT (destination, status, trigger) DO UPDATE SET copies = copies + excluded.copies;
+    END;",
 ];
 
 /// Brings the database up to the current schema.

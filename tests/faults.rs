@@ -64,6 +64,39 @@ async fn resets_and_503_bursts_mid_upload_are_retried_by_s3_and_azure() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_back_broken_off_resumes_where_it_stopped_and_verifies() {
+    let (src, bytes) = source_of(24);
+    let p = unique("faults-down");
+    let (s3_proxy, s3) = behind_proxy(s3_spec("s3", &p)).await;
+    let (az_proxy, azure) = behind_proxy(azure_key_spec("azure", &p)).await;
+    let specs = [s3, azure];
+    let k = kit();
+    let data = tempfile::tempdir().unwrap();
+    let (r, _) = clocked(src.path(), &specs, &k, data.path());
+    // Uploads bring down only answers; 8 MiB down is the middle of reading a copy back.
+    s3_proxy.reset_after_down(8 << 20);
+    az_proxy.reset_after_down(8 << 20);
+    let rep = r.run("test", false).await.unwrap().remove(0);
+    assert_eq!(
+        rep.status,
+        RunStatus::Success,
+        "{:?} {:?}",
+        rep.error,
+        rep.copies
+    );
+    for proxy in [&s3_proxy, &az_proxy] {
+        assert!(proxy.hits() > 0, "the read-back was broken off");
+        // Read on from where it broke: the copy (24 MiB) came down once, with what was in
+        // flight when the connection broke; read again from its start it would be 8 MiB more
+        // than that.
+        assert!(proxy.bytes_down() < 32 << 20, "{}", proxy.bytes_down());
+    }
+    for d in &r.destinations {
+        assert_received(d, &k, &bytes).await;
+    }
+}
+
 /// Puts a proxy in front of a destination's server; returns it with the settings moved to it.
 async fn behind_proxy(
     mut spec: lifeboat::config::DestinationSpec,

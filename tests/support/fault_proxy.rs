@@ -1,5 +1,6 @@
 //! A TCP proxy on loopback that puts faults between Lifeboat and a real server: it passes bytes
-//! through until told to misbehave once a number of bytes has gone up to the server, then resets
+//! through until told to misbehave once a number of bytes has gone up to the server (or come down
+//! from it), then resets
 //! every connection, stops passing anything (a stall), answers HTTP 503 for a while (an overloaded
 //! service), or passes bytes slowly (a thin uplink).
 
@@ -28,8 +29,10 @@ pub enum Fault {
 #[derive(Debug, Default)]
 struct Plan {
     fault: Option<Fault>,
-    /// Bytes up to the server still to pass before the fault starts.
+    /// Bytes still to pass before the fault starts: up to the server, or down from it.
     after: u64,
+    /// Counted down from the server (a download broken), not up to it.
+    down: bool,
 }
 
 struct State {
@@ -37,6 +40,8 @@ struct State {
     plan: Mutex<Plan>,
     /// Bytes that went up to the server, in all.
     up: AtomicU64,
+    /// Bytes that came down from the server, in all.
+    down: AtomicU64,
     /// New connections still to answer 503.
     unavailable_left: AtomicU32,
     /// A fault that hits every open connection at once (a reset, the start of a 503 burst).
@@ -67,6 +72,7 @@ impl FaultProxy {
             upstream,
             plan: Mutex::new(Plan::default()),
             up: AtomicU64::new(0),
+            down: AtomicU64::new(0),
             unavailable_left: AtomicU32::new(0),
             strike: broadcast::Sender::new(16),
             hit: AtomicU32::new(0),
@@ -108,6 +114,21 @@ impl FaultProxy {
         let mut plan = self.state.plan.lock().unwrap();
         plan.after = self.state.up.load(Ordering::SeqCst) + after;
         plan.fault = Some(fault);
+        plan.down = false;
+    }
+
+    /// Resets every open connection once `after` more bytes have come down from the server (a
+    /// download broken off).
+    pub fn reset_after_down(&self, after: u64) {
+        let mut plan = self.state.plan.lock().unwrap();
+        plan.after = self.state.down.load(Ordering::SeqCst) + after;
+        plan.fault = Some(Fault::Reset);
+        plan.down = true;
+    }
+
+    /// Bytes that came down from the server so far.
+    pub fn bytes_down(&self) -> u64 {
+        self.state.down.load(Ordering::SeqCst)
     }
 
     /// Ends a stall or a throttle: bytes pass freely again.
@@ -138,7 +159,7 @@ impl State {
         let total = self.up.fetch_add(n, Ordering::SeqCst) + n;
         let mut plan = self.plan.lock().unwrap();
         let fault = plan.fault?;
-        if total < plan.after {
+        if plan.down || total < plan.after {
             return None;
         }
         if let Fault::Reset | Fault::Unavailable(_) = fault {
@@ -149,6 +170,19 @@ impl State {
             let _ = self.strike.send(fault);
         }
         Some(fault)
+    }
+
+    /// Counts `n` bytes coming down; a reset armed by bytes down strikes every open connection
+    /// once they have.
+    fn passing_down(&self, n: u64) -> Option<Fault> {
+        let total = self.down.fetch_add(n, Ordering::SeqCst) + n;
+        let mut plan = self.plan.lock().unwrap();
+        if !plan.down || plan.fault != Some(Fault::Reset) || total < plan.after {
+            return None;
+        }
+        plan.fault = None;
+        let _ = self.strike.send(Fault::Reset);
+        Some(Fault::Reset)
     }
 
     /// A stall or a throttle that has started.
@@ -217,18 +251,21 @@ async fn connection(client: TcpStream, st: Arc<State>) {
             let mut buf = vec![0u8; 16 << 10];
             loop {
                 let n = match sr.read(&mut buf).await {
-                    Ok(0) | Err(_) => return,
+                    Ok(0) | Err(_) => return None,
                     Ok(n) => n,
                 };
+                if let Some(f) = st.passing_down(n as u64) {
+                    return Some(f);
+                }
                 st.wait_out_stall().await;
                 if cw.write_all(&buf[..n]).await.is_err() {
-                    return;
+                    return None;
                 }
             }
         };
         tokio::select! {
             f = up => f,
-            () = down => None,
+            f = down => f,
             f = strike.recv() => f.ok(),
         }
     };

@@ -37,46 +37,50 @@ fn source_of(mib: u32) -> (tempfile::TempDir, Vec<u8>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resets_and_503_bursts_mid_upload_are_retried_by_s3_and_azure() {
-    let (src, bytes) = source_of(24);
-    let p = unique("faults");
-    let (s3_proxy, s3) = behind_proxy(s3_spec("s3", &p)).await;
-    let (az_proxy, azure) = behind_proxy(azure_key_spec("azure", &p)).await;
-    let specs = [s3, azure];
-    let k = kit();
-    let data = tempfile::tempdir().unwrap();
-    let (r, _) = clocked(src.path(), &specs, &k, data.path());
-    s3_proxy.after(8 << 20, Fault::Reset);
-    az_proxy.after(8 << 20, Fault::Unavailable(3));
-    let rep = r.run("test", false).await.unwrap().remove(0);
-    assert_eq!(
-        rep.status,
-        RunStatus::Success,
-        "{:?} {:?}",
-        rep.error,
-        rep.copies
-    );
+    let (s3_proxy, az_proxy, _) = through_faults_to_the_clouds("faults", |s3, azure| {
+        s3.after(8 << 20, Fault::Reset);
+        azure.after(8 << 20, Fault::Unavailable(3));
+    })
+    .await;
     assert!(
         s3_proxy.hits() > 0 && az_proxy.hits() > 0,
         "the faults happened"
     );
-    for d in &r.destinations {
-        assert_received(d, &k, &bytes).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_read_back_broken_off_resumes_where_it_stopped_and_verifies() {
+    // Uploads bring down only answers; 8 MiB down is the middle of reading a copy back.
+    let (s3_proxy, az_proxy, down) = through_faults_to_the_clouds("faults-down", |s3, azure| {
+        s3.reset_after_down(8 << 20);
+        azure.reset_after_down(8 << 20);
+    })
+    .await;
+    for (proxy, down) in [(&s3_proxy, down[0]), (&az_proxy, down[1])] {
+        assert!(proxy.hits() > 0, "the read-back was broken off");
+        // Read on from where it broke: the copy (24 MiB) came down once, with what was in
+        // flight when the connection broke; read again from its start it would be 8 MiB more
+        // than that.
+        assert!(down < 32 << 20, "{down}");
+    }
+}
+
+/// A 24 MiB backup to S3 and Azure, each behind a fault proxy that `arm` sets up: the run must
+/// end with a verified copy on both that decrypts to the backup. Returns the proxies (S3's,
+/// Azure's) and the bytes that came down through each during the run.
+async fn through_faults_to_the_clouds(
+    prefix: &str,
+    arm: impl FnOnce(&FaultProxy, &FaultProxy),
+) -> (FaultProxy, FaultProxy, [u64; 2]) {
     let (src, bytes) = source_of(24);
-    let p = unique("faults-down");
+    let p = unique(prefix);
     let (s3_proxy, s3) = behind_proxy(s3_spec("s3", &p)).await;
     let (az_proxy, azure) = behind_proxy(azure_key_spec("azure", &p)).await;
     let specs = [s3, azure];
     let k = kit();
     let data = tempfile::tempdir().unwrap();
     let (r, _) = clocked(src.path(), &specs, &k, data.path());
-    // Uploads bring down only answers; 8 MiB down is the middle of reading a copy back.
-    s3_proxy.reset_after_down(8 << 20);
-    az_proxy.reset_after_down(8 << 20);
+    arm(&s3_proxy, &az_proxy);
     let rep = r.run("test", false).await.unwrap().remove(0);
     assert_eq!(
         rep.status,
@@ -85,16 +89,11 @@ async fn a_read_back_broken_off_resumes_where_it_stopped_and_verifies() {
         rep.error,
         rep.copies
     );
-    for proxy in [&s3_proxy, &az_proxy] {
-        assert!(proxy.hits() > 0, "the read-back was broken off");
-        // Read on from where it broke: the copy (24 MiB) came down once, with what was in
-        // flight when the connection broke; read again from its start it would be 8 MiB more
-        // than that.
-        assert!(proxy.bytes_down() < 32 << 20, "{}", proxy.bytes_down());
-    }
+    let down = [s3_proxy.bytes_down(), az_proxy.bytes_down()];
     for d in &r.destinations {
         assert_received(d, &k, &bytes).await;
     }
+    (s3_proxy, az_proxy, down)
 }
 
 /// Puts a proxy in front of a destination's server; returns it with the settings moved to it.

@@ -333,16 +333,18 @@ mod tests {
         (held, ledger, days, counted)
     }
 
+    /// Day `d` of the tests' history, at 03:00.
+    fn day(d: i64) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-03-01T03:00:00Z")
+            .unwrap()
+            .to_utc()
+            + chrono::TimeDelta::days(d)
+    }
+
     #[tokio::test]
     async fn totals_follow_copies_and_deletions_and_the_migration_builds_the_same() {
         let dir = tempfile::tempdir().unwrap();
         let h = History::open(dir.path()).unwrap();
-        let day = |d: i64| {
-            DateTime::parse_from_rfc3339("2026-03-01T03:00:00Z")
-                .unwrap()
-                .to_utc()
-                + chrono::TimeDelta::days(d)
-        };
         // Runs on days 0..5: the first two without a key ledger, then key A, then key B.
         for d in 0..5i64 {
             let id = h.start_run(day(d), "schedule", "s").await.unwrap();
@@ -479,12 +481,6 @@ mod tests {
     async fn a_key_group_losing_its_oldest_or_newest_copy_names_the_next_one_stored() {
         let dir = tempfile::tempdir().unwrap();
         let h = History::open(dir.path()).unwrap();
-        let day = |d: i64| {
-            DateTime::parse_from_rfc3339("2026-03-01T03:00:00Z")
-                .unwrap()
-                .to_utc()
-                + chrono::TimeDelta::days(d)
-        };
         // Five runs of one key, one copy each.
         for d in 0..5i64 {
             let id = h.start_run(day(d), "schedule", "s").await.unwrap();

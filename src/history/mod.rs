@@ -380,14 +380,23 @@ impl History {
         let turn = self
             .next_reader
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        tokio::task::spawn_blocking(move || {
+        self.on_pool(move || {
             let reader = &readers[turn % readers.len()];
             let mut guard = reader.lock().unwrap_or_else(PoisonError::into_inner);
             snapshot(&mut guard, f)
         })
         .await
-        .map_err(|e| HistoryError::Task(e.to_string()))?
-        .map_err(|e| self.failed(e))
+    }
+
+    /// Runs `f` on tokio's blocking pool, its failure said as [`History::failed`] says it.
+    async fn on_pool<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, HistoryError> {
+        tokio::task::spawn_blocking(f)
+            .await
+            .map_err(|e| HistoryError::Task(e.to_string()))?
+            .map_err(|e| self.failed(e))
     }
 
     /// What a failed statement means: a full disk said so, anything else as SQLite says it.
@@ -400,13 +409,11 @@ impl History {
         f: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> Result<T, HistoryError> {
         let conn = self.conn.clone();
-        tokio::task::spawn_blocking(move || {
+        self.on_pool(move || {
             let mut guard = conn.lock().unwrap_or_else(PoisonError::into_inner);
             f(&mut guard)
         })
         .await
-        .map_err(|e| HistoryError::Task(e.to_string()))?
-        .map_err(|e| self.failed(e))
     }
 
     /// Records the start of a run and returns its id.

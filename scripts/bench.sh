@@ -84,6 +84,7 @@ medians() { # medians <hyperfine JSON> → the median seconds of its two command
   python3 -c 'import json, sys; r = json.load(open(sys.argv[1]))["results"]; print(r[0]["median"], r[1]["median"])' "$1"
 }
 mib_of_kib() { awk -v k="$1" 'BEGIN { printf "%.1f MiB", k / 1024 }'; }
+mb() { awk -v b="$1" 'BEGIN { printf "%.1f MB", b / 1000000 }'; }
 
 synthetic() { # synthetic <MiB> → path of a backup of that size, made once
   local out="$work/src-$1/backup.tar"
@@ -96,15 +97,15 @@ synthetic() { # synthetic <MiB> → path of a backup of that size, made once
 
 # ---- binary size, start to serving, idle RSS
 size=$(stat -c %s "$bin")
-mb() { awk -v b="$1" 'BEGIN { printf "%.1f MB", b / 1000000 }'; }
 row "binary size (release, stripped)" "$(mb "$size")" "" "" ""
 # What the Dockerfile puts beside the binary: Debian bookworm's rclone (this machine's Debian has
 # the same package), the glibc it links, the CA bundle. The image itself: `scripts/image-test.sh build`.
 rclone_bin=$(command -v rclone)
+rclone_size=$(stat -L -c %s "$rclone_bin")
 mapfile -t rclone_libs < <(ldd "$rclone_bin" | grep -o '/[^ ]*')
-beside=$(stat -L -c %s "$rclone_bin" "${rclone_libs[@]}" /etc/ssl/certs/ca-certificates.crt |
-  awk '{ s += $1 } END { print s }')
-row "  + rclone, its glibc, CA bundle (Dockerfile)" "$(mb "$beside")" "rclone alone $(mb "$(stat -L -c %s "$rclone_bin")")" "" ""
+beside=$(stat -L -c %s "${rclone_libs[@]}" /etc/ssl/certs/ca-certificates.crt |
+  awk -v s="$rclone_size" '{ s += $1 } END { print s }')
+row "  + rclone, its glibc, CA bundle (Dockerfile)" "$(mb "$beside")" "rclone alone $(mb "$rclone_size")" "" ""
 row "  = image contents, estimated" "$(mb $((size + beside)))" "" "" "<= 25 MB"
 mkdir -p "$work/serve-src" "$work/serve-nas"
 cat >"$work/lifeboat.toml" <<TOML

@@ -24,6 +24,10 @@ const MAX_HEADER: usize = 64 << 10;
 pub enum OpenError {
     #[error("not an age file: {0}")]
     NotAge(String),
+    #[error(
+        "not a complete age file: it ends inside its header (the copy was cut short; fetch it again or use another copy)"
+    )]
+    Incomplete,
     #[error("none of the identities given opens it (it was encrypted to other keys)")]
     NoIdentity,
     #[error("the age header was changed or is damaged (its MAC does not match)")]
@@ -40,9 +44,13 @@ fn not_age(why: &str) -> OpenError {
 fn line<R: BufRead>(r: &mut R, raw: &mut Vec<u8>) -> Result<Vec<u8>, OpenError> {
     let start = raw.len();
     let limit = (MAX_HEADER - start.min(MAX_HEADER)) as u64;
-    r.by_ref().take(limit).read_until(b'\n', raw)?;
-    if raw.last() != Some(&b'\n') {
-        return Err(not_age("its header ends too early or is too long"));
+    let n = r.by_ref().take(limit).read_until(b'\n', raw)?;
+    // `n == 0`: nothing more was read, so the newline seen is the previous line's.
+    if n == 0 || raw.last() != Some(&b'\n') {
+        if raw.len() >= MAX_HEADER {
+            return Err(not_age("its header is longer than 64 KiB"));
+        }
+        return Err(OpenError::Incomplete);
     }
     Ok(raw[start..raw.len() - 1].to_vec())
 }
@@ -346,5 +354,20 @@ mod tests {
                 .contains("not an age file"),
             "not age"
         );
+    }
+
+    #[test]
+    fn a_file_of_only_the_first_header_line_is_an_error_not_a_panic() {
+        let id = identity();
+        for file in [
+            &b"age-encryption.org/v1\n"[..],
+            b"age-encryption.org/v1\n-> X25519 abc\n",
+            b"age-encryption.org/v1\n-> X25519 abc\nAAAA",
+            b"age-encryption.org/v1",
+            b"",
+        ] {
+            let e = open(file, std::slice::from_ref(&id)).unwrap_err();
+            assert!(e.contains("not a complete age file"), "{file:?}: {e}");
+        }
     }
 }

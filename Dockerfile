@@ -23,9 +23,12 @@ COPY static ./static
 # The demo embeds one sample backup.
 COPY tests/data/ha-core/ha-2026.2.3-plain.tar ./tests/data/ha-core/ha-2026.2.3-plain.tar
 # crt-static: glibc linked in, so the binary needs nothing from the image at run time. The `image`
-# profile (Cargo.toml) keeps the build's memory within what a 2 GB Raspberry Pi has.
+# profile (Cargo.toml) and at most two compilers at once keep the build's memory within what a
+# 2 GB Raspberry Pi has: cargo would start one per core, and a Pi 4 or 5 has four (peaks in DOCS).
+ARG BUILD_JOBS=2
 RUN target="$(rustc -vV | sed -n 's/^host: //p')" \
-    && RUSTFLAGS="-C target-feature=+crt-static" cargo build --profile image --locked --target "$target" \
+    && RUSTFLAGS="-C target-feature=+crt-static" \
+       cargo build --profile image --locked --jobs "${BUILD_JOBS}" --target "$target" \
     && cp "target/$target/image/lifeboat" /lifeboat \
     && mkdir -p /rootfs/tmp /rootfs/etc/ssl/certs \
     && cp /etc/ssl/certs/ca-certificates.crt /rootfs/etc/ssl/certs/

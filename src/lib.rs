@@ -23,11 +23,14 @@
 //! - [`archive`]: understanding a backup tar while it streams past (`backup.json`, SecureTar).
 //! - [`config`]: options (`options.json`, TOML, or command-line URLs) → a validated config.
 //! - [`retention`]: which copies to keep, as a pure function with reasons.
-//! - [`clock`], [`secret`], [`human`], [`disk`], [`pages`]: leaf helpers (time as an input,
-//!   a string that never prints, words for sizes and times, free space, transfer buffers).
+//! - [`clock`], [`secret`], [`human`], [`disk`], [`pages`], [`child_env`], [`scratch`]: leaf
+//!   helpers (time as an input, a string that never prints and the scan that hides secrets, words
+//!   for sizes and times, free space, transfer buffers, a child program's environment, private
+//!   temporary files).
 
 pub mod alert;
 pub mod archive;
+pub mod child_env;
 pub mod clock;
 pub mod config;
 pub mod crypto;
@@ -44,6 +47,7 @@ pub mod recovery;
 pub mod report;
 pub mod retention;
 pub mod schedule;
+pub mod scratch;
 pub mod secret;
 pub mod source;
 pub mod web;

@@ -3,13 +3,17 @@
 //! gzipped on the way unless asked not to. Its exit status ends the stream: a command that exits
 //! non-zero (or is killed) fails the stream with its standard error's last lines, so the run
 //! claims no copy; one that succeeds but wrote to standard error has those lines among the run's
-//! warnings. Variables given in `environment` reach the command only, never a log: the command
-//! is described by its program and arguments, with anything after `password=` or `-p` hidden.
+//! warnings. The command starts with a cleared environment ([`crate::child_env`]: no Home
+//! Assistant token reaches it) plus the variables given in `environment`, which reach the command
+//! only, never a log. The command is described by its program and arguments with what looks like
+//! a secret hidden (a URL's user and password, `password=…`, the word after `--password`, `-p…`),
+//! and what it says on standard error passes the same scan ([`crate::secret::scrub`]).
 
 use super::{Asked, Notes, Opened, Pending, Source, SourceError};
 use crate::archive::BackupJson;
 use crate::archive::content::{Compression, ContentSpec, DumpTool, Kind};
-use crate::secret::Secret;
+use crate::child_env::{ChildEnv, Program};
+use crate::secret::{self, Secret};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::collections::HashSet;
@@ -30,6 +34,8 @@ pub struct CommandSource {
     environment: Vec<(String, Secret)>,
     compression: Compression,
     tool: DumpTool,
+    /// What the command takes of Lifeboat's own environment.
+    inherited: ChildEnv,
 }
 
 impl CommandSource {
@@ -46,30 +52,39 @@ impl CommandSource {
             environment,
             compression,
             tool,
+            inherited: ChildEnv::inherited(Program::Command),
         }
+    }
+
+    /// The same source, with `inherited` as what it takes of Lifeboat's environment.
+    #[must_use]
+    pub fn with_inherited(mut self, inherited: ChildEnv) -> Self {
+        self.inherited = inherited;
+        self
     }
 }
 
-/// The command line for people and logs, with passwords hidden.
+/// What stands in for a hidden part of a command line.
+const HIDDEN: &str = "•••";
+
+/// The command line for people, logs, history, the kit and Home Assistant's events, with what
+/// looks like a secret hidden: a URL's user and password, the value of a secret-looking
+/// `name=value` (inside a word too: `"host=h password=x"`), the word after a secret-looking flag
+/// (`--password x`, `--api-token x`), MySQL's `-pSECRET`, a `Bearer` token.
 pub fn shown(argv: &[String]) -> String {
     let mut out = Vec::with_capacity(argv.len());
     let mut hide_next = false;
     for word in argv {
         let w = if hide_next {
             hide_next = false;
-            "•••".to_owned()
-        } else if let Some((key, _)) = word
-            .split_once('=')
-            .filter(|(k, _)| k.to_ascii_lowercase().contains("password"))
-        {
-            format!("{key}=•••")
-        } else if word == "--password" {
+            HIDDEN.to_owned()
+        } else if word.starts_with("-p") && word.len() > 2 && !word.starts_with("--") {
+            format!("-p{HIDDEN}")
+        } else if word.starts_with('-') && !word.contains('=') && secret::secret_name(word) {
             hide_next = true;
             word.clone()
-        } else if word.starts_with("-p") && word.len() > 2 && !word.starts_with("--") {
-            "-p•••".to_owned()
         } else {
-            word.clone()
+            secret::scrub_with(word, &[], HIDDEN)
         };
         out.push(if w.contains(' ') { format!("{w:?}") } else { w });
     }
@@ -107,6 +122,7 @@ impl Source for CommandSource {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
+        self.inherited.apply(&mut cmd);
         for (k, v) in &self.environment {
             cmd.env(k, v.expose());
         }
@@ -128,9 +144,12 @@ impl Source for CommandSource {
         };
         let tail: Notes = Arc::default();
         let lines = tail.clone();
+        // What the command says may quote its own secrets: the configured ones are known.
+        let known: Vec<Secret> = self.environment.iter().map(|(_, v)| v.clone()).collect();
         let stderr_done = tokio::spawn(async move {
             let mut r = tokio::io::BufReader::new(stderr).lines();
             while let Ok(Some(line)) = r.next_line().await {
+                let line = secret::scrub(&line, &known);
                 if let Ok(mut l) = lines.lock() {
                     l.push(line.chars().take(500).collect());
                     if l.len() > STDERR_LINES {
@@ -265,7 +284,7 @@ mod tests {
             shown(&words(
                 "pg_dump --dbname=postgresql://u@h/db password=hunter2"
             )),
-            "pg_dump --dbname=postgresql://u@h/db password=•••"
+            "pg_dump --dbname=postgresql://•••@h/db password=•••"
         );
         assert_eq!(
             shown(&words("x --password hunter2 -U")),
@@ -274,6 +293,36 @@ mod tests {
         assert_eq!(
             shown(&words("pg_dumpall -U postgres")),
             "pg_dumpall -U postgres"
+        );
+    }
+
+    /// Issue 38: a password inside a URL, a connection string or after any secret-looking flag
+    /// is hidden wherever the command is shown (history, pages, kit, Home Assistant's events).
+    #[test]
+    fn urls_connection_strings_and_secret_flags_are_hidden() {
+        let argv = vec![
+            "pg_dump".to_owned(),
+            "--dbname=postgresql://backup:url-pw-1@db.local:5432/app".to_owned(),
+            "postgres://other:url-pw-2@h/x".to_owned(),
+            "host=db user=u password=conn-pw-3 dbname=app".to_owned(),
+            "--api-token".to_owned(),
+            "flag-pw-4".to_owned(),
+            "--db-password=flag-pw-5".to_owned(),
+            "-H".to_owned(),
+            "Authorization: Bearer bearer-pw-6".to_owned(),
+            "MYSQL_PWD=env-pw-7".to_owned(),
+            "--no-password".to_owned(),
+            "app".to_owned(),
+        ];
+        let s = shown(&argv);
+        for pw in 1..=7 {
+            assert!(!s.contains(&format!("pw-{pw}")), "pw-{pw} shows in {s}");
+        }
+        assert!(
+            s.contains("postgresql://•••@db.local:5432/app")
+                && s.contains("--no-password app")
+                && s.contains("password=•••"),
+            "{s}"
         );
     }
 
@@ -288,6 +337,44 @@ mod tests {
         let r = opened.stream.read_to_end(&mut out).await.map(|_| out);
         let notes = opened.notes.unwrap().lock().unwrap().clone();
         (r, notes)
+    }
+
+    /// Issue 38: the command gets no Home Assistant token, only the common variables and its
+    /// own `environment`.
+    #[tokio::test]
+    async fn the_command_starts_with_a_cleared_environment() {
+        let lifeboat_s = [
+            ("PATH", std::env::var("PATH").unwrap_or_default()),
+            ("LANG", "C.UTF-8".to_owned()),
+            ("SUPERVISOR_TOKEN", "supervisor-secret".to_owned()),
+            ("HA_TOKEN", "ha-secret".to_owned()),
+        ]
+        .map(|(k, v)| (std::ffi::OsString::from(k), std::ffi::OsString::from(v)));
+        let src = CommandSource::new(
+            "t",
+            vec!["sh".into(), "-c".into(), "env".into()],
+            vec![("PGHOST".into(), Secret::new("db.local"))],
+            Compression::None,
+            DumpTool::Other,
+        )
+        .with_inherited(ChildEnv::new(Program::Command, lifeboat_s));
+        let (out, _) = read(&src).await;
+        let env = String::from_utf8(out.unwrap()).unwrap();
+        assert!(
+            !env.contains("supervisor-secret") && !env.contains("ha-secret"),
+            "{env}"
+        );
+        assert!(
+            env.contains("PGHOST=db.local") && env.contains("LANG=C.UTF-8"),
+            "{env}"
+        );
+        // Nothing else of this process's environment (cargo's own variables among it).
+        let extra: Vec<&str> = env
+            .lines()
+            .filter_map(|l| l.split_once('=').map(|(k, _)| k))
+            .filter(|k| !["PATH", "LANG", "PGHOST", "PWD", "SHLVL", "_", "OLDPWD"].contains(k))
+            .collect();
+        assert!(extra.is_empty(), "inherited: {extra:?}");
     }
 
     #[tokio::test]
@@ -329,6 +416,17 @@ mod tests {
             .await
             .expect("the stream ended");
         assert_eq!(out.unwrap(), b"done");
+        // What the command says is scanned like everything else.
+        let (_, notes) = read(&sh(
+            "echo \"connecting to postgresql://u:said-pw@h/db with $SECRET\" >&2",
+            vec![("SECRET".into(), Secret::new("configured-pw"))],
+        ))
+        .await;
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert!(
+            !notes[0].contains("said-pw") && !notes[0].contains("configured-pw"),
+            "{notes:?}"
+        );
         let missing = CommandSource::new(
             "t",
             words("/nonexistent/pg_dumpall"),

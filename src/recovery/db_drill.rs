@@ -14,6 +14,7 @@
 use super::{RecoverError, check_digests, decrypt_copy, open_copy};
 use crate::archive::HashingReader;
 use crate::archive::content::{DumpTool, Kind};
+use crate::child_env::{ChildEnv, Program};
 use crate::destinations::{Destination, Manifest};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
@@ -126,6 +127,8 @@ impl DbTarget {
 
     fn query(&self, db: &str, sql: &str) -> Result<String, DbDrillError> {
         let o = Command::new(&self.psql)
+            .env_clear()
+            .envs(ChildEnv::inherited(Program::Psql).vars())
             .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d"])
             .arg(self.at(db))
             .args(["-c", sql])
@@ -235,6 +238,8 @@ fn load(
         .get("")
         .map_or_else(|| target.at(""), |db| target.at(db));
     let mut child = Command::new(&target.psql)
+        .env_clear()
+        .envs(ChildEnv::inherited(Program::Psql).vars())
         .args(["-X", "-q", "-d", &into, "-f", "-"])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())

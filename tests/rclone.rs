@@ -500,12 +500,26 @@ async fn cloud_drives_are_configured_as_rclone_expects() {
         !drives.config.exists(),
         "a drive that did not list was kept"
     );
-    // What the page writes, as rclone sees it.
+    // What the page writes, as rclone sees it: the token in the file (never on rclone's command
+    // line), then rclone's own setup without refreshing it.
     for (name, kind) in [("gdrive", "drive"), ("dropbox", "dropbox")] {
         let scratch = dir.path().join(format!("{name}.conf"));
+        std::fs::write(
+            &scratch,
+            format!(
+                "[{name}]\ntype = {kind}\ntoken = {}\n",
+                "{\"access_token\":\"ya29.a0\",\"token_type\":\"Bearer\",\"refresh_token\":\"1//0g\",\"expiry\":\"2099-01-01T00:00:00Z\"}"
+            ),
+        )
+        .unwrap();
         let o = std::process::Command::new("rclone")
-            .args(["--config", scratch.to_str().unwrap(), "config", "create", name, kind])
-            .arg(format!("token={}", "{\"access_token\":\"ya29.a0\",\"token_type\":\"Bearer\",\"refresh_token\":\"1//0g\",\"expiry\":\"2099-01-01T00:00:00Z\"}"))
+            .args([
+                "--config",
+                scratch.to_str().unwrap(),
+                "config",
+                "update",
+                name,
+            ])
             .arg("config_refresh_token=false")
             .output()
             .unwrap();

@@ -181,11 +181,10 @@ async fn write(path: &Path, text: &str) -> Result<(), ConfError> {
             .await
             .map_err(|e| io("making the folder of", e))?;
     }
-    let mut temp = path.as_os_str().to_owned();
-    temp.push(".lifeboat-new");
-    let temp = std::path::PathBuf::from(temp);
+    // A name of its own, made new: writers at once never share it (issue 38).
+    let temp = crate::scratch::unique_name(path);
     let mut options = tokio::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
+    options.write(true).create_new(true);
     #[cfg(unix)]
     options.mode(0o600);
     let written = async {

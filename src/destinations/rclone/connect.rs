@@ -3,7 +3,13 @@
 //! own. Either way the remote is first written to a scratch rclone.conf beside the real one, rclone
 //! lists the chosen folder through it (proving the sign-in works; rclone may refresh the token
 //! there), and only then is the section merged into the real rclone.conf. A failed attempt
-//! leaves the real file as it was. Tokens never reach a page or a log.
+//! leaves the real file as it was. Tokens never reach a page or a log, nor rclone's command line
+//! (where `/proc` shows it): a token reaches rclone in the scratch file, made new under a random
+//! name, readable by its owner only, and removed by the attempt that made it.
+//!
+//! A pasted section is someone else's text: only rclone's storage types are taken, and no
+//! setting that makes rclone run a program on this machine (`ssh`, `*_command`), even inside a
+//! connection string in another setting's value.
 
 use super::conf::{self, Conf, ConfError};
 use super::process::Tool;
@@ -149,16 +155,20 @@ impl Drives {
         let name = remote_name(name)?;
         let provider = provider(provider_kind)
             .ok_or_else(|| ConnectError::Input(format!("{provider_kind:?} is not on the list")))?;
-        let token = token(answer.expose())?;
+        let token = Secret::new(token(answer.expose())?);
         let scratch = Scratch::new(&self.config).await?;
+        // The token goes to rclone in the scratch file; `config update` then runs the backend's
+        // setup as `config create` would (OneDrive picks the drive), without refreshing it.
+        conf::merge(
+            &scratch.path,
+            conf::Section::new(&name, &[("type", provider.kind), ("token", token.expose())]),
+        )
+        .await?;
         let tool = self.tool(&name, Some(scratch.path.clone()));
-        let token_arg = Secret::new(format!("token={token}"));
         let args = [
             "config",
-            "create",
+            "update",
             name.as_str(),
-            provider.kind,
-            token_arg.expose(),
             "config_refresh_token=false",
         ];
         let made = tokio::time::timeout(SETUP_TIME, tool.run("setting up the remote", &args)).await;
@@ -212,6 +222,7 @@ impl Drives {
                 "[{name}] has no type = line, so rclone would not know what it is"
             )));
         }
+        safe_section(&name, section)?;
         let scratch = Scratch::new(&self.config).await?;
         conf::merge(&scratch.path, section.clone()).await?;
         let tool = self.tool(&name, Some(scratch.path.clone()));
@@ -275,32 +286,147 @@ impl Drives {
     }
 }
 
-/// A throwaway rclone.conf beside the real one, removed when dropped.
+/// A throwaway rclone.conf beside the real one: made new under a random name, readable by its
+/// owner only, removed when dropped (by the attempt that made it, and only by it).
 struct Scratch {
     path: PathBuf,
+    _file: crate::scratch::TempFile,
 }
 
 impl Scratch {
     async fn new(real: &Path) -> Result<Self, ConfError> {
-        let mut b = [0u8; 6];
-        getrandom::getrandom(&mut b)
-            .map_err(|e| ConfError::Io(format!("no randomness for a scratch file: {e}")))?;
-        let mut name = real.as_os_str().to_owned();
-        name.push(format!(".try-{}", hex::encode(b)));
-        let path = PathBuf::from(name);
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if let Some(dir) = real.parent().filter(|d| !d.as_os_str().is_empty()) {
             tokio::fs::create_dir_all(dir)
                 .await
                 .map_err(|e| ConfError::Io(format!("making {}: {e}", dir.display())))?;
         }
-        Ok(Self { path })
+        let (file, _) = crate::scratch::TempFile::beside(real).map_err(|e| {
+            ConfError::Io(format!(
+                "making a scratch file beside {}: {e}",
+                real.display()
+            ))
+        })?;
+        Ok(Self {
+            path: file.path().to_owned(),
+            _file: file,
+        })
     }
 }
 
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
+/// rclone's storage types a pasted section may have (`memory` keeps nothing; wrappers such as
+/// `crypt` or `union` are taken, their settings checked like any other).
+const KNOWN_TYPES: &[&str] = &[
+    "alias",
+    "amazon cloud drive",
+    "azureblob",
+    "azurefiles",
+    "b2",
+    "box",
+    "cache",
+    "chunker",
+    "combine",
+    "compress",
+    "crypt",
+    "drive",
+    "dropbox",
+    "fichier",
+    "filefabric",
+    "ftp",
+    "gofile",
+    "google cloud storage",
+    "google photos",
+    "hasher",
+    "hdfs",
+    "hidrive",
+    "http",
+    "imagekit",
+    "internetarchive",
+    "jottacloud",
+    "koofr",
+    "linkbox",
+    "local",
+    "mailru",
+    "mega",
+    "netstorage",
+    "onedrive",
+    "opendrive",
+    "oracleobjectstorage",
+    "pcloud",
+    "pikpak",
+    "pixeldrain",
+    "premiumizeme",
+    "protondrive",
+    "putio",
+    "qingstor",
+    "quatrix",
+    "s3",
+    "seafile",
+    "sftp",
+    "sharefile",
+    "sia",
+    "smb",
+    "storj",
+    "sugarsync",
+    "swift",
+    "tardigrade",
+    "ulozto",
+    "union",
+    "uptobox",
+    "webdav",
+    "yandex",
+    "zoho",
+];
+
+/// Whether an rclone setting makes rclone run a program on this machine (`ssh` for sftp in newer
+/// rclone, `bearer_token_command` for WebDAV, `password_command`, and any other `*_command`).
+fn runs_a_program(key: &str) -> bool {
+    let k = key
+        .trim()
+        .trim_start_matches('-')
+        .to_ascii_lowercase()
+        .replace('-', "_");
+    k == "ssh" || k.ends_with("command") || k.ends_with("_program") || k == "exec"
+}
+
+/// Refuses a pasted section of a type rclone does not store with, or with a setting that runs a
+/// program, naming it; a setting's value may itself hold a connection string
+/// (`remote = :sftp,ssh=…:`), whose settings are checked too.
+fn safe_section(name: &str, section: &conf::Section) -> Result<(), ConnectError> {
+    let kind = section.kind().trim();
+    if !KNOWN_TYPES.contains(&kind) {
+        return Err(ConnectError::Input(format!(
+            "[{name}] has type = {kind}, which is not one of rclone's storage types that \
+             Lifeboat takes (drive, onedrive, dropbox, s3, sftp, webdav, local and the like)"
+        )));
     }
+    let refuse = |key: &str| {
+        ConnectError::Input(format!(
+            "[{name}]: the setting {key} was refused, because it makes rclone run a program on \
+             this machine; remove that line (rclone connects on its own without it) and paste \
+             the section again"
+        ))
+    };
+    for line in section.text().lines() {
+        let line = line.trim();
+        if line.starts_with(['#', ';']) {
+            continue;
+        }
+        let Some((key, value)) = line.split_once('=') else {
+            continue;
+        };
+        if runs_a_program(key) {
+            return Err(refuse(key.trim()));
+        }
+        // A connection string in a value: `:backend,key=value,key2="v":path`.
+        for part in value.split([',', ':']) {
+            if let Some((inner, _)) = part.split_once('=')
+                && runs_a_program(inner)
+            {
+                return Err(refuse(inner.trim()));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A remote name as rclone allows it.
@@ -385,6 +511,98 @@ mod tests {
         assert!(remote_name("my drive").is_err());
         assert!(remote_name("-x").is_err());
         assert!(remote_name("a:b").is_err());
+    }
+
+    /// Issue 38: a pasted section runs no program and is of a storage type rclone has.
+    #[test]
+    fn pasted_sections_that_run_programs_are_refused_by_key() {
+        let check = |text: &str| {
+            let c = Conf::parse(text, "pasted").unwrap();
+            let s = &c.sections[0];
+            safe_section(&s.name, s).map_err(|e| e.to_string())
+        };
+        assert!(check("[nas]\ntype = sftp\nhost = nas.local\npass = abc\n").is_ok());
+        assert!(check("[usb]\ntype = local\n").is_ok());
+        for (text, key) in [
+            (
+                "[nas]\ntype = sftp\nhost = h\nssh = sh -c 'touch /tmp/owned'\n",
+                "ssh",
+            ),
+            (
+                "[dav]\ntype = webdav\nurl = https://x\nbearer_token_command = sh -c id\n",
+                "bearer_token_command",
+            ),
+            (
+                "[c]\ntype = crypt\nremote = :sftp,host=h,ssh=\"sh -c id\":x\n",
+                "ssh",
+            ),
+            (
+                "[s]\ntype = sftp\nserver_command = /bin/sh\n",
+                "server_command",
+            ),
+        ] {
+            let e = check(text).unwrap_err();
+            assert!(e.contains(&format!("the setting {key} was refused")), "{e}");
+        }
+        let e = check("[m]\ntype = memory\n").unwrap_err();
+        assert!(e.contains("type = memory"), "{e}");
+        let e = check("[m]\ntype = ../../bin/sh\n").unwrap_err();
+        assert!(e.contains("not one of rclone's storage types"), "{e}");
+    }
+
+    /// Issue 38: the token reaches rclone through a private scratch file, never its arguments,
+    /// and rclone gets none of Lifeboat's environment; the scratch file is gone afterwards.
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn the_token_reaches_rclone_in_a_private_file_not_its_arguments() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let seen = dir.path().join("seen");
+        // A stand-in rclone: it writes down its arguments, its environment and the mode and
+        // text of the rclone.conf it was given, then fails (nothing is kept).
+        let fake = dir.path().join("rclone");
+        std::fs::write(
+            &fake,
+            format!(
+                "#!/bin/sh\n{{ echo \"ARGS $*\"; env; stat -c 'MODE %a' \"$2\"; cat \"$2\"; }} >> {}\n\
+                 echo 'ERROR : Failed to create: no' >&2\nexit 1\n",
+                seen.display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let drives = Drives {
+            program: fake,
+            config: dir.path().join("conf").join("rclone.conf"),
+        };
+        let answer = Secret::new(
+            "--->\n{\"access_token\":\"ya29.SECRET-in-token\",\"refresh_token\":\"1//r\"}\n<---End paste",
+        );
+        let e = drives
+            .connect("gdrive", "drive", &answer, "lifeboat")
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("rclone could not use it"), "{e}");
+        let seen = std::fs::read_to_string(&seen).unwrap();
+        let args = seen.lines().find(|l| l.starts_with("ARGS")).unwrap();
+        assert!(
+            !args.contains("SECRET"),
+            "the token is in rclone's arguments: {args}"
+        );
+        assert!(seen.contains("MODE 600"), "{seen}");
+        assert!(
+            seen.contains("ya29.SECRET-in-token"),
+            "rclone was not given the token in its file: {seen}"
+        );
+        assert!(
+            !seen.lines().any(|l| l.starts_with("CARGO")),
+            "rclone inherited Lifeboat's environment: {seen}"
+        );
+        let left: Vec<_> = std::fs::read_dir(dir.path().join("conf"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert!(left.is_empty(), "left behind: {left:?}");
     }
 
     #[test]

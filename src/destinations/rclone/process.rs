@@ -2,9 +2,14 @@
 //! through a shell), its standard error read line by line as it goes. What rclone said and how it
 //! exited become one [`StoreError`] whose kind decides what happens next: a remote that is not in
 //! rclone.conf or a sign-in that expired waits for the person; a dropped connection or a killed
-//! rclone is tried again later. Low-level retries rclone made on its own (a cloud's rate limits)
-//! are counted, so a run can mention them.
+//! rclone is tried again later. Low-level retries rclone reports on its own (a cloud's rate
+//! limits) are counted, so a run can mention them.
+//!
+//! rclone runs at `INFO` (at `DEBUG` it prints its whole command line and more), with a cleared
+//! environment ([`crate::child_env`]: no Home Assistant token reaches it), and every line it says
+//! passes the secret scan ([`crate::secret::scrub`]) before it is kept or quoted.
 
+use crate::child_env::{ChildEnv, Program};
 use crate::destinations::{StoreError, StoreErrorKind};
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -42,6 +47,7 @@ pub struct Said {
 
 impl Said {
     fn hear(&mut self, line: &str) {
+        let line = &crate::secret::scrub(line, &[]);
         let lower = line.to_ascii_lowercase();
         if lower.contains("low level retry") || lower.contains("pacer: rate limited") {
             if lower.contains("low level retry") {
@@ -132,15 +138,17 @@ pub async fn listen(stderr: impl AsyncRead + Unpin) -> Said {
 }
 
 impl Tool {
-    /// `rclone [--config FILE] ARGS…`, standard output and error piped, killed if dropped.
+    /// `rclone [--config FILE] ARGS…`, standard output and error piped, killed if dropped, with
+    /// a cleared environment.
     pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(&self.program);
+        ChildEnv::inherited(Program::Rclone).apply(&mut cmd);
         if let Some(config) = &self.config {
             cmd.arg("--config").arg(config);
         }
         cmd.args(args)
             // Lifeboat's own retries decide; rclone's low-level retries (rate limits) stay on.
-            .args(["--retries", "1", "--stats", "0", "--log-level", "DEBUG"])
+            .args(["--retries", "1", "--stats", "0", "--log-level", "INFO"])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -385,5 +393,51 @@ mod tests {
         );
         assert!(s.all().contains("status code: 403"), "{}", s.all());
         assert!(said("").remark().is_none());
+    }
+
+    /// Issue 38: what rclone says passes the secret scan before it is kept or quoted.
+    #[test]
+    fn rclone_s_lines_are_scanned_for_secrets() {
+        let s = said(
+            "2026/12/02 21:33:31 ERROR : webdav root '': Get \"https://ann:dav-pw-1@dav.example/x\": refused\n\
+             2026/12/02 21:33:31 ERROR : token = {\"access_token\":\"ya29.tok-pw-2\"}\n\
+             2026/12/02 21:33:31 Failed to lsjson: Authorization: Bearer bearer-pw-3",
+        );
+        let all = s.all();
+        for pw in ["dav-pw-1", "tok-pw-2", "bearer-pw-3"] {
+            assert!(!all.contains(pw), "{pw} in {all}");
+        }
+        assert!(s.reason().unwrap().starts_with("Failed to lsjson"), "{all}");
+    }
+
+    /// Issue 38: rclone runs at INFO (at DEBUG it prints its arguments) and without Lifeboat's
+    /// environment.
+    #[test]
+    fn rclone_runs_quietly_with_a_cleared_environment() {
+        let tool = Tool {
+            program: "rclone".into(),
+            config: None,
+            remote_name: "r".into(),
+            remarks: Arc::default(),
+        };
+        let cmd = tool.command(&["lsjson", "r:"]);
+        let args: Vec<String> = cmd
+            .as_std()
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        let level = args.iter().position(|a| a == "--log-level").unwrap();
+        assert!(
+            matches!(args[level + 1].as_str(), "INFO" | "NOTICE" | "ERROR"),
+            "{args:?}"
+        );
+        // Only variables rclone may take are given: cargo's own are not among them.
+        let given: Vec<String> = cmd
+            .as_std()
+            .get_envs()
+            .map(|(k, _)| k.to_string_lossy().into_owned())
+            .collect();
+        assert!(given.iter().any(|k| k == "PATH"), "{given:?}");
+        assert!(given.iter().all(|k| !k.starts_with("CARGO")), "{given:?}");
     }
 }

@@ -5,7 +5,7 @@
 //! in `vault.key`. The add-on's manifest excludes `vault.key` from Home Assistant's backups, so a
 //! backup of this add-on carries the vault only sealed, never the key that opens it — the keys
 //! themselves belong in the emergency kit. Both files are created owner-only and replaced
-//! atomically (temp file, fsync, rename).
+//! atomically (a new temporary file under a random name, fsync, rename).
 
 use crate::archive::securetar::ha_key_fingerprint;
 use crate::crypto::identity::{self, IdentityError, KeyPair};
@@ -127,22 +127,14 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> VaultError + '_ {
     }
 }
 
-/// Writes a file owner-only and atomically: temp file, fsync, rename, fsync of the folder.
+/// Writes a file owner-only and atomically: a new temporary file of its own (two writers at once
+/// never share one, and it is removed if anything fails), fsync, rename, fsync of the folder.
 fn write_private(path: &Path, data: &[u8]) -> Result<(), VaultError> {
-    let tmp = path.with_extension("partial");
-    {
-        let mut opts = std::fs::OpenOptions::new();
-        opts.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            opts.mode(0o600);
-        }
-        let mut f = opts.open(&tmp).map_err(io(&tmp))?;
-        f.write_all(data).map_err(io(&tmp))?;
-        f.sync_all().map_err(io(&tmp))?;
-    }
-    std::fs::rename(&tmp, path).map_err(io(path))?;
+    let (tmp, mut f) = crate::scratch::TempFile::beside(path).map_err(io(path))?;
+    f.write_all(data).map_err(io(tmp.path()))?;
+    f.sync_all().map_err(io(tmp.path()))?;
+    drop(f);
+    tmp.place(path).map_err(io(path))?;
     if let Some(dir) = path.parent()
         && let Ok(d) = std::fs::File::open(dir)
     {
@@ -431,6 +423,39 @@ mod tests {
                 .mode();
             assert_eq!(mode & 0o777, 0o600, "{f}");
         }
+    }
+
+    /// Issue 38: two writers at once each write a temporary file of their own; the vault is
+    /// always one of theirs, whole, and no temporary file is left behind.
+    #[test]
+    fn writers_at_once_never_share_a_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join(VAULT_FILE);
+        // A link planted under the old fixed name is not followed.
+        let outside = dir.path().join("outside");
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(&outside, target.with_extension("partial")).unwrap();
+        let big = |b: u8| vec![b; 4 << 20];
+        std::thread::scope(|s| {
+            for b in [b'a', b'b', b'c', b'd'] {
+                let target = &target;
+                s.spawn(move || {
+                    for _ in 0..5 {
+                        write_private(target, &big(b)).unwrap();
+                    }
+                });
+            }
+        });
+        let got = std::fs::read(&target).unwrap();
+        assert_eq!(got.len(), 4 << 20);
+        assert!(got.iter().all(|x| *x == got[0]), "two writers' bytes mixed");
+        assert!(!outside.exists(), "the planted link was followed");
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.contains(".tmp-"))
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
     }
 
     #[test]

@@ -1117,6 +1117,18 @@ fn encryption(opts: EncryptionOptions, problems: &mut Vec<Problem>) -> Option<En
             ));
             None
         }
+        // The same minimum as for sealing a key: a copy is only as safe as its passphrase.
+        (true, Some(p)) if p.expose().chars().count() < crate::secret::MIN_PASSPHRASE => {
+            problems.push(problem(
+                "encryption.passphrase",
+                &format!(
+                    "the passphrase is too short: use at least {} characters (a sentence of \
+                     four or five words is easy to type and hard to guess)",
+                    crate::secret::MIN_PASSPHRASE
+                ),
+            ));
+            None
+        }
         _ => ok.then_some(EncryptionSpec {
             recipients,
             passphrase,
@@ -1639,6 +1651,18 @@ mod tests {
             format!("{base}[encryption]\nrecipients = [\"{RECIPIENT}\"]\npassphrase = \"p\"\n");
         let err = check(&mixed, &Env::default()).unwrap_err();
         assert_eq!(fields(&err), ["encryption.passphrase"]);
+    }
+
+    /// Issue 38: an encryption passphrase has the same minimum as sealing a key.
+    #[test]
+    fn a_short_encryption_passphrase_is_refused() {
+        let base = "[source]\ntype = \"folder\"\npath = \"/b\"\n[[destinations]]\ntype = \"local\"\nname = \"a\"\npath = \"/c\"\n";
+        let short = format!("{base}[encryption]\npassphrase = \"x\"\n");
+        let err = check(&short, &Env::default()).unwrap_err();
+        assert_eq!(fields(&err), ["encryption.passphrase"]);
+        assert!(err.to_string().contains("at least 12 characters"), "{err}");
+        let long = format!("{base}[encryption]\npassphrase = \"twelve chars\"\n");
+        assert!(check(&long, &Env::default()).is_ok());
     }
 
     #[test]

@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 /// kit check asks for.
 pub const GROUP: usize = 6;
 /// The shortest passphrase accepted for sealing a private key.
-pub const MIN_PASSPHRASE: usize = 12;
+pub const MIN_PASSPHRASE: usize = crate::secret::MIN_PASSPHRASE;
 /// scrypt work factor for sealing (N = 2^15, 32 MiB): about a second on a Raspberry Pi 4.
 const SEAL_WORK_FACTOR: u8 = 15;
 /// The most expensive seal accepted when unsealing (a hostile vault cannot ask for hours of work).

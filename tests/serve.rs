@@ -1,5 +1,7 @@
 //! `lifeboat serve`: the idle-but-up state on bad options, a backup asked for over the JSON API
-//! going through the single-flight worker to a real copy, and who may connect.
+//! going through the single-flight worker to a real copy, and who may connect: loopback, the
+//! ingress proxy, peers named with `--allow`, or anyone with the password; never a whole network
+//! unannounced (issue 38).
 
 use crate::support::*;
 use axum::body::{Body, to_bytes};
@@ -25,6 +27,51 @@ async fn call(router: axum::Router, method: &str, uri: &str) -> (StatusCode, Str
     let status = resp.status();
     let body = to_bytes(resp.into_body(), 1 << 20).await.unwrap();
     (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+/// What a script sends to start a backup: JSON.
+async fn post_json(router: axum::Router, uri: &str) -> (StatusCode, String) {
+    let (s, _, body) = from_peer(
+        router,
+        None,
+        "POST",
+        uri,
+        &[("content-type", "application/json")],
+        "{}",
+    )
+    .await;
+    (s, body)
+}
+
+/// A request from `peer` (none: in-process) with `headers` and `body`; the status, the
+/// `WWW-Authenticate` header and the body.
+async fn from_peer(
+    router: axum::Router,
+    peer: Option<[u8; 4]>,
+    method: &str,
+    uri: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (StatusCode, Option<String>, String) {
+    let mut req = Request::builder().method(method).uri(uri);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let mut req = req.body(Body::from(body.to_owned())).unwrap();
+    if let Some(peer) = peer {
+        req.extensions_mut()
+            .insert(axum::extract::ConnectInfo(std::net::SocketAddr::from((
+                peer, 40000,
+            ))));
+    }
+    let resp = router.oneshot(req).await.unwrap();
+    let status = resp.status();
+    let asks = resp
+        .headers()
+        .get("www-authenticate")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let body = to_bytes(resp.into_body(), 1 << 20).await.unwrap();
+    (status, asks, String::from_utf8_lossy(&body).into_owned())
 }
 
 fn idle_state(problems: Vec<String>, access: Access) -> AppState {
@@ -54,7 +101,7 @@ async fn a_cloud_drive_can_be_connected_while_the_options_are_invalid() {
     let dir = tempfile::tempdir().unwrap();
     let state = idle_with_drives(
         vec!["destinations: add at least one destination".into()],
-        Access::Any,
+        Access::any(),
         dir.path(),
     );
     let page = get(&state, "/drives").await;
@@ -111,7 +158,7 @@ async fn a_cloud_drive_can_be_connected_while_the_options_are_invalid() {
 async fn bad_options_keep_the_server_up_and_say_why() {
     let state = idle_state(
         vec!["destinations[0].bucket: name the bucket".into()],
-        Access::Any,
+        Access::any(),
     );
     for page in ["/", "/runs", "/runs/1", "/copies", "/destinations"] {
         let (s, body) = call(app(state.clone()), "GET", page).await;
@@ -121,11 +168,20 @@ async fn bad_options_keep_the_server_up_and_say_why() {
     }
     let (_, body) = call(app(state.clone()), "GET", "/api/health").await;
     assert!(body.contains("misconfigured"));
-    let (s, _) = call(app(state.clone()), "POST", "/api/backup").await;
+    let (s, _) = post_json(app(state.clone()), "/api/backup").await;
     assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE);
     let (s, _) = call(app(state.clone()), "GET", "/api/progress").await;
     assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE);
-    let (s, body) = call(app(state), "POST", "/backup").await;
+    let form = format!("csrf={}", state.csrf.as_str());
+    let (s, _, body) = from_peer(
+        app(state),
+        None,
+        "POST",
+        "/backup",
+        &[("content-type", "application/x-www-form-urlencoded")],
+        &form,
+    )
+    .await;
     assert_eq!(s, StatusCode::OK);
     assert!(body.contains("the options need fixing"), "{body}");
 }
@@ -147,7 +203,21 @@ async fn a_backup_requested_over_the_json_api_lands_and_shows_on_the_page() {
 
     let (_, page) = call(app(state.clone()), "GET", "/").await;
     assert!(page.contains("Not protected yet"), "{page}");
-    let (s, _) = call(app(state.clone()), "POST", "/api/backup").await;
+    // Issue 38: `curl -d '' …/kit/print` (a form, no Origin, no token) printed the kit.
+    let (s, _, body) = from_peer(
+        app(state.clone()),
+        None,
+        "POST",
+        "/kit/print",
+        &[("content-type", "application/x-www-form-urlencoded")],
+        "",
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "the kit was printed: {body}");
+    // The JSON API takes JSON only, and starts the backup.
+    let (s, body) = call(app(state.clone()), "POST", "/api/backup").await;
+    assert_eq!(s, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{body}");
+    let (s, _) = post_json(app(state.clone()), "/api/backup").await;
     assert_eq!(s, StatusCode::ACCEPTED);
     let mut done = false;
     for _ in 0..200 {
@@ -173,7 +243,7 @@ async fn a_backup_requested_over_the_json_api_lands_and_shows_on_the_page() {
 
 #[tokio::test]
 async fn only_the_ingress_proxy_gets_in_and_links_follow_its_path() {
-    let state = idle_state(Vec::new(), Access::Only(Arc::new(vec![SUPERVISOR_INGRESS])));
+    let state = idle_state(Vec::new(), Access::only(vec![SUPERVISOR_INGRESS]));
     let request = |peer: [u8; 4]| {
         let mut req = Request::builder()
             .uri("/")
@@ -207,7 +277,7 @@ async fn only_the_ingress_proxy_gets_in_and_links_follow_its_path() {
 /// image's HEALTHCHECK asks from inside the container).
 #[tokio::test]
 async fn a_real_connection_from_elsewhere_is_refused() {
-    let state = idle_state(Vec::new(), Access::Only(Arc::new(vec![SUPERVISOR_INGRESS])));
+    let state = idle_state(Vec::new(), Access::only(vec![SUPERVISOR_INGRESS]));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
@@ -285,4 +355,157 @@ fn serve_ends_at_sigterm_though_its_stdin_stays_open() {
     };
     let status = status.expect("still running 8 s after SIGTERM: the Supervisor would kill it");
     assert!(status.success(), "{status}");
+}
+
+/// Issue 38: beyond loopback, a peer gets in only when named (`--allow`) or with the password;
+/// the JSON API needs the password beyond loopback and the ingress proxy, which Home Assistant
+/// already signed the person in to.
+#[tokio::test]
+async fn beyond_loopback_a_peer_needs_to_be_named_or_give_the_password() {
+    use lifeboat::secret::Secret;
+    const LAN: [u8; 4] = [192, 168, 1, 20];
+    const JSON: (&str, &str) = ("content-type", "application/json");
+    let lan_ip = std::net::IpAddr::from(LAN);
+    // Nobody told: nothing beyond loopback.
+    let open = idle_state(Vec::new(), Access::any());
+    let (s, _, _) = from_peer(app(open.clone()), Some(LAN), "GET", "/", &[], "").await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _, _) = from_peer(app(open), Some([127, 0, 0, 1]), "GET", "/", &[], "").await;
+    assert_eq!(s, StatusCode::OK);
+
+    // A password: asked of every request from elsewhere, as Basic (browsers) or Bearer.
+    let pw = "correct horse battery staple";
+    let guarded = idle_state(
+        Vec::new(),
+        Access::any().with_password(Secret::new(pw)).unwrap(),
+    );
+    let (s, asks, _) = from_peer(app(guarded.clone()), Some(LAN), "GET", "/kit", &[], "").await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    assert!(asks.is_some_and(|a| a.starts_with("Basic")));
+    use base64::Engine as _;
+    let basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("ann:{pw}"))
+    );
+    let (s, _, _) = from_peer(
+        app(guarded.clone()),
+        Some(LAN),
+        "GET",
+        "/",
+        &[("authorization", &basic)],
+        "",
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let bearer = format!("Bearer {pw}");
+    let (s, _, _) = from_peer(
+        app(guarded.clone()),
+        Some(LAN),
+        "POST",
+        "/api/backup",
+        &[JSON],
+        "{}",
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    // Past the door: the idle server says its options are wrong.
+    let (s, _, _) = from_peer(
+        app(guarded),
+        Some(LAN),
+        "POST",
+        "/api/backup",
+        &[JSON, ("authorization", &bearer)],
+        "{}",
+    )
+    .await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE);
+
+    // Named with --allow and no password: the pages, not the JSON API.
+    let named = idle_state(Vec::new(), Access::only(vec![lan_ip]));
+    let (s, _, _) = from_peer(app(named.clone()), Some(LAN), "GET", "/", &[], "").await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _, body) = from_peer(app(named), Some(LAN), "POST", "/api/backup", &[JSON], "{}").await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    assert!(body.contains("LIFEBOAT_PASSWORD"), "{body}");
+
+    // The add-on: the ingress proxy posts JSON with no password (the image test does).
+    let addon = idle_state(Vec::new(), Access::only(vec![SUPERVISOR_INGRESS]));
+    let (s, _, _) = from_peer(
+        app(addon.clone()),
+        Some([172, 30, 32, 2]),
+        "POST",
+        "/api/backup",
+        &[JSON],
+        "{}",
+    )
+    .await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE);
+    let (s, _, _) = from_peer(
+        app(addon),
+        Some([172, 30, 32, 2]),
+        "POST",
+        "/api/backup",
+        &[],
+        "",
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+}
+
+/// Issue 38: `lifeboat serve` on an address beyond loopback, with no `--allow` and no password,
+/// refuses to start and says how to allow it.
+#[test]
+fn serve_refuses_an_open_address_and_says_how() {
+    use std::process::{Command, Stdio};
+    let (src, out, data) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    let serve = |extra: &[&str], password: Option<&str>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_lifeboat"));
+        cmd.args(["serve", "--listen", "0.0.0.0:0", "--source"])
+            .arg(format!("folder:{}", src.path().display()))
+            .arg("--to")
+            .arg(format!("file://{}", out.path().display()))
+            .arg("--data-dir")
+            .arg(data.path())
+            .args(extra)
+            .env_remove("LIFEBOAT_PASSWORD")
+            .env_remove("SUPERVISOR_TOKEN")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        if let Some(p) = password {
+            cmd.env("LIFEBOAT_PASSWORD", p);
+        }
+        Serving(cmd.spawn().unwrap())
+    };
+    // Ended within seconds, or still serving (killed when dropped).
+    let ended = |mut s: Serving, secs: u64| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        while std::time::Instant::now() < deadline {
+            if let Some(status) = s.0.try_wait().unwrap() {
+                let mut said = String::new();
+                std::io::Read::read_to_string(&mut s.0.stderr.take().unwrap(), &mut said).unwrap();
+                return Some((status, said));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        None
+    };
+    let (status, said) = ended(serve(&[], None), 20).expect("it served on 0.0.0.0 unannounced");
+    assert_eq!(status.code(), Some(2), "{said}");
+    assert!(
+        said.contains("--allow")
+            && said.contains("LIFEBOAT_PASSWORD")
+            && said.contains("127.0.0.1"),
+        "{said}"
+    );
+    let (status, said) = ended(serve(&[], Some("short")), 20).expect("a short password was taken");
+    assert_eq!(status.code(), Some(2), "{said}");
+    assert!(said.contains("at least 12 characters"), "{said}");
+    // Told who may connect, or given a password, it serves.
+    assert!(ended(serve(&["--allow", "192.168.1.20"], None), 3).is_none());
+    assert!(ended(serve(&[], Some("correct horse battery staple")), 3).is_none());
 }

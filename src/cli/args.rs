@@ -338,11 +338,13 @@ pub(crate) struct ServeArgs {
     #[command(flatten)]
     pub(crate) inline: Inline,
     /// Address to listen on [default: the options' listen, else 0.0.0.0:8099 in the add-on and
-    /// 127.0.0.1:8099 elsewhere]
+    /// 127.0.0.1:8099 elsewhere]. An address other than loopback needs --allow or a password
+    /// (LIFEBOAT_PASSWORD, at least 12 characters: browsers ask for it, scripts send it as
+    /// Authorization: Bearer <password>)
     #[arg(long)]
     pub(crate) listen: Option<String>,
     /// Only these peers may connect (repeatable) [default: 172.30.32.2, Home Assistant's ingress
-    /// proxy, in the add-on; anyone elsewhere]
+    /// proxy, in the add-on; this machine elsewhere]
     #[arg(long = "allow")]
     pub(crate) allow: Vec<std::net::IpAddr>,
 }

@@ -25,7 +25,6 @@ use lifeboat::history::{History, RunStatus};
 use lifeboat::secret::Secret;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 pub async fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -544,24 +543,61 @@ async fn cmd_list(cli: &Cli, args: &ListArgs, env: &Env) -> anyhow::Result<ExitC
     })
 }
 
+/// Who may connect: `--allow`'s peers, else the ingress proxy in the add-on and this machine
+/// elsewhere; with the password in `LIFEBOAT_PASSWORD` (never on the command line, where other
+/// programs see it) for any other peer.
+fn access_for(
+    allow: &[std::net::IpAddr],
+    addon: bool,
+    env: &Env,
+) -> Result<lifeboat::web::ingress::Access, lifeboat::web::ingress::AccessError> {
+    use lifeboat::web::ingress::{Access, SUPERVISOR_INGRESS};
+    let access = match (allow, addon) {
+        ([], false) => Access::any(),
+        ([], true) => Access::only(vec![SUPERVISOR_INGRESS]),
+        (list, _) => Access::only(list.to_vec()),
+    };
+    match env.get("LIFEBOAT_PASSWORD").filter(|p| !p.is_empty()) {
+        Some(p) => access.with_password(Secret::new(p)),
+        None => Ok(access),
+    }
+}
+
 async fn cmd_serve(cli: &Cli, args: &ServeArgs, env: &Env) -> anyhow::Result<ExitCode> {
     use lifeboat::daemon::{self, Daemon};
-    use lifeboat::web::ingress::{Access, SUPERVISOR_INGRESS};
     let addon = in_addon(env);
-    let access = match (&args.allow[..], addon) {
-        ([], false) => Access::Any,
-        ([], true) => Access::Only(Arc::new(vec![SUPERVISOR_INGRESS])),
-        (list, _) => Access::Only(Arc::new(list.to_vec())),
+    let access = match access_for(&args.allow, addon, env) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("lifeboat: {e}");
+            return Ok(ExitCode::from(2));
+        }
     };
+    let loaded = load_config(cli, &args.inline, env);
+    let addr = args
+        .listen
+        .clone()
+        .or_else(|| loaded.as_ref().ok().and_then(|c| c.listen.clone()))
+        .unwrap_or_else(|| default_listen(addon).into());
+    // Refused before anything starts: no dashboard for a whole network unannounced.
+    let resolved = tokio::net::lookup_host(&addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    for a in resolved {
+        if let Err(e) = access.check_listen(a.ip()) {
+            eprintln!("lifeboat: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    }
     let shutdown = tokio_util::sync::CancellationToken::new();
     let csrf = lifeboat::web::csrf::Token::random()
         .map_err(|e| anyhow::anyhow!("no randomness for the page token: {e}"))?;
-    let (running, listen) = match load_config(cli, &args.inline, env) {
+    let running = match loaded {
         Ok(cfg) => {
             let running = Daemon::build(&cfg, env, access, csrf)?
                 .start(&shutdown)
                 .await?;
-            (Ok(running), cfg.listen.clone())
+            Ok(running)
         }
         // Stay up and say what is wrong rather than crash-loop.
         Err(e) => {
@@ -576,17 +612,9 @@ async fn cmd_serve(cli: &Cli, args: &ServeArgs, env: &Env) -> anyhow::Result<Exi
                 .clone()
                 .unwrap_or_else(|| default_data_dir(env));
             let drives = lifeboat::destinations::rclone::connect::Drives::in_data_dir(&data_dir);
-            (
-                Err(daemon::idle(problems, access, csrf, drives, &shutdown)),
-                None,
-            )
+            Err(daemon::idle(problems, access, csrf, drives, &shutdown))
         }
     };
-    let addr = args
-        .listen
-        .clone()
-        .or(listen)
-        .unwrap_or_else(|| default_listen(addon).into());
     let listener = tokio::net::TcpListener::bind(&addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;

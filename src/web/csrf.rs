@@ -1,8 +1,13 @@
-//! Cross-site request forgery: every state-changing request (POST) must prove it came from one of
-//! Lifeboat's own pages, by carrying the server's token in a `csrf` form field or an
-//! `X-Lifeboat-Token` header. A browser that says the request is cross-site is refused even with a
-//! token. A request with no browser markers at all (no `Origin`, no `Sec-Fetch-Site`: curl, a
-//! script on the box) cannot be forged by a web page, and passes without one.
+//! Cross-site request forgery: every state-changing request (POST) to a page must prove it came
+//! from one of Lifeboat's own pages, by carrying the server's token in a `csrf` form field or an
+//! `X-Lifeboat-Token` header, whatever its `Origin` says or whether it says anything (a request
+//! with no `Origin` is not proof of a script: issue 38 printed the kit with `curl -d ''`). A
+//! browser that says the request is cross-site is refused even with a token.
+//!
+//! The JSON API (`POST /api/…`) takes only `Content-Type: application/json`, which no web page
+//! can send to another site without the browser asking first (and Lifeboat answers no such
+//! question); who may use it is [`super::ingress`]'s to say (loopback, the ingress proxy, or the
+//! password).
 
 use axum::body::{Body, to_bytes};
 use axum::extract::{Request, State};
@@ -70,8 +75,16 @@ fn refuse(why: &str) -> Response {
         .into_response()
 }
 
-/// Lets through safe methods, and state-changing ones that carry the token (or come from no
-/// browser at all).
+/// Whether `headers` say the body is JSON (`application/json`, with or without a charset).
+fn is_json(headers: &HeaderMap) -> bool {
+    header(headers, "content-type").is_some_and(|c| {
+        c.split(';')
+            .next()
+            .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
+    })
+}
+
+/// Lets through safe methods, JSON to the API, and state-changing requests that carry the token.
 pub async fn guard(State(token): State<Token>, req: Request, next: Next) -> Response {
     if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
         return next.run(req).await;
@@ -80,6 +93,18 @@ pub async fn guard(State(token): State<Token>, req: Request, next: Next) -> Resp
     if header(headers, "sec-fetch-site") == Some("cross-site") {
         return refuse("This request came from another site.");
     }
+    if req.uri().path().starts_with("/api/") {
+        return if is_json(headers) {
+            next.run(req).await
+        } else {
+            (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "Lifeboat's JSON API takes only JSON: send Content-Type: application/json with a \
+                 body such as {}.",
+            )
+                .into_response()
+        };
+    }
     if let Some(sent) = header(headers, HEADER) {
         return if token.matches(sent) {
             next.run(req).await
@@ -87,15 +112,10 @@ pub async fn guard(State(token): State<Token>, req: Request, next: Next) -> Resp
             refuse("The page's token is out of date.")
         };
     }
-    let browser = headers.contains_key("origin") || headers.contains_key("sec-fetch-site");
     let form = header(headers, "content-type")
         .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
     if !form {
-        return if browser {
-            refuse("This request carries no token.")
-        } else {
-            next.run(req).await
-        };
+        return refuse("This request carries no token.");
     }
     let (parts, body) = req.into_parts();
     let Ok(bytes) = to_bytes(body, MAX_FORM).await else {
@@ -107,8 +127,7 @@ pub async fn guard(State(token): State<Token>, req: Request, next: Next) -> Resp
     match sent {
         Some(s) if token.matches(&s) => {}
         Some(_) => return refuse("The page's token is out of date."),
-        None if browser => return refuse("This form carries no token."),
-        None => {}
+        None => return refuse("This form carries no token."),
     }
     next.run(Request::from_parts(parts, Body::from(bytes)))
         .await
@@ -124,11 +143,21 @@ mod tests {
     fn app(token: Token) -> Router {
         Router::new()
             .route("/act", post(|body: String| async move { body }))
+            .route("/api/act", post(|body: String| async move { body }))
             .layer(axum::middleware::from_fn_with_state(token, guard))
     }
 
     async fn send(token: &Token, headers: &[(&str, &str)], body: &str) -> (StatusCode, String) {
-        let mut req = Request::post("/act");
+        send_to("/act", token, headers, body).await
+    }
+
+    async fn send_to(
+        path: &str,
+        token: &Token,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> (StatusCode, String) {
+        let mut req = Request::post(path);
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
@@ -163,7 +192,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn scripts_send_the_header_and_non_browsers_pass() {
+    async fn scripts_send_the_header() {
         let t = Token::from_bytes([9; 32]);
         let js = [("origin", "http://x"), (HEADER, t.as_str())];
         assert_eq!(send(&t, &js, "").await.0, StatusCode::OK);
@@ -173,8 +202,46 @@ mod tests {
             send(&t, &[("origin", "http://evil.example")], "{}").await.0,
             StatusCode::FORBIDDEN
         );
-        assert_eq!(send(&t, &[], "").await.0, StatusCode::OK, "curl");
-        assert_eq!(send(&t, &[FORM], "a=1").await.0, StatusCode::OK, "curl -d");
         assert!(!format!("{t:?}").contains(t.as_str()));
+    }
+
+    /// Issue 38: `curl -d '' http://HOST:PORT/kit/print` printed the kit: a form POST with no
+    /// `Origin` passed without the token. Every form POST needs it now, whatever its `Origin`.
+    #[tokio::test]
+    async fn a_form_without_the_token_is_refused_whatever_its_origin() {
+        let t = Token::from_bytes([9; 32]);
+        let (s, body) = send(&t, &[FORM], "").await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "curl -d '': {body}");
+        assert_eq!(send(&t, &[FORM], "a=1").await.0, StatusCode::FORBIDDEN);
+        assert_eq!(send(&t, &[], "").await.0, StatusCode::FORBIDDEN, "no type");
+        let good = format!("csrf={}", t.as_str());
+        assert_eq!(send(&t, &[FORM], &good).await.0, StatusCode::OK);
+    }
+
+    /// The JSON API takes JSON (which a page elsewhere cannot send without asking first) and
+    /// nothing else.
+    #[tokio::test]
+    async fn the_json_api_takes_only_json() {
+        let t = Token::from_bytes([9; 32]);
+        let json = ("content-type", "application/json");
+        assert_eq!(
+            send_to("/api/act", &t, &[json], "{}").await.0,
+            StatusCode::OK
+        );
+        let (s, body) = send_to("/api/act", &t, &[FORM], "").await;
+        assert_eq!(s, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        assert!(body.contains("Content-Type: application/json"), "{body}");
+        assert_eq!(
+            send_to("/api/act", &t, &[], "").await.0,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE
+        );
+        let (s, _) = send_to(
+            "/api/act",
+            &t,
+            &[json, ("sec-fetch-site", "cross-site")],
+            "{}",
+        )
+        .await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
     }
 }

@@ -1,15 +1,26 @@
-//! Home Assistant ingress: who may talk to the server, and where its pages live.
+//! Home Assistant ingress and who else may talk to the server, and where its pages live.
 //!
 //! Inside the add-on only the Supervisor's ingress proxy (172.30.32.2) may connect, and the
 //! container's own loopback may ask [`HEALTH_PATH`] (the image's HEALTHCHECK runs in the container;
-//! nothing outside it reaches its loopback); standalone, any address may (the server then listens on
-//! loopback by default). Every link, form and asset URL is
-//! prefixed with the `X-Ingress-Path` the proxy sends, and the signed-in person's display name from
-//! `X-Remote-User-Display-Name` is shown (the Supervisor strips client-supplied copies).
+//! nothing outside it reaches its loopback). Standalone, the server answers loopback; beyond it
+//! only when told who may connect (`--allow`) or given a password ([`Access::with_password`]):
+//! `lifeboat serve` refuses to listen anywhere else ([`Access::check_listen`]), and the guard
+//! refuses any peer it was not told of all the same.
+//!
+//! Loopback and the ingress proxy (Home Assistant signed the person in) are trusted. Any other
+//! peer gives the password when one is set, on every request (a browser asks for it: HTTP Basic,
+//! any user name; a script sends `Authorization: Bearer <password>`); without one, a peer named
+//! by `--allow` sees the pages but may not use the JSON API, which needs the password beyond
+//! loopback.
+//!
+//! Every link, form and asset URL is prefixed with the `X-Ingress-Path` the proxy sends, and the
+//! signed-in person's display name from `X-Remote-User-Display-Name` is shown (the Supervisor
+//! strips client-supplied copies).
 
+use crate::secret::Secret;
 use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
-use axum::http::StatusCode;
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::convert::Infallible;
@@ -19,48 +30,204 @@ use std::sync::Arc;
 /// The Supervisor's address on the add-on network, the only ingress peer.
 pub const SUPERVISOR_INGRESS: IpAddr = IpAddr::V4(Ipv4Addr::new(172, 30, 32, 2));
 
-/// Which peers may connect.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Access {
-    /// Any peer (standalone use).
-    Any,
-    /// Only these addresses (the add-on: [`SUPERVISOR_INGRESS`]).
-    Only(Arc<Vec<IpAddr>>),
+/// Which peers may connect, and the password any other peer gives.
+#[derive(Debug, Clone)]
+pub struct Access {
+    /// The peers named (`None`: not named, so loopback, and others only with the password).
+    only: Option<Arc<Vec<IpAddr>>>,
+    /// Set by the person (`LIFEBOAT_PASSWORD`); its `Debug` does not show it.
+    password: Option<Secret>,
+}
+
+/// The shortest password taken, as for passphrases.
+pub const MIN_PASSWORD: usize = crate::secret::MIN_PASSPHRASE;
+
+/// Why `lifeboat serve` will not start as asked.
+#[derive(Debug, thiserror::Error)]
+pub enum AccessError {
+    #[error(
+        "lifeboat serve will not listen on {0}: anyone who reaches that address could use the \
+         dashboard (and print the emergency kit). Listen on 127.0.0.1 to keep it on this machine, \
+         or say who may connect with --allow ADDRESS (repeatable, for example --allow \
+         192.168.1.20), or set a password in the LIFEBOAT_PASSWORD environment variable (at \
+         least {MIN_PASSWORD} characters: browsers then ask for it, scripts send it as \
+         Authorization: Bearer <password>)"
+    )]
+    Open(IpAddr),
+    #[error(
+        "the password in LIFEBOAT_PASSWORD is too short: use at least {MIN_PASSWORD} characters"
+    )]
+    WeakPassword,
 }
 
 impl Access {
-    /// Whether `peer` may connect.
-    pub fn allows(&self, peer: IpAddr) -> bool {
-        match self {
-            Self::Any => true,
-            Self::Only(list) => list
-                .iter()
-                .any(|a| *a == peer || a.to_canonical() == peer.to_canonical()),
+    /// Any peer on loopback (standalone use on 127.0.0.1).
+    pub fn any() -> Self {
+        Self {
+            only: None,
+            password: None,
         }
     }
+
+    /// Only these addresses (the add-on: [`SUPERVISOR_INGRESS`]).
+    pub fn only(peers: Vec<IpAddr>) -> Self {
+        Self {
+            only: Some(Arc::new(peers)),
+            password: None,
+        }
+    }
+
+    /// The same, with a password any peer but loopback and the ingress proxy gives.
+    ///
+    /// # Errors
+    /// [`AccessError::WeakPassword`] when it is shorter than [`MIN_PASSWORD`].
+    pub fn with_password(mut self, password: Secret) -> Result<Self, AccessError> {
+        if password.expose().chars().count() < MIN_PASSWORD {
+            return Err(AccessError::WeakPassword);
+        }
+        self.password = Some(password);
+        Ok(self)
+    }
+
+    /// Whether `peer` may connect at all.
+    pub fn allows(&self, peer: IpAddr) -> bool {
+        match &self.only {
+            Some(list) => list.iter().any(|a| a.to_canonical() == peer.to_canonical()),
+            None => peer.to_canonical().is_loopback() || self.password.is_some(),
+        }
+    }
+
+    /// Whether `peer` needs no password: loopback, and Home Assistant's ingress proxy where it
+    /// is named (Home Assistant signed the person in).
+    fn trusts(&self, peer: IpAddr) -> bool {
+        let peer = peer.to_canonical();
+        peer.is_loopback()
+            || (peer == SUPERVISOR_INGRESS
+                && self
+                    .only
+                    .as_ref()
+                    .is_some_and(|l| l.iter().any(|a| a.to_canonical() == peer)))
+    }
+
+    /// Checks that listening on `addr` answers no one unannounced: loopback, or peers named, or
+    /// a password set.
+    ///
+    /// # Errors
+    /// [`AccessError::Open`] saying how to allow it.
+    pub fn check_listen(&self, addr: IpAddr) -> Result<(), AccessError> {
+        if addr.to_canonical().is_loopback() || self.only.is_some() || self.password.is_some() {
+            Ok(())
+        } else {
+            Err(AccessError::Open(addr))
+        }
+    }
+
+    /// Whether `headers` carry the password (`Bearer` or HTTP Basic with any user name).
+    fn authorized(&self, headers: &HeaderMap) -> bool {
+        let Some(password) = &self.password else {
+            return false;
+        };
+        let Some(given) = headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+        else {
+            return false;
+        };
+        let (scheme, value) = given.trim().split_once(' ').unwrap_or((given, ""));
+        let sent = if scheme.eq_ignore_ascii_case("bearer") {
+            value.trim().to_owned()
+        } else if scheme.eq_ignore_ascii_case("basic") {
+            use base64::Engine as _;
+            let Some(pair) = base64::engine::general_purpose::STANDARD
+                .decode(value.trim())
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+            else {
+                return false;
+            };
+            match pair.split_once(':') {
+                Some((_, p)) => p.to_owned(),
+                None => return false,
+            }
+        } else {
+            return false;
+        };
+        same(sent.as_bytes(), password.expose().as_bytes())
+    }
+}
+
+/// Compares in time that does not depend on where the texts differ.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// The health endpoint, which a peer on loopback may always ask.
 pub const HEALTH_PATH: &str = "/api/health";
 
-/// Refuses requests from peers the policy does not allow.
+fn refuse(status: StatusCode, why: &'static str) -> Response {
+    (status, why).into_response()
+}
+
+/// Refuses requests from peers the policy does not allow, and asks any peer that must give the
+/// password for it.
 pub async fn guard(State(access): State<Access>, req: Request, next: Next) -> Response {
     let peer = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip());
-    match peer {
-        Some(ip) if access.allows(ip) => next.run(req).await,
-        Some(ip) if ip.to_canonical().is_loopback() && req.uri().path() == HEALTH_PATH => {
+    // In-process (tests, no socket): only an open policy passes.
+    let Some(peer) = peer else {
+        return if access.only.is_none() {
             next.run(req).await
-        }
-        _ if access == Access::Any => next.run(req).await,
-        _ => (
-            StatusCode::FORBIDDEN,
-            "Lifeboat answers only Home Assistant's ingress proxy: open it from the Home Assistant sidebar.",
-        )
-            .into_response(),
+        } else {
+            refuse(
+                StatusCode::FORBIDDEN,
+                "Lifeboat answers only Home Assistant's ingress proxy: open it from the Home Assistant sidebar.",
+            )
+        };
+    };
+    if peer.to_canonical().is_loopback() && req.uri().path() == HEALTH_PATH {
+        return next.run(req).await;
     }
+    if !access.allows(peer) {
+        return refuse(
+            StatusCode::FORBIDDEN,
+            if access.only.is_some() {
+                "Lifeboat answers only the addresses it was told of (Home Assistant's ingress \
+                 proxy in the add-on: open it from the Home Assistant sidebar)."
+            } else {
+                "Lifeboat answers only this machine: start it with --allow naming your address, \
+                 or with a password in LIFEBOAT_PASSWORD."
+            },
+        );
+    }
+    if access.trusts(peer) || access.authorized(req.headers()) {
+        return next.run(req).await;
+    }
+    if access.password.is_some() {
+        let mut resp = refuse(
+            StatusCode::UNAUTHORIZED,
+            "Lifeboat asks for its password (LIFEBOAT_PASSWORD): a browser asks for it, any user \
+             name; a script sends Authorization: Bearer <password>.",
+        );
+        resp.headers_mut().insert(
+            axum::http::header::WWW_AUTHENTICATE,
+            axum::http::HeaderValue::from_static("Basic realm=\"Lifeboat\", charset=\"UTF-8\""),
+        );
+        return resp;
+    }
+    // A peer named by --allow, with no password set: the pages, not the JSON API.
+    if *req.method() != Method::GET
+        && *req.method() != Method::HEAD
+        && req.uri().path().starts_with("/api/")
+    {
+        return refuse(
+            StatusCode::UNAUTHORIZED,
+            "The JSON API answers other machines only with a password: set LIFEBOAT_PASSWORD \
+             where Lifeboat runs, and send Authorization: Bearer <password>.",
+        );
+    }
+    next.run(req).await
 }
 
 /// Where the page is served from and who is looking at it.
@@ -132,11 +299,65 @@ mod tests {
 
     #[test]
     fn only_the_listed_peers_pass() {
-        let a = Access::Only(Arc::new(vec![SUPERVISOR_INGRESS]));
+        let a = Access::only(vec![SUPERVISOR_INGRESS]);
         assert!(a.allows(SUPERVISOR_INGRESS));
         assert!(a.allows("::ffff:172.30.32.2".parse().unwrap()));
         assert!(!a.allows("172.30.32.3".parse().unwrap()));
         assert!(!a.allows("127.0.0.1".parse().unwrap()));
-        assert!(Access::Any.allows("10.0.0.1".parse().unwrap()));
+        assert!(Access::any().allows("127.0.0.1".parse().unwrap()));
+        assert!(Access::any().allows("::1".parse().unwrap()));
+    }
+
+    /// Issue 38: with no --allow and no password, no peer beyond loopback gets in, and serve
+    /// will not listen beyond loopback, saying how to allow it.
+    #[test]
+    fn no_one_beyond_loopback_gets_in_unannounced() {
+        let lan: IpAddr = "192.168.1.20".parse().unwrap();
+        assert!(!Access::any().allows(lan));
+        let e = Access::any()
+            .check_listen("0.0.0.0".parse().unwrap())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("--allow") && e.contains("LIFEBOAT_PASSWORD") && e.contains("127.0.0.1"),
+            "{e}"
+        );
+        assert!(
+            Access::any()
+                .check_listen("127.0.0.1".parse().unwrap())
+                .is_ok()
+        );
+        assert!(Access::any().check_listen("::1".parse().unwrap()).is_ok());
+        assert!(
+            Access::only(vec![lan])
+                .check_listen("0.0.0.0".parse().unwrap())
+                .is_ok()
+        );
+        let pw = Access::any()
+            .with_password(Secret::new("correct horse battery"))
+            .unwrap();
+        assert!(pw.check_listen("0.0.0.0".parse().unwrap()).is_ok());
+        assert!(pw.allows(lan));
+        assert!(Access::any().with_password(Secret::new("short")).is_err());
+    }
+
+    #[test]
+    fn the_password_comes_as_bearer_or_basic() {
+        use base64::Engine as _;
+        let a = Access::any()
+            .with_password(Secret::new("correct horse battery"))
+            .unwrap();
+        let with = |v: &str| {
+            let mut h = HeaderMap::new();
+            h.insert("authorization", v.parse().unwrap());
+            a.authorized(&h)
+        };
+        assert!(with("Bearer correct horse battery"));
+        let basic =
+            base64::engine::general_purpose::STANDARD.encode("anyone:correct horse battery");
+        assert!(with(&format!("Basic {basic}")));
+        assert!(!with("Bearer correct horse batter"));
+        assert!(!a.authorized(&HeaderMap::new()));
+        assert!(!format!("{a:?}").contains("horse"));
     }
 }

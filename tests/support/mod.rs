@@ -544,7 +544,7 @@ pub fn daemon_settings(
         reporter: None,
         stdin_commands: false,
         events: events.map(|(url, token, _)| (url, token)),
-        access: Access::Any,
+        access: Access::any(),
         csrf: csrf::Token::from_bytes([42; 32]),
         drives: lifeboat::destinations::rclone::connect::Drives::in_data_dir(
             &std::env::temp_dir().join(unique("drives")),

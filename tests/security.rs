@@ -1,7 +1,8 @@
 //! Secrets stay secret, against the real binary: `lifeboat serve` with a wrong password for every
 //! kind of destination (so every error path runs), debug logging, a backup asked for over the API,
 //! then every page and API answer, the log and every file in the data folder are scanned for the
-//! secrets it was given. The history and the vault are readable by their owner only.
+//! secrets it was given. The history and the vault are readable by their owner only. Then what
+//! child programs see and say: a `command:` source, rclone and a drill's psql (issue 38).
 
 use crate::support::*;
 use std::io::Read;
@@ -128,6 +129,8 @@ path = "{prefix}"
     }
     let asked = http
         .post(format!("{base}/api/backup"))
+        .header("content-type", "application/json")
+        .body("{}")
         .send()
         .await
         .unwrap();
@@ -255,4 +258,180 @@ async fn oversized_inputs_are_refused_without_being_read_whole() {
     .await
     .unwrap();
     assert_eq!(resp.status(), 413);
+}
+
+/// Issue 38: what child programs see and say. A `command:` source with a password in its URL,
+/// in its environment and in what it says; an rclone that complains with a token in its words;
+/// a drill whose psql fails. Lifeboat itself holds Home Assistant's token. Nothing of it reaches
+/// the run's output and log, `lifeboat list`, the printed kit, the data folder or the drill's
+/// report, and no child program is given the token.
+#[test]
+fn no_secret_from_a_command_source_rclone_or_a_drill_reaches_any_output() {
+    use std::os::unix::fs::PermissionsExt;
+    const HA_TOKEN: &str = "ha-token-3c9e1b7d";
+    const URL_PW: &str = "cmd-url-pw-8a2f";
+    const ENV_PW: &str = "cmd-env-pw-5b1e";
+    const SAID_PW: &str = "cmd-said-pw-0d4c";
+    const RCLONE_SAID: &str = "rclone-said-tok-7e2a";
+    const DRILL_PW: &str = "drill-url-pw-9f3b";
+    let secrets = [HA_TOKEN, URL_PW, ENV_PW, SAID_PW, RCLONE_SAID, DRILL_PW];
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let script = |name: &str, text: &str| {
+        let path = bin.join(name);
+        std::fs::write(&path, text).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path
+    };
+    // A dump program: a small PostgreSQL dump on its output; on its error, a warning with a
+    // password in it, its own password variable and whatever Home Assistant token it was given.
+    let pg_dump = script(
+        "pg_dump",
+        &format!(
+            "#!/bin/sh\n\
+             echo \"pg_dump: warning: connecting with password={SAID_PW} pw=$PGPASSWORD ha=$HA_TOKEN\" >&2\n\
+             printf -- '--\\n-- PostgreSQL database dump\\n--\\n\\nCREATE TABLE public.t (a integer);\\n\\n\
+             COPY public.t (a) FROM stdin;\\n1\\n2\\n\\\\.\\n\\n--\\n-- PostgreSQL database dump complete\\n--\\n\\n'\n"
+        ),
+    );
+    // rclone as it might complain: a token in its words, and whatever token it was given.
+    script(
+        "rclone",
+        &format!(
+            "#!/bin/sh\n\
+             echo \"2026/12/02 21:33:31 ERROR : token = {{\\\"access_token\\\":\\\"{RCLONE_SAID}\\\"}} ha=$HA_TOKEN\" >&2\n\
+             echo \"2026/12/02 21:33:31 Failed to lsjson: refused (ha=$HA_TOKEN)\" >&2\n\
+             exit 1\n"
+        ),
+    );
+    // psql that fails, saying whatever token it was given.
+    let psql = script(
+        "psql",
+        "#!/bin/sh\necho \"psql: error: connection refused (ha=$HA_TOKEN)\" >&2\nexit 2\n",
+    );
+    let (kit_file, recipient) = {
+        let k = kit();
+        use age::secrecy::ExposeSecret;
+        let file = dir.path().join("kit.txt");
+        std::fs::write(
+            &file,
+            format!("{}\n", k.identity.to_string().expose_secret()),
+        )
+        .unwrap();
+        (file, k.identity.to_public().to_string())
+    };
+    let data = dir.path().join("data");
+    let rclone_conf = dir.path().join("rclone.conf");
+    std::fs::write(&rclone_conf, "[gdrive]\ntype = drive\n").unwrap();
+    let config = dir.path().join("lifeboat.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+data_dir = "{data}"
+[[sources]]
+name = "postgres"
+type = "command"
+command = ["{pg_dump}", "--dbname=postgresql://backup:{URL_PW}@127.0.0.1:1/app"]
+dump = "postgres"
+environment = {{ PGPASSWORD = "{ENV_PW}" }}
+[[destinations]]
+type = "local"
+name = "usb"
+path = "{usb}"
+[[destinations]]
+type = "rclone"
+name = "drive"
+remote = "gdrive:lifeboat"
+rclone_config = "{rclone_conf}"
+[encryption]
+recipients = ["{recipient}"]
+"#,
+            data = data.display(),
+            pg_dump = pg_dump.display(),
+            usb = dir.path().join("usb").display(),
+            rclone_conf = rclone_conf.display(),
+        ),
+    )
+    .unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let envs = [
+        ("PATH", path.as_str()),
+        ("HA_TOKEN", HA_TOKEN),
+        ("LIFEBOAT_LOG", "debug"),
+    ];
+    let config = config.to_str().unwrap();
+    let mut seen = Vec::new();
+    let run = lifeboat(&["--config", config, "run"], &envs);
+    let said = text(&run);
+    // The copy landed on the folder; rclone's refusal was recorded.
+    assert_eq!(run.status.code(), Some(3), "{said}");
+    seen.push(("lifeboat run".to_owned(), said));
+    let list = lifeboat(&["--config", config, "list"], &envs);
+    seen.push(("lifeboat list".to_owned(), text(&list)));
+    let kit_out = dir.path().join("printed-kit.txt");
+    let printed = lifeboat(
+        &[
+            "--config",
+            config,
+            "kit",
+            "--out",
+            kit_out.to_str().unwrap(),
+        ],
+        &envs,
+    );
+    seen.push(("lifeboat kit".to_owned(), text(&printed)));
+    seen.push((
+        "the printed kit".to_owned(),
+        std::fs::read_to_string(&kit_out).unwrap_or_default(),
+    ));
+    let into = format!("postgresql://postgres:{DRILL_PW}@127.0.0.1:1/postgres");
+    let drill = lifeboat(
+        &[
+            "--config",
+            config,
+            "drill",
+            "--into",
+            &into,
+            "--identity",
+            kit_file.to_str().unwrap(),
+            "--psql",
+            psql.to_str().unwrap(),
+        ],
+        &envs,
+    );
+    // It got as far as psql, which said what it was given.
+    assert!(
+        !drill.status.success() && text(&drill).contains("psql: error"),
+        "{}",
+        text(&drill)
+    );
+    seen.push(("lifeboat drill".to_owned(), text(&drill)));
+    for entry in std::fs::read_dir(&data).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            let raw = std::fs::read(&path).unwrap();
+            seen.push((
+                path.display().to_string(),
+                String::from_utf8_lossy(&raw).into_owned(),
+            ));
+        }
+    }
+    // The errors ran: what was said reached the run, scanned.
+    let run_said = &seen[0].1;
+    assert!(
+        run_said.contains("pg_dump: warning") && run_said.contains("Failed to lsjson"),
+        "{run_said}"
+    );
+    for (place, text) in &seen {
+        for secret in secrets {
+            let line = text.lines().find(|l| l.contains(secret));
+            assert!(line.is_none(), "{secret} appears in {place}: {line:?}");
+        }
+    }
 }

@@ -180,3 +180,45 @@ fn a_changed_copy_or_a_wrong_kit_gives_back_nothing() {
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(!out.exists() && !dir.path().join("r.tar.partial").exists());
 }
+
+/// Issue 38: a `<target>.partial` that was there before is someone else's: `recover` refuses,
+/// says what to do, and leaves it as it was (it used to remove it); what it writes is for its
+/// owner only.
+#[test]
+fn recover_leaves_a_partial_it_did_not_make_and_writes_for_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let original = fixture("ha-core/ha-2026.2.3-encrypted.tar");
+    let dir = tempfile::tempdir().unwrap();
+    let (from, kit_file) = ship_to_folder(&original, dir.path());
+    for (flag, target) in [("--out", "r.tar"), ("--extract", "x")] {
+        let target = dir.path().join(target);
+        let theirs = dir
+            .path()
+            .join(format!("{}.partial", target.file_name().unwrap().display()));
+        std::fs::create_dir(&theirs).unwrap();
+        std::fs::write(theirs.join("keep.txt"), b"mine").unwrap();
+        let o = recover_with(&from, &kit_file, &[flag, target.to_str().unwrap()], &[]);
+        assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+        assert_eq!(
+            std::fs::read(theirs.join("keep.txt")).ok().as_deref(),
+            Some(&b"mine"[..]),
+            "{flag}: the folder that was there is gone"
+        );
+        assert!(
+            text(&o).contains(".partial exists already") && text(&o).contains("remove it"),
+            "{}",
+            text(&o)
+        );
+        assert!(!target.exists());
+        std::fs::remove_dir_all(&theirs).unwrap();
+        let o = recover_with(&from, &kit_file, &[flag, target.to_str().unwrap()], &[]);
+        assert!(o.status.success(), "{}", text(&o));
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+        if flag == "--out" {
+            assert_eq!(mode(&target), 0o600, "the recovered backup");
+        } else {
+            assert_eq!(mode(&target), 0o700, "the extracted folder");
+            assert_eq!(mode(&target.join("backup.json")), 0o600);
+        }
+    }
+}

@@ -2,7 +2,8 @@
 //! inside the folder. Absolute paths, `..`, links and devices are refused with the member's name,
 //! never written. A folder's copy (a `dir:` source) may hold symbolic links: those are made as
 //! links, never followed — a member whose path goes through one is refused — and files get their
-//! permission bits back.
+//! permission bits back, never setuid, setgid or sticky. Files are created readable by their owner
+//! only (a backup's members hold its secrets) unless the folder's copy says otherwise.
 
 use std::io::{self, Read};
 use std::path::{Component, Path, PathBuf};
@@ -47,6 +48,18 @@ pub fn extract(input: impl Read, target: &Path) -> Result<(), ExtractError> {
 /// As [`extract`], and for a member whose path goes through a link.
 pub fn extract_with(input: impl Read, target: &Path, folder: bool) -> Result<(), ExtractError> {
     std::fs::create_dir(target)?;
+    extract_into(input, target, folder)
+}
+
+/// Permission bits a file gets back: never setuid, setgid or sticky.
+const KEPT_MODE: u32 = 0o777;
+
+/// Like [`extract_with`], into `target`, an empty folder the caller made.
+///
+/// # Errors
+/// As [`extract_with`].
+pub fn extract_into(input: impl Read, target: &Path, folder: bool) -> Result<(), ExtractError> {
+    use std::os::unix::fs::OpenOptionsExt;
     let mut archive = tar::Archive::new(input);
     for entry in archive.entries()? {
         let mut entry = entry?;
@@ -84,11 +97,12 @@ pub fn extract_with(input: impl Read, target: &Path, folder: bool) -> Result<(),
             let mut f = std::fs::OpenOptions::new()
                 .write(true)
                 .create_new(true)
+                .mode(0o600)
                 .open(&dest)?;
             io::copy(&mut entry, &mut f)?;
             if folder && let Ok(mode) = entry.header().mode() {
                 use std::os::unix::fs::PermissionsExt;
-                f.set_permissions(std::fs::Permissions::from_mode(mode & 0o7777))?;
+                f.set_permissions(std::fs::Permissions::from_mode(mode & KEPT_MODE))?;
             }
         } else if kind.is_symlink() || kind.is_hard_link() {
             return Err(ExtractError::Hostile {
@@ -189,6 +203,47 @@ mod tests {
         assert!(!outside.join("x.txt").exists());
         // A Home Assistant backup still has no links.
         assert!(extract(&t[..], &base.path().join("ha")).is_err());
+    }
+
+    #[test]
+    fn setuid_setgid_and_sticky_bits_are_never_given_back() {
+        let base = tempfile::tempdir().unwrap();
+        let mut b = tar::Builder::new(Vec::new());
+        for (name, mode) in [("suid", 0o4755), ("sgid", 0o2750), ("sticky", 0o1644)] {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(1);
+            h.set_mode(mode);
+            b.append_data(&mut h, name, &b"x"[..]).unwrap();
+        }
+        let t = b.into_inner().unwrap();
+        let target = base.path().join("out");
+        extract_with(&t[..], &target, true).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |n: &str| {
+            std::fs::metadata(target.join(n))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o7777
+        };
+        assert_eq!(mode("suid"), 0o755);
+        assert_eq!(mode("sgid"), 0o750);
+        assert_eq!(mode("sticky"), 0o644);
+        // A Home Assistant backup's members are for its owner only.
+        let ha = base.path().join("ha");
+        extract(
+            &raw_tar("backup.json", tar::EntryType::Regular, None)[..],
+            &ha,
+        )
+        .unwrap();
+        assert_eq!(
+            std::fs::metadata(ha.join("backup.json"))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777,
+            0o600
+        );
     }
 
     #[test]

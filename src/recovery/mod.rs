@@ -41,6 +41,10 @@ pub enum RecoverError {
     },
     #[error("{0} exists already; choose a new place so nothing is overwritten")]
     Exists(PathBuf),
+    #[error(
+        "{0} exists already: recovery writes there before the output is complete, and does not touch what it did not make; if an earlier recovery left it, remove it, or choose another place"
+    )]
+    StagingExists(PathBuf),
 }
 
 /// Where the recovered backup goes.
@@ -110,6 +114,43 @@ fn partial(path: &Path) -> PathBuf {
     let mut name = path.file_name().unwrap_or_default().to_os_string();
     name.push(".partial");
     path.with_file_name(name)
+}
+
+/// The staging place, made new by this run (a file readable by its owner only, or such a
+/// folder); refused when something is there already, so that removing it after a failure only
+/// ever removes what this run made.
+enum Staged {
+    File(std::fs::File),
+    Folder,
+}
+
+fn make_staging(output: &Output, staging: &Path) -> Result<Staged, RecoverError> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    let made = match output {
+        Output::Tar(_) => std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(staging)
+            .map(Staged::File),
+        Output::Extract(_) => std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(staging)
+            .map(|()| Staged::Folder),
+    };
+    made.map_err(|e| match e.kind() {
+        std::io::ErrorKind::AlreadyExists => RecoverError::StagingExists(staging.to_owned()),
+        _ => out_err(staging)(e),
+    })
+}
+
+/// Removes the staging place this run made.
+fn remove_staging(staging: &Path, folder: bool) {
+    let _ = if folder {
+        std::fs::remove_dir_all(staging)
+    } else {
+        std::fs::remove_file(staging)
+    };
 }
 
 /// Starts reading a copy's data object.
@@ -184,12 +225,15 @@ pub async fn recover(
     let reader = open_copy(destination, manifest).await?;
     let manifest = manifest.clone();
     let staging = partial(&target);
+    let staged = make_staging(&output, &staging)?;
+    let folder = matches!(staged, Staged::Folder);
     tokio::task::spawn_blocking(move || {
         let outcome = write_recovered(
             reader,
             &manifest,
             &identities,
             &output,
+            staged,
             &staging,
             remove_encryption,
             &ha_keys,
@@ -201,8 +245,7 @@ pub async fn recover(
                     Ok(Walked::Content(c)) => (None, None, Some(c)),
                     // The copy is what was stored, but not whole inside: say so, keep nothing.
                     Err(e) if manifest.content.is_some() => {
-                        let _ = std::fs::remove_file(&staging);
-                        let _ = std::fs::remove_dir_all(&staging);
+                        remove_staging(&staging, folder);
                         return Err(RecoverError::Archive(format!(
                             "the copy is as it was stored, but what it holds is not whole: {e}"
                         )));
@@ -222,8 +265,7 @@ pub async fn recover(
                 })
             }
             Err(e) => {
-                let _ = std::fs::remove_file(&staging);
-                let _ = std::fs::remove_dir_all(&staging);
+                remove_staging(&staging, folder);
                 Err(e)
             }
         }
@@ -237,6 +279,7 @@ fn write_recovered(
     manifest: &Manifest,
     identities: &[age::x25519::Identity],
     output: &Output,
+    staged: Staged,
     staging: &Path,
     remove_encryption: bool,
     ha_keys: &[BackupKey],
@@ -261,6 +304,7 @@ fn write_recovered(
         let written = write_output(
             &mut plain,
             output,
+            staged,
             staging,
             remove_encryption,
             ha_keys,
@@ -290,24 +334,24 @@ fn write_recovered(
 fn write_output(
     plain: &mut impl Read,
     output: &Output,
+    staged: Staged,
     staging: &Path,
     remove_encryption: bool,
     ha_keys: &[BackupKey],
     content: Option<ContentSpec>,
 ) -> Result<usize, RecoverError> {
-    match output {
-        Output::Extract(_) if content.is_some_and(|c| c.kind == Kind::Dump) => {
+    match (output, staged) {
+        (Output::Extract(_), _) if content.is_some_and(|c| c.kind == Kind::Dump) => {
             Err(RecoverError::Archive(
                 "a dump is one file, not a folder: recover it with --out FILE".into(),
             ))
         }
-        Output::Extract(_) if let Some(spec) = content => {
-            extract::extract_with(spec.compression.decoder(&mut *plain), staging, true)
+        (Output::Extract(_), _) if let Some(spec) = content => {
+            extract::extract_into(spec.compression.decoder(&mut *plain), staging, true)
                 .map_err(|e| RecoverError::Archive(e.to_string()))?;
             Ok(0)
         }
-        Output::Tar(_) => {
-            let file = std::fs::File::create(staging).map_err(out_err(staging))?;
+        (Output::Tar(_), Staged::File(file)) => {
             let mut w = std::io::BufWriter::new(file);
             let n = if remove_encryption {
                 strip::strip(&mut *plain, &mut w, ha_keys)
@@ -322,10 +366,14 @@ fn write_output(
             file.sync_all().map_err(out_err(staging))?;
             Ok(n)
         }
-        Output::Extract(_) => {
-            extract::extract(plain, staging).map_err(|e| RecoverError::Archive(e.to_string()))?;
+        (Output::Extract(_), _) => {
+            extract::extract_into(plain, staging, false)
+                .map_err(|e| RecoverError::Archive(e.to_string()))?;
             Ok(0)
         }
+        (Output::Tar(_), Staged::Folder) => Err(RecoverError::Archive(
+            "a backup tar is written to a file, not a folder".into(),
+        )),
     }
 }
 

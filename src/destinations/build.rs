@@ -108,6 +108,8 @@ pub fn open_with(spec: &DestinationSpec, patience: Patience) -> Result<Destinati
             Arc::new(super::rclone::store(rclone.clone(), patience.silence))
         }
     };
+    // Every kind takes its names through the one check (`..` never reaches a server).
+    let store: Arc<dyn Store> = Arc::new(super::names::Checked(store));
     Ok(Destination {
         name: spec.name.clone(),
         kind: Kind::of(&spec.kind),

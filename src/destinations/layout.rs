@@ -77,6 +77,40 @@ pub fn manifest_object(copy_id: &str) -> String {
     format!("{copy_id}{MANIFEST_SUFFIX}")
 }
 
+/// Whether `id` is a copy id of the form [`copy_id`] makes: the UTC time, `-`, then 1 to 48
+/// letters, digits, `-` or `_`.
+pub fn is_copy_id(id: &str) -> bool {
+    let Some((time, hint)) = id.split_at_checked(16) else {
+        return false;
+    };
+    let Some(hint) = hint.strip_prefix('-') else {
+        return false;
+    };
+    chrono::NaiveDateTime::parse_from_str(time, "%Y%m%dT%H%M%SZ").is_ok()
+        && time.bytes().all(|b| b.is_ascii_alphanumeric())
+        && (1..=48).contains(&hint.len())
+        && hint
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Every ending Lifeboat gives a data object after its copy id: [`data_object`]'s, and
+/// [`data_object_as`]'s for each kind of `dir:` and `command:` copy.
+const DATA_ENDINGS: [&str; 6] = [
+    DATA_SUFFIX,
+    ".tar.gz.age",
+    ".sql.age",
+    ".sql.gz.age",
+    ".out.age",
+    ".out.gz.age",
+];
+
+/// Whether `name` is a data object Lifeboat writes for copy `id`.
+pub fn is_data_object_of(id: &str, name: &str) -> bool {
+    name.strip_prefix(id)
+        .is_some_and(|ending| DATA_ENDINGS.contains(&ending))
+}
+
 /// The copy id of a manifest object's name, or `None` for anything else.
 pub fn copy_id_of_manifest(name: &str) -> Option<&str> {
     let base = name.rsplit('/').next()?;
@@ -113,5 +147,50 @@ mod tests {
         );
         assert_eq!(copy_id_of_manifest(&data_object(&id)), None);
         assert_eq!(copy_id_of_manifest(".manifest.json"), None);
+    }
+
+    #[test]
+    fn copy_ids_and_data_objects_are_known_by_their_form() {
+        let t = Utc.with_ymd_and_hms(2026, 11, 23, 10, 15, 0).unwrap();
+        for hint in ["02dc63e3", "", "My backup/../x", &"x".repeat(80)] {
+            assert!(is_copy_id(&copy_id(t, hint)), "{hint}");
+        }
+        for bad in [
+            "",
+            "..",
+            "20261123T101500Z",
+            "20261123T101500Z-",
+            "20261123T101500Z-a/b",
+            "20261123T101500Z-..",
+            "20261123T101500Z-a.b",
+            "20261399T101500Z-x",
+            "+0261123T101500Z-x",
+            &format!("20261123T101500Z-{}", "x".repeat(49)),
+        ] {
+            assert!(!is_copy_id(bad), "{bad:?}");
+        }
+        let id = copy_id(t, "x");
+        use crate::archive::content::{Compression, ContentSpec, DumpTool, Kind};
+        for kind in [Kind::Folder, Kind::Dump] {
+            for tool in [DumpTool::Postgres, DumpTool::Mariadb, DumpTool::Other] {
+                for compression in [Compression::None, Compression::Gzip] {
+                    let spec = ContentSpec {
+                        kind,
+                        compression,
+                        tool,
+                    };
+                    let name = data_object_as(&id, &spec.suffix());
+                    assert!(is_data_object_of(&id, &name), "{name}");
+                }
+            }
+        }
+        assert!(is_data_object_of(&id, &data_object(&id)));
+        for bad in [
+            manifest_object(&id),
+            format!("{id}.tar.age/.."),
+            "..".into(),
+        ] {
+            assert!(!is_data_object_of(&id, &bad), "{bad}");
+        }
     }
 }

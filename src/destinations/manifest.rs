@@ -112,17 +112,25 @@ pub async fn fetch(
     destination: &super::Destination,
     copy_id: &str,
 ) -> Result<Manifest, FetchError> {
+    if !super::layout::is_copy_id(copy_id) {
+        return Err(FetchError::Unreadable(format!(
+            "refused: {copy_id:?} is not a copy id Lifeboat makes; nothing was read"
+        )));
+    }
     let name = super::layout::manifest_object(copy_id);
     let bytes = destination
         .store
         .read_small(&name, MAX_SIZE)
         .await
         .map_err(FetchError::Store)?;
-    Manifest::parse(&bytes).map_err(FetchError::Unreadable)
+    let m = Manifest::parse(&bytes).map_err(FetchError::Unreadable)?;
+    super::names::copy(&name, &m).map_err(FetchError::Unreadable)?;
+    Ok(m)
 }
 
 /// Lists the copies on a destination: every manifest, newest first. Data objects without a
-/// manifest are not copies and are not listed.
+/// manifest are not copies and are not listed. A manifest whose copy id or data object is not
+/// exactly what Lifeboat writes beside it is listed as unreadable, saying so, and never acted on.
 ///
 /// # Errors
 /// A [`super::StoreError`] when the destination cannot be listed.
@@ -138,7 +146,9 @@ pub async fn list(destination: &super::Destination) -> Result<Vec<Listed>, super
     let mut out = Vec::with_capacity(names.len());
     for name in names {
         let item = match destination.store.read_small(&name, MAX_SIZE).await {
-            Ok(bytes) => match Manifest::parse(&bytes) {
+            Ok(bytes) => match Manifest::parse(&bytes)
+                .and_then(|m| super::names::copy(&name, &m).map(|()| m))
+            {
                 Ok(m) => Listed::Copy(Box::new(m)),
                 Err(reason) => Listed::Unreadable {
                     object: name,
@@ -162,6 +172,9 @@ pub fn made_at(m: &Manifest) -> DateTime<Utc> {
 /// Why a copy was not (wholly) deleted.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum DeleteError {
+    /// Its names are not ones Lifeboat writes: nothing was deleted.
+    #[error("{0}")]
+    Refused(String),
     #[error("deleting {object}: {source}")]
     Manifest {
         object: String,
@@ -178,12 +191,14 @@ pub enum DeleteError {
 /// the manifest leaves only an orphan data object, never a copy that looks whole but is not.
 ///
 /// # Errors
-/// [`DeleteError`] naming the object that could not be deleted.
+/// [`DeleteError`] naming the object that could not be deleted, or refusing names that are not
+/// one copy's as Lifeboat writes them (before anything is deleted).
 pub async fn delete_copy(
     destination: &super::Destination,
     copy_id: &str,
     data: &str,
 ) -> Result<(), DeleteError> {
+    super::names::deletion(copy_id, data).map_err(DeleteError::Refused)?;
     let object = super::layout::manifest_object(copy_id);
     if let Err(source) = destination.store.delete(&object).await {
         return Err(DeleteError::Manifest { object, source });

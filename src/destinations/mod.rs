@@ -4,7 +4,8 @@
 //! and the rest) are streaming clients on one shared frame ([`staged`]:
 //! temp-then-rename, listing, deletes, and a retry-and-timeout wrapper for small requests).
 //! [`build`] makes one per [`Kind`], [`layout`] names the objects and [`manifest`] is the small JSON
-//! that makes a copy exist. Every failure has one status ([`StoreErrorKind`]) that decides what
+//! that makes a copy exist; [`names`] holds every name read from a destination to the names
+//! Lifeboat writes, so nothing outside the destination is ever read or deleted. Every failure has one status ([`StoreErrorKind`]) that decides what
 //! happens next: passing failures are retried, refused settings wait for new ones.
 //!
 //! # Behavior (the contract every store keeps)
@@ -20,6 +21,7 @@ pub mod kind;
 pub mod layout;
 pub mod manifest;
 pub mod mount_guard;
+pub mod names;
 pub mod opendal_store;
 pub mod pinned_tls;
 pub mod rclone;

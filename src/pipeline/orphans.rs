@@ -44,6 +44,15 @@ pub async fn sweep(
 ) -> Result<Vec<String>, SweepError> {
     let mut removed = Vec::new();
     for name in d.store.unfinished().await? {
+        // A name the destination listed is not trusted: one that would reach outside the folder
+        // is left alone, and said.
+        if let Err(e) = crate::destinations::names::deletable(&name) {
+            tracing::warn!(
+                "{}: an upload's name is refused and left alone: {e}",
+                d.name
+            );
+            continue;
+        }
         let started = layout::started_in_name(&name);
         let ours_and_over = match started {
             Some(t) => history.run_started_then_is_over(t).await?,

@@ -1,0 +1,274 @@
+//! Names read from a destination are hostile: a destination is someone else's computer, and
+//! whoever can write there can plant a manifest naming `..`. Two checks keep every request inside
+//! the destination's folder:
+//! - [`copy`]: a manifest's copy id and data object must be exactly the names Lifeboat writes
+//!   for the manifest file they were read from ([`super::layout`]), checked before anything is
+//!   fetched or deleted;
+//! - [`single`] (and the [`Checked`] wrapper every store is opened in, plus one call where each
+//!   kind joins a name to its folder): a store refuses `/`, `.`, `..`, empty names, path
+//!   separators, backslashes and control characters where one name inside the folder is due.
+
+use super::{Manifest, ObjectWriter, Store, StoreError, StoreErrorKind, layout};
+use async_trait::async_trait;
+use std::sync::Arc;
+use tokio::io::AsyncRead;
+
+/// Why a name is not one a store takes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NameError {
+    #[error("an empty name")]
+    Empty,
+    #[error("{0:?} names a folder, not a file inside the destination")]
+    Dots(String),
+    #[error("{0:?} holds a path separator (/ or \\), so it would reach outside the destination")]
+    Separator(String),
+    #[error("{0:?} holds a control character")]
+    Control(String),
+}
+
+impl From<NameError> for StoreError {
+    fn from(e: NameError) -> Self {
+        StoreError::new(
+            StoreErrorKind::Other,
+            format!("refused: {e}; nothing was sent to the destination"),
+        )
+    }
+}
+
+/// Checks that `name` is one name directly inside the destination's folder.
+///
+/// # Errors
+/// [`NameError`] saying what is wrong with it.
+pub fn single(name: &str) -> Result<&str, NameError> {
+    if name.is_empty() {
+        return Err(NameError::Empty);
+    }
+    if name == "." || name == ".." {
+        return Err(NameError::Dots(name.to_owned()));
+    }
+    if name.contains(['/', '\\']) {
+        return Err(NameError::Separator(name.to_owned()));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(NameError::Control(name.to_owned()));
+    }
+    Ok(name)
+}
+
+/// Checks a name as [`Store::delete`] takes it: one name, or one inside the folder store's
+/// hidden folder of uploads in progress (as its [`Store::unfinished`] names them).
+///
+/// # Errors
+/// [`NameError`] saying what is wrong with it.
+pub fn deletable(name: &str) -> Result<&str, NameError> {
+    match name
+        .strip_prefix(super::folder::LOCAL_PARTIAL_DIR)
+        .and_then(|rest| rest.strip_prefix('/'))
+    {
+        Some(inner) => single(inner).map(|_| name),
+        None => single(name),
+    }
+}
+
+/// Checks a relative path whose every part is a [`single`] name (the path OpenDAL joins to its
+/// root).
+///
+/// # Errors
+/// [`NameError`] for the first part that is not.
+pub fn inside(path: &str) -> Result<&str, NameError> {
+    for part in path.split('/') {
+        single(part)?;
+    }
+    Ok(path)
+}
+
+/// Checks that the manifest read from the object `listed` names exactly what Lifeboat writes:
+/// `listed` is `<copy id>.manifest.json` for a copy id of Lifeboat's form, the manifest's
+/// `copy_id` is that id, and its `object` is that copy's data object.
+///
+/// # Errors
+/// A sentence saying what is wrong, for a listing's problems.
+pub fn copy(listed: &str, m: &Manifest) -> Result<(), String> {
+    let Some(id) = layout::copy_id_of_manifest(listed).filter(|_| !listed.contains('/')) else {
+        return Err(format!(
+            "refused: {listed:?} is not the name of a manifest Lifeboat writes"
+        ));
+    };
+    if !layout::is_copy_id(id) {
+        return Err(format!(
+            "refused: {id:?} is not a copy id Lifeboat makes (the UTC time, then letters, digits, - or _)"
+        ));
+    }
+    if m.copy_id != id {
+        return Err(format!(
+            "refused: the manifest in {listed} names copy {:?}, not {id}; it is not acted on",
+            m.copy_id
+        ));
+    }
+    let expected = expected_object(id, m);
+    if m.object != expected {
+        return Err(format!(
+            "refused: the manifest in {listed} names its data {:?}, where Lifeboat writes {expected}; it is not acted on",
+            m.object
+        ));
+    }
+    Ok(())
+}
+
+/// The data object Lifeboat writes for copy `id` of what `m` describes.
+fn expected_object(id: &str, m: &Manifest) -> String {
+    match &m.content {
+        Some(c) => layout::data_object_as(id, &c.spec().suffix()),
+        None => layout::data_object(id),
+    }
+}
+
+/// Checks the names a copy is deleted by, as [`super::manifest::delete_copy`] is given them:
+/// a copy id of Lifeboat's form, and a data object that is that copy's (`data` empty: the
+/// default one).
+///
+/// # Errors
+/// A sentence saying what is wrong.
+pub fn deletion(id: &str, data: &str) -> Result<(), String> {
+    if !layout::is_copy_id(id) {
+        return Err(format!(
+            "refused: {id:?} is not a copy id Lifeboat makes; nothing was deleted"
+        ));
+    }
+    if !data.is_empty() && !layout::is_data_object_of(id, data) {
+        return Err(format!(
+            "refused: {data:?} is not a data object of copy {id}; nothing was deleted"
+        ));
+    }
+    Ok(())
+}
+
+/// A store whose every name is checked before it reaches the store within: the one check every
+/// kind goes through ([`super::build`] opens each store in it).
+pub struct Checked(pub Arc<dyn Store>);
+
+#[async_trait]
+impl Store for Checked {
+    async fn writer(
+        &self,
+        path: &str,
+        size: Option<u64>,
+    ) -> Result<Box<dyn ObjectWriter>, StoreError> {
+        self.0.writer(single(path)?, size).await
+    }
+
+    async fn reader(&self, path: &str) -> Result<Box<dyn AsyncRead + Send + Unpin>, StoreError> {
+        self.0.reader(single(path)?).await
+    }
+
+    async fn read_small(&self, path: &str, limit: u64) -> Result<Vec<u8>, StoreError> {
+        self.0.read_small(single(path)?, limit).await
+    }
+
+    async fn write_small(&self, path: &str, data: Vec<u8>) -> Result<(), StoreError> {
+        self.0.write_small(single(path)?, data).await
+    }
+
+    async fn list(&self) -> Result<Vec<String>, StoreError> {
+        self.0.list().await
+    }
+
+    async fn delete(&self, path: &str) -> Result<(), StoreError> {
+        self.0.delete(deletable(path)?).await
+    }
+
+    async fn unfinished(&self) -> Result<Vec<String>, StoreError> {
+        self.0.unfinished().await
+    }
+
+    fn trust(&self) -> Option<String> {
+        self.0.trust()
+    }
+
+    fn remarks(&self) -> Vec<String> {
+        self.0.remarks()
+    }
+
+    fn outside_settings(&self) -> Option<String> {
+        self.0.outside_settings()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_one_name_inside_the_folder_passes() {
+        for ok in [
+            "a.tar.age",
+            ".lifeboat-partial-0a1b-x.tar.age",
+            "a b",
+            "%2e%2e",
+            "...",
+        ] {
+            assert_eq!(single(ok), Ok(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            ".",
+            "..",
+            "/",
+            "/abs",
+            "../x",
+            "a/../../b",
+            "..\\x",
+            "\\abs",
+            "a\0b",
+            "a\nb",
+        ] {
+            assert!(single(bad).is_err(), "{bad:?} passed");
+        }
+        let e = StoreError::from(single("..").unwrap_err());
+        assert!(
+            e.message.contains("refused") && e.message.contains("\"..\""),
+            "{e}"
+        );
+        assert!(!e.is_retryable());
+    }
+
+    #[test]
+    fn deletes_reach_the_folders_uploads_and_nothing_else() {
+        assert!(deletable(".lifeboat-partial/x.tar.age").is_ok());
+        assert!(deletable("a.tar.age").is_ok());
+        for bad in [
+            ".lifeboat-partial/..",
+            ".lifeboat-partial/a/b",
+            ".lifeboat-partial/",
+            "x/y",
+        ] {
+            assert!(deletable(bad).is_err(), "{bad:?} passed");
+        }
+        assert!(inside("a/b.json").is_ok());
+        for bad in ["/a", "a//b", "a/../b", "a/", ""] {
+            assert!(inside(bad).is_err(), "{bad:?} passed");
+        }
+    }
+
+    #[test]
+    fn a_deletion_names_one_copy_of_lifeboats_form() {
+        let id = "20261123T101500Z-02dc63e3";
+        assert!(deletion(id, "").is_ok());
+        assert!(deletion(id, &layout::data_object(id)).is_ok());
+        assert!(deletion(id, &layout::data_object_as(id, ".sql.gz")).is_ok());
+        for (id, data) in [
+            ("..", ""),
+            ("../20261123T101500Z-x", ""),
+            (id, ".."),
+            (id, "20261123T101500Z-other.tar.age"),
+            (id, "../x.tar.age"),
+            (id, &format!("{id}.tar.age/..")),
+        ] {
+            let e = deletion(id, data).unwrap_err();
+            assert!(
+                e.contains("refused") && e.contains("nothing was deleted"),
+                "{e}"
+            );
+        }
+    }
+}

@@ -17,6 +17,10 @@ pub struct Entry {
     pub collection: bool,
 }
 
+/// A listing's body larger than this is refused before it is parsed (100 000 entries of the
+/// longest names a server writes fit in it).
+pub const MAX_BODY: u64 = 32 << 20;
+
 /// A listing with more entries than this is refused (a folder of backups holds hundreds, not
 /// millions).
 const MAX_ENTRIES: usize = 100_000;

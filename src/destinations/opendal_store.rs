@@ -2,6 +2,7 @@
 //! through it (multipart parts, Azure blocks, or a temp file flushed, renamed on commit, and its
 //! folder flushed).
 
+use super::names;
 use super::{ObjectWriter, Patience, Store, StoreError, StoreErrorKind, part_size};
 use crate::secret::Secret;
 use async_trait::async_trait;
@@ -12,6 +13,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio::io::AsyncRead;
 use tokio_util::compat::FuturesAsyncReadCompatExt;
+
+/// A listing with more objects than this is refused (a folder of backups holds hundreds).
+const MAX_LISTED: usize = 100_000;
 
 /// Parts uploaded at once per upload. OpenDAL holds one part being filled and one ready besides,
 /// so an upload holds up to part size × (this + 2): 15 MiB with one. A second in flight would hide
@@ -157,7 +161,7 @@ impl Store for OpendalStore {
     ) -> Result<Box<dyn ObjectWriter>, StoreError> {
         let inner = self
             .op
-            .writer_with(path)
+            .writer_with(names::inside(path)?)
             .chunk(part_size(size_hint))
             .concurrent(UPLOAD_CONCURRENCY)
             .await
@@ -170,7 +174,7 @@ impl Store for OpendalStore {
     }
 
     async fn reader(&self, path: &str) -> Result<Box<dyn AsyncRead + Send + Unpin>, StoreError> {
-        let len = self.size(path).await?;
+        let len = self.size(names::inside(path)?).await?;
         let reader = self.op.reader(path).await.map_err(|e| self.err(e))?;
         let stream = reader
             .into_futures_async_read(0..len)
@@ -180,35 +184,81 @@ impl Store for OpendalStore {
     }
 
     async fn read_small(&self, path: &str, limit: u64) -> Result<Vec<u8>, StoreError> {
-        let len = self.size(path).await?;
-        if len > limit {
-            return Err(StoreError::new(
+        use futures::TryStreamExt;
+        let too_big = |len: u64| {
+            StoreError::new(
                 StoreErrorKind::Other,
                 format!("{path} is {len} bytes, more than the {limit} expected"),
-            ));
+            )
+        };
+        let len = self.size(names::inside(path)?).await?;
+        if len > limit {
+            return Err(too_big(len));
         }
-        Ok(self.op.read(path).await.map_err(|e| self.err(e))?.to_vec())
+        let mut out = Vec::new();
+        if len == 0 {
+            return Ok(out);
+        }
+        // Only the bytes the size said, read under the limit whatever the server sends.
+        let reader = self.op.reader(path).await.map_err(|e| self.err(e))?;
+        let mut stream = reader
+            .into_bytes_stream(0..len)
+            .await
+            .map_err(|e| self.err(e))?;
+        while let Some(piece) = stream
+            .try_next()
+            .await
+            .map_err(|e| StoreError::unavailable(format!("reading {path}: {e}")))?
+        {
+            if (out.len() + piece.len()) as u64 > limit {
+                return Err(too_big((out.len() + piece.len()) as u64));
+            }
+            out.extend_from_slice(&piece);
+        }
+        Ok(out)
     }
 
     async fn write_small(&self, path: &str, data: Vec<u8>) -> Result<(), StoreError> {
+        let path = names::inside(path)?;
         self.op.write(path, data).await.map_err(|e| self.err(e))?;
         sync_dir(self.sync_dir.as_deref()).await
     }
 
     async fn list(&self) -> Result<Vec<String>, StoreError> {
-        match self.op.list("/").await {
-            Ok(entries) => Ok(entries
-                .into_iter()
-                .filter(|e| e.metadata().is_file())
-                .map(|e| e.name().to_owned())
-                .collect()),
-            Err(e) if e.kind() == ErrorKind::NotFound => Ok(Vec::new()),
-            Err(e) => Err(self.err(e)),
+        use futures::TryStreamExt;
+        let mut lister = match self.op.lister("/").await {
+            Ok(l) => l,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(self.err(e)),
+        };
+        // Page by page, refusing a listing no folder of backups makes.
+        let mut names = Vec::new();
+        let mut seen = 0usize;
+        loop {
+            let entry = match lister.try_next().await {
+                Ok(Some(entry)) => entry,
+                Ok(None) => return Ok(names),
+                Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
+                Err(e) => return Err(self.err(e)),
+            };
+            seen += 1;
+            if seen > MAX_LISTED {
+                return Err(StoreError::new(
+                    StoreErrorKind::Other,
+                    format!(
+                        "the listing holds more than {MAX_LISTED} objects: refused; a folder of \
+                         backups holds hundreds, so point the destination at a folder of its own"
+                    ),
+                ));
+            }
+            if entry.metadata().is_file() {
+                names.push(entry.name().to_owned());
+            }
         }
     }
 
     async fn delete(&self, path: &str) -> Result<(), StoreError> {
-        match self.op.delete(path).await {
+        match self.op.delete(names::inside(path)?).await {
             Err(e) if e.kind() != ErrorKind::NotFound => Err(self.err(e)),
             _ => Ok(()),
         }

@@ -198,13 +198,16 @@ impl Sftp {
         format!("{}:{}", self.settings.host, self.settings.port)
     }
 
-    fn path(&self, name: &str) -> String {
+    /// Where `name` is on the server; a name that is not one name inside the folder (`..`,
+    /// `a/b`) is refused, never sent.
+    fn path(&self, name: &str) -> Result<String, StoreError> {
+        let name = super::names::single(name)?;
         let root = self.settings.path.trim_end_matches('/');
-        if root.is_empty() {
+        Ok(if root.is_empty() {
             name.to_owned()
         } else {
             format!("{root}/{name}")
-        }
+        })
     }
 
     /// The shared connection, made (again) when there is none or it broke.
@@ -425,7 +428,7 @@ impl Sftp {
 
     /// Opens a file for reading, keeping the connection it lives on.
     async fn open_file(&self, path: &str) -> Result<SftpReader, StoreError> {
-        let p = self.path(path);
+        let p = self.path(path)?;
         self.with(&format!("reading {path}"), |c| async move {
             let file = c.sftp.open(p).await?;
             Ok(SftpReader { _conn: c, file })
@@ -549,11 +552,12 @@ impl Remote for Sftp {
         name: &str,
         _size: Option<u64>,
     ) -> Result<Box<dyn RemoteFile>, StoreError> {
-        let (conn, file) = self.create_file(&self.path(name)).await?;
+        let path = self.path(name)?;
+        let (conn, file) = self.create_file(&path).await?;
         Ok(Box::new(SftpFile {
             _conn: conn,
             file,
-            what: format!("uploading {}", self.path(name)),
+            what: format!("uploading {path}"),
         }))
     }
 
@@ -564,11 +568,11 @@ impl Remote for Sftp {
     }
 
     async fn rename(&self, from: &str, to: &str, _: Written) -> Result<(), StoreError> {
-        self.rename_path(&self.path(from), &self.path(to)).await
+        self.rename_path(&self.path(from)?, &self.path(to)?).await
     }
 
     async fn remove(&self, name: &str) -> Result<(), StoreError> {
-        self.delete_path(&self.path(name)).await
+        self.delete_path(&self.path(name)?).await
     }
 
     async fn names(&self) -> Result<Vec<String>, StoreError> {
@@ -592,18 +596,30 @@ impl Remote for Sftp {
     }
 
     async fn read(&self, name: &str, limit: u64) -> Result<Vec<u8>, StoreError> {
-        let full = self.path(name);
-        let len = self.size(&full).await?;
-        if len > limit {
-            return Err(StoreError::new(
+        use tokio::io::AsyncReadExt;
+        let full = self.path(name)?;
+        let too_big = |len: u64| {
+            StoreError::new(
                 StoreErrorKind::Other,
                 format!("{name} is {len} bytes, more than the {limit} expected"),
-            ));
+            )
+        };
+        let len = self.size(&full).await?;
+        if len > limit {
+            return Err(too_big(len));
         }
-        self.with(&format!("reading {name}"), |c| async move {
-            c.sftp.read(full).await
-        })
-        .await
+        // Read under the limit whatever size the server claimed.
+        let mut out = Vec::new();
+        self.open_file(name)
+            .await?
+            .take(limit + 1)
+            .read_to_end(&mut out)
+            .await
+            .map_err(|e| io_error(&format!("reading {name}"), &e))?;
+        if out.len() as u64 > limit {
+            return Err(too_big(out.len() as u64));
+        }
+        Ok(out)
     }
 }
 

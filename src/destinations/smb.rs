@@ -26,12 +26,14 @@ fn endpoint(s: &SmbSpec) -> String {
     format!("//{}:{}/{}", s.host, s.port, s.share)
 }
 
-/// Where `name` sits in the share: inside the destination's folder.
-fn in_folder(s: &SmbSpec, name: &str) -> String {
-    match s.path.trim_matches('/') {
+/// Where `name` sits in the share: inside the destination's folder. A name that is not one
+/// name inside it (`..`, `a/b`, `..\\x`: SMB's separator is the backslash) is refused, never sent.
+fn in_folder(s: &SmbSpec, name: &str) -> Result<String, StoreError> {
+    let name = super::names::single(name)?;
+    Ok(match s.path.trim_matches('/') {
         "" => name.to_owned(),
         root => format!("{root}/{name}"),
-    }
+    })
 }
 
 /// A signed-in session and the share it is connected to.
@@ -248,7 +250,7 @@ impl Remote for Smb {
         name: &str,
         _size: Option<u64>,
     ) -> Result<Box<dyn RemoteFile>, StoreError> {
-        let path = in_folder(&self.settings, name);
+        let path = in_folder(&self.settings, name)?;
         let p = path.clone();
         let file = self
             .with(
@@ -266,7 +268,7 @@ impl Remote for Smb {
     }
 
     async fn put(&self, name: &str, data: Bytes) -> Result<(), StoreError> {
-        let t = in_folder(&self.settings, name);
+        let t = in_folder(&self.settings, name)?;
         self.with(
             &format!("uploading {name}"),
             Box::new(move |c, tree| {
@@ -278,8 +280,8 @@ impl Remote for Smb {
 
     async fn rename(&self, from: &str, to: &str, _: Written) -> Result<(), StoreError> {
         let (f, t) = (
-            in_folder(&self.settings, from),
-            in_folder(&self.settings, to),
+            in_folder(&self.settings, from)?,
+            in_folder(&self.settings, to)?,
         );
         self.with(
             &format!("moving {to} into place"),
@@ -294,7 +296,7 @@ impl Remote for Smb {
     }
 
     async fn remove(&self, name: &str) -> Result<(), StoreError> {
-        let p = in_folder(&self.settings, name);
+        let p = in_folder(&self.settings, name)?;
         self.with(
             &format!("deleting {name}"),
             Box::new(move |c, t| Box::pin(async move { c.delete_file(t, &p).await })),
@@ -318,7 +320,7 @@ impl Remote for Smb {
     }
 
     async fn open(&self, name: &str) -> Result<Box<dyn AsyncRead + Send + Unpin>, StoreError> {
-        let p = in_folder(&self.settings, name);
+        let p = in_folder(&self.settings, name)?;
         let download = self
             .with(
                 &format!("reading {name}"),
@@ -336,27 +338,33 @@ impl Remote for Smb {
     }
 
     async fn read(&self, name: &str, limit: u64) -> Result<Vec<u8>, StoreError> {
-        let p = in_folder(&self.settings, name);
-        let read = self
-            .with(
-                &format!("reading {name}"),
-                Box::new(move |c, t| {
-                    Box::pin(async move {
-                        let info = c.stat(t, &p).await?;
-                        if info.size > limit {
-                            return Ok(Err(info.size));
-                        }
-                        c.read_file_pipelined(t, &p).await.map(Ok)
-                    })
-                }),
-            )
-            .await?;
-        read.map_err(|len| {
+        let p = in_folder(&self.settings, name)?;
+        let what = format!("reading {name}");
+        let too_big = |len: u64| {
             StoreError::new(
                 StoreErrorKind::Other,
                 format!("{name} is {len} bytes, more than the {limit} expected"),
             )
-        })
+        };
+        let mut download = self
+            .with(
+                &what,
+                Box::new(move |c, t| Box::pin(async move { c.open_file_download(t, &p).await })),
+            )
+            .await?;
+        if let Some(len) = download.info().map(|i| i.size).filter(|l| *l > limit) {
+            return Err(too_big(len));
+        }
+        // Read under the limit whatever size the server claimed.
+        let mut out = Vec::new();
+        while let Some(chunk) = download.next_chunk().await {
+            let chunk = chunk.map_err(|e| self.classify(&what, &e))?;
+            if (out.len() + chunk.len()) as u64 > limit {
+                return Err(too_big((out.len() + chunk.len()) as u64));
+            }
+            out.extend_from_slice(&chunk);
+        }
+        Ok(out)
     }
 }
 
@@ -379,8 +387,14 @@ mod tests {
 
     #[test]
     fn names_sit_in_the_folder_inside_the_share() {
-        assert_eq!(in_folder(&settings(""), "a.tar.age"), "a.tar.age");
-        assert_eq!(in_folder(&settings("/ha/lifeboat/"), "a"), "ha/lifeboat/a");
+        assert_eq!(in_folder(&settings(""), "a.tar.age").unwrap(), "a.tar.age");
+        assert_eq!(
+            in_folder(&settings("/ha/lifeboat/"), "a").unwrap(),
+            "ha/lifeboat/a"
+        );
+        for bad in ["..", "../x", "..\\x", "", "/abs"] {
+            assert!(in_folder(&settings("ha"), bad).is_err(), "{bad:?}");
+        }
         assert_eq!(endpoint(&settings("ha")), "//nas.local:445/backups");
     }
 }

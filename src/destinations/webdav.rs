@@ -12,6 +12,7 @@
 //!   frame every file-like store shares ([`super::staged`]).
 
 use super::dav_xml::{self, Entry};
+use super::names;
 use super::staged::{Remote, RemoteFile, Small, Staged, Written};
 use super::{StoreError, StoreErrorKind};
 use crate::secret::Secret;
@@ -146,8 +147,10 @@ pub fn clients(
 }
 
 impl Inner {
-    /// The URL of a name directly under the base (a trailing `/` for folders).
-    fn url(&self, name: &str, folder: bool) -> Url {
+    /// The URL of a name directly under the base (a trailing `/` for folders); a name that is
+    /// not one name inside the folder (`..`, `a/b`) is refused, never sent.
+    fn url(&self, name: &str, folder: bool) -> Result<Url, StoreError> {
+        let name = names::single(name)?;
         let mut u = self.base.clone();
         let encoded: String = percent_encoding::utf8_percent_encode(name, NAME).collect();
         let path = format!(
@@ -156,7 +159,7 @@ impl Inner {
             if folder { "/" } else { "" }
         );
         u.set_path(&path);
-        u
+        Ok(u)
     }
 
     fn request(&self, method: Method, url: Url) -> reqwest::RequestBuilder {
@@ -225,10 +228,7 @@ impl Inner {
         if resp.status() == StatusCode::NOT_FOUND {
             return Ok(None);
         }
-        let text = resp
-            .text()
-            .await
-            .map_err(|e| transport_error("reading a listing", &e))?;
+        let text = read_capped(resp, dav_xml::MAX_BODY, "the server's listing").await?;
         dav_xml::parse_multistatus(&text)
             .map(Some)
             .map_err(|e| StoreError::new(StoreErrorKind::Other, format!("{}: {e}", url.path())))
@@ -285,7 +285,7 @@ impl Inner {
 
     /// The segment URLs of `name`, in order, when it is stored in segments.
     async fn segments(&self, name: &str) -> Result<Option<Vec<Url>>, StoreError> {
-        let folder = self.url(&format!("{name}{SEGMENTS_SUFFIX}"), true);
+        let folder = self.url(&format!("{}{SEGMENTS_SUFFIX}", names::single(name)?), true)?;
         let Some(entries) = self.propfind(&folder, 1).await? else {
             return Ok(None);
         };
@@ -293,6 +293,8 @@ impl Inner {
             .into_iter()
             .filter(|e| !e.collection && dav_xml::is_child(&e.href, folder.path()))
             .filter_map(|e| dav_xml::last_segment(&e.href))
+            // Lifeboat numbers its segments; anything else in the folder is not one of them.
+            .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
             .collect();
         names.sort();
         Ok(Some(
@@ -318,6 +320,35 @@ impl Inner {
             .await?;
         Ok((r.status() != StatusCode::NOT_FOUND).then_some(r))
     }
+}
+
+/// Reads a response's body whole, refusing one larger than `cap` bytes (said as `what`): a
+/// server's answer is read under a limit, whatever it claims to be.
+async fn read_capped(resp: reqwest::Response, cap: u64, what: &str) -> Result<String, StoreError> {
+    if let Some(len) = resp.content_length().filter(|l| *l > cap) {
+        return Err(too_long(what, len, cap));
+    }
+    let mut out = Vec::new();
+    let mut body = resp.bytes_stream();
+    while let Some(piece) = body.next().await {
+        let piece = piece.map_err(|e| transport_error(&format!("reading {what}"), &e))?;
+        if (out.len() + piece.len()) as u64 > cap {
+            return Err(too_long(what, (out.len() + piece.len()) as u64, cap));
+        }
+        out.extend_from_slice(&piece);
+    }
+    Ok(String::from_utf8_lossy(&out).into_owned())
+}
+
+fn too_long(what: &str, len: u64, cap: u64) -> StoreError {
+    StoreError::new(
+        StoreErrorKind::Other,
+        format!(
+            "{what} is more than {cap} bytes ({len} so far): refused; a folder of backups is \
+             listed in far less, so the server (or something in front of it) is not answering \
+             as a WebDAV server should"
+        ),
+    )
 }
 
 /// A WebDAV method. The names are valid HTTP tokens, so this cannot fail; were it to, OPTIONS
@@ -622,9 +653,10 @@ impl RemoteFile for DavFile {
 
 impl Dav {
     /// Where `name` is while it is written: a file, or with segments a folder.
-    fn streamed(&self, name: &str) -> Url {
+    fn streamed(&self, name: &str) -> Result<Url, StoreError> {
         if self.inner.segment.is_some() {
-            self.inner.url(&format!("{name}{SEGMENTS_SUFFIX}"), true)
+            self.inner
+                .url(&format!("{}{SEGMENTS_SUFFIX}", names::single(name)?), true)
         } else {
             self.inner.url(name, false)
         }
@@ -643,7 +675,7 @@ impl Remote for Dav {
         _size: Option<u64>,
     ) -> Result<Box<dyn RemoteFile>, StoreError> {
         let inner = &self.inner;
-        let temp = self.streamed(name);
+        let temp = self.streamed(name)?;
         if inner.segment.is_some() {
             inner
                 .send(
@@ -664,7 +696,7 @@ impl Remote for Dav {
 
     async fn put(&self, name: &str, data: Bytes) -> Result<(), StoreError> {
         let inner = &self.inner;
-        let url = inner.url(name, false);
+        let url = inner.url(name, false)?;
         inner
             .send(
                 &format!("uploading {name}"),
@@ -680,12 +712,12 @@ impl Remote for Dav {
         match written {
             Written::Streamed => {
                 inner
-                    .move_onto(&self.streamed(from), &self.streamed(to))
+                    .move_onto(&self.streamed(from)?, &self.streamed(to)?)
                     .await
             }
             Written::Put => {
                 inner
-                    .move_onto(&inner.url(from, false), &inner.url(to, false))
+                    .move_onto(&inner.url(from, false)?, &inner.url(to, false)?)
                     .await
             }
         }
@@ -693,9 +725,9 @@ impl Remote for Dav {
 
     async fn remove(&self, name: &str) -> Result<(), StoreError> {
         let inner = &self.inner;
-        inner.delete_url(&inner.url(name, false)).await?;
+        inner.delete_url(&inner.url(name, false)?).await?;
         inner
-            .delete_url(&inner.url(&format!("{name}{SEGMENTS_SUFFIX}"), true))
+            .delete_url(&inner.url(&format!("{}{SEGMENTS_SUFFIX}", names::single(name)?), true)?)
             .await
     }
 
@@ -705,7 +737,7 @@ impl Remote for Dav {
 
     async fn open(&self, name: &str) -> Result<Box<dyn AsyncRead + Send + Unpin>, StoreError> {
         let inner = &self.inner;
-        let urls = match inner.get(&inner.url(name, false)).await? {
+        let urls = match inner.get(&inner.url(name, false)?).await? {
             Some(resp) => {
                 let stream = resp.bytes_stream().map_err(std::io::Error::other);
                 return Ok(Box::new(tokio_util::io::StreamReader::new(stream)));
@@ -743,7 +775,7 @@ impl Remote for Dav {
                 format!("{name} is {len} bytes, more than the {limit} expected"),
             )
         };
-        let Some(resp) = inner.get(&inner.url(name, false)).await? else {
+        let Some(resp) = inner.get(&inner.url(name, false)?).await? else {
             if inner.segments(name).await?.is_some() {
                 return Err(StoreError::new(
                     StoreErrorKind::Other,
@@ -795,14 +827,35 @@ mod tests {
             silence: Duration::from_secs(1),
         });
         assert_eq!(
-            inner.url("a b.tar.age", false).as_str(),
+            inner.url("a b.tar.age", false).unwrap().as_str(),
             "http://h/dav/HA%20backups/a%20b.tar.age"
         );
         assert!(
             inner
                 .url("x.segments", true)
+                .unwrap()
                 .as_str()
                 .ends_with("/x.segments/")
+        );
+    }
+
+    #[test]
+    fn a_name_that_leaves_the_folder_is_never_a_url() {
+        let inner = Inner::new(WebdavSettings {
+            url: Url::parse("http://h/dav/HA backups/").unwrap(),
+            username: "u".into(),
+            password: Secret::new("p"),
+            segment: None,
+            clients: clients(None, Duration::from_secs(1)).unwrap(),
+            silence: Duration::from_secs(1),
+        });
+        for bad in ["..", ".", "", "../x", "/abs", "a/../../b", "..\\x"] {
+            assert!(inner.url(bad, false).is_err(), "{bad:?}");
+        }
+        // What is not a dot segment stays a name inside the folder, encoded.
+        assert_eq!(
+            inner.url("%2e%2e", false).unwrap().as_str(),
+            "http://h/dav/HA%20backups/%252e%252e"
         );
     }
 

@@ -77,18 +77,20 @@ impl Rclone {
         }
     }
 
-    /// `name` inside the folder, as rclone takes it.
-    fn path(&self, name: &str) -> String {
-        if self.folder.ends_with([':', '/']) {
+    /// `name` inside the folder, as rclone takes it. A name that is not one name inside the
+    /// folder (`..`, `a/b`) is refused, never handed to rclone.
+    fn path(&self, name: &str) -> Result<String, StoreError> {
+        let name = super::names::single(name)?;
+        Ok(if self.folder.ends_with([':', '/']) {
             format!("{}{name}", self.folder)
         } else {
             format!("{}/{name}", self.folder)
-        }
+        })
     }
 
     /// Starts `rclone rcat` into `name`.
     fn upload(&self, name: &str, size: Option<u64>) -> Result<Upload, StoreError> {
-        let path = self.path(name);
+        let path = self.path(name)?;
         let size = size.map(|s| s.to_string());
         let mut args = vec!["rcat"];
         if let Some(s) = &size {
@@ -112,7 +114,7 @@ impl Rclone {
 
     /// Starts `rclone cat` on `name` and waits for its first bytes (or its end).
     async fn cat(&self, name: &str) -> Result<Download, StoreError> {
-        let path = self.path(name);
+        let path = self.path(name)?;
         let what = format!("reading {name}");
         let mut child = self.tool.spawn(self.tool.command(&["cat", &path]))?;
         let said = child.stderr.take().map(|e| tokio::spawn(listen(e)));
@@ -153,11 +155,12 @@ impl Rclone {
             #[serde(rename = "IsDir")]
             is_dir: bool,
         }
+        let path = self.path(name)?;
         let out = match self
             .tool
             .run(
                 &format!("looking for {name}"),
-                &["lsjson", "--stat", "--no-mimetype", &self.path(name)],
+                &["lsjson", "--stat", "--no-mimetype", &path],
             )
             .await
         {
@@ -342,7 +345,7 @@ impl Remote for Rclone {
         self.tool
             .run(
                 &format!("moving {to} into place"),
-                &["moveto", &self.path(from), &self.path(to)],
+                &["moveto", &self.path(from)?, &self.path(to)?],
             )
             .await
             .map(drop)
@@ -352,7 +355,7 @@ impl Remote for Rclone {
         self.tool
             .run(
                 &format!("deleting {name}"),
-                &["deletefile", &self.path(name)],
+                &["deletefile", &self.path(name)?],
             )
             .await
             .map(drop)
@@ -440,12 +443,17 @@ mod tests {
                 Duration::from_secs(1),
             )
         };
-        assert_eq!(at("gdrive:").path("a.tar.age"), "gdrive:a.tar.age");
+        assert_eq!(at("gdrive:").path("a.tar.age").unwrap(), "gdrive:a.tar.age");
         assert_eq!(
-            at("gdrive:Home Assistant/lifeboat").path("a.tar.age"),
+            at("gdrive:Home Assistant/lifeboat")
+                .path("a.tar.age")
+                .unwrap(),
             "gdrive:Home Assistant/lifeboat/a.tar.age"
         );
-        assert_eq!(at("nas:/srv/ha/").path("x"), "nas:/srv/ha/x");
+        assert_eq!(at("nas:/srv/ha/").path("x").unwrap(), "nas:/srv/ha/x");
+        for bad in ["..", "../x", "/abs", "a/../../b", "..\\x", ""] {
+            assert!(at("nas:/srv/ha/").path(bad).is_err(), "{bad:?}");
+        }
         assert_eq!(remote_name("gdrive,chunk_size=64M:HA"), "gdrive");
         assert_eq!(remote_name("my drive:HA"), "my drive");
     }

@@ -859,6 +859,68 @@ mod tests {
         );
     }
 
+    /// A server that answers every request with a `207` whose body never ends below `size`.
+    async fn endless_listing(size: usize) -> Url {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let at = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut conn, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut head = Vec::new();
+                    let mut byte = [0u8; 1];
+                    while !head.ends_with(b"\r\n\r\n")
+                        && conn.read(&mut byte).await.is_ok_and(|n| n == 1)
+                    {
+                        head.push(byte[0]);
+                    }
+                    // Take the request's body too, so closing the connection resets nothing.
+                    let head = String::from_utf8_lossy(&head).to_ascii_lowercase();
+                    let body = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .and_then(|n| n.trim().parse::<usize>().ok())
+                        .unwrap_or(0);
+                    let mut skip = vec![0u8; body];
+                    let _ = conn.read_exact(&mut skip).await;
+                    let _ = conn
+                        .write_all(
+                            b"HTTP/1.1 207 Multi-Status\r\nContent-Type: application/xml\r\n\
+                              Connection: close\r\n\r\n<d:multistatus xmlns:d=\"DAV:\">",
+                        )
+                        .await;
+                    let filler = vec![b' '; 1 << 20];
+                    let mut sent = 0;
+                    while sent < size && conn.write_all(&filler).await.is_ok() {
+                        sent += filler.len();
+                    }
+                    let _ = conn.write_all(b"</d:multistatus>").await;
+                    let _ = conn.shutdown().await;
+                    let _ = conn.read_to_end(&mut Vec::new()).await;
+                });
+            }
+        });
+        Url::parse(&format!("http://{at}/dav/")).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_listing_larger_than_the_cap_is_refused_not_read_whole() {
+        let cap = usize::try_from(dav_xml::MAX_BODY).unwrap();
+        let inner = Inner::new(WebdavSettings {
+            url: endless_listing(cap + (1 << 20)).await,
+            username: "u".into(),
+            password: Secret::new("p"),
+            segment: None,
+            clients: clients(None, Duration::from_secs(10)).unwrap(),
+            silence: Duration::from_secs(10),
+        });
+        let e = inner.names().await.unwrap_err();
+        assert!(
+            e.message.contains("the server's listing is more than"),
+            "{e}"
+        );
+    }
+
     #[test]
     fn statuses_are_classified() {
         assert_eq!(

@@ -82,6 +82,10 @@ pub fn inside(path: &str) -> Result<&str, NameError> {
     Ok(path)
 }
 
+/// What to do about a manifest Lifeboat did not write, said after why it was refused.
+const NOT_OURS: &str = "Lifeboat did not write it and acts on nothing it names: check who else \
+                        can write to this destination, then remove the file by hand";
+
 /// Checks that the manifest read from the object `listed` names exactly what Lifeboat writes:
 /// `listed` is `<copy id>.manifest.json` for a copy id of Lifeboat's form, the manifest's
 /// `copy_id` is that id, and its `object` is that copy's data object.
@@ -91,24 +95,26 @@ pub fn inside(path: &str) -> Result<&str, NameError> {
 pub fn copy(listed: &str, m: &Manifest) -> Result<(), String> {
     let Some(id) = layout::copy_id_of_manifest(listed).filter(|_| !listed.contains('/')) else {
         return Err(format!(
-            "refused: {listed:?} is not the name of a manifest Lifeboat writes"
+            "refused: {listed:?} is not the name of a manifest Lifeboat writes. {NOT_OURS}"
         ));
     };
     if !layout::is_copy_id(id) {
         return Err(format!(
-            "refused: {id:?} is not a copy id Lifeboat makes (the UTC time, then letters, digits, - or _)"
+            "refused: {id:?} is not a copy id Lifeboat makes (the UTC time, then letters, \
+             digits, - or _). {NOT_OURS}"
         ));
     }
     if m.copy_id != id {
         return Err(format!(
-            "refused: the manifest in {listed} names copy {:?}, not {id}; it is not acted on",
+            "refused: the manifest in {listed} names copy {:?}, not {id}. {NOT_OURS}",
             m.copy_id
         ));
     }
     let expected = expected_object(id, m);
     if m.object != expected {
         return Err(format!(
-            "refused: the manifest in {listed} names its data {:?}, where Lifeboat writes {expected}; it is not acted on",
+            "refused: the manifest in {listed} names its data {:?}, where Lifeboat writes \
+             {expected}. {NOT_OURS}",
             m.object
         ));
     }
@@ -247,6 +253,59 @@ mod tests {
         assert!(inside("a/b.json").is_ok());
         for bad in ["/a", "a//b", "a/../b", "a/", ""] {
             assert!(inside(bad).is_err(), "{bad:?} passed");
+        }
+    }
+
+    fn manifest(copy_id: &str, object: &str, content: Option<serde_json::Value>) -> Manifest {
+        let t = "2026-11-23T10:15:00Z";
+        serde_json::from_value(serde_json::json!({
+            "format": 1, "copy_id": copy_id, "object": object, "created": t,
+            "lifeboat_version": "0", "verified": t, "ha_key_fingerprint": null,
+            "backup": {"slug": "s", "name": "n", "date": t, "type": "full"},
+            "plain": {"size": 1, "sha256": "00"}, "stored": {"size": 1, "sha256": "00"},
+            "encryption": {"scheme": "age", "recipients": [], "passphrase": false},
+            "content": content,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_manifest_names_exactly_its_own_copy() {
+        let id = "20261123T101500Z-02dc63e3";
+        let file = layout::manifest_object(id);
+        assert!(copy(&file, &manifest(id, &layout::data_object(id), None)).is_ok());
+        let dump = serde_json::json!({"kind": "dump", "compression": "gzip", "tool": "postgres", "bytes": 1});
+        let sql = layout::data_object_as(id, ".sql.gz");
+        assert!(copy(&file, &manifest(id, &sql, Some(dump.clone()))).is_ok());
+        let other = "20261123T101500Z-other";
+        for (listed, m) in [
+            (file.clone(), manifest(id, "..", None)),
+            (file.clone(), manifest(id, "../x", None)),
+            (
+                file.clone(),
+                manifest(id, &layout::data_object(other), None),
+            ),
+            (file.clone(), manifest(id, &sql, None)),
+            (
+                file.clone(),
+                manifest(id, &layout::data_object(id), Some(dump)),
+            ),
+            (
+                file.clone(),
+                manifest(other, &layout::data_object(other), None),
+            ),
+            (file.clone(), manifest("..", &layout::data_object(id), None)),
+            ("..manifest.json".into(), manifest(".", "..", None)),
+            (
+                format!("x/{file}"),
+                manifest(id, &layout::data_object(id), None),
+            ),
+        ] {
+            let why = copy(&listed, &m).unwrap_err();
+            assert!(
+                why.starts_with("refused:") && why.contains("remove the file by hand"),
+                "{why}"
+            );
         }
     }
 

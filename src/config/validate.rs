@@ -371,7 +371,10 @@ fn source(opts: SourceOptions, env: &Env, problems: &mut Vec<Problem>) -> Option
                 CommandLine::Line(l) => shlex::split(&l).unwrap_or_else(|| {
                     problems.push(problem(
                         "source.command",
-                        &format!("{l:?} has a quote that is never closed"),
+                        &format!(
+                            "{:?} has a quote that is never closed",
+                            crate::secret::scrub(&l, &[])
+                        ),
                     ));
                     Vec::new()
                 }),
@@ -1663,6 +1666,18 @@ mod tests {
         assert!(err.to_string().contains("at least 12 characters"), "{err}");
         let long = format!("{base}[encryption]\npassphrase = \"twelve chars\"\n");
         assert!(check(&long, &Env::default()).is_ok());
+    }
+
+    /// Issue 38: a command line shown in a problem has its passwords hidden.
+    #[test]
+    fn a_command_line_in_a_problem_hides_its_password() {
+        let t = "[source]\ntype = \"command\"\ncommand = \"pg_dump 'postgresql://u:pw-in-url@h/db\"\n\
+                 [[destinations]]\ntype = \"local\"\nname = \"a\"\npath = \"/c\"\n";
+        let err = check(t, &Env::default()).unwrap_err().to_string();
+        assert!(
+            err.contains("never closed") && !err.contains("pw-in-url"),
+            "{err}"
+        );
     }
 
     #[test]

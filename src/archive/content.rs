@@ -206,7 +206,7 @@ fn walk_tar<R: Read>(
     // Where the last entry's data (padded to its block) ends.
     let mut entries_end = 0u64;
     {
-        let mut archive = tar::Archive::new(&mut *reader);
+        let mut archive = tar::Archive::new(super::guard::Guarded::new(&mut *reader));
         let entries = archive.entries().map_err(|e| damaged(&e))?;
         for entry in entries {
             let mut entry = entry.map_err(|e| damaged(&e))?;

@@ -194,7 +194,7 @@ fn walk_tar(
     mut files: Option<&mut Vec<String>>,
     found: &mut Found,
 ) -> Result<u64, String> {
-    let mut archive = tar::Archive::new(r);
+    let mut archive = tar::Archive::new(super::guard::Guarded::new(r));
     let mut count = 0u64;
     for entry in archive.entries().map_err(|e| describe(&e))? {
         let mut entry = entry.map_err(|e| describe(&e))?;

@@ -99,7 +99,7 @@ pub fn inspect<R: Read>(
     let mut found = Found::default();
     let mut end_of_data = 0u64;
     {
-        let mut archive = tar::Archive::new(&mut counting);
+        let mut archive = tar::Archive::new(super::guard::Guarded::new(&mut counting));
         let entries = archive.entries().map_err(|e| io_to_archive(&e))?;
         for entry in entries {
             let mut entry = entry.map_err(|e| io_to_archive(&e))?;
@@ -133,6 +133,11 @@ pub fn inspect<R: Read>(
                     count: 0,
                 };
                 let checked = inner::check(&name, &mut counted, keys, list_files, &mut found);
+                if checked.is_err() {
+                    // Refused partway: read the rest (not decompressed) to tell a member cut
+                    // short from one that is whole but would not restore.
+                    io::copy(&mut counted, &mut io::sink()).map_err(|e| io_to_archive(&e))?;
+                }
                 if counted.count != size {
                     return Err(ArchiveError::Truncated(format!(
                         "{name} should hold {size} bytes but the stream ended after {}",

@@ -3,6 +3,7 @@
 
 pub mod backup_json;
 pub mod content;
+pub mod guard;
 pub mod inner;
 pub mod inspect;
 pub mod pg_rows;

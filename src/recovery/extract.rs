@@ -60,7 +60,7 @@ const KEPT_MODE: u32 = 0o777;
 /// As [`extract_with`].
 pub fn extract_into(input: impl Read, target: &Path, folder: bool) -> Result<(), ExtractError> {
     use std::os::unix::fs::OpenOptionsExt;
-    let mut archive = tar::Archive::new(input);
+    let mut archive = tar::Archive::new(crate::archive::guard::Guarded::new(input));
     for entry in archive.entries()? {
         let mut entry = entry?;
         let raw = entry.path()?.into_owned();

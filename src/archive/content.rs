@@ -301,11 +301,12 @@ fn dump_end<R: Read>(reader: &mut R, tool: DumpTool) -> Result<DumpEnd, ArchiveE
         std::collections::BTreeMap::new()
     };
     let text = String::from_utf8_lossy(&tail);
-    // The closing line comes last but for blank lines (and PostgreSQL's trailing `--`s).
+    // The closing line comes last but for blank lines (and PostgreSQL's trailing `--`s, and
+    // the `\unrestrict KEY` pg_dump writes after it since PostgreSQL 13.22/14.19/15.14/16.10/17.6).
     let last = text
         .lines()
         .map(str::trim)
-        .rfind(|l| !l.is_empty() && *l != "--")
+        .rfind(|l| !l.is_empty() && *l != "--" && !l.starts_with("\\unrestrict "))
         .unwrap_or("");
     match wanted.iter().find(|w| last.starts_with(**w)) {
         Some(_) => Ok((tool, Some(last.to_owned()), tables)),
@@ -381,6 +382,13 @@ mod tests {
         );
         let r = walk(&sql[..], &dump(DumpTool::Other, Compression::None)).unwrap();
         assert_eq!(r.tool, DumpTool::Postgres);
+        // pg_dump 15.14 and later end with the key of its restricted mode.
+        let sql = b"--\n-- PostgreSQL database dump\n--\n\n\\restrict abc\nCREATE TABLE t ();\n\n--\n-- PostgreSQL database dump complete\n--\n\n\\unrestrict abc\n\n";
+        let r = walk(&sql[..], &dump(DumpTool::Postgres, Compression::None)).unwrap();
+        assert_eq!(
+            r.closing_line.as_deref(),
+            Some("-- PostgreSQL database dump complete")
+        );
     }
 
     #[test]

@@ -975,3 +975,119 @@ fn the_printed_kit_says_how_to_open_each_sources_copies() {
         "{out}"
     );
 }
+
+/// A one-database dump as `pg_dump` writes one, with `extra` lines after its table's data.
+fn small_dump(extra: &str) -> String {
+    format!(
+        "--\n-- PostgreSQL database dump\n--\n\nSET client_encoding = 'UTF8';\n\
+         CREATE TABLE public.t (x integer);\n\
+         COPY public.t (x) FROM stdin;\n1\n2\n\\.\n\n{extra}\n\
+         --\n-- PostgreSQL database dump complete\n--\n\n"
+    )
+}
+
+/// Issue 38: a planted copy runs nothing in a drill. A manifest beside a real copy (same object,
+/// same digests) naming a table `public.t; CREATE ROLE …; --` used to create that role as the
+/// scratch server's superuser; a dump holding `\!` used to run a shell command on this machine.
+/// Both are refused now, and the drill says why.
+#[test]
+fn a_drill_of_a_planted_manifest_or_dump_runs_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (kit_file, recipient) = age_kit(dir.path());
+    let dump = dir.path().join("dump.sql");
+    // Named as the tool it stands for: the copies are named after it.
+    let script = dir.path().join("pg_dump");
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\nexec /bin/cat '{}'\n", dump.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let copies = dir.path().join("copies");
+    let config = dir.path().join("lifeboat.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+            data_dir = "{data}"
+            [[sources]]
+            name = "postgres"
+            type = "command"
+            command = ["{script}"]
+            [[destinations]]
+            type = "local"
+            name = "usb"
+            path = "{copies}"
+            [encryption]
+            recipients = ["{recipient}"]
+            "#,
+            data = dir.path().join("data").display(),
+            script = script.display(),
+            copies = copies.display(),
+        ),
+    )
+    .unwrap();
+    let scratch = Fresh::start();
+    let into = format!("postgresql://postgres@127.0.0.1:{}/postgres", scratch.port);
+    let drill = || {
+        let o = lifeboat(
+            &[
+                "--config",
+                config.to_str().unwrap(),
+                "drill",
+                "--of",
+                "postgres",
+                "--into",
+                &into,
+                "--identity",
+                kit_file.to_str().unwrap(),
+                "--psql",
+                &pg_bin("psql"),
+            ],
+            &[],
+        );
+        text(&o)
+    };
+    let backup = || {
+        let o = lifeboat(&["--config", config.to_str().unwrap(), "run"], &[]);
+        assert!(o.status.success(), "{}", text(&o));
+    };
+
+    // A real copy, then its manifest changed to name a table that is SQL.
+    std::fs::write(&dump, small_dump("")).unwrap();
+    backup();
+    let said = drill();
+    assert!(said.contains("every table as dumped"), "{said}");
+    let role = unique("lb_planted").replace('-', "_");
+    let manifest = the_object(&copies, ".manifest.json");
+    let mut m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&manifest).unwrap()).unwrap();
+    m["content"]["tables"][format!("public.t; CREATE ROLE {role} SUPERUSER; --")] =
+        serde_json::json!(0);
+    std::fs::write(&manifest, serde_json::to_vec(&m).unwrap()).unwrap();
+    let said = drill();
+    let roles = psql(
+        &scratch.port,
+        "postgres",
+        &format!("SELECT count(*) FROM pg_roles WHERE rolname = '{role}'"),
+    );
+    assert_eq!(
+        roles.trim(),
+        "0",
+        "the planted table name made a role: {said}"
+    );
+    assert!(said.contains("is not a table name as pg_dump writes one"), "{said}");
+    std::fs::remove_file(&manifest).unwrap();
+
+    // A copy whose dump runs a shell command through psql.
+    let ran = dir.path().join("ran");
+    std::fs::write(
+        &dump,
+        small_dump(&format!("\\! /usr/bin/touch {}", ran.display())),
+    )
+    .unwrap();
+    backup();
+    let said = drill();
+    assert!(!ran.exists(), "the dump's \\! ran: {said}");
+    assert!(said.contains("the psql command \"\\\\!\""), "{said}");
+}

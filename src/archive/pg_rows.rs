@@ -94,8 +94,11 @@ impl RowCounter {
 }
 
 /// The database a `\connect` line names: `\connect halo`, `\connect "Odd Name"`, or
-/// `\connect -reuse-previous=on "dbname='we''ird'"`.
+/// `\connect -reuse-previous=on "dbname='we\\'ird'"`.
 fn connected_to(rest: &str) -> String {
+    if let Some(db) = connect_target(rest) {
+        return db;
+    }
     let rest = rest.trim().trim_start_matches("-reuse-previous=on").trim();
     if let Some(conninfo) = rest
         .strip_prefix("\"dbname='")
@@ -107,6 +110,108 @@ fn connected_to(rest: &str) -> String {
         return quoted.replace("\"\"", "\"");
     }
     rest.split_whitespace().next().unwrap_or("").to_owned()
+}
+
+/// The database of a `\connect` line exactly as `pg_dump` and `pg_dumpall` write one (their
+/// `appendPsqlMetaConnect`): `\connect NAME` with NAME an SQL identifier, or
+/// `\connect -reuse-previous=on "dbname='…'"`, the connection string's value in single quotes
+/// with `\'` and `\\` escaped. `None` for anything else.
+pub(crate) fn connect_target(rest: &str) -> Option<String> {
+    if let Some(arg) = rest.strip_prefix("-reuse-previous=on ") {
+        let conninfo = unquote_identifier(arg)?;
+        let value = conninfo.strip_prefix("dbname=")?;
+        let Some(quoted) = value.strip_prefix('\'') else {
+            let simple = !value.is_empty()
+                && value
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
+            return simple.then(|| value.to_owned());
+        };
+        let mut db = String::new();
+        let mut chars = quoted.chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => db.push(chars.next()?),
+                '\'' => return chars.next().is_none().then_some(db),
+                c => db.push(c),
+            }
+        }
+        return None;
+    }
+    // The plain form is written only for names of letters, digits, `_` and `.`.
+    let name = if is_bare_name(rest) {
+        rest.to_owned()
+    } else {
+        unquote_identifier(rest)?
+    };
+    let simple = name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
+    simple.then_some(name)
+}
+
+/// An identifier as PostgreSQL writes one unquoted: a lower-case letter or `_`, then those,
+/// digits and `$`.
+pub(crate) fn is_bare_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '$')
+}
+
+/// The name inside a double-quoted identifier that is the whole of `s` (`""` is one `"`).
+fn unquote_identifier(s: &str) -> Option<String> {
+    let inner = s.strip_prefix('"')?.strip_suffix('"')?;
+    // A quote not doubled would have ended the identifier early.
+    if inner.is_empty() || inner.replace("\"\"", "").contains('"') {
+        return None;
+    }
+    Some(inner.replace("\"\"", "\""))
+}
+
+/// The parts of a table name as a dump's `COPY` line writes it (`schema.table`, each part bare
+/// or double-quoted; an old dump's `table` alone). `None` for anything else, or a NUL.
+pub(crate) fn table_name_parts(s: &str) -> Option<Vec<String>> {
+    if s.contains('\0') {
+        return None;
+    }
+    let mut parts = Vec::new();
+    let mut rest = s;
+    loop {
+        let (part, after) = if let Some(q) = rest.strip_prefix('"') {
+            let mut name = String::new();
+            let mut chars = q.char_indices();
+            let end = loop {
+                let (i, c) = chars.next()?;
+                if c != '"' {
+                    name.push(c);
+                } else if q[i + 1..].starts_with('"') {
+                    name.push('"');
+                    chars.next();
+                } else {
+                    break i + 1;
+                }
+            };
+            (name, &q[end..])
+        } else {
+            let end = rest.find('.').unwrap_or(rest.len());
+            let bare = &rest[..end];
+            if !is_bare_name(bare) {
+                return None;
+            }
+            (bare.to_owned(), &rest[end..])
+        };
+        if part.is_empty() {
+            return None;
+        }
+        parts.push(part);
+        if after.is_empty() {
+            break;
+        }
+        rest = after.strip_prefix('.')?;
+    }
+    (parts.len() <= 2).then_some(parts)
 }
 
 #[cfg(test)]
@@ -136,6 +241,50 @@ mod tests {
                 c.feed(piece);
             }
             assert_eq!(c.finish(), want, "read {step} bytes at a time");
+        }
+    }
+
+    #[test]
+    fn connect_lines_and_table_names_as_pg_dump_writes_them() {
+        assert_eq!(connect_target("halo").as_deref(), Some("halo"));
+        assert_eq!(connect_target("\"Halo\"").as_deref(), Some("Halo"));
+        assert_eq!(
+            connect_target("-reuse-previous=on \"dbname='we\\'ird \"\"x\"\" \\\\'\"").as_deref(),
+            Some("we'ird \"x\" \\")
+        );
+        for bad in [
+            "a b",
+            "-reuse-previous=on \"host=evil dbname='x'\"",
+            "-reuse-previous=on \"dbname='x' host=evil\"",
+            "-reuse-previous=on \"dbname=x host=evil\"",
+            "\"a\" \"b\"",
+            "\"a\"b\"",
+            "",
+        ] {
+            assert_eq!(connect_target(bad), None, "{bad}");
+        }
+        let parts = |s: &str| table_name_parts(s);
+        assert_eq!(
+            parts("public.states"),
+            Some(vec!["public".into(), "states".into()])
+        );
+        assert_eq!(
+            parts("\"My Schema\".\"we\"\"ird.t\""),
+            Some(vec!["My Schema".into(), "we\"ird.t".into()])
+        );
+        assert_eq!(parts("t"), Some(vec!["t".into()]));
+        for bad in [
+            "public.t; CREATE ROLE x SUPERUSER; --",
+            "public.t UNION SELECT 1",
+            "Public.t",
+            "a.b.c",
+            "\"open",
+            "\"\".t",
+            "public.\"t\0\"",
+            "",
+            "public.",
+        ] {
+            assert_eq!(parts(bad), None, "{bad}");
         }
     }
 

@@ -10,7 +10,14 @@
 //! `lifeboat_drill_<time>`; a `pg_dumpall` dump makes its databases itself, so the scratch server
 //! must not have them already (the drill refuses rather than load into a live database). Either
 //! way, the databases the drill made are dropped when it ends.
+//!
+//! The copy and its manifest may be planted: every table name the manifest gives is checked to
+//! be one as `pg_dump` writes it and quoted before it reaches SQL, and the dump goes to `psql`
+//! (with `ON_ERROR_STOP`) through [`super::dump_guard`], which keeps its meta-commands from
+//! running here. The SQL itself runs on the scratch server as the address's user: only a signed
+//! manifest can prove the dump is the home's own.
 
+use super::dump_guard::{self, FeedError};
 use super::{RecoverError, check_digests, decrypt_copy, open_copy};
 use crate::archive::HashingReader;
 use crate::archive::content::{DumpTool, Kind};
@@ -37,8 +44,18 @@ pub enum DbDrillError {
         "the scratch server already has a database named {0:?}: the drill would load into it; name an empty scratch server"
     )]
     Occupied(String),
+    #[error(
+        "the copy's manifest names a table {0:?}, which is not a table name as pg_dump writes one: the manifest was planted or altered, and the drill ran nothing"
+    )]
+    BadTable(String),
+    #[error(
+        "the copy's manifest names a database {0:?}, which is not one pg_dumpall writes: the manifest was planted or altered, and the drill ran nothing"
+    )]
+    BadDatabase(String),
     #[error("psql: {0}")]
     Psql(String),
+    #[error(transparent)]
+    Refused(#[from] FeedError),
     #[error(transparent)]
     Copy(#[from] RecoverError),
 }
@@ -119,8 +136,11 @@ impl DbTarget {
 
     fn at(&self, db: &str) -> String {
         let mut u = self.into.clone();
-        if !db.is_empty() {
-            u.set_path(&format!("/{db}"));
+        if !db.is_empty()
+            && let Ok(mut path) = u.path_segments_mut()
+        {
+            // One segment, every `/`, `%`, `?` and `#` in the name escaped.
+            path.clear().push(db);
         }
         u.to_string()
     }
@@ -160,6 +180,8 @@ pub async fn drill_postgres(
         .filter(|c| c.kind == Kind::Dump && c.tool == DumpTool::Postgres && !c.tables.is_empty())
         .ok_or_else(|| DbDrillError::NotCountable(manifest.copy_id.clone()))?;
     let dumped = content.tables.clone();
+    // Every name is checked before anything runs.
+    let quoted = quoted_tables(&dumped)?;
     let compression = content.compression;
     let started = Instant::now();
     let reader = open_copy(destination, manifest).await?;
@@ -169,7 +191,7 @@ pub async fn drill_postgres(
         let loaded = load(reader, &expected, &identities, compression, &target, &made);
         let took = started.elapsed();
         let compared = loaded.and_then(|errors| {
-            let (mismatches, rows) = compare(&target, &dumped, &made)?;
+            let (mismatches, rows) = compare(&target, &dumped, &quoted, &made)?;
             Ok((errors, mismatches, rows))
         });
         // What the drill made goes, whatever happened.
@@ -237,10 +259,12 @@ fn load(
     let into = made
         .get("")
         .map_or_else(|| target.at(""), |db| target.at(db));
+    let key = dump_guard::restrict_key()
+        .map_err(|e| DbDrillError::Psql(format!("no key for psql's restricted mode: {e}")))?;
     let mut child = Command::new(&target.psql)
         .env_clear()
         .envs(ChildEnv::inherited(Program::Psql).vars())
-        .args(["-X", "-q", "-d", &into, "-f", "-"])
+        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", &into, "-f", "-"])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -257,12 +281,26 @@ fn load(
         s
     });
     let mut stored = HashingReader::new(tokio_util::io::SyncIoBridge::new(reader));
+    let mut refused = None;
     let outcome = (|| {
         let mut plain = HashingReader::new(decrypt_copy(&mut stored, identities)?);
         let mut sql = compression.decoder(&mut plain);
-        std::io::copy(&mut sql, &mut stdin).map_err(|e| {
-            RecoverError::Archive(format!("streaming the dump into psql failed: {e}"))
-        })?;
+        match dump_guard::feed(&mut sql, &mut stdin, &key) {
+            Ok(()) => {}
+            // psql stopped (ON_ERROR_STOP): how it exited says why.
+            Err(FeedError::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+            Err(FeedError::Io(e)) => {
+                return Err(RecoverError::Archive(format!(
+                    "streaming the dump into psql failed: {e}"
+                )));
+            }
+            Err(e) => {
+                // Nothing more reaches psql; the rest of the copy is still read for its
+                // checksums.
+                let _ = child.kill();
+                refused = Some(e);
+            }
+        }
         drop(sql);
         std::io::copy(&mut plain, &mut std::io::sink())
             .map_err(|e| RecoverError::Archive(format!("reading the copy failed: {e}")))?;
@@ -276,8 +314,16 @@ fn load(
         .as_ref()
         .map_or((0, String::new()), |p: &(u64, String)| p.clone());
     check_digests(manifest, stored.finish(), plain, outcome.map(drop))?;
+    if let Some(e) = refused {
+        return Err(e.into());
+    }
     match status {
         Ok(s) if s.success() => {}
+        Ok(_) if said.contains("invalid command \\restrict") => {
+            return Err(DbDrillError::Psql(
+                "this psql has no restricted mode (\\restrict), which keeps a dump's commands from running on this machine: use psql from PostgreSQL 13.22, 14.19, 15.14, 16.10, 17.6 or newer".into(),
+            ));
+        }
         Ok(s) => return Err(DbDrillError::Psql(format!("psql exited with {s}: {said}"))),
         Err(e) => return Err(DbDrillError::Psql(e.to_string())),
     }
@@ -290,19 +336,40 @@ fn load(
         .collect())
 }
 
+/// Each `db/schema.table` key's table as SQL, every identifier quoted; refused when a key is not
+/// a name as `pg_dump` and `pg_dumpall` write them (their `COPY` lines), or holds a NUL.
+fn quoted_tables(dumped: &BTreeMap<String, u64>) -> Result<BTreeMap<String, String>, DbDrillError> {
+    use crate::archive::pg_rows::table_name_parts;
+    let mut out = BTreeMap::new();
+    for key in dumped.keys() {
+        let db = database_of(key);
+        if db.chars().any(char::is_control) {
+            return Err(DbDrillError::BadDatabase(db.to_owned()));
+        }
+        let table = key.strip_prefix(&format!("{db}/")).unwrap_or(key);
+        let parts =
+            table_name_parts(table).ok_or_else(|| DbDrillError::BadTable(table.to_owned()))?;
+        let sql: Vec<String> = parts.iter().map(|p| ident(p)).collect();
+        out.insert(key.clone(), sql.join("."));
+    }
+    Ok(out)
+}
+
 /// Each table's rows now against the dump's: the mismatches, and the rows counted.
 fn compare(
     target: &DbTarget,
     dumped: &BTreeMap<String, u64>,
+    quoted: &BTreeMap<String, String>,
     made: &BTreeMap<String, String>,
 ) -> Result<(Vec<String>, u64), DbDrillError> {
     let mut mismatches = Vec::new();
     let mut rows = 0;
     let mut by_db: BTreeMap<&str, Vec<(&String, &str)>> = BTreeMap::new();
-    for key in dumped.keys() {
-        let db = database_of(key);
-        let table = key.strip_prefix(&format!("{db}/")).unwrap_or(key);
-        by_db.entry(db).or_default().push((key, table));
+    for (key, table) in quoted {
+        by_db
+            .entry(database_of(key))
+            .or_default()
+            .push((key, table));
     }
     for (db, tables) in by_db {
         let into = match made.get(db).map(String::as_str) {
@@ -381,5 +448,35 @@ mod tests {
         assert_eq!(database_of("halo/public.t"), "halo");
         assert_eq!(database_of("public.t"), "");
         assert_eq!(ident("we\"ird"), "\"we\"\"ird\"");
+        assert_eq!(
+            t.at("a/b?c#d%"),
+            "postgresql://postgres@127.0.0.1:5434/a%2Fb%3Fc%23d%25?sslmode=disable"
+        );
+    }
+
+    #[test]
+    fn table_names_are_quoted_and_sql_in_them_is_refused() {
+        let tables =
+            |keys: &[&str]| quoted_tables(&keys.iter().map(|k| ((*k).to_owned(), 1)).collect());
+        let q = tables(&["public.states", "halo/\"My\"\"S\".t", "old"]).unwrap();
+        assert_eq!(q["public.states"], "\"public\".\"states\"");
+        assert_eq!(q["halo/\"My\"\"S\".t"], "\"My\"\"S\".\"t\"");
+        assert_eq!(q["old"], "\"old\"");
+        for bad in [
+            "public.t; CREATE ROLE x SUPERUSER; --",
+            "public.t UNION SELECT 1",
+            "halo/public.t)--",
+            "public.\"t\0\"",
+        ] {
+            let e = tables(&["public.fine", bad]).unwrap_err();
+            assert!(
+                matches!(e, DbDrillError::BadTable(_)) && e.to_string().contains("ran nothing"),
+                "{bad}: {e}"
+            );
+        }
+        assert!(matches!(
+            tables(&["ha\nlo/public.t"]).unwrap_err(),
+            DbDrillError::BadDatabase(_)
+        ));
     }
 }

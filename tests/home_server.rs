@@ -1076,7 +1076,10 @@ fn a_drill_of_a_planted_manifest_or_dump_runs_nothing() {
         "0",
         "the planted table name made a role: {said}"
     );
-    assert!(said.contains("is not a table name as pg_dump writes one"), "{said}");
+    assert!(
+        said.contains("is not a table name as pg_dump writes one"),
+        "{said}"
+    );
     std::fs::remove_file(&manifest).unwrap();
 
     // A copy whose dump runs a shell command through psql.
@@ -1090,4 +1093,15 @@ fn a_drill_of_a_planted_manifest_or_dump_runs_nothing() {
     let said = drill();
     assert!(!ran.exists(), "the dump's \\! ran: {said}");
     assert!(said.contains("the psql command \"\\\\!\""), "{said}");
+
+    // One in the middle of a line passes the line check: psql's restricted mode refuses it.
+    std::fs::write(
+        &dump,
+        small_dump(&format!("SELECT 1 \\! /usr/bin/touch {}", ran.display())),
+    )
+    .unwrap();
+    backup();
+    let said = drill();
+    assert!(!ran.exists(), "the dump's \\! ran: {said}");
+    assert!(said.contains("backslash commands are restricted"), "{said}");
 }

@@ -120,9 +120,10 @@ fn partial(path: &Path) -> PathBuf {
 /// The staging place, made new by this run (a file readable by its owner only, or such a
 /// folder); refused when something is there already, so that removing it after a failure only
 /// ever removes what this run made.
-enum Staged {
-    File(std::fs::File),
-    Folder,
+struct Staged {
+    path: PathBuf,
+    /// The file, for a backup tar; `None` for a folder.
+    file: Option<std::fs::File>,
 }
 
 fn make_staging(output: &Output, staging: &Path) -> Result<Staged, RecoverError> {
@@ -133,16 +134,22 @@ fn make_staging(output: &Output, staging: &Path) -> Result<Staged, RecoverError>
             .create_new(true)
             .mode(0o600)
             .open(staging)
-            .map(Staged::File),
+            .map(Some),
         Output::Extract(_) => std::fs::DirBuilder::new()
             .mode(0o700)
             .create(staging)
-            .map(|()| Staged::Folder),
+            .map(|()| None),
     };
-    made.map_err(|e| match e.kind() {
-        std::io::ErrorKind::AlreadyExists => RecoverError::StagingExists(staging.to_owned()),
-        _ => out_err(staging)(e),
-    })
+    match made {
+        Ok(file) => Ok(Staged {
+            path: staging.to_owned(),
+            file,
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            Err(RecoverError::StagingExists(staging.to_owned()))
+        }
+        Err(e) => Err(out_err(staging)(e)),
+    }
 }
 
 /// Removes the staging place this run made.
@@ -227,7 +234,7 @@ pub async fn recover(
     let manifest = manifest.clone();
     let staging = partial(&target);
     let staged = make_staging(&output, &staging)?;
-    let folder = matches!(staged, Staged::Folder);
+    let folder = staged.file.is_none();
     tokio::task::spawn_blocking(move || {
         let outcome = write_recovered(
             reader,
@@ -235,7 +242,6 @@ pub async fn recover(
             &identities,
             &output,
             staged,
-            &staging,
             remove_encryption,
             &ha_keys,
         );
@@ -281,7 +287,6 @@ fn write_recovered(
     identities: &[age::x25519::Identity],
     output: &Output,
     staged: Staged,
-    staging: &Path,
     remove_encryption: bool,
     ha_keys: &[BackupKey],
 ) -> Result<(usize, Result<Walked, String>), RecoverError> {
@@ -306,7 +311,6 @@ fn write_recovered(
             &mut plain,
             output,
             staged,
-            staging,
             remove_encryption,
             ha_keys,
             content,
@@ -336,12 +340,12 @@ fn write_output(
     plain: &mut impl Read,
     output: &Output,
     staged: Staged,
-    staging: &Path,
     remove_encryption: bool,
     ha_keys: &[BackupKey],
     content: Option<ContentSpec>,
 ) -> Result<usize, RecoverError> {
-    match (output, staged) {
+    let staging = staged.path.as_path();
+    match (output, staged.file) {
         (Output::Extract(_), _) if content.is_some_and(|c| c.kind == Kind::Dump) => {
             Err(RecoverError::Archive(
                 "a dump is one file, not a folder: recover it with --out FILE".into(),
@@ -352,7 +356,7 @@ fn write_output(
                 .map_err(|e| RecoverError::Archive(e.to_string()))?;
             Ok(0)
         }
-        (Output::Tar(_), Staged::File(file)) => {
+        (Output::Tar(_), Some(file)) => {
             let mut w = std::io::BufWriter::new(file);
             let n = if remove_encryption {
                 strip::strip(&mut *plain, &mut w, ha_keys)
@@ -372,7 +376,7 @@ fn write_output(
                 .map_err(|e| RecoverError::Archive(e.to_string()))?;
             Ok(0)
         }
-        (Output::Tar(_), Staged::Folder) => Err(RecoverError::Archive(
+        (Output::Tar(_), None) => Err(RecoverError::Archive(
             "a backup tar is written to a file, not a folder".into(),
         )),
     }

@@ -8,6 +8,7 @@ mod support;
 
 mod addon;
 mod addon_install;
+mod apparmor;
 mod automations;
 mod browser;
 mod cli;

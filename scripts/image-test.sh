@@ -45,6 +45,9 @@ install() {
   command -v debootstrap >/dev/null || want+=(debootstrap)
   command -v age >/dev/null || want+=(age)
   command -v curl >/dev/null || want+=(curl)
+  command -v strace >/dev/null || want+=(strace)
+  command -v apparmor_parser >/dev/null || want+=(apparmor)
+  command -v openssl >/dev/null || want+=(openssl)
   if [ ${#want[@]} -gt 0 ]; then
     log "installing ${want[*]} from Debian"
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${want[@]}" >/dev/null
@@ -147,8 +150,10 @@ build() {
   docker image inspect -f '{{json .Config.Labels}}' "$tag" | grep -q '"io.hass.type":"app"'
 }
 
-containers=(lb-test-addon lb-test-supervisor lb-test-elsewhere)
+containers=(lb-test-addon lb-test-supervisor lb-test-elsewhere lb-test-dav lb-test-davs)
+attach_pid=
 cleanup() {
+  [ -n "$attach_pid" ] && kill "$attach_pid" 2>/dev/null || true
   docker rm -f "${containers[@]}" >/dev/null 2>&1 || true
   docker network rm "$NET" >/dev/null 2>&1 || true
   [ -n "${run_dir:-}" ] && rm -rf "$run_dir"
@@ -160,10 +165,16 @@ cleanup() {
 
 # From the double's container, at the Supervisor's address: curl with ingress's headers.
 from_ingress() { # curl args…
-  docker exec lb-test-supervisor curl -sS --max-time 20 \
+  docker exec lb-test-supervisor curl -sS --max-time 60 \
     -H 'X-Ingress-Path: /api/hassio_ingress/t0k3n' -H 'X-Hass-Source: core.ingress' \
     -H 'X-Remote-User-Id: 1a2b' -H 'X-Remote-User-Name: tester' \
     -H 'X-Remote-User-Display-Name: Image Tester' "$@"
+}
+
+# A page's form token (every form posts it).
+form_token() { # path
+  from_ingress "http://lb-test-addon:8099$1" | grep -o 'name="csrf" value="[^"]*"' | head -n 1 |
+    sed 's/.*value="//; s/"$//'
 }
 
 fail() {
@@ -173,17 +184,65 @@ fail() {
   exit 1
 }
 
-run() {
-  log "building the Supervisor double (cargo build --example ha_double)"
+# strace from this machine, run inside the container through its own loader, to record what the
+# image does (AppArmor's view of it: files, programs, sockets). It traces only the calls the
+# profile mediates, with -y so each descriptor shows the path the kernel resolved.
+STRACE_CALLS=execve,execveat,open,openat,openat2,creat,mkdir,mkdirat,rmdir,unlink,unlinkat,rename,renameat,renameat2,link,linkat,symlink,symlinkat,chmod,fchmodat,chown,lchown,fchownat,truncate,mmap,flock,fcntl,socket,clone,clone3,fork,vfork
+strace_bundle() {
+  local d=$WORK/strace
+  rm -rf "$d" && mkdir -p "$d/lib"
+  cp /usr/bin/strace "$d/strace"
+  ldd /usr/bin/strace | awk '$2 == "=>" && $3 ~ /^\// { print $3 }' | xargs -I{} cp -L {} "$d/lib/"
+  cp -L "$(ldd /usr/bin/strace | awk '$1 ~ /^\/.*ld-linux/ { print $1 }')" "$d/ld.so"
+}
+traced() { # name program args… : the words that run a program under strace in the container
+  local name=$1; shift
+  printf '%s\n' /.strace/ld.so --library-path /.strace/lib /.strace/strace -f -qq -y -z -s 4096 \
+    --seccomp-bpf -e "trace=$STRACE_CALLS" -o "/.trace/$name.trace" "$@"
+}
+
+# Writes one command line to the add-on's stdin (as hassio.app_stdin does, through Docker's attach).
+command_line() { printf '%s\n' "$1" >&7; }
+
+# The newest runs, as the panel's API gives them.
+runs_json() { from_ingress http://lb-test-addon:8099/api/runs || true; }
+
+# Waits until $1 successful runs are recorded (any source), or fails.
+wait_runs() { # count what
+  local want=$1 runs n
+  for _ in $(seq 1 600); do
+    runs=$(runs_json)
+    n=$({ grep -o '"status":"success"' <<<"$runs" || true; } | wc -l)
+    [ "$n" -ge "$want" ] && return 0
+    grep -q '"status":"failed"' <<<"$runs" && fail "a run failed ($2): $runs"
+    sleep 0.5
+  done
+  fail "no $want successful runs after 300 s ($2): $runs"
+}
+
+run() { # arch image [record]
+  local arch=$1 tag=$2 record=${3:-} platform
+  platform=linux/$(case "$arch" in aarch64) echo arm64 ;; *) echo amd64 ;; esac)
+  log "[$arch] the image runs as the Supervisor runs it ($platform${record:+, every access recorded})"
   cargo build -q --locked --example ha_double
   local double=$here/target/debug/examples/ha_double
   local fixture=$here/tests/data/supervisor-style/full-plain.tar
   local token=double-token-0123456789
   run_dir=$(mktemp -d)
-  mkdir -p "$run_dir"/{data,backup,share}
+  mkdir -p "$run_dir"/{data,backup,share,addon_configs/a0d7b954_nodered,dav,traces}
+  printf 'flows: []\n' >"$run_dir/addon_configs/a0d7b954_nodered/settings.yaml"
   cp tests/data/addon/image-test-options.json "$run_dir/data/options.json"
-  # The rclone destination's remote, as "Add a cloud drive" writes it: the image's own rclone runs.
-  printf '[usb]\ntype = local\n' >"$run_dir/data/rclone.conf"
+  # A WebDAV server for the rclone: remote, served by the image's own rclone in the test network.
+  local dav_pass
+  dav_pass=$(docker run --rm --platform "$platform" --entrypoint /usr/bin/rclone "$tag" obscure davpass)
+  # The remotes as "Add a cloud drive" writes them: a local one and the WebDAV server.
+  printf '[usb]\ntype = local\n\n[dav]\ntype = webdav\nurl = http://lb-test-dav:8080\nvendor = other\nuser = dav\npass = %s\n' \
+    "$dav_pass" >"$run_dir/data/rclone.conf"
+  # And one over HTTPS whose certificate no authority signed: rclone must check it and refuse.
+  mkdir -p "$run_dir/certs"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=lb-test-davs -addext subjectAltName=DNS:lb-test-davs \
+    -keyout "$run_dir/certs/key.pem" -out "$run_dir/certs/cert.pem" 2>/dev/null
+  chmod 0644 "$run_dir/certs/key.pem"
 
   docker rm -f "${containers[@]}" >/dev/null 2>&1 || true
   docker network rm "$NET" >/dev/null 2>&1 || true
@@ -192,15 +251,35 @@ run() {
   docker run -d --name lb-test-supervisor --network "$NET" --ip 172.30.32.2 --network-alias supervisor \
     -v "$double:/usr/local/bin/ha_double:ro" -v "$fixture:/fixture.tar:ro" \
     "$TOOLS" /usr/local/bin/ha_double 0.0.0.0:80 /fixture.tar >/dev/null
+  docker run -d --name lb-test-dav --platform "$platform" --network "$NET" --ip 172.30.32.20 \
+    -v "$run_dir/dav:/srv" --entrypoint /usr/bin/rclone "$tag" \
+    serve webdav /srv --addr 0.0.0.0:8080 --user dav --pass davpass --dir-cache-time 1s >/dev/null
+  docker run -d --name lb-test-davs --platform "$platform" --network "$NET" --ip 172.30.32.21 \
+    -v "$run_dir/dav:/srv" -v "$run_dir/certs:/certs:ro" --entrypoint /usr/bin/rclone "$tag" \
+    serve webdav /srv --addr 0.0.0.0:8443 --cert /certs/cert.pem --key /certs/key.pem >/dev/null
   # As the Supervisor starts an add-on: tini (init: true), stdin open, its token, the mapped folders.
-  docker run -d -i --init --name lb-test-addon --hostname lifeboat --network "$NET" \
+  # Recorded, it runs with no capability at all (AppArmor grants none: what needs one fails here)
+  # and under strace.
+  local how=() what=(serve)
+  if [ -n "$record" ]; then
+    strace_bundle
+    how=(--cap-drop ALL -v "$WORK/strace:/.strace:ro" -v "$run_dir/traces:/.trace" --entrypoint /.strace/ld.so)
+    mapfile -t what < <(traced main /usr/bin/lifeboat serve)
+    what=("${what[@]:1}")
+  fi
+  docker run -d -i --init --name lb-test-addon --hostname lifeboat --network "$NET" --platform "$platform" \
     -e "SUPERVISOR_TOKEN=$token" -e "HASSIO_TOKEN=$token" -e TZ=Europe/Berlin \
     -v "$run_dir/data:/data" -v "$run_dir/backup:/backup:ro" -v "$run_dir/share:/share" \
-    "$tag" >/dev/null
+    -v "$run_dir/addon_configs:/addon_configs:ro" "${how[@]}" "$tag" "${what[@]}" >/dev/null
+  mkfifo "$run_dir/stdin"
+  docker attach --sig-proxy=false lb-test-addon <"$run_dir/stdin" >/dev/null 2>&1 &
+  attach_pid=$!
+  exec 7>"$run_dir/stdin"
 
-  log "waiting for the add-on to become healthy by its own HEALTHCHECK"
-  local state=
-  for _ in $(seq 1 180); do
+  log "[$arch] waiting for the add-on to become healthy by its own HEALTHCHECK"
+  local state= started
+  started=$(date +%s)
+  for _ in $(seq 1 300); do
     state=$(docker inspect -f '{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}}' lb-test-addon)
     case "$state" in
       "running healthy") break ;;
@@ -208,60 +287,155 @@ run() {
       *) fail "the add-on container stopped ($state)" ;;
     esac
   done
-  [ "$state" = "running healthy" ] || fail "not healthy after 180 s ($state)"
-  log "healthy: $(docker inspect -f '{{(index .State.Health.Log 0).Output}}' lb-test-addon | head -c 200)"
+  [ "$state" = "running healthy" ] || fail "not healthy after 300 s ($state)"
+  log "[$arch] healthy after $(($(date +%s) - started)) s: $(docker inspect -f '{{(index .State.Health.Log 0).Output}}' lb-test-addon | head -c 200)"
+  if [ -n "$record" ]; then
+    local health=()
+    mapfile -t health < <(traced exec-health /usr/bin/lifeboat health)
+    docker exec lb-test-addon "${health[@]}" >/dev/null || fail "lifeboat health failed under strace"
+  fi
 
   local page
   page=$(from_ingress -w '\n%{http_code}' http://lb-test-addon:8099/) || fail "ingress: no answer"
   [ "$(tail -n 1 <<<"$page")" = 200 ] || fail "ingress: $(tail -n 1 <<<"$page")"
   grep -q '/api/hassio_ingress/t0k3n/static/' <<<"$page" || fail "the page's links do not follow the ingress path"
   grep -q 'Image Tester' <<<"$page" || fail "the page does not name the person signed in"
-  from_ingress http://lb-test-addon:8099/api/health | grep -q '"status":"ok"' || fail "the options were not taken"
-  log "the panel answers ingress from 172.30.32.2"
+  from_ingress http://lb-test-addon:8099/api/health | grep -q '"status":"ok"' || fail "the options were not taken: $(from_ingress http://lb-test-addon:8099/api/health)"
+  log "[$arch] the panel answers ingress from 172.30.32.2"
 
   local other
   other=$(docker run --rm --name lb-test-elsewhere --network "$NET" --ip 172.30.33.9 "$TOOLS" \
     curl -sS --max-time 20 -o /dev/null -w '%{http_code}' http://lb-test-addon:8099/) || fail "no answer to 172.30.33.9"
   [ "$other" = 403 ] || fail "another address got HTTP $other, not 403"
-  log "another address on the network (172.30.33.9) is refused: HTTP $other"
+  log "[$arch] another address on the network (172.30.33.9) is refused: HTTP $other"
 
-  [ "$(from_ingress -o /dev/null -w '%{http_code}' -X POST http://lb-test-addon:8099/api/backup)" = 202 ] ||
-    fail "the backup was not started"
-  local copy=
-  for _ in $(seq 1 240); do
-    runs=$(from_ingress http://lb-test-addon:8099/api/runs || true)
-    if grep -q '"status":"success"' <<<"$runs"; then
-      copy=$(find "$run_dir/share/lifeboat" -name '*.age' -type f 2>/dev/null | head -n 1)
-      break
-    fi
-    grep -q '"status":"failed"' <<<"$runs" && fail "the run failed: $runs"
-    sleep 0.5
+  # The drives page: a remote pasted in is tried (rclone lists it) and written to rclone.conf.
+  local csrf section
+  csrf=$(form_token /drives)
+  [ -n "$csrf" ] || fail "the drives page has no form token"
+  section=$(printf '[dav2]\ntype = webdav\nurl = http://lb-test-dav:8080\nvendor = other\nuser = dav\npass = %s\n' "$dav_pass")
+  from_ingress -o /dev/null --data-urlencode "csrf=$csrf" --data-urlencode "section=$section" \
+    --data-urlencode name=dav2 --data-urlencode folder=imported http://lb-test-addon:8099/drives/import ||
+    fail "the drives page did not answer the import"
+  grep -q '^\[dav2\]' "$run_dir/data/rclone.conf" || fail "the imported remote is not in rclone.conf: $(docker logs lb-test-addon 2>&1 | grep -i rclone | tail -n 5)"
+  grep -q '^\[dav\]' "$run_dir/data/rclone.conf" || fail "the import lost the remotes that were there"
+  log "[$arch] the drives page imported a WebDAV remote (rclone tried it) beside the others"
+  local refused
+  refused=$(from_ingress --data-urlencode "csrf=$csrf" --data-urlencode "section=$(printf '[tls]\ntype = webdav\nurl = https://lb-test-davs:8443\nvendor = other\n')" \
+    --data-urlencode name=tls --data-urlencode folder=imported http://lb-test-addon:8099/drives/import) ||
+    fail "the drives page did not answer the second import"
+  grep -qi 'certificate' <<<"$refused" || fail "a server whose certificate nobody signed was not refused for it"
+  grep -q '^\[tls\]' "$run_dir/data/rclone.conf" && fail "a remote that failed its test was written to rclone.conf"
+  log "[$arch] a WebDAV server over HTTPS with a certificate no authority signed is refused, and not written"
+
+  # Two backups through the double: to the folder, to a local rclone remote, to the WebDAV remote.
+  local n
+  for n in 1 2; do
+    [ "$(from_ingress -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' -d '{}' \
+      http://lb-test-addon:8099/api/backup)" = 202 ] || fail "backup $n was not started"
+    wait_runs "$n" "backup $n"
   done
-  [ -n "$copy" ] || fail "no successful run with a copy in /share/lifeboat: ${runs:-}"
-  log "backed up through the double into /share: ${copy#"$run_dir"/}"
+  # The dir: source of /addon_configs, asked for on stdin as an automation asks.
+  command_line '{"command": "backup", "sources": ["configs"]}'
+  wait_runs 3 "the configs source"
+  local copy= through= dav=
+  copy=$(find "$run_dir/share/lifeboat" -name '*.age' -type f 2>/dev/null | head -n 1)
+  [ -n "$copy" ] || fail "no copy in /share/lifeboat: $(runs_json)"
+  log "[$arch] backed up through the double into /share: ${copy#"$run_dir"/}"
   ls "$run_dir/share/lifeboat/"*.manifest.json >/dev/null || fail "the copy has no manifest"
   local got want
-  got=$(age -d -i tests/data/addon/image-test.agekey "$copy" | sha256sum | cut -d' ' -f1)
   want=$(sha256sum "$fixture" | cut -d' ' -f1)
-  [ "$got" = "$want" ] || fail "the copy decrypts to $got, not the backup the double made ($want)"
-  log "the copy decrypts with the age command to the very backup the double made ($want)"
-  # The same run sent it through the image's rclone too.
-  local through
+  for c in $(find "$run_dir/share/lifeboat" "$run_dir/share/lifeboat-rclone" "$run_dir/dav" -name '*.age' -type f); do
+    got=$(age -d -i tests/data/addon/image-test.agekey "$c" | tar -tf - 2>/dev/null | head -n 1 || true)
+    case "$c" in
+      *configs*) [ -n "$got" ] || fail "the configs copy $c does not decrypt to a tar" ;;
+      *)
+        got=$(age -d -i tests/data/addon/image-test.agekey "$c" | sha256sum | cut -d' ' -f1)
+        [ "$got" = "$want" ] || fail "$c decrypts to $got, not the backup the double made ($want)"
+        ;;
+    esac
+  done
   through=$(find "$run_dir/share/lifeboat-rclone" -name '*.age' -type f 2>/dev/null | head -n 1)
+  dav=$(find "$run_dir/dav" -name '*.age' -type f 2>/dev/null | head -n 1)
   [ -n "$through" ] || fail "no copy came through the image's rclone into /share/lifeboat-rclone"
-  got=$(age -d -i tests/data/addon/image-test.agekey "$through" | sha256sum | cut -d' ' -f1)
-  [ "$got" = "$want" ] || fail "the copy sent through rclone decrypts to $got, not $want"
-  log "the image's rclone ($(docker exec lb-test-addon /usr/bin/rclone version | head -n 1)) carried a copy that decrypts to the same backup"
+  [ -n "$dav" ] || fail "no copy reached the WebDAV server through rclone"
+  find "$run_dir/share/lifeboat" -name '*.age' | grep -q configs || fail "the configs source left no copy"
+  log "[$arch] every copy decrypts with the age command to the very backup the double made ($want)"
+  log "[$arch] rclone ($(docker exec lb-test-addon /usr/bin/rclone version | head -n 1)) carried copies to a local remote and to WebDAV"
+
+  # A retention pass (last=1 in the options): the first backup's copies go everywhere.
+  command_line '{"command": "prune"}'
+  for _ in $(seq 1 120); do
+    [ "$(find "$run_dir/share/lifeboat" -name '*.age' ! -name '*configs*' | wc -l)" -le 1 ] &&
+      [ "$(find "$run_dir/dav" -name '*.age' | wc -l)" -le 2 ] && break
+    sleep 0.5
+  done
+  [ "$(find "$run_dir/share/lifeboat" -name '*.age' ! -name '*configs*' | wc -l)" = 1 ] ||
+    fail "retention left $(find "$run_dir/share/lifeboat" -name '*.age' ! -name '*configs*' | wc -l) backups in /share/lifeboat, not 1"
+  log "[$arch] a retention pass kept the newest backup on each destination"
+
+  # A restore drill from the panel, with the kit's age identity pasted in.
+  local link
+  link=$(from_ingress http://lb-test-addon:8099/copies | grep -o '/copies/share/[^"/]*/restore' | grep -v configs | head -n 1)
+  [ -n "$link" ] || fail "the copies page offers no restore for the folder's copy"
+  csrf=$(form_token "$link")
+  from_ingress -o /dev/null --data-urlencode "csrf=$csrf" --data-urlencode mode=drill \
+    --data-urlencode "identity=$(grep AGE-SECRET-KEY tests/data/addon/image-test.agekey)" \
+    "http://lb-test-addon:8099$link" || fail "the drill was not started"
+  for _ in $(seq 1 240); do
+    docker logs lb-test-addon 2>&1 | grep -q 'Restore drill passed' && break
+    docker logs lb-test-addon 2>&1 | grep -q 'drilling .*:' && fail "the drill failed: $(docker logs lb-test-addon 2>&1 | grep drilling | tail -n 1)"
+    sleep 0.5
+  done
+  docker logs lb-test-addon 2>&1 | grep -q 'Restore drill passed' || fail "no drill verdict after 120 s"
+  log "[$arch] $(docker logs lb-test-addon 2>&1 | grep -o 'Restore drill passed[^,]*' | tail -n 1) from the panel"
+
+  exec 7>&-
+  kill "$attach_pid" 2>/dev/null || true
+  attach_pid=
+  if [ -n "$record" ]; then
+    # The main process must end for strace to write its last lines.
+    docker stop -t 20 lb-test-addon >/dev/null
+    rm -rf "$WORK/apparmor" && cp -a "$run_dir/traces" "$WORK/apparmor"
+    log "[$arch] checking every recorded access against apparmor.txt (tests/apparmor.rs)"
+    LIFEBOAT_APPARMOR_TRACES=$WORK/apparmor cargo test -q --locked --test tests apparmor::every_access_of_the_fresh ||
+      fail "the AppArmor profile would refuse what the image does (record: $WORK/apparmor/record.txt)"
+    log "[$arch] $(wc -l <"$WORK/apparmor/record.txt") distinct accesses recorded, every one allowed by the profile"
+  fi
+  docker rm -f "${containers[@]}" >/dev/null 2>&1 || true
+  docker network rm "$NET" >/dev/null 2>&1 || true
+  rm -rf "$run_dir"; run_dir=
 }
+
+# arm64 programs run here under emulation: binfmt_misc mounted and qemu-aarch64 registered
+# (fix-binary, so containers need no emulator inside). Only what is missing is added.
+emulation() {
+  [ -e /proc/sys/fs/binfmt_misc/register ] || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
+  [ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ] && return 0
+  command -v update-binfmts >/dev/null && [ -e /usr/share/binfmts/qemu-aarch64 ] || {
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends qemu-user-static binfmt-support >/dev/null
+  }
+  update-binfmts --enable qemu-aarch64 2>/dev/null || update-binfmts --import qemu-aarch64
+  grep -q '^flags: .*F' /proc/sys/fs/binfmt_misc/qemu-aarch64 || { log "qemu-aarch64 is registered without fix-binary"; return 1; }
+}
+
+# The aarch64 image, by the release path (scripts/release.sh): cross-compiled here, assembled from
+# Debian's arm64 packages; tagged as release.sh tags it.
+arm_tag="local/aarch64-addon-$slug:$version"
+build_aarch64() { scripts/release.sh image aarch64; }
 
 case "${1:-all}" in
   base) install; start_dockerd; base_images ;;
   build) trap cleanup EXIT; install; start_dockerd; base_images; build ;;
-  run) trap cleanup EXIT; install; start_dockerd; base_images; run ;; # the image built last
+  build-aarch64) trap cleanup EXIT; install; start_dockerd; build_aarch64 ;;
+  run) trap cleanup EXIT; install; start_dockerd; base_images; run amd64 "$tag" record ;; # the image built last
+  run-aarch64) trap cleanup EXIT; install; start_dockerd; base_images; emulation; run aarch64 "$arm_tag" ;;
   all)
     trap cleanup EXIT
-    install; start_dockerd; base_images; build; run
-    log "ok: built as the Supervisor builds it, started, healthy, ingress only, backed up end to end"
+    install; start_dockerd; base_images; build; run amd64 "$tag" record
+    log "ok (amd64): built as the Supervisor builds it, started, healthy, ingress only, backed up end to end, every access allowed by the AppArmor profile"
+    emulation; build_aarch64; run aarch64 "$arm_tag"
+    log "ok (aarch64): built by the release path, run under emulation, healthy, ingress only, backed up end to end"
     ;;
-  *) echo "usage: $0 [all|base|build|run]" >&2; exit 2 ;;
+  *) echo "usage: $0 [all|base|build|build-aarch64|run|run-aarch64]" >&2; exit 2 ;;
 esac

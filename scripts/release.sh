@@ -131,6 +131,49 @@ _rootfs() { # arch (run in the builder)
   echo "rclone: $(dpkg-deb -f /opt/debs/rclone_*_"$darch".deb Version) for $darch; interpreter $interp; libraries: ${seen[*]}"
 }
 
+# The image's config names the architecture its files are for. Debian's engine builds with the
+# classic builder, which fails on `--platform` for a foreign one (its intermediate steps take the
+# machine's platform, moby#41552): nothing in the image runs while it is built, so it is built
+# plainly and its config then says the architecture, through save and load.
+set_platform() { # tag docker-arch
+  local tmp
+  tmp=$(mktemp -d)
+  docker save -o "$tmp/image.tar" "$1"
+  python3 - "$tmp/image.tar" "$2" <<'PY'
+import hashlib, io, json, sys, tarfile
+path, arch = sys.argv[1], sys.argv[2]
+with tarfile.open(path) as t:
+    members = [(m, t.extractfile(m).read() if m.isfile() else None) for m in t.getmembers()]
+files = {m.name: data for m, data in members}
+manifest = json.loads(files["manifest.json"])
+old = manifest[0]["Config"]
+config = json.loads(files[old])
+config["architecture"] = arch
+if arch == "arm64":
+    config["variant"] = "v8"
+data = json.dumps(config, separators=(",", ":")).encode()
+new = hashlib.sha256(data).hexdigest() + ".json"
+manifest[0]["Config"] = new
+files[old] = None
+with tarfile.open(path, "w") as t:
+    def add(name, body, like=None):
+        info = tarfile.TarInfo(name) if like is None else like
+        info.name, info.size = name, len(body)
+        t.addfile(info, io.BytesIO(body))
+    for m, body in members:
+        if m.name == old:
+            add(new, data)
+        elif m.name == "manifest.json":
+            add(m.name, json.dumps(manifest).encode(), m)
+        elif body is None:
+            t.addfile(m)
+        else:
+            add(m.name, body, m)
+PY
+  docker load -q -i "$tmp/image.tar" >/dev/null
+  rm -rf "$tmp"
+}
+
 image() { # arch
   local arch=$1 ctx tag
   # Always through cargo, which rebuilds only what changed: never a binary of an older checkout.
@@ -143,9 +186,9 @@ image() { # arch
   cp release/image.Dockerfile "$ctx/Dockerfile"
   tag=$(image_tag "$arch")
   log "docker build $tag (linux/$(debian_arch "$arch"))"
-  docker build --platform "linux/$(debian_arch "$arch")" --tag "$tag" \
-    --build-arg "BUILD_VERSION=$version" --build-arg "BUILD_ARCH=$arch" \
+  docker build --tag "$tag" --build-arg "BUILD_VERSION=$version" --build-arg "BUILD_ARCH=$arch" \
     "$ctx" >"$OUT/$arch/image.log" 2>&1 || { tail -n 30 "$OUT/$arch/image.log" >&2; return 1; }
+  set_platform "$tag" "$(debian_arch "$arch")"
   local got
   got=$(docker image inspect -f '{{.Architecture}}' "$tag")
   [ "$got" = "$(debian_arch "$arch")" ] || { log "$tag is for $got, not $(debian_arch "$arch")"; return 1; }

@@ -289,9 +289,11 @@ fn the_root_is_a_complete_add_on_folder() {
     assert!(w > h, "the logo is wide");
 
     let apparmor = std::fs::read_to_string(root("apparmor.txt")).unwrap();
+    // The Supervisor's rule (utils/apparmor.py, RE_PROFILE = `^profile ([^ ]+).*$`): exactly one
+    // profile line at the start of a line; child profiles are indented.
     let profiles: Vec<&str> = apparmor
         .lines()
-        .filter(|l| l.trim_start().starts_with("profile "))
+        .filter(|l| l.starts_with("profile "))
         .collect();
     assert_eq!(
         profiles.len(),
@@ -331,4 +333,70 @@ fn the_root_is_a_complete_add_on_folder() {
             "DOCS.md does not explain {option}"
         );
     }
+}
+
+/// The Supervisor builds `Dockerfile` on the device; the release path assembles
+/// `release/image.Dockerfile` around a binary built elsewhere. Everything the image *is* (its
+/// environment, labels, health check, entry point) must be the same either way.
+#[test]
+fn the_ready_made_image_is_the_device_builds_final_stage() {
+    let final_stage = |rel: &str| -> Vec<String> {
+        let text = std::fs::read_to_string(root(rel)).unwrap();
+        let from = text
+            .rfind("\nFROM scratch")
+            .expect("a final stage FROM scratch");
+        text[from..]
+            .lines()
+            .map(str::trim_end)
+            .filter(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with("COPY "))
+            .map(str::to_owned)
+            .collect()
+    };
+    let device = final_stage("Dockerfile");
+    let release = final_stage("release/image.Dockerfile");
+    assert!(device.len() > 10, "the final stage was not found whole");
+    assert_eq!(device, release, "the two images would differ");
+}
+
+/// The release workflow is checked by actionlint (installed by scripts/test-servers.sh), and runs
+/// the release script the tests use.
+#[test]
+fn the_release_workflow_passes_actionlint() {
+    let workflow = root(".github/workflows/release.yaml");
+    let text = std::fs::read_to_string(&workflow).unwrap();
+    assert!(text.contains("scripts/release.sh all") && text.contains("scripts/release.sh push"));
+    let actionlint = root("target/test-servers/venv/bin/actionlint");
+    let out = std::process::Command::new(&actionlint)
+        .arg(&workflow)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "{} did not run ({e}): scripts/test-servers.sh install",
+                actionlint.display()
+            )
+        });
+    assert!(
+        out.status.success(),
+        "actionlint:\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // And it does find faults (the check is not a formality).
+    let dir = tempfile::tempdir().unwrap();
+    let broken = dir.path().join("release.yaml");
+    std::fs::write(
+        &broken,
+        text.replace(
+            "runs-on: ubuntu-24.04",
+            "runs-on: ubuntu-24.04\n    runs-on: x",
+        ),
+    )
+    .unwrap();
+    assert!(
+        !std::process::Command::new(&actionlint)
+            .arg(&broken)
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
 }

@@ -19,6 +19,7 @@ mod e2e_storage;
 mod faults;
 mod ha_core;
 mod home_server;
+mod hostile_storage;
 mod inspect;
 mod kit;
 mod layers;

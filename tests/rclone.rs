@@ -360,10 +360,10 @@ async fn rclone_killed_mid_upload_is_sent_again_and_its_leftovers_swept() {
 
 /// A service that says to slow down (a WebDAV server's 503s through a proxy, standing in for
 /// Drive's rate limits, which rclone's pacer retries the same way): rclone's own retries carry
-/// the copy through, and the run's log counts them. (rclone's S3 backend leaves its retries to
-/// the AWS library, which does not log them: those go uncounted.)
+/// the copy through. (rclone runs at INFO since issue 38, and reports its low-level retries only
+/// at DEBUG, so the run no longer counts them.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rclone_s_own_retries_are_counted_in_the_run() {
+async fn rclone_s_own_retries_carry_a_copy_through_a_service_that_says_to_slow_down() {
     let (proxy, moved) = FaultProxy::in_front_of(&env_or_die("LIFEBOAT_TEST_WEBDAV")).await;
     let dir = tempfile::tempdir().unwrap();
     let conf = rclone_conf(dir.path());
@@ -398,13 +398,6 @@ async fn rclone_s_own_retries_are_counted_in_the_run() {
         rep.copies
     );
     assert!(proxy.hits() >= 3, "the service said to slow down");
-    assert!(
-        rep.warnings
-            .iter()
-            .any(|w| w.starts_with("nextcloud-like: rclone retried")),
-        "{:?}",
-        rep.warnings
-    );
 }
 
 /// Nothing is spooled to disk: with the exact size given, rclone streams even to a backend that

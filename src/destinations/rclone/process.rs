@@ -3,7 +3,8 @@
 //! exited become one [`StoreError`] whose kind decides what happens next: a remote that is not in
 //! rclone.conf or a sign-in that expired waits for the person; a dropped connection or a killed
 //! rclone is tried again later. Low-level retries rclone reports on its own (a cloud's rate
-//! limits) are counted, so a run can mention them.
+//! limits) are counted, so a run can mention them; rclone reports them only at `DEBUG`, though,
+//! so at `INFO` (below) they go uncounted, as the S3 backend's always did.
 //!
 //! rclone runs at `INFO` (at `DEBUG` it prints its whole command line and more), with a cleared
 //! environment ([`crate::child_env`]: no Home Assistant token reaches it), and every line it says

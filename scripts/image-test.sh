@@ -9,11 +9,22 @@
 #      `--build-arg BUILD_VERSION=… BUILD_ARCH=amd64`, its labels. Build time, the build's peak
 #      memory and the image size are printed.
 #   5. The image runs as the Supervisor runs it: `--init`, /data with an options.json, /backup, /share,
-#      SUPERVISOR_TOKEN, on a network made here (172.30.32.0/23), beside a container holding the
-#      Home Assistant / Supervisor test double at 172.30.32.2 as `supervisor` (the Supervisor's own
-#      address, from which ingress comes). It must become healthy by its own HEALTHCHECK, answer
-#      ingress from 172.30.32.2 and refuse another address, back up end to end through the double
-#      into /share, and the copy must decrypt with the `age` command to the archive the double made.
+#      /addon_configs, SUPERVISOR_TOKEN, on a network made here (172.30.32.0/23), beside a container
+#      holding the Home Assistant / Supervisor test double at 172.30.32.2 as `supervisor` (the
+#      Supervisor's own address, from which ingress comes) and two WebDAV servers served by the
+#      image's own rclone (one over HTTPS with a certificate nobody signed). The field scenario: it
+#      must become healthy by its own HEALTHCHECK, answer ingress from 172.30.32.2 and refuse another
+#      address, import a remote on the drives page (and refuse the unsigned server), back up twice
+#      through the double to a folder, a local rclone remote and the WebDAV one, back up a dir:
+#      source of /addon_configs asked for on stdin, prune (last=1), and pass a restore drill asked
+#      for on the panel; every copy must decrypt with the `age` command to what was backed up.
+#   6. On amd64 that scenario runs with every capability dropped and under strace (this machine's,
+#      run in the container through its own loader), and every file, program and socket it used is
+#      checked against apparmor.txt with AppArmor's rules (tests/apparmor.rs): this kernel has no
+#      AppArmor to enforce it.
+#   7. The aarch64 image is built by the release path (scripts/release.sh: cross-compiled, assembled
+#      from Debian's arm64 packages) and runs the same scenario under emulation (binfmt_misc and
+#      Debian's qemu-user-static); then the library's unit tests, built for aarch64, run under qemu.
 #
 # Traffic goes only between containers this script starts, on the network it made; all are removed
 # at the end. The Supervisor itself runs `docker buildx build --pull --platform linux/amd64`: the
@@ -126,6 +137,8 @@ build() {
     --label "io.hass.name=$name" --label "io.hass.description=$description"
     --build-arg "BUILD_VERSION=$version" --build-arg "BUILD_ARCH=amd64")
   [ -n "${IMAGE_NO_CACHE:-}" ] && args+=(--no-cache)
+  # A board with more cores would build with more jobs only if told: BUILD_JOBS=4 measures that.
+  [ -n "${BUILD_JOBS:-}" ] && args+=(--build-arg "BUILD_JOBS=$BUILD_JOBS")
   log "docker build $tag (context: the add-on folder; log: $WORK/build.log)"
   local flag=$WORK/build.running start end
   touch "$flag"
@@ -375,13 +388,23 @@ run() { # arch image [record]
   log "[$arch] a retention pass kept the newest backup on each destination"
 
   # A restore drill from the panel, with the kit's age identity pasted in.
-  local link
-  link=$(from_ingress http://lb-test-addon:8099/copies | grep -o '/copies/share/[^"/]*/restore' | grep -v configs | head -n 1)
-  [ -n "$link" ] || fail "the copies page offers no restore for the folder's copy"
-  csrf=$(form_token "$link")
-  from_ingress -o /dev/null --data-urlencode "csrf=$csrf" --data-urlencode mode=drill \
-    --data-urlencode "identity=$(grep AGE-SECRET-KEY tests/data/addon/image-test.agekey)" \
-    "http://lb-test-addon:8099$link" || fail "the drill was not started"
+  local link answer
+  from_ingress http://lb-test-addon:8099/copies >"$WORK/copies.html" || true
+  link=$(grep -o '/copies/share/[^"/]*/restore' "$WORK/copies.html" | grep -v configs | head -n 1 || true)
+  [ -n "$link" ] || fail "the copies page offers no restore for the folder's copy (page: $WORK/copies.html)"
+  # The queue takes one job at a time: while the prune (or anything else) waits, it says busy.
+  for _ in $(seq 1 120); do
+    csrf=$(form_token "$link")
+    answer=$(from_ingress -w '\n%{http_code} %{redirect_url}' --data-urlencode "csrf=$csrf" --data-urlencode mode=drill \
+      --data-urlencode "identity=$(grep AGE-SECRET-KEY tests/data/addon/image-test.agekey)" \
+      "http://lb-test-addon:8099$link") || fail "the drill was not started"
+    case "$(tail -n 1 <<<"$answer")" in
+      *notice=drilling*) break ;;
+      *notice=busy*) sleep 1 ;;
+      *) fail "the drill was not started: $(tail -n 1 <<<"$answer") $(head -c 600 <<<"$answer")" ;;
+    esac
+  done
+  grep -q 'notice=drilling' <<<"$(tail -n 1 <<<"$answer")" || fail "the queue stayed busy for 120 s"
   for _ in $(seq 1 240); do
     docker logs lb-test-addon 2>&1 | grep -q 'Restore drill passed' && break
     docker logs lb-test-addon 2>&1 | grep -q 'drilling .*:' && fail "the drill failed: $(docker logs lb-test-addon 2>&1 | grep drilling | tail -n 1)"
@@ -430,12 +453,15 @@ case "${1:-all}" in
   build-aarch64) trap cleanup EXIT; install; start_dockerd; build_aarch64 ;;
   run) trap cleanup EXIT; install; start_dockerd; base_images; run amd64 "$tag" record ;; # the image built last
   run-aarch64) trap cleanup EXIT; install; start_dockerd; base_images; emulation; run aarch64 "$arm_tag" ;;
+  unit-aarch64) trap cleanup EXIT; install; start_dockerd; scripts/release.sh unit-tests aarch64 ;;
   all)
     trap cleanup EXIT
     install; start_dockerd; base_images; build; run amd64 "$tag" record
     log "ok (amd64): built as the Supervisor builds it, started, healthy, ingress only, backed up end to end, every access allowed by the AppArmor profile"
     emulation; build_aarch64; run aarch64 "$arm_tag"
     log "ok (aarch64): built by the release path, run under emulation, healthy, ingress only, backed up end to end"
+    scripts/release.sh unit-tests aarch64
+    log "ok (aarch64): the library's unit tests pass under qemu"
     ;;
-  *) echo "usage: $0 [all|base|build|build-aarch64|run|run-aarch64]" >&2; exit 2 ;;
+  *) echo "usage: $0 [all|base|build|build-aarch64|run|run-aarch64|unit-aarch64]" >&2; exit 2 ;;
 esac

@@ -6,7 +6,8 @@
 //! last wrote; image-test.sh checks its fresh record with these tests too, by setting
 //! `LIFEBOAT_APPARMOR_TRACES` to the folder of its strace logs.
 
-use crate::support::apparmor::{Denial, Policy, Record, What, compile};
+use crate::support::access_record::{Record, What};
+use crate::support::apparmor::{Denial, Policy, compile};
 use std::path::{Path, PathBuf};
 
 fn root(rel: &str) -> PathBuf {

@@ -1,6 +1,7 @@
 //! Shared test support: fixtures, the real storage servers started by `scripts/test-servers.sh`,
 //! destination settings for them, and a runner wired like the real one.
 
+pub mod access_record;
 pub mod apparmor;
 pub mod fault_proxy;
 pub mod ha_double;

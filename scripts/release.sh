@@ -206,7 +206,12 @@ unit_tests() { # arch
   log "cargo test --lib --target $t (run by qemu-$arch; log: $OUT/$arch-unit-tests.log)"
   start=$(date +%s)
   # The tests read their fixtures from the checkout; cargo's runner (qemu) is set by the builder.
-  if ! in_builder cargo test --locked --lib --target "$t" >"$OUT/$arch-unit-tests.log" 2>&1; then
+  # One test is left out where emulated: qemu-user runs glibc's posix_spawn (a vfork sharing its
+  # memory) as a plain fork, so a program that does not exist is found only when it exits 127,
+  # not when it is started; on the device the spawn itself fails, as on x86-64.
+  local skip=()
+  [ "$arch" != amd64 ] && skip=(-- --skip source::command::tests::a_missing_program_is_said_to_be_missing)
+  if ! in_builder cargo test --locked --lib --target "$t" "${skip[@]}" >"$OUT/$arch-unit-tests.log" 2>&1; then
     tail -n 60 "$OUT/$arch-unit-tests.log" >&2
     return 1
   fi

@@ -130,8 +130,8 @@ sample_memory() { # out-file stop-file
 }
 
 build() {
-  log "hadolint Dockerfile"
-  "$ROOT/venv/bin/hadolint" Dockerfile
+  log "hadolint Dockerfile release/builder.Dockerfile release/image.Dockerfile"
+  "$ROOT/venv/bin/hadolint" Dockerfile release/builder.Dockerfile release/image.Dockerfile
   local args=(--tag "$tag" --file Dockerfile
     --label "io.hass.version=$version" --label "io.hass.arch=amd64" --label "io.hass.type=app"
     --label "io.hass.name=$name" --label "io.hass.description=$description"

@@ -234,7 +234,8 @@ wait_runs() { # count what
 }
 
 run() { # arch image [record]
-  local arch=$1 tag=$2 record=${3:-} platform
+  local arch=$1 tag=$2 record=${3:-} platform begun
+  begun=$(date +%s)
   platform=linux/$(case "$arch" in aarch64) echo arm64 ;; *) echo amd64 ;; esac)
   log "[$arch] the image runs as the Supervisor runs it ($platform${record:+, every access recorded})"
   cargo build -q --locked --example ha_double
@@ -425,6 +426,7 @@ run() { # arch image [record]
       fail "the AppArmor profile would refuse what the image does (record: $WORK/apparmor/record.txt)"
     log "[$arch] $(wc -l <"$WORK/apparmor/record.txt") distinct accesses recorded, every one allowed by the profile"
   fi
+  log "[$arch] the whole scenario took $(($(date +%s) - begun)) s"
   docker rm -f "${containers[@]}" >/dev/null 2>&1 || true
   docker network rm "$NET" >/dev/null 2>&1 || true
   rm -rf "$run_dir"; run_dir=

@@ -110,22 +110,26 @@ pub fn copy(listed: &str, m: &Manifest) -> Result<(), String> {
             m.copy_id
         ));
     }
-    let expected = expected_object(id, m);
-    if m.object != expected {
+    // The copy id followed by one of the endings Lifeboat gives data objects. Not the one ending
+    // the manifest's content implies: a dump's tool may be recognised only from its first lines,
+    // after its object was named from the command (`sh -c 'pg_dump …'` writes `.out.gz.age` and a
+    // manifest that says postgres).
+    if !layout::is_data_object_of(id, &m.object) {
         return Err(format!(
-            "refused: the manifest in {listed} names its data {:?}, where Lifeboat writes \
-             {expected}. {NOT_OURS}",
-            m.object
+            "refused: the manifest in {listed} names its data {:?}, which is not a data object \
+             of copy {id} as Lifeboat names them ({id}{}, …). {NOT_OURS}",
+            m.object,
+            expected_ending(m)
         ));
     }
     Ok(())
 }
 
-/// The data object Lifeboat writes for copy `id` of what `m` describes.
-fn expected_object(id: &str, m: &Manifest) -> String {
+/// The ending Lifeboat gives the data object of what `m` describes, when the tool was known.
+fn expected_ending(m: &Manifest) -> String {
     match &m.content {
-        Some(c) => layout::data_object_as(id, &c.spec().suffix()),
-        None => layout::data_object(id),
+        Some(c) => format!("{}.age", c.spec().suffix()),
+        None => layout::data_object(""),
     }
 }
 
@@ -277,6 +281,10 @@ mod tests {
         let dump = serde_json::json!({"kind": "dump", "compression": "gzip", "tool": "postgres", "bytes": 1});
         let sql = layout::data_object_as(id, ".sql.gz");
         assert!(copy(&file, &manifest(id, &sql, Some(dump.clone()))).is_ok());
+        // A dump whose tool was recognised from its first lines, after its object was named from
+        // the command (`sh -c 'pg_dump …'`): its own copy, not a refused one.
+        let out = layout::data_object_as(id, ".out.gz");
+        assert!(copy(&file, &manifest(id, &out, Some(dump.clone()))).is_ok());
         let other = "20261123T101500Z-other";
         for (listed, m) in [
             (file.clone(), manifest(id, "..", None)),
@@ -285,10 +293,13 @@ mod tests {
                 file.clone(),
                 manifest(id, &layout::data_object(other), None),
             ),
-            (file.clone(), manifest(id, &sql, None)),
             (
                 file.clone(),
-                manifest(id, &layout::data_object(id), Some(dump)),
+                manifest(id, &format!("{id}.sql.gz.age/x"), None),
+            ),
+            (
+                file.clone(),
+                manifest(id, &format!("{id}.exe"), Some(dump.clone())),
             ),
             (
                 file.clone(),

@@ -11,8 +11,7 @@ use std::path::PathBuf;
 use tokio::io::AsyncRead;
 use tokio::sync::OnceCell;
 
-/// Where uploads in progress are kept, inside the folder (renamed into place on commit).
-pub const LOCAL_PARTIAL_DIR: &str = ".lifeboat-partial";
+pub use super::layout::LOCAL_PARTIAL_DIR;
 
 /// A local folder as a store.
 pub struct FolderStore {

@@ -61,6 +61,10 @@ pub fn only(names: Vec<String>, unfinished: bool) -> Vec<String> {
         .collect()
 }
 
+/// Where a folder destination keeps uploads in progress, inside the folder (renamed into place on
+/// commit).
+pub const LOCAL_PARTIAL_DIR: &str = ".lifeboat-partial";
+
 /// The data object of a copy.
 pub fn data_object(copy_id: &str) -> String {
     format!("{copy_id}{DATA_SUFFIX}")

@@ -62,7 +62,7 @@ pub fn single(name: &str) -> Result<&str, NameError> {
 /// [`NameError`] saying what is wrong with it.
 pub fn deletable(name: &str) -> Result<&str, NameError> {
     match name
-        .strip_prefix(super::folder::LOCAL_PARTIAL_DIR)
+        .strip_prefix(layout::LOCAL_PARTIAL_DIR)
         .and_then(|rest| rest.strip_prefix('/'))
     {
         Some(inner) => single(inner).map(|_| name),

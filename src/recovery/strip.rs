@@ -69,6 +69,15 @@ pub fn strip(
                     "an extension header of {size} bytes; names and records take a few hundred"
                 )));
             }
+            // However many come in front of one member, they are held together under the cap of
+            // two: a long name and a long link, or one PAX record set, is all a member has.
+            let held: u64 = pending.iter().map(|(_, d)| d.len() as u64).sum();
+            if held + size > 2 * MAX_EXTENSION {
+                return Err(StripError::Tar(format!(
+                    "extension headers of more than {} bytes in front of one member",
+                    2 * MAX_EXTENSION
+                )));
+            }
             let mut data = Vec::new();
             entry
                 .read_to_end(&mut data)
@@ -426,6 +435,27 @@ mod tests {
             err.to_string().contains("PAX header of 65537 bytes"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_chain_of_extension_headers_is_not_held_whole() {
+        // Each under the cap, forty of them in front of one member: 2.3 MiB held, were they kept.
+        let mut input = tar::Builder::new(Vec::new());
+        let each = vec![b'x'; (MAX_EXTENSION - 1024) as usize];
+        for i in 0..40 {
+            let mut pax = tar::Header::new_ustar();
+            pax.set_entry_type(tar::EntryType::XHeader);
+            pax.set_path(format!("PaxHeaders/{i}")).unwrap();
+            pax.set_size(each.len() as u64);
+            pax.set_cksum();
+            input.append(&pax, &each[..]).unwrap();
+        }
+        let mut h = tar::Header::new_ustar();
+        h.set_size(1);
+        input.append_data(&mut h, "./x", &b"x"[..]).unwrap();
+        let input = input.into_inner().unwrap();
+        let err = strip(&input[..], &mut Vec::new(), &key()).unwrap_err();
+        assert!(err.to_string().contains("in front of one member"), "{err}");
     }
 
     #[test]

@@ -228,7 +228,15 @@ async fn every_action_from_back_up_to_delete() {
         "{}",
         overview.body
     );
-    let progress = get(&state, "/api/progress").await;
+    // The run is recorded a moment before the progress view is told it ended.
+    let mut progress = get(&state, "/api/progress").await;
+    for _ in 0..100 {
+        if progress.body.contains("\"outcome\"") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        progress = get(&state, "/api/progress").await;
+    }
     assert!(
         progress.body.contains("\"outcome\":\"success\"") && progress.body.contains("Uploaded"),
         "{}",

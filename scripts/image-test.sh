@@ -186,8 +186,9 @@ from_ingress() { # curl args…
 
 # A page's form token (every form posts it).
 form_token() { # path
-  from_ingress "http://lb-test-addon:8099$1" | grep -o 'name="csrf" value="[^"]*"' | head -n 1 |
-    sed 's/.*value="//; s/"$//'
+  local page
+  page=$(from_ingress "http://lb-test-addon:8099$1" || true)
+  { grep -m 1 -o 'name="csrf" value="[^"]*"' <<<"$page" || true; } | sed 's/.*value="//; s/"$//'
 }
 
 fail() {
@@ -406,13 +407,15 @@ run() { # arch image [record]
     esac
   done
   grep -q 'notice=drilling' <<<"$(tail -n 1 <<<"$answer")" || fail "the queue stayed busy for 120 s"
+  local said
   for _ in $(seq 1 240); do
-    docker logs lb-test-addon 2>&1 | grep -q 'Restore drill passed' && break
-    docker logs lb-test-addon 2>&1 | grep -q 'drilling .*:' && fail "the drill failed: $(docker logs lb-test-addon 2>&1 | grep drilling | tail -n 1)"
+    said=$(docker logs lb-test-addon 2>&1 || true)
+    grep -q 'Restore drill passed' <<<"$said" && break
+    grep -q 'drilling .*:' <<<"$said" && fail "the drill failed: $(grep drilling <<<"$said" | tail -n 1)"
     sleep 0.5
   done
-  docker logs lb-test-addon 2>&1 | grep -q 'Restore drill passed' || fail "no drill verdict after 120 s"
-  log "[$arch] $(docker logs lb-test-addon 2>&1 | grep -o 'Restore drill passed[^,]*' | tail -n 1) from the panel"
+  grep -q 'Restore drill passed' <<<"$said" || fail "no drill verdict after 120 s"
+  log "[$arch] $(grep -o 'Restore drill passed[^,]*' <<<"$said" | tail -n 1) from the panel"
 
   exec 7>&-
   kill "$attach_pid" 2>/dev/null || true

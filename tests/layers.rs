@@ -23,7 +23,15 @@ const LAYERS: &[&[&str]] = &[
     &["archive"],
     &["config"],
     &["retention"],
-    &["clock", "secret", "human", "disk", "pages", "child_env", "scratch"],
+    &[
+        "clock",
+        "secret",
+        "human",
+        "disk",
+        "pages",
+        "child_env",
+        "scratch",
+    ],
 ];
 
 /// A file's code: comments (doc links are not imports) and test modules left out.

@@ -449,7 +449,7 @@ emulation() {
 
 # The aarch64 image, by the release path (scripts/release.sh): cross-compiled here, assembled from
 # Debian's arm64 packages; tagged as release.sh tags it.
-arm_tag="local/aarch64-addon-$slug:$version"
+arm_tag="lifeboat-release/aarch64-addon-$slug:$version"
 build_aarch64() { scripts/release.sh image aarch64; }
 
 case "${1:-all}" in

@@ -23,7 +23,8 @@ cd "$(dirname "$0")/.."
 here=$PWD
 OUT=${LIFEBOAT_RELEASE_DIR:-$here/target/release-build}
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
-REGISTRY=${REGISTRY:-local}
+# Not "local": the Supervisor tags what it builds on the device local/ARCH-addon-SLUG.
+REGISTRY=${REGISTRY:-lifeboat-release}
 JOBS=${JOBS:-$(nproc)}
 version=$(sed -n 's/^version: "\(.*\)"$/\1/p' config.yaml)
 slug=$(sed -n 's/^slug: \(.*\)$/\1/p' config.yaml)
@@ -220,7 +221,7 @@ unit_tests() { # arch
 }
 
 push() {
-  [ "$REGISTRY" != local ] || { log "set REGISTRY (e.g. ghcr.io/OWNER) to push"; exit 2; }
+  [ "$REGISTRY" != lifeboat-release ] || { log "set REGISTRY (e.g. ghcr.io/OWNER) to push"; exit 2; }
   local arch
   for arch in "$@"; do docker push "$(image_tag "$arch")"; done
 }

@@ -443,7 +443,10 @@ emulation() {
   command -v update-binfmts >/dev/null && [ -e /usr/share/binfmts/qemu-aarch64 ] || {
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends qemu-user-static binfmt-support >/dev/null
   }
-  update-binfmts --enable qemu-aarch64 2>/dev/null || update-binfmts --import qemu-aarch64
+  # The package may have registered it as it installed (it does when binfmt_misc is mounted).
+  [ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ] || update-binfmts --import qemu-aarch64 >/dev/null 2>&1 || true
+  [ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ] || update-binfmts --enable qemu-aarch64 >/dev/null 2>&1 || true
+  [ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ] || { log "qemu-aarch64 could not be registered with binfmt_misc"; return 1; }
   grep -q '^flags: .*F' /proc/sys/fs/binfmt_misc/qemu-aarch64 || { log "qemu-aarch64 is registered without fix-binary"; return 1; }
 }
 

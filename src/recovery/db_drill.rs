@@ -23,6 +23,8 @@ use crate::archive::HashingReader;
 use crate::archive::content::{DumpTool, Kind};
 use crate::child_env::{ChildEnv, Program};
 use crate::destinations::{Destination, Manifest};
+use crate::secret::{Secret, scrub};
+use percent_encoding::percent_decode_str;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 use std::path::PathBuf;
@@ -134,8 +136,11 @@ impl DbTarget {
         })
     }
 
+    /// The address of `db` on the scratch server, without its password: that reaches psql as
+    /// `PGPASSWORD` ([`Self::psql`]), never on its command line, where every process sees it.
     fn at(&self, db: &str) -> String {
         let mut u = self.into.clone();
+        let _ = u.set_password(None);
         if !db.is_empty()
             && let Ok(mut path) = u.path_segments_mut()
         {
@@ -145,10 +150,29 @@ impl DbTarget {
         u.to_string()
     }
 
+    /// The scratch server's password, from the address.
+    fn password(&self) -> Vec<Secret> {
+        self.into
+            .password()
+            .map(|p| Secret::new(percent_decode_str(p).decode_utf8_lossy()))
+            .into_iter()
+            .collect()
+    }
+
+    /// psql with a cleared environment plus what it needs, the password among it.
+    fn psql(&self) -> Command {
+        let mut cmd = Command::new(&self.psql);
+        cmd.env_clear()
+            .envs(ChildEnv::inherited(Program::Psql).vars());
+        for p in self.password() {
+            cmd.env("PGPASSWORD", p.expose());
+        }
+        cmd
+    }
+
     fn query(&self, db: &str, sql: &str) -> Result<String, DbDrillError> {
-        let o = Command::new(&self.psql)
-            .env_clear()
-            .envs(ChildEnv::inherited(Program::Psql).vars())
+        let o = self
+            .psql()
             .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d"])
             .arg(self.at(db))
             .args(["-c", sql])
@@ -156,9 +180,10 @@ impl DbTarget {
             .output()
             .map_err(|e| DbDrillError::Psql(format!("cannot run {}: {e}", self.psql.display())))?;
         if !o.status.success() {
-            return Err(DbDrillError::Psql(
-                String::from_utf8_lossy(&o.stderr).trim().to_owned(),
-            ));
+            return Err(DbDrillError::Psql(scrub(
+                String::from_utf8_lossy(&o.stderr).trim(),
+                &self.password(),
+            )));
         }
         Ok(String::from_utf8_lossy(&o.stdout).into_owned())
     }
@@ -261,9 +286,8 @@ fn load(
         .map_or_else(|| target.at(""), |db| target.at(db));
     let key = dump_guard::restrict_key()
         .map_err(|e| DbDrillError::Psql(format!("no key for psql's restricted mode: {e}")))?;
-    let mut child = Command::new(&target.psql)
-        .env_clear()
-        .envs(ChildEnv::inherited(Program::Psql).vars())
+    let mut child = target
+        .psql()
         .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", &into, "-f", "-"])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
@@ -309,7 +333,7 @@ fn load(
     drop(stdin);
     let _ = std::io::copy(&mut stored, &mut std::io::sink());
     let status = child.wait();
-    let said = said.join().unwrap_or_default();
+    let said = scrub(&said.join().unwrap_or_default(), &target.password());
     let plain = outcome
         .as_ref()
         .map_or((0, String::new()), |p: &(u64, String)| p.clone());
@@ -478,5 +502,41 @@ mod tests {
             tables(&["ha\nlo/public.t"]).unwrap_err(),
             DbDrillError::BadDatabase(_)
         ));
+    }
+
+    /// The scratch server's password reaches psql in its environment, never its arguments (which
+    /// every process on the machine can read), and what psql says has it hidden.
+    #[test]
+    fn the_password_reaches_psql_in_its_environment_not_its_arguments() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let seen = dir.path().join("seen");
+        let psql = dir.path().join("psql");
+        std::fs::write(
+            &psql,
+            format!(
+                "#!/bin/sh\nprintf 'args: %s\\nenv: %s\\n' \"$*\" \"$PGPASSWORD\" > '{}'\n\
+                 echo \"could not connect to $4 (password $PGPASSWORD)\" >&2\nexit 2\n",
+                seen.display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&psql, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let target = DbTarget::new(
+            "postgresql://scratch:s3cret%2Fpw@127.0.0.1:5433/postgres",
+            psql,
+            "t".into(),
+        )
+        .unwrap();
+        let e = target.query("", "SELECT 1").unwrap_err().to_string();
+        let seen = std::fs::read_to_string(&seen).unwrap();
+        assert!(seen.contains("env: s3cret/pw"), "{seen}");
+        assert!(
+            seen.lines()
+                .next()
+                .is_some_and(|args| !args.contains("s3cret")),
+            "{seen}"
+        );
+        assert!(!e.contains("s3cret"), "{e}");
     }
 }

@@ -187,14 +187,37 @@ fn write_tar(root: &Path, exclude: &[glob::Pattern], w: &mut PipeWriter) -> io::
     tar.into_inner()?.flush()
 }
 
-/// Adds one regular file at the size it has as it is opened.
-fn append_file(tar: &mut tar::Builder<&mut PipeWriter>, full: &Path, rel: &Path) -> io::Result<()> {
-    let file = match fs::File::open(full) {
+/// Adds one regular file at the size it has as it is opened. It is opened without following a
+/// link and without waiting on a pipe, and what was opened is checked to be a regular file: the
+/// listing saw a file, but whoever can write in the folder may have put a link to a file outside
+/// it, or a pipe, in its place since.
+fn append_file<W: Write>(tar: &mut tar::Builder<W>, full: &Path, rel: &Path) -> io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let flags = rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK;
+    let opened = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(i32::try_from(flags.bits()).unwrap_or(0))
+        .open(full);
+    let file = match opened {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) if e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) => {
+            tracing::warn!(
+                "{}: became a link while it was backed up; left out (links are kept as links, never followed)",
+                full.display()
+            );
+            return Ok(());
+        }
         Err(e) => return Err(named(full, e)),
     };
     let meta = file.metadata().map_err(|e| named(full, e))?;
+    if !meta.file_type().is_file() {
+        tracing::warn!(
+            "{}: is no longer a regular file; left out of the backup",
+            full.display()
+        );
+        return Ok(());
+    }
     let size = meta.len();
     let mut h = tar::Header::new_gnu();
     h.set_metadata_in_mode(&meta, tar::HeaderMode::Complete);
@@ -262,6 +285,40 @@ fn named(path: &Path, e: io::Error) -> io::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What the listing saw as a file became a link to a file outside, or a pipe, before it was
+    /// opened: neither the outside file's bytes nor a wait on the pipe.
+    #[test]
+    fn a_file_swapped_for_a_link_or_a_pipe_is_left_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = dir.path().join("outside-secret");
+        fs::write(&outside, b"the neighbour's secret").unwrap();
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&outside, &link).unwrap();
+        let fifo = dir.path().join("fifo");
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &fifo,
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+            0,
+        )
+        .unwrap();
+        let mut tar = tar::Builder::new(Vec::new());
+        append_file(&mut tar, &link, Path::new("link")).unwrap();
+        append_file(&mut tar, &fifo, Path::new("fifo")).unwrap();
+        let plain = dir.path().join("plain");
+        fs::write(&plain, b"ours").unwrap();
+        append_file(&mut tar, &plain, Path::new("plain")).unwrap();
+        let bytes = tar.into_inner().unwrap();
+        let names: Vec<String> = tar::Archive::new(&bytes[..])
+            .entries()
+            .unwrap()
+            .map(|e| e.unwrap().path().unwrap().display().to_string())
+            .collect();
+        assert_eq!(names, ["plain"]);
+        assert!(!bytes.windows(9).any(|w| w == b"neighbour"));
+    }
 
     #[test]
     fn a_file_is_stored_at_the_size_it_had_when_its_entry_began() {

@@ -618,10 +618,12 @@ async fn cmd_serve(cli: &Cli, args: &ServeArgs, env: &Env) -> anyhow::Result<Exi
     let listener = tokio::net::TcpListener::bind(&addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
+    // Registered before it says it is serving: a stop that comes at once is a clean one.
+    let signalled = stop_signals();
     tracing::info!("serving on http://{addr}");
     let stop = shutdown.clone();
     tokio::spawn(async move {
-        wait_for_signal().await;
+        signalled.await;
         stop.cancel();
     });
     match running {
@@ -654,19 +656,23 @@ async fn health(url: &str) -> anyhow::Result<ExitCode> {
     }
 }
 
-async fn wait_for_signal() {
+/// SIGTERM (how the Supervisor and Docker stop the add-on) or Ctrl-C. SIGTERM's handler is in
+/// place when this returns, not when the future is first polled: until then the signal's
+/// default action would end the process with no clean shutdown.
+fn stop_signals() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
+    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    async move {
+        #[cfg(unix)]
+        if let Some(mut term) = term {
             tokio::select! {
                 _ = term.recv() => {},
                 _ = tokio::signal::ctrl_c() => {},
             }
             return;
         }
+        let _ = tokio::signal::ctrl_c().await;
     }
-    let _ = tokio::signal::ctrl_c().await;
 }
 
 #[cfg(test)]

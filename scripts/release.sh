@@ -187,9 +187,16 @@ image() { # arch
   cp release/image.Dockerfile "$ctx/Dockerfile"
   tag=$(image_tag "$arch")
   log "docker build $tag (linux/$(debian_arch "$arch"))"
-  docker build --tag "$tag" --build-arg "BUILD_VERSION=$version" --build-arg "BUILD_ARCH=$arch" \
-    "$ctx" >"$OUT/$arch/image.log" 2>&1 || { tail -n 30 "$OUT/$arch/image.log" >&2; return 1; }
-  set_platform "$tag" "$(debian_arch "$arch")"
+  local build=(--tag "$tag" --build-arg "BUILD_VERSION=$version" --build-arg "BUILD_ARCH=$arch" "$ctx")
+  if docker buildx version >/dev/null 2>&1; then
+    # BuildKit (GitHub's runners) builds for the platform itself; nothing in the image runs.
+    docker buildx build --load --platform "linux/$(debian_arch "$arch")" "${build[@]}" \
+      >"$OUT/$arch/image.log" 2>&1 || { tail -n 30 "$OUT/$arch/image.log" >&2; return 1; }
+  else
+    docker build "${build[@]}" >"$OUT/$arch/image.log" 2>&1 ||
+      { tail -n 30 "$OUT/$arch/image.log" >&2; return 1; }
+    set_platform "$tag" "$(debian_arch "$arch")"
+  fi
   local got
   got=$(docker image inspect -f '{{.Architecture}}' "$tag")
   [ "$got" = "$(debian_arch "$arch")" ] || { log "$tag is for $got, not $(debian_arch "$arch")"; return 1; }

@@ -90,6 +90,27 @@ impl TempFile {
     }
 }
 
+/// Replaces `target` with `data` whole: written to a [`TempFile`] beside it, synced, renamed into
+/// place, the folder synced. Readers see the old file or the new one, never half of either.
+///
+/// # Errors
+/// When the folder cannot take the new file, or the write, sync or rename fails (the temporary
+/// file is then removed).
+pub fn replace(target: &Path, data: &[u8]) -> io::Result<()> {
+    use std::io::Write;
+    let (tmp, mut f) = TempFile::beside(target)?;
+    f.write_all(data)?;
+    f.sync_all()?;
+    drop(f);
+    tmp.place(target)?;
+    if let Some(dir) = target.parent()
+        && let Ok(d) = File::open(dir)
+    {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
 impl Drop for TempFile {
     fn drop(&mut self) {
         if !self.placed {

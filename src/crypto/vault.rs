@@ -130,17 +130,7 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> VaultError + '_ {
 /// Writes a file owner-only and atomically: a new temporary file of its own (two writers at once
 /// never share one, and it is removed if anything fails), fsync, rename, fsync of the folder.
 fn write_private(path: &Path, data: &[u8]) -> Result<(), VaultError> {
-    let (tmp, mut f) = crate::scratch::TempFile::beside(path).map_err(io(path))?;
-    f.write_all(data).map_err(io(tmp.path()))?;
-    f.sync_all().map_err(io(tmp.path()))?;
-    drop(f);
-    tmp.place(path).map_err(io(path))?;
-    if let Some(dir) = path.parent()
-        && let Ok(d) = std::fs::File::open(dir)
-    {
-        let _ = d.sync_all();
-    }
-    Ok(())
+    crate::scratch::replace(path, data).map_err(io(path))
 }
 
 impl Vault {

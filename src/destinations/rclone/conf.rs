@@ -172,7 +172,8 @@ pub async fn merge(path: &Path, section: Section) -> Result<(), ConfError> {
     write(path, &conf.render()).await
 }
 
-/// Writes `text` to `path` under a temporary name, readable by its owner only, then renames it.
+/// Writes `text` to `path` under a temporary name of its own (new, readable by its owner only,
+/// so writers at once never share it), then renames it into place ([`crate::scratch::replace`]).
 async fn write(path: &Path, text: &str) -> Result<(), ConfError> {
     let io =
         |what: &str, e: std::io::Error| ConfError::Io(format!("{what} {}: {e}", path.display()));
@@ -181,33 +182,11 @@ async fn write(path: &Path, text: &str) -> Result<(), ConfError> {
             .await
             .map_err(|e| io("making the folder of", e))?;
     }
-    // A name of its own, made new: writers at once never share it (issue 38).
-    let temp = crate::scratch::unique_name(path);
-    let mut options = tokio::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    options.mode(0o600);
-    let written = async {
-        use tokio::io::AsyncWriteExt;
-        let mut f = options.open(&temp).await?;
-        // A file made by someone else keeps no wider mode than ours.
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            f.set_permissions(std::fs::Permissions::from_mode(0o600))
-                .await?;
-        }
-        f.write_all(text.as_bytes()).await?;
-        f.sync_all().await
-    }
-    .await;
-    if let Err(e) = written {
-        let _ = tokio::fs::remove_file(&temp).await;
-        return Err(io("writing", e));
-    }
-    tokio::fs::rename(&temp, path)
+    let (target, data) = (path.to_owned(), text.as_bytes().to_vec());
+    tokio::task::spawn_blocking(move || crate::scratch::replace(&target, &data))
         .await
-        .map_err(|e| io("replacing", e))
+        .map_err(|e| io("writing", std::io::Error::other(e)))?
+        .map_err(|e| io("writing", e))
 }
 
 #[cfg(test)]

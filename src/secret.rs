@@ -88,6 +88,12 @@ pub fn scrub(text: &str, known: &[Secret]) -> String {
     scrub_with(text, known, HIDDEN)
 }
 
+/// Whether two byte strings are equal, in time that does not depend on where they differ (for
+/// tokens and passwords a peer sends).
+pub fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 /// [`scrub`] with `mark` in place of each hidden part.
 pub fn scrub_with(text: &str, known: &[Secret], mark: &str) -> String {
     let mut out = text.to_owned();

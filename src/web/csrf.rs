@@ -58,8 +58,7 @@ impl Token {
 
     /// Compares in time that does not depend on where the texts differ.
     pub fn matches(&self, other: &str) -> bool {
-        let (a, b) = (self.0.as_bytes(), other.as_bytes());
-        a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+        crate::secret::same_bytes(self.0.as_bytes(), other.as_bytes())
     }
 }
 

@@ -152,15 +152,11 @@ impl Access {
         } else {
             return false;
         };
-        same(sent.as_bytes(), password.expose().as_bytes())
+        crate::secret::same_bytes(sent.as_bytes(), password.expose().as_bytes())
     }
 }
 
 /// Compares in time that does not depend on where the texts differ.
-fn same(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 /// The health endpoint, which a peer on loopback may always ask.
 pub const HEALTH_PATH: &str = "/api/health";
 

@@ -425,7 +425,7 @@ run() { # arch image [record]
     docker stop -t 20 lb-test-addon >/dev/null
     rm -rf "$WORK/apparmor" && cp -a "$run_dir/traces" "$WORK/apparmor"
     log "[$arch] checking every recorded access against apparmor.txt (tests/apparmor.rs)"
-    LIFEBOAT_APPARMOR_TRACES=$WORK/apparmor cargo test -q --locked --test tests apparmor::every_access_of_the_fresh ||
+    LIFEBOAT_APPARMOR_TRACES=$WORK/apparmor cargo test -q --locked --test tests apparmor::every_access_of_the_fresh -- --ignored ||
       fail "the AppArmor profile would refuse what the image does (record: $WORK/apparmor/record.txt)"
     log "[$arch] $(wc -l <"$WORK/apparmor/record.txt") distinct accesses recorded, every one allowed by the profile"
   fi

@@ -34,21 +34,171 @@ const LAYERS: &[&[&str]] = &[
     ],
 ];
 
-/// A file's code: comments (doc links are not imports) and test modules left out.
-fn code_of(path: &Path) -> String {
-    let text = std::fs::read_to_string(path).unwrap();
-    text.split("#[cfg(test)]")
-        .next()
-        .unwrap_or("")
-        .lines()
-        .filter(|l| !l.trim_start().starts_with("//"))
-        .collect::<Vec<_>>()
-        .join("\n")
+/// A file's code and the test modules it declares as files (`#[cfg(test)] mod tests;`).
+struct Code {
+    text: String,
+    test_files: Vec<String>,
 }
 
-/// Every library module (`a::b::c`) and its code without its test modules.
+/// Whether a string, raw string or char literal starts at `i`; where it ends if so. (A `'` that
+/// opens no char literal is a lifetime.)
+fn literal_end(c: &[char], i: usize) -> Option<usize> {
+    let ident = |k: usize| c[k].is_alphanumeric() || c[k] == '_';
+    let mut j = i;
+    if c[j] == 'b'
+        && c.get(j + 1)
+            .is_some_and(|&n| n == '"' || n == 'r' || n == '\'')
+    {
+        if i > 0 && ident(i - 1) {
+            return None;
+        }
+        j += 1;
+    }
+    match c[j] {
+        '"' => {
+            let mut k = j + 1;
+            while k < c.len() && c[k] != '"' {
+                k += if c[k] == '\\' { 2 } else { 1 };
+            }
+            Some((k + 1).min(c.len()))
+        }
+        'r' if j == i && i > 0 && ident(i - 1) => None,
+        'r' => {
+            let hashes = c[j + 1..].iter().take_while(|&&h| h == '#').count();
+            if c.get(j + 1 + hashes) != Some(&'"') {
+                return None;
+            }
+            let close: Vec<char> = std::iter::once('"')
+                .chain(std::iter::repeat_n('#', hashes))
+                .collect();
+            let from = j + 2 + hashes;
+            let at = (from..c.len()).find(|&k| c[k..].starts_with(&close))?;
+            Some(at + close.len())
+        }
+        '\'' if c.get(j + 1) == Some(&'\\') => {
+            (j + 2..c.len()).find(|&k| c[k] == '\'').map(|k| k + 1)
+        }
+        '\'' if c.get(j + 2) == Some(&'\'') => Some(j + 3),
+        _ => None,
+    }
+}
+
+/// `text` without its comments (doc links are not imports); literals and line breaks kept.
+fn without_comments(text: &str) -> Vec<char> {
+    let c: Vec<char> = text.chars().collect();
+    let mut out = Vec::with_capacity(c.len());
+    let mut i = 0;
+    while i < c.len() {
+        if let Some(end) = literal_end(&c, i) {
+            out.extend_from_slice(&c[i..end]);
+            i = end;
+        } else if c[i..].starts_with(&['/', '/']) {
+            while i < c.len() && c[i] != '\n' {
+                i += 1;
+            }
+        } else if c[i..].starts_with(&['/', '*']) {
+            // Block comments nest.
+            let mut depth = 0;
+            while i < c.len() {
+                if c[i..].starts_with(&['/', '*']) {
+                    depth += 1;
+                    i += 2;
+                } else if c[i..].starts_with(&['*', '/']) {
+                    depth -= 1;
+                    i += 2;
+                    if depth == 0 {
+                        break;
+                    }
+                } else {
+                    if c[i] == '\n' {
+                        out.push('\n');
+                    }
+                    i += 1;
+                }
+            }
+        } else {
+            out.push(c[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// Where the item starting at `i` ends: past its `;` or its body's closing brace (brackets,
+/// braces and parentheses counted, literals skipped; attributes before it are brackets that
+/// close, so they are passed over).
+fn item_end(c: &[char], mut i: usize) -> usize {
+    let mut depth = 0usize;
+    while i < c.len() {
+        if let Some(end) = literal_end(c, i) {
+            i = end;
+            continue;
+        }
+        match c[i] {
+            '(' | '[' | '{' => depth += 1,
+            ')' | ']' => depth = depth.saturating_sub(1),
+            '}' => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    return i + 1;
+                }
+            }
+            ';' if depth == 0 => return i + 1,
+            _ => {}
+        }
+        i += 1;
+    }
+    c.len()
+}
+
+/// A file's text as [`Code`]: comments left out, and each item under `#[cfg(test)]` (a test
+/// module, or a test-only `use`, `fn` or `impl`) left out, and only that item: code after it
+/// counts.
+fn code_of_text(text: &str) -> Code {
+    const MARK: [char; 12] = ['#', '[', 'c', 'f', 'g', '(', 't', 'e', 's', 't', ')', ']'];
+    let c = without_comments(text);
+    let mut out = String::new();
+    let mut test_files = Vec::new();
+    let mut i = 0;
+    while i < c.len() {
+        if let Some(end) = literal_end(&c, i) {
+            out.extend(&c[i..end]);
+            i = end;
+            continue;
+        }
+        if !c[i..].starts_with(&MARK) {
+            out.push(c[i]);
+            i += 1;
+            continue;
+        }
+        // Further attributes are passed over as brackets that close.
+        let end = item_end(&c, i + MARK.len());
+        let item: String = c[i + MARK.len()..end].iter().collect();
+        let words: Vec<&str> = item
+            .split(|ch: char| !(ch.is_alphanumeric() || ch == '_' || ch == ';'))
+            .filter(|w| !w.is_empty())
+            .collect();
+        if let Some(pos) = words.iter().position(|w| *w == "mod")
+            && let Some(name) = words.get(pos + 1).and_then(|n| n.strip_suffix(';'))
+        {
+            test_files.push(name.to_owned());
+        }
+        i = end;
+    }
+    Code {
+        text: out,
+        test_files,
+    }
+}
+
+fn code_of(path: &Path) -> Code {
+    code_of_text(&std::fs::read_to_string(path).unwrap())
+}
+
+/// Every library module (`a::b::c`) and its code without its test code. A module declared
+/// under `#[cfg(test)]` is test code, whole.
 fn modules() -> BTreeMap<String, String> {
-    fn walk(dir: &Path, prefix: &[String], out: &mut BTreeMap<String, String>) {
+    fn walk(dir: &Path, prefix: &[String], out: &mut BTreeMap<String, Code>) {
         for entry in std::fs::read_dir(dir).unwrap() {
             let path = entry.unwrap().path();
             let name = path.file_stem().unwrap().to_string_lossy().into_owned();
@@ -68,7 +218,7 @@ fn modules() -> BTreeMap<String, String> {
             out.insert(p.join("::"), code_of(&path));
         }
     }
-    let mut out = BTreeMap::new();
+    let mut all = BTreeMap::new();
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     for entry in std::fs::read_dir(&src).unwrap() {
         let path = entry.unwrap().path();
@@ -78,16 +228,71 @@ fn modules() -> BTreeMap<String, String> {
             continue;
         }
         if path.is_dir() {
-            walk(&path, &[name], &mut out);
+            walk(&path, &[name], &mut all);
         } else {
-            out.insert(name, code_of(&path));
+            all.insert(name, code_of(&path));
         }
     }
-    out
+    let test_only: Vec<String> = all
+        .iter()
+        .flat_map(|(m, code)| code.test_files.iter().map(move |t| format!("{m}::{t}")))
+        .collect();
+    all.into_iter()
+        .filter(|(m, _)| {
+            !test_only
+                .iter()
+                .any(|t| m == t || m.starts_with(&format!("{t}::")))
+        })
+        .map(|(m, code)| (m, code.text))
+        .collect()
+}
+
+/// The paths a use tree at the start of `rest` names (`a::{b::{c, d}, e as f, self}` → `a::b::c`,
+/// `a::b::d`, `a::e`, `a`), each as `::`-joined text.
+fn use_tree(rest: &str) -> Vec<String> {
+    fn tree(c: &[char], i: &mut usize) -> Vec<String> {
+        let start = *i;
+        while *i < c.len() && (c[*i].is_alphanumeric() || c[*i] == '_' || c[*i] == ':') {
+            *i += 1;
+        }
+        let prefix: String = c[start..*i].iter().collect();
+        if c.get(*i) != Some(&'{') {
+            return vec![prefix];
+        }
+        *i += 1;
+        let mut out = Vec::new();
+        loop {
+            while c.get(*i).is_some_and(|ch| ch.is_whitespace() || *ch == ',') {
+                *i += 1;
+            }
+            match c.get(*i) {
+                None => break,
+                Some('}') => {
+                    *i += 1;
+                    break;
+                }
+                Some(_) => {}
+            }
+            let before = *i;
+            for inner in tree(c, i) {
+                out.push(format!("{prefix}{inner}"));
+            }
+            // A rename (`as x`) or a glob: up to the next `,` or `}`.
+            while c.get(*i).is_some_and(|ch| *ch != ',' && *ch != '}') {
+                *i += 1;
+            }
+            if *i == before {
+                *i += 1;
+            }
+        }
+        out
+    }
+    let c: Vec<char> = rest.chars().collect();
+    tree(&c, &mut 0)
 }
 
 /// The paths a module's code names, as absolute segment lists (`crate::` dropped, `super::`
-/// resolved against `module`).
+/// resolved against `module`, `self` left out).
 fn paths_named(module: &str, code: &str) -> Vec<Vec<String>> {
     let segments: Vec<&str> = module.split("::").collect();
     let mut out = Vec::new();
@@ -99,6 +304,10 @@ fn paths_named(module: &str, code: &str) -> Vec<Vec<String>> {
             from = at + start.len();
             // Part of a longer path (`lifeboat::crate::`) or identifier: skip.
             if at > 0 && (bytes[at - 1].is_ascii_alphanumeric() || bytes[at - 1] == b'_') {
+                continue;
+            }
+            // `super::` is read once, from its first in a row.
+            if word == 1 && code[..at].ends_with("super::") {
                 continue;
             }
             let mut base: Vec<String> = if word == 0 {
@@ -114,24 +323,11 @@ fn paths_named(module: &str, code: &str) -> Vec<Vec<String>> {
                 base.pop();
                 rest = r;
             }
-            let heads: Vec<String> = if let Some(inner) = rest.strip_prefix('{') {
-                let end = inner.find('}').unwrap_or(inner.len());
-                inner[..end]
-                    .split(',')
-                    .map(|p| p.trim().to_owned())
-                    .filter(|p| !p.is_empty())
-                    .collect()
-            } else {
-                let end = rest
-                    .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'))
-                    .unwrap_or(rest.len());
-                vec![rest[..end].to_owned()]
-            };
-            for head in heads {
+            for head in use_tree(rest) {
                 let mut p = base.clone();
                 p.extend(
                     head.split("::")
-                        .filter(|s| !s.is_empty())
+                        .filter(|s| !s.is_empty() && *s != "self")
                         .map(str::to_owned),
                 );
                 out.push(p);
@@ -150,11 +346,10 @@ fn resolve(path: &[String], known: &BTreeSet<String>) -> Option<String> {
 }
 
 /// Module → modules it uses (a module's use of its own descendants is containment, left out).
-fn graph() -> BTreeMap<String, BTreeSet<String>> {
-    let modules = modules();
+fn graph_of(modules: &BTreeMap<String, String>) -> BTreeMap<String, BTreeSet<String>> {
     let known: BTreeSet<String> = modules.keys().cloned().collect();
     let mut g = BTreeMap::new();
-    for (m, code) in &modules {
+    for (m, code) in modules {
         let uses: BTreeSet<String> = paths_named(m, code)
             .iter()
             .filter_map(|p| resolve(p, &known))
@@ -165,6 +360,10 @@ fn graph() -> BTreeMap<String, BTreeSet<String>> {
     g
 }
 
+fn graph() -> BTreeMap<String, BTreeSet<String>> {
+    graph_of(&modules())
+}
+
 fn layer_of(top: &str) -> usize {
     LAYERS
         .iter()
@@ -172,10 +371,10 @@ fn layer_of(top: &str) -> usize {
         .unwrap_or_else(|| panic!("module {top} is in no layer: place it in LAYERS"))
 }
 
-#[test]
-fn every_module_uses_only_modules_below_it() {
+/// The uses in `g` that do not point down.
+fn upward(g: &BTreeMap<String, BTreeSet<String>>) -> Vec<String> {
     let mut upward = Vec::new();
-    for (m, uses) in graph() {
+    for (m, uses) in g {
         let top = m.split("::").next().unwrap().to_owned();
         for to in uses {
             let to_top = to.split("::").next().unwrap();
@@ -184,6 +383,12 @@ fn every_module_uses_only_modules_below_it() {
             }
         }
     }
+    upward
+}
+
+#[test]
+fn every_module_uses_only_modules_below_it() {
+    let upward = upward(&graph());
     assert!(
         upward.is_empty(),
         "imports that do not point down:\n{}",
@@ -254,4 +459,91 @@ fn the_reader_sees_crate_and_super_paths() {
         "{:?}",
         g["pipeline::run"]
     );
+}
+
+/// The checker as it reads one file: `module`'s `text` beside empty modules for every other
+/// name in `known`, and the uses that do not point down.
+fn flagged(module: &str, text: &str, known: &[&str]) -> Vec<String> {
+    let mut modules: BTreeMap<String, String> = known
+        .iter()
+        .map(|m| ((*m).to_owned(), String::new()))
+        .collect();
+    modules.insert(module.to_owned(), code_of_text(text).text);
+    upward(&graph_of(&modules))
+}
+
+#[test]
+fn the_reader_sees_nested_imports() {
+    let known = ["history", "history::query", "web", "web::pages", "archive"];
+    // An upward use two braces deep, beside downward ones.
+    let text = "use crate::{\n    archive::Tar,\n    web::{pages::{Page, self}, AppState},\n};\n";
+    assert_eq!(
+        flagged("history", text, &known),
+        ["history uses web", "history uses web::pages"]
+    );
+    let joined: Vec<String> = paths_named("history::query", text)
+        .iter()
+        .map(|p| p.join("::"))
+        .collect();
+    assert_eq!(
+        joined,
+        [
+            "archive::Tar",
+            "web::pages::Page",
+            "web::pages",
+            "web::AppState"
+        ]
+    );
+    // And through super, with a rename and a glob.
+    let joined: Vec<String> = paths_named(
+        "history::query",
+        "use super::super::{web::{pages as p, x::*}, archive};",
+    )
+    .iter()
+    .map(|p| p.join("::"))
+    .collect();
+    assert_eq!(joined, ["web::pages", "web::x", "archive"]);
+}
+
+#[test]
+fn the_reader_sees_code_after_a_test_module() {
+    let known = ["history", "web", "web::pages"];
+    // The test module's braces in a string, a char and a comment do not end it early, and the
+    // code after it is read.
+    let text = "use crate::archive;\n\
+                #[cfg(test)]\n\
+                #[allow(clippy::unwrap_used)]\n\
+                mod tests {\n    use crate::web::pages;\n    fn f() { let _ = (\"}\", '}', r#\"}\"#); } // }\n    /* } */\n}\n\
+                pub fn after() {\n    crate::web::pages::render();\n}\n";
+    assert_eq!(
+        flagged("history", text, &known),
+        ["history uses web::pages"]
+    );
+    let code = code_of_text(text).text;
+    assert!(!code.contains("mod tests"), "{code}");
+    assert!(code.contains("fn after"), "{code}");
+    // Test-only items of other kinds: only the item goes.
+    let code = code_of_text(
+        "#[cfg(test)]\nuse crate::web::T;\n#[cfg(test)]\nimpl X { fn f() -> [u8; 2] { [0; 2] } }\nuse crate::web::U;\n",
+    )
+    .text;
+    assert!(
+        !code.contains("web::T") && !code.contains("impl X"),
+        "{code}"
+    );
+    assert!(code.contains("crate::web::U"), "{code}");
+    // Test code alone is not flagged, and a test module kept in its own file is left out whole.
+    assert!(
+        flagged(
+            "history",
+            "#[cfg(test)]\nmod tests {\n    use crate::web::pages;\n}\n",
+            &known
+        )
+        .is_empty()
+    );
+    assert_eq!(
+        code_of_text("#[cfg(test)]\nmod tests;\npub fn a() {}\n").test_files,
+        ["tests"]
+    );
+    assert!(!modules().contains_key("retention::tests"));
 }

@@ -26,8 +26,11 @@ pub type Reply<T> = Option<oneshot::Sender<T>>;
 /// What the worker does.
 #[derive(Debug)]
 pub enum Job {
-    /// Ship backups (then apply retention).
-    Backup(RunRequest),
+    /// Ship backups (then apply retention); `done` is told when the runs have ended.
+    Backup {
+        request: RunRequest,
+        done: Reply<()>,
+    },
     /// Re-read stored copies against their manifests and record each verdict.
     Verify {
         pick: Pick,
@@ -109,7 +112,10 @@ impl Triggers {
     /// [`TriggerError::Queued`] when a job is already waiting, [`TriggerError::Stopped`] at
     /// shutdown.
     pub fn fire(&self, request: RunRequest) -> Result<(), TriggerError> {
-        self.submit(Job::Backup(request))
+        self.submit(Job::Backup {
+            request,
+            done: None,
+        })
     }
 
     /// Asks for any job.

@@ -419,9 +419,20 @@ async fn home_assistants_own_backup_is_shipped_on_its_event() {
         Some((ws, Secret::new(core.token.clone()), true)),
     );
     let running = Daemon::new(r, settings).start(&stop).await.unwrap();
+    let events = running.backup_events.clone().unwrap();
     let task = tokio::spawn(running.join());
-    // Let it subscribe and catch up with what is there already.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Subscribed, and caught up with what is there already (as the daemon says): from here on
+    // only the event can ship a new backup.
+    let wait = Duration::from_secs(60);
+    if tokio::time::timeout(wait, events.listening())
+        .await
+        .is_err()
+    {
+        panic!(
+            "the daemon did not follow Home Assistant's backup events within {wait:?}: {:?}",
+            *events.watch().borrow()
+        );
+    }
     let name = format!("Made by Home Assistant {}", unique("event"));
     let id = core.make_backup(&name, None).await;
     let key = format!("core:{id}");

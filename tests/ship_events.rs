@@ -9,6 +9,7 @@ use crate::support::ha_double::{Double, Faults, Flavor};
 use crate::support::*;
 use lifeboat::config::{SourceMode, SupervisorMethod};
 use lifeboat::daemon::Daemon;
+use lifeboat::daemon::backup_events::Listening;
 use lifeboat::history::RunStatus;
 use lifeboat::secret::Secret;
 use std::time::{Duration, Instant};
@@ -19,6 +20,8 @@ struct Home {
     store: tempfile::TempDir,
     _data: tempfile::TempDir,
     state: lifeboat::web::AppState,
+    /// The daemon's following of the backup events, when it follows them.
+    events: Option<Listening>,
     stop: tokio_util::sync::CancellationToken,
     task: tokio::task::JoinHandle<()>,
 }
@@ -59,6 +62,7 @@ impl Home {
         );
         let running = Daemon::new(r, settings).start(&stop).await.unwrap();
         let state = running.state.clone();
+        let events = running.backup_events.clone();
         let task = tokio::spawn(running.join());
         Self {
             d,
@@ -66,26 +70,29 @@ impl Home {
             store,
             _data: data,
             state,
+            events,
             stop,
             task,
         }
     }
 
-    /// Waits until the daemon follows the backup events and has shipped what it caught up on.
+    /// Waits until the daemon follows the backup events and the run that catches up on what was
+    /// there already has ended (from then on only an event ships a new backup), as the daemon
+    /// says; fails the test after 30 s.
     async fn listening(&self) {
-        wait_until("the subscription", || self.d.backup_subscribers() == 1).await;
-        self.settle().await;
-    }
-
-    /// Waits until no run is under way.
-    async fn settle(&self) {
-        for _ in 0..200 {
-            tokio::time::sleep(Duration::from_millis(25)).await;
-            let runs = self.history.recent_runs(20).await.unwrap();
-            if runs.iter().all(|r| r.status != RunStatus::Running) {
-                return;
-            }
+        let events = self.events.as_ref().expect("the daemon follows no events");
+        let wait = Duration::from_secs(30);
+        if tokio::time::timeout(wait, events.listening())
+            .await
+            .is_err()
+        {
+            panic!(
+                "the daemon was not listening after {wait:?}: {:?}; the double saw {:?}",
+                *events.watch().borrow(),
+                self.d.log()
+            );
         }
+        assert_eq!(self.d.backup_subscribers(), 1);
     }
 
     /// The backups (source keys) shipped by successful runs.

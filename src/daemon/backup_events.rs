@@ -17,24 +17,78 @@ use crate::pipeline::run::RunRequest;
 use crate::secret::Secret;
 use serde_json::{Value, json};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
+use tokio::sync::{oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
 /// The trigger such runs are recorded under.
 pub const TRIGGER: &str = "ha-backup";
 
-/// Whether the subscription holds now (the schedule skips ship mode's look while it does).
-#[derive(Clone, Default)]
-pub struct Listening(Arc<AtomicBool>);
+/// How following the backup events stands.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Follow {
+    /// The subscription holds now.
+    pub subscribed: bool,
+    /// This subscription's catch-up run (for what was made while nobody listened) has ended.
+    pub caught_up: bool,
+    /// Subscriptions made since the daemon started.
+    pub made: u64,
+}
+
+impl Follow {
+    /// Subscribed, and the catch-up run of this subscription has ended: from here on, only an
+    /// event ships a new backup.
+    pub fn listening(&self) -> bool {
+        self.subscribed && self.caught_up
+    }
+}
+
+/// Whether the subscription holds now (the schedule skips ship mode's look while it does), and a
+/// way to wait until it does (a started daemon hands it out: [`super::Running::backup_events`]).
+#[derive(Clone)]
+pub struct Listening(Arc<watch::Sender<Follow>>);
+
+impl Default for Listening {
+    fn default() -> Self {
+        Self(Arc::new(watch::channel(Follow::default()).0))
+    }
+}
 
 impl Listening {
     pub fn now(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
+        self.0.borrow().subscribed
     }
 
-    fn set(&self, on: bool) {
-        self.0.store(on, Ordering::SeqCst);
+    /// How it stands, told on every change.
+    pub fn watch(&self) -> watch::Receiver<Follow> {
+        self.0.subscribe()
+    }
+
+    /// Waits until the subscription holds and its catch-up run has ended ([`Follow::listening`]).
+    pub async fn listening(&self) {
+        // The sender lives in `self`: waiting cannot fail.
+        let _ = self.watch().wait_for(Follow::listening).await;
+    }
+
+    fn subscribed(&self) {
+        self.0.send_modify(|f| {
+            *f = Follow {
+                subscribed: true,
+                caught_up: false,
+                made: f.made + 1,
+            };
+        });
+    }
+
+    fn caught_up(&self) {
+        self.0.send_modify(|f| f.caught_up = true);
+    }
+
+    fn dropped(&self) {
+        self.0.send_modify(|f| {
+            f.subscribed = false;
+            f.caught_up = false;
+        });
     }
 }
 
@@ -51,12 +105,19 @@ enum Ended {
     Stopped,
 }
 
-async fn ship_new(triggers: &Triggers) -> bool {
+/// Queues a run that ships what is new; `None` at shutdown, else a receiver told when the run
+/// has ended.
+async fn ship_new(triggers: &Triggers) -> Option<oneshot::Receiver<()>> {
     let request = RunRequest {
         ship_new: true,
         ..RunRequest::new(TRIGGER)
     };
-    triggers.queue(Job::Backup(request)).await.is_ok()
+    let (done, ended) = oneshot::channel();
+    let job = Job::Backup {
+        request,
+        done: Some(done),
+    };
+    triggers.queue(job).await.ok().map(|()| ended)
 }
 
 async fn follow(
@@ -77,17 +138,32 @@ async fn follow(
         Err(e @ WsError::Command { .. }) => return Ended::Refused(e),
         Err(e) => return Ended::Dropped(e),
     };
-    listening.set(true);
+    listening.subscribed();
     tracing::info!("following Home Assistant's backup events");
     // Whatever was made while nobody listened.
-    if !ship_new(triggers).await {
+    let Some(catch_up) = ship_new(triggers).await else {
         return Ended::Stopped;
+    };
+    let events = events(&mut ws, sub, triggers);
+    tokio::pin!(events);
+    // The events are followed while the catch-up runs; the event loop is never cancelled here.
+    tokio::select! {
+        ended = &mut events => return ended,
+        ran = catch_up => if ran.is_ok() {
+            listening.caught_up();
+        },
     }
+    events.await
+}
+
+/// Queues a run for each new backup an event announces, until the subscription ends.
+async fn events(ws: &mut WsClient, sub: u64, triggers: &Triggers) -> Ended {
     loop {
         match ws.next_event(sub, Duration::from_secs(60)).await {
             Ok(event) if is_new_backup(&event) => {
                 tracing::info!("Home Assistant made a backup; shipping it");
-                if !ship_new(triggers).await {
+                // Nobody waits for its run: the receiver goes at once.
+                if ship_new(triggers).await.is_none() {
                     return Ended::Stopped;
                 }
             }
@@ -120,7 +196,7 @@ pub async fn serve(
             // It held for a while: the next drop starts the backoff afresh.
             backoff = Duration::from_secs(2);
         }
-        listening.set(false);
+        listening.dropped();
         let wait = match ended {
             Ended::Stopped => break,
             Ended::Refused(e) => {

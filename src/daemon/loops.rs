@@ -52,10 +52,13 @@ pub(super) fn spawn_schedules(
                 sources.remove(0);
             }
             let job = if backup {
-                Job::Backup(RunRequest {
-                    sources,
-                    ..RunRequest::new(trigger)
-                })
+                Job::Backup {
+                    request: RunRequest {
+                        sources,
+                        ..RunRequest::new(trigger)
+                    },
+                    done: None,
+                }
             } else {
                 Job::scheduled_verify()
             };

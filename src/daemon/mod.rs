@@ -81,6 +81,9 @@ pub struct Daemon {
 /// A started daemon: what the dashboard serves, and the tasks to await at shutdown.
 pub struct Running {
     pub state: AppState,
+    /// How following Home Assistant's backup events stands, when they are followed: wait on it
+    /// to know the daemon listens.
+    pub backup_events: Option<backup_events::Listening>,
     tasks: JoinSet<()>,
 }
 
@@ -199,7 +202,7 @@ impl Daemon {
             &history,
             &clock,
             &triggers,
-            listening.filter(|_| ship_mode).map(|l| (l, first)),
+            listening.clone().filter(|_| ship_mode).map(|l| (l, first)),
             shutdown,
         );
         tasks.spawn(loops::retry_poll(
@@ -264,7 +267,11 @@ impl Daemon {
             shutdown: shutdown.clone(),
             drives: settings.drives,
         };
-        Ok(Running { state, tasks })
+        Ok(Running {
+            state,
+            backup_events: listening,
+            tasks,
+        })
     }
 }
 

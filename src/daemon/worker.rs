@@ -43,15 +43,19 @@ async fn work(runners: &[Runner], settings: &WorkerSettings, job: Job) {
         return;
     };
     match job {
-        Job::Backup(request) if request.sources.is_empty() => {
-            log_runs("run", runner.run_request(&request).await);
-        }
-        Job::Backup(request) => {
+        Job::Backup { request, done } => {
+            if request.sources.is_empty() {
+                log_runs("run", runner.run_request(&request).await);
+            }
             for name in &request.sources {
                 match runners.iter().find(|r| r.source_name == *name) {
                     Some(r) => log_runs("run", r.run_request(&request).await),
                     None => tracing::warn!("no source is named {name}"),
                 }
+            }
+            if let Some(done) = done {
+                // The asker may have gone away; the runs are recorded either way.
+                let _ = done.send(());
             }
         }
         Job::Retry => {

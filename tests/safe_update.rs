@@ -235,6 +235,17 @@ async fn a_failed_install_is_told_and_its_copies_are_kept() {
     );
     // Every verified copy of the backup is pinned: retention will not take the way back.
     let runs = s.r.history.recent_runs(1).await.unwrap();
+    let mut held: Vec<&str> = runs[0]
+        .copies
+        .iter()
+        .map(|c| c.destination.as_str())
+        .collect();
+    held.sort_unstable();
+    assert_eq!(
+        held,
+        ["s3", "usb"],
+        "the update's backup has a copy on each"
+    );
     for c in &runs[0].copies {
         assert!(c.verified);
         let pins = s.r.history.pins(&c.destination).await.unwrap();

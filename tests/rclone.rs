@@ -12,6 +12,7 @@ use lifeboat::clock::Clock;
 use lifeboat::destinations::StoreErrorKind;
 use lifeboat::destinations::manifest::{self, Listed};
 use lifeboat::history::RunStatus;
+use lifeboat::pipeline::plan::PROBE;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -204,26 +205,66 @@ async fn a_revoked_sign_in_says_to_connect_again() {
     assert!(!e.message.contains("1//revoked"), "{e}");
 }
 
-/// A WebDAV server over quota (as Nextcloud answers: 507): the copy is not claimed, and the
-/// error is `Full` (worth trying again once room is made), not a broken destination.
+/// A request's `Content-Length`.
+fn length_of(head: &str) -> Option<usize> {
+    head.lines().find_map(|l| {
+        let (name, value) = l.split_once(':')?;
+        name.eq_ignore_ascii_case("content-length")
+            .then(|| value.trim().parse().ok())?
+    })
+}
+
+/// A WebDAV server over quota (as Nextcloud answers: 507; the pre-flight check's few bytes still
+/// fit): the copy is not claimed, and the error is `Full` (worth trying again once room is made),
+/// not a broken destination.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_drive_is_full() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
+    // The size of the pre-flight probe, which fits: rclone reads it back after writing it.
+    let probe_size = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     tokio::spawn(async move {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         while let Ok((mut c, _)) = listener.accept().await {
+            let probe_size = probe_size.clone();
             tokio::spawn(async move {
                 let mut buf = vec![0u8; 65536];
                 let n = c.read(&mut buf).await.unwrap_or(0);
                 let head = String::from_utf8_lossy(&buf[..n]).to_string();
-                let answer = if head.starts_with("PROPFIND") {
+                let first = head.lines().next().unwrap_or("").to_owned();
+                let answer = if head.starts_with("PROPFIND") && first.contains(PROBE) {
+                    let size = probe_size.load(std::sync::atomic::Ordering::SeqCst);
+                    let body = format!(
+                        "<?xml version=\"1.0\"?><d:multistatus xmlns:d=\"DAV:\"><d:response><d:href>{}</d:href><d:propstat><d:prop><d:resourcetype/><d:getcontentlength>{size}</d:getcontentlength><d:getlastmodified>Mon, 07 Dec 2026 03:00:00 GMT</d:getlastmodified></d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response></d:multistatus>",
+                        first.split(' ').nth(1).unwrap_or("/")
+                    );
+                    format!(
+                        "HTTP/1.1 207 Multi-Status\r\nContent-Type: application/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    )
+                } else if head.starts_with("PROPFIND") {
                     let body = "<?xml version=\"1.0\"?><d:multistatus xmlns:d=\"DAV:\"><d:response><d:href>/dav/</d:href><d:propstat><d:prop><d:resourcetype><d:collection/></d:resourcetype></d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response></d:multistatus>";
                     format!(
                         "HTTP/1.1 207 Multi-Status\r\nContent-Type: application/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
                         body.len()
                     )
+                } else if head.starts_with("PUT") && first.contains(PROBE) {
+                    let size = length_of(&head).unwrap_or(0);
+                    probe_size.store(size, std::sync::atomic::Ordering::SeqCst);
+                    "HTTP/1.1 201 Created\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                        .to_owned()
                 } else if head.starts_with("PUT") {
+                    // Read the upload to its end first, as a server does, so the refusal is what
+                    // rclone hears (not a connection reset mid-upload).
+                    let end = head.find("\r\n\r\n").map_or(n, |i| i + 4);
+                    let (mut got, want) = (n - end, length_of(&head));
+                    while want.is_none_or(|w| got < w) {
+                        match c.read(&mut buf).await {
+                            Ok(0) | Err(_) => break,
+                            Ok(k) if want.is_none() && buf[..k].ends_with(b"0\r\n\r\n") => break,
+                            Ok(k) => got += k,
+                        }
+                    }
                     let body = "<?xml version=\"1.0\"?><d:error xmlns:d=\"DAV:\" xmlns:s=\"http://sabredav.org/ns\"><s:message>Insufficient space in /HA, 100 required, 0 available</s:message></d:error>";
                     format!(
                         "HTTP/1.1 507 Insufficient Storage\r\nContent-Type: application/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
@@ -255,6 +296,37 @@ async fn a_full_drive_is_full() {
     };
     assert_eq!(e.kind, StoreErrorKind::Full, "{e}");
     assert!(e.is_retryable(), "{e}");
+    // Through a whole run: no copy is claimed (none verified, no manifest, the backup not
+    // counted as shipped), and the copy is owed for later rather than given up on.
+    let src = folder_with(&[("b.tar", &fixture("supervisor-style/full-v3.tar"))]);
+    let data = tempfile::tempdir().unwrap();
+    let r = folder_runner(
+        src.path(),
+        &[rclone_spec("nextcloud", "full:HA", &conf)],
+        &kit().spec,
+        data.path(),
+    );
+    let rep = r.run("test", false).await.unwrap().remove(0);
+    assert_eq!(rep.status, RunStatus::Failed, "{:?}", rep.copies);
+    let [c] = rep.copies.as_slice() else {
+        panic!("{:?} {:?}", rep.copies, rep.error)
+    };
+    assert!(!c.verified && c.manifest.is_none(), "{c:?}");
+    assert!(
+        c.error
+            .as_deref()
+            .is_some_and(|e| e.contains("Insufficient space")),
+        "it failed in the upload: {c:?}"
+    );
+    assert!(r.history.shipped_source_keys().await.unwrap().is_empty());
+    let recorded = r.history.recent_runs(1).await.unwrap();
+    assert!(
+        recorded[0].copies.iter().all(|c| !c.verified),
+        "{:?}",
+        recorded[0].copies
+    );
+    let owed = r.history.retries().await.unwrap();
+    assert_eq!(owed.len(), 1, "the full drive is owed the backup");
 }
 
 /// rclone killed in the middle of an upload (SIGKILL, once it has had 2 MiB of a 4 MiB copy):

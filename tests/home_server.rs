@@ -524,7 +524,8 @@ async fn retention_and_the_staleness_alarm_go_by_source() {
     let usb = local_spec("usb", &dir.path().join("usb"));
     let k = kit();
     let data = dir.path().join("data");
-    let clock = SetClock::at("2026-11-01T02:00:00Z");
+    // A Friday: the five days of dumps span two ISO weeks and two months.
+    let clock = SetClock::at("2026-10-30T02:00:00Z");
     let dump = Arc::new(lifeboat::source::command::CommandSource::new(
         "db",
         vec![
@@ -547,12 +548,12 @@ async fn retention_and_the_staleness_alarm_go_by_source() {
     db.clock = clock.clone();
     db.source_name = "db".into();
     db.first_source = true;
-    db.retention = Some(lifeboat::retention::Policy::parse("daily=2 weekly=1 monthly=1").unwrap());
+    db.retention = Some(lifeboat::retention::Policy::parse("daily=2 weekly=2 monthly=2").unwrap());
     let mut cfg = runner(configs, std::slice::from_ref(&usb), &k.spec, &data);
     cfg.clock = clock.clone();
     cfg.source_name = "configs".into();
     cfg.first_source = false;
-    for day in 0..4 {
+    for day in 0..5 {
         if day > 0 {
             clock.set(clock.now() + chrono::TimeDelta::days(1));
         }
@@ -571,8 +572,26 @@ async fn retention_and_the_staleness_alarm_go_by_source() {
             .filter(|l| matches!(l, Listed::Copy(m) if m.source.as_deref() == Some(name)))
             .count()
     };
-    // The dump's policy (two days, the week's and the month's newest) kept two; the folder's copies are not the dump's to prune.
-    assert_eq!((of("db"), of("configs")), (2, 3));
+    // The dump's policy: the two newest days (Tue 3 and Mon 2 November), the newest of the week
+    // before (Sun 1 November) and of the month before (Sat 31 October); Fri 30 October goes.
+    // The folder's copies are not the dump's to prune.
+    let mut db_made: Vec<_> = listed
+        .iter()
+        .filter_map(|l| match l {
+            Listed::Copy(m) if m.source.as_deref() == Some("db") => Some(manifest::made_at(m)),
+            _ => None,
+        })
+        .collect();
+    db_made.sort();
+    let db_days: Vec<String> = db_made
+        .iter()
+        .map(|t| t.format("%a %d %b").to_string())
+        .collect();
+    assert_eq!(
+        db_days,
+        ["Sat 31 Oct", "Sun 01 Nov", "Mon 02 Nov", "Tue 03 Nov"]
+    );
+    assert_eq!((of("db"), of("configs")), (4, 3));
     // 27 hours on, the folder backed up again: only the dump is stale.
     clock.set(clock.now() + chrono::TimeDelta::hours(27));
     cfg.run("schedule", false).await.unwrap();

@@ -6,6 +6,7 @@
 //! backups in tests/data.
 
 use crate::support::*;
+use lifeboat::clock::Clock;
 use serde_json::{Value, json};
 use std::io::Write;
 use std::path::Path;
@@ -587,6 +588,8 @@ async fn a_change_between_backups_is_news_in_the_run_and_one_home_assistant_noti
         &k.spec,
         data.path(),
     );
+    let clock = SetClock::at("2026-12-01T03:00:00Z");
+    r.clock = clock.clone();
     r.observer = ha_reporter(&d, &r, None);
     std::fs::write(src.path().join("a.tar"), home_backup(&Home::default())).unwrap();
     let first = r.run("schedule", false).await.unwrap();
@@ -596,7 +599,7 @@ async fn a_change_between_backups_is_news_in_the_run_and_one_home_assistant_noti
     );
 
     // A week later: Withings signed in, the database left out.
-    std::thread::sleep(std::time::Duration::from_millis(20));
+    clock.set(clock.now() + chrono::TimeDelta::weeks(1));
     let later = Home {
         slug: "cc33dd44",
         exclude_database: true,
@@ -643,6 +646,8 @@ async fn a_change_between_backups_is_news_in_the_run_and_one_home_assistant_noti
         })
         .find(|m| m.backup.slug == "cc33dd44")
         .unwrap();
+    // Verified at the run clock's time, a week on, not the machine's.
+    assert_eq!(newest.created, clock.now());
     let digest = newest.readiness.unwrap();
     assert_eq!(
         (digest.reauth, digest.hardware, digest.looked_inside),

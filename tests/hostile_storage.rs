@@ -6,9 +6,17 @@
 //! retention and the dashboard's Delete (a manifest fetched by its copy id, then `delete_copy`)
 //! run over them. Nothing outside is touched, nothing hostile is claimed as a copy or deleted,
 //! and each refusal is said.
+//!
+//! The real copies are signed with the home's key. Beside them are planted a manifest signed by
+//! another key (forged), one changed after it was signed (altered), and an unsigned copy newer
+//! than every real one. The forged and altered ones are refused wherever they are read; the
+//! unsigned one is listed as unsigned, never chosen by default, never weighed or deleted by
+//! retention, never drilled, and recovering it claims nothing.
 
 use crate::support::*;
 use lifeboat::config::{DestinationKind, DestinationSpec};
+use lifeboat::crypto::signing::{SigningKey, Trusted};
+use lifeboat::destinations::manifest::{Manifest, Provenance};
 use lifeboat::destinations::manifest::{self, FetchError, Listed};
 use lifeboat::destinations::{Destination, layout};
 use lifeboat::pipeline::prune::{Owner, prune};
@@ -27,6 +35,21 @@ const CANARIES: [(&str, &[u8]); 3] = [
 const THEIRS: &str = "20250101T000000Z-other";
 /// This source's newest copy, which `last=1` keeps.
 const OURS: &str = "20260101T000000Z-ours";
+/// An unsigned copy of this source, planted, newer than every real one.
+const UNSIGNED: &str = "20270101T000000Z-unsigned";
+
+/// The home's signing key, and another.
+fn home_key() -> SigningKey {
+    SigningKey::from_seed(&[1; 32]).unwrap()
+}
+fn stranger_key() -> SigningKey {
+    SigningKey::from_seed(&[2; 32]).unwrap()
+}
+
+/// `json` signed with `key`.
+fn signed(json: &[u8], key: &SigningKey) -> Vec<u8> {
+    Manifest::parse(json).unwrap().signed(key).to_json()
+}
 
 /// Names escaping the folder, in every spelling; the last two are another copy's names.
 fn spellings() -> Vec<String> {
@@ -79,6 +102,9 @@ fn planted_id(n: usize) -> String {
 struct Planted {
     objects: Vec<(String, Vec<u8>)>,
     hostile: Vec<String>,
+    /// The copy ids of the forged and the altered manifests.
+    forged: String,
+    altered: String,
 }
 
 async fn plant(inside: &Destination, outside: &Destination) -> Planted {
@@ -93,24 +119,40 @@ async fn plant(inside: &Destination, outside: &Destination) -> Planted {
     let mut objects: Vec<(String, Vec<u8>)> = vec![
         (
             layout::manifest_object(THEIRS),
-            manifest_json(
-                THEIRS,
-                &layout::data_object(THEIRS),
-                "other",
-                "2025-01-01T00:00:00Z",
+            signed(
+                &manifest_json(
+                    THEIRS,
+                    &layout::data_object(THEIRS),
+                    "other",
+                    "2025-01-01T00:00:00Z",
+                ),
+                &home_key(),
             ),
         ),
         (layout::data_object(THEIRS), b"their data".to_vec()),
         (
             layout::manifest_object(OURS),
-            manifest_json(
-                OURS,
-                &layout::data_object(OURS),
-                "ha",
-                "2026-01-01T00:00:00Z",
+            signed(
+                &manifest_json(
+                    OURS,
+                    &layout::data_object(OURS),
+                    "ha",
+                    "2026-01-01T00:00:00Z",
+                ),
+                &home_key(),
             ),
         ),
         (layout::data_object(OURS), b"our data".to_vec()),
+        (
+            layout::manifest_object(UNSIGNED),
+            manifest_json(
+                UNSIGNED,
+                &layout::data_object(UNSIGNED),
+                "ha",
+                "2027-01-01T00:00:00Z",
+            ),
+        ),
+        (layout::data_object(UNSIGNED), b"planted data".to_vec()),
     ];
     let mut hostile = Vec::new();
     let mut n = 0;
@@ -143,13 +185,34 @@ async fn plant(inside: &Destination, outside: &Destination) -> Planted {
         b"{\"format\": 1, \"copy_id\": \"..".to_vec(),
     ));
     hostile.push(broken);
+    // Newer than every real copy: signed by a stranger, and one of ours changed after signing.
+    let newest = "2028-01-01T00:00:00Z";
+    let forged = planted_id(n + 2);
+    let file = layout::manifest_object(&forged);
+    let json = manifest_json(&forged, &layout::data_object(&forged), "ha", newest);
+    objects.push((file.clone(), signed(&json, &stranger_key())));
+    objects.push((layout::data_object(&forged), b"forged data".to_vec()));
+    hostile.push(file);
+    let altered = planted_id(n + 3);
+    let file = layout::manifest_object(&altered);
+    let json = manifest_json(&altered, &layout::data_object(&altered), "ha", newest);
+    let mut v: serde_json::Value = serde_json::from_slice(&signed(&json, &home_key())).unwrap();
+    v["stored"]["sha256"] = "ff".into();
+    objects.push((file.clone(), serde_json::to_vec_pretty(&v).unwrap()));
+    objects.push((layout::data_object(&altered), b"altered data".to_vec()));
+    hostile.push(file);
     let dots = "..manifest.json".to_owned();
     objects.push((dots.clone(), manifest_json(".", "..", "ha", date)));
     hostile.push(dots);
     for (name, bytes) in &objects {
         inside.store.write_small(name, bytes.clone()).await.unwrap();
     }
-    Planted { objects, hostile }
+    Planted {
+        objects,
+        hostile,
+        forged,
+        altered,
+    }
 }
 
 /// Everything outside the destination is as planted.
@@ -188,7 +251,8 @@ async fn inside_untouched(inside: &Destination, planted: &Planted, after: &str) 
 /// Plants, lists, prunes and deletes as the dashboard does on the destination `inside`, whose
 /// folder is directly inside `outside`'s.
 async fn hostile_storage_holds(inside: DestinationSpec, outside: DestinationSpec) {
-    let inside = lifeboat::destinations::open(&inside).unwrap();
+    let mut inside = lifeboat::destinations::open(&inside).unwrap();
+    inside.trust = Trusted::keys(vec![home_key().public()]);
     let outside = lifeboat::destinations::open(&outside).unwrap();
     let who = format!("{} ({})", inside.name, inside.kind);
     let planted = plant(&inside, &outside).await;
@@ -218,6 +282,12 @@ async fn hostile_storage_holds(inside: DestinationSpec, outside: DestinationSpec
     assert!(report.errors.is_empty(), "{who}: {:?}", report.errors);
     let weighed: Vec<&str> = report.decisions.iter().map(|d| d.id.as_str()).collect();
     assert_eq!(weighed, [OURS], "{who}: only our real copy is weighed");
+    assert_eq!(report.left_alone.len(), 1, "{who}: {:?}", report.left_alone);
+    assert!(
+        report.left_alone[0].starts_with(UNSIGNED) && report.left_alone[0].contains("unsigned"),
+        "{who}: {:?}",
+        report.left_alone
+    );
     assert_eq!(
         report.unreadable.len(),
         planted.hostile.len(),
@@ -237,6 +307,15 @@ async fn hostile_storage_holds(inside: DestinationSpec, outside: DestinationSpec
             "{who}: {said}"
         );
     }
+    let (forged, altered) = (&planted.forged, &planted.altered);
+    for (id, word) in [(forged, "forged"), (altered, "altered")] {
+        let file = layout::manifest_object(id);
+        let said = report.unreadable.iter().find(|u| u.starts_with(&file));
+        assert!(
+            said.is_some_and(|s| s.contains(word)),
+            "{who}: {file} not refused as {word}: {said:?}"
+        );
+    }
 
     // Listing: the two real copies, and every planted manifest said as unreadable.
     let listed = manifest::list(&inside).await.unwrap();
@@ -252,7 +331,74 @@ async fn hostile_storage_holds(inside: DestinationSpec, outside: DestinationSpec
         }
     }
     copies.sort_unstable();
-    assert_eq!(copies, [THEIRS, OURS], "{who}: nothing planted is claimed");
+    assert_eq!(
+        copies,
+        [THEIRS, OURS, UNSIGNED],
+        "{who}: nothing planted is claimed but the unsigned copy, listed as such"
+    );
+    let provenance = |id: &str| {
+        listed.iter().find_map(|l| match l {
+            Listed::Copy(m) if m.copy_id == id => Some(m.provenance.clone()),
+            _ => None,
+        })
+    };
+    assert_eq!(provenance(UNSIGNED), Some(Provenance::Unsigned), "{who}");
+    assert_eq!(
+        provenance(OURS),
+        Some(Provenance::Signed(home_key().public().fingerprint())),
+        "{who}"
+    );
+    // recover and restore take the newest signed copy unless asked for one by its id.
+    let chosen = manifest::choose(&listed, None).map(|m| m.copy_id.as_str());
+    assert_eq!(chosen, Some(OURS), "{who}: the planted unsigned copy was chosen");
+    let asked = manifest::choose(&listed, Some(UNSIGNED)).unwrap();
+    assert_eq!(asked.provenance, Provenance::Unsigned, "{who}");
+    assert!(manifest::choose(&listed, Some(&planted.forged)).is_none(), "{who}");
+    // Recovering the unsigned copy, asked for by name: its data is checked against its own
+    // manifest, and nothing is claimed or left behind.
+    let out = tempfile::tempdir().unwrap();
+    let target = out.path().join("backup.tar");
+    let recovered = lifeboat::recovery::recover(
+        &inside,
+        asked,
+        vec![kit().identity],
+        lifeboat::recovery::Output::Tar(target.clone()),
+        false,
+        Vec::new(),
+    )
+    .await;
+    assert!(recovered.is_err(), "{who}: the planted copy was recovered");
+    assert!(!target.exists(), "{who}: a planted copy left {target:?}");
+    assert_eq!(
+        std::fs::read_dir(out.path()).unwrap().count(),
+        0,
+        "{who}: recovering left files behind"
+    );
+    // The drill (and the dashboard's restore drill) takes only a copy the home vouches for.
+    let (drilled_on, drilled) = lifeboat::pipeline::vouch::newest_vouched(
+        std::slice::from_ref(&inside),
+        &history,
+        &owner,
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (drilled_on.name.as_str(), drilled.copy_id.as_str()),
+        (inside.name.as_str(), OURS),
+        "{who}"
+    );
+    for id in [UNSIGNED, planted.forged.as_str(), planted.altered.as_str()] {
+        let e = lifeboat::pipeline::vouch::newest_vouched(
+            std::slice::from_ref(&inside),
+            &history,
+            &owner,
+            Some(id),
+        )
+        .await
+        .unwrap_err();
+        assert!(e.to_string().contains("no copy this home vouches for"), "{who}: {id}: {e}");
+    }
     refused.sort_unstable();
     let mut expected: Vec<&str> = planted.hostile.iter().map(String::as_str).collect();
     expected.sort_unstable();

@@ -189,6 +189,8 @@ pub(crate) struct RecoverArgs {
     pub(crate) ha_keys: Vec<String>,
     #[command(flatten)]
     pub(crate) creds: CredentialArgs,
+    #[command(flatten)]
+    pub(crate) trust: TrustArgs,
     /// Print JSON
     #[arg(long)]
     pub(crate) json: bool,
@@ -202,7 +204,8 @@ pub(crate) enum KeysCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Add Home Assistant backup keys: a key (XXXX-XXXX-…), or an emergency-kit file holding them
+    /// Add Home Assistant backup keys (XXXX-XXXX-…) and an earlier box's signing keys
+    /// (lifeboat-sign:…): a key, or an emergency-kit file holding them
     Import {
         /// The key, or the path of a file holding keys
         key_or_file: String,
@@ -215,6 +218,17 @@ pub(crate) enum KeysCommand {
         #[arg(long)]
         seal: bool,
     },
+}
+
+#[derive(Args)]
+pub(crate) struct TrustArgs {
+    /// A signing key of this home's, as the emergency kit prints it (lifeboat-sign:…), to tell
+    /// its copies from planted ones (repeatable). Keys in the --identity or --kit file count too
+    #[arg(long = "trust", env = "LIFEBOAT_TRUST", value_delimiter = ',')]
+    pub(crate) keys: Vec<String>,
+    /// A file holding the signing keys: the emergency kit's text, or keys one per line
+    #[arg(long)]
+    pub(crate) kit: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -233,6 +247,8 @@ pub(crate) struct RestoreArgs {
     pub(crate) into: String,
     #[command(flatten)]
     pub(crate) creds: CredentialArgs,
+    #[command(flatten)]
+    pub(crate) trust: TrustArgs,
     /// Print JSON
     #[arg(long)]
     pub(crate) json: bool,
@@ -328,6 +344,8 @@ pub(crate) struct VerifyArgs {
 pub(crate) struct ListArgs {
     #[command(flatten)]
     pub(crate) inline: Inline,
+    #[command(flatten)]
+    pub(crate) trust: TrustArgs,
     /// Print the manifests as JSON.
     #[arg(long)]
     pub(crate) json: bool,

@@ -6,6 +6,7 @@ use super::{default_data_dir, load_config};
 use anyhow::Context;
 use lifeboat::config::Env;
 use lifeboat::crypto::keyring::Keyring;
+use lifeboat::crypto::signing::public_keys_in;
 use lifeboat::crypto::vault::{self, Vault};
 use lifeboat::history::History;
 use lifeboat::secret::Secret;
@@ -20,11 +21,11 @@ pub(super) async fn kit(
 ) -> anyhow::Result<ExitCode> {
     let cfg = load_config(cli, inline, env)?;
     use lifeboat::crypto::kit::{Kit, KitPlace};
-    let keys = lifeboat::crypto::keyring::Keyring {
-        vault: Some(Arc::new(std::sync::Mutex::new(Vault::open(&cfg.data_dir)?))),
-        options: cfg.encryption.clone(),
-        options_ha_keys: cfg.ha_backup_keys.clone(),
-    };
+    let keys = lifeboat::crypto::keyring::Keyring::new(
+        Some(Arc::new(std::sync::Mutex::new(Vault::open(&cfg.data_dir)?))),
+        cfg.encryption.clone(),
+        cfg.ha_backup_keys.clone(),
+    );
     let kit = Kit::gather(
         chrono::Utc::now(),
         &keys.ha_keys(),
@@ -32,7 +33,14 @@ pub(super) async fn kit(
         &[],
         cfg.destinations.iter().map(KitPlace::from).collect(),
     )
-    .with_sources(kit_sources(&cfg));
+    .with_sources(kit_sources(&cfg))
+    .with_signers(&{
+        // The box's signing key is made now if no copy has needed it yet: the kit must name it.
+        if let Some(seed) = lifeboat::crypto::signing::fresh_seed() {
+            keys.signing_key(chrono::Utc::now(), &seed);
+        }
+        keys.signers()
+    });
     // What a restore of the newest backup needs, when this machine has made one (no history is
     // made where there is none).
     let db = cfg.data_dir.join(lifeboat::history::FILE_NAME);
@@ -77,9 +85,10 @@ pub(super) async fn keys(cli: &Cli, command: &KeysCommand, env: &Env) -> anyhow:
     let mut v = Vault::open(&dir)?;
     match command {
         KeysCommand::List { json } => {
-            let (ha, age) = (v.list(), v.age_keys());
+            let (ha, age, signers) = (v.list(), v.age_keys(), v.signers());
             if *json {
-                let both = serde_json::json!({"ha_keys": ha, "age_keys": age});
+                let both =
+                    serde_json::json!({"ha_keys": ha, "age_keys": age, "signing_keys": signers});
                 println!("{}", serde_json::to_string_pretty(&both)?);
                 return Ok(ExitCode::SUCCESS);
             }
@@ -106,20 +115,33 @@ pub(super) async fn keys(cli: &Cli, command: &KeysCommand, env: &Env) -> anyhow:
                     k.recipient
                 );
             }
+            for k in signers {
+                println!(
+                    "{}  signing key added {}{}  {}",
+                    k.fingerprint,
+                    k.added.format("%Y-%m-%d"),
+                    if k.own {
+                        ", this box's"
+                    } else {
+                        ", an earlier box's"
+                    },
+                    k.public
+                );
+            }
         }
         KeysCommand::Generate { seal } => return generate_key(&dir, v, *seal, env).await,
         KeysCommand::Import { key_or_file } => {
             let path = std::path::Path::new(key_or_file);
-            let found = if path.is_file() {
-                let text = std::fs::read_to_string(path)
-                    .with_context(|| format!("reading {}", path.display()))?;
-                vault::keys_in_kit(&text)
+            let text = if path.is_file() {
+                std::fs::read_to_string(path)
+                    .with_context(|| format!("reading {}", path.display()))?
             } else {
-                vault::keys_in_kit(key_or_file)
+                key_or_file.clone()
             };
+            let (found, signers) = (vault::keys_in_kit(&text), public_keys_in(&text));
             anyhow::ensure!(
-                !found.is_empty(),
-                "no Home Assistant backup key (7 groups of 4 letters and digits, like ABCD-EFGH-…) found in what was given"
+                !found.is_empty() || !signers.is_empty(),
+                "no Home Assistant backup key (7 groups of 4 letters and digits, like ABCD-EFGH-…) and no signing key (lifeboat-sign:…) found in what was given"
             );
             for k in found {
                 let key = Secret::new(k);
@@ -128,6 +150,19 @@ pub(super) async fn keys(cli: &Cli, command: &KeysCommand, env: &Env) -> anyhow:
                 println!(
                     "{fingerprint}: {}",
                     if new { "added" } else { "already in the vault" }
+                );
+            }
+            // An earlier box's signing keys, from its kit: its copies count as this home's.
+            for k in signers {
+                let new = v.trust_signer(k, chrono::Utc::now())?;
+                println!(
+                    "{}: {}",
+                    k.fingerprint(),
+                    if new {
+                        "signing key trusted: copies it signed count as this home's"
+                    } else {
+                        "signing key already trusted"
+                    }
                 );
             }
         }
@@ -168,14 +203,14 @@ async fn generate_key(
     std::io::stdin()
         .read_line(&mut typed)
         .context("reading the last group")?;
-    let keys = Keyring {
-        vault: Some(Arc::new(std::sync::Mutex::new(vault))),
-        options: lifeboat::config::EncryptionSpec {
+    let keys = Keyring::new(
+        Some(Arc::new(std::sync::Mutex::new(vault))),
+        lifeboat::config::EncryptionSpec {
             recipients: Vec::new(),
             passphrase: None,
         },
-        options_ha_keys: Vec::new(),
-    };
+        Vec::new(),
+    );
     let history = History::open(dir)?;
     let pair = match enrolment
         .confirm(&typed, &keys, &history, chrono::Utc::now())

@@ -339,35 +339,16 @@ async fn cmd_drill(cli: &Cli, args: &DrillArgs, env: &Env) -> anyhow::Result<Exi
         source: runner.source_name.clone(),
         first: runner.first_source,
     };
-    let mut found = None;
-    for d in &runner.destinations {
-        let listed = match lifeboat::destinations::manifest::list(d).await {
-            Ok(l) => l,
-            Err(e) => {
-                eprintln!("lifeboat: listing {}: {e}", d.name);
-                continue;
-            }
-        };
-        let newest = listed
-            .into_iter()
-            .filter_map(|l| match l {
-                lifeboat::destinations::manifest::Listed::Copy(m) => Some(*m),
-                lifeboat::destinations::manifest::Listed::Unreadable { .. } => None,
-            })
-            .filter(|m| owner.owns(m))
-            .filter(|m| args.copy.as_deref().is_none_or(|c| m.copy_id == c))
-            .max_by(|a, b| a.created.cmp(&b.created));
-        if let Some(m) = newest {
-            found = Some((d.clone(), m));
-            break;
-        }
-    }
-    let (destination, manifest) = found.with_context(|| {
-        format!(
-            "no copy of {} was found on its destinations",
-            runner.source_name
-        )
-    })?;
+    // A drill runs the dump's SQL: only a copy this home vouches for (signed, or recorded in
+    // history with the same digests) is drilled, never one that was merely found there.
+    let (destination, manifest) = lifeboat::pipeline::vouch::newest_vouched(
+        &runner.destinations,
+        &runner.history,
+        &owner,
+        args.copy.as_deref(),
+    )
+    .await
+    .with_context(|| format!("drilling {}", runner.source_name))?;
     let outcome = drill_postgres(&destination, &manifest, ids, target).await;
     let (ok, ms, detail) = match &outcome {
         Ok(d) => (
@@ -505,15 +486,36 @@ async fn cmd_verify(cli: &Cli, args: &VerifyArgs, env: &Env) -> anyhow::Result<E
 async fn cmd_list(cli: &Cli, args: &ListArgs, env: &Env) -> anyhow::Result<ExitCode> {
     // Listing reads manifests only: it needs destinations, no source and no key.
     let specs = if args.inline.to.is_empty() {
-        load_config(cli, &args.inline, env)?.destinations
+        let cfg = load_config(cli, &args.inline, env)?;
+        data_dir = Some(cfg.data_dir);
+        cfg.destinations
     } else {
         let opts = urls::destinations_from_urls(&args.inline.to, &credentials(&args.inline))
             .map_err(ConfigError::Invalid)?;
-        config::validate_destinations(opts)?
+        let specs = config::validate_destinations(opts)?;
+        say_cautions(&specs);
+        specs
     };
-    let dests = lifeboat::daemon::build::destinations(&specs)?;
+    // The keys given, else (listing with the options, on the box) the vault's, when it has one.
+    let mut trust = recover::trusted(&args.trust, None)?;
+    if !trust.is_given()
+        && let Some(dir) = data_dir
+    {
+        if dir.join(lifeboat::crypto::vault::KEY_FILE).exists() {
+            let vault = lifeboat::crypto::vault::Vault::open(&dir)?;
+            trust = lifeboat::crypto::signing::Trusted::keys(
+                vault
+                    .signers()
+                    .iter()
+                    .filter_map(|k| lifeboat::crypto::signing::PublicKey::parse(&k.public).ok())
+                    .collect(),
+            );
+        }
+    }
+    let dests = lifeboat::daemon::build::destinations(&specs, &trust)?;
     let mut all = serde_json::Map::new();
     let mut failed = false;
+    let mut data_dir = None;
     for d in &dests {
         match destinations::manifest::list(d).await {
             Ok(listed) => {
@@ -545,7 +547,8 @@ async fn cmd_list(cli: &Cli, args: &ListArgs, env: &Env) -> anyhow::Result<ExitC
 
 /// Who may connect: `--allow`'s peers, else the ingress proxy in the add-on and this machine
 /// elsewhere; with the password in `LIFEBOAT_PASSWORD` (never on the command line, where other
-/// programs see it) for any other peer.
+/// programs see it) for any other peer; answering requests addressed to the names of
+/// `--host-name` and `LIFEBOAT_HOST_NAMES` besides localhost and addresses.
 fn access_for(
     allow: &[std::net::IpAddr],
     addon: bool,

@@ -40,6 +40,9 @@ pub fn print_prune(reports: &[PruneReport], all: &[Destination]) {
         for u in &r.unreadable {
             println!("  keep    (unreadable manifest) {u}");
         }
+        for u in &r.left_alone {
+            println!("  keep    (nobody vouches for it) {u}");
+        }
         for e in &r.errors {
             println!("  ERROR   {e}");
         }
@@ -112,12 +115,13 @@ pub fn print_listing(d: &Destination, listed: &[Listed]) {
         match l {
             Listed::Copy(m) => {
                 println!(
-                    "  {}  {:<28} {:>10}  {}  verified {}",
+                    "  {}  {:<28} {:>10}  {}  verified {}  {}",
                     m.copy_id,
                     format!("{:?}", m.backup.name),
                     human_size(m.stored.size),
                     m.backup.slug,
-                    m.verified.format("%Y-%m-%d %H:%M UTC")
+                    m.verified.format("%Y-%m-%d %H:%M UTC"),
+                    m.provenance.word()
                 );
                 if let Some(d) = m.readiness {
                     println!("  {:<36} restore: {}", "", d.describe());
@@ -135,7 +139,13 @@ pub fn listed_json(listed: &[Listed]) -> serde_json::Value {
         listed
             .iter()
             .map(|l| match l {
-                Listed::Copy(m) => serde_json::to_value(m).unwrap_or_default(),
+                Listed::Copy(m) => {
+                    let mut v = serde_json::to_value(m).unwrap_or_default();
+                    if let Some(o) = v.as_object_mut() {
+                        o.insert("provenance".into(), m.provenance.word().into());
+                    }
+                    v
+                }
                 Listed::Unreadable { object, reason } => {
                     serde_json::json!({"object": object, "error": reason})
                 }

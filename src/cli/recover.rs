@@ -2,58 +2,104 @@
 //! destination's credentials, on any machine: list the copies, pick one (the newest by default),
 //! and get back a Home Assistant backup tar that was checked against its manifest on the way.
 
-use super::args::RecoverArgs;
+use super::args::{RecoverArgs, TrustArgs};
 use super::inspect::read_identities;
 use super::output;
 use anyhow::Context;
 use lifeboat::archive::content::{Compression, ContentReport, DumpTool, Kind};
 use lifeboat::archive::securetar::BackupKey;
 use lifeboat::config::{self, ConfigError, urls};
-use lifeboat::destinations::{self, Destination, Manifest, manifest::Listed};
+use lifeboat::crypto::signing::{PublicKey, Trusted, public_keys_in};
+use lifeboat::destinations::manifest::{Listed, Provenance};
+use lifeboat::destinations::{self, Destination, Manifest};
 use lifeboat::recovery::{Output, recover};
 use lifeboat::secret::Secret;
 use std::process::ExitCode;
 
-/// Opens the destination at `from` and lists its copies.
+/// The signing keys the person gave: `--trust`, and any in the `--kit` or identity file. Nobody
+/// said, when there are none: copies are then checked for tampering but not for whose they are.
+pub(crate) fn trusted(
+    args: &TrustArgs,
+    identity: Option<&std::path::Path>,
+) -> anyhow::Result<Trusted> {
+    let mut keys = Vec::new();
+    for k in &args.keys {
+        keys.push(PublicKey::parse(k.trim())?);
+    }
+    if let Some(kit) = &args.kit {
+        let text = std::fs::read_to_string(kit)
+            .with_context(|| format!("reading the kit {}", kit.display()))?;
+        let found = public_keys_in(&text);
+        anyhow::ensure!(
+            !found.is_empty(),
+            "{} holds no signing key (lifeboat-sign:…): give the emergency kit's text, or --trust KEY",
+            kit.display()
+        );
+        keys.extend(found);
+    }
+    if let Some(text) = identity.and_then(|p| std::fs::read_to_string(p).ok()) {
+        keys.extend(public_keys_in(&text));
+    }
+    Ok(if keys.is_empty() {
+        Trusted::default()
+    } else {
+        Trusted::keys(keys)
+    })
+}
+
+/// Opens the destination at `from` and lists its copies, judged by the signing keys `trust`.
 pub(crate) async fn open_and_list(
     from: &str,
     creds: &super::args::CredentialArgs,
+    trust: Trusted,
 ) -> anyhow::Result<(Destination, Vec<Listed>)> {
     let opts = urls::destinations_from_urls(&[from.to_owned()], &creds.to_credentials())
         .map_err(ConfigError::Invalid)?;
     let spec = config::validate_destinations(opts)?.remove(0);
-    let dest = destinations::open(&spec).with_context(|| format!("opening {from}"))?;
+    let mut dest = destinations::open(&spec).with_context(|| format!("opening {from}"))?;
+    dest.trust = trust;
     let listed = destinations::manifest::list(&dest)
         .await
         .with_context(|| format!("listing {}", dest.location))?;
     Ok((dest, listed))
 }
 
-/// The copy named `id`, or the newest.
+/// The copy named `id`, or else the newest signed one (see [`destinations::manifest::choose`]).
 pub(crate) fn choose<'a>(
     dest: &Destination,
     listed: &'a [Listed],
     id: Option<&str>,
 ) -> anyhow::Result<&'a Manifest> {
-    let mut copies = listed.iter().filter_map(|l| match l {
-        Listed::Copy(m) => Some(m.as_ref()),
-        Listed::Unreadable { .. } => None,
-    });
-    match id {
-        Some(id) => copies.find(|m| m.copy_id == id).with_context(|| {
-            format!(
-                "there is no copy {id} at {} (run `lifeboat recover --from ...` to list them)",
-                dest.location
-            )
-        }),
-        None => copies
-            .next()
-            .with_context(|| format!("there are no copies at {}", dest.location)),
+    destinations::manifest::choose(listed, id).with_context(|| match id {
+        Some(id) => format!(
+            "there is no copy {id} at {} (run `lifeboat recover --from ...` to list them)",
+            dest.location
+        ),
+        None => format!("there are no copies at {}", dest.location),
+    })
+}
+
+/// What to say of the chosen copy's signature before anything is done with it.
+pub(crate) fn say_provenance(m: &Manifest, trust: &Trusted) {
+    match &m.provenance {
+        Provenance::Signed(key) => {
+            println!("Copy {} is signed by this home's key {key}.", m.copy_id)
+        }
+        Provenance::Unchecked(key) if !trust.is_given() => println!(
+            "Copy {} is signed by {key}, but no kit was given to check that key against: pass --kit with the emergency kit's text (or --trust lifeboat-sign:…) to be sure it is your home's.",
+            m.copy_id
+        ),
+        Provenance::Unchecked(key) => println!("Copy {} is signed by {key}.", m.copy_id),
+        Provenance::Unsigned => println!(
+            "Copy {} is UNSIGNED: made before Lifeboat signed its copies, or its signature was taken off. Its data is still checked against its own manifest, but nothing proves this home made it.",
+            m.copy_id
+        ),
     }
 }
 
 pub async fn run(args: &RecoverArgs) -> anyhow::Result<ExitCode> {
-    let (dest, listed) = open_and_list(&args.from, &args.creds).await?;
+    let trust = trusted(&args.trust, args.identity.as_deref())?;
+    let (dest, listed) = open_and_list(&args.from, &args.creds, trust.clone()).await?;
     let (out, extract) = (args.out.clone(), args.extract.clone());
     if out.is_none() && extract.is_none() {
         output::print_listing(&dest, &listed);
@@ -64,6 +110,9 @@ pub async fn run(args: &RecoverArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let chosen = choose(&dest, &listed, args.copy.as_deref())?;
+    if !args.json {
+        say_provenance(chosen, &trust);
+    }
     let identity = args
         .identity
         .as_deref()

@@ -2,7 +2,7 @@
 
 use super::args::RestoreArgs;
 use super::inspect::read_identities;
-use super::recover::{choose, open_and_list};
+use super::recover::{choose, open_and_list, say_provenance, trusted};
 use anyhow::Context;
 use lifeboat::config::Env;
 use lifeboat::ha::supervisor::SupervisorClient;
@@ -59,8 +59,12 @@ fn target(into: &str, env: &Env) -> anyhow::Result<HaTarget> {
 pub async fn run(args: &RestoreArgs, env: &Env) -> anyhow::Result<ExitCode> {
     let target = target(&args.into, env)?;
     let ids = read_identities(&args.identity)?;
-    let (dest, listed) = open_and_list(&args.from, &args.creds).await?;
+    let trust = trusted(&args.trust, Some(&args.identity))?;
+    let (dest, listed) = open_and_list(&args.from, &args.creds, trust.clone()).await?;
     let chosen = choose(&dest, &listed, args.copy.as_deref())?;
+    if !args.json {
+        say_provenance(chosen, &trust);
+    }
     match restore_into_ha(&dest, chosen, ids, &target).await {
         Ok(r) => {
             if args.json {

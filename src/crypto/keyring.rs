@@ -7,7 +7,8 @@
 use crate::config::EncryptionSpec;
 use crate::crypto::identity::KeyPair;
 use crate::crypto::recipient_fingerprint;
-use crate::crypto::vault::{AgeKeyInfo, KeyInfo, Vault, VaultError};
+use crate::crypto::signing::{PublicKey, SigningKey, Trusted};
+use crate::crypto::vault::{AgeKeyInfo, KeyInfo, SignerInfo, Vault, VaultError};
 use crate::history::KeyLedger;
 use crate::secret::Secret;
 use chrono::{DateTime, Utc};
@@ -22,6 +23,9 @@ pub struct Keyring {
     pub options: EncryptionSpec,
     /// The options' Home Assistant keys.
     pub options_ha_keys: Vec<Secret>,
+    /// The manifest signing keys this home has used (the vault's; not given without a vault,
+    /// so copies are then checked for tampering only). Destinations share it.
+    pub trusted: Trusted,
 }
 
 /// How a kit check went.
@@ -44,6 +48,63 @@ pub struct LedgerVerdict {
 }
 
 impl Keyring {
+    /// The key ring over `vault` (if it could be opened) and the options' keys.
+    pub fn new(
+        vault: Option<Arc<Mutex<Vault>>>,
+        options: EncryptionSpec,
+        options_ha_keys: Vec<Secret>,
+    ) -> Self {
+        let trusted = match &vault {
+            Some(v) => Trusted::keys(
+                v.lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .signers()
+                    .iter()
+                    .filter_map(|s| PublicKey::parse(&s.public).ok())
+                    .collect(),
+            ),
+            None => Trusted::default(),
+        };
+        Self {
+            vault,
+            options,
+            options_ha_keys,
+            trusted,
+        }
+    }
+
+    /// This box's manifest signing key, made on first use from `seed` (fresh randomness). `None`
+    /// without a vault, or when it cannot be written (logged): copies are then made unsigned.
+    pub fn signing_key(&self, now: DateTime<Utc>, seed: &[u8; 32]) -> Option<SigningKey> {
+        let made = self.with(|v| match v.signing_key(now, seed) {
+            Ok(k) => Some(k),
+            Err(e) => {
+                tracing::error!("the manifest signing key: {e}; copies are made unsigned");
+                None
+            }
+        })?;
+        self.trusted.add(made.public());
+        Some(made)
+    }
+
+    /// Trusts copies signed by `key` (brought from an earlier box's kit), at once and for good;
+    /// returns whether it was new.
+    ///
+    /// # Errors
+    /// [`VaultError`] when the vault cannot be written (or there is none).
+    pub fn trust_signer(&self, key: PublicKey, now: DateTime<Utc>) -> Result<bool, VaultError> {
+        let new = self
+            .with(|v| Some(v.trust_signer(key, now)))
+            .ok_or(VaultError::NothingSealed)??;
+        self.trusted.add(key);
+        Ok(new)
+    }
+
+    /// Every manifest signing key this home has used, oldest first.
+    pub fn signers(&self) -> Vec<SignerInfo> {
+        self.with(|v| v.signers())
+    }
+
     fn with<T: Default>(&self, f: impl FnOnce(&mut Vault) -> T) -> T {
         self.vault.as_ref().map_or_else(T::default, |v| {
             f(&mut v.lock().unwrap_or_else(PoisonError::into_inner))
@@ -239,14 +300,14 @@ mod tests {
     const KEY: &str = "DDTV-CESF-QLHM-PM8S-AHHS-BF6M-5044";
 
     fn keyring(dir: &std::path::Path) -> Keyring {
-        Keyring {
-            vault: Some(Arc::new(Mutex::new(Vault::open(dir).unwrap()))),
-            options: EncryptionSpec {
+        Keyring::new(
+            Some(Arc::new(Mutex::new(Vault::open(dir).unwrap()))),
+            EncryptionSpec {
                 recipients: Vec::new(),
                 passphrase: None,
             },
-            options_ha_keys: Vec::new(),
-        }
+            Vec::new(),
+        )
     }
 
     #[test]

@@ -27,6 +27,39 @@ pub struct KitLock {
     pub private_groups: Vec<String>,
 }
 
+/// A manifest signing key this home has used: every copy it made is signed by one of these.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KitSigner {
+    /// `lifeboat-sign:` and the hex in groups of eight, as printed.
+    pub printed: String,
+    pub fingerprint: String,
+    /// This box's own (it signs new copies); otherwise an earlier box's.
+    pub own: bool,
+}
+
+impl From<&crate::crypto::vault::SignerInfo> for KitSigner {
+    fn from(s: &crate::crypto::vault::SignerInfo) -> Self {
+        let hex_part = s
+            .public
+            .strip_prefix(crate::crypto::signing::PUBLIC_PREFIX)
+            .unwrap_or(&s.public);
+        let groups: Vec<&str> = hex_part
+            .as_bytes()
+            .chunks(8)
+            .filter_map(|c| std::str::from_utf8(c).ok())
+            .collect();
+        Self {
+            printed: format!(
+                "{}{}",
+                crate::crypto::signing::PUBLIC_PREFIX,
+                groups.join(" ")
+            ),
+            fingerprint: s.fingerprint.clone(),
+            own: s.own,
+        }
+    }
+}
+
 /// Where copies are kept.
 pub struct KitPlace {
     pub name: String,
@@ -114,6 +147,8 @@ pub struct Kit {
     pub readiness: Option<(String, Readiness)>,
     /// The home server's other sources, each with how to open its copies.
     pub sources: Vec<KitSource>,
+    /// Every signing key the home has used, oldest first.
+    pub signers: Vec<KitSigner>,
 }
 
 impl Kit {
@@ -153,6 +188,7 @@ impl Kit {
             places,
             readiness: None,
             sources: Vec::new(),
+            signers: Vec::new(),
         }
     }
 
@@ -160,6 +196,13 @@ impl Kit {
     #[must_use]
     pub fn with_sources(mut self, sources: Vec<KitSource>) -> Self {
         self.sources = sources;
+        self
+    }
+
+    /// The kit listing the signing keys the home has used.
+    #[must_use]
+    pub fn with_signers(mut self, signers: &[crate::crypto::vault::SignerInfo]) -> Self {
+        self.signers = signers.iter().map(KitSigner::from).collect();
         self
     }
 
@@ -288,6 +331,14 @@ impl Kit {
             line(&format!("   {:<12} lifeboat URL: {}", "", p.url));
         }
         line("   (each copy is <date>-<id>.tar.age with a <date>-<id>.manifest.json beside it)");
+        if !self.signers.is_empty() {
+            line("   Each manifest is signed. This home's signing keys (a copy signed by any");
+            line("   other key was not made here; `lifeboat recover` reads them from this file):");
+            for k in &self.signers {
+                let whose = if k.own { "this box" } else { "an earlier box" };
+                line(&format!("   {}  ({}, {whose})", k.printed, k.fingerprint));
+            }
+        }
         line("");
         line("4. GETTING THE HOME BACK");
         for step in self.steps() {
@@ -346,6 +397,27 @@ pub fn last_group(key: &str) -> String {
 mod tests {
     use super::*;
     use crate::config::DestinationKind;
+
+    /// Issue 38: the kit lists every signing key the home has used, in a form `lifeboat recover`
+    /// reads back from the kit file.
+    #[test]
+    fn the_kit_lists_the_signing_keys_so_recover_can_read_them_back() {
+        use crate::crypto::signing::{SigningKey, public_keys_in};
+        let enc = EncryptionSpec {
+            recipients: Vec::new(),
+            passphrase: None,
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let mut v = crate::crypto::vault::Vault::open(dir.path()).unwrap();
+        let own = v.signing_key(Utc::now(), &[3; 32]).unwrap().public();
+        let earlier = SigningKey::from_seed(&[4; 32]).unwrap().public();
+        v.trust_signer(earlier, Utc::now()).unwrap();
+        let text = Kit::gather(Utc::now(), &[], &enc, &[], Vec::new())
+            .with_signers(&v.signers())
+            .text();
+        assert_eq!(public_keys_in(&text), vec![own, earlier], "{text}");
+        assert!(text.contains(&own.fingerprint()) && text.contains("an earlier box"));
+    }
 
     #[test]
     fn the_kit_says_how_to_open_the_other_sources_copies() {

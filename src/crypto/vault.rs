@@ -10,6 +10,7 @@
 use crate::archive::securetar::ha_key_fingerprint;
 use crate::crypto::identity::{self, IdentityError, KeyPair};
 use crate::crypto::recipient_fingerprint;
+use crate::crypto::signing::{PublicKey, SigningKey};
 use crate::secret::Secret;
 use age::secrecy::ExposeSecret;
 use chrono::{DateTime, Utc};
@@ -67,12 +68,36 @@ struct StoredAgeKey {
     registered: bool,
 }
 
+/// A manifest signing key: one this box made (with its seed), or a public half the person
+/// brought from an earlier box's kit, so that box's copies count as this home's.
+#[derive(Clone, Serialize, Deserialize)]
+struct StoredSigner {
+    public: String,
+    added: DateTime<Utc>,
+    /// The private seed (hex), for a key made here.
+    #[serde(default)]
+    seed: Option<String>,
+}
+
 #[derive(Default, Serialize, Deserialize)]
 struct Contents {
     format: u32,
     ha_keys: Vec<StoredKey>,
     #[serde(default)]
     age_keys: Vec<StoredAgeKey>,
+    #[serde(default)]
+    signers: Vec<StoredSigner>,
+}
+
+/// A manifest signing key, as listed (no secret).
+#[derive(Debug, Clone, Serialize)]
+pub struct SignerInfo {
+    /// `lifeboat-sign:…`
+    pub public: String,
+    pub fingerprint: String,
+    pub added: DateTime<Utc>,
+    /// Made on this box (it signs); otherwise brought from an earlier box's kit.
+    pub own: bool,
 }
 
 /// A key as listed (no secret).
@@ -355,6 +380,71 @@ impl Vault {
         }
     }
 
+    /// This box's manifest signing key: the newest made here, or a new one made from `seed`
+    /// (fresh randomness, from the caller) and filed.
+    ///
+    /// # Errors
+    /// [`VaultError`] when the vault cannot be written or the stored key is damaged.
+    pub fn signing_key(
+        &mut self,
+        now: DateTime<Utc>,
+        seed: &[u8; 32],
+    ) -> Result<SigningKey, VaultError> {
+        if let Some(sealed) = self
+            .contents
+            .signers
+            .iter()
+            .rev()
+            .find_map(|k| k.seed.as_ref())
+        {
+            return SigningKey::from_sealed(&Secret::new(sealed.as_str()))
+                .map_err(|e| VaultError::Damaged(e.to_string()));
+        }
+        let key = SigningKey::from_seed(seed).map_err(|e| VaultError::Damaged(e.to_string()))?;
+        self.contents.signers.push(StoredSigner {
+            public: key.public().to_string(),
+            added: now,
+            seed: Some(key.sealed_form().expose().to_owned()),
+        });
+        self.save()?;
+        Ok(key)
+    }
+
+    /// Trusts copies signed by `key` (from an earlier box's kit); returns whether it was new.
+    ///
+    /// # Errors
+    /// [`VaultError`] when the vault cannot be written.
+    pub fn trust_signer(&mut self, key: PublicKey, now: DateTime<Utc>) -> Result<bool, VaultError> {
+        let public = key.to_string();
+        if self.contents.signers.iter().any(|k| k.public == public) {
+            return Ok(false);
+        }
+        self.contents.signers.push(StoredSigner {
+            public,
+            added: now,
+            seed: None,
+        });
+        self.save()?;
+        Ok(true)
+    }
+
+    /// Every signing key this home has used, oldest first, without secrets.
+    pub fn signers(&self) -> Vec<SignerInfo> {
+        self.contents
+            .signers
+            .iter()
+            .filter_map(|k| {
+                let key = PublicKey::parse(&k.public).ok()?;
+                Some(SignerInfo {
+                    public: k.public.clone(),
+                    fingerprint: key.fingerprint(),
+                    added: k.added,
+                    own: k.seed.is_some(),
+                })
+            })
+            .collect()
+    }
+
     /// The keys, without their secrets.
     pub fn list(&self) -> Vec<KeyInfo> {
         self.contents
@@ -413,6 +503,31 @@ mod tests {
                 .mode();
             assert_eq!(mode & 0o777, 0o600, "{f}");
         }
+    }
+
+    /// Issue 38: the box's signing key is made once, kept sealed, and the same after reopening;
+    /// a key brought from an old kit is trusted beside it but never signs.
+    #[test]
+    fn the_signing_key_is_made_once_and_kept_sealed() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = Utc::now();
+        let mut v = Vault::open(dir.path()).unwrap();
+        let k = v.signing_key(t, &[7; 32]).unwrap();
+        let again = v.signing_key(t, &[8; 32]).unwrap();
+        assert_eq!(k.public(), again.public(), "a second key was made");
+        let old = SigningKey::from_seed(&[1; 32]).unwrap().public();
+        assert!(v.trust_signer(old, t).unwrap());
+        assert!(!v.trust_signer(old, t).unwrap());
+        let mut v = Vault::open(dir.path()).unwrap();
+        assert_eq!(v.signing_key(t, &[9; 32]).unwrap().public(), k.public());
+        let listed: Vec<(String, bool)> =
+            v.signers().into_iter().map(|s| (s.public, s.own)).collect();
+        assert_eq!(
+            listed,
+            [(k.public().to_string(), true), (old.to_string(), false)]
+        );
+        let sealed = std::fs::read(dir.path().join(VAULT_FILE)).unwrap();
+        assert!(!String::from_utf8_lossy(&sealed).contains(&hex::encode([7u8; 32])));
     }
 
     /// Issue 38: two writers at once each write a temporary file of their own; the vault is

@@ -7,6 +7,7 @@ use super::DaemonError;
 use crate::clock::SystemClock;
 use crate::config::{self, Config, Env, SUPERVISOR_URL};
 use crate::crypto::keyring::Keyring;
+use crate::crypto::signing::Trusted;
 use crate::crypto::vault::Vault;
 use crate::destinations::{self, Destination};
 use crate::ha::core_api::HaApi;
@@ -29,18 +30,24 @@ pub fn http_client() -> Result<reqwest::Client, DaemonError> {
         .map_err(DaemonError::Http)
 }
 
-/// Opens every configured destination (nothing is contacted yet).
+/// Opens every configured destination (nothing is contacted yet), judging the manifests read
+/// there by the signing keys `trusted` holds.
 ///
 /// # Errors
 /// [`DaemonError::Destination`] naming the one whose settings cannot make a client.
-pub fn destinations(specs: &[config::DestinationSpec]) -> Result<Vec<Destination>, DaemonError> {
+pub fn destinations(
+    specs: &[config::DestinationSpec],
+    trusted: &Trusted,
+) -> Result<Vec<Destination>, DaemonError> {
     specs
         .iter()
         .map(|d| {
-            destinations::open(d).map_err(|source| DaemonError::Destination {
+            let mut opened = destinations::open(d).map_err(|source| DaemonError::Destination {
                 name: d.name.clone(),
                 source,
-            })
+            })?;
+            opened.trust = trusted.clone();
+            Ok(opened)
         })
         .collect()
 }
@@ -177,18 +184,19 @@ pub fn runner(cfg: &Config, env: &Env) -> Result<(Runner, Option<Arc<HaReporter>
         .map_or(("home-assistant".to_owned(), None), |s| {
             (s.name.clone(), s.retention)
         });
-    let mut all = destinations(&cfg.destinations)?;
+    let keys = Keyring::new(
+        vault(cfg, chrono::Utc::now()),
+        cfg.encryption.clone(),
+        cfg.ha_backup_keys.clone(),
+    );
+    let mut all = destinations(&cfg.destinations, &keys.trusted)?;
     if let Some(first) = cfg.sources.first() {
         all.retain(|d| first.destinations.is_empty() || first.destinations.contains(&d.name));
     }
     let runner = Runner {
         source: source::build(&cfg.source, &name, http, Patience::default()),
         destinations: all,
-        keys: Keyring {
-            vault: vault(cfg, chrono::Utc::now()),
-            options: cfg.encryption.clone(),
-            options_ha_keys: cfg.ha_backup_keys.clone(),
-        },
+        keys,
         history,
         clock: Arc::new(SystemClock),
         observer: Arc::new(Observers(observers)),
@@ -209,7 +217,7 @@ pub fn runner(cfg: &Config, env: &Env) -> Result<(Runner, Option<Arc<HaReporter>
 /// [`DaemonError`] when a destination cannot be made.
 pub fn other_runners(first: &Runner, cfg: &Config) -> Result<Vec<Runner>, DaemonError> {
     let http = http_client()?;
-    let all = destinations(&cfg.destinations)?;
+    let all = destinations(&cfg.destinations, &first.keys.trusted)?;
     Ok(cfg
         .sources
         .iter()

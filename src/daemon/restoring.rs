@@ -31,6 +31,10 @@ pub(super) async fn run(runner: &Runner, job: RestoreJob) {
             FetchError::Store(e) => format!("cannot read the copy's manifest: {e}"),
             FetchError::Unreadable(why) => why,
         })?;
+        crate::pipeline::vouch::Records::of(&runner.history, &d.name)
+            .await
+            .map_err(|e| format!("reading history: {e}"))?
+            .judge(&m)?;
         match &job.into {
             Some(target) => {
                 crate::recovery::restore::restore_into_ha(d, &m, job.identities, target)

@@ -2,6 +2,9 @@
 //! and read back. A copy without a manifest does not exist (a crash leaves at most an orphan).
 
 use crate::archive::BackupJson;
+use crate::crypto::signing::{PublicKey, SigningKey, Trusted};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -42,6 +45,63 @@ pub struct Manifest {
     /// Home Assistant backup).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content: Option<crate::archive::content::ContentReport>,
+    /// Who made it: the box's signing key over everything above (absent in copies made before
+    /// Lifeboat signed its manifests).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<Signature>,
+    /// What the reader made of the signature (never stored: worked out on reading).
+    #[serde(skip)]
+    pub provenance: Provenance,
+}
+
+/// A manifest's signature.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Signature {
+    /// The signing key's public half (`lifeboat-sign:…`).
+    pub key: String,
+    /// The Ed25519 signature, base64, over [`SIGNED_AS`] and the manifest's canonical JSON (keys
+    /// sorted, no spaces) without this field.
+    pub ed25519: String,
+}
+
+/// What a manifest's signature proves, as read.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Provenance {
+    /// No signature: made before Lifeboat signed its manifests, or its signature was taken off.
+    /// Its contents cannot be vouched for.
+    #[default]
+    Unsigned,
+    /// Signed by a key this home uses (its fingerprint).
+    Signed(String),
+    /// Intact, signed by this key, but the reader was not told which keys the home uses.
+    Unchecked(String),
+}
+
+impl Provenance {
+    /// The word listings show.
+    pub fn word(&self) -> String {
+        match self {
+            Self::Unsigned => "unsigned".into(),
+            Self::Signed(key) => format!("signed ({key})"),
+            Self::Unchecked(key) => format!("signed by {key}, not checked against a kit"),
+        }
+    }
+}
+
+/// What a signature's message starts with, so it can never be taken for another kind of message.
+pub const SIGNED_AS: &[u8] = b"lifeboat manifest v1\n";
+
+/// The bytes a signature covers: [`SIGNED_AS`], then the manifest's JSON without its signature,
+/// in serde_json's canonical form (object keys sorted, no whitespace). Reading and writing both
+/// go through a JSON value, so fields a newer Lifeboat adds are covered too.
+fn signed_message(mut value: serde_json::Value) -> Vec<u8> {
+    if let Some(o) = value.as_object_mut() {
+        o.remove("signature");
+    }
+    let mut out = SIGNED_AS.to_vec();
+    // Writing a JSON value to memory cannot fail.
+    out.extend(serde_json::to_vec(&value).unwrap_or_default());
+    out
 }
 
 /// Size and SHA-256 of a byte stream.
@@ -63,20 +123,76 @@ pub struct Encryption {
 }
 
 impl Manifest {
-    /// Parses a manifest.
+    /// Parses a manifest. A signed one comes back [`Provenance::Unchecked`] (see
+    /// [`Manifest::trusted_by`]).
     ///
     /// # Errors
-    /// A message when it is not a manifest this version understands.
+    /// A message when it is not a manifest this version understands, or its signature does not
+    /// match its contents.
     pub fn parse(bytes: &[u8]) -> Result<Self, String> {
-        let m: Self =
+        let value: serde_json::Value =
             serde_json::from_slice(bytes).map_err(|e| format!("not a Lifeboat manifest: {e}"))?;
+        let mut m: Self = serde_json::from_value(value.clone())
+            .map_err(|e| format!("not a Lifeboat manifest: {e}"))?;
         if m.format > FORMAT {
             return Err(format!(
                 "manifest format {} is newer than this Lifeboat understands ({FORMAT}); upgrade Lifeboat",
                 m.format
             ));
         }
+        if let Some(sig) = &m.signature {
+            let key = PublicKey::parse(&sig.key).map_err(|_| {
+                "refused: its signature names no key Lifeboat can read; nothing in it is trusted"
+                    .to_owned()
+            })?;
+            let intact = BASE64
+                .decode(&sig.ed25519)
+                .is_ok_and(|s| key.verifies(&signed_message(value), &s));
+            if !intact {
+                return Err(format!(
+                    "refused: altered after it was signed (its signature by {} does not match what it says); nothing in it is trusted",
+                    key.fingerprint()
+                ));
+            }
+            m.provenance = Provenance::Unchecked(key.fingerprint());
+        }
         Ok(m)
+    }
+
+    /// The manifest judged against the keys `trusted` says this home uses: signed by one of
+    /// them, it is [`Provenance::Signed`]; by any other key, it is refused as forged.
+    ///
+    /// # Errors
+    /// The refusal, in plain words.
+    pub fn trusted_by(mut self, trusted: &Trusted) -> Result<Self, String> {
+        let Some(sig) = &self.signature else {
+            return Ok(self);
+        };
+        let key = PublicKey::parse(&sig.key).map_err(|e| e.to_string())?;
+        match trusted.trusts(&key) {
+            Some(true) => self.provenance = Provenance::Signed(key.fingerprint()),
+            Some(false) => {
+                return Err(format!(
+                    "refused as forged: signed by {}, a key this home never used (its emergency kit lists the ones it did); left alone",
+                    key.fingerprint()
+                ));
+            }
+            None => self.provenance = Provenance::Unchecked(key.fingerprint()),
+        }
+        Ok(self)
+    }
+
+    /// The manifest signed with `key`.
+    pub fn signed(mut self, key: &SigningKey) -> Self {
+        self.signature = None;
+        // Plain data with string keys always makes a JSON value.
+        let value = serde_json::to_value(&self).unwrap_or_default();
+        self.signature = Some(Signature {
+            key: key.public().to_string(),
+            ed25519: BASE64.encode(key.sign(&signed_message(value))),
+        });
+        self.provenance = Provenance::Signed(key.public().fingerprint());
+        self
     }
 
     /// The manifest as pretty JSON.
@@ -123,7 +239,9 @@ pub async fn fetch(
         .read_small(&name, MAX_SIZE)
         .await
         .map_err(FetchError::Store)?;
-    let m = Manifest::parse(&bytes).map_err(FetchError::Unreadable)?;
+    let m = Manifest::parse(&bytes)
+        .and_then(|m| m.trusted_by(&destination.trust))
+        .map_err(FetchError::Unreadable)?;
     super::names::copy(&name, &m).map_err(FetchError::Unreadable)?;
     Ok(m)
 }
@@ -147,6 +265,7 @@ pub async fn list(destination: &super::Destination) -> Result<Vec<Listed>, super
     for name in names {
         let item = match destination.store.read_small(&name, MAX_SIZE).await {
             Ok(bytes) => match Manifest::parse(&bytes)
+                .and_then(|m| m.trusted_by(&destination.trust))
                 .and_then(|m| super::names::copy(&name, &m).map(|()| m))
             {
                 Ok(m) => Listed::Copy(Box::new(m)),
@@ -164,6 +283,27 @@ pub async fn list(destination: &super::Destination) -> Result<Vec<Listed>, super
     }
     Ok(out)
 }
+/// The copy named `id` among `listed`, or else the newest signed one (the newest of all when none
+/// is signed: copies made before Lifeboat signed them). An unsigned copy is never picked over a
+/// signed one unless asked for by its id: anyone who can write to a destination can plant one.
+/// `listed` is newest first, as [`list`] gives it.
+pub fn choose<'a>(listed: &'a [Listed], id: Option<&str>) -> Option<&'a Manifest> {
+    let mut copies = listed.iter().filter_map(|l| match l {
+        Listed::Copy(m) => Some(m.as_ref()),
+        Listed::Unreadable { .. } => None,
+    });
+    match id {
+        Some(id) => copies.find(|m| m.copy_id == id),
+        None => {
+            let all: Vec<&Manifest> = copies.collect();
+            all.iter()
+                .find(|m| m.provenance != Provenance::Unsigned)
+                .or_else(|| all.first())
+                .copied()
+        }
+    }
+}
+
 /// When a manifest says the backup was made: its `backup.json` date, else when the copy was made.
 pub fn made_at(m: &Manifest) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(&m.backup.date).map_or(m.created, |t| t.with_timezone(&Utc))
@@ -213,5 +353,97 @@ pub async fn delete_copy(
     match destination.store.delete(&object).await {
         Ok(()) => Ok(()),
         Err(source) => Err(DeleteError::Data { object, source }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manifest() -> Manifest {
+        let t = "2026-11-23T10:15:00Z";
+        serde_json::from_value(serde_json::json!({
+            "format": 1, "copy_id": "20261123T101500Z-02dc63e3",
+            "object": "20261123T101500Z-02dc63e3.tar.age", "created": t,
+            "lifeboat_version": "0", "verified": t, "ha_key_fingerprint": null,
+            "backup": {"slug": "s", "name": "Ünïcode \"quoted\"", "date": t, "type": "full"},
+            "plain": {"size": 18446744073709551615u64, "sha256": "00"},
+            "stored": {"size": 1, "sha256": "11"},
+            "encryption": {"scheme": "age", "recipients": [], "passphrase": false},
+            "content": {"kind": "dump", "compression": "gzip", "tool": "postgres", "bytes": 1},
+        }))
+        .unwrap()
+    }
+
+    fn key(n: u8) -> SigningKey {
+        SigningKey::from_seed(&[n; 32]).unwrap()
+    }
+
+    #[test]
+    fn a_signed_manifest_reads_back_as_signed_by_its_key() {
+        let k = key(1);
+        let bytes = manifest().signed(&k).to_json();
+        let m = Manifest::parse(&bytes).unwrap();
+        assert_eq!(
+            m.provenance,
+            Provenance::Unchecked(k.public().fingerprint())
+        );
+        let trusted = Trusted::keys(vec![k.public()]);
+        let m = m.trusted_by(&trusted).unwrap();
+        assert_eq!(m.provenance, Provenance::Signed(k.public().fingerprint()));
+        let unsigned = Manifest::parse(&manifest().to_json()).unwrap();
+        assert_eq!(
+            unsigned.trusted_by(&trusted).unwrap().provenance,
+            Provenance::Unsigned
+        );
+    }
+
+    #[test]
+    fn an_altered_manifest_is_refused_whatever_was_changed() {
+        let signed = manifest().signed(&key(1));
+        let json: serde_json::Value = serde_json::from_slice(&signed.to_json()).unwrap();
+        let alterations: [(&str, serde_json::Value); 5] = [
+            ("/stored/sha256", "22".into()),
+            ("/plain/size", 5.into()),
+            ("/created", "2030-01-01T00:00:00Z".into()),
+            ("/object", "..".into()),
+            ("/backup/name", "other".into()),
+        ];
+        for (at, to) in alterations {
+            let mut v = json.clone();
+            *v.pointer_mut(at).unwrap() = to;
+            let e = Manifest::parse(&serde_json::to_vec(&v).unwrap()).unwrap_err();
+            assert!(e.contains("altered"), "{at}: {e}");
+        }
+        // A field added beside the signed ones is covered too.
+        let mut v = json.clone();
+        v["planted"] = "x".into();
+        assert!(Manifest::parse(&serde_json::to_vec(&v).unwrap()).is_err());
+        // Another key's signature over the same contents, under this key's name.
+        let mut v = json.clone();
+        v["signature"]["ed25519"] = manifest().signed(&key(2)).signature.unwrap().ed25519.into();
+        assert!(Manifest::parse(&serde_json::to_vec(&v).unwrap()).is_err());
+        // Layout does not matter: the same manifest written compactly is still intact.
+        assert!(Manifest::parse(&serde_json::to_vec(&json).unwrap()).is_ok());
+    }
+
+    #[test]
+    fn a_manifest_signed_by_another_key_is_forged_once_the_homes_keys_are_known() {
+        let forged = Manifest::parse(&manifest().signed(&key(9)).to_json()).unwrap();
+        let e = forged
+            .clone()
+            .trusted_by(&Trusted::keys(vec![key(1).public()]))
+            .unwrap_err();
+        assert!(
+            e.contains("forged") && e.contains(&key(9).public().fingerprint()),
+            "{e}"
+        );
+        // Nobody said which keys: intact, but only "not checked".
+        let m = forged.trusted_by(&Trusted::default()).unwrap();
+        assert_eq!(
+            m.provenance,
+            Provenance::Unchecked(key(9).public().fingerprint())
+        );
+        assert!(m.provenance.word().contains("not checked"));
     }
 }

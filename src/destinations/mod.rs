@@ -232,6 +232,8 @@ pub struct Destination {
     /// A digest of its settings, secrets included (never the secrets): a destination that refused
     /// its settings is tried again once this changes.
     pub settings: String,
+    /// The signing keys its manifests are judged by (not given, until the caller says).
+    pub trust: crate::crypto::signing::Trusted,
 }
 
 impl Destination {

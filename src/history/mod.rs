@@ -12,7 +12,7 @@ mod totals;
 pub mod upkeep;
 
 pub use keys::{KeyLedger, KitCheck, KitDue, LedgerEntry};
-pub use query::{Attempt, DestinationRecord, RunFilter, RunSpan, StorageEvent};
+pub use query::{Attempt, DestinationRecord, RecordedDigests, RunFilter, RunSpan, StorageEvent};
 pub use totals::Held;
 
 use chrono::{DateTime, Utc};

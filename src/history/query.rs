@@ -10,6 +10,14 @@ use crate::archive::readiness::Readiness;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params_from_iter, types::Value};
 use serde::Serialize;
+use std::collections::HashMap;
+
+/// What history recorded of a copy when it was made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedDigests {
+    pub stored_sha256: Option<String>,
+    pub plain_sha256: Option<String>,
+}
 
 /// Which runs to list. Empty fields match everything.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -589,6 +597,36 @@ impl History {
     /// [`HistoryError`] on database failure.
     pub async fn last_attempts(&self) -> Result<Vec<Attempt>, HistoryError> {
         self.read(|c| newest_copy_rows(c, None)).await
+    }
+
+    /// The digests history recorded of each verified copy on `destination`, by copy id: what a
+    /// manifest read back from there must agree with.
+    ///
+    /// # Errors
+    /// [`HistoryError`] on database failure.
+    pub async fn recorded_digests(
+        &self,
+        destination: &str,
+    ) -> Result<HashMap<String, RecordedDigests>, HistoryError> {
+        let destination = destination.to_owned();
+        self.read(move |c| {
+            let mut st = c.prepare_cached(
+                "SELECT c.copy_id, c.stored_sha256, r.plain_sha256 FROM copies c
+                 JOIN runs r ON r.id = c.run_id
+                 WHERE c.destination = ?1 AND c.status = 'verified'",
+            )?;
+            st.query_map([destination], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    RecordedDigests {
+                        stored_sha256: r.get(1)?,
+                        plain_sha256: r.get(2)?,
+                    },
+                ))
+            })?
+            .collect()
+        })
+        .await
     }
 
     /// Whether a verified copy was ever stored on `destination` (one index lookup).

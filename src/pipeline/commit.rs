@@ -11,6 +11,7 @@ use super::ship::Shipped;
 use super::verify::read_back;
 use crate::config::EncryptionSpec;
 use crate::crypto::recipient_fingerprint;
+use crate::crypto::signing::SigningKey;
 use crate::destinations::{Manifest, layout, manifest};
 use chrono::{DateTime, Utc};
 use tokio::time::Instant;
@@ -24,6 +25,9 @@ pub struct CopyPlan<'a> {
     pub ha_key: Option<&'a str>,
     /// The name of the source the backup came from.
     pub source: &'a str,
+    /// The box's signing key, which signs the manifest (none without a key vault: the copy is
+    /// then unsigned, and said to be).
+    pub signer: Option<&'a SigningKey>,
 }
 
 /// What a copy encrypted with `spec` says it is locked with: fingerprints, never keys.
@@ -118,7 +122,7 @@ async fn commit(
 
 /// The manifest of a verified copy.
 fn manifest_of(shipped: &Shipped, plan: &CopyPlan<'_>, verified: DateTime<Utc>) -> Manifest {
-    Manifest {
+    let m = Manifest {
         format: manifest::FORMAT,
         copy_id: plan.copy_id.to_owned(),
         object: plan.object.to_owned(),
@@ -143,5 +147,11 @@ fn manifest_of(shipped: &Shipped, plan: &CopyPlan<'_>, verified: DateTime<Utc>) 
             .then(|| shipped.inspection.readiness.digest()),
         source: Some(plan.source.to_owned()),
         content: shipped.inspection.content.clone(),
+        signature: None,
+        provenance: manifest::Provenance::Unsigned,
+    };
+    match plan.signer {
+        Some(key) => m.signed(key),
+        None => m,
     }
 }

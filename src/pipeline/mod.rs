@@ -17,3 +17,4 @@ pub mod run;
 pub mod safe_update;
 pub mod ship;
 pub mod verify;
+pub mod vouch;

@@ -1,10 +1,13 @@
 //! Carries retention out on one destination: list the copies (manifests), ask [`crate::retention::apply`],
 //! and delete what it names — the manifest first, so the copy stops existing at once, then the
 //! data. Every deletion is recorded in history with its reason. A dry run decides and deletes
-//! nothing. A copy whose manifest cannot be read is never deleted.
+//! nothing. A copy whose manifest cannot be read, is forged or altered, or that nobody vouches
+//! for (unsigned and unknown to history, see [`super::vouch`]) is never deleted, and never
+//! counted as a copy that lets older ones go.
 
-use crate::destinations::Destination;
+use super::vouch::{Records, Vouch};
 use crate::destinations::manifest::{self, delete_copy, made_at};
+use crate::destinations::{Destination, layout};
 use crate::history::upkeep::DeletionRow;
 use crate::history::{History, HistoryError};
 use crate::retention::{Candidate, Decision, Policy, apply};
@@ -24,8 +27,11 @@ pub struct PruneReport {
     pub held: Option<String>,
     /// Every copy, newest first, with its fate and reasons.
     pub decisions: Vec<Decision>,
-    /// Objects that could not be read as manifests: kept, and named here.
+    /// Objects that could not be read as manifests (or were forged, altered, or contradict
+    /// history): kept, and named here.
     pub unreadable: Vec<String>,
+    /// Copies nobody vouches for (unsigned, unknown to history): neither weighed nor deleted.
+    pub left_alone: Vec<String>,
     /// Copy ids actually deleted.
     pub deleted: Vec<String>,
     /// Deletions that failed, with why.
@@ -84,12 +90,25 @@ pub async fn prune(
             source,
         })?;
     let pins = history.pins(&destination.name).await?;
+    let records = Records::of(history, &destination.name).await?;
     let mut unreadable = Vec::new();
+    let mut left_alone = Vec::new();
     let mut candidates = Vec::new();
     let mut objects = std::collections::HashMap::new();
     for l in listed {
         match l {
             manifest::Listed::Copy(m) if owner.owns(&m) => {
+                match records.judge(&m) {
+                    Ok(Vouch::Nobody(why)) => {
+                        left_alone.push(format!("{}: {why}", m.copy_id));
+                        continue;
+                    }
+                    Err(why) => {
+                        unreadable.push(format!("{}: {why}", layout::manifest_object(&m.copy_id)));
+                        continue;
+                    }
+                    Ok(_) => {}
+                }
                 candidates.push(Candidate {
                     pinned: pins.contains(&m.copy_id),
                     made: made_at(&m),
@@ -112,6 +131,7 @@ pub async fn prune(
         held: history.prune_hold(&destination.name).await?,
         decisions,
         unreadable,
+        left_alone,
         deleted: Vec::new(),
         errors: Vec::new(),
     };

@@ -581,12 +581,15 @@ impl Runner {
         }
         let keys = self.keys_for(pending).await;
         let lock = lock_of(&encryption);
+        let signer = crate::crypto::signing::fresh_seed()
+            .and_then(|seed| self.keys.signing_key(started, &seed));
         let plan = CopyPlan {
             copy_id: &copy_id,
             object: &object,
             lock: &lock,
             ha_key: None,
             source: &self.source_name,
+            signer: signer.as_ref(),
         };
         let to = PassTo {
             destinations: &destinations,

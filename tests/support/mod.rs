@@ -292,14 +292,25 @@ pub fn runner(
     enc: &EncryptionSpec,
     data_dir: &Path,
 ) -> Runner {
+    // A vault in the data folder, as the add-on has: copies are signed, and read back as such.
+    let keys = lifeboat::crypto::keyring::Keyring::new(
+        Some(Arc::new(std::sync::Mutex::new(
+            lifeboat::crypto::vault::Vault::open(data_dir).unwrap(),
+        ))),
+        enc.clone(),
+        Vec::new(),
+    );
+    let destinations = open(specs)
+        .into_iter()
+        .map(|mut d| {
+            d.trust = keys.trusted.clone();
+            d
+        })
+        .collect();
     Runner {
         source,
-        destinations: open(specs),
-        keys: lifeboat::crypto::keyring::Keyring {
-            vault: None,
-            options: enc.clone(),
-            options_ha_keys: Vec::new(),
-        },
+        destinations,
+        keys,
         history: History::open(data_dir).unwrap(),
         clock: Arc::new(SystemClock),
         observer: Arc::new(lifeboat::pipeline::run::Quiet),

@@ -3,13 +3,14 @@
 //! it back now, pin, unpin, delete (after a page that names exactly what would be lost).
 
 use super::{Live, history_failed, local, plain_segment};
-use crate::destinations::Destination;
 use crate::destinations::manifest::{self, Listed, Manifest};
 use crate::destinations::manifest::{delete_copy, made_at};
+use crate::destinations::{Destination, layout};
 use crate::history::upkeep::{CheckRow, DeletionRow};
 use crate::human;
 use crate::jobs::Job;
 use crate::jobs::TriggerError;
+use crate::pipeline::vouch::{Records, Vouch};
 use crate::web::frame::{Frame, Section, back_to, problem};
 use crate::web::ingress::Ingress;
 use crate::web::listings;
@@ -34,6 +35,10 @@ pub struct CopyLine {
     pub check: String,
     pub check_failed: bool,
     pub pinned: bool,
+    /// Who vouches for it: "signed (sign:…)", "unsigned; history recorded it", "unsigned"…
+    pub provenance: String,
+    /// Nobody vouches for it (unsigned, unknown to history): shown as such, never counted.
+    pub unvouched: bool,
     /// What a restore needs, counted ("3 to sign in again, 1 device to plug in").
     pub readiness: Option<String>,
     /// The Home Assistant Core version it restores to (from its `backup.json`).
@@ -115,7 +120,7 @@ fn check_text(m: &Manifest, last: Option<&CheckRow>, now: DateTime<Utc>) -> (Str
 fn line(
     frame: &Frame,
     d: &Destination,
-    m: &Manifest,
+    (m, vouch): (&Manifest, &Vouch),
     pins: &HashSet<String>,
     checks: &HashMap<(String, String), CheckRow>,
     now: DateTime<Utc>,
@@ -135,6 +140,12 @@ fn line(
         check,
         check_failed,
         pinned: pins.contains(&m.copy_id),
+        provenance: match vouch {
+            Vouch::Signed => m.provenance.word(),
+            Vouch::Known => format!("{}; history recorded this copy", m.provenance.word()),
+            Vouch::Nobody(why) => why.clone(),
+        },
+        unvouched: !vouch.vouched(),
         readiness: m.readiness.map(|d| d.describe()),
         restores_to: m.backup.homeassistant.as_ref().map(|h| h.version.clone()),
         verify_action: frame.href(&format!("{base}/verify")),
@@ -177,6 +188,10 @@ pub async fn page(
             Ok(p) => p,
             Err(e) => return history_failed(&state, &ingress, Section::Copies, &e),
         };
+        let records = match Records::of(&s.history, &d.name).await {
+            Ok(r) => r,
+            Err(e) => return history_failed(&state, &ingress, Section::Copies, &e),
+        };
         let mut section = DestinationCopies {
             name: d.name.clone(),
             location: d.location.clone(),
@@ -195,9 +210,20 @@ pub async fn page(
             Ok(items) => {
                 for item in items {
                     match item {
-                        Listed::Copy(m) => section
-                            .copies
-                            .push(line(&frame, d, m, &pins, &checks, now, s.tz)),
+                        Listed::Copy(m) => match records.judge(m) {
+                            Ok(vouch) => section.copies.push(line(
+                                &frame,
+                                d,
+                                (m, &vouch),
+                                &pins,
+                                &checks,
+                                now,
+                                s.tz,
+                            )),
+                            Err(why) => section
+                                .unreadable
+                                .push((layout::manifest_object(&m.copy_id), why)),
+                        },
                         Listed::Unreadable { object, reason } => {
                             section.unreadable.push((object.clone(), reason.clone()));
                         }
@@ -279,6 +305,16 @@ pub(super) async fn find(
             format!("Copy {copy} on {}: {e}", d.name),
         ),
     })?;
+    // What history recorded of the same copy must agree, or nothing is done with it.
+    let records = Records::of(&s.history, &d.name)
+        .await
+        .map_err(|e| Box::new(history_failed(state, ingress, Section::Copies, &e)))?;
+    if let Err(why) = records.judge(&m) {
+        return Err(missing(
+            "This copy's manifest contradicts history",
+            format!("Copy {copy} on {}: {why}", d.name),
+        ));
+    }
     Ok((d, m))
 }
 

@@ -119,6 +119,7 @@ pub struct SheetPage {
     pub places: Vec<KitPlace>,
     pub steps: Vec<String>,
     pub sources: Vec<crate::crypto::kit::KitSource>,
+    pub signers: Vec<crate::crypto::kit::KitSigner>,
 }
 
 #[derive(Template, WebTemplate)]
@@ -410,8 +411,13 @@ async fn sheet(
         .keys
         .encryption()
         .with_made(private.iter().map(KeyPair::recipient).collect());
-    let mut kit =
-        Kit::gather(now, &s.keys.ha_keys(), &lock, private, places).with_sources(s.sources.clone());
+    // The box's signing key is made now if no copy has needed it yet: the kit must name it.
+    if let Some(seed) = crate::crypto::signing::fresh_seed() {
+        s.keys.signing_key(now, &seed);
+    }
+    let mut kit = Kit::gather(now, &s.keys.ha_keys(), &lock, private, places)
+        .with_sources(s.sources.clone())
+        .with_signers(&s.keys.signers());
     match s.history.newest_readiness().await {
         Ok(Some((_, date, r))) => kit = kit.with_readiness(date, r.report),
         Ok(None) => {}
@@ -451,6 +457,7 @@ async fn sheet(
         places: kit.places,
         steps,
         sources: kit.sources,
+        signers: kit.signers,
     }
 }
 

@@ -39,6 +39,9 @@ pub struct Watch {
     pub stale_after: std::time::Duration,
     /// How often the emergency kit must pass its check (`None`: never asked).
     pub kit_every: Option<std::time::Duration>,
+    /// Settings that work but put something at risk ([`crate::config::cautions`]): each is a
+    /// problem for as long as the settings stay.
+    pub cautions: Vec<String>,
     pub clock: std::sync::Arc<dyn crate::clock::Clock>,
 }
 
@@ -349,6 +352,7 @@ impl Summary {
         damaged.sort();
         problems.extend(damaged);
         problems.extend(settings_to_fix(history, watch).await?);
+        problems.extend(watch.cautions.iter().cloned());
         let kit = match watch.kit_every {
             Some(every) => Some(history.kit_due(every).await?),
             None => None,

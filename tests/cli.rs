@@ -413,3 +413,44 @@ fn a_key_made_by_lifeboat_is_kept_only_once_confirmed_and_opens_the_copies() {
     let back = recover_with_key(data.path(), &to, &key, &[]);
     assert!(back == plain, "not byte-identical");
 }
+
+/// Issue 38: a WebDAV password bound over http:// for another machine is a warning on stderr, from
+/// a URL on the command line and from a config file alike; a loopback address is not.
+#[test]
+fn a_webdav_password_over_http_is_warned_about() {
+    let creds = ["--webdav-user", "ann", "--webdav-password", "s3cr3t-dav"];
+    let list = |to: &str| {
+        let mut args = vec!["list", "--to", to];
+        args.extend(creds);
+        lifeboat(&args, &[])
+    };
+    let o = list("webdav+http://nas.invalid/backups");
+    let t = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(
+        t.contains("warning:") && t.contains("password in the clear to nas.invalid"),
+        "{t}"
+    );
+    assert!(t.contains("https://") && !t.contains("s3cr3t"), "{t}");
+    let o = list("webdav+http://127.0.0.1:9/backups");
+    let t = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(!t.contains("in the clear"), "{t}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("lifeboat.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "data_dir = \"{}\"\n[source]\ntype = \"folder\"\npath = \"/x\"\n[[destinations]]\n\
+             type = \"webdav\"\nname = \"nas\"\nurl = \"http://nas.invalid/dav\"\n\
+             username = \"ann\"\npassword = \"s3cr3t-dav\"\n",
+            dir.path().join("data").display()
+        ),
+    )
+    .unwrap();
+    let o = lifeboat(&["--config", cfg.to_str().unwrap(), "list"], &[]);
+    let t = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(
+        t.contains("the WebDAV destination nas sends its password in the clear"),
+        "{t}"
+    );
+}

@@ -196,6 +196,43 @@ async fn a_new_install_says_what_to_do_on_every_page() {
     task.await.unwrap();
 }
 
+/// Issue 38: a WebDAV destination reached over http:// at another machine sends its password in
+/// the clear; the overview says so among its problems (a new install too), with the fix.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webdav_password_over_http_is_on_the_overview() {
+    let (_dirs, r) = sample(&["nas"]);
+    let dav = lifeboat::config::urls::destinations_from_urls(
+        &["webdav+http://nas.example:5005/backups?name=dav".to_owned()],
+        &lifeboat::config::urls::Credentials {
+            webdav_username: Some("ann".into()),
+            webdav_password: Some(Secret::new("s3cr3t-dav")),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let specs = lifeboat::config::validate_destinations(dav).unwrap();
+    let mut settings = daemon_settings(&r, Vec::new(), None);
+    settings.watch.cautions = lifeboat::config::cautions(&specs);
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let running = lifeboat::daemon::Daemon::new(r, settings)
+        .start(&shutdown)
+        .await
+        .unwrap();
+    let overview = get(&running.state, "/").await;
+    assert_eq!(overview.status, StatusCode::OK);
+    for want in [
+        "What needs attention",
+        "In the clear",
+        "dav sends its password in the clear to nas.example",
+        "https://",
+    ] {
+        assert!(overview.body.contains(want), "{want}: {}", overview.body);
+    }
+    assert!(!overview.body.contains("s3cr3t"));
+    shutdown.cancel();
+    running.join().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_action_from_back_up_to_delete() {
     let (_dirs, mut r) = sample(&["nas", "usb"]);

@@ -272,6 +272,7 @@ async fn inner_archives_are_opened_and_walked_before_a_copy_is_claimed() {
             destinations: vec!["usb".into()],
             stale_after: std::time::Duration::from_secs(3600),
             kit_every: None,
+            cautions: Vec::new(),
             clock: Arc::new(lifeboat::clock::SystemClock),
         };
         let problems = lifeboat::report::Summary::load(&r.history, false, &watch)

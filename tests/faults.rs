@@ -491,6 +491,7 @@ async fn a_refused_credential_is_asked_to_be_fixed_not_retried_forever() {
         destinations: vec!["nas".into(), "s3".into()],
         stale_after: std::time::Duration::from_secs(3650 * 86_400),
         kit_every: None,
+        cautions: Vec::new(),
         clock: clock.clone(),
     };
     let summary = lifeboat::report::Summary::load(&r.history, false, &watch)

@@ -608,6 +608,7 @@ async fn retention_and_the_staleness_alarm_go_by_source() {
             .collect(),
         stale_after: std::time::Duration::from_secs(26 * 3600),
         kit_every: None,
+        cautions: Vec::new(),
         clock: clock.clone(),
     };
     let s = lifeboat::report::Summary::load(&db.history, false, &watch)
@@ -679,6 +680,7 @@ async fn every_source_is_named_in_home_assistant_and_on_the_dashboard() {
         destinations: vec!["usb".into()],
         stale_after: std::time::Duration::from_secs(26 * 3600),
         kit_every: None,
+        cautions: Vec::new(),
         clock: ha.clock.clone(),
     };
     let reporter = Arc::new(lifeboat::report::HaReporter::new(

@@ -241,6 +241,7 @@ async fn re_verification_catches_a_changed_and_a_vanished_copy() {
         destinations: vec!["b2".into()],
         stale_after: std::time::Duration::from_secs(26 * 3600),
         kit_every: Some(std::time::Duration::from_secs(180 * 86_400)),
+        cautions: Vec::new(),
         clock: clock.clone(),
     };
     let s = lifeboat::report::Summary::load(&runner.history, false, &watch)

@@ -191,13 +191,23 @@ fn credentials(inline: &Inline) -> Credentials {
 
 pub(crate) fn load_config(cli: &Cli, inline: &Inline, env: &Env) -> Result<Config, ConfigError> {
     let opts = load_options(cli, inline, env)?;
-    config::validate(
+    let cfg = config::validate(
         opts,
         env,
         cli.data_dir
             .clone()
             .unwrap_or_else(|| default_data_dir(env)),
-    )
+    )?;
+    say_cautions(&cfg.destinations);
+    Ok(cfg)
+}
+
+/// Says on stderr what in the settings works but puts something at risk (the dashboard lists the
+/// same among its problems).
+fn say_cautions(destinations: &[config::DestinationSpec]) {
+    for c in config::cautions(destinations) {
+        eprintln!("lifeboat: warning: {c}");
+    }
 }
 
 pub(crate) fn exit_code(statuses: impl IntoIterator<Item = RunStatus>) -> ExitCode {

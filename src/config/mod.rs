@@ -10,7 +10,9 @@ pub mod options;
 pub mod urls;
 mod validate;
 
-pub use validate::{SUPERVISOR_URL, fingerprint, validate, validate_destinations};
+pub use validate::{
+    CLEARTEXT, SUPERVISOR_URL, cautions, fingerprint, validate, validate_destinations,
+};
 
 use crate::secret::Secret;
 use std::collections::HashMap;

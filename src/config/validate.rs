@@ -167,6 +167,44 @@ pub fn validate_destinations(
     }
 }
 
+/// The prefix of a [`cautions`] line (the dashboard tags it by this).
+pub const CLEARTEXT: &str = "cleartext: ";
+
+/// Settings that work but put something at risk, in plain words, each starting with its tag
+/// ([`CLEARTEXT`]): today a WebDAV destination whose address is `http://` to another machine, where
+/// the password (sent with every request, HTTP Basic) crosses the network unencrypted. A loopback
+/// address (`localhost`, `127.0.0.0/8`, `::1`) never leaves the box, so it is no caution.
+pub fn cautions(destinations: &[DestinationSpec]) -> Vec<String> {
+    destinations
+        .iter()
+        .filter_map(|d| match &d.kind {
+            DestinationKind::Webdav { url, password, .. }
+                if url.scheme() == "http" && !password.is_empty() && !is_loopback(url) =>
+            {
+                Some(format!(
+                    "{CLEARTEXT}the WebDAV destination {} sends its password in the clear to {} \
+                     (http://): anyone on the network on the way can read it and use the account; \
+                     change its url to https:// (a self-signed certificate can be pinned with \
+                     certificate_sha256)",
+                    d.name,
+                    url.host_str().unwrap_or_default()
+                ))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// Whether `url` names this machine: `localhost` or a loopback address.
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(a)) => a.is_loopback(),
+        Some(url::Host::Ipv6(a)) => a.is_loopback(),
+        None => false,
+    }
+}
+
 fn destinations(
     opts: Vec<DestinationOptions>,
     default_policy: Policy,
@@ -1377,6 +1415,40 @@ mod tests {
                          certificate_sha256 = "00000000000000000000000000000000000000000000000000000000000000ff""#)
         .unwrap_err();
         assert!(err.to_string().contains("needs an https://"), "{err}");
+    }
+
+    /// Issue 38: a WebDAV password sent over http:// to another machine is said, with the fix;
+    /// https:// and loopback addresses are not.
+    #[test]
+    fn a_webdav_password_over_http_to_another_machine_is_a_caution() {
+        let at = |url: &str| {
+            let cfg = one_destination(
+                "webdav",
+                "nas",
+                &format!("url = \"{url}\"\nusername = \"a\"\npassword = \"s3cr3t-pass\""),
+            )
+            .unwrap();
+            cautions(&cfg.destinations)
+        };
+        let said = at("http://nas.local:5005/backups");
+        assert_eq!(said.len(), 1, "{said:?}");
+        for want in [CLEARTEXT, "nas", "in the clear", "nas.local", "https://"] {
+            assert!(said[0].contains(want), "{want:?} missing from {said:?}");
+        }
+        assert!(
+            !said[0].contains("s3cr3t"),
+            "the password itself is never said"
+        );
+        assert_eq!(at("http://192.168.1.5/dav").len(), 1);
+        for quiet in [
+            "https://nas.local/backups",
+            "http://localhost:8080/dav",
+            "http://127.0.0.1:8080/dav",
+            "http://127.0.0.2/dav",
+            "http://[::1]:8080/dav",
+        ] {
+            assert!(at(quiet).is_empty(), "{quiet}: {:?}", at(quiet));
+        }
     }
 
     #[test]

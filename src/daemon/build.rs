@@ -148,6 +148,7 @@ pub fn watch(cfg: &Config) -> Watch {
         },
         stale_after: cfg.stale_after,
         kit_every: cfg.kit_check_every,
+        cautions: config::cautions(&cfg.destinations),
         clock: Arc::new(SystemClock),
     }
 }

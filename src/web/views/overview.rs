@@ -98,6 +98,7 @@ fn problem_line(p: &str) -> ProblemLine {
         ("damaged: ", "Damaged"),
         ("kit: ", "Kit"),
         ("keys: ", "Keys"),
+        (crate::config::CLEARTEXT, "In the clear"),
     ] {
         if let Some(rest) = p.strip_prefix(prefix) {
             return ProblemLine {
@@ -339,11 +340,14 @@ pub async fn page(
             .collect(),
         next_verify: next_run(&s, "verify", now),
         destinations,
-        // A new install's one "problem" is the headline already.
+        // A new install's one "problem" is the headline already; a caution about its settings is
+        // not, and is best said before the first backup.
         problems: summary
             .problems
             .iter()
-            .filter(|_| anything_yet || summary.last.is_some())
+            .filter(|p| {
+                anything_yet || summary.last.is_some() || p.starts_with(crate::config::CLEARTEXT)
+            })
             .map(|p| problem_line(p))
             .collect(),
         recent: recent

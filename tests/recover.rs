@@ -222,3 +222,163 @@ fn recover_leaves_a_partial_it_did_not_make_and_writes_for_its_owner_only() {
         }
     }
 }
+
+/// Issue 38: the printed kit names the home's signing keys, and with it `recover` tells the home's
+/// copies from planted ones. Beside a real copy are planted a newer copy of the same data signed
+/// by a stranger's key (forged) and a newer unsigned one. With the kit, the forged one is refused
+/// and said to be; the unsigned one is listed as unsigned and never taken unless asked for by its
+/// id; the real one is taken by default and said to be signed by the home's key.
+#[test]
+fn with_the_kit_recover_tells_the_homes_copies_from_planted_ones() {
+    use lifeboat::crypto::signing::{SigningKey, public_keys_in};
+    use lifeboat::destinations::{Manifest, layout};
+    let plain = fixture("ha-core/ha-2026.2.3-plain.tar");
+    let dir = tempfile::tempdir().unwrap();
+    let (from, identity) = ship_to_folder(&plain, dir.path());
+    let nas = dir.path().join("nas");
+    let data = dir.path().join("data");
+    let printed = dir.path().join("printed-kit.txt");
+    let recipient = kit().identity.to_public().to_string();
+    let o = lifeboat(
+        &[
+            "--data-dir",
+            data.to_str().unwrap(),
+            "kit",
+            "--out",
+            printed.to_str().unwrap(),
+            "--source",
+            &format!("folder:{}", dir.path().display()),
+            "--to",
+            &from,
+            "--recipient",
+            &recipient,
+        ],
+        &[],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let kit_text = std::fs::read_to_string(&printed).unwrap();
+    let home = public_keys_in(&kit_text);
+    assert_eq!(home.len(), 1, "{kit_text}");
+
+    // The real copy, and two planted beside it holding the very same data.
+    let real_file = std::fs::read_dir(&nas)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .find(|n| n.ends_with(".manifest.json"))
+        .unwrap();
+    let real = Manifest::parse(&std::fs::read(nas.join(&real_file)).unwrap()).unwrap();
+    let plant = |id: &str, key: Option<&SigningKey>| {
+        let mut m = real.clone();
+        m.copy_id = id.to_owned();
+        m.object = layout::data_object(id);
+        m.created = "2099-01-01T00:00:00Z".parse().unwrap();
+        m.signature = None;
+        let m = match key {
+            Some(k) => m.signed(k),
+            None => m,
+        };
+        std::fs::copy(nas.join(&real.object), nas.join(&m.object)).unwrap();
+        std::fs::write(nas.join(layout::manifest_object(id)), m.to_json()).unwrap();
+    };
+    let (forged, unsigned) = ("20990101T000000Z-forged", "20980101T000000Z-unsigned");
+    plant(forged, Some(&SigningKey::from_seed(&[9; 32]).unwrap()));
+    plant(unsigned, None);
+
+    let kit_arg = ["--kit", printed.to_str().unwrap()];
+    let o = lifeboat(&[&["recover", "--from", &from][..], &kit_arg].concat(), &[]);
+    let said = text(&o);
+    assert!(o.status.success(), "{said}");
+    let line_of = |id: &str| {
+        said.lines()
+            .find(|l| l.contains(id))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert!(line_of(forged).contains("refused as forged"), "{said}");
+    assert!(line_of(unsigned).contains("unsigned"), "{said}");
+    assert!(
+        line_of(&real.copy_id).contains(&format!("signed ({})", home[0].fingerprint())),
+        "{said}"
+    );
+
+    // By default the real copy is taken, and said to be the home's.
+    let out = dir.path().join("back.tar");
+    let o = recover_with(
+        &from,
+        &identity,
+        &[&["--out", out.to_str().unwrap()][..], &kit_arg].concat(),
+        &[],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains(&format!(
+            "Copy {} is signed by this home's key",
+            real.copy_id
+        )),
+        "{}",
+        text(&o)
+    );
+    assert!(std::fs::read(&out).unwrap() == plain);
+    // The forged one cannot be had even by its id; the unsigned one can, and is called so.
+    let o = recover_with(
+        &from,
+        &identity,
+        &[
+            &[
+                "--out",
+                dir.path().join("f.tar").to_str().unwrap(),
+                "--copy",
+                forged,
+            ][..],
+            &kit_arg,
+        ]
+        .concat(),
+        &[],
+    );
+    assert!(
+        !o.status.success() && text(&o).contains("no copy"),
+        "{}",
+        text(&o)
+    );
+    let o = recover_with(
+        &from,
+        &identity,
+        &[
+            &[
+                "--out",
+                dir.path().join("u.tar").to_str().unwrap(),
+                "--copy",
+                unsigned,
+            ][..],
+            &kit_arg,
+        ]
+        .concat(),
+        &[],
+    );
+    assert!(
+        o.status.success() && text(&o).contains("is UNSIGNED"),
+        "{}",
+        text(&o)
+    );
+    // A stranger's kit: the home's own copy is the forgery then.
+    let stranger = dir.path().join("stranger.txt");
+    let other = SigningKey::from_seed(&[9; 32]).unwrap().public();
+    std::fs::write(&stranger, format!("{other}\n")).unwrap();
+    let o = lifeboat(
+        &[
+            "recover",
+            "--from",
+            &from,
+            "--kit",
+            stranger.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(
+        text(&o)
+            .lines()
+            .any(|l| l.contains(&real.copy_id) && l.contains("forged")),
+        "{}",
+        text(&o)
+    );
+}

@@ -23,6 +23,7 @@ mod hostile_storage;
 mod inspect;
 mod kit;
 mod layers;
+mod listing_caps;
 mod rclone;
 mod readiness;
 mod recover;

@@ -10,7 +10,7 @@
 //!   ([`super::staged`]), which also tries a dropped small request again.
 //! - One SSH connection is kept and shared; a broken one is replaced at the next request.
 
-use super::staged::{Remote, RemoteFile, Small, Staged, Written};
+use super::staged::{CappedListing, ListingCap, Remote, RemoteFile, Small, Staged, Written};
 use super::{StoreError, StoreErrorKind};
 use crate::config::{SftpAuth, SftpSpec};
 use crate::secret::Secret;
@@ -18,9 +18,9 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use russh::client;
 use russh::keys::{HashAlg, PrivateKeyWithHashAlg};
-use russh_sftp::client::SftpSession;
 use russh_sftp::client::error::Error as SftpError;
 use russh_sftp::client::fs::File;
+use russh_sftp::client::{RawSftpSession, SftpSession};
 use russh_sftp::protocol::StatusCode;
 use std::path::PathBuf;
 use std::pin::Pin;
@@ -179,15 +179,24 @@ pub struct Sftp {
     /// How long a request may go unanswered.
     silence: Duration,
     conn: tokio::sync::Mutex<Option<Arc<Conn>>>,
+    /// How much of the folder's listing is read before it is refused.
+    listing_cap: ListingCap,
 }
 
 /// The store for `settings`, giving up on a server silent for `silence`. Nothing is contacted yet.
 pub fn store(settings: SftpSpec, silence: Duration) -> Staged<Sftp> {
+    store_capped(settings, silence, ListingCap::DEFAULT)
+}
+
+/// [`store`], refusing a listing over `cap` rather than [`ListingCap::DEFAULT`] (tests use a small
+/// cap so as not to plant 100 000 files).
+pub fn store_capped(settings: SftpSpec, silence: Duration, cap: ListingCap) -> Staged<Sftp> {
     Staged::new(
         Sftp {
             settings,
             silence,
             conn: tokio::sync::Mutex::new(None),
+            listing_cap: cap,
         },
         Small::patient(silence),
     )
@@ -336,6 +345,60 @@ impl Sftp {
                 Err(e)
             }
         }
+    }
+
+    /// Lists `root` one READDIR answer at a time into `listing`, which refuses it past its cap.
+    /// The SFTP client's own `read_dir` keeps all a server sends and offers no way to stop, so the
+    /// listing has an SFTP session of its own on the connection (a channel opened and closed
+    /// here), spoken at the protocol's level; each answer is at most the client's packet size.
+    async fn list_capped(
+        &self,
+        c: &Conn,
+        what: &str,
+        root: &str,
+        mut listing: CappedListing,
+    ) -> Result<Vec<String>, StoreError> {
+        let endpoint = self.endpoint();
+        let channel = c.ssh.channel_open_session().await.map_err(|e| {
+            StoreError::unavailable(format!("{what}: opening a channel on {endpoint}: {e}"))
+        })?;
+        channel
+            .request_subsystem(true, "sftp")
+            .await
+            .map_err(|e| StoreError::unavailable(format!("{what}: starting SFTP: {e}")))?;
+        let raw = RawSftpSession::new(channel.into_stream());
+        raw.set_timeout(self.silence.as_secs().max(1));
+        let listed = async {
+            raw.init().await.map_err(|e| sftp_error(what, e))?;
+            let handle = raw
+                .opendir(root)
+                .await
+                .map_err(|e| sftp_error(what, e))?
+                .handle;
+            let read = async {
+                loop {
+                    match raw.readdir(handle.as_str()).await {
+                        Ok(answer) => {
+                            for f in answer.files {
+                                let file = f.attrs.file_type().is_file();
+                                listing.take(f.filename, file)?;
+                            }
+                        }
+                        Err(SftpError::Status(s)) if s.status_code == StatusCode::Eof => {
+                            return Ok(());
+                        }
+                        Err(e) => return Err(sftp_error(what, e)),
+                    }
+                }
+            }
+            .await;
+            // The session ends below whatever this answers.
+            let _ = raw.close(handle).await;
+            read
+        }
+        .await;
+        let _ = raw.close_session();
+        listed.map(|()| listing.files())
     }
 
     /// Creates the destination folder and its parents.
@@ -580,15 +643,14 @@ impl Remote for Sftp {
             "" => ".".to_owned(),
             r => r.to_owned(),
         };
-        let entries = self
-            .with(&format!("listing {root}"), |c| async move {
-                c.sftp.read_dir(root).await
-            })
-            .await?;
-        Ok(entries
-            .filter(|e| e.file_type().is_file())
-            .map(|e| e.file_name())
-            .collect())
+        let what = format!("listing {root}");
+        let c = self.conn().await?;
+        let listing = CappedListing::new(self.listing_cap, format!("{}/{root}", self.endpoint()));
+        let listed = self.list_capped(&c, &what, &root, listing).await;
+        if let Err(e) = &listed {
+            self.forget(e).await;
+        }
+        listed
     }
 
     async fn open(&self, name: &str) -> Result<Box<dyn AsyncRead + Send + Unpin>, StoreError> {

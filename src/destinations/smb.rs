@@ -10,7 +10,7 @@
 //! - A wrong password is a permanent refusal (SMB servers lock accounts that keep guessing), and a
 //!   server that quietly answers a named account with a guest session is refused too.
 
-use super::staged::{Remote, RemoteFile, Small, Staged, Written};
+use super::staged::{CappedListing, ListingCap, Remote, RemoteFile, Small, Staged, Written};
 use super::{StoreError, StoreErrorKind};
 use crate::config::SmbSpec;
 use async_trait::async_trait;
@@ -48,15 +48,24 @@ pub struct Smb {
     /// How long a request may go unanswered (a NAS may first spin up a sleeping disk).
     silence: Duration,
     session: tokio::sync::Mutex<Option<Session>>,
+    /// How much of the folder's listing is read before it is refused.
+    listing_cap: ListingCap,
 }
 
 /// The store for `settings`, giving up on a server silent for `silence`. Nothing is contacted yet.
 pub fn store(settings: SmbSpec, silence: Duration) -> Staged<Smb> {
+    store_capped(settings, silence, ListingCap::DEFAULT)
+}
+
+/// [`store`], refusing a listing over `cap` rather than [`ListingCap::DEFAULT`] (tests use a small
+/// cap so as not to plant 100 000 files).
+pub fn store_capped(settings: SmbSpec, silence: Duration, cap: ListingCap) -> Staged<Smb> {
     Staged::new(
         Smb {
             settings,
             silence,
             session: tokio::sync::Mutex::new(None),
+            listing_cap: cap,
         },
         Small::patient(silence),
     )
@@ -304,19 +313,33 @@ impl Remote for Smb {
         .await
     }
 
+    /// One QUERY_DIRECTORY answer at a time (each at most the client's 64 KiB buffer), counted
+    /// against the cap as it comes: the client's `list_directory` would keep all a server sends.
     async fn names(&self) -> Result<Vec<String>, StoreError> {
         let root = self.settings.path.trim_matches('/').to_owned();
-        let entries = self
-            .with(
-                &format!("listing {}", endpoint(&self.settings)),
-                Box::new(move |c, t| Box::pin(async move { c.list_directory(t, &root).await })),
-            )
-            .await?;
-        Ok(entries
-            .into_iter()
-            .filter(|e| !e.is_directory)
-            .map(|e| e.name)
-            .collect())
+        let mut listing = CappedListing::new(
+            self.listing_cap,
+            format!("{}/{root}", endpoint(&self.settings)),
+        );
+        self.with(
+            &format!("listing {}", endpoint(&self.settings)),
+            Box::new(move |c, t| {
+                Box::pin(async move {
+                    let mut reader = c.open_directory_reader(t, &root).await?;
+                    while let Some(batch) = reader.next_batch().await? {
+                        for e in batch {
+                            if let Err(over) = listing.take(e.name, !e.is_directory) {
+                                // Dropping the reader would close the handle too, unanswered.
+                                let _ = reader.close().await;
+                                return Ok(Err(over));
+                            }
+                        }
+                    }
+                    Ok(Ok(listing.files()))
+                })
+            }),
+        )
+        .await?
     }
 
     async fn open(&self, name: &str) -> Result<Box<dyn AsyncRead + Send + Unpin>, StoreError> {

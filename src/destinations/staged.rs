@@ -77,6 +77,95 @@ pub enum Written {
     Put,
 }
 
+/// A folder listing with more entries than this is refused (a folder of backups holds hundreds).
+pub const MAX_LISTING_ENTRIES: usize = 100_000;
+
+/// A folder listing whose names add up to more bytes than this is refused (100 000 names of 160
+/// bytes; Lifeboat's own are under 100).
+pub const MAX_LISTING_NAME_BYTES: usize = 16 << 20;
+
+/// How much of a folder's listing a [`Remote`] reads before it refuses it: a hostile or broken
+/// server may send names without end, and the listing is read one answer of the server at a
+/// time, never whole (WebDAV's body has its own cap, [`super::dav_xml::MAX_BODY`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListingCap {
+    /// Entries of any kind (files, folders, `.` and `..`).
+    pub entries: usize,
+    /// The bytes of every entry's name together.
+    pub name_bytes: usize,
+}
+
+impl ListingCap {
+    /// [`MAX_LISTING_ENTRIES`] and [`MAX_LISTING_NAME_BYTES`].
+    pub const DEFAULT: Self = Self {
+        entries: MAX_LISTING_ENTRIES,
+        name_bytes: MAX_LISTING_NAME_BYTES,
+    };
+}
+
+impl Default for ListingCap {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+/// A listing being read under its [`ListingCap`]: every entry is counted as it arrives, and the
+/// first one over the cap ends the listing with a permanent error naming the cap.
+pub struct CappedListing {
+    cap: ListingCap,
+    what: String,
+    entries: usize,
+    name_bytes: usize,
+    files: Vec<String>,
+}
+
+impl CappedListing {
+    /// An empty listing of `what` (`//nas/share/folder`, for the message), under `cap`.
+    pub fn new(cap: ListingCap, what: impl Into<String>) -> Self {
+        Self {
+            cap,
+            what: what.into(),
+            entries: 0,
+            name_bytes: 0,
+            files: Vec::new(),
+        }
+    }
+
+    /// Counts the entry `name`, keeping it when it is a file.
+    ///
+    /// # Errors
+    /// [`StoreErrorKind::Other`], not retryable, once the listing passes its cap.
+    pub fn take(&mut self, name: String, file: bool) -> Result<(), StoreError> {
+        self.entries += 1;
+        self.name_bytes = self.name_bytes.saturating_add(name.len());
+        let over = if self.entries > self.cap.entries {
+            format!("more than {} entries", self.cap.entries)
+        } else if self.name_bytes > self.cap.name_bytes {
+            format!("more than {} bytes of names", self.cap.name_bytes)
+        } else {
+            if file {
+                self.files.push(name);
+            }
+            return Ok(());
+        };
+        Err(StoreError::new(
+            StoreErrorKind::Other,
+            format!(
+                "the listing of {} has {over}: refused, not read further (the cap is {} entries \
+                 and {} bytes of names); a folder of backups holds far fewer, so the server is \
+                 not answering as it should, or the folder holds much else: give Lifeboat a \
+                 folder of its own",
+                self.what, self.cap.entries, self.cap.name_bytes
+            ),
+        ))
+    }
+
+    /// The files listed.
+    pub fn files(self) -> Vec<String> {
+        self.files
+    }
+}
+
 /// The retry-and-timeout wrapper for small requests.
 #[derive(Debug, Clone, Copy)]
 pub struct Small {
@@ -330,6 +419,36 @@ impl<R: Remote> Store for Staged<R> {
 mod tests {
     use super::*;
     use std::sync::atomic::{AtomicU32, Ordering};
+
+    /// Issue 38: a listing is counted as it arrives and refused at its first entry over the cap,
+    /// by entries or by bytes of names, with a permanent error naming the cap.
+    #[test]
+    fn a_listing_over_its_cap_is_refused_at_the_first_entry_over() {
+        let cap = ListingCap {
+            entries: 3,
+            name_bytes: 10,
+        };
+        let mut l = CappedListing::new(cap, "//nas/share/f");
+        l.take(".".into(), false).unwrap();
+        l.take("a".into(), true).unwrap();
+        l.take("b".into(), true).unwrap();
+        let e = l.take("c".into(), true).unwrap_err();
+        assert!(!e.is_retryable() && e.kind == StoreErrorKind::Other);
+        assert!(
+            e.message.contains("//nas/share/f has more than 3 entries"),
+            "{e}"
+        );
+        let mut l = CappedListing::new(cap, "f");
+        l.take("123456".into(), true).unwrap();
+        let e = l.take("12345".into(), true).unwrap_err();
+        assert!(e.message.contains("more than 10 bytes of names"), "{e}");
+        let mut l = CappedListing::new(cap, "f");
+        for n in ["..", "x", "y"] {
+            l.take(n.into(), n != "..").unwrap();
+        }
+        assert_eq!(l.files(), ["x", "y"]);
+        assert_eq!(ListingCap::default().entries, 100_000);
+    }
 
     #[tokio::test]
     async fn a_passing_failure_is_tried_again_and_a_lasting_one_is_not() {

@@ -509,3 +509,167 @@ fn serve_refuses_an_open_address_and_says_how() {
     assert!(ended(serve(&["--allow", "192.168.1.20"], None), 3).is_none());
     assert!(ended(serve(&[], Some("correct horse battery staple")), 3).is_none());
 }
+
+/// Issue 38 (DNS rebinding): a request addressed to a name the server was not told of is refused
+/// with 421 and how to add the name, whoever sends it; localhost, addresses and names given with
+/// --host-name pass; the ingress proxy passes whatever name the person's browser gave Home
+/// Assistant (the Supervisor forwards the Host header as it came).
+#[tokio::test]
+async fn a_request_addressed_to_an_unknown_name_is_refused() {
+    const LOOPBACK: [u8; 4] = [127, 0, 0, 1];
+    let open = idle_state(Vec::new(), Access::any());
+    let host = |h: &'static str| [("host", h)];
+    let (s, _, body) = from_peer(
+        app(open.clone()),
+        Some(LOOPBACK),
+        "GET",
+        "/",
+        &host("evil.example:8099"),
+        "",
+    )
+    .await;
+    assert_eq!(s, StatusCode::MISDIRECTED_REQUEST, "{body}");
+    assert!(
+        body.contains("--host-name evil.example") && body.contains("LIFEBOAT_HOST_NAMES"),
+        "{body}"
+    );
+    // The JSON API and the health endpoint alike.
+    for (method, uri) in [
+        ("GET", "/api/runs"),
+        ("GET", "/api/health"),
+        ("POST", "/api/backup"),
+    ] {
+        let (s, _, _) = from_peer(
+            app(open.clone()),
+            Some(LOOPBACK),
+            method,
+            uri,
+            &host("evil.example"),
+            "",
+        )
+        .await;
+        assert_eq!(s, StatusCode::MISDIRECTED_REQUEST, "{method} {uri}");
+    }
+    for ok in ["localhost:8099", "127.0.0.1:8099", "[::1]:8099"] {
+        let (s, _, _) = from_peer(
+            app(open.clone()),
+            Some(LOOPBACK),
+            "GET",
+            "/",
+            &[("host", ok)],
+            "",
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{ok}");
+    }
+    let named = idle_state(Vec::new(), Access::any().with_host_names(["nas.local"]));
+    let (s, _, _) = from_peer(
+        app(named),
+        Some(LOOPBACK),
+        "GET",
+        "/",
+        &host("nas.local:8099"),
+        "",
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+
+    let addon = idle_state(Vec::new(), Access::only(vec![SUPERVISOR_INGRESS]));
+    // A peer that is not let in hears only that (the image test asks from 172.30.33.9).
+    let (s, _, _) = from_peer(
+        app(addon.clone()),
+        Some([172, 30, 33, 9]),
+        "GET",
+        "/",
+        &host("lb-test-addon:8099"),
+        "",
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    for name in ["homeassistant.local:8123", "abcdef.ui.nabu.casa"] {
+        let (s, _, body) = from_peer(
+            app(addon.clone()),
+            Some([172, 30, 32, 2]),
+            "GET",
+            "/",
+            &[
+                ("host", name),
+                ("x-ingress-path", "/api/hassio_ingress/t0k3n"),
+            ],
+            "",
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{name}: {body}");
+    }
+}
+
+/// The same through `lifeboat serve` on loopback, with a name given by --host-name and another
+/// by LIFEBOAT_HOST_NAMES.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_on_loopback_answers_only_the_names_it_was_told() {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    let (src, out, data) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(env!("CARGO_BIN_EXE_lifeboat"))
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--source",
+        ])
+        .arg(format!("folder:{}", src.path().display()))
+        .arg("--to")
+        .arg(format!("file://{}", out.path().display()))
+        .arg("--data-dir")
+        .arg(data.path())
+        .args(["--host-name", "nas.local"])
+        .env("LIFEBOAT_HOST_NAMES", "lifeboat.home, backup.lan")
+        .env_remove("LIFEBOAT_PASSWORD")
+        .env_remove("SUPERVISOR_TOKEN")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut serving = Serving(child);
+    let mut lines = std::io::BufReader::new(serving.0.stderr.take().unwrap()).lines();
+    let said = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find(|l| l.contains("serving on"));
+    assert!(said.is_some(), "lifeboat serve never started serving");
+    std::thread::spawn(move || lines.for_each(drop));
+    let client = reqwest::Client::new();
+    let get = |host: String| {
+        let client = client.clone();
+        async move {
+            let r = client
+                .get(format!("http://127.0.0.1:{port}/"))
+                .header("host", host)
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    let (status, body) = get(format!("evil.example:{port}")).await;
+    assert_eq!(status, 421, "{body}");
+    assert!(body.contains("--host-name evil.example"), "{body}");
+    for ok in [
+        format!("localhost:{port}"),
+        format!("127.0.0.1:{port}"),
+        format!("nas.local:{port}"),
+        format!("backup.lan:{port}"),
+    ] {
+        assert_eq!(get(ok.clone()).await.0, 200, "{ok}");
+    }
+}

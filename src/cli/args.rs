@@ -365,6 +365,11 @@ pub(crate) struct ServeArgs {
     /// proxy, in the add-on; this machine elsewhere]
     #[arg(long = "allow")]
     pub(crate) allow: Vec<std::net::IpAddr>,
+    /// A name the dashboard is reached by, besides localhost and addresses (repeatable; also
+    /// LIFEBOAT_HOST_NAMES, names separated by commas): a request addressed to a name it was not
+    /// told of is refused, as a web page pointing a name of its own at this machine sends one
+    #[arg(long = "host-name", value_name = "NAME")]
+    pub(crate) host_names: Vec<String>,
 }
 
 /// Runs the command line; returns the exit code.

@@ -560,16 +560,23 @@ async fn cmd_list(cli: &Cli, args: &ListArgs, env: &Env) -> anyhow::Result<ExitC
 /// programs see it) for any other peer; answering requests addressed to the names of
 /// `--host-name` and `LIFEBOAT_HOST_NAMES` besides localhost and addresses.
 fn access_for(
-    allow: &[std::net::IpAddr],
+    args: &ServeArgs,
     addon: bool,
     env: &Env,
 ) -> Result<lifeboat::web::ingress::Access, lifeboat::web::ingress::AccessError> {
     use lifeboat::web::ingress::{Access, SUPERVISOR_INGRESS};
-    let access = match (allow, addon) {
+    let access = match (args.allow.as_slice(), addon) {
         ([], false) => Access::any(),
         ([], true) => Access::only(vec![SUPERVISOR_INGRESS]),
         (list, _) => Access::only(list.to_vec()),
     };
+    let from_env = env.get("LIFEBOAT_HOST_NAMES").unwrap_or_default();
+    let access = access.with_host_names(
+        args.host_names
+            .iter()
+            .map(String::as_str)
+            .chain(from_env.split(',')),
+    );
     match env.get("LIFEBOAT_PASSWORD").filter(|p| !p.is_empty()) {
         Some(p) => access.with_password(Secret::new(p)),
         None => Ok(access),
@@ -579,7 +586,7 @@ fn access_for(
 async fn cmd_serve(cli: &Cli, args: &ServeArgs, env: &Env) -> anyhow::Result<ExitCode> {
     use lifeboat::daemon::{self, Daemon};
     let addon = in_addon(env);
-    let access = match access_for(&args.allow, addon, env) {
+    let access = match access_for(args, addon, env) {
         Ok(a) => a,
         Err(e) => {
             eprintln!("lifeboat: {e}");

@@ -13,6 +13,14 @@
 //! by `--allow` sees the pages but may not use the JSON API, which needs the password beyond
 //! loopback.
 //!
+//! Whatever the peer, the name a request is addressed to (its `Host`) must be one the server
+//! answers for: `localhost` (and `*.localhost`), an address typed as digits, or a name given with
+//! `--host-name` ([`Access::with_host_names`]); any other name is refused with 421 and how to add
+//! it. A web page elsewhere can point a name of its own at 127.0.0.1 once the browser has loaded it
+//! (DNS rebinding) and then read the dashboard as its own; the `Host` it sends is that name. Only
+//! the ingress proxy is spared: it forwards the `Host` the person's browser gave Home Assistant,
+//! and nothing but the proxy reaches the add-on.
+//!
 //! Every link, form and asset URL is prefixed with the `X-Ingress-Path` the proxy sends, and the
 //! signed-in person's display name from `X-Remote-User-Display-Name` is shown (the Supervisor
 //! strips client-supplied copies).
@@ -37,6 +45,8 @@ pub struct Access {
     only: Option<Arc<Vec<IpAddr>>>,
     /// Set by the person (`LIFEBOAT_PASSWORD`); its `Debug` does not show it.
     password: Option<Secret>,
+    /// Names besides `localhost` the server answers for (`--host-name`), lower case.
+    host_names: Arc<Vec<String>>,
 }
 
 /// The shortest password taken, as for passphrases.
@@ -66,6 +76,7 @@ impl Access {
         Self {
             only: None,
             password: None,
+            host_names: Arc::default(),
         }
     }
 
@@ -74,7 +85,48 @@ impl Access {
         Self {
             only: Some(Arc::new(peers)),
             password: None,
+            host_names: Arc::default(),
         }
+    }
+
+    /// The same, answering requests addressed to these names too (`nas.local`, `lifeboat.home`;
+    /// a port given with one is ignored), besides `localhost` and addresses.
+    #[must_use]
+    pub fn with_host_names<S: AsRef<str>>(mut self, names: impl IntoIterator<Item = S>) -> Self {
+        let names: Vec<String> = names
+            .into_iter()
+            .filter_map(|n| host_of(n.as_ref().trim()).map(|(h, _)| h))
+            .filter(|h| !h.is_empty())
+            .collect();
+        self.host_names = Arc::new(names);
+        self
+    }
+
+    /// Whether a request addressed to `host` (its `Host` header or its URL's authority, port and
+    /// all; `None` when it names none) is one this server answers.
+    pub fn answers_for(&self, host: Option<&str>) -> bool {
+        let Some(host) = host else {
+            // No browser leaves it out, so no page can use its absence (HTTP/1.0 tools do).
+            return true;
+        };
+        match host_of(host) {
+            None => false,
+            Some((_, true)) => true,
+            Some((name, false)) => {
+                name == "localhost"
+                    || name.ends_with(".localhost")
+                    || self.host_names.contains(&name)
+            }
+        }
+    }
+
+    /// Whether `peer` is Home Assistant's ingress proxy, named as the only way in.
+    fn is_ingress(&self, peer: IpAddr) -> bool {
+        peer.to_canonical() == SUPERVISOR_INGRESS
+            && self
+                .only
+                .as_ref()
+                .is_some_and(|l| l.iter().any(|a| a.to_canonical() == SUPERVISOR_INGRESS))
     }
 
     /// The same, with a password any peer but loopback and the ingress proxy gives.
@@ -100,13 +152,7 @@ impl Access {
     /// Whether `peer` needs no password: loopback, and Home Assistant's ingress proxy where it
     /// is named (Home Assistant signed the person in).
     fn trusts(&self, peer: IpAddr) -> bool {
-        let peer = peer.to_canonical();
-        peer.is_loopback()
-            || (peer == SUPERVISOR_INGRESS
-                && self
-                    .only
-                    .as_ref()
-                    .is_some_and(|l| l.iter().any(|a| a.to_canonical() == peer)))
+        peer.to_canonical().is_loopback() || self.is_ingress(peer)
     }
 
     /// Checks that listening on `addr` answers no one unannounced: loopback, or peers named, or
@@ -156,7 +202,56 @@ impl Access {
     }
 }
 
-/// Compares in time that does not depend on where the texts differ.
+/// The host of a `Host` value (`name`, `name:port`, `1.2.3.4:port`, `[::1]:port`), lower case
+/// without a final dot, and whether it is an address; `None` when it is not a host at all.
+fn host_of(raw: &str) -> Option<(String, bool)> {
+    if let Some(rest) = raw.strip_prefix('[') {
+        let (inside, after) = rest.split_once(']')?;
+        let port_ok = after.is_empty()
+            || after
+                .strip_prefix(':')
+                .is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()));
+        return (port_ok && inside.parse::<std::net::Ipv6Addr>().is_ok())
+            .then(|| (inside.to_ascii_lowercase(), true));
+    }
+    let host = match raw.rsplit_once(':') {
+        Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
+        Some(_) => return None,
+        None => raw,
+    };
+    let host = host.strip_suffix('.').unwrap_or(host).to_ascii_lowercase();
+    let name_like = !host.is_empty()
+        && host.len() <= 253
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'));
+    if !name_like {
+        return None;
+    }
+    let address = host.parse::<Ipv4Addr>().is_ok();
+    Some((host, address))
+}
+
+/// The answer to a request addressed to a name the server does not answer for.
+fn misdirected(host: Option<&str>) -> Response {
+    let name = host.and_then(host_of).map(|(h, _)| h);
+    let shown = name.as_deref().unwrap_or("this name");
+    let add = name
+        .as_deref()
+        .map_or_else(|| "NAME".to_owned(), str::to_owned);
+    (
+        StatusCode::MISDIRECTED_REQUEST,
+        format!(
+            "Lifeboat does not answer for {shown}: open it as http://localhost:PORT or by its \
+             address (http://192.168.1.5:PORT). To reach it by this name, start it with \
+             --host-name {add} (repeatable), or set LIFEBOAT_HOST_NAMES={add} (names separated \
+             by commas). A name Lifeboat was not told of is refused because a web page can point \
+             a name of its own at this machine to read the dashboard (DNS rebinding)."
+        ),
+    )
+        .into_response()
+}
+
 /// The health endpoint, which a peer on loopback may always ask.
 pub const HEALTH_PATH: &str = "/api/health";
 
@@ -171,21 +266,32 @@ pub async fn guard(State(access): State<Access>, req: Request, next: Next) -> Re
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip());
+    // The name the request is addressed to, checked for every peer let in (it says nothing to
+    // one that is not): but the ingress proxy passes on the one the person's browser gave Home
+    // Assistant.
+    let host = match req.headers().get(axum::http::header::HOST) {
+        Some(v) => Some(v.to_str().unwrap_or("\u{0}")),
+        None => req
+            .uri()
+            .authority()
+            .map(axum::http::uri::Authority::as_str),
+    };
+    let misaddressed = !peer.is_some_and(|p| access.is_ingress(p)) && !access.answers_for(host);
     // In-process (tests, no socket): only an open policy passes.
     let Some(peer) = peer else {
-        return if access.only.is_none() {
-            next.run(req).await
-        } else {
+        return if access.only.is_some() {
             refuse(
                 StatusCode::FORBIDDEN,
                 "Lifeboat answers only Home Assistant's ingress proxy: open it from the Home Assistant sidebar.",
             )
+        } else if misaddressed {
+            misdirected(host)
+        } else {
+            next.run(req).await
         };
     };
-    if peer.to_canonical().is_loopback() && req.uri().path() == HEALTH_PATH {
-        return next.run(req).await;
-    }
-    if !access.allows(peer) {
+    let health = peer.to_canonical().is_loopback() && req.uri().path() == HEALTH_PATH;
+    if !health && !access.allows(peer) {
         return refuse(
             StatusCode::FORBIDDEN,
             if access.only.is_some() {
@@ -196,6 +302,12 @@ pub async fn guard(State(access): State<Access>, req: Request, next: Next) -> Re
                  or with a password in LIFEBOAT_PASSWORD."
             },
         );
+    }
+    if misaddressed {
+        return misdirected(host);
+    }
+    if health {
+        return next.run(req).await;
     }
     if access.trusts(peer) || access.authorized(req.headers()) {
         return next.run(req).await;
@@ -335,6 +447,45 @@ mod tests {
         assert!(pw.check_listen("0.0.0.0".parse().unwrap()).is_ok());
         assert!(pw.allows(lan));
         assert!(Access::any().with_password(Secret::new("short")).is_err());
+    }
+
+    /// Issue 38 (DNS rebinding): a request is answered when addressed to localhost, an address
+    /// or a name given with --host-name, and refused when addressed to any other name.
+    #[test]
+    fn only_requests_addressed_to_known_names_are_answered() {
+        let a = Access::any();
+        for ok in [
+            None,
+            Some("localhost"),
+            Some("localhost:8099"),
+            Some("LocalHost.:8099"),
+            Some("lifeboat.localhost:8099"),
+            Some("127.0.0.1:8099"),
+            Some("127.0.0.2"),
+            Some("192.168.1.5:8099"),
+            Some("[::1]:8099"),
+            Some("[::1]"),
+        ] {
+            assert!(a.answers_for(ok), "{ok:?}");
+        }
+        for refused in [
+            "evil.example",
+            "evil.example:8099",
+            "localhost.evil.example",
+            "127.0.0.1.nip.io",
+            "nas.local:8099",
+            "",
+            "[::1",
+            "[nope]:80",
+            "a b",
+            "localhost:x",
+        ] {
+            assert!(!a.answers_for(Some(refused)), "{refused:?}");
+        }
+        let named = Access::any().with_host_names(["NAS.local", "lifeboat.home:8099", " "]);
+        assert!(named.answers_for(Some("nas.local:8099")));
+        assert!(named.answers_for(Some("lifeboat.home")));
+        assert!(!named.answers_for(Some("evil.example")));
     }
 
     #[test]

@@ -630,3 +630,100 @@ async fn the_copies_page_keeps_its_listing_until_copies_change_or_it_is_asked_to
     shutdown.cancel();
     task.await.unwrap();
 }
+
+/// Issue 38: the copies page says who vouches for each copy. The home's own copy is "signed"; an
+/// unsigned copy planted beside it (the same data, newer) is marked Unsigned and said to be left
+/// alone; one signed by a stranger's key and one changed after signing are among the manifests
+/// that cannot be read, saying why; and neither can be opened for deletion.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_copies_page_says_which_copies_are_signed_and_refuses_forged_ones() {
+    use lifeboat::crypto::signing::SigningKey;
+    use lifeboat::destinations::{Manifest, layout};
+    let (dirs, r) = sample(&["nas"]);
+    let nas = dirs[2].path().to_owned();
+    let history = r.history.clone();
+    let (state, shutdown, task) = dashboard(r, Vec::new()).await;
+    let t = token(&state);
+    assert_eq!(
+        post(&state, "/backup", Some(&t)).await.status,
+        StatusCode::SEE_OTHER
+    );
+    wait_for_runs(&history, 1).await;
+    let real_id = history.recent_runs(1).await.unwrap()[0].copies[0]
+        .copy_id
+        .clone();
+    let real =
+        Manifest::parse(&std::fs::read(nas.join(layout::manifest_object(&real_id))).unwrap())
+            .unwrap();
+    let plant = |id: &str, key: Option<&SigningKey>, alter: bool| {
+        let mut m = real.clone();
+        m.copy_id = id.to_owned();
+        m.object = layout::data_object(id);
+        m.created = "2099-01-01T00:00:00Z".parse().unwrap();
+        m.signature = None;
+        let m = match key {
+            Some(k) => m.signed(k),
+            None => m,
+        };
+        let mut json: serde_json::Value = serde_json::from_slice(&m.to_json()).unwrap();
+        if alter {
+            json["backup"]["name"] = "changed after signing".into();
+        }
+        std::fs::copy(nas.join(&real.object), nas.join(&m.object)).unwrap();
+        std::fs::write(
+            nas.join(layout::manifest_object(id)),
+            serde_json::to_vec(&json).unwrap(),
+        )
+        .unwrap();
+    };
+    let stranger = SigningKey::from_seed(&[9; 32]).unwrap();
+    plant("20990101T000000Z-unsigned", None, false);
+    plant("20990102T000000Z-forged", Some(&stranger), false);
+    // Signed with the home's key (the real manifest's), then changed.
+    let mut altered = real.clone();
+    altered.copy_id = "20990103T000000Z-altered".into();
+    altered.object = layout::data_object(&altered.copy_id);
+    let mut json: serde_json::Value = serde_json::from_slice(&real.to_json()).unwrap();
+    json["copy_id"] = altered.copy_id.clone().into();
+    json["object"] = altered.object.clone().into();
+    std::fs::write(
+        nas.join(layout::manifest_object(&altered.copy_id)),
+        serde_json::to_vec(&json).unwrap(),
+    )
+    .unwrap();
+
+    let listed = post_form(
+        &state,
+        "/copies/list-again",
+        &[("csrf", &t), ("destination", "nas")],
+    )
+    .await;
+    let page = get(&state, listed.location.unwrap().trim_start_matches(PREFIX)).await;
+    let row = |id: &str| {
+        page.body
+            .split("<tr")
+            .find(|r| r.contains(id))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert!(row(&real_id).contains("signed (sign:"), "{}", row(&real_id));
+    assert!(!row(&real_id).contains(">Unsigned<"), "{}", row(&real_id));
+    let unsigned = row("20990101T000000Z-unsigned");
+    assert!(
+        unsigned.contains(">Unsigned<") && unsigned.contains("not counted or deleted by retention"),
+        "{unsigned}"
+    );
+    assert!(page.body.contains("refused as forged"), "{}", page.body);
+    assert!(
+        page.body.contains("altered after it was signed"),
+        "{}",
+        page.body
+    );
+    for id in ["20990102T000000Z-forged", "20990103T000000Z-altered"] {
+        let del = get(&state, &format!("/copies/nas/{id}/delete")).await;
+        assert_eq!(del.status, StatusCode::NOT_FOUND, "{id}: {}", del.body);
+        assert!(del.body.contains("refused"), "{id}: {}", del.body);
+    }
+    shutdown.cancel();
+    task.await.unwrap();
+}

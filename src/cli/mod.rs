@@ -495,6 +495,7 @@ async fn cmd_verify(cli: &Cli, args: &VerifyArgs, env: &Env) -> anyhow::Result<E
 
 async fn cmd_list(cli: &Cli, args: &ListArgs, env: &Env) -> anyhow::Result<ExitCode> {
     // Listing reads manifests only: it needs destinations, no source and no key.
+    let mut data_dir = None;
     let specs = if args.inline.to.is_empty() {
         let cfg = load_config(cli, &args.inline, env)?;
         data_dir = Some(cfg.data_dir);
@@ -525,7 +526,6 @@ async fn cmd_list(cli: &Cli, args: &ListArgs, env: &Env) -> anyhow::Result<ExitC
     let dests = lifeboat::daemon::build::destinations(&specs, &trust)?;
     let mut all = serde_json::Map::new();
     let mut failed = false;
-    let mut data_dir = None;
     for d in &dests {
         match destinations::manifest::list(d).await {
             Ok(listed) => {

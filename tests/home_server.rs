@@ -1086,6 +1086,22 @@ fn a_drill_of_a_planted_manifest_or_dump_runs_nothing() {
     m["content"]["tables"][format!("public.t; CREATE ROLE {role} SUPERUSER; --")] =
         serde_json::json!(0);
     std::fs::write(&manifest, serde_json::to_vec(&m).unwrap()).unwrap();
+    // Changed after it was signed: refused before anything is read from it.
+    let said = drill();
+    assert!(said.contains("altered after it was signed"), "{said}");
+    // The same table name from a source that signs it (a hostile database can name a table
+    // anything): the drill quotes it, and refuses it as no name pg_dump writes.
+    let signing = lifeboat::crypto::vault::Vault::open(&dir.path().join("data"))
+        .unwrap()
+        .signing_key(chrono::Utc::now(), &[0; 32])
+        .unwrap();
+    let resigned = lifeboat::destinations::Manifest::parse(&{
+        m.as_object_mut().unwrap().remove("signature");
+        serde_json::to_vec(&m).unwrap()
+    })
+    .unwrap()
+    .signed(&signing);
+    std::fs::write(&manifest, resigned.to_json()).unwrap();
     let said = drill();
     let roles = psql(
         &scratch.port,

@@ -152,6 +152,28 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> VaultError + '_ {
     }
 }
 
+/// The vault's contents as sealed in `path`, or `None` when there is no vault yet.
+fn read_contents(
+    identity: &age::x25519::Identity,
+    path: &Path,
+) -> Result<Option<Contents>, VaultError> {
+    let sealed = match std::fs::read(path) {
+        Ok(sealed) => sealed,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io(path)(e)),
+    };
+    let dec = age::Decryptor::new(&sealed[..]).map_err(|e| VaultError::Damaged(e.to_string()))?;
+    let mut r = dec
+        .decrypt(std::iter::once(identity as &dyn age::Identity))
+        .map_err(|_| VaultError::Sealed(path.to_owned()))?;
+    let mut plain = Vec::new();
+    r.read_to_end(&mut plain)
+        .map_err(|e| VaultError::Damaged(e.to_string()))?;
+    serde_json::from_slice(&plain)
+        .map(Some)
+        .map_err(|e| VaultError::Damaged(e.to_string()))
+}
+
 /// Writes a file owner-only and atomically: a new temporary file of its own (two writers at once
 /// never share one, and it is removed if anything fails), fsync, rename, fsync of the folder.
 fn write_private(path: &Path, data: &[u8]) -> Result<(), VaultError> {
@@ -189,24 +211,10 @@ impl Vault {
             }
             Err(e) => return Err(io(&key_path)(e)),
         };
-        let contents = match std::fs::read(&vault_path) {
-            Ok(sealed) => {
-                let dec = age::Decryptor::new(&sealed[..])
-                    .map_err(|e| VaultError::Damaged(e.to_string()))?;
-                let mut r = dec
-                    .decrypt(std::iter::once(&identity as &dyn age::Identity))
-                    .map_err(|_| VaultError::Sealed(vault_path.clone()))?;
-                let mut plain = Vec::new();
-                r.read_to_end(&mut plain)
-                    .map_err(|e| VaultError::Damaged(e.to_string()))?;
-                serde_json::from_slice(&plain).map_err(|e| VaultError::Damaged(e.to_string()))?
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Contents {
-                format: 1,
-                ..Contents::default()
-            },
-            Err(e) => return Err(io(&vault_path)(e)),
-        };
+        let contents = read_contents(&identity, &vault_path)?.unwrap_or(Contents {
+            format: 1,
+            ..Contents::default()
+        });
         Ok(Self {
             dir: dir.to_owned(),
             identity,
@@ -214,7 +222,11 @@ impl Vault {
         })
     }
 
-    fn save(&self) -> Result<(), VaultError> {
+    /// Writes the vault, first taking in what another opening of it (a command run beside the
+    /// daemon, a second runner) filed since this one read it: nothing in the vault is ever
+    /// removed, so the union is what both meant, and neither clobbers the other's keys.
+    fn save(&mut self) -> Result<(), VaultError> {
+        self.refresh()?;
         let plain =
             serde_json::to_vec(&self.contents).map_err(|e| VaultError::Damaged(e.to_string()))?;
         let enc = age::Encryptor::with_recipients(std::iter::once(
@@ -229,6 +241,34 @@ impl Vault {
             .map_err(|e| VaultError::Damaged(e.to_string()))?;
         w.finish().map_err(|e| VaultError::Damaged(e.to_string()))?;
         write_private(&self.dir.join(VAULT_FILE), &sealed)
+    }
+
+    /// Takes in what was filed in the vault's file since it was read (see [`Vault::save`]).
+    fn refresh(&mut self) -> Result<(), VaultError> {
+        let Some(disk) = read_contents(&self.identity, &self.dir.join(VAULT_FILE))? else {
+            return Ok(());
+        };
+        for k in disk.ha_keys {
+            if !self.contents.ha_keys.iter().any(|m| m.key == k.key) {
+                self.contents.ha_keys.push(k);
+            }
+        }
+        for k in disk.age_keys {
+            if !self
+                .contents
+                .age_keys
+                .iter()
+                .any(|m| m.recipient == k.recipient)
+            {
+                self.contents.age_keys.push(k);
+            }
+        }
+        for k in disk.signers {
+            if !self.contents.signers.iter().any(|m| m.public == k.public) {
+                self.contents.signers.push(k);
+            }
+        }
+        Ok(())
     }
 
     /// Adds a Home Assistant backup key; returns whether it was new. Keys are never removed, so a
@@ -390,6 +430,8 @@ impl Vault {
         now: DateTime<Utc>,
         seed: &[u8; 32],
     ) -> Result<SigningKey, VaultError> {
+        // Another opening of the vault may have made the key already: there is one per box.
+        self.refresh()?;
         if let Some(sealed) = self
             .contents
             .signers
@@ -528,6 +570,29 @@ mod tests {
         );
         let sealed = std::fs::read(dir.path().join(VAULT_FILE)).unwrap();
         assert!(!String::from_utf8_lossy(&sealed).contains(&hex::encode([7u8; 32])));
+    }
+
+    /// Two openings of one vault (the daemon and a command beside it, or two runners): what each
+    /// files survives the other's writes, and the box has one signing key, not one per opening.
+    #[test]
+    fn two_openings_of_one_vault_keep_each_others_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = Utc::now();
+        let mut a = Vault::open(dir.path()).unwrap();
+        let mut b = Vault::open(dir.path()).unwrap();
+        let ka = a.signing_key(t, &[1; 32]).unwrap();
+        let kb = b.signing_key(t, &[2; 32]).unwrap();
+        assert_eq!(
+            ka.public(),
+            kb.public(),
+            "each opening made a key of its own"
+        );
+        b.add_ha_key(&Secret::new(KEY), "import", t).unwrap();
+        a.trust_signer(SigningKey::from_seed(&[3; 32]).unwrap().public(), t)
+            .unwrap();
+        let v = Vault::open(dir.path()).unwrap();
+        assert_eq!(v.ha_keys().len(), 1, "b's key was clobbered by a's write");
+        assert_eq!(v.signers().len(), 2);
     }
 
     /// Issue 38: two writers at once each write a temporary file of their own; the vault is

@@ -98,12 +98,17 @@ pub async fn newest_vouched(
             }
         };
         let records = Records::of(history, &d.name).await?;
-        let newest = listed
+        let mut copies = Vec::new();
+        for l in listed {
+            match l {
+                Listed::Copy(m) => copies.push(*m),
+                Listed::Unreadable { object, reason } => {
+                    passed_over.push(format!("{object} on {}: {reason}", d.name));
+                }
+            }
+        }
+        let newest = copies
             .into_iter()
-            .filter_map(|l| match l {
-                Listed::Copy(m) => Some(*m),
-                Listed::Unreadable { .. } => None,
-            })
             .filter(|m| owner.owns(m) && copy.is_none_or(|c| m.copy_id == c))
             .filter(|m| match records.judge(m) {
                 Ok(v) if v.vouched() => true,

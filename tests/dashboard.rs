@@ -724,6 +724,47 @@ async fn the_copies_page_says_which_copies_are_signed_and_refuses_forged_ones() 
         assert_eq!(del.status, StatusCode::NOT_FOUND, "{id}: {}", del.body);
         assert!(del.body.contains("refused"), "{id}: {}", del.body);
     }
+
+    // Moved from an earlier box: its key, pasted from its kit on the kit page, is trusted at once.
+    let kit = get(&state, "/kit").await;
+    assert!(
+        kit.body.contains("Signing keys") && kit.body.contains("this box"),
+        "{}",
+        kit.body
+    );
+    let refused = post_form(
+        &state,
+        "/kit/trust",
+        &[("csrf", &t), ("keys", "AGE-SECRET-KEY-1")],
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert!(
+        refused.body.contains("No signing key was found"),
+        "{}",
+        refused.body
+    );
+    let pasted = format!("Signing keys\n   {}  (an earlier box)\n", stranger.public());
+    let trusted = post_form(&state, "/kit/trust", &[("csrf", &t), ("keys", &pasted)]).await;
+    assert_eq!(trusted.status, StatusCode::SEE_OTHER, "{}", trusted.body);
+    assert!(get(&state, "/kit").await.body.contains("an earlier box"));
+    let listed = post_form(
+        &state,
+        "/copies/list-again",
+        &[("csrf", &t), ("destination", "nas")],
+    )
+    .await;
+    let page = get(&state, listed.location.unwrap().trim_start_matches(PREFIX)).await;
+    assert!(!page.body.contains("refused as forged"), "{}", page.body);
+    let forged_row = page
+        .body
+        .split("<tr")
+        .find(|r| r.contains("20990102T000000Z-forged"))
+        .unwrap_or_default();
+    assert!(
+        forged_row.contains(&format!("signed ({})", stranger.public().fingerprint())),
+        "{forged_row}"
+    );
     shutdown.cancel();
     task.await.unwrap();
 }

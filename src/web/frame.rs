@@ -102,6 +102,9 @@ fn notice(key: &str) -> Option<&'static str> {
         "key-registered" => {
             "The key is registered: the kit check asks for it from now on. Only a digest of its last group is kept."
         }
+        "signer-trusted" => {
+            "The earlier box's signing keys are trusted: the copies it signed count as this home's again."
+        }
         "key-forgotten" => "The key was thrown away; nothing changed. Throw its sheet away too.",
         "kit-checked" => "Your kit passed its check. Thank you: the date is recorded.",
         "drilling" => {

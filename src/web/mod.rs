@@ -133,6 +133,7 @@ pub fn app(state: AppState) -> Router {
         .route("/kit/register", post(views::kit::register))
         .route("/kit/check", post(views::kit::check))
         .route("/kit/print", post(views::kit::print))
+        .route("/kit/trust", post(views::signers::trust))
         .route("/backup", post(views::overview::backup))
         .route("/api/live", get(live::events))
         .route("/api/progress", get(live::progress))

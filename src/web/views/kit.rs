@@ -85,6 +85,8 @@ pub struct KitPage {
     pub ask_ha: bool,
     pub checks: Vec<CheckLine>,
     pub has_sealed: bool,
+    /// The manifest signing keys the home has used (origin: whose).
+    pub signers: Vec<HaKeyLine>,
     /// What was wrong with the form just sent.
     pub error: Option<String>,
 }
@@ -269,7 +271,7 @@ fn ledger_line(keys: &Keyring, e: LedgerEntry, tz: chrono_tz::Tz) -> LedgerLine 
     }
 }
 
-async fn kit_page(
+pub(super) async fn kit_page(
     state: &AppState,
     ingress: &Ingress,
     s: &Services,
@@ -352,6 +354,15 @@ async fn kit_page(
             })
             .collect(),
         has_sealed: keys.has_sealed(),
+        signers: keys
+            .signers()
+            .into_iter()
+            .map(|k| HaKeyLine {
+                fingerprint: k.fingerprint,
+                added: local(k.added, s.tz),
+                origin: if k.own { "this box" } else { "an earlier box" }.into(),
+            })
+            .collect(),
         error: error.clone(),
     };
     let status = if error.is_some() {

@@ -9,6 +9,7 @@ pub mod moving;
 pub mod overview;
 pub mod restore;
 pub mod runs;
+pub mod signers;
 pub mod updates;
 
 use super::frame::{Frame, Section, idle, problem};

@@ -173,7 +173,7 @@ impl Manifest {
             Some(true) => self.provenance = Provenance::Signed(key.fingerprint()),
             Some(false) => {
                 return Err(format!(
-                    "refused as forged: signed by {}, a key this home never used (its emergency kit lists the ones it did); left alone",
+                    "refused as forged: signed by {}, a key this home never used (its emergency kit lists the ones it did); left alone. If an earlier box of yours made it, trust that box's key from its kit (Emergency kit page, or `lifeboat keys import`)",
                     key.fingerprint()
                 ));
             }

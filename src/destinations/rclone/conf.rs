@@ -82,7 +82,10 @@ impl Conf {
             return Err(ConfError::Encrypted(where_.to_owned()));
         }
         let mut conf = Self::default();
-        for (i, line) in text.lines().enumerate() {
+        // `lines` takes a `\r\n` off a line but leaves a lone `\r` (the last line's, with no
+        // newline after it; one more before a `\r\n`): those go too, or the next read of what
+        // is written would differ from this one.
+        for (i, line) in text.lines().map(|l| l.trim_end_matches('\r')).enumerate() {
             let t = line.trim();
             if let Some(name) = t.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
                 conf.sections.push(Section {
@@ -224,6 +227,25 @@ mod tests {
             Conf::parse("[a]\ntype = s3\nthis is prose\n", "x"),
             Err(ConfError::Syntax { line: 3, .. })
         ));
+    }
+
+    /// Found by fuzzing (`fuzz/fuzz_targets/rclone_conf.rs`): a file of one `\r` was written
+    /// back as `\r\n`, which reads as an empty line, so each write changed the file again.
+    #[test]
+    fn a_carriage_return_ending_a_line_is_not_kept() {
+        for text in [
+            "\r",
+            "[a]\ntype = s3\r",
+            "x = 1\r\r\n[b]\r\r",
+            "[c]\r\ntype = b2\r\n",
+        ] {
+            let once = Conf::parse(text, "x").unwrap().render();
+            assert!(!once.contains('\r'), "{text:?} rendered as {once:?}");
+            let twice = Conf::parse(&once, "x").unwrap().render();
+            assert_eq!(twice, once, "{text:?}");
+        }
+        let conf = Conf::parse("[a]\ntype = s3\r", "x").unwrap();
+        assert_eq!(conf.get("a").unwrap().text(), "type = s3");
     }
 
     #[tokio::test]

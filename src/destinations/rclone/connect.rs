@@ -197,34 +197,9 @@ impl Drives {
         name: Option<&str>,
         folder: &str,
     ) -> Result<Connected, ConnectError> {
-        let given = Conf::parse(pasted.expose(), "the pasted text")?;
-        let section = match (name.filter(|n| !n.trim().is_empty()), &given.sections[..]) {
-            (_, []) => {
-                return Err(ConnectError::Input(
-                    "the pasted text has no [name] section: paste it from rclone.conf, starting \
-                     at the line with the remote's name in brackets"
-                        .into(),
-                ));
-            }
-            (Some(n), all) => all.iter().find(|s| s.name == n.trim()).ok_or_else(|| {
-                ConnectError::Input(format!("the pasted text has no section [{}]", n.trim()))
-            })?,
-            (None, [one]) => one,
-            (None, _) => {
-                return Err(ConnectError::Input(
-                    "the pasted text has several sections: name the one to add".into(),
-                ));
-            }
-        };
-        let name = remote_name(&section.name)?;
-        if section.get("type").is_none() {
-            return Err(ConnectError::Input(format!(
-                "[{name}] has no type = line, so rclone would not know what it is"
-            )));
-        }
-        safe_section(&name, section)?;
+        let (name, section) = pasted_section(pasted.expose(), name)?;
         let scratch = Scratch::new(&self.config).await?;
-        conf::merge(&scratch.path, section.clone()).await?;
+        conf::merge(&scratch.path, section).await?;
         let tool = self.tool(&name, Some(scratch.path.clone()));
         self.prove_and_keep(&scratch, &tool, &name, folder).await
     }
@@ -376,6 +351,45 @@ const KNOWN_TYPES: &[&str] = &[
     "yandex",
     "zoho",
 ];
+
+/// The section of pasted rclone.conf text to add (the one called `name` when there are several)
+/// and its remote name, checked as [`Drives::import`] takes it: a name rclone allows, a `type`
+/// among rclone's storage types, and no setting that runs a program. Nothing is written.
+///
+/// # Errors
+/// [`ConnectError`] saying what to fix in the pasted text.
+pub fn pasted_section(
+    pasted: &str,
+    name: Option<&str>,
+) -> Result<(String, conf::Section), ConnectError> {
+    let given = Conf::parse(pasted, "the pasted text")?;
+    let section = match (name.filter(|n| !n.trim().is_empty()), &given.sections[..]) {
+        (_, []) => {
+            return Err(ConnectError::Input(
+                "the pasted text has no [name] section: paste it from rclone.conf, starting \
+                 at the line with the remote's name in brackets"
+                    .into(),
+            ));
+        }
+        (Some(n), all) => all.iter().find(|s| s.name == n.trim()).ok_or_else(|| {
+            ConnectError::Input(format!("the pasted text has no section [{}]", n.trim()))
+        })?,
+        (None, [one]) => one,
+        (None, _) => {
+            return Err(ConnectError::Input(
+                "the pasted text has several sections: name the one to add".into(),
+            ));
+        }
+    };
+    let name = remote_name(&section.name)?;
+    if section.get("type").is_none() {
+        return Err(ConnectError::Input(format!(
+            "[{name}] has no type = line, so rclone would not know what it is"
+        )));
+    }
+    safe_section(&name, section)?;
+    Ok((name, section.clone()))
+}
 
 /// Whether an rclone setting makes rclone run a program on this machine (`ssh` for sftp in newer
 /// rclone, `bearer_token_command` for WebDAV, `password_command`, and any other `*_command`).

@@ -96,6 +96,42 @@ impl BackupJson {
 mod tests {
     use super::*;
 
+    /// Found by fuzzing manifests (`fuzz/fuzz_targets/manifest.rs`): serde_json's default float
+    /// parsing is not correctly rounded, so a size written in its shortest form could read back
+    /// one unit in the last place off (0.9999000182302412 as …413); a signed manifest carrying
+    /// such a size then no longer matched its own signature. Every number must read back as it
+    /// was written.
+    #[test]
+    fn a_size_reads_back_exactly_as_written() {
+        const SIZE: f64 = 0.999_900_018_230_241_2;
+        let raw = br#"{"slug":"s","name":"n","date":"d","type":"full",
+            "homeassistant":{"version":"2026.2.3","size":0.9999000182302412},
+            "extra":{"f":0.9999000182302412}}"#;
+        // As a manifest is read: into a JSON value first (the one its signature is checked
+        // over), then into the type; and straight into the type.
+        let value: serde_json::Value = serde_json::from_slice(raw).unwrap();
+        assert_eq!(value["extra"]["f"].as_f64(), Some(SIZE));
+        let via_value: BackupJson = serde_json::from_value(value.clone()).unwrap();
+        let direct = BackupJson::parse(raw).unwrap();
+        for b in [&via_value, &direct] {
+            assert_eq!(b.homeassistant.as_ref().unwrap().size, Some(SIZE));
+        }
+        // Tests alone cannot see it: a dev-dependency (jsonschema) turns on the correctly rounded
+        // parsing in test builds only. The build itself must ask for it.
+        let cargo: toml::Table = toml::from_str(include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/Cargo.toml"
+        )))
+        .unwrap();
+        let features = &cargo["dependencies"]["serde_json"]["features"];
+        assert!(
+            features
+                .as_array()
+                .is_some_and(|f| f.iter().any(|f| f.as_str() == Some("float_roundtrip"))),
+            "serde_json without float_roundtrip: {features:?}"
+        );
+    }
+
     #[test]
     fn legacy_core_backup_json() {
         let b = BackupJson::parse(br#"{"slug":"be3a0233","name":"Core 2024.3.3","date":"2026-11-22T09:06:23.662749+00:00","type":"partial","folders":["homeassistant"],"homeassistant":{"version":"2024.3.3"},"compressed":true}"#).unwrap();

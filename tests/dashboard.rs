@@ -637,7 +637,7 @@ async fn the_copies_page_keeps_its_listing_until_copies_change_or_it_is_asked_to
 /// that cannot be read, saying why; and neither can be opened for deletion.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_copies_page_says_which_copies_are_signed_and_refuses_forged_ones() {
-    use lifeboat::crypto::signing::SigningKey;
+    use lifeboat::signing::SigningKey;
     use lifeboat::destinations::{Manifest, layout};
     let (dirs, r) = sample(&["nas"]);
     let nas = dirs[2].path().to_owned();

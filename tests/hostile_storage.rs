@@ -15,7 +15,7 @@
 
 use crate::support::*;
 use lifeboat::config::{DestinationKind, DestinationSpec};
-use lifeboat::crypto::signing::{SigningKey, Trusted};
+use lifeboat::signing::{SigningKey, Trusted};
 use lifeboat::destinations::manifest::{Manifest, Provenance};
 use lifeboat::destinations::manifest::{self, FetchError, Listed};
 use lifeboat::destinations::{Destination, layout};
@@ -378,7 +378,7 @@ async fn hostile_storage_holds(inside: DestinationSpec, outside: DestinationSpec
     let (drilled_on, drilled) = lifeboat::pipeline::vouch::newest_vouched(
         std::slice::from_ref(&inside),
         &history,
-        &owner,
+        |m| owner.owns(m),
         None,
     )
     .await
@@ -392,7 +392,7 @@ async fn hostile_storage_holds(inside: DestinationSpec, outside: DestinationSpec
         let e = lifeboat::pipeline::vouch::newest_vouched(
             std::slice::from_ref(&inside),
             &history,
-            &owner,
+            |m| owner.owns(m),
             Some(id),
         )
         .await

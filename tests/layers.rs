@@ -25,6 +25,7 @@ const LAYERS: &[&[&str]] = &[
     &["retention"],
     &[
         "clock",
+    &["signing"],
         "secret",
         "human",
         "disk",

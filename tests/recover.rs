@@ -230,7 +230,7 @@ fn recover_leaves_a_partial_it_did_not_make_and_writes_for_its_owner_only() {
 /// id; the real one is taken by default and said to be signed by the home's key.
 #[test]
 fn with_the_kit_recover_tells_the_homes_copies_from_planted_ones() {
-    use lifeboat::crypto::signing::{SigningKey, public_keys_in};
+    use lifeboat::signing::{SigningKey, public_keys_in};
     use lifeboat::destinations::{Manifest, layout};
     let plain = fixture("ha-core/ha-2026.2.3-plain.tar");
     let dir = tempfile::tempdir().unwrap();

@@ -6,7 +6,7 @@ use super::{default_data_dir, load_config};
 use anyhow::Context;
 use lifeboat::config::Env;
 use lifeboat::crypto::keyring::Keyring;
-use lifeboat::crypto::signing::public_keys_in;
+use lifeboat::signing::public_keys_in;
 use lifeboat::crypto::vault::{self, Vault};
 use lifeboat::history::History;
 use lifeboat::secret::Secret;
@@ -36,7 +36,7 @@ pub(super) async fn kit(
     .with_sources(kit_sources(&cfg))
     .with_signers(&{
         // The box's signing key is made now if no copy has needed it yet: the kit must name it.
-        if let Some(seed) = lifeboat::crypto::signing::fresh_seed() {
+        if let Some(seed) = lifeboat::signing::fresh_seed() {
             keys.signing_key(chrono::Utc::now(), &seed);
         }
         keys.signers()

@@ -354,7 +354,7 @@ async fn cmd_drill(cli: &Cli, args: &DrillArgs, env: &Env) -> anyhow::Result<Exi
     let (destination, manifest) = lifeboat::pipeline::vouch::newest_vouched(
         &runner.destinations,
         &runner.history,
-        &owner,
+        |m| owner.owns(m),
         args.copy.as_deref(),
     )
     .await
@@ -514,11 +514,11 @@ async fn cmd_list(cli: &Cli, args: &ListArgs, env: &Env) -> anyhow::Result<ExitC
     {
         if dir.join(lifeboat::crypto::vault::KEY_FILE).exists() {
             let vault = lifeboat::crypto::vault::Vault::open(&dir)?;
-            trust = lifeboat::crypto::signing::Trusted::keys(
+            trust = lifeboat::signing::Trusted::keys(
                 vault
                     .signers()
                     .iter()
-                    .filter_map(|k| lifeboat::crypto::signing::PublicKey::parse(&k.public).ok())
+                    .filter_map(|k| lifeboat::signing::PublicKey::parse(&k.public).ok())
                     .collect(),
             );
         }

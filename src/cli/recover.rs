@@ -9,7 +9,7 @@ use anyhow::Context;
 use lifeboat::archive::content::{Compression, ContentReport, DumpTool, Kind};
 use lifeboat::archive::securetar::BackupKey;
 use lifeboat::config::{self, ConfigError, urls};
-use lifeboat::crypto::signing::{PublicKey, Trusted, public_keys_in};
+use lifeboat::signing::{PublicKey, Trusted, public_keys_in};
 use lifeboat::destinations::manifest::{Listed, Provenance};
 use lifeboat::destinations::{self, Destination, Manifest};
 use lifeboat::recovery::{Output, recover};

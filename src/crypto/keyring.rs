@@ -7,8 +7,8 @@
 use crate::config::EncryptionSpec;
 use crate::crypto::identity::KeyPair;
 use crate::crypto::recipient_fingerprint;
-use crate::crypto::signing::{PublicKey, SigningKey, Trusted};
-use crate::crypto::vault::{AgeKeyInfo, KeyInfo, SignerInfo, Vault, VaultError};
+use crate::signing::{PublicKey, SignerInfo, SigningKey, Trusted};
+use crate::crypto::vault::{AgeKeyInfo, KeyInfo, Vault, VaultError};
 use crate::history::KeyLedger;
 use crate::secret::Secret;
 use chrono::{DateTime, Utc};

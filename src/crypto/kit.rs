@@ -37,11 +37,11 @@ pub struct KitSigner {
     pub own: bool,
 }
 
-impl From<&crate::crypto::vault::SignerInfo> for KitSigner {
-    fn from(s: &crate::crypto::vault::SignerInfo) -> Self {
+impl From<&crate::signing::SignerInfo> for KitSigner {
+    fn from(s: &crate::signing::SignerInfo) -> Self {
         let hex_part = s
             .public
-            .strip_prefix(crate::crypto::signing::PUBLIC_PREFIX)
+            .strip_prefix(crate::signing::PUBLIC_PREFIX)
             .unwrap_or(&s.public);
         let groups: Vec<&str> = hex_part
             .as_bytes()
@@ -51,7 +51,7 @@ impl From<&crate::crypto::vault::SignerInfo> for KitSigner {
         Self {
             printed: format!(
                 "{}{}",
-                crate::crypto::signing::PUBLIC_PREFIX,
+                crate::signing::PUBLIC_PREFIX,
                 groups.join(" ")
             ),
             fingerprint: s.fingerprint.clone(),
@@ -201,7 +201,7 @@ impl Kit {
 
     /// The kit listing the signing keys the home has used.
     #[must_use]
-    pub fn with_signers(mut self, signers: &[crate::crypto::vault::SignerInfo]) -> Self {
+    pub fn with_signers(mut self, signers: &[crate::signing::SignerInfo]) -> Self {
         self.signers = signers.iter().map(KitSigner::from).collect();
         self
     }
@@ -402,7 +402,7 @@ mod tests {
     /// reads back from the kit file.
     #[test]
     fn the_kit_lists_the_signing_keys_so_recover_can_read_them_back() {
-        use crate::crypto::signing::{SigningKey, public_keys_in};
+        use crate::signing::{SigningKey, public_keys_in};
         let enc = EncryptionSpec {
             recipients: Vec::new(),
             passphrase: None,

@@ -6,7 +6,6 @@ pub mod enrol;
 pub mod identity;
 pub mod keyring;
 pub mod kit;
-pub mod signing;
 pub mod vault;
 
 pub use age_stream::{CryptoError, StreamEncryptor, recipient_fingerprint};

@@ -10,7 +10,7 @@
 use crate::archive::securetar::ha_key_fingerprint;
 use crate::crypto::identity::{self, IdentityError, KeyPair};
 use crate::crypto::recipient_fingerprint;
-use crate::crypto::signing::{PublicKey, SigningKey};
+use crate::signing::{PublicKey, SignerInfo, SigningKey};
 use crate::secret::Secret;
 use age::secrecy::ExposeSecret;
 use chrono::{DateTime, Utc};
@@ -89,16 +89,6 @@ struct Contents {
     signers: Vec<StoredSigner>,
 }
 
-/// A manifest signing key, as listed (no secret).
-#[derive(Debug, Clone, Serialize)]
-pub struct SignerInfo {
-    /// `lifeboat-sign:…`
-    pub public: String,
-    pub fingerprint: String,
-    pub added: DateTime<Utc>,
-    /// Made on this box (it signs); otherwise brought from an earlier box's kit.
-    pub own: bool,
-}
 
 /// A key as listed (no secret).
 #[derive(Debug, Clone, Serialize)]

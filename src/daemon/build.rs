@@ -7,7 +7,7 @@ use super::DaemonError;
 use crate::clock::SystemClock;
 use crate::config::{self, Config, Env, SUPERVISOR_URL};
 use crate::crypto::keyring::Keyring;
-use crate::crypto::signing::Trusted;
+use crate::signing::Trusted;
 use crate::crypto::vault::Vault;
 use crate::destinations::{self, Destination};
 use crate::ha::core_api::HaApi;

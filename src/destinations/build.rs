@@ -118,6 +118,6 @@ pub fn open_with(spec: &DestinationSpec, patience: Patience) -> Result<Destinati
         retention: spec.retention,
         store,
         settings: spec.settings_digest(),
-        trust: crate::crypto::signing::Trusted::default(),
+        trust: crate::signing::Trusted::default(),
     })
 }

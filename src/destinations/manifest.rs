@@ -2,7 +2,7 @@
 //! and read back. A copy without a manifest does not exist (a crash leaves at most an orphan).
 
 use crate::archive::BackupJson;
-use crate::crypto::signing::{PublicKey, SigningKey, Trusted};
+use crate::signing::{PublicKey, SigningKey, Trusted};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use chrono::{DateTime, Utc};

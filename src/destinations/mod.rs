@@ -233,7 +233,7 @@ pub struct Destination {
     /// its settings is tried again once this changes.
     pub settings: String,
     /// The signing keys its manifests are judged by (not given, until the caller says).
-    pub trust: crate::crypto::signing::Trusted,
+    pub trust: crate::signing::Trusted,
 }
 
 impl Destination {

@@ -11,7 +11,7 @@ use super::ship::Shipped;
 use super::verify::read_back;
 use crate::config::EncryptionSpec;
 use crate::crypto::recipient_fingerprint;
-use crate::crypto::signing::SigningKey;
+use crate::signing::SigningKey;
 use crate::destinations::{Manifest, layout, manifest};
 use chrono::{DateTime, Utc};
 use tokio::time::Instant;

@@ -74,7 +74,7 @@ impl Records {
     }
 }
 
-/// The copy a drill takes: of `owner`'s copies on `destinations` (the first destination holding
+/// The copy a drill takes: of the copies `owns` says are the source's on `destinations` (the first destination holding
 /// one wins), the one named `copy`, or else the newest, among those this home vouches for. A drill
 /// runs what it finds (a dump's SQL), so a copy nobody vouches for is passed over, and said.
 ///
@@ -84,7 +84,7 @@ impl Records {
 pub async fn newest_vouched(
     destinations: &[crate::destinations::Destination],
     history: &History,
-    owner: &super::prune::Owner,
+    owns: impl Fn(&Manifest) -> bool,
     copy: Option<&str>,
 ) -> Result<(crate::destinations::Destination, Manifest), NotFound> {
     use crate::destinations::manifest::{self, Listed};
@@ -109,7 +109,7 @@ pub async fn newest_vouched(
         }
         let newest = copies
             .into_iter()
-            .filter(|m| owner.owns(m) && copy.is_none_or(|c| m.copy_id == c))
+            .filter(|m| owns(m) && copy.is_none_or(|c| m.copy_id == c))
             .filter(|m| match records.judge(m) {
                 Ok(v) if v.vouched() => true,
                 Ok(Vouch::Nobody(why)) | Err(why) => {
@@ -145,7 +145,7 @@ fn said(passed_over: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crypto::signing::{SigningKey, Trusted};
+    use crate::signing::{SigningKey, Trusted};
 
     fn manifest(id: &str) -> Manifest {
         let t = "2026-11-23T10:15:00Z";

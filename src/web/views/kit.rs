@@ -423,7 +423,7 @@ async fn sheet(
         .encryption()
         .with_made(private.iter().map(KeyPair::recipient).collect());
     // The box's signing key is made now if no copy has needed it yet: the kit must name it.
-    if let Some(seed) = crate::crypto::signing::fresh_seed() {
+    if let Some(seed) = crate::signing::fresh_seed() {
         s.keys.signing_key(now, &seed);
     }
     let mut kit = Kit::gather(now, &s.keys.ha_keys(), &lock, private, places)

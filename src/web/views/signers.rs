@@ -3,7 +3,7 @@
 
 use super::Live;
 use super::kit::kit_page;
-use crate::crypto::signing::public_keys_in;
+use crate::signing::public_keys_in;
 use crate::web::AppState;
 use crate::web::frame::back_to;
 use crate::web::ingress::Ingress;

@@ -7,6 +7,7 @@
 //! show it: `sign:` and the first 16 hex digits of its SHA-256.
 
 use crate::secret::Secret;
+use chrono::{DateTime, Utc};
 use ring::signature::{ED25519, Ed25519KeyPair, KeyPair as _, UnparsedPublicKey};
 use sha2::{Digest as _, Sha256};
 use std::sync::{Arc, PoisonError, RwLock};
@@ -99,6 +100,17 @@ pub fn public_keys_in(text: &str) -> Vec<PublicKey> {
 pub fn fresh_seed() -> Option<[u8; 32]> {
     let mut seed = [0u8; 32];
     getrandom::getrandom(&mut seed).ok().map(|()| seed)
+}
+
+/// A manifest signing key, as listed (no secret).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SignerInfo {
+    /// `lifeboat-sign:…`
+    pub public: String,
+    pub fingerprint: String,
+    pub added: DateTime<Utc>,
+    /// Made on this box (it signs); otherwise brought from an earlier box's kit.
+    pub own: bool,
 }
 
 /// The private half: signs. Never printed (its Debug shows only the fingerprint).

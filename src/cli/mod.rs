@@ -511,17 +511,16 @@ async fn cmd_list(cli: &Cli, args: &ListArgs, env: &Env) -> anyhow::Result<ExitC
     let mut trust = recover::trusted(&args.trust, None)?;
     if !trust.is_given()
         && let Some(dir) = data_dir
+        && dir.join(lifeboat::crypto::vault::KEY_FILE).exists()
     {
-        if dir.join(lifeboat::crypto::vault::KEY_FILE).exists() {
-            let vault = lifeboat::crypto::vault::Vault::open(&dir)?;
-            trust = lifeboat::signing::Trusted::keys(
-                vault
-                    .signers()
-                    .iter()
-                    .filter_map(|k| lifeboat::signing::PublicKey::parse(&k.public).ok())
-                    .collect(),
-            );
-        }
+        let vault = lifeboat::crypto::vault::Vault::open(&dir)?;
+        trust = lifeboat::signing::Trusted::keys(
+            vault
+                .signers()
+                .iter()
+                .filter_map(|k| lifeboat::signing::PublicKey::parse(&k.public).ok())
+                .collect(),
+        );
     }
     let dests = lifeboat::daemon::build::destinations(&specs, &trust)?;
     let mut all = serde_json::Map::new();

@@ -637,8 +637,8 @@ async fn the_copies_page_keeps_its_listing_until_copies_change_or_it_is_asked_to
 /// that cannot be read, saying why; and neither can be opened for deletion.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_copies_page_says_which_copies_are_signed_and_refuses_forged_ones() {
-    use lifeboat::signing::SigningKey;
     use lifeboat::destinations::{Manifest, layout};
+    use lifeboat::signing::SigningKey;
     let (dirs, r) = sample(&["nas"]);
     let nas = dirs[2].path().to_owned();
     let history = r.history.clone();
@@ -655,30 +655,9 @@ async fn the_copies_page_says_which_copies_are_signed_and_refuses_forged_ones() 
     let real =
         Manifest::parse(&std::fs::read(nas.join(layout::manifest_object(&real_id))).unwrap())
             .unwrap();
-    let plant = |id: &str, key: Option<&SigningKey>, alter: bool| {
-        let mut m = real.clone();
-        m.copy_id = id.to_owned();
-        m.object = layout::data_object(id);
-        m.created = "2099-01-01T00:00:00Z".parse().unwrap();
-        m.signature = None;
-        let m = match key {
-            Some(k) => m.signed(k),
-            None => m,
-        };
-        let mut json: serde_json::Value = serde_json::from_slice(&m.to_json()).unwrap();
-        if alter {
-            json["backup"]["name"] = "changed after signing".into();
-        }
-        std::fs::copy(nas.join(&real.object), nas.join(&m.object)).unwrap();
-        std::fs::write(
-            nas.join(layout::manifest_object(id)),
-            serde_json::to_vec(&json).unwrap(),
-        )
-        .unwrap();
-    };
     let stranger = SigningKey::from_seed(&[9; 32]).unwrap();
-    plant("20990101T000000Z-unsigned", None, false);
-    plant("20990102T000000Z-forged", Some(&stranger), false);
+    plant_beside(&nas, &real, "20990101T000000Z-unsigned", None);
+    plant_beside(&nas, &real, "20990102T000000Z-forged", Some(&stranger));
     // Signed with the home's key (the real manifest's), then changed.
     let mut altered = real.clone();
     altered.copy_id = "20990103T000000Z-altered".into();

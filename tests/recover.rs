@@ -230,8 +230,8 @@ fn recover_leaves_a_partial_it_did_not_make_and_writes_for_its_owner_only() {
 /// id; the real one is taken by default and said to be signed by the home's key.
 #[test]
 fn with_the_kit_recover_tells_the_homes_copies_from_planted_ones() {
+    use lifeboat::destinations::Manifest;
     use lifeboat::signing::{SigningKey, public_keys_in};
-    use lifeboat::destinations::{Manifest, layout};
     let plain = fixture("ha-core/ha-2026.2.3-plain.tar");
     let dir = tempfile::tempdir().unwrap();
     let (from, identity) = ship_to_folder(&plain, dir.path());
@@ -267,22 +267,14 @@ fn with_the_kit_recover_tells_the_homes_copies_from_planted_ones() {
         .find(|n| n.ends_with(".manifest.json"))
         .unwrap();
     let real = Manifest::parse(&std::fs::read(nas.join(&real_file)).unwrap()).unwrap();
-    let plant = |id: &str, key: Option<&SigningKey>| {
-        let mut m = real.clone();
-        m.copy_id = id.to_owned();
-        m.object = layout::data_object(id);
-        m.created = "2099-01-01T00:00:00Z".parse().unwrap();
-        m.signature = None;
-        let m = match key {
-            Some(k) => m.signed(k),
-            None => m,
-        };
-        std::fs::copy(nas.join(&real.object), nas.join(&m.object)).unwrap();
-        std::fs::write(nas.join(layout::manifest_object(id)), m.to_json()).unwrap();
-    };
     let (forged, unsigned) = ("20990101T000000Z-forged", "20980101T000000Z-unsigned");
-    plant(forged, Some(&SigningKey::from_seed(&[9; 32]).unwrap()));
-    plant(unsigned, None);
+    plant_beside(
+        &nas,
+        &real,
+        forged,
+        Some(&SigningKey::from_seed(&[9; 32]).unwrap()),
+    );
+    plant_beside(&nas, &real, unsigned, None);
 
     let kit_arg = ["--kit", printed.to_str().unwrap()];
     let o = lifeboat(&[&["recover", "--from", &from][..], &kit_arg].concat(), &[]);

@@ -676,3 +676,26 @@ pub fn folder_runner(
         data,
     )
 }
+
+/// Plants beside `real` (a copy in the folder `dir`) a copy of the same data under the id `id`,
+/// made in 2099 (newer than any real one), signed with `key` or unsigned; its manifest.
+pub fn plant_beside(
+    dir: &Path,
+    real: &lifeboat::destinations::Manifest,
+    id: &str,
+    key: Option<&lifeboat::signing::SigningKey>,
+) -> lifeboat::destinations::Manifest {
+    use lifeboat::destinations::layout;
+    let mut m = real.clone();
+    m.copy_id = id.to_owned();
+    m.object = layout::data_object(id);
+    m.created = "2099-01-01T00:00:00Z".parse().unwrap();
+    m.signature = None;
+    let m = match key {
+        Some(k) => m.signed(k),
+        None => m,
+    };
+    std::fs::copy(dir.join(&real.object), dir.join(&m.object)).unwrap();
+    std::fs::write(dir.join(layout::manifest_object(id)), m.to_json()).unwrap();
+    m
+}

@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# Runs every fuzz target (fuzz/fuzz_targets: the outer-tar walker, backup.json and the readiness
-# report's parsers, SecureTar headers and streams, the options parser, stdin commands) under
+# Runs every fuzz target (fuzz/fuzz_targets, each one line calling its body in src/fuzzing.rs: the
+# outer-tar walker, backup.json and the readiness report's parsers, SecureTar headers and streams,
+# the options parser, stdin commands, the age reader, extraction, SecureTar removal, the content
+# walk and row counter, manifests and the names check, rclone.conf, WebDAV listings) under
 # libFuzzer with AddressSanitizer for a bounded time each, and fails on the first crash, hang or
 # leak (the input is left in fuzz/artifacts/). The corpus each run grows is minimised and kept in
-# fuzz/corpus/<target>; seeds come from the real archives in tests/data.
+# fuzz/corpus/<target> (tests/fuzz_corpora.rs replays every one in `cargo test`); seeds come from
+# the real archives in tests/data and fuzz/seeds.py. Each run is held to FUZZ_RSS_MB of memory
+# (256 unless set) and 10 s an input, on one core.
 #
 #   scripts/fuzz.sh                   # 60 s per target
 #   FUZZ_SECONDS=600 scripts/fuzz.sh outer_tar securetar
@@ -14,7 +18,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${FUZZ_SECONDS:-60}
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(outer_tar backup_json securetar options stdin_commands)
+[ ${#targets[@]} -gt 0 ] || targets=(outer_tar backup_json securetar options stdin_commands
+  age_open extract strip content manifest rclone_conf dav_xml)
 tools=$PWD/target/fuzz-tools
 if [ ! -x "$tools/bin/cargo-fuzz" ]; then
   echo "[fuzz] installing cargo-fuzz into $tools" >&2
@@ -72,6 +77,7 @@ access_key_id = "key"
 secret_access_key = "secret"
 TOML
 printf '%s\n' '{"options": {"source": {"type": "supervisor"}, "encryption": {"recipients": []}}}' >"$seeds/options/options.json"
+python3 fuzz/seeds.py "$seeds"
 printf '%s' 'backup' >"$seeds/stdin_commands/plain"
 printf '%s' '{"command": "backup", "destinations": ["nas"], "name": "before update"}' >"$seeds/stdin_commands/json"
 
@@ -81,7 +87,7 @@ for t in "${targets[@]}"; do
   echo "[fuzz] $t for ${seconds}s" >&2
   log=$(mktemp)
   if cargo fuzz run --fuzz-dir fuzz "$t" "fuzz/corpus/$t" "$seeds/$t" -- \
-      -max_total_time="$seconds" -timeout=30 -rss_limit_mb=2048 -max_len=262144 \
+      -max_total_time="$seconds" -timeout=10 -rss_limit_mb="${FUZZ_RSS_MB:-256}" -max_len=262144 \
       -print_final_stats=1 >"$log" 2>&1; then
     runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
     # Keep the corpus small enough to commit: only inputs that add coverage stay.

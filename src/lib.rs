@@ -37,6 +37,8 @@ pub mod crypto;
 pub mod daemon;
 pub mod destinations;
 pub mod disk;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod ha;
 pub mod history;
 pub mod human;

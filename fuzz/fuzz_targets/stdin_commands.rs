@@ -1,15 +1,5 @@
-//! Commands from automations: any line on stdin (`hassio.app_stdin`), and any JSON value as an
-//! event's data.
+//! `lifeboat::fuzzing::stdin_commands`: what it feeds and checks is said there (the test suite replays
+//! this target's corpus through the same function).
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
-
-fuzz_target!(|data: &[u8]| {
-    let Ok(line) = std::str::from_utf8(data) else {
-        return;
-    };
-    let _ = lifeboat::commands::parse_line(line);
-    if let Ok(value) = serde_json::from_str(line) {
-        let _ = lifeboat::commands::parse(value);
-    }
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| lifeboat::fuzzing::stdin_commands(data));

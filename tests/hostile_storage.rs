@@ -15,12 +15,12 @@
 
 use crate::support::*;
 use lifeboat::config::{DestinationKind, DestinationSpec};
-use lifeboat::signing::{SigningKey, Trusted};
-use lifeboat::destinations::manifest::{Manifest, Provenance};
 use lifeboat::destinations::manifest::{self, FetchError, Listed};
+use lifeboat::destinations::manifest::{Manifest, Provenance};
 use lifeboat::destinations::{Destination, layout};
 use lifeboat::pipeline::prune::{Owner, prune};
 use lifeboat::retention::Policy;
+use lifeboat::signing::{SigningKey, Trusted};
 use std::collections::BTreeSet;
 
 /// Objects just outside the destination's folder, with what they hold. `x` and `b` are what
@@ -350,10 +350,17 @@ async fn hostile_storage_holds(inside: DestinationSpec, outside: DestinationSpec
     );
     // recover and restore take the newest signed copy unless asked for one by its id.
     let chosen = manifest::choose(&listed, None).map(|m| m.copy_id.as_str());
-    assert_eq!(chosen, Some(OURS), "{who}: the planted unsigned copy was chosen");
+    assert_eq!(
+        chosen,
+        Some(OURS),
+        "{who}: the planted unsigned copy was chosen"
+    );
     let asked = manifest::choose(&listed, Some(UNSIGNED)).unwrap();
     assert_eq!(asked.provenance, Provenance::Unsigned, "{who}");
-    assert!(manifest::choose(&listed, Some(&planted.forged)).is_none(), "{who}");
+    assert!(
+        manifest::choose(&listed, Some(&planted.forged)).is_none(),
+        "{who}"
+    );
     // Recovering the unsigned copy, asked for by name: its data is checked against its own
     // manifest, and nothing is claimed or left behind.
     let out = tempfile::tempdir().unwrap();
@@ -397,7 +404,10 @@ async fn hostile_storage_holds(inside: DestinationSpec, outside: DestinationSpec
         )
         .await
         .unwrap_err();
-        assert!(e.to_string().contains("no copy this home vouches for"), "{who}: {id}: {e}");
+        assert!(
+            e.to_string().contains("no copy this home vouches for"),
+            "{who}: {id}: {e}"
+        );
     }
     refused.sort_unstable();
     let mut expected: Vec<&str> = planted.hostile.iter().map(String::as_str).collect();

@@ -6,10 +6,10 @@ use super::{default_data_dir, load_config};
 use anyhow::Context;
 use lifeboat::config::Env;
 use lifeboat::crypto::keyring::Keyring;
-use lifeboat::signing::public_keys_in;
 use lifeboat::crypto::vault::{self, Vault};
 use lifeboat::history::History;
 use lifeboat::secret::Secret;
+use lifeboat::signing::public_keys_in;
 use std::process::ExitCode;
 use std::sync::Arc;
 

@@ -9,11 +9,11 @@ use anyhow::Context;
 use lifeboat::archive::content::{Compression, ContentReport, DumpTool, Kind};
 use lifeboat::archive::securetar::BackupKey;
 use lifeboat::config::{self, ConfigError, urls};
-use lifeboat::signing::{PublicKey, Trusted, public_keys_in};
 use lifeboat::destinations::manifest::{Listed, Provenance};
 use lifeboat::destinations::{self, Destination, Manifest};
 use lifeboat::recovery::{Output, recover};
 use lifeboat::secret::Secret;
+use lifeboat::signing::{PublicKey, Trusted, public_keys_in};
 use std::process::ExitCode;
 
 /// The signing keys the person gave: `--trust`, and any in the `--kit` or identity file. Nobody

@@ -7,10 +7,10 @@
 use crate::config::EncryptionSpec;
 use crate::crypto::identity::KeyPair;
 use crate::crypto::recipient_fingerprint;
-use crate::signing::{PublicKey, SignerInfo, SigningKey, Trusted};
 use crate::crypto::vault::{AgeKeyInfo, KeyInfo, Vault, VaultError};
 use crate::history::KeyLedger;
 use crate::secret::Secret;
+use crate::signing::{PublicKey, SignerInfo, SigningKey, Trusted};
 use chrono::{DateTime, Utc};
 use std::sync::{Arc, Mutex, PoisonError};
 

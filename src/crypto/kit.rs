@@ -49,11 +49,7 @@ impl From<&crate::signing::SignerInfo> for KitSigner {
             .filter_map(|c| std::str::from_utf8(c).ok())
             .collect();
         Self {
-            printed: format!(
-                "{}{}",
-                crate::signing::PUBLIC_PREFIX,
-                groups.join(" ")
-            ),
+            printed: format!("{}{}", crate::signing::PUBLIC_PREFIX, groups.join(" ")),
             fingerprint: s.fingerprint.clone(),
             own: s.own,
         }

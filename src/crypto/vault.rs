@@ -10,8 +10,8 @@
 use crate::archive::securetar::ha_key_fingerprint;
 use crate::crypto::identity::{self, IdentityError, KeyPair};
 use crate::crypto::recipient_fingerprint;
-use crate::signing::{PublicKey, SignerInfo, SigningKey};
 use crate::secret::Secret;
+use crate::signing::{PublicKey, SignerInfo, SigningKey};
 use age::secrecy::ExposeSecret;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -88,7 +88,6 @@ struct Contents {
     #[serde(default)]
     signers: Vec<StoredSigner>,
 }
-
 
 /// A key as listed (no secret).
 #[derive(Debug, Clone, Serialize)]

@@ -11,8 +11,8 @@ use super::ship::Shipped;
 use super::verify::read_back;
 use crate::config::EncryptionSpec;
 use crate::crypto::recipient_fingerprint;
-use crate::signing::SigningKey;
 use crate::destinations::{Manifest, layout, manifest};
+use crate::signing::SigningKey;
 use chrono::{DateTime, Utc};
 use tokio::time::Instant;
 

@@ -581,8 +581,8 @@ impl Runner {
         }
         let keys = self.keys_for(pending).await;
         let lock = lock_of(&encryption);
-        let signer = crate::signing::fresh_seed()
-            .and_then(|seed| self.keys.signing_key(started, &seed));
+        let signer =
+            crate::signing::fresh_seed().and_then(|seed| self.keys.signing_key(started, &seed));
         let plan = CopyPlan {
             copy_id: &copy_id,
             object: &object,

@@ -17,6 +17,7 @@ mod dashboard;
 mod double_faithful;
 mod e2e_storage;
 mod faults;
+mod fuzz_corpora;
 mod ha_core;
 mod home_server;
 mod hostile_storage;

@@ -51,9 +51,9 @@ pub mod retention;
 pub mod schedule;
 pub mod scratch;
 pub mod secret;
+pub mod signing;
 pub mod source;
 pub mod web;
-pub mod signing;
 
 /// The version written into every manifest, so a copy says which Lifeboat made it.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

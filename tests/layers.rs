@@ -27,7 +27,7 @@ const LAYERS: &[&[&str]] = &[
     &["retention"],
     &[
         "clock",
-    &["signing"],
+        &["signing"],
         "secret",
         "human",
         "disk",

@@ -25,9 +25,9 @@ const LAYERS: &[&[&str]] = &[
     &["archive"],
     &["config"],
     &["retention"],
+    &["signing"],
     &[
         "clock",
-        &["signing"],
         "secret",
         "human",
         "disk",

@@ -514,13 +514,7 @@ async fn cmd_list(cli: &Cli, args: &ListArgs, env: &Env) -> anyhow::Result<ExitC
         && dir.join(lifeboat::crypto::vault::KEY_FILE).exists()
     {
         let vault = lifeboat::crypto::vault::Vault::open(&dir)?;
-        trust = lifeboat::signing::Trusted::keys(
-            vault
-                .signers()
-                .iter()
-                .filter_map(|k| lifeboat::signing::PublicKey::parse(&k.public).ok())
-                .collect(),
-        );
+        trust = lifeboat::signing::Trusted::keys(vault.signer_keys());
     }
     let dests = lifeboat::daemon::build::destinations(&specs, &trust)?;
     let mut all = serde_json::Map::new();

@@ -58,10 +58,7 @@ impl Keyring {
             Some(v) => Trusted::keys(
                 v.lock()
                     .unwrap_or_else(PoisonError::into_inner)
-                    .signers()
-                    .iter()
-                    .filter_map(|s| PublicKey::parse(&s.public).ok())
-                    .collect(),
+                    .signer_keys(),
             ),
             None => Trusted::default(),
         };
@@ -95,7 +92,7 @@ impl Keyring {
     pub fn trust_signer(&self, key: PublicKey, now: DateTime<Utc>) -> Result<bool, VaultError> {
         let new = self
             .with(|v| Some(v.trust_signer(key, now)))
-            .ok_or(VaultError::NothingSealed)??;
+            .ok_or(VaultError::NotOpen)??;
         self.trusted.add(key);
         Ok(new)
     }
@@ -308,6 +305,23 @@ mod tests {
             },
             Vec::new(),
         )
+    }
+
+    /// Without a vault, trusting a key says the vault is not open (it said "no key is sealed with
+    /// a passphrase", which was about something else).
+    #[test]
+    fn trusting_a_key_without_a_vault_says_the_vault_is_not_open() {
+        let k = Keyring::new(
+            None,
+            EncryptionSpec {
+                recipients: Vec::new(),
+                passphrase: None,
+            },
+            Vec::new(),
+        );
+        let key = crate::signing::SigningKey::from_seed(&[1; 32]).unwrap().public();
+        let e = k.trust_signer(key, Utc::now()).unwrap_err();
+        assert!(e.to_string().contains("could not be opened"), "{e}");
     }
 
     #[test]

@@ -39,6 +39,8 @@ pub enum VaultError {
     Damaged(String),
     #[error("no key in the vault is sealed with a passphrase: use the private key from the kit")]
     NothingSealed,
+    #[error("the key vault could not be opened (Lifeboat's log says why)")]
+    NotOpen,
     #[error(transparent)]
     Identity(#[from] IdentityError),
 }
@@ -457,6 +459,16 @@ impl Vault {
         });
         self.save()?;
         Ok(true)
+    }
+
+    /// The public halves of every signing key this home has used: the keys its copies are
+    /// judged by.
+    pub fn signer_keys(&self) -> Vec<PublicKey> {
+        self.contents
+            .signers
+            .iter()
+            .filter_map(|k| PublicKey::parse(&k.public).ok())
+            .collect()
     }
 
     /// Every signing key this home has used, oldest first, without secrets.

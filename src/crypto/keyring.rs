@@ -319,7 +319,9 @@ mod tests {
             },
             Vec::new(),
         );
-        let key = crate::signing::SigningKey::from_seed(&[1; 32]).unwrap().public();
+        let key = crate::signing::SigningKey::from_seed(&[1; 32])
+            .unwrap()
+            .public();
         let e = k.trust_signer(key, Utc::now()).unwrap_err();
         assert!(e.to_string().contains("could not be opened"), "{e}");
     }

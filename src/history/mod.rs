@@ -353,7 +353,8 @@ impl History {
         self.changes.load(std::sync::atomic::Ordering::Acquire)
     }
 
-    /// Counts one change to what is stored (after it is committed).
+    /// Counts one change to what is stored, before it is recorded: counted after the commit, a page
+    /// loaded between the two would keep a listing from before the change under the new count.
     pub(super) fn changed(&self) {
         self.changes
             .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
@@ -455,6 +456,9 @@ impl History {
         end: RunEnd,
         copies: Vec<CopyRecord>,
     ) -> Result<(), HistoryError> {
+        // Counted before the write: a listing made from here on sees the destination after
+        // the change (it is made there before it is recorded), so none is kept past it.
+        self.changed();
         self.with(move |c| {
             let tx = c.transaction()?;
             tx.execute(
@@ -521,7 +525,6 @@ impl History {
             tx.commit()
         })
         .await?;
-        self.changed();
         Ok(())
     }
 

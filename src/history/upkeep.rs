@@ -118,6 +118,9 @@ impl History {
     /// # Errors
     /// [`HistoryError`] on database failure.
     pub async fn record_deletion(&self, row: DeletionRow) -> Result<(), HistoryError> {
+        // Counted before the write: a listing made from here on sees the destination after
+        // the change (it is made there before it is recorded), so none is kept past it.
+        self.changed();
         self.with(move |conn| {
             let tx = conn.transaction()?;
             let at = row.at.to_rfc3339();
@@ -140,7 +143,6 @@ impl History {
             tx.commit()
         })
         .await?;
-        self.changed();
         Ok(())
     }
 
@@ -267,6 +269,9 @@ impl History {
         check: CheckRow,
     ) -> Result<(), HistoryError> {
         let (d, c) = (destination.to_owned(), copy_id.to_owned());
+        // Counted before the write: a listing made from here on sees the destination after
+        // the change (it is made there before it is recorded), so none is kept past it.
+        self.changed();
         self.with(move |conn| {
             conn.execute(
                 "INSERT INTO checks (at, destination, copy_id, ok, error, ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -275,7 +280,6 @@ impl History {
             .map(drop)
         })
         .await?;
-        self.changed();
         Ok(())
     }
 

@@ -5,7 +5,6 @@
 //! The environment is an input ([`Env`]) so validation is testable and never reads it behind our back.
 
 pub mod host_key;
-pub mod kinds;
 pub mod options;
 pub mod urls;
 mod validate;
@@ -132,13 +131,13 @@ pub enum SourceSpec {
     Dir {
         path: PathBuf,
         exclude: Vec<String>,
-        compression: crate::config::kinds::Compression,
+        compression: crate::archive::content::Compression,
     },
     Command {
         argv: Vec<String>,
         environment: Vec<(String, Secret)>,
-        compression: crate::config::kinds::Compression,
-        tool: crate::config::kinds::DumpTool,
+        compression: crate::archive::content::Compression,
+        tool: crate::archive::content::DumpTool,
     },
 }
 
@@ -173,7 +172,7 @@ pub fn name_for_dir(path: &Path) -> String {
 /// A `command:` source's name when none is given: the dump program's (`docker exec db
 /// pg_dumpall` is `pg_dumpall`), else the program's.
 pub fn name_for_command(argv: &[String]) -> String {
-    use crate::config::kinds::DumpTool;
+    use crate::archive::content::DumpTool;
     let program = argv
         .iter()
         .find(|w| DumpTool::guess(std::slice::from_ref(*w)) != DumpTool::Other)

@@ -1,7 +1,6 @@
 //! Options → [`Config`]: every check in one place, every problem collected (not just the first),
 //! each naming its field.
 
-use super::kinds::{Compression, DumpTool};
 use super::options::{
     AlertOptions, CommandLine, DestinationOptions, EncryptionOptions, Options, ScheduleOptions,
     SourceEntry, SourceOptions,
@@ -11,6 +10,7 @@ use super::{
     EncryptionSpec, Env, NamedSource, Problem, RcloneSpec, ScheduleSpec, SftpAuth, SftpSpec,
     SmbSpec, SourceMode, SourceSpec, SupervisorMethod,
 };
+use crate::archive::content::{Compression, DumpTool};
 use crate::retention::Policy;
 use crate::secret::Secret;
 use std::collections::HashSet;

@@ -55,14 +55,14 @@ async fn holds(open: impl Fn(ListingCap) -> Box<dyn Store>) {
     );
 }
 
-fn sftp_settings(spec: &DestinationSpec) -> lifeboat::config::SftpSpec {
+fn sftp_settings(spec: &DestinationSpec) -> SftpSpec {
     match &spec.kind {
         DestinationKind::Sftp(s) => s.clone(),
         _ => unreachable!(),
     }
 }
 
-fn smb_settings(spec: &DestinationSpec) -> lifeboat::config::SmbSpec {
+fn smb_settings(spec: &DestinationSpec) -> SmbSpec {
     match &spec.kind {
         DestinationKind::Smb(s) => s.clone(),
         _ => unreachable!(),

@@ -18,6 +18,7 @@ pub mod build;
 pub mod dav_xml;
 pub mod folder;
 pub mod kind;
+pub mod kinds;
 pub mod layout;
 pub mod manifest;
 pub mod mount_guard;

@@ -25,11 +25,7 @@ pub mod mount_guard;
 pub mod names;
 pub mod opendal_store;
 pub mod pinned_tls;
-pub mod rclone;
-pub mod sftp;
-pub mod smb;
 pub mod staged;
-pub mod webdav;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -38,6 +34,11 @@ use tokio::io::AsyncRead;
 
 pub use build::{open, open_with};
 pub use kind::Kind;
+// The stores' old paths, while their users move to the kinds' folders.
+pub use kinds::rclone::store as rclone;
+pub use kinds::sftp::store as sftp;
+pub use kinds::smb::store as smb;
+pub use kinds::webdav::store as webdav;
 pub use manifest::Manifest;
 
 /// A streaming upload in progress.

@@ -3,11 +3,14 @@
 //! (Lifeboat's own client, [`crate::destinations::sftp`]).
 
 pub mod host_key;
+pub mod store;
 
 use super::check::{Problem, non_empty_secret, problem};
 use super::url_form::{Credentials, UrlForm, UrlParts, decode, query_value, url_part, url_path};
 use super::{DestinationOptions, Settings};
 use crate::destinations::{Kind, Patience, Store, StoreError};
+// What the store reaches through `super::`.
+use crate::destinations::{StoreErrorKind, names, staged};
 use crate::secret::Secret;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};

@@ -2,10 +2,14 @@
 //! options, the check of its remote, its `rclone:REMOTE:folder` form, where its rclone.conf is,
 //! and its store (the `rclone` program, [`crate::destinations::rclone`]).
 
+pub mod store;
+
 use super::check::{Problem, problem};
 use super::url_form::{Credentials, default_name};
 use super::{DestinationOptions, Settings};
 use crate::destinations::{Kind, Patience, Store, StoreError};
+// What the store reaches through `super::`.
+use crate::destinations::{StoreErrorKind, names, staged};
 use crate::secret::Secret;
 use serde::Deserialize;
 use std::collections::HashMap;

@@ -2,11 +2,15 @@
 //! `webdav+https://` URL, the caution an `http://` address earns, and its store (Lifeboat's own
 //! streaming client, [`crate::destinations::webdav`]).
 
+pub mod store;
+
 use super::check::{CLEARTEXT, Problem, fingerprint, http_url, problem};
 use super::url_form::{Credentials, UrlForm, UrlParts};
 use super::{DestinationOptions, Settings};
 use crate::destinations::webdav::{self, WebdavSettings};
 use crate::destinations::{Kind, Patience, Store, StoreError, StoreErrorKind, pinned_tls};
+// What the store reaches through `super::`.
+use crate::destinations::{dav_xml, names, staged};
 use crate::secret::Secret;
 use serde::Deserialize;
 use std::sync::Arc;

@@ -1,10 +1,14 @@
 //! A folder in an SMB2/3 share (a NAS, a Windows share, Samba): its options, their check and
 //! tidying, its `smb://` URL and its store (Lifeboat's own client, [`crate::destinations::smb`]).
 
+pub mod store;
+
 use super::check::{Problem, problem};
 use super::url_form::{Credentials, UrlForm, UrlParts, decode, query_value, url_part, url_path};
 use super::{DestinationOptions, Settings};
 use crate::destinations::{Kind, Patience, Store, StoreError};
+// What the store reaches through `super::`.
+use crate::destinations::{StoreErrorKind, names, staged};
 use crate::secret::Secret;
 use serde::Deserialize;
 use std::sync::Arc;

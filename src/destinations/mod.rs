@@ -1,9 +1,10 @@
-//! Where copies go. One small contract, [`Store`], that every kind of destination meets: OpenDAL
-//! serves S3, Azure and folders ([`opendal_store`], [`folder`]); WebDAV ([`webdav`]), SFTP
-//! ([`sftp`]), SMB ([`smb`]) and the rclone program ([`rclone`]: Google Drive, OneDrive, Dropbox
-//! and the rest) are streaming clients on one shared frame ([`staged`]:
-//! temp-then-rename, listing, deletes, and a retry-and-timeout wrapper for small requests).
-//! [`build`] makes one per [`Kind`], [`layout`] names the objects and [`manifest`] is the small JSON
+//! Where copies go. One small contract, [`Store`], that every kind of destination meets. Each
+//! kind is one folder in [`kinds`] (its options, validation, URL form, label, secrets and store):
+//! OpenDAL serves S3, Azure and folders ([`opendal_store`], [`folder`]); WebDAV, SFTP, SMB and the
+//! rclone program (Google Drive, OneDrive, Dropbox and the rest) are streaming clients, each its
+//! kind's `store`, on one shared frame ([`staged`]: temp-then-rename, listing, deletes, and a
+//! retry-and-timeout wrapper for small requests).
+//! [`build`] opens one through its kind, [`layout`] names the objects and [`manifest`] is the small JSON
 //! that makes a copy exist; [`names`] holds every name read from a destination to the names
 //! Lifeboat writes, so nothing outside the destination is ever read or deleted. Every failure has one status ([`StoreErrorKind`]) that decides what
 //! happens next: passing failures are retried, refused settings wait for new ones.
@@ -34,11 +35,6 @@ use tokio::io::AsyncRead;
 
 pub use build::{open, open_with};
 pub use kind::Kind;
-// The stores' old paths, while their users move to the kinds' folders.
-pub use kinds::rclone::store as rclone;
-pub use kinds::sftp::store as sftp;
-pub use kinds::smb::store as smb;
-pub use kinds::webdav::store as webdav;
 pub use manifest::Manifest;
 
 /// A streaming upload in progress.

@@ -565,7 +565,7 @@ pub fn daemon_settings(
         events: events.map(|(url, token, _)| (url, token)),
         access: Access::any(),
         csrf: csrf::Token::from_bytes([42; 32]),
-        drives: lifeboat::destinations::rclone::connect::Drives::in_data_dir(
+        drives: lifeboat::destinations::kinds::rclone::store::connect::Drives::in_data_dir(
             &std::env::temp_dir().join(unique("drives")),
         ),
         min_verified: 1,

@@ -1,6 +1,6 @@
 //! A folder on any storage rclone reaches (Google Drive, OneDrive, Dropbox and the rest): its
 //! options, the check of its remote, its `rclone:REMOTE:folder` form, where its rclone.conf is,
-//! and its store (the `rclone` program, [`crate::destinations::rclone`]).
+//! and its store (the `rclone` program, [`store`]).
 
 pub mod store;
 
@@ -146,10 +146,7 @@ impl Settings for RcloneSpec {
     }
 
     fn open(&self, patience: Patience) -> Result<Arc<dyn Store>, StoreError> {
-        Ok(Arc::new(crate::destinations::rclone::store(
-            self.clone(),
-            patience.silence,
-        )))
+        Ok(Arc::new(store::store(self.clone(), patience.silence)))
     }
 }
 

@@ -1,6 +1,6 @@
 //! A folder on any SSH server, over SFTP: its options, their check (the host key among them,
 //! [`host_key`]), its `sftp://` URL, where trusted host keys are remembered, and its store
-//! (Lifeboat's own client, [`crate::destinations::sftp`]).
+//! (Lifeboat's own client, [`store`]).
 
 pub mod host_key;
 pub mod store;
@@ -207,10 +207,7 @@ impl Settings for SftpSpec {
     }
 
     fn open(&self, patience: Patience) -> Result<Arc<dyn Store>, StoreError> {
-        Ok(Arc::new(crate::destinations::sftp::store(
-            self.clone(),
-            patience.silence,
-        )))
+        Ok(Arc::new(store::store(self.clone(), patience.silence)))
     }
 }
 

@@ -1,5 +1,5 @@
 //! A folder in an SMB2/3 share (a NAS, a Windows share, Samba): its options, their check and
-//! tidying, its `smb://` URL and its store (Lifeboat's own client, [`crate::destinations::smb`]).
+//! tidying, its `smb://` URL and its store (Lifeboat's own client, [`store`]).
 
 pub mod store;
 
@@ -157,10 +157,7 @@ impl Settings for SmbSpec {
     }
 
     fn open(&self, patience: Patience) -> Result<Arc<dyn Store>, StoreError> {
-        Ok(Arc::new(crate::destinations::smb::store(
-            self.clone(),
-            patience.silence,
-        )))
+        Ok(Arc::new(store::store(self.clone(), patience.silence)))
     }
 }
 

@@ -1,14 +1,14 @@
 //! A WebDAV folder (Nextcloud, ownCloud, a NAS's WebDAV service): its options, their check, its
 //! `webdav+https://` URL, the caution an `http://` address earns, and its store (Lifeboat's own
-//! streaming client, [`crate::destinations::webdav`]).
+//! streaming client, [`store`]).
 
 pub mod store;
 
 use super::check::{CLEARTEXT, Problem, fingerprint, http_url, problem};
 use super::url_form::{Credentials, UrlForm, UrlParts};
 use super::{DestinationOptions, Settings};
-use crate::destinations::webdav::{self, WebdavSettings};
 use crate::destinations::{Kind, Patience, Store, StoreError, StoreErrorKind, pinned_tls};
+use store::WebdavSettings;
 // What the store reaches through `super::`.
 use crate::destinations::{dav_xml, names, staged};
 use crate::secret::Secret;
@@ -187,12 +187,12 @@ impl Settings for WebdavSpec {
             .map(pinned_tls::config)
             .transpose()
             .map_err(|e| StoreError::new(StoreErrorKind::Config, e.to_string()))?;
-        Ok(Arc::new(webdav::store(WebdavSettings {
+        Ok(Arc::new(store::store(WebdavSettings {
             url: self.url.clone(),
             username: self.username.clone(),
             password: self.password.clone(),
             segment: self.segment,
-            clients: webdav::clients(tls.as_ref(), patience.silence)?,
+            clients: store::clients(tls.as_ref(), patience.silence)?,
             silence: patience.silence,
         })))
     }

@@ -4,6 +4,9 @@
 
 pub mod store;
 
+/// The cloud drives the dashboard connects, kept in the data folder's rclone.conf.
+pub use store::connect::Drives;
+
 use super::check::{Problem, problem};
 use super::url_form::{Credentials, default_name};
 use super::{DestinationOptions, Settings};

@@ -13,9 +13,9 @@
 use crate::archive::content::{self, Compression, ContentSpec, DumpTool, Kind};
 use crate::archive::pg_rows::{RowCounter, table_name_parts};
 use crate::archive::securetar::BackupKey;
+use crate::destinations::kinds::rclone::store::conf::Conf;
+use crate::destinations::kinds::rclone::store::connect;
 use crate::destinations::manifest::Manifest;
-use crate::destinations::rclone::conf::Conf;
-use crate::destinations::rclone::connect;
 use crate::destinations::{dav_xml, layout, names};
 use crate::recovery::{extract, strip};
 use crate::secret::Secret;

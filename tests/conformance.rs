@@ -4,7 +4,7 @@
 
 use crate::support::*;
 use bytes::Bytes;
-use lifeboat::config::{DestinationKind, DestinationSpec, SftpAuth};
+use lifeboat::config::{DestinationKind, DestinationSpec};
 use lifeboat::destinations::{Destination, StoreErrorKind};
 use lifeboat::history::RunStatus;
 use lifeboat::secret::Secret;
@@ -191,9 +191,9 @@ async fn azure_conforms() {
     conforms(azure_sas_spec("azure-sas", &unique("conform"))).await;
     let mut wrong = azure_key_spec("azure", &unique("conform"));
     let other_key = "d3Jvbmcta2V5LXdyb25nLWtleS13cm9uZy1rZXktd3Jvbmcta2V5LXdyb25nLWtleQ==";
-    if let lifeboat::config::DestinationKind::Azure { credential, .. } = &mut wrong.kind {
-        *credential =
-            lifeboat::config::AzureCredential::AccountKey(lifeboat::secret::Secret::new(other_key));
+    if let lifeboat::config::DestinationKind::Azure(AzureSpec { credential, .. }) = &mut wrong.kind
+    {
+        *credential = AzureCredential::AccountKey(lifeboat::secret::Secret::new(other_key));
     }
     refuses_wrong_credentials(&wrong, other_key).await;
 }
@@ -208,7 +208,7 @@ async fn a_local_folder_conforms() {
 async fn webdav_conforms() {
     conforms(webdav_spec("nas", "LIFEBOAT_TEST_WEBDAV", None)).await;
     let mut wrong = webdav_spec("nas", "LIFEBOAT_TEST_WEBDAV", None);
-    if let DestinationKind::Webdav { password, .. } = &mut wrong.kind {
+    if let DestinationKind::Webdav(WebdavSpec { password, .. }) = &mut wrong.kind {
         *password = Secret::new("not-the-dav-password");
     }
     refuses_wrong_credentials(&wrong, "not-the-dav-password").await;
@@ -251,9 +251,9 @@ async fn webdav_over_https_trusts_only_a_pinned_certificate() {
     let pin = env_or_die("LIFEBOAT_TEST_WEBDAVS_SHA256");
     let with_pin = |pin: Option<&str>| {
         let mut spec = webdav_spec("nas-tls", "LIFEBOAT_TEST_WEBDAVS", None);
-        if let DestinationKind::Webdav {
+        if let DestinationKind::Webdav(WebdavSpec {
             certificate_sha256, ..
-        } = &mut spec.kind
+        }) = &mut spec.kind
         {
             *certificate_sha256 = pin.map(|p| lifeboat::config::fingerprint(p).unwrap());
         }
@@ -323,7 +323,7 @@ async fn smb_names_a_missing_share() {
 async fn sftp_host_keys_are_trusted_once_then_enforced() {
     let dir = tempfile::tempdir().unwrap();
     let known = dir.path().join("sftp_known_hosts");
-    let real = lifeboat::config::host_key::host_key_fingerprint(&env_or_die(
+    let real = lifeboat::destinations::kinds::sftp::host_key::host_key_fingerprint(&env_or_die(
         "LIFEBOAT_TEST_SFTP_HOST_KEY",
     ))
     .unwrap();

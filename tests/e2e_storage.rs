@@ -211,7 +211,7 @@ async fn a_refused_sas_token_never_reaches_messages_or_history() {
     let p = unique("sas");
     // The test SAS token is signed for the container `sas-backups` only.
     let mut wrong = azure_sas_spec("azure-sas", &p);
-    if let lifeboat::config::DestinationKind::Azure { container, .. } = &mut wrong.kind {
+    if let lifeboat::config::DestinationKind::Azure(AzureSpec { container, .. }) = &mut wrong.kind {
         *container = "backups".into();
     }
     let sas = std::env::var("LIFEBOAT_TEST_AZURITE_SAS").unwrap();

@@ -102,7 +102,7 @@ async fn behind_proxy(
 ) -> (FaultProxy, lifeboat::config::DestinationSpec) {
     use lifeboat::config::DestinationKind;
     let proxy = match &mut spec.kind {
-        DestinationKind::Webdav { url, .. } => {
+        DestinationKind::Webdav(WebdavSpec { url, .. }) => {
             let (proxy, moved) = FaultProxy::in_front_of(url.as_str()).await;
             *url = url::Url::parse(&moved).unwrap();
             proxy
@@ -117,17 +117,17 @@ async fn behind_proxy(
             s.port = proxy.addr.port();
             proxy
         }
-        DestinationKind::S3 { endpoint, .. } => {
+        DestinationKind::S3(S3Spec { endpoint, .. }) => {
             let (proxy, moved) = FaultProxy::in_front_of(endpoint.as_deref().unwrap()).await;
             *endpoint = Some(moved);
             proxy
         }
-        DestinationKind::Azure { endpoint, .. } => {
+        DestinationKind::Azure(AzureSpec { endpoint, .. }) => {
             let (proxy, moved) = FaultProxy::in_front_of(endpoint).await;
             *endpoint = moved;
             proxy
         }
-        DestinationKind::Local { .. } => panic!("a folder has no connection to break"),
+        DestinationKind::Local(LocalSpec { .. }) => panic!("a folder has no connection to break"),
         DestinationKind::Rclone(_) => panic!("an rclone remote's server is in its rclone.conf"),
     };
     (proxy, spec)
@@ -301,7 +301,7 @@ async fn lifeboat_killed_mid_upload_leaves_nothing_claimed_and_the_next_run_clea
     let data = tempfile::tempdir().unwrap();
     let k = kit();
     let (proxy, dav_spec) = behind_proxy(webdav_spec("dav", "LIFEBOAT_TEST_WEBDAV", None)).await;
-    let lifeboat::config::DestinationKind::Webdav { url, .. } = &dav_spec.kind else {
+    let lifeboat::config::DestinationKind::Webdav(WebdavSpec { url, .. }) = &dav_spec.kind else {
         unreachable!()
     };
     let dav = format!("webdav+{url}");

@@ -471,12 +471,16 @@ fn nested(spec: DestinationSpec) -> (DestinationSpec, DestinationSpec) {
     let mut outside = spec;
     outside.name = format!("{}-outside", outside.name);
     match (&mut inside.kind, &mut outside.kind) {
-        (DestinationKind::Local { path }, _) => *path = path.join("dest"),
+        (DestinationKind::Local(LocalSpec { path }), _) => *path = path.join("dest"),
         (
-            DestinationKind::S3 { prefix, .. } | DestinationKind::Azure { prefix, .. },
-            DestinationKind::S3 { .. } | DestinationKind::Azure { .. },
+            DestinationKind::S3(S3Spec { prefix, .. })
+            | DestinationKind::Azure(AzureSpec { prefix, .. }),
+            DestinationKind::S3(S3Spec { .. }) | DestinationKind::Azure(AzureSpec { .. }),
         ) => *prefix = format!("{prefix}dest/"),
-        (DestinationKind::Webdav { url, .. }, DestinationKind::Webdav { url: around, .. }) => {
+        (
+            DestinationKind::Webdav(WebdavSpec { url, .. }),
+            DestinationKind::Webdav(WebdavSpec { url: around, .. }),
+        ) => {
             // The spec's folder is `<server>/<unique>/HA backups`: the destination stays, and
             // the folder around it is `<unique>`.
             *around = url.join(".").unwrap();

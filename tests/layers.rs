@@ -19,11 +19,13 @@ const LAYERS: &[&[&str]] = &[
     &["pipeline"],
     &["source"],
     &["crypto"],
+    // The configuration dispatches each destination's options to its kind, which lives with its
+    // store in `destinations`.
+    &["config"],
     &["destinations"],
     &["ha"],
     &["history"],
     &["archive"],
-    &["config"],
     &["retention"],
     &["signing"],
     &[

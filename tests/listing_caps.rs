@@ -55,14 +55,14 @@ async fn holds(open: impl Fn(ListingCap) -> Box<dyn Store>) {
     );
 }
 
-fn sftp_settings(spec: &DestinationSpec) -> lifeboat::config::SftpSpec {
+fn sftp_settings(spec: &DestinationSpec) -> SftpSpec {
     match &spec.kind {
         DestinationKind::Sftp(s) => s.clone(),
         _ => unreachable!(),
     }
 }
 
-fn smb_settings(spec: &DestinationSpec) -> lifeboat::config::SmbSpec {
+fn smb_settings(spec: &DestinationSpec) -> SmbSpec {
     match &spec.kind {
         DestinationKind::Smb(s) => s.clone(),
         _ => unreachable!(),
@@ -73,7 +73,7 @@ fn smb_settings(spec: &DestinationSpec) -> lifeboat::config::SmbSpec {
 async fn an_sftp_listing_past_its_cap_is_refused() {
     let settings = sftp_settings(&sftp_spec("sftp", sftp_password(), None));
     holds(|cap| {
-        Box::new(lifeboat::destinations::sftp::store_capped(
+        Box::new(lifeboat::destinations::kinds::sftp::store::store_capped(
             settings.clone(),
             SILENCE,
             cap,
@@ -87,7 +87,7 @@ async fn an_smb_listing_past_its_cap_is_refused() {
     let spec = smb_spec("smb", &env_or_die("LIFEBOAT_TEST_SMB_PASSWORD"));
     let settings = smb_settings(&spec);
     holds(|cap| {
-        Box::new(lifeboat::destinations::smb::store_capped(
+        Box::new(lifeboat::destinations::kinds::smb::store::store_capped(
             settings.clone(),
             SILENCE,
             cap,

@@ -546,7 +546,7 @@ fn walkdir(dir: &Path) -> u64 {
 /// which this machine cannot reach.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cloud_drives_are_configured_as_rclone_expects() {
-    use lifeboat::destinations::rclone::connect::Drives;
+    use lifeboat::destinations::kinds::rclone::store::connect::Drives;
     use lifeboat::secret::Secret;
     let dir = tempfile::tempdir().unwrap();
     let drives = Drives::in_data_dir(dir.path());
@@ -610,7 +610,7 @@ async fn cloud_drives_are_configured_as_rclone_expects() {
 /// so the backup it missed is sent at once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connecting_a_missing_drive_sends_it_the_backup_it_missed() {
-    use lifeboat::destinations::rclone::connect::Drives;
+    use lifeboat::destinations::kinds::rclone::store::connect::Drives;
     use lifeboat::secret::Secret;
     let dir = tempfile::tempdir().unwrap();
     let drives = Drives::in_data_dir(dir.path());

@@ -89,7 +89,9 @@ fn idle_with_drives(problems: Vec<String>, access: Access, data_dir: &std::path:
         access,
         csrf: lifeboat::web::csrf::Token::from_bytes([1; 32]),
         shutdown: tokio_util::sync::CancellationToken::new(),
-        drives: lifeboat::destinations::rclone::connect::Drives::in_data_dir(data_dir),
+        drives: lifeboat::destinations::kinds::rclone::store::connect::Drives::in_data_dir(
+            data_dir,
+        ),
     }
 }
 

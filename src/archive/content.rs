@@ -10,7 +10,7 @@ use super::{ArchiveError, BackupJson, Counting, Inspection};
 use serde::{Deserialize, Serialize};
 use std::io::{self, Read};
 
-pub use crate::config::kinds::{Compression, DumpTool};
+pub use super::made::{Compression, DumpTool};
 
 impl Compression {
     /// `reader`'s bytes as they were before compression.

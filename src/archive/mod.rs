@@ -6,6 +6,7 @@ pub mod content;
 pub mod guard;
 pub mod inner;
 pub mod inspect;
+mod made;
 pub mod pg_rows;
 pub mod readiness;
 pub mod securetar;

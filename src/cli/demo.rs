@@ -32,11 +32,13 @@ pub async fn run(dir: &Path) -> anyhow::Result<ExitCode> {
             path: source.clone(),
         }),
         sources: Vec::new(),
-        destinations: vec![options::DestinationOptions::Local {
-            name: "demo-folder".into(),
-            path: copies.clone(),
-            retention: None,
-        }],
+        destinations: vec![options::DestinationOptions::Local(
+            lifeboat::destinations::kinds::local::LocalOptions {
+                name: "demo-folder".into(),
+                path: copies.clone(),
+                retention: None,
+            },
+        )],
         encryption: options::EncryptionOptions {
             recipients: vec![recipient],
             passphrase: None,

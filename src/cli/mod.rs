@@ -624,7 +624,7 @@ async fn cmd_serve(cli: &Cli, args: &ServeArgs, env: &Env) -> anyhow::Result<Exi
                 .data_dir
                 .clone()
                 .unwrap_or_else(|| default_data_dir(env));
-            let drives = lifeboat::destinations::rclone::connect::Drives::in_data_dir(&data_dir);
+            let drives = lifeboat::destinations::kinds::rclone::Drives::in_data_dir(&data_dir);
             Err(daemon::idle(problems, access, csrf, drives, &shutdown))
         }
     };

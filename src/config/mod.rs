@@ -4,14 +4,16 @@
 //! command line's URLs ([`urls`]). Every problem names the field it is about and what to change.
 //! The environment is an input ([`Env`]) so validation is testable and never reads it behind our back.
 
-pub mod host_key;
-pub mod kinds;
 pub mod options;
 pub mod urls;
 mod validate;
 
-pub use validate::{
-    CLEARTEXT, SUPERVISOR_URL, cautions, fingerprint, validate, validate_destinations,
+pub use validate::{SUPERVISOR_URL, cautions, validate, validate_destinations};
+
+/// A destination's kinds live with their stores ([`crate::destinations::kinds`]): the options
+/// name them, and validation hands each its own part.
+pub use crate::destinations::kinds::{
+    CLEARTEXT, DestinationKind, DestinationSpec, Problem, fingerprint,
 };
 
 use crate::secret::Secret;
@@ -132,13 +134,13 @@ pub enum SourceSpec {
     Dir {
         path: PathBuf,
         exclude: Vec<String>,
-        compression: crate::config::kinds::Compression,
+        compression: crate::archive::content::Compression,
     },
     Command {
         argv: Vec<String>,
         environment: Vec<(String, Secret)>,
-        compression: crate::config::kinds::Compression,
-        tool: crate::config::kinds::DumpTool,
+        compression: crate::archive::content::Compression,
+        tool: crate::archive::content::DumpTool,
     },
 }
 
@@ -173,7 +175,7 @@ pub fn name_for_dir(path: &Path) -> String {
 /// A `command:` source's name when none is given: the dump program's (`docker exec db
 /// pg_dumpall` is `pg_dumpall`), else the program's.
 pub fn name_for_command(argv: &[String]) -> String {
-    use crate::config::kinds::DumpTool;
+    use crate::archive::content::DumpTool;
     let program = argv
         .iter()
         .find(|w| DumpTool::guess(std::slice::from_ref(*w)) != DumpTool::Other)
@@ -236,344 +238,6 @@ pub enum SupervisorMethod {
     /// The Supervisor's `POST /backups/new/full` with `background: true`.
     Rest,
 }
-
-/// One destination.
-#[derive(Debug, Clone)]
-pub struct DestinationSpec {
-    pub name: String,
-    pub kind: DestinationKind,
-    /// Which copies to keep there.
-    pub retention: crate::retention::Policy,
-}
-
-/// Kind-specific settings of a destination.
-#[derive(Debug, Clone)]
-pub enum DestinationKind {
-    Local {
-        path: PathBuf,
-    },
-    S3 {
-        bucket: String,
-        prefix: String,
-        endpoint: Option<String>,
-        region: String,
-        access_key_id: String,
-        secret_access_key: Secret,
-        path_style: bool,
-    },
-    Azure {
-        account: String,
-        container: String,
-        prefix: String,
-        endpoint: String,
-        credential: AzureCredential,
-    },
-    Sftp(SftpSpec),
-    Smb(SmbSpec),
-    Rclone(RcloneSpec),
-    Webdav {
-        /// The folder copies go into.
-        url: Url,
-        username: String,
-        password: Secret,
-        /// Upload in pieces of this many bytes.
-        segment: Option<u64>,
-        /// The server certificate's SHA-256, when the user pinned it.
-        certificate_sha256: Option<[u8; 32]>,
-    },
-}
-
-/// A folder on an SSH server, reached over SFTP.
-#[derive(Debug, Clone)]
-pub struct SftpSpec {
-    pub host: String,
-    pub port: u16,
-    pub username: String,
-    pub auth: SftpAuth,
-    /// The folder on the server (relative paths start at the account's home).
-    pub path: String,
-    /// The `SHA256:` fingerprint the host key must have, when pinned.
-    pub host_key: Option<String>,
-    /// Where host keys trusted on first use are remembered (`None`: for this process only).
-    pub known_hosts: Option<PathBuf>,
-}
-
-/// A folder on any storage rclone reaches (Google Drive, OneDrive, Dropbox and the rest), through
-/// the `rclone` program.
-#[derive(Debug, Clone)]
-pub struct RcloneSpec {
-    /// `name:folder` as rclone takes it, e.g. `gdrive:Home Assistant/lifeboat`.
-    pub remote: String,
-    /// The rclone.conf holding the remote (`None`: rclone's own default).
-    pub config: Option<PathBuf>,
-    /// The rclone program (a bare name is looked up on `PATH`).
-    pub program: PathBuf,
-}
-
-/// The file the dashboard writes connected cloud drives to, in the data folder.
-pub const RCLONE_CONF: &str = "rclone.conf";
-
-/// A folder in an SMB2/3 share.
-#[derive(Debug, Clone)]
-pub struct SmbSpec {
-    pub host: String,
-    pub port: u16,
-    pub share: String,
-    /// The folder inside the share (`/`-separated, no leading slash; empty for its top).
-    pub path: String,
-    pub username: String,
-    pub password: Secret,
-    /// The account's domain or workgroup (empty for an account of the server itself).
-    pub domain: String,
-}
-
-/// How Lifeboat signs in to an SFTP server.
-#[derive(Debug, Clone)]
-pub enum SftpAuth {
-    Password(Secret),
-    /// An OpenSSH private key file (ed25519 or ECDSA), and its passphrase if it has one.
-    Key {
-        path: PathBuf,
-        passphrase: Option<Secret>,
-    },
-}
-
-/// The file in the data folder that remembers SFTP host keys trusted on first use.
-pub const SFTP_KNOWN_HOSTS: &str = "sftp_known_hosts";
-
-/// How Lifeboat signs in to Azure.
-#[derive(Debug, Clone)]
-pub enum AzureCredential {
-    AccountKey(Secret),
-    Sas(Secret),
-}
-
-impl DestinationSpec {
-    /// A digest of how the destination is reached, secrets included: it changes when any of
-    /// those settings does (not with retention, which cannot cure a refusal), and shows none of
-    /// them (SHA-256, first 16 hex digits).
-    pub fn settings_digest(&self) -> String {
-        use sha2::{Digest, Sha256};
-        let mut h = Sha256::new();
-        // Debug prints every setting but the secrets (redacted): add those one by one.
-        h.update(format!("{:?}", self.kind).as_bytes());
-        for s in self.kind.secrets() {
-            h.update([0]);
-            h.update(s.expose().as_bytes());
-        }
-        hex::encode(&h.finalize()[..8])
-    }
-}
-
-impl DestinationKind {
-    /// Every secret in the settings.
-    fn secrets(&self) -> Vec<&Secret> {
-        match self {
-            Self::Local { .. } => Vec::new(),
-            Self::S3 {
-                secret_access_key, ..
-            } => vec![secret_access_key],
-            Self::Azure { credential, .. } => match credential {
-                AzureCredential::AccountKey(s) | AzureCredential::Sas(s) => vec![s],
-            },
-            Self::Sftp(s) => match &s.auth {
-                SftpAuth::Password(p) => vec![p],
-                SftpAuth::Key { passphrase, .. } => passphrase.iter().collect(),
-            },
-            Self::Smb(s) => vec![&s.password],
-            // Its secrets stay in rclone.conf, which Lifeboat never reads aloud.
-            Self::Rclone(_) => Vec::new(),
-            Self::Webdav { password, .. } => vec![password],
-        }
-    }
-
-    /// A short word for the kind, for messages and manifests.
-    pub fn label(&self) -> &'static str {
-        match self {
-            Self::Local { .. } => "local",
-            Self::S3 { .. } => "s3",
-            Self::Azure { .. } => "azure",
-            Self::Webdav { .. } => "webdav",
-            Self::Sftp { .. } => "sftp",
-            Self::Smb { .. } => "smb",
-            Self::Rclone(_) => "rclone",
-        }
-    }
-
-    /// Where the copies are, for people (no secrets).
-    pub fn location(&self) -> String {
-        match self {
-            Self::Local { path } => path.display().to_string(),
-            Self::S3 {
-                bucket,
-                prefix,
-                endpoint,
-                ..
-            } => format!(
-                "s3://{bucket}/{prefix}{}",
-                endpoint
-                    .as_deref()
-                    .map(|e| format!(" at {e}"))
-                    .unwrap_or_default()
-            ),
-            Self::Azure {
-                account,
-                container,
-                prefix,
-                ..
-            } => format!("azure://{account}/{container}/{prefix}"),
-            Self::Webdav { url, username, .. } => format!("{url} (as {username})"),
-            Self::Sftp(SftpSpec {
-                host,
-                port,
-                username,
-                path,
-                ..
-            }) => format!(
-                "sftp://{username}@{host}:{port}/{}",
-                path.trim_start_matches('/')
-            ),
-            Self::Smb { .. } | Self::Rclone(_) => self.url(),
-        }
-    }
-
-    /// The `--from`/`--to` URL that reaches this destination from the command line (credentials
-    /// are never part of it).
-    pub fn url(&self) -> String {
-        match self {
-            Self::Local { path } => format!("file://{}", path.display()),
-            Self::S3 {
-                bucket,
-                prefix,
-                endpoint,
-                region,
-                path_style,
-                ..
-            } => {
-                let mut q = vec![format!("region={region}")];
-                if let Some(e) = endpoint {
-                    q.push(format!("endpoint={e}"));
-                }
-                if !path_style {
-                    q.push("path_style=false".into());
-                }
-                format!(
-                    "s3://{bucket}/{}?{}",
-                    prefix.trim_end_matches('/'),
-                    q.join("&")
-                )
-            }
-            Self::Azure {
-                account,
-                container,
-                prefix,
-                endpoint,
-                ..
-            } => format!(
-                "azure://{account}/{container}/{}?endpoint={endpoint}",
-                prefix.trim_end_matches('/')
-            ),
-            Self::Sftp(SftpSpec {
-                host,
-                port,
-                username,
-                path,
-                host_key,
-                ..
-            }) => {
-                // An absolute folder keeps its leading slash: sftp://u@h:22//srv/backups.
-                let mut out = format!(
-                    "sftp://{}@{host}:{port}/{}",
-                    url_part(username),
-                    url_path(path)
-                );
-                if let Some(k) = host_key {
-                    out.push_str("?host_key=");
-                    out.push_str(&query_value(k));
-                }
-                out
-            }
-            Self::Webdav {
-                url,
-                segment,
-                certificate_sha256,
-                ..
-            } => {
-                let mut q = Vec::new();
-                if let Some(s) = segment {
-                    q.push(format!("segment_mb={}", s >> 20));
-                }
-                if let Some(c) = certificate_sha256 {
-                    q.push(format!("certificate_sha256={}", hex::encode(c)));
-                }
-                let mut out = format!("webdav+{url}");
-                if !q.is_empty() {
-                    out.push(if url.query().is_some() { '&' } else { '?' });
-                    out.push_str(&q.join("&"));
-                }
-                out
-            }
-            Self::Rclone(RcloneSpec { remote, .. }) => format!("rclone:{remote}"),
-            Self::Smb(SmbSpec {
-                host,
-                port,
-                share,
-                path,
-                username,
-                domain,
-                ..
-            }) => {
-                let mut out = format!(
-                    "smb://{}@{host}:{port}/{}",
-                    url_part(username),
-                    url_part(share)
-                );
-                if !path.is_empty() {
-                    out.push('/');
-                    out.push_str(&url_path(path));
-                }
-                if !domain.is_empty() {
-                    out.push_str("?domain=");
-                    out.push_str(&query_value(domain));
-                }
-                out
-            }
-        }
-    }
-}
-
-/// Escapes what cannot stand as it is in a URL's user part or in one segment of its path.
-fn url_part(s: &str) -> String {
-    percent_encoding::utf8_percent_encode(s, URL_PART).to_string()
-}
-
-/// A `/`-separated path with each segment escaped (a leading `/` stays).
-fn url_path(path: &str) -> String {
-    path.split('/').map(url_part).collect::<Vec<_>>().join("/")
-}
-
-/// Escapes a query value (what `url`'s query parsing would misread: `+`, `&`, `=`, `#`…).
-fn query_value(s: &str) -> String {
-    percent_encoding::utf8_percent_encode(s, QUERY_VALUE).to_string()
-}
-
-const QUERY_VALUE: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
-    .add(b' ')
-    .add(b'#')
-    .add(b'%')
-    .add(b'&')
-    .add(b'+')
-    .add(b'/')
-    .add(b'=');
-
-const URL_PART: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
-    .add(b' ')
-    .add(b'@')
-    .add(b':')
-    .add(b'/')
-    .add(b'?')
-    .add(b'#')
-    .add(b'%');
 
 /// Validated encryption settings.
 #[derive(Clone)]
@@ -645,21 +309,6 @@ impl Env {
             .get(key)
             .map(String::as_str)
             .filter(|v| !v.is_empty())
-    }
-}
-
-/// One thing wrong with the options.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    /// The field, as a path: `destinations[1].bucket`.
-    pub field: String,
-    /// What is wrong and what to do.
-    pub message: String,
-}
-
-impl fmt::Display for Problem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.field, self.message)
     }
 }
 
@@ -741,32 +390,5 @@ pub fn parse_options(path: &Path, text: &str) -> Result<options::Options, Config
             let field = e.path().to_string();
             syntax(field, e.into_inner().message().to_owned())
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_settings_digest_follows_how_a_destination_is_reached() {
-        let spec = |secret: &str, keep: &str| DestinationSpec {
-            name: "b2".into(),
-            retention: crate::retention::Policy::parse(keep).unwrap(),
-            kind: DestinationKind::S3 {
-                bucket: "backups".into(),
-                prefix: "home/".into(),
-                endpoint: None,
-                region: "us-east-1".into(),
-                access_key_id: "AK".into(),
-                secret_access_key: Secret::new(secret),
-                path_style: false,
-            },
-        };
-        let d = spec("s3cret-one", "last=3").settings_digest();
-        assert_eq!(d.len(), 16);
-        assert!(!d.contains("s3cret"));
-        assert_ne!(d, spec("s3cret-two", "last=3").settings_digest());
-        assert_eq!(d, spec("s3cret-one", "daily=7").settings_digest());
     }
 }

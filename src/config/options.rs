@@ -3,6 +3,8 @@
 //! error, not a silently ignored setting. Validation into a usable [`super::Config`] happens in
 //! [`super::validate`].
 
+/// A destination's options are its kind's ([`crate::destinations::kinds`]).
+pub use crate::destinations::kinds::DestinationOptions;
 use crate::secret::Secret;
 use serde::Deserialize;
 use std::path::PathBuf;
@@ -218,145 +220,6 @@ pub struct SourceEntry {
     /// Hours without a verified copy of it before Lifeboat says so.
     #[serde(default)]
     pub stale_after_hours: Option<u32>,
-}
-
-/// One destination, chosen by `type`.
-#[derive(Debug, Deserialize)]
-#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
-pub enum DestinationOptions {
-    /// A folder: a USB disk, a mounted NAS share, `/share`, `/media`.
-    Local {
-        name: String,
-        path: PathBuf,
-        /// This destination's own retention policy (default: the top-level `retention`).
-        #[serde(default)]
-        retention: Option<String>,
-    },
-    /// Any S3-compatible store: AWS, Backblaze B2, Wasabi, MinIO, SeaweedFS…
-    S3 {
-        name: String,
-        bucket: String,
-        #[serde(default)]
-        prefix: Option<String>,
-        #[serde(default)]
-        endpoint: Option<String>,
-        #[serde(default)]
-        region: Option<String>,
-        access_key_id: String,
-        secret_access_key: Secret,
-        /// Address buckets as `endpoint/bucket` instead of `bucket.endpoint`.
-        #[serde(default)]
-        path_style: Option<bool>,
-        #[serde(default)]
-        retention: Option<String>,
-    },
-    /// A WebDAV folder: Nextcloud, ownCloud, a NAS's WebDAV service.
-    Webdav {
-        name: String,
-        /// The folder's address, e.g. `https://cloud.example.com/remote.php/dav/files/alice/HA`.
-        url: String,
-        username: String,
-        /// The password, or (Nextcloud) an app password.
-        password: Secret,
-        /// Upload in pieces of this many MiB, for servers or proxies that cap a request's size.
-        #[serde(default)]
-        segment_mb: Option<u32>,
-        /// Trust this server's certificate (SHA-256 of it, hex) even when no authority signed it.
-        #[serde(default)]
-        certificate_sha256: Option<String>,
-        #[serde(default)]
-        retention: Option<String>,
-    },
-    /// A folder on any SSH server, over SFTP.
-    Sftp {
-        name: String,
-        host: String,
-        #[serde(default)]
-        port: Option<u16>,
-        username: String,
-        #[serde(default)]
-        password: Option<Secret>,
-        /// An OpenSSH private key file, e.g. `/ssl/lifeboat_ed25519`.
-        #[serde(default)]
-        private_key: Option<PathBuf>,
-        #[serde(default)]
-        private_key_passphrase: Option<Secret>,
-        /// The folder on the server (relative to the account's home unless it starts with `/`).
-        #[serde(default)]
-        path: Option<String>,
-        /// The server's public host key (`ssh-ed25519 AAAA…`) or its `SHA256:` fingerprint.
-        #[serde(default)]
-        host_key: Option<String>,
-        #[serde(default)]
-        retention: Option<String>,
-    },
-    /// A folder in an SMB2/3 share: a NAS, a Windows share, Samba.
-    Smb {
-        name: String,
-        host: String,
-        #[serde(default)]
-        port: Option<u16>,
-        /// The share's name, e.g. `backups` for `\\\\nas\\backups`.
-        share: String,
-        /// The folder inside the share.
-        #[serde(default)]
-        path: Option<String>,
-        username: String,
-        password: Secret,
-        /// The account's domain or workgroup, when it is not a local account of the server.
-        #[serde(default)]
-        domain: Option<String>,
-        #[serde(default)]
-        retention: Option<String>,
-    },
-    /// Any storage rclone reaches: Google Drive, OneDrive, Dropbox and 70 more, connected on the
-    /// dashboard ("Add a cloud drive") or in an rclone.conf of your own.
-    Rclone {
-        name: String,
-        /// The remote and the folder in it, e.g. `gdrive:Home Assistant/lifeboat`.
-        remote: String,
-        /// The rclone.conf that holds the remote; by default the one in the data folder, where
-        /// the dashboard writes the drives it connects.
-        #[serde(default)]
-        rclone_config: Option<PathBuf>,
-        #[serde(default)]
-        retention: Option<String>,
-        /// Given on the command line: without `--rclone-config`, rclone's own default file is the
-        /// one to use (the person's), not the data folder's.
-        #[serde(skip)]
-        from_command_line: bool,
-    },
-    /// Azure Blob Storage, with an account key or a SAS token.
-    Azure {
-        name: String,
-        account: String,
-        container: String,
-        #[serde(default)]
-        prefix: Option<String>,
-        #[serde(default)]
-        endpoint: Option<String>,
-        #[serde(default)]
-        account_key: Option<Secret>,
-        #[serde(default)]
-        sas_token: Option<Secret>,
-        #[serde(default)]
-        retention: Option<String>,
-    },
-}
-
-impl DestinationOptions {
-    /// The destination's own retention policy, as written.
-    pub fn retention(&self) -> Option<&str> {
-        match self {
-            Self::Local { retention, .. }
-            | Self::S3 { retention, .. }
-            | Self::Webdav { retention, .. }
-            | Self::Sftp { retention, .. }
-            | Self::Smb { retention, .. }
-            | Self::Rclone { retention, .. }
-            | Self::Azure { retention, .. } => retention.as_deref(),
-        }
-    }
 }
 
 /// Encryption: age X25519 recipients (the private key lives in the emergency kit), or a passphrase.

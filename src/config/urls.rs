@@ -11,27 +11,12 @@
 
 use super::Problem;
 use super::options::{CommandLine, DestinationOptions, SourceEntry, SourceOptions};
-use crate::secret::Secret;
+use crate::destinations::kinds;
 use std::collections::HashMap;
 use std::path::PathBuf;
-use url::Url;
 
-/// Credentials given as flags or environment variables.
-#[derive(Debug, Default, Clone)]
-pub struct Credentials {
-    pub s3_access_key_id: Option<String>,
-    pub s3_secret_access_key: Option<Secret>,
-    pub azure_account_key: Option<Secret>,
-    pub azure_sas_token: Option<Secret>,
-    pub webdav_username: Option<String>,
-    pub webdav_password: Option<Secret>,
-    pub sftp_password: Option<Secret>,
-    pub sftp_key: Option<PathBuf>,
-    pub sftp_key_passphrase: Option<Secret>,
-    pub smb_password: Option<Secret>,
-    /// The rclone.conf for `rclone:` destinations (rclone's own default when not given).
-    pub rclone_config: Option<PathBuf>,
-}
+/// Credentials given as flags or environment variables (each kind reads its own).
+pub use kinds::Credentials;
 
 fn bad(field: &str, message: String) -> Problem {
     Problem {
@@ -159,7 +144,7 @@ pub fn destinations_from_urls(
     let mut problems = Vec::new();
     let mut used: HashMap<String, usize> = HashMap::new();
     for (i, raw) in raws.iter().enumerate() {
-        match destination_from_url(raw, &format!("--to[{i}]"), creds, &mut used) {
+        match kinds::destination_from_url(raw, &format!("--to[{i}]"), creds, &mut used) {
             Ok(d) => out.push(d),
             Err(p) => problems.push(p),
         }
@@ -171,243 +156,10 @@ pub fn destinations_from_urls(
     }
 }
 
-fn destination_from_url(
-    raw: &str,
-    field: &str,
-    creds: &Credentials,
-    used: &mut HashMap<String, usize>,
-) -> Result<DestinationOptions, Problem> {
-    if let Some(rest) = raw.strip_prefix("rclone:") {
-        return Ok(rclone_from_url(rest, creds, used));
-    }
-    let url = if raw.starts_with('/') {
-        Url::from_file_path(raw)
-            .map_err(|()| bad(field, format!("{raw:?} is not a usable path")))?
-    } else {
-        Url::parse(raw).map_err(|e| {
-            bad(
-                field,
-                format!("{raw:?} is not a URL ({e}); use file:///path, s3://bucket/prefix, azure://account/container or webdav+https://host/folder"),
-            )
-        })?
-    };
-    let mut query: HashMap<String, String> = url.query_pairs().into_owned().collect();
-    let allowed: &[&str] = match url.scheme() {
-        "file" => &["name", "keep"],
-        "s3" => &["name", "endpoint", "region", "path_style", "keep"],
-        "azure" | "azblob" => &["name", "endpoint", "keep"],
-        "webdav+http" | "webdav+https" => &["name", "keep", "segment_mb", "certificate_sha256"],
-        "sftp" => &["name", "keep", "host_key"],
-        "smb" => &["name", "keep", "domain"],
-        other => {
-            return Err(bad(
-                field,
-                format!(
-                    "{other:?} is not a destination kind; use file://, s3://, azure://, webdav+https://, sftp://, smb:// or rclone:REMOTE:folder"
-                ),
-            ));
-        }
-    };
-    if let Some(k) = query.keys().find(|k| !allowed.contains(&k.as_str())) {
-        return Err(bad(
-            field,
-            format!(
-                "unknown setting {k:?} (allowed: {}); credentials go in flags or the environment, never in the URL",
-                allowed.join(", ")
-            ),
-        ));
-    }
-    let kind = match url.scheme() {
-        "file" => "local",
-        "s3" => "s3",
-        "webdav+http" | "webdav+https" => "webdav",
-        "sftp" => "sftp",
-        "smb" => "smb",
-        _ => "azure",
-    };
-    let name = query.remove("name").unwrap_or_else(|| {
-        let n = used.entry(kind.to_owned()).or_insert(0);
-        *n += 1;
-        if *n == 1 {
-            kind.to_owned()
-        } else {
-            format!("{kind}-{n}")
-        }
-    });
-    let host = url.host_str().unwrap_or("").to_owned();
-    let path = url.path().trim_matches('/').to_owned();
-    let retention = query.remove("keep");
-    match kind {
-        "local" => {
-            let path = url.to_file_path().map_err(|()| {
-                bad(
-                    field,
-                    format!("{raw:?} must be an absolute path, like file:///mnt/usb/ha"),
-                )
-            })?;
-            Ok(DestinationOptions::Local {
-                name,
-                path,
-                retention,
-            })
-        }
-        "s3" => {
-            let path_style = match query.get("path_style").map(String::as_str) {
-                None => None,
-                Some("true" | "1") => Some(true),
-                Some("false" | "0") => Some(false),
-                Some(v) => {
-                    return Err(bad(
-                        field,
-                        format!("path_style={v:?} must be true or false"),
-                    ));
-                }
-            };
-            Ok(DestinationOptions::S3 {
-                name,
-                bucket: host,
-                prefix: Some(path),
-                endpoint: query.remove("endpoint"),
-                region: query.remove("region"),
-                access_key_id: creds.s3_access_key_id.clone().unwrap_or_default(),
-                secret_access_key: creds
-                    .s3_secret_access_key
-                    .clone()
-                    .unwrap_or_else(|| Secret::new("")),
-                path_style,
-                retention,
-            })
-        }
-        "sftp" => {
-            let path = url.path().strip_prefix('/').unwrap_or(url.path());
-            Ok(DestinationOptions::Sftp {
-                name,
-                host,
-                port: url.port(),
-                username: percent_encoding::percent_decode_str(url.username())
-                    .decode_utf8_lossy()
-                    .into_owned(),
-                password: creds.sftp_password.clone(),
-                private_key: creds.sftp_key.clone(),
-                private_key_passphrase: creds.sftp_key_passphrase.clone(),
-                path: Some(
-                    percent_encoding::percent_decode_str(path)
-                        .decode_utf8_lossy()
-                        .into_owned(),
-                ),
-                host_key: query.remove("host_key"),
-                retention,
-            })
-        }
-        "smb" => {
-            let decode = |s: &str| {
-                percent_encoding::percent_decode_str(s)
-                    .decode_utf8_lossy()
-                    .into_owned()
-            };
-            let (share, folder) = path.split_once('/').unwrap_or((&path, ""));
-            Ok(DestinationOptions::Smb {
-                name,
-                host,
-                port: url.port(),
-                share: decode(share),
-                path: Some(decode(folder)),
-                username: decode(url.username()),
-                password: creds
-                    .smb_password
-                    .clone()
-                    .unwrap_or_else(|| Secret::new("")),
-                domain: query.remove("domain"),
-                retention,
-            })
-        }
-        "webdav" => {
-            let segment_mb = match query.remove("segment_mb") {
-                None => None,
-                Some(v) => Some(v.parse::<u32>().map_err(|_| {
-                    bad(
-                        field,
-                        format!("segment_mb={v:?} must be a whole number of MiB"),
-                    )
-                })?),
-            };
-            let mut http = url.clone();
-            http.set_query(None);
-            let http = http
-                .as_str()
-                .strip_prefix("webdav+")
-                .unwrap_or(http.as_str())
-                .to_owned();
-            Ok(DestinationOptions::Webdav {
-                name,
-                url: http,
-                username: creds.webdav_username.clone().unwrap_or_default(),
-                password: creds
-                    .webdav_password
-                    .clone()
-                    .unwrap_or_else(|| Secret::new("")),
-                segment_mb,
-                certificate_sha256: query.remove("certificate_sha256"),
-                retention,
-            })
-        }
-        _ => {
-            let (container, prefix) = path.split_once('/').unwrap_or((&path, ""));
-            Ok(DestinationOptions::Azure {
-                name,
-                account: host,
-                container: container.to_owned(),
-                prefix: Some(prefix.to_owned()),
-                endpoint: query.remove("endpoint"),
-                account_key: creds.azure_account_key.clone(),
-                sas_token: creds.azure_sas_token.clone(),
-                retention,
-            })
-        }
-    }
-}
-
-/// `REMOTE:folder`, with `?name=…&keep=…` after it only when that is all the query holds (a
-/// folder may itself have a `?` in its name).
-fn rclone_from_url(
-    rest: &str,
-    creds: &Credentials,
-    used: &mut HashMap<String, usize>,
-) -> DestinationOptions {
-    let (remote, query) = match rest.rsplit_once('?') {
-        Some((remote, q))
-            if !q.is_empty()
-                && url::form_urlencoded::parse(q.as_bytes())
-                    .all(|(k, _)| k == "name" || k == "keep") =>
-        {
-            let query: HashMap<String, String> = url::form_urlencoded::parse(q.as_bytes())
-                .into_owned()
-                .collect();
-            (remote, query)
-        }
-        _ => (rest, HashMap::new()),
-    };
-    let name = query.get("name").cloned().unwrap_or_else(|| {
-        let n = used.entry("rclone".to_owned()).or_insert(0);
-        *n += 1;
-        if *n == 1 {
-            "rclone".to_owned()
-        } else {
-            format!("rclone-{n}")
-        }
-    });
-    DestinationOptions::Rclone {
-        name,
-        remote: remote.to_owned(),
-        rclone_config: creds.rclone_config.clone(),
-        retention: query.get("keep").cloned(),
-        from_command_line: true,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::secret::Secret;
 
     #[test]
     fn sources() {
@@ -447,22 +199,11 @@ mod tests {
             &creds,
         )
         .unwrap();
-        let names: Vec<&str> = d
-            .iter()
-            .map(|d| match d {
-                DestinationOptions::Local { name, .. }
-                | DestinationOptions::S3 { name, .. }
-                | DestinationOptions::Webdav { name, .. }
-                | DestinationOptions::Sftp { name, .. }
-                | DestinationOptions::Smb { name, .. }
-                | DestinationOptions::Rclone { name, .. }
-                | DestinationOptions::Azure { name, .. } => name.as_str(),
-            })
-            .collect();
+        let names: Vec<&str> = d.iter().map(DestinationOptions::name).collect();
         assert_eq!(names, ["s3", "s3-2", "local", "cloud"]);
-        let DestinationOptions::Azure {
+        let DestinationOptions::Azure(kinds::azure::AzureOptions {
             container, prefix, ..
-        } = &d[3]
+        }) = &d[3]
         else {
             panic!()
         };
@@ -477,77 +218,6 @@ mod tests {
         assert_eq!(err.len(), 2);
         assert!(err[0].message.contains("never in the URL"));
         assert_eq!(err[1].field, "--to[1]");
-    }
-
-    #[test]
-    fn rclone_remotes_come_whole_with_their_config_file() {
-        use crate::config::{DestinationKind, validate_destinations};
-        let creds = Credentials {
-            rclone_config: Some("/home/me/rclone.conf".into()),
-            ..Credentials::default()
-        };
-        let specs = validate_destinations(
-            destinations_from_urls(
-                &[
-                    "rclone:gdrive:Home Assistant/lifeboat?name=drive&keep=last=5".into(),
-                    "rclone:dropbox:odd?folder".into(),
-                ],
-                &creds,
-            )
-            .unwrap(),
-        )
-        .unwrap();
-        let remotes: Vec<(&str, &str, Option<&std::path::Path>)> = specs
-            .iter()
-            .map(|s| match &s.kind {
-                DestinationKind::Rclone(r) => {
-                    (s.name.as_str(), r.remote.as_str(), r.config.as_deref())
-                }
-                _ => panic!("rclone expected"),
-            })
-            .collect();
-        let conf = Some(std::path::Path::new("/home/me/rclone.conf"));
-        assert_eq!(
-            remotes,
-            [
-                ("drive", "gdrive:Home Assistant/lifeboat", conf),
-                ("rclone", "dropbox:odd?folder", conf)
-            ]
-        );
-        assert_eq!(specs[0].retention.last, 5);
-        // Without --rclone-config, rclone's own default file (the person's) is used.
-        let spec = validate_destinations(
-            destinations_from_urls(&["rclone:gdrive:x".into()], &Credentials::default()).unwrap(),
-        )
-        .unwrap()
-        .remove(0);
-        assert!(matches!(&spec.kind, DestinationKind::Rclone(r) if r.config.is_none()));
-        for (bad, says) in [
-            ("rclone:gdrive", "no colon"),
-            ("rclone:", "name the remote"),
-            ("rclone:-x:y", "not a remote name"),
-            ("rclone:gdrive,client_secret=abc:HA", "looks like a secret"),
-        ] {
-            let e = validate_destinations(
-                destinations_from_urls(&[bad.into()], &Credentials::default()).unwrap(),
-            )
-            .unwrap_err()
-            .to_string();
-            assert!(e.contains(says), "{bad}: {e}");
-        }
-        assert!(
-            validate_destinations(
-                destinations_from_urls(
-                    &[
-                        "rclone:gdrive,chunk_size=64M:HA".into(),
-                        "rclone::local:/x".into()
-                    ],
-                    &Credentials::default()
-                )
-                .unwrap()
-            )
-            .is_ok()
-        );
     }
 
     #[test]
@@ -587,10 +257,8 @@ mod tests {
                     .unwrap()
                     .remove(0);
             assert_eq!(spec.kind.location(), again.kind.location(), "{url}");
-            if let (DestinationKind::S3 { region: a, .. }, DestinationKind::S3 { region: b, .. }) =
-                (&spec.kind, &again.kind)
-            {
-                assert_eq!(a, b);
+            if let (DestinationKind::S3(a), DestinationKind::S3(b)) = (&spec.kind, &again.kind) {
+                assert_eq!(a.region, b.region);
             }
         }
     }

@@ -393,6 +393,7 @@ pub fn last_group(key: &str) -> String {
 mod tests {
     use super::*;
     use crate::config::DestinationKind;
+    use crate::destinations::kinds::s3::S3Spec;
 
     /// Issue 38: the kit lists every signing key the home has used, in a form `lifeboat recover`
     /// reads back from the kit file.
@@ -460,7 +461,7 @@ mod tests {
         let dests = [DestinationSpec {
             name: "b2".into(),
             retention: Default::default(),
-            kind: DestinationKind::S3 {
+            kind: DestinationKind::S3(S3Spec {
                 bucket: "home".into(),
                 prefix: "ha/".into(),
                 endpoint: Some("https://s3.us-west-004.backblazeb2.com".into()),
@@ -468,7 +469,7 @@ mod tests {
                 access_key_id: "KEYID".into(),
                 secret_access_key: Secret::new("very-secret-app-key"),
                 path_style: true,
-            },
+            }),
         }];
         let kit = Kit::gather(
             Utc::now(),

@@ -15,7 +15,7 @@ mod updating;
 pub mod worker;
 
 use crate::config::{Config, Env};
-use crate::destinations::rclone::connect::Drives;
+use crate::destinations::kinds::rclone::store::connect::Drives;
 use crate::jobs::Triggers;
 use crate::pipeline::run::Runner;
 use crate::report::{HaReporter, Watch};

@@ -1,7 +1,5 @@
 //! The kinds of destination, and what each can do that the pipeline must know about.
 
-use crate::config::DestinationKind;
-
 /// What kind of place a destination is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -16,19 +14,6 @@ pub enum Kind {
 }
 
 impl Kind {
-    /// The kind of the configured destination.
-    pub fn of(spec: &DestinationKind) -> Self {
-        match spec {
-            DestinationKind::Local { .. } => Self::Local,
-            DestinationKind::S3 { .. } => Self::S3,
-            DestinationKind::Azure { .. } => Self::Azure,
-            DestinationKind::Webdav { .. } => Self::Webdav,
-            DestinationKind::Sftp(_) => Self::Sftp,
-            DestinationKind::Smb(_) => Self::Smb,
-            DestinationKind::Rclone(_) => Self::Rclone,
-        }
-    }
-
     /// The word the options and URLs use.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -1,9 +1,10 @@
-//! Where copies go. One small contract, [`Store`], that every kind of destination meets: OpenDAL
-//! serves S3, Azure and folders ([`opendal_store`], [`folder`]); WebDAV ([`webdav`]), SFTP
-//! ([`sftp`]), SMB ([`smb`]) and the rclone program ([`rclone`]: Google Drive, OneDrive, Dropbox
-//! and the rest) are streaming clients on one shared frame ([`staged`]:
-//! temp-then-rename, listing, deletes, and a retry-and-timeout wrapper for small requests).
-//! [`build`] makes one per [`Kind`], [`layout`] names the objects and [`manifest`] is the small JSON
+//! Where copies go. One small contract, [`Store`], that every kind of destination meets. Each
+//! kind is one folder in [`kinds`] (its options, validation, URL form, label, secrets and store):
+//! OpenDAL serves S3, Azure and folders ([`opendal_store`], [`folder`]); WebDAV, SFTP, SMB and the
+//! rclone program (Google Drive, OneDrive, Dropbox and the rest) are streaming clients, each its
+//! kind's `store`, on one shared frame ([`staged`]: temp-then-rename, listing, deletes, and a
+//! retry-and-timeout wrapper for small requests).
+//! [`build`] opens one through its kind, [`layout`] names the objects and [`manifest`] is the small JSON
 //! that makes a copy exist; [`names`] holds every name read from a destination to the names
 //! Lifeboat writes, so nothing outside the destination is ever read or deleted. Every failure has one status ([`StoreErrorKind`]) that decides what
 //! happens next: passing failures are retried, refused settings wait for new ones.
@@ -18,17 +19,14 @@ pub mod build;
 pub mod dav_xml;
 pub mod folder;
 pub mod kind;
+pub mod kinds;
 pub mod layout;
 pub mod manifest;
 pub mod mount_guard;
 pub mod names;
 pub mod opendal_store;
 pub mod pinned_tls;
-pub mod rclone;
-pub mod sftp;
-pub mod smb;
 pub mod staged;
-pub mod webdav;
 
 use async_trait::async_trait;
 use bytes::Bytes;

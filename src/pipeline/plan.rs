@@ -231,6 +231,7 @@ pub async fn check_all(
 mod tests {
     use super::*;
     use crate::config::{DestinationKind, DestinationSpec};
+    use crate::destinations::kinds::local::LocalSpec;
 
     #[test]
     fn a_backup_needs_a_tenth_more_than_the_last_and_the_supervisors_reserve_on_its_disk() {
@@ -256,9 +257,9 @@ mod tests {
             crate::destinations::open(&DestinationSpec {
                 name: name.into(),
                 retention: Default::default(),
-                kind: DestinationKind::Local {
+                kind: DestinationKind::Local(LocalSpec {
                     path: "/tmp/x".into(),
-                },
+                }),
             })
             .unwrap()
         };

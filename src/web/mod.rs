@@ -80,7 +80,7 @@ pub struct AppState {
     /// Ends live-progress streams at shutdown.
     pub shutdown: CancellationToken,
     /// Where "Add a cloud drive" keeps the remotes it connects.
-    pub drives: crate::destinations::rclone::connect::Drives,
+    pub drives: crate::destinations::kinds::rclone::store::connect::Drives,
 }
 
 /// Nothing from elsewhere: no inline script, no outside resources, framed only by Home Assistant's

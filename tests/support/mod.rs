@@ -9,9 +9,14 @@ pub mod ingress_proxy;
 pub mod supervisor_rules;
 
 use lifeboat::clock::SystemClock;
-use lifeboat::config::{
-    AzureCredential, DestinationKind, DestinationSpec, EncryptionSpec, SftpAuth, SftpSpec, SmbSpec,
-};
+use lifeboat::config::{DestinationKind, DestinationSpec, EncryptionSpec};
+pub use lifeboat::destinations::kinds::azure::{AzureCredential, AzureSpec};
+pub use lifeboat::destinations::kinds::local::LocalSpec;
+pub use lifeboat::destinations::kinds::rclone::RcloneSpec;
+pub use lifeboat::destinations::kinds::s3::S3Spec;
+pub use lifeboat::destinations::kinds::sftp::{SftpAuth, SftpSpec};
+pub use lifeboat::destinations::kinds::smb::SmbSpec;
+pub use lifeboat::destinations::kinds::webdav::WebdavSpec;
 use lifeboat::destinations::{self, Destination};
 use lifeboat::history::History;
 use lifeboat::pipeline::run::Runner;
@@ -77,7 +82,7 @@ pub fn s3_spec_with(name: &str, prefix: &str, endpoint: &str, secret: &str) -> D
     DestinationSpec {
         name: name.into(),
         retention: Default::default(),
-        kind: DestinationKind::S3 {
+        kind: DestinationKind::S3(S3Spec {
             bucket: "backups".into(),
             prefix: format!("{prefix}/"),
             endpoint: Some(endpoint.into()),
@@ -85,7 +90,7 @@ pub fn s3_spec_with(name: &str, prefix: &str, endpoint: &str, secret: &str) -> D
             access_key_id: S3_KEY_ID.into(),
             secret_access_key: Secret::new(secret),
             path_style: true,
-        },
+        }),
     }
 }
 
@@ -93,13 +98,13 @@ pub fn azure_key_spec(name: &str, prefix: &str) -> DestinationSpec {
     DestinationSpec {
         name: name.into(),
         retention: Default::default(),
-        kind: DestinationKind::Azure {
+        kind: DestinationKind::Azure(AzureSpec {
             account: AZURITE_ACCOUNT.into(),
             container: "backups".into(),
             prefix: format!("{prefix}/"),
             endpoint: env_or_die("LIFEBOAT_TEST_AZURITE"),
             credential: AzureCredential::AccountKey(Secret::new(AZURITE_KEY)),
-        },
+        }),
     }
 }
 
@@ -107,13 +112,13 @@ pub fn azure_sas_spec(name: &str, prefix: &str) -> DestinationSpec {
     DestinationSpec {
         name: name.into(),
         retention: Default::default(),
-        kind: DestinationKind::Azure {
+        kind: DestinationKind::Azure(AzureSpec {
             account: AZURITE_ACCOUNT.into(),
             container: "sas-backups".into(),
             prefix: format!("{prefix}/"),
             endpoint: env_or_die("LIFEBOAT_TEST_AZURITE"),
             credential: AzureCredential::Sas(Secret::new(env_or_die("LIFEBOAT_TEST_AZURITE_SAS"))),
-        },
+        }),
     }
 }
 
@@ -127,13 +132,13 @@ pub fn webdav_spec(name: &str, env_url: &str, segment_mb: Option<u64>) -> Destin
     DestinationSpec {
         name: name.into(),
         retention: Default::default(),
-        kind: DestinationKind::Webdav {
+        kind: DestinationKind::Webdav(WebdavSpec {
             url: url::Url::parse(&url).unwrap(),
             username: DAV_USER.into(),
             password: Secret::new(DAV_PASSWORD),
             segment: segment_mb.map(|m| m << 20),
             certificate_sha256: None,
-        },
+        }),
     }
 }
 
@@ -236,7 +241,7 @@ pub fn rclone_spec(name: &str, remote: &str, conf: &Path) -> DestinationSpec {
     DestinationSpec {
         name: name.into(),
         retention: Default::default(),
-        kind: DestinationKind::Rclone(lifeboat::config::RcloneSpec {
+        kind: DestinationKind::Rclone(RcloneSpec {
             remote: remote.into(),
             config: Some(conf.to_owned()),
             program: "rclone".into(),
@@ -248,9 +253,9 @@ pub fn local_spec(name: &str, dir: &Path) -> DestinationSpec {
     DestinationSpec {
         name: name.into(),
         retention: Default::default(),
-        kind: DestinationKind::Local {
+        kind: DestinationKind::Local(LocalSpec {
             path: dir.to_owned(),
-        },
+        }),
     }
 }
 
@@ -560,7 +565,7 @@ pub fn daemon_settings(
         events: events.map(|(url, token, _)| (url, token)),
         access: Access::any(),
         csrf: csrf::Token::from_bytes([42; 32]),
-        drives: lifeboat::destinations::rclone::connect::Drives::in_data_dir(
+        drives: lifeboat::destinations::kinds::rclone::store::connect::Drives::in_data_dir(
             &std::env::temp_dir().join(unique("drives")),
         ),
         min_verified: 1,

@@ -2,12 +2,14 @@
 //! on the box. The page names the one command to run on any computer with a browser (`rclone
 //! authorize "drive"`), takes its pasted answer, and has rclone prove the sign-in by listing the
 //! folder before the remote joins rclone.conf in the data folder (see
-//! [`crate::destinations::rclone::connect`]). A section of an rclone.conf of one's own can be
+//! [`crate::destinations::kinds::rclone::store::connect`]). A section of an rclone.conf of one's own can be
 //! pasted instead. The page lists the remotes there by name and type only: tokens and passwords
 //! never reach it, and a pasted answer is never shown again, even when it is refused.
 //! It works while the options are invalid too, since connecting a drive often comes first.
 
-use crate::destinations::rclone::connect::{ConnectError, Connected, Listed, PROVIDERS};
+use crate::destinations::kinds::rclone::store::connect::{
+    ConnectError, Connected, Listed, PROVIDERS,
+};
 use crate::secret::Secret;
 use crate::web::AppState;
 use crate::web::frame::{Frame, Section};

@@ -12,7 +12,7 @@
 
 use super::staged::{CappedListing, ListingCap, Remote, RemoteFile, Small, Staged, Written};
 use super::{StoreError, StoreErrorKind};
-use crate::config::SmbSpec;
+use crate::destinations::kinds::smb::SmbSpec;
 use async_trait::async_trait;
 use bytes::Bytes;
 use smb2::{ClientConfig, ErrorKind, RenameOptions, SmbClient, Tree};

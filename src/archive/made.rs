@@ -1,6 +1,7 @@
 //! What a `dir:` or `command:` source is told to make: how its bytes are compressed and which
-//! program makes a dump, as the options name them (what they mean to a walk is the archive's:
-//! [`crate::archive::content`]).
+//! program makes a dump, as the options name them (what they mean to a walk is in
+//! [`super::content`]). They sit here, below the configuration, so that `config` can read them
+//! from the options without the archive reaching up into it.
 
 use serde::{Deserialize, Serialize};
 

@@ -12,7 +12,7 @@
 
 use super::staged::{CappedListing, ListingCap, Remote, RemoteFile, Small, Staged, Written};
 use super::{StoreError, StoreErrorKind};
-use crate::config::{SftpAuth, SftpSpec};
+use crate::destinations::kinds::sftp::{SftpAuth, SftpSpec};
 use crate::secret::Secret;
 use async_trait::async_trait;
 use bytes::Bytes;

@@ -120,7 +120,7 @@ impl Drives {
     pub fn in_data_dir(data_dir: &Path) -> Self {
         Self {
             program: PathBuf::from("rclone"),
-            config: data_dir.join(crate::config::RCLONE_CONF),
+            config: data_dir.join(crate::destinations::kinds::rclone::RCLONE_CONF),
         }
     }
 

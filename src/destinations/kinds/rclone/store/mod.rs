@@ -30,7 +30,7 @@ pub mod process;
 
 use super::staged::{Remote, RemoteFile, Small, Staged, Written};
 use super::{StoreError, StoreErrorKind};
-use crate::config::RcloneSpec;
+use crate::destinations::kinds::rclone::RcloneSpec;
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
 use process::{Said, Tool, listen};

@@ -1,0 +1,190 @@
+//! Any S3-compatible store (AWS, Backblaze B2, Wasabi, MinIO, SeaweedFS…): its options, their
+//! check, its `s3://` URL and its store (OpenDAL's S3 service).
+
+use super::check::{Problem, http_url, normalize_prefix, problem};
+use super::url_form::{Credentials, UrlForm, UrlParts};
+use super::{DestinationOptions, Settings};
+use crate::destinations::opendal_store::layered;
+use crate::destinations::{Kind, Patience, Store, StoreError};
+use crate::secret::Secret;
+use opendal::Operator;
+use serde::Deserialize;
+use std::sync::Arc;
+use url::Url;
+
+/// An S3 bucket, as the options give it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct S3Options {
+    pub name: String,
+    pub bucket: String,
+    #[serde(default)]
+    pub prefix: Option<String>,
+    #[serde(default)]
+    pub endpoint: Option<String>,
+    #[serde(default)]
+    pub region: Option<String>,
+    pub access_key_id: String,
+    pub secret_access_key: Secret,
+    /// Address buckets as `endpoint/bucket` instead of `bucket.endpoint`.
+    #[serde(default)]
+    pub path_style: Option<bool>,
+    #[serde(default)]
+    pub retention: Option<String>,
+}
+
+/// An S3 bucket, checked.
+#[derive(Debug, Clone)]
+pub struct S3Spec {
+    pub bucket: String,
+    pub prefix: String,
+    pub endpoint: Option<String>,
+    pub region: String,
+    pub access_key_id: String,
+    pub secret_access_key: Secret,
+    pub path_style: bool,
+}
+
+impl S3Options {
+    /// The name and the settings, or `None` when they cannot make a destination.
+    pub fn validate(self, at: &str, problems: &mut Vec<Problem>) -> Option<(String, S3Spec)> {
+        if self.bucket.is_empty() || self.bucket.contains('/') {
+            problems.push(problem(
+                &format!("{at}.bucket"),
+                "name the bucket, without slashes",
+            ));
+        }
+        if let Some(e) = self.endpoint.as_deref().filter(|e| !e.is_empty()) {
+            http_url(e, &format!("{at}.endpoint"), problems);
+        }
+        if self.access_key_id.is_empty() {
+            problems.push(problem(
+                &format!("{at}.access_key_id"),
+                "the access key id is empty",
+            ));
+        }
+        if self.secret_access_key.is_empty() {
+            problems.push(problem(
+                &format!("{at}.secret_access_key"),
+                "the secret access key is empty",
+            ));
+        }
+        let endpoint = self.endpoint.filter(|e| !e.is_empty());
+        let region = self
+            .region
+            .filter(|r| !r.is_empty())
+            .or_else(|| endpoint.as_deref().and_then(region_from_endpoint))
+            .unwrap_or_else(|| "us-east-1".to_owned());
+        let spec = S3Spec {
+            bucket: self.bucket,
+            prefix: normalize_prefix(self.prefix.as_deref()),
+            path_style: self.path_style.unwrap_or(endpoint.is_some()),
+            endpoint,
+            region,
+            access_key_id: self.access_key_id,
+            secret_access_key: self.secret_access_key,
+        };
+        Some((self.name, spec))
+    }
+}
+
+/// Backblaze B2 (`s3.us-west-004.backblazeb2.com`) and Wasabi carry the region in the host name.
+fn region_from_endpoint(endpoint: &str) -> Option<String> {
+    let host = Url::parse(endpoint).ok()?.host_str()?.to_owned();
+    let mut parts = host.split('.');
+    let (first, second) = (parts.next()?, parts.next()?);
+    (first == "s3" && (host.ends_with("backblazeb2.com") || host.ends_with("wasabisys.com")))
+        .then(|| second.to_owned())
+        .filter(|r| r.contains('-'))
+}
+
+impl Settings for S3Spec {
+    fn kind(&self) -> Kind {
+        Kind::S3
+    }
+
+    fn location(&self) -> String {
+        format!(
+            "s3://{}/{}{}",
+            self.bucket,
+            self.prefix,
+            self.endpoint
+                .as_deref()
+                .map(|e| format!(" at {e}"))
+                .unwrap_or_default()
+        )
+    }
+
+    fn url(&self) -> String {
+        let mut q = vec![format!("region={}", self.region)];
+        if let Some(e) = &self.endpoint {
+            q.push(format!("endpoint={e}"));
+        }
+        if !self.path_style {
+            q.push("path_style=false".into());
+        }
+        format!(
+            "s3://{}/{}?{}",
+            self.bucket,
+            self.prefix.trim_end_matches('/'),
+            q.join("&")
+        )
+    }
+
+    fn secrets(&self) -> Vec<&Secret> {
+        vec![&self.secret_access_key]
+    }
+
+    fn open(&self, patience: Patience) -> Result<Arc<dyn Store>, StoreError> {
+        let mut builder = opendal::services::S3::default()
+            .bucket(&self.bucket)
+            .root(&format!("/{}", self.prefix))
+            .region(&self.region)
+            .access_key_id(&self.access_key_id)
+            .secret_access_key(self.secret_access_key.expose())
+            .disable_config_load()
+            .disable_ec2_metadata();
+        if let Some(endpoint) = &self.endpoint {
+            builder = builder.endpoint(endpoint);
+        }
+        if !self.path_style {
+            builder = builder.enable_virtual_host_style();
+        }
+        Ok(Arc::new(layered(
+            Operator::new(builder),
+            vec![self.secret_access_key.clone()],
+            patience,
+        )?))
+    }
+}
+
+/// `s3://bucket/prefix?endpoint=…&region=…&path_style=…`.
+pub const URL_FORM: UrlForm = UrlForm {
+    schemes: &["s3"],
+    word: "s3",
+    query: &["name", "endpoint", "region", "path_style", "keep"],
+    read: from_url,
+};
+
+fn from_url(mut parts: UrlParts, creds: &Credentials) -> Result<DestinationOptions, Problem> {
+    let path_style = match parts.query.get("path_style").map(String::as_str) {
+        None => None,
+        Some("true" | "1") => Some(true),
+        Some("false" | "0") => Some(false),
+        Some(v) => return Err(parts.bad(format!("path_style={v:?} must be true or false"))),
+    };
+    Ok(DestinationOptions::S3(S3Options {
+        name: parts.name,
+        bucket: parts.host,
+        prefix: Some(parts.path),
+        endpoint: parts.query.remove("endpoint"),
+        region: parts.query.remove("region"),
+        access_key_id: creds.s3_access_key_id.clone().unwrap_or_default(),
+        secret_access_key: creds
+            .s3_secret_access_key
+            .clone()
+            .unwrap_or_else(|| Secret::new("")),
+        path_style,
+        retention: parts.retention,
+    }))
+}

@@ -140,6 +140,12 @@ impl StoreErrorKind {
     pub fn needs_new_settings(self) -> bool {
         matches!(self, Self::Denied | Self::Config)
     }
+
+    /// Whether trying again may succeed: a passing failure may pass, and room can be made
+    /// (retention, a person). Every other kind fails the same way the next time.
+    pub fn is_retryable(self) -> bool {
+        matches!(self, Self::Unavailable | Self::Full)
+    }
 }
 
 /// Words that say a store is out of room, whatever the protocol (ENOSPC, HTTP 507, SMB
@@ -165,55 +171,44 @@ fn says_full(message: &str) -> bool {
     .any(|w| m.contains(w))
 }
 
-/// A destination failure, classified where it leaves the backend.
+/// A destination failure, classified where it leaves the backend. Its kind alone decides
+/// whether it is tried again ([`StoreErrorKind::is_retryable`]).
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{message}")]
 pub struct StoreError {
     pub kind: StoreErrorKind,
-    pub retryable: bool,
     pub message: String,
 }
 
 impl StoreError {
-    /// A permanent error of the given kind.
+    /// An error of the given kind, unless the message says the store is out of room (whichever
+    /// layer noticed): then it is [`StoreErrorKind::Full`].
     pub fn new(kind: StoreErrorKind, message: impl Into<String>) -> Self {
-        Self::full_or(kind, false, message.into())
-    }
-
-    /// `kind`, unless the message says the store is out of room (whichever layer noticed).
-    fn full_or(kind: StoreErrorKind, retryable: bool, message: String) -> Self {
-        if says_full(&message) {
-            // Room can be made (retention, a person): worth trying again later.
-            return Self {
-                kind: StoreErrorKind::Full,
-                retryable: true,
-                message,
-            };
-        }
-        Self {
-            kind,
-            retryable,
-            message,
-        }
+        let message = message.into();
+        let kind = if says_full(&message) {
+            StoreErrorKind::Full
+        } else {
+            kind
+        };
+        Self { kind, message }
     }
 
     /// A passing failure: the service could not be reached or broke off; trying again may help.
     pub fn unavailable(message: impl Into<String>) -> Self {
-        Self::full_or(StoreErrorKind::Unavailable, true, message.into())
+        Self::new(StoreErrorKind::Unavailable, message)
     }
 
     /// No room left: worth trying again once room is made.
     pub fn full(message: impl Into<String>) -> Self {
         Self {
             kind: StoreErrorKind::Full,
-            retryable: true,
             message: message.into(),
         }
     }
 
-    /// Whether trying again later may succeed.
+    /// Whether trying again later may succeed (its kind says).
     pub fn is_retryable(&self) -> bool {
-        self.retryable
+        self.kind.is_retryable()
     }
 }
 

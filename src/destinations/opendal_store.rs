@@ -90,7 +90,9 @@ pub fn redact(message: &str, secrets: &[Secret]) -> String {
     out
 }
 
-/// Classifies an OpenDAL error where it leaves the backend.
+/// Classifies an OpenDAL error where it leaves the backend. An error OpenDAL marks temporary (a
+/// 5xx, a dropped connection) and gives no kind of its own is a passing failure; a not-found, a
+/// refusal or a bad configuration keeps its kind, and so is not tried again, whatever its mark.
 pub fn classify(e: &opendal::Error) -> StoreError {
     let kind = match e.kind() {
         ErrorKind::NotFound => StoreErrorKind::NotFound,
@@ -107,7 +109,6 @@ pub fn classify(e: &opendal::Error) -> StoreError {
     };
     StoreError {
         kind,
-        retryable: e.is_temporary() || kind == StoreErrorKind::Unavailable,
         message: format!("{hint}{e}"),
     }
 }

@@ -2,7 +2,8 @@
 //! serves S3, Azure and folders ([`opendal_store`], [`folder`]); WebDAV ([`webdav`]), SFTP
 //! ([`sftp`]), SMB ([`smb`]) and the rclone program ([`rclone`]: Google Drive, OneDrive, Dropbox
 //! and the rest) are streaming clients on one shared frame ([`staged`]:
-//! temp-then-rename, listing, deletes, and a retry-and-timeout wrapper for small requests).
+//! temp-then-rename, listing, deletes). [`retry`] is the one policy for trying a request again,
+//! as a layer around a store.
 //! [`build`] makes one per [`Kind`], [`layout`] names the objects and [`manifest`] is the small JSON
 //! that makes a copy exist; [`names`] holds every name read from a destination to the names
 //! Lifeboat writes, so nothing outside the destination is ever read or deleted. Every failure has one status ([`StoreErrorKind`]) that decides what
@@ -25,6 +26,7 @@ pub mod names;
 pub mod opendal_store;
 pub mod pinned_tls;
 pub mod rclone;
+pub mod retry;
 pub mod sftp;
 pub mod smb;
 pub mod staged;

@@ -3,7 +3,8 @@
 //! listing, reading and deleting in a folder that is not there find nothing and create nothing, so
 //! looking at an unplugged disk never leaves an empty folder where it was mounted.
 
-use super::opendal_store::{OpendalStore, layered};
+use super::opendal_store::{OpendalStore, retrying, timed};
+use super::retry::Retrying;
 use super::{ObjectWriter, Patience, Store, StoreError, StoreErrorKind};
 use async_trait::async_trait;
 use opendal::Operator;
@@ -18,7 +19,7 @@ pub struct FolderStore {
     path: PathBuf,
     patience: Patience,
     /// Made at the first write (making it creates the folder).
-    inner: OnceCell<OpendalStore>,
+    inner: OnceCell<Retrying<OpendalStore>>,
 }
 
 impl FolderStore {
@@ -32,20 +33,20 @@ impl FolderStore {
     }
 
     /// The OpenDAL store, once the folder exists or is about to be written.
-    async fn open(&self) -> Result<&OpendalStore, StoreError> {
+    async fn open(&self) -> Result<&Retrying<OpendalStore>, StoreError> {
         self.inner
             .get_or_try_init(|| async {
                 let builder = opendal::services::Fs::default()
                     .root(&self.path.to_string_lossy())
                     .atomic_write_dir(&self.path.join(LOCAL_PARTIAL_DIR).to_string_lossy());
-                Ok(layered(Operator::new(builder), Vec::new(), self.patience)?
-                    .syncing(self.path.clone()))
+                let store = timed(Operator::new(builder), Vec::new(), self.patience)?;
+                Ok(retrying(store.syncing(self.path.clone()), self.patience))
             })
             .await
     }
 
     /// The store when the folder is there; `None` when it is not (nothing to read).
-    async fn existing(&self) -> Result<Option<&OpendalStore>, StoreError> {
+    async fn existing(&self) -> Result<Option<&Retrying<OpendalStore>>, StoreError> {
         if let Some(s) = self.inner.get() {
             return Ok(Some(s));
         }

@@ -2,8 +2,9 @@
 //! kind is one folder in [`kinds`] (its options, validation, URL form, label, secrets and store):
 //! OpenDAL serves S3, Azure and folders ([`opendal_store`], [`folder`]); WebDAV, SFTP, SMB and the
 //! rclone program (Google Drive, OneDrive, Dropbox and the rest) are streaming clients, each its
-//! kind's `store`, on one shared frame ([`staged`]: temp-then-rename, listing, deletes, and a
-//! retry-and-timeout wrapper for small requests).
+//! kind's `store`, on one shared frame ([`staged`]: temp-then-rename, listing, deletes).
+//! [`retry`] is the one policy for trying a request again, as a layer around a store of either
+//! family.
 //! [`build`] opens one through its kind, [`layout`] names the objects and [`manifest`] is the small JSON
 //! that makes a copy exist; [`names`] holds every name read from a destination to the names
 //! Lifeboat writes, so nothing outside the destination is ever read or deleted. Every failure has one status ([`StoreErrorKind`]) that decides what
@@ -26,6 +27,7 @@ pub mod mount_guard;
 pub mod names;
 pub mod opendal_store;
 pub mod pinned_tls;
+pub mod retry;
 pub mod staged;
 
 use async_trait::async_trait;
@@ -138,6 +140,12 @@ impl StoreErrorKind {
     pub fn needs_new_settings(self) -> bool {
         matches!(self, Self::Denied | Self::Config)
     }
+
+    /// Whether trying again may succeed: a passing failure may pass, and room can be made
+    /// (retention, a person). Every other kind fails the same way the next time.
+    pub fn is_retryable(self) -> bool {
+        matches!(self, Self::Unavailable | Self::Full)
+    }
 }
 
 /// Words that say a store is out of room, whatever the protocol (ENOSPC, HTTP 507, SMB
@@ -163,55 +171,44 @@ fn says_full(message: &str) -> bool {
     .any(|w| m.contains(w))
 }
 
-/// A destination failure, classified where it leaves the backend.
+/// A destination failure, classified where it leaves the backend. Its kind alone decides
+/// whether it is tried again ([`StoreErrorKind::is_retryable`]).
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{message}")]
 pub struct StoreError {
     pub kind: StoreErrorKind,
-    pub retryable: bool,
     pub message: String,
 }
 
 impl StoreError {
-    /// A permanent error of the given kind.
+    /// An error of the given kind, unless the message says the store is out of room (whichever
+    /// layer noticed): then it is [`StoreErrorKind::Full`].
     pub fn new(kind: StoreErrorKind, message: impl Into<String>) -> Self {
-        Self::full_or(kind, false, message.into())
-    }
-
-    /// `kind`, unless the message says the store is out of room (whichever layer noticed).
-    fn full_or(kind: StoreErrorKind, retryable: bool, message: String) -> Self {
-        if says_full(&message) {
-            // Room can be made (retention, a person): worth trying again later.
-            return Self {
-                kind: StoreErrorKind::Full,
-                retryable: true,
-                message,
-            };
-        }
-        Self {
-            kind,
-            retryable,
-            message,
-        }
+        let message = message.into();
+        let kind = if says_full(&message) {
+            StoreErrorKind::Full
+        } else {
+            kind
+        };
+        Self { kind, message }
     }
 
     /// A passing failure: the service could not be reached or broke off; trying again may help.
     pub fn unavailable(message: impl Into<String>) -> Self {
-        Self::full_or(StoreErrorKind::Unavailable, true, message.into())
+        Self::new(StoreErrorKind::Unavailable, message)
     }
 
     /// No room left: worth trying again once room is made.
     pub fn full(message: impl Into<String>) -> Self {
         Self {
             kind: StoreErrorKind::Full,
-            retryable: true,
             message: message.into(),
         }
     }
 
-    /// Whether trying again later may succeed.
+    /// Whether trying again later may succeed (its kind says).
     pub fn is_retryable(&self) -> bool {
-        self.retryable
+        self.kind.is_retryable()
     }
 }
 

@@ -1,8 +1,11 @@
 //! [`Store`] over an OpenDAL operator: S3-compatible, Azure Blob and local folders all stream
 //! through it (multipart parts, Azure blocks, or a temp file flushed, renamed on commit, and its
-//! folder flushed).
+//! folder flushed). Whole requests are tried again by the one retry policy around the store
+//! ([`layered`]); only inside a stream, which that layer cannot send again, does OpenDAL's own
+//! retry layer resend a part or resume a read where it broke off.
 
 use super::names;
+use super::retry::{Policy, Retrying};
 use super::{ObjectWriter, Patience, Store, StoreError, StoreErrorKind, part_size};
 use crate::secret::Secret;
 use async_trait::async_trait;
@@ -32,7 +35,11 @@ const UPLOAD_CONCURRENCY: usize = 1;
 
 /// A store backed by an OpenDAL operator (already rooted at the destination's prefix).
 pub struct OpendalStore {
+    /// For whole requests, each sent once (the retry layer around the store sends them again).
     op: Operator,
+    /// For streams: `op` with OpenDAL's retry layer, which resends a part of an upload and
+    /// resumes a read where it broke off.
+    streams: Operator,
     /// Credentials that must never appear in an error (a SAS token travels in request URLs).
     secrets: Vec<Secret>,
     /// For a local folder: the folder to flush after a rename, so that a committed copy survives
@@ -41,10 +48,12 @@ pub struct OpendalStore {
 }
 
 impl OpendalStore {
-    /// Wraps an operator; `secrets` are scrubbed from every error message.
-    pub fn new(op: Operator, secrets: Vec<Secret>) -> Self {
+    /// Wraps an operator, `streams` being the same with retries inside a stream; `secrets` are
+    /// scrubbed from every error message.
+    pub fn new(op: Operator, streams: Operator, secrets: Vec<Secret>) -> Self {
         Self {
             op,
+            streams,
             secrets,
             sync_dir: None,
         }
@@ -90,7 +99,9 @@ pub fn redact(message: &str, secrets: &[Secret]) -> String {
     out
 }
 
-/// Classifies an OpenDAL error where it leaves the backend.
+/// Classifies an OpenDAL error where it leaves the backend. An error OpenDAL marks temporary (a
+/// 5xx, a dropped connection) and gives no kind of its own is a passing failure; a not-found, a
+/// refusal or a bad configuration keeps its kind, and so is not tried again, whatever its mark.
 pub fn classify(e: &opendal::Error) -> StoreError {
     let kind = match e.kind() {
         ErrorKind::NotFound => StoreErrorKind::NotFound,
@@ -107,7 +118,6 @@ pub fn classify(e: &opendal::Error) -> StoreError {
     };
     StoreError {
         kind,
-        retryable: e.is_temporary() || kind == StoreErrorKind::Unavailable,
         message: format!("{hint}{e}"),
     }
 }
@@ -160,7 +170,7 @@ impl Store for OpendalStore {
         size_hint: Option<u64>,
     ) -> Result<Box<dyn ObjectWriter>, StoreError> {
         let inner = self
-            .op
+            .streams
             .writer_with(names::inside(path)?)
             .chunk(part_size(size_hint))
             .concurrent(UPLOAD_CONCURRENCY)
@@ -175,7 +185,7 @@ impl Store for OpendalStore {
 
     async fn reader(&self, path: &str) -> Result<Box<dyn AsyncRead + Send + Unpin>, StoreError> {
         let len = self.size(names::inside(path)?).await?;
-        let reader = self.op.reader(path).await.map_err(|e| self.err(e))?;
+        let reader = self.streams.reader(path).await.map_err(|e| self.err(e))?;
         let stream = reader
             .into_futures_async_read(0..len)
             .await
@@ -265,27 +275,42 @@ impl Store for OpendalStore {
     }
 }
 
-/// An OpenDAL operator with time limits and retries, as a store that scrubs `secrets` from its
-/// errors.
+/// An OpenDAL operator with time limits, as a store that scrubs `secrets` from its errors, its
+/// whole requests tried again under the one policy ([`retrying`]).
 pub(super) fn layered(
     op: opendal::Result<Operator>,
     secrets: Vec<Secret>,
     patience: Patience,
+) -> Result<Retrying<OpendalStore>, StoreError> {
+    Ok(retrying(timed(op, secrets, patience)?, patience))
+}
+
+/// `store` under the one retry policy, as `patience` sets it.
+pub(super) fn retrying(store: OpendalStore, patience: Patience) -> Retrying<OpendalStore> {
+    Retrying::around(store, Policy::patient(patience.silence))
+}
+
+/// An OpenDAL operator with time limits (each request, and each step of a stream, may take up to
+/// `patience.silence`), as a store that scrubs `secrets` from its errors. Its streams resend a
+/// part and resume a read by OpenDAL's retry layer: only there is the part, or the place where
+/// the read broke off, still known.
+pub(super) fn timed(
+    op: opendal::Result<Operator>,
+    secrets: Vec<Secret>,
+    patience: Patience,
 ) -> Result<OpendalStore, StoreError> {
-    let op = op
-        .map_err(|e| classify(&e))?
-        .layer(
-            TimeoutLayer::new()
-                .with_timeout(patience.silence)
-                .with_io_timeout(patience.silence),
-        )
-        .layer(
-            RetryLayer::new()
-                .with_max_times(4)
-                .with_jitter()
-                .with_min_delay(Duration::from_millis(200)),
-        );
-    Ok(OpendalStore::new(op, secrets))
+    let op = op.map_err(|e| classify(&e))?.layer(
+        TimeoutLayer::new()
+            .with_timeout(patience.silence)
+            .with_io_timeout(patience.silence),
+    );
+    let streams = op.clone().layer(
+        RetryLayer::new()
+            .with_max_times(4)
+            .with_jitter()
+            .with_min_delay(Duration::from_millis(200)),
+    );
+    Ok(OpendalStore::new(op, streams, secrets))
 }
 
 #[cfg(test)]

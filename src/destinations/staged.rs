@@ -7,16 +7,17 @@
 //!   and the leftovers of one are found again ([`Store::unfinished`]);
 //! - the destination folder is created once, on first write;
 //! - deleting what is not there succeeds; a folder that is not there lists empty;
-//! - every small request (listing, reading a manifest, writing one, deleting, opening) goes through
-//!   [`Small`]: a time limit per attempt, and another attempt after a failure that may pass (a
-//!   dropped connection), so one reset does not fail a run.
+//! - every whole request (listing, reading a manifest, writing one, deleting, opening) is tried
+//!   again under the one retry policy, as a layer around the frame ([`Staged`] is
+//!   [`Retrying`]`<`[`Frame`]`>`): a time limit per attempt, and another attempt after a failure
+//!   that may pass (a dropped connection), so one reset does not fail a run. A streamed upload is
+//!   not sent again; its final move is, under the same policy.
 
+use super::retry::{Policy, Retrying};
 use super::{ObjectWriter, Store, StoreError, StoreErrorKind, layout};
 use async_trait::async_trait;
 use bytes::Bytes;
-use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::io::AsyncRead;
 
 /// A file being written on the server.
@@ -166,107 +167,68 @@ impl CappedListing {
     }
 }
 
-/// The retry-and-timeout wrapper for small requests.
-#[derive(Debug, Clone, Copy)]
-pub struct Small {
-    /// Attempts in all.
-    pub attempts: u32,
-    /// How long one attempt may take.
-    pub timeout: Duration,
-    /// The wait before the second attempt; it doubles after that.
-    pub backoff: Duration,
-}
+/// The retry policy the frame's stores run under (see [`Policy`]).
+pub type Small = Policy;
 
-impl Small {
-    /// Three attempts of at most `silence` each, 250 ms apart and growing.
-    pub fn patient(silence: Duration) -> Self {
-        Self {
-            attempts: 3,
-            timeout: silence,
-            backoff: Duration::from_millis(250),
-        }
-    }
+/// A [`Store`] on a [`Remote`]: the [`Frame`], its whole requests tried again under the one
+/// policy ([`Retrying`]).
+pub type Staged<R> = Retrying<Frame<R>>;
 
-    /// Runs `attempt` until it succeeds, fails for good, or the attempts run out.
-    ///
-    /// # Errors
-    /// The last attempt's error; a time-out is a passing failure.
-    pub async fn run<T, F, Fut>(&self, what: &str, attempt: F) -> Result<T, StoreError>
-    where
-        F: Fn() -> Fut + Send,
-        Fut: Future<Output = Result<T, StoreError>> + Send,
-    {
-        let mut wait = self.backoff;
-        let mut n = 1;
-        loop {
-            let error = match tokio::time::timeout(self.timeout, attempt()).await {
-                Ok(Ok(v)) => return Ok(v),
-                Ok(Err(e)) => e,
-                Err(_) => StoreError::unavailable(format!(
-                    "{what}: no answer in {} s",
-                    self.timeout.as_secs()
-                )),
-            };
-            if !error.is_retryable() || n >= self.attempts {
-                return Err(error);
-            }
-            tracing::debug!("{what}: {error}; trying again in {wait:?}");
-            tokio::time::sleep(wait).await;
-            wait *= 2;
-            n += 1;
-        }
+impl<R: Remote> Retrying<Frame<R>> {
+    /// The store on `remote`, its requests run by `policy`.
+    pub fn new(remote: R, policy: Policy) -> Self {
+        Retrying::around(Frame::new(remote, policy), policy)
     }
 }
 
-/// A [`Store`] on a [`Remote`].
-pub struct Staged<R> {
+/// The frame on a [`Remote`], each request sent once: retrying is the layer's
+/// ([`Retrying`]), but for the move that commits a streamed upload, which only the upload can
+/// send again.
+pub struct Frame<R> {
     remote: Arc<R>,
     folder_ready: tokio::sync::OnceCell<()>,
-    small: Small,
+    policy: Policy,
 }
 
-impl<R: Remote> Staged<R> {
-    /// The store on `remote`, its small requests run by `small`.
-    pub fn new(remote: R, small: Small) -> Self {
+impl<R: Remote> Frame<R> {
+    /// The frame on `remote`; `policy` runs the commit of a streamed upload.
+    pub fn new(remote: R, policy: Policy) -> Self {
         Self {
             remote: Arc::new(remote),
             folder_ready: tokio::sync::OnceCell::new(),
-            small,
+            policy,
         }
     }
 
     async fn make_folder(&self) -> Result<(), StoreError> {
         self.folder_ready
-            .get_or_try_init(|| {
-                self.small
-                    .run("creating the folder", || self.remote.make_folder())
-            })
+            .get_or_try_init(|| self.remote.make_folder())
             .await
             .copied()
     }
 
     async fn names(&self) -> Result<Vec<String>, StoreError> {
-        match self.small.run("listing", || self.remote.names()).await {
+        match self.remote.names().await {
             Err(e) if e.kind == StoreErrorKind::NotFound => Ok(Vec::new()),
             other => other,
         }
     }
 }
 
-/// Moves `temp` onto `real`. Tried again on a passing failure; a retry that finds `temp` gone
-/// looks for `real`, since the first attempt may have been carried out with its answer lost.
+/// Moves `temp` onto `real`, the last step of a streamed upload, which the layer cannot send
+/// again: tried again here, under the same policy. A retry that finds `temp` gone looks for
+/// `real`, since the first attempt may have been carried out with its answer lost.
 async fn commit<R: Remote>(
     remote: &R,
-    small: Small,
+    policy: Policy,
     temp: &str,
     real: &str,
-    written: Written,
 ) -> Result<(), StoreError> {
     let tries = std::sync::atomic::AtomicU32::new(0);
-    small
+    policy
         .run(&format!("moving {real} into place"), || async {
             let again = tries.fetch_add(1, std::sync::atomic::Ordering::SeqCst) > 0;
-            match remote.rename(temp, real, written).await {
+            match remote.rename(temp, real, Written::Streamed).await {
                 Err(e) if again && e.kind == StoreErrorKind::NotFound => {
                     let names = remote.names().await?;
                     if names.iter().any(|n| n == real) && !names.iter().any(|n| n == temp) {
@@ -282,11 +244,8 @@ async fn commit<R: Remote>(
 }
 
 /// Removes `name`, a missing one being no failure.
-async fn remove<R: Remote>(remote: &R, small: Small, name: &str) -> Result<(), StoreError> {
-    match small
-        .run(&format!("deleting {name}"), || remote.remove(name))
-        .await
-    {
+async fn remove<R: Remote>(remote: &R, name: &str) -> Result<(), StoreError> {
+    match remote.remove(name).await {
         Err(e) if e.kind == StoreErrorKind::NotFound => Ok(()),
         other => other,
     }
@@ -295,7 +254,7 @@ async fn remove<R: Remote>(remote: &R, small: Small, name: &str) -> Result<(), S
 /// An upload under its temporary name.
 struct StagedWriter<R> {
     remote: Arc<R>,
-    small: Small,
+    policy: Policy,
     file: Option<Box<dyn RemoteFile>>,
     temp: String,
     real: String,
@@ -324,26 +283,21 @@ impl<R: Remote> ObjectWriter for StagedWriter<R> {
             return Err(self.ended());
         };
         f.close().await?;
-        commit(
-            self.remote.as_ref(),
-            self.small,
-            &self.temp,
-            &self.real,
-            Written::Streamed,
-        )
-        .await
+        commit(self.remote.as_ref(), self.policy, &self.temp, &self.real).await
     }
 
     async fn abort(mut self: Box<Self>) -> Result<(), StoreError> {
         if let Some(f) = self.file.take() {
             f.discard().await;
         }
-        remove(self.remote.as_ref(), self.small, &self.temp).await
+        let remote = self.remote.as_ref();
+        let what = format!("deleting {}", self.temp);
+        self.policy.run(&what, || remove(remote, &self.temp)).await
     }
 }
 
 #[async_trait]
-impl<R: Remote> Store for Staged<R> {
+impl<R: Remote> Store for Frame<R> {
     async fn writer(
         &self,
         path: &str,
@@ -351,15 +305,10 @@ impl<R: Remote> Store for Staged<R> {
     ) -> Result<Box<dyn ObjectWriter>, StoreError> {
         self.make_folder().await?;
         let temp = layout::partial_name(path);
-        let file = self
-            .small
-            .run(&format!("creating {temp}"), || {
-                self.remote.create(&temp, size)
-            })
-            .await?;
+        let file = self.remote.create(&temp, size).await?;
         Ok(Box::new(StagedWriter {
             remote: Arc::clone(&self.remote),
-            small: self.small,
+            policy: self.policy,
             file: Some(file),
             temp,
             real: path.to_owned(),
@@ -367,27 +316,19 @@ impl<R: Remote> Store for Staged<R> {
     }
 
     async fn reader(&self, path: &str) -> Result<Box<dyn AsyncRead + Send + Unpin>, StoreError> {
-        self.small
-            .run(&format!("reading {path}"), || self.remote.open(path))
-            .await
+        self.remote.open(path).await
     }
 
     async fn read_small(&self, path: &str, limit: u64) -> Result<Vec<u8>, StoreError> {
-        self.small
-            .run(&format!("reading {path}"), || self.remote.read(path, limit))
-            .await
+        self.remote.read(path, limit).await
     }
 
+    /// Written whole under its temporary name and moved into place; the layer sends both again.
     async fn write_small(&self, path: &str, data: Vec<u8>) -> Result<(), StoreError> {
         self.make_folder().await?;
         let temp = layout::partial_name(path);
-        let data = Bytes::from(data);
-        self.small
-            .run(&format!("uploading {path}"), || {
-                self.remote.put(&temp, data.clone())
-            })
-            .await?;
-        commit(self.remote.as_ref(), self.small, &temp, path, Written::Put).await
+        self.remote.put(&temp, Bytes::from(data)).await?;
+        self.remote.rename(&temp, path, Written::Put).await
     }
 
     async fn list(&self) -> Result<Vec<String>, StoreError> {
@@ -399,7 +340,7 @@ impl<R: Remote> Store for Staged<R> {
     }
 
     async fn delete(&self, path: &str) -> Result<(), StoreError> {
-        remove(self.remote.as_ref(), self.small, path).await
+        remove(self.remote.as_ref(), path).await
     }
 
     fn trust(&self) -> Option<String> {
@@ -418,7 +359,6 @@ impl<R: Remote> Store for Staged<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicU32, Ordering};
 
     /// Issue 38: a listing is counted as it arrives and refused at its first entry over the cap,
     /// by entries or by bytes of names, with a permanent error naming the cap.
@@ -448,62 +388,5 @@ mod tests {
         }
         assert_eq!(l.files(), ["x", "y"]);
         assert_eq!(ListingCap::default().entries, 100_000);
-    }
-
-    #[tokio::test]
-    async fn a_passing_failure_is_tried_again_and_a_lasting_one_is_not() {
-        let small = Small {
-            attempts: 3,
-            timeout: Duration::from_secs(5),
-            backoff: Duration::from_millis(1),
-        };
-        let tries = AtomicU32::new(0);
-        let got = small
-            .run("reading m.json", || async {
-                match tries.fetch_add(1, Ordering::SeqCst) {
-                    0 => Err(StoreError::unavailable("connection reset")),
-                    _ => Ok(7),
-                }
-            })
-            .await;
-        assert_eq!(got.unwrap(), 7);
-        assert_eq!(tries.load(Ordering::SeqCst), 2);
-        tries.store(0, Ordering::SeqCst);
-        let denied = small
-            .run("reading m.json", || async {
-                tries.fetch_add(1, Ordering::SeqCst);
-                Err::<(), _>(StoreError::new(StoreErrorKind::Denied, "HTTP 403"))
-            })
-            .await;
-        assert_eq!(denied.unwrap_err().kind, StoreErrorKind::Denied);
-        assert_eq!(tries.load(Ordering::SeqCst), 1);
-        tries.store(0, Ordering::SeqCst);
-        let down = small
-            .run("listing", || async {
-                tries.fetch_add(1, Ordering::SeqCst);
-                Err::<(), _>(StoreError::unavailable("connection refused"))
-            })
-            .await;
-        assert!(down.unwrap_err().is_retryable());
-        assert_eq!(tries.load(Ordering::SeqCst), 3);
-    }
-
-    #[tokio::test]
-    async fn an_attempt_that_hangs_is_cut_off_and_tried_again() {
-        let small = Small {
-            attempts: 2,
-            timeout: Duration::from_millis(50),
-            backoff: Duration::from_millis(1),
-        };
-        let tries = AtomicU32::new(0);
-        let got = small
-            .run("listing", || async {
-                if tries.fetch_add(1, Ordering::SeqCst) == 0 {
-                    tokio::time::sleep(Duration::from_secs(3600)).await;
-                }
-                Ok(1)
-            })
-            .await;
-        assert_eq!(got.unwrap(), 1);
     }
 }

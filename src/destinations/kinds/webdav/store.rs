@@ -372,54 +372,46 @@ fn parent(url: &Url) -> Option<Url> {
 /// Classifies an HTTP status where it leaves the server.
 fn status_error(what: &str, status: StatusCode, segmented: bool) -> StoreError {
     let code = status.as_u16();
-    let (kind, retryable, hint) = match code {
+    let (kind, hint) = match code {
         401 => (
             StoreErrorKind::Denied,
-            false,
             "the credentials were refused: check username and password (Nextcloud: an app \
              password from Settings → Security)"
                 .to_owned(),
         ),
         403 => (
             StoreErrorKind::Denied,
-            false,
             "the credentials were refused or lack permission to write there".to_owned(),
         ),
-        404 => (StoreErrorKind::NotFound, false, "not found".to_owned()),
+        404 => (StoreErrorKind::NotFound, "not found".to_owned()),
         409 => (
             StoreErrorKind::Config,
-            false,
             "a parent folder is missing or is a file".to_owned(),
         ),
         413 if segmented => (
             StoreErrorKind::Config,
-            false,
             "the server, or a proxy in front of it, refused a request this large: lower \
              segment_mb below its limit"
                 .to_owned(),
         ),
         413 => (
             StoreErrorKind::Config,
-            false,
             "the server, or a proxy in front of it, caps the size of a request: set segment_mb \
              on this destination (50 suits most proxies) to upload in pieces"
                 .to_owned(),
         ),
         507 => (
             StoreErrorKind::Full,
-            true,
             "the server has no space left for it".to_owned(),
         ),
         408 | 423 | 425 | 429 | 500 | 502 | 503 | 504 => (
             StoreErrorKind::Unavailable,
-            true,
             "the server failed in passing".to_owned(),
         ),
-        _ => (StoreErrorKind::Other, false, "unexpected answer".to_owned()),
+        _ => (StoreErrorKind::Other, "unexpected answer".to_owned()),
     };
     StoreError {
         kind,
-        retryable,
         message: format!("{what}: HTTP {code}: {hint}"),
     }
 }
@@ -928,8 +920,8 @@ mod tests {
             StoreErrorKind::Denied
         );
         let e = status_error("x", StatusCode::PAYLOAD_TOO_LARGE, false);
-        assert!(e.message.contains("segment_mb") && !e.retryable);
-        assert!(status_error("x", StatusCode::SERVICE_UNAVAILABLE, false).retryable);
+        assert!(e.message.contains("segment_mb") && !e.is_retryable());
+        assert!(status_error("x", StatusCode::SERVICE_UNAVAILABLE, false).is_retryable());
         let full = status_error("x", StatusCode::INSUFFICIENT_STORAGE, false);
         assert_eq!(full.kind, StoreErrorKind::Full);
     }

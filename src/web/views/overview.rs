@@ -8,7 +8,7 @@ use crate::human;
 use crate::jobs::TriggerError;
 use crate::pipeline::progress::Snapshot;
 use crate::pipeline::run::RunRequest;
-use crate::report::Summary;
+use crate::report::{Problem, ProblemKind, Severity, Summary};
 use crate::web::frame::{Frame, Section, back_to};
 use crate::web::ingress::Ingress;
 use crate::web::{AppState, Services};
@@ -92,24 +92,10 @@ fn sentence(s: &str) -> String {
         .unwrap_or_default()
 }
 
-fn problem_line(p: &str) -> ProblemLine {
-    for (prefix, tag) in [
-        ("stale: ", "Stale"),
-        ("damaged: ", "Damaged"),
-        ("kit: ", "Kit"),
-        ("keys: ", "Keys"),
-        (crate::config::CLEARTEXT, "In the clear"),
-    ] {
-        if let Some(rest) = p.strip_prefix(prefix) {
-            return ProblemLine {
-                tag,
-                text: sentence(rest),
-            };
-        }
-    }
+fn problem_line(p: &Problem) -> ProblemLine {
     ProblemLine {
-        tag: "Problem",
-        text: sentence(p),
+        tag: p.tag(),
+        text: sentence(&p.shown()),
     }
 }
 
@@ -160,12 +146,8 @@ fn verdict(
             link: None,
         };
     }
-    let serious = summary.state == "failed"
-        || summary.problems.iter().any(|p| {
-            ["stale:", "damaged:", "keys:"]
-                .iter()
-                .any(|s| p.starts_with(s))
-        });
+    let worst = summary.problems.iter().map(Problem::severity).max();
+    let serious = summary.state == "failed" || worst == Some(Severity::Bad);
     Verdict {
         level: if serious { "bad" } else { "warn" },
         headline: "Needs attention".into(),
@@ -345,10 +327,8 @@ pub async fn page(
         problems: summary
             .problems
             .iter()
-            .filter(|p| {
-                anything_yet || summary.last.is_some() || p.starts_with(crate::config::CLEARTEXT)
-            })
-            .map(|p| problem_line(p))
+            .filter(|p| anything_yet || summary.last.is_some() || p.kind == ProblemKind::Cleartext)
+            .map(problem_line)
             .collect(),
         recent: recent
             .iter()
@@ -386,4 +366,70 @@ pub async fn backup(ingress: Ingress, Live(s): Live) -> Response {
         Err(TriggerError::Stopped) => "stopping",
     };
     back_to(&ingress.prefix, "/", notice)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::RunStatus;
+
+    fn good_run(now: DateTime<Utc>) -> RunRow {
+        RunRow {
+            id: 1,
+            started_at: now,
+            finished_at: Some(now),
+            trigger: "schedule".into(),
+            source: "folder".into(),
+            status: RunStatus::Success,
+            backup_slug: None,
+            backup_name: None,
+            backup_date: None,
+            plain_size: None,
+            plain_sha256: None,
+            stored_size: None,
+            stored_sha256: None,
+            error: None,
+            warnings: Vec::new(),
+            timeline: Vec::new(),
+            keys: None,
+            versions: None,
+            source_name: None,
+            copies: Vec::new(),
+        }
+    }
+
+    fn verdict_with(problem: Problem) -> Verdict {
+        let now = Utc::now();
+        let summary = Summary {
+            state: "idle",
+            last: Some(good_run(now)),
+            last_good: Some(good_run(now)),
+            problems: vec![problem],
+            copies: Vec::new(),
+            kit: None,
+        };
+        verdict(&summary, 1, now, None)
+    }
+
+    /// Issue 36: a destination that refused its credentials gets no copy until a person acts, so
+    /// the headline is as red as for a stale copy (it once was the mild "warn").
+    #[test]
+    fn settings_to_fix_make_the_headline_bad() {
+        let fix = Problem::new(
+            ProblemKind::FixSettings,
+            "s3 refused the credentials (403); correct them",
+        );
+        let v = verdict_with(fix);
+        assert_eq!(v.level, "bad");
+        assert!(
+            v.detail
+                .starts_with("Fix settings: s3 refused the credentials"),
+            "{}",
+            v.detail
+        );
+        let stale = Problem::new(ProblemKind::Stale, "nas holds no verified copy");
+        assert_eq!(verdict_with(stale).level, "bad");
+        let kit = Problem::new(ProblemKind::Kit, "the emergency kit has never been checked");
+        assert_eq!(verdict_with(kit).level, "warn");
+    }
 }

@@ -9,6 +9,7 @@ use crate::jobs::TriggerError;
 use crate::pipeline::progress::Snapshot;
 use crate::pipeline::run::RunRequest;
 use crate::report::{Problem, ProblemKind, Severity, Summary};
+use crate::schedule::ScheduleName;
 use crate::web::frame::{Frame, Section, back_to};
 use crate::web::ingress::Ingress;
 use crate::web::{AppState, Services};
@@ -198,18 +199,22 @@ fn card(
 /// When the next backups are, for people: the main schedule, then each source's own
 /// (`postgres: in 3 h …`).
 fn next_backups(s: &Services, now: DateTime<Utc>) -> Option<String> {
-    let mut parts: Vec<String> = next_run(s, "backup", now).into_iter().collect();
-    for plan in s.schedules.iter().filter(|p| p.name.starts_with("backup:")) {
-        if let Some(at) = next_run(s, &plan.name, now) {
-            parts.push(format!("{}: {at}", plan.name.trim_start_matches("backup:")));
+    let mut parts: Vec<String> = next_run(s, &ScheduleName::Backup, now)
+        .into_iter()
+        .collect();
+    for plan in &s.schedules {
+        if let ScheduleName::SourceBackup(source) = &plan.name
+            && let Some(at) = next_run(s, &plan.name, now)
+        {
+            parts.push(format!("{source}: {at}"));
         }
     }
     (!parts.is_empty()).then(|| parts.join("; "))
 }
 
 /// When a schedule next fires, for people.
-pub(crate) fn next_run(s: &Services, name: &str, now: DateTime<Utc>) -> Option<String> {
-    let plan = s.schedules.iter().find(|p| p.name == name)?;
+pub(crate) fn next_run(s: &Services, name: &ScheduleName, now: DateTime<Utc>) -> Option<String> {
+    let plan = s.schedules.iter().find(|p| &p.name == name)?;
     let at = crate::schedule::next_after(&plan.cron, plan.tz, now)?;
     let jitter = if plan.jitter.is_zero() {
         String::new()
@@ -320,7 +325,7 @@ pub async fn page(
                 source: d.source,
             })
             .collect(),
-        next_verify: next_run(&s, "verify", now),
+        next_verify: next_run(&s, &ScheduleName::Verify, now),
         destinations,
         // A new install's one "problem" is the headline already; a caution about its settings is
         // not, and is best said before the first backup.

@@ -206,7 +206,7 @@ pub async fn page(
             listed: format!("{}, {}", local(listed.at, s.tz), human::ago(listed.at, now)),
         };
         match &listed.result {
-            Err(e) => section.error = Some(e.clone()),
+            Err(e) => section.error = Some(e.to_string()),
             Ok(items) => {
                 for item in items {
                     match item {

@@ -2,7 +2,7 @@
 //! destination's newest verified copy and its age; what is running now (live); when the next
 //! backup and check are due; the problems in plain words; the last few runs; "Back up now".
 
-use super::{Live, history_failed, local, outcome};
+use super::{At, Live, PageError, local, outcome};
 use crate::history::{CopyRecord, RunRow};
 use crate::human;
 use crate::jobs::TriggerError;
@@ -257,7 +257,8 @@ pub async fn page(
     ingress: Ingress,
     Live(s): Live,
     Query(q): Query<OverviewQuery>,
-) -> Response {
+) -> Result<Response, PageError> {
+    let at = At::new(&state, &ingress, Section::Overview);
     let frame = Frame::new(&state, &ingress, Section::Overview, "Overview")
         .with_notice(q.notice.as_deref());
     let now = s.watch.clock.now();
@@ -269,10 +270,7 @@ pub async fn page(
         let drills = s.history.last_drills().await?;
         Ok::<_, crate::history::HistoryError>((summary, recent, attempts, drills))
     };
-    let (summary, recent, attempts, drills) = match loaded.await {
-        Ok(v) => v,
-        Err(e) => return history_failed(&state, &ingress, Section::Overview, &e),
-    };
+    let (summary, recent, attempts, drills) = loaded.await.map_err(|e| at.history(e))?;
     let anything_yet = summary.last_good.is_some();
     let no_key = s.keys.encryption().has_no_key();
     let destinations = s
@@ -342,7 +340,7 @@ pub async fn page(
         runs_href: frame.href("/runs"),
         frame,
     };
-    page.into_response()
+    Ok(page.into_response())
 }
 
 /// Queues a backup; while nothing else runs, the progress board shows it waiting at once.

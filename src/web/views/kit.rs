@@ -13,7 +13,7 @@ use crate::history::{KitDue, LedgerEntry};
 use crate::human;
 use crate::secret::Secret;
 use crate::web::csrf::Token;
-use crate::web::frame::{Frame, Section, back_to, problem};
+use crate::web::frame::{Frame, Section, back_to};
 use crate::web::ingress::Ingress;
 use crate::web::qr;
 use crate::web::{AppState, Services};
@@ -509,7 +509,8 @@ pub async fn confirm(
     ingress: Ingress,
     Live(s): Live,
     Form(form): Form<ConfirmForm>,
-) -> Response {
+) -> Result<Response, PageError> {
+    let at = At::new(&state, &ingress, Section::Kit);
     let taken = {
         let mut slot = s.pending_key.lock().unwrap_or_else(PoisonError::into_inner);
         match slot.as_ref() {
@@ -521,12 +522,12 @@ pub async fn confirm(
                 }
             }
             _ => {
-                return problem(
+                return Err(at.said(
                     StatusCode::CONFLICT,
-                    Frame::new(&state, &ingress, Section::Kit, "Key no longer waiting"),
+                    "Key no longer waiting",
                     "That key is no longer waiting",
                     "A newer key was made since, or Lifeboat restarted: nothing was kept. Throw that sheet away and make a new key.",
-                );
+                ));
             }
         }
     };
@@ -540,20 +541,20 @@ pub async fn confirm(
                     the last group of the private key, AGE-SECRET-KEY-1…"
                     .into(),
         };
-        return (StatusCode::BAD_REQUEST, page).into_response();
+        return Ok((StatusCode::BAD_REQUEST, page).into_response());
     };
     let now = s.watch.clock.now();
     if let Err(e) = p.enrolment.keep(&s.keys, &s.history, now).await {
         tracing::error!("{e}");
-        return problem(
+        return Err(at.said(
             StatusCode::INTERNAL_SERVER_ERROR,
-            Frame::new(&state, &ingress, Section::Kit, "Not kept"),
+            "Not kept",
             "The new key could not be kept",
             "The key vault could not store it (Lifeboat's log says why). Nothing changed: copies \
              are encrypted as before. Throw the sheet away and try again.",
-        );
+        ));
     }
-    back_to(&ingress.prefix, "/kit", "key-kept")
+    Ok(back_to(&ingress.prefix, "/kit", "key-kept"))
 }
 
 /// `POST /kit/register`: a key made elsewhere (an options recipient) typed in once, so the kit

@@ -15,6 +15,10 @@ use crate::pipeline::run::{RunObserver, RunRequest};
 use serde_json::json;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+mod problem;
+
+pub use problem::{Problem, ProblemKind, Severity};
+
 /// An entity-id-safe form of a destination name.
 fn slug(name: &str) -> String {
     name.chars()
@@ -192,10 +196,10 @@ impl HaReporter {
         );
         // Stale or damaged copies need a person even when no run failed: one notification, replaced
         // while the problems last and dismissed when they are gone.
-        let lasting: Vec<&String> = s
+        let lasting: Vec<&Problem> = s
             .problems
             .iter()
-            .filter(|p| p.starts_with("stale:") || p.starts_with("damaged:"))
+            .filter(|p| p.kind.about_copies())
             .collect();
         let note = if lasting.is_empty() {
             self.api
@@ -244,7 +248,7 @@ pub struct Summary {
     pub last: Option<RunRow>,
     pub last_good: Option<RunRow>,
     /// What needs a person's attention, in plain words (empty when all is well).
-    pub problems: Vec<String>,
+    pub problems: Vec<Problem>,
     /// The newest verified copy on each destination.
     pub copies: Vec<CopyRecord>,
     /// Where the kit check stands (`None` when it is never asked).
@@ -272,11 +276,17 @@ impl Summary {
         };
         let mut problems = Vec::new();
         match (&last, &last_good) {
-            (_, None) => problems.push("no backup has a verified off-site copy yet".to_owned()),
+            (_, None) => problems.push(Problem::new(
+                ProblemKind::NothingYet,
+                "no backup has a verified off-site copy yet",
+            )),
             (Some(r), _) if r.status == RunStatus::Failed => {
-                problems.push(format!(
-                    "the last backup failed: {}",
-                    r.error.as_deref().unwrap_or("see Lifeboat")
+                problems.push(Problem::new(
+                    ProblemKind::LastFailed,
+                    format!(
+                        "the last backup failed: {}",
+                        r.error.as_deref().unwrap_or("see Lifeboat")
+                    ),
                 ));
             }
             (Some(r), _) if r.status == RunStatus::Partial => {
@@ -286,9 +296,9 @@ impl Summary {
                     .filter(|c| !c.verified)
                     .map(|c| c.destination.as_str())
                     .collect();
-                problems.push(format!(
-                    "the last backup did not reach {}",
-                    failed.join(", ")
+                problems.push(Problem::new(
+                    ProblemKind::Incomplete,
+                    format!("the last backup did not reach {}", failed.join(", ")),
                 ));
             }
             _ => {}
@@ -297,11 +307,11 @@ impl Summary {
         if let Some(good) = &last_good
             && good.keys.as_ref().is_some_and(KeyLedger::ha_key_missing)
         {
-            problems.push(
-                "keys: the newest backup is protected with a Home Assistant key Lifeboat has never \
-                 seen; import it (lifeboat keys import) from Home Assistant's emergency kit"
-                    .to_owned(),
-            );
+            problems.push(Problem::new(
+                ProblemKind::Keys,
+                "the newest backup is protected with a Home Assistant key Lifeboat has never \
+                 seen; import it (lifeboat keys import) from Home Assistant's emergency kit",
+            ));
         }
         let copies = history.latest_verified_copies().await?;
         if last_good.is_some() {
@@ -313,11 +323,19 @@ impl Summary {
                     .find(|c| &c.destination == name)
                     .and_then(|c| c.verified_at);
                 match newest {
-                    None => problems.push(format!("stale: {name} holds no verified copy")),
-                    Some(t) if now.signed_duration_since(t) > limit => problems.push(format!(
-                        "stale: the newest verified copy on {name} is {} hours old",
-                        now.signed_duration_since(t).num_hours()
+                    None => problems.push(Problem::new(
+                        ProblemKind::Stale,
+                        format!("{name} holds no verified copy"),
                     )),
+                    Some(t) if now.signed_duration_since(t) > limit => {
+                        problems.push(Problem::new(
+                            ProblemKind::Stale,
+                            format!(
+                                "the newest verified copy on {name} is {} hours old",
+                                now.signed_duration_since(t).num_hours()
+                            ),
+                        ));
+                    }
                     Some(_) => {}
                 }
             }
@@ -329,11 +347,17 @@ impl Summary {
                 .newest_verified_of(&source.name, source.first)
                 .await?
             {
-                None => problems.push(format!("stale: {} has no verified copy yet", source.name)),
-                Some(t) if now.signed_duration_since(t) > limit => problems.push(format!(
-                    "stale: no verified copy of {} for {} hours",
-                    source.name,
-                    now.signed_duration_since(t).num_hours()
+                None => problems.push(Problem::new(
+                    ProblemKind::Stale,
+                    format!("{} has no verified copy yet", source.name),
+                )),
+                Some(t) if now.signed_duration_since(t) > limit => problems.push(Problem::new(
+                    ProblemKind::Stale,
+                    format!(
+                        "no verified copy of {} for {} hours",
+                        source.name,
+                        now.signed_duration_since(t).num_hours()
+                    ),
                 )),
                 Some(_) => {}
             }
@@ -345,28 +369,31 @@ impl Summary {
             .into_iter()
             .filter(|(_, c)| !c.ok && now.signed_duration_since(c.at) <= chrono::TimeDelta::days(7))
             .filter(|((d, _), _)| watch.destinations.contains(d))
-            .map(|((d, id), c)| {
-                format!("damaged: copy {id} on {d}: {}", c.error.unwrap_or_default())
-            })
+            .map(|((d, id), c)| format!("copy {id} on {d}: {}", c.error.unwrap_or_default()))
             .collect();
         damaged.sort();
-        problems.extend(damaged);
+        problems.extend(
+            damaged
+                .into_iter()
+                .map(|text| Problem::new(ProblemKind::Damaged, text)),
+        );
         problems.extend(settings_to_fix(history, watch).await?);
-        problems.extend(watch.cautions.iter().cloned());
+        problems.extend(watch.cautions.iter().map(|c| caution(c)));
         let kit = match watch.kit_every {
             Some(every) => Some(history.kit_due(every).await?),
             None => None,
         };
         if let Some(k) = kit.as_ref().filter(|k| k.overdue(now)) {
-            problems.push(match k.checked {
+            let text = match k.checked {
                 Some(t) => format!(
-                    "kit: the emergency kit was last checked {} days ago; check it on the Emergency kit page",
+                    "the emergency kit was last checked {} days ago; check it on the Emergency kit page",
                     now.signed_duration_since(t).num_days()
                 ),
-                None => "kit: the emergency kit has never been checked; print it and check it on the \
+                None => "the emergency kit has never been checked; print it and check it on the \
                          Emergency kit page"
                     .to_owned(),
-            });
+            };
+            problems.push(Problem::new(ProblemKind::Kit, text));
         }
         Ok(Self {
             state,
@@ -485,9 +512,10 @@ impl RunObserver for HaReporter {
         self.publish().await;
     }
 }
+
 /// Destinations that refused their settings: retrying cannot help until a person fixes them, so
 /// each is a problem that says so (one line per destination, the newest reason).
-async fn settings_to_fix(history: &History, watch: &Watch) -> Result<Vec<String>, HistoryError> {
+async fn settings_to_fix(history: &History, watch: &Watch) -> Result<Vec<Problem>, HistoryError> {
     let mut seen = std::collections::BTreeMap::new();
     for r in history.retries().await? {
         if r.waits_for.is_some() && watch.destinations.contains(&r.destination) {
@@ -501,12 +529,21 @@ async fn settings_to_fix(history: &History, watch: &Watch) -> Result<Vec<String>
                 Some("denied") => "refused the credentials",
                 _ => "cannot work with its settings",
             };
-            format!(
-                "fix settings: {} {why} ({}); correct them in Lifeboat's options — it is not \
-                 retried until they change, then at once",
+            let text = format!(
+                "{} {why} ({}); correct them in Lifeboat's options — it is not retried until they \
+                 change, then at once",
                 r.destination,
                 r.last_error.as_deref().unwrap_or("no reason given")
-            )
+            );
+            Problem::new(ProblemKind::FixSettings, text)
         })
         .collect())
+}
+
+/// A caution about the settings ([`crate::config::cautions`]) as a problem. The configuration hands
+/// cautions over as lines that start with their tag's words; this is the one place they are
+/// taken apart, until it hands them over typed.
+fn caution(line: &str) -> Problem {
+    let text = line.strip_prefix(crate::config::CLEARTEXT).unwrap_or(line);
+    Problem::new(ProblemKind::Cleartext, text)
 }

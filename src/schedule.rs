@@ -15,12 +15,40 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
+/// What a schedule runs; its name in logs and the history key is `backup`, `verify`, or
+/// `backup:NAME` for a source with a schedule of its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScheduleName {
+    /// The backup of the sources that follow the main schedule.
+    Backup,
+    /// The backup of one source on its own schedule.
+    SourceBackup(String),
+    /// The re-verification of the newest copies.
+    Verify,
+}
+
+impl ScheduleName {
+    /// Whether it runs a backup.
+    pub fn is_backup(&self) -> bool {
+        !matches!(self, Self::Verify)
+    }
+}
+
+impl std::fmt::Display for ScheduleName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Backup => f.write_str("backup"),
+            Self::SourceBackup(source) => write!(f, "backup:{source}"),
+            Self::Verify => f.write_str("verify"),
+        }
+    }
+}
+
 /// One schedule.
 #[derive(Debug, Clone)]
 pub struct Schedule {
-    /// What it runs, for logs and the history key: `backup`, `verify`, or `backup:NAME` for a
-    /// source with a schedule of its own.
-    pub name: String,
+    /// What it runs.
+    pub name: ScheduleName,
     /// The sources a `backup` schedule backs up (empty: the first).
     pub sources: Vec<String>,
     pub cron: Cron,
@@ -64,20 +92,21 @@ impl Jitter for RandomJitter {
     }
 }
 
-/// Asks for a job; `Err` says why it was not taken (another is waiting, shutting down).
-pub type Fire = Arc<dyn Fn(&str) -> Result<(), String> + Send + Sync>;
+/// Asks for a job, named by its trigger (`schedule`, `catch-up`); `Err` says why it was not taken
+/// (another is waiting, shutting down), in the asker's own error type.
+pub type Fire<E> = Arc<dyn Fn(&str) -> Result<(), E> + Send + Sync>;
 
 fn key(name: &str) -> String {
     format!("schedule.{name}.last")
 }
 
 /// Runs one schedule until `shutdown`.
-pub async fn drive(
+pub async fn drive<E: std::fmt::Display>(
     schedule: Schedule,
     history: History,
     clock: Arc<dyn Clock>,
     jitter: Arc<dyn Jitter>,
-    fire: Fire,
+    fire: Fire<E>,
     shutdown: CancellationToken,
 ) {
     let Schedule {
@@ -87,6 +116,7 @@ pub async fn drive(
         jitter: max_jitter,
         ..
     } = schedule;
+    let name = name.to_string();
     let name = name.as_str();
     let record = |at: DateTime<Utc>| {
         let history = history.clone();
@@ -141,7 +171,7 @@ pub async fn drive(
     }
 }
 
-fn ask(fire: &Fire, name: &str, trigger: &str) {
+fn ask<E: std::fmt::Display>(fire: &Fire<E>, name: &str, trigger: &str) {
     if let Err(why) = fire(trigger) {
         tracing::warn!("the scheduled {name} did not start: {why}");
     }
@@ -208,13 +238,13 @@ mod tests {
 
     type Log = Arc<Mutex<Vec<(String, DateTime<Utc>)>>>;
 
-    fn recorder(clock: Arc<dyn Clock>, refuse: bool) -> (Fire, Log) {
+    fn recorder(clock: Arc<dyn Clock>, refuse: bool) -> (Fire<&'static str>, Log) {
         let log: Log = Arc::default();
         let l = log.clone();
-        let fire: Fire = Arc::new(move |trigger: &str| {
+        let fire: Fire<&'static str> = Arc::new(move |trigger: &str| {
             l.lock().unwrap().push((trigger.to_owned(), clock.now()));
             if refuse {
-                Err("a backup is already waiting".into())
+                Err("a backup is already waiting")
             } else {
                 Ok(())
             }
@@ -237,7 +267,7 @@ mod tests {
         let stop = CancellationToken::new();
         let task = tokio::spawn(drive(
             Schedule {
-                name: "backup".into(),
+                name: ScheduleName::Backup,
                 sources: Vec::new(),
                 cron: cron("30 3 * * *"),
                 tz: chrono_tz::UTC,
@@ -253,6 +283,20 @@ mod tests {
         stop.cancel();
         task.await.unwrap();
         log.lock().unwrap().clone()
+    }
+
+    #[test]
+    fn a_schedule_is_named_as_before_in_logs_and_history() {
+        let names = [
+            ScheduleName::Backup,
+            ScheduleName::SourceBackup("postgres".into()),
+            ScheduleName::Verify,
+        ];
+        let words: Vec<String> = names.iter().map(ToString::to_string).collect();
+        assert_eq!(words, ["backup", "backup:postgres", "verify"]);
+        assert_eq!(key(&words[1]), "schedule.backup:postgres.last");
+        let backups: Vec<bool> = names.iter().map(ScheduleName::is_backup).collect();
+        assert_eq!(backups, [true, true, false]);
     }
 
     #[tokio::test(start_paused = true)]

@@ -135,7 +135,7 @@ async fn a_new_install_says_what_to_do_on_every_page() {
     );
     let cron: croner::Cron = "30 3 * * *".parse().unwrap();
     let plan = lifeboat::schedule::Schedule {
-        name: "backup".into(),
+        name: lifeboat::schedule::ScheduleName::Backup,
         sources: Vec::new(),
         cron,
         tz: chrono_tz::UTC,

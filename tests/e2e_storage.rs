@@ -307,7 +307,9 @@ async fn inner_archives_are_opened_and_walked_before_a_copy_is_claimed() {
         let (rep, _, problems) = run(fixture(file), vec![]).await;
         assert_eq!(rep.status, RunStatus::Success);
         assert!(
-            problems.iter().any(|p| p.starts_with("keys: ")),
+            problems
+                .iter()
+                .any(|p| p.kind == lifeboat::report::ProblemKind::Keys),
             "{file}: {problems:?}"
         );
         assert!(

@@ -8,6 +8,7 @@ use crate::support::*;
 use lifeboat::clock::Clock;
 use lifeboat::destinations::manifest::{self, Listed};
 use lifeboat::history::RunStatus;
+use lifeboat::report::ProblemKind;
 use lifeboat::source::folder::FolderSource;
 use std::sync::Arc;
 
@@ -500,9 +501,16 @@ async fn a_refused_credential_is_asked_to_be_fixed_not_retried_forever() {
     let fix = summary
         .problems
         .iter()
-        .find(|p| p.starts_with("fix settings: s3 refused the credentials"))
+        .find(|p| {
+            p.kind == ProblemKind::FixSettings && p.text.starts_with("s3 refused the credentials")
+        })
         .unwrap_or_else(|| panic!("{:?}", summary.problems));
-    assert!(!fix.contains("not-the-secret"), "{fix}");
+    assert!(
+        fix.to_string()
+            .starts_with("fix settings: s3 refused the credentials"),
+        "{fix}"
+    );
+    assert!(!fix.to_string().contains("not-the-secret"), "{fix}");
 
     // The options change (the add-on restarts with them): the retry is due at once and lands.
     let (mut fixed, _) = clocked(
@@ -531,7 +539,7 @@ async fn a_refused_credential_is_asked_to_be_fixed_not_retried_forever() {
         !summary
             .problems
             .iter()
-            .any(|p| p.starts_with("fix settings")),
+            .any(|p| p.kind == ProblemKind::FixSettings),
         "{:?}",
         summary.problems
     );

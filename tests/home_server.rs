@@ -614,10 +614,11 @@ async fn retention_and_the_staleness_alarm_go_by_source() {
     let s = lifeboat::report::Summary::load(&db.history, false, &watch)
         .await
         .unwrap();
-    let stale: Vec<&String> = s
+    let stale: Vec<String> = s
         .problems
         .iter()
-        .filter(|p| p.starts_with("stale"))
+        .filter(|p| p.kind == lifeboat::report::ProblemKind::Stale)
+        .map(ToString::to_string)
         .collect();
     assert_eq!(
         stale,

@@ -9,6 +9,7 @@ use lifeboat::clock::Clock;
 use lifeboat::config::{AlertKind, AlertSpec};
 use lifeboat::history::RunStatus;
 use lifeboat::pipeline::run::Runner;
+use lifeboat::report::ProblemKind;
 use lifeboat::retention::{self, Candidate, Policy};
 use lifeboat::source::{Asked, Opened, Pending, Source, SourceError};
 use std::collections::{BTreeSet, HashSet};
@@ -250,7 +251,7 @@ async fn re_verification_catches_a_changed_and_a_vanished_copy() {
     let damaged: Vec<_> = s
         .problems
         .iter()
-        .filter(|p| p.starts_with("damaged:"))
+        .filter(|p| p.kind == ProblemKind::Damaged)
         .collect();
     assert_eq!(damaged.len(), 2, "{:?}", s.problems);
     // Two days later without a new copy, the destination is stale as well.
@@ -259,9 +260,8 @@ async fn re_verification_catches_a_changed_and_a_vanished_copy() {
         .await
         .unwrap();
     assert!(
-        s.problems
-            .iter()
-            .any(|p| p.starts_with("stale: the newest verified copy on b2")),
+        s.problems.iter().any(|p| p.kind == ProblemKind::Stale
+            && p.text.starts_with("the newest verified copy on b2")),
         "{:?}",
         s.problems
     );

@@ -12,7 +12,7 @@ pub struct BackupJson {
     pub name: String,
     pub date: String,
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: BackupKind,
     #[serde(default = "one")]
     pub version: u32,
     #[serde(default, deserialize_with = "legacy_bool")]
@@ -29,6 +29,66 @@ pub struct BackupJson {
     pub supervisor_version: Option<String>,
     #[serde(default)]
     pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+/// What a backup holds, as its `type` says: Home Assistant's `full` or `partial`, or what Lifeboat
+/// writes for its own sources (`folder`, `dump`). Any other word read from a manifest is kept as
+/// it was (a `backup.json` must say `full` or `partial`: [`BackupJson::parse`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "String", into = "String")]
+pub enum BackupKind {
+    /// Everything Home Assistant has: itself, every add-on and folder.
+    Full,
+    /// What was chosen of it.
+    Partial,
+    /// A `dir:` source's folder.
+    Folder,
+    /// A `command:` source's dump.
+    Dump,
+    /// Any other word.
+    Other(String),
+}
+
+impl BackupKind {
+    /// Its word in `backup.json` and manifests.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Full => "full",
+            Self::Partial => "partial",
+            Self::Folder => "folder",
+            Self::Dump => "dump",
+            Self::Other(word) => word,
+        }
+    }
+
+    /// Whether it is a full Home Assistant backup.
+    pub fn is_full(&self) -> bool {
+        *self == Self::Full
+    }
+}
+
+impl From<String> for BackupKind {
+    fn from(word: String) -> Self {
+        match word.as_str() {
+            "full" => Self::Full,
+            "partial" => Self::Partial,
+            "folder" => Self::Folder,
+            "dump" => Self::Dump,
+            _ => Self::Other(word),
+        }
+    }
+}
+
+impl From<BackupKind> for String {
+    fn from(kind: BackupKind) -> Self {
+        kind.as_str().to_owned()
+    }
+}
+
+impl std::fmt::Display for BackupKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// The Home Assistant part of a backup.
@@ -82,7 +142,7 @@ impl BackupJson {
                 parsed.slug
             )));
         }
-        if !matches!(parsed.kind.as_str(), "full" | "partial") {
+        if !matches!(parsed.kind, BackupKind::Full | BackupKind::Partial) {
             return Err(ArchiveError::BadBackupJson(format!(
                 "type {:?} is neither full nor partial",
                 parsed.kind
@@ -130,6 +190,26 @@ mod tests {
                 .is_some_and(|f| f.iter().any(|f| f.as_str() == Some("float_roundtrip"))),
             "serde_json without float_roundtrip: {features:?}"
         );
+    }
+
+    #[test]
+    fn a_kind_reads_and_writes_as_its_word() {
+        for (word, kind) in [
+            ("full", BackupKind::Full),
+            ("partial", BackupKind::Partial),
+            ("folder", BackupKind::Folder),
+            ("dump", BackupKind::Dump),
+            ("later", BackupKind::Other("later".into())),
+        ] {
+            let json = serde_json::json!(word);
+            assert_eq!(
+                serde_json::from_value::<BackupKind>(json.clone()).ok(),
+                Some(kind.clone())
+            );
+            assert_eq!(serde_json::to_value(&kind).ok(), Some(json));
+            assert_eq!(kind.to_string(), word);
+        }
+        assert!(BackupKind::Full.is_full() && !BackupKind::Partial.is_full());
     }
 
     #[test]

@@ -86,7 +86,8 @@ pub fn check(
         key_index: None,
     };
     if is_plain(&probe) {
-        walk(io::Cursor::new(probe).chain(data), &mut report, found).map_err(damaged)?;
+        walk(io::Cursor::new(probe).chain(data), &mut report, found)
+            .map_err(|e| damaged(e.to_string()))?;
         return Ok(report);
     }
     let magic = probe.starts_with(b"SecureTar");
@@ -121,7 +122,7 @@ pub fn check(
             source,
         },
     )?;
-    walk(plain, &mut report, found).map_err(&damaged)?;
+    walk(plain, &mut report, found).map_err(|e| damaged(e.to_string()))?;
     io::copy(&mut data, &mut io::sink()).map_err(|e| damaged(e.to_string()))?;
     Ok(report)
 }
@@ -155,15 +156,24 @@ pub fn choose_key(probe: &[u8], keys: &[BackupKey]) -> Result<Option<usize>, Sec
 }
 
 /// Gunzips (when compressed) and walks the inner tar to its end, then drains the stream.
-fn walk(stream: impl Read, report: &mut InnerReport, found: &mut Found) -> Result<(), String> {
+/// Why an inner archive's stream broke off before its end.
+#[derive(Debug, thiserror::Error)]
+enum Broken {
+    #[error("{}", describe(.0))]
+    Read(io::Error),
+    #[error("an entry of {size} bytes ends after {copied}")]
+    Short { size: u64, copied: u64 },
+}
+
+fn walk(stream: impl Read, report: &mut InnerReport, found: &mut Found) -> Result<(), Broken> {
     let mut hashing = HashingReader::new(stream);
     let mut head = [0u8; 3];
-    let n = hashing.read(&mut head).map_err(|e| describe(&e))?;
+    let n = hashing.read(&mut head).map_err(Broken::Read)?;
     let prefix = io::Cursor::new(head[..n].to_vec());
     let entries = if is_gzip(&head[..n]) {
         let mut gz = flate2::read::GzDecoder::new(prefix.chain(&mut hashing));
         let count = walk_tar(&mut gz, &report.name, report.files.as_mut(), found)?;
-        io::copy(&mut gz, &mut io::sink()).map_err(|e| describe(&e))?;
+        io::copy(&mut gz, &mut io::sink()).map_err(Broken::Read)?;
         count
     } else {
         walk_tar(
@@ -173,7 +183,7 @@ fn walk(stream: impl Read, report: &mut InnerReport, found: &mut Found) -> Resul
             found,
         )?
     };
-    io::copy(&mut hashing, &mut io::sink()).map_err(|e| describe(&e))?;
+    io::copy(&mut hashing, &mut io::sink()).map_err(Broken::Read)?;
     report.checked = true;
     if super::readiness::gather::is_homeassistant(&report.name) {
         found.homeassistant_read = true;
@@ -193,11 +203,11 @@ fn walk_tar(
     member: &str,
     mut files: Option<&mut Vec<String>>,
     found: &mut Found,
-) -> Result<u64, String> {
+) -> Result<u64, Broken> {
     let mut archive = tar::Archive::new(super::guard::Guarded::new(r));
     let mut count = 0u64;
-    for entry in archive.entries().map_err(|e| describe(&e))? {
-        let mut entry = entry.map_err(|e| describe(&e))?;
+    for entry in archive.entries().map_err(Broken::Read)? {
+        let mut entry = entry.map_err(Broken::Read)?;
         let size = entry.size();
         let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
         let wanted = if entry.header().entry_type().is_file() {
@@ -218,12 +228,12 @@ fn walk_tar(
         if let Some(wanted) = wanted {
             found
                 .read(member, wanted, &mut counted, size)
-                .map_err(|e| describe(&e))?;
+                .map_err(Broken::Read)?;
         }
-        io::copy(&mut counted, &mut io::sink()).map_err(|e| describe(&e))?;
+        io::copy(&mut counted, &mut io::sink()).map_err(Broken::Read)?;
         let copied = counted.count;
         if copied != size {
-            return Err(format!("an entry of {size} bytes ends after {copied}"));
+            return Err(Broken::Short { size, copied });
         }
         count += 1;
     }

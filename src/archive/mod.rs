@@ -11,7 +11,7 @@ pub mod pg_rows;
 pub mod readiness;
 pub mod securetar;
 
-pub use backup_json::BackupJson;
+pub use backup_json::{BackupJson, BackupKind};
 pub use inspect::{Inspection, Member, inspect};
 
 /// Why an archive is not a usable Home Assistant backup.

@@ -14,6 +14,17 @@ use crate::signing::{PublicKey, SignerInfo, SigningKey, Trusted};
 use chrono::{DateTime, Utc};
 use std::sync::{Arc, Mutex, PoisonError};
 
+/// Why a key pair made elsewhere was not registered.
+#[derive(Debug, thiserror::Error)]
+pub enum RegisterError {
+    #[error("that private key belongs to {0}, which is not among the options' recipients")]
+    NotARecipient(String),
+    #[error("the key vault could not be opened at start; Lifeboat's log says why")]
+    NoVault,
+    #[error(transparent)]
+    Vault(#[from] VaultError),
+}
+
 /// The options' keys and the vault.
 #[derive(Clone)]
 pub struct Keyring {
@@ -188,27 +199,20 @@ impl Keyring {
     /// options' recipients.
     ///
     /// # Errors
-    /// What is wrong, in words for a person.
+    /// [`RegisterError`], in words for a person.
     pub fn register(
         &self,
         pair: &KeyPair,
         sealed: Option<String>,
         now: DateTime<Utc>,
-    ) -> Result<(), String> {
+    ) -> Result<(), RegisterError> {
         if !self.options.recipients.contains(&pair.recipient()) {
-            return Err(format!(
-                "that private key belongs to {}, which is not among the options' recipients",
-                pair.recipient()
-            ));
+            return Err(RegisterError::NotARecipient(pair.recipient().to_string()));
         }
-        let v = self
-            .vault
-            .as_ref()
-            .ok_or("the key vault could not be opened at start; Lifeboat's log says why")?;
-        v.lock()
+        let v = self.vault.as_ref().ok_or(RegisterError::NoVault)?;
+        Ok(v.lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .register_age_key(pair, sealed, now)
-            .map_err(|e| e.to_string())
+            .register_age_key(pair, sealed, now)?)
     }
 
     /// Opens the private keys sealed with `passphrase`.

@@ -243,8 +243,8 @@ pub fn other_runners(first: &Runner, cfg: &Config) -> Result<Vec<Runner>, Daemon
 /// backs up every source without a schedule of its own, in the order they are configured; a
 /// source with its own has a `backup:NAME` schedule.
 pub fn schedules(cfg: &Config) -> Vec<crate::schedule::Schedule> {
-    use crate::schedule::Schedule;
-    let plan = |name: String, sources: Vec<String>, cron: &croner::Cron, jitter| Schedule {
+    use crate::schedule::{Schedule, ScheduleName};
+    let plan = |name: ScheduleName, sources: Vec<String>, cron: &croner::Cron, jitter| Schedule {
         name,
         sources,
         cron: cron.clone(),
@@ -261,12 +261,17 @@ pub fn schedules(cfg: &Config) -> Vec<crate::schedule::Schedule> {
     if let Some(cron) = &cfg.schedule.backup
         && (!following.is_empty() || cfg.sources.is_empty())
     {
-        out.push(plan("backup".into(), following, cron, cfg.schedule.jitter));
+        out.push(plan(
+            ScheduleName::Backup,
+            following,
+            cron,
+            cfg.schedule.jitter,
+        ));
     }
     for s in &cfg.sources {
         if let Some(cron) = &s.schedule {
             out.push(plan(
-                format!("backup:{}", s.name),
+                ScheduleName::SourceBackup(s.name.clone()),
                 vec![s.name.clone()],
                 cron,
                 cfg.schedule.jitter,
@@ -275,7 +280,7 @@ pub fn schedules(cfg: &Config) -> Vec<crate::schedule::Schedule> {
     }
     if let Some(cron) = &cfg.schedule.verify {
         out.push(plan(
-            "verify".into(),
+            ScheduleName::Verify,
             Vec::new(),
             cron,
             std::time::Duration::ZERO,

@@ -6,7 +6,7 @@ use super::backup_events::Listening;
 use crate::clock::Clock;
 use crate::destinations::Destination;
 use crate::history::History;
-use crate::jobs::{Job, Triggers};
+use crate::jobs::{Job, TriggerError, Triggers};
 use crate::pipeline::retry;
 use crate::pipeline::run::RunRequest;
 use crate::report::HaReporter;
@@ -31,10 +31,10 @@ pub(super) fn spawn_schedules(
 ) {
     for plan in plans {
         let t = triggers.clone();
-        let backup = plan.name != "verify";
+        let backup = plan.name.is_backup();
         let sources = plan.sources.clone();
         let events = events.clone();
-        let fire: Fire = Arc::new(move |trigger: &str| {
+        let fire: Fire<TriggerError> = Arc::new(move |trigger: &str| {
             let mut sources = sources.clone();
             // In ship mode with events followed, Home Assistant's new backups ship within
             // seconds: the scheduled look for them is left out (the other sources still run).
@@ -62,7 +62,7 @@ pub(super) fn spawn_schedules(
             } else {
                 Job::scheduled_verify()
             };
-            t.submit(job).map_err(|e| e.to_string())
+            t.submit(job)
         });
         tasks.spawn(schedule::drive(
             plan.clone(),

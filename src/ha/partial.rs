@@ -23,22 +23,26 @@ fn yes() -> bool {
 /// The folders a Supervisor backup can hold.
 pub const FOLDERS: [&str; 4] = ["share", "addons/local", "ssl", "media"];
 
+/// Why the parts of a partial backup make no sense.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PartialError {
+    #[error("{0:?} is not a folder Home Assistant backs up; use {folders}", folders = FOLDERS.join(", "))]
+    UnknownFolder(String),
+    #[error("a partial backup needs at least one part: homeassistant, addons or folders")]
+    Empty,
+}
+
 impl Partial {
     /// Checks the parts make sense.
     ///
     /// # Errors
-    /// A message saying what is wrong.
-    pub fn check(&self) -> Result<(), String> {
+    /// [`PartialError`] saying what is wrong.
+    pub fn check(&self) -> Result<(), PartialError> {
         if let Some(f) = self.folders.iter().find(|f| !FOLDERS.contains(&f.as_str())) {
-            return Err(format!(
-                "{f:?} is not a folder Home Assistant backs up; use {}",
-                FOLDERS.join(", ")
-            ));
+            return Err(PartialError::UnknownFolder(f.clone()));
         }
         if !self.homeassistant && self.addons.is_empty() && self.folders.is_empty() {
-            return Err(
-                "a partial backup needs at least one part: homeassistant, addons or folders".into(),
-            );
+            return Err(PartialError::Empty);
         }
         Ok(())
     }

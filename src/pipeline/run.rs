@@ -696,7 +696,7 @@ impl Runner {
             }
         };
         // Only the source knows which add-ons are installed but left out of a partial backup.
-        if shipped.inspection.backup.kind != "full"
+        if !shipped.inspection.backup.kind.is_full()
             && let Some(installed) = self.source.installed_addons().await
         {
             let Inspection {

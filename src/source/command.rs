@@ -10,8 +10,8 @@
 //! and what it says on standard error passes the same scan ([`crate::secret::scrub`]).
 
 use super::{Asked, Notes, Opened, Pending, Source, SourceError};
-use crate::archive::BackupJson;
 use crate::archive::content::{Compression, ContentSpec, DumpTool, Kind};
+use crate::archive::{BackupJson, BackupKind};
 use crate::child_env::{ChildEnv, Program};
 use crate::secret::{self, Secret};
 use async_trait::async_trait;
@@ -187,7 +187,7 @@ impl Source for CommandSource {
                 compression: self.compression,
                 tool: self.tool,
             },
-            Box::new(super::dir::described(&self.name, "dump", now)),
+            Box::new(super::dir::described(&self.name, BackupKind::Dump, now)),
         ))
     }
 

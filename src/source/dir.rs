@@ -8,8 +8,8 @@
 
 use super::pipe::{self, PipeWriter};
 use super::{Asked, Opened, Pending, Source, SourceError};
-use crate::archive::BackupJson;
 use crate::archive::content::{Compression, ContentSpec, DumpTool, Kind};
+use crate::archive::{BackupJson, BackupKind};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::collections::HashSet;
@@ -51,12 +51,12 @@ impl DirSource {
 
 /// How a copy of a `dir:` or `command:` source describes itself where a Home Assistant backup
 /// has its `backup.json`: named after the source and the time.
-pub(crate) fn described(source: &str, kind: &str, now: DateTime<Utc>) -> BackupJson {
+pub(crate) fn described(source: &str, kind: BackupKind, now: DateTime<Utc>) -> BackupJson {
     BackupJson {
         slug: format!("{source}-{}", now.format("%Y%m%dT%H%M%SZ")),
         name: format!("{source} {}", now.format("%Y-%m-%d %H:%M")),
         date: now.to_rfc3339(),
-        kind: kind.to_owned(),
+        kind,
         version: 1,
         protected: false,
         compressed: false,
@@ -117,7 +117,10 @@ impl Source for DirSource {
     }
 
     fn content(&self, now: DateTime<Utc>) -> Option<(ContentSpec, Box<BackupJson>)> {
-        Some((self.spec(), Box::new(described(&self.name, "folder", now))))
+        Some((
+            self.spec(),
+            Box::new(described(&self.name, BackupKind::Folder, now)),
+        ))
     }
 
     fn creates_backups(&self) -> bool {

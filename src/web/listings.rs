@@ -4,8 +4,8 @@
 //! stored (a run's copies, a deletion by retention or by hand, a verification), and whenever a
 //! person asks ("List again"); the page says when it was made.
 
-use crate::destinations::Destination;
 use crate::destinations::manifest::{self, Listed};
+use crate::destinations::{Destination, StoreError};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -22,7 +22,19 @@ pub struct Listing {
     /// History's count of changes to copies when it was listed.
     changes: u64,
     /// The copies, or why they could not be listed.
-    pub result: Result<Vec<Listed>, String>,
+    pub result: Result<Vec<Listed>, ListError>,
+}
+
+/// Why a destination's copies could not be listed.
+#[derive(Debug, thiserror::Error)]
+pub enum ListError {
+    #[error("cannot list the copies: {0}")]
+    Store(#[from] StoreError),
+    #[error(
+        "listing took longer than {} s; the destination may be unreachable",
+        LIST_TIMEOUT.as_secs()
+    )]
+    TimedOut,
 }
 
 /// The newest listing of each destination, by name.
@@ -32,14 +44,13 @@ pub struct Listings {
 }
 
 /// Lists `d`'s copies, within [`LIST_TIMEOUT`].
-pub async fn list(d: &Destination) -> Result<Vec<Listed>, String> {
+///
+/// # Errors
+/// [`ListError`] when the store fails or takes too long.
+pub async fn list(d: &Destination) -> Result<Vec<Listed>, ListError> {
     match tokio::time::timeout(LIST_TIMEOUT, manifest::list(d)).await {
-        Ok(Ok(l)) => Ok(l),
-        Ok(Err(e)) => Err(format!("cannot list the copies: {e}")),
-        Err(_) => Err(format!(
-            "listing took longer than {} s; the destination may be unreachable",
-            LIST_TIMEOUT.as_secs()
-        )),
+        Ok(listed) => Ok(listed?),
+        Err(_) => Err(ListError::TimedOut),
     }
 }
 

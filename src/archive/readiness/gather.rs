@@ -246,28 +246,30 @@ impl Found {
             parsed
         };
         if let Err(why) = parsed {
-            self.unread.push(Unread { file: label, why });
+            self.unread.push(Unread {
+                file: label,
+                why: why.to_string(),
+            });
         }
         Ok(())
     }
 
-    fn parse(&mut self, member: &str, wanted: Wanted, r: Input<'_>) -> Result<(), String> {
-        let json = |e: serde_json::Error| format!("it is not the JSON Home Assistant writes ({e})");
+    fn parse(&mut self, member: &str, wanted: Wanted, r: Input<'_>) -> Result<(), Unparsed> {
         match wanted {
             Wanted::ConfigEntries => {
-                let s: Store<Entries> = r.json().map_err(json)?;
+                let s: Store<Entries> = r.json()?;
                 self.config_entries = Some(s.data.entries);
             }
             Wanted::DeviceRegistry => {
-                let s: Store<Devices> = r.json().map_err(json)?;
+                let s: Store<Devices> = r.json()?;
                 self.devices = Some(s.data.devices.0);
             }
             Wanted::EntityRegistry => {
-                let s: Store<Entities> = r.json().map_err(json)?;
+                let s: Store<Entities> = r.json()?;
                 self.entities = Some(s.data.entities.0);
             }
             Wanted::Auth => {
-                let s: Store<Auth> = r.json().map_err(json)?;
+                let s: Store<Auth> = r.json()?;
                 self.auth = Some(AuthCounts {
                     users: s.data.users.iter().filter(|u| !u.system_generated).count() as u64,
                     long_lived_tokens: s
@@ -286,12 +288,12 @@ impl Found {
                     && v.chars()
                         .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
                 if !plausible {
-                    return Err("it does not hold a version".into());
+                    return Err(Unparsed::NoVersion);
                 }
                 self.ha_version = Some(v);
             }
             Wanted::AddonJson => {
-                let a: AddonFile = r.json().map_err(json)?;
+                let a: AddonFile = r.json()?;
                 self.addons.push(AddonJson {
                     archive: member.to_owned(),
                     name: a.system.name,
@@ -305,6 +307,19 @@ impl Found {
         }
         Ok(())
     }
+}
+
+/// Why a file the report wants could not be read (it is then listed as unread, with this).
+#[derive(Debug, thiserror::Error)]
+enum Unparsed {
+    #[error("it is not the JSON Home Assistant writes ({0})")]
+    Json(#[from] serde_json::Error),
+    #[error("{0}")]
+    Read(io::Error),
+    #[error("it is not UTF-8 text")]
+    NotText,
+    #[error("it does not hold a version")]
+    NoVersion,
 }
 
 /// Passes reads through and keeps the first I/O error, which a parser would otherwise turn into
@@ -342,16 +357,16 @@ impl Input<'_> {
         }
     }
 
-    fn text(self) -> Result<String, String> {
+    fn text(self) -> Result<String, Unparsed> {
         let bytes = match self {
             Self::Bytes(b) => b.to_vec(),
             Self::Stream(r) => {
                 let mut bytes = Vec::new();
-                r.read_to_end(&mut bytes).map_err(|e| e.to_string())?;
+                r.read_to_end(&mut bytes).map_err(Unparsed::Read)?;
                 bytes
             }
         };
-        String::from_utf8(bytes).map_err(|_| "it is not UTF-8 text".to_owned())
+        String::from_utf8(bytes).map_err(|_| Unparsed::NotText)
     }
 }
 

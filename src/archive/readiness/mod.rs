@@ -93,7 +93,7 @@ impl Readiness {
         installed: &[(String, String)],
         backup: &super::BackupJson,
     ) {
-        if backup.kind == "full" {
+        if backup.kind.is_full() {
             return;
         }
         for (slug, name) in installed {

@@ -44,7 +44,7 @@ pub(super) fn build(found: &Found, backup: &BackupJson) -> Readiness {
         unread: found.unread.clone(),
         ..Readiness::default()
     };
-    let with_ha = backup.homeassistant.is_some() || backup.kind == "full";
+    let with_ha = backup.homeassistant.is_some() || backup.kind.is_full();
     if !found.homeassistant_read {
         r.notes.push(if found.sealed.iter().any(|s| is_homeassistant(s)) {
             "Home Assistant's archive is encrypted with a backup key Lifeboat does not have, so it \
@@ -425,7 +425,7 @@ fn missing(found: &Found, backup: &BackupJson, r: &mut Readiness) {
         why,
         device: None,
     };
-    let partial = backup.kind != "full";
+    let partial = !backup.kind.is_full();
     let with_ha = backup.homeassistant.is_some() || !partial;
     if !with_ha {
         r.missing.push(item(

@@ -2,7 +2,7 @@
 //! history), with its date, size, keys, verification and pin; and the actions on one copy — read
 //! it back now, pin, unpin, delete (after a page that names exactly what would be lost).
 
-use super::{Live, history_failed, local, plain_segment};
+use super::{At, Live, PageError, local, plain_segment};
 use crate::destinations::manifest::{self, Listed, Manifest};
 use crate::destinations::manifest::{delete_copy, made_at};
 use crate::destinations::{Destination, layout};
@@ -23,6 +23,39 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use std::collections::{HashMap, HashSet};
+
+/// What can be done to one copy, named by the last segment of its path
+/// (`/copies/{destination}/{copy}/{action}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CopyAction {
+    /// Read it back now.
+    Verify,
+    /// Keep it from retention.
+    Pin,
+    /// Let retention have it again.
+    Unpin,
+    /// Delete it (after a page that names what would be lost).
+    Delete,
+}
+
+impl CopyAction {
+    const ALL: [Self; 4] = [Self::Verify, Self::Pin, Self::Unpin, Self::Delete];
+
+    /// Its path segment.
+    pub fn segment(self) -> &'static str {
+        match self {
+            Self::Verify => "verify",
+            Self::Pin => "pin",
+            Self::Unpin => "unpin",
+            Self::Delete => "delete",
+        }
+    }
+
+    /// The action a path segment names, if any (an address with another is not found).
+    pub fn parse(segment: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.segment() == segment)
+    }
+}
 
 /// One copy's row.
 pub struct CopyLine {
@@ -130,6 +163,7 @@ fn line(
     let (check, check_failed) =
         check_text(m, checks.get(&(d.name.clone(), m.copy_id.clone())), now);
     let base = format!("/copies/{}/{}", d.name, m.copy_id);
+    let action = |a: CopyAction| frame.href(&format!("{base}/{}", a.segment()));
     CopyLine {
         id: m.copy_id.clone(),
         made: local(made, tz),
@@ -148,10 +182,10 @@ fn line(
         unvouched: !vouch.vouched(),
         readiness: m.readiness.map(|d| d.describe()),
         restores_to: m.backup.homeassistant.as_ref().map(|h| h.version.clone()),
-        verify_action: frame.href(&format!("{base}/verify")),
-        pin_action: frame.href(&format!("{base}/pin")),
-        unpin_action: frame.href(&format!("{base}/unpin")),
-        delete_href: frame.href(&format!("{base}/delete")),
+        verify_action: action(CopyAction::Verify),
+        pin_action: action(CopyAction::Pin),
+        unpin_action: action(CopyAction::Unpin),
+        delete_href: action(CopyAction::Delete),
         restore_href: frame.href(&format!("{base}/restore")),
     }
 }
@@ -162,7 +196,8 @@ pub async fn page(
     ingress: Ingress,
     Live(s): Live,
     Query(q): Query<CopiesQuery>,
-) -> Response {
+) -> Result<Response, PageError> {
+    let at = At::new(&state, &ingress, Section::Copies);
     let frame =
         Frame::new(&state, &ingress, Section::Copies, "Copies").with_notice(q.notice.as_deref());
     let only = q
@@ -173,10 +208,7 @@ pub async fn page(
         .iter()
         .filter(|d| only.as_ref().is_none_or(|n| &d.name == n))
         .collect();
-    let checks = match s.history.last_checks().await {
-        Ok(c) => c,
-        Err(e) => return history_failed(&state, &ingress, Section::Copies, &e),
-    };
+    let checks = s.history.last_checks().await.map_err(|e| at.history(e))?;
     let now = s.watch.clock.now();
     let (changes, again) = (s.history.changes(), q.again.is_some());
     let listings =
@@ -184,14 +216,10 @@ pub async fn page(
             .await;
     let mut sections = Vec::new();
     for (d, listed) in chosen.iter().zip(listings) {
-        let pins = match s.history.pins(&d.name).await {
-            Ok(p) => p,
-            Err(e) => return history_failed(&state, &ingress, Section::Copies, &e),
-        };
-        let records = match Records::of(&s.history, &d.name).await {
-            Ok(r) => r,
-            Err(e) => return history_failed(&state, &ingress, Section::Copies, &e),
-        };
+        let pins = s.history.pins(&d.name).await.map_err(|e| at.history(e))?;
+        let records = Records::of(&s.history, &d.name)
+            .await
+            .map_err(|e| at.history(e))?;
         let mut section = DestinationCopies {
             name: d.name.clone(),
             location: d.location.clone(),
@@ -206,7 +234,7 @@ pub async fn page(
             listed: format!("{}, {}", local(listed.at, s.tz), human::ago(listed.at, now)),
         };
         match &listed.result {
-            Err(e) => section.error = Some(e.clone()),
+            Err(e) => section.error = Some(e.to_string()),
             Ok(items) => {
                 for item in items {
                     match item {
@@ -233,7 +261,7 @@ pub async fn page(
         }
         sections.push(section);
     }
-    CopiesPage {
+    Ok(CopiesPage {
         sections,
         only,
         all_href: frame.href("/copies"),
@@ -241,7 +269,7 @@ pub async fn page(
         list_again_action: frame.href("/copies/list-again"),
         frame,
     }
-    .into_response()
+    .into_response())
 }
 
 /// What "List again" sends: the destination shown alone, if one is.
@@ -268,20 +296,12 @@ pub async fn list_again(
 
 /// The destination and copy a path names, or the page that says they do not exist.
 pub(super) async fn find(
-    state: &AppState,
-    ingress: &Ingress,
+    at: &At<'_>,
     s: &Services,
     destination: &str,
     copy: &str,
-) -> Result<(Destination, Manifest), Box<Response>> {
-    let missing = |heading: &str, detail: String| {
-        Box::new(problem(
-            StatusCode::NOT_FOUND,
-            Frame::new(state, ingress, Section::Copies, "Not found"),
-            heading,
-            &detail,
-        ))
-    };
+) -> Result<(Destination, Manifest), PageError> {
+    let missing = |heading: &str, detail: String| at.missing(heading, &detail);
     let d = plain_segment(destination)
         .then(|| s.destinations.iter().find(|d| d.name == destination))
         .flatten()
@@ -308,7 +328,7 @@ pub(super) async fn find(
     // What history recorded of the same copy must agree, or nothing is done with it.
     let records = Records::of(&s.history, &d.name)
         .await
-        .map_err(|e| Box::new(history_failed(state, ingress, Section::Copies, &e)))?;
+        .map_err(|e| at.history(e))?;
     if let Err(why) = records.judge(&m) {
         return Err(missing(
             "This copy's manifest contradicts history",
@@ -332,20 +352,14 @@ pub async fn act(
     ingress: Ingress,
     Live(s): Live,
     Path((destination, copy, action)): Path<(String, String, String)>,
-) -> Response {
-    if action == "unpin" {
+) -> Result<Response, PageError> {
+    let at = At::new(&state, &ingress, Section::Copies);
+    let action = CopyAction::parse(&action).ok_or_else(|| at.nothing_here())?;
+    match action {
         // Works for a copy that is gone too.
-        return unpin(&state, &ingress, &s, &destination, &copy).await;
-    }
-    if !matches!(action.as_str(), "verify" | "pin" | "delete") {
-        return super::not_found(State(state), ingress).await;
-    }
-    let (d, m) = match find(&state, &ingress, &s, &destination, &copy).await {
-        Ok(v) => v,
-        Err(r) => return *r,
-    };
-    match action.as_str() {
-        "verify" => {
+        CopyAction::Unpin => unpin(&at, &ingress, &s, &destination, &copy).await,
+        CopyAction::Verify => {
+            let (d, m) = find(&at, &s, &destination, &copy).await?;
             let job = Job::VerifyCopy {
                 destination: d.name.clone(),
                 copy_id: m.copy_id,
@@ -355,34 +369,38 @@ pub async fn act(
                 Err(TriggerError::Queued) => "busy",
                 Err(TriggerError::Stopped) => "stopping",
             };
-            to_copies(&ingress, &d.name, notice)
+            Ok(to_copies(&ingress, &d.name, notice))
         }
-        "pin" => match s
-            .history
-            .pin(&d.name, &m.copy_id, s.watch.clock.now())
-            .await
-        {
-            Ok(()) => to_copies(&ingress, &d.name, "pinned"),
-            Err(e) => history_failed(&state, &ingress, Section::Copies, &e),
-        },
-        _ => delete(&state, &ingress, &s, &d, &m).await,
+        CopyAction::Pin => {
+            let (d, m) = find(&at, &s, &destination, &copy).await?;
+            s.history
+                .pin(&d.name, &m.copy_id, s.watch.clock.now())
+                .await
+                .map_err(|e| at.history(e))?;
+            Ok(to_copies(&ingress, &d.name, "pinned"))
+        }
+        CopyAction::Delete => {
+            let (d, m) = find(&at, &s, &destination, &copy).await?;
+            Ok(delete(&state, &ingress, &s, &d, &m).await)
+        }
     }
 }
 
 async fn unpin(
-    state: &AppState,
+    at: &At<'_>,
     ingress: &Ingress,
     s: &Services,
     destination: &str,
     copy: &str,
-) -> Response {
+) -> Result<Response, PageError> {
     if !plain_segment(copy) || !s.destinations.iter().any(|d| d.name == destination) {
-        return super::not_found(State(state.clone()), ingress.clone()).await;
+        return Err(at.nothing_here());
     }
-    match s.history.unpin(destination, copy).await {
-        Ok(_) => to_copies(ingress, destination, "unpinned"),
-        Err(e) => history_failed(state, ingress, Section::Copies, &e),
-    }
+    s.history
+        .unpin(destination, copy)
+        .await
+        .map_err(|e| at.history(e))?;
+    Ok(to_copies(ingress, destination, "unpinned"))
 }
 
 #[derive(Template, WebTemplate)]
@@ -409,19 +427,19 @@ pub async fn confirm_delete(
     ingress: Ingress,
     Live(s): Live,
     Path((destination, copy, action)): Path<(String, String, String)>,
-) -> Response {
-    if action != "delete" {
-        return super::not_found(State(state), ingress).await;
+) -> Result<Response, PageError> {
+    let at = At::new(&state, &ingress, Section::Copies);
+    if CopyAction::parse(&action) != Some(CopyAction::Delete) {
+        return Err(at.nothing_here());
     }
-    let (d, m) = match find(&state, &ingress, &s, &destination, &copy).await {
-        Ok(v) => v,
-        Err(r) => return *r,
-    };
+    let (d, m) = find(&at, &s, &destination, &copy).await?;
     let frame = Frame::new(&state, &ingress, Section::Copies, "Delete a copy?");
-    let pinned = match s.history.pins(&d.name).await {
-        Ok(p) => p.contains(&m.copy_id),
-        Err(e) => return history_failed(&state, &ingress, Section::Copies, &e),
-    };
+    let pinned = s
+        .history
+        .pins(&d.name)
+        .await
+        .map_err(|e| at.history(e))?
+        .contains(&m.copy_id);
     let mut losses = Vec::new();
     let here: Vec<Manifest> = listings::list(&d)
         .await
@@ -478,7 +496,7 @@ pub async fn confirm_delete(
         format!("This backup is also stored on {}.", elsewhere.join(", "))
     });
     let base = format!("/copies/{}/{}", d.name, m.copy_id);
-    DeletePage {
+    Ok(DeletePage {
         destination: d.name.clone(),
         copy_id: m.copy_id.clone(),
         name: m.backup.name.clone(),
@@ -486,12 +504,12 @@ pub async fn confirm_delete(
         size: human::size(m.stored.size),
         losses,
         pinned,
-        action: frame.href(&format!("{base}/delete")),
-        unpin_action: frame.href(&format!("{base}/unpin")),
+        action: frame.href(&format!("{base}/{}", CopyAction::Delete.segment())),
+        unpin_action: frame.href(&format!("{base}/{}", CopyAction::Unpin.segment())),
         back_href: frame.href(&format!("/copies?destination={}", d.name)),
         frame,
     }
-    .into_response()
+    .into_response())
 }
 
 /// Deletes a copy that is not pinned, and records who did.
@@ -512,7 +530,11 @@ async fn delete(
             );
         }
         Ok(_) => {}
-        Err(e) => return history_failed(state, ingress, Section::Copies, &e),
+        Err(e) => {
+            return At::new(state, ingress, Section::Copies)
+                .history(e)
+                .into_response();
+        }
     }
     let result = delete_copy(d, &m.copy_id, &m.object).await;
     let who = ingress.user.as_deref().unwrap_or("someone");
@@ -536,5 +558,20 @@ async fn delete(
             "The copy could not be deleted",
             &e.to_string(),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CopyAction;
+
+    #[test]
+    fn an_action_is_named_by_its_path_segment_and_nothing_else() {
+        for a in CopyAction::ALL {
+            assert_eq!(CopyAction::parse(a.segment()), Some(a));
+        }
+        for bad in ["", "Pin", "restore", "delete/", "verify "] {
+            assert_eq!(CopyAction::parse(bad), None, "{bad:?}");
+        }
     }
 }

@@ -2,7 +2,7 @@
 //! still owed), its retention policy and copy count from history, the space Lifeboat's copies take
 //! there over the last 90 days, and how long recent runs took.
 
-use super::{Live, history_failed, local};
+use super::{At, Live, PageError, local};
 use crate::human;
 use crate::web::AppState;
 use crate::web::chart::{self, Bar};
@@ -48,7 +48,12 @@ pub struct DestinationsPage {
 }
 
 /// `GET /destinations`
-pub async fn page(State(state): State<AppState>, ingress: Ingress, Live(s): Live) -> Response {
+pub async fn page(
+    State(state): State<AppState>,
+    ingress: Ingress,
+    Live(s): Live,
+) -> Result<Response, PageError> {
+    let at = At::new(&state, &ingress, Section::Destinations);
     let frame = Frame::new(&state, &ingress, Section::Destinations, "Destinations");
     let now = s.watch.clock.now();
     let from = now - chrono::TimeDelta::days(CHART_DAYS);
@@ -61,10 +66,7 @@ pub async fn page(State(state): State<AppState>, ingress: Ingress, Live(s): Live
             s.history.run_spans(CHART_RUNS).await?,
         ))
     };
-    let (records, events, newest, retries, runs) = match loaded.await {
-        Ok(v) => v,
-        Err(e) => return history_failed(&state, &ingress, Section::Destinations, &e),
-    };
+    let (records, events, newest, retries, runs) = loaded.await.map_err(|e| at.history(e))?;
     let names: Vec<String> = s.destinations.iter().map(|d| d.name.clone()).collect();
     let series = chart::storage_series(&events, &names, from, now);
     let destinations = s
@@ -134,12 +136,12 @@ pub async fn page(State(state): State<AppState>, ingress: Ingress, Live(s): Live
         })
         .collect();
     bars.reverse();
-    DestinationsPage {
+    Ok(DestinationsPage {
         storage_chart: chart::storage(&series, from, now, s.tz),
         durations_chart: chart::durations(&bars, s.tz),
         has_runs: !bars.is_empty(),
         destinations,
         frame,
     }
-    .into_response()
+    .into_response())
 }

@@ -70,7 +70,7 @@ pub struct ImportForm {
 async fn render(
     state: &AppState,
     ingress: &Ingress,
-    outcome: Result<Option<Connected>, String>,
+    outcome: Result<Option<Connected>, ConnectError>,
     form: (&str, &str, &str),
 ) -> Response {
     let frame = Frame::new(state, ingress, Section::Destinations, "Add a cloud drive");
@@ -80,7 +80,7 @@ async fn render(
     };
     let (connected, error) = match outcome {
         Ok(c) => (c, None),
-        Err(e) => (None, Some(e)),
+        Err(e) => (None, Some(said(&e))),
     };
     let (name, provider, folder) = form;
     DrivesPage {
@@ -188,13 +188,7 @@ async fn reply(
     if let Err(e) = &outcome {
         tracing::warn!("{doing}: {}", said(e));
     }
-    render(
-        state,
-        ingress,
-        outcome.map(Some).map_err(|e| said(&e)),
-        form_back,
-    )
-    .await
+    render(state, ingress, outcome.map(Some), form_back).await
 }
 
 /// The options that use a connected remote, as the add-on's YAML editor takes them.

@@ -3,7 +3,8 @@
 //! and kept — public half only — when its last group is typed back); printing the kit again; and
 //! the periodic "do you still have your kit?" check. Pages that show a key are never cached.
 
-use super::{Live, history_failed, local};
+use super::sealing::{seal, unseal};
+use super::{At, Live, PageError, local};
 use crate::crypto::enrol::Enrolment;
 use crate::crypto::identity::{self, KeyPair};
 use crate::crypto::keyring::Keyring;
@@ -12,7 +13,7 @@ use crate::history::{KitDue, LedgerEntry};
 use crate::human;
 use crate::secret::Secret;
 use crate::web::csrf::Token;
-use crate::web::frame::{Frame, Section, back_to, problem};
+use crate::web::frame::{Frame, Section, back_to};
 use crate::web::ingress::Ingress;
 use crate::web::qr;
 use crate::web::{AppState, Services};
@@ -277,7 +278,7 @@ pub(super) async fn kit_page(
     s: &Services,
     notice: Option<&str>,
     error: Option<String>,
-) -> Response {
+) -> Result<Response, PageError> {
     let now = s.watch.clock.now();
     let frame = Frame::new(state, ingress, Section::Kit, "Emergency kit").with_notice(notice);
     let keys = &s.keys;
@@ -324,7 +325,7 @@ pub(super) async fn kit_page(
     ) {
         (Ok(l), Ok(c), Ok(d)) => (l, c, d),
         (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
-            return history_failed(state, ingress, Section::Kit, &e);
+            return Err(At::new(state, ingress, Section::Kit).history(e));
         }
     };
     let ledger = ledger
@@ -370,32 +371,7 @@ pub(super) async fn kit_page(
     } else {
         StatusCode::OK
     };
-    (status, page).into_response()
-}
-
-/// The private keys sealed with `passphrase`, opened off the request threads (scrypt is slow on
-/// purpose).
-pub(super) async fn unseal(keys: &Keyring, passphrase: Secret) -> Result<Vec<KeyPair>, String> {
-    let keys = keys.clone();
-    tokio::task::spawn_blocking(move || keys.unseal(&passphrase))
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| format!("{e}."))
-}
-
-/// The pair with its private half sealed with `passphrase`, when one was chosen; scrypt takes a
-/// good part of a second on a Pi, so off the request threads.
-async fn seal(
-    pair: KeyPair,
-    passphrase: Option<Secret>,
-) -> Result<(KeyPair, Option<String>), String> {
-    tokio::task::spawn_blocking(move || {
-        let sealed = passphrase.map(|p| pair.seal(&p)).transpose();
-        sealed.map(|sealed| (pair, sealed))
-    })
-    .await
-    .map_err(|e| e.to_string())?
-    .map_err(|e| format!("{e}."))
+    Ok((status, page).into_response())
 }
 
 /// `GET /kit`.
@@ -404,7 +380,7 @@ pub async fn page(
     ingress: Ingress,
     Live(s): Live,
     Query(q): Query<KitQuery>,
-) -> Response {
+) -> Result<Response, PageError> {
     kit_page(&state, &ingress, &s, q.notice.as_deref(), None).await
 }
 
@@ -478,7 +454,7 @@ pub async fn make(
     ingress: Ingress,
     Live(s): Live,
     Form(form): Form<NewKeyForm>,
-) -> Response {
+) -> Result<Response, PageError> {
     if !s.keys.can_make_keys() {
         let why = if s.keys.options.passphrase.is_some() {
             "The options encrypt with a passphrase, which age cannot mix with keys: remove encryption.passphrase first."
@@ -524,7 +500,7 @@ pub async fn make(
     .await;
     *s.pending_key.lock().unwrap_or_else(PoisonError::into_inner) =
         Some(PendingKey { token, enrolment });
-    private(page)
+    Ok(private(page))
 }
 
 /// `POST /kit/confirm`: keeps the waiting key pair when its last group is typed back.
@@ -533,7 +509,8 @@ pub async fn confirm(
     ingress: Ingress,
     Live(s): Live,
     Form(form): Form<ConfirmForm>,
-) -> Response {
+) -> Result<Response, PageError> {
+    let at = At::new(&state, &ingress, Section::Kit);
     let taken = {
         let mut slot = s.pending_key.lock().unwrap_or_else(PoisonError::into_inner);
         match slot.as_ref() {
@@ -545,12 +522,12 @@ pub async fn confirm(
                 }
             }
             _ => {
-                return problem(
+                return Err(at.said(
                     StatusCode::CONFLICT,
-                    Frame::new(&state, &ingress, Section::Kit, "Key no longer waiting"),
+                    "Key no longer waiting",
                     "That key is no longer waiting",
                     "A newer key was made since, or Lifeboat restarted: nothing was kept. Throw that sheet away and make a new key.",
-                );
+                ));
             }
         }
     };
@@ -564,20 +541,20 @@ pub async fn confirm(
                     the last group of the private key, AGE-SECRET-KEY-1…"
                     .into(),
         };
-        return (StatusCode::BAD_REQUEST, page).into_response();
+        return Ok((StatusCode::BAD_REQUEST, page).into_response());
     };
     let now = s.watch.clock.now();
     if let Err(e) = p.enrolment.keep(&s.keys, &s.history, now).await {
         tracing::error!("{e}");
-        return problem(
+        return Err(at.said(
             StatusCode::INTERNAL_SERVER_ERROR,
-            Frame::new(&state, &ingress, Section::Kit, "Not kept"),
+            "Not kept",
             "The new key could not be kept",
             "The key vault could not store it (Lifeboat's log says why). Nothing changed: copies \
              are encrypted as before. Throw the sheet away and try again.",
-        );
+        ));
     }
-    back_to(&ingress.prefix, "/kit", "key-kept")
+    Ok(back_to(&ingress.prefix, "/kit", "key-kept"))
 }
 
 /// `POST /kit/register`: a key made elsewhere (an options recipient) typed in once, so the kit
@@ -588,7 +565,7 @@ pub async fn register(
     ingress: Ingress,
     Live(s): Live,
     Form(form): Form<RegisterForm>,
-) -> Response {
+) -> Result<Response, PageError> {
     let refuse = |why: String| kit_page(&state, &ingress, &s, None, Some(why));
     let text = form.identity.unwrap_or_else(|| Secret::new(""));
     let pair = match KeyPair::find_in(text.expose()) {
@@ -604,7 +581,7 @@ pub async fn register(
     };
     let (pair, sealed) = match seal(pair, passphrase).await {
         Ok(v) => v,
-        Err(e) => return refuse(e).await,
+        Err(e) => return refuse(e.to_string()).await,
     };
     let now = s.watch.clock.now();
     if let Err(e) = s.keys.register(&pair, sealed, now) {
@@ -621,7 +598,7 @@ pub async fn register(
     {
         tracing::warn!("recording the kit check: {e}");
     }
-    back_to(&ingress.prefix, "/kit", "key-registered")
+    Ok(back_to(&ingress.prefix, "/kit", "key-registered"))
 }
 
 /// `POST /kit/forget`: throws the waiting key pair away.
@@ -639,18 +616,15 @@ pub async fn check(
     ingress: Ingress,
     Live(s): Live,
     Form(form): Form<CheckForm>,
-) -> Response {
+) -> Result<Response, PageError> {
     let answer = s.keys.check(&form.age_group, &form.ha_group);
     let now = s.watch.clock.now();
-    if let Err(e) = s
-        .history
+    s.history
         .record_kit_check(now, answer.ok, &answer.detail)
         .await
-    {
-        return history_failed(&state, &ingress, Section::Kit, &e);
-    }
+        .map_err(|e| At::new(&state, &ingress, Section::Kit).history(e))?;
     if answer.ok {
-        back_to(&ingress.prefix, "/kit", "kit-checked")
+        Ok(back_to(&ingress.prefix, "/kit", "kit-checked"))
     } else {
         kit_page(
             &state,
@@ -672,13 +646,13 @@ pub async fn print(
     ingress: Ingress,
     Live(s): Live,
     Form(form): Form<PrintForm>,
-) -> Response {
+) -> Result<Response, PageError> {
     let opened = match form.passphrase.filter(|p| !p.is_empty()) {
         Some(p) => match unseal(&s.keys, p).await {
             Ok(pairs) => pairs,
-            Err(e) => return kit_page(&state, &ingress, &s, None, Some(e)).await,
+            Err(e) => return kit_page(&state, &ingress, &s, None, Some(e.to_string())).await,
         },
         None => Vec::new(),
     };
-    private(sheet(&state, &ingress, &s, &opened, None).await)
+    Ok(private(sheet(&state, &ingress, &s, &opened, None).await))
 }

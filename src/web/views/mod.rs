@@ -4,20 +4,23 @@
 pub mod copies;
 pub mod destinations;
 pub mod drives;
+mod error;
 pub mod kit;
 pub mod moving;
 pub mod overview;
 pub mod restore;
 pub mod runs;
+mod sealing;
 pub mod signers;
 pub mod updates;
 
-use super::frame::{Frame, Section, idle, problem};
+pub use error::{At, PageError};
+
+use super::frame::{Section, idle};
 use super::ingress::Ingress;
 use super::{AppState, Services};
-use crate::history::{HistoryError, RunStatus};
+use crate::history::RunStatus;
 use axum::extract::{FromRequestParts, State};
-use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::Response;
 use chrono::{DateTime, Utc};
@@ -41,31 +44,9 @@ impl FromRequestParts<AppState> for Live {
     }
 }
 
-/// The page for a history that cannot be read.
-pub(super) fn history_failed(
-    state: &AppState,
-    ingress: &Ingress,
-    section: Section,
-    e: &HistoryError,
-) -> Response {
-    // The error itself goes to the log, not into a page (it may name paths and SQL).
-    tracing::error!("reading history: {e}");
-    problem(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        Frame::new(state, ingress, section, "History unavailable"),
-        "Lifeboat's history could not be read",
-        "Lifeboat's log says why; the data folder may be full or damaged.",
-    )
-}
-
 /// Anything not found.
-pub async fn not_found(State(state): State<AppState>, ingress: Ingress) -> Response {
-    problem(
-        StatusCode::NOT_FOUND,
-        Frame::new(&state, &ingress, Section::Overview, "Not found"),
-        "There is nothing here",
-        "The link may be old. Start again from the overview.",
-    )
+pub async fn not_found(State(state): State<AppState>, ingress: Ingress) -> PageError {
+    At::new(&state, &ingress, Section::Overview).nothing_here()
 }
 
 /// A time in the home's zone, to the minute.

@@ -3,7 +3,7 @@
 //! restore and from where, what to bring back that the backup does not hold, and what to sign in
 //! to again afterwards.
 
-use super::{Live, history_failed, local};
+use super::{At, Live, PageError, local};
 use crate::history::{RunReadiness, RunRow};
 use crate::web::AppState;
 use crate::web::frame::{Frame, Section};
@@ -34,17 +34,20 @@ pub struct MovingPage {
 }
 
 /// `GET /moving`
-pub async fn page(State(state): State<AppState>, ingress: Ingress, Live(s): Live) -> Response {
+pub async fn page(
+    State(state): State<AppState>,
+    ingress: Ingress,
+    Live(s): Live,
+) -> Result<Response, PageError> {
+    let at = At::new(&state, &ingress, Section::Copies);
     let frame = Frame::new(&state, &ingress, Section::Copies, "Moving to new hardware");
-    let newest = match s.history.newest_readiness().await {
-        Ok(n) => n,
-        Err(e) => return history_failed(&state, &ingress, Section::Copies, &e),
-    };
+    let newest = s
+        .history
+        .newest_readiness()
+        .await
+        .map_err(|e| at.history(e))?;
     let run: Option<RunRow> = match &newest {
-        Some((id, _, _)) => match s.history.run(*id).await {
-            Ok(r) => r,
-            Err(e) => return history_failed(&state, &ingress, Section::Copies, &e),
-        },
+        Some((id, _, _)) => s.history.run(*id).await.map_err(|e| at.history(e))?,
         None => None,
     };
     let places = run
@@ -77,5 +80,5 @@ pub async fn page(State(state): State<AppState>, ingress: Ingress, Live(s): Live
         readiness_counts: None,
         places,
     };
-    page.into_response()
+    Ok(page.into_response())
 }

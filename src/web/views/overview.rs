@@ -2,13 +2,14 @@
 //! destination's newest verified copy and its age; what is running now (live); when the next
 //! backup and check are due; the problems in plain words; the last few runs; "Back up now".
 
-use super::{Live, history_failed, local, outcome};
+use super::{At, Live, PageError, local, outcome};
 use crate::history::{CopyRecord, RunRow};
 use crate::human;
 use crate::jobs::TriggerError;
 use crate::pipeline::progress::Snapshot;
 use crate::pipeline::run::RunRequest;
-use crate::report::Summary;
+use crate::report::{Problem, ProblemKind, Severity, Summary};
+use crate::schedule::ScheduleName;
 use crate::web::frame::{Frame, Section, back_to};
 use crate::web::ingress::Ingress;
 use crate::web::{AppState, Services};
@@ -92,24 +93,10 @@ fn sentence(s: &str) -> String {
         .unwrap_or_default()
 }
 
-fn problem_line(p: &str) -> ProblemLine {
-    for (prefix, tag) in [
-        ("stale: ", "Stale"),
-        ("damaged: ", "Damaged"),
-        ("kit: ", "Kit"),
-        ("keys: ", "Keys"),
-        (crate::config::CLEARTEXT, "In the clear"),
-    ] {
-        if let Some(rest) = p.strip_prefix(prefix) {
-            return ProblemLine {
-                tag,
-                text: sentence(rest),
-            };
-        }
-    }
+fn problem_line(p: &Problem) -> ProblemLine {
     ProblemLine {
-        tag: "Problem",
-        text: sentence(p),
+        tag: p.tag(),
+        text: sentence(&p.shown()),
     }
 }
 
@@ -160,12 +147,8 @@ fn verdict(
             link: None,
         };
     }
-    let serious = summary.state == "failed"
-        || summary.problems.iter().any(|p| {
-            ["stale:", "damaged:", "keys:"]
-                .iter()
-                .any(|s| p.starts_with(s))
-        });
+    let worst = summary.problems.iter().map(Problem::severity).max();
+    let serious = summary.state == "failed" || worst == Some(Severity::Bad);
     Verdict {
         level: if serious { "bad" } else { "warn" },
         headline: "Needs attention".into(),
@@ -216,18 +199,22 @@ fn card(
 /// When the next backups are, for people: the main schedule, then each source's own
 /// (`postgres: in 3 h …`).
 fn next_backups(s: &Services, now: DateTime<Utc>) -> Option<String> {
-    let mut parts: Vec<String> = next_run(s, "backup", now).into_iter().collect();
-    for plan in s.schedules.iter().filter(|p| p.name.starts_with("backup:")) {
-        if let Some(at) = next_run(s, &plan.name, now) {
-            parts.push(format!("{}: {at}", plan.name.trim_start_matches("backup:")));
+    let mut parts: Vec<String> = next_run(s, &ScheduleName::Backup, now)
+        .into_iter()
+        .collect();
+    for plan in &s.schedules {
+        if let ScheduleName::SourceBackup(source) = &plan.name
+            && let Some(at) = next_run(s, &plan.name, now)
+        {
+            parts.push(format!("{source}: {at}"));
         }
     }
     (!parts.is_empty()).then(|| parts.join("; "))
 }
 
 /// When a schedule next fires, for people.
-pub(crate) fn next_run(s: &Services, name: &str, now: DateTime<Utc>) -> Option<String> {
-    let plan = s.schedules.iter().find(|p| p.name == name)?;
+pub(crate) fn next_run(s: &Services, name: &ScheduleName, now: DateTime<Utc>) -> Option<String> {
+    let plan = s.schedules.iter().find(|p| &p.name == name)?;
     let at = crate::schedule::next_after(&plan.cron, plan.tz, now)?;
     let jitter = if plan.jitter.is_zero() {
         String::new()
@@ -270,7 +257,8 @@ pub async fn page(
     ingress: Ingress,
     Live(s): Live,
     Query(q): Query<OverviewQuery>,
-) -> Response {
+) -> Result<Response, PageError> {
+    let at = At::new(&state, &ingress, Section::Overview);
     let frame = Frame::new(&state, &ingress, Section::Overview, "Overview")
         .with_notice(q.notice.as_deref());
     let now = s.watch.clock.now();
@@ -282,10 +270,7 @@ pub async fn page(
         let drills = s.history.last_drills().await?;
         Ok::<_, crate::history::HistoryError>((summary, recent, attempts, drills))
     };
-    let (summary, recent, attempts, drills) = match loaded.await {
-        Ok(v) => v,
-        Err(e) => return history_failed(&state, &ingress, Section::Overview, &e),
-    };
+    let (summary, recent, attempts, drills) = loaded.await.map_err(|e| at.history(e))?;
     let anything_yet = summary.last_good.is_some();
     let no_key = s.keys.encryption().has_no_key();
     let destinations = s
@@ -338,17 +323,15 @@ pub async fn page(
                 source: d.source,
             })
             .collect(),
-        next_verify: next_run(&s, "verify", now),
+        next_verify: next_run(&s, &ScheduleName::Verify, now),
         destinations,
         // A new install's one "problem" is the headline already; a caution about its settings is
         // not, and is best said before the first backup.
         problems: summary
             .problems
             .iter()
-            .filter(|p| {
-                anything_yet || summary.last.is_some() || p.starts_with(crate::config::CLEARTEXT)
-            })
-            .map(|p| problem_line(p))
+            .filter(|p| anything_yet || summary.last.is_some() || p.kind == ProblemKind::Cleartext)
+            .map(problem_line)
             .collect(),
         recent: recent
             .iter()
@@ -357,7 +340,7 @@ pub async fn page(
         runs_href: frame.href("/runs"),
         frame,
     };
-    page.into_response()
+    Ok(page.into_response())
 }
 
 /// Queues a backup; while nothing else runs, the progress board shows it waiting at once.
@@ -386,4 +369,70 @@ pub async fn backup(ingress: Ingress, Live(s): Live) -> Response {
         Err(TriggerError::Stopped) => "stopping",
     };
     back_to(&ingress.prefix, "/", notice)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::RunStatus;
+
+    fn good_run(now: DateTime<Utc>) -> RunRow {
+        RunRow {
+            id: 1,
+            started_at: now,
+            finished_at: Some(now),
+            trigger: "schedule".into(),
+            source: "folder".into(),
+            status: RunStatus::Success,
+            backup_slug: None,
+            backup_name: None,
+            backup_date: None,
+            plain_size: None,
+            plain_sha256: None,
+            stored_size: None,
+            stored_sha256: None,
+            error: None,
+            warnings: Vec::new(),
+            timeline: Vec::new(),
+            keys: None,
+            versions: None,
+            source_name: None,
+            copies: Vec::new(),
+        }
+    }
+
+    fn verdict_with(problem: Problem) -> Verdict {
+        let now = Utc::now();
+        let summary = Summary {
+            state: "idle",
+            last: Some(good_run(now)),
+            last_good: Some(good_run(now)),
+            problems: vec![problem],
+            copies: Vec::new(),
+            kit: None,
+        };
+        verdict(&summary, 1, now, None)
+    }
+
+    /// Issue 36: a destination that refused its credentials gets no copy until a person acts, so
+    /// the headline is as red as for a stale copy (it once was the mild "warn").
+    #[test]
+    fn settings_to_fix_make_the_headline_bad() {
+        let fix = Problem::new(
+            ProblemKind::FixSettings,
+            "s3 refused the credentials (403); correct them",
+        );
+        let v = verdict_with(fix);
+        assert_eq!(v.level, "bad");
+        assert!(
+            v.detail
+                .starts_with("Fix settings: s3 refused the credentials"),
+            "{}",
+            v.detail
+        );
+        let stale = Problem::new(ProblemKind::Stale, "nas holds no verified copy");
+        assert_eq!(verdict_with(stale).level, "bad");
+        let kit = Problem::new(ProblemKind::Kit, "the emergency kit has never been checked");
+        assert_eq!(verdict_with(kit).level, "warn");
+    }
 }

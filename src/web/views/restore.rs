@@ -4,8 +4,9 @@
 //! backup list — or, for a drill, reads, decrypts and opens it to the end without handing it over.
 //! A key that does not open this copy is refused before anything is read.
 
-use super::{Live, local};
-use crate::crypto::identity::KeyPair;
+use super::sealing::{SealError, unseal};
+use super::{At, Live, PageError, local};
+use crate::crypto::identity::{IdentityError, KeyPair};
 use crate::crypto::recipient_fingerprint;
 use crate::destinations::Manifest;
 use crate::destinations::manifest::made_at;
@@ -55,9 +56,43 @@ pub struct RestoreForm {
     passphrase: Option<Secret>,
     #[serde(default)]
     identity: Option<Secret>,
-    /// `restore` (default) or `drill`.
+    /// `restore` (default) or `drill`: read as a [`RestoreMode`].
     #[serde(default)]
-    mode: String,
+    mode: Option<String>,
+}
+
+/// What the form asks for: the copy restored into Home Assistant, or only drilled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RestoreMode {
+    /// Streamed into Home Assistant's backup list.
+    Restore,
+    /// Read, decrypted and opened to the end, then thrown away.
+    Drill,
+}
+
+impl RestoreMode {
+    /// The mode a form's `mode` field names (`restore` when it names none); `None` for anything
+    /// else.
+    pub fn parse(field: Option<&str>) -> Option<Self> {
+        match field {
+            None | Some("restore") => Some(Self::Restore),
+            Some("drill") => Some(Self::Drill),
+            Some(_) => None,
+        }
+    }
+}
+
+/// Why the key the form gives cannot open the copy, in words for the form.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyRefused {
+    #[error(transparent)]
+    Unsealed(#[from] SealError),
+    #[error("{0}")]
+    NotAKey(#[from] IdentityError),
+    #[error("Give the passphrase of the key kept here, or paste the private key from your kit.")]
+    NoneGiven,
+    #[error("That key does not open this copy: it is locked to {}.", .0.join(", "))]
+    Wrong(Vec<String>),
 }
 
 async fn page(
@@ -139,28 +174,25 @@ pub async fn ask(
     ingress: Ingress,
     Live(s): Live,
     Path((destination, copy)): Path<(String, String)>,
-) -> Response {
-    let (d, m) = match super::copies::find(&state, &ingress, &s, &destination, &copy).await {
-        Ok(v) => v,
-        Err(r) => return *r,
-    };
-    page(&state, &ingress, &s, &d.name, &m, None).await
+) -> Result<Response, PageError> {
+    let at = At::new(&state, &ingress, Section::Copies);
+    let (d, m) = super::copies::find(&at, &s, &destination, &copy).await?;
+    Ok(page(&state, &ingress, &s, &d.name, &m, None).await)
 }
 
 /// The private keys the form gives, checked against the copy's lock.
-async fn identities(s: &Services, m: &Manifest, form: RestoreForm) -> Result<Vec<KeyPair>, String> {
+async fn identities(
+    s: &Services,
+    m: &Manifest,
+    form: RestoreForm,
+) -> Result<Vec<KeyPair>, KeyRefused> {
     let pairs = match (
         form.passphrase.filter(|p| !p.is_empty()),
         form.identity.filter(|p| !p.expose().trim().is_empty()),
     ) {
-        (Some(p), _) => super::kit::unseal(&s.keys, p).await?,
-        (None, Some(text)) => vec![KeyPair::find_in(text.expose()).map_err(|e| e.to_string())?],
-        (None, None) => {
-            return Err(
-                "Give the passphrase of the key kept here, or paste the private key from your kit."
-                    .into(),
-            );
-        }
+        (Some(p), _) => unseal(&s.keys, p).await?,
+        (None, Some(text)) => vec![KeyPair::find_in(text.expose())?],
+        (None, None) => return Err(KeyRefused::NoneGiven),
     };
     let opens = pairs.iter().any(|p| {
         m.encryption
@@ -170,10 +202,7 @@ async fn identities(s: &Services, m: &Manifest, form: RestoreForm) -> Result<Vec
     if opens {
         Ok(pairs)
     } else {
-        Err(format!(
-            "That key does not open this copy: it is locked to {}.",
-            m.encryption.recipients.join(", ")
-        ))
+        Err(KeyRefused::Wrong(m.encryption.recipients.clone()))
     }
 }
 
@@ -184,20 +213,25 @@ pub async fn start(
     Live(s): Live,
     Path((destination, copy)): Path<(String, String)>,
     Form(form): Form<RestoreForm>,
-) -> Response {
-    let (d, m) = match super::copies::find(&state, &ingress, &s, &destination, &copy).await {
-        Ok(v) => v,
-        Err(r) => return *r,
+) -> Result<Response, PageError> {
+    let at = At::new(&state, &ingress, Section::Copies);
+    let (d, m) = super::copies::find(&at, &s, &destination, &copy).await?;
+    let refuse = |why: String| page(&state, &ingress, &s, &d.name, &m, Some(why));
+    let Some(mode) = RestoreMode::parse(form.mode.as_deref()) else {
+        let why = "The form asked for neither a restore nor a drill.";
+        return Ok(refuse(why.into()).await);
     };
-    let drill = form.mode == "drill";
-    let into = if drill { None } else { s.restore_into.clone() };
-    if m.encryption.passphrase || (!drill && into.is_none()) {
+    let into = match mode {
+        RestoreMode::Drill => None,
+        RestoreMode::Restore => s.restore_into.clone(),
+    };
+    if m.encryption.passphrase || (mode == RestoreMode::Restore && into.is_none()) {
         let why = "This copy cannot be restored from here (see above).";
-        return page(&state, &ingress, &s, &d.name, &m, Some(why.into())).await;
+        return Ok(refuse(why.into()).await);
     }
     let pairs = match identities(&s, &m, form).await {
         Ok(p) => p,
-        Err(e) => return page(&state, &ingress, &s, &d.name, &m, Some(e)).await,
+        Err(e) => return Ok(refuse(e.to_string()).await),
     };
     let job = Job::Restore(RestoreJob {
         destination: d.name.clone(),
@@ -205,11 +239,29 @@ pub async fn start(
         identities: pairs.iter().map(|p| p.identity().clone()).collect(),
         into,
     });
-    let notice = match s.triggers.submit(job) {
-        Ok(()) if drill => "drilling",
-        Ok(()) => "restoring",
-        Err(TriggerError::Queued) => "busy",
-        Err(TriggerError::Stopped) => "stopping",
+    let notice = match (s.triggers.submit(job), mode) {
+        (Ok(()), RestoreMode::Drill) => "drilling",
+        (Ok(()), RestoreMode::Restore) => "restoring",
+        (Err(TriggerError::Queued), _) => "busy",
+        (Err(TriggerError::Stopped), _) => "stopping",
     };
-    back_to(&ingress.prefix, "/", notice)
+    Ok(back_to(&ingress.prefix, "/", notice))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RestoreMode;
+
+    #[test]
+    fn the_form_names_a_restore_or_a_drill_and_nothing_else() {
+        assert_eq!(RestoreMode::parse(None), Some(RestoreMode::Restore));
+        assert_eq!(
+            RestoreMode::parse(Some("restore")),
+            Some(RestoreMode::Restore)
+        );
+        assert_eq!(RestoreMode::parse(Some("drill")), Some(RestoreMode::Drill));
+        for bad in ["", "Drill", "delete", "drill "] {
+            assert_eq!(RestoreMode::parse(Some(bad)), None, "{bad:?}");
+        }
+    }
 }

@@ -2,11 +2,11 @@
 //! whole — its timeline, sizes, throughput, checksums, each copy, warnings and errors.
 
 use super::overview::{RunLine, run_line};
-use super::{Live, history_failed, local, outcome};
+use super::{At, Live, PageError, local, outcome};
 use crate::history::{RunFilter, RunStatus};
 use crate::human;
 use crate::web::AppState;
-use crate::web::frame::{Frame, Section, problem};
+use crate::web::frame::{Frame, Section};
 use crate::web::ingress::Ingress;
 use askama::Template;
 use askama_web::WebTemplate;
@@ -107,7 +107,8 @@ pub async fn list(
     ingress: Ingress,
     Live(s): Live,
     Query(q): Query<RunsQuery>,
-) -> Response {
+) -> Result<Response, PageError> {
+    let at = At::new(&state, &ingress, Section::Runs);
     let frame = Frame::new(&state, &ingress, Section::Runs, "Runs");
     let status = nonempty(q.status.as_ref()).filter(|k| !statuses_of(k).is_empty());
     let trigger = nonempty(q.trigger.as_ref());
@@ -128,10 +129,7 @@ pub async fn list(
         let triggers = s.history.triggers().await?;
         Ok::<_, crate::history::HistoryError>((runs, total, triggers))
     };
-    let (runs, total, known_triggers) = match loaded.await {
-        Ok(v) => v,
-        Err(e) => return history_failed(&state, &ingress, Section::Runs, &e),
-    };
+    let (runs, total, known_triggers) = loaded.await.map_err(|e| at.history(e))?;
     let now = s.watch.clock.now();
     let pages = usize::try_from(total)
         .unwrap_or(usize::MAX)
@@ -183,7 +181,7 @@ pub async fn list(
                 .join(", "),
         })
         .collect();
-    RunsPage {
+    Ok(RunsPage {
         action: frame.href("/runs"),
         statuses: choices(
             STATUS_CHOICES
@@ -212,7 +210,7 @@ pub async fn list(
         filtered: status.is_some() || trigger.is_some() || destination.is_some(),
         frame,
     }
-    .into_response()
+    .into_response())
 }
 
 /// A copy as a run's page shows it.
@@ -262,24 +260,24 @@ pub async fn one(
     ingress: Ingress,
     Live(s): Live,
     Path(id): Path<String>,
-) -> Response {
+) -> Result<Response, PageError> {
+    let at = At::new(&state, &ingress, Section::Runs);
     let frame = Frame::new(&state, &ingress, Section::Runs, &format!("Run {id}"));
-    let missing = |frame| {
-        problem(
+    let missing = || {
+        at.said(
             StatusCode::NOT_FOUND,
-            frame,
+            &format!("Run {id}"),
             "No such run",
             "History holds no run with this number. It may be from another Lifeboat.",
         )
     };
-    let Ok(id) = id.parse::<i64>() else {
-        return missing(frame);
-    };
-    let run = match s.history.run(id).await {
-        Ok(Some(r)) => r,
-        Ok(None) => return missing(frame),
-        Err(e) => return history_failed(&state, &ingress, Section::Runs, &e),
-    };
+    let number = id.parse::<i64>().map_err(|_| missing())?;
+    let run = s
+        .history
+        .run(number)
+        .await
+        .map_err(|e| at.history(e))?
+        .ok_or_else(missing)?;
     let (text, class) = outcome(run.status);
     let tz = s.tz;
     let mut facts = vec![
@@ -319,10 +317,11 @@ pub async fn one(
     if let Some(n) = run.stored_size {
         facts.push(("Stored size (encrypted)", human::size(n)));
     }
-    let ready = match s.history.readiness(run.id).await {
-        Ok(r) => r,
-        Err(e) => return history_failed(&state, &ingress, Section::Runs, &e),
-    };
+    let ready = s
+        .history
+        .readiness(run.id)
+        .await
+        .map_err(|e| at.history(e))?;
     if let Some(v) = ready
         .as_ref()
         .and_then(|r| r.report.restore_into.homeassistant.clone())
@@ -381,7 +380,7 @@ pub async fn one(
             }
         })
         .collect();
-    RunPage {
+    Ok(RunPage {
         id: run.id,
         outcome: text,
         class,
@@ -396,5 +395,5 @@ pub async fn one(
         runs_href: frame.href("/runs"),
         frame,
     }
-    .into_response()
+    .into_response())
 }

@@ -1,8 +1,8 @@
 //! `POST /kit/trust`: trusts an earlier box's manifest signing keys, pasted from its emergency kit,
 //! so the copies it made count as this home's again (on a new box they read as forged until then).
 
-use super::Live;
 use super::kit::kit_page;
+use super::{Live, PageError};
 use crate::signing::public_keys_in;
 use crate::web::AppState;
 use crate::web::frame::back_to;
@@ -23,7 +23,7 @@ pub async fn trust(
     ingress: Ingress,
     Live(s): Live,
     Form(form): Form<TrustForm>,
-) -> Response {
+) -> Result<Response, PageError> {
     let found = public_keys_in(&form.keys);
     if found.is_empty() {
         let why = "No signing key was found in what was pasted: paste the lines starting with lifeboat-sign: from the earlier box's emergency kit.";
@@ -36,5 +36,5 @@ pub async fn trust(
             return kit_page(&state, &ingress, &s, None, Some(why)).await;
         }
     }
-    back_to(&ingress.prefix, "/kit", "signer-trusted")
+    Ok(back_to(&ingress.prefix, "/kit", "signer-trusted"))
 }

@@ -4,6 +4,8 @@
 //! uploads abort) and a run in progress is marked interrupted.
 
 use crate::jobs::Job;
+use crate::pipeline::events::Event;
+use crate::pipeline::progress::JobOutcome;
 use crate::pipeline::run::Runner;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -116,24 +118,29 @@ async fn work(runners: &[Runner], settings: &WorkerSettings, job: Job) {
             let now = runner.clock.now();
             let outcome = match checked {
                 Ok(c) if c.ok => {
-                    p.note(
+                    p.tell(
                         now,
-                        format!("Copy {copy_id} read back: it matches its manifest"),
-                        Some(&destination),
+                        &Event::CopyIntact {
+                            destination: &destination,
+                            copy_id: &copy_id,
+                        },
                     );
-                    "success"
+                    JobOutcome::Success
                 }
                 Ok(c) => {
-                    p.failed(
+                    p.tell(
                         now,
-                        format!("Copy {copy_id}: {}", c.error.unwrap_or_default()),
-                        Some(&destination),
+                        &Event::CopyDamaged {
+                            destination: &destination,
+                            copy_id: &copy_id,
+                            error: c.error.unwrap_or_default(),
+                        },
                     );
-                    "failed"
+                    JobOutcome::Failed
                 }
                 Err(e) => {
                     tracing::error!("recording the check failed: {e}");
-                    "failed"
+                    JobOutcome::Failed
                 }
             };
             p.end(now, None, outcome);

@@ -10,6 +10,7 @@ use super::commit::{CopyPlan, lock_of};
 use super::events::Event;
 use super::pass::PassTo;
 use super::plan::{self, Refusal, Skipped, check_destination_names};
+use super::progress::JobOutcome;
 use super::record::{CopyOutcome, RunReport};
 use crate::destinations::{Destination, layout};
 use crate::history::{HistoryError, RunStatus};
@@ -109,7 +110,8 @@ impl Runner {
             if creates {
                 self.observer.refresh().await;
             }
-            self.progress.end(self.clock.now(), None, "nothing");
+            self.progress
+                .end(self.clock.now(), None, JobOutcome::Nothing);
             return Ok(Vec::new());
         }
         if creates {
@@ -175,7 +177,7 @@ impl Runner {
         self.progress.end(
             self.clock.now(),
             last.map(|r| r.run_id),
-            last.map_or("nothing", |r| r.status.as_str()),
+            last.map_or(JobOutcome::Nothing, |r| JobOutcome::of_run(r.status)),
         );
     }
 

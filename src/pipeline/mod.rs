@@ -4,6 +4,7 @@
 //! [`run`] ties a source, the pass and history together.
 
 pub mod commit;
+pub mod delete;
 pub mod events;
 pub mod fanout;
 pub mod finish;

@@ -17,10 +17,11 @@ use crate::history::{HistoryError, RunStatus};
 use crate::source::{Opened, Pending, SourceError};
 use std::collections::HashSet;
 
+pub use super::delete::LOCAL_HA;
 pub use super::observer::{Observers, Quiet, RunObserver};
 pub use super::request::RunRequest;
 pub use super::runner::Runner;
-pub use super::upkeep::{CleanError, LOCAL_HA};
+pub use super::upkeep::CleanError;
 
 /// Why a request stopped early: history failed, or the run was refused (and whether the
 /// observers were already told it started).

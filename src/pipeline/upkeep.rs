@@ -1,14 +1,13 @@
 //! Upkeep after runs, for one source: retention on every destination (see [`super::prune`]), and
 //! the clean-up of Home Assistant's own backups (`keep_local`) — beyond the newest few, those with
-//! a verified copy on every destination are deleted, each deletion recorded with its reason.
+//! a verified copy on every destination are deleted, each deletion recorded with its reason (see
+//! [`super::delete`]).
 
+use super::delete::{Deletion, Doomed, delete_and_record};
 use super::prune::{Owner, PruneReport, prune_all};
 use super::runner::Runner;
 use crate::history::HistoryError;
 use crate::source::SourceError;
-
-/// The name deletions of Home Assistant's own backups are recorded under.
-pub const LOCAL_HA: &str = "home-assistant";
 
 /// Why Home Assistant's own backups could not be cleaned up.
 #[derive(Debug, thiserror::Error)]
@@ -34,26 +33,18 @@ impl Runner {
         let safe = self.history.verified_everywhere(&names).await?;
         let mut deleted = Vec::new();
         for (backup, reason) in crate::retention::local::to_delete(local, &safe, keep) {
-            let error = self
-                .source
-                .delete_local(&backup.id)
-                .await
-                .err()
-                .map(|e| e.to_string());
-            self.history
-                .record_deletion(crate::history::upkeep::DeletionRow {
-                    at: self.clock.now(),
-                    destination: LOCAL_HA.into(),
-                    copy_id: backup.id.clone(),
-                    made: Some(backup.date),
-                    trigger: "keep_local".into(),
-                    reason,
-                    error: error.clone(),
-                })
-                .await?;
-            match error {
-                None => deleted.push(backup.id),
-                Some(e) => tracing::warn!("deleting Home Assistant backup {}: {e}", backup.id),
+            let deletion = Deletion {
+                copy_id: backup.id.clone(),
+                made: Some(backup.date),
+                trigger: "keep_local".into(),
+                reason,
+            };
+            let doomed = Doomed::HomeAssistant(self.source.as_ref());
+            let done = delete_and_record(&self.history, doomed, deletion, self.clock.now()).await;
+            done.recorded?;
+            match done.deleted {
+                Ok(()) => deleted.push(backup.id),
+                Err(e) => tracing::warn!("deleting Home Assistant backup {}: {e}", backup.id),
             }
         }
         Ok(deleted)

@@ -12,11 +12,11 @@ mod keys;
 mod output;
 mod recover;
 mod restore;
+mod update;
 
 use anyhow::Context;
 use args::{
-    Cli, Command, Inline, ListArgs, PinArgs, PruneArgs, RunArgs, ServeArgs, UpdateArgs, VerifyArgs,
-    secret,
+    Cli, Command, Inline, ListArgs, PinArgs, PruneArgs, RunArgs, ServeArgs, VerifyArgs, secret,
 };
 use clap::Parser;
 use lifeboat::config::urls::{self, Credentials};
@@ -37,7 +37,7 @@ pub async fn main() -> ExitCode {
         Command::Pin(ref a) => cmd_pin(&cli, a, &env, true).await,
         Command::Unpin(ref a) => cmd_pin(&cli, a, &env, false).await,
         Command::Verify(ref a) => cmd_verify(&cli, a, &env).await,
-        Command::Update(ref a) => cmd_update(&cli, a, &env).await,
+        Command::Update(ref a) => update::run(&cli, a, &env).await,
         Command::Serve(ref a) => cmd_serve(&cli, a, &env).await,
         Command::Demo { ref dir } => demo::run(dir).await,
         Command::Health { ref url } => health(url).await,
@@ -261,54 +261,6 @@ async fn cmd_run(cli: &Cli, args: &RunArgs, env: &Env) -> anyhow::Result<ExitCod
         }
     }
     Ok(exit_code(reports.iter().map(|r| r.status)))
-}
-
-async fn cmd_update(cli: &Cli, args: &UpdateArgs, env: &Env) -> anyhow::Result<ExitCode> {
-    use lifeboat::pipeline::safe_update::{UpdateAsk, safe_update};
-    let cfg = load_config(cli, &args.inline, env)?;
-    let Some((url, token)) = lifeboat::daemon::build::ha_websocket(&cfg, env) else {
-        anyhow::bail!(
-            "updates are installed through Home Assistant: use a core: or supervisor: source"
-        );
-    };
-    let ha = lifeboat::ha::updates::UpdateClient::new(url, token);
-    let Some(target) = &args.target else {
-        let waiting: Vec<_> = ha
-            .list()
-            .await?
-            .into_iter()
-            .filter(|e| e.available)
-            .collect();
-        if args.json {
-            println!("{}", serde_json::to_string_pretty(&waiting)?);
-        } else if waiting.is_empty() {
-            println!("Home Assistant has no update waiting.");
-        } else {
-            for e in &waiting {
-                println!("{}  {}", e.entity_id, e.label());
-            }
-            println!("Back one up and install it with: lifeboat update ENTITY");
-        }
-        return Ok(ExitCode::SUCCESS);
-    };
-    let (runner, _) = lifeboat::daemon::build::runner(&cfg, env)?;
-    runner.history.mark_interrupted(chrono::Utc::now()).await?;
-    let ask = UpdateAsk {
-        target: target.clone(),
-        min_verified: args.min_verified.unwrap_or(cfg.min_verified),
-        trigger: "cli".into(),
-    };
-    let report = safe_update(&runner, &ha, &ask).await?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        println!("{}", report.message());
-    }
-    Ok(if report.installed {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
 }
 
 async fn cmd_prune(cli: &Cli, args: &PruneArgs, env: &Env) -> anyhow::Result<ExitCode> {

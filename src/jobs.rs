@@ -5,6 +5,7 @@
 //! a reason. Jobs whose asker waits for the outcome (automation commands) carry a reply channel
 //! and wait for their turn instead.
 
+use crate::history::HistoryError;
 use crate::pipeline::delete::{DeleteError, Deletion};
 use crate::pipeline::prune::PruneReport;
 use crate::pipeline::reverify::{Checked, Pick};
@@ -35,7 +36,7 @@ pub enum Job {
     /// Re-read stored copies against their manifests and record each verdict.
     Verify {
         pick: Pick,
-        reply: Reply<Result<Vec<Checked>, String>>,
+        reply: Reply<Result<Vec<Checked>, HistoryError>>,
     },
     /// Apply every destination's retention policy (or, dry, say what it would delete).
     Prune {

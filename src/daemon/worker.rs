@@ -3,6 +3,7 @@
 //! name, retries and retention to every one, the rest to the first); at the shared shutdown signal, the job in hand is dropped (its
 //! uploads abort) and a run in progress is marked interrupted.
 
+use crate::history::HistoryError;
 use crate::jobs::{Job, Reply};
 use crate::pipeline::delete::{DeleteError, Deletion, Doomed, delete_and_record};
 use crate::pipeline::events::Event;
@@ -111,7 +112,7 @@ async fn verify(
     runner: &Runner,
     settings: &WorkerSettings,
     pick: Pick,
-    reply: Reply<Result<Vec<Checked>, String>>,
+    reply: Reply<Result<Vec<Checked>, HistoryError>>,
 ) {
     let checked = crate::pipeline::reverify::reverify(
         &runner.destinations,
@@ -132,7 +133,7 @@ async fn verify(
     runner.observer.refresh().await;
     if let Some(reply) = reply {
         // The asker may have gone away; the verdicts are recorded either way.
-        let _ = reply.send(checked.map_err(|e| e.to_string()));
+        let _ = reply.send(checked);
     }
 }
 

@@ -221,26 +221,6 @@ impl Progress {
             .is_some()
     }
 
-    /// Adds a moment to the timeline.
-    pub fn note(&self, at: DateTime<Utc>, what: impl Into<String>, destination: Option<&str>) {
-        self.moment(Moment {
-            at,
-            what: what.into(),
-            destination: destination.map(str::to_owned),
-            failed: false,
-        });
-    }
-
-    /// Adds a failed step to the timeline.
-    pub fn failed(&self, at: DateTime<Utc>, what: impl Into<String>, destination: Option<&str>) {
-        self.moment(Moment {
-            at,
-            what: what.into(),
-            destination: destination.map(str::to_owned),
-            failed: true,
-        });
-    }
-
     fn moment(&self, m: Moment) {
         self.edit(|b| {
             b.shown.push(m.clone());
@@ -437,7 +417,7 @@ mod tests {
         let rx = p.subscribe();
         assert!(!p.snapshot(at(0)).running);
         p.begin("manual", at(0), "Checking destinations");
-        p.note(at(1), "Home Assistant made the backup", None);
+        p.tell(at(1), &Event::HomeAssistantFinished);
         assert!(rx.has_changed().unwrap());
         p.run(7, Some("Nightly"), Some(1000));
         let c = p.pass(at(10), &["nas".into(), "b2".into()]);
@@ -451,7 +431,13 @@ mod tests {
         assert_eq!(s.destinations[0].eta_seconds, Some(15));
         assert_eq!(s.destinations[1].eta_seconds, Some(90));
         p.lane("nas", LaneState::Verified);
-        p.failed(at(21), "b2 refused the upload", Some("b2"));
+        p.tell(
+            at(21),
+            &Event::UploadFailed {
+                destination: "b2",
+                error: "refused".into(),
+            },
+        );
         let s = p.snapshot(at(22));
         assert_eq!(s.destinations[0].state, LaneState::Verified);
         assert_eq!(s.destinations[0].rate, None);

@@ -129,7 +129,7 @@ pub enum LookupError {
     HomeAssistant(#[from] UpdateError),
 }
 
-/// "destination is configured" or "destinations are", as `n` asks.
+/// "destination is configured" or "destinations are configured", as `n` asks.
 fn destinations_are(n: usize) -> &'static str {
     if n == 1 {
         "destination is configured"

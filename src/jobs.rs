@@ -1,10 +1,12 @@
 //! The one job queue, as its senders see it: every job — a backup asked for over HTTP, stdin, a
 //! Home Assistant event or the schedule, a re-verification, pruning, a due retry, a restore, a
-//! safe update — is handed to the daemon's single-flight worker through [`Triggers`], a queue of
+//! safe update, deleting a copy — is handed to the daemon's single-flight worker through [`Triggers`], a queue of
 //! depth one, so there is never a second concurrent job; a request while one is already waiting is refused with
 //! a reason. Jobs whose asker waits for the outcome (automation commands) carry a reply channel
 //! and wait for their turn instead.
 
+use crate::history::HistoryError;
+use crate::pipeline::delete::{DeleteError, Deletion};
 use crate::pipeline::prune::PruneReport;
 use crate::pipeline::reverify::{Checked, Pick};
 use crate::pipeline::run::RunRequest;
@@ -34,7 +36,7 @@ pub enum Job {
     /// Re-read stored copies against their manifests and record each verdict.
     Verify {
         pick: Pick,
-        reply: Reply<Result<Vec<Checked>, String>>,
+        reply: Reply<Result<Vec<Checked>, HistoryError>>,
     },
     /// Apply every destination's retention policy (or, dry, say what it would delete).
     Prune {
@@ -47,6 +49,14 @@ pub enum Job {
     VerifyCopy {
         destination: String,
         copy_id: String,
+    },
+    /// Delete one copy from a destination, and record who did (asked for from the dashboard).
+    Delete {
+        destination: String,
+        /// The copy's data object, as its manifest names it.
+        object: String,
+        deletion: Deletion,
+        reply: Reply<Result<(), DeleteError>>,
     },
     /// Pull one copy back into Home Assistant's backup list, or drill it.
     Restore(RestoreJob),

@@ -460,9 +460,9 @@ fn the_reader_sees_crate_and_super_paths() {
     );
     let g = graph();
     assert!(
-        g["pipeline::run"].contains("pipeline::ship"),
+        g["pipeline::pass"].contains("pipeline::ship"),
         "{:?}",
-        g["pipeline::run"]
+        g["pipeline::pass"]
     );
 }
 

@@ -6,16 +6,17 @@
 
 mod args;
 mod demo;
+mod drill;
 mod inspect;
 mod keys;
 mod output;
 mod recover;
 mod restore;
+mod update;
 
 use anyhow::Context;
 use args::{
-    Cli, Command, DrillArgs, Inline, ListArgs, PinArgs, PruneArgs, RunArgs, ServeArgs, UpdateArgs,
-    VerifyArgs, secret,
+    Cli, Command, Inline, ListArgs, PinArgs, PruneArgs, RunArgs, ServeArgs, VerifyArgs, secret,
 };
 use clap::Parser;
 use lifeboat::config::urls::{self, Credentials};
@@ -36,7 +37,7 @@ pub async fn main() -> ExitCode {
         Command::Pin(ref a) => cmd_pin(&cli, a, &env, true).await,
         Command::Unpin(ref a) => cmd_pin(&cli, a, &env, false).await,
         Command::Verify(ref a) => cmd_verify(&cli, a, &env).await,
-        Command::Update(ref a) => cmd_update(&cli, a, &env).await,
+        Command::Update(ref a) => update::run(&cli, a, &env).await,
         Command::Serve(ref a) => cmd_serve(&cli, a, &env).await,
         Command::Demo { ref dir } => demo::run(dir).await,
         Command::Health { ref url } => health(url).await,
@@ -46,7 +47,7 @@ pub async fn main() -> ExitCode {
             ref inline,
         } => keys::kit(&cli, inline, out.as_deref(), &env).await,
         Command::Recover(ref a) => recover::run(a).await,
-        Command::Drill(ref a) => cmd_drill(&cli, a, &env).await,
+        Command::Drill(ref a) => drill::run(&cli, a, &env).await,
         Command::Restore(ref a) => restore::run(a, &env).await,
         Command::Inspect {
             ref archive,
@@ -260,143 +261,6 @@ async fn cmd_run(cli: &Cli, args: &RunArgs, env: &Env) -> anyhow::Result<ExitCod
         }
     }
     Ok(exit_code(reports.iter().map(|r| r.status)))
-}
-
-async fn cmd_update(cli: &Cli, args: &UpdateArgs, env: &Env) -> anyhow::Result<ExitCode> {
-    use lifeboat::pipeline::safe_update::{UpdateAsk, safe_update};
-    let cfg = load_config(cli, &args.inline, env)?;
-    let Some((url, token)) = lifeboat::daemon::build::ha_websocket(&cfg, env) else {
-        anyhow::bail!(
-            "updates are installed through Home Assistant: use a core: or supervisor: source"
-        );
-    };
-    let ha = lifeboat::ha::updates::UpdateClient::new(url, token);
-    let Some(target) = &args.target else {
-        let waiting: Vec<_> = ha
-            .list()
-            .await?
-            .into_iter()
-            .filter(|e| e.available)
-            .collect();
-        if args.json {
-            println!("{}", serde_json::to_string_pretty(&waiting)?);
-        } else if waiting.is_empty() {
-            println!("Home Assistant has no update waiting.");
-        } else {
-            for e in &waiting {
-                println!("{}  {}", e.entity_id, e.label());
-            }
-            println!("Back one up and install it with: lifeboat update ENTITY");
-        }
-        return Ok(ExitCode::SUCCESS);
-    };
-    let (runner, _) = lifeboat::daemon::build::runner(&cfg, env)?;
-    runner.history.mark_interrupted(chrono::Utc::now()).await?;
-    let ask = UpdateAsk {
-        target: target.clone(),
-        min_verified: args.min_verified.unwrap_or(cfg.min_verified),
-        trigger: "cli".into(),
-    };
-    let report = safe_update(&runner, &ha, &ask).await?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        println!("{}", report.message());
-    }
-    Ok(if report.installed {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
-}
-
-async fn cmd_drill(cli: &Cli, args: &DrillArgs, env: &Env) -> anyhow::Result<ExitCode> {
-    use lifeboat::archive::content::{DumpTool, Kind};
-    use lifeboat::recovery::db_drill::{DbTarget, drill_postgres};
-    let cfg = load_config(cli, &args.inline, env)?;
-    let (first, _) = lifeboat::daemon::build::runner(&cfg, env)?;
-    let mut runners = lifeboat::daemon::build::other_runners(&first, &cfg)?;
-    runners.insert(0, first);
-    let now = chrono::Utc::now();
-    let is_pg = |r: &lifeboat::pipeline::run::Runner| {
-        r.source
-            .content(now)
-            .is_some_and(|(c, _)| c.kind == Kind::Dump && c.tool == DumpTool::Postgres)
-    };
-    let runner = match &args.of {
-        Some(name) => runners
-            .iter()
-            .find(|r| r.source_name == *name)
-            .with_context(|| {
-                let names: Vec<&str> = runners.iter().map(|r| r.source_name.as_str()).collect();
-                format!(
-                    "there is no source named {name}; the sources are {}",
-                    names.join(", ")
-                )
-            })?,
-        None => runners.iter().find(|r| is_pg(r)).context(
-            "no source is a PostgreSQL dump (a command: source running pg_dump or pg_dumpall)",
-        )?,
-    };
-    let ids = inspect::read_identities(&args.identity)?;
-    let target = DbTarget::new(
-        &args.into,
-        args.psql.clone(),
-        now.format("%Y%m%d%H%M%S").to_string(),
-    )?;
-    // The newest copy of the source (or the one asked for) on the first destination holding it.
-    let owner = lifeboat::pipeline::prune::Owner {
-        source: runner.source_name.clone(),
-        first: runner.first_source,
-    };
-    // A drill runs the dump's SQL: only a copy this home vouches for (signed, or recorded in
-    // history with the same digests) is drilled, never one that was merely found there.
-    let (destination, manifest) = lifeboat::pipeline::vouch::newest_vouched(
-        &runner.destinations,
-        &runner.history,
-        |m| owner.owns(m),
-        args.copy.as_deref(),
-    )
-    .await
-    .with_context(|| format!("drilling {}", runner.source_name))?;
-    let outcome = drill_postgres(&destination, &manifest, ids, target).await;
-    let (ok, ms, detail) = match &outcome {
-        Ok(d) => (
-            d.ok(),
-            u64::try_from(d.took.as_millis()).unwrap_or(u64::MAX),
-            d.describe(),
-        ),
-        Err(e) => (false, 0, e.to_string()),
-    };
-    runner
-        .history
-        .record_drill(lifeboat::history::drills::DrillRow {
-            at: now,
-            source: runner.source_name.clone(),
-            destination: destination.name.clone(),
-            copy_id: manifest.copy_id.clone(),
-            ms,
-            ok,
-            detail: detail.clone(),
-        })
-        .await?;
-    if args.json {
-        let v = match &outcome {
-            Ok(d) => serde_json::to_value(d)?,
-            Err(e) => serde_json::json!({"error": e.to_string()}),
-        };
-        println!("{}", serde_json::to_string_pretty(&v)?);
-    } else {
-        println!(
-            "Restore drill of {} (copy {} on {}): {detail}",
-            runner.source_name, manifest.copy_id, destination.name
-        );
-    }
-    Ok(if ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
 }
 
 async fn cmd_prune(cli: &Cli, args: &PruneArgs, env: &Env) -> anyhow::Result<ExitCode> {

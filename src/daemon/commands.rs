@@ -22,9 +22,9 @@
 
 use crate::destinations::Destination;
 use crate::ha::core_api::HaApi;
-use crate::history::History;
-use crate::jobs::{Job, Triggers};
-use crate::pipeline::plan::check_destination_names;
+use crate::history::{History, HistoryError};
+use crate::jobs::{Job, TriggerError, Triggers};
+use crate::pipeline::plan::{Refusal, check_destination_names};
 use crate::pipeline::reverify::Pick;
 use crate::pipeline::run::RunRequest;
 use crate::report::{Summary, Watch};
@@ -224,6 +224,24 @@ pub struct Handler {
     pub min_verified: usize,
 }
 
+/// Why a command was not carried out, as its answer says.
+#[derive(Debug, thiserror::Error)]
+enum CommandError {
+    #[error("there is no source named {unknown:?}: only one source is configured")]
+    NoSources { unknown: String },
+    #[error("there is no source named {unknown:?}; the sources are {known}")]
+    NoSource { unknown: String, known: String },
+    #[error(transparent)]
+    Destinations(#[from] Refusal),
+    #[error(transparent)]
+    Queue(#[from] TriggerError),
+    #[error(transparent)]
+    History(#[from] HistoryError),
+    /// The job ran and says why it did not do what was asked.
+    #[error("{0}")]
+    Job(String),
+}
+
 impl Handler {
     /// Handles raw input and fires the answer.
     pub async fn handle(&self, input: Result<Value, Refused>) -> Value {
@@ -237,7 +255,7 @@ impl Handler {
             Ok(req) => {
                 let mut a = match self.execute(&req.command).await {
                     Ok(result) => json!({"ok": true, "result": result}),
-                    Err(e) => json!({"ok": false, "error": e}),
+                    Err(e) => json!({"ok": false, "error": e.to_string()}),
                 };
                 a["command"] = json!(req.command.word());
                 a["source"] = json!(self.origin);
@@ -256,7 +274,7 @@ impl Handler {
         answer
     }
 
-    async fn execute(&self, command: &Command) -> Result<Value, String> {
+    async fn execute(&self, command: &Command) -> Result<Value, CommandError> {
         match command {
             Command::Backup {
                 name,
@@ -264,19 +282,7 @@ impl Handler {
                 partial,
                 sources,
             } => {
-                let known: Vec<&str> = self.watch.sources.iter().map(|s| s.name.as_str()).collect();
-                if let Some(unknown) = sources.iter().find(|s| !known.contains(&s.as_str())) {
-                    return Err(if known.is_empty() {
-                        format!(
-                            "there is no source named {unknown:?}: only one source is configured"
-                        )
-                    } else {
-                        format!(
-                            "there is no source named {unknown:?}; the sources are {}",
-                            known.join(", ")
-                        )
-                    });
-                }
+                self.check_sources(sources)?;
                 let request = RunRequest {
                     trigger: self.origin.to_owned(),
                     name: name.clone(),
@@ -285,42 +291,15 @@ impl Handler {
                     sources: sources.clone(),
                     ..RunRequest::default()
                 };
-                check_destination_names(&self.destinations, destinations)
-                    .map_err(|e| e.to_string())?;
-                self.triggers.fire(request).map_err(|e| e.to_string())?;
+                check_destination_names(&self.destinations, destinations)?;
+                self.triggers.fire(request)?;
                 Ok(json!({"queued": true}))
             }
-            Command::Status => {
-                let s = Summary::load(&self.history, false, &self.watch)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                Ok(json!({
-                    "state": s.state,
-                    "last_backup": s.last_good.as_ref().map(|r| json!({"at": r.started_at, "name": r.backup_name, "slug": r.backup_slug})),
-                    "problems": s.problems,
-                    "copies": s.copies.iter().map(|c| json!({"destination": c.destination, "copy_id": c.copy_id, "verified_at": c.verified_at, "size": c.stored_size})).collect::<Vec<_>>(),
-                }))
-            }
+            Command::Status => self.status().await,
             Command::Update {
                 target,
                 min_verified,
-            } => {
-                let ask = crate::pipeline::safe_update::UpdateAsk {
-                    target: target.clone(),
-                    min_verified: min_verified.unwrap_or(self.min_verified),
-                    trigger: self.origin.to_owned(),
-                };
-                let report = self
-                    .triggers
-                    .ask(|reply| Job::Update { ask, reply })
-                    .await
-                    .map_err(|e| e.to_string())??;
-                if report.installed {
-                    Ok(serde_json::to_value(&report).unwrap_or_default())
-                } else {
-                    Err(report.message())
-                }
-            }
+            } => self.update(target, *min_verified).await,
             Command::Verify => {
                 let checked = self
                     .triggers
@@ -328,32 +307,78 @@ impl Handler {
                         pick: Pick::Newest,
                         reply,
                     })
-                    .await
-                    .map_err(|e| e.to_string())??;
+                    .await??;
                 Ok(json!({"copies": checked}))
             }
-            Command::Prune { dry_run } => {
-                let dry_run = *dry_run;
-                let reports = self
-                    .triggers
-                    .ask(|reply| Job::Prune { dry_run, reply })
-                    .await
-                    .map_err(|e| e.to_string())?;
-                Ok(json!({
-                    "dry_run": dry_run,
-                    "destinations": reports.iter().map(|r| json!({
-                        "destination": r.destination,
-                        "policy": r.policy,
-                        "held": r.held,
-                        "deleted": r.deleted,
-                        "would_delete": if dry_run { r.decisions.iter().filter(|d| !d.keep).map(|d| json!({"copy_id": d.id, "reasons": d.reasons})).collect::<Vec<_>>() } else { Vec::new() },
-                        "kept": r.decisions.iter().filter(|d| d.keep).count(),
-                        "errors": r.errors,
-                    })).collect::<Vec<_>>(),
-                    "unmanaged": self.destinations.iter().filter(|d| d.retention.keeps_everything()).map(|d| d.name.clone()).collect::<Vec<_>>(),
-                }))
-            }
+            Command::Prune { dry_run } => self.prune(*dry_run).await,
         }
+    }
+
+    /// Refuses a backup of a source that is not configured.
+    fn check_sources(&self, sources: &[String]) -> Result<(), CommandError> {
+        let known: Vec<&str> = self.watch.sources.iter().map(|s| s.name.as_str()).collect();
+        match sources.iter().find(|s| !known.contains(&s.as_str())) {
+            None => Ok(()),
+            Some(unknown) if known.is_empty() => Err(CommandError::NoSources {
+                unknown: unknown.clone(),
+            }),
+            Some(unknown) => Err(CommandError::NoSource {
+                unknown: unknown.clone(),
+                known: known.join(", "),
+            }),
+        }
+    }
+
+    async fn status(&self) -> Result<Value, CommandError> {
+        let s = Summary::load(&self.history, false, &self.watch).await?;
+        Ok(json!({
+            "state": s.state,
+            "last_backup": s.last_good.as_ref().map(|r| json!({"at": r.started_at, "name": r.backup_name, "slug": r.backup_slug})),
+            "problems": s.problems,
+            "copies": s.copies.iter().map(|c| json!({"destination": c.destination, "copy_id": c.copy_id, "verified_at": c.verified_at, "size": c.stored_size})).collect::<Vec<_>>(),
+        }))
+    }
+
+    async fn update(
+        &self,
+        target: &str,
+        min_verified: Option<usize>,
+    ) -> Result<Value, CommandError> {
+        let ask = crate::pipeline::safe_update::UpdateAsk {
+            target: target.to_owned(),
+            min_verified: min_verified.unwrap_or(self.min_verified),
+            trigger: self.origin.to_owned(),
+        };
+        let report = self
+            .triggers
+            .ask(|reply| Job::Update { ask, reply })
+            .await?
+            .map_err(CommandError::Job)?;
+        if report.installed {
+            Ok(serde_json::to_value(&report).unwrap_or_default())
+        } else {
+            Err(CommandError::Job(report.message()))
+        }
+    }
+
+    async fn prune(&self, dry_run: bool) -> Result<Value, CommandError> {
+        let reports = self
+            .triggers
+            .ask(|reply| Job::Prune { dry_run, reply })
+            .await?;
+        Ok(json!({
+            "dry_run": dry_run,
+            "destinations": reports.iter().map(|r| json!({
+                "destination": r.destination,
+                "policy": r.policy,
+                "held": r.held,
+                "deleted": r.deleted,
+                "would_delete": if dry_run { r.decisions.iter().filter(|d| !d.keep).map(|d| json!({"copy_id": d.id, "reasons": d.reasons})).collect::<Vec<_>>() } else { Vec::new() },
+                "kept": r.decisions.iter().filter(|d| d.keep).count(),
+                "errors": r.errors,
+            })).collect::<Vec<_>>(),
+            "unmanaged": self.destinations.iter().filter(|d| d.retention.keeps_everything()).map(|d| d.name.clone()).collect::<Vec<_>>(),
+        }))
     }
 }
 

@@ -149,129 +149,156 @@ impl Daemon {
             others,
             settings,
         } = self;
-        let first = runner.source_name.clone();
         runner.history.mark_interrupted(runner.clock.now()).await?;
         let mut tasks = JoinSet::new();
         let (triggers, jobs) = Triggers::channel();
-        let history = runner.history.clone();
-        let destinations = runner.destinations.clone();
-        let runner_creates = runner.source.creates_backups();
-        let (clock, progress, keys, tz) = (
-            runner.clock.clone(),
-            runner.progress.clone(),
-            runner.keys.clone(),
-            runner.tz,
-        );
         let api = settings.reporter.as_ref().map(|r| r.api().clone());
         // Safe updates install through the same websocket automation events come over.
         let updates = settings
             .events
             .clone()
             .map(|(url, token)| crate::ha::updates::UpdateClient::new(url, token));
-        let kit_sources = kit_sources(std::iter::once(&runner).chain(&others), clock.now());
+        let services = services(
+            &runner,
+            &others,
+            &settings,
+            triggers.clone(),
+            updates.clone(),
+        );
+        let (first, clock) = (runner.source_name.clone(), runner.clock.clone());
+        let ship_mode = !runner.source.creates_backups();
         let mut runners = vec![runner];
         runners.extend(others);
-        tasks.spawn(worker::serve(
-            runners,
-            worker::WorkerSettings {
-                verify_rate: settings.verify_rate,
-                updates: updates.clone(),
-                api: api.clone(),
-            },
-            jobs,
-            shutdown.clone(),
-        ));
-        let ship_mode = !runner_creates;
-        let listening = match (&settings.events, settings.ship_on_events) {
-            (Some((url, token)), true) => {
-                let listening = backup_events::Listening::default();
-                tasks.spawn(backup_events::serve(
-                    url.clone(),
-                    token.clone(),
-                    triggers.clone(),
-                    listening.clone(),
-                    shutdown.clone(),
-                ));
-                Some(listening)
-            }
-            _ => None,
+        let worker = worker::WorkerSettings {
+            verify_rate: settings.verify_rate,
+            updates,
+            api: api.clone(),
         };
+        tasks.spawn(worker::serve(runners, worker, jobs, shutdown.clone()));
+        let listening = spawn_backup_events(&mut tasks, &settings, &triggers, shutdown);
         loops::spawn_schedules(
             &mut tasks,
             &settings.schedules,
-            &history,
+            &services.history,
             &clock,
             &triggers,
             listening.clone().filter(|_| ship_mode).map(|l| (l, first)),
             shutdown,
         );
         tasks.spawn(loops::retry_poll(
-            history.clone(),
-            destinations.clone(),
+            services.history.clone(),
+            services.destinations.clone(),
             clock,
-            triggers.clone(),
+            triggers,
             shutdown.clone(),
         ));
-        if let Some(r) = settings.reporter {
-            tasks.spawn(loops::republish(r, shutdown.clone()));
+        if let Some(r) = &settings.reporter {
+            tasks.spawn(loops::republish(r.clone(), shutdown.clone()));
         }
-        let handler = commands::Handler {
-            triggers: triggers.clone(),
-            history: history.clone(),
-            destinations: destinations.clone(),
-            watch: settings.watch.clone(),
-            api,
-            origin: "stdin",
-            min_verified: settings.min_verified,
-        };
-        if let Some((url, token)) = settings.events {
-            let handler = commands::Handler {
-                origin: "event",
-                ..handler.clone()
-            };
-            tasks.spawn(commands::serve_events(
-                handler,
-                url,
-                token,
-                shutdown.clone(),
-            ));
-        }
-        if settings.stdin_commands {
-            tasks.spawn(commands::serve_lines(
-                handler,
-                tokio::io::stdin(),
-                shutdown.clone(),
-            ));
-        }
-        let services = Services {
-            history,
-            triggers,
-            destinations,
-            watch: settings.watch,
-            schedules: settings.schedules,
-            tz,
-            progress,
-            keys,
-            pending_key: Arc::default(),
-            restore_into: settings.restore_into,
-            updates,
-            min_verified: settings.min_verified,
-            sources: kit_sources,
-            listings: Arc::default(),
-        };
-        let state = AppState {
-            services: Some(Arc::new(services)),
-            problems: Arc::new(Vec::new()),
-            access: settings.access,
-            csrf: settings.csrf,
-            shutdown: shutdown.clone(),
-            drives: settings.drives,
-        };
+        spawn_commands(&mut tasks, &services, &settings, api, shutdown);
         Ok(Running {
-            state,
+            state: app_state(services, settings, shutdown),
             backup_events: listening,
             tasks,
         })
+    }
+}
+
+/// What the dashboard serves: the services, and who may reach them.
+fn app_state(services: Services, settings: Settings, shutdown: &CancellationToken) -> AppState {
+    AppState {
+        services: Some(Arc::new(services)),
+        problems: Arc::new(Vec::new()),
+        access: settings.access,
+        csrf: settings.csrf,
+        shutdown: shutdown.clone(),
+        drives: settings.drives,
+    }
+}
+
+/// What the dashboard's handlers share, from the first runner and the settings.
+fn services(
+    runner: &Runner,
+    others: &[Runner],
+    settings: &Settings,
+    triggers: Triggers,
+    updates: Option<crate::ha::updates::UpdateClient>,
+) -> Services {
+    Services {
+        history: runner.history.clone(),
+        triggers,
+        destinations: runner.destinations.clone(),
+        watch: settings.watch.clone(),
+        schedules: settings.schedules.clone(),
+        tz: runner.tz,
+        progress: runner.progress.clone(),
+        keys: runner.keys.clone(),
+        pending_key: Arc::default(),
+        restore_into: settings.restore_into.clone(),
+        updates,
+        min_verified: settings.min_verified,
+        sources: kit_sources(std::iter::once(runner).chain(others), runner.clock.now()),
+        listings: Arc::default(),
+    }
+}
+
+/// Follows Home Assistant's backup events, when new backups are shipped as they are announced;
+/// returns how following them stands.
+fn spawn_backup_events(
+    tasks: &mut JoinSet<()>,
+    settings: &Settings,
+    triggers: &Triggers,
+    shutdown: &CancellationToken,
+) -> Option<backup_events::Listening> {
+    let (Some((url, token)), true) = (&settings.events, settings.ship_on_events) else {
+        return None;
+    };
+    let listening = backup_events::Listening::default();
+    tasks.spawn(backup_events::serve(
+        url.clone(),
+        token.clone(),
+        triggers.clone(),
+        listening.clone(),
+        shutdown.clone(),
+    ));
+    Some(listening)
+}
+
+/// Takes automation commands from Home Assistant's events and from stdin, as the settings say.
+fn spawn_commands(
+    tasks: &mut JoinSet<()>,
+    services: &Services,
+    settings: &Settings,
+    api: Option<crate::ha::core_api::HaApi>,
+    shutdown: &CancellationToken,
+) {
+    let handler = commands::Handler {
+        triggers: services.triggers.clone(),
+        history: services.history.clone(),
+        destinations: services.destinations.clone(),
+        watch: settings.watch.clone(),
+        api,
+        origin: "stdin",
+        min_verified: settings.min_verified,
+    };
+    if let Some((url, token)) = settings.events.clone() {
+        let handler = commands::Handler {
+            origin: "event",
+            ..handler.clone()
+        };
+        tasks.spawn(commands::serve_events(
+            handler,
+            url,
+            token,
+            shutdown.clone(),
+        ));
+    }
+    if settings.stdin_commands {
+        tasks.spawn(commands::serve_lines(
+            handler,
+            tokio::io::stdin(),
+            shutdown.clone(),
+        ));
     }
 }
 

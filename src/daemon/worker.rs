@@ -3,8 +3,13 @@
 //! name, retries and retention to every one, the rest to the first); at the shared shutdown signal, the job in hand is dropped (its
 //! uploads abort) and a run in progress is marked interrupted.
 
-use crate::jobs::Job;
-use crate::pipeline::run::Runner;
+use crate::history::HistoryError;
+use crate::jobs::{Job, Reply};
+use crate::pipeline::delete::{DeleteError, Deletion, Doomed, delete_and_record};
+use crate::pipeline::events::Event;
+use crate::pipeline::progress::JobOutcome;
+use crate::pipeline::reverify::{Checked, Pick};
+use crate::pipeline::run::{RunRequest, Runner};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -43,49 +48,13 @@ async fn work(runners: &[Runner], settings: &WorkerSettings, job: Job) {
         return;
     };
     match job {
-        Job::Backup { request, done } => {
-            if request.sources.is_empty() {
-                log_runs("run", runner.run_request(&request).await);
-            }
-            for name in &request.sources {
-                match runners.iter().find(|r| r.source_name == *name) {
-                    Some(r) => log_runs("run", r.run_request(&request).await),
-                    None => tracing::warn!("no source is named {name}"),
-                }
-            }
-            if let Some(done) = done {
-                // The asker may have gone away; the runs are recorded either way.
-                let _ = done.send(());
-            }
-        }
+        Job::Backup { request, done } => back_up(runners, &request, done).await,
         Job::Retry => {
             for r in runners {
                 log_runs("retry", r.retry_due().await);
             }
         }
-        Job::Verify { pick, reply } => {
-            let checked = crate::pipeline::reverify::reverify(
-                &runner.destinations,
-                &runner.history,
-                runner.clock.as_ref(),
-                settings.verify_rate,
-                pick,
-            )
-            .await;
-            match &checked {
-                Ok(c) => tracing::info!(
-                    "re-verified {} copies, {} failed",
-                    c.len(),
-                    c.iter().filter(|c| !c.ok).count()
-                ),
-                Err(e) => tracing::error!("recording re-verification failed: {e}"),
-            }
-            runner.observer.refresh().await;
-            if let Some(reply) = reply {
-                // The asker may have gone away; the verdicts are recorded either way.
-                let _ = reply.send(checked.map_err(|e| e.to_string()));
-            }
-        }
+        Job::Verify { pick, reply } => verify(runner, settings, pick, reply).await,
         Job::Prune { dry_run, reply } => {
             let mut reports = Vec::new();
             for r in runners {
@@ -98,47 +67,13 @@ async fn work(runners: &[Runner], settings: &WorkerSettings, job: Job) {
         Job::VerifyCopy {
             destination,
             copy_id,
-        } => {
-            let Some(d) = runner.destinations.iter().find(|d| d.name == destination) else {
-                tracing::warn!("no destination is named {destination}");
-                return;
-            };
-            let p = &runner.progress;
-            p.begin("dashboard", runner.clock.now(), "Reading a copy back");
-            let checked = crate::pipeline::reverify::verify_copy(
-                d,
-                &copy_id,
-                &runner.history,
-                runner.clock.as_ref(),
-                settings.verify_rate,
-            )
-            .await;
-            let now = runner.clock.now();
-            let outcome = match checked {
-                Ok(c) if c.ok => {
-                    p.note(
-                        now,
-                        format!("Copy {copy_id} read back: it matches its manifest"),
-                        Some(&destination),
-                    );
-                    "success"
-                }
-                Ok(c) => {
-                    p.failed(
-                        now,
-                        format!("Copy {copy_id}: {}", c.error.unwrap_or_default()),
-                        Some(&destination),
-                    );
-                    "failed"
-                }
-                Err(e) => {
-                    tracing::error!("recording the check failed: {e}");
-                    "failed"
-                }
-            };
-            p.end(now, None, outcome);
-            runner.observer.refresh().await;
-        }
+        } => verify_copy(runner, settings, &destination, &copy_id).await,
+        Job::Delete {
+            destination,
+            object,
+            deletion,
+            reply,
+        } => delete(runner, &destination, &object, deletion, reply).await,
         Job::Restore(job) => super::restoring::run(runner, job).await,
         Job::Update { ask, reply } => {
             super::updating::run(
@@ -150,6 +85,133 @@ async fn work(runners: &[Runner], settings: &WorkerSettings, job: Job) {
             )
             .await;
         }
+    }
+}
+
+/// Ships backups from the sources `request` names (the first when it names none).
+async fn back_up(runners: &[Runner], request: &RunRequest, done: Reply<()>) {
+    if request.sources.is_empty()
+        && let Some(runner) = runners.first()
+    {
+        log_runs("run", runner.run_request(request).await);
+    }
+    for name in &request.sources {
+        match runners.iter().find(|r| r.source_name == *name) {
+            Some(r) => log_runs("run", r.run_request(request).await),
+            None => tracing::warn!("no source is named {name}"),
+        }
+    }
+    if let Some(done) = done {
+        // The asker may have gone away; the runs are recorded either way.
+        let _ = done.send(());
+    }
+}
+
+/// Re-verifies the copies `pick` names, and answers whoever waits.
+async fn verify(
+    runner: &Runner,
+    settings: &WorkerSettings,
+    pick: Pick,
+    reply: Reply<Result<Vec<Checked>, HistoryError>>,
+) {
+    let checked = crate::pipeline::reverify::reverify(
+        &runner.destinations,
+        &runner.history,
+        runner.clock.as_ref(),
+        settings.verify_rate,
+        pick,
+    )
+    .await;
+    match &checked {
+        Ok(c) => tracing::info!(
+            "re-verified {} copies, {} failed",
+            c.len(),
+            c.iter().filter(|c| !c.ok).count()
+        ),
+        Err(e) => tracing::error!("recording re-verification failed: {e}"),
+    }
+    runner.observer.refresh().await;
+    if let Some(reply) = reply {
+        // The asker may have gone away; the verdicts are recorded either way.
+        let _ = reply.send(checked);
+    }
+}
+
+/// Re-reads one copy, telling the progress board how it went.
+async fn verify_copy(runner: &Runner, settings: &WorkerSettings, destination: &str, copy_id: &str) {
+    let Some(d) = runner.destinations.iter().find(|d| d.name == destination) else {
+        tracing::warn!("no destination is named {destination}");
+        return;
+    };
+    let p = &runner.progress;
+    p.begin("dashboard", runner.clock.now(), "Reading a copy back");
+    let checked = crate::pipeline::reverify::verify_copy(
+        d,
+        copy_id,
+        &runner.history,
+        runner.clock.as_ref(),
+        settings.verify_rate,
+    )
+    .await;
+    let now = runner.clock.now();
+    let outcome = match checked {
+        Ok(c) if c.ok => {
+            p.tell(
+                now,
+                &Event::CopyIntact {
+                    destination,
+                    copy_id,
+                },
+            );
+            JobOutcome::Success
+        }
+        Ok(c) => {
+            p.tell(
+                now,
+                &Event::CopyDamaged {
+                    destination,
+                    copy_id,
+                    error: c.error.unwrap_or_default(),
+                },
+            );
+            JobOutcome::Failed
+        }
+        Err(e) => {
+            tracing::error!("recording the check failed: {e}");
+            JobOutcome::Failed
+        }
+    };
+    p.end(now, None, outcome);
+    runner.observer.refresh().await;
+}
+
+/// Deletes one copy from a destination and records it (see [`delete_and_record`]), and answers
+/// whoever waits; a deletion that cannot be recorded is logged.
+async fn delete(
+    runner: &Runner,
+    destination: &str,
+    object: &str,
+    deletion: Deletion,
+    reply: Reply<Result<(), DeleteError>>,
+) {
+    let deleted = match runner.destinations.iter().find(|d| d.name == destination) {
+        None => Err(DeleteError::NoDestination(destination.to_owned())),
+        Some(d) => {
+            let doomed = Doomed::Copy {
+                destination: d,
+                object,
+            };
+            let now = runner.clock.now();
+            let done = delete_and_record(&runner.history, doomed, deletion, now).await;
+            if let Err(e) = done.recorded {
+                tracing::error!("recording a deletion: {e}");
+            }
+            done.deleted
+        }
+    };
+    if let Some(reply) = reply {
+        // The asker may have gone away; the deletion is recorded either way.
+        let _ = reply.send(deleted);
     }
 }
 

@@ -7,12 +7,17 @@ use super::events::Event;
 use super::fanout::LaneResult;
 use super::progress::Teller;
 use super::record::CopyOutcome;
-use super::ship::Shipped;
+use super::runner::Runner;
+use super::ship::{ShipError, ShipFailure, Shipped};
 use super::verify::read_back;
+use crate::archive::securetar::BackupKey;
+use crate::archive::{BackupJson, Inspection};
 use crate::config::EncryptionSpec;
 use crate::crypto::recipient_fingerprint;
 use crate::destinations::{Manifest, layout, manifest};
+use crate::history::{KeyLedger, RunEnd, RunReadiness};
 use crate::signing::SigningKey;
+use crate::source::Pending;
 use chrono::{DateTime, Utc};
 use tokio::time::Instant;
 
@@ -154,4 +159,109 @@ fn manifest_of(shipped: &Shipped, plan: &CopyPlan<'_>, verified: DateTime<Utc>) 
         Some(key) => m.signed(key),
         None => m,
     }
+}
+
+/// How one run ended, before it is recorded.
+pub(super) struct Outcome {
+    pub(super) end: RunEnd,
+    pub(super) copies: Vec<CopyOutcome>,
+    pub(super) backup: Option<BackupJson>,
+    /// The source delivered the backup whole: destinations without a copy are owed it.
+    pub(super) delivered: bool,
+}
+
+impl Runner {
+    /// Reads back and commits the copies of a pass that succeeded; a failed pass leaves failed
+    /// copies only.
+    pub(super) async fn commit(
+        &self,
+        pending: &Pending,
+        shipped: Result<Shipped, ShipFailure>,
+        plan: &CopyPlan<'_>,
+        keys: &[BackupKey],
+    ) -> Outcome {
+        let mut end = RunEnd {
+            source_key: Some(pending.key.clone()),
+            warnings: pending.warnings.clone(),
+            ..RunEnd::default()
+        };
+        let mut shipped = match shipped {
+            Ok(s) => s,
+            Err(failure) => {
+                end.error = Some(failure.error.to_string());
+                let copies = failure
+                    .lanes
+                    .iter()
+                    .map(|l| lane_failed(l, plan, "not stored: the run failed"))
+                    .collect();
+                return Outcome {
+                    end,
+                    copies,
+                    backup: None,
+                    delivered: matches!(failure.error, ShipError::AllDestinationsFailed),
+                };
+            }
+        };
+        // Only the source knows which add-ons are installed but left out of a partial backup.
+        if !shipped.inspection.backup.kind.is_full()
+            && let Some(installed) = self.source.installed_addons().await
+        {
+            let Inspection {
+                readiness, backup, ..
+            } = &mut shipped.inspection;
+            readiness.add_left_out_addons(&installed, backup);
+        }
+        let ha_key = describe_pass(&mut end, &shipped, keys, plan);
+        let plan = CopyPlan {
+            ha_key: ha_key.as_deref(),
+            ..*plan
+        };
+        let copies = commit_all(self.teller(), &shipped, &plan).await;
+        if !copies.iter().any(|c| c.verified) {
+            end.error = Some("no destination holds a verified copy".into());
+        }
+        Outcome {
+            end,
+            copies,
+            backup: Some(shipped.inspection.backup),
+            delivered: true,
+        }
+    }
+}
+
+/// Fills the run's record with what the pass learned (the backup, sizes, digests, the keys its
+/// copies need); returns the fingerprint of the Home Assistant key that opened it, if any.
+fn describe_pass(
+    end: &mut RunEnd,
+    shipped: &Shipped,
+    keys: &[BackupKey],
+    plan: &CopyPlan<'_>,
+) -> Option<String> {
+    let backup = &shipped.inspection.backup;
+    end.backup_slug = Some(backup.slug.clone());
+    end.backup_name = Some(backup.name.clone());
+    end.backup_date = Some(backup.date.clone());
+    end.plain_size = Some(shipped.inspection.size);
+    end.plain_sha256 = Some(shipped.plain_sha256.clone());
+    end.stored_size = Some(shipped.stored_size);
+    end.stored_sha256 = Some(shipped.stored_sha256.clone());
+    end.warnings.extend(shipped.inspection.warnings());
+    // A folder's tar or a dump has no restore-readiness report: it must not stand in for the
+    // newest Home Assistant backup's on the kit and the moving page.
+    end.readiness = shipped.inspection.content.is_none().then(|| RunReadiness {
+        report: shipped.inspection.readiness.clone(),
+        news: Vec::new(),
+    });
+    let ha_key = shipped
+        .inspection
+        .key_index()
+        .and_then(|i| keys.get(i))
+        .map(BackupKey::fingerprint);
+    end.keys = Some(KeyLedger {
+        protected: backup.protected,
+        ha_key: ha_key.clone(),
+        recipients: plan.lock.recipients.clone(),
+        passphrase: plan.lock.passphrase,
+    });
+    ha_key
 }

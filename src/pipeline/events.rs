@@ -65,6 +65,44 @@ pub enum Event<'a> {
         destination: &'a str,
         remark: &'a str,
     },
+    /// A safe update stopped: it could not go ahead, or Home Assistant could not install it.
+    UpdateStopped { why: String },
+    /// The backup made before an update holds a verified copy on enough destinations.
+    BackedUpFirst { run_id: i64, verified: &'a [String] },
+    /// Home Assistant installed the update.
+    Installed { what: &'a str },
+    /// A copy read back on request matches its manifest.
+    CopyIntact {
+        destination: &'a str,
+        copy_id: &'a str,
+    },
+    /// A copy read back on request does not match its manifest, or could not be read.
+    CopyDamaged {
+        destination: &'a str,
+        copy_id: &'a str,
+        error: String,
+    },
+    /// A copy was streamed into Home Assistant's backup list.
+    Restored {
+        destination: &'a str,
+        copy_id: &'a str,
+        backup_id: &'a str,
+    },
+    /// A restore drill went through: the copy decrypted, matched and opened to its end.
+    Drilled {
+        destination: &'a str,
+        copy_id: &'a str,
+        archives: usize,
+        took: Duration,
+        warnings: &'a [String],
+    },
+    /// Restoring a copy into Home Assistant (or drilling it, `drill`) failed.
+    RestoreFailed {
+        destination: &'a str,
+        copy_id: &'a str,
+        drill: bool,
+        error: String,
+    },
 }
 
 /// What an event changes on the board.
@@ -92,7 +130,12 @@ impl Event<'_> {
             | Self::Verified { destination, .. }
             | Self::ReadBackFailed { destination, .. }
             | Self::ManifestFailed { destination, .. }
-            | Self::Remark { destination, .. } => Some(destination),
+            | Self::Remark { destination, .. }
+            | Self::CopyIntact { destination, .. }
+            | Self::CopyDamaged { destination, .. }
+            | Self::Restored { destination, .. }
+            | Self::Drilled { destination, .. }
+            | Self::RestoreFailed { destination, .. } => Some(destination),
             _ => None,
         }
     }
@@ -170,12 +213,78 @@ impl Event<'_> {
                 }
             )),
             Self::Remark { remark, .. } => ok((*remark).to_owned()),
+            Self::UpdateStopped { .. }
+            | Self::BackedUpFirst { .. }
+            | Self::Installed { .. }
+            | Self::CopyIntact { .. }
+            | Self::CopyDamaged { .. }
+            | Self::Restored { .. }
+            | Self::Drilled { .. }
+            | Self::RestoreFailed { .. } => self.job_line(),
             Self::Reading
             | Self::Discarded { .. }
             | Self::ReadingBack { .. }
             | Self::ApplyingRetention => None,
         }
     }
+
+    /// The timeline's line of the jobs besides runs: safe updates, checks, restores and drills.
+    fn job_line(&self) -> Option<(String, bool)> {
+        let ok = |s: String| Some((s, false));
+        let failed = |s: String| Some((s, true));
+        match self {
+            Self::UpdateStopped { why } => failed(why.clone()),
+            Self::BackedUpFirst { run_id, verified } => ok(format!(
+                "Backed up off-site first (run {run_id}): verified on {}",
+                verified.join(", ")
+            )),
+            Self::Installed { what } => ok(format!("Home Assistant installed {what}")),
+            Self::CopyIntact { copy_id, .. } => {
+                ok(format!("Copy {copy_id} read back: it matches its manifest"))
+            }
+            Self::CopyDamaged { copy_id, error, .. } => failed(format!("Copy {copy_id}: {error}")),
+            Self::Restored {
+                copy_id, backup_id, ..
+            } => ok(format!(
+                "Copy {copy_id} is in Home Assistant as backup {backup_id}: Settings → System → \
+                 Backups, ready to restore"
+            )),
+            Self::Drilled {
+                copy_id,
+                archives,
+                took,
+                warnings,
+                ..
+            } => ok(drill_verdict(copy_id, *archives, *took, warnings)),
+            Self::RestoreFailed {
+                copy_id,
+                drill,
+                error,
+                ..
+            } => failed(format!(
+                "{} copy {copy_id} failed: {error}",
+                if *drill {
+                    "The restore drill of"
+                } else {
+                    "Restoring"
+                }
+            )),
+            _ => None,
+        }
+    }
+}
+
+/// A restore drill's verdict, with what a person should know although the copy restores.
+fn drill_verdict(copy_id: &str, archives: usize, took: Duration, warnings: &[String]) -> String {
+    let mut said = format!(
+        "Restore drill passed: copy {copy_id} decrypted, both checksums match, {archives} \
+         archives inside opened, in {} (about how long a restore from here takes)",
+        human::duration(took)
+    );
+    for w in warnings {
+        said.push_str(&format!("; {w}"));
+    }
+    said
 }
 
 #[cfg(test)]

@@ -4,17 +4,26 @@
 //! [`run`] ties a source, the pass and history together.
 
 pub mod commit;
+pub mod delete;
 pub mod events;
 pub mod fanout;
+pub mod finish;
+pub mod keys;
+pub mod observer;
 pub mod orphans;
+pub mod pass;
 pub mod plan;
 pub mod progress;
 pub mod prune;
 pub mod record;
+pub mod request;
 pub mod retry;
+pub mod retrying;
 pub mod reverify;
 pub mod run;
+pub mod runner;
 pub mod safe_update;
 pub mod ship;
+pub mod upkeep;
 pub mod verify;
 pub mod vouch;

@@ -5,6 +5,7 @@
 //! start it (another installation writing to the same folder), once it is older than any upload
 //! runs.
 
+use super::runner::Runner;
 use crate::destinations::{Destination, StoreError, layout};
 use crate::history::{History, HistoryError};
 use chrono::{DateTime, TimeDelta, Utc};
@@ -64,6 +65,29 @@ pub async fn sweep(
         }
     }
     Ok(removed)
+}
+
+impl Runner {
+    /// Removes uploads that cut-off runs left on the destinations, once per run or retry pass
+    /// (before any backup of it starts); a failure is only logged (the backup still goes ahead).
+    pub(super) async fn sweep_orphans(&self, destinations: &[Destination]) {
+        let now = self.clock.now();
+        let sweeps = destinations
+            .iter()
+            .map(|d| async move { (d, sweep(d, &self.history, now).await) });
+        for (d, swept) in futures::future::join_all(sweeps).await {
+            match swept {
+                Ok(removed) if removed.is_empty() => {}
+                Ok(removed) => tracing::info!(
+                    "{}: removed {} unfinished upload(s) left by a run that was cut off: {}",
+                    d.name,
+                    removed.len(),
+                    removed.join(", ")
+                ),
+                Err(e) => tracing::warn!("{}: looking for unfinished uploads: {e}", d.name),
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 use super::events::Event;
 pub use super::events::LaneState;
 use crate::clock::Clock;
-use crate::history::Moment;
+use crate::history::{Moment, RunStatus};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -83,13 +83,53 @@ struct Board {
     last: Option<Ended>,
 }
 
+/// How a job ended, as the board keeps it.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum JobOutcome {
+    /// Every destination holds a verified copy (or a restore, drill or check went through).
+    Success,
+    /// Some destinations hold a verified copy, some do not.
+    Partial,
+    /// Nothing was done that was asked for.
+    Failed,
+    /// There was nothing new to back up.
+    Nothing,
+    /// A safe update installed the update, after its backup was verified.
+    Updated,
+    /// A safe update backed up but did not install.
+    NotInstalled,
+}
+
+impl JobOutcome {
+    /// How a job whose last run ended with `status` ended.
+    pub fn of_run(status: RunStatus) -> Self {
+        match status {
+            RunStatus::Success => Self::Success,
+            RunStatus::Partial => Self::Partial,
+            RunStatus::Failed | RunStatus::Running | RunStatus::Interrupted => Self::Failed,
+        }
+    }
+
+    /// The word for it (`success`, `not-installed`…), as the progress API has always said it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Success => "success",
+            Self::Partial => "partial",
+            Self::Failed => "failed",
+            Self::Nothing => "nothing",
+            Self::Updated => "updated",
+            Self::NotInstalled => "not-installed",
+        }
+    }
+}
+
 /// How the last job ended.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Ended {
     pub at: DateTime<Utc>,
     pub run_id: Option<i64>,
-    /// `success`, `partial`, `failed`, or `nothing` when there was nothing new.
-    pub outcome: String,
+    pub outcome: JobOutcome,
 }
 
 /// One destination in a snapshot.
@@ -179,26 +219,6 @@ impl Progress {
             .unwrap_or_else(PoisonError::into_inner)
             .live
             .is_some()
-    }
-
-    /// Adds a moment to the timeline.
-    pub fn note(&self, at: DateTime<Utc>, what: impl Into<String>, destination: Option<&str>) {
-        self.moment(Moment {
-            at,
-            what: what.into(),
-            destination: destination.map(str::to_owned),
-            failed: false,
-        });
-    }
-
-    /// Adds a failed step to the timeline.
-    pub fn failed(&self, at: DateTime<Utc>, what: impl Into<String>, destination: Option<&str>) {
-        self.moment(Moment {
-            at,
-            what: what.into(),
-            destination: destination.map(str::to_owned),
-            failed: true,
-        });
     }
 
     fn moment(&self, m: Moment) {
@@ -310,14 +330,14 @@ impl Progress {
     }
 
     /// The job is over.
-    pub fn end(&self, at: DateTime<Utc>, run_id: Option<i64>, outcome: &str) {
+    pub fn end(&self, at: DateTime<Utc>, run_id: Option<i64>, outcome: JobOutcome) {
         self.edit(|b| {
             b.live = None;
             b.timeline.clear();
             b.last = Some(Ended {
                 at,
                 run_id,
-                outcome: outcome.to_owned(),
+                outcome,
             });
         });
     }
@@ -397,7 +417,7 @@ mod tests {
         let rx = p.subscribe();
         assert!(!p.snapshot(at(0)).running);
         p.begin("manual", at(0), "Checking destinations");
-        p.note(at(1), "Home Assistant made the backup", None);
+        p.tell(at(1), &Event::HomeAssistantFinished);
         assert!(rx.has_changed().unwrap());
         p.run(7, Some("Nightly"), Some(1000));
         let c = p.pass(at(10), &["nas".into(), "b2".into()]);
@@ -411,7 +431,13 @@ mod tests {
         assert_eq!(s.destinations[0].eta_seconds, Some(15));
         assert_eq!(s.destinations[1].eta_seconds, Some(90));
         p.lane("nas", LaneState::Verified);
-        p.failed(at(21), "b2 refused the upload", Some("b2"));
+        p.tell(
+            at(21),
+            &Event::UploadFailed {
+                destination: "b2",
+                error: "refused".into(),
+            },
+        );
         let s = p.snapshot(at(22));
         assert_eq!(s.destinations[0].state, LaneState::Verified);
         assert_eq!(s.destinations[0].rate, None);
@@ -419,11 +445,11 @@ mod tests {
         assert_eq!(t.len(), 2);
         assert!(t[1].failed);
         assert!(p.take_timeline().is_empty());
-        p.end(at(30), Some(7), "partial");
+        p.end(at(30), Some(7), JobOutcome::Partial);
         let s = p.snapshot(at(31));
         assert!(!s.running);
         assert_eq!(s.timeline.len(), 2, "people still see what happened");
-        assert_eq!(s.last.unwrap().outcome, "partial");
+        assert_eq!(s.last.unwrap().outcome, JobOutcome::Partial);
         p.begin("dashboard", at(40), "Waiting to start");
         p.abandon();
         let s = p.snapshot(at(41));

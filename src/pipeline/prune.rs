@@ -5,15 +5,16 @@
 //! for (unsigned and unknown to history, see [`super::vouch`]) is never deleted, and never
 //! counted as a copy that lets older ones go.
 
+use super::delete::{Deletion, Doomed, delete_and_record};
 use super::vouch::{Records, Vouch};
-use crate::destinations::manifest::{self, delete_copy, made_at};
+use crate::destinations::manifest::{self, made_at};
 use crate::destinations::{Destination, layout};
-use crate::history::upkeep::DeletionRow;
 use crate::history::{History, HistoryError};
 use crate::retention::{Candidate, Decision, Policy, apply};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
+use std::collections::{HashMap, HashSet};
 
 /// What pruning one destination did (or, in a dry run, would do).
 #[derive(Debug, Clone, Serialize)]
@@ -91,37 +92,12 @@ pub async fn prune(
         })?;
     let pins = history.pins(&destination.name).await?;
     let records = Records::of(history, &destination.name).await?;
-    let mut unreadable = Vec::new();
-    let mut left_alone = Vec::new();
-    let mut candidates = Vec::new();
-    let mut objects = std::collections::HashMap::new();
-    for l in listed {
-        match l {
-            manifest::Listed::Copy(m) if owner.owns(&m) => {
-                match records.judge(&m) {
-                    Ok(Vouch::Nobody(why)) => {
-                        left_alone.push(format!("{}: {why}", m.copy_id));
-                        continue;
-                    }
-                    Err(why) => {
-                        unreadable.push(format!("{}: {why}", layout::manifest_object(&m.copy_id)));
-                        continue;
-                    }
-                    Ok(_) => {}
-                }
-                candidates.push(Candidate {
-                    pinned: pins.contains(&m.copy_id),
-                    made: made_at(&m),
-                    id: m.copy_id.clone(),
-                });
-                objects.insert(m.copy_id, m.object);
-            }
-            manifest::Listed::Copy(_) => {}
-            manifest::Listed::Unreadable { object, reason } => {
-                unreadable.push(format!("{object}: {reason}"));
-            }
-        }
-    }
+    let Weighed {
+        candidates,
+        objects,
+        unreadable,
+        left_alone,
+    } = weigh(listed, owner, &records, &pins);
     let decisions = apply(policy, &candidates, now, tz);
     let mut report = PruneReport {
         destination: destination.name.clone(),
@@ -138,30 +114,90 @@ pub async fn prune(
     if dry_run || report.held.is_some() {
         return Ok(report);
     }
-    for d in report.decisions.iter().filter(|d| !d.keep) {
-        let reason = d.reasons.join("; ");
-        let object = objects.get(&d.id).map_or("", String::as_str);
-        let error = delete_copy(destination, &d.id, object)
-            .await
-            .err()
-            .map(|e| e.to_string());
-        history
-            .record_deletion(DeletionRow {
-                at: now,
-                destination: destination.name.clone(),
-                copy_id: d.id.clone(),
-                made: Some(d.made),
-                trigger: "retention".into(),
-                reason,
-                error: error.clone(),
-            })
-            .await?;
-        match error {
-            None => report.deleted.push(d.id.clone()),
-            Some(e) => report.errors.push(format!("{}: {e}", d.id)),
+    delete_doomed(destination, history, &objects, &mut report, now).await?;
+    Ok(report)
+}
+
+/// What a destination's listing holds for one owner: the copies to weigh, and those kept out.
+struct Weighed {
+    candidates: Vec<Candidate>,
+    /// Each candidate's data object, by copy id.
+    objects: HashMap<String, String>,
+    unreadable: Vec<String>,
+    left_alone: Vec<String>,
+}
+
+/// Sorts `owner`'s listed copies into candidates, copies nobody vouches for, and unreadable ones.
+fn weigh(
+    listed: Vec<manifest::Listed>,
+    owner: &Owner,
+    records: &Records,
+    pins: &HashSet<String>,
+) -> Weighed {
+    let mut w = Weighed {
+        candidates: Vec::new(),
+        objects: HashMap::new(),
+        unreadable: Vec::new(),
+        left_alone: Vec::new(),
+    };
+    for l in listed {
+        match l {
+            manifest::Listed::Copy(m) if owner.owns(&m) => {
+                match records.judge(&m) {
+                    Ok(Vouch::Nobody(why)) => {
+                        w.left_alone.push(format!("{}: {why}", m.copy_id));
+                        continue;
+                    }
+                    Err(why) => {
+                        let object = layout::manifest_object(&m.copy_id);
+                        w.unreadable.push(format!("{object}: {why}"));
+                        continue;
+                    }
+                    Ok(_) => {}
+                }
+                w.candidates.push(Candidate {
+                    pinned: pins.contains(&m.copy_id),
+                    made: made_at(&m),
+                    id: m.copy_id.clone(),
+                });
+                w.objects.insert(m.copy_id, m.object);
+            }
+            manifest::Listed::Copy(_) => {}
+            manifest::Listed::Unreadable { object, reason } => {
+                w.unreadable.push(format!("{object}: {reason}"));
+            }
         }
     }
-    Ok(report)
+    w
+}
+
+/// Deletes, and records, every copy the report's decisions let go.
+async fn delete_doomed(
+    destination: &Destination,
+    history: &History,
+    objects: &HashMap<String, String>,
+    report: &mut PruneReport,
+    now: DateTime<Utc>,
+) -> Result<(), HistoryError> {
+    for d in report.decisions.iter().filter(|d| !d.keep) {
+        let doomed = Doomed::Copy {
+            destination,
+            object: objects.get(&d.id).map_or("", String::as_str),
+        };
+        let deletion = Deletion {
+            copy_id: d.id.clone(),
+            made: Some(d.made),
+            trigger: "retention".into(),
+            reason: d.reasons.join("; "),
+        };
+        let done = delete_and_record(history, doomed, deletion, now).await;
+        done.recorded?;
+        match done.deleted {
+            Ok(()) => report.deleted.push(d.id.clone()),
+            Err(e) => report.errors.push(format!("{}: {e}", d.id)),
+        }
+    }
+    Ok(())
 }
 
 /// Applies to `owner`'s copies the source's own policy (`retention`) or else each destination's

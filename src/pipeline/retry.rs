@@ -7,7 +7,7 @@
 //! not retried blindly: its entry waits for the settings to change (their digest is kept), is
 //! reported as a problem that names what to fix, and is due at once when they do change.
 //!
-//! Every write to the queue is here; [`super::run::Runner::retry_due`] drives it.
+//! Every write to the queue is here; [`super::retrying`] drives it.
 
 use super::record::{CopyOutcome, RunReport};
 use crate::destinations::Destination;

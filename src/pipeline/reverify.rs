@@ -9,7 +9,10 @@ use crate::destinations::{Destination, manifest};
 use crate::history::upkeep::CheckRow;
 use crate::history::{History, HistoryError};
 use serde::Serialize;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+
+/// Each copy's last check, by destination and copy id.
+type LastChecks = HashMap<(String, String), CheckRow>;
 
 /// One copy's check.
 #[derive(Debug, Clone, Serialize)]
@@ -47,12 +50,7 @@ pub async fn reverify(
         let listed = match manifest::list(d).await {
             Ok(l) => l,
             Err(e) => {
-                out.push(Checked {
-                    destination: d.name.clone(),
-                    copy_id: String::new(),
-                    ok: false,
-                    error: Some(format!("cannot list the copies: {e}")),
-                });
+                out.push(failed_on(d, format!("cannot list the copies: {e}")));
                 continue;
             }
         };
@@ -64,40 +62,55 @@ pub async fn reverify(
             })
             .collect();
         out.extend(vanished(d, &copies, history, clock).await?);
-        // Longest since its last good read first (a copy never re-read counts from its upload).
-        let mut order: Vec<(chrono::DateTime<chrono::Utc>, &manifest::Manifest)> = copies
-            .iter()
-            .map(|m| {
-                let key = (d.name.clone(), m.copy_id.clone());
-                let seen = last
-                    .get(&key)
-                    .filter(|c| c.ok)
-                    .map_or(m.verified, |c| c.at.max(m.verified));
-                (seen, m)
-            })
-            .collect();
-        order.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.copy_id.cmp(&b.1.copy_id)));
+        let mut order = longest_unchecked_first(d, &copies, &last);
         let take = match pick {
             Pick::LongestUnchecked(0) => order.len(),
             Pick::LongestUnchecked(n) => n,
             Pick::Newest => {
-                order.sort_by_key(|o| std::cmp::Reverse(o.1.verified));
+                order.sort_by_key(|m| std::cmp::Reverse(m.verified));
                 if order.is_empty() {
-                    out.push(Checked {
-                        destination: d.name.clone(),
-                        copy_id: String::new(),
-                        ok: false,
-                        error: Some("no copy is stored there".into()),
-                    });
+                    out.push(failed_on(d, "no copy is stored there".into()));
                 }
                 1
             }
         };
-        for (_, m) in order.into_iter().take(take) {
+        for m in order.into_iter().take(take) {
             out.push(check_copy(d, m, history, clock, rate).await?);
         }
     }
     Ok(out)
+}
+
+/// A failed check of destination `d` as a whole (no copy named).
+fn failed_on(d: &Destination, why: String) -> Checked {
+    Checked {
+        destination: d.name.clone(),
+        copy_id: String::new(),
+        ok: false,
+        error: Some(why),
+    }
+}
+
+/// `copies` in the order re-verification reads them: longest since its last good read first (a
+/// copy never re-read counts from its upload), then by id.
+fn longest_unchecked_first<'a>(
+    d: &Destination,
+    copies: &'a [manifest::Manifest],
+    last: &LastChecks,
+) -> Vec<&'a manifest::Manifest> {
+    let mut order: Vec<(chrono::DateTime<chrono::Utc>, &manifest::Manifest)> = copies
+        .iter()
+        .map(|m| {
+            let key = (d.name.clone(), m.copy_id.clone());
+            let seen = last
+                .get(&key)
+                .filter(|c| c.ok)
+                .map_or(m.verified, |c| c.at.max(m.verified));
+            (seen, m)
+        })
+        .collect();
+    order.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.copy_id.cmp(&b.1.copy_id)));
+    order.into_iter().map(|(_, m)| m).collect()
 }
 
 /// Copies history says are on `d` that its listing no longer shows: each a failed check.

@@ -13,8 +13,11 @@
 //! it are pinned (retention keeps them until someone unpins them): they are what a way back
 //! starts from.
 
+use super::events::Event;
+use super::progress::JobOutcome;
+use super::record::RunReport;
 use super::run::{RunRequest, Runner};
-use crate::ha::updates::{UpdateClient, UpdateEntity};
+use crate::ha::updates::{UpdateClient, UpdateEntity, UpdateError};
 use crate::history::HistoryError;
 use serde::Serialize;
 
@@ -108,6 +111,33 @@ impl UpdateReport {
     }
 }
 
+/// Why a safe update could not go ahead, before any backup was made.
+#[derive(Debug, thiserror::Error)]
+pub enum LookupError {
+    #[error(
+        "{need} verified copies were asked for, but only {have} {}: no backup could ever be \
+         enough, so none was made",
+        destinations_are(*.have)
+    )]
+    TooFew { need: usize, have: usize },
+    #[error(
+        "the source is in ship mode (it ships Home Assistant's backups and makes none): a safe \
+         update needs a source that makes backups (mode create)"
+    )]
+    ShipMode,
+    #[error(transparent)]
+    HomeAssistant(#[from] UpdateError),
+}
+
+/// "destination is configured" or "destinations are configured", as `n` asks.
+fn destinations_are(n: usize) -> &'static str {
+    if n == 1 {
+        "destination is configured"
+    } else {
+        "destinations are configured"
+    }
+}
+
 /// Runs a safe update (see the module header). Every outcome is in the report; the progress board
 /// shows the backup's run, then the install.
 ///
@@ -123,34 +153,12 @@ pub async fn safe_update(
     let clock = runner.clock.as_ref();
     progress.begin(&ask.trigger, clock.now(), "Looking up the update");
     let need = ask.min_verified.max(1);
-    let looked = if need > runner.destinations.len() {
-        Err(format!(
-            "{need} verified copies were asked for, but only {} destination{} configured: no \
-             backup could ever be enough, so none was made",
-            runner.destinations.len(),
-            if runner.destinations.len() == 1 {
-                " is"
-            } else {
-                "s are"
-            }
-        ))
-    } else if runner.source.creates_backups() {
-        match ha.find(&ask.target).await {
-            Ok(e) => e.check_installable().map(|()| e).map_err(|e| e.to_string()),
-            Err(e) => Err(e.to_string()),
-        }
-    } else {
-        Err(
-            "the source is in ship mode (it ships Home Assistant's backups and makes none): a \
-             safe update needs a source that makes backups (mode create)"
-                .into(),
-        )
-    };
-    let entity = match looked {
+    let entity = match look_up(runner, ha, ask, need).await {
         Ok(e) => e,
-        Err(why) => {
-            progress.failed(clock.now(), why.clone(), None);
-            progress.end(clock.now(), None, "failed");
+        Err(e) => {
+            let why = e.to_string();
+            progress.tell(clock.now(), &Event::UpdateStopped { why: why.clone() });
+            progress.end(clock.now(), None, JobOutcome::Failed);
             return Ok(report.stop(Stage::Lookup, why));
         }
     };
@@ -176,44 +184,73 @@ pub async fn safe_update(
         .map(|c| c.destination.clone())
         .collect();
     if report.verified.len() < need {
-        let mut why = format!(
-            "{} of {} destinations hold a verified copy, and at least {need} must.",
-            report.verified.len(),
-            run.copies.len().max(runner.destinations.len()),
-        );
-        let failures: Vec<String> = run
-            .copies
-            .iter()
-            .filter_map(|c| c.error.as_ref().map(|e| format!("{}: {e}", c.destination)))
-            .chain(run.error.clone())
-            .collect();
-        if !failures.is_empty() {
-            why = format!("{why} {}", failures.join("; "));
-        }
+        let why = short_of(run, need, runner.destinations.len(), report.verified.len());
         return Ok(report.stop(Stage::Backup, why));
     }
-    progress.begin(
-        &ask.trigger,
-        clock.now(),
-        &format!("Installing {}", entity.label()),
+    install(runner, ha, ask, &entity, run, report).await
+}
+
+/// Looks the update up, and refuses what cannot be installed now.
+async fn look_up(
+    runner: &Runner,
+    ha: &UpdateClient,
+    ask: &UpdateAsk,
+    need: usize,
+) -> Result<UpdateEntity, LookupError> {
+    let have = runner.destinations.len();
+    if need > have {
+        return Err(LookupError::TooFew { need, have });
+    }
+    if !runner.source.creates_backups() {
+        return Err(LookupError::ShipMode);
+    }
+    let entity = ha.find(&ask.target).await?;
+    entity.check_installable()?;
+    Ok(entity)
+}
+
+/// Why the backup's verified copies fall short of `need`, with every failure.
+fn short_of(run: &RunReport, need: usize, destinations: usize, verified: usize) -> String {
+    let why = format!(
+        "{verified} of {} destinations hold a verified copy, and at least {need} must.",
+        run.copies.len().max(destinations),
     );
-    progress.note(
-        clock.now(),
-        format!(
-            "Backed up off-site first (run {}): verified on {}",
-            run.run_id,
-            report.verified.join(", ")
-        ),
-        None,
-    );
-    match ha.install(&entity).await {
+    let failures: Vec<String> = run
+        .copies
+        .iter()
+        .filter_map(|c| c.error.as_ref().map(|e| format!("{}: {e}", c.destination)))
+        .chain(run.error.clone())
+        .collect();
+    if failures.is_empty() {
+        why
+    } else {
+        format!("{why} {}", failures.join("; "))
+    }
+}
+
+/// Installs the update, its backup verified off-site; when Home Assistant cannot install it, the
+/// backup's verified copies are pinned.
+async fn install(
+    runner: &Runner,
+    ha: &UpdateClient,
+    ask: &UpdateAsk,
+    entity: &UpdateEntity,
+    run: &RunReport,
+    mut report: UpdateReport,
+) -> Result<UpdateReport, HistoryError> {
+    let progress = &runner.progress;
+    let clock = runner.clock.as_ref();
+    let label = entity.label();
+    progress.begin(&ask.trigger, clock.now(), &format!("Installing {label}"));
+    let backed_up = Event::BackedUpFirst {
+        run_id: run.run_id,
+        verified: &report.verified,
+    };
+    progress.tell(clock.now(), &backed_up);
+    match ha.install(entity).await {
         Ok(now) => {
-            progress.note(
-                clock.now(),
-                format!("Home Assistant installed {}", entity.label()),
-                None,
-            );
-            progress.end(clock.now(), Some(run.run_id), "updated");
+            progress.tell(clock.now(), &Event::Installed { what: &label });
+            progress.end(clock.now(), Some(run.run_id), JobOutcome::Updated);
             report.installed = true;
             report.version_now = now.installed;
             Ok(report)
@@ -225,9 +262,10 @@ pub async fn safe_update(
                     .pin(&c.destination, &c.copy_id, clock.now())
                     .await?;
             }
-            progress.failed(clock.now(), e.to_string(), None);
-            progress.end(clock.now(), Some(run.run_id), "not-installed");
-            Ok(report.stop(Stage::Install, e.to_string()))
+            let why = e.to_string();
+            progress.tell(clock.now(), &Event::UpdateStopped { why: why.clone() });
+            progress.end(clock.now(), Some(run.run_id), JobOutcome::NotInstalled);
+            Ok(report.stop(Stage::Install, why))
         }
     }
 }

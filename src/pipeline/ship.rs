@@ -116,24 +116,7 @@ pub async fn ship(
         Ok(r) => r.map_err(ShipError::from),
         Err(e) => Err(ShipError::Walker(e.to_string())),
     };
-    let result = match (outcome, walked) {
-        // The walker stopped on a broken archive: its reason is the one to report.
-        (Err(ShipError::Walker(_)), Err(e)) => Err(e),
-        (Err(e), _) => Err(e),
-        (Ok(_), Err(e)) => Err(e),
-        (Ok((plain_size, plain_sha256, stored_size, stored_sha256)), Ok(mut inspection)) => {
-            if inspection.content.is_some() {
-                inspection.size = plain_size;
-            }
-            match expected_size {
-                Some(expected) if expected != plain_size => Err(ShipError::SizeMismatch {
-                    expected,
-                    got: plain_size,
-                }),
-                _ => Ok((inspection, plain_sha256, stored_size, stored_sha256)),
-            }
-        }
-    };
+    let result = judge_pass(outcome, walked, expected_size);
     let decision = if result.is_ok() {
         Decision::Commit
     } else {
@@ -156,6 +139,36 @@ pub async fn ship(
             })
         }
         Err(e) => Err(fail(e, results)),
+    }
+}
+
+/// The pass's digests and sizes, and what the walker made of the backup.
+type Passed = (u64, String, u64, String);
+
+/// How the pass went, from the pass itself and the archive walker: a broken archive is the
+/// reason to report; a backup of another size than the source said is not the backup it meant.
+fn judge_pass(
+    outcome: Result<Passed, ShipError>,
+    walked: Result<Inspection, ShipError>,
+    expected_size: Option<u64>,
+) -> Result<(Inspection, String, u64, String), ShipError> {
+    match (outcome, walked) {
+        // The walker stopped on a broken archive: its reason is the one to report.
+        (Err(ShipError::Walker(_)), Err(e)) => Err(e),
+        (Err(e), _) => Err(e),
+        (Ok(_), Err(e)) => Err(e),
+        (Ok((plain_size, plain_sha256, stored_size, stored_sha256)), Ok(mut inspection)) => {
+            if inspection.content.is_some() {
+                inspection.size = plain_size;
+            }
+            match expected_size {
+                Some(expected) if expected != plain_size => Err(ShipError::SizeMismatch {
+                    expected,
+                    got: plain_size,
+                }),
+                _ => Ok((inspection, plain_sha256, stored_size, stored_sha256)),
+            }
+        }
     }
 }
 

@@ -7,6 +7,7 @@
 
 pub mod db_drill;
 pub mod drill;
+pub mod drills;
 pub mod dump_guard;
 pub mod extract;
 pub mod restore;

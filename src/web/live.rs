@@ -5,7 +5,7 @@
 
 use super::AppState;
 use crate::human;
-use crate::pipeline::progress::{LaneState, Snapshot};
+use crate::pipeline::progress::{JobOutcome, LaneState, Snapshot};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -97,7 +97,7 @@ pub fn view(s: Snapshot, tz: chrono_tz::Tz) -> LiveView {
                 percent: match l.state {
                     LaneState::Uploading => percent(l.bytes, size),
                     LaneState::Failed => None,
-                    _ => Some(100),
+                    LaneState::Uploaded | LaneState::ReadingBack | LaneState::Verified => Some(100),
                 },
                 bytes_text: human::size(l.bytes),
                 rate_text: l.rate.map(human::rate),
@@ -121,19 +121,19 @@ pub fn view(s: Snapshot, tz: chrono_tz::Tz) -> LiveView {
             })
             .collect(),
         last: s.last.map(|e| EndedView {
-            text: match e.outcome.as_str() {
-                "success" => "Done: every destination holds a verified copy.",
-                "partial" => "Done, but some destinations did not get a verified copy.",
-                "nothing" => "Done: there was nothing new to back up.",
-                "updated" => {
+            text: match e.outcome {
+                JobOutcome::Success => "Done: every destination holds a verified copy.",
+                JobOutcome::Partial => "Done, but some destinations did not get a verified copy.",
+                JobOutcome::Nothing => "Done: there was nothing new to back up.",
+                JobOutcome::Updated => {
                     "Done: the update is installed, after its backup was verified off-site."
                 }
-                "not-installed" => {
+                JobOutcome::NotInstalled => {
                     "The update was not installed (the steps above say why); its copies are kept."
                 }
-                _ => "Failed: see the run for why.",
+                JobOutcome::Failed => "Failed: see the run for why.",
             },
-            outcome: e.outcome,
+            outcome: e.outcome.as_str().to_owned(),
             run_id: e.run_id,
         }),
     }
@@ -235,7 +235,7 @@ mod tests {
             v.destinations[0].eta_text.as_deref(),
             Some("about 2 s left")
         );
-        p.end(t0, Some(3), "success");
+        p.end(t0, Some(3), JobOutcome::Success);
         let v = view(p.snapshot(t0), chrono_tz::UTC);
         assert!(!v.running);
         assert_eq!(v.last.unwrap().run_id, Some(3));

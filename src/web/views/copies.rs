@@ -3,13 +3,14 @@
 //! it back now, pin, unpin, delete (after a page that names exactly what would be lost).
 
 use super::{At, Live, PageError, local, plain_segment};
+use crate::destinations::manifest::made_at;
 use crate::destinations::manifest::{self, Listed, Manifest};
-use crate::destinations::manifest::{delete_copy, made_at};
 use crate::destinations::{Destination, layout};
-use crate::history::upkeep::{CheckRow, DeletionRow};
+use crate::history::upkeep::CheckRow;
 use crate::human;
 use crate::jobs::Job;
 use crate::jobs::TriggerError;
+use crate::pipeline::delete::Deletion;
 use crate::pipeline::vouch::{Records, Vouch};
 use crate::web::frame::{Frame, Section, back_to, problem};
 use crate::web::ingress::Ingress;
@@ -536,27 +537,32 @@ async fn delete(
                 .into_response();
         }
     }
-    let result = delete_copy(d, &m.copy_id, &m.object).await;
     let who = ingress.user.as_deref().unwrap_or("someone");
-    let row = DeletionRow {
-        at: s.watch.clock.now(),
-        destination: d.name.clone(),
+    let deletion = Deletion {
         copy_id: m.copy_id.clone(),
         made: Some(made_at(m)),
         trigger: "dashboard".into(),
         reason: format!("deleted from the dashboard by {who}"),
-        error: result.as_ref().err().map(ToString::to_string),
     };
-    if let Err(e) = s.history.record_deletion(row).await {
-        tracing::error!("recording a deletion: {e}");
-    }
+    // A job on the one queue, as every deletion is; the page waits for its outcome.
+    let result = s
+        .triggers
+        .ask(|reply| Job::Delete {
+            destination: d.name.clone(),
+            object: m.object.clone(),
+            deletion,
+            reply,
+        })
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|deleted| deleted.map_err(|e| e.to_string()));
     match result {
         Ok(()) => to_copies(ingress, &d.name, "deleted"),
         Err(e) => problem(
             StatusCode::BAD_GATEWAY,
             Frame::new(state, ingress, Section::Copies, "Not deleted"),
             "The copy could not be deleted",
-            &e.to_string(),
+            &e,
         ),
     }
 }

@@ -390,6 +390,13 @@ async fn every_action_from_back_up_to_delete() {
     let gone = post(&state, &format!("{base}/delete"), Some(&t)).await;
     assert_eq!(gone.status, StatusCode::SEE_OTHER, "{}", gone.body);
     assert!(
+        gone.location
+            .as_deref()
+            .is_some_and(|l| l.ends_with("notice=deleted")),
+        "{:?}",
+        gone.location
+    );
+    assert!(
         get(&state, "/copies?destination=nas")
             .await
             .body

@@ -96,6 +96,9 @@ fn notice(key: &str) -> Option<&'static str> {
         "pinned" => "Pinned: retention will never delete this copy.",
         "unpinned" => "Unpinned: retention may delete this copy again.",
         "deleted" => "The copy was deleted.",
+        "delete-queued" => {
+            "The copy is deleted as soon as the job running now ends, and then leaves this list."
+        }
         "key-kept" => {
             "The new key is kept: copies from now on are encrypted to it. Keep the printed kit safe."
         }

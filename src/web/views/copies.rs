@@ -544,27 +544,38 @@ async fn delete(
         trigger: "dashboard".into(),
         reason: format!("deleted from the dashboard by {who}"),
     };
-    // A job on the one queue, as every deletion is; the page waits for its outcome.
-    let result = s
-        .triggers
-        .ask(|reply| Job::Delete {
-            destination: d.name.clone(),
-            object: m.object.clone(),
-            deletion,
-            reply,
-        })
-        .await
-        .map_err(|e| e.to_string())
-        .and_then(|deleted| deleted.map_err(|e| e.to_string()));
-    match result {
-        Ok(()) => to_copies(ingress, &d.name, "deleted"),
-        Err(e) => problem(
-            StatusCode::BAD_GATEWAY,
-            Frame::new(state, ingress, Section::Copies, "Not deleted"),
-            "The copy could not be deleted",
-            &e,
-        ),
+    // A job on the one queue, as every deletion is. The page waits a little for its outcome; a
+    // deletion queued behind a backup is not held open until the backup ends.
+    let (reply, outcome) = tokio::sync::oneshot::channel();
+    let job = Job::Delete {
+        destination: d.name.clone(),
+        object: m.object.clone(),
+        deletion,
+        reply: Some(reply),
+    };
+    match s.triggers.submit(job) {
+        Ok(()) => {}
+        Err(TriggerError::Queued) => return to_copies(ingress, &d.name, "busy"),
+        Err(TriggerError::Stopped) => return to_copies(ingress, &d.name, "stopping"),
     }
+    match tokio::time::timeout(DELETE_WAIT, outcome).await {
+        Ok(Ok(Ok(()))) => to_copies(ingress, &d.name, "deleted"),
+        Ok(Ok(Err(e))) => not_deleted(state, ingress, &e.to_string()),
+        Ok(Err(_)) => not_deleted(state, ingress, &TriggerError::Stopped.to_string()),
+        Err(_) => to_copies(ingress, &d.name, "delete-queued"),
+    }
+}
+
+/// How long the Delete button waits for its job before answering that it is queued.
+const DELETE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+fn not_deleted(state: &AppState, ingress: &Ingress, why: &str) -> Response {
+    problem(
+        StatusCode::BAD_GATEWAY,
+        Frame::new(state, ingress, Section::Copies, "Not deleted"),
+        "The copy could not be deleted",
+        why,
+    )
 }
 
 #[cfg(test)]

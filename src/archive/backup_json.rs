@@ -145,7 +145,7 @@ impl BackupJson {
         if !matches!(parsed.kind, BackupKind::Full | BackupKind::Partial) {
             return Err(ArchiveError::BadBackupJson(format!(
                 "type {:?} is neither full nor partial",
-                parsed.kind
+                parsed.kind.as_str()
             )));
         }
         Ok(parsed)
@@ -210,6 +210,17 @@ mod tests {
             assert_eq!(kind.to_string(), word);
         }
         assert!(BackupKind::Full.is_full() && !BackupKind::Partial.is_full());
+    }
+
+    #[test]
+    fn a_backup_of_another_kind_is_named_by_its_word() {
+        let json =
+            br#"{"slug": "s", "name": "n", "date": "2026-01-01T00:00:00+00:00", "type": "later"}"#;
+        let e = BackupJson::parse(json).unwrap_err().to_string();
+        assert!(
+            e.contains(r#"type "later" is neither full nor partial"#),
+            "{e}"
+        );
     }
 
     #[test]

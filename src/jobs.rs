@@ -10,7 +10,7 @@ use crate::pipeline::delete::{DeleteError, Deletion};
 use crate::pipeline::prune::PruneReport;
 use crate::pipeline::reverify::{Checked, Pick};
 use crate::pipeline::run::RunRequest;
-use crate::pipeline::safe_update::{UpdateAsk, UpdateReport};
+use crate::pipeline::safe_update::{NotUpdated, UpdateAsk, UpdateReport};
 use tokio::sync::{mpsc, oneshot};
 
 /// Why a request was not taken.
@@ -63,7 +63,7 @@ pub enum Job {
     /// Back up off-site, then install an update.
     Update {
         ask: UpdateAsk,
-        reply: Reply<Result<UpdateReport, String>>,
+        reply: Reply<Result<UpdateReport, NotUpdated>>,
     },
 }
 

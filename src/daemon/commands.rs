@@ -353,7 +353,7 @@ impl Handler {
             .triggers
             .ask(|reply| Job::Update { ask, reply })
             .await?
-            .map_err(CommandError::Job)?;
+            .map_err(|e| CommandError::Job(e.to_string()))?;
         if report.installed {
             Ok(serde_json::to_value(&report).unwrap_or_default())
         } else {

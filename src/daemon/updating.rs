@@ -6,7 +6,7 @@ use crate::ha::core_api::HaApi;
 use crate::ha::updates::UpdateClient;
 use crate::jobs::Reply;
 use crate::pipeline::run::Runner;
-use crate::pipeline::safe_update::{UpdateAsk, UpdateReport, safe_update};
+use crate::pipeline::safe_update::{NotUpdated, UpdateAsk, UpdateReport, safe_update};
 use serde_json::json;
 
 /// Runs one safe update, tells Home Assistant, and answers whoever waits.
@@ -15,17 +15,13 @@ pub(super) async fn run(
     ha: Option<&UpdateClient>,
     api: Option<&HaApi>,
     ask: UpdateAsk,
-    reply: Reply<Result<UpdateReport, String>>,
+    reply: Reply<Result<UpdateReport, NotUpdated>>,
 ) {
     let outcome = match ha {
-        None => Err(
-            "Lifeboat has no Home Assistant websocket to install updates through (set the \
-                     source to core or supervisor)"
-                .to_owned(),
-        ),
+        None => Err(NotUpdated::NoWebsocket),
         Some(ha) => safe_update(runner, ha, &ask)
             .await
-            .map_err(|e| format!("recording the backup failed: {e}")),
+            .map_err(NotUpdated::from),
     };
     match &outcome {
         Ok(r) if r.installed => tracing::info!("{}", r.message()),
@@ -40,7 +36,7 @@ pub(super) async fn run(
     }
 }
 
-async fn tell(api: &HaApi, ask: &UpdateAsk, outcome: &Result<UpdateReport, String>) {
+async fn tell(api: &HaApi, ask: &UpdateAsk, outcome: &Result<UpdateReport, NotUpdated>) {
     let (data, message) = match outcome {
         Ok(r) => (
             json!({"target": ask.target, "installed": r.installed, "run_id": r.run_id,
@@ -50,7 +46,7 @@ async fn tell(api: &HaApi, ask: &UpdateAsk, outcome: &Result<UpdateReport, Strin
             (!r.installed).then(|| r.message()),
         ),
         Err(e) => (
-            json!({"target": ask.target, "installed": false, "error": e}),
+            json!({"target": ask.target, "installed": false, "error": e.to_string()}),
             Some(format!("Did not update {}: {e}", ask.target)),
         ),
     };

@@ -112,6 +112,18 @@ impl UpdateReport {
 }
 
 /// Why a safe update could not go ahead, before any backup was made.
+/// Why a safe update asked of the daemon did not even begin, or could not be recorded.
+#[derive(Debug, thiserror::Error)]
+pub enum NotUpdated {
+    #[error(
+        "Lifeboat has no Home Assistant websocket to install updates through (set the source to \
+         core or supervisor)"
+    )]
+    NoWebsocket,
+    #[error("recording the backup failed: {0}")]
+    Recording(#[from] HistoryError),
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum LookupError {
     #[error(

@@ -30,6 +30,17 @@ impl Vouch {
 #[derive(Debug, Clone, Default)]
 pub struct Records(HashMap<String, RecordedDigests>);
 
+/// A manifest that contradicts what history recorded of the same copy: it was changed since,
+/// signature or not.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "refused: its digests differ from what history recorded when copy {copy_id} was made; the \
+     manifest was changed since, and is not acted on"
+)]
+pub struct Contradicted {
+    pub copy_id: String,
+}
+
 impl Records {
     /// History's records of `destination`.
     ///
@@ -44,7 +55,7 @@ impl Records {
     /// # Errors
     /// The refusal, in plain words, when the manifest contradicts what history recorded of the
     /// same copy: it was changed, signature or not, and nothing may be done with it.
-    pub fn judge(&self, m: &Manifest) -> Result<Vouch, String> {
+    pub fn judge(&self, m: &Manifest) -> Result<Vouch, Contradicted> {
         let known = self.0.get(&m.copy_id);
         if let Some(r) = known {
             let differs = |recorded: &Option<String>, now: &str| {
@@ -55,10 +66,9 @@ impl Records {
             if differs(&r.stored_sha256, &m.stored.sha256)
                 || differs(&r.plain_sha256, &m.plain.sha256)
             {
-                return Err(format!(
-                    "refused: its digests differ from what history recorded when copy {} was made; the manifest was changed since, and is not acted on",
-                    m.copy_id
-                ));
+                return Err(Contradicted {
+                    copy_id: m.copy_id.clone(),
+                });
             }
         }
         Ok(match (&m.provenance, known) {
@@ -112,7 +122,11 @@ pub async fn newest_vouched(
             .filter(|m| owns(m) && copy.is_none_or(|c| m.copy_id == c))
             .filter(|m| match records.judge(m) {
                 Ok(v) if v.vouched() => true,
-                Ok(Vouch::Nobody(why)) | Err(why) => {
+                Ok(Vouch::Nobody(why)) => {
+                    passed_over.push(format!("{} on {}: {why}", m.copy_id, d.name));
+                    false
+                }
+                Err(why) => {
                     passed_over.push(format!("{} on {}: {why}", m.copy_id, d.name));
                     false
                 }
@@ -186,7 +200,7 @@ mod tests {
             .unwrap();
         assert_eq!(Records::default().judge(&m), Ok(Vouch::Signed));
         for r in [recorded("a", "cc", "aa"), recorded("a", "bb", "cc")] {
-            let e = r.judge(&m).unwrap_err();
+            let e = r.judge(&m).unwrap_err().to_string();
             assert!(e.contains("differ from what history recorded"), "{e}");
         }
     }

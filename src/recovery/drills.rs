@@ -20,7 +20,7 @@ use crate::history::upkeep::CheckRow;
 use crate::history::{History, HistoryError};
 use crate::pipeline::prune::Owner;
 use crate::pipeline::run::Runner;
-use crate::pipeline::vouch::{NotFound, Records, newest_vouched};
+use crate::pipeline::vouch::{Contradicted, NotFound, Records, newest_vouched};
 use chrono::{DateTime, Utc};
 use std::time::Duration;
 
@@ -35,9 +35,9 @@ pub enum CopyError {
     Unreadable(String),
     #[error("reading history: {0}")]
     History(HistoryError),
-    /// Nobody vouches for the copy, or it contradicts history.
-    #[error("{0}")]
-    Untrusted(String),
+    /// The copy's manifest contradicts history.
+    #[error(transparent)]
+    Untrusted(#[from] Contradicted),
     #[error(transparent)]
     Recover(#[from] RecoverError),
 }

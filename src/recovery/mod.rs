@@ -78,6 +78,10 @@ pub struct Recovered {
     pub content: Option<ContentReport>,
 }
 
+/// Why the walk of a recovered copy's insides (its report) failed: the content walk's or the
+/// backup inspection's own error, or the walker's end.
+type WalkError = Box<dyn std::error::Error + Send + Sync>;
+
 /// What the walker beside the output found.
 enum Walked {
     Backup(Box<Readiness>),
@@ -258,7 +262,7 @@ pub async fn recover(
                             "the copy is as it was stored, but what it holds is not whole: {e}"
                         )));
                     }
-                    Err(e) => (None, Some(e), None),
+                    Err(e) => (None, Some(e.to_string()), None),
                 };
                 std::fs::rename(&staging, &target).map_err(out_err(&target))?;
                 Ok(Recovered {
@@ -290,7 +294,7 @@ fn write_recovered(
     staged: Staged,
     remove_encryption: bool,
     ha_keys: &[BackupKey],
-) -> Result<(usize, Result<Walked, String>), RecoverError> {
+) -> Result<(usize, Result<Walked, WalkError>), RecoverError> {
     let mut stored = HashingReader::new(tokio_util::io::SyncIoBridge::new(reader));
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(16);
     let content = manifest.content.as_ref().map(ContentReport::spec);
@@ -325,8 +329,8 @@ fn write_recovered(
         let plain = plain.finish();
         let report = match walker.join() {
             Ok(Ok(walked)) => Ok(walked),
-            Ok(Err(e)) => Err(e.to_string()),
-            Err(_) => Err("the report's reader stopped".to_owned()),
+            Ok(Err(e)) => Err(e.into()),
+            Err(_) => Err("the report's reader stopped".into()),
         };
         Ok((plain, written, report))
     })?;

@@ -251,7 +251,7 @@ pub async fn page(
                             )),
                             Err(why) => section
                                 .unreadable
-                                .push((layout::manifest_object(&m.copy_id), why)),
+                                .push((layout::manifest_object(&m.copy_id), why.to_string())),
                         },
                         Listed::Unreadable { object, reason } => {
                             section.unreadable.push((object.clone(), reason.clone()));

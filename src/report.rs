@@ -45,7 +45,7 @@ pub struct Watch {
     pub kit_every: Option<std::time::Duration>,
     /// Settings that work but put something at risk ([`crate::config::cautions`]): each is a
     /// problem for as long as the settings stay.
-    pub cautions: Vec<String>,
+    pub cautions: Vec<crate::config::Caution>,
     pub clock: std::sync::Arc<dyn crate::clock::Clock>,
 }
 
@@ -378,7 +378,7 @@ impl Summary {
                 .map(|text| Problem::new(ProblemKind::Damaged, text)),
         );
         problems.extend(settings_to_fix(history, watch).await?);
-        problems.extend(watch.cautions.iter().map(|c| caution(c)));
+        problems.extend(watch.cautions.iter().map(caution));
         let kit = match watch.kit_every {
             Some(every) => Some(history.kit_due(every).await?),
             None => None,
@@ -540,10 +540,11 @@ async fn settings_to_fix(history: &History, watch: &Watch) -> Result<Vec<Problem
         .collect())
 }
 
-/// A caution about the settings ([`crate::config::cautions`]) as a problem. The configuration hands
-/// cautions over as lines that start with their tag's words; this is the one place they are
-/// taken apart, until it hands them over typed.
-fn caution(line: &str) -> Problem {
-    let text = line.strip_prefix(crate::config::CLEARTEXT).unwrap_or(line);
-    Problem::new(ProblemKind::Cleartext, text)
+/// A caution about the settings ([`crate::config::cautions`]) as a problem of its kind, with its
+/// words.
+fn caution(c: &crate::config::Caution) -> Problem {
+    let kind = match c.kind {
+        crate::config::CautionKind::Cleartext => ProblemKind::Cleartext,
+    };
+    Problem::new(kind, c.text.clone())
 }

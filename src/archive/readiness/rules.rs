@@ -174,7 +174,16 @@ fn stick_advice(path: &str) -> String {
     }
 }
 
+/// What a config entry needs of the hardware and the network it will be restored onto.
 fn hardware_and_network(e: &ConfigEntry, r: &mut Readiness) {
+    let paths_used = known_hardware(e, r);
+    other_devices(e, r, paths_used);
+    home_network(e, r);
+}
+
+/// What the integrations Lifeboat knows say about their hardware; returns the device paths they
+/// named.
+fn known_hardware(e: &ConfigEntry, r: &mut Readiness) -> Vec<String> {
     let hw = |why: &str, device: &str| {
         from_entry(e, format!("{why}; {}", stick_advice(device)), Some(device))
     };
@@ -248,7 +257,11 @@ fn hardware_and_network(e: &ConfigEntry, r: &mut Readiness) {
         }
         _ => {}
     }
-    // Any other device path the entry names.
+    paths_used
+}
+
+/// Any other device path the entry names (not already in `paths_used`).
+fn other_devices(e: &ConfigEntry, r: &mut Readiness, mut paths_used: Vec<String>) {
     let mut others = Vec::new();
     device_paths(&Value::Object(e.data.clone()), "", &mut others);
     for (key, path) in others {
@@ -261,6 +274,10 @@ fn hardware_and_network(e: &ConfigEntry, r: &mut Readiness) {
             paths_used.push(path);
         }
     }
+}
+
+/// The first address on the home network the entry names (`host`, `ip_address`, `url`).
+fn home_network(e: &ConfigEntry, r: &mut Readiness) {
     for key in ["host", "ip_address", "url"] {
         let Some(value) = text_at(&e.data, &[key]) else {
             continue;

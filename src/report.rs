@@ -9,15 +9,17 @@
 //! problems are logged.
 
 use crate::ha::core_api::{HaApi, RestError};
-use crate::history::{CopyRecord, History, HistoryError, KeyLedger, RunRow, RunStatus};
+use crate::history::{CopyRecord, History, KitDue, RunRow, RunStatus};
 use crate::pipeline::record::RunReport;
 use crate::pipeline::run::{RunObserver, RunRequest};
 use serde_json::json;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 mod problem;
+mod summary;
 
 pub use problem::{Problem, ProblemKind, Severity};
+pub use summary::Summary;
 
 /// An entity-id-safe form of a destination name.
 fn slug(name: &str) -> String {
@@ -45,7 +47,7 @@ pub struct Watch {
     pub kit_every: Option<std::time::Duration>,
     /// Settings that work but put something at risk ([`crate::config::cautions`]): each is a
     /// problem for as long as the settings stay.
-    pub cautions: Vec<String>,
+    pub cautions: Vec<crate::config::Caution>,
     pub clock: std::sync::Arc<dyn crate::clock::Clock>,
 }
 
@@ -121,7 +123,7 @@ impl HaReporter {
             Ok(s) => s,
             Err(e) => return tracing::warn!("reading history for Home Assistant: {e}"),
         };
-        let (last, last_good) = (s.last.as_ref(), s.last_good.as_ref());
+        let last = s.last.as_ref();
         Self::log(
             self.set_run_state(
                 s.state,
@@ -130,19 +132,7 @@ impl HaReporter {
             )
             .await,
         );
-        Self::log(
-            self.api
-                .set_state(
-                    "sensor.lifeboat_last_backup",
-                    &last_good.map_or_else(|| "unknown".to_owned(), |r| r.started_at.to_rfc3339()),
-                    json!({"friendly_name": "Lifeboat last successful backup", "device_class": "timestamp",
-                           "backup_name": last_good.and_then(|r| r.backup_name.clone()),
-                           "slug": last_good.and_then(|r| r.backup_slug.clone()),
-                           "source": last_good.and_then(|r| r.source_name.clone()),
-                           "verified_copies": last_good.map(|r| r.copies.iter().filter(|c| c.verified).count())}),
-                )
-                .await,
-        );
+        Self::log(self.set_last_backup(s.last_good.as_ref()).await);
         Self::log(
             self.api
                 .set_state(
@@ -152,7 +142,32 @@ impl HaReporter {
                 )
                 .await,
         );
-        // With several sources, each one's newest verified copy: `sensor.lifeboat_postgres_last_backup`.
+        self.set_sources_last_backup().await;
+        Self::log(self.set_kit_check_due(s.kit.as_ref()).await);
+        Self::log(self.note_copies(&s.problems).await);
+        for c in &s.copies {
+            Self::log(self.set_last_copy(c).await);
+        }
+    }
+
+    /// `sensor.lifeboat_last_backup`: when the last successful backup started, and what it was.
+    async fn set_last_backup(&self, last_good: Option<&RunRow>) -> Result<(), RestError> {
+        self.api
+            .set_state(
+                "sensor.lifeboat_last_backup",
+                &last_good.map_or_else(|| "unknown".to_owned(), |r| r.started_at.to_rfc3339()),
+                json!({"friendly_name": "Lifeboat last successful backup", "device_class": "timestamp",
+                       "backup_name": last_good.and_then(|r| r.backup_name.clone()),
+                       "slug": last_good.and_then(|r| r.backup_slug.clone()),
+                       "source": last_good.and_then(|r| r.source_name.clone()),
+                       "verified_copies": last_good.map(|r| r.copies.iter().filter(|c| c.verified).count())}),
+            )
+            .await
+    }
+
+    /// With several sources, each one's newest verified copy:
+    /// `sensor.lifeboat_postgres_last_backup`.
+    async fn set_sources_last_backup(&self) {
         for source in &self.watch.sources {
             let newest = match self
                 .history
@@ -178,30 +193,28 @@ impl HaReporter {
                     .await,
             );
         }
-        let kit_overdue = s
-            .kit
-            .as_ref()
-            .is_some_and(|k| k.overdue(self.watch.clock.now()));
-        Self::log(
-            self.api
-                .set_state(
-                    "binary_sensor.lifeboat_kit_check_due",
-                    if kit_overdue { "on" } else { "off" },
-                    json!({"friendly_name": "Lifeboat emergency kit check due", "device_class": "problem",
-                           "icon": "mdi:file-key",
-                           "last_checked": s.kit.as_ref().and_then(|k| k.checked).map(|t| t.to_rfc3339()),
-                           "due": s.kit.as_ref().and_then(|k| k.due).map(|t| t.to_rfc3339())}),
-                )
-                .await,
-        );
-        // Stale or damaged copies need a person even when no run failed: one notification, replaced
-        // while the problems last and dismissed when they are gone.
-        let lasting: Vec<&Problem> = s
-            .problems
-            .iter()
-            .filter(|p| p.kind.about_copies())
-            .collect();
-        let note = if lasting.is_empty() {
+    }
+
+    /// `binary_sensor.lifeboat_kit_check_due`: on while the emergency kit's check is overdue.
+    async fn set_kit_check_due(&self, kit: Option<&KitDue>) -> Result<(), RestError> {
+        let kit_overdue = kit.is_some_and(|k| k.overdue(self.watch.clock.now()));
+        self.api
+            .set_state(
+                "binary_sensor.lifeboat_kit_check_due",
+                if kit_overdue { "on" } else { "off" },
+                json!({"friendly_name": "Lifeboat emergency kit check due", "device_class": "problem",
+                       "icon": "mdi:file-key",
+                       "last_checked": kit.and_then(|k| k.checked).map(|t| t.to_rfc3339()),
+                       "due": kit.and_then(|k| k.due).map(|t| t.to_rfc3339())}),
+            )
+            .await
+    }
+
+    /// Stale or damaged copies need a person even when no run failed: one notification, replaced
+    /// while the problems last and dismissed when they are gone.
+    async fn note_copies(&self, problems: &[Problem]) -> Result<(), RestError> {
+        let lasting: Vec<&Problem> = problems.iter().filter(|p| p.kind.about_copies()).collect();
+        if lasting.is_empty() {
             self.api
                 .call_service(
                     "persistent_notification",
@@ -221,188 +234,21 @@ impl HaReporter {
                         .join("\n"),
                 )
                 .await
-        };
-        Self::log(note);
-        for c in &s.copies {
-            Self::log(
-                self.api
-                    .set_state(
-                        &format!("sensor.lifeboat_{}_last_copy", slug(&c.destination)),
-                        &c.verified_at
-                            .map_or_else(|| "unknown".to_owned(), |t| t.to_rfc3339()),
-                        json!({"friendly_name": format!("Lifeboat {} newest copy", c.destination),
-                               "device_class": "timestamp", "copy_id": c.copy_id,
-                               "size_bytes": c.stored_size}),
-                    )
-                    .await,
-            );
         }
     }
-}
 
-/// Lifeboat's state as people and automations see it, from history.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct Summary {
-    /// `idle`, `running` or `failed` (the last run failed).
-    pub state: &'static str,
-    pub last: Option<RunRow>,
-    pub last_good: Option<RunRow>,
-    /// What needs a person's attention, in plain words (empty when all is well).
-    pub problems: Vec<Problem>,
-    /// The newest verified copy on each destination.
-    pub copies: Vec<CopyRecord>,
-    /// Where the kit check stands (`None` when it is never asked).
-    pub kit: Option<crate::history::KitDue>,
-}
-
-impl Summary {
-    /// Reads the summary from history, judging staleness against `watch`.
-    ///
-    /// # Errors
-    /// [`HistoryError`] when history cannot be read.
-    pub async fn load(
-        history: &History,
-        running: bool,
-        watch: &Watch,
-    ) -> Result<Self, HistoryError> {
-        let now = watch.clock.now();
-        let (last, last_good) = history.last_ended_and_good().await?;
-        let state = if running {
-            "running"
-        } else if last.as_ref().is_some_and(|r| r.status == RunStatus::Failed) {
-            "failed"
-        } else {
-            "idle"
-        };
-        let mut problems = Vec::new();
-        match (&last, &last_good) {
-            (_, None) => problems.push(Problem::new(
-                ProblemKind::NothingYet,
-                "no backup has a verified off-site copy yet",
-            )),
-            (Some(r), _) if r.status == RunStatus::Failed => {
-                problems.push(Problem::new(
-                    ProblemKind::LastFailed,
-                    format!(
-                        "the last backup failed: {}",
-                        r.error.as_deref().unwrap_or("see Lifeboat")
-                    ),
-                ));
-            }
-            (Some(r), _) if r.status == RunStatus::Partial => {
-                let failed: Vec<&str> = r
-                    .copies
-                    .iter()
-                    .filter(|c| !c.verified)
-                    .map(|c| c.destination.as_str())
-                    .collect();
-                problems.push(Problem::new(
-                    ProblemKind::Incomplete,
-                    format!("the last backup did not reach {}", failed.join(", ")),
-                ));
-            }
-            _ => {}
-        }
-        // A copy that opens only with a key nobody has is no copy: say so while it is the newest.
-        if let Some(good) = &last_good
-            && good.keys.as_ref().is_some_and(KeyLedger::ha_key_missing)
-        {
-            problems.push(Problem::new(
-                ProblemKind::Keys,
-                "the newest backup is protected with a Home Assistant key Lifeboat has never \
-                 seen; import it (lifeboat keys import) from Home Assistant's emergency kit",
-            ));
-        }
-        let copies = history.latest_verified_copies().await?;
-        if last_good.is_some() {
-            let limit =
-                chrono::TimeDelta::from_std(watch.stale_after).unwrap_or(chrono::TimeDelta::MAX);
-            for name in &watch.destinations {
-                let newest = copies
-                    .iter()
-                    .find(|c| &c.destination == name)
-                    .and_then(|c| c.verified_at);
-                match newest {
-                    None => problems.push(Problem::new(
-                        ProblemKind::Stale,
-                        format!("{name} holds no verified copy"),
-                    )),
-                    Some(t) if now.signed_duration_since(t) > limit => {
-                        problems.push(Problem::new(
-                            ProblemKind::Stale,
-                            format!(
-                                "the newest verified copy on {name} is {} hours old",
-                                now.signed_duration_since(t).num_hours()
-                            ),
-                        ));
-                    }
-                    Some(_) => {}
-                }
-            }
-        }
-        for source in &watch.sources {
-            let limit =
-                chrono::TimeDelta::from_std(source.stale_after).unwrap_or(chrono::TimeDelta::MAX);
-            match history
-                .newest_verified_of(&source.name, source.first)
-                .await?
-            {
-                None => problems.push(Problem::new(
-                    ProblemKind::Stale,
-                    format!("{} has no verified copy yet", source.name),
-                )),
-                Some(t) if now.signed_duration_since(t) > limit => problems.push(Problem::new(
-                    ProblemKind::Stale,
-                    format!(
-                        "no verified copy of {} for {} hours",
-                        source.name,
-                        now.signed_duration_since(t).num_hours()
-                    ),
-                )),
-                Some(_) => {}
-            }
-        }
-        // Failed re-verifications of the last week (older ones have been re-checked or pruned since).
-        let mut damaged: Vec<String> = history
-            .last_checks()
-            .await?
-            .into_iter()
-            .filter(|(_, c)| !c.ok && now.signed_duration_since(c.at) <= chrono::TimeDelta::days(7))
-            .filter(|((d, _), _)| watch.destinations.contains(d))
-            .map(|((d, id), c)| format!("copy {id} on {d}: {}", c.error.unwrap_or_default()))
-            .collect();
-        damaged.sort();
-        problems.extend(
-            damaged
-                .into_iter()
-                .map(|text| Problem::new(ProblemKind::Damaged, text)),
-        );
-        problems.extend(settings_to_fix(history, watch).await?);
-        problems.extend(watch.cautions.iter().map(|c| caution(c)));
-        let kit = match watch.kit_every {
-            Some(every) => Some(history.kit_due(every).await?),
-            None => None,
-        };
-        if let Some(k) = kit.as_ref().filter(|k| k.overdue(now)) {
-            let text = match k.checked {
-                Some(t) => format!(
-                    "the emergency kit was last checked {} days ago; check it on the Emergency kit page",
-                    now.signed_duration_since(t).num_days()
-                ),
-                None => "the emergency kit has never been checked; print it and check it on the \
-                         Emergency kit page"
-                    .to_owned(),
-            };
-            problems.push(Problem::new(ProblemKind::Kit, text));
-        }
-        Ok(Self {
-            state,
-            last,
-            last_good,
-            problems,
-            copies,
-            kit,
-        })
+    /// `sensor.lifeboat_<destination>_last_copy`: the newest verified copy there.
+    async fn set_last_copy(&self, c: &CopyRecord) -> Result<(), RestError> {
+        self.api
+            .set_state(
+                &format!("sensor.lifeboat_{}_last_copy", slug(&c.destination)),
+                &c.verified_at
+                    .map_or_else(|| "unknown".to_owned(), |t| t.to_rfc3339()),
+                json!({"friendly_name": format!("Lifeboat {} newest copy", c.destination),
+                       "device_class": "timestamp", "copy_id": c.copy_id,
+                       "size_bytes": c.stored_size}),
+            )
+            .await
     }
 }
 
@@ -511,39 +357,4 @@ impl RunObserver for HaReporter {
         self.running.store(false, Ordering::SeqCst);
         self.publish().await;
     }
-}
-
-/// Destinations that refused their settings: retrying cannot help until a person fixes them, so
-/// each is a problem that says so (one line per destination, the newest reason).
-async fn settings_to_fix(history: &History, watch: &Watch) -> Result<Vec<Problem>, HistoryError> {
-    let mut seen = std::collections::BTreeMap::new();
-    for r in history.retries().await? {
-        if r.waits_for.is_some() && watch.destinations.contains(&r.destination) {
-            seen.insert(r.destination.clone(), r);
-        }
-    }
-    Ok(seen
-        .into_values()
-        .map(|r| {
-            let why = match r.failure.as_deref() {
-                Some("denied") => "refused the credentials",
-                _ => "cannot work with its settings",
-            };
-            let text = format!(
-                "{} {why} ({}); correct them in Lifeboat's options — it is not retried until they \
-                 change, then at once",
-                r.destination,
-                r.last_error.as_deref().unwrap_or("no reason given")
-            );
-            Problem::new(ProblemKind::FixSettings, text)
-        })
-        .collect())
-}
-
-/// A caution about the settings ([`crate::config::cautions`]) as a problem. The configuration hands
-/// cautions over as lines that start with their tag's words; this is the one place they are
-/// taken apart, until it hands them over typed.
-fn caution(line: &str) -> Problem {
-    let text = line.strip_prefix(crate::config::CLEARTEXT).unwrap_or(line);
-    Problem::new(ProblemKind::Cleartext, text)
 }

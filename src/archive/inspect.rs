@@ -112,67 +112,18 @@ pub fn inspect<R: Read>(
             let size = entry.size();
             let is_description = name == "backup.json" || name == "snapshot.json";
             if is_description && backup.is_none() {
-                if size > MAX_BACKUP_JSON {
-                    return Err(ArchiveError::NotABackup(format!("{name} is {size} bytes")));
-                }
-                let mut buf = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
-                (&mut entry)
-                    .take(size)
-                    .read_to_end(&mut buf)
-                    .map_err(|e| io_to_archive(&e))?;
-                if buf.len() as u64 != size {
-                    return Err(ArchiveError::Truncated(format!("{name} ends early")));
-                }
-                backup = Some((
-                    BackupJson::parse(&buf)?,
-                    serde_json::from_slice(&buf).unwrap_or_default(),
-                ));
+                backup = Some(description(&name, size, &mut entry)?);
             } else if name.ends_with(".tar.gz") || name.ends_with(".tar") {
-                let mut counted = Counting {
-                    inner: &mut entry,
-                    count: 0,
-                };
-                let checked = inner::check(&name, &mut counted, keys, list_files, &mut found);
-                if checked.is_err() {
-                    // Refused partway: read the rest (not decompressed) to tell a member cut
-                    // short from one that is whole but would not restore.
-                    io::copy(&mut counted, &mut io::sink()).map_err(|e| io_to_archive(&e))?;
-                }
-                if counted.count != size {
-                    return Err(ArchiveError::Truncated(format!(
-                        "{name} should hold {size} bytes but the stream ended after {}",
-                        counted.count
-                    )));
-                }
-                inner_reports
-                    .push(checked.map_err(|e| ArchiveError::WouldNotRestore(e.to_string()))?);
+                let checked = inner_archive(&name, size, &mut entry, keys, list_files, &mut found);
+                inner_reports.push(checked?);
             } else {
-                let copied =
-                    io::copy(&mut entry, &mut io::sink()).map_err(|e| io_to_archive(&e))?;
-                if copied != size {
-                    return Err(ArchiveError::Truncated(format!(
-                        "{name} should hold {size} bytes but the stream ended after {copied}"
-                    )));
-                }
+                skip(&name, size, &mut entry)?;
             }
             end_of_data = entry.raw_file_position() + size.div_ceil(BLOCK) * BLOCK;
             members.push(Member { name, size });
         }
     }
-    // The rest must be the end-of-archive blocks (two zero blocks, padded to a record): drain it all
-    // so the whole stream is read, and so a stream cut at a member boundary is caught.
-    let mut tail = [0u8; 8192];
-    loop {
-        let n = counting.read(&mut tail).map_err(|e| io_to_archive(&e))?;
-        if n == 0 {
-            break;
-        }
-        if tail[..n].iter().any(|&b| b != 0) {
-            return Err(ArchiveError::Malformed(
-                "data after the end-of-archive marker".into(),
-            ));
-        }
-    }
+    end_blocks(&mut counting)?;
     if counting.count < end_of_data + 2 * BLOCK {
         return Err(ArchiveError::Truncated(format!(
             "the stream ended after {} bytes, before the end-of-archive marker",
@@ -193,6 +144,86 @@ pub fn inspect<R: Read>(
         readiness,
         content: None,
     })
+}
+
+/// The backup's description (`backup.json`, `snapshot.json`), `size` bytes long: parsed, and as
+/// raw JSON.
+fn description(
+    name: &str,
+    size: u64,
+    entry: impl Read,
+) -> Result<(BackupJson, serde_json::Value), ArchiveError> {
+    if size > MAX_BACKUP_JSON {
+        return Err(ArchiveError::NotABackup(format!("{name} is {size} bytes")));
+    }
+    let mut buf = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+    entry
+        .take(size)
+        .read_to_end(&mut buf)
+        .map_err(|e| io_to_archive(&e))?;
+    if buf.len() as u64 != size {
+        return Err(ArchiveError::Truncated(format!("{name} ends early")));
+    }
+    Ok((
+        BackupJson::parse(&buf)?,
+        serde_json::from_slice(&buf).unwrap_or_default(),
+    ))
+}
+
+/// An inner archive (`homeassistant.tar.gz`, an add-on's), `size` bytes long, checked to its end.
+fn inner_archive(
+    name: &str,
+    size: u64,
+    entry: impl Read,
+    keys: &[BackupKey],
+    list_files: bool,
+    found: &mut Found,
+) -> Result<InnerReport, ArchiveError> {
+    let mut counted = Counting {
+        inner: entry,
+        count: 0,
+    };
+    let checked = inner::check(name, &mut counted, keys, list_files, found);
+    if checked.is_err() {
+        // Refused partway: read the rest (not decompressed) to tell a member cut
+        // short from one that is whole but would not restore.
+        io::copy(&mut counted, &mut io::sink()).map_err(|e| io_to_archive(&e))?;
+    }
+    if counted.count != size {
+        return Err(ArchiveError::Truncated(format!(
+            "{name} should hold {size} bytes but the stream ended after {}",
+            counted.count
+        )));
+    }
+    checked.map_err(|e| ArchiveError::WouldNotRestore(e.to_string()))
+}
+
+/// Any other member, `size` bytes long: read through, to be sure it is all there.
+fn skip(name: &str, size: u64, mut entry: impl Read) -> Result<(), ArchiveError> {
+    let copied = io::copy(&mut entry, &mut io::sink()).map_err(|e| io_to_archive(&e))?;
+    if copied != size {
+        return Err(ArchiveError::Truncated(format!(
+            "{name} should hold {size} bytes but the stream ended after {copied}"
+        )));
+    }
+    Ok(())
+}
+
+/// The rest must be the end-of-archive blocks (two zero blocks, padded to a record): drains it
+/// all so the whole stream is read, and so a stream cut at a member boundary is caught.
+fn end_blocks(rest: &mut impl Read) -> Result<(), ArchiveError> {
+    let mut tail = [0u8; 8192];
+    loop {
+        let n = rest.read(&mut tail).map_err(|e| io_to_archive(&e))?;
+        if n == 0 {
+            return Ok(());
+        }
+        if tail[..n].iter().any(|&b| b != 0) {
+            return Err(ArchiveError::Malformed(
+                "data after the end-of-archive marker".into(),
+            ));
+        }
+    }
 }
 
 /// A blocking `Read` over a bounded channel of chunks: lets the synchronous walker consume the

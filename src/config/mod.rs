@@ -13,7 +13,7 @@ pub use validate::{SUPERVISOR_URL, cautions, validate, validate_destinations};
 /// A destination's kinds live with their stores ([`crate::destinations::kinds`]): the options
 /// name them, and validation hands each its own part.
 pub use crate::destinations::kinds::{
-    CLEARTEXT, DestinationKind, DestinationSpec, Problem, fingerprint,
+    Caution, CautionKind, DestinationKind, DestinationSpec, Problem, fingerprint,
 };
 
 use crate::secret::Secret;

@@ -201,10 +201,10 @@ pub fn validate_destinations(
     }
 }
 
-/// Settings that work but put something at risk, in plain words, each starting with its tag
-/// ([`super::CLEARTEXT`]): today a WebDAV destination whose address is `http://` to another
-/// machine (see each kind's [`crate::destinations::kinds::Settings::caution`]).
-pub fn cautions(destinations: &[DestinationSpec]) -> Vec<String> {
+/// Settings that work but put something at risk, each with its kind ([`super::Caution`]): today a
+/// WebDAV destination whose address is `http://` to another machine (see each kind's
+/// [`crate::destinations::kinds::Settings::caution`]).
+pub fn cautions(destinations: &[DestinationSpec]) -> Vec<super::Caution> {
     destinations
         .iter()
         .filter_map(DestinationSpec::caution)

@@ -122,37 +122,52 @@ pub struct Encryption {
     pub passphrase: bool,
 }
 
+/// Why a manifest read is not taken.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    #[error("not a Lifeboat manifest: {0}")]
+    NotAManifest(#[source] serde_json::Error),
+    #[error(
+        "manifest format {0} is newer than this Lifeboat understands ({FORMAT}); upgrade Lifeboat"
+    )]
+    Newer(u32),
+    #[error("refused: its signature names no key Lifeboat can read; nothing in it is trusted")]
+    UnreadableKey,
+    #[error(
+        "refused: altered after it was signed (its signature by {0} does not match what it says); nothing in it is trusted"
+    )]
+    Altered(String),
+    /// Signed by a key that [`Manifest::trusted_by`] could not read.
+    #[error("{0}")]
+    Key(#[from] crate::signing::SigningError),
+    #[error(
+        "refused as forged: signed by {0}, a key this home never used (its emergency kit lists the ones it did); left alone. If an earlier box of yours made it, trust that box's key from its kit (Emergency kit page, or `lifeboat keys import`)"
+    )]
+    Forged(String),
+}
+
 impl Manifest {
     /// Parses a manifest. A signed one comes back [`Provenance::Unchecked`] (see
     /// [`Manifest::trusted_by`]).
     ///
     /// # Errors
-    /// A message when it is not a manifest this version understands, or its signature does not
-    /// match its contents.
-    pub fn parse(bytes: &[u8]) -> Result<Self, String> {
+    /// [`ManifestError`] when it is not a manifest this version understands, or its signature
+    /// does not match its contents.
+    pub fn parse(bytes: &[u8]) -> Result<Self, ManifestError> {
         let value: serde_json::Value =
-            serde_json::from_slice(bytes).map_err(|e| format!("not a Lifeboat manifest: {e}"))?;
-        let mut m: Self = serde_json::from_value(value.clone())
-            .map_err(|e| format!("not a Lifeboat manifest: {e}"))?;
+            serde_json::from_slice(bytes).map_err(ManifestError::NotAManifest)?;
+        let mut m: Self =
+            serde_json::from_value(value.clone()).map_err(ManifestError::NotAManifest)?;
         if m.format > FORMAT {
-            return Err(format!(
-                "manifest format {} is newer than this Lifeboat understands ({FORMAT}); upgrade Lifeboat",
-                m.format
-            ));
+            return Err(ManifestError::Newer(m.format));
         }
         if let Some(sig) = &m.signature {
-            let key = PublicKey::parse(&sig.key).map_err(|_| {
-                "refused: its signature names no key Lifeboat can read; nothing in it is trusted"
-                    .to_owned()
-            })?;
+            let key = PublicKey::parse(&sig.key).map_err(|_| ManifestError::UnreadableKey)?;
             let intact = BASE64
                 .decode(&sig.ed25519)
                 .is_ok_and(|s| key.verifies(&signed_message(value), &s));
             if !intact {
-                return Err(format!(
-                    "refused: altered after it was signed (its signature by {} does not match what it says); nothing in it is trusted",
-                    key.fingerprint()
-                ));
+                return Err(ManifestError::Altered(key.fingerprint()));
             }
             m.provenance = Provenance::Unchecked(key.fingerprint());
         }
@@ -163,20 +178,16 @@ impl Manifest {
     /// them, it is [`Provenance::Signed`]; by any other key, it is refused as forged.
     ///
     /// # Errors
-    /// The refusal, in plain words.
-    pub fn trusted_by(mut self, trusted: &Trusted) -> Result<Self, String> {
+    /// [`ManifestError::Forged`] (or the key that could not be read), saying the refusal in
+    /// plain words.
+    pub fn trusted_by(mut self, trusted: &Trusted) -> Result<Self, ManifestError> {
         let Some(sig) = &self.signature else {
             return Ok(self);
         };
-        let key = PublicKey::parse(&sig.key).map_err(|e| e.to_string())?;
+        let key = PublicKey::parse(&sig.key)?;
         match trusted.trusts(&key) {
             Some(true) => self.provenance = Provenance::Signed(key.fingerprint()),
-            Some(false) => {
-                return Err(format!(
-                    "refused as forged: signed by {}, a key this home never used (its emergency kit lists the ones it did); left alone. If an earlier box of yours made it, trust that box's key from its kit (Emergency kit page, or `lifeboat keys import`)",
-                    key.fingerprint()
-                ));
-            }
+            Some(false) => return Err(ManifestError::Forged(key.fingerprint())),
             None => self.provenance = Provenance::Unchecked(key.fingerprint()),
         }
         Ok(self)
@@ -239,11 +250,7 @@ pub async fn fetch(
         .read_small(&name, MAX_SIZE)
         .await
         .map_err(FetchError::Store)?;
-    let m = Manifest::parse(&bytes)
-        .and_then(|m| m.trusted_by(&destination.trust))
-        .map_err(FetchError::Unreadable)?;
-    super::names::copy(&name, &m).map_err(FetchError::Unreadable)?;
-    Ok(m)
+    readable(&name, &bytes, &destination.trust).map_err(|e| FetchError::Unreadable(e.to_string()))
 }
 
 /// Lists the copies on a destination: every manifest, newest first. Data objects without a
@@ -264,14 +271,11 @@ pub async fn list(destination: &super::Destination) -> Result<Vec<Listed>, super
     let mut out = Vec::with_capacity(names.len());
     for name in names {
         let item = match destination.store.read_small(&name, MAX_SIZE).await {
-            Ok(bytes) => match Manifest::parse(&bytes)
-                .and_then(|m| m.trusted_by(&destination.trust))
-                .and_then(|m| super::names::copy(&name, &m).map(|()| m))
-            {
+            Ok(bytes) => match readable(&name, &bytes, &destination.trust) {
                 Ok(m) => Listed::Copy(Box::new(m)),
                 Err(reason) => Listed::Unreadable {
                     object: name,
-                    reason,
+                    reason: reason.to_string(),
                 },
             },
             Err(e) => Listed::Unreadable {
@@ -283,6 +287,24 @@ pub async fn list(destination: &super::Destination) -> Result<Vec<Listed>, super
     }
     Ok(out)
 }
+/// Why a manifest read from a destination is not taken: it is not one, or not trusted, or it
+/// names what Lifeboat would not write beside it.
+#[derive(Debug, thiserror::Error)]
+enum NotTaken {
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+    #[error(transparent)]
+    Names(#[from] super::names::ManifestNameError),
+}
+
+/// The manifest read from the object `name`, when it is intact, trusted and names exactly what
+/// Lifeboat writes beside it.
+fn readable(name: &str, bytes: &[u8], trust: &Trusted) -> Result<Manifest, NotTaken> {
+    let m = Manifest::parse(bytes)?.trusted_by(trust)?;
+    super::names::copy(name, &m)?;
+    Ok(m)
+}
+
 /// The copy named `id` among `listed`, or else the newest signed one (the newest of all when none
 /// is signed: copies made before Lifeboat signed them). An unsigned copy is never picked over a
 /// signed one unless asked for by its id: anyone who can write to a destination can plant one.
@@ -314,7 +336,7 @@ pub fn made_at(m: &Manifest) -> DateTime<Utc> {
 pub enum DeleteError {
     /// Its names are not ones Lifeboat writes: nothing was deleted.
     #[error("{0}")]
-    Refused(String),
+    Refused(#[from] super::names::DeletionError),
     #[error("deleting {object}: {source}")]
     Manifest {
         object: String,
@@ -338,7 +360,7 @@ pub async fn delete_copy(
     copy_id: &str,
     data: &str,
 ) -> Result<(), DeleteError> {
-    super::names::deletion(copy_id, data).map_err(DeleteError::Refused)?;
+    super::names::deletion(copy_id, data)?;
     let object = super::layout::manifest_object(copy_id);
     if let Err(source) = destination.store.delete(&object).await {
         return Err(DeleteError::Manifest { object, source });
@@ -413,7 +435,7 @@ mod tests {
             let mut v = json.clone();
             *v.pointer_mut(at).unwrap() = to;
             let e = Manifest::parse(&serde_json::to_vec(&v).unwrap()).unwrap_err();
-            assert!(e.contains("altered"), "{at}: {e}");
+            assert!(e.to_string().contains("altered"), "{at}: {e}");
         }
         // A field added beside the signed ones is covered too.
         let mut v = json.clone();
@@ -433,7 +455,8 @@ mod tests {
         let e = forged
             .clone()
             .trusted_by(&Trusted::keys(vec![key(1).public()]))
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("forged") && e.contains(&key(9).public().fingerprint()),
             "{e}"

@@ -86,41 +86,77 @@ pub fn inside(path: &str) -> Result<&str, NameError> {
 const NOT_OURS: &str = "Lifeboat did not write it and acts on nothing it names: check who else \
                         can write to this destination, then remove the file by hand";
 
+/// Why a manifest is not one Lifeboat wrote for the object it was read from (see [`copy`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ManifestNameError {
+    #[error("refused: {listed:?} is not the name of a manifest Lifeboat writes. {NOT_OURS}")]
+    NotAManifestName { listed: String },
+    #[error(
+        "refused: {id:?} is not a copy id Lifeboat makes (the UTC time, then letters, \
+         digits, - or _). {NOT_OURS}"
+    )]
+    NotACopyId { id: String },
+    #[error("refused: the manifest in {listed} names copy {named:?}, not {id}. {NOT_OURS}")]
+    OtherCopy {
+        listed: String,
+        named: String,
+        id: String,
+    },
+    #[error(
+        "refused: the manifest in {listed} names its data {object:?}, which is not a data object \
+         of copy {id} as Lifeboat names them ({id}{ending}, …). {NOT_OURS}"
+    )]
+    NotItsData {
+        listed: String,
+        object: String,
+        id: String,
+        /// The ending Lifeboat would have given it.
+        ending: String,
+    },
+}
+
+/// Why the names a copy is to be deleted by are not one copy's (see [`deletion`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DeletionError {
+    #[error("refused: {0:?} is not a copy id Lifeboat makes; nothing was deleted")]
+    NotACopyId(String),
+    #[error("refused: {data:?} is not a data object of copy {id}; nothing was deleted")]
+    NotItsData { id: String, data: String },
+}
+
 /// Checks that the manifest read from the object `listed` names exactly what Lifeboat writes:
 /// `listed` is `<copy id>.manifest.json` for a copy id of Lifeboat's form, the manifest's
 /// `copy_id` is that id, and its `object` is that copy's data object.
 ///
 /// # Errors
-/// A sentence saying what is wrong, for a listing's problems.
-pub fn copy(listed: &str, m: &Manifest) -> Result<(), String> {
+/// [`ManifestNameError`] saying what is wrong, for a listing's problems.
+pub fn copy(listed: &str, m: &Manifest) -> Result<(), ManifestNameError> {
     let Some(id) = layout::copy_id_of_manifest(listed).filter(|_| !listed.contains('/')) else {
-        return Err(format!(
-            "refused: {listed:?} is not the name of a manifest Lifeboat writes. {NOT_OURS}"
-        ));
+        return Err(ManifestNameError::NotAManifestName {
+            listed: listed.to_owned(),
+        });
     };
     if !layout::is_copy_id(id) {
-        return Err(format!(
-            "refused: {id:?} is not a copy id Lifeboat makes (the UTC time, then letters, \
-             digits, - or _). {NOT_OURS}"
-        ));
+        return Err(ManifestNameError::NotACopyId { id: id.to_owned() });
     }
     if m.copy_id != id {
-        return Err(format!(
-            "refused: the manifest in {listed} names copy {:?}, not {id}. {NOT_OURS}",
-            m.copy_id
-        ));
+        return Err(ManifestNameError::OtherCopy {
+            listed: listed.to_owned(),
+            named: m.copy_id.clone(),
+            id: id.to_owned(),
+        });
     }
     // The copy id followed by one of the endings Lifeboat gives data objects. Not the one ending
     // the manifest's content implies: a dump's tool may be recognised only from its first lines,
     // after its object was named from the command (`sh -c 'pg_dump …'` writes `.out.gz.age` and a
     // manifest that says postgres).
     if !layout::is_data_object_of(id, &m.object) {
-        return Err(format!(
-            "refused: the manifest in {listed} names its data {:?}, which is not a data object \
-             of copy {id} as Lifeboat names them ({id}{}, …). {NOT_OURS}",
-            m.object,
-            expected_ending(m)
-        ));
+        return Err(ManifestNameError::NotItsData {
+            listed: listed.to_owned(),
+            object: m.object.clone(),
+            id: id.to_owned(),
+            ending: expected_ending(m),
+        });
     }
     Ok(())
 }
@@ -138,17 +174,16 @@ fn expected_ending(m: &Manifest) -> String {
 /// default one).
 ///
 /// # Errors
-/// A sentence saying what is wrong.
-pub fn deletion(id: &str, data: &str) -> Result<(), String> {
+/// [`DeletionError`] saying what is wrong.
+pub fn deletion(id: &str, data: &str) -> Result<(), DeletionError> {
     if !layout::is_copy_id(id) {
-        return Err(format!(
-            "refused: {id:?} is not a copy id Lifeboat makes; nothing was deleted"
-        ));
+        return Err(DeletionError::NotACopyId(id.to_owned()));
     }
     if !data.is_empty() && !layout::is_data_object_of(id, data) {
-        return Err(format!(
-            "refused: {data:?} is not a data object of copy {id}; nothing was deleted"
-        ));
+        return Err(DeletionError::NotItsData {
+            id: id.to_owned(),
+            data: data.to_owned(),
+        });
     }
     Ok(())
 }
@@ -312,7 +347,7 @@ mod tests {
                 manifest(id, &layout::data_object(id), None),
             ),
         ] {
-            let why = copy(&listed, &m).unwrap_err();
+            let why = copy(&listed, &m).unwrap_err().to_string();
             assert!(
                 why.starts_with("refused:") && why.contains("remove the file by hand"),
                 "{why}"
@@ -334,7 +369,7 @@ mod tests {
             (id, "../x.tar.age"),
             (id, &format!("{id}.tar.age/..")),
         ] {
-            let e = deletion(id, data).unwrap_err();
+            let e = deletion(id, data).unwrap_err().to_string();
             assert!(
                 e.contains("refused") && e.contains("nothing was deleted"),
                 "{e}"

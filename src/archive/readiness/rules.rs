@@ -174,7 +174,16 @@ fn stick_advice(path: &str) -> String {
     }
 }
 
+/// What a config entry needs of the hardware and the network it will be restored onto.
 fn hardware_and_network(e: &ConfigEntry, r: &mut Readiness) {
+    let paths_used = known_hardware(e, r);
+    other_devices(e, r, paths_used);
+    home_network(e, r);
+}
+
+/// What the integrations Lifeboat knows say about their hardware; returns the device paths they
+/// named.
+fn known_hardware(e: &ConfigEntry, r: &mut Readiness) -> Vec<String> {
     let hw = |why: &str, device: &str| {
         from_entry(e, format!("{why}; {}", stick_advice(device)), Some(device))
     };
@@ -248,7 +257,11 @@ fn hardware_and_network(e: &ConfigEntry, r: &mut Readiness) {
         }
         _ => {}
     }
-    // Any other device path the entry names.
+    paths_used
+}
+
+/// Any other device path the entry names (not already in `paths_used`).
+fn other_devices(e: &ConfigEntry, r: &mut Readiness, mut paths_used: Vec<String>) {
     let mut others = Vec::new();
     device_paths(&Value::Object(e.data.clone()), "", &mut others);
     for (key, path) in others {
@@ -261,6 +274,10 @@ fn hardware_and_network(e: &ConfigEntry, r: &mut Readiness) {
             paths_used.push(path);
         }
     }
+}
+
+/// The first address on the home network the entry names (`host`, `ip_address`, `url`).
+fn home_network(e: &ConfigEntry, r: &mut Readiness) {
     for key in ["host", "ip_address", "url"] {
         let Some(value) = text_at(&e.data, &[key]) else {
             continue;
@@ -417,18 +434,12 @@ fn addon(a: &AddonJson, slug: &str, r: &mut Readiness) {
     }
 }
 
+/// What the backup leaves out that a restore will miss.
 fn missing(found: &Found, backup: &BackupJson, r: &mut Readiness) {
-    let item = |title: &str, why: String| Item {
-        domain: None,
-        addon: None,
-        title: title.to_owned(),
-        why,
-        device: None,
-    };
     let partial = !backup.kind.is_full();
     let with_ha = backup.homeassistant.is_some() || !partial;
     if !with_ha {
-        r.missing.push(item(
+        r.missing.push(left_out(
             "Home Assistant's configuration",
             "this partial backup holds no Home Assistant configuration: integrations, \
              automations and history are not in it"
@@ -436,6 +447,26 @@ fn missing(found: &Found, backup: &BackupJson, r: &mut Readiness) {
         ));
         return;
     }
+    r.missing.extend(missing_database(found, backup));
+    if partial {
+        r.missing.extend(missing_folders(found, backup));
+    }
+    r.missing.extend(missing_secrets(found));
+}
+
+/// Something the backup leaves out, titled `title`.
+fn left_out(title: &str, why: String) -> Item {
+    Item {
+        domain: None,
+        addon: None,
+        title: title.to_owned(),
+        why,
+        device: None,
+    }
+}
+
+/// The recorder database, when it was excluded, kept elsewhere, or is not in the backup.
+fn missing_database(found: &Found, backup: &BackupJson) -> Option<Item> {
     let excluded = backup
         .homeassistant
         .as_ref()
@@ -445,87 +476,85 @@ fn missing(found: &Found, backup: &BackupJson, r: &mut Readiness) {
         .configuration
         .as_ref()
         .is_some_and(|c| c.external_database);
-    if excluded {
-        r.missing.push(item(
-            "the recorder database",
-            "the backup was made without the database: history, long-term statistics and the \
-             logbook start empty after a restore"
-                .into(),
-        ));
+    let why = if excluded {
+        "the backup was made without the database: history, long-term statistics and the \
+         logbook start empty after a restore"
     } else if external {
-        r.missing.push(item(
-            "the recorder database",
-            "recorder: db_url keeps history in another database, which no Home Assistant backup \
-             holds: back that database up on its own"
-                .into(),
-        ));
+        "recorder: db_url keeps history in another database, which no Home Assistant backup \
+         holds: back that database up on its own"
     } else if found.homeassistant_read && found.config_entries.is_some() && !found.database_present
     {
-        r.missing.push(item(
-            "the recorder database",
-            "home-assistant_v2.db is not in this backup: history starts empty after a restore"
-                .into(),
+        "home-assistant_v2.db is not in this backup: history starts empty after a restore"
+    } else {
+        return None;
+    };
+    Some(left_out("the recorder database", why.into()))
+}
+
+/// The folders a partial backup leaves out: /ssl when the configuration needs it, /share, /media.
+fn missing_folders(found: &Found, backup: &BackupJson) -> Vec<Item> {
+    let mut out = Vec::new();
+    let folders: Vec<String> = backup
+        .folders
+        .iter()
+        .map(|f| f.to_ascii_lowercase())
+        .collect();
+    let has = |f: &str| folders.iter().any(|x| x == f);
+    let ssl = found
+        .configuration
+        .as_ref()
+        .map(|c| c.ssl_files.iter().cloned().collect::<Vec<_>>())
+        .unwrap_or_default();
+    if !has("ssl") && !ssl.is_empty() {
+        out.push(left_out(
+            "the ssl folder",
+            format!(
+                "http: names certificates under /ssl ({}), and this partial backup leaves /ssl \
+                 out: Home Assistant will not start its web server until they are back",
+                ssl.join(", ")
+            ),
         ));
     }
-    if partial {
-        let folders: Vec<String> = backup
-            .folders
-            .iter()
-            .map(|f| f.to_ascii_lowercase())
-            .collect();
-        let has = |f: &str| folders.iter().any(|x| x == f);
-        let ssl = found
-            .configuration
-            .as_ref()
-            .map(|c| c.ssl_files.iter().cloned().collect::<Vec<_>>())
-            .unwrap_or_default();
-        if !has("ssl") && !ssl.is_empty() {
-            r.missing.push(item(
-                "the ssl folder",
-                format!(
-                    "http: names certificates under /ssl ({}), and this partial backup leaves /ssl \
-                     out: Home Assistant will not start its web server until they are back",
-                    ssl.join(", ")
-                ),
+    for (folder, what) in [("share", "/share"), ("media", "/media")] {
+        if !has(folder) {
+            out.push(left_out(
+                &format!("the {folder} folder"),
+                format!("this partial backup leaves {what} out; anything kept there is not in it"),
             ));
         }
-        for (folder, what) in [("share", "/share"), ("media", "/media")] {
-            if !has(folder) {
-                r.missing.push(item(
-                    &format!("the {folder} folder"),
-                    format!(
-                        "this partial backup leaves {what} out; anything kept there is not in it"
-                    ),
-                ));
+    }
+    out
+}
+
+/// The `!secret` names configuration.yaml uses that secrets.yaml lacks (or is not there for).
+fn missing_secrets(found: &Found) -> Option<Item> {
+    let config = found.configuration.as_ref()?;
+    if config.secrets.is_empty() {
+        return None;
+    }
+    let have = found.secrets.clone().unwrap_or_default();
+    let lacking: Vec<&str> = config
+        .secrets
+        .iter()
+        .filter(|s| !have.contains(*s))
+        .map(String::as_str)
+        .collect();
+    if lacking.is_empty() {
+        return None;
+    }
+    Some(left_out(
+        "secrets",
+        format!(
+            "configuration.yaml uses !secret {} but secrets.yaml {}: Home Assistant will \
+             not load that configuration until they are added",
+            lacking.join(", "),
+            if found.secrets.is_some() {
+                "lacks them"
+            } else {
+                "is not in the backup"
             }
-        }
-    }
-    if let Some(config) = &found.configuration
-        && !config.secrets.is_empty()
-    {
-        let have = found.secrets.clone().unwrap_or_default();
-        let lacking: Vec<&str> = config
-            .secrets
-            .iter()
-            .filter(|s| !have.contains(*s))
-            .map(String::as_str)
-            .collect();
-        if !lacking.is_empty() {
-            r.missing.push(item(
-                "secrets",
-                format!(
-                    "configuration.yaml uses !secret {} but secrets.yaml {}: Home Assistant will \
-                     not load that configuration until they are added",
-                    lacking.join(", "),
-                    if found.secrets.is_some() {
-                        "lacks them"
-                    } else {
-                        "is not in the backup"
-                    }
-                ),
-            ));
-        }
-    }
+        ),
+    ))
 }
 
 fn restore_into(found: &Found, backup: &BackupJson) -> RestoreInto {

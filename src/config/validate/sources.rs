@@ -30,7 +30,7 @@ pub(super) fn sources(
              list of sources",
         ));
     }
-    if let Some(spec) = shorthand.and_then(|s| source(s, env, problems)) {
+    if let Some(spec) = shorthand.and_then(|s| source(s, "source", env, problems)) {
         out.push(NamedSource {
             name: spec.default_name(),
             spec,
@@ -96,14 +96,7 @@ fn named(
             "must be at least 1 (hours without a verified copy before Lifeboat says so)",
         ));
     }
-    let mut own = Vec::new();
-    let spec = source(entry.source, env, &mut own);
-    problems.extend(own.into_iter().map(|mut p| {
-        if let Some(rest) = p.field.strip_prefix("source.") {
-            p.field = field(rest);
-        }
-        p
-    }));
+    let spec = source(entry.source, at, env, problems);
     Some(NamedSource {
         name,
         spec: spec?,
@@ -140,12 +133,24 @@ fn entry_name(name: &str, field: &str, earlier: &[NamedSource], problems: &mut V
     }
 }
 
-/// One source's own settings, each problem on `source.<field>`.
+/// One source's own settings, each problem on `<at>.<field>` (`source.url`, `sources[1].url`).
 pub(super) fn source(
     opts: SourceOptions,
+    at: &str,
     env: &Env,
     problems: &mut Vec<Problem>,
 ) -> Option<SourceSpec> {
+    let mut own = Vec::new();
+    let spec = settings(opts, env, &mut own);
+    problems.extend(own.into_iter().map(|mut p| {
+        p.field = format!("{at}.{}", p.field);
+        p
+    }));
+    spec
+}
+
+/// One source's own settings, each problem on the field's own name (`url`).
+fn settings(opts: SourceOptions, env: &Env, problems: &mut Vec<Problem>) -> Option<SourceSpec> {
     match opts {
         SourceOptions::Dir {
             path,
@@ -196,7 +201,7 @@ fn dir(
 ) -> SourceSpec {
     if path.as_os_str().is_empty() || !path.is_absolute() {
         problems.push(problem(
-            "source.path",
+            "path",
             &format!(
                 "{:?} must be a folder's full path, like /share or /opt/halo/configs",
                 path.display()
@@ -206,7 +211,7 @@ fn dir(
     for g in &exclude {
         if let Err(e) = glob::Pattern::new(g) {
             problems.push(problem(
-                "source.exclude",
+                "exclude",
                 &format!("{g:?} is not a glob ({e}); write *.tmp or cache/*"),
             ));
         }
@@ -234,7 +239,7 @@ fn command_source(
             && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
         if !ok {
             problems.push(problem(
-                "source.environment",
+                "environment",
                 &format!("{name:?} is not a variable name like PGPASSWORD"),
             ));
         }
@@ -244,7 +249,7 @@ fn command_source(
         None => DumpTool::guess(&argv),
         Some(Ok(t)) => t,
         Some(Err(e)) => {
-            problems.push(problem("source.dump", &e));
+            problems.push(problem("dump", &e));
             DumpTool::Other
         }
     };
@@ -262,7 +267,7 @@ fn words(command: CommandLine, problems: &mut Vec<Problem>) -> Vec<String> {
         CommandLine::Words(w) => w,
         CommandLine::Line(l) => shlex::split(&l).unwrap_or_else(|| {
             problems.push(problem(
-                "source.command",
+                "command",
                 &format!(
                     "{:?} has a quote that is never closed",
                     crate::secret::scrub(&l, &[])
@@ -273,7 +278,7 @@ fn words(command: CommandLine, problems: &mut Vec<Problem>) -> Vec<String> {
     };
     if argv.first().is_none_or(|p| p.trim().is_empty()) {
         problems.push(problem(
-            "source.command",
+            "command",
             "name the command to run, like [\"pg_dumpall\", \"-U\", \"postgres\"]",
         ));
     }
@@ -284,7 +289,7 @@ fn words(command: CommandLine, problems: &mut Vec<Problem>) -> Vec<String> {
 fn folder(path: PathBuf, problems: &mut Vec<Problem>) -> Option<SourceSpec> {
     if path.as_os_str().is_empty() {
         problems.push(problem(
-            "source.path",
+            "path",
             "name the folder that holds the backup tars",
         ));
         return None;
@@ -302,11 +307,11 @@ fn core(
     problems: &mut Vec<Problem>,
 ) -> Option<SourceSpec> {
     let mode = source_mode(mode, problems);
-    let url = http_url(url, "source.url", problems);
+    let url = http_url(url, "url", problems);
     let token = non_empty_secret(token).or_else(|| env.get("HA_TOKEN").map(Secret::new));
     if token.is_none() {
         problems.push(problem(
-            "source.token",
+            "token",
             "a long-lived access token is needed (create one in your Home Assistant profile, \
              Security tab); set it here or in HA_TOKEN",
         ));
@@ -334,21 +339,17 @@ fn supervisor(
         Some("rest") => Some(SupervisorMethod::Rest),
         Some(other) => {
             problems.push(problem(
-                "source.method",
+                "method",
                 &format!("{other:?} is not a method; use \"websocket\" or \"rest\""),
             ));
             None
         }
     };
-    let url = http_url(
-        url.as_deref().unwrap_or(SUPERVISOR_URL),
-        "source.url",
-        problems,
-    );
+    let url = http_url(url.as_deref().unwrap_or(SUPERVISOR_URL), "url", problems);
     let token = non_empty_secret(token).or_else(|| env.get("SUPERVISOR_TOKEN").map(Secret::new));
     if token.is_none() {
         problems.push(problem(
-            "source.token",
+            "token",
             "SUPERVISOR_TOKEN is not set: the supervisor source works only inside the add-on \
              (use the core or folder source elsewhere)",
         ));
@@ -370,7 +371,7 @@ fn compression_of(
         None => default,
         Some(Ok(c)) => c,
         Some(Err(e)) => {
-            problems.push(problem("source.compression", &e));
+            problems.push(problem("compression", &e));
             default
         }
     }
@@ -382,7 +383,7 @@ fn source_mode(mode: Option<&str>, problems: &mut Vec<Problem>) -> Option<Source
         Some("ship") => Some(SourceMode::Ship),
         Some(other) => {
             problems.push(problem(
-                "source.mode",
+                "mode",
                 &format!(
                     "{other:?} is not a mode; use \"create\" (Lifeboat asks for backups) or \"ship\" \
                      (Lifeboat ships the backups Home Assistant makes)"

@@ -1,7 +1,7 @@
 //! The checks of [`super`], each problem on its field.
 
 use super::*;
-use crate::config::{CLEARTEXT, DestinationKind, SourceSpec, parse_options};
+use crate::config::{CautionKind, DestinationKind, SourceSpec, parse_options};
 use crate::destinations::kinds::s3::S3Spec;
 use crate::destinations::kinds::sftp::{SftpAuth, SftpSpec};
 use crate::destinations::kinds::smb::SmbSpec;
@@ -257,11 +257,19 @@ fn a_webdav_password_over_http_to_another_machine_is_a_caution() {
     };
     let said = at("http://nas.local:5005/backups");
     assert_eq!(said.len(), 1, "{said:?}");
-    for want in [CLEARTEXT, "nas", "in the clear", "nas.local", "https://"] {
-        assert!(said[0].contains(want), "{want:?} missing from {said:?}");
+    assert_eq!(said[0].kind, CautionKind::Cleartext);
+    let line = said[0].to_string();
+    for want in [
+        "cleartext: ",
+        "nas",
+        "in the clear",
+        "nas.local",
+        "https://",
+    ] {
+        assert!(line.contains(want), "{want:?} missing from {said:?}");
     }
     assert!(
-        !said[0].contains("s3cr3t"),
+        !line.contains("s3cr3t"),
         "the password itself is never said"
     );
     assert_eq!(at("http://192.168.1.5/dav").len(), 1);

@@ -68,6 +68,3 @@ pub fn fingerprint(raw: &str) -> Option<[u8; 32]> {
     hex::decode_to_slice(digits, &mut out).ok()?;
     Some(out)
 }
-
-/// The prefix of a caution about a password sent in the clear (the dashboard tags it by this).
-pub const CLEARTEXT: &str = "cleartext: ";

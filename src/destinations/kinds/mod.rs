@@ -6,6 +6,7 @@
 //! of the destinations never look inside a kind.
 
 pub mod azure;
+mod caution;
 mod check;
 mod from_url;
 pub mod local;
@@ -16,7 +17,8 @@ pub mod smb;
 mod url_form;
 pub mod webdav;
 
-pub use check::{CLEARTEXT, Problem, fingerprint, http_url, non_empty_secret, problem};
+pub use caution::{Caution, CautionKind};
+pub use check::{Problem, fingerprint, http_url, non_empty_secret, problem};
 pub use from_url::destination_from_url;
 pub use url_form::Credentials;
 
@@ -37,9 +39,9 @@ pub trait Settings: std::fmt::Debug {
     fn url(&self) -> String;
     /// Every secret in the settings.
     fn secrets(&self) -> Vec<&Secret>;
-    /// Settings that work but put something at risk, in plain words starting with their tag
-    /// ([`CLEARTEXT`]); `name` is the destination's.
-    fn caution(&self, _name: &str) -> Option<String> {
+    /// Settings that work but put something at risk, as a [`Caution`] (its kind and words);
+    /// `name` is the destination's.
+    fn caution(&self, _name: &str) -> Option<Caution> {
         None
     }
     /// Puts what the kind keeps beside Lifeboat's own state into the data folder.
@@ -89,7 +91,7 @@ impl DestinationSpec {
     }
 
     /// What about it puts something at risk, if anything (see [`Settings::caution`]).
-    pub fn caution(&self) -> Option<String> {
+    pub fn caution(&self) -> Option<Caution> {
         self.kind.settings().caution(&self.name)
     }
 }

@@ -272,19 +272,15 @@ fn ledger_line(keys: &Keyring, e: LedgerEntry, tz: chrono_tz::Tz) -> LedgerLine 
     }
 }
 
-pub(super) async fn kit_page(
-    state: &AppState,
-    ingress: &Ingress,
-    s: &Services,
-    notice: Option<&str>,
-    error: Option<String>,
-) -> Result<Response, PageError> {
-    let now = s.watch.clock.now();
-    let frame = Frame::new(state, ingress, Section::Kit, "Emergency kit").with_notice(notice);
-    let keys = &s.keys;
-    let encryption = keys.encryption();
+/// Each age key the copies are locked to (`encryption`, as `keys` gave it): where it came from
+/// and what can be done with it.
+fn lock_lines(
+    keys: &Keyring,
+    encryption: &crate::config::EncryptionSpec,
+    tz: chrono_tz::Tz,
+) -> Vec<LockLine> {
     let made = keys.age_keys();
-    let locks = encryption
+    encryption
         .recipients
         .iter()
         .map(|r| {
@@ -296,15 +292,29 @@ pub(super) async fn kit_page(
                     None => "from the options (made elsewhere)".to_owned(),
                     Some(m) if m.registered => format!(
                         "from the options; registered for the kit check {}",
-                        local(m.made, s.tz)
+                        local(m.made, tz)
                     ),
-                    Some(m) => format!("made here {}", local(m.made, s.tz)),
+                    Some(m) => format!("made here {}", local(m.made, tz)),
                 },
                 sealed: mine.is_some_and(|m| m.sealed),
                 can_register: mine.is_none() && keys.vault.is_some(),
             }
         })
-        .collect();
+        .collect()
+}
+
+pub(super) async fn kit_page(
+    state: &AppState,
+    ingress: &Ingress,
+    s: &Services,
+    notice: Option<&str>,
+    error: Option<String>,
+) -> Result<Response, PageError> {
+    let now = s.watch.clock.now();
+    let frame = Frame::new(state, ingress, Section::Kit, "Emergency kit").with_notice(notice);
+    let keys = &s.keys;
+    let encryption = keys.encryption();
+    let locks = lock_lines(keys, &encryption, s.tz);
     let ha_keys = keys
         .ha_key_list()
         .into_iter()

@@ -4,7 +4,8 @@
 
 pub mod store;
 
-use super::check::{CLEARTEXT, Problem, fingerprint, http_url, problem};
+use super::caution::{Caution, CautionKind};
+use super::check::{Problem, fingerprint, http_url, problem};
 use super::url_form::{Credentials, UrlForm, UrlParts};
 use super::{DestinationOptions, Settings};
 use crate::destinations::{Kind, Patience, Store, StoreError, StoreErrorKind, pinned_tls};
@@ -168,16 +169,17 @@ impl Settings for WebdavSpec {
 
     /// An `http://` address to another machine: the password (sent with every request, HTTP
     /// Basic) crosses the network unencrypted. A loopback address never leaves the box.
-    fn caution(&self, name: &str) -> Option<String> {
+    fn caution(&self, name: &str) -> Option<Caution> {
         let url = &self.url;
         (url.scheme() == "http" && !self.password.is_empty() && !is_loopback(url)).then(|| {
-            format!(
-                "{CLEARTEXT}the WebDAV destination {name} sends its password in the clear to {} \
+            let text = format!(
+                "the WebDAV destination {name} sends its password in the clear to {} \
                  (http://): anyone on the network on the way can read it and use the account; \
                  change its url to https:// (a self-signed certificate can be pinned with \
                  certificate_sha256)",
                 url.host_str().unwrap_or_default()
-            )
+            );
+            Caution::new(CautionKind::Cleartext, text)
         })
     }
 

@@ -27,6 +27,7 @@ pub mod mount_guard;
 pub mod names;
 pub mod opendal_store;
 pub mod pinned_tls;
+pub mod probe;
 pub mod retry;
 pub mod staged;
 

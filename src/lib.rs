@@ -51,6 +51,7 @@ pub mod retention;
 pub mod schedule;
 pub mod scratch;
 pub mod secret;
+pub mod setup;
 pub mod signing;
 pub mod source;
 pub mod web;

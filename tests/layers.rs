@@ -12,6 +12,8 @@ const LAYERS: &[&[&str]] = &[
     &["fuzzing"],
     &["daemon"],
     &["web"],
+    // Setting up from the dashboard: where the settings live, and the one way a change goes.
+    &["setup"],
     &["report", "alert"],
     &["jobs"],
     &["schedule"],

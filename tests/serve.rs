@@ -92,6 +92,7 @@ fn idle_with_drives(problems: Vec<String>, access: Access, data_dir: &std::path:
         drives: lifeboat::destinations::kinds::rclone::store::connect::Drives::in_data_dir(
             data_dir,
         ),
+        setup: None,
     }
 }
 

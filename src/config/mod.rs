@@ -4,6 +4,7 @@
 //! command line's URLs ([`urls`]). Every problem names the field it is about and what to change.
 //! The environment is an input ([`Env`]) so validation is testable and never reads it behind our back.
 
+pub mod edit;
 pub mod options;
 pub mod urls;
 mod validate;

@@ -213,6 +213,7 @@ fn app_state(services: Services, settings: Settings, shutdown: &CancellationToke
         csrf: settings.csrf,
         shutdown: shutdown.clone(),
         drives: settings.drives,
+        setup: None,
     }
 }
 
@@ -353,6 +354,7 @@ pub fn idle(
         csrf,
         shutdown: shutdown.clone(),
         drives,
+        setup: None,
     }
 }
 

@@ -81,6 +81,9 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// Where "Add a cloud drive" keeps the remotes it connects.
     pub drives: crate::destinations::kinds::rclone::store::connect::Drives,
+    /// Where the settings live and how a change is saved and applied (`None`: not here, as in
+    /// tests that build the state by hand).
+    pub setup: Option<Arc<crate::setup::Setup>>,
 }
 
 /// Nothing from elsewhere: no inline script, no outside resources, framed only by Home Assistant's

@@ -34,6 +34,7 @@ mod safe_update;
 mod securetar;
 mod security;
 mod serve;
+mod settings_page;
 mod setup_home;
 mod ship_events;
 mod sources;

@@ -303,6 +303,11 @@ async fn bad_input_is_shown_again_on_its_field_and_nothing_is_saved() {
             r#"name="jitter_minutes" value="soon""#,
         ),
         (
+            vec![("jitter_minutes", "1000")],
+            "schedule.jitter_minutes",
+            r#"name="jitter_minutes" value="1000""#,
+        ),
+        (
             vec![("timezone", "Mars/Olympus")],
             "schedule.timezone",
             r#"name="timezone" value="Mars/Olympus""#,
@@ -392,5 +397,99 @@ async fn without_a_setup_the_page_says_where_to_change_them_and_a_post_needs_the
     .await;
     assert!(refused.body.contains("not changed here"));
     assert_eq!(rig.text(), rig.before);
+    rig.stop().await;
+}
+
+/// Through the Supervisor: the add-on's options are saved whole, `!secret` references kept and
+/// resolved for the daemon; a save the Supervisor refuses shows its words and keeps what was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn through_the_supervisor_the_options_are_saved_and_its_refusal_is_shown() {
+    use crate::support::ha_double::{Double, Flavor};
+    use lifeboat::config::DestinationKind;
+    let mut rig = rig().await;
+    let d = Double::start(Flavor::Supervisor, Vec::new(), None).await;
+    d.set_ha_secret("b2_key", "the-real-secret");
+    d.save_addon_options(serde_json::json!({
+        "source": {"type": "folder", "path": "/backup"},
+        "encryption": {"recipients": [RECIPIENT]},
+        "destinations": [{"name": "b2", "type": "s3", "bucket": "home", "access_key_id": "k",
+            "secret_access_key": "!secret b2_key", "endpoint": "https://s3.example.com",
+            "retention": "last=2"}],
+        "schedule": {"backup": "30 3 * * *", "jitter_minutes": 20},
+        "retention": "last=3 daily=7",
+        "alert": {}
+    }));
+    let data = tempfile::tempdir().unwrap();
+    rig.state.setup = Some(Arc::new(Setup {
+        home: SettingsHome::Addon {
+            url: d.url.parse().unwrap(),
+            token: lifeboat::secret::Secret::new(d.token().to_owned()),
+            http: reqwest::Client::new(),
+        },
+        env: Env::default(),
+        data_dir_given: Some(data.path().to_owned()),
+        default_data_dir: data.path().to_owned(),
+        apply: rig.applied.clone(),
+    }));
+    let page = get(&rig.state, "/settings").await;
+    assert!(
+        page.body.contains(r#"name="retention:b2" value="last=2""#),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("the-real-secret") && !page.body.contains("b2_key"));
+    let csrf = token(&rig.state);
+    let fields = |b2: &'static str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("backup", "0 2 * * *".to_owned()),
+            ("jitter_minutes", "15".to_owned()),
+            ("retention", "last=3 daily=7".to_owned()),
+            ("retention:b2", b2.to_owned()),
+            ("action", "save".to_owned()),
+        ]
+    };
+    let send = |f: Vec<(&'static str, String)>| {
+        let state = rig.state.clone();
+        async move {
+            let pairs: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            post_form(&state, "/settings", &pairs).await
+        }
+    };
+    let saved = send(fields("last=4")).await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    let stored = d.saved_addon_options();
+    assert_eq!(stored["schedule"]["backup"], "0 2 * * *");
+    assert_eq!(stored["schedule"]["jitter_minutes"], 15);
+    assert_eq!(stored["destinations"][0]["retention"], "last=4");
+    assert_eq!(
+        stored["destinations"][0]["secret_access_key"], "!secret b2_key",
+        "the reference is kept"
+    );
+    {
+        let applied = rig.applied.0.lock().unwrap();
+        let DestinationKind::S3(s3) = &applied[0].destinations[0].kind else {
+            panic!("s3 expected");
+        };
+        assert_eq!(s3.secret_access_key.expose(), "the-real-secret");
+    }
+    assert!(!d.log().iter().any(|l| l.contains("validate")));
+
+    // The secret is gone from Home Assistant's secrets.yaml: the Supervisor refuses.
+    d.inner.ha_secrets.lock().unwrap().clear();
+    let refused = send(fields("last=5")).await;
+    assert_eq!(refused.status, StatusCode::BAD_GATEWAY, "{}", refused.body);
+    assert!(
+        refused.body.contains("Unknown secret &#39;b2_key&#39;"),
+        "{}",
+        refused.body
+    );
+    assert!(
+        refused
+            .body
+            .contains(r#"name="retention:b2" value="last=5""#)
+    );
+    assert_eq!(d.saved_addon_options(), stored, "what was saved stays");
+    assert_eq!(rig.applied.0.lock().unwrap().len(), 1);
     rig.stop().await;
 }

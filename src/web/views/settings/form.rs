@@ -7,6 +7,8 @@ use crate::config::edit::{FieldValue, ScheduleFields, SettingsDoc};
 
 /// The longest text a field takes.
 const MAX_TEXT: usize = 200;
+/// The most minutes of jitter (the add-on's schema: `int(0,720)`).
+const MAX_JITTER: u32 = 720;
 /// The form field of a destination's retention: this, then the destination's name.
 pub const DESTINATION_FIELD: &str = "retention:";
 
@@ -118,8 +120,8 @@ impl SettingsForm {
         let jitter = match self.jitter_minutes.trim() {
             "" => None,
             n => match n.parse::<u32>() {
-                Ok(n) => Some(n),
-                Err(_) => {
+                Ok(n) if n <= MAX_JITTER => Some(n),
+                _ => {
                     problems.push(
                         "schedule.jitter_minutes: a whole number of minutes, 0 to 720".into(),
                     );

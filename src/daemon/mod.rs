@@ -9,6 +9,7 @@
 pub mod backup_events;
 pub mod build;
 pub mod commands;
+pub mod host;
 mod loops;
 mod restoring;
 mod updating;

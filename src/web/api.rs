@@ -17,7 +17,9 @@ pub async fn health(State(s): State<AppState>) -> impl IntoResponse {
 fn unavailable(s: &AppState) -> Response {
     (
         StatusCode::SERVICE_UNAVAILABLE,
-        Json(json!({"error": "the options are invalid; fix them first", "problems": *s.problems()})),
+        Json(
+            json!({"error": "the options are invalid; fix them first", "problems": *s.problems()}),
+        ),
     )
         .into_response()
 }

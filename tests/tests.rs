@@ -35,6 +35,7 @@ mod securetar;
 mod security;
 mod serve;
 mod setup_apply;
+mod setup_every_kind;
 mod ship_events;
 mod sources;
 mod upkeep;

@@ -36,6 +36,7 @@ mod security;
 mod serve;
 mod setup_apply;
 mod setup_every_kind;
+mod setup_home;
 mod ship_events;
 mod sources;
 mod upkeep;

@@ -2,9 +2,6 @@
 //! options through the Supervisor, or a standalone `lifeboat.toml`), and the one way a change
 //! goes: checked by Lifeboat's own validation, saved where the settings live, confirmed, then
 //! applied by the running daemon without a restart ([`Apply`]).
-//!
-//! INTERFACE FIRST (issue 37): signatures fixed by the lead; `home` is filled on branch
-//! `i37-save`, `Setup::save` by the lead.
 
 pub mod home;
 

@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use lifeboat::config::{Config, Env};
 use lifeboat::history::{CopyRecord, History, RunEnd, RunStatus};
-use lifeboat::setup::{Applied, Apply, SettingsHome, Setup};
+use lifeboat::setup::{Applied, Apply, ApplyError, SettingsHome, Setup};
 use lifeboat::source::folder::FolderSource;
 use lifeboat::web::AppState;
 use std::path::Path;
@@ -24,9 +24,9 @@ struct Recorder(Mutex<Vec<Config>>);
 
 #[async_trait::async_trait]
 impl Apply for Recorder {
-    async fn apply(&self, config: Config) -> Applied {
+    async fn apply(&self, config: Config) -> Result<Applied, ApplyError> {
         self.0.lock().unwrap().push(config);
-        Applied::Now
+        Ok(Applied::Now)
     }
 }
 

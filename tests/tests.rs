@@ -35,6 +35,8 @@ mod securetar;
 mod security;
 mod serve;
 mod settings_page;
+mod setup_apply;
+mod setup_every_kind;
 mod setup_home;
 mod ship_events;
 mod sources;

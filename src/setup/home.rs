@@ -2,8 +2,6 @@
 //! the Supervisor (`GET /addons/self/info` for the options as stored, `!secret` references kept;
 //! `POST /addons/self/options` with the whole object; confirmed with `GET
 //! /addons/self/options/config`), or a standalone `lifeboat.toml` (written whole, atomically).
-//!
-//! INTERFACE FIRST (issue 37): signatures fixed by the lead; filled on branch `i37-save`.
 
 mod addon;
 mod file;

@@ -65,7 +65,7 @@ impl Frame {
             title: title.to_owned(),
             nav,
             notice: None,
-            problems: state.problems.to_vec(),
+            problems: state.problems().to_vec(),
             version: crate::VERSION,
         }
     }

@@ -166,6 +166,7 @@ pub async fn submit(
         Err(e) => {
             let status = match e {
                 SetupError::Home(_) => StatusCode::BAD_GATEWAY,
+                SetupError::Apply(_) => StatusCode::INTERNAL_SERVER_ERROR,
                 _ => StatusCode::BAD_REQUEST,
             };
             page.problems = problems_of(e);
@@ -210,7 +211,7 @@ async fn fill_preview(state: &AppState, setup: &Setup, doc: &SettingsDoc, page: 
             return;
         }
     };
-    let Some(s) = &state.services else {
+    let Some(s) = state.services() else {
         page.no_preview =
             Some("No history to preview: Lifeboat is idle until its options are fixed.".into());
         return;

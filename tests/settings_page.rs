@@ -493,3 +493,47 @@ async fn through_the_supervisor_the_options_are_saved_and_its_refusal_is_shown()
     assert_eq!(rig.applied.0.lock().unwrap().len(), 1);
     rig.stop().await;
 }
+
+/// The daemon cannot start on what was saved: the page says so (saved, not in use).
+struct Unstartable;
+
+#[async_trait::async_trait]
+impl Apply for Unstartable {
+    async fn apply(&self, _config: Config) -> Result<Applied, ApplyError> {
+        Err(ApplyError("the history database is locked".into()))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_saved_but_not_applied_say_so() {
+    let mut rig = rig().await;
+    let file = rig.file.clone();
+    let data = tempfile::tempdir().unwrap();
+    rig.state.setup = Some(Arc::new(Setup {
+        home: SettingsHome::File(file),
+        env: Env::default(),
+        data_dir_given: Some(data.path().to_owned()),
+        default_data_dir: data.path().to_owned(),
+        apply: Arc::new(Unstartable),
+    }));
+    let page = rig.post(&[("retention:nas", "last=6")]).await;
+    assert_eq!(
+        page.status,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains("could not start on them")
+            && page.body.contains("the history database is locked"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("Saved, but not in use"), "{}", page.body);
+    assert!(!page.body.contains("Not saved"));
+    assert!(
+        rig.text().contains("retention = \"last=6\""),
+        "it was saved"
+    );
+    rig.stop().await;
+}

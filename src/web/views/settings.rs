@@ -31,8 +31,10 @@ pub struct SettingsPage {
     /// Where a change is saved.
     pub home: String,
     pub form: SettingsForm,
-    /// Why the change was not saved, each naming its field.
+    /// Why the change was not saved (or, with `saved`, not applied), each naming its field.
     pub problems: Vec<String>,
+    /// The change was saved, but the daemon could not start on it.
+    pub saved: bool,
     /// The page answers "Preview": nothing was saved.
     pub previewed: bool,
     pub preview: Vec<PreviewBlock>,
@@ -108,6 +110,7 @@ pub async fn page(
         home: setup.home.describe(),
         form,
         problems: Vec::new(),
+        saved: false,
         previewed: false,
         preview: Vec::new(),
         no_preview: None,
@@ -138,6 +141,7 @@ pub async fn submit(
         home: setup.home.describe(),
         form,
         problems: Vec::new(),
+        saved: false,
         previewed: previewing,
         preview: Vec::new(),
         no_preview: None,
@@ -169,6 +173,7 @@ pub async fn submit(
                 SetupError::Apply(_) => StatusCode::INTERNAL_SERVER_ERROR,
                 _ => StatusCode::BAD_REQUEST,
             };
+            page.saved = matches!(e, SetupError::Apply(_));
             page.problems = problems_of(e);
             (status, page).into_response()
         }

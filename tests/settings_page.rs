@@ -537,3 +537,23 @@ async fn settings_saved_but_not_applied_say_so() {
     );
     rig.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_that_stand_invalid_are_shown_with_their_problems_on_their_fields() {
+    let rig = rig().await;
+    std::fs::write(
+        &rig.file,
+        rig.before.replace(
+            "retention = \"last=1 daily=2\"",
+            "retention = \"daily=lots\"",
+        ),
+    )
+    .unwrap();
+    let page = get(&rig.state, "/settings").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("The settings as they stand need fixing"));
+    assert!(!page.body.contains("Not saved"));
+    assert!(page.body.contains("destinations[0].retention"));
+    assert!(page.body.contains(r#"name="retention:nas" value="daily=lots" autocomplete="off" spellcheck="false" aria-invalid="true""#), "{}", page.body);
+    rig.stop().await;
+}

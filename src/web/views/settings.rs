@@ -35,6 +35,8 @@ pub struct SettingsPage {
     pub problems: Vec<String>,
     /// The change was saved, but the daemon could not start on it.
     pub saved: bool,
+    /// The page answers a change (not a plain look at the settings as they stand).
+    pub asked: bool,
     /// The page answers "Preview": nothing was saved.
     pub previewed: bool,
     pub preview: Vec<PreviewBlock>,
@@ -111,6 +113,7 @@ pub async fn page(
         form,
         problems: Vec::new(),
         saved: false,
+        asked: false,
         previewed: false,
         preview: Vec::new(),
         no_preview: None,
@@ -142,6 +145,7 @@ pub async fn submit(
         form,
         problems: Vec::new(),
         saved: false,
+        asked: true,
         previewed: previewing,
         preview: Vec::new(),
         no_preview: None,

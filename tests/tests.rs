@@ -34,6 +34,7 @@ mod safe_update;
 mod securetar;
 mod security;
 mod serve;
+mod settings_page;
 mod setup_apply;
 mod setup_every_kind;
 mod setup_home;

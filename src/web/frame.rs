@@ -17,6 +17,7 @@ pub enum Section {
     Copies,
     Destinations,
     Kit,
+    Settings,
 }
 
 /// One navigation link.
@@ -48,6 +49,7 @@ impl Frame {
             (Section::Copies, "/copies", "Copies"),
             (Section::Destinations, "/destinations", "Destinations"),
             (Section::Kit, "/kit", "Emergency kit"),
+            (Section::Settings, "/settings", "Settings"),
         ]
         .into_iter()
         .map(|(s, path, label)| NavLink {
@@ -112,6 +114,10 @@ fn notice(key: &str) -> Option<&'static str> {
         "kit-checked" => "Your kit passed its check. Thank you: the date is recorded.",
         "drilling" => {
             "Restore drill started: the copy is read, decrypted and opened to the end. The verdict shows below."
+        }
+        "settings-saved" => "Settings saved, and in use now.",
+        "settings-saved-after-job" => {
+            "Settings saved. The job running now finishes on the old ones; the new ones take over when it ends."
         }
         "restoring" => {
             "Restoring the copy into Home Assistant. It appears in Settings → System → Backups when done."

@@ -683,20 +683,20 @@ impl ServedDav {
             .unwrap()
             .port();
         let addr = format!("127.0.0.1:{port}");
-        let child = std::process::Command::new("rclone")
-            .args(["serve", "webdav", "--addr", &addr])
-            .arg(folder)
-            .env("TMPDIR", tmp)
-            .env("RCLONE_CONFIG", "/dev/null")
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
+        let served = Self {
+            child: std::process::Command::new("rclone")
+                .args(["serve", "webdav", "--addr", &addr])
+                .arg(folder)
+                .env("TMPDIR", tmp)
+                .env("RCLONE_CONFIG", "/dev/null")
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap(),
+            url: format!("http://{addr}/"),
+        };
         for _ in 0..500 {
             if std::net::TcpStream::connect(&addr).is_ok() {
-                return Self {
-                    child,
-                    url: format!("http://{addr}/"),
-                };
+                return served;
             }
             std::thread::sleep(std::time::Duration::from_millis(20));
         }

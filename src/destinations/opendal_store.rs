@@ -4,6 +4,7 @@
 //! ([`layered`]); only inside a stream, which that layer cannot send again, does OpenDAL's own
 //! retry layer resend a part or resume a read where it broke off.
 
+use super::manifest::Part;
 use super::names;
 use super::retry::{Policy, Retrying};
 use super::{ObjectWriter, Patience, Store, StoreError, StoreErrorKind, part_size};
@@ -150,10 +151,11 @@ impl ObjectWriter for OpendalWriter {
         r.map_err(|e| self.err(e))
     }
 
-    async fn finish(mut self: Box<Self>) -> Result<(), StoreError> {
+    async fn finish(mut self: Box<Self>) -> Result<Vec<Part>, StoreError> {
         let r = self.inner.close().await;
         r.map_err(|e| self.err(e))?;
-        sync_dir(self.sync_dir.as_deref()).await
+        sync_dir(self.sync_dir.as_deref()).await?;
+        Ok(Vec::new())
     }
 
     async fn abort(mut self: Box<Self>) -> Result<(), StoreError> {

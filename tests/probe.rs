@@ -528,3 +528,40 @@ async fn full_dav() -> std::net::SocketAddr {
     });
     at
 }
+
+/// A probe object (another box's test in flight, or one cut off) is never a copy: the copies'
+/// listing leaves it out, retention and the orphan sweep leave it alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_probe_object_is_never_listed_as_a_copy_nor_swept() {
+    use lifeboat::destinations::{layout, manifest, probe::probe_name};
+    let src = folder_with(&[("b.tar", &fixture("supervisor-style/full-v3.tar"))]);
+    let (data, usb) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let k = kit();
+    let r = folder_runner(
+        src.path(),
+        &[local_spec("usb", usb.path())],
+        &k.spec,
+        data.path(),
+    );
+    r.run("test", false).await.unwrap();
+    let probe = probe_name([9, 8, 7, 6, 5, 4]);
+    std::fs::write(usb.path().join(&probe), b"probe").unwrap();
+    let partial_dir = usb.path().join(layout::LOCAL_PARTIAL_DIR);
+    std::fs::create_dir_all(&partial_dir).unwrap();
+    let in_flight = layout::partial_name(&probe);
+    std::fs::write(partial_dir.join(&in_flight), b"probe").unwrap();
+
+    let d = &r.destinations[0];
+    let listed = manifest::list(d).await.unwrap();
+    assert_eq!(listed.len(), 1, "only the copy is listed: {listed:?}");
+    let later = chrono::Utc::now() + chrono::TimeDelta::days(3);
+    let swept = lifeboat::pipeline::orphans::sweep(d, &r.history, later)
+        .await
+        .unwrap();
+    assert!(swept.is_empty(), "the probe in flight was swept: {swept:?}");
+    r.prune(false).await;
+    assert!(usb.path().join(&probe).exists());
+    assert!(partial_dir.join(&in_flight).exists());
+    let copies = r.history.latest_verified_copies().await.unwrap();
+    assert_eq!(copies.len(), 1);
+}

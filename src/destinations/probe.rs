@@ -20,6 +20,17 @@ pub fn probe_name(nonce: [u8; 6]) -> String {
     format!("{PROBE_PREFIX}{}", hex::encode(nonce))
 }
 
+/// Fresh random bytes for [`probe_name`], from the system (for the edges that start a probe: the
+/// daemon's daily loop, the dashboard).
+///
+/// # Errors
+/// The system gave no randomness.
+pub fn random_nonce() -> Result<[u8; 6], getrandom::Error> {
+    let mut b = [0u8; 6];
+    getrandom::getrandom(&mut b)?;
+    Ok(b)
+}
+
 /// Whether `name` is a probe object's (listings of copies leave it out).
 pub fn is_probe_name(name: &str) -> bool {
     name.starts_with(PROBE_PREFIX)
@@ -41,6 +52,30 @@ pub enum Step {
 }
 
 impl Step {
+    /// The word history keeps.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::List => "list",
+            Self::Write => "write",
+            Self::Read => "read",
+            Self::Listed => "listed",
+            Self::Delete => "delete",
+        }
+    }
+
+    /// The step read back from [`Step::as_str`].
+    pub fn from_word(word: &str) -> Option<Self> {
+        [
+            Self::List,
+            Self::Write,
+            Self::Read,
+            Self::Listed,
+            Self::Delete,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == word)
+    }
+
     /// What the probe was doing, for people: "while writing".
     pub fn words(self) -> &'static str {
         match self {

@@ -565,3 +565,167 @@ async fn a_probe_object_is_never_listed_as_a_copy_nor_swept() {
     let copies = r.history.latest_verified_copies().await.unwrap();
     assert_eq!(copies.len(), 1);
 }
+
+/// `rclone serve webdav` on `port`, serving `dir` to the user `u` with `password`; stopped when
+/// dropped.
+fn serve_webdav(port: u16, dir: &Path, password: &str) -> Serving {
+    let mut child = std::process::Command::new("rclone")
+        .args(["serve", "webdav", "--addr", &format!("127.0.0.1:{port}")])
+        .args(["--user", "u", "--pass", password, "--config", "/dev/null"])
+        .arg(dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("rclone is installed");
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Serving(child);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("rclone serve webdav did not listen on {port}");
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Issue 37's closing scenario: a backup to a WebDAV server succeeds; the server's password is
+/// changed; the test asked for on the card, and the daily one once the daemon's clock has moved
+/// on, both catch it, and the overview (and Home Assistant's problems) say "credentials" hours
+/// before the next scheduled backup would have found it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_password_is_caught_between_runs() {
+    use crate::dashboard::{get, post_form, token, wait_for_runs};
+    use lifeboat::history::RunStatus;
+    use lifeboat::history::probes::ProbeWhy;
+    let (port, served) = (free_port(), tempfile::tempdir().unwrap());
+    let server = serve_webdav(port, served.path(), "p");
+    let mut spec = webdav_spec("dav", "LIFEBOAT_TEST_WEBDAV", None);
+    if let DestinationKind::Webdav(w) = &mut spec.kind {
+        w.url = url::Url::parse(&format!("http://127.0.0.1:{port}/ha")).unwrap();
+        w.username = "u".into();
+        w.password = Secret::new("p");
+    }
+    let src = folder_with(&[("b.tar", &fixture("ha-core/ha-2026.2.3-plain.tar"))]);
+    let data = tempfile::tempdir().unwrap();
+    let clock = SetClock::at("2026-12-07T09:00:00Z");
+    let mut r = folder_runner(src.path(), &[spec], &kit().spec, data.path());
+    r.clock = clock.clone();
+    let history = r.history.clone();
+    let nightly = lifeboat::schedule::Schedule {
+        name: lifeboat::schedule::ScheduleName::Backup,
+        sources: Vec::new(),
+        cron: "30 3 * * *".parse().unwrap(),
+        tz: chrono_tz::UTC,
+        jitter: Duration::ZERO,
+    };
+    let mut settings = daemon_settings(&r, vec![nightly], None);
+    settings.probes = lifeboat::pipeline::probing::ProbePlan {
+        every: Duration::from_secs(6 * 3600),
+        first_after: Duration::from_secs(300),
+        tick: Duration::from_millis(100),
+    };
+    let watch = settings.watch.clone();
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let running = lifeboat::daemon::Daemon::new(r, settings)
+        .start(&shutdown)
+        .await
+        .unwrap();
+    let state = running.state.clone();
+    let t = token(&state);
+
+    // 09:00: the backup reaches the server and is verified.
+    post_form(&state, "/backup", &[("csrf", &t)]).await;
+    wait_for_runs(&history, 1).await;
+    let runs = history.recent_runs(1).await.unwrap();
+    assert_eq!(runs[0].status, RunStatus::Success, "{:?}", runs[0]);
+
+    // The server's password is changed.
+    drop(server);
+    let _server = serve_webdav(port, served.path(), "changed");
+
+    // Asked for on the card: the test fails, and says why.
+    let asked = post_form(&state, "/destinations/dav/probe", &[("csrf", &t)]).await;
+    assert!(
+        asked
+            .location
+            .as_deref()
+            .is_some_and(|l| l.ends_with("/destinations?notice=probe-failed")),
+        "{:?}",
+        asked.location
+    );
+    let card = get(&state, "/destinations?notice=probe-failed").await;
+    assert!(
+        card.body.contains("failed its test")
+            && card
+                .body
+                .contains("Failed just now: the server refused the credentials"),
+        "{}",
+        card.body
+    );
+    let last = history.last_probes(&["dav".into()]).await.unwrap();
+    assert_eq!(
+        (last[0].why, last[0].cause.as_deref(), last[0].ok),
+        (ProbeWhy::Asked, Some("credentials"), false)
+    );
+
+    // 15:01, six hours on: the daily test runs by itself, with nothing asked.
+    clock.set("2026-12-07T15:01:00Z".parse().unwrap());
+    let mut daily = None;
+    for _ in 0..200 {
+        let l = history.last_probes(&["dav".into()]).await.unwrap();
+        if l[0].why == ProbeWhy::Daily {
+            daily = Some(l[0].clone());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let daily = daily.expect("the daily test ran");
+    assert_eq!(daily.cause.as_deref(), Some("credentials"), "{daily:?}");
+
+    // The overview, and Home Assistant's problems, say so, hours before the 03:30 backup.
+    let summary = lifeboat::report::Summary::load(&history, false, &watch)
+        .await
+        .unwrap();
+    let problem = summary
+        .problems
+        .iter()
+        .find(|p| p.kind == lifeboat::report::ProblemKind::ProbeFailed)
+        .expect("a problem for the failed test");
+    println!("overview problem: {problem}");
+    assert_eq!(
+        problem.to_string(),
+        "dav failed its destination test just now: the server refused the credentials: check \
+         the user name, password or keys"
+    );
+    let overview = get(&state, "/").await;
+    // The overview starts the line with a capital.
+    assert!(
+        overview
+            .body
+            .contains("Dav failed its destination test just now")
+            && overview
+                .body
+                .contains("check the user name, password or keys"),
+        "{}",
+        overview.body
+    );
+    let next = overview
+        .body
+        .split("Next backup</dt><dd>")
+        .nth(1)
+        .and_then(|s| s.split("</dd>").next())
+        .unwrap_or_default()
+        .to_owned();
+    println!("next backup: {next}");
+    assert!(next.contains("in 12 hours"), "{next}");
+    shutdown.cancel();
+    running.join().await;
+}

@@ -651,7 +651,19 @@ async fn a_changed_password_is_caught_between_runs() {
     drop(server);
     let _server = serve_webdav(port, served.path(), "changed");
 
-    // Asked for on the card: the test fails, and says why.
+    // Asked for on the card: only with the form's token, only for a destination there is.
+    let forged = post_form(&state, "/destinations/dav/probe", &[]).await;
+    assert_eq!(forged.status, axum::http::StatusCode::FORBIDDEN);
+    let nowhere = post_form(&state, "/destinations/nowhere/probe", &[("csrf", &t)]).await;
+    assert_eq!(nowhere.status, axum::http::StatusCode::NOT_FOUND);
+    assert!(
+        history
+            .last_probes(&["dav".into()])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // The test fails, and says why.
     let asked = post_form(&state, "/destinations/dav/probe", &[("csrf", &t)]).await;
     assert!(
         asked

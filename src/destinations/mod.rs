@@ -179,6 +179,22 @@ fn says_full(message: &str) -> bool {
     .any(|w| m.contains(w))
 }
 
+/// `e`'s message followed by each error under it that says something new ("error sending
+/// request: … dns error: failed to lookup address information …"): the words a person needs are
+/// often two layers down.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut at = e.source();
+    while let Some(err) = at {
+        let said = err.to_string();
+        if !out.contains(&said) {
+            out = format!("{out}: {said}");
+        }
+        at = err.source();
+    }
+    out
+}
+
 /// A destination failure, classified where it leaves the backend. Its kind alone decides
 /// whether it is tried again ([`StoreErrorKind::is_retryable`]).
 #[derive(Debug, Clone, thiserror::Error)]
@@ -186,6 +202,10 @@ fn says_full(message: &str) -> bool {
 pub struct StoreError {
     pub kind: StoreErrorKind,
     pub message: String,
+    /// The cause in a person's terms, when the store could read it from the protocol's own
+    /// answer (S3's `InvalidAccessKeyId`, SMB's `STATUS_LOGON_FAILURE`, a WebDAV 401…); the
+    /// destination test ([`probe::cause_of`]) takes it over any reading of the words.
+    pub said: Option<probe::Cause>,
 }
 
 impl StoreError {
@@ -198,7 +218,18 @@ impl StoreError {
         } else {
             kind
         };
-        Self { kind, message }
+        Self {
+            kind,
+            message,
+            said: None,
+        }
+    }
+
+    /// The same error, with the cause the protocol's answer gave.
+    #[must_use]
+    pub fn because(mut self, cause: probe::Cause) -> Self {
+        self.said = Some(cause);
+        self
     }
 
     /// A passing failure: the service could not be reached or broke off; trying again may help.
@@ -211,6 +242,7 @@ impl StoreError {
         Self {
             kind: StoreErrorKind::Full,
             message: message.into(),
+            said: None,
         }
     }
 

@@ -25,6 +25,7 @@ mod inspect;
 mod kit;
 mod layers;
 mod listing_caps;
+mod probe;
 mod rclone;
 mod readiness;
 mod recover;

@@ -94,6 +94,13 @@ fn notice(key: &str) -> Option<&'static str> {
             "A job is already waiting to start, so this one was not queued. Try again when it has begun."
         }
         "stopping" => "Lifeboat is shutting down; nothing was started.",
+        "probe-passed" => {
+            "The destination passed its test: a test file was written, read back, listed and deleted."
+        }
+        "probe-failed" => "The destination failed its test. Its card says why and what to fix.",
+        "probe-running" => {
+            "The test is still running, or waits for the job before it. Its card shows the outcome when it is done."
+        }
         "verifying" => "Reading the copy back now. The result shows here when it is done.",
         "pinned" => "Pinned: retention will never delete this copy.",
         "unpinned" => "Unpinned: retention may delete this copy again.",

@@ -8,6 +8,7 @@
 //! - `GET /` overview · `GET /runs` · `GET /runs/{id}` · `GET /copies` · `GET /destinations`
 //! - `GET /copies/{destination}/{copy}/delete|restore` asks; `POST …/verify|pin|unpin|delete|restore`
 //!   act
+//! - `POST /destinations/{name}/probe` tests a destination now
 //! - `GET /drives` "Add a cloud drive"; `POST /drives/connect|import`
 //! - `GET /kit` the emergency kit; `POST /kit/new|confirm|forget|register|check|print`
 //! - `GET /settings` the schedule and retention, with what each destination would keep; `POST
@@ -175,6 +176,7 @@ pub fn app(state: AppState) -> Router {
         .route("/updates", get(views::updates::page))
         .route("/updates/install", post(views::updates::install))
         .route("/destinations", get(views::destinations::page))
+        .route("/destinations/{name}/probe", post(views::probe::probe))
         .route("/drives", get(views::drives::page))
         .route("/drives/connect", post(views::drives::connect))
         .route("/drives/import", post(views::drives::import))

@@ -8,6 +8,7 @@ mod error;
 pub mod kit;
 pub mod moving;
 pub mod overview;
+pub mod probe;
 pub mod restore;
 pub mod runs;
 mod sealing;

@@ -830,7 +830,7 @@ fn an_unknown_length_stream_goes_to_rclone_webdav_in_parts_with_nothing_spooled(
     let (bytes, files) = watch.end();
     assert!(o.status.success(), "{}", text(&o));
     assert!(
-        text(&o).contains("1 of 1 copies stored and verified"),
+        text(&o).contains("1 of 1 copies stored and verified") && text(&o).contains("in 3 parts:"),
         "{}",
         text(&o)
     );

@@ -1,7 +1,8 @@
 //! Hostile storage (issue 38, finding 2): a destination is someone else's computer, and whoever
 //! can write there can plant a manifest. On every kind of store the suite reaches, manifests whose
 //! copy id or data object escape the folder in every spelling (`..`, `../x`, `/abs`, `a/../../b`,
-//! `%2e%2e`, backslashes, empty, another copy's names), an oversized one and a malformed one are
+//! `%2e%2e`, backslashes, empty, another copy's names), manifests whose parts do (or come out of
+//! order, or are more than a copy has), an oversized one and a malformed one are
 //! planted beside two real copies, with canaries just outside the destination's folder. Listing,
 //! retention and the dashboard's Delete (a manifest fetched by its copy id, then `delete_copy`)
 //! run over them. Nothing outside is touched, nothing hostile is claimed as a copy or deleted,
@@ -92,6 +93,20 @@ fn manifest_json(copy_id: &str, object: &str, source: &str, date: &str) -> Vec<u
     .unwrap()
 }
 
+/// A manifest of copy `id`, its own data object stored in `parts` (name, size) adding up to
+/// `stored` bytes.
+fn with_parts(id: &str, parts: &[(String, u64)], stored: u64, date: &str) -> Vec<u8> {
+    let mut v: serde_json::Value =
+        serde_json::from_slice(&manifest_json(id, &layout::data_object(id), "ha", date)).unwrap();
+    v["format"] = 2.into();
+    v["stored"]["size"] = stored.into();
+    v["parts"] = parts
+        .iter()
+        .map(|(object, size)| serde_json::json!({"object": object, "size": size, "sha256": "00"}))
+        .collect();
+    serde_json::to_vec(&v).unwrap()
+}
+
 /// The id of the `n`th planted manifest: of Lifeboat's form, older than [`OURS`].
 fn planted_id(n: usize) -> String {
     format!("2024{:02}{:02}T000000Z-h{n}", 1 + n / 28, 1 + n % 28)
@@ -167,6 +182,33 @@ async fn plant(inside: &Destination, outside: &Destination) -> Planted {
             hostile.push(file);
             n += 1;
         }
+        // Issue 37: its own names, but a part that escapes or is another copy's.
+        let id = planted_id(n);
+        let file = layout::manifest_object(&id);
+        let parts = [(s.clone(), 4)];
+        objects.push((file.clone(), with_parts(&id, &parts, 4, date)));
+        hostile.push(file);
+        n += 1;
+    }
+    // Parts out of order, and more parts than a copy is ever stored in (each named right).
+    for many in [false, true] {
+        let id = planted_id(n);
+        let object = layout::data_object(&id);
+        let parts: Vec<(String, u64)> = if many {
+            (1..=layout::MAX_PARTS + 1)
+                .map(|i| (layout::part_name(&object, i), 1))
+                .collect()
+        } else {
+            vec![
+                (layout::part_name(&object, 2), 2),
+                (layout::part_name(&object, 1), 2),
+            ]
+        };
+        let file = layout::manifest_object(&id);
+        let stored = parts.iter().map(|p| p.1).sum();
+        objects.push((file.clone(), with_parts(&id, &parts, stored, date)));
+        hostile.push(file);
+        n += 1;
     }
     // Oversized, malformed, and a manifest file whose own name holds no copy id.
     let big = layout::manifest_object(&planted_id(n));

@@ -9,8 +9,8 @@ use crate::support::fault_proxy::{Fault, FaultProxy};
 use crate::support::*;
 use bytes::Bytes;
 use lifeboat::clock::Clock;
-use lifeboat::destinations::StoreErrorKind;
 use lifeboat::destinations::manifest::{self, Listed};
+use lifeboat::destinations::{StoreErrorKind, layout};
 use lifeboat::history::RunStatus;
 use lifeboat::pipeline::plan::PROBE;
 use std::path::Path;
@@ -390,7 +390,10 @@ async fn rclone_killed_mid_upload_is_sent_again_and_its_leftovers_swept() {
     // Lifeboat itself dies mid-upload: its rclone goes with it, the partial file stays.
     // rclone opens its temporary file in its own time (seconds on a loaded machine): the
     // death comes once it has, or there would be nothing left over to sweep.
-    let mut w = d.store.writer(&killed.object, None).await.unwrap();
+    // Its size known, as a Home Assistant backup's is (a stream of unknown length would be
+    // held until its first part is full: issue 37; its cut-off parts are leftovers too, see
+    // a_copy_in_parts_is_deleted_part_by_part_and_cut_off_parts_are_leftovers).
+    let mut w = d.store.writer(&killed.object, Some(4 << 20)).await.unwrap();
     w.write(Bytes::from(vec![7u8; 1 << 20])).await.unwrap();
     let mut left = 0;
     for _ in 0..300 {
@@ -827,7 +830,7 @@ fn an_unknown_length_stream_goes_to_rclone_webdav_in_parts_with_nothing_spooled(
     let (bytes, files) = watch.end();
     assert!(o.status.success(), "{}", text(&o));
     assert!(
-        text(&o).contains("1 of 1 copies stored and verified"),
+        text(&o).contains("1 of 1 copies stored and verified") && text(&o).contains("in 3 parts:"),
         "{}",
         text(&o)
     );
@@ -925,4 +928,62 @@ fn gunzip(gz: &[u8]) -> Vec<u8> {
         .read_to_end(&mut out)
         .unwrap();
     out
+}
+
+/// Issue 37: a copy in parts is deleted whole (manifest, then every part, and nothing of another
+/// copy), and the parts of a copy cut off before its manifest are found as leftovers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_copy_in_parts_is_deleted_part_by_part_and_cut_off_parts_are_leftovers() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = rclone_conf(dir.path());
+    let folder = dir.path().join("drive");
+    let d = lifeboat::destinations::open(&rclone_spec(
+        "drive",
+        &format!("loc:{}", folder.display()),
+        &conf,
+    ))
+    .unwrap();
+    let part = lifeboat::destinations::parts::PART_SIZE;
+    let send = |id: &'static str| {
+        let store = d.store.clone();
+        async move {
+            let object = layout::data_object(id);
+            let mut w = store.writer(&object, None).await.unwrap();
+            for _ in 0..2 {
+                w.write(Bytes::from(vec![7u8; part / 2 + 1])).await.unwrap();
+            }
+            (object, w.finish().await.unwrap())
+        }
+    };
+    let (ours, parts) = send("20261123T101500Z-ours").await;
+    assert_eq!(parts.len(), 2, "{parts:?}");
+    let (theirs, their_parts) = send("20261124T101500Z-theirs").await;
+    let mut left = d.store.unfinished().await.unwrap();
+    left.sort();
+    let mut all: Vec<String> = parts
+        .iter()
+        .chain(&their_parts)
+        .map(|p| p.object.clone())
+        .collect();
+    all.sort();
+    assert_eq!(left, all, "parts without a manifest are leftovers");
+    d.store
+        .write_small(
+            &layout::manifest_object("20261123T101500Z-ours"),
+            b"{}".to_vec(),
+        )
+        .await
+        .unwrap();
+    let left = d.store.unfinished().await.unwrap();
+    assert_eq!(left.len(), 2, "only the other copy's: {left:?}");
+    manifest::delete_copy(&d, "20261123T101500Z-ours", &ours)
+        .await
+        .unwrap();
+    let mut listed = d.store.list().await.unwrap();
+    listed.sort();
+    let theirs_left: Vec<String> = their_parts.iter().map(|p| p.object.clone()).collect();
+    assert_eq!(
+        listed, theirs_left,
+        "every part of {ours} gone, none of {theirs}'s"
+    );
 }

@@ -89,6 +89,12 @@ pub fn print_report(r: &RunReport) {
                 c.location.trim_end_matches('/'),
                 c.object
             );
+            if c.parts > 0 {
+                println!(
+                    "        {:<10} in {} parts: {}.part-00001 …",
+                    "", c.parts, c.object
+                );
+            }
             if let Some(m) = &c.manifest {
                 println!("        {:<10} manifest: {m}", "");
             }

@@ -503,6 +503,39 @@ mod tests {
         assert!(Manifest::parse(&serde_json::to_vec(&json).unwrap()).is_ok());
     }
 
+    /// Issue 37: a copy stored as one object is written as before (format 1, no `parts`), so
+    /// every Lifeboat reads it; one in parts says format 2 (an older Lifeboat refuses it
+    /// plainly), and its parts are signed with the rest.
+    #[test]
+    fn parts_are_left_out_of_a_one_object_copy_and_signed_in_one_in_parts() {
+        let one = manifest();
+        assert_eq!(format_for(&one.parts), SINGLE_OBJECT_FORMAT);
+        let json: serde_json::Value = serde_json::from_slice(&one.to_json()).unwrap();
+        assert!(json.get("parts").is_none(), "{json}");
+        let parts = vec![Part {
+            object: format!("{}.part-00001", one.object),
+            size: 1,
+            sha256: "11".into(),
+        }];
+        let parted = Manifest {
+            format: format_for(&parts),
+            parts,
+            ..manifest()
+        };
+        assert_eq!(parted.format, FORMAT);
+        let signed = parted.clone().signed(&key(1));
+        let back = Manifest::parse(&signed.to_json()).unwrap();
+        assert_eq!(back.parts, parted.parts);
+        let mut v: serde_json::Value = serde_json::from_slice(&signed.to_json()).unwrap();
+        v["parts"][0]["size"] = 2.into();
+        let e = Manifest::parse(&serde_json::to_vec(&v).unwrap()).unwrap_err();
+        assert!(e.to_string().contains("altered"), "{e}");
+        let mut v: serde_json::Value = serde_json::from_slice(&signed.to_json()).unwrap();
+        v["format"] = (FORMAT + 1).into();
+        let e = Manifest::parse(&serde_json::to_vec(&v).unwrap()).unwrap_err();
+        assert!(e.to_string().contains("upgrade Lifeboat"), "{e}");
+    }
+
     #[test]
     fn a_manifest_signed_by_another_key_is_forged_once_the_homes_keys_are_known() {
         let forged = Manifest::parse(&manifest().signed(&key(9)).to_json()).unwrap();

@@ -130,6 +130,7 @@ async fn commit(
     out.verified = true;
     out.stored_size = Some(shipped.stored_size);
     out.stored_sha256 = Some(shipped.stored_sha256.clone());
+    out.parts = parts.len();
     out.verified_at = Some(verified_at);
     out
 }

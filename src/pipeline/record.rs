@@ -25,6 +25,9 @@ pub struct CopyOutcome {
     pub stored_size: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stored_sha256: Option<String>,
+    /// How many parts the data is stored in (`<object>.part-00001`…); 0: the one object.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub parts: usize,
     #[serde(skip)]
     pub upload: Option<Duration>,
     #[serde(skip)]
@@ -34,6 +37,10 @@ pub struct CopyOutcome {
     /// Trying again with the same settings cannot help.
     #[serde(skip)]
     pub needs_new_settings: bool,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl CopyOutcome {
@@ -57,6 +64,7 @@ impl CopyOutcome {
             failure: kind.map(StoreErrorKind::as_str),
             stored_size: None,
             stored_sha256: None,
+            parts: 0,
             upload: None,
             verify: None,
             verified_at: None,

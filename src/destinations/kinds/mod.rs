@@ -8,6 +8,7 @@
 pub mod azure;
 mod caution;
 mod check;
+pub mod form;
 mod from_url;
 pub mod local;
 pub mod rclone;

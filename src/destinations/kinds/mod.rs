@@ -200,6 +200,22 @@ impl DestinationOptions {
         }
     }
 
+    /// The secret option named `field` (`secret_access_key`, `password`…), when it is set: what a
+    /// form that leaves a secret empty keeps.
+    pub fn secret(&self, field: &str) -> Option<&Secret> {
+        match (self, field) {
+            (Self::S3(o), "secret_access_key") => Some(&o.secret_access_key),
+            (Self::Azure(o), "account_key") => o.account_key.as_ref(),
+            (Self::Azure(o), "sas_token") => o.sas_token.as_ref(),
+            (Self::Webdav(o), "password") => Some(&o.password),
+            (Self::Sftp(o), "password") => o.password.as_ref(),
+            (Self::Sftp(o), "private_key_passphrase") => o.private_key_passphrase.as_ref(),
+            (Self::Smb(o), "password") => Some(&o.password),
+            _ => None,
+        }
+        .filter(|s| !s.is_empty())
+    }
+
     /// The name and the checked settings, each problem on a field under `at`
     /// (`destinations[1]`); `None` when the settings cannot make a destination.
     pub fn validate(

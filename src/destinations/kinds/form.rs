@@ -37,8 +37,10 @@ pub enum Input {
     Text,
     /// A secret: write-only, never shown back.
     Password,
-    /// A whole number.
-    Number,
+    /// A whole number, from 0 to `max`.
+    Number {
+        max: u32,
+    },
     /// On or off (off: unset).
     Checkbox,
     /// One of these; the value `""` is unset, and `"true"`/`"false"` are a switch.
@@ -202,12 +204,13 @@ pub(super) const fn number(
     label: &'static str,
     help: &'static str,
     placeholder: &'static str,
+    max: u32,
 ) -> Field {
     Field {
         name,
         label,
         help,
-        input: Input::Number,
+        input: Input::Number { max },
         required: false,
         placeholder,
     }
@@ -260,7 +263,7 @@ mod tests {
     /// A value of the field's type.
     fn sample(f: &Field) -> serde_json::Value {
         match f.input {
-            Input::Number => serde_json::json!(1),
+            Input::Number { .. } => serde_json::json!(1),
             Input::Checkbox => serde_json::json!(true),
             Input::Choice(c) if c.iter().any(|c| c.value == "true") => serde_json::json!(true),
             _ => serde_json::json!("x"),

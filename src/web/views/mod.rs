@@ -11,6 +11,7 @@ pub mod overview;
 pub mod restore;
 pub mod runs;
 mod sealing;
+pub mod setup;
 pub mod signers;
 pub mod updates;
 

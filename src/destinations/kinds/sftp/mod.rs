@@ -59,7 +59,7 @@ pub const FORM: Form = Form {
             true,
             "nas.local",
         ),
-        number("port", "Port", "Empty: 22.", "22"),
+        number("port", "Port", "Empty: 22.", "22", 65535),
         text(
             "username",
             "User name",

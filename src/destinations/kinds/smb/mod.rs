@@ -49,7 +49,7 @@ pub const FORM: Form = Form {
             true,
             "nas.local",
         ),
-        number("port", "Port", "Empty: 445.", "445"),
+        number("port", "Port", "Empty: 445.", "445", 65535),
         text(
             "share",
             "Share",

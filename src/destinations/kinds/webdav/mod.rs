@@ -69,6 +69,7 @@ pub const FORM: Form = Form {
             "Upload in pieces of (MiB)",
             "Only for servers or proxies that refuse large uploads; empty: one piece.",
             "100",
+            102_400,
         ),
         text(
             "certificate_sha256",

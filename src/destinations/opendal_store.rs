@@ -118,8 +118,24 @@ pub fn classify(e: &opendal::Error) -> StoreError {
     };
     StoreError {
         kind,
-        message: format!("{hint}{e}"),
+        message: format!("{hint}{}", words(e)),
     }
+}
+
+/// The error's words, then those of each cause beneath it that adds any: reqwest says only
+/// "error sending request", and the refused connection or unknown name is causes further down.
+fn words(e: &opendal::Error) -> String {
+    let mut out = e.to_string();
+    let mut next = std::error::Error::source(e).and_then(std::error::Error::source);
+    while let Some(cause) = next {
+        let w = cause.to_string();
+        if !out.contains(&w) {
+            out.push_str(": ");
+            out.push_str(&w);
+        }
+        next = cause.source();
+    }
+    out
 }
 
 struct OpendalWriter {

@@ -34,6 +34,7 @@ mod safe_update;
 mod securetar;
 mod security;
 mod serve;
+mod setup_forms;
 mod ship_events;
 mod sources;
 mod upkeep;

@@ -1,9 +1,8 @@
 //! How each kind of destination is asked for on the dashboard: a [`Form`] with a title, a
 //! one-line blurb and its own fields only, each named by its option name, in the kind's own words.
-//! Every kind module holds its `FORM`; [`FORMS`] lists them in the order the chooser shows them.
+//! Every kind module holds its `FORM`; [`super::FORMS`] lists them in the order the chooser shows them.
 //! The name and retention every destination has are asked for by the page itself ([`COMMON`]).
 
-use super::{azure, local, rclone, s3, sftp, smb, webdav};
 use crate::destinations::Kind;
 
 /// One kind's form.
@@ -127,22 +126,6 @@ impl Field {
     }
 }
 
-/// Every kind's form, in the order the chooser shows them.
-pub const FORMS: [&Form; 7] = [
-    &local::FORM,
-    &s3::FORM,
-    &azure::FORM,
-    &webdav::FORM,
-    &sftp::FORM,
-    &smb::FORM,
-    &rclone::FORM,
-];
-
-/// The form of the kind whose word is `word` (`s3`).
-pub fn form_for(word: &str) -> Option<&'static Form> {
-    FORMS.into_iter().find(|f| f.kind.as_str() == word)
-}
-
 /// The fields every destination has, whatever its kind.
 pub const COMMON: &[Field] = &[
     Field {
@@ -213,84 +196,5 @@ pub(super) const fn number(
         input: Input::Number { max },
         required: false,
         placeholder,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::collections::BTreeMap;
-
-    fn preset(id: &str, given: &[(&str, &str)]) -> (BTreeMap<String, String>, Vec<&'static str>) {
-        let mut v: BTreeMap<String, String> = given
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        let p = s3::FORM.preset(id).unwrap();
-        let problems = p.fill(&mut v).into_iter().map(|(f, _)| f).collect();
-        (v, problems)
-    }
-
-    #[test]
-    fn a_preset_fills_the_empty_fields_only() {
-        let (v, p) = preset("b2", &[("region", "us-west-004")]);
-        assert_eq!(v["endpoint"], "https://s3.us-west-004.backblazeb2.com");
-        assert!(p.is_empty());
-        let (_, p) = preset("b2", &[]);
-        assert_eq!(p, ["region"], "B2 needs the region to make its endpoint");
-        let (v, p) = preset("r2", &[]);
-        assert_eq!(v["region"], "auto");
-        assert_eq!(p, ["endpoint"], "the account id is the person's to fill");
-        let (v, p) = preset(
-            "r2",
-            &[("endpoint", "https://abc.r2.cloudflarestorage.com")],
-        );
-        assert_eq!(v["endpoint"], "https://abc.r2.cloudflarestorage.com");
-        assert!(p.is_empty());
-        let (v, _) = preset("wasabi", &[("region", "eu-central-2")]);
-        assert_eq!(v["endpoint"], "https://s3.eu-central-2.wasabisys.com");
-        let (v, p) = preset("minio", &[("endpoint", "http://10.0.0.5:9000")]);
-        assert_eq!(
-            (v["endpoint"].as_str(), v["path_style"].as_str()),
-            ("http://10.0.0.5:9000", "true")
-        );
-        assert!(p.is_empty());
-        let (v, p) = preset("aws", &[("region", "eu-central-1"), ("path_style", "")]);
-        assert!(!v.contains_key("endpoint") && p.is_empty());
-        assert_eq!(v["path_style"], "false");
-    }
-
-    /// A value of the field's type.
-    fn sample(f: &Field) -> serde_json::Value {
-        match f.input {
-            Input::Number { .. } => serde_json::json!(1),
-            Input::Checkbox => serde_json::json!(true),
-            Input::Choice(c) if c.iter().any(|c| c.value == "true") => serde_json::json!(true),
-            _ => serde_json::json!("x"),
-        }
-    }
-
-    /// Every form names options its kind takes (its options refuse unknown keys), each once,
-    /// with words, and leaves the name and retention to [`COMMON`].
-    #[test]
-    fn each_form_asks_for_its_own_options_only() {
-        for form in FORMS {
-            assert_eq!(
-                form_for(form.kind.as_str()).map(|f| f.kind),
-                Some(form.kind)
-            );
-            let mut all = serde_json::json!({"type": form.kind.as_str(), "name": "n"});
-            let mut seen = std::collections::HashSet::new();
-            for f in form.fields {
-                assert!(seen.insert(f.name), "{}: {} twice", form.kind, f.name);
-                assert!(COMMON.iter().all(|c| c.name != f.name));
-                assert!(!f.help.is_empty() && !f.label.is_empty());
-                all[f.name] = sample(f);
-            }
-            all["retention"] = serde_json::json!("last=1");
-            let read: Result<super::super::DestinationOptions, _> = serde_json::from_value(all);
-            assert!(read.is_ok(), "{}: {:?}", form.kind, read.err());
-        }
-        assert_eq!(form_for("nonsense").map(|f| f.kind), None);
     }
 }

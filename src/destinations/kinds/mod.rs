@@ -29,6 +29,22 @@ use serde::Deserialize;
 use std::path::Path;
 use std::sync::Arc;
 
+/// Every kind's form, in the order the chooser shows them.
+pub const FORMS: [&form::Form; 7] = [
+    &local::FORM,
+    &s3::FORM,
+    &azure::FORM,
+    &webdav::FORM,
+    &sftp::FORM,
+    &smb::FORM,
+    &rclone::FORM,
+];
+
+/// The form of the kind whose word is `word` (`s3`).
+pub fn form_for(word: &str) -> Option<&'static form::Form> {
+    FORMS.into_iter().find(|f| f.kind.as_str() == word)
+}
+
 /// What the settings of every kind of destination answer.
 pub trait Settings: std::fmt::Debug {
     /// Which kind they are.
@@ -239,6 +255,42 @@ impl DestinationOptions {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A value of the field's type.
+    fn sample(f: &form::Field) -> serde_json::Value {
+        match f.input {
+            form::Input::Number { .. } => serde_json::json!(1),
+            form::Input::Checkbox => serde_json::json!(true),
+            form::Input::Choice(c) if c.iter().any(|c| c.value == "true") => {
+                serde_json::json!(true)
+            }
+            _ => serde_json::json!("x"),
+        }
+    }
+
+    /// Every form names options its kind takes (its options refuse unknown keys), each once,
+    /// with words, and leaves the name and retention to [`form::COMMON`].
+    #[test]
+    fn each_form_asks_for_its_own_options_only() {
+        for form in FORMS {
+            assert_eq!(
+                form_for(form.kind.as_str()).map(|f| f.kind),
+                Some(form.kind)
+            );
+            let mut all = serde_json::json!({"type": form.kind.as_str(), "name": "n"});
+            let mut seen = std::collections::HashSet::new();
+            for f in form.fields {
+                assert!(seen.insert(f.name), "{}: {} twice", form.kind, f.name);
+                assert!(form::COMMON.iter().all(|c| c.name != f.name));
+                assert!(!f.help.is_empty() && !f.label.is_empty());
+                all[f.name] = sample(f);
+            }
+            all["retention"] = serde_json::json!("last=1");
+            let read: Result<DestinationOptions, _> = serde_json::from_value(all);
+            assert!(read.is_ok(), "{}: {:?}", form.kind, read.err());
+        }
+        assert_eq!(form_for("nonsense").map(|f| f.kind), None);
+    }
 
     fn spec(secret: &str, keep: &str) -> DestinationSpec {
         DestinationSpec {

@@ -305,3 +305,48 @@ fn from_url(mut parts: UrlParts, creds: &Credentials) -> Result<DestinationOptio
         retention: parts.retention,
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn preset(id: &str, given: &[(&str, &str)]) -> (BTreeMap<String, String>, Vec<&'static str>) {
+        let mut v: BTreeMap<String, String> = given
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let p = FORM.preset(id).unwrap();
+        let problems = p.fill(&mut v).into_iter().map(|(f, _)| f).collect();
+        (v, problems)
+    }
+
+    #[test]
+    fn a_preset_fills_the_empty_fields_only() {
+        let (v, p) = preset("b2", &[("region", "us-west-004")]);
+        assert_eq!(v["endpoint"], "https://s3.us-west-004.backblazeb2.com");
+        assert!(p.is_empty());
+        let (_, p) = preset("b2", &[]);
+        assert_eq!(p, ["region"], "B2 needs the region to make its endpoint");
+        let (v, p) = preset("r2", &[]);
+        assert_eq!(v["region"], "auto");
+        assert_eq!(p, ["endpoint"], "the account id is the person's to fill");
+        let (v, p) = preset(
+            "r2",
+            &[("endpoint", "https://abc.r2.cloudflarestorage.com")],
+        );
+        assert_eq!(v["endpoint"], "https://abc.r2.cloudflarestorage.com");
+        assert!(p.is_empty());
+        let (v, _) = preset("wasabi", &[("region", "eu-central-2")]);
+        assert_eq!(v["endpoint"], "https://s3.eu-central-2.wasabisys.com");
+        let (v, p) = preset("minio", &[("endpoint", "http://10.0.0.5:9000")]);
+        assert_eq!(
+            (v["endpoint"].as_str(), v["path_style"].as_str()),
+            ("http://10.0.0.5:9000", "true")
+        );
+        assert!(p.is_empty());
+        let (v, p) = preset("aws", &[("region", "eu-central-1"), ("path_style", "")]);
+        assert!(!v.contains_key("endpoint") && p.is_empty());
+        assert_eq!(v["path_style"], "false");
+    }
+}

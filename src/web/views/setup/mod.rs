@@ -11,7 +11,7 @@ mod trial;
 use super::{At, PageError, plain_segment};
 use crate::config::validate_destinations;
 use crate::destinations::kinds::DestinationSpec;
-use crate::destinations::kinds::form::{FORMS, form_for};
+use crate::destinations::kinds::{FORMS, form_for};
 use crate::secret::Secret;
 use crate::setup::{Applied, SetupError};
 use crate::web::AppState;

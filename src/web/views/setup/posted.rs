@@ -5,7 +5,8 @@
 
 use crate::config::edit::{DestinationEntry, FieldValue};
 use crate::config::options::DestinationOptions;
-use crate::destinations::kinds::form::{COMMON, Field, Form, Input, form_for};
+use crate::destinations::kinds::form::{COMMON, Field, Form, Input};
+use crate::destinations::kinds::form_for;
 use crate::secret::Secret;
 use std::collections::BTreeMap;
 

@@ -9,6 +9,9 @@
 
 #[path = "../tests/support/ha_double.rs"]
 mod ha_double;
+/// The Supervisor's option rules, which the double's options endpoints apply.
+#[path = "../tests/support/supervisor_rules.rs"]
+mod supervisor_rules;
 
 use ha_double::{Double, Flavor};
 

@@ -706,7 +706,7 @@ async fn every_source_is_named_in_home_assistant_and_on_the_dashboard() {
         .await
         .unwrap();
     let state = running.state.clone();
-    let services = state.services.clone().unwrap();
+    let services = state.services().unwrap();
     let handler = Handler {
         triggers: services.triggers.clone(),
         history: services.history.clone(),

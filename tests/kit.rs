@@ -61,14 +61,17 @@ async fn the_emergency_kit_from_the_first_key_to_a_restore() {
     let history = r.history.clone();
     let nas = r.destinations[0].clone();
     let double = Double::start(Flavor::Supervisor, Vec::new(), None).await;
-    let (mut state, shutdown, task) = dashboard(r, Vec::new()).await;
-    let mut services = (*state.services.clone().unwrap()).clone();
+    let (state, shutdown, task) = dashboard(r, Vec::new()).await;
+    let mut services = (*state.services().unwrap()).clone();
     services.restore_into = Some(HaTarget::Supervisor(SupervisorClient::new(
         reqwest::Client::new(),
         double.url.parse().unwrap(),
         Secret::new(double.inner.token.clone()),
     )));
-    state.services = Some(Arc::new(services));
+    state.current.set(lifeboat::web::Generation {
+        services: Some(Arc::new(services)),
+        problems: state.problems(),
+    });
     let t = token(&state);
 
     // No key: the overview sends the person to the kit page, and a backup refuses.

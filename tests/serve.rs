@@ -84,8 +84,10 @@ fn idle_state(problems: Vec<String>, access: Access) -> AppState {
 
 fn idle_with_drives(problems: Vec<String>, access: Access, data_dir: &std::path::Path) -> AppState {
     AppState {
-        services: None,
-        problems: Arc::new(problems),
+        current: Arc::new(lifeboat::web::Current::new(lifeboat::web::Generation {
+            services: None,
+            problems: Arc::new(problems),
+        })),
         access,
         csrf: lifeboat::web::csrf::Token::from_bytes([1; 32]),
         shutdown: tokio_util::sync::CancellationToken::new(),

@@ -12,11 +12,13 @@ use std::sync::Arc;
 /// A new install's state: the options name no destination, nothing runs, no settings home.
 fn new_install(data_dir: &std::path::Path) -> AppState {
     AppState {
-        services: None,
-        problems: Arc::new(vec![format!(
-            "destinations: {}",
-            lifeboat::config::NO_DESTINATION
-        )]),
+        current: Arc::new(lifeboat::web::Current::new(lifeboat::web::Generation {
+            services: None,
+            problems: Arc::new(vec![format!(
+                "destinations: {}",
+                lifeboat::config::NO_DESTINATION
+            )]),
+        })),
         access: lifeboat::web::ingress::Access::any(),
         csrf: lifeboat::web::csrf::Token::from_bytes([3; 32]),
         shutdown: tokio_util::sync::CancellationToken::new(),

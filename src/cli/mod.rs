@@ -441,7 +441,7 @@ fn access_for(
 }
 
 async fn cmd_serve(cli: &Cli, args: &ServeArgs, env: &Env) -> anyhow::Result<ExitCode> {
-    use lifeboat::daemon::{self, Daemon};
+    use lifeboat::daemon;
     let addon = in_addon(env);
     let access = match access_for(args, addon, env) {
         Ok(a) => a,
@@ -469,28 +469,38 @@ async fn cmd_serve(cli: &Cli, args: &ServeArgs, env: &Env) -> anyhow::Result<Exi
     let shutdown = tokio_util::sync::CancellationToken::new();
     let csrf = lifeboat::web::csrf::Token::random()
         .map_err(|e| anyhow::anyhow!("no randomness for the page token: {e}"))?;
-    let running = match loaded {
-        Ok(cfg) => {
-            let running = Daemon::build(&cfg, env, access, csrf)?
-                .start(&shutdown)
-                .await?;
-            Ok(running)
-        }
+    let data_dir = cli
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| default_data_dir(env));
+    let first = loaded.as_ref().map_err(|e| {
         // Stay up and say what is wrong rather than crash-loop.
-        Err(e) => {
-            tracing::error!("{e}");
-            let problems = if e.problems().is_empty() {
-                vec![e.to_string()]
-            } else {
-                e.problems().iter().map(ToString::to_string).collect()
-            };
-            let data_dir = cli
-                .data_dir
-                .clone()
-                .unwrap_or_else(|| default_data_dir(env));
-            let drives = lifeboat::destinations::kinds::rclone::Drives::in_data_dir(&data_dir);
-            Err(daemon::idle(problems, access, csrf, drives, &shutdown))
+        tracing::error!("{e}");
+        if e.problems().is_empty() {
+            vec![e.to_string()]
+        } else {
+            e.problems().iter().map(ToString::to_string).collect()
         }
+    });
+    let host =
+        daemon::host::Host::start(first, env.clone(), access.clone(), csrf.clone(), &shutdown)
+            .await?;
+    let setup = lifeboat::setup::Setup {
+        home: settings_home(cli, &args.inline, env)?,
+        env: env.clone(),
+        data_dir_given: cli.data_dir.clone(),
+        default_data_dir: default_data_dir(env),
+        apply: std::sync::Arc::new(host.clone()),
+    };
+    let state = lifeboat::web::AppState {
+        current: host.current(),
+        access,
+        csrf,
+        shutdown: shutdown.clone(),
+        drives: lifeboat::destinations::kinds::rclone::Drives::in_data_dir(
+            &loaded.as_ref().map_or(data_dir, |c| c.data_dir.clone()),
+        ),
+        setup: Some(std::sync::Arc::new(setup)),
     };
     let listener = tokio::net::TcpListener::bind(&addr)
         .await
@@ -503,11 +513,40 @@ async fn cmd_serve(cli: &Cli, args: &ServeArgs, env: &Env) -> anyhow::Result<Exi
         signalled.await;
         stop.cancel();
     });
-    match running {
-        Ok(running) => running.serve(listener, &shutdown).await?,
-        Err(idle) => daemon::serve_app(idle, listener, &shutdown).await?,
-    }
+    let served = daemon::serve_app(state, listener, &shutdown).await;
+    // The server only returns at shutdown or on failure: stop the rest either way.
+    shutdown.cancel();
+    host.join().await;
+    served?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Where the settings `serve` runs on live, for changes made on the dashboard: the add-on's
+/// options (through the Supervisor), the settings file, or the command line (not editable).
+fn settings_home(
+    cli: &Cli,
+    inline: &Inline,
+    env: &Env,
+) -> anyhow::Result<lifeboat::setup::SettingsHome> {
+    use lifeboat::setup::SettingsHome;
+    if !inline.source.is_empty() || !inline.to.is_empty() {
+        return Ok(SettingsHome::CommandLine);
+    }
+    if in_addon(env) && cli.config.is_none() {
+        let token = env.get("SUPERVISOR_TOKEN").unwrap_or_default();
+        return Ok(SettingsHome::Addon {
+            url: config::SUPERVISOR_URL.parse()?,
+            token: Secret::new(token),
+            http: reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(30))
+                .build()?,
+        });
+    }
+    Ok(SettingsHome::File(
+        cli.config
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("lifeboat.toml")),
+    ))
 }
 
 /// Up means answering: an idle server with bad options is healthy (restarting it would not fix

@@ -4,12 +4,17 @@
 //! else in the document is left as it was, byte for byte in a TOML file. Secrets are write-only:
 //! read back as [`FieldValue::Keep`], and a `Keep` given back leaves the stored secret as it is.
 //!
-//! INTERFACE FIRST (issue 37): signatures fixed by the lead; bodies are filled on branch
-//! `i37-save`. Nothing here is called until then.
+//! Each form has its own module ([`json`], [`toml_form`]); this one holds what they share.
+
+mod json;
+#[cfg(test)]
+mod tests;
+mod toml_form;
 
 use super::options::Options;
 use crate::destinations::Kind;
 use std::collections::BTreeMap;
+use std::path::Path;
 
 /// The option fields that hold secrets, in every kind: never shown back, kept unless replaced.
 pub const SECRET_FIELDS: &[&str] = &[
@@ -83,8 +88,12 @@ impl SettingsDoc {
     /// # Errors
     /// [`EditError::NotAnObject`].
     pub fn from_json(value: serde_json::Value) -> Result<Self, EditError> {
-        let _ = value;
-        todo!("i37-save")
+        if !value.is_object() {
+            return Err(EditError::NotAnObject);
+        }
+        Ok(Self {
+            form: Form::Json(value),
+        })
     }
 
     /// A standalone settings file's text.
@@ -92,23 +101,36 @@ impl SettingsDoc {
     /// # Errors
     /// [`EditError::Toml`] when it does not parse.
     pub fn from_toml(text: &str) -> Result<Self, EditError> {
-        let _ = text;
-        todo!("i37-save")
+        let doc = text
+            .parse::<toml_edit::DocumentMut>()
+            .map_err(|e| EditError::Toml(e.to_string()))?;
+        Ok(Self {
+            form: Form::Toml(doc),
+        })
     }
 
     /// The whole options object, for `POST /addons/self/options` (`None` for a TOML document).
     pub fn to_json(&self) -> Option<serde_json::Value> {
-        todo!("i37-save")
+        match &self.form {
+            Form::Json(v) => Some(v.clone()),
+            Form::Toml(_) => None,
+        }
     }
 
     /// The file's new text, comments and order kept (`None` for a JSON document).
     pub fn to_toml(&self) -> Option<String> {
-        todo!("i37-save")
+        match &self.form {
+            Form::Json(_) => None,
+            Form::Toml(d) => Some(d.to_string()),
+        }
     }
 
     /// Every destination, in order; secrets that are set read as [`FieldValue::Keep`].
     pub fn destinations(&self) -> Vec<DestinationEntry> {
-        todo!("i37-save")
+        match &self.form {
+            Form::Json(v) => json::destinations(v),
+            Form::Toml(d) => toml_form::destinations(d),
+        }
     }
 
     /// Adds `entry`, or replaces the destination named `replacing` with it (a rename when the
@@ -122,8 +144,27 @@ impl SettingsDoc {
         replacing: Option<&str>,
         entry: DestinationEntry,
     ) -> Result<(), EditError> {
-        let _ = (replacing, entry);
-        todo!("i37-save")
+        let names = self.names();
+        let at = match replacing {
+            Some(old) => Some(
+                names
+                    .iter()
+                    .position(|n| n.as_deref() == Some(old))
+                    .ok_or_else(|| EditError::NoSuchDestination(old.to_owned()))?,
+            ),
+            None => None,
+        };
+        let taken = names
+            .iter()
+            .enumerate()
+            .any(|(i, n)| n.as_deref() == Some(entry.name.as_str()) && Some(i) != at);
+        if taken {
+            return Err(EditError::NameTaken(entry.name));
+        }
+        match &mut self.form {
+            Form::Json(v) => json::put(v, at, &entry),
+            Form::Toml(d) => toml_form::put(d, at, &entry),
+        }
     }
 
     /// Removes the destination `name` (its copies stay where they are).
@@ -131,30 +172,54 @@ impl SettingsDoc {
     /// # Errors
     /// [`EditError::NoSuchDestination`].
     pub fn remove_destination(&mut self, name: &str) -> Result<(), EditError> {
-        let _ = name;
-        todo!("i37-save")
+        let at = self
+            .names()
+            .iter()
+            .position(|n| n.as_deref() == Some(name))
+            .ok_or_else(|| EditError::NoSuchDestination(name.to_owned()))?;
+        match &mut self.form {
+            Form::Json(v) => json::remove(v, at),
+            Form::Toml(d) => toml_form::remove(d, at),
+        }
+        Ok(())
     }
 
     /// The schedule as set.
     pub fn schedule(&self) -> ScheduleFields {
-        todo!("i37-save")
+        match &self.form {
+            Form::Json(v) => json::schedule(v),
+            Form::Toml(d) => toml_form::schedule(d),
+        }
     }
 
     /// Sets the schedule's fields; `None` unsets one.
     pub fn set_schedule(&mut self, schedule: &ScheduleFields) {
-        let _ = schedule;
-        todo!("i37-save")
+        match &mut self.form {
+            Form::Json(v) => json::set_schedule(v, schedule),
+            Form::Toml(d) => toml_form::set_schedule(d, schedule),
+        }
     }
 
     /// The retention every destination without its own uses (top-level `retention`).
     pub fn retention(&self) -> Option<String> {
-        todo!("i37-save")
+        match &self.form {
+            Form::Json(v) => v
+                .get("retention")
+                .and_then(|r| r.as_str())
+                .map(str::to_owned),
+            Form::Toml(d) => d
+                .get("retention")
+                .and_then(toml_edit::Item::as_str)
+                .map(str::to_owned),
+        }
     }
 
     /// Sets (or, with `None`, unsets) the top-level retention.
     pub fn set_retention(&mut self, text: Option<&str>) {
-        let _ = text;
-        todo!("i37-save")
+        match &mut self.form {
+            Form::Json(v) => json::set_text(v, "retention", text),
+            Form::Toml(d) => toml_form::set_text(d.as_table_mut(), "retention", text),
+        }
     }
 
     /// The document read as options, for Lifeboat's own validation.
@@ -162,6 +227,49 @@ impl SettingsDoc {
     /// # Errors
     /// [`EditError::Options`] saying which key does not fit.
     pub fn options(&self) -> Result<Options, EditError> {
-        todo!("i37-save")
+        let (path, text) = match &self.form {
+            Form::Json(v) => ("options.json", v.to_string()),
+            Form::Toml(d) => ("lifeboat.toml", d.to_string()),
+        };
+        super::parse_options(Path::new(path), &text).map_err(|e| match e {
+            super::ConfigError::Syntax { field, message, .. } => {
+                EditError::Options(format!("{field}: {message}"))
+            }
+            other => EditError::Options(other.to_string()),
+        })
     }
+
+    /// Each destination's name, by its place in the list (`None` where an entry is not a
+    /// destination: not a table, or no name).
+    fn names(&self) -> Vec<Option<String>> {
+        match &self.form {
+            Form::Json(v) => json::names(v),
+            Form::Toml(d) => toml_form::names(d),
+        }
+    }
+}
+
+/// A kind by the word the options use for it.
+fn kind_named(word: &str) -> Option<Kind> {
+    [
+        Kind::Local,
+        Kind::S3,
+        Kind::Azure,
+        Kind::Webdav,
+        Kind::Sftp,
+        Kind::Smb,
+        Kind::Rclone,
+    ]
+    .into_iter()
+    .find(|k| k.as_str() == word)
+}
+
+/// Whether `field` holds a secret.
+fn is_secret(field: &str) -> bool {
+    SECRET_FIELDS.contains(&field)
+}
+
+/// The keys an entry's `fields` may not set: the entry gives them itself.
+fn is_own_key(field: &str) -> bool {
+    matches!(field, "name" | "type")
 }

@@ -9,6 +9,7 @@
 pub mod backup_events;
 pub mod build;
 pub mod commands;
+pub mod host;
 mod loops;
 mod restoring;
 mod updating;
@@ -207,8 +208,10 @@ impl Daemon {
 /// What the dashboard serves: the services, and who may reach them.
 fn app_state(services: Services, settings: Settings, shutdown: &CancellationToken) -> AppState {
     AppState {
-        services: Some(Arc::new(services)),
-        problems: Arc::new(Vec::new()),
+        current: Arc::new(crate::web::Current::new(crate::web::Generation {
+            services: Some(Arc::new(services)),
+            problems: Arc::new(Vec::new()),
+        })),
         access: settings.access,
         csrf: settings.csrf,
         shutdown: shutdown.clone(),
@@ -348,8 +351,10 @@ pub fn idle(
     shutdown: &CancellationToken,
 ) -> AppState {
     AppState {
-        services: None,
-        problems: Arc::new(problems),
+        current: Arc::new(crate::web::Current::new(crate::web::Generation {
+            services: None,
+            problems: Arc::new(problems),
+        })),
         access,
         csrf,
         shutdown: shutdown.clone(),

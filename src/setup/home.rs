@@ -2,10 +2,11 @@
 //! the Supervisor (`GET /addons/self/info` for the options as stored, `!secret` references kept;
 //! `POST /addons/self/options` with the whole object; confirmed with `GET
 //! /addons/self/options/config`), or a standalone `lifeboat.toml` (written whole, atomically).
-//!
-//! INTERFACE FIRST (issue 37): signatures fixed by the lead; filled on branch `i37-save`.
 
-use crate::config::edit::SettingsDoc;
+mod addon;
+mod file;
+
+use crate::config::edit::{EditError, SettingsDoc};
 use crate::config::options::Options;
 use std::path::PathBuf;
 
@@ -45,7 +46,11 @@ pub enum HomeError {
 impl SettingsHome {
     /// Where a change is saved, for people.
     pub fn describe(&self) -> String {
-        todo!("i37-save")
+        match self {
+            Self::Addon { .. } => "the add-on's options, through the Supervisor".into(),
+            Self::File(path) => path.display().to_string(),
+            Self::CommandLine => "the command line".into(),
+        }
     }
 
     /// The settings as they stand there.
@@ -53,7 +58,13 @@ impl SettingsHome {
     /// # Errors
     /// [`HomeError`].
     pub async fn read(&self) -> Result<SettingsDoc, HomeError> {
-        todo!("i37-save")
+        match self {
+            Self::Addon { url, token, http } => addon::read(http, url, token).await,
+            Self::File(path) => file::read(path).await,
+            Self::CommandLine => Err(HomeError::Edit(EditError::Options(
+                "the settings came from the command line; there is nothing to read".into(),
+            ))),
+        }
     }
 
     /// Saves `doc` there and reads back what the home now holds, as options.
@@ -61,7 +72,12 @@ impl SettingsHome {
     /// # Errors
     /// [`HomeError`]: refused (the Supervisor's message), unreachable, or not confirmed.
     pub async fn write(&self, doc: &SettingsDoc) -> Result<Options, HomeError> {
-        let _ = doc;
-        todo!("i37-save")
+        match self {
+            Self::Addon { url, token, http } => addon::write(http, url, token, doc).await,
+            Self::File(path) => file::write(path, doc).await,
+            Self::CommandLine => Err(HomeError::Edit(EditError::Options(
+                "the settings came from the command line; change them there".into(),
+            ))),
+        }
     }
 }

@@ -2,9 +2,6 @@
 //! options through the Supervisor, or a standalone `lifeboat.toml`), and the one way a change
 //! goes: checked by Lifeboat's own validation, saved where the settings live, confirmed, then
 //! applied by the running daemon without a restart ([`Apply`]).
-//!
-//! INTERFACE FIRST (issue 37): signatures fixed by the lead; `home` is filled on branch
-//! `i37-save`, `Setup::save` by the lead.
 
 pub mod home;
 
@@ -28,9 +25,17 @@ pub enum Applied {
 /// The running daemon, as the setup sees it: it takes validated settings and runs on them.
 #[async_trait]
 pub trait Apply: Send + Sync {
-    /// Runs on `config` from now on.
-    async fn apply(&self, config: Config) -> Applied;
+    /// Runs on `config` from now on (or once the job running now ends).
+    ///
+    /// # Errors
+    /// [`ApplyError`] when the daemon cannot be built on them; it goes on as it was.
+    async fn apply(&self, config: Config) -> Result<Applied, ApplyError>;
 }
+
+/// The settings were saved, but the daemon could not start on them (it runs on the ones before).
+#[derive(Debug, thiserror::Error)]
+#[error("saved, but Lifeboat could not start on them (it goes on with the ones before): {0}")]
+pub struct ApplyError(pub String);
 
 /// Why a change was not saved. Nothing was saved unless the variant says so.
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +51,9 @@ pub enum SetupError {
     /// Where they live refused them (the Supervisor's own message), or could not be reached.
     #[error(transparent)]
     Home(#[from] home::HomeError),
+    /// Saved, but not applied.
+    #[error(transparent)]
+    Apply(#[from] ApplyError),
 }
 
 /// The setup service the dashboard holds.
@@ -98,7 +106,7 @@ impl Setup {
         self.check(doc)?;
         let saved = self.home.write(doc).await?;
         let config = self.validated(saved)?;
-        Ok(self.apply.apply(config).await)
+        Ok(self.apply.apply(config).await?)
     }
 
     fn validated(&self, mut opts: crate::config::options::Options) -> Result<Config, SetupError> {

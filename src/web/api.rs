@@ -10,21 +10,23 @@ use serde_json::json;
 
 /// `GET /api/health`
 pub async fn health(State(s): State<AppState>) -> impl IntoResponse {
-    let ok = s.problems.is_empty();
-    Json(json!({"status": if ok { "ok" } else { "misconfigured" }, "problems": *s.problems}))
+    let ok = s.problems().is_empty();
+    Json(json!({"status": if ok { "ok" } else { "misconfigured" }, "problems": *s.problems()}))
 }
 
 fn unavailable(s: &AppState) -> Response {
     (
         StatusCode::SERVICE_UNAVAILABLE,
-        Json(json!({"error": "the options are invalid; fix them first", "problems": *s.problems})),
+        Json(
+            json!({"error": "the options are invalid; fix them first", "problems": *s.problems()}),
+        ),
     )
         .into_response()
 }
 
 /// `GET /api/runs`: the newest 50 runs with their copies.
 pub async fn runs(State(s): State<AppState>) -> Response {
-    let Some(services) = &s.services else {
+    let Some(services) = &s.services() else {
         return unavailable(&s);
     };
     match services.history.recent_runs(50).await {
@@ -42,7 +44,7 @@ pub async fn runs(State(s): State<AppState>) -> Response {
 
 /// `POST /api/backup`: 202 when queued, 409 when a job is already waiting.
 pub async fn backup(State(s): State<AppState>) -> Response {
-    let Some(services) = &s.services else {
+    let Some(services) = &s.services() else {
         return unavailable(&s);
     };
     match start_backup(services, "manual") {

@@ -63,7 +63,7 @@ impl Frame {
             title: title.to_owned(),
             nav,
             notice: None,
-            problems: state.problems.to_vec(),
+            problems: state.problems().to_vec(),
             version: crate::VERSION,
         }
     }
@@ -159,7 +159,7 @@ pub fn problem(status: StatusCode, frame: Frame, heading: &str, detail: &str) ->
 /// a destination (a new install), it says so and leads to adding one.
 pub fn idle(state: &AppState, ingress: &Ingress) -> Response {
     let no_destination = state
-        .problems
+        .problems()
         .iter()
         .any(|p| p.ends_with(crate::config::NO_DESTINATION));
     if no_destination {

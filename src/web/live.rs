@@ -149,7 +149,7 @@ fn unavailable() -> Response {
 
 /// `GET /api/progress`
 pub async fn progress(State(state): State<AppState>) -> Response {
-    let Some(s) = state.services.clone() else {
+    let Some(s) = state.services() else {
         return unavailable();
     };
     Json(view(s.progress.snapshot(s.watch.clock.now()), s.tz)).into_response()
@@ -157,7 +157,7 @@ pub async fn progress(State(state): State<AppState>) -> Response {
 
 /// `GET /api/live`
 pub async fn events(State(state): State<AppState>) -> Response {
-    let Some(s) = state.services.clone() else {
+    let Some(s) = state.services() else {
         return unavailable();
     };
     let rx = s.progress.subscribe();

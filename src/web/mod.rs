@@ -69,13 +69,48 @@ pub struct Services {
     pub listings: Arc<listings::Listings>,
 }
 
-/// What the handlers share.
-#[derive(Clone)]
-pub struct AppState {
+/// What the pages serve at one time: the services built from one set of settings, or none and
+/// the problems with them. Applying new settings swaps it whole.
+#[derive(Clone, Default)]
+pub struct Generation {
     /// `None` when the options are invalid: the server then stays up, idle, showing why.
     pub services: Option<Arc<Services>>,
     /// Problems with the options, shown on every page.
     pub problems: Arc<Vec<String>>,
+}
+
+/// The generation served now; a request takes it once and keeps it to the end.
+#[derive(Default)]
+pub struct Current(std::sync::RwLock<Generation>);
+
+impl Current {
+    /// Serving `generation`.
+    pub fn new(generation: Generation) -> Self {
+        Self(std::sync::RwLock::new(generation))
+    }
+
+    /// The generation served now.
+    pub fn get(&self) -> Generation {
+        self.0
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Serves `generation` from the next request on.
+    pub fn set(&self, generation: Generation) {
+        *self
+            .0
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = generation;
+    }
+}
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    /// The services and problems served now (swapped when new settings are applied).
+    pub current: Arc<Current>,
     /// Which peers may connect.
     pub access: ingress::Access,
     /// The token every form carries.
@@ -87,6 +122,18 @@ pub struct AppState {
     /// Where the settings live and how a change is saved and applied (`None`: not here, as in
     /// tests that build the state by hand).
     pub setup: Option<Arc<crate::setup::Setup>>,
+}
+
+impl AppState {
+    /// The services now, `None` when the options are invalid.
+    pub fn services(&self) -> Option<Arc<Services>> {
+        self.current.get().services
+    }
+
+    /// The problems with the options now, shown on every page.
+    pub fn problems(&self) -> Arc<Vec<String>> {
+        self.current.get().problems
+    }
 }
 
 /// Nothing from elsewhere: no inline script, no outside resources, framed only by Home Assistant's

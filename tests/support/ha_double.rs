@@ -20,7 +20,15 @@
 //!   the connection), backup-manager events reaching every subscribed connection (Home Assistant's
 //!   own backups too), `/host/info` (disk in GiB) and `/info` (versions).
 //!
+//! - The add-on's own options (`options`): `POST /addons/self/options` judged by the Supervisor's
+//!   option rules against the real `config.yaml`, `GET /addons/self/options/config`, `options` in
+//!   `GET /addons/self/info`, and the security middleware's path rules for role `backup` (a bare
+//!   403 for `/addons/self/options/validate`).
+//!
 //! Every backup it "creates" is a real archive from the fixtures.
+
+#[path = "ha_double/options.rs"]
+mod options;
 
 use axum::Router;
 use axum::body::Body;
@@ -192,6 +200,10 @@ pub struct Inner {
     pub first_download: Mutex<Option<std::time::Instant>>,
     /// `/host/info`'s `disk_free`, in GiB as the Supervisor rounds it.
     pub disk_free_gib: Mutex<f64>,
+    /// The add-on's options as saved (the Supervisor's `persist`), over the manifest's defaults.
+    pub addon_options: Mutex<Value>,
+    /// Home Assistant's `secrets.yaml`, for `!secret` references.
+    pub ha_secrets: Mutex<HashMap<String, String>>,
 }
 
 /// A running double.
@@ -237,6 +249,8 @@ impl Double {
             announced: Mutex::new(None),
             first_download: Mutex::new(None),
             disk_free_gib: Mutex::new(20.3),
+            addon_options: Mutex::new(json!({})),
+            ha_secrets: Mutex::new(HashMap::new()),
         });
         let app = Router::new()
             .route("/backups", get(list_backups))
@@ -261,6 +275,11 @@ impl Double {
             .layer(axum::extract::DefaultBodyLimit::disable())
             .route("/api/websocket", any(ws_route))
             .route("/core/websocket", any(ws_route))
+            .merge(options::routes())
+            .layer(axum::middleware::from_fn_with_state(
+                inner.clone(),
+                options::security,
+            ))
             .with_state(inner.clone());
         let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());

@@ -35,8 +35,8 @@ impl FromRequestParts<AppState> for Live {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        match &state.services {
-            Some(s) => Ok(Self(Arc::clone(s))),
+        match state.services() {
+            Some(s) => Ok(Self(s)),
             None => {
                 let Ok(ingress) = Ingress::from_request_parts(parts, state).await;
                 Err(idle(state, &ingress))

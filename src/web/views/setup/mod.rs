@@ -198,9 +198,8 @@ pub async fn ask_remove(
         return Err(at.nothing_here());
     }
     let location = state
-        .services
-        .as_ref()
-        .and_then(|s| s.destinations.iter().find(|d| d.name == name))
+        .services()
+        .and_then(|s| s.destinations.iter().find(|d| d.name == name).cloned())
         .map(|d| d.location.clone())
         .unwrap_or_default();
     let frame = Frame::new(

@@ -480,3 +480,288 @@ async fn an_sftp_host_key_is_shown_and_trusted_before_it_is_used() {
     let page = send(&state, "save", "sftp", &fields).await;
     assert!(!page.contains(&pass));
 }
+
+/// A new install served as `lifeboat serve` serves it, with its settings in a commented file:
+/// the state its pages answer from, the host that applies saved settings, and the file.
+async fn served_from_a_file(
+    d: &ha_double::Double,
+    dir: &std::path::Path,
+) -> (AppState, lifeboat::daemon::host::Host, std::path::PathBuf) {
+    use lifeboat::setup::{SettingsHome, Setup};
+    let data = dir.join("data");
+    let file = dir.join("lifeboat.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "# The house on the hill.\ndata_dir = \"{}\"\n\n[source]\ntype = \"supervisor\"\n\
+             method = \"rest\"\nurl = \"{}\"\n\n[encryption]\nrecipients = [\"{}\"]\n",
+            data.display(),
+            d.url,
+            kit().identity.to_public()
+        ),
+    )
+    .unwrap();
+    let env = lifeboat::config::Env::from_pairs([("SUPERVISOR_TOKEN", d.token())]);
+    let csrf = lifeboat::web::csrf::Token::from_bytes([5; 32]);
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let host = lifeboat::daemon::host::Host::start(
+        Err(vec![format!(
+            "destinations: {}",
+            lifeboat::config::NO_DESTINATION
+        )]),
+        env.clone(),
+        lifeboat::web::ingress::Access::any(),
+        csrf.clone(),
+        &shutdown,
+    )
+    .await
+    .unwrap();
+    let setup = Setup {
+        home: SettingsHome::File(file.clone()),
+        env,
+        data_dir_given: None,
+        default_data_dir: data.clone(),
+        apply: Arc::new(host.clone()),
+    };
+    let state = AppState {
+        current: host.current(),
+        access: lifeboat::web::ingress::Access::any(),
+        csrf,
+        shutdown,
+        drives: lifeboat::destinations::kinds::rclone::store::connect::Drives::in_data_dir(&data),
+        setup: Some(Arc::new(setup)),
+    };
+    (state, host, file)
+}
+
+/// The destinations the file names, in order.
+fn named_in(file: &std::path::Path) -> Vec<String> {
+    let v: toml::Value = toml::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+    v.get("destinations")
+        .and_then(|d| d.as_array())
+        .map(|a| {
+            a.iter()
+                .map(|d| d["name"].as_str().unwrap().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Posts the form of `kind` to `/destinations/{action}` and answers the page (any status).
+async fn post_kind(
+    state: &AppState,
+    action: &str,
+    kind: &str,
+    fields: &[(&str, &str)],
+) -> crate::dashboard::Page {
+    let csrf = state.csrf.as_str().to_owned();
+    let mut all = vec![("csrf", csrf.as_str()), ("kind", kind)];
+    all.extend_from_slice(fields);
+    post_form(state, &format!("/destinations/{action}"), &all).await
+}
+
+/// From "Not protected yet" to saved destinations, changed and removed through the pages: each
+/// save lands in the file (its comment kept) and is served at once; a secret left empty on the
+/// edit form is kept and never shown; what cannot be saved says which field.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn destinations_are_saved_changed_and_removed_through_the_pages() {
+    let d = home_with_updates().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (state, host, file) = served_from_a_file(&d, dir.path()).await;
+    assert!(get(&state, "/").await.body.contains("Not protected yet"));
+    let usb = dir.path().join("usb");
+    let saved = post_kind(
+        &state,
+        "save",
+        "local",
+        &[("name", "usb"), ("path", usb.to_str().unwrap())],
+    )
+    .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    assert_eq!(
+        saved.location.as_deref(),
+        Some(format!("{PREFIX}/destinations?notice=dest-saved").as_str())
+    );
+    assert_eq!(named_in(&file), ["usb"]);
+    assert!(
+        std::fs::read_to_string(&file)
+            .unwrap()
+            .starts_with("# The house on the hill.\n")
+    );
+    let page = get(&state, "/destinations?notice=dest-saved").await;
+    assert!(
+        page.body.contains("Saved. The change is applied now."),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body
+            .contains(&format!("{PREFIX}/destinations/usb/edit"))
+    );
+
+    // An S3 bucket, through its preset; then changed with its secret left empty.
+    let s3 = env_or_die("LIFEBOAT_TEST_S3");
+    let prefix = unique("form-save");
+    let saved = post_kind(
+        &state,
+        "save",
+        "s3",
+        &[
+            ("name", "offsite"),
+            ("preset", "minio"),
+            ("bucket", "backups"),
+            ("prefix", &prefix),
+            ("endpoint", &s3),
+            ("access_key_id", S3_KEY_ID),
+            ("secret_access_key", S3_SECRET),
+        ],
+    )
+    .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    assert_eq!(named_in(&file), ["usb", "offsite"]);
+    let served: Vec<String> = state
+        .services()
+        .unwrap()
+        .destinations
+        .iter()
+        .map(|d| d.name.clone())
+        .collect();
+    assert_eq!(served, ["usb", "offsite"], "applied without a restart");
+    let edit = get(&state, "/destinations/offsite/edit").await;
+    assert_eq!(edit.status, StatusCode::OK, "{}", edit.body);
+    assert!(
+        edit.body.contains("Set — leave empty to keep."),
+        "{}",
+        edit.body
+    );
+    assert_eq!(
+        input_value(&edit.body, "endpoint").as_deref(),
+        Some(s3.as_str())
+    );
+    assert_eq!(
+        input_value(&edit.body, "path_style"),
+        None,
+        "a choice, not a value"
+    );
+    assert!(
+        edit.body.contains("<option value=\"true\" selected>"),
+        "the preset's path style was saved"
+    );
+    // Test on the edit form tries the stored secret.
+    let changed = [
+        ("replacing", "offsite"),
+        ("name", "offsite"),
+        ("bucket", "backups"),
+        ("prefix", "elsewhere"),
+        ("endpoint", s3.as_str()),
+        ("access_key_id", S3_KEY_ID),
+        ("secret_access_key", ""),
+        ("path_style", "true"),
+    ];
+    let tried = post_kind(&state, "test", "s3", &changed).await;
+    assert_eq!(outcome(&tried.body).0, "ok", "{}", tried.body);
+    let saved = post_kind(&state, "save", "s3", &changed).await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    let text_now = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        text_now.contains(S3_SECRET),
+        "the secret left empty was kept"
+    );
+    assert!(text_now.contains("elsewhere"));
+
+    // The secret is on no page.
+    for path in [
+        "/",
+        "/destinations",
+        "/destinations/offsite/edit",
+        "/destinations/offsite/remove",
+        "/destinations/new/s3",
+        "/copies",
+        "/runs",
+        "/kit",
+    ] {
+        let page = get(&state, path).await;
+        assert!(!page.body.contains(S3_SECRET), "{path} shows the secret");
+    }
+
+    // What cannot be saved says which field, and changes nothing.
+    let before = std::fs::read_to_string(&file).unwrap();
+    let taken = post_kind(
+        &state,
+        "save",
+        "local",
+        &[("name", "usb"), ("path", "/media/x")],
+    )
+    .await;
+    assert!(
+        field_problem(&taken.body, "name").contains("usb"),
+        "{}",
+        taken.body
+    );
+    let relative = post_kind(
+        &state,
+        "save",
+        "local",
+        &[("name", "usb2"), ("path", "media/x")],
+    )
+    .await;
+    assert!(
+        field_problem(&relative.body, "path").contains("absolute"),
+        "{}",
+        relative.body
+    );
+    assert_eq!(
+        input_value(&relative.body, "path").as_deref(),
+        Some("media/x")
+    );
+    let sftp = post_kind(
+        &state,
+        "save",
+        "sftp",
+        &[
+            ("name", "nas"),
+            ("host", "nas.local"),
+            ("username", "u"),
+            ("password", "PLANTED-pw-31"),
+        ],
+    )
+    .await;
+    assert!(
+        field_problem(&sftp.body, "host_key").contains("Test"),
+        "{}",
+        sftp.body
+    );
+    assert!(!sftp.body.contains("PLANTED-pw-31"));
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), before);
+
+    // Removing asks first, says the copies stay, then removes.
+    let ask = get(&state, "/destinations/usb/remove").await;
+    assert!(
+        ask.body.contains("Its copies stay where they are"),
+        "{}",
+        ask.body
+    );
+    let csrf = state.csrf.as_str().to_owned();
+    let removed = post_form(&state, "/destinations/usb/remove", &[("csrf", &csrf)]).await;
+    assert_eq!(removed.status, StatusCode::SEE_OTHER, "{}", removed.body);
+    assert_eq!(
+        removed.location.as_deref(),
+        Some(format!("{PREFIX}/destinations?notice=dest-removed").as_str())
+    );
+    assert_eq!(named_in(&file), ["offsite"]);
+    // The last one cannot go: there would be nowhere to keep copies.
+    let last = post_form(&state, "/destinations/offsite/remove", &[("csrf", &csrf)]).await;
+    assert_eq!(last.status, StatusCode::CONFLICT, "{}", last.body);
+    assert!(
+        last.body.contains("at least one destination"),
+        "{}",
+        last.body
+    );
+    assert_eq!(named_in(&file), ["offsite"]);
+    assert_eq!(
+        get(&state, "/destinations/nothing/edit").await.status,
+        StatusCode::NOT_FOUND
+    );
+    state.shutdown.cancel();
+    host.join().await;
+}

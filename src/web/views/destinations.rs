@@ -10,7 +10,7 @@ use crate::web::frame::{Frame, Section};
 use crate::web::ingress::Ingress;
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 
 /// Days the storage chart covers.
@@ -47,14 +47,22 @@ pub struct DestinationsPage {
     pub has_runs: bool,
 }
 
+/// The page's query: a notice left by an action (a destination saved or removed).
+#[derive(serde::Deserialize)]
+pub struct DestinationsQuery {
+    notice: Option<String>,
+}
+
 /// `GET /destinations`
 pub async fn page(
     State(state): State<AppState>,
     ingress: Ingress,
+    Query(q): Query<DestinationsQuery>,
     Live(s): Live,
 ) -> Result<Response, PageError> {
     let at = At::new(&state, &ingress, Section::Destinations);
-    let frame = Frame::new(&state, &ingress, Section::Destinations, "Destinations");
+    let frame = Frame::new(&state, &ingress, Section::Destinations, "Destinations")
+        .with_notice(q.notice.as_deref());
     let now = s.watch.clock.now();
     let from = now - chrono::TimeDelta::days(CHART_DAYS);
     let loaded = async {

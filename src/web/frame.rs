@@ -63,7 +63,14 @@ impl Frame {
             title: title.to_owned(),
             nav,
             notice: None,
-            problems: state.problems().to_vec(),
+            // No destination yet is a new install, not options to fix: the pages say so and
+            // lead to adding one.
+            problems: state
+                .problems()
+                .iter()
+                .filter(|p| !p.ends_with(crate::config::NO_DESTINATION))
+                .cloned()
+                .collect(),
             version: crate::VERSION,
         }
     }
@@ -163,11 +170,7 @@ pub fn idle(state: &AppState, ingress: &Ingress) -> Response {
         .iter()
         .any(|p| p.ends_with(crate::config::NO_DESTINATION));
     if no_destination {
-        let mut frame = Frame::new(state, ingress, Section::Overview, "Not protected yet");
-        // A new install's only "problem" is said by the page itself, not as options to fix.
-        frame
-            .problems
-            .retain(|p| !p.ends_with(crate::config::NO_DESTINATION));
+        let frame = Frame::new(state, ingress, Section::Overview, "Not protected yet");
         let page = ProblemPage {
             heading: "Not protected yet".into(),
             detail: "Lifeboat has nowhere to keep copies of your backups. Add a destination: a \

@@ -268,7 +268,7 @@ mod tests {
         }
     }
 
-    /// Every form names options its kind takes (its options refuse unknown keys), each once,
+    /// Every form names options its kind takes (each read, with a value of its type), each once,
     /// with words, and leaves the name and retention to [`form::COMMON`].
     #[test]
     fn each_form_asks_for_its_own_options_only() {
@@ -286,8 +286,20 @@ mod tests {
                 all[f.name] = sample(f);
             }
             all["retention"] = serde_json::json!("last=1");
-            let read: Result<DestinationOptions, _> = serde_json::from_value(all);
+            let read: Result<DestinationOptions, _> = serde_json::from_value(all.clone());
             assert!(read.is_ok(), "{}: {:?}", form.kind, read.err());
+            // Each field is read by the options: a value of no type it takes is refused.
+            for f in form.fields {
+                let mut wrong = all.clone();
+                wrong[f.name] = serde_json::json!([[1]]);
+                let read: Result<DestinationOptions, _> = serde_json::from_value(wrong);
+                assert!(
+                    read.is_err(),
+                    "{}: {} is no option of it",
+                    form.kind,
+                    f.name
+                );
+            }
         }
         assert_eq!(form_for("nonsense").map(|f| f.kind), None);
     }

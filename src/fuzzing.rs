@@ -242,6 +242,14 @@ pub fn manifest(data: &[u8]) {
                 m.object
             );
             assert!(layout::is_copy_id(&m.copy_id), "copy id {:?}", m.copy_id);
+            for part in &m.parts {
+                let of = layout::part_of(&part.object).map(|(of, _)| of);
+                assert!(
+                    names::single(&part.object).is_ok() && of == Some(m.object.as_str()),
+                    "part {:?} passed",
+                    part.object
+                );
+            }
         }
     }
     let again = Manifest::parse(&m.to_json())

@@ -1,6 +1,6 @@
 //! The one job queue, as its senders see it: every job — a backup asked for over HTTP, stdin, a
 //! Home Assistant event or the schedule, a re-verification, pruning, a due retry, a restore, a
-//! safe update, deleting a copy — is handed to the daemon's single-flight worker through [`Triggers`], a queue of
+//! safe update, deleting a copy, a destination test — is handed to the daemon's single-flight worker through [`Triggers`], a queue of
 //! depth one, so there is never a second concurrent job; a request while one is already waiting is refused with
 //! a reason. Jobs whose asker waits for the outcome (automation commands) carry a reply channel
 //! and wait for their turn instead.
@@ -60,6 +60,12 @@ pub enum Job {
     },
     /// Pull one copy back into Home Assistant's backup list, or drill it.
     Restore(RestoreJob),
+    /// Test destinations (list, write, read back, find, delete) and record each outcome.
+    Probe {
+        targets: Vec<crate::pipeline::probing::ProbeTarget>,
+        why: crate::history::probes::ProbeWhy,
+        reply: Reply<Vec<crate::history::probes::ProbeRow>>,
+    },
     /// Back up off-site, then install an update.
     Update {
         ask: UpdateAsk,

@@ -668,3 +668,261 @@ async fn connecting_a_missing_drive_sends_it_the_backup_it_missed() {
     };
     assert!(decrypt(d, &m.object, &k.identity).await == bytes);
 }
+
+/// `rclone serve webdav` on a folder, on a free loopback port, stopped when dropped.
+struct ServedDav {
+    child: std::process::Child,
+    url: String,
+}
+
+impl ServedDav {
+    fn start(folder: &Path, tmp: &Path) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let addr = format!("127.0.0.1:{port}");
+        let served = Self {
+            child: std::process::Command::new("rclone")
+                .args(["serve", "webdav", "--addr", &addr])
+                .arg(folder)
+                .env("TMPDIR", tmp)
+                .env("RCLONE_CONFIG", "/dev/null")
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap(),
+            url: format!("http://{addr}/"),
+        };
+        for _ in 0..500 {
+            if std::net::TcpStream::connect(&addr).is_ok() {
+                return served;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        panic!("rclone serve webdav did not start on {addr}");
+    }
+}
+
+impl Drop for ServedDav {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The most bytes and files ever seen under some folders, polled every 20 ms until stopped.
+struct Watch {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<(u64, usize)>,
+}
+
+impl Watch {
+    fn start(dirs: Vec<std::path::PathBuf>) -> Self {
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let thread = {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let (mut bytes, mut files) = (0u64, 0usize);
+                loop {
+                    let done = stop.load(std::sync::atomic::Ordering::Relaxed);
+                    for d in &dirs {
+                        bytes = bytes.max(walkdir(d));
+                        files = files.max(count_files(d));
+                    }
+                    if done {
+                        return (bytes, files);
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+            })
+        };
+        Self { stop, thread }
+    }
+
+    /// The most bytes and files seen.
+    fn end(self) -> (u64, usize) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.thread.join().unwrap()
+    }
+}
+
+/// Files (and folders) under `dir`.
+fn count_files(dir: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => 1 + count_files(&e.path()),
+            _ => 1,
+        })
+        .sum()
+}
+
+/// Issue 37, the proof: a `command:` source's ~100 MB of random bytes (its size unknown until
+/// it ends) to an rclone WebDAV remote, a backend rclone cannot stream an unknown length to,
+/// goes up in parts of a known size with nothing written to the temporary folder, rclone's
+/// cache folder or the home folder of the lifeboat process (watched through the whole run).
+/// The manifest lists the parts; the copy verified; `lifeboat recover` and `cat
+/// <copy>.part-* | age -d` (the kit's line, with the real `age`) both give back the same bytes.
+#[test]
+fn an_unknown_length_stream_goes_to_rclone_webdav_in_parts_with_nothing_spooled() {
+    const SIZE: usize = 100_000_000;
+    let dir = tempfile::tempdir().unwrap();
+    let (tmp, cache, home, served) = (
+        dir.path().join("tmp"),
+        dir.path().join("rclone-cache"),
+        dir.path().join("home"),
+        dir.path().join("served"),
+    );
+    for d in [&tmp, &cache, &home, &served] {
+        std::fs::create_dir(d).unwrap();
+    }
+    let server_tmp = tempfile::tempdir().unwrap();
+    let dav = ServedDav::start(&served, server_tmp.path());
+    let conf = dir.path().join("rclone.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "[dav100]\ntype = webdav\nurl = {}\nvendor = other\n",
+            dav.url
+        ),
+    )
+    .unwrap();
+    // Not compressible, and the same bytes to compare with after.
+    let source_file = dir.path().join("dump.bin");
+    let o = std::process::Command::new("head")
+        .args(["-c", &SIZE.to_string(), "/dev/urandom"])
+        .output()
+        .unwrap();
+    std::fs::write(&source_file, &o.stdout).unwrap();
+    drop(o);
+    let k = kit();
+    let envs = [
+        ("TMPDIR", tmp.to_str().unwrap()),
+        ("RCLONE_CACHE_DIR", cache.to_str().unwrap()),
+        ("HOME", home.to_str().unwrap()),
+    ];
+    let watch = Watch::start(vec![tmp.clone(), cache.clone(), home.clone()]);
+    let started = std::time::Instant::now();
+    let o = lifeboat(
+        &[
+            "--data-dir",
+            dir.path().join("data").to_str().unwrap(),
+            "run",
+            "--source",
+            &format!("command:cat {}", source_file.display()),
+            "--to",
+            "rclone:dav100:HA",
+            "--rclone-config",
+            conf.to_str().unwrap(),
+            "--recipient",
+            &k.spec.recipients[0].to_string(),
+        ],
+        &envs,
+    );
+    let took = started.elapsed();
+    let (bytes, files) = watch.end();
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("1 of 1 copies stored and verified"),
+        "{}",
+        text(&o)
+    );
+    eprintln!(
+        "{SIZE} bytes in {took:?}; most seen in TMPDIR, RCLONE_CACHE_DIR and HOME: {bytes} \
+         bytes in {files} files"
+    );
+    assert_eq!(
+        (bytes, files),
+        (0, 0),
+        "bytes and files in the temporary folders during the run"
+    );
+
+    // On the server: the manifest and three parts of a known size, nothing else.
+    let folder = served.join("HA");
+    let mut names: Vec<String> = std::fs::read_dir(&folder)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    let manifest_name = names
+        .iter()
+        .find(|n| n.ends_with(".manifest.json"))
+        .unwrap()
+        .clone();
+    let m =
+        manifest::Manifest::parse(&std::fs::read(folder.join(&manifest_name)).unwrap()).unwrap();
+    assert_eq!(m.format, manifest::FORMAT, "a copy in parts says so");
+    let part = lifeboat::destinations::parts::PART_SIZE as u64;
+    assert_eq!(m.parts.len(), 3, "{:?}", m.parts);
+    let mut sum = 0;
+    for (i, p) in m.parts.iter().enumerate() {
+        assert_eq!(p.object, format!("{}.part-{:05}", m.object, i + 1));
+        let on_disk = std::fs::read(folder.join(&p.object)).unwrap();
+        assert_eq!(on_disk.len() as u64, p.size);
+        use sha2::Digest;
+        assert_eq!(p.sha256, hex::encode(sha2::Sha256::digest(&on_disk)));
+        assert!(i == 2 || p.size == part, "only the last part is short");
+        sum += p.size;
+    }
+    assert_eq!(sum, m.stored.size);
+    // A command's output is kept gzipped (random bytes grow a little).
+    assert!(m.object.ends_with(".out.gz.age"), "{}", m.object);
+    assert!(m.plain.size >= SIZE as u64);
+    let mut want: Vec<String> = m.parts.iter().map(|p| p.object.clone()).collect();
+    want.push(manifest_name);
+    want.sort();
+    assert_eq!(names, want, "no data object, no temporary names left");
+
+    // lifeboat recover reads the parts back, checked; the kit's line does without Lifeboat.
+    let kit_file = dir.path().join("kit.txt");
+    std::fs::write(
+        &kit_file,
+        format!(
+            "{}\n",
+            age::secrecy::ExposeSecret::expose_secret(&k.identity.to_string())
+        ),
+    )
+    .unwrap();
+    let source = std::fs::read(&source_file).unwrap();
+    let back = recover_to(
+        "rclone:dav100:HA",
+        &kit_file,
+        &dir.path().join("recovered.out"),
+        &[("RCLONE_CONFIG", conf.to_str().unwrap())],
+    );
+    assert!(
+        gunzip(&back) == source,
+        "lifeboat recover gives the same bytes back"
+    );
+    drop(back);
+    let by_hand = dir.path().join("by-hand.out");
+    let o = std::process::Command::new("sh")
+        .current_dir(&folder)
+        .arg("-c")
+        .arg(format!(
+            "cat {}.part-* | /usr/bin/age -d -i '{}' > '{}'",
+            m.object,
+            kit_file.display(),
+            by_hand.display()
+        ))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        gunzip(&std::fs::read(&by_hand).unwrap()) == source,
+        "cat <copy>.part-* | age -d gives the same bytes back"
+    );
+}
+
+fn gunzip(gz: &[u8]) -> Vec<u8> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    flate2::read::MultiGzDecoder::new(gz)
+        .read_to_end(&mut out)
+        .unwrap();
+    out
+}

@@ -350,6 +350,9 @@ impl Kit {
                 ));
                 line(&format!("     {}", s.open));
             }
+            for l in PARTS_STEPS {
+                line(l);
+            }
         }
         out
     }
@@ -366,6 +369,16 @@ fn more(steps: &mut Vec<String>, n: usize) {
         ));
     }
 }
+
+/// Opening a copy kept in parts: only the other sources' copies can be (their size is not known
+/// in advance), on a drive reached through rclone ([`crate::destinations::parts`]).
+const PARTS_STEPS: &[&str] = &[
+    "   A copy over 32 MiB on a drive reached through rclone is kept in parts",
+    "   (<copy>.part-00001, .part-00002, ...). Download them into one folder and",
+    "   read them with cat in place of the copy; the numbers keep them in order:",
+    "     cat <copy>.part-* | age -d -i kit.txt > backup.tar",
+    "   then go on from backup.tar as the line above goes on from age -d.",
+];
 
 /// Fetching and opening a copy: the first steps of getting the home back.
 const FETCH_STEPS: &[&str] = &[
@@ -443,6 +456,7 @@ mod tests {
             "age -d -i kit.txt <date>-postgres.sql.gz.age | gunzip | psql -U postgres -d postgres"
         ));
         assert!(text.contains("age -d -i kit.txt <date>-configs.tar.age | tar -x -p -C"));
+        assert!(text.contains("\n     cat <copy>.part-* | age -d -i kit.txt > backup.tar\n"));
         assert!(
             !Kit::gather(Utc::now(), &[], &enc, &[], Vec::new())
                 .text()

@@ -1,18 +1,22 @@
 //! The daemon's timed loops: each schedule firing its job, the retry queue looked at every
-//! minute, and Home Assistant's entities published again every five minutes. Every loop submits
+//! minute, each destination's daily test, and Home Assistant's entities published again every five minutes. Every loop submits
 //! its work to the one queue and ends at the shutdown signal.
 
 use super::backup_events::Listening;
 use crate::clock::Clock;
 use crate::destinations::Destination;
 use crate::history::History;
+use crate::history::probes::{ProbeRow, ProbeWhy};
 use crate::jobs::{Job, TriggerError, Triggers};
+use crate::pipeline::probing::{ProbePlan, ProbeTarget};
 use crate::pipeline::retry;
 use crate::pipeline::run::RunRequest;
 use crate::report::HaReporter;
 use crate::schedule::{self, Fire, RandomJitter, Schedule};
+use chrono::{DateTime, Utc};
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::oneshot;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -100,6 +104,85 @@ pub(super) async fn retry_poll(
             tracing::info!("retrying destinations that are owed a backup");
         }
     }
+}
+
+/// Every `plan.tick`: the destinations whose daily test is due ([`ProbePlan::is_due`], by the
+/// daemon's clock) are tested as one job on the queue, so never beside a backup or another job.
+/// A busy queue is looked at again next tick; while a submitted test waits or runs, no other is
+/// submitted.
+pub(super) async fn probe_daily(
+    history: History,
+    destinations: Vec<Destination>,
+    clock: Arc<dyn Clock>,
+    triggers: Triggers,
+    plan: ProbePlan,
+    stop: CancellationToken,
+) {
+    let started = clock.now();
+    let names: Vec<String> = destinations.iter().map(|d| d.name.clone()).collect();
+    let mut pending: Option<oneshot::Receiver<Vec<ProbeRow>>> = None;
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => break,
+            () = tokio::time::sleep(plan.tick) => {}
+        }
+        if let Some(rx) = &mut pending {
+            match rx.try_recv() {
+                Err(oneshot::error::TryRecvError::Empty) => continue,
+                _ => pending = None,
+            }
+        }
+        let now = clock.now();
+        let last = match history.last_probes(&names).await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!("reading when destinations were last tested: {e}");
+                continue;
+            }
+        };
+        let targets = due_targets(&names, &last, &plan, started, now);
+        if targets.is_empty() {
+            continue;
+        }
+        let (tx, rx) = oneshot::channel();
+        let job = Job::Probe {
+            targets,
+            why: ProbeWhy::Daily,
+            reply: Some(tx),
+        };
+        match triggers.submit(job) {
+            Ok(()) => pending = Some(rx),
+            Err(TriggerError::Queued) => {}
+            Err(TriggerError::Stopped) => break,
+        }
+    }
+}
+
+/// The destinations due their daily test, each with fresh random bytes for its probe object.
+fn due_targets(
+    names: &[String],
+    last: &[ProbeRow],
+    plan: &ProbePlan,
+    started: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Vec<ProbeTarget> {
+    names
+        .iter()
+        .filter(|n| {
+            let at = last.iter().find(|r| &r.destination == *n).map(|r| r.at);
+            plan.is_due(at, started, now)
+        })
+        .filter_map(|n| match crate::destinations::probe::random_nonce() {
+            Ok(nonce) => Some(ProbeTarget {
+                destination: n.clone(),
+                nonce,
+            }),
+            Err(e) => {
+                tracing::warn!("no randomness to name a test file: {e}");
+                None
+            }
+        })
+        .collect()
 }
 
 /// Home Assistant forgets REST states when it restarts: publish them now, then every 5 minutes.

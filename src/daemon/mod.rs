@@ -69,6 +69,8 @@ pub struct Settings {
     /// Follow Home Assistant's backup events (over `events`' websocket) and ship each new backup
     /// within seconds: ship mode, or the `ship_new_backups` option.
     pub ship_on_events: bool,
+    /// When each destination's daily test runs.
+    pub probes: crate::pipeline::probing::ProbePlan,
 }
 
 /// The long-running process, built and not started.
@@ -118,6 +120,7 @@ impl Daemon {
                 drives: Drives::in_data_dir(&cfg.data_dir),
                 min_verified: cfg.min_verified,
                 ship_on_events: build::ships_on_events(cfg),
+                probes: crate::pipeline::probing::ProbePlan::default(),
             },
         )
         .with_other_sources(others))
@@ -186,6 +189,14 @@ impl Daemon {
             listening.clone().filter(|_| ship_mode).map(|l| (l, first)),
             shutdown,
         );
+        tasks.spawn(loops::probe_daily(
+            services.history.clone(),
+            services.destinations.clone(),
+            clock.clone(),
+            triggers.clone(),
+            settings.probes,
+            shutdown.clone(),
+        ));
         tasks.spawn(loops::retry_poll(
             services.history.clone(),
             services.destinations.clone(),

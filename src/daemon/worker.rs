@@ -4,9 +4,11 @@
 //! uploads abort) and a run in progress is marked interrupted.
 
 use crate::history::HistoryError;
+use crate::history::probes::{ProbeRow, ProbeWhy};
 use crate::jobs::{Job, Reply};
 use crate::pipeline::delete::{DeleteError, Deletion, Doomed, delete_and_record};
 use crate::pipeline::events::Event;
+use crate::pipeline::probing::{self, ProbeTarget};
 use crate::pipeline::progress::JobOutcome;
 use crate::pipeline::reverify::{Checked, Pick};
 use crate::pipeline::run::{RunRequest, Runner};
@@ -75,6 +77,11 @@ async fn work(runners: &[Runner], settings: &WorkerSettings, job: Job) {
             reply,
         } => delete(runner, &destination, &object, deletion, reply).await,
         Job::Restore(job) => super::restoring::run(runner, job).await,
+        Job::Probe {
+            targets,
+            why,
+            reply,
+        } => probe(runner, &targets, why, reply).await,
         Job::Update { ask, reply } => {
             super::updating::run(
                 runner,
@@ -183,6 +190,33 @@ async fn verify_copy(runner: &Runner, settings: &WorkerSettings, destination: &s
     };
     p.end(now, None, outcome);
     runner.observer.refresh().await;
+}
+
+/// Tests each destination `targets` names, records every outcome, and answers whoever waits
+/// with what was recorded.
+async fn probe(
+    runner: &Runner,
+    targets: &[ProbeTarget],
+    why: ProbeWhy,
+    reply: Reply<Vec<ProbeRow>>,
+) {
+    let mut rows = Vec::new();
+    for t in targets {
+        let Some(d) = runner.destinations.iter().find(|d| d.name == t.destination) else {
+            tracing::warn!("no destination is named {}", t.destination);
+            continue;
+        };
+        let clock = runner.clock.as_ref();
+        match probing::probe_and_record(d, &runner.history, clock, t.nonce, why).await {
+            Ok(row) => rows.push(row),
+            Err(e) => tracing::error!("recording the test of {}: {e}", d.name),
+        }
+    }
+    runner.observer.refresh().await;
+    if let Some(reply) = reply {
+        // The asker may have gone away; the outcomes are recorded either way.
+        let _ = reply.send(rows);
+    }
 }
 
 /// Deletes one copy from a destination and records it (see [`delete_and_record`]), and answers

@@ -115,6 +115,36 @@ pub fn is_data_object_of(id: &str, name: &str) -> bool {
         .is_some_and(|ending| DATA_ENDINGS.contains(&ending))
 }
 
+/// What a part's name adds to its copy's data object: `.part-` and five digits, from 1.
+const PART_INFIX: &str = ".part-";
+
+/// The most parts one copy is stored in: five digits, so `cat <copy>.part-*` takes them in
+/// order, and few enough that the manifest listing them stays under [`super::manifest::MAX_SIZE`]
+/// (about 200 bytes each). At [`super::parts::PART_SIZE`] that is 125 GiB.
+pub const MAX_PARTS: usize = 4000;
+
+/// The name of part `n` (from 1) of the data object `object`: `<object>.part-00001`, zero-padded
+/// so a shell's `*` lists the parts in order.
+pub fn part_name(object: &str, n: usize) -> String {
+    format!("{object}{PART_INFIX}{n:05}")
+}
+
+/// The data object and the part number of a part's name, or `None` for any other name.
+pub fn part_of(name: &str) -> Option<(&str, usize)> {
+    let (object, digits) = name.rsplit_once(PART_INFIX)?;
+    let n = (digits.len() == 5 && digits.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| digits.parse::<usize>().ok())
+        .flatten()?;
+    ((1..=MAX_PARTS).contains(&n) && !object.is_empty()).then_some((object, n))
+}
+
+/// The copy id a data object (or one of its parts) belongs to: its name up to the first `.`,
+/// when that is a copy id.
+pub fn copy_id_of_data(name: &str) -> Option<&str> {
+    let id = name.split_once('.').map(|(id, _)| id)?;
+    is_copy_id(id).then_some(id)
+}
+
 /// The copy id of a manifest object's name, or `None` for anything else.
 pub fn copy_id_of_manifest(name: &str) -> Option<&str> {
     let base = name.rsplit('/').next()?;
@@ -151,6 +181,36 @@ mod tests {
         );
         assert_eq!(copy_id_of_manifest(&data_object(&id)), None);
         assert_eq!(copy_id_of_manifest(".manifest.json"), None);
+    }
+
+    #[test]
+    fn parts_are_named_in_an_order_a_shell_keeps() {
+        let object = data_object_as("20261123T101500Z-db", ".sql.gz");
+        assert_eq!(part_name(&object, 1), format!("{object}.part-00001"));
+        let mut names: Vec<String> = [10, 2, 1, 100, MAX_PARTS]
+            .iter()
+            .map(|n| part_name(&object, *n))
+            .collect();
+        names.sort();
+        let order: Vec<usize> = names.iter().map(|n| part_of(n).unwrap().1).collect();
+        assert_eq!(order, [1, 2, 10, 100, MAX_PARTS]);
+        assert_eq!(part_of(&part_name(&object, 7)), Some((object.as_str(), 7)));
+        for bad in [
+            format!("{object}.part-0001"),
+            format!("{object}.part-000001"),
+            format!("{object}.part-00000"),
+            format!("{object}.part-{:05}", MAX_PARTS + 1),
+            format!("{object}.part-0000x"),
+            ".part-00001".into(),
+            object.clone(),
+        ] {
+            assert_eq!(part_of(&bad), None, "{bad}");
+        }
+        assert_eq!(
+            copy_id_of_data(&part_name(&object, 3)),
+            Some("20261123T101500Z-db")
+        );
+        assert_eq!(copy_id_of_data("x.tar.age"), None);
     }
 
     #[test]

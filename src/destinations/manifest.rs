@@ -8,10 +8,24 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-/// The current manifest format.
-pub const FORMAT: u32 = 1;
-/// A manifest larger than this is refused when read.
+/// The newest manifest format this Lifeboat reads and writes: 2 for a copy stored in parts
+/// ([`Manifest::parts`]), so that a Lifeboat from before parts refuses it plainly ("newer than
+/// this Lifeboat understands") instead of looking for a data object that is not there.
+pub const FORMAT: u32 = 2;
+/// The format of a copy stored as one object, which every Lifeboat reads.
+pub const SINGLE_OBJECT_FORMAT: u32 = 1;
+/// A manifest larger than this is refused when read (one listing the most parts a copy has,
+/// [`super::layout::MAX_PARTS`], is under 1 MiB).
 pub const MAX_SIZE: u64 = 1 << 20;
+
+/// The format a manifest listing `parts` is written in.
+pub fn format_for(parts: &[Part]) -> u32 {
+    if parts.is_empty() {
+        SINGLE_OBJECT_FORMAT
+    } else {
+        FORMAT
+    }
+}
 
 /// Everything needed to find, check and restore a copy without Lifeboat's database.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -45,6 +59,12 @@ pub struct Manifest {
     /// Home Assistant backup).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content: Option<crate::archive::content::ContentReport>,
+    /// The parts the data is stored in, in order, when it was sent in parts (a stream of unknown
+    /// length to a store that must know each object's size first: see
+    /// [`super::parts`]); empty, and left out, for a copy stored as the one object `object`.
+    /// The parts put end to end are the stored object [`Manifest::stored`] describes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parts: Vec<Part>,
     /// Who made it: the box's signing key over everything above (absent in copies made before
     /// Lifeboat signed its manifests).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -107,6 +127,14 @@ fn signed_message(mut value: serde_json::Value) -> Vec<u8> {
 /// Size and SHA-256 of a byte stream.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Digest {
+    pub size: u64,
+    pub sha256: String,
+}
+
+/// One part of a copy stored in parts: its name beside the manifest, its size and its SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Part {
+    pub object: String,
     pub size: u64,
     pub sha256: String,
 }
@@ -347,10 +375,20 @@ pub enum DeleteError {
         object: String,
         source: super::StoreError,
     },
+    #[error(
+        "deleted the manifest, but not every part of {object} ({source}); the parts left are \
+         removed with the next run's sweep of unfinished uploads"
+    )]
+    Parts {
+        object: String,
+        source: super::StoreError,
+    },
 }
 
-/// Deletes one copy: its manifest (the copy is gone from then on), then its data. A failure after
-/// the manifest leaves only an orphan data object, never a copy that looks whole but is not.
+/// Deletes one copy: its manifest (the copy is gone from then on), then its data: the data
+/// object, and every part of it the destination lists (a copy stored in parts,
+/// [`super::parts`]; only names of exactly that object's parts). A failure after the manifest
+/// leaves only orphan data, never a copy that looks whole but is not.
 ///
 /// # Errors
 /// [`DeleteError`] naming the object that could not be deleted, or refusing names that are not
@@ -372,10 +410,26 @@ pub async fn delete_copy(
     } else {
         data.to_owned()
     };
-    match destination.store.delete(&object).await {
-        Ok(()) => Ok(()),
-        Err(source) => Err(DeleteError::Data { object, source }),
+    if let Err(source) = destination.store.delete(&object).await {
+        return Err(DeleteError::Data { object, source });
     }
+    delete_parts(destination, &object)
+        .await
+        .map_err(|source| DeleteError::Parts { object, source })
+}
+
+/// Deletes every part of the data object `object` the destination lists.
+async fn delete_parts(
+    destination: &super::Destination,
+    object: &str,
+) -> Result<(), super::StoreError> {
+    let names = destination.store.list().await?;
+    for name in names {
+        if super::layout::part_of(&name).is_some_and(|(of, _)| of == object) {
+            destination.store.delete(&name).await?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

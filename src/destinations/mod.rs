@@ -5,6 +5,8 @@
 //! kind's `store`, on one shared frame ([`staged`]: temp-then-rename, listing, deletes).
 //! [`retry`] is the one policy for trying a request again, as a layer around a store of either
 //! family.
+//! [`parts`] carries a stream of unknown length to a store that must know each object's size
+//! first (rclone), in parts of a known size, and reads a copy stored so back as one stream.
 //! [`build`] opens one through its kind, [`layout`] names the objects and [`manifest`] is the small JSON
 //! that makes a copy exist; [`names`] holds every name read from a destination to the names
 //! Lifeboat writes, so nothing outside the destination is ever read or deleted. Every failure has one status ([`StoreErrorKind`]) that decides what
@@ -26,6 +28,7 @@ pub mod manifest;
 pub mod mount_guard;
 pub mod names;
 pub mod opendal_store;
+pub mod parts;
 pub mod pinned_tls;
 pub mod probe;
 pub mod retry;
@@ -45,8 +48,10 @@ pub use manifest::Manifest;
 pub trait ObjectWriter: Send {
     /// Appends a chunk.
     async fn write(&mut self, chunk: Bytes) -> Result<(), StoreError>;
-    /// Commits the object; only now does it exist.
-    async fn finish(self: Box<Self>) -> Result<(), StoreError>;
+    /// Commits the object; only now does it exist. Returns the parts it was stored in, in
+    /// order, when the store had to send it in parts ([`parts`]); empty when it is the one
+    /// object at its path, as for every upload whose size was given.
+    async fn finish(self: Box<Self>) -> Result<Vec<manifest::Part>, StoreError>;
     /// Throws the upload away (multipart aborted, temp file removed).
     async fn abort(self: Box<Self>) -> Result<(), StoreError>;
 }
@@ -56,7 +61,9 @@ pub trait ObjectWriter: Send {
 pub trait Store: Send + Sync {
     /// Opens a streaming writer. `size` is the object's exact size in bytes when it is known in
     /// advance (it sizes multipart parts, and rclone needs it to stream to drives that cannot
-    /// take an upload of unknown length); a writer given one may refuse other lengths.
+    /// take an upload of unknown length); a writer given one may refuse other lengths. Without
+    /// it, a store that must know each object's size first stores the stream in parts of a
+    /// known size ([`parts`]) and says so when it finishes.
     async fn writer(
         &self,
         path: &str,
@@ -172,6 +179,22 @@ fn says_full(message: &str) -> bool {
     .any(|w| m.contains(w))
 }
 
+/// `e`'s message followed by each error under it that says something new ("error sending
+/// request: … dns error: failed to lookup address information …"): the words a person needs are
+/// often two layers down.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut at = e.source();
+    while let Some(err) = at {
+        let said = err.to_string();
+        if !out.contains(&said) {
+            out = format!("{out}: {said}");
+        }
+        at = err.source();
+    }
+    out
+}
+
 /// A destination failure, classified where it leaves the backend. Its kind alone decides
 /// whether it is tried again ([`StoreErrorKind::is_retryable`]).
 #[derive(Debug, Clone, thiserror::Error)]
@@ -179,6 +202,10 @@ fn says_full(message: &str) -> bool {
 pub struct StoreError {
     pub kind: StoreErrorKind,
     pub message: String,
+    /// The cause in a person's terms, when the store could read it from the protocol's own
+    /// answer (S3's `InvalidAccessKeyId`, SMB's `STATUS_LOGON_FAILURE`, a WebDAV 401…); the
+    /// destination test ([`probe::cause_of`]) takes it over any reading of the words.
+    pub said: Option<probe::Cause>,
 }
 
 impl StoreError {
@@ -191,7 +218,18 @@ impl StoreError {
         } else {
             kind
         };
-        Self { kind, message }
+        Self {
+            kind,
+            message,
+            said: None,
+        }
+    }
+
+    /// The same error, with the cause the protocol's answer gave.
+    #[must_use]
+    pub fn because(mut self, cause: probe::Cause) -> Self {
+        self.said = Some(cause);
+        self
     }
 
     /// A passing failure: the service could not be reached or broke off; trying again may help.
@@ -204,6 +242,7 @@ impl StoreError {
         Self {
             kind: StoreErrorKind::Full,
             message: message.into(),
+            said: None,
         }
     }
 

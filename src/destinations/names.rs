@@ -2,8 +2,9 @@
 //! whoever can write there can plant a manifest naming `..`. Two checks keep every request inside
 //! the destination's folder:
 //! - [`copy`]: a manifest's copy id and data object must be exactly the names Lifeboat writes
-//!   for the manifest file they were read from ([`super::layout`]), checked before anything is
-//!   fetched or deleted;
+//!   for the manifest file they were read from ([`super::layout`]), and its parts, when it lists
+//!   any, exactly that data object's part names in order, no more than a copy has; checked
+//!   before anything is fetched or deleted;
 //! - [`single`] (and the [`Checked`] wrapper every store is opened in, plus one call where each
 //!   kind joins a name to its folder): a store refuses `/`, `.`, `..`, empty names, path
 //!   separators, backslashes and control characters where one name inside the folder is due.
@@ -113,6 +114,27 @@ pub enum ManifestNameError {
         /// The ending Lifeboat would have given it.
         ending: String,
     },
+    #[error(
+        "refused: the manifest in {listed} does not list the parts of its data as Lifeboat writes them: {why}. {NOT_OURS}"
+    )]
+    NotItsParts { listed: String, why: PartsError },
+}
+
+/// Why a manifest's list of parts is not one Lifeboat wrote for its data object (see [`copy`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PartsError {
+    #[error("it lists {0} parts, more than the {max} a copy is stored in", max = layout::MAX_PARTS)]
+    TooMany(usize),
+    #[error("its part {n} is named {named:?}, not {expected}")]
+    Misnamed {
+        n: usize,
+        named: String,
+        expected: String,
+    },
+    #[error("its part {0} is empty; Lifeboat sends no empty part")]
+    Empty(usize),
+    #[error("its parts add up to {sum} bytes, not the {stored} bytes it says are stored")]
+    Sizes { sum: u128, stored: u64 },
 }
 
 /// Why the names a copy is to be deleted by are not one copy's (see [`deletion`]).
@@ -156,6 +178,42 @@ pub fn copy(listed: &str, m: &Manifest) -> Result<(), ManifestNameError> {
             object: m.object.clone(),
             id: id.to_owned(),
             ending: expected_ending(m),
+        });
+    }
+    parts(m).map_err(|why| ManifestNameError::NotItsParts {
+        listed: listed.to_owned(),
+        why,
+    })
+}
+
+/// Checks that a manifest's parts are exactly its data object's parts, 1, 2, 3… in order, each
+/// holding something, no more than [`layout::MAX_PARTS`], adding up to the stored size.
+///
+/// # Errors
+/// [`PartsError`] for the first thing that is not so.
+pub fn parts(m: &Manifest) -> Result<(), PartsError> {
+    if m.parts.len() > layout::MAX_PARTS {
+        return Err(PartsError::TooMany(m.parts.len()));
+    }
+    let mut sum = 0u128;
+    for (i, part) in m.parts.iter().enumerate() {
+        let expected = layout::part_name(&m.object, i + 1);
+        if part.object != expected {
+            return Err(PartsError::Misnamed {
+                n: i + 1,
+                named: part.object.clone(),
+                expected,
+            });
+        }
+        if part.size == 0 {
+            return Err(PartsError::Empty(i + 1));
+        }
+        sum += u128::from(part.size);
+    }
+    if !m.parts.is_empty() && sum != u128::from(m.stored.size) {
+        return Err(PartsError::Sizes {
+            sum,
+            stored: m.stored.size,
         });
     }
     Ok(())
@@ -350,6 +408,62 @@ mod tests {
             let why = copy(&listed, &m).unwrap_err().to_string();
             assert!(
                 why.starts_with("refused:") && why.contains("remove the file by hand"),
+                "{why}"
+            );
+        }
+    }
+
+    /// A planted manifest may list "parts" that are another copy's objects, a path outside
+    /// the folder, or endless: only exactly its own data object's parts, in order, are taken.
+    #[test]
+    fn a_manifest_lists_exactly_its_own_datas_parts() {
+        let id = "20261123T101500Z-02dc63e3";
+        let file = layout::manifest_object(id);
+        let object = layout::data_object_as(id, ".sql.gz");
+        let with_parts = |parts: Vec<(String, u64)>, stored: u64| {
+            let mut m = manifest(id, &object, None);
+            m.stored.size = stored;
+            m.parts = parts
+                .into_iter()
+                .map(|(object, size)| crate::destinations::manifest::Part {
+                    object,
+                    size,
+                    sha256: "00".into(),
+                })
+                .collect();
+            m
+        };
+        let own = |n| layout::part_name(&object, n);
+        let good = with_parts(vec![(own(1), 10), (own(2), 5)], 15);
+        assert!(copy(&file, &good).is_ok());
+        let other = layout::part_name(&layout::data_object("20261123T101500Z-other"), 1);
+        let endless: Vec<(String, u64)> =
+            (1..=layout::MAX_PARTS + 1).map(|n| (own(n), 1)).collect();
+        for (m, says) in [
+            (with_parts(vec![(other, 10)], 10), "part 1 is named"),
+            (with_parts(vec![("..".into(), 10)], 10), "part 1 is named"),
+            (
+                with_parts(vec![(format!("{object}/../../etc/passwd"), 1)], 1),
+                "named",
+            ),
+            (
+                with_parts(vec![(own(1), 5), (own(3), 5)], 10),
+                "part 2 is named",
+            ),
+            (
+                with_parts(vec![(own(2), 5), (own(1), 5)], 10),
+                "part 1 is named",
+            ),
+            (
+                with_parts(vec![(own(1), 5), (own(2), 0)], 5),
+                "part 2 is empty",
+            ),
+            (with_parts(vec![(own(1), 5)], 6), "add up to 5 bytes"),
+            (with_parts(endless, 4001), "more than the 4000"),
+        ] {
+            let why = copy(&file, &m).unwrap_err().to_string();
+            assert!(
+                why.starts_with("refused:") && why.contains(says) && why.contains("by hand"),
                 "{why}"
             );
         }

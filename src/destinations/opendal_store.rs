@@ -4,7 +4,9 @@
 //! ([`layered`]); only inside a stream, which that layer cannot send again, does OpenDAL's own
 //! retry layer resend a part or resume a read where it broke off.
 
+use super::manifest::Part;
 use super::names;
+use super::probe::Cause;
 use super::retry::{Policy, Retrying};
 use super::{ObjectWriter, Patience, Store, StoreError, StoreErrorKind, part_size};
 use crate::secret::Secret;
@@ -102,10 +104,14 @@ pub fn redact(message: &str, secrets: &[Secret]) -> String {
 /// Classifies an OpenDAL error where it leaves the backend. An error OpenDAL marks temporary (a
 /// 5xx, a dropped connection) and gives no kind of its own is a passing failure; a not-found, a
 /// refusal or a bad configuration keeps its kind, and so is not tried again, whatever its mark.
+/// The message carries every error underneath (the lookup or the refused connection that made
+/// "error sending request"), and the cause is read from the service's own error code.
 pub fn classify(e: &opendal::Error) -> StoreError {
+    let io = io_kind(e);
     let kind = match e.kind() {
         ErrorKind::NotFound => StoreErrorKind::NotFound,
         ErrorKind::PermissionDenied => StoreErrorKind::Denied,
+        _ if io == Some(std::io::ErrorKind::PermissionDenied) => StoreErrorKind::Denied,
         ErrorKind::ConfigInvalid | ErrorKind::Unsupported => StoreErrorKind::Config,
         ErrorKind::RateLimited => StoreErrorKind::Unavailable,
         _ if e.is_temporary() => StoreErrorKind::Unavailable,
@@ -116,26 +122,51 @@ pub fn classify(e: &opendal::Error) -> StoreError {
         StoreErrorKind::NotFound => "not found: ",
         _ => "",
     };
-    StoreError {
-        kind,
-        message: format!("{hint}{}", words(e)),
+    let message = format!("{hint}{}", super::error_chain(e));
+    let said = service_cause(&message).or(match io {
+        Some(std::io::ErrorKind::ConnectionRefused) => Some(Cause::Refused),
+        Some(std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem) => {
+            Some(Cause::NoWrite)
+        }
+        _ => None,
+    });
+    let out = StoreError::new(kind, message);
+    match said {
+        Some(c) => out.because(c),
+        None => out,
     }
 }
 
-/// The error's words, then those of each cause beneath it that adds any: reqwest says only
-/// "error sending request", and the refused connection or unknown name is causes further down.
-fn words(e: &opendal::Error) -> String {
-    let mut out = e.to_string();
-    let mut next = std::error::Error::source(e).and_then(std::error::Error::source);
-    while let Some(cause) = next {
-        let w = cause.to_string();
-        if !out.contains(&w) {
-            out.push_str(": ");
-            out.push_str(&w);
+/// The kind of the first I/O error under `e`, if any (a refused connection, a folder that may
+/// not be written).
+fn io_kind(e: &opendal::Error) -> Option<std::io::ErrorKind> {
+    let mut at: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    while let Some(err) = at {
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            return Some(io.kind());
         }
-        next = cause.source();
+        at = err.source();
     }
-    out
+    None
+}
+
+/// The cause an S3 or Azure error code names (the code is in the answer OpenDAL quotes). Azure's
+/// `AuthorizationFailure` is left to the step: Azurite answers it to a wrong account key, Azure
+/// to a signed-in request its rules refuse.
+fn service_cause(message: &str) -> Option<Cause> {
+    const CODES: [(&str, Cause); 7] = [
+        ("InvalidAccessKeyId", Cause::Credentials),
+        ("SignatureDoesNotMatch", Cause::Credentials),
+        ("AuthenticationFailed", Cause::Credentials),
+        ("InvalidAuthenticationInfo", Cause::Credentials),
+        ("NoSuchBucket", Cause::Missing),
+        ("ContainerNotFound", Cause::Missing),
+        ("AuthorizationPermissionMismatch", Cause::NoWrite),
+    ];
+    CODES
+        .iter()
+        .find(|(code, _)| message.contains(code))
+        .map(|(_, cause)| *cause)
 }
 
 struct OpendalWriter {
@@ -166,10 +197,11 @@ impl ObjectWriter for OpendalWriter {
         r.map_err(|e| self.err(e))
     }
 
-    async fn finish(mut self: Box<Self>) -> Result<(), StoreError> {
+    async fn finish(mut self: Box<Self>) -> Result<Vec<Part>, StoreError> {
         let r = self.inner.close().await;
         r.map_err(|e| self.err(e))?;
-        sync_dir(self.sync_dir.as_deref()).await
+        sync_dir(self.sync_dir.as_deref()).await?;
+        Ok(Vec::new())
     }
 
     async fn abort(mut self: Box<Self>) -> Result<(), StoreError> {

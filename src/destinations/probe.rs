@@ -20,6 +20,17 @@ pub fn probe_name(nonce: [u8; 6]) -> String {
     format!("{PROBE_PREFIX}{}", hex::encode(nonce))
 }
 
+/// Fresh random bytes for [`probe_name`], from the system (for the edges that start a probe: the
+/// daemon's daily loop, the dashboard).
+///
+/// # Errors
+/// The system gave no randomness.
+pub fn random_nonce() -> Result<[u8; 6], getrandom::Error> {
+    let mut b = [0u8; 6];
+    getrandom::getrandom(&mut b)?;
+    Ok(b)
+}
+
 /// Whether `name` is a probe object's (listings of copies leave it out).
 pub fn is_probe_name(name: &str) -> bool {
     name.starts_with(PROBE_PREFIX)
@@ -41,6 +52,30 @@ pub enum Step {
 }
 
 impl Step {
+    /// The word history keeps.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::List => "list",
+            Self::Write => "write",
+            Self::Read => "read",
+            Self::Listed => "listed",
+            Self::Delete => "delete",
+        }
+    }
+
+    /// The step read back from [`Step::as_str`].
+    pub fn from_word(word: &str) -> Option<Self> {
+        [
+            Self::List,
+            Self::Write,
+            Self::Read,
+            Self::Listed,
+            Self::Delete,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == word)
+    }
+
     /// What the probe was doing, for people: "while writing".
     pub fn words(self) -> &'static str {
         match self {
@@ -60,7 +95,8 @@ pub enum Cause {
     NameNotFound,
     /// Nothing answers at that address and port.
     Refused,
-    /// The server's TLS certificate is not trusted (or not the one pinned).
+    /// The server's TLS certificate is not trusted (or not the one pinned), or an SFTP
+    /// server's host key is not the one pinned or remembered.
     Certificate,
     /// The credentials were refused.
     Credentials,
@@ -111,8 +147,8 @@ impl Cause {
                 "nothing answered at that address: check the port, and that the server is running"
             }
             Self::Certificate => {
-                "the server's certificate is not trusted: check the address, or pin the \
-                 certificate the server really has"
+                "the server's certificate or host key is not the one trusted: check the \
+                 address, or pin the certificate or key the server really has"
             }
             Self::Credentials => {
                 "the server refused the credentials: check the user name, password or keys"
@@ -224,14 +260,22 @@ fn failure(step: Step, e: &StoreError) -> Failure {
     }
 }
 
-/// The cause of a store error at `step`: from its words first (a name lookup, a refused
-/// connection and a certificate say so whatever the protocol), then from its kind and step.
+/// The cause of a store error at `step`: the one the store read from the protocol's answer
+/// ([`StoreError::said`]) first; then, when no answer came, from its words (a name lookup, a refused connection and a
+/// certificate say so whatever the protocol); then from its kind and step: refused before
+/// anything was written is the credentials, refused while writing is the right to write.
 pub fn cause_of(step: Step, e: &StoreError) -> Cause {
-    let m = e.message.to_ascii_lowercase();
-    let says = |words: &[&str]| words.iter().any(|w| m.contains(w));
+    if let Some(cause) = e.said {
+        return cause;
+    }
     if e.kind == StoreErrorKind::Full {
         return Cause::Full;
     }
+    // A refusal, a not-found or a setting the server turned down is an answer: the words of a
+    // missing answer (in quoted headers, "keep-alive: timeout=5") do not count there.
+    let answered = !matches!(e.kind, StoreErrorKind::Unavailable | StoreErrorKind::Other);
+    let m = e.message.to_ascii_lowercase();
+    let says = |words: &[&str]| !answered && words.iter().any(|w| m.contains(w));
     if says(&[
         "dns error",
         "failed to lookup address",
@@ -252,18 +296,8 @@ pub fn cause_of(step: Step, e: &StoreError) -> Cause {
     // A refusal or a missing thing is not a timeout, whatever header its answer quotes
     // (`keep-alive: timeout=5`).
     let answered = matches!(e.kind, StoreErrorKind::Denied | StoreErrorKind::NotFound);
-    if !answered && says(&["timed out", "timeout", "silent for"]) {
+    if !answered && says(&["timed out", "timeout", "silent for", "did not answer"]) {
         return Cause::Timeout;
-    }
-    if says(&[
-        "nosuchbucket",
-        "no such bucket",
-        "containernotfound",
-        "container not found",
-        "bad_network_name",
-        "bad network name",
-    ]) {
-        return Cause::Missing;
     }
     match (e.kind, step) {
         (StoreErrorKind::Denied, Step::List) => Cause::Credentials,
@@ -310,5 +344,8 @@ mod tests {
         assert_eq!(cause_of(Step::List, &azurite), Cause::Credentials);
         let full = StoreError::new(StoreErrorKind::Other, "HTTP 507 Insufficient Storage");
         assert_eq!(cause_of(Step::Write, &full), Cause::Full);
+        // What the store read from the protocol wins over the step.
+        let said = StoreError::new(StoreErrorKind::Denied, "HTTP 403").because(Cause::Missing);
+        assert_eq!(cause_of(Step::Write, &said), Cause::Missing);
     }
 }

@@ -5,6 +5,10 @@
 //! - an upload is written under a temporary name beside its object ([`layout::partial_name`]) and
 //!   renamed into place only once it is finished, so a cut-off upload never looks like an object,
 //!   and the leftovers of one are found again ([`Store::unfinished`]);
+//! - a stream of unknown length to a server that must know each file's size first
+//!   ([`Remote::takes_unknown_length`]) goes up in parts of a known size ([`super::parts`]), each
+//!   staged and renamed like any file; the parts of a copy that never got its manifest are
+//!   leftovers too;
 //! - the destination folder is created once, on first write;
 //! - deleting what is not there succeeds; a folder that is not there lists empty;
 //! - every whole request (listing, reading a manifest, writing one, deleting, opening) is tried
@@ -13,6 +17,8 @@
 //!   that may pass (a dropped connection), so one reset does not fail a run. A streamed upload is
 //!   not sent again; its final move is, under the same policy.
 
+use super::manifest::Part;
+use super::parts::{PART_SIZE, PartedWriter};
 use super::retry::{Policy, Retrying};
 use super::{ObjectWriter, Store, StoreError, StoreErrorKind, layout};
 use async_trait::async_trait;
@@ -54,6 +60,13 @@ pub trait Remote: Send + Sync + 'static {
     async fn open(&self, name: &str) -> Result<Box<dyn AsyncRead + Send + Unpin>, StoreError>;
     /// Reads the small file `name` whole, refusing one larger than `limit` bytes.
     async fn read(&self, name: &str, limit: u64) -> Result<Vec<u8>, StoreError>;
+    /// Whether [`Remote::create`] streams a file whose size it is not told without keeping it
+    /// anywhere first. rclone does not: for backends that need the size up front (OneDrive,
+    /// WebDAV…) `rcat` spools the whole stream to a temporary file, so such streams are sent in
+    /// parts of a known size instead ([`super::parts`]).
+    fn takes_unknown_length(&self) -> bool {
+        true
+    }
     /// How the server proves who it is, for people (see [`Store::trust`]).
     fn trust(&self) -> Option<String> {
         None
@@ -186,8 +199,10 @@ impl<R: Remote> Retrying<Frame<R>> {
 /// send again.
 pub struct Frame<R> {
     remote: Arc<R>,
-    folder_ready: tokio::sync::OnceCell<()>,
+    folder_ready: Arc<tokio::sync::OnceCell<()>>,
     policy: Policy,
+    /// The size of the parts a stream of unknown length is sent in, where it must be.
+    part_size: usize,
 }
 
 impl<R: Remote> Frame<R> {
@@ -195,9 +210,17 @@ impl<R: Remote> Frame<R> {
     pub fn new(remote: R, policy: Policy) -> Self {
         Self {
             remote: Arc::new(remote),
-            folder_ready: tokio::sync::OnceCell::new(),
+            folder_ready: Arc::default(),
             policy,
+            part_size: PART_SIZE,
         }
+    }
+
+    /// The frame, sending streams of unknown length in parts of `part_size` bytes where it must
+    /// (tests use small parts).
+    pub fn with_part_size(mut self, part_size: usize) -> Self {
+        self.part_size = part_size.max(1);
+        self
     }
 
     async fn make_folder(&self) -> Result<(), StoreError> {
@@ -211,6 +234,18 @@ impl<R: Remote> Frame<R> {
         match self.remote.names().await {
             Err(e) if e.kind == StoreErrorKind::NotFound => Ok(Vec::new()),
             other => other,
+        }
+    }
+}
+
+impl<R> Clone for Frame<R> {
+    /// The same frame on the same remote (what a stream sent in parts sends each part through).
+    fn clone(&self) -> Self {
+        Self {
+            remote: Arc::clone(&self.remote),
+            folder_ready: Arc::clone(&self.folder_ready),
+            policy: self.policy,
+            part_size: self.part_size,
         }
     }
 }
@@ -278,12 +313,13 @@ impl<R: Remote> ObjectWriter for StagedWriter<R> {
         }
     }
 
-    async fn finish(mut self: Box<Self>) -> Result<(), StoreError> {
+    async fn finish(mut self: Box<Self>) -> Result<Vec<Part>, StoreError> {
         let Some(f) = self.file.take() else {
             return Err(self.ended());
         };
         f.close().await?;
-        commit(self.remote.as_ref(), self.policy, &self.temp, &self.real).await
+        commit(self.remote.as_ref(), self.policy, &self.temp, &self.real).await?;
+        Ok(Vec::new())
     }
 
     async fn abort(mut self: Box<Self>) -> Result<(), StoreError> {
@@ -304,6 +340,14 @@ impl<R: Remote> Store for Frame<R> {
         size: Option<u64>,
     ) -> Result<Box<dyn ObjectWriter>, StoreError> {
         self.make_folder().await?;
+        if size.is_none() && !self.remote.takes_unknown_length() {
+            return Ok(Box::new(PartedWriter::new(
+                self.clone(),
+                self.policy,
+                path,
+                self.part_size,
+            )));
+        }
         let temp = layout::partial_name(path);
         let file = self.remote.create(&temp, size).await?;
         Ok(Box::new(StagedWriter {
@@ -335,8 +379,13 @@ impl<R: Remote> Store for Frame<R> {
         Ok(layout::only(self.names().await?, false))
     }
 
+    /// Uploads under their temporary names, and the parts of copies that have no manifest
+    /// (a run cut off between its first part and its manifest).
     async fn unfinished(&self) -> Result<Vec<String>, StoreError> {
-        Ok(layout::only(self.names().await?, true))
+        let names = self.names().await?;
+        let mut out = super::parts::unclaimed(&names);
+        out.extend(layout::only(names, true));
+        Ok(out)
     }
 
     async fn delete(&self, path: &str) -> Result<(), StoreError> {

@@ -6,6 +6,7 @@
 
 pub mod drills;
 mod keys;
+pub mod probes;
 mod query;
 mod schema;
 mod totals;

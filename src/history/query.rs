@@ -987,6 +987,10 @@ mod plans {
                 ("ledger", LEDGER.to_owned()),
                 ("a copy's readiness (restore)", READINESS_OF_COPY.to_owned()),
                 (
+                    "a destination's newest probe",
+                    crate::history::probes::LAST_PROBE.to_owned(),
+                ),
+                (
                     "a deletion marks its copy gone",
                     totals::MARK_GONE.to_owned(),
                 ),
@@ -1031,6 +1035,7 @@ mod plans {
                     "SCAN deletions",
                     "SCAN c",
                     "SCAN r",
+                    "SCAN probes",
                 ]
                 .contains(&step.as_str());
                 assert!(

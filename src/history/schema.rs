@@ -230,6 +230,21 @@ const MIGRATIONS: &[&str] = &[
         GROUP BY destination
         ON CONFLICT (destination, status, trigger) DO UPDATE SET copies = copies + excluded.copies;
     END;",
+    // 12: destination tests (the daily probe, one asked for on a card, the setup form's Test):
+    // where, when, whether it passed, the step it stopped at and its cause, the store's words
+    // (capped), how long it took and why it ran; the newest per destination found by its index
+    "CREATE TABLE probes (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        destination TEXT NOT NULL,
+        at TEXT NOT NULL,
+        ok INTEGER NOT NULL,
+        step TEXT,
+        cause TEXT,
+        detail TEXT NOT NULL,
+        took_ms INTEGER NOT NULL,
+        why TEXT NOT NULL
+    );
+    CREATE INDEX probes_destination ON probes (destination, id);",
 ];
 
 /// Brings the database up to the current schema.

@@ -465,7 +465,7 @@ mod tests {
                  DROP TABLE run_counts; DROP TRIGGER run_counted; DROP TRIGGER run_recounted;
                  DROP TRIGGER run_uncounted; DROP TABLE destination_counts;
                  DROP TRIGGER copy_counted; DROP TRIGGER copy_uncounted;
-                 DROP TRIGGER run_copies_recounted;
+                 DROP TRIGGER run_copies_recounted; DROP TABLE probes;
                  DROP INDEX copies_live; DROP INDEX runs_newest; DROP INDEX copies_destination_run;
                  ALTER TABLE copies DROP COLUMN gone; PRAGMA user_version = 9;",
             )

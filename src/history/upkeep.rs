@@ -23,6 +23,17 @@ pub struct DeletionRow {
     pub error: Option<String>,
 }
 
+/// A copy history holds on a destination.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldCopy {
+    pub copy_id: String,
+    /// The source whose copy it is (`None` for runs from before sources had names: the first
+    /// source's).
+    pub source: Option<String>,
+    /// When its backup was made: the backup's own date, else when its run began.
+    pub made: DateTime<Utc>,
+}
+
 /// The newest re-verification of a copy.
 #[derive(Debug, Clone, Serialize)]
 pub struct CheckRow {
@@ -225,6 +236,42 @@ impl History {
                  AND gone = 0 ORDER BY copy_id",
             )?;
             st.query_map([d], |r| r.get(0))?.collect()
+        })
+        .await
+    }
+
+    /// The newest `limit` copies history holds on `destination` (verified, not deleted since),
+    /// newest recorded first, with whose they are and when their backups were made: what
+    /// retention would weigh there, read without listing the destination.
+    ///
+    /// # Errors
+    /// [`HistoryError`] on database failure.
+    pub async fn held_copies(
+        &self,
+        destination: &str,
+        limit: usize,
+    ) -> Result<Vec<HeldCopy>, HistoryError> {
+        let d = destination.to_owned();
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.read(move |conn| {
+            let mut st = conn.prepare_cached(
+                "SELECT c.copy_id, MAX(r.source_name), MIN(r.backup_date), MIN(r.started_at)
+                 FROM copies c JOIN runs r ON r.id = c.run_id
+                 WHERE c.destination = ?1 AND c.status = 'verified' AND c.gone = 0
+                 GROUP BY c.copy_id ORDER BY MAX(c.id) DESC LIMIT ?2",
+            )?;
+            st.query_map(params![d, limit], |r| {
+                let date: Option<String> = r.get(2)?;
+                let started: String = r.get(3)?;
+                Ok(HeldCopy {
+                    copy_id: r.get(0)?,
+                    source: r.get(1)?,
+                    made: date
+                        .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
+                        .map_or_else(|| parse_time(&started), |t| t.with_timezone(&Utc)),
+                })
+            })?
+            .collect()
         })
         .await
     }

@@ -14,6 +14,7 @@ use crate::archive::securetar::BackupKey;
 use crate::archive::{BackupJson, Inspection};
 use crate::config::EncryptionSpec;
 use crate::crypto::recipient_fingerprint;
+use crate::destinations::manifest::Part;
 use crate::destinations::{Manifest, layout, manifest};
 use crate::history::{KeyLedger, RunEnd, RunReadiness};
 use crate::signing::SigningKey;
@@ -73,14 +74,22 @@ async fn commit(
     lane: &LaneResult,
     plan: &CopyPlan<'_>,
 ) -> CopyOutcome {
-    let Ok((bytes, upload)) = lane.result else {
+    let Ok(uploaded) = &lane.result else {
         return lane_failed(lane, plan, "");
     };
+    let (bytes, upload, parts) = (uploaded.bytes, uploaded.took, &uploaded.parts);
     let d = &lane.destination;
     let destination = d.name.as_str();
     let started = Instant::now();
     teller.tell(&Event::ReadingBack { destination });
-    let read = read_back(d, plan.object, shipped.stored_size, &shipped.stored_sha256).await;
+    let read = read_back(
+        d,
+        plan.object,
+        parts,
+        shipped.stored_size,
+        &shipped.stored_sha256,
+    )
+    .await;
     let took = started.elapsed();
     let timed = |mut c: CopyOutcome| {
         c.upload = Some(upload);
@@ -91,7 +100,7 @@ async fn commit(
         |error: String, kind| CopyOutcome::failed(d, plan.copy_id, plan.object, error, kind);
     if let Err(e) = read {
         // The stored bytes are not the verified ones: never leave them looking like a copy.
-        let _ = d.store.delete(plan.object).await;
+        remove_data(d, plan.object, parts).await;
         teller.tell(&Event::ReadBackFailed {
             destination,
             error: e.to_string(),
@@ -102,9 +111,9 @@ async fn commit(
     }
     let verified_at = teller.now();
     let name = layout::manifest_object(plan.copy_id);
-    let m = manifest_of(shipped, plan, verified_at);
+    let m = manifest_of(shipped, plan, parts, verified_at);
     if let Err(e) = d.store.write_small(&name, m.to_json()).await {
-        let _ = d.store.delete(plan.object).await;
+        remove_data(d, plan.object, parts).await;
         teller.tell(&Event::ManifestFailed {
             destination,
             error: e.to_string(),
@@ -125,10 +134,23 @@ async fn commit(
     out
 }
 
-/// The manifest of a verified copy.
-fn manifest_of(shipped: &Shipped, plan: &CopyPlan<'_>, verified: DateTime<Utc>) -> Manifest {
+/// Removes the data of a copy that is not to be (its object, or its parts), best effort.
+async fn remove_data(d: &crate::destinations::Destination, object: &str, parts: &[Part]) {
+    let _ = d.store.delete(object).await;
+    for part in parts {
+        let _ = d.store.delete(&part.object).await;
+    }
+}
+
+/// The manifest of a verified copy stored as `parts` (none: as the one object).
+fn manifest_of(
+    shipped: &Shipped,
+    plan: &CopyPlan<'_>,
+    parts: &[Part],
+    verified: DateTime<Utc>,
+) -> Manifest {
     let m = Manifest {
-        format: manifest::FORMAT,
+        format: manifest::format_for(parts),
         copy_id: plan.copy_id.to_owned(),
         object: plan.object.to_owned(),
         created: verified,
@@ -152,6 +174,7 @@ fn manifest_of(shipped: &Shipped, plan: &CopyPlan<'_>, verified: DateTime<Utc>) 
             .then(|| shipped.inspection.readiness.digest()),
         source: Some(plan.source.to_owned()),
         content: shipped.inspection.content.clone(),
+        parts: parts.to_vec(),
         signature: None,
         provenance: manifest::Provenance::Unsigned,
     };

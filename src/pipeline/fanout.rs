@@ -3,6 +3,7 @@
 //! and is dropped without failing the others. Whether the upload is committed or thrown away is
 //! decided by the pipeline after the whole pass, through [`Decision`].
 
+use crate::destinations::manifest::Part;
 use crate::destinations::{Destination, StoreError};
 use bytes::Bytes;
 use std::sync::Arc;
@@ -27,13 +28,23 @@ pub struct Lane {
     pub destination: Destination,
     tx: Option<mpsc::Sender<Bytes>>,
     decide: Option<oneshot::Sender<Decision>>,
-    task: JoinHandle<Result<u64, StoreError>>,
+    task: JoinHandle<Result<(u64, Vec<Part>), StoreError>>,
 }
 
-/// The result of one lane: bytes written and upload time, or why it failed.
+/// The result of one lane: what was uploaded, or why it failed.
 pub struct LaneResult {
     pub destination: Destination,
-    pub result: Result<(u64, std::time::Duration), StoreError>,
+    pub result: Result<Uploaded, StoreError>,
+}
+
+/// An upload that ended well (committed, or thrown away with the pass).
+#[derive(Debug, Clone)]
+pub struct Uploaded {
+    /// Bytes the destination took.
+    pub bytes: u64,
+    pub took: std::time::Duration,
+    /// The parts the store sent it in (empty: the one object).
+    pub parts: Vec<Part>,
 }
 
 impl Lane {
@@ -67,10 +78,10 @@ impl Lane {
                 counter.fetch_add(len, Ordering::Relaxed);
             }
             match decision.await {
-                Ok(Decision::Commit) => writer.finish().await.map(|()| written),
+                Ok(Decision::Commit) => writer.finish().await.map(|parts| (written, parts)),
                 _ => {
                     let _ = writer.abort().await;
-                    Ok(written)
+                    Ok((written, Vec::new()))
                 }
             }
         });
@@ -104,7 +115,11 @@ impl Lane {
             let _ = d.send(decision);
         }
         let result = match self.task.await {
-            Ok(Ok(n)) => Ok((n, started.elapsed())),
+            Ok(Ok((bytes, parts))) => Ok(Uploaded {
+                bytes,
+                took: started.elapsed(),
+                parts,
+            }),
             Ok(Err(e)) => Err(e),
             Err(join) => Err(StoreError::new(
                 crate::destinations::StoreErrorKind::Other,

@@ -13,6 +13,7 @@ pub mod observer;
 pub mod orphans;
 pub mod pass;
 pub mod plan;
+pub mod probing;
 pub mod progress;
 pub mod prune;
 pub mod record;

@@ -83,13 +83,13 @@ impl Runner {
             match &lane.result {
                 // Thrown away with the pass.
                 Ok(_) if outcome.is_err() => t.tell(&Event::Discarded { destination }),
-                Ok((bytes, took)) => {
+                Ok(up) => {
                     let at = pass_started
-                        + chrono::TimeDelta::from_std(*took).unwrap_or(chrono::TimeDelta::zero());
+                        + chrono::TimeDelta::from_std(up.took).unwrap_or(chrono::TimeDelta::zero());
                     let event = Event::Uploaded {
                         destination,
-                        bytes: *bytes,
-                        took: *took,
+                        bytes: up.bytes,
+                        took: up.took,
                     };
                     self.progress.tell(at, &event);
                 }

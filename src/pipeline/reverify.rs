@@ -157,12 +157,19 @@ pub async fn check_copy(
     rate: u64,
 ) -> Result<Checked, HistoryError> {
     let started = tokio::time::Instant::now();
-    let verdict =
-        match read_back_at(d, &m.object, m.stored.size, &m.stored.sha256, Some(rate)).await {
-            Ok(()) => None,
-            Err(e @ VerifyError::Mismatch { .. }) => Some(format!("changed: {e}")),
-            Err(e) => Some(e.to_string()),
-        };
+    let read = read_back_at(
+        d,
+        &m.object,
+        &m.parts,
+        m.stored.size,
+        &m.stored.sha256,
+        Some(rate),
+    );
+    let verdict = match read.await {
+        Ok(()) => None,
+        Err(e @ VerifyError::Mismatch { .. }) => Some(format!("changed: {e}")),
+        Err(e) => Some(e.to_string()),
+    };
     let ms = u64::try_from(started.elapsed().as_millis()).ok();
     let ok = verdict.is_none();
     history

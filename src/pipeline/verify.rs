@@ -10,7 +10,8 @@
 //! happens on the runtime while the hash is taken on a blocking thread, one buffer behind, so the
 //! two overlap.
 
-use crate::destinations::Destination;
+use crate::destinations::manifest::Part;
+use crate::destinations::{Destination, parts};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt;
 
@@ -34,8 +35,12 @@ pub enum VerifyError {
 ///
 /// # Errors
 /// [`VerifyError::Read`] when it cannot be read to its end.
-pub async fn digest(destination: &Destination, object: &str) -> Result<(u64, String), VerifyError> {
-    digest_at(destination, object, None).await
+pub async fn digest(
+    destination: &Destination,
+    object: &str,
+    parts: &[Part],
+) -> Result<(u64, String), VerifyError> {
+    digest_at(destination, object, parts, None).await
 }
 
 /// Like [`digest`], reading at most `rate` bytes per second when given (re-verification shares
@@ -43,12 +48,11 @@ pub async fn digest(destination: &Destination, object: &str) -> Result<(u64, Str
 async fn digest_at(
     destination: &Destination,
     object: &str,
+    parts: &[Part],
     rate: Option<u64>,
 ) -> Result<(u64, String), VerifyError> {
     let started = tokio::time::Instant::now();
-    let mut reader = destination
-        .store
-        .reader(object)
+    let mut reader = parts::open(destination.store.clone(), object, parts)
         .await
         .map_err(|e| VerifyError::Read(e.to_string()))?;
     // Buffers go to the hashing thread and come back to be read into again: three in all.
@@ -96,17 +100,26 @@ async fn digest_at(
 /// How much one read of a copy being read back asks for.
 const READ_BUF: usize = 128 * 1024;
 
-/// Reads a copy back and checks it.
+/// Reads a copy back (its object, or its `parts` end to end) and checks it.
 ///
 /// # Errors
 /// [`VerifyError`] when it cannot be read or differs.
 pub async fn read_back(
     destination: &Destination,
     object: &str,
+    parts: &[Part],
     expected_size: u64,
     expected_sha256: &str,
 ) -> Result<(), VerifyError> {
-    read_back_at(destination, object, expected_size, expected_sha256, None).await
+    read_back_at(
+        destination,
+        object,
+        parts,
+        expected_size,
+        expected_sha256,
+        None,
+    )
+    .await
 }
 
 /// Like [`read_back`], reading at most `rate` bytes per second when given.
@@ -116,11 +129,12 @@ pub async fn read_back(
 pub async fn read_back_at(
     destination: &Destination,
     object: &str,
+    parts: &[Part],
     expected_size: u64,
     expected_sha256: &str,
     rate: Option<u64>,
 ) -> Result<(), VerifyError> {
-    let (size, sha256) = digest_at(destination, object, rate).await?;
+    let (size, sha256) = digest_at(destination, object, parts, rate).await?;
     if size != expected_size || sha256 != expected_sha256 {
         return Err(VerifyError::Mismatch {
             expected_size,

@@ -166,14 +166,13 @@ fn remove_staging(staging: &Path, folder: bool) {
     };
 }
 
-/// Starts reading a copy's data object.
+/// Starts reading a copy's data object (or its parts, end to end).
 pub(crate) async fn open_copy(
     destination: &Destination,
     manifest: &Manifest,
 ) -> Result<Box<dyn tokio::io::AsyncRead + Send + Unpin>, RecoverError> {
-    destination
-        .store
-        .reader(&manifest.object)
+    let store = destination.store.clone();
+    crate::destinations::parts::open(store, &manifest.object, &manifest.parts)
         .await
         .map_err(|e| RecoverError::Download {
             destination: destination.name.clone(),

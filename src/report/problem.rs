@@ -27,6 +27,9 @@ pub enum ProblemKind {
     Cleartext,
     /// The emergency kit's check is overdue.
     Kit,
+    /// A destination's newest test (daily, or asked for) failed after its newest verified
+    /// copy: the next backup there will fail the same way unless a person acts.
+    ProbeFailed,
 }
 
 /// How serious a problem is: the overview's colour.
@@ -52,7 +55,9 @@ impl ProblemKind {
     /// How serious a problem of this kind is.
     pub fn severity(self) -> Severity {
         match self {
-            Self::Stale | Self::Damaged | Self::Keys | Self::FixSettings => Severity::Bad,
+            Self::Stale | Self::Damaged | Self::Keys | Self::FixSettings | Self::ProbeFailed => {
+                Severity::Bad
+            }
             Self::NothingYet
             | Self::LastFailed
             | Self::Incomplete
@@ -70,7 +75,11 @@ impl ProblemKind {
             Self::Kit => Some("Kit"),
             Self::Keys => Some("Keys"),
             Self::Cleartext => Some("In the clear"),
-            Self::NothingYet | Self::LastFailed | Self::Incomplete | Self::FixSettings => None,
+            Self::NothingYet
+            | Self::LastFailed
+            | Self::Incomplete
+            | Self::FixSettings
+            | Self::ProbeFailed => None,
         }
     }
 
@@ -84,7 +93,7 @@ impl ProblemKind {
             Self::Keys => Some("keys"),
             Self::FixSettings => Some("fix settings"),
             Self::Cleartext => Some("cleartext"),
-            Self::NothingYet | Self::LastFailed | Self::Incomplete => None,
+            Self::NothingYet | Self::LastFailed | Self::Incomplete | Self::ProbeFailed => None,
         }
     }
 
@@ -195,6 +204,7 @@ mod tests {
             FixSettings,
             Cleartext,
             Kit,
+            ProbeFailed,
         ];
         let lasting: Vec<_> = all.into_iter().filter(|k| k.about_copies()).collect();
         assert_eq!(lasting, [Stale, Damaged]);
@@ -202,6 +212,6 @@ mod tests {
             .into_iter()
             .filter(|k| k.severity() == Severity::Bad)
             .collect();
-        assert_eq!(bad, [Keys, Stale, Damaged, FixSettings]);
+        assert_eq!(bad, [Keys, Stale, Damaged, FixSettings, ProbeFailed]);
     }
 }

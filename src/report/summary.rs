@@ -3,6 +3,8 @@
 //! (each step below adds its kind of problem, in the order they are shown).
 
 use super::{Problem, ProblemKind, Watch};
+use crate::destinations::probe::Cause;
+use crate::history::probes::ProbeRow;
 use crate::history::{CopyRecord, History, HistoryError, KeyLedger, KitDue, RunRow, RunStatus};
 use chrono::{DateTime, TimeDelta, Utc};
 
@@ -42,6 +44,7 @@ impl Summary {
         problems.extend(stale_sources(history, watch, now).await?);
         problems.extend(damaged(history, watch, now).await?);
         problems.extend(settings_to_fix(history, watch).await?);
+        problems.extend(failed_probes(history, &copies, watch, now).await?);
         problems.extend(watch.cautions.iter().map(caution));
         let kit = match watch.kit_every {
             Some(every) => Some(history.kit_due(every).await?),
@@ -237,6 +240,44 @@ async fn settings_to_fix(history: &History, watch: &Watch) -> Result<Vec<Problem
             Problem::new(ProblemKind::FixSettings, text)
         })
         .collect())
+}
+
+/// Each watched destination whose newest test failed after its newest verified copy: a copy made
+/// since says the destination works, whatever an older test said.
+async fn failed_probes(
+    history: &History,
+    copies: &[CopyRecord],
+    watch: &Watch,
+    now: DateTime<Utc>,
+) -> Result<Vec<Problem>, HistoryError> {
+    let probes = history.last_probes(&watch.destinations).await?;
+    Ok(probes
+        .iter()
+        .filter(|p| !p.ok)
+        .filter(|p| {
+            let verified = copies
+                .iter()
+                .find(|c| c.destination == p.destination)
+                .and_then(|c| c.verified_at);
+            verified.is_none_or(|v| p.at > v)
+        })
+        .map(|p| Problem::new(ProblemKind::ProbeFailed, probe_failed_text(p, now)))
+        .collect())
+}
+
+/// "nas failed its test 3 hours ago: the server refused the credentials: check …".
+pub fn probe_failed_text(p: &ProbeRow, now: DateTime<Utc>) -> String {
+    let words = p
+        .cause
+        .as_deref()
+        .and_then(Cause::from_word)
+        .unwrap_or(Cause::Other)
+        .words();
+    format!(
+        "{} failed its destination test {}: {words}",
+        p.destination,
+        crate::human::ago(p.at, now)
+    )
 }
 
 /// A caution about the settings ([`crate::config::cautions`]) as a problem of its kind, with its

@@ -17,6 +17,7 @@ pub enum Section {
     Copies,
     Destinations,
     Kit,
+    Settings,
 }
 
 /// One navigation link.
@@ -48,6 +49,7 @@ impl Frame {
             (Section::Copies, "/copies", "Copies"),
             (Section::Destinations, "/destinations", "Destinations"),
             (Section::Kit, "/kit", "Emergency kit"),
+            (Section::Settings, "/settings", "Settings"),
         ]
         .into_iter()
         .map(|(s, path, label)| NavLink {
@@ -99,6 +101,13 @@ fn notice(key: &str) -> Option<&'static str> {
             "A job is already waiting to start, so this one was not queued. Try again when it has begun."
         }
         "stopping" => "Lifeboat is shutting down; nothing was started.",
+        "probe-passed" => {
+            "The destination passed its test: a test file was written, read back, listed and deleted."
+        }
+        "probe-failed" => "The destination failed its test. Its card says why and what to fix.",
+        "probe-running" => {
+            "The test is still running, or waits for the job before it. Its card shows the outcome when it is done."
+        }
         "verifying" => "Reading the copy back now. The result shows here when it is done.",
         "pinned" => "Pinned: retention will never delete this copy.",
         "unpinned" => "Unpinned: retention may delete this copy again.",
@@ -125,6 +134,10 @@ fn notice(key: &str) -> Option<&'static str> {
         "kit-checked" => "Your kit passed its check. Thank you: the date is recorded.",
         "drilling" => {
             "Restore drill started: the copy is read, decrypted and opened to the end. The verdict shows below."
+        }
+        "settings-saved" => "Settings saved, and in use now.",
+        "settings-saved-after-job" => {
+            "Settings saved. The job running now finishes on the old ones; the new ones take over when it ends."
         }
         "restoring" => {
             "Restoring the copy into Home Assistant. It appears in Settings → System → Backups when done."

@@ -11,8 +11,11 @@
 //! - `GET /destinations/new` chooses a kind · `GET /destinations/new/{kind}` its form ·
 //!   `GET /destinations/{name}/edit` · `POST /destinations/test|save` ·
 //!   `GET|POST /destinations/{name}/remove` (asks, then removes)
+//! - `POST /destinations/{name}/probe` tests a destination now
 //! - `GET /drives` "Add a cloud drive"; `POST /drives/connect|import`
 //! - `GET /kit` the emergency kit; `POST /kit/new|confirm|forget|register|check|print`
+//! - `GET /settings` the schedule and retention, with what each destination would keep; `POST
+//!   /settings` saves them (or, with "Preview", shows what they would keep)
 //! - `POST /backup` (a form: answers with a redirect to the overview)
 //! - `GET /api/live` (server-sent events) · `GET /api/progress` · `GET /api/health` ·
 //!   `GET /api/runs` · `POST /api/backup` (JSON)
@@ -185,6 +188,7 @@ pub fn app(state: AppState) -> Router {
             "/destinations/{name}/remove",
             get(views::setup::ask_remove).post(views::setup::remove),
         )
+        .route("/destinations/{name}/probe", post(views::probe::probe))
         .route("/drives", get(views::drives::page))
         .route("/drives/connect", post(views::drives::connect))
         .route("/drives/import", post(views::drives::import))
@@ -196,6 +200,10 @@ pub fn app(state: AppState) -> Router {
         .route("/kit/check", post(views::kit::check))
         .route("/kit/print", post(views::kit::print))
         .route("/kit/trust", post(views::signers::trust))
+        .route(
+            "/settings",
+            get(views::settings::page).post(views::settings::submit),
+        )
         .route("/backup", post(views::overview::backup))
         .route("/api/live", get(live::events))
         .route("/api/progress", get(live::progress))

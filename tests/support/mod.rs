@@ -570,6 +570,7 @@ pub fn daemon_settings(
         ),
         min_verified: 1,
         ship_on_events,
+        probes: lifeboat::pipeline::probing::ProbePlan::default(),
     }
 }
 

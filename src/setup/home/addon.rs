@@ -211,6 +211,75 @@ fn secrets_in(v: &Value, secret: bool, out: &mut Vec<String>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::routing::{get, post};
+
+    /// A Supervisor that answers `info` with `info` and `options/config` with `config`, and takes
+    /// every `POST /addons/self/options`.
+    async fn supervisor(info: axum::Router) -> Url {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, info).await.unwrap() });
+        url.parse().unwrap()
+    }
+
+    fn token() -> Secret {
+        Secret::new("t")
+    }
+
+    #[tokio::test]
+    async fn a_huge_answer_is_refused_unread() {
+        let big = "x".repeat(2 << 20);
+        let url = supervisor(
+            axum::Router::new().route("/addons/self/info", get(move || async move { big.clone() })),
+        )
+        .await;
+        let err = read(&reqwest::Client::new(), &url, &token())
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("larger than 1024 KiB"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_bare_403_is_a_refusal_that_names_the_call() {
+        let url = supervisor(axum::Router::new().route(
+            "/addons/self/info",
+            get(|| async { axum::http::StatusCode::FORBIDDEN }),
+        ))
+        .await;
+        let err = read(&reqwest::Client::new(), &url, &token())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, HomeError::Refused(m) if m.contains("HTTP 403") && m.contains("/addons/self/info")),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn options_read_back_otherwise_are_not_confirmed() {
+        let url = supervisor(
+            axum::Router::new()
+                .route(
+                    "/addons/self/options",
+                    post(|| async { axum::Json(json!({"result": "ok", "data": {}})) }),
+                )
+                .route(
+                    "/addons/self/options/config",
+                    get(|| async {
+                        axum::Json(json!({"result": "ok", "data": {"retention": "last=1"}}))
+                    }),
+                ),
+        )
+        .await;
+        let doc = SettingsDoc::from_json(json!({"retention": "last=9"})).unwrap();
+        let err = write(&reqwest::Client::new(), &url, &token(), &doc)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, HomeError::NotConfirmed(at) if at == "retention"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn the_first_difference_is_named_and_secret_references_are_passed_over() {

@@ -1,8 +1,11 @@
 //! Destinations: each one's state (newest verified copy, last attempt, last error, what it is
 //! still owed), its retention policy and copy count from history, the space Lifeboat's copies take
-//! there over the last 90 days, and how long recent runs took.
+//! there over the last 90 days, how long recent runs took, and each one's newest test with a
+//! button to test it now.
 
 use super::{At, Live, PageError, local};
+use crate::destinations::probe::{Cause, Step};
+use crate::history::probes::ProbeRow;
 use crate::human;
 use crate::web::AppState;
 use crate::web::chart::{self, Bar};
@@ -35,6 +38,47 @@ pub struct DestinationView {
     pub owed: Vec<String>,
     pub copies_href: String,
     pub runs_href: String,
+    /// The newest test of the destination, in words (`None`: never tested).
+    pub probe: Option<ProbeLine>,
+    /// Where its "Test now" button posts.
+    pub probe_action: String,
+}
+
+/// A destination's newest test on its card.
+pub struct ProbeLine {
+    pub text: String,
+    pub failed: bool,
+}
+
+/// The card's line for the newest test `p`.
+fn probe_line(p: &ProbeRow, now: chrono::DateTime<chrono::Utc>) -> ProbeLine {
+    let text = if p.ok {
+        format!("Passed {}", human::ago(p.at, now))
+    } else {
+        let cause = p
+            .cause
+            .as_deref()
+            .and_then(Cause::from_word)
+            .unwrap_or(Cause::Other);
+        let step = p.step.as_deref().and_then(Step::from_word);
+        format!(
+            "Failed {}: {}{}",
+            human::ago(p.at, now),
+            cause.words(),
+            step.map(|s| format!(" ({})", s.words()))
+                .unwrap_or_default()
+        )
+    };
+    ProbeLine {
+        text,
+        failed: !p.ok,
+    }
+}
+
+/// The page's query: the notice an action left.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct NoticeQuery {
+    pub notice: Option<String>,
 }
 
 #[derive(Template, WebTemplate)]
@@ -47,18 +91,12 @@ pub struct DestinationsPage {
     pub has_runs: bool,
 }
 
-/// The page's query: a notice left by an action (a destination saved or removed).
-#[derive(serde::Deserialize)]
-pub struct DestinationsQuery {
-    notice: Option<String>,
-}
-
-/// `GET /destinations`
+/// `GET /destinations` (`?notice=` after a test asked for on a card).
 pub async fn page(
     State(state): State<AppState>,
     ingress: Ingress,
-    Query(q): Query<DestinationsQuery>,
     Live(s): Live,
+    Query(q): Query<NoticeQuery>,
 ) -> Result<Response, PageError> {
     let at = At::new(&state, &ingress, Section::Destinations);
     let frame = Frame::new(&state, &ingress, Section::Destinations, "Destinations")
@@ -76,6 +114,11 @@ pub async fn page(
     };
     let (records, events, newest, retries, runs) = loaded.await.map_err(|e| at.history(e))?;
     let names: Vec<String> = s.destinations.iter().map(|d| d.name.clone()).collect();
+    let probes = s
+        .history
+        .last_probes(&names)
+        .await
+        .map_err(|e| at.history(e))?;
     let series = chart::storage_series(&events, &names, from, now);
     let destinations = s
         .destinations
@@ -128,6 +171,11 @@ pub async fn page(
                     .collect(),
                 copies_href: frame.href(&format!("/copies?destination={}", d.name)),
                 runs_href: frame.href(&format!("/runs?destination={}", d.name)),
+                probe: probes
+                    .iter()
+                    .find(|p| p.destination == d.name)
+                    .map(|p| probe_line(p, now)),
+                probe_action: frame.href(&format!("/destinations/{}/probe", d.name)),
             }
         })
         .collect();

@@ -13,6 +13,7 @@
 use super::staged::{CappedListing, ListingCap, Remote, RemoteFile, Small, Staged, Written};
 use super::{StoreError, StoreErrorKind};
 use crate::destinations::kinds::sftp::{SftpAuth, SftpSpec};
+use crate::destinations::probe::Cause;
 use crate::secret::Secret;
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -325,8 +326,13 @@ impl Sftp {
             Ok(Err(e)) => {
                 let refused = refusal.lock().ok().and_then(|mut r| r.take());
                 return Err(match refused {
-                    Some(why) => StoreError::new(StoreErrorKind::Config, why),
-                    None => StoreError::unavailable(format!("cannot connect to {endpoint}: {e}")),
+                    Some(why) => {
+                        StoreError::new(StoreErrorKind::Config, why).because(Cause::Certificate)
+                    }
+                    None => StoreError::unavailable(format!(
+                        "cannot connect to {endpoint}: {}",
+                        crate::destinations::error_chain(&e)
+                    )),
                 });
             }
             Ok(Ok(h)) => h,
@@ -374,7 +380,8 @@ impl Sftp {
                      password or key",
                     s.username
                 ),
-            ));
+            )
+            .because(Cause::Credentials));
         }
         let channel = ssh.channel_open_session().await.map_err(|e| {
             StoreError::unavailable(format!("opening a channel on {endpoint}: {e}"))
@@ -580,7 +587,12 @@ fn sftp_error(what: &str, e: SftpError) -> StoreError {
                 StoreErrorKind::Denied => "the account lacks permission: ",
                 _ => "",
             };
-            StoreError::new(kind, format!("{what}: {hint}{e}"))
+            let out = StoreError::new(kind, format!("{what}: {hint}{e}"));
+            // Signed in already: a refusal now is a right the account lacks there.
+            match kind {
+                StoreErrorKind::Denied => out.because(Cause::NoWrite),
+                _ => out,
+            }
         }
         SftpError::IO(text) if broke_off(text) => StoreError::unavailable(format!(
             "{what}: the connection to the SFTP server broke off ({text})"

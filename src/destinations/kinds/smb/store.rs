@@ -13,6 +13,7 @@
 use super::staged::{CappedListing, ListingCap, Remote, RemoteFile, Small, Staged, Written};
 use super::{StoreError, StoreErrorKind};
 use crate::destinations::kinds::smb::SmbSpec;
+use crate::destinations::probe::Cause;
 use async_trait::async_trait;
 use bytes::Bytes;
 use smb2::{ClientConfig, ErrorKind, RenameOptions, SmbClient, Tree};
@@ -114,7 +115,8 @@ impl Smb {
                         "{} has no share named {:?}: check the share name (not the folder inside it)",
                         s.host, s.share
                     ),
-                ),
+                )
+                .because(Cause::Missing),
                 _ => self.classify(&format!("opening the share {endpoint}"), &e),
             })?;
         Ok(Session { client, tree })
@@ -149,6 +151,17 @@ impl Smb {
 
 /// Classifies an SMB failure, saying what to fix where the user can.
 fn classify(s: &SmbSpec, what: &str, e: &smb2::Error) -> StoreError {
+    if let Some(cause) = connect_cause(e) {
+        let tried = match e {
+            smb2::Error::ConnectFailed { attempts, .. } => attempts
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+            _ => String::new(),
+        };
+        return StoreError::unavailable(format!("{what}: {e} ({tried})")).because(cause);
+    }
     match e.kind() {
         ErrorKind::AuthRequired | ErrorKind::GuestSessionRefused => StoreError::new(
             StoreErrorKind::Denied,
@@ -157,7 +170,8 @@ fn classify(s: &SmbSpec, what: &str, e: &smb2::Error) -> StoreError {
                      and the domain",
                 s.host, s.username
             ),
-        ),
+        )
+        .because(Cause::Credentials),
         ErrorKind::AccessDenied | ErrorKind::SigningRequired => StoreError::new(
             StoreErrorKind::Denied,
             format!(
@@ -183,6 +197,21 @@ fn classify(s: &SmbSpec, what: &str, e: &smb2::Error) -> StoreError {
         _ if e.is_retryable() => StoreError::unavailable(format!("{what}: {e}")),
         _ => StoreError::new(StoreErrorKind::Other, format!("{what}: {e}")),
     }
+}
+
+/// Why no connection was made, when every address tried said the same: refused (nothing listens
+/// there), or none to try (the name did not resolve).
+fn connect_cause(e: &smb2::Error) -> Option<Cause> {
+    let smb2::Error::ConnectFailed { attempts, .. } = e else {
+        return None;
+    };
+    if attempts.is_empty() {
+        return Some(Cause::NameNotFound);
+    }
+    attempts
+        .iter()
+        .all(|a| a.error_kind == Some(std::io::ErrorKind::ConnectionRefused))
+        .then_some(Cause::Refused)
 }
 
 impl Smb {

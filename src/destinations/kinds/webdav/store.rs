@@ -15,6 +15,7 @@ use super::dav_xml::{self, Entry};
 use super::names;
 use super::staged::{Remote, RemoteFile, Small, Staged, Written};
 use super::{StoreError, StoreErrorKind};
+use crate::destinations::probe::Cause;
 use crate::secret::Secret;
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -410,9 +411,11 @@ fn status_error(what: &str, status: StatusCode, segmented: bool) -> StoreError {
         ),
         _ => (StoreErrorKind::Other, "unexpected answer".to_owned()),
     };
-    StoreError {
-        kind,
-        message: format!("{what}: HTTP {code}: {hint}"),
+    let e = StoreError::new(kind, format!("{what}: HTTP {code}: {hint}"));
+    match code {
+        401 => e.because(Cause::Credentials),
+        507 => e.because(Cause::Full),
+        _ => e,
     }
 }
 
@@ -435,7 +438,8 @@ fn transport_error(what: &str, e: &reqwest::Error) -> StoreError {
                 "{what}: the server's certificate is not trusted: {detail}; if it is your own \
                  server's self-signed certificate, pin it with certificate_sha256"
             ),
-        );
+        )
+        .because(Cause::Certificate);
     }
     StoreError::unavailable(format!(
         "{what}: the server could not be reached or broke off: {detail}"
@@ -924,5 +928,11 @@ mod tests {
         assert!(status_error("x", StatusCode::SERVICE_UNAVAILABLE, false).is_retryable());
         let full = status_error("x", StatusCode::INSUFFICIENT_STORAGE, false);
         assert_eq!(full.kind, StoreErrorKind::Full);
+        // 401 is the credentials; 403 may be a right to write that is missing (the step says).
+        let said = |s| status_error("x", s, false).said;
+        assert_eq!(said(StatusCode::UNAUTHORIZED), Some(Cause::Credentials));
+        assert_eq!(said(StatusCode::FORBIDDEN), None);
+        // A proxy's cap on one request is not a full server.
+        assert_ne!(said(StatusCode::PAYLOAD_TOO_LARGE), Some(Cause::Full));
     }
 }

@@ -13,7 +13,9 @@
 //!
 //! - upload: `rclone rcat --size N` fed through its standard input. Told the exact size up front
 //!   (the age file's size follows from the plain size), rclone streams to every backend and spools
-//!   nothing to disk; without it, backends that cannot stream write a temporary file first.
+//!   nothing to disk; without it, backends that cannot stream write a temporary file first, so a
+//!   stream of unknown length (a `dir:` or `command:` source) is sent in parts of a known size
+//!   ([`crate::destinations::parts`]).
 //! - read back: `rclone cat`; its first bytes are awaited before the reader is handed out, so a
 //!   missing file is `NotFound` at once, and a reader whose rclone fails half-way ends in an error,
 //!   never in a short, clean end.
@@ -405,6 +407,12 @@ impl Remote for Rclone {
             ));
         }
         Ok(out)
+    }
+
+    /// `rcat` without `--size` spools to a temporary file for every backend that needs the
+    /// size first; which do is rclone's business, so every such stream goes in parts.
+    fn takes_unknown_length(&self) -> bool {
+        false
     }
 
     fn remarks(&self) -> Vec<String> {

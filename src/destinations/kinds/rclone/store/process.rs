@@ -11,6 +11,7 @@
 //! passes the secret scan ([`crate::secret::scrub`]) before it is kept or quoted.
 
 use crate::child_env::{ChildEnv, Program};
+use crate::destinations::probe::Cause;
 use crate::destinations::{StoreError, StoreErrorKind};
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -262,7 +263,8 @@ impl Tool {
                      on the dashboard (Add a cloud drive, same name) or with rclone config \
                      reconnect {name}: ({reason})"
                 ),
-            );
+            )
+            .because(Cause::Credentials);
         }
         let message = format!("{what}: {reason}");
         if ["ratelimit", "rate limit", "too many requests"]
@@ -273,18 +275,26 @@ impl Tool {
                 "{message} (the service's rate limit: the copy is sent again later)"
             ));
         }
+        // The sign-in refused (a 401, a bad signature or key), or signed in and refused (403).
         if [
             "status code: 401",
-            "status code: 403",
             " 401 ",
-            " 403 ",
             "401 unauthorized",
             "not authorized",
-            "accessdenied",
-            "access denied",
             "signaturedoesnotmatch",
             "invalidaccesskeyid",
             "unable to authenticate",
+        ]
+        .iter()
+        .any(|w| all.contains(w))
+        {
+            return StoreError::new(StoreErrorKind::Denied, message).because(Cause::Credentials);
+        }
+        if [
+            "status code: 403",
+            " 403 ",
+            "accessdenied",
+            "access denied",
             "permission denied",
             "forbidden",
         ]

@@ -765,3 +765,89 @@ async fn destinations_are_saved_changed_and_removed_through_the_pages() {
     state.shutdown.cancel();
     host.join().await;
 }
+
+/// Records the settings it is asked to run on.
+struct Recorder(std::sync::Mutex<Vec<lifeboat::config::Config>>);
+
+#[async_trait::async_trait]
+impl lifeboat::setup::Apply for Recorder {
+    async fn apply(
+        &self,
+        config: lifeboat::config::Config,
+    ) -> Result<lifeboat::setup::Applied, lifeboat::setup::ApplyError> {
+        self.0.lock().unwrap().push(config);
+        Ok(lifeboat::setup::Applied::Now)
+    }
+}
+
+/// In the add-on, through the Supervisor double: a destination added on the page is saved in the
+/// whole options object; one whose secret is a `!secret` reference is edited with the reference
+/// kept, and its Test asks for the value rather than trying the reference.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_the_addon_a_destination_is_saved_through_the_supervisor_and_a_reference_is_kept() {
+    use crate::support::ha_double::{Double, Flavor};
+    use lifeboat::setup::{SettingsHome, Setup};
+    let d = Double::start(Flavor::Supervisor, Vec::new(), None).await;
+    d.set_ha_secret("b2_key", "the-real-secret-8");
+    d.save_addon_options(serde_json::json!({
+        "source": {"type": "folder", "path": "/backup"},
+        "encryption": {"recipients": [kit().identity.to_public().to_string()]},
+        "destinations": [{"name": "b2", "type": "s3", "bucket": "home", "access_key_id": "k",
+            "secret_access_key": "!secret b2_key", "endpoint": "https://s3.example.com"}],
+    }));
+    let dir = tempfile::tempdir().unwrap();
+    let mut state = new_install(dir.path());
+    let applied = Arc::new(Recorder(std::sync::Mutex::new(Vec::new())));
+    state.setup = Some(Arc::new(Setup {
+        home: SettingsHome::Addon {
+            url: d.url.parse().unwrap(),
+            token: lifeboat::secret::Secret::new(d.token().to_owned()),
+            http: reqwest::Client::new(),
+        },
+        env: lifeboat::config::Env::default(),
+        data_dir_given: Some(dir.path().to_owned()),
+        default_data_dir: dir.path().to_owned(),
+        apply: applied.clone(),
+    }));
+    let edit = get(&state, "/destinations/b2/edit").await;
+    assert_eq!(edit.status, StatusCode::OK, "{}", edit.body);
+    assert!(edit.body.contains("Set — leave empty to keep."));
+    assert!(!edit.body.contains("b2_key") && !edit.body.contains("the-real-secret-8"));
+    let fields = [
+        ("replacing", "b2"),
+        ("name", "b2"),
+        ("bucket", "home"),
+        ("prefix", "house"),
+        ("endpoint", "https://s3.example.com"),
+        ("access_key_id", "k"),
+        ("secret_access_key", ""),
+    ];
+    let tried = post_kind(&state, "test", "s3", &fields).await;
+    assert_eq!(outcome(&tried.body).0, "none", "a reference is not tried");
+    assert!(
+        field_problem(&tried.body, "secret_access_key").contains("secrets.yaml"),
+        "{}",
+        tried.body
+    );
+    let saved = post_kind(&state, "save", "s3", &fields).await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    let usb = dir.path().join("usb");
+    let added = post_kind(
+        &state,
+        "save",
+        "local",
+        &[("name", "usb"), ("path", usb.to_str().unwrap())],
+    )
+    .await;
+    assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.body);
+    let stored = d.saved_addon_options();
+    assert_eq!(stored["destinations"][0]["prefix"], "house");
+    assert_eq!(
+        stored["destinations"][0]["secret_access_key"], "!secret b2_key",
+        "the reference is kept"
+    );
+    assert_eq!(stored["destinations"][1]["name"], "usb");
+    assert_eq!(stored["source"]["path"], "/backup", "the rest is as it was");
+    assert_eq!(applied.0.lock().unwrap().len(), 2);
+    assert!(!d.log().iter().any(|l| l.contains("validate")));
+}

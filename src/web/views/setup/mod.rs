@@ -133,10 +133,18 @@ pub async fn test(
 ) -> Result<Response, PageError> {
     let at = At::new(&state, &ingress, Section::Destinations);
     let mut posted = Posted::parse(pairs).map_err(|e| bad_form(&at, &e))?;
-    let mut problems = posted.settle();
     let kept = kept_secrets(&state, &posted).await;
-    let kept_fn = |f: &str| kept.get(f).cloned();
-    problems.extend(posted.check(&kept_fn));
+    // A `!secret` reference is resolved by the Supervisor alone: a test needs the value typed
+    // (said first, so it is what the field shows).
+    let usable = |f: &str| kept.get(f).filter(|s| !is_reference(s)).cloned();
+    let mut problems: Vec<FieldProblem> = kept
+        .iter()
+        .filter(|(f, s)| is_reference(s) && posted.value(f).is_none())
+        .map(|(f, _)| FieldProblem::on(f, REFERENCE))
+        .collect();
+    problems.extend(posted.settle());
+    problems.extend(posted.check(&usable));
+    let kept_fn = usable;
     let mut outcome = None;
     if problems.is_empty() {
         match checked(&posted, &kept_fn) {
@@ -315,6 +323,16 @@ fn checked(
         .into_iter()
         .next()
         .ok_or_else(|| vec![FieldProblem::on("", "these settings make no destination")])
+}
+
+/// What a kept secret that is a reference to Home Assistant's secrets says on Test.
+const REFERENCE: &str = "kept as a reference to Home Assistant's secrets.yaml, which only the \
+                         Supervisor reads: type the value here to test it (Save keeps the \
+                         reference when this is left empty)";
+
+/// Whether a stored secret is a `!secret name` reference, not a value.
+fn is_reference(s: &Secret) -> bool {
+    s.expose().starts_with("!secret ")
 }
 
 /// The secrets stored for the destination being edited (none for a new one, or when the

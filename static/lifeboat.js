@@ -1,4 +1,4 @@
-// Lifeboat's dashboard script: the kit sheet's Print button, and the overview's live progress. It listens to /api/live (server-sent
+// Lifeboat's dashboard script: the kit sheet's Print button, the overview's live progress and the destination forms' Test and presets. It listens to /api/live (server-sent
 // events through ingress) and draws each update into the "Now" card; when the events cannot get
 // through it asks /api/progress every two seconds instead. Everything else works without it.
 "use strict";
@@ -88,4 +88,60 @@
   } else {
     poll();
   }
+})();
+(function () {
+  // Destination forms: a provider fills the empty fields at once, and Test answers without
+  // leaving the page, so what was typed (secrets too) stays in the form. Without the script the
+  // server does both, and asks for secrets again.
+  const form = document.getElementById("dest-form");
+  if (!form) return;
+  const preset = document.getElementById("f-preset");
+  if (preset) {
+    preset.addEventListener("change", () => {
+      const o = preset.selectedOptions[0];
+      if (!o || !o.value) return;
+      const field = (name) => document.getElementById("f-" + name);
+      const fill = (name, v) => {
+        const i = field(name);
+        if (i && v && !i.value) i.value = v;
+      };
+      fill("region", o.dataset.region);
+      const region = field("region");
+      fill("endpoint", (o.dataset.endpoint || "").replace("<region>", region && region.value ? region.value : "<region>"));
+      fill("path_style", o.dataset.pathStyle);
+      const note = document.getElementById("preset-note");
+      if (note) note.textContent = o.dataset.note;
+    });
+  }
+  const result = document.getElementById("test-result");
+  form.addEventListener("submit", (e) => {
+    const b = e.submitter;
+    if (!b || !("test" in b.dataset) || !result) return;
+    e.preventDefault();
+    if (b.name === "trust_key") {
+      const key = document.getElementById("f-host_key");
+      if (key) key.value = b.value;
+    }
+    const body = new URLSearchParams(new FormData(form, b));
+    const busy = document.createElement("p");
+    busy.className = "card muted";
+    busy.textContent = "Testing…";
+    result.replaceChildren(busy);
+    result.setAttribute("aria-busy", "true");
+    fetch(b.formAction, { method: "POST", body, credentials: "same-origin" })
+      .then((r) => r.text())
+      .then((html) => {
+        const doc = new DOMParser().parseFromString(html, "text/html");
+        const got = doc.getElementById("test-result");
+        result.replaceChildren(...(got ? got.childNodes : []));
+        for (const p of form.querySelectorAll(".field-problem")) {
+          const q = doc.getElementById(p.id);
+          p.textContent = q ? q.textContent : "";
+        }
+      })
+      .catch(() => {
+        result.textContent = "The test could not reach Lifeboat. Try again.";
+      })
+      .finally(() => result.removeAttribute("aria-busy"));
+  });
 })();

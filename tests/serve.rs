@@ -148,6 +148,13 @@ async fn a_cloud_drive_can_be_connected_while_the_options_are_invalid() {
     )
     .await;
     assert!(kept.body.contains("Connected: usb"), "{}", kept.body);
+    // "Use it as a destination" fills the rclone destination form with the remote.
+    let remote: String =
+        url::form_urlencoded::byte_serialize(format!("usb:{}", folder.display()).as_bytes())
+            .collect();
+    let use_it =
+        format!("/destinations/new/rclone?name=usb&#38;remote={remote}\" id=\"use-drive\"");
+    assert!(kept.body.contains(&use_it), "{use_it} in {}", kept.body);
     assert!(std::fs::read_to_string(&conf).unwrap().contains("[usb]"));
     // The token the page carries is still required.
     let forged = post_form(

@@ -38,6 +38,7 @@ mod serve;
 mod settings_page;
 mod setup_apply;
 mod setup_every_kind;
+mod setup_forms;
 mod setup_home;
 mod ship_events;
 mod sources;

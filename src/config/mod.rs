@@ -9,7 +9,7 @@ pub mod options;
 pub mod urls;
 mod validate;
 
-pub use validate::{SUPERVISOR_URL, cautions, validate, validate_destinations};
+pub use validate::{NO_DESTINATION, SUPERVISOR_URL, cautions, validate, validate_destinations};
 
 /// A destination's kinds live with their stores ([`crate::destinations::kinds`]): the options
 /// name them, and validation hands each its own part.

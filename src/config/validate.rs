@@ -16,6 +16,10 @@ use crate::retention::Policy;
 use std::collections::HashSet;
 use std::path::PathBuf;
 
+/// What the options say when they name no destination (a new install's only problem).
+pub const NO_DESTINATION: &str =
+    "add at least one destination (a folder, an S3 bucket or an Azure container)";
+
 /// The Supervisor's address inside an add-on container.
 pub const SUPERVISOR_URL: &str = "http://supervisor";
 
@@ -219,10 +223,7 @@ fn destinations(
     let mut out = Vec::new();
     let mut names = HashSet::new();
     if opts.is_empty() {
-        problems.push(problem(
-            "destinations",
-            "add at least one destination (a folder, an S3 bucket or an Azure container)",
-        ));
+        problems.push(problem("destinations", NO_DESTINATION));
     }
     for (i, d) in opts.into_iter().enumerate() {
         if let Some(d) = destination(d, &format!("destinations[{i}]"), default_policy, problems) {

@@ -293,7 +293,10 @@ pub fn cause_of(step: Step, e: &StoreError) -> Cause {
     if says(&["certificate", "unknownissuer", "unknown issuer"]) {
         return Cause::Certificate;
     }
-    if says(&["timed out", "timeout", "silent for", "did not answer"]) {
+    // A refusal or a missing thing is not a timeout, whatever header its answer quotes
+    // (`keep-alive: timeout=5`).
+    let answered = matches!(e.kind, StoreErrorKind::Denied | StoreErrorKind::NotFound);
+    if !answered && says(&["timed out", "timeout", "silent for", "did not answer"]) {
         return Cause::Timeout;
     }
     match (e.kind, step) {
@@ -334,6 +337,11 @@ mod tests {
         let dns =
             StoreError::unavailable("error sending request: dns error: failed to lookup address");
         assert_eq!(cause_of(Step::List, &dns), Cause::NameNotFound);
+        let azurite = StoreError::new(
+            StoreErrorKind::Denied,
+            "PermissionDenied at list, response: {\"keep-alive\": \"timeout=5\"} AuthorizationFailure",
+        );
+        assert_eq!(cause_of(Step::List, &azurite), Cause::Credentials);
         let full = StoreError::new(StoreErrorKind::Other, "HTTP 507 Insufficient Storage");
         assert_eq!(cause_of(Step::Write, &full), Cause::Full);
         // What the store read from the protocol wins over the step.

@@ -65,7 +65,14 @@ impl Frame {
             title: title.to_owned(),
             nav,
             notice: None,
-            problems: state.problems().to_vec(),
+            // No destination yet is a new install, not options to fix: the pages say so and
+            // lead to adding one.
+            problems: state
+                .problems()
+                .iter()
+                .filter(|p| !p.ends_with(crate::config::NO_DESTINATION))
+                .cloned()
+                .collect(),
             version: crate::VERSION,
         }
     }
@@ -118,6 +125,12 @@ fn notice(key: &str) -> Option<&'static str> {
             "The earlier box's signing keys are trusted: the copies it signed count as this home's again."
         }
         "key-forgotten" => "The key was thrown away; nothing changed. Throw its sheet away too.",
+        "dest-saved" => "Saved. The change is applied now.",
+        "dest-saved-later" => "Saved. The change is applied when the backup running now ends.",
+        "dest-removed" => "Removed. Its copies stay where they are; Lifeboat sends no more there.",
+        "dest-removed-later" => {
+            "Removed. Its copies stay where they are; the change is applied when the backup running now ends."
+        }
         "kit-checked" => "Your kit passed its check. Thank you: the date is recorded.",
         "drilling" => {
             "Restore drill started: the copy is read, decrypted and opened to the end. The verdict shows below."
@@ -147,6 +160,8 @@ pub struct ProblemPage {
     pub frame: Frame,
     pub heading: String,
     pub detail: String,
+    /// What to do about it, when a page of the dashboard does it.
+    pub link: Option<(String, &'static str)>,
 }
 
 /// Renders [`ProblemPage`] with a status.
@@ -155,12 +170,31 @@ pub fn problem(status: StatusCode, frame: Frame, heading: &str, detail: &str) ->
         frame,
         heading: heading.to_owned(),
         detail: detail.to_owned(),
+        link: None,
     };
     (status, page).into_response()
 }
 
-/// The page shown in place of any other while the options are invalid.
+/// The page shown in place of any other while the options are invalid. When what is missing is
+/// a destination (a new install), it says so and leads to adding one.
 pub fn idle(state: &AppState, ingress: &Ingress) -> Response {
+    let no_destination = state
+        .problems()
+        .iter()
+        .any(|p| p.ends_with(crate::config::NO_DESTINATION));
+    if no_destination {
+        let frame = Frame::new(state, ingress, Section::Overview, "Not protected yet");
+        let page = ProblemPage {
+            heading: "Not protected yet".into(),
+            detail: "Lifeboat has nowhere to keep copies of your backups. Add a destination: a \
+                     USB disk or NAS folder, a cloud bucket, a server. Test tries it before it \
+                     is saved."
+                .into(),
+            link: Some((frame.href("/destinations/new"), "Add a destination")),
+            frame,
+        };
+        return page.into_response();
+    }
     let frame = Frame::new(state, ingress, Section::Overview, "Fix the options");
     problem(
         StatusCode::OK,

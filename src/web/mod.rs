@@ -8,6 +8,9 @@
 //! - `GET /` overview · `GET /runs` · `GET /runs/{id}` · `GET /copies` · `GET /destinations`
 //! - `GET /copies/{destination}/{copy}/delete|restore` asks; `POST …/verify|pin|unpin|delete|restore`
 //!   act
+//! - `GET /destinations/new` chooses a kind · `GET /destinations/new/{kind}` its form ·
+//!   `GET /destinations/{name}/edit` · `POST /destinations/test|save` ·
+//!   `GET|POST /destinations/{name}/remove` (asks, then removes)
 //! - `POST /destinations/{name}/probe` tests a destination now
 //! - `GET /drives` "Add a cloud drive"; `POST /drives/connect|import`
 //! - `GET /kit` the emergency kit; `POST /kit/new|confirm|forget|register|check|print`
@@ -176,6 +179,15 @@ pub fn app(state: AppState) -> Router {
         .route("/updates", get(views::updates::page))
         .route("/updates/install", post(views::updates::install))
         .route("/destinations", get(views::destinations::page))
+        .route("/destinations/new", get(views::setup::choose))
+        .route("/destinations/new/{kind}", get(views::setup::new))
+        .route("/destinations/test", post(views::setup::test))
+        .route("/destinations/save", post(views::setup::save))
+        .route("/destinations/{name}/edit", get(views::setup::edit))
+        .route(
+            "/destinations/{name}/remove",
+            get(views::setup::ask_remove).post(views::setup::remove),
+        )
         .route("/destinations/{name}/probe", post(views::probe::probe))
         .route("/drives", get(views::drives::page))
         .route("/drives/connect", post(views::drives::connect))

@@ -2,6 +2,7 @@
 //! `azure://` URL and its store (OpenDAL's Azblob service).
 
 use super::check::{Problem, http_url, non_empty_secret, normalize_prefix, problem};
+use super::form::{Form, password, text};
 use super::url_form::{Credentials, UrlForm, UrlParts};
 use super::{DestinationOptions, Settings};
 use crate::destinations::opendal_store::layered;
@@ -153,6 +154,56 @@ impl Settings for AzureSpec {
         )?))
     }
 }
+
+/// How the dashboard asks for an Azure container.
+pub const FORM: Form = Form {
+    kind: Kind::Azure,
+    title: "Azure Blob Storage",
+    blurb: "A container in an Azure storage account, with an account key or a SAS token.",
+    fields: &[
+        text(
+            "account",
+            "Storage account",
+            "The storage account's name.",
+            true,
+            "myhomebackups",
+        ),
+        text(
+            "container",
+            "Container",
+            "The container's name; make it first in the Azure portal.",
+            true,
+            "ha-backups",
+        ),
+        text(
+            "prefix",
+            "Folder in the container",
+            "Copies go under this folder; empty: the container's top.",
+            false,
+            "home/",
+        ),
+        password(
+            "account_key",
+            "Account key",
+            "From Access keys in the Azure portal. Set this or a SAS token, not both.",
+            false,
+        ),
+        password(
+            "sas_token",
+            "SAS token",
+            "A token for this container that allows read, add, create, write, delete and list.",
+            false,
+        ),
+        text(
+            "endpoint",
+            "Endpoint",
+            "Empty for Azure itself (https://<account>.blob.core.windows.net); for Azurite or another cloud, its address.",
+            false,
+            "",
+        ),
+    ],
+    presets: &[],
+};
 
 /// `azure://account/container/prefix?endpoint=…` (`azblob://` too).
 pub const URL_FORM: UrlForm = UrlForm {

@@ -2,6 +2,7 @@
 //! `file://` URL and its store (OpenDAL's file system service, through [`crate::destinations::folder`]).
 
 use super::check::{Problem, problem};
+use super::form::{Form, text};
 use super::url_form::{Credentials, UrlForm, UrlParts};
 use super::{DestinationOptions, Settings};
 use crate::destinations::folder::FolderStore;
@@ -65,6 +66,21 @@ impl Settings for LocalSpec {
         Ok(Arc::new(FolderStore::new(self.path.clone(), patience)))
     }
 }
+
+/// How the dashboard asks for a folder.
+pub const FORM: Form = Form {
+    kind: Kind::Local,
+    title: "Folder, USB disk or NAS path",
+    blurb: "A folder this machine reaches: a USB disk under /media, a NAS share mounted in Home Assistant, /share.",
+    fields: &[text(
+        "path",
+        "Folder",
+        "The folder's full path on this machine. A NAS share mounted under Settings → System → Storage appears under /share or /media.",
+        true,
+        "/media/usb/ha-backups",
+    )],
+    presets: &[],
+};
 
 /// `file:///path`, or a plain absolute path.
 pub const URL_FORM: UrlForm = UrlForm {

@@ -8,6 +8,7 @@
 pub mod azure;
 mod caution;
 mod check;
+pub mod form;
 mod from_url;
 pub mod local;
 pub mod rclone;
@@ -27,6 +28,22 @@ use crate::secret::Secret;
 use serde::Deserialize;
 use std::path::Path;
 use std::sync::Arc;
+
+/// Every kind's form, in the order the chooser shows them.
+pub const FORMS: [&form::Form; 7] = [
+    &local::FORM,
+    &s3::FORM,
+    &azure::FORM,
+    &webdav::FORM,
+    &sftp::FORM,
+    &smb::FORM,
+    &rclone::FORM,
+];
+
+/// The form of the kind whose word is `word` (`s3`).
+pub fn form_for(word: &str) -> Option<&'static form::Form> {
+    FORMS.into_iter().find(|f| f.kind.as_str() == word)
+}
 
 /// What the settings of every kind of destination answer.
 pub trait Settings: std::fmt::Debug {
@@ -199,6 +216,22 @@ impl DestinationOptions {
         }
     }
 
+    /// The secret option named `field` (`secret_access_key`, `password`…), when it is set: what a
+    /// form that leaves a secret empty keeps.
+    pub fn secret(&self, field: &str) -> Option<&Secret> {
+        match (self, field) {
+            (Self::S3(o), "secret_access_key") => Some(&o.secret_access_key),
+            (Self::Azure(o), "account_key") => o.account_key.as_ref(),
+            (Self::Azure(o), "sas_token") => o.sas_token.as_ref(),
+            (Self::Webdav(o), "password") => Some(&o.password),
+            (Self::Sftp(o), "password") => o.password.as_ref(),
+            (Self::Sftp(o), "private_key_passphrase") => o.private_key_passphrase.as_ref(),
+            (Self::Smb(o), "password") => Some(&o.password),
+            _ => None,
+        }
+        .filter(|s| !s.is_empty())
+    }
+
     /// The name and the checked settings, each problem on a field under `at`
     /// (`destinations[1]`); `None` when the settings cannot make a destination.
     pub fn validate(
@@ -222,6 +255,54 @@ impl DestinationOptions {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A value of the field's type.
+    fn sample(f: &form::Field) -> serde_json::Value {
+        match f.input {
+            form::Input::Number { .. } => serde_json::json!(1),
+            form::Input::Checkbox => serde_json::json!(true),
+            form::Input::Choice(c) if c.iter().any(|c| c.value == "true") => {
+                serde_json::json!(true)
+            }
+            _ => serde_json::json!("x"),
+        }
+    }
+
+    /// Every form names options its kind takes (each read, with a value of its type), each once,
+    /// with words, and leaves the name and retention to [`form::COMMON`].
+    #[test]
+    fn each_form_asks_for_its_own_options_only() {
+        for form in FORMS {
+            assert_eq!(
+                form_for(form.kind.as_str()).map(|f| f.kind),
+                Some(form.kind)
+            );
+            let mut all = serde_json::json!({"type": form.kind.as_str(), "name": "n"});
+            let mut seen = std::collections::HashSet::new();
+            for f in form.fields {
+                assert!(seen.insert(f.name), "{}: {} twice", form.kind, f.name);
+                assert!(form::COMMON.iter().all(|c| c.name != f.name));
+                assert!(!f.help.is_empty() && !f.label.is_empty());
+                all[f.name] = sample(f);
+            }
+            all["retention"] = serde_json::json!("last=1");
+            let read: Result<DestinationOptions, _> = serde_json::from_value(all.clone());
+            assert!(read.is_ok(), "{}: {:?}", form.kind, read.err());
+            // Each field is read by the options: a value of no type it takes is refused.
+            for f in form.fields {
+                let mut wrong = all.clone();
+                wrong[f.name] = serde_json::json!([[1]]);
+                let read: Result<DestinationOptions, _> = serde_json::from_value(wrong);
+                assert!(
+                    read.is_err(),
+                    "{}: {} is no option of it",
+                    form.kind,
+                    f.name
+                );
+            }
+        }
+        assert_eq!(form_for("nonsense").map(|f| f.kind), None);
+    }
 
     fn spec(secret: &str, keep: &str) -> DestinationSpec {
         DestinationSpec {

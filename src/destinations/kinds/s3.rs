@@ -2,6 +2,7 @@
 //! check, its `s3://` URL and its store (OpenDAL's S3 service).
 
 use super::check::{Problem, http_url, normalize_prefix, problem};
+use super::form::{Choice, Field, Form, Input, Preset, password, text};
 use super::url_form::{Credentials, UrlForm, UrlParts};
 use super::{DestinationOptions, Settings};
 use crate::destinations::opendal_store::layered;
@@ -158,6 +159,122 @@ impl Settings for S3Spec {
     }
 }
 
+/// How the dashboard asks for an S3 bucket.
+pub const FORM: Form = Form {
+    kind: Kind::S3,
+    title: "S3 bucket",
+    blurb: "Amazon S3, Backblaze B2, Cloudflare R2, Wasabi, MinIO or any S3-compatible store.",
+    fields: &[
+        text(
+            "bucket",
+            "Bucket",
+            "The bucket's name; make it first in the provider's console.",
+            true,
+            "ha-backups",
+        ),
+        text(
+            "prefix",
+            "Folder in the bucket",
+            "Copies go under this folder; empty: the bucket's top.",
+            false,
+            "home/",
+        ),
+        text(
+            "endpoint",
+            "Endpoint",
+            "The provider's S3 address; empty for Amazon S3. Choosing a provider above fills it.",
+            false,
+            "https://s3.us-west-004.backblazeb2.com",
+        ),
+        text(
+            "region",
+            "Region",
+            "The bucket's region; empty: read from the endpoint, else us-east-1.",
+            false,
+            "us-east-1",
+        ),
+        text(
+            "access_key_id",
+            "Access key ID",
+            "The key's ID (Backblaze: keyID).",
+            true,
+            "",
+        ),
+        password(
+            "secret_access_key",
+            "Secret access key",
+            "The key's secret (Backblaze: applicationKey). Give the key the right to list, read, write and delete in this bucket only.",
+            true,
+        ),
+        Field {
+            name: "path_style",
+            label: "Bucket address",
+            help: "How the bucket is named in addresses; automatic works for most providers.",
+            input: Input::Choice(&[
+                Choice {
+                    value: "",
+                    label: "Automatic (path style when an endpoint is given)",
+                },
+                Choice {
+                    value: "true",
+                    label: "Path style: endpoint/bucket",
+                },
+                Choice {
+                    value: "false",
+                    label: "Virtual host: bucket.endpoint",
+                },
+            ]),
+            required: false,
+            placeholder: "",
+        },
+    ],
+    presets: &PRESETS,
+};
+
+/// The providers whose settings fill the empty fields.
+pub const PRESETS: [Preset; 5] = [
+    Preset {
+        id: "aws",
+        label: "Amazon S3",
+        endpoint: None,
+        region: None,
+        path_style: Some(false),
+        note: "Give the bucket's region, like eu-central-1.",
+    },
+    Preset {
+        id: "b2",
+        label: "Backblaze B2",
+        endpoint: Some("https://s3.<region>.backblazeb2.com"),
+        region: None,
+        path_style: None,
+        note: "Give the bucket's region from its Endpoint, like us-west-004.",
+    },
+    Preset {
+        id: "r2",
+        label: "Cloudflare R2",
+        endpoint: Some("https://<account id>.r2.cloudflarestorage.com"),
+        region: Some("auto"),
+        path_style: None,
+        note: "Put your Cloudflare account ID in the endpoint.",
+    },
+    Preset {
+        id: "wasabi",
+        label: "Wasabi",
+        endpoint: Some("https://s3.<region>.wasabisys.com"),
+        region: None,
+        path_style: None,
+        note: "Give the bucket's region, like eu-central-2.",
+    },
+    Preset {
+        id: "minio",
+        label: "MinIO",
+        endpoint: Some("http://<host>:9000"),
+        region: None,
+        path_style: Some(true),
+        note: "Put the MinIO server's name or address in the endpoint.",
+    },
+];
+
 /// `s3://bucket/prefix?endpoint=…&region=…&path_style=…`.
 pub const URL_FORM: UrlForm = UrlForm {
     schemes: &["s3"],
@@ -187,4 +304,49 @@ fn from_url(mut parts: UrlParts, creds: &Credentials) -> Result<DestinationOptio
         path_style,
         retention: parts.retention,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn preset(id: &str, given: &[(&str, &str)]) -> (BTreeMap<String, String>, Vec<&'static str>) {
+        let mut v: BTreeMap<String, String> = given
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let p = FORM.preset(id).unwrap();
+        let problems = p.fill(&mut v).into_iter().map(|(f, _)| f).collect();
+        (v, problems)
+    }
+
+    #[test]
+    fn a_preset_fills_the_empty_fields_only() {
+        let (v, p) = preset("b2", &[("region", "us-west-004")]);
+        assert_eq!(v["endpoint"], "https://s3.us-west-004.backblazeb2.com");
+        assert!(p.is_empty());
+        let (_, p) = preset("b2", &[]);
+        assert_eq!(p, ["region"], "B2 needs the region to make its endpoint");
+        let (v, p) = preset("r2", &[]);
+        assert_eq!(v["region"], "auto");
+        assert_eq!(p, ["endpoint"], "the account id is the person's to fill");
+        let (v, p) = preset(
+            "r2",
+            &[("endpoint", "https://abc.r2.cloudflarestorage.com")],
+        );
+        assert_eq!(v["endpoint"], "https://abc.r2.cloudflarestorage.com");
+        assert!(p.is_empty());
+        let (v, _) = preset("wasabi", &[("region", "eu-central-2")]);
+        assert_eq!(v["endpoint"], "https://s3.eu-central-2.wasabisys.com");
+        let (v, p) = preset("minio", &[("endpoint", "http://10.0.0.5:9000")]);
+        assert_eq!(
+            (v["endpoint"].as_str(), v["path_style"].as_str()),
+            ("http://10.0.0.5:9000", "true")
+        );
+        assert!(p.is_empty());
+        let (v, p) = preset("aws", &[("region", "eu-central-1"), ("path_style", "")]);
+        assert!(!v.contains_key("endpoint") && p.is_empty());
+        assert_eq!(v["path_style"], "false");
+    }
 }

@@ -201,6 +201,19 @@ pub fn options_snippet(c: &Connected) -> String {
 }
 
 impl DrivesPage {
+    /// The rclone destination form, filled with the remote just connected.
+    pub fn use_href(&self) -> String {
+        let Some(c) = &self.connected else {
+            return String::new();
+        };
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("name", &c.name.to_ascii_lowercase())
+            .append_pair("remote", &c.remote)
+            .finish();
+        self.frame
+            .href(&format!("/destinations/new/rclone?{query}"))
+    }
+
     /// The snippet for the remote just connected.
     pub fn snippet(&self) -> String {
         self.connected

@@ -13,6 +13,7 @@ pub mod restore;
 pub mod runs;
 mod sealing;
 pub mod settings;
+pub mod setup;
 pub mod signers;
 pub mod updates;
 

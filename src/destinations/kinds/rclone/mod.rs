@@ -8,6 +8,7 @@ pub mod store;
 pub use store::connect::Drives;
 
 use super::check::{Problem, problem};
+use super::form::{Form, text};
 use super::url_form::{Credentials, default_name};
 use super::{DestinationOptions, Settings};
 use crate::destinations::{Kind, Patience, Store, StoreError};
@@ -24,6 +25,30 @@ pub const RCLONE_CONF: &str = "rclone.conf";
 
 /// What an rclone destination's command-line form starts with.
 pub const URL_PREFIX: &str = "rclone:";
+
+/// How the dashboard asks for an rclone remote (connected on the drives page first).
+pub const FORM: Form = Form {
+    kind: Kind::Rclone,
+    title: "Cloud drive, through rclone",
+    blurb: "Google Drive, OneDrive, Dropbox and 70 more: connect one on the drives page, then use it here.",
+    fields: &[
+        text(
+            "remote",
+            "Remote and folder",
+            "The remote's name, a colon, and the folder in it.",
+            true,
+            "gdrive:Home Assistant/lifeboat",
+        ),
+        text(
+            "rclone_config",
+            "rclone.conf",
+            "Empty: the one in Lifeboat's data folder, where connected drives are kept.",
+            false,
+            "",
+        ),
+    ],
+    presets: &[],
+};
 
 /// An rclone remote, as the options give it.
 #[derive(Debug, Deserialize)]

@@ -6,6 +6,7 @@ pub mod host_key;
 pub mod store;
 
 use super::check::{Problem, non_empty_secret, problem};
+use super::form::{Form, number, password, text};
 use super::url_form::{Credentials, UrlForm, UrlParts, decode, query_value, url_part, url_path};
 use super::{DestinationOptions, Settings};
 use crate::destinations::{Kind, Patience, Store, StoreError};
@@ -44,6 +45,64 @@ pub struct SftpOptions {
     #[serde(default)]
     pub retention: Option<String>,
 }
+
+/// How the dashboard asks for an SFTP folder.
+pub const FORM: Form = Form {
+    kind: Kind::Sftp,
+    title: "SFTP server",
+    blurb: "A folder on any SSH server: a NAS, a Raspberry Pi at a friend's, a rented server.",
+    fields: &[
+        text(
+            "host",
+            "Server",
+            "The server's name or address.",
+            true,
+            "nas.local",
+        ),
+        number("port", "Port", "Empty: 22.", "22", 65535),
+        text(
+            "username",
+            "User name",
+            "The account that signs in.",
+            true,
+            "",
+        ),
+        password(
+            "password",
+            "Password",
+            "The account's password; or leave it empty and give a key file below.",
+            false,
+        ),
+        text(
+            "private_key",
+            "Private key file",
+            "Instead of a password: the path of an OpenSSH ed25519 or ECDSA key file on this machine.",
+            false,
+            "/ssl/lifeboat_ed25519",
+        ),
+        password(
+            "private_key_passphrase",
+            "Key passphrase",
+            "Only when the key file has a passphrase.",
+            false,
+        ),
+        text(
+            "path",
+            "Folder",
+            "The folder on the server; relative to the account's home unless it starts with /.",
+            false,
+            "backups/home-assistant",
+        ),
+        text(
+            "host_key",
+            "Server's host key",
+            "Test shows the key the server offers; trust it when it matches the server's own. Or paste it (ssh-keyscan) or its SHA256: fingerprint.",
+            false,
+            "ssh-ed25519 AAAA…",
+        ),
+    ],
+    presets: &[],
+};
 
 /// A folder on an SSH server, reached over SFTP.
 #[derive(Debug, Clone)]

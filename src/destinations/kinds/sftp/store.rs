@@ -140,6 +140,69 @@ impl HostKeyTrust {
     }
 }
 
+/// The host key a server offers, read without trusting it (so a person can compare it with the
+/// server's own before it is pinned).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OfferedKey {
+    /// `ssh-ed25519`.
+    pub algorithm: String,
+    /// `SHA256:…`, as `ssh-keygen -lf` prints it.
+    pub fingerprint: String,
+    /// The OpenSSH public key line (`ssh-ed25519 AAAA…`), to pin.
+    pub line: String,
+}
+
+/// Takes the server's key and refuses it, so nothing else is sent.
+struct KeyReader(Arc<Mutex<Option<russh::keys::PublicKey>>>);
+
+impl client::Handler for KeyReader {
+    type Error = russh::Error;
+
+    async fn check_server_key(
+        &mut self,
+        key: &russh::keys::PublicKey,
+    ) -> Result<bool, Self::Error> {
+        if let Ok(mut seen) = self.0.lock() {
+            *seen = Some(key.clone());
+        }
+        Ok(false)
+    }
+}
+
+/// The host key the server at `host:port` offers. The handshake stops at the key: no credentials
+/// are sent and nothing is remembered.
+///
+/// # Errors
+/// A [`StoreError`] (unavailable) when the server cannot be reached within `wait` or offers no key.
+pub async fn offered_host_key(
+    host: &str,
+    port: u16,
+    wait: Duration,
+) -> Result<OfferedKey, StoreError> {
+    let seen = Arc::new(Mutex::new(None));
+    let config = Arc::new(client::Config::default());
+    let connecting = client::connect(config, (host, port), KeyReader(Arc::clone(&seen)));
+    let said = match tokio::time::timeout(wait, connecting).await {
+        Err(_) => format!("{host}:{port} did not answer within {wait:?}"),
+        Ok(Err(e)) => format!("cannot connect to {host}:{port}: {e}"),
+        Ok(Ok(_)) => format!("{host}:{port} was let in without its key being checked"),
+    };
+    let key = seen.lock().ok().and_then(|mut k| k.take());
+    let Some(key) = key else {
+        return Err(StoreError::unavailable(said));
+    };
+    let line = key.to_openssh().map_err(|e| {
+        StoreError::unavailable(format!(
+            "{host}:{port} offered a key that cannot be written: {e}"
+        ))
+    })?;
+    Ok(OfferedKey {
+        algorithm: key.algorithm().as_str().to_owned(),
+        fingerprint: key.fingerprint(HashAlg::Sha256).to_string(),
+        line,
+    })
+}
+
 /// The fingerprint remembered for `endpoint`, if any. Lines are `host:port SHA256:…`.
 fn known_key(file: &std::path::Path, endpoint: &str) -> std::io::Result<Option<String>> {
     let text = match std::fs::read_to_string(file) {

@@ -4,6 +4,7 @@
 pub mod store;
 
 use super::check::{Problem, problem};
+use super::form::{Form, number, password, text};
 use super::url_form::{Credentials, UrlForm, UrlParts, decode, query_value, url_part, url_path};
 use super::{DestinationOptions, Settings};
 use crate::destinations::{Kind, Patience, Store, StoreError};
@@ -34,6 +35,53 @@ pub struct SmbOptions {
     #[serde(default)]
     pub retention: Option<String>,
 }
+
+/// How the dashboard asks for an SMB share.
+pub const FORM: Form = Form {
+    kind: Kind::Smb,
+    title: "SMB share",
+    blurb: "A folder in a Windows or NAS share (SMB 2 or 3), reached directly.",
+    fields: &[
+        text(
+            "host",
+            "Server",
+            "The NAS's or computer's name or address.",
+            true,
+            "nas.local",
+        ),
+        number("port", "Port", "Empty: 445.", "445", 65535),
+        text(
+            "share",
+            "Share",
+            "The share's name: backups for \\\\nas\\backups.",
+            true,
+            "backups",
+        ),
+        text(
+            "path",
+            "Folder in the share",
+            "Empty: the share's top.",
+            false,
+            "home-assistant",
+        ),
+        text(
+            "username",
+            "User name",
+            "An account of the server allowed to write in the share.",
+            true,
+            "",
+        ),
+        password("password", "Password", "The account's password.", true),
+        text(
+            "domain",
+            "Domain or workgroup",
+            "Only when the account is not a local account of the server.",
+            false,
+            "",
+        ),
+    ],
+    presets: &[],
+};
 
 /// A folder in an SMB2/3 share.
 #[derive(Debug, Clone)]

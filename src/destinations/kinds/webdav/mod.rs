@@ -6,6 +6,7 @@ pub mod store;
 
 use super::caution::{Caution, CautionKind};
 use super::check::{Problem, fingerprint, http_url, problem};
+use super::form::{Form, number, password, text};
 use super::url_form::{Credentials, UrlForm, UrlParts};
 use super::{DestinationOptions, Settings};
 use crate::destinations::{Kind, Patience, Store, StoreError, StoreErrorKind, pinned_tls};
@@ -36,6 +37,50 @@ pub struct WebdavOptions {
     #[serde(default)]
     pub retention: Option<String>,
 }
+
+/// How the dashboard asks for a WebDAV folder.
+pub const FORM: Form = Form {
+    kind: Kind::Webdav,
+    title: "WebDAV or Nextcloud",
+    blurb: "A folder on Nextcloud, ownCloud or a NAS's WebDAV service.",
+    fields: &[
+        text(
+            "url",
+            "Folder address",
+            "The folder's full address. Nextcloud: https://<server>/remote.php/dav/files/<user>/<folder>.",
+            true,
+            "https://cloud.example.com/remote.php/dav/files/alice/HA",
+        ),
+        text(
+            "username",
+            "User name",
+            "The account that signs in.",
+            true,
+            "",
+        ),
+        password(
+            "password",
+            "Password",
+            "The account's password; for Nextcloud an app password (Settings → Security).",
+            true,
+        ),
+        number(
+            "segment_mb",
+            "Upload in pieces of (MiB)",
+            "Only for servers or proxies that refuse large uploads; empty: one piece.",
+            "100",
+            102_400,
+        ),
+        text(
+            "certificate_sha256",
+            "Certificate fingerprint (SHA-256)",
+            "Only for a server with a certificate no authority signed: its SHA-256, in hex.",
+            false,
+            "",
+        ),
+    ],
+    presets: &[],
+};
 
 /// A WebDAV folder, checked.
 #[derive(Debug, Clone)]

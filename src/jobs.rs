@@ -11,6 +11,8 @@ use crate::pipeline::prune::PruneReport;
 use crate::pipeline::reverify::{Checked, Pick};
 use crate::pipeline::run::RunRequest;
 use crate::pipeline::safe_update::{NotUpdated, UpdateAsk, UpdateReport};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::sync::{mpsc, oneshot};
 
 /// Why a request was not taken.
@@ -113,13 +115,43 @@ impl Eq for RestoreJob {}
 
 /// The sending side, cheap to clone.
 #[derive(Clone)]
-pub struct Triggers(mpsc::Sender<Job>);
+pub struct Triggers(mpsc::Sender<Job>, Hand);
+
+/// Whether the worker holds a job now: the worker raises it for each job it takes
+/// ([`Hand::hold`]); senders read it ([`Triggers::busy`]).
+#[derive(Clone, Default)]
+pub struct Hand(Arc<AtomicBool>);
+
+/// A job in the worker's hand; dropping it (the job ended, or was dropped) lowers the hand.
+pub struct Holding(Arc<AtomicBool>);
+
+impl Hand {
+    /// Marks a job in hand until the returned guard drops.
+    pub fn hold(&self) -> Holding {
+        self.0.store(true, Ordering::SeqCst);
+        Holding(self.0.clone())
+    }
+}
+
+impl Drop for Holding {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::SeqCst);
+    }
+}
 
 impl Triggers {
-    /// A queue of depth one and its receiving end, for the worker.
-    pub fn channel() -> (Self, mpsc::Receiver<Job>) {
+    /// A queue of depth one, its receiving end and the hand that says a job is in progress, for
+    /// the worker.
+    pub fn channel() -> (Self, mpsc::Receiver<Job>, Hand) {
         let (tx, rx) = mpsc::channel(1);
-        (Self(tx), rx)
+        let hand = Hand::default();
+        (Self(tx, hand.clone()), rx, hand)
+    }
+
+    /// Whether a job is in the worker's hand or waits for it (whatever kind: a backup, a check,
+    /// a deletion, a test).
+    pub fn busy(&self) -> bool {
+        self.1.0.load(Ordering::SeqCst) || self.0.capacity() < self.0.max_capacity()
     }
 
     /// Asks for a backup run.

@@ -132,6 +132,11 @@ pub(super) async fn probe_daily(
                 _ => pending = None,
             }
         }
+        // Never in the way of another job: a test waiting in the queue's one slot would turn a
+        // scheduled backup away.
+        if triggers.busy() {
+            continue;
+        }
         let now = clock.now();
         let last = match history.last_probes(&names).await {
             Ok(l) => l,

@@ -253,7 +253,7 @@ async fn delete(
 pub async fn serve(
     runners: Vec<Runner>,
     settings: WorkerSettings,
-    mut jobs: mpsc::Receiver<Job>,
+    (mut jobs, hand): (mpsc::Receiver<Job>, crate::jobs::Hand),
     shutdown: CancellationToken,
 ) {
     let Some(runner) = runners.first() else {
@@ -264,6 +264,7 @@ pub async fn serve(
             () = shutdown.cancelled() => break,
             r = jobs.recv() => match r { Some(r) => r, None => break },
         };
+        let _holding = hand.hold();
         tokio::select! {
             () = shutdown.cancelled() => {
                 // Dropping the job aborts its uploads; a run is marked interrupted.

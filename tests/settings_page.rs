@@ -500,7 +500,9 @@ struct Unstartable;
 #[async_trait::async_trait]
 impl Apply for Unstartable {
     async fn apply(&self, _config: Config) -> Result<Applied, ApplyError> {
-        Err(ApplyError("the history database is locked".into()))
+        Err(ApplyError::NotBuilt(
+            "the history database is locked".into(),
+        ))
     }
 }
 

@@ -144,3 +144,60 @@ async fn a_change_during_a_backup_waits_for_it_to_end() {
     shutdown.cancel();
     host.join().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn of_two_pages_saving_from_the_same_settings_the_second_is_refused_not_lost() {
+    let d = home_with_updates().await;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let file = dir.path().join("lifeboat.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "data_dir = \"{}\"\n[source]\ntype = \"supervisor\"\nmethod = \"rest\"\nurl = \"{}\"\n\
+             [encryption]\nrecipients = [\"{}\"]\n",
+            data.display(),
+            d.url,
+            kit().identity.to_public()
+        ),
+    )
+    .unwrap();
+    let (host, shutdown) = host(Err(vec!["add at least one destination".into()]), &d).await;
+    let setup = lifeboat::setup::Setup {
+        home: lifeboat::setup::SettingsHome::File(file.clone()),
+        env: env_for(&d),
+        data_dir_given: None,
+        default_data_dir: data.clone(),
+        apply: std::sync::Arc::new(host.clone()),
+    };
+    let folder = |name: &str| lifeboat::config::edit::DestinationEntry {
+        name: name.into(),
+        kind: lifeboat::destinations::Kind::Local,
+        fields: [(
+            "path".to_owned(),
+            lifeboat::config::edit::FieldValue::Text(dir.path().join(name).display().to_string()),
+        )]
+        .into(),
+    };
+    // Two pages opened on the same settings.
+    let mut first = setup.current().await.unwrap();
+    let mut second = setup.current().await.unwrap();
+    first.put_destination(None, folder("usb")).unwrap();
+    second.put_destination(None, folder("nas")).unwrap();
+    assert_eq!(setup.save(&first).await.unwrap(), Applied::Now);
+    let e = setup.save(&second).await.unwrap_err();
+    assert!(
+        matches!(e, lifeboat::setup::SetupError::Changed),
+        "the second page overwrote the first: {e}"
+    );
+    let saved = std::fs::read_to_string(&file).unwrap();
+    assert!(saved.contains("usb") && !saved.contains("nas"), "{saved}");
+    assert_eq!(served(&host), ["usb"]);
+    // Opened again, the second change goes in beside the first.
+    let mut again = setup.current().await.unwrap();
+    again.put_destination(None, folder("nas")).unwrap();
+    assert_eq!(setup.save(&again).await.unwrap(), Applied::Now);
+    assert_eq!(served(&host), ["usb", "nas"]);
+    shutdown.cancel();
+    host.join().await;
+}

@@ -485,6 +485,7 @@ async fn cmd_serve(cli: &Cli, args: &ServeArgs, env: &Env) -> anyhow::Result<Exi
     let host =
         daemon::host::Host::start(first, env.clone(), access.clone(), csrf.clone(), &shutdown)
             .await?;
+    let stdin = host.serve_stdin();
     let setup = lifeboat::setup::Setup {
         home: settings_home(cli, &args.inline, env)?,
         env: env.clone(),
@@ -517,6 +518,8 @@ async fn cmd_serve(cli: &Cli, args: &ServeArgs, env: &Env) -> anyhow::Result<Exi
     // The server only returns at shutdown or on failure: stop the rest either way.
     shutdown.cancel();
     host.join().await;
+    // The reader ends at the signal (a read already waiting on stdin is left to the runtime).
+    stdin.abort();
     served?;
     Ok(ExitCode::SUCCESS)
 }

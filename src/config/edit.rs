@@ -74,6 +74,9 @@ pub enum EditError {
 #[derive(Debug, Clone)]
 pub struct SettingsDoc {
     form: Form,
+    /// A digest of the settings as they were read, before any change: a save checks that
+    /// they were not changed elsewhere in between.
+    origin: String,
 }
 
 #[derive(Debug, Clone)]
@@ -92,6 +95,7 @@ impl SettingsDoc {
             return Err(EditError::NotAnObject);
         }
         Ok(Self {
+            origin: digest(value.to_string().as_bytes()),
             form: Form::Json(value),
         })
     }
@@ -106,7 +110,14 @@ impl SettingsDoc {
             .map_err(|e| EditError::Toml(e.to_string()))?;
         Ok(Self {
             form: Form::Toml(doc),
+            origin: digest(text.as_bytes()),
         })
+    }
+
+    /// Whether `other` was read from the very settings this one was read from (nothing changed
+    /// them in between), whatever either has been changed to since.
+    pub fn same_origin(&self, other: &Self) -> bool {
+        self.origin == other.origin
     }
 
     /// The whole options object, for `POST /addons/self/options` (`None` for a TOML document).
@@ -272,4 +283,10 @@ fn is_secret(field: &str) -> bool {
 /// The keys an entry's `fields` may not set: the entry gives them itself.
 fn is_own_key(field: &str) -> bool {
     matches!(field, "name" | "type")
+}
+
+/// SHA-256 of `bytes`, first 16 hex digits.
+fn digest(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(&Sha256::digest(bytes)[..8])
 }

@@ -424,9 +424,10 @@ async fn next_line(
 }
 
 /// Reads commands from `input` (the add-on's stdin), one JSON line each, until it closes or
-/// `shutdown`. Lines longer than [`MAX_LINE`] are refused, not buffered.
+/// `shutdown`, and has `handler`'s handler of the moment answer each (none: Lifeboat is idle).
+/// Lines longer than [`MAX_LINE`] are refused, not buffered.
 pub async fn serve_lines(
-    handler: Handler,
+    handler: impl Fn() -> Option<Handler>,
     input: impl tokio::io::AsyncRead + Unpin,
     shutdown: tokio_util::sync::CancellationToken,
 ) {
@@ -452,7 +453,12 @@ pub async fn serve_lines(
                 break;
             }
         };
-        answer(&handler, input, &mut answering).await;
+        match handler() {
+            Some(h) => answer(&h, input, &mut answering).await,
+            None => tracing::warn!(
+                "a command came while Lifeboat is idle (its settings are invalid); it was not run"
+            ),
+        }
     }
     answering.join_all().await;
 }

@@ -35,6 +35,8 @@ struct Inner {
     csrf: csrf::Token,
     /// The one shutdown signal; each generation runs under a child of it.
     shutdown: CancellationToken,
+    /// The running generation's automation commands, for the one stdin reader.
+    commands: std::sync::RwLock<Option<super::commands::Handler>>,
     state: Mutex<State>,
 }
 
@@ -53,12 +55,13 @@ struct Live {
 }
 
 impl Live {
-    /// Whether a job runs now.
+    /// Whether a job runs now or waits for the worker (any job: a backup, a check, a
+    /// deletion, a test).
     fn busy(&self) -> bool {
         self.running
             .state
             .services()
-            .is_some_and(|s| s.progress.running())
+            .is_some_and(|s| s.triggers.busy() || s.progress.running())
     }
 }
 
@@ -82,13 +85,15 @@ impl Host {
                 access,
                 csrf,
                 shutdown: shutdown.clone(),
+                commands: std::sync::RwLock::new(None),
                 state: Mutex::default(),
             }),
         };
         match first {
             Ok(config) => {
                 let mut state = host.inner.state.lock().await;
-                host.switch(&mut state, config).await?;
+                let next = host.build(config)?;
+                host.replace(&mut state, next).await?;
             }
             Err(problems) => host.inner.current.set(Generation {
                 services: None,
@@ -96,6 +101,23 @@ impl Host {
             }),
         }
         Ok(host)
+    }
+
+    /// Reads automation commands from stdin for as long as the host runs, and hands each to the
+    /// generation running when it comes (one reader: see [`Host::build`]).
+    pub fn serve_stdin(&self) -> tokio::task::JoinHandle<()> {
+        let inner = self.inner.clone();
+        tokio::spawn(super::commands::serve_lines(
+            move || {
+                inner
+                    .commands
+                    .read()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .clone()
+            },
+            tokio::io::stdin(),
+            self.inner.shutdown.clone(),
+        ))
     }
 
     /// What the dashboard serves: always the generation running now.
@@ -118,9 +140,23 @@ impl Host {
     }
 
     /// Builds the daemon for `config`, stops the running one, starts the new one and serves it.
-    async fn switch(&self, state: &mut State, config: &Config) -> Result<(), DaemonError> {
+    async fn switch(&self, state: &mut State, config: &Config) -> Result<(), Switch> {
+        let next = self.build(config).map_err(Switch::NotBuilt)?;
+        self.replace(state, next).await.map_err(Switch::Stopped)
+    }
+
+    fn build(&self, config: &Config) -> Result<Daemon, DaemonError> {
         let inner = &self.inner;
-        let next = Daemon::build(config, &inner.env, inner.access.clone(), inner.csrf.clone())?;
+        let mut next = Daemon::build(config, &inner.env, inner.access.clone(), inner.csrf.clone())?;
+        // The host reads stdin once, for every generation ([`Host::serve_stdin`]): a reader per
+        // generation would leave the old one's read pending, and it would swallow a command.
+        next.settings.stdin_commands = false;
+        Ok(next)
+    }
+
+    /// Stops the running daemon and starts `next` in its place.
+    async fn replace(&self, state: &mut State, next: Daemon) -> Result<(), DaemonError> {
+        let inner = &self.inner;
         if let Some(old) = state.live.take() {
             old.stop.cancel();
             old.running.join().await;
@@ -134,10 +170,18 @@ impl Host {
                     services: None,
                     problems: Arc::new(vec![e.to_string()]),
                 });
+                *inner
+                    .commands
+                    .write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
                 return Err(e);
             }
         };
         inner.current.set(running.state.current.get());
+        *inner
+            .commands
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = running.commands.clone();
         state.live = Some(Live { running, stop });
         tracing::info!("running on the settings saved from the dashboard");
         Ok(())
@@ -158,9 +202,29 @@ impl Host {
                 return;
             };
             if let Err(e) = self.switch(&mut state, &config).await {
-                tracing::error!("the settings saved from the dashboard could not be applied: {e}");
+                tracing::error!(
+                    "the settings saved from the dashboard could not be applied: {}",
+                    ApplyError::from(e)
+                );
             }
             return;
+        }
+    }
+}
+
+/// Why new settings did not take over.
+enum Switch {
+    /// They could not be built; the daemon runs on as it was.
+    NotBuilt(DaemonError),
+    /// The daemon was stopped, and the next one did not start: nothing runs.
+    Stopped(DaemonError),
+}
+
+impl From<Switch> for ApplyError {
+    fn from(s: Switch) -> Self {
+        match s {
+            Switch::NotBuilt(e) => Self::NotBuilt(e.to_string()),
+            Switch::Stopped(e) => Self::Stopped(e.to_string()),
         }
     }
 }
@@ -169,16 +233,22 @@ impl Host {
 impl Apply for Host {
     async fn apply(&self, config: Config) -> Result<Applied, ApplyError> {
         let mut state = self.inner.state.lock().await;
-        if state.live.as_ref().is_some_and(Live::busy) {
-            if state.pending.replace(config).is_none() {
-                tokio::spawn(self.clone().apply_when_idle());
+        if !state.live.as_ref().is_some_and(Live::busy) {
+            state.pending = None;
+            let next = self
+                .build(&config)
+                .map_err(|e| ApplyError::NotBuilt(e.to_string()))?;
+            // Building took a moment: a job may have started meanwhile. It finishes first.
+            if !state.live.as_ref().is_some_and(Live::busy) {
+                self.replace(&mut state, next)
+                    .await
+                    .map_err(|e| ApplyError::Stopped(e.to_string()))?;
+                return Ok(Applied::Now);
             }
-            return Ok(Applied::AfterJob);
         }
-        state.pending = None;
-        self.switch(&mut state, &config)
-            .await
-            .map_err(|e| ApplyError(e.to_string()))?;
-        Ok(Applied::Now)
+        if state.pending.replace(config).is_none() {
+            tokio::spawn(self.clone().apply_when_idle());
+        }
+        Ok(Applied::AfterJob)
     }
 }

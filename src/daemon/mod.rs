@@ -87,6 +87,9 @@ pub struct Running {
     /// How following Home Assistant's backup events stands, when they are followed: wait on it
     /// to know the daemon listens.
     pub backup_events: Option<backup_events::Listening>,
+    /// How automation commands read from stdin are answered (the host's one stdin reader hands
+    /// them to the generation running).
+    pub commands: Option<commands::Handler>,
     tasks: JoinSet<()>,
 }
 
@@ -155,7 +158,7 @@ impl Daemon {
         } = self;
         runner.history.mark_interrupted(runner.clock.now()).await?;
         let mut tasks = JoinSet::new();
-        let (triggers, jobs) = Triggers::channel();
+        let (triggers, jobs, hand) = Triggers::channel();
         let api = settings.reporter.as_ref().map(|r| r.api().clone());
         // Safe updates install through the same websocket automation events come over.
         let updates = settings
@@ -178,7 +181,12 @@ impl Daemon {
             updates,
             api: api.clone(),
         };
-        tasks.spawn(worker::serve(runners, worker, jobs, shutdown.clone()));
+        tasks.spawn(worker::serve(
+            runners,
+            worker,
+            (jobs, hand),
+            shutdown.clone(),
+        ));
         let listening = spawn_backup_events(&mut tasks, &settings, &triggers, shutdown);
         loops::spawn_schedules(
             &mut tasks,
@@ -207,10 +215,11 @@ impl Daemon {
         if let Some(r) = &settings.reporter {
             tasks.spawn(loops::republish(r.clone(), shutdown.clone()));
         }
-        spawn_commands(&mut tasks, &services, &settings, api, shutdown);
+        let commands = spawn_commands(&mut tasks, &services, &settings, api, shutdown);
         Ok(Running {
             state: app_state(services, settings, shutdown),
             backup_events: listening,
+            commands: Some(commands),
             tasks,
         })
     }
@@ -279,14 +288,15 @@ fn spawn_backup_events(
     Some(listening)
 }
 
-/// Takes automation commands from Home Assistant's events and from stdin, as the settings say.
+/// Takes automation commands from Home Assistant's events and from stdin, as the settings say;
+/// returns how stdin's are answered (for a host that reads stdin itself).
 fn spawn_commands(
     tasks: &mut JoinSet<()>,
     services: &Services,
     settings: &Settings,
     api: Option<crate::ha::core_api::HaApi>,
     shutdown: &CancellationToken,
-) {
+) -> commands::Handler {
     let handler = commands::Handler {
         triggers: services.triggers.clone(),
         history: services.history.clone(),
@@ -309,12 +319,14 @@ fn spawn_commands(
         ));
     }
     if settings.stdin_commands {
+        let stdin = handler.clone();
         tasks.spawn(commands::serve_lines(
-            handler,
+            move || Some(stdin.clone()),
             tokio::io::stdin(),
             shutdown.clone(),
         ));
     }
+    handler
 }
 
 /// The kit's lines for the sources of `runners` that are not Home Assistant backups.

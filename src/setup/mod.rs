@@ -32,10 +32,19 @@ pub trait Apply: Send + Sync {
     async fn apply(&self, config: Config) -> Result<Applied, ApplyError>;
 }
 
-/// The settings were saved, but the daemon could not start on them (it runs on the ones before).
+/// The settings were saved, but the daemon does not run on them.
 #[derive(Debug, thiserror::Error)]
-#[error("saved, but Lifeboat could not start on them (it goes on with the ones before): {0}")]
-pub struct ApplyError(pub String);
+pub enum ApplyError {
+    /// They could not be built; the daemon runs on the ones before.
+    #[error("saved, but Lifeboat could not start on them (it goes on with the ones before): {0}")]
+    NotBuilt(String),
+    /// The daemon was stopped for them, and could not start again: nothing runs now.
+    #[error(
+        "saved, but Lifeboat stopped and could not start on them: {0}. Nothing runs now; fix \
+         the settings, or restart Lifeboat"
+    )]
+    Stopped(String),
+}
 
 /// Why a change was not saved. Nothing was saved unless the variant says so.
 #[derive(Debug, thiserror::Error)]
@@ -51,10 +60,20 @@ pub enum SetupError {
     /// Where they live refused them (the Supervisor's own message), or could not be reached.
     #[error(transparent)]
     Home(#[from] home::HomeError),
+    /// The settings were changed elsewhere (another page, the Configuration tab, the file)
+    /// since this change began from them.
+    #[error(
+        "the settings were changed elsewhere since this page was opened; nothing was saved: \
+         open the page again and make the change there"
+    )]
+    Changed,
     /// Saved, but not applied.
     #[error(transparent)]
     Apply(#[from] ApplyError),
 }
+
+/// Saves one at a time, in this process.
+static SAVING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// The setup service the dashboard holds.
 pub struct Setup {
@@ -98,12 +117,19 @@ impl Setup {
     /// daemon run on it.
     ///
     /// # Errors
-    /// [`SetupError`]; nothing is saved when it is `NotEditable`, `Edit` or `Invalid`.
+    /// [`SetupError`]; nothing is saved when it is `NotEditable`, `Edit`, `Invalid` or
+    /// `Changed`.
     pub async fn save(&self, doc: &SettingsDoc) -> Result<Applied, SetupError> {
         if !self.editable() {
             return Err(SetupError::NotEditable);
         }
         self.check(doc)?;
+        // One save at a time, start to end: two pages saving at once neither lose each other's
+        // change unseen nor apply in the other order than they were saved.
+        let _one_at_a_time = SAVING.lock().await;
+        if !self.home.read().await?.same_origin(doc) {
+            return Err(SetupError::Changed);
+        }
         let saved = self.home.write(doc).await?;
         let config = self.validated(saved)?;
         Ok(self.apply.apply(config).await?)

@@ -378,6 +378,37 @@ async fn a_good_change_is_saved_into_the_file_with_its_comments_and_applied() {
     rig.stop().await;
 }
 
+/// A form shown before a destination was added or renamed (in another tab) has no field for it:
+/// saving it changes the rest and leaves that destination's own retention as it is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_form_leaves_the_retention_of_a_destination_it_does_not_show() {
+    let rig = rig().await;
+    let csrf = token(&rig.state);
+    let stale = [
+        ("csrf", csrf.as_str()),
+        ("backup", "0 2 * * *"),
+        ("verify", ""),
+        ("jitter_minutes", ""),
+        ("timezone", "UTC"),
+        ("retention", ""),
+        ("retention:old-name", "last=9"),
+        ("action", "save"),
+    ];
+    let page = post_form(&rig.state, "/settings", &stale).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    let expected = rig.before.replace(
+        "backup = \"30 3 * * *\"   # after the nightly purge",
+        "backup = \"0 2 * * *\"   # after the nightly purge",
+    );
+    assert_eq!(rig.text(), expected, "nas keeps its own retention");
+    {
+        let applied = rig.applied.0.lock().unwrap();
+        assert_eq!(applied.len(), 1);
+        assert_eq!(applied[0].destinations[0].retention.last, 1);
+    }
+    rig.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_setup_the_page_says_where_to_change_them_and_a_post_needs_the_token() {
     let mut rig = rig().await;

@@ -851,3 +851,134 @@ async fn in_the_addon_a_destination_is_saved_through_the_supervisor_and_a_refere
     assert_eq!(applied.0.lock().unwrap().len(), 2);
     assert!(!d.log().iter().any(|l| l.contains("validate")));
 }
+
+/// A listener that answers every request "401, sign in" and records every byte it is sent.
+async fn recording_listener() -> (String, Arc<std::sync::Mutex<Vec<u8>>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let at = listener.local_addr().unwrap();
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            let record = record.clone();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let read = std::time::Duration::from_secs(2);
+                while let Ok(Ok(n)) = tokio::time::timeout(read, conn.read(&mut buf)).await {
+                    if n == 0 {
+                        break;
+                    }
+                    record.lock().unwrap().extend_from_slice(&buf[..n]);
+                    let _ = conn
+                        .write_all(
+                            b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"x\"\r\n\
+                              Content-Length: 0\r\n\r\n",
+                        )
+                        .await;
+                }
+            });
+        }
+    });
+    (format!("http://{at}/dav/"), seen)
+}
+
+/// Whether `seen` holds the secret, as typed or inside an HTTP Basic `Authorization` header.
+fn holds(seen: &std::sync::Mutex<Vec<u8>>, user: &str, secret: &str) -> bool {
+    use base64::Engine;
+    let seen = String::from_utf8_lossy(&seen.lock().unwrap()).into_owned();
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{secret}"));
+    seen.contains(secret) || seen.contains(&basic)
+}
+
+/// A stored secret left empty on an edit form is kept only for the same kind at the same
+/// address: a form changed to another kind or another address (forged or not) gets "type it
+/// again", tries nothing with it and saves nothing; the same address still keeps it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kept_secret_is_never_sent_to_a_new_address_or_kind() {
+    let d = home_with_updates().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (state, _host, file) = served_from_a_file(&d, dir.path()).await;
+    let (home, home_seen) = recording_listener().await;
+    let (evil, evil_seen) = recording_listener().await;
+    let dav_pass = "PLANTED-dav-pass-4711";
+    let smb_pass = "PLANTED-smb-pass-0815";
+    let mut text = std::fs::read_to_string(&file).unwrap();
+    text.push_str(&format!(
+        "\n[[destinations]]\ntype = \"webdav\"\nname = \"dav\"\nurl = \"{home}\"\n\
+         username = \"ha\"\npassword = \"{dav_pass}\"\n\n\
+         [[destinations]]\ntype = \"smb\"\nname = \"nas\"\nhost = \"127.0.0.1\"\n\
+         share = \"backups\"\nusername = \"ha\"\npassword = \"{smb_pass}\"\n"
+    ));
+    std::fs::write(&file, &text).unwrap();
+    let moved = "type it again: the address or account changed";
+
+    // (c) The same kind at the same address: the stored secret is tried there (the listener
+    // sees it, so it would see it anywhere else too).
+    let same = [
+        ("replacing", "dav"),
+        ("name", "dav"),
+        ("url", home.as_str()),
+        ("username", "ha"),
+        ("password", ""),
+    ];
+    let tried = post_kind(&state, "test", "webdav", &same).await;
+    assert_eq!(tried.status, StatusCode::OK, "{}", tried.body);
+    assert!(!field_problem(&tried.body, "password").contains(moved));
+    assert!(
+        holds(&home_seen, "ha", dav_pass),
+        "the kept secret was tried"
+    );
+    assert!(!tried.body.contains(dav_pass));
+
+    // (b) Another address, and (a) another kind (the SMB password to a WebDAV server).
+    for (replacing, secret) in [("dav", dav_pass), ("nas", smb_pass)] {
+        let elsewhere = [
+            ("replacing", replacing),
+            ("name", replacing),
+            ("url", evil.as_str()),
+            ("username", "ha"),
+            ("password", ""),
+        ];
+        let tried = post_kind(&state, "test", "webdav", &elsewhere).await;
+        assert_eq!(tried.status, StatusCode::OK, "{}", tried.body);
+        assert!(
+            field_problem(&tried.body, "password").contains(moved),
+            "{replacing}: {}",
+            tried.body
+        );
+        assert_eq!(outcome(&tried.body).0, "none", "{replacing}: nothing tried");
+        let saved = post_kind(&state, "save", "webdav", &elsewhere).await;
+        assert_eq!(saved.status, StatusCode::OK, "{replacing}: not saved");
+        assert!(
+            field_problem(&saved.body, "password").contains(moved),
+            "{replacing}: {}",
+            saved.body
+        );
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), text, "{replacing}");
+        assert!(
+            !holds(&evil_seen, "ha", secret),
+            "{replacing}: sent to evil"
+        );
+    }
+    // Another account at the same address is another place too.
+    let other_user = [
+        ("replacing", "dav"),
+        ("name", "dav"),
+        ("url", home.as_str()),
+        ("username", "someone-else"),
+        ("password", ""),
+    ];
+    let tried = post_kind(&state, "test", "webdav", &other_user).await;
+    assert!(field_problem(&tried.body, "password").contains(moved));
+    assert!(!holds(&home_seen, "someone-else", dav_pass));
+    assert!(
+        String::from_utf8_lossy(&evil_seen.lock().unwrap()).is_empty(),
+        "nothing at all was tried at the new address"
+    );
+
+    // (c) Saved at the same address, the secret is kept.
+    let saved = post_kind(&state, "save", "webdav", &same).await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    assert!(std::fs::read_to_string(&file).unwrap().contains(dav_pass));
+}

@@ -25,6 +25,24 @@ pub const SECRET_FIELDS: &[&str] = &[
     "private_key_passphrase",
 ];
 
+/// The option fields that say where a destination connects and as whom, in every kind: a stored
+/// secret is sent only where these are as they were.
+pub const ADDRESS_FIELDS: &[&str] = &[
+    "url",
+    "host",
+    "port",
+    "endpoint",
+    "account",
+    "container",
+    "bucket",
+    "share",
+    "username",
+    "access_key_id",
+    "domain",
+    "remote",
+    "rclone_config",
+];
+
 /// One field's value as the dashboard gives it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FieldValue {
@@ -42,6 +60,25 @@ pub struct DestinationEntry {
     pub name: String,
     pub kind: Kind,
     pub fields: BTreeMap<String, FieldValue>,
+}
+
+impl DestinationEntry {
+    /// Whether `other` connects to the same place as the same one: the same kind and every
+    /// [`ADDRESS_FIELDS`] field as it is here. Only then may a stored secret be kept for it.
+    pub fn same_place(&self, other: &Self) -> bool {
+        self.kind == other.kind
+            && ADDRESS_FIELDS
+                .iter()
+                .all(|f| self.fields.get(*f) == other.fields.get(*f))
+    }
+
+    /// The first secret this entry keeps from before, if any.
+    fn first_kept(&self) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(_, v)| **v == FieldValue::Keep)
+            .map(|(k, _)| k.as_str())
+    }
 }
 
 /// The schedule's fields (`[schedule]`), each unset when `None`.
@@ -145,11 +182,12 @@ impl SettingsDoc {
     }
 
     /// Adds `entry`, or replaces the destination named `replacing` with it (a rename when the
-    /// names differ), in its place. A [`FieldValue::Keep`] keeps the replaced entry's secret.
+    /// names differ), in its place. A [`FieldValue::Keep`] keeps the replaced entry's secret,
+    /// but only when the entry connects to the same place ([`DestinationEntry::same_place`]).
     ///
     /// # Errors
     /// [`EditError`] when `replacing` is not there, the new name is taken, or a `Keep` has
-    /// nothing to keep.
+    /// nothing to keep (none stored, or the kind or address changed).
     pub fn put_destination(
         &mut self,
         replacing: Option<&str>,
@@ -172,10 +210,34 @@ impl SettingsDoc {
         if taken {
             return Err(EditError::NameTaken(entry.name));
         }
+        self.kept_in_place(replacing, &entry)?;
         match &mut self.form {
             Form::Json(v) => json::put(v, at, &entry),
             Form::Toml(d) => toml_form::put(d, at, &entry),
         }
+    }
+
+    /// A secret is kept only for the same kind at the same address: a changed form never takes
+    /// the stored secret somewhere else.
+    fn kept_in_place(
+        &self,
+        replacing: Option<&str>,
+        entry: &DestinationEntry,
+    ) -> Result<(), EditError> {
+        let Some(field) = entry.first_kept() else {
+            return Ok(());
+        };
+        let moved = self
+            .destinations()
+            .into_iter()
+            .find(|d| Some(d.name.as_str()) == replacing)
+            .is_none_or(|old| !old.same_place(entry));
+        if moved {
+            return Err(EditError::NothingToKeep {
+                field: field.to_owned(),
+            });
+        }
+        Ok(())
     }
 
     /// Removes the destination `name` (its copies stay where they are).

@@ -182,6 +182,36 @@ fn keep_with_nothing_to_keep_is_refused_and_changes_nothing() {
 }
 
 #[test]
+fn a_kept_secret_is_refused_when_the_address_or_kind_changes() {
+    for mut doc in [toml_doc(), json_doc()] {
+        let before = (doc.to_toml(), doc.to_json());
+        let mut elsewhere = s3("b2", FieldValue::Keep);
+        elsewhere
+            .fields
+            .insert("endpoint".into(), text("https://evil.example"));
+        let mut other_key = s3("b2", FieldValue::Keep);
+        other_key
+            .fields
+            .insert("access_key_id".into(), text("someone-else"));
+        let mut webdav = s3("b2", FieldValue::Keep);
+        webdav.kind = Kind::Webdav;
+        for entry in [elsewhere, other_key, webdav] {
+            let err = doc.put_destination(Some("b2"), entry).unwrap_err();
+            assert!(
+                matches!(&err, EditError::NothingToKeep { field } if field == "secret_access_key"),
+                "{err}"
+            );
+        }
+        assert_eq!((doc.to_toml(), doc.to_json()), before);
+        let mut typed = s3("b2", text("new-one"));
+        typed
+            .fields
+            .insert("endpoint".into(), text("https://s3.example"));
+        doc.put_destination(Some("b2"), typed).unwrap();
+    }
+}
+
+#[test]
 fn a_rename_keeps_the_place_and_a_taken_name_is_refused() {
     for mut doc in [toml_doc(), json_doc()] {
         doc.put_destination(Some("usb"), local("disk", "/media/usb"))

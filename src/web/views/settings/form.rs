@@ -70,15 +70,11 @@ impl SettingsForm {
         }
     }
 
-    /// What the person sent, over `doc`'s destinations.
+    /// What the person sent, over `doc`'s destinations. A destination whose field was not sent
+    /// (added or renamed since the form was shown) keeps its own retention as it is.
     pub fn from_pairs(doc: &SettingsDoc, pairs: &[(String, String)]) -> Self {
-        let get = |k: &str| {
-            pairs
-                .iter()
-                .find(|(n, _)| n == k)
-                .map(|(_, v)| v.clone())
-                .unwrap_or_default()
-        };
+        let sent = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+        let get = |k: &str| sent(k).unwrap_or_default();
         let mut form = Self::from_doc(doc);
         form.backup = get("backup");
         form.verify = get("verify");
@@ -86,7 +82,9 @@ impl SettingsForm {
         form.timezone = get("timezone");
         form.retention = get("retention");
         for d in &mut form.destinations {
-            d.retention = get(&d.input());
+            if let Some(v) = sent(&d.input()) {
+                d.retention = v;
+            }
         }
         form
     }

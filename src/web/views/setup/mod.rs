@@ -133,7 +133,8 @@ pub async fn test(
 ) -> Result<Response, PageError> {
     let at = At::new(&state, &ingress, Section::Destinations);
     let mut posted = Posted::parse(pairs).map_err(|e| bad_form(&at, &e))?;
-    let kept = kept_secrets(&state, &posted).await;
+    let settled = posted.settle();
+    let (kept, moved) = kept_secrets(&state, &posted).await;
     // A `!secret` reference is resolved by the Supervisor alone: a test needs the value typed
     // (said first, so it is what the field shows).
     let usable = |f: &str| kept.get(f).filter(|s| !is_reference(s)).cloned();
@@ -142,8 +143,9 @@ pub async fn test(
         .filter(|(f, s)| is_reference(s) && posted.value(f).is_none())
         .map(|(f, _)| FieldProblem::on(f, REFERENCE))
         .collect();
-    problems.extend(posted.settle());
-    problems.extend(posted.check(&usable));
+    problems.extend(settled);
+    problems.extend(not_said(posted.check(&usable), &moved));
+    problems.extend(moved);
     let kept_fn = usable;
     let mut outcome = None;
     if problems.is_empty() {
@@ -174,8 +176,10 @@ pub async fn save(
 ) -> Result<Response, PageError> {
     let at = At::new(&state, &ingress, Section::Destinations);
     let mut posted = Posted::parse(pairs).map_err(|e| bad_form(&at, &e))?;
-    let kept = kept_secrets(&state, &posted).await;
-    let problems = match saved(&state, &mut posted, &kept).await {
+    let mut before = posted.settle();
+    let (kept, moved) = kept_secrets(&state, &posted).await;
+    before.extend(moved);
+    let problems = match saved(&state, &posted, &kept, before).await {
         Ok(applied) => {
             let notice = match applied {
                 Applied::Now => "dest-saved",
@@ -258,19 +262,21 @@ pub async fn remove(
     }
 }
 
-/// Checks, saves and applies the posted destination; the problems to show when it is not saved.
+/// Checks, saves and applies the posted (and settled) destination, after the problems found
+/// `before`; the problems to show when it is not saved.
 async fn saved(
     state: &AppState,
-    posted: &mut Posted,
+    posted: &Posted,
     kept: &BTreeMap<String, Secret>,
+    before: Vec<FieldProblem>,
 ) -> Result<Applied, Vec<FieldProblem>> {
     let whole = |m: String| vec![FieldProblem::on("", m)];
     let Some(setup) = state.setup.clone() else {
         return Err(whole(NOT_HERE.into()));
     };
-    let mut problems = posted.settle();
     let kept_fn = |f: &str| kept.get(f).cloned();
-    problems.extend(posted.check(&kept_fn));
+    let mut problems = not_said(posted.check(&kept_fn), &before);
+    problems.extend(before);
     if posted.form.field("host_key").is_some() && posted.value("host_key").is_none() {
         problems.push(FieldProblem::on(
             "host_key",
@@ -336,23 +342,55 @@ fn is_reference(s: &Secret) -> bool {
 }
 
 /// The secrets stored for the destination being edited (none for a new one, or when the
-/// settings cannot be read here).
-async fn kept_secrets(state: &AppState, posted: &Posted) -> BTreeMap<String, Secret> {
+/// settings cannot be read here), and the problems when the form no longer connects where they
+/// were stored: then none is kept, and each one left empty must be typed again.
+async fn kept_secrets(
+    state: &AppState,
+    posted: &Posted,
+) -> (BTreeMap<String, Secret>, Vec<FieldProblem>) {
     let (Some(name), Some(setup)) = (&posted.replacing, &state.setup) else {
-        return BTreeMap::new();
+        return Default::default();
     };
-    let Ok(options) = async { setup.current().await?.options().map_err(SetupError::from) }.await
-    else {
-        return BTreeMap::new();
+    let Ok(doc) = setup.current().await else {
+        return Default::default();
+    };
+    let Ok(options) = doc.options() else {
+        return Default::default();
     };
     let Some(stored) = options.destinations.iter().find(|d| d.name() == name) else {
-        return BTreeMap::new();
+        return Default::default();
     };
-    posted
+    let secrets: BTreeMap<String, Secret> = posted
         .form
         .fields
         .iter()
         .filter_map(|f| Some((f.name.to_owned(), stored.secret(f.name)?.clone())))
+        .collect();
+    let in_place = doc
+        .destinations()
+        .iter()
+        .find(|d| d.name == *name)
+        .is_some_and(|d| d.same_place(&posted.entry()));
+    if in_place {
+        return (secrets, Vec::new());
+    }
+    let moved = secrets
+        .keys()
+        .filter(|f| posted.value(f).is_none())
+        .map(|f| FieldProblem::on(f, MOVED))
+        .collect();
+    (BTreeMap::new(), moved)
+}
+
+/// What a stored secret left empty says when the form connects somewhere else now.
+const MOVED: &str =
+    "type it again: the address or account changed, so the saved secret is not sent there";
+
+/// `problems`, less those on a field that `said` has a problem on already.
+fn not_said(problems: Vec<FieldProblem>, said: &[FieldProblem]) -> Vec<FieldProblem> {
+    problems
+        .into_iter()
+        .filter(|p| p.field.is_empty() || !said.iter().any(|s| s.field == p.field))
         .collect()
 }
 

@@ -22,6 +22,27 @@ fn empty_of(dir: &std::path::Path, mine: impl Fn(&str) -> bool) {
     }
 }
 
+/// Runs a browser script with node; whether it passed, and all it said.
+async fn node(script: &std::path::Path, modules: &str, args: &[&str]) -> (bool, String) {
+    let out = tokio::process::Command::new("node")
+        .arg(script)
+        .args(args)
+        .env("LIFEBOAT_TEST_NODE_MODULES", modules)
+        .env(
+            "LIFEBOAT_TEST_CHROMIUM",
+            std::env::var("LIFEBOAT_TEST_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
+        )
+        .output()
+        .await
+        .expect("node runs");
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), said)
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -83,26 +104,18 @@ async fn the_main_flow_works_through_the_ingress_path() {
     empty_of(&artifacts, |name| !name.starts_with("setup-"));
     let script =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/main_flow.cjs");
-    let out = tokio::process::Command::new("node")
-        .arg(&script)
-        .arg(&page)
-        .arg(&artifacts)
-        .arg(dir.path().join("usb drive"))
-        .env("LIFEBOAT_TEST_NODE_MODULES", &modules)
-        .env(
-            "LIFEBOAT_TEST_CHROMIUM",
-            std::env::var("LIFEBOAT_TEST_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
-        )
-        .output()
-        .await
-        .expect("node runs");
-    let said = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (passed, said) = node(
+        &script,
+        &modules,
+        &[
+            page.as_str(),
+            artifacts.to_str().unwrap(),
+            dir.path().join("usb drive").to_str().unwrap(),
+        ],
+    )
+    .await;
     assert!(
-        out.status.success(),
+        passed,
         "{said}\nlifeboat said: {}",
         std::fs::read_to_string(&log).unwrap_or_default()
     );
@@ -219,29 +232,20 @@ async fn a_new_user_sets_up_a_destination_and_backs_up_from_the_panel() {
     let s3 = env_or_die("LIFEBOAT_TEST_S3");
     let script =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/setup_flow.cjs");
-    let out = tokio::process::Command::new("node")
-        .arg(&script)
-        .arg(&page)
-        .arg(&artifacts)
-        .args([s3.as_str(), prefix.as_str(), S3_KEY_ID, S3_SECRET])
-        .env("LIFEBOAT_TEST_NODE_MODULES", &modules)
-        .env(
-            "LIFEBOAT_TEST_CHROMIUM",
-            std::env::var("LIFEBOAT_TEST_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
-        )
-        .output()
-        .await
-        .expect("node runs");
-    let said = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        out.status.success(),
-        "{said}\nlifeboat said: {}",
-        said_by_lifeboat()
-    );
+    let (passed, said) = node(
+        &script,
+        &modules,
+        &[
+            page.as_str(),
+            artifacts.to_str().unwrap(),
+            s3.as_str(),
+            prefix.as_str(),
+            S3_KEY_ID,
+            S3_SECRET,
+        ],
+    )
+    .await;
+    assert!(passed, "{said}\nlifeboat said: {}", said_by_lifeboat());
     assert!(said.contains("setup browser test passed"), "{said}");
     // Saved where the settings live, the comment kept; the secret typed is not in the log.
     let saved = std::fs::read_to_string(&cfg).unwrap();

@@ -26,16 +26,14 @@ pub const SECRET_FIELDS: &[&str] = &[
 ];
 
 /// The option fields that say where a destination connects and as whom, in every kind: a stored
-/// secret is sent only where these are as they were.
+/// secret is sent only where these are as they were. A bucket, container, share or folder on the
+/// same server under the same account is not among them (the secret goes nowhere new).
 pub const ADDRESS_FIELDS: &[&str] = &[
     "url",
     "host",
     "port",
     "endpoint",
     "account",
-    "container",
-    "bucket",
-    "share",
     "username",
     "access_key_id",
     "domain",

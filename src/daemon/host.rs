@@ -183,7 +183,7 @@ impl Host {
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = running.commands.clone();
         state.live = Some(Live { running, stop });
-        tracing::info!("running on the settings saved from the dashboard");
+        tracing::info!("running on the settings as they stand now");
         Ok(())
     }
 

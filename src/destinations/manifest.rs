@@ -418,11 +418,15 @@ pub async fn delete_copy(
         .map_err(|source| DeleteError::Parts { object, source })
 }
 
-/// Deletes every part of the data object `object` the destination lists.
+/// Deletes every part of the data object `object` the destination lists; a store that never
+/// writes parts is not listed for them.
 async fn delete_parts(
     destination: &super::Destination,
     object: &str,
 ) -> Result<(), super::StoreError> {
+    if !destination.store.holds_parts() {
+        return Ok(());
+    }
     let names = destination.store.list().await?;
     for name in names {
         if super::layout::part_of(&name).is_some_and(|(of, _)| of == object) {

@@ -99,6 +99,11 @@ pub trait Store: Send + Sync {
     fn outside_settings(&self) -> Option<String> {
         None
     }
+    /// Whether it writes a stream of unknown length in parts ([`parts`]), so deleting a copy
+    /// must look for them; the others never hold any.
+    fn holds_parts(&self) -> bool {
+        false
+    }
 }
 
 /// How long a destination may go silent (take no data, answer nothing) before it is given up

@@ -295,6 +295,10 @@ impl Store for Checked {
     fn outside_settings(&self) -> Option<String> {
         self.0.outside_settings()
     }
+
+    fn holds_parts(&self) -> bool {
+        self.0.holds_parts()
+    }
 }
 
 #[cfg(test)]

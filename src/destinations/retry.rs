@@ -142,6 +142,10 @@ impl<S: Store> Store for Retrying<S> {
     fn outside_settings(&self) -> Option<String> {
         self.inner.outside_settings()
     }
+
+    fn holds_parts(&self) -> bool {
+        self.inner.holds_parts()
+    }
 }
 
 #[cfg(test)]

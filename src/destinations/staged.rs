@@ -403,6 +403,10 @@ impl<R: Remote> Store for Frame<R> {
     fn outside_settings(&self) -> Option<String> {
         self.remote.outside_settings()
     }
+
+    fn holds_parts(&self) -> bool {
+        !self.remote.takes_unknown_length()
+    }
 }
 
 #[cfg(test)]

@@ -131,16 +131,7 @@ async fn every_kind_is_tested_saved_applied_and_backed_up_to_from_the_setup() {
         apply: Arc::new(host.clone()),
     };
 
-    let kinds = [
-        Kind::Local,
-        Kind::S3,
-        Kind::Azure,
-        Kind::Webdav,
-        Kind::Sftp,
-        Kind::Smb,
-        Kind::Rclone,
-    ];
-    for (i, kind) in kinds.into_iter().enumerate() {
+    for (i, kind) in Kind::ALL.into_iter().enumerate() {
         let name = format!("{kind}-dest");
         let entry = DestinationEntry {
             name: name.clone(),

@@ -320,21 +320,6 @@ impl SettingsDoc {
     }
 }
 
-/// A kind by the word the options use for it.
-fn kind_named(word: &str) -> Option<Kind> {
-    [
-        Kind::Local,
-        Kind::S3,
-        Kind::Azure,
-        Kind::Webdav,
-        Kind::Sftp,
-        Kind::Smb,
-        Kind::Rclone,
-    ]
-    .into_iter()
-    .find(|k| k.as_str() == word)
-}
-
 /// Whether `field` holds a secret.
 fn is_secret(field: &str) -> bool {
     SECRET_FIELDS.contains(&field)

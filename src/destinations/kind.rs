@@ -14,6 +14,22 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// Every kind, in the order people are shown them.
+    pub const ALL: [Self; 7] = [
+        Self::Local,
+        Self::S3,
+        Self::Azure,
+        Self::Webdav,
+        Self::Sftp,
+        Self::Smb,
+        Self::Rclone,
+    ];
+
+    /// The kind whose word is `word` (`s3`).
+    pub fn named(word: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == word)
+    }
+
     /// The word the options and URLs use.
     pub fn as_str(self) -> &'static str {
         match self {

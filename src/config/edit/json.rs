@@ -1,9 +1,8 @@
 //! The add-on's options object as a document: destinations are a list of objects with `name`,
 //! `type` and the kind's fields; `!secret` references stay as they are.
 
-use super::{
-    DestinationEntry, EditError, FieldValue, ScheduleFields, is_own_key, is_secret, kind_named,
-};
+use super::{DestinationEntry, EditError, FieldValue, ScheduleFields, is_own_key, is_secret};
+use crate::destinations::Kind;
 use serde_json::{Map, Value};
 
 fn list(v: &Value) -> &[Value] {
@@ -40,7 +39,7 @@ pub(super) fn destinations(v: &Value) -> Vec<DestinationEntry> {
 
 fn entry(d: &Value) -> Option<DestinationEntry> {
     let obj = d.as_object()?;
-    let kind = kind_named(obj.get("type")?.as_str()?)?;
+    let kind = Kind::named(obj.get("type")?.as_str()?)?;
     let name = obj.get("name").and_then(Value::as_str).unwrap_or_default();
     let fields = obj
         .iter()

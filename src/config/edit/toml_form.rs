@@ -2,9 +2,8 @@
 //! are `[[destinations]]` tables (or an inline list of tables); a value that stays the same is
 //! not touched, a value that changes keeps its comment, and every other byte stays as it was.
 
-use super::{
-    DestinationEntry, EditError, FieldValue, ScheduleFields, is_own_key, is_secret, kind_named,
-};
+use super::{DestinationEntry, EditError, FieldValue, ScheduleFields, is_own_key, is_secret};
+use crate::destinations::Kind;
 use toml_edit::{ArrayOfTables, DocumentMut, InlineTable, Item, Table, TableLike, Value};
 
 /// Each entry of the list, by its place: `None` where it is not a table.
@@ -46,7 +45,7 @@ pub(super) fn destinations(d: &DocumentMut) -> Vec<DestinationEntry> {
 }
 
 fn entry(t: &dyn TableLike) -> Option<DestinationEntry> {
-    let kind = kind_named(t.get("type")?.as_str()?)?;
+    let kind = Kind::named(t.get("type")?.as_str()?)?;
     let name = t.get("name").and_then(Item::as_str).unwrap_or_default();
     let fields = t
         .iter()

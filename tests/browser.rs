@@ -22,6 +22,48 @@ fn empty_of(dir: &std::path::Path, mine: impl Fn(&str) -> bool) {
     }
 }
 
+/// `lifeboat serve` on `cfg` at `port`, logging to `log`, once it answers, behind the stand-in for
+/// Home Assistant's ingress proxy: the server, and the page's address through the proxy.
+async fn serve_behind_ingress(
+    cfg: &std::path::Path,
+    token: &str,
+    port: u16,
+    log: &std::path::Path,
+    dir: &std::path::Path,
+) -> (Serving, String) {
+    let server = Serving(
+        Command::new(env!("CARGO_BIN_EXE_lifeboat"))
+            .args(["--config", cfg.to_str().unwrap(), "serve"])
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .env("SUPERVISOR_TOKEN", token)
+            .env("XDG_DATA_HOME", dir.join("xdg"))
+            .env("LIFEBOAT_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(log).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let addon = format!("http://127.0.0.1:{port}");
+    let mut up = false;
+    for _ in 0..100 {
+        if reqwest::get(format!("{addon}/api/health")).await.is_ok() {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        up,
+        "lifeboat serve did not start: {}",
+        std::fs::read_to_string(log).unwrap_or_default()
+    );
+    (
+        server,
+        ingress_proxy::start(&addon, "c0ffee_T0k3n-x", "Ann").await,
+    )
+}
+
 /// Runs a browser script with node; whether it passed, and all it said.
 async fn node(script: &std::path::Path, modules: &str, args: &[&str]) -> (bool, String) {
     let out = tokio::process::Command::new("node")
@@ -69,33 +111,7 @@ async fn the_main_flow_works_through_the_ingress_path() {
         true,
     );
     let log = dir.path().join("stderr.log");
-    let _server = Serving(
-        Command::new(env!("CARGO_BIN_EXE_lifeboat"))
-            .args(["--config", cfg.to_str().unwrap(), "serve"])
-            .args(["--listen", &format!("127.0.0.1:{port}")])
-            .env("SUPERVISOR_TOKEN", d.token())
-            .env("LIFEBOAT_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap(),
-    );
-    let addon = format!("http://127.0.0.1:{port}");
-    let mut up = false;
-    for _ in 0..100 {
-        if reqwest::get(format!("{addon}/api/health")).await.is_ok() {
-            up = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    assert!(
-        up,
-        "lifeboat serve did not start: {}",
-        std::fs::read_to_string(&log).unwrap_or_default()
-    );
-    let page = ingress_proxy::start(&addon, "c0ffee_T0k3n-x", "Ann").await;
+    let (_server, page) = serve_behind_ingress(&cfg, d.token(), port, &log, dir.path()).await;
 
     let artifacts =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/browser-artifacts");
@@ -200,31 +216,8 @@ async fn a_new_user_sets_up_a_destination_and_backs_up_from_the_panel() {
     )
     .unwrap();
     let log = dir.path().join("stderr.log");
-    let _server = Serving(
-        Command::new(env!("CARGO_BIN_EXE_lifeboat"))
-            .args(["--config", cfg.to_str().unwrap(), "serve"])
-            .args(["--listen", &format!("127.0.0.1:{port}")])
-            .env("SUPERVISOR_TOKEN", d.token())
-            .env("XDG_DATA_HOME", dir.path().join("xdg"))
-            .env("LIFEBOAT_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap(),
-    );
-    let addon = format!("http://127.0.0.1:{port}");
-    let mut up = false;
-    for _ in 0..100 {
-        if reqwest::get(format!("{addon}/api/health")).await.is_ok() {
-            up = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let (_server, page) = serve_behind_ingress(&cfg, d.token(), port, &log, dir.path()).await;
     let said_by_lifeboat = || std::fs::read_to_string(&log).unwrap_or_default();
-    assert!(up, "lifeboat serve did not start: {}", said_by_lifeboat());
-    let page = ingress_proxy::start(&addon, "c0ffee_T0k3n-x", "Ann").await;
     let artifacts =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/browser-artifacts");
     empty_of(&artifacts, |name| name.starts_with("setup-"));
